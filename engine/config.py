@@ -1,0 +1,335 @@
+"""The experiment configuration: one pydantic model tree, the single source of truth.
+
+Every field has a type, a range, a default and a one-line help text; the GUI panel is
+generated from them, and the CLI (`--set a.b=value`) and session files use the same
+dotted keys (``optim.lr``, ``model.hidden``...).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Literal, get_args, get_origin
+
+from annotated_types import Ge, Gt, Le, Lt
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DATASETS = ("spiral", "moons", "circles", "xor", "blobs", "digits", "breast_cancer", "wine", "iris")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu")
+INITS = ("zeros", "constant", "normal", "uniform", "xavier_uniform", "xavier_normal", "kaiming")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
+SCHEDULES = (
+    "constant", "step", "multistep", "exponential", "cosine", "cosine_restarts",
+    "cyclic", "one_cycle", "warmup", "plateau",
+)
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with a message that names the field and what is allowed."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(Section):
+    name: Literal[DATASETS] = Field("spiral", description="Data set: 2D synthetic sets or scikit-learn's shipped sets")  # type: ignore[valid-type]
+    noise: float = Field(0.15, ge=0.0, le=2.0, description="Noise added to the synthetic 2D sets (std, in data units)")
+    n_samples: int = Field(1000, ge=20, le=200_000, description="Number of points generated for the synthetic 2D sets")
+    n_classes: int = Field(3, ge=2, le=10, description="Number of classes (spiral arms, blobs); moons/circles/XOR are binary")
+
+
+class ModelConfig(Section):
+    hidden: list[int] = Field(default_factory=lambda: [32, 32], min_length=0, max_length=16,
+                              description="Widths of the hidden layers, input to output (e.g. 64,64)")
+    activation: Literal[ACTIVATIONS] = Field("relu", description="Non-linearity after each hidden layer")  # type: ignore[valid-type]
+    leaky_slope: float = Field(0.01, ge=0.0, le=1.0, description="Fixed negative slope of leaky ReLU")
+    prelu_init: float = Field(0.25, ge=0.0, le=1.0, description="Initial (learnable) negative slope of PReLU")
+    init: Literal[INITS] = Field("kaiming", description="Weight initialization scheme of the linear layers")  # type: ignore[valid-type]
+    init_std: float = Field(0.01, gt=0.0, le=10.0, description="Std of 'normal' init and half-width of 'uniform' init")
+    init_constant: float = Field(0.1, ge=-10.0, le=10.0, description="Value of every weight under 'constant' init")
+
+    @field_validator("hidden")
+    @classmethod
+    def _widths_in_range(cls, v: list[int]) -> list[int]:
+        for w in v:
+            if not 1 <= w <= 4096:
+                raise ValueError(f"each hidden width must be in [1, 4096], got {w}")
+        return v
+
+
+class OptimConfig(Section):
+    name: Literal[OPTIMIZERS] = Field("adam", description="Optimizer (torch.optim); momentum/nesterov are SGD variants")  # type: ignore[valid-type]
+    lr: float = Field(0.01, gt=0.0, le=10.0, description="Learning rate (step size)")
+    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="Momentum coefficient (momentum, nesterov, rmsprop)")
+    dampening: float = Field(0.0, ge=0.0, lt=1.0, description="SGD dampening of the momentum buffer (0 for nesterov)")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam/AdamW decay rates of the first and second moments, each in [0, 1)")
+    eps: float = Field(1e-8, gt=0.0, le=1.0, description="Term added to the denominator for numerical stability")
+    weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="L2 weight decay (decoupled for AdamW)")
+    lr_decay: float = Field(0.0, ge=0.0, le=1.0, description="Adagrad learning-rate decay")
+    initial_accumulator: float = Field(0.0, ge=0.0, le=10.0, description="Adagrad initial value of the squared-gradient sum")
+    alpha: float = Field(0.99, ge=0.0, lt=1.0, description="RMSprop smoothing constant of the squared-gradient average")
+    rmsprop_momentum: float = Field(0.0, ge=0.0, lt=1.0, description="RMSprop momentum (0 = plain RMSProp as in the lecture)")
+    centered: bool = Field(False, description="RMSprop: normalize by the gradient's estimated variance")
+    amsgrad: bool = Field(False, description="Adam/AdamW: use the AMSGrad variant")
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_in_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        for b in v:
+            if not 0.0 <= b < 1.0:
+                raise ValueError(f"each beta must be in [0, 1), got {b}")
+        return v
+
+
+class ScheduleConfig(Section):
+    name: Literal[SCHEDULES] = Field("constant", description="Learning-rate schedule (torch.optim.lr_scheduler)")  # type: ignore[valid-type]
+    step_size: int = Field(10, ge=1, le=100_000, description="step: epochs between decays")
+    gamma: float = Field(0.5, gt=0.0, le=1.0, description="step/multistep/exponential: decay factor")
+    milestones: list[int] = Field(default_factory=lambda: [30, 60], description="multistep: epochs at which the lr decays")
+    t_max: int = Field(50, ge=1, le=100_000, description="cosine: epochs of one half period")
+    t_0: int = Field(10, ge=1, le=100_000, description="cosine_restarts: epochs of the first period")
+    t_mult: int = Field(2, ge=1, le=10, description="cosine_restarts: period growth factor after each restart")
+    eta_min: float = Field(0.0, ge=0.0, le=10.0, description="cosine/cosine_restarts: lowest learning rate")
+    cyclic_base_lr: float = Field(0.001, gt=0.0, le=10.0, description="cyclic: lower learning-rate bound")
+    cyclic_max_lr: float = Field(0.1, gt=0.0, le=10.0, description="cyclic: upper learning-rate bound")
+    cyclic_step_size: int = Field(200, ge=1, le=1_000_000, description="cyclic: steps in the increasing half of a cycle")
+    cyclic_mode: Literal["triangular", "triangular2", "exp_range"] = Field("triangular", description="cyclic: amplitude policy")
+    cyclic_gamma: float = Field(0.999, gt=0.0, le=1.0, description="cyclic exp_range: amplitude decay per step")
+    one_cycle_max_lr: float = Field(0.1, gt=0.0, le=10.0, description="one_cycle: peak learning rate")
+    pct_start: float = Field(0.3, gt=0.0, lt=1.0, description="one_cycle: fraction of the run spent increasing the lr")
+    warmup_steps: int = Field(200, ge=1, le=1_000_000, description="warmup: steps of the linear warm-up")
+    warmup_start_factor: float = Field(0.01, gt=0.0, le=1.0, description="warmup: starting fraction of the lr")
+    plateau_factor: float = Field(0.5, gt=0.0, lt=1.0, description="plateau: factor applied when val loss stops improving")
+    plateau_patience: int = Field(5, ge=0, le=10_000, description="plateau: epochs without improvement before decaying")
+
+    @field_validator("milestones")
+    @classmethod
+    def _milestones_increasing(cls, v: list[int]) -> list[int]:
+        if any(m < 1 for m in v) or any(b <= a for a, b in zip(v, v[1:])):
+            raise ValueError("milestones must be positive and strictly increasing")
+        return v
+
+
+class TrainConfig(Section):
+    epochs: int = Field(100, ge=1, le=100_000, description="Number of passes over the training set")
+    batch_size: int = Field(64, ge=1, le=65_536, description="Minibatch size")
+    val_fraction: float = Field(0.2, ge=0.05, le=0.9, description="Fraction of the data held out for validation")
+    report_every: int = Field(25, ge=1, le=10_000, description="Most steps between two reads of the per-step values (every step is kept)")
+    threads: int = Field(0, ge=0, le=256, description="CPU threads for torch (0 = torch's default)")
+
+
+class ExperimentConfig(Section):
+    """One experiment: what to train, how, and where."""
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Random seed: same seed, same init, same batches, same curves")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train: auto picks CUDA when available")
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "ExperimentConfig":
+        if self.schedule.name == "cyclic" and self.schedule.cyclic_base_lr >= self.schedule.cyclic_max_lr:
+            raise ValueError("schedule.cyclic_base_lr must be below schedule.cyclic_max_lr")
+        return self
+
+    # -- dotted keys -------------------------------------------------------------------
+    def get(self, key: str) -> Any:
+        """Value at a dotted key, e.g. ``cfg.get("optim.lr")``."""
+        obj: Any = self
+        for part in key.split("."):
+            if not isinstance(obj, BaseModel) or part not in type(obj).model_fields:
+                raise ConfigError(f"unknown config key '{key}'")
+            obj = getattr(obj, part)
+        return obj
+
+    def with_updates(self, updates: dict[str, Any]) -> "ExperimentConfig":
+        """A validated copy with dotted-key updates applied; raises ConfigError naming the field."""
+        data = self.model_dump(mode="json")
+        for key, value in updates.items():
+            spec = field_spec(key)  # raises on unknown keys
+            if isinstance(value, str):
+                value = parse_value(spec, value)
+            node = data
+            parts = key.split(".")
+            for part in parts[:-1]:
+                node = node[part]
+            node[parts[-1]] = value
+        return validate_config(data)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ExperimentConfig":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"malformed JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+        return validate_config(data)
+
+
+# -- schema introspection (the panel, the CLI and the docs use this) ------------------
+@dataclass(frozen=True)
+class FieldSpec:
+    key: str                 # dotted key, e.g. "optim.lr"
+    section: str             # "optim" ("" for top-level fields such as seed)
+    kind: str                # "int" | "float" | "bool" | "choice" | "int_list" | "float_pair"
+    default: Any
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    min_exclusive: bool = False
+    max_exclusive: bool = False
+    choices: tuple[str, ...] = ()
+
+    def range_text(self) -> str:
+        if self.choices:
+            return "one of " + "|".join(self.choices)
+        if self.kind == "bool":
+            return "true or false"
+        lo = "(" if self.min_exclusive else "["
+        hi = ")" if self.max_exclusive else "]"
+        a = "-inf" if self.minimum is None else _fmt(self.minimum)
+        b = "inf" if self.maximum is None else _fmt(self.maximum)
+        if self.kind == "int_list":
+            return "comma-separated integers"
+        if self.kind == "float_pair":
+            return "two numbers in [0, 1), comma-separated"
+        return f"{lo}{a}, {b}{hi}"
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(x)
+
+
+def _kind_of(annotation: Any) -> tuple[str, tuple[str, ...]]:
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return "choice", tuple(str(a) for a in get_args(annotation))
+    if annotation is bool:
+        return "bool", ()
+    if annotation is int:
+        return "int", ()
+    if annotation is float:
+        return "float", ()
+    if origin is list:
+        return "int_list", ()
+    if origin is tuple:
+        return "float_pair", ()
+    raise TypeError(f"unsupported field type {annotation!r}")
+
+
+def _walk(model_cls: type[BaseModel], prefix: str, section: str):
+    for name, info in model_cls.model_fields.items():
+        ann = info.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            yield from _walk(ann, f"{prefix}{name}.", name if not section else section)
+            continue
+        kind, choices = _kind_of(ann)
+        lo = hi = None
+        lo_ex = hi_ex = False
+        for m in info.metadata:
+            if isinstance(m, Ge):
+                lo = m.ge
+            elif isinstance(m, Gt):
+                lo, lo_ex = m.gt, True
+            elif isinstance(m, Le):
+                hi = m.le
+            elif isinstance(m, Lt):
+                hi, hi_ex = m.lt, True
+        default = info.get_default(call_default_factory=True)
+        yield FieldSpec(f"{prefix}{name}", section, kind, default, info.description or "", lo, hi, lo_ex, hi_ex, choices)
+
+
+def field_specs() -> list[FieldSpec]:
+    """Every leaf field of the experiment config, in declaration order."""
+    return list(_walk(ExperimentConfig, "", ""))
+
+
+_SPEC_BY_KEY: dict[str, FieldSpec] | None = None
+
+
+def field_spec(key: str) -> FieldSpec:
+    global _SPEC_BY_KEY
+    if _SPEC_BY_KEY is None:
+        _SPEC_BY_KEY = {s.key: s for s in field_specs()}
+    try:
+        return _SPEC_BY_KEY[key]
+    except KeyError:
+        close = [k for k in _SPEC_BY_KEY if k.split(".")[-1] == key.split(".")[-1]]
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ConfigError(f"unknown config key '{key}'{hint}") from None
+
+
+def parse_value(spec: FieldSpec, text: str) -> Any:
+    """Parse a command-line/panel string for a field; raises ConfigError naming the field."""
+    t = text.strip()
+    try:
+        if spec.kind == "bool":
+            low = t.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if spec.kind == "int":
+            return int(t)
+        if spec.kind == "float":
+            v = float(t)
+            if not math.isfinite(v):
+                raise ValueError
+            return v
+        if spec.kind == "int_list":
+            t = t.strip("[]() ")
+            return [int(p) for p in t.split(",") if p.strip()] if t else []
+        if spec.kind == "float_pair":
+            parts = [float(p) for p in t.strip("[]() ").split(",")]
+            if len(parts) != 2:
+                raise ValueError
+            return parts
+        return t
+    except ValueError:
+        raise ConfigError(f"{spec.key}: cannot read '{text}' (expected {spec.range_text()})") from None
+
+
+def describe_validation_error(err: ValidationError) -> str:
+    """One line per problem, naming the dotted field and the allowed range."""
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"] if not isinstance(p, int))
+        msg = e["msg"].removeprefix("Value error, ")
+        try:
+            allowed = f" (allowed: {field_spec(key).range_text()})"
+        except ConfigError:
+            allowed = ""
+        if e["type"] == "extra_forbidden":
+            msg, allowed = "unknown config key", ""
+        lines.append(f"{key or 'config'}: {msg}{allowed}")
+    return "; ".join(lines)
+
+
+def validate_config(data: dict[str, Any]) -> ExperimentConfig:
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(describe_validation_error(e)) from None
+
+
+def parse_set_args(pairs: list[str]) -> dict[str, Any]:
+    """Turn ['optim.lr=0.1', ...] into {'optim.lr': 0.1}; raises ConfigError."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"--set expects KEY=VALUE, got '{pair}'")
+        key, value = pair.split("=", 1)
+        key = key.strip()
+        out[key] = parse_value(field_spec(key), value)
+    return out
+
+
+LIVE_KEYS = frozenset({"optim.lr", "optim.momentum", "optim.weight_decay"})
+"""Keys whose edits apply to the running optimizer without a restart."""

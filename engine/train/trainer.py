@@ -1,0 +1,328 @@
+"""The trainer: one run, stepped one minibatch at a time, with full-resolution history.
+
+Per-step scalars (loss, gradient norm) stay on the device in small buffers and are read
+once every `train.report_every` steps, so there is no host-device synchronization per
+step. The learning rate is a Python float and costs nothing to record.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.config import LIVE_KEYS, ExperimentConfig
+from engine.data import DataBundle, load_data
+from engine.events import EpochEnd, Event, Notice, StepBatch
+from engine.model import build_model
+from engine.optim import apply_live_edit, build_optimizer, build_schedule
+from engine.session.record import RunRecord
+from engine.train.hooks import TrainerHook, default_hooks
+
+DIVERGED_MESSAGE = ("loss became {value} at step {step}: the learning rate ({lr:g}) is likely too high — "
+                    "lower it and restart")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise RuntimeError("device 'cuda' was requested but no CUDA device is available (set device=cpu)")
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+class Series:
+    """A growing float series kept as numpy chunks (appending is O(1))."""
+
+    def __init__(self) -> None:
+        self._chunks: list[np.ndarray] = []
+        self._cache: np.ndarray | None = None
+
+    def extend(self, values) -> None:
+        self._chunks.append(np.asarray(values, dtype=np.float64).ravel())
+        self._cache = None
+
+    def append(self, value: float) -> None:
+        self.extend([value])
+
+    def array(self) -> np.ndarray:
+        if self._cache is None:
+            self._cache = np.concatenate(self._chunks) if self._chunks else np.zeros(0)
+            self._chunks = [self._cache]
+        return self._cache
+
+    def __len__(self) -> int:
+        return sum(len(c) for c in self._chunks)
+
+
+class Trainer:
+    """Builds data, model, optimizer and schedule from a config and trains step by step."""
+
+    REPORT_INTERVAL_S = 0.1   # slow runs still report at least this often
+
+    def __init__(self, config: ExperimentConfig, emit: Callable[[Event], None] | None = None,
+                 run_id: str = "run", data: DataBundle | None = None,
+                 hooks: list[TrainerHook] | None = None) -> None:
+        self.config = config
+        self.run_id = run_id
+        self.emit = emit or (lambda e: None)
+        if config.train.threads:
+            torch.set_num_threads(config.train.threads)
+        self.device = resolve_device(config.device)
+        self.data = (data or load_data(config)).to(self.device)
+        self.model: nn.Module = build_model(config.model, self.data.n_features, self.data.n_classes,
+                                            config.seed).to(self.device)
+        self.initial_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.optimizer = build_optimizer(self.model.parameters(), config.optim)
+        self.n_train = int(self.data.x_train.shape[0])
+        self.batch_size = min(config.train.batch_size, self.n_train)
+        self.steps_per_epoch = math.ceil(self.n_train / self.batch_size)
+        self.schedule = build_schedule(self.optimizer, config, self.steps_per_epoch)
+        self.loss_fn = nn.CrossEntropyLoss()
+        # Batch order: its own generator, so the same seed gives the same batches whatever
+        # the model does with the global RNG (dropout, noise).
+        self.batch_generator = torch.Generator().manual_seed(config.seed + 1)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+
+        self.step = 0
+        self.epoch = 0
+        self.state = "idle"
+        self.message = ""
+        self._pos = self.n_train   # forces a new permutation at the first step
+        self._perm: torch.Tensor | None = None
+        self.last_batch_indices: torch.Tensor | None = None
+
+        # Per-step values are kept as references to device tensors (no copy, no sync) and
+        # read in one go every `train.report_every` steps.
+        self.report_every = config.train.report_every
+        self._buf_loss: list[torch.Tensor] = []
+        self._buf_pgn: list[list[torch.Tensor]] = []    # per-parameter gradient norms
+        self._buf_out: list[torch.Tensor] = []          # logits, for the running accuracy
+        self._buf_y: list[torch.Tensor] = []
+        self._buf_lr: list[float] = []
+        self._buf_n = 0
+        self._epoch_loss_sum = 0.0
+        self._epoch_correct = 0
+        self._epoch_seen = 0
+        # The last weights known to give a finite loss (restored when a run diverges).
+        self._good_params = [p.detach().clone() for p in self.model.parameters()]
+        self._t_last_flush = self._t_flush = time.perf_counter()
+        self._steps_at_last_flush = 0
+        self.steps_per_s = 0.0
+
+        self.series: dict[str, Series] = {}
+        self.hooks: list[TrainerHook] = list(hooks) if hooks is not None else default_hooks(self)
+        self._started = False
+
+    # -- series --------------------------------------------------------------------------
+    def _series(self, name: str) -> Series:
+        s = self.series.get(name)
+        if s is None:
+            s = self.series[name] = Series()
+        return s
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps_per_epoch * self.config.train.epochs
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("finished", "diverged", "stopped")
+
+    def start(self) -> None:
+        """Run the hooks' view of the untrained network (called once, before step 1)."""
+        if self._started:
+            return
+        self._started = True
+        self.model.train()
+        for h in self.hooks:
+            h.on_start(self)
+
+    # -- the step ------------------------------------------------------------------------
+    def train_step(self) -> bool:
+        """One minibatch step. Returns False once the run is over (finished or diverged)."""
+        if self.finished:
+            return False
+        if not self._started:
+            self.start()
+        if self._pos >= self.n_train:
+            self._perm = torch.randperm(self.n_train, generator=self.batch_generator).to(self.device)
+            self._pos = 0
+        idx = self._perm[self._pos:self._pos + self.batch_size]
+        self.last_batch_indices = idx
+        xb = self.data.x_train[idx]
+        yb = self.data.y_train[idx]
+        hooks = self.hooks
+        for h in hooks:
+            h.before_step(self, xb, yb)
+        out = self.model(xb)
+        loss = self.loss_fn(out, yb)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        for h in hooks:
+            h.after_backward(self)
+        self._buf_loss.append(loss.detach())
+        self._buf_pgn.append(torch._foreach_norm([p.grad if p.grad is not None else p.detach() * 0
+                                                  for p in self.params]))
+        self._buf_out.append(out.detach())
+        self._buf_y.append(yb)
+        self._buf_lr.append(self.optimizer.param_groups[0]["lr"])
+        self.optimizer.step()
+        self.step += 1
+        self._buf_n += 1
+        self.schedule.after_step()
+        for h in hooks:
+            h.after_step(self)
+        self._pos += self.batch_size
+        if (self._buf_n >= self.report_every or time.perf_counter() - self._t_flush > self.REPORT_INTERVAL_S) \
+                and not self._flush():
+            return False
+        if self._pos >= self.n_train:
+            return self._end_epoch()
+        return True
+
+    def _flush(self) -> bool:
+        """Read the step buffers (one sync), emit them, check for divergence."""
+        n = self._buf_n
+        if n == 0:
+            return True
+        ys = torch.cat(self._buf_y)
+        correct = (torch.cat(self._buf_out).argmax(1) == ys).sum()
+        # One stack of all 0-d values and one device→host copy.
+        packed = torch.stack(self._buf_loss + [g for gs in self._buf_pgn for g in gs]
+                             + [correct.to(self._buf_loss[0].dtype)]).cpu().double().numpy()
+        sizes = np.fromiter((len(y) for y in self._buf_y), dtype=np.float64, count=n)
+        loss = packed[:n]
+        pgn = packed[n:-1].reshape(n, -1)
+        gn = np.sqrt((pgn * pgn).sum(1))
+        self.last_param_grad_norms = pgn[-1]
+        self._epoch_loss_sum += float(np.dot(loss, sizes))
+        self._epoch_correct += int(round(packed[-1]))
+        self._epoch_seen += int(sizes.sum())
+        self._buf_loss, self._buf_pgn, self._buf_out, self._buf_y = [], [], [], []
+        lr = np.asarray(self._buf_lr, dtype=np.float64)
+        steps = np.arange(self.step - n + 1, self.step + 1, dtype=np.int64)
+        self._buf_n = 0
+        self._buf_lr = []
+        now = self._t_flush = time.perf_counter()
+        dt = now - self._t_last_flush
+        if dt > 0.2:
+            self.steps_per_s = (self.step - self._steps_at_last_flush) / dt
+            self._t_last_flush, self._steps_at_last_flush = now, self.step
+        self._series("step/loss").extend(loss)
+        self._series("step/lr").extend(lr)
+        self._series("step/grad_norm").extend(gn)
+        self.emit(StepBatch(self.run_id, steps, loss, lr, gn, self.epoch, self.steps_per_s))
+        bad = ~np.isfinite(loss)
+        if bad.any():
+            j = int(np.argmax(bad))
+            self._diverge(float(loss[j]), int(steps[j]), float(lr[j]))
+            return False
+        with torch.no_grad():
+            torch._foreach_copy_(self._good_params, [p.detach() for p in self.model.parameters()])
+        return True
+
+    def _diverge(self, value: float, step: int, lr: float) -> None:
+        """Stop in the 'diverged' state; keep the last good weights and all data so far."""
+        self.state = "diverged"
+        self.message = DIVERGED_MESSAGE.format(value=value, step=step, lr=lr)
+        with torch.no_grad():
+            torch._foreach_copy_([p for p in self.model.parameters()], self._good_params)
+        self.emit(Notice(self.run_id, self.message, "error"))
+        for h in self.hooks:
+            h.on_finish(self)
+
+    # -- evaluation ----------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 8192) -> tuple[float, float]:
+        """Mean cross-entropy and accuracy in eval mode."""
+        was_training = self.model.training
+        self.model.eval()
+        loss_sum = torch.zeros((), device=self.device, dtype=torch.float64)
+        correct = torch.zeros((), device=self.device, dtype=torch.int64)
+        for s in range(0, x.shape[0], chunk):
+            out = self.model(x[s:s + chunk])
+            loss_sum += nn.functional.cross_entropy(out, y[s:s + chunk], reduction="sum").double()
+            correct += (out.argmax(1) == y[s:s + chunk]).sum()
+        self.model.train(was_training)
+        n = max(1, x.shape[0])
+        return float(loss_sum) / n, float(correct) / n
+
+    def _end_epoch(self) -> bool:
+        if not self._flush():
+            return False
+        self.epoch += 1
+        seen = max(1, self._epoch_seen)
+        # Train metrics are running averages over the epoch's minibatches (train mode).
+        train_loss = self._epoch_loss_sum / seen
+        train_acc = self._epoch_correct / seen
+        self._epoch_loss_sum, self._epoch_correct, self._epoch_seen = 0.0, 0, 0
+        val_loss, val_acc = self.evaluate(self.data.x_val, self.data.y_val)
+        metrics = {"train_loss": train_loss, "val_loss": val_loss, "train_acc": train_acc, "val_acc": val_acc,
+                   "lr": float(self.optimizer.param_groups[0]["lr"]), "step": float(self.step)}
+        for k, v in metrics.items():
+            self._series(f"epoch/{k}").append(v)
+        self.schedule.after_epoch(val_loss)
+        for h in self.hooks:
+            h.on_epoch_end(self, metrics)
+        self.emit(EpochEnd(self.run_id, self.epoch, self.step, metrics))
+        if not math.isfinite(val_loss):
+            self._diverge(val_loss, self.step, metrics["lr"])
+            return False
+        if self.epoch >= self.config.train.epochs:
+            self.state = "finished"
+            for h in self.hooks:
+                h.on_finish(self)
+            return False
+        return True
+
+    def run(self, max_steps: int | None = None) -> str:
+        """Train to the end (or max_steps more steps) on the calling thread; returns the state."""
+        self.state = "running"
+        n = 0
+        while self.train_step():
+            n += 1
+            if max_steps is not None and n >= max_steps:
+                self._flush()
+                self.state = "paused"
+                break
+        return self.state
+
+    # -- live edits ----------------------------------------------------------------------
+    def apply_live(self, key: str, value: float) -> bool:
+        """Apply an lr/momentum/weight-decay edit to the running optimizer."""
+        if key not in LIVE_KEYS:
+            return False
+        ok = apply_live_edit(self.optimizer, key, value, self.schedule)
+        if ok:
+            self.config = self.config.with_updates({key: value})
+        return ok
+
+    # -- results -------------------------------------------------------------------------
+    def final_metrics(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for k in ("train_loss", "val_loss", "train_acc", "val_acc"):
+            s = self.series.get(f"epoch/{k}")
+            out[k] = float(s.array()[-1]) if s is not None and len(s) else float("nan")
+        out["epochs"] = float(self.epoch)
+        out["steps"] = float(self.step)
+        return out
+
+    def to_record(self, name: str | None = None) -> RunRecord:
+        self._flush() if self.state not in ("diverged",) else None
+        record = RunRecord(
+            name=name or self.run_id,
+            config=self.config,
+            series={k: s.array().copy() for k, s in self.series.items()},
+            final=self.final_metrics(),
+            state=self.state if self.state != "running" else "stopped",
+            meta={"message": self.message, "device": str(self.device), "n_train": self.n_train,
+                  "n_val": int(self.data.x_val.shape[0]), "n_classes": self.data.n_classes,
+                  "steps_per_epoch": self.steps_per_epoch},
+        )
+        for h in self.hooks:
+            h.export(record)
+        return record

@@ -1,0 +1,79 @@
+"""Steps/s of Descent's trainer (probes off) vs a bare PyTorch loop on the same model,
+data and batch order: sklearn digits, MLP 64-128-128-10 ReLU, batch 64, SGD lr 0.1
+momentum 0.9, 2 threads. The two alternate in one process; prints JSON.
+Target: ratio >= 0.95."""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+
+import torch
+from torch import nn
+
+from engine.config import ExperimentConfig
+from engine.train import Trainer
+
+
+def make_config(epochs: int) -> ExperimentConfig:
+    return ExperimentConfig().with_updates({
+        "data.name": "digits", "model.hidden": [128, 128], "model.activation": "relu",
+        "optim.name": "momentum", "optim.lr": 0.1, "optim.momentum": 0.9,
+        "train.batch_size": 64, "train.epochs": epochs, "train.threads": 2, "device": "cpu",
+    })
+
+
+def descent_run(cfg: ExperimentConfig) -> tuple[float, int]:
+    t = Trainer(cfg, hooks=[])
+    t0 = time.perf_counter()
+    t.run()
+    return time.perf_counter() - t0, t.step
+
+
+def bare_run(cfg: ExperimentConfig) -> tuple[float, int]:
+    # Same data, init and batch order as the trainer, built by the trainer's own pieces.
+    ref = Trainer(cfg, hooks=[])
+    model, x, y = ref.model, ref.data.x_train, ref.data.y_train
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    g = torch.Generator().manual_seed(cfg.seed + 1)
+    n, bs = x.shape[0], cfg.train.batch_size
+    steps = 0
+    t0 = time.perf_counter()
+    for _ in range(cfg.train.epochs):
+        perm = torch.randperm(n, generator=g)
+        for s in range(0, n, bs):
+            idx = perm[s:s + bs]
+            out = model(x[idx])
+            loss = loss_fn(out, y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            steps += 1
+    return time.perf_counter() - t0, steps
+
+
+def main() -> None:
+    torch.set_num_threads(2)
+    epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 15
+    cfg = make_config(epochs)
+    descent_run(make_config(1)), bare_run(make_config(1))  # warm-up
+    d_rates, b_rates = [], []
+    for _ in range(5):
+        dt, n = bare_run(cfg)
+        b_rates.append(n / dt)
+        dt, n = descent_run(cfg)
+        d_rates.append(n / dt)
+    med = lambda v: sorted(v)[len(v) // 2]  # noqa: E731
+    ratio = med(d_rates) / med(b_rates)
+    print(json.dumps({
+        "benchmark": "trainer_vs_bare_loop", "model": "digits MLP 64-128-128-10 relu, batch 64, SGD momentum",
+        "threads": torch.get_num_threads(), "epochs_per_trial": epochs, "trials": len(d_rates),
+        "descent_steps_per_s": round(med(d_rates), 1), "bare_steps_per_s": round(med(b_rates), 1),
+        "ratio": round(ratio, 3), "target": 0.95, "meets_target": bool(ratio >= 0.95),
+    }))
+
+
+if __name__ == "__main__":
+    main()
