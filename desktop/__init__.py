@@ -1,0 +1,1 @@
+"""Descent's Qt desktop application. Imports engine; engine never imports this."""

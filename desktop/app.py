@@ -1,0 +1,65 @@
+"""Start the Qt application: the window on an experiment or a session, or a screenshot."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from engine.config import ExperimentConfig
+from engine.session import Session
+
+
+def _make_app():
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.plotting import configure_pyqtgraph
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Descent")
+    app.setOrganizationName("Descent")
+    configure_pyqtgraph()
+    return app
+
+
+def run_app(config: ExperimentConfig | None = None, session: Session | None = None,
+            session_path: str | None = None, screenshot: str | None = None, run_for: float = 5.0,
+            tab: str | None = None, paused: bool = False) -> int:
+    """Open the main window. With `screenshot`, run for `run_for` seconds, save a PNG of
+    the whole window and exit."""
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") \
+            and not os.environ.get("QT_QPA_PLATFORM"):
+        print("descent: error: no display (set DISPLAY, or run under xvfb-run -a)", file=sys.stderr)
+        return 2
+    app = _make_app()
+    from PySide6.QtCore import QTimer
+
+    from desktop.controller import AppController
+    from desktop.main_window import MainWindow
+
+    controller = AppController(config)
+    window = MainWindow(controller)
+    window.show()
+    if session is not None:
+        controller.show_session(session, Path(session_path) if session_path else None)
+        if session_path:
+            window._add_recent(session_path)
+    else:
+        controller.start(paused=paused)
+    if tab and not window.show_tab(tab):
+        print(f"descent: warning: no tab named '{tab}'", file=sys.stderr)
+    if screenshot:
+        out = Path(screenshot)
+
+        def shoot() -> None:
+            window.bridge._on_timer_tick()       # draw what arrived last
+            app.processEvents()
+            ok = window.grab().save(str(out))
+            if not ok:
+                print(f"descent: error: cannot write screenshot {out}", file=sys.stderr)
+            else:
+                print(f"screenshot saved to {out}")
+            window.close()
+            app.exit(0 if ok else 2)
+
+        QTimer.singleShot(int(max(0.0, run_for if session is None else 1.0) * 1000), shoot)
+    return int(app.exec())

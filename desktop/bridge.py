@@ -1,0 +1,55 @@
+"""The bridge: drains the engine channel on a timer and hands batches to the views.
+
+One QTimer on the GUI thread (≤ 60 Hz). Each tick takes everything that arrived, lets the
+controller update its state, then gives the same batch to every view. Training never
+waits for this: the channel coalesces step batches when the GUI falls behind.
+"""
+from __future__ import annotations
+
+import time
+from typing import Iterable
+
+from PySide6.QtCore import QObject, QTimer
+
+from desktop.controller import AppController
+from desktop.views.base import View
+
+
+class Bridge(QObject):
+    def __init__(self, controller: AppController, views: Iterable[View], interval_ms: int = 33,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.views = list(views)
+        self.timer = QTimer(self)
+        self.timer.setInterval(max(16, interval_ms))   # never faster than 60 Hz
+        self.timer.timeout.connect(self._on_timer_tick)
+        self.ticks = 0
+        self.events_seen = 0
+        self.last_tick_ms = 0.0
+        self.max_tick_ms = 0.0
+
+    def start(self) -> None:
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    def add_view(self, view: View) -> None:
+        self.views.append(view)
+
+    def _on_timer_tick(self) -> None:
+        events = self.controller.channel.drain()
+        if not events:
+            return
+        t0 = time.perf_counter()
+        self.ticks += 1
+        self.events_seen += len(events)
+        self.controller.process(events)
+        for v in self.views:
+            try:
+                v.handle_events(events)
+            except Exception as e:  # noqa: BLE001 - one broken view must not take the app down
+                self.controller.notice.emit(f"{type(v).__name__}: {type(e).__name__}: {e}", "error")
+        self.last_tick_ms = (time.perf_counter() - t0) * 1000
+        self.max_tick_ms = max(self.max_tick_ms, self.last_tick_ms)

@@ -1,0 +1,83 @@
+"""The `descent` command: the GUI with no arguments, headless subcommands otherwise.
+
+Headless subcommands live in engine/commands and import no Qt; the GUI is imported
+only for `descent`, `descent open` and `--screenshot`.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from engine.config import ConfigError
+from engine.commands.common import CommandError
+
+# subcommand -> module with HELP, add_arguments(parser), main(args) -> int
+COMMANDS: dict[str, str] = {
+    "run": "engine.commands.run",
+    "info": "engine.commands.info",
+}
+GUI_COMMANDS = ("open",)
+
+
+def _gui_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="descent", description="Descent: a desktop lab for the optimization of deep "
+                                "neural networks. With no command, opens the window on the default experiment.",
+                                epilog="commands: " + ", ".join([*COMMANDS, *GUI_COMMANDS]) +
+                                " (descent COMMAND --help for each)")
+    p.add_argument("--config", help="experiment config JSON to open")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    p.add_argument("--screenshot", metavar="PNG", help="run, save a screenshot of the window and exit")
+    p.add_argument("--run-for", type=float, default=5.0, metavar="SECONDS",
+                   help="with --screenshot: seconds to train before the screenshot (default 5)")
+    p.add_argument("--tab", help="with --screenshot: the tab to show (title, e.g. Training)")
+    p.add_argument("--paused", action="store_true", help="open without starting the run")
+    return p
+
+
+def _fail(message: str) -> int:
+    print(f"descent: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in COMMANDS:
+            name = argv[0]
+            mod = importlib.import_module(COMMANDS[name])
+            p = argparse.ArgumentParser(prog=f"descent {name}", description=mod.HELP)
+            mod.add_arguments(p)
+            args = p.parse_args(argv[1:])
+            return int(mod.main(args) or 0)
+        if argv and argv[0] == "open":
+            p = argparse.ArgumentParser(prog="descent open", description="open a session file in the window")
+            p.add_argument("file")
+            p.add_argument("--screenshot", metavar="PNG")
+            p.add_argument("--tab")
+            args = p.parse_args(argv[1:])
+            from engine.session import SessionError, load_session
+
+            try:
+                session = load_session(args.file)
+            except SessionError as e:
+                return _fail(str(e))
+            from desktop.app import run_app
+
+            return run_app(session=session, session_path=args.file, screenshot=args.screenshot, tab=args.tab)
+        args = _gui_parser().parse_args(argv)
+        from engine.commands.common import load_config
+
+        config = load_config(args.config, args.set)
+        from desktop.app import run_app
+
+        return run_app(config=config, screenshot=args.screenshot, run_for=args.run_for, tab=args.tab,
+                       paused=args.paused)
+    except (CommandError, ConfigError) as e:
+        return _fail(str(e))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

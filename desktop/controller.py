@@ -1,0 +1,183 @@
+"""The application controller: the current config, the engine worker, the channel.
+
+The GUI talks to the engine only through here. Commands go to the EngineWorker (executed
+between two steps on the engine thread); events come back through the EventChannel,
+which the bridge drains on a timer.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from engine.config import LIVE_KEYS, ConfigError, ExperimentConfig
+from engine.events import ErrorRaised, Event, EventChannel, Notice, RunFinished, StateChanged
+from engine.session import RunRecord, Session, SessionError, load_session, save_session
+from engine.train import EngineWorker, Trainer
+
+
+class AppController(QObject):
+    run_started = Signal(str, object)        # run_id, ExperimentConfig
+    state_changed = Signal(str, str)         # state, message
+    config_changed = Signal(object)          # ExperimentConfig (the panel shows it)
+    session_loaded = Signal(object)          # Session
+    notice = Signal(str, str)                # message, level (info|warning|error)
+    pending_restart = Signal(bool)           # True: edits wait for a restart
+
+    def __init__(self, config: ExperimentConfig | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.config = config or ExperimentConfig()
+        self.channel = EventChannel(capacity=512)
+        self.worker: EngineWorker | None = None
+        self.run_id = ""
+        self._run_counter = 0
+        self.state = "idle"
+        self.session: Session | None = None        # the last opened/saved session
+        self.session_path: Path | None = None
+        self.restart_needed = False
+        self.last_final: dict[str, float] = {}
+
+    # -- run control ---------------------------------------------------------------------
+    def _new_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.shutdown(timeout=2.0)
+        self._run_counter += 1
+        self.run_id = f"run{self._run_counter}"
+        self.worker = EngineWorker(self.config, self.channel, run_id=self.run_id)
+
+    def start(self, paused: bool = False) -> None:
+        """Build a new run from the current config and start it (or hold it at step 0)."""
+        self._new_worker()
+        assert self.worker is not None
+        self.restart_needed = False
+        self.pending_restart.emit(False)
+        self.run_started.emit(self.run_id, self.config)
+        self.worker.start(paused=paused)
+
+    restart = start
+
+    def pause(self) -> None:
+        if self.worker is not None:
+            self.worker.pause()
+
+    def resume(self) -> None:
+        if self.worker is None:
+            self.start()
+        elif self.state in ("finished", "diverged", "stopped", "error"):
+            self.start()
+        else:
+            self.worker.resume()
+
+    def toggle_pause(self) -> None:
+        if self.state == "running":
+            self.pause()
+        else:
+            self.resume()
+
+    def single_step(self) -> None:
+        if self.worker is None or self.state in ("finished", "diverged", "stopped", "error"):
+            self.start(paused=True)
+        assert self.worker is not None
+        if self.state == "running":
+            self.worker.pause()
+        self.worker.single_step()
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+
+    def shutdown(self, timeout: float = 2.0) -> bool:
+        if self.worker is None:
+            return True
+        return self.worker.shutdown(timeout)
+
+    # -- config edits --------------------------------------------------------------------
+    def set_field(self, key: str, value: Any) -> str | None:
+        """Validate and apply one field; live keys go to the running optimizer.
+        Returns an error message naming the field, or None."""
+        try:
+            new = self.config.with_updates({key: value})
+        except ConfigError as e:
+            return str(e)
+        self.config = new
+        if key in LIVE_KEYS and self.worker is not None and self.state in ("running", "paused"):
+            self.worker.set_value(key, new.get(key))
+        elif self.state != "idle" or self.worker is not None:
+            if not self.restart_needed:
+                self.restart_needed = True
+                self.pending_restart.emit(True)
+        return None
+
+    def set_config(self, config: ExperimentConfig) -> None:
+        self.config = config
+        self.config_changed.emit(config)
+
+    # -- events (GUI thread, from the bridge) --------------------------------------------
+    def process(self, events: list[Event]) -> None:
+        for e in events:
+            if e.run_id != self.run_id and isinstance(e, (StateChanged, RunFinished)):
+                continue
+            if isinstance(e, StateChanged):
+                self.state = e.state
+                self.state_changed.emit(e.state, e.message)
+            elif isinstance(e, RunFinished):
+                self.last_final = dict(e.final)
+            elif isinstance(e, ErrorRaised):
+                self.notice.emit(e.message, "error")
+            elif isinstance(e, Notice):
+                self.notice.emit(e.message, e.level)
+
+    # -- sessions ------------------------------------------------------------------------
+    def current_record(self, timeout: float = 5.0) -> RunRecord | None:
+        """A snapshot of the current run as a RunRecord, taken on the engine thread."""
+        w = self.worker
+        if w is None or w.trainer is None:
+            return None
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def grab(t: Trainer) -> None:
+            try:
+                box["record"] = t.to_record(self.run_id)
+            finally:
+                done.set()
+
+        if w.alive and self.state in ("running", "paused", "building"):
+            w.call(grab)
+            if not done.wait(timeout):
+                raise SessionError("the engine did not answer in time; try again")
+        else:
+            grab(w.trainer)
+        return box.get("record")
+
+    def save(self, path: str | Path, extra: Session | None = None) -> Path:
+        """Save the current run (plus what the views add) atomically."""
+        session = extra or Session()
+        record = self.current_record()
+        if record is not None:
+            session.runs.insert(0, record)
+        elif self.session is not None and not session.runs:
+            session.runs = list(self.session.runs)
+        out = save_session(session, path)
+        self.session, self.session_path = session, Path(path)
+        return out
+
+    def open(self, path: str | Path) -> Session:
+        """Open a session: stop the current run, show the session's runs."""
+        session = load_session(path)     # raises SessionError; the current work is untouched
+        self.show_session(session, Path(path))
+        return session
+
+    def show_session(self, session: Session, path: Path | None = None) -> None:
+        if self.worker is not None:
+            self.worker.shutdown(timeout=2.0)
+            self.worker = None
+        self.run_id = ""   # events still in flight from the old run are ignored
+        self.session, self.session_path = session, path
+        if session.runs:
+            self.set_config(session.runs[0].config)
+        self.state = "replay"
+        self.state_changed.emit("replay", f"showing {path.name if path else 'session'}")
+        self.session_loaded.emit(session)

@@ -1,0 +1,242 @@
+"""The main window: tabs of views, the hyperparameter dock, run controls, menus, status."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QToolBar
+
+from desktop.bridge import Bridge
+from desktop.controller import AppController
+from desktop.panels.hyperparams import HyperparameterPanel
+from desktop.views.base import View
+from desktop.views.registry import tab_classes
+from engine.session import Session, SessionError
+from engine.train.trainer import resolve_device
+
+MAX_RECENT = 8
+STATE_COLORS = {"running": "#009E73", "paused": "#E69F00", "diverged": "#D55E00", "error": "#D55E00",
+                "finished": "#0072B2", "stopped": "#555555", "replay": "#CC79A7"}
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, controller: AppController, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.controller = controller
+        self.settings = settings or QSettings("Descent", "Descent")
+        self.setWindowTitle("Descent — optimization lab")
+        self.resize(1500, 950)
+
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.views: list[View] = []
+        for cls in tab_classes():
+            view = cls(controller)
+            self.views.append(view)
+            self.tabs.addTab(view, view.title)
+        self.setCentralWidget(self.tabs)
+
+        self.panel = HyperparameterPanel(controller)
+        self.panel_dock = QDockWidget("Hyperparameters", self)
+        self.panel_dock.setObjectName("dock:hyperparameters")
+        self.panel_dock.setWidget(self.panel)
+        self.panel_dock.setMinimumWidth(300)
+        self.addDockWidget(Qt.LeftDockWidgetArea, self.panel_dock)
+
+        self._build_actions()
+        self._build_status()
+
+        self.bridge = Bridge(controller, self.views, parent=self)
+        controller.run_started.connect(self._on_controller_run_started)
+        controller.state_changed.connect(self._on_controller_state_changed)
+        controller.notice.connect(self._on_controller_notice)
+        controller.session_loaded.connect(self._on_controller_session_loaded)
+        controller.pending_restart.connect(self._on_controller_pending_restart)
+        self.bridge.timer.timeout.connect(self._update_status)
+        self.bridge.start()
+        self._restore_layout()
+
+    # -- actions -------------------------------------------------------------------------
+    def _action(self, text: str, shortcut: str | QKeySequence | None, slot, tip: str = "") -> QAction:
+        a = QAction(text, self)
+        if shortcut:
+            a.setShortcut(QKeySequence(shortcut))
+            a.setShortcutContext(Qt.WindowShortcut)
+        a.setToolTip(f"{tip or text} ({QKeySequence(shortcut).toString()})" if shortcut else (tip or text))
+        a.triggered.connect(slot)
+        self.addAction(a)
+        return a
+
+    def _build_actions(self) -> None:
+        c = self.controller
+        self.act_pause = self._action("Pause", Qt.Key_Space, c.toggle_pause, "Pause / resume training")
+        self.act_step = self._action("Step", Qt.Key_Right, c.single_step, "Pause and take one minibatch step")
+        self.act_restart = self._action("Restart", "Ctrl+R", c.restart, "Restart from a fresh init with the panel's settings")
+        self.act_stop = self._action("Stop", "Ctrl+.", c.stop, "Stop the run (keeps its data)")
+        self.act_open = self._action("Open session…", QKeySequence.Open, self.open_session_dialog)
+        self.act_save = self._action("Save session…", QKeySequence.Save, self.save_session_dialog)
+        self.act_quit = self._action("Quit", QKeySequence.Quit, self.close)
+
+        tb = QToolBar("Run")
+        tb.setObjectName("toolbar:run")
+        tb.setToolButtonStyle(Qt.ToolButtonTextOnly)
+        for a in (self.act_pause, self.act_step, self.act_restart, self.act_stop):
+            tb.addAction(a)
+        self.addToolBar(Qt.TopToolBarArea, tb)
+        self.run_toolbar = tb
+
+        mb = self.menuBar()
+        self.file_menu = mb.addMenu("&File")
+        self.file_menu.addAction(self.act_open)
+        self.recent_menu = self.file_menu.addMenu("Open recent")
+        self.file_menu.addAction(self.act_save)
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(self.act_quit)
+        run_menu = mb.addMenu("&Run")
+        for a in (self.act_pause, self.act_step, self.act_restart, self.act_stop):
+            run_menu.addAction(a)
+        self.view_menu = mb.addMenu("&View")
+        self.view_menu.addAction(self.panel_dock.toggleViewAction())
+        self.view_menu.addAction(tb.toggleViewAction())
+        self._refresh_recent()
+
+    def _build_status(self) -> None:
+        sb = self.statusBar()
+        self.lbl_state = QLabel("idle")
+        self.lbl_device = QLabel()
+        self.lbl_speed = QLabel()
+        self.lbl_epoch = QLabel()
+        self.lbl_pending = QLabel()
+        for w in (self.lbl_state, self.lbl_device, self.lbl_speed, self.lbl_epoch, self.lbl_pending):
+            sb.addPermanentWidget(w)
+        try:
+            self.lbl_device.setText(f"device: {resolve_device(self.controller.config.device)}")
+        except RuntimeError as e:
+            self.lbl_device.setText(f"device: {e}")
+
+    # -- slots ---------------------------------------------------------------------------
+    def _on_controller_run_started(self, run_id: str, config) -> None:
+        for v in self.views:
+            v.on_run_started(run_id, config)
+        try:
+            self.lbl_device.setText(f"device: {resolve_device(config.device)}")
+        except RuntimeError as e:
+            self.lbl_device.setText(f"device: {e}")
+
+    def _on_controller_state_changed(self, state: str, message: str) -> None:
+        col = STATE_COLORS.get(state, "#000")
+        self.lbl_state.setText(f"<b style='color:{col}'>{state}</b>")
+        self.act_pause.setText("Resume" if state != "running" else "Pause")
+        if message:
+            self.statusBar().showMessage(message, 15000)
+
+    def _on_controller_notice(self, message: str, level: str) -> None:
+        self.statusBar().showMessage(message, 15000 if level != "error" else 60000)
+        if level == "error" and not getattr(self, "quiet_errors", False):
+            self.lbl_pending.setText(f"<span style='color:#D55E00'>⚠ {message[:80]}</span>")
+
+    def _on_controller_pending_restart(self, pending: bool) -> None:
+        self.lbl_pending.setText("<span style='color:#E69F00'>edits apply on restart (Ctrl+R)</span>" if pending else "")
+
+    def _on_controller_session_loaded(self, session: Session) -> None:
+        for v in self.views:
+            v.load_session(session)
+
+    def _update_status(self) -> None:
+        w = self.controller.worker
+        t = w.trainer if w is not None else None
+        if t is not None:
+            self.lbl_speed.setText(f"{t.steps_per_s:,.0f} steps/s")
+            self.lbl_epoch.setText(f"epoch {t.epoch}/{t.config.train.epochs} · step {t.step}")
+
+    # -- sessions ------------------------------------------------------------------------
+    def save_session_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save session", str(self._last_dir() / "session.descent"),
+                                              "Descent sessions (*.descent)")
+        if path:
+            self.save_session(path)
+
+    def save_session(self, path: str) -> bool:
+        if not path.endswith(".descent"):
+            path += ".descent"
+        extra = Session()
+        for v in self.views:
+            v.save_into(extra)
+        try:
+            self.controller.save(path, extra)
+        except SessionError as e:
+            QMessageBox.warning(self, "Save session", str(e))
+            return False
+        self._add_recent(path)
+        self.statusBar().showMessage(f"saved {path}", 8000)
+        return True
+
+    def open_session_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", str(self._last_dir()),
+                                              "Descent sessions (*.descent);;All files (*)")
+        if path:
+            self.open_session(path)
+
+    def open_session(self, path: str) -> bool:
+        try:
+            self.controller.open(path)
+        except SessionError as e:
+            QMessageBox.warning(self, "Open session", str(e))
+            return False
+        self._add_recent(path)
+        self.setWindowTitle(f"Descent — {Path(path).name}")
+        return True
+
+    def _last_dir(self) -> Path:
+        recent = self._recent()
+        return Path(recent[0]).parent if recent else Path.home()
+
+    def _recent(self) -> list[str]:
+        v = self.settings.value("recent_files", [])
+        if isinstance(v, str):
+            v = [v]
+        return [str(x) for x in (v or [])]
+
+    def _add_recent(self, path: str) -> None:
+        path = str(Path(path).resolve())
+        items = [p for p in self._recent() if p != path]
+        self.settings.setValue("recent_files", [path] + items[: MAX_RECENT - 1])
+        self._refresh_recent()
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        items = self._recent()
+        for p in items:
+            a = self.recent_menu.addAction(p)
+            a.triggered.connect(lambda _=False, p=p: self.open_session(p))
+        self.recent_menu.setEnabled(bool(items))
+
+    # -- layout memory and shutdown ------------------------------------------------------
+    def _restore_layout(self) -> None:
+        geo = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if geo is not None:
+            self.restoreGeometry(geo)
+        if state is not None:
+            self.restoreState(state)
+        tab = self.settings.value("window/tab")
+        if tab is not None:
+            self.tabs.setCurrentIndex(int(tab) if int(tab) < self.tabs.count() else 0)
+
+    def show_tab(self, title: str) -> bool:
+        for i in range(self.tabs.count()):
+            if self.tabs.tabText(i).lower() == title.lower():
+                self.tabs.setCurrentIndex(i)
+                return True
+        return False
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/tab", self.tabs.currentIndex())
+        self.bridge.stop()
+        self.controller.shutdown(timeout=1.5)
+        for v in self.views:
+            v.shutdown()
+        event.accept()

@@ -1,0 +1,163 @@
+"""The hyperparameter panel, generated from the config schema (engine.config.field_specs).
+
+One editor per field, grouped by section, with the field's help text and allowed range
+as tooltip. Invalid input is marked at the field with the message; nothing is applied
+until it is valid. Live fields (lr, momentum, weight decay) apply to the running
+optimizer at once; the others wait for a restart, which the panel says.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QScrollArea,
+                               QSpinBox, QToolButton, QVBoxLayout, QWidget)
+
+from engine.config import LIVE_KEYS, ExperimentConfig, FieldSpec, field_specs
+
+SECTION_TITLES = {"": "Run", "data": "Data", "model": "Model", "optim": "Optimizer", "schedule": "Schedule",
+                  "train": "Training"}
+INVALID_STYLE = "border: 2px solid #D55E00; background: #fff0ea;"
+
+
+def _text_of(spec: FieldSpec, value: Any) -> str:
+    if spec.kind in ("int_list", "float_pair"):
+        return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    if spec.kind == "float":
+        return f"{value:g}"
+    return str(value)
+
+
+class FieldEditor:
+    """Wraps the widget of one field: read/write its value, mark it invalid."""
+
+    def __init__(self, spec: FieldSpec, on_commit: Callable[[str, Any], str | None]) -> None:
+        self.spec = spec
+        self.on_commit = on_commit
+        self._updating = False
+        tip = f"<b>{spec.key}</b><br>{spec.help}<br><i>allowed: {spec.range_text()}</i>"
+        if spec.key in LIVE_KEYS:
+            tip += "<br>applies live to the running optimizer"
+        if spec.kind == "bool":
+            w: QWidget = QCheckBox()
+            w.toggled.connect(lambda v: self._commit(bool(v)))
+        elif spec.kind == "choice":
+            w = QComboBox()
+            w.addItems(list(spec.choices))
+            w.currentTextChanged.connect(lambda t: self._commit(t))
+        elif spec.kind == "int" and spec.minimum is not None and spec.maximum is not None \
+                and spec.maximum - spec.minimum <= 10_000_000:
+            w = QSpinBox()
+            w.setRange(int(spec.minimum), int(spec.maximum))
+            w.setKeyboardTracking(False)
+            w.valueChanged.connect(lambda v: self._commit(int(v)))
+        else:
+            w = QLineEdit()
+            w.editingFinished.connect(lambda: self._commit(w.text()))
+        w.setToolTip(tip)
+        w.setObjectName(f"field:{spec.key}")
+        self.widget = w
+        self.base_tip = tip
+
+    def set_value(self, value: Any) -> None:
+        self._updating = True
+        try:
+            w = self.widget
+            if isinstance(w, QCheckBox):
+                w.setChecked(bool(value))
+            elif isinstance(w, QComboBox):
+                w.setCurrentText(str(value))
+            elif isinstance(w, QSpinBox):
+                w.setValue(int(value))
+            else:
+                w.setText(_text_of(self.spec, value))
+            self.mark(None)
+        finally:
+            self._updating = False
+
+    def mark(self, error: str | None) -> None:
+        self.widget.setStyleSheet(INVALID_STYLE if error else "")
+        self.widget.setToolTip(self.base_tip + (f"<br><span style='color:#D55E00'>{error}</span>" if error else ""))
+        self.error = error
+
+    def _commit(self, value: Any) -> None:
+        if self._updating:
+            return
+        self.mark(self.on_commit(self.spec.key, value))
+
+
+class HyperparameterPanel(QWidget):
+    """Every config field, grouped by section, with validation at the field."""
+
+    field_committed = Signal(str, object)   # key, value (after validation)
+
+    def __init__(self, controller, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.editors: dict[str, FieldEditor] = {}
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setObjectName("panelStatus")
+        inner = QWidget()
+        inner_lay = QVBoxLayout(inner)
+        inner_lay.setContentsMargins(2, 2, 2, 2)
+        groups: dict[str, QFormLayout] = {}
+        for spec in field_specs():
+            form = groups.get(spec.section)
+            if form is None:
+                box = QGroupBox(SECTION_TITLES.get(spec.section, spec.section.capitalize()))
+                box.setCheckable(False)
+                form = QFormLayout(box)
+                form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+                form.setLabelAlignment(Qt.AlignRight)
+                form.setContentsMargins(6, 4, 6, 4)
+                form.setVerticalSpacing(3)
+                groups[spec.section] = form
+                inner_lay.addWidget(box)
+            ed = FieldEditor(spec, self._on_field_commit)
+            name = spec.key.split(".")[-1] + (" ⚡" if spec.key in LIVE_KEYS else "")
+            label = QLabel(name)
+            label.setToolTip(ed.base_tip)
+            form.addRow(label, ed.widget)
+            self.editors[spec.key] = ed
+        inner_lay.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(inner)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.restart_button = QToolButton()
+        self.restart_button.setText("Restart with these settings (Ctrl+R)")
+        self.restart_button.clicked.connect(lambda: controller.restart())
+        self.restart_button.setVisible(False)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        hint = QLabel("⚡ = applies live; other changes apply on restart. Hover a field for its range.")
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: #555; font-size: 9pt;")
+        lay.addWidget(hint)
+        lay.addWidget(self.status)
+        lay.addWidget(self.restart_button)
+        lay.addWidget(scroll, 1)
+        self.set_config(controller.config)
+        controller.config_changed.connect(self.set_config)
+        controller.pending_restart.connect(self._on_controller_pending_restart)
+
+    def set_config(self, config: ExperimentConfig) -> None:
+        for key, ed in self.editors.items():
+            ed.set_value(config.get(key))
+        self.status.setText("")
+
+    def editor(self, key: str) -> FieldEditor:
+        return self.editors[key]
+
+    def _on_field_commit(self, key: str, value: Any) -> str | None:
+        error = self.controller.set_field(key, value)
+        if error:
+            self.status.setText(f"<span style='color:#D55E00'>{error}</span>")
+        else:
+            self.status.setText("")
+            self.field_committed.emit(key, self.controller.config.get(key))
+        return error
+
+    def _on_controller_pending_restart(self, pending: bool) -> None:
+        self.restart_button.setVisible(pending)

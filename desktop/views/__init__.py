@@ -1,0 +1,1 @@
+"""The views: each a QWidget tab that draws what the engine streams."""

@@ -1,0 +1,45 @@
+"""The contract every view (a tab of the main window) follows.
+
+The bridge (desktop/bridge.py) drains the engine channel on a timer and calls
+`handle_events` on every view with the batch that arrived, on the GUI thread. Views
+update pyqtgraph items in place and never do heavy work here (> a few ms belongs to a
+worker). `controller` is the AppController: the current config, the engine worker,
+signals for run start/finish and session load.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QWidget
+
+from engine.events import Event
+
+if TYPE_CHECKING:
+    from desktop.controller import AppController
+    from engine.config import ExperimentConfig
+    from engine.session import RunRecord, Session
+
+
+class View(QWidget):
+    """Base class of a main-window tab."""
+
+    title = "View"
+
+    def __init__(self, controller: "AppController", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+
+    def handle_events(self, events: list[Event]) -> None:
+        """A batch of engine events (all runs); called at most ~60 times a second."""
+
+    def on_run_started(self, run_id: str, config: "ExperimentConfig") -> None:
+        """A new run (start or restart) began: reset what belongs to the previous one."""
+
+    def load_session(self, session: "Session") -> None:
+        """Show a saved session (replay): runs' records, session-level arrays/meta."""
+
+    def save_into(self, session: "Session") -> None:
+        """Add what this view alone holds (e.g. a playground race) to a session being saved."""
+
+    def shutdown(self) -> None:
+        """The window is closing: stop this view's background work (threads, timers)."""

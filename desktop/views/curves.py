@@ -1,0 +1,216 @@
+"""Live training curves: loss, accuracy, learning rate and gradient norm."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+from desktop.plotting import GrowingArray, IncrementalEMA, style_plot
+from desktop.views.base import View
+from engine.events import EpochEnd, Event, StepBatch
+
+TRAIN, VAL, STEP = "#0072B2", "#D55E00", "#9fb7d0"
+
+
+class RunCurves:
+    """The arrays of one run as they grow."""
+
+    def __init__(self, alpha: float) -> None:
+        self.step = GrowingArray()
+        self.loss = GrowingArray()
+        self.lr = GrowingArray()
+        self.grad_norm = GrowingArray()
+        self.loss_ema = IncrementalEMA(alpha)
+        self.epoch_step = GrowingArray(64)
+        self.epoch: dict[str, GrowingArray] = {k: GrowingArray(64) for k in
+                                               ("train_loss", "val_loss", "train_acc", "val_acc")}
+
+    def add_steps(self, e: StepBatch) -> None:
+        self.step.extend(e.steps)
+        self.loss.extend(e.loss)
+        self.lr.extend(e.lr)
+        self.grad_norm.extend(e.grad_norm)
+        self.loss_ema.extend(np.asarray(e.loss, dtype=np.float64))
+
+    def add_epoch(self, e: EpochEnd) -> None:
+        self.epoch_step.append(e.step)
+        for k, arr in self.epoch.items():
+            arr.append(e.metrics.get(k, np.nan))
+
+
+class CurvesView(View):
+    """Four linked plots updated in place; log-y, EMA smoothing and a hover read-out."""
+
+    title = "Training"
+    MIN_REDRAW_S = 0.1   # ≤ 10 redraws/s: drawing holds the GIL the engine thread needs
+
+    def __init__(self, controller, parent: QWidget | None = None) -> None:
+        super().__init__(controller, parent)
+        self._dirty = False
+        self._last_draw = 0.0
+        self.alpha = 0.9
+        self.run = RunCurves(self.alpha)
+        self.run_id = ""
+        self.glw = pg.GraphicsLayoutWidget()
+        self.p_loss = self.glw.addPlot(row=0, col=0)
+        self.p_acc = self.glw.addPlot(row=0, col=1)
+        self.p_lr = self.glw.addPlot(row=1, col=0)
+        self.p_gn = self.glw.addPlot(row=1, col=1)
+        style_plot(self.p_loss, "Loss (cross-entropy)", "step", "loss")
+        style_plot(self.p_acc, "Accuracy", "step", "accuracy")
+        style_plot(self.p_lr, "Learning rate", "step", "lr")
+        style_plot(self.p_gn, "Gradient norm (all parameters)", "step", "‖g‖₂")
+        for p in (self.p_acc, self.p_lr, self.p_gn):
+            p.setXLink(self.p_loss)
+        for p in (self.p_loss, self.p_acc, self.p_lr, self.p_gn):
+            p.getAxis("left").setWidth(56)     # fixed widths: no re-layout when tick labels change
+        for p in (self.p_loss, self.p_acc):
+            p.addLegend(offset=(-10, -10) if p is self.p_acc else (-10, 10), labelTextSize="8pt")
+        self.c_step_loss = self.p_loss.plot(pen=pg.mkPen(STEP, width=1), name="minibatch", antialias=False)
+        self.c_ema = self.p_loss.plot(pen=pg.mkPen(TRAIN, width=2), name="minibatch (EMA)", antialias=False)
+        self.c_train_loss = self.p_loss.plot(pen=pg.mkPen(TRAIN, width=2, style=Qt.DashLine), symbol="o",
+                                             symbolSize=5, symbolBrush=TRAIN, name="train (epoch)")
+        self.c_val_loss = self.p_loss.plot(pen=pg.mkPen(VAL, width=2), symbol="o", symbolSize=5,
+                                           symbolBrush=VAL, name="validation")
+        self.c_train_acc = self.p_acc.plot(pen=pg.mkPen(TRAIN, width=2), symbol="o", symbolSize=5,
+                                           symbolBrush=TRAIN, name="train")
+        self.c_val_acc = self.p_acc.plot(pen=pg.mkPen(VAL, width=2), symbol="o", symbolSize=5,
+                                         symbolBrush=VAL, name="validation")
+        self.c_lr = self.p_lr.plot(pen=pg.mkPen("#009E73", width=2), antialias=False)
+        self.c_gn = self.p_gn.plot(pen=pg.mkPen("#CC79A7", width=1), antialias=False)
+        self.p_acc.setYRange(0, 1.02)
+
+        # hover read-out
+        self.readout = QLabel(" ")
+        self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.vline = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#888", style=Qt.DotLine))
+        self.p_loss.addItem(self.vline, ignoreBounds=True)
+        self._mouse_proxy = pg.SignalProxy(self.glw.scene().sigMouseMoved, rateLimit=30, slot=self._on_scene_mouse)
+
+        # controls
+        self.log_y = QCheckBox("log-y (loss, grad norm)")
+        self.log_y.toggled.connect(self._on_log_y_toggled)
+        self.smooth = QSlider(Qt.Horizontal)
+        self.smooth.setRange(0, 99)
+        self.smooth.setValue(int(self.alpha * 100))
+        self.smooth.setMaximumWidth(160)
+        self.smooth.valueChanged.connect(self._on_smooth_changed)
+        self.smooth_label = QLabel()
+        self._on_smooth_label()
+        controls = QHBoxLayout()
+        controls.addWidget(self.log_y)
+        controls.addSpacing(12)
+        controls.addWidget(QLabel("EMA smoothing"))
+        controls.addWidget(self.smooth)
+        controls.addWidget(self.smooth_label)
+        controls.addStretch(1)
+        controls.addWidget(self.readout)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(controls)
+        lay.addWidget(self.glw, 1)
+
+    # -- events --------------------------------------------------------------------------
+    def on_run_started(self, run_id: str, config) -> None:
+        self.run_id = run_id
+        self.run = RunCurves(self.alpha)
+        self._redraw()
+
+    def handle_events(self, events: list[Event]) -> None:
+        changed = self._dirty
+        for e in events:
+            if e.run_id != self.run_id:
+                continue
+            if isinstance(e, StepBatch):
+                self.run.add_steps(e)
+                changed = True
+            elif isinstance(e, EpochEnd):
+                self.run.add_epoch(e)
+                changed = True
+        self._dirty = changed
+        now = time.perf_counter()
+        if changed and self.isVisible() and now - self._last_draw >= self.MIN_REDRAW_S:
+            self._redraw()
+
+    def load_session(self, session) -> None:
+        if not session.runs:
+            return
+        rec = session.runs[0]
+        self.run_id = ""
+        self.show_series(rec.series)
+
+    def show_series(self, series: dict[str, np.ndarray]) -> None:
+        """Replay a saved run's full-resolution series."""
+        r = RunCurves(self.alpha)
+        loss = series.get("step/loss", np.zeros(0))
+        r.step.extend(np.arange(1, len(loss) + 1))
+        r.loss.extend(loss)
+        r.lr.extend(series.get("step/lr", np.zeros(0)))
+        r.grad_norm.extend(series.get("step/grad_norm", np.zeros(0)))
+        r.loss_ema.extend(loss)
+        r.epoch_step.extend(series.get("epoch/step", np.zeros(0)))
+        for k in r.epoch:
+            r.epoch[k].extend(series.get(f"epoch/{k}", np.zeros(0)))
+        self.run = r
+        self._redraw()
+
+    def _redraw(self) -> None:
+        self._dirty = False
+        self._last_draw = time.perf_counter()
+        r = self.run
+        x = r.step.view()
+        self.c_step_loss.setData(x, r.loss.view())
+        self.c_ema.setData(x, r.loss_ema.out.view())
+        self.c_lr.setData(x, r.lr.view())
+        if len(r.lr):
+            lo, hi = float(np.nanmin(r.lr.view())), float(np.nanmax(r.lr.view()))
+            if hi - lo <= 1e-12 * max(abs(hi), 1e-30):   # a constant lr: show it with room around
+                self.p_lr.setYRange(0, hi * 1.5 if hi > 0 else 1, padding=0)
+            else:
+                self.p_lr.enableAutoRange(axis="y")
+        self.c_gn.setData(x, r.grad_norm.view())
+        ex = r.epoch_step.view()
+        self.c_train_loss.setData(ex, r.epoch["train_loss"].view())
+        self.c_val_loss.setData(ex, r.epoch["val_loss"].view())
+        self.c_train_acc.setData(ex, r.epoch["train_acc"].view())
+        self.c_val_acc.setData(ex, r.epoch["val_acc"].view())
+
+    # -- controls ------------------------------------------------------------------------
+    def _on_log_y_toggled(self, on: bool) -> None:
+        self.p_loss.setLogMode(y=on)
+        self.p_gn.setLogMode(y=on)
+
+    def _on_smooth_label(self) -> None:
+        self.smooth_label.setText(f"{self.alpha:.2f}")
+
+    def _on_smooth_changed(self, v: int) -> None:
+        self.alpha = v / 100.0
+        self._on_smooth_label()
+        self.run.loss_ema.reset(self.alpha)
+        self.run.loss_ema.extend(self.run.loss.view())
+        self._redraw()
+
+    def _on_scene_mouse(self, evt) -> None:
+        pos = evt[0]
+        for p in (self.p_loss, self.p_acc, self.p_lr, self.p_gn):
+            if p.sceneBoundingRect().contains(pos):
+                x = p.vb.mapSceneToView(pos).x()
+                break
+        else:
+            return
+        self.vline.setPos(x)
+        r = self.run
+        parts = [f"step {x:.0f}"]
+        if len(r.step):
+            i = int(np.clip(np.searchsorted(r.step.view(), x), 0, len(r.step) - 1))
+            parts.append(f"loss {r.loss.view()[i]:.4g} (EMA {r.loss_ema.out.view()[i]:.4g})")
+            parts.append(f"lr {r.lr.view()[i]:.3g}")
+            parts.append(f"‖g‖ {r.grad_norm.view()[i]:.3g}")
+        if len(r.epoch_step):
+            j = int(np.clip(np.searchsorted(r.epoch_step.view(), x), 0, len(r.epoch_step) - 1))
+            parts.append(f"epoch {j + 1}: val loss {r.epoch['val_loss'].view()[j]:.4g}, "
+                         f"val acc {r.epoch['val_acc'].view()[j]:.3f}")
+        self.readout.setText("  ·  ".join(parts))

@@ -1,0 +1,9 @@
+"""The main window's tabs, in order. A feature adds its View class here."""
+from __future__ import annotations
+
+
+def tab_classes() -> list[type]:
+    from desktop.views.curves import CurvesView
+
+    tabs: list[type] = [CurvesView]
+    return tabs

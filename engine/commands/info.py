@@ -1,0 +1,72 @@
+"""`descent info`: describe a session file (human-readable or --json)."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from typing import Any, Callable
+
+from engine.commands.common import CommandError
+from engine.session import Session, SessionError, load_session
+
+HELP = "describe a session file"
+
+# Features add what they saved: functions (session) -> (key, JSON-able value) | None.
+SESSION_SECTIONS: list[Callable[[Session], tuple[str, Any] | None]] = []
+# ... and per run: functions (record) -> dict merged into that run's entry.
+RUN_SECTIONS: list[Callable[[Any], dict]] = []
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="session file (.descent)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _clean(x: Any) -> Any:
+    """JSON has no NaN/Inf: write them as null."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_clean(v) for v in x]
+    return x
+
+
+def describe(session: Session) -> dict[str, Any]:
+    runs = []
+    for r in session.runs:
+        entry = r.summary()
+        for section in RUN_SECTIONS:
+            entry.update(section(r))
+        runs.append(entry)
+    out: dict[str, Any] = {"format_version": session.format_version, "app_version": session.app_version,
+                           "created": session.created, "runs": runs}
+    for section in SESSION_SECTIONS:
+        item = section(session)
+        if item is not None:
+            out[item[0]] = item[1]
+    return _clean(out)
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        session = load_session(args.file)
+    except SessionError as e:
+        raise CommandError(str(e)) from None
+    info = describe(session)
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    print(f"{args.file}: Descent session, format {info['format_version']}, app {info['app_version']}, "
+          f"created {info['created']}")
+    for r in info["runs"]:
+        f = r["final"]
+        fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
+        print(f"  run '{r['name']}' ({r['state']}): {r['config']['optim']['name']} lr {r['config']['optim']['lr']}, "
+              f"train loss {fmt(f.get('train_loss'))}, val loss {fmt(f.get('val_loss'))}, "
+              f"val acc {fmt(f.get('val_acc'))}; series: {', '.join(sorted(r['metrics']))}")
+    for k in info:
+        if k not in ("format_version", "app_version", "created", "runs"):
+            print(f"  {k}: present")
+    return 0

@@ -1,0 +1,64 @@
+"""`descent run`: train headless with a progress bar and write a session."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from engine.commands.common import CommandError, ProgressBar, load_config
+from engine.events import EpochEnd, Event
+from engine.session import Session, SessionError, save_session
+from engine.train import Trainer
+
+HELP = "train headless and write a session file"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="experiment config JSON (defaults otherwise)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field, e.g. --set optim.lr=0.1 (repeatable)")
+    p.add_argument("--out", required=True, help="session file to write (.descent)")
+    p.add_argument("--name", default="run", help="name of the run inside the session")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def main(args: argparse.Namespace) -> int:
+    config = load_config(args.config, args.set)
+    out = Path(args.out)
+    if not out.parent.exists():
+        raise CommandError(f"{out}: folder {out.parent} does not exist")
+    try:
+        trainer = Trainer(config, run_id=args.name)
+    except (ValueError, RuntimeError, OSError) as e:
+        raise CommandError(str(e)) from None
+    bar = None if args.quiet else ProgressBar(trainer.total_steps, "training")
+    last = {"val_acc": float("nan"), "train_loss": float("nan")}
+
+    def on_event(e: Event) -> None:
+        if isinstance(e, EpochEnd):
+            last.update(e.metrics)
+
+    trainer.emit = on_event
+    trainer.state = "running"
+    try:
+        while trainer.train_step():
+            if bar is not None and trainer.step % 20 == 0:
+                bar.update(trainer.step, f"epoch {trainer.epoch} loss {last['train_loss']:.4f} val acc {last['val_acc']:.3f}")
+    except KeyboardInterrupt:
+        trainer.state = "stopped"
+    if bar is not None:
+        bar.update(trainer.total_steps if trainer.state == "finished" else trainer.step,
+                   f"epoch {trainer.epoch} loss {last['train_loss']:.4f} val acc {last['val_acc']:.3f}")
+        bar.close()
+    record = trainer.to_record(args.name)
+    try:
+        save_session(Session(runs=[record]), out)
+    except SessionError as e:
+        raise CommandError(str(e)) from None
+    if trainer.state == "diverged":
+        print(f"descent: run diverged: {trainer.message} (session written to {out})", file=sys.stderr)
+        return 1
+    f = record.final
+    print(f"{out}: {trainer.state} after {int(f['epochs'])} epochs — train loss {f['train_loss']:.4f}, "
+          f"val loss {f['val_loss']:.4f}, val acc {f['val_acc']:.3f}")
+    return 0
