@@ -1,0 +1,166 @@
+"""The playground's configuration: a surface, a start point, gradient noise, and racers.
+
+It is not part of a training experiment, so it is its own pydantic model; each racer
+carries the same OptimConfig/ScheduleConfig as real training. Dotted keys for the CLI:
+``sigma=0.5`` (a playground field), ``optim.lr=0.01`` / ``schedule.name=cosine`` (every
+racer), ``adam.lr=0.05`` / ``adam.schedule.name=step`` (the racer labelled adam).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from engine.config import (OPTIMIZERS, ConfigError, FieldSpec, OptimConfig, ScheduleConfig, _walk,
+                           describe_validation_error, field_spec, parse_value)
+from engine.playground.functions import FUNCTIONS, get_function
+
+FUNCTION_NAMES = tuple(FUNCTIONS)
+PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4",
+           "#f032e6", "#bfef45", "#9a6324", "#469990", "#808000", "#000075")
+ADAPTIVE = ("adagrad", "rmsprop", "adam", "adamw")
+MAX_RACERS = 12
+
+
+class Racer(BaseModel):
+    """One racing optimizer: the same optimizer/schedule config as real training, a label, a colour."""
+
+    model_config = ConfigDict(extra="forbid")
+    label: str = Field(..., min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$",
+                       description="Name shown in the legend and used in --set keys and session paths")
+    color: str = Field("#4363d8", pattern=r"^#[0-9a-fA-F]{6}$", description="Path colour (#rrggbb)")
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+
+
+class PlaygroundSettings(BaseModel):
+    """The race's surface and conditions (every field: range, default, help)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    function: Literal[FUNCTION_NAMES] = Field("rosenbrock", description="Test function (surface) to race on")  # type: ignore[valid-type]
+    condition: float = Field(10.0, ge=1.0, le=10_000.0, description="quadratic: condition number κ (ratio of curvatures)")
+    rotation: float = Field(30.0, ge=-90.0, le=90.0, description="quadratic: rotation of the ravine in degrees")
+    sigma: float = Field(0.0, ge=0.0, le=100.0, description="Std of the Gaussian noise added to every gradient (minibatch stand-in)")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the gradient noise: same seed, same paths")
+    steps: int = Field(500, ge=1, le=1_000_000, description="Number of lockstep optimizer steps")
+
+
+class PlaygroundConfig(PlaygroundSettings):
+    """Settings, start point (None: the function's suggested start) and the racers."""
+
+    start: tuple[float, float] | None = Field(None, description="Start point x,y (default: the function's suggested start)")
+    racers: list[Racer] = Field(default_factory=list, max_length=MAX_RACERS, description="The racing optimizers")
+
+    @field_validator("start")
+    @classmethod
+    def _finite_start(cls, v):
+        if v is not None and not all(math.isfinite(c) for c in v):
+            raise ValueError("start must be two finite numbers")
+        return v
+
+    @model_validator(mode="after")
+    def _checks(self) -> "PlaygroundConfig":
+        fn = get_function(self.function)
+        if self.start is not None and not fn.in_domain(*self.start):
+            (x0, x1), (y0, y1) = fn.domain
+            raise ValueError(f"start ({self.start[0]:g}, {self.start[1]:g}) is outside the domain of "
+                             f"{self.function}: x in [{x0:g}, {x1:g}], y in [{y0:g}, {y1:g}]")
+        labels = [r.label for r in self.racers]
+        dup = sorted({lb for lb in labels if labels.count(lb) > 1})
+        if dup:
+            raise ValueError(f"racer labels must be unique (repeated: {', '.join(dup)})")
+        return self
+
+    @property
+    def start_point(self) -> tuple[float, float]:
+        return tuple(self.start) if self.start is not None else get_function(self.function).start  # type: ignore[return-value]
+
+    @property
+    def params(self) -> dict[str, float]:
+        return {"condition": self.condition, "rotation": self.rotation}
+
+    def with_updates(self, updates: dict[str, Any]) -> "PlaygroundConfig":
+        """A validated copy with (string or typed) dotted-key updates; ConfigError names the key."""
+        data = self.model_dump(mode="json")
+        labels = [r["label"] for r in data["racers"]]
+        for key, value in updates.items():
+            apply_update(data, labels, key, value)
+        return validate_playground(data)
+
+
+def validate_playground(data: dict[str, Any]) -> PlaygroundConfig:
+    try:
+        return PlaygroundConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(describe_validation_error(e).replace("config: ", "")) from None
+
+
+def settings_specs() -> list[FieldSpec]:
+    """FieldSpecs of the playground settings (the GUI generates its inputs from these)."""
+    return list(_walk(PlaygroundSettings, "", ""))
+
+
+def _parse_start(text: str) -> tuple[float, float]:
+    try:
+        parts = [float(p) for p in text.strip("[]() ").split(",")]
+        if len(parts) != 2 or not all(math.isfinite(p) for p in parts):
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"start: cannot read '{text}' (expected two numbers x,y)") from None
+    return parts[0], parts[1]
+
+
+def apply_update(data: dict[str, Any], labels: list[str], key: str, value: Any) -> None:
+    """Apply one dotted-key update to a dumped PlaygroundConfig (see the module docstring)."""
+    key = key.strip().removeprefix("playground.")
+    if key == "start":
+        data["start"] = list(_parse_start(value)) if isinstance(value, str) else value
+        return
+    specs = {s.key: s for s in settings_specs()}
+    if key in specs:
+        data[key] = parse_value(specs[key], value) if isinstance(value, str) else value
+        return
+    head, _, rest = key.partition(".")
+    if head in ("optim", "schedule"):
+        targets, sub = list(range(len(labels))), key
+    elif head in labels and rest:
+        targets = [labels.index(head)]
+        sub = rest if rest.startswith(("optim.", "schedule.")) else f"optim.{rest}"
+    else:
+        known = ", ".join(list(specs) + ["start", "optim.*", "schedule.*"] + [f"{lb}.*" for lb in labels])
+        raise ConfigError(f"unknown playground key '{key}' (known: {known})")
+    spec = field_spec(sub)                    # raises ConfigError for unknown optim/schedule fields
+    parsed = parse_value(spec, value) if isinstance(value, str) else value
+    section, field = sub.split(".", 1)
+    for i in targets:
+        data["racers"][i][section][field] = parsed
+
+
+def default_racers(function: str, names: list[str]) -> list[Racer]:
+    """Racers for optimizer names, with the function's suggested learning rates and distinct colours."""
+    fn = get_function(function)
+    racers: list[Racer] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(names):
+        name = raw.strip().lower()
+        if name not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer '{raw}' (known: {', '.join(OPTIMIZERS)})")
+        seen[name] = seen.get(name, 0) + 1
+        label = name if seen[name] == 1 else f"{name}-{seen[name]}"
+        lr = fn.lr_adaptive if name in ADAPTIVE else fn.lr_sgd
+        racers.append(Racer(label=label, color=PALETTE[i % len(PALETTE)], optim=OptimConfig(name=name, lr=lr)))
+    if len(racers) > MAX_RACERS:
+        raise ConfigError(f"at most {MAX_RACERS} racers, got {len(racers)}")
+    return racers
+
+
+def make_config(function: str = "rosenbrock", optimizers: list[str] | None = None,
+                updates: dict[str, Any] | None = None) -> PlaygroundConfig:
+    """A validated PlaygroundConfig from a function name, optimizer names and dotted-key updates."""
+    if function not in FUNCTIONS:
+        raise ConfigError(f"unknown function '{function}' (known: {', '.join(FUNCTIONS)})")
+    names = optimizers if optimizers is not None else ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
+    cfg = validate_playground({"function": function,
+                               "racers": [r.model_dump(mode="json") for r in default_racers(function, names)]})
+    return cfg.with_updates(updates or {})
