@@ -16,6 +16,7 @@ from engine.commands.common import CommandError
 COMMANDS: dict[str, str] = {
     "run": "engine.commands.run",
     "info": "engine.commands.info",
+    "playground": "engine.commands.playground",
 }
 GUI_COMMANDS = ("open",)
 

@@ -17,6 +17,16 @@ SESSION_SECTIONS: list[Callable[[Session], tuple[str, Any] | None]] = []
 RUN_SECTIONS: list[Callable[[Any], dict]] = []
 
 
+def _playground_section(session: Session) -> tuple[str, Any] | None:
+    from engine.playground.session import summarize_playground
+
+    summary = summarize_playground(session)
+    return ("playground", summary) if summary is not None else None
+
+
+SESSION_SECTIONS.append(_playground_section)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="session file (.descent)")
     p.add_argument("--json", action="store_true", help="print JSON")
