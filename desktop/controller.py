@@ -51,6 +51,7 @@ class AppController(QObject):
         """Build a new run from the current config and start it (or hold it at step 0)."""
         self._new_worker()
         assert self.worker is not None
+        self.state = "building"
         self.restart_needed = False
         self.pending_restart.emit(False)
         self.run_started.emit(self.run_id, self.config)

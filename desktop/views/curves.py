@@ -62,7 +62,7 @@ class CurvesView(View):
         style_plot(self.p_loss, "Loss (cross-entropy)", "step", "loss")
         style_plot(self.p_acc, "Accuracy", "step", "accuracy")
         style_plot(self.p_lr, "Learning rate", "step", "lr")
-        style_plot(self.p_gn, "Gradient norm (all parameters)", "step", "‖g‖₂")
+        style_plot(self.p_gn, "Gradient norm (all parameters)", "step", "L2 norm")
         for p in (self.p_acc, self.p_lr, self.p_gn):
             p.setXLink(self.p_loss)
         for p in (self.p_loss, self.p_acc, self.p_lr, self.p_gn):

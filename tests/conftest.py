@@ -1,0 +1,37 @@
+"""Shared test set-up: isolated settings, deterministic torch, screenshot folder."""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+# Qt settings (recent files, window layout) go to a throw-away folder, never the user's.
+_cfg_home = tempfile.mkdtemp(prefix="descent-test-config-")
+os.environ["XDG_CONFIG_HOME"] = _cfg_home
+os.environ.setdefault("XDG_DATA_HOME", tempfile.mkdtemp(prefix="descent-test-data-"))
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(2)
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "tests" / "screenshots"
+PYTHON = sys.executable
+
+
+@pytest.fixture
+def screenshot_dir() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+@pytest.fixture
+def small_config():
+    """A fast experiment: small spiral, tiny MLP, few epochs."""
+    from engine.config import ExperimentConfig
+
+    return ExperimentConfig().with_updates({"data.n_samples": 300, "model.hidden": [16, 16], "train.epochs": 3,
+                                            "train.batch_size": 32, "device": "cpu"})

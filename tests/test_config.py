@@ -1,0 +1,88 @@
+"""The config tree: defaults, ranges, dotted keys, JSON round trip, messages naming fields."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.config import ConfigError, ExperimentConfig, field_spec, field_specs, parse_set_args
+
+REQUIRED_KEYS = ["data.name", "data.noise", "data.n_samples", "model.hidden", "model.activation", "model.init",
+                 "model.init_std", "optim.name", "optim.lr", "optim.momentum", "optim.betas", "optim.eps",
+                 "optim.weight_decay", "schedule.name", "train.epochs", "train.batch_size", "train.val_fraction",
+                 "seed", "device"]
+
+
+def test_required_dotted_keys_exist_with_help_and_range():
+    keys = {s.key for s in field_specs()}
+    for k in REQUIRED_KEYS:
+        assert k in keys, k
+    for s in field_specs():
+        assert s.help, f"{s.key} has no help text"
+        if s.kind in ("int", "float"):
+            assert s.minimum is not None and s.maximum is not None, f"{s.key} has no range"
+
+
+def test_choices_match_the_issue():
+    assert set(field_spec("model.activation").choices) == {"sigmoid", "tanh", "relu", "leaky_relu", "prelu"}
+    assert set(field_spec("model.init").choices) >= {"zeros", "constant", "normal", "uniform", "xavier_uniform",
+                                                      "xavier_normal", "kaiming"}
+    assert set(field_spec("optim.name").choices) == {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam",
+                                                      "adamw"}
+    assert set(field_spec("device").choices) == {"auto", "cpu", "cuda"}
+
+
+def test_out_of_range_names_field_and_range():
+    with pytest.raises(ConfigError) as e:
+        ExperimentConfig().with_updates({"optim.lr": 50.0})
+    msg = str(e.value)
+    assert "optim.lr" in msg and "(0, 10]" in msg
+
+
+def test_unknown_key_is_named():
+    with pytest.raises(ConfigError, match="unknown config key 'optim.learning_rate'"):
+        parse_set_args(["optim.learning_rate=0.1"])
+
+
+def test_bad_value_text_is_named():
+    with pytest.raises(ConfigError, match="train.epochs: cannot read 'ten'"):
+        parse_set_args(["train.epochs=ten"])
+
+
+def test_set_args_parse_lists_and_pairs():
+    d = parse_set_args(["model.hidden=64,32", "optim.betas=0.8,0.99", "optim.amsgrad=true"])
+    cfg = ExperimentConfig().with_updates(d)
+    assert cfg.model.hidden == [64, 32]
+    assert cfg.optim.betas == (0.8, 0.99)
+    assert cfg.optim.amsgrad is True
+
+
+def test_hidden_width_out_of_range():
+    with pytest.raises(ConfigError, match="model.hidden"):
+        ExperimentConfig().with_updates({"model.hidden": [0, 3]})
+
+
+def test_malformed_json_message():
+    with pytest.raises(ConfigError, match="malformed JSON"):
+        ExperimentConfig.from_json("{ not json")
+
+
+def test_unknown_json_field_is_named():
+    data = json.loads(ExperimentConfig().to_json())
+    data["optim"]["lrr"] = 1
+    with pytest.raises(ConfigError, match="optim.lrr: unknown config key"):
+        ExperimentConfig.from_json(json.dumps(data))
+
+
+@settings(max_examples=60, deadline=None)
+@given(lr=st.floats(min_value=1e-9, max_value=10.0, allow_nan=False), mom=st.floats(0.0, 0.999),
+       hidden=st.lists(st.integers(1, 4096), max_size=5), seed=st.integers(0, 2**31 - 1),
+       opt=st.sampled_from(["sgd", "momentum", "adam", "rmsprop"]), b1=st.floats(0.0, 0.999))
+def test_json_round_trip_is_exact(lr, mom, hidden, seed, opt, b1):
+    cfg = ExperimentConfig().with_updates({"optim.lr": lr, "optim.momentum": mom, "model.hidden": hidden,
+                                           "seed": seed, "optim.name": opt, "optim.betas": [b1, 0.999]})
+    again = ExperimentConfig.from_json(cfg.to_json())
+    assert again == cfg
+    assert again.optim.lr == lr  # bit-exact float

@@ -1,0 +1,174 @@
+"""The main window, driven for real under Xvfb with pytest-qt."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtGui import QImage  # noqa: E402
+
+from desktop.controller import AppController  # noqa: E402
+from desktop.main_window import MainWindow  # noqa: E402
+from desktop.plotting import configure_pyqtgraph  # noqa: E402
+from desktop.views.curves import CurvesView  # noqa: E402
+from engine.config import ExperimentConfig  # noqa: E402
+
+pytestmark = pytest.mark.gui
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    configure_pyqtgraph()
+    cfg = ExperimentConfig().with_updates({"train.epochs": 400, "data.n_samples": 600, "device": "cpu"})
+    c = AppController(cfg)
+    w = MainWindow(c, settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()          # shortcuts need an active window (no window manager under Xvfb)
+    qtbot.waitUntil(w.isActiveWindow, timeout=5000)
+    yield w
+    c.shutdown(2.0)
+
+
+def curves(w: MainWindow) -> CurvesView:
+    return next(v for v in w.views if isinstance(v, CurvesView))
+
+
+def image_is_not_blank(img: QImage) -> bool:
+    rgb = img.convertToFormat(QImage.Format_RGB32)   # keep a reference while reading its bits
+    a = np.frombuffer(bytes(rgb.constBits()), dtype=np.uint8)
+    return a.std() > 10
+
+
+def test_curves_receive_points_and_screenshot(window, qtbot, screenshot_dir):
+    window.controller.start()
+    qtbot.waitUntil(lambda: len(curves(window).run.epoch_step) >= 3, timeout=30000)
+    qtbot.wait(300)
+    cv = curves(window)
+    assert len(cv.run.step) > 0 and len(cv.run.loss) == len(cv.run.step)
+    xs, ys = cv.c_val_loss.getData()
+    assert len(xs) >= 3 and np.all(np.isfinite(ys))
+    img = window.grab().toImage()
+    path = screenshot_dir / "main_window_training.png"
+    img.save(str(path))
+    assert image_is_not_blank(img)
+
+
+def test_changing_lr_in_panel_changes_running_optimizer(window, qtbot):
+    c = window.controller
+    c.start()
+    qtbot.waitUntil(lambda: c.state == "running", timeout=20000)
+    ed = window.panel.editor("optim.lr")
+    ed.widget.setText("0.0042")
+    ed.widget.editingFinished.emit()
+    qtbot.waitUntil(lambda: c.worker.trainer.optimizer.param_groups[0]["lr"] == 0.0042, timeout=10000)
+    assert c.config.optim.lr == 0.0042
+    assert not c.restart_needed          # a live edit needs no restart
+
+
+def test_invalid_input_is_marked_at_the_field(window, qtbot):
+    ed = window.panel.editor("optim.lr")
+    ed.widget.setText("-3")
+    ed.widget.editingFinished.emit()
+    assert ed.error and "optim.lr" in ed.error
+    assert "border" in ed.widget.styleSheet()
+    assert window.controller.config.optim.lr == 0.01        # nothing applied
+    ed.widget.setText("abc")
+    ed.widget.editingFinished.emit()
+    assert "cannot read" in ed.error
+    ed.widget.setText("0.02")
+    ed.widget.editingFinished.emit()
+    assert ed.error is None and window.controller.config.optim.lr == 0.02
+
+
+def test_structural_edit_waits_for_restart(window, qtbot):
+    c = window.controller
+    c.start()
+    qtbot.waitUntil(lambda: c.state == "running", timeout=20000)
+    window.panel.editor("model.activation").widget.setCurrentText("tanh")
+    assert c.restart_needed and window.panel.restart_button.isVisibleTo(window.panel)
+    old = c.run_id
+    qtbot.keyClick(window, Qt.Key_R, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: c.run_id != old and c.state == "running", timeout=20000)
+    assert c.worker.trainer.config.model.activation == "tanh"
+    assert not c.restart_needed
+
+
+def test_pause_step_resume_with_shortcuts(window, qtbot):
+    c = window.controller
+    c.start()
+    qtbot.waitUntil(lambda: c.state == "running", timeout=20000)
+    qtbot.keyClick(window, Qt.Key_Space)
+    qtbot.waitUntil(lambda: c.state == "paused", timeout=10000)
+    qtbot.wait(200)
+    s0 = c.worker.trainer.step
+    qtbot.keyClick(window, Qt.Key_Right)
+    qtbot.waitUntil(lambda: c.worker.trainer.step == s0 + 1, timeout=10000)
+    qtbot.wait(300)
+    assert c.worker.trainer.step == s0 + 1 and c.state == "paused"
+    qtbot.keyClick(window, Qt.Key_Space)
+    qtbot.waitUntil(lambda: c.state == "running" and c.worker.trainer.step > s0 + 5, timeout=10000)
+
+
+def test_save_and_open_session(window, qtbot, tmp_path):
+    c = window.controller
+    c.start()
+    qtbot.waitUntil(lambda: len(curves(window).run.epoch_step) >= 2, timeout=30000)
+    path = str(tmp_path / "s.descent")
+    assert window.save_session(path)
+    from engine.session import load_session
+
+    s = load_session(path)
+    n = len(s.runs[0].series["step/loss"])
+    assert n > 0
+    assert window.open_session(path)
+    qtbot.waitUntil(lambda: c.state == "replay", timeout=5000)
+    assert len(curves(window).run.step) == n
+    assert path in window._recent()[0]
+    bad = tmp_path / "bad.descent"
+    bad.write_bytes(b"junk")
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    orig = QMessageBox.warning
+    QMessageBox.warning = staticmethod(lambda *a, **k: shown.append(a[2]))
+    try:
+        assert not window.open_session(str(bad))
+    finally:
+        QMessageBox.warning = orig
+    assert shown and "bad.descent" in shown[0]
+    assert len(curves(window).run.step) == n      # the open work is kept
+
+
+def test_close_while_training_exits_quickly(qtbot, tmp_path):
+    configure_pyqtgraph()
+    c = AppController(ExperimentConfig().with_updates({"train.epochs": 1000, "data.name": "digits",
+                                                       "model.hidden": [256, 256], "device": "cpu"}))
+    w = MainWindow(c, settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    w.show()
+    c.start()
+    qtbot.waitUntil(lambda: c.state == "running", timeout=20000)
+    qtbot.wait(500)
+    t0 = time.perf_counter()
+    w.close()
+    dt = time.perf_counter() - t0
+    assert dt < 2.0
+    assert not c.worker.alive
+
+
+def test_screenshot_command(tmp_path):
+    png = tmp_path / "w.png"
+    r = subprocess.run([sys.executable, "-m", "desktop.cli", "--screenshot", str(png), "--run-for", "4",
+                        "--set", "train.epochs=50"], capture_output=True, text=True, cwd=ROOT, timeout=180)
+    assert r.returncode == 0, r.stderr
+    img = QImage(str(png))
+    assert img.width() >= 1000 and img.height() >= 700
+    assert image_is_not_blank(img)

@@ -1,0 +1,41 @@
+"""engine/ never imports Qt; the headless path loads no Qt module."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FORBIDDEN = ("PySide6", "PyQt5", "PyQt6", "pyqtgraph", "OpenGL", "desktop")
+
+
+def test_no_gui_imports_under_engine():
+    offenders = []
+    for path in (ROOT / "engine").rglob("*.py"):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+                    "import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant):
+                names = [str(node.args[0].value)]
+            for n in names:
+                if n.split(".")[0] in FORBIDDEN:
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {n}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_headless_run_loads_no_qt(tmp_path):
+    code = (
+        "import sys, desktop.cli as c;"
+        f"rc = c.main(['run', '--set', 'train.epochs=1', '--set', 'data.n_samples=100', '--quiet', '--out', r'{tmp_path / 'a.descent'}']);"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'OpenGL')];"
+        "print('QT', bad); sys.exit(rc or (3 if bad else 0))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "QT []" in r.stdout

@@ -1,0 +1,171 @@
+"""The trainer and the engine thread: learning, determinism, live edits, divergence."""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from engine.config import ExperimentConfig
+from engine.events import EpochEnd, EventChannel, RunFinished, StateChanged, StepBatch
+from engine.model.init import init_linear
+from engine.optim import preview_schedule
+from engine.train import EngineWorker, Trainer
+
+
+def test_loss_falls_on_spiral(small_config):
+    cfg = small_config.with_updates({"train.epochs": 15})
+    t = Trainer(cfg)
+    assert t.run() == "finished"
+    tl = t.series["epoch/train_loss"].array()
+    assert tl[-1] < 0.6 * tl[0]
+    assert len(t.series["step/loss"]) == t.step == 15 * t.steps_per_epoch
+    assert len(t.series["step/lr"]) == len(t.series["step/grad_norm"]) == t.step
+    assert np.all(t.series["step/grad_norm"].array() > 0)
+
+
+def test_same_seed_same_loss_series(small_config):
+    a, b = Trainer(small_config), Trainer(small_config)
+    a.run(), b.run()
+    assert np.array_equal(a.series["step/loss"].array(), b.series["step/loss"].array())
+    c = Trainer(small_config.with_updates({"seed": 1}))
+    c.run()
+    assert not np.array_equal(a.series["step/loss"].array(), c.series["step/loss"].array())
+
+
+def test_grad_norm_matches_direct_computation(small_config):
+    t = Trainer(small_config.with_updates({"train.report_every": 1}))
+    t.start()
+    before = {k: v.clone() for k, v in t.model.state_dict().items()}
+    t.train_step()
+    ref = Trainer(small_config)
+    ref.model.load_state_dict(before)
+    idx = t.last_batch_indices
+    loss = ref.loss_fn(ref.model(ref.data.x_train[idx]), ref.data.y_train[idx])
+    loss.backward()
+    g = math.sqrt(sum(float((p.grad ** 2).sum()) for p in ref.model.parameters()))
+    assert t.series["step/grad_norm"].array()[0] == pytest.approx(g, rel=1e-5)
+    assert t.series["step/loss"].array()[0] == pytest.approx(float(loss.detach()), rel=1e-6)
+
+
+def test_xavier_uniform_bound():
+    cfg = ExperimentConfig().model.model_copy(update={"init": "xavier_uniform"})
+    w = torch.empty(300, 200)
+    init_linear(w, cfg, torch.Generator().manual_seed(0))
+    bound = math.sqrt(6 / (200 + 300))
+    assert w.abs().max() <= bound
+    assert w.abs().max() > 0.99 * bound
+    assert float(w.std()) == pytest.approx(bound / math.sqrt(3), rel=0.02)
+
+
+@pytest.mark.parametrize("opt", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"])
+def test_every_optimizer_trains(small_config, opt):
+    lr = {"sgd": 0.3, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.1}.get(opt, 0.01)
+    t = Trainer(small_config.with_updates({"optim.name": opt, "optim.lr": lr, "train.epochs": 6}))
+    t.run()
+    tl = t.series["epoch/train_loss"].array()
+    assert tl[-1] < tl[0], f"{opt}: {tl}"
+
+
+def test_optimizer_hyperparameters_reach_torch(small_config):
+    t = Trainer(small_config.with_updates({"optim.name": "rmsprop", "optim.alpha": 0.9, "optim.centered": True,
+                                           "optim.eps": 1e-6, "optim.rmsprop_momentum": 0.5}))
+    g = t.optimizer.param_groups[0]
+    assert isinstance(t.optimizer, torch.optim.RMSprop)
+    assert (g["alpha"], g["centered"], g["eps"], g["momentum"]) == (0.9, True, 1e-6, 0.5)
+    t = Trainer(small_config.with_updates({"optim.name": "nesterov", "optim.momentum": 0.8}))
+    assert t.optimizer.param_groups[0]["nesterov"] and t.optimizer.param_groups[0]["momentum"] == 0.8
+
+
+@pytest.mark.parametrize("name,check", [
+    ("step", lambda lr: lr[0] == 0.1 and lr[-1] == pytest.approx(0.1 * 0.5 ** 2)),
+    ("exponential", lambda lr: lr[-1] == pytest.approx(0.1 * 0.5 ** 29)),
+    ("cosine", lambda lr: lr[-1] < 0.01 and lr[0] == 0.1),
+    ("cyclic", lambda lr: lr.max() == pytest.approx(0.1, rel=1e-3) and lr.min() == pytest.approx(0.001)),
+    ("one_cycle", lambda lr: lr.argmax() == pytest.approx(0.3 * len(lr), abs=2)),
+    ("warmup", lambda lr: lr[0] == pytest.approx(0.001) and lr[-1] == pytest.approx(0.1)),
+    ("cosine_restarts", lambda lr: (np.diff(lr) > 0).sum() >= 1),
+    ("multistep", lambda lr: lr[-1] == pytest.approx(0.1 * 0.25)),
+])
+def test_schedule_previews(name, check):
+    cfg = ExperimentConfig().with_updates({"optim.lr": 0.1, "schedule.name": name, "schedule.milestones": [10, 20],
+                                           "schedule.t_max": 30, "schedule.cyclic_step_size": 20})
+    lr = preview_schedule(cfg, steps_per_epoch=10, epochs=30)
+    assert len(lr) == 300
+    assert check(lr), lr[::10]
+
+
+def test_diverging_run_stops_with_message_and_keeps_data():
+    # A linear network (leaky slope 1) with lr 10 and momentum: the loss overflows to NaN within steps.
+    cfg = ExperimentConfig().with_updates({"data.name": "digits", "model.hidden": [64, 64], "optim.name": "momentum",
+                                           "optim.lr": 10.0, "model.activation": "leaky_relu",
+                                           "model.leaky_slope": 1.0, "train.epochs": 5, "device": "cpu"})
+    t = Trainer(cfg)
+    assert t.run() == "diverged"
+    assert "learning rate" in t.message and "too high" in t.message
+    loss = t.series["step/loss"].array()
+    assert len(loss) > 0 and not np.isfinite(loss[-1])
+    assert all(torch.isfinite(p).all() for p in t.model.parameters())  # last good weights restored
+    rec = t.to_record()
+    assert rec.state == "diverged" and len(rec.series["step/loss"]) == len(loss)
+
+
+def _drain_until(ch: EventChannel, pred, timeout: float = 20.0) -> list:
+    seen = []
+    end = time.time() + timeout
+    while time.time() < end:
+        for e in ch.drain():
+            seen.append(e)
+            if pred(e):
+                return seen
+        time.sleep(0.01)
+    raise AssertionError(f"condition not met; last events: {seen[-5:]}")
+
+
+def test_worker_pause_step_resume_and_live_lr(small_config):
+    ch = EventChannel()
+    w = EngineWorker(small_config.with_updates({"train.epochs": 200}), ch)
+    w.start()
+    _drain_until(ch, lambda e: isinstance(e, StepBatch))
+    w.pause()
+    _drain_until(ch, lambda e: isinstance(e, StateChanged) and e.state == "paused")
+    s0 = w.trainer.step
+    w.single_step()
+    _drain_until(ch, lambda e: isinstance(e, StepBatch) and int(e.steps[-1]) == s0 + 1)
+    time.sleep(0.2)
+    assert w.trainer.step == s0 + 1
+    w.set_value("optim.lr", 0.0123)
+    w.resume()
+    _drain_until(ch, lambda e: isinstance(e, StepBatch) and e.lr[-1] == 0.0123)
+    assert w.trainer.optimizer.param_groups[0]["lr"] == 0.0123
+    assert w.shutdown(2.0)
+
+
+def test_worker_turns_exceptions_into_error_events(small_config):
+    ch = EventChannel()
+    w = EngineWorker(small_config, ch)
+
+    def boom(trainer):
+        raise ValueError("synthetic failure")
+
+    w.start(paused=True)
+    _drain_until(ch, lambda e: isinstance(e, StateChanged) and e.state == "paused")
+    w.call(boom)
+    events = _drain_until(ch, lambda e: isinstance(e, StateChanged) and e.state == "error")
+    assert any("synthetic failure" in getattr(e, "message", "") for e in events)
+    w.restart()   # the thread survived and takes the next command
+    _drain_until(ch, lambda e: isinstance(e, RunFinished))
+    assert w.shutdown(2.0)
+
+
+def test_epoch_events_carry_all_metrics(small_config):
+    got = []
+    t = Trainer(small_config, emit=got.append)
+    t.run()
+    epochs = [e for e in got if isinstance(e, EpochEnd)]
+    assert [e.epoch for e in epochs] == [1, 2, 3]
+    for e in epochs:
+        assert {"train_loss", "val_loss", "train_acc", "val_acc", "lr"} <= set(e.metrics)
+        assert 0 <= e.metrics["val_acc"] <= 1
