@@ -119,6 +119,37 @@ class TrainConfig(Section):
     threads: int = Field(0, ge=0, le=256, description="CPU threads for torch (0 = torch's default)")
 
 
+class ProbesConfig(Section):
+    """Inside the network (issue 5): per-layer histograms and statistics on a fixed probe batch."""
+
+    enabled: bool = Field(True, description="Record per-layer activation, gradient and weight histograms and statistics")
+    every: int = Field(20, ge=1, le=100_000, description="Steps between two probes (one more at init, before any step)")
+    bins: int = Field(40, ge=4, le=256, description="Histogram bins per layer (the range grows when values leave it)")
+    batch_size: int = Field(256, ge=1, le=8192, description="Samples in the fixed probe batch used for the activations")
+    gradients: bool = Field(True, description="Also record gradient histograms/norms (backward hooks) and update-to-weight ratios")
+    max_snapshots: int = Field(400, ge=10, le=100_000, description="Probes kept; when full, every other one is dropped and the interval doubles")
+
+
+class DiagnosticsConfig(Section):
+    """Automatic sanity checks and warnings (lecture §7), raised with their step number."""
+
+    enabled: bool = Field(True, description="Check the initial loss, divergence, too-slow loss, over/underfitting, saturation and dead units")
+    initial_loss_tolerance: float = Field(0.5, gt=0.0, le=10.0, description="Flag the initial loss when it differs from ln C by more than this fraction of ln C")
+    window: int = Field(5, ge=2, le=10_000, description="Epochs a trend must last before the overfitting/underfitting flags")
+    slow_loss_epochs: int = Field(3, ge=1, le=10_000, description="Epochs after which a loss that barely fell is flagged (learning rate likely too low)")
+    slow_loss_drop: float = Field(0.05, gt=0.0, lt=1.0, description="Smallest relative drop of the training loss over those epochs that is not flagged")
+    saturation_warn: float = Field(0.5, gt=0.0, le=1.0, description="Warn when this fraction of a sigmoid/tanh layer's outputs is saturated")
+    dead_warn: float = Field(0.5, gt=0.0, le=1.0, description="Warn when this fraction of a ReLU layer's units is dead (zero for the whole probe batch)")
+
+
+class MetricsConfig(Section):
+    """Per-epoch validation metrics from sklearn.metrics (lecture §7)."""
+
+    enabled: bool = Field(True, description="Confusion matrix, per-class precision/recall/F1, ROC and PR curves with AUC every epoch")
+    max_samples: int = Field(5000, ge=10, le=1_000_000, description="Validation samples used for the metrics (the first N: deterministic, bounded cost)")
+    curve_points: int = Field(200, ge=10, le=100_000, description="Most points kept per ROC/PR curve")
+
+
 class ExperimentConfig(Section):
     """One experiment: what to train, how, and where."""
 
@@ -127,6 +158,9 @@ class ExperimentConfig(Section):
     optim: OptimConfig = Field(default_factory=OptimConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    probes: ProbesConfig = Field(default_factory=ProbesConfig)
+    diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Random seed: same seed, same init, same batches, same curves")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train: auto picks CUDA when available")
 

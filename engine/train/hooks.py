@@ -35,4 +35,14 @@ class TrainerHook:
 def default_hooks(trainer: "Trainer") -> list[TrainerHook]:
     """The instrumentation a run gets from its config (probes, snapshots, ...)."""
     hooks: list[TrainerHook] = []
+    cfg = trainer.config
+    if cfg.probes.enabled:
+        from engine.probes import ProbeHook
+        hooks.append(ProbeHook(cfg.probes))
+    if cfg.diagnostics.enabled:
+        from engine.diagnostics import DiagnosticsHook
+        hooks.append(DiagnosticsHook(cfg.diagnostics))
+    if cfg.metrics.enabled:
+        from engine.metrics import MetricsHook
+        hooks.append(MetricsHook(cfg.metrics))
     return hooks

@@ -1,0 +1,85 @@
+"""MetricsHook: the classification metrics on the validation set after every epoch.
+
+The cost is bounded: at most `metrics.max_samples` validation samples (the first ones:
+the split is already shuffled, so this is a deterministic random subset), one forward
+pass in eval mode, and sklearn on small arrays.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from engine.config import MetricsConfig
+from engine.events import Payload
+from engine.metrics.classification import classification_report
+from engine.train.hooks import TrainerHook
+
+if TYPE_CHECKING:
+    from engine.session.record import RunRecord
+    from engine.train.trainer import Trainer
+
+PER_EPOCH = ("precision", "recall", "f1", "roc_auc", "average_precision")
+
+
+class MetricsHook(TrainerHook):
+    name = "metrics"
+
+    def __init__(self, cfg: MetricsConfig) -> None:
+        self.cfg = cfg
+        self.epochs: list[int] = []
+        self.steps: list[int] = []
+        self.history: dict[str, list[np.ndarray]] = {k: [] for k in PER_EPOCH + ("confusion", "accuracy",
+                                                                              "roc_auc_macro")}
+        self.latest: dict[str, Any] | None = None
+        self.labels: np.ndarray | None = None
+        self.probs: np.ndarray | None = None
+
+    @torch.no_grad()
+    def _predict(self, trainer: "Trainer") -> tuple[np.ndarray, np.ndarray]:
+        n = self.cfg.max_samples
+        x, y = trainer.data.x_val[:n], trainer.data.y_val[:n]
+        model = trainer.model
+        was = model.training
+        model.eval()
+        try:
+            probs = torch.softmax(model(x).float(), dim=1)
+        finally:
+            model.train(was)
+        return y.cpu().numpy(), probs.cpu().double().numpy()
+
+    def on_epoch_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None:
+        labels, probs = self._predict(trainer)
+        if not np.isfinite(probs).all():
+            return   # a diverging run: the diagnostics report it; metrics of NaN outputs mean nothing
+        rep = classification_report(labels, probs, trainer.data.n_classes, self.cfg.curve_points)
+        self.labels, self.probs = labels, probs.astype(np.float32)
+        self.epochs.append(trainer.epoch)
+        self.steps.append(trainer.step)
+        for k in PER_EPOCH + ("confusion",):
+            self.history[k].append(rep[k])
+        self.history["accuracy"].append(np.float64(rep["accuracy"]))
+        self.history["roc_auc_macro"].append(np.float64(rep["roc_auc_macro"]))
+        self.latest = rep
+        data = {"epoch": trainer.epoch, "step": trainer.step, "n_classes": trainer.data.n_classes,
+                "labels": labels, "probs": self.probs}
+        data.update({k: v for k, v in rep.items() if k != "curves"})
+        data["curves"] = rep["curves"]
+        trainer.emit(Payload(trainer.run_id, "metrics", data, droppable=True))
+
+    def export(self, record: "RunRecord") -> None:
+        if not self.epochs:
+            return
+        record.arrays["metrics/epochs"] = np.array(self.epochs, dtype=np.int64)
+        record.arrays["metrics/steps"] = np.array(self.steps, dtype=np.int64)
+        for k, v in self.history.items():
+            record.arrays[f"metrics/{k}"] = np.stack(v)
+        assert self.latest is not None
+        for name, curve in self.latest["curves"].items():
+            record.arrays[f"metrics/curves/{name.replace('/', '_')}"] = curve
+        record.arrays["metrics/labels"] = self.labels
+        record.arrays["metrics/probs"] = self.probs
+        record.meta["metrics"] = {"n_classes": int(self.probs.shape[1]),
+                                  "scored_classes": [int(c) for c in self.latest["scored_classes"]],
+                                  "max_samples": self.cfg.max_samples}

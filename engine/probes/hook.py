@@ -1,0 +1,192 @@
+"""ProbeHook: per-layer histograms and statistics of activations, gradients and weights.
+
+Every `probes.every` steps (and once at init) the hook:
+- runs the model in eval mode, without gradients, on a fixed probe batch, with forward
+  hooks on every activation module (found by type) that are attached only for that pass;
+- reads the gradients the training step just computed: weight gradients per layer and,
+  through tensor hooks attached to the activation outputs for that one step only, the
+  back-propagated gradients per activation layer;
+- measures the update-to-weight ratio ||ΔW|| / ||W|| of the step.
+Between probes it does nothing, so training runs at full speed. When `max_snapshots` are
+stored, every other one is dropped and the interval doubles: cost and memory stay bounded
+whatever the run length.
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from engine.config import ProbesConfig
+from engine.events import Payload
+from engine.probes.layers import activation_layers, weight_layers
+from engine.probes.stats import GrowingRange, LayerSummary, summarize
+from engine.train.hooks import TrainerHook
+
+if TYPE_CHECKING:
+    from engine.session.record import RunRecord
+    from engine.train.trainer import Trainer
+
+GROUPS = ("act", "agrad", "grad", "weight")   # activations, their gradients, weight gradients, weights
+
+
+def probe_batch(x: torch.Tensor, y: torch.Tensor, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fixed, seeded subset of the training data (sorted indices: reproducible order)."""
+    n = int(x.shape[0])
+    g = torch.Generator().manual_seed(seed + 2)
+    idx = torch.randperm(n, generator=g)[:min(size, n)].sort().values.to(x.device)
+    return x[idx], y[idx]
+
+
+class ProbeHook(TrainerHook):
+    name = "probes"
+
+    def __init__(self, cfg: ProbesConfig) -> None:
+        self.cfg = cfg
+        self.every = cfg.every
+        self.snapshots: list[dict[str, Any]] = []
+        self.latest: dict[str, Any] | None = None
+        self._acts: list = []
+        self._wlayers: list = []
+        self._ranges: dict[str, list[GrowingRange]] = {}
+        self._capture: list[torch.Tensor | None] = []
+        self._handles: list = []
+        self._w_before: list[torch.Tensor] | None = None
+        self._probing = False
+        self._x: torch.Tensor | None = None
+        self._last_step = -1
+
+    # -- set-up -------------------------------------------------------------------------
+    def on_start(self, trainer: "Trainer") -> None:
+        model = trainer.model
+        self._acts = activation_layers(model)
+        self._wlayers = weight_layers(model)
+        self._x, _ = probe_batch(trainer.data.x_train, trainer.data.y_train, self.cfg.batch_size, trainer.config.seed)
+        self._ranges = {"act": [GrowingRange() for _ in self._acts], "agrad": [GrowingRange() for _ in self._acts],
+                        "grad": [GrowingRange() for _ in self._wlayers],
+                        "weight": [GrowingRange() for _ in self._wlayers]}
+        self._probe(trainer, with_grads=False)
+
+    def layers_meta(self) -> dict[str, Any]:
+        return {"activations": [l.to_json() for l, _ in self._acts],
+                "weights": [l.to_json() for l, _ in self._wlayers],
+                "every": self.cfg.every, "bins": self.cfg.bins, "probe_batch": int(self._x.shape[0]) if self._x is not None else 0}
+
+    # -- the step -----------------------------------------------------------------------
+    def before_step(self, trainer: "Trainer", xb: torch.Tensor, yb: torch.Tensor) -> None:
+        if (trainer.step + 1) % self.every:
+            return
+        self._probing = True
+        if not self.cfg.gradients:
+            return
+        self._capture = [None] * len(self._acts)
+        self._w_before = [m.weight.detach().clone() for _, m in self._wlayers]
+
+        def make(i: int):
+            def store(grad: torch.Tensor) -> None:
+                self._capture[i] = grad.detach()
+
+            def fwd(_m, _inp, out) -> None:
+                if isinstance(out, torch.Tensor) and out.requires_grad:
+                    out.register_hook(store)
+            return fwd
+        self._handles = [m.register_forward_hook(make(i)) for i, (_, m) in enumerate(self._acts)]
+
+    def after_step(self, trainer: "Trainer") -> None:
+        if not self._probing:
+            return
+        self._probing = False
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+        self._probe(trainer, with_grads=self.cfg.gradients)
+
+    def on_finish(self, trainer: "Trainer") -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+        if self._acts is not None and trainer.step != self._last_step and self._x is not None:
+            self._probe(trainer, with_grads=False)
+
+    # -- one probe ------------------------------------------------------------------------
+    @torch.no_grad()
+    def _forward_activations(self, trainer: "Trainer") -> list[torch.Tensor]:
+        outs: list[torch.Tensor | None] = [None] * len(self._acts)
+
+        def make(i: int):
+            def fwd(_m, _inp, out) -> None:
+                outs[i] = out.detach() if isinstance(out, torch.Tensor) else None
+            return fwd
+        handles = [m.register_forward_hook(make(i)) for i, (_, m) in enumerate(self._acts)]
+        model = trainer.model
+        was_training = model.training
+        model.eval()   # deterministic, and batch norm's running statistics stay untouched
+        try:
+            model(self._x)
+        finally:
+            model.train(was_training)
+            for h in handles:
+                h.remove()
+        return [o if o is not None else torch.zeros(0, device=self._x.device) for o in outs]
+
+    def _probe(self, trainer: "Trainer", with_grads: bool) -> None:
+        bins = self.cfg.bins
+        acts = self._forward_activations(trainer)
+        kinds = [layer.kind for layer, _ in self._acts]
+        snap: dict[str, Any] = {"step": int(trainer.step)}
+        snap["act"] = summarize(acts, self._ranges["act"], bins, kinds).as_dict()
+        weights = [m.weight.detach() for _, m in self._wlayers]
+        snap["weight"] = summarize(weights, self._ranges["weight"], bins).as_dict()
+        grads = [m.weight.grad for _, m in self._wlayers] if with_grads else []
+        if with_grads and all(g is not None for g in grads):
+            snap["grad"] = summarize(grads, self._ranges["grad"], bins).as_dict()
+            caught = [c if c is not None else torch.zeros(0) for c in self._capture]
+            snap["agrad"] = summarize(caught, self._ranges["agrad"], bins).as_dict()
+            if self._w_before is not None:
+                diffs = torch._foreach_sub([w for w in weights], self._w_before)
+                num = torch.stack(torch._foreach_norm(diffs))
+                den = torch.stack(torch._foreach_norm(self._w_before))
+                snap["update_ratio"] = (num / den.clamp_min(1e-30)).cpu().double().numpy()
+        else:
+            snap["grad"] = _empty(len(self._wlayers), bins)
+            snap["agrad"] = _empty(len(self._acts), bins)
+        snap.setdefault("update_ratio", np.full(len(self._wlayers), math.nan))
+        self._w_before = None
+        self._capture = []
+        snap["prelu_slope"] = np.array([float(m.weight.detach().float().mean()) if layer.kind == "prelu" else math.nan
+                                        for layer, m in self._acts], dtype=np.float64)
+        self._last_step = trainer.step
+        self.snapshots.append(snap)
+        self.latest = snap
+        if len(self.snapshots) > self.cfg.max_snapshots:
+            # Keep the one at init and every other one after it; probe half as often from now on.
+            self.snapshots = self.snapshots[::2]
+            self.every *= 2
+        data = {"step": snap["step"], "layers": self.layers_meta(), "every": self.every}
+        data.update({g: snap[g] for g in GROUPS})
+        data["update_ratio"] = snap["update_ratio"]
+        data["prelu_slope"] = snap["prelu_slope"]
+        trainer.emit(Payload(trainer.run_id, "probes", data))
+
+    # -- session ----------------------------------------------------------------------------
+    def export(self, record: "RunRecord") -> None:
+        if not self.snapshots:
+            return
+        snaps = self.snapshots
+        record.arrays["probes/steps"] = np.array([s["step"] for s in snaps], dtype=np.int64)
+        for g in GROUPS:
+            for key in snaps[0][g]:
+                record.arrays[f"probes/{g}/{key}"] = np.stack([s[g][key] for s in snaps])
+        record.arrays["probes/update_ratio"] = np.stack([s["update_ratio"] for s in snaps])
+        record.arrays["probes/prelu_slope"] = np.stack([s["prelu_slope"] for s in snaps])
+        meta = self.layers_meta()
+        meta["effective_every"] = self.every
+        record.meta["probes"] = meta
+
+
+def _empty(n: int, bins: int) -> dict[str, np.ndarray]:
+    nan = np.full(n, math.nan)
+    return LayerSummary(hist=np.zeros((n, bins), np.float32), range=np.full((n, 2), math.nan), mean=nan,
+                        std=nan.copy(), norm=nan.copy(), count=np.zeros(n), nonfinite=np.zeros(n)).as_dict()

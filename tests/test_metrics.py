@@ -1,0 +1,83 @@
+"""Metrics per epoch on the validation set, checked against sklearn.metrics (issue 5)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn import metrics as skm
+
+from engine.config import ExperimentConfig
+from engine.events import EventChannel, Payload
+from engine.metrics import MetricsHook, classification_report, confusion_at_threshold
+from engine.train import Trainer
+
+
+def cfg(**updates) -> ExperimentConfig:
+    base = {"device": "cpu", "train.threads": 1, "probes.enabled": False, "diagnostics.enabled": False}
+    base.update(updates)
+    return ExperimentConfig().with_updates(base)
+
+
+def model_probs(t: Trainer, n: int) -> tuple[np.ndarray, np.ndarray]:
+    t.model.eval()
+    with torch.no_grad():
+        p = torch.softmax(t.model(t.data.x_val[:n]), 1).double().numpy()
+    return t.data.y_val[:n].numpy(), p
+
+
+def test_binary_roc_auc_equals_sklearn_and_threshold_confusion():
+    ch = EventChannel(10_000)
+    t = Trainer(cfg(**{"data.name": "moons", "data.n_samples": 400, "train.epochs": 2}), emit=ch.put)
+    t.run()
+    hook = next(h for h in t.hooks if isinstance(h, MetricsHook))
+    y, p = model_probs(t, 5000)
+    assert hook.latest["roc_auc"][0] == pytest.approx(skm.roc_auc_score(y, p[:, 1]), abs=1e-9)
+    assert hook.latest["average_precision"][0] == pytest.approx(skm.average_precision_score(y, p[:, 1]), abs=1e-9)
+    assert (hook.latest["confusion"] == skm.confusion_matrix(y, p.argmax(1))).all()
+    cm = confusion_at_threshold(y, p[:, 1], 0.3)
+    assert cm.sum() == len(y) and cm[:, 1].sum() == int((p[:, 1] >= 0.3).sum())
+    payloads = [e for e in ch.drain() if isinstance(e, Payload) and e.topic == "metrics"]
+    assert [e.data["epoch"] for e in payloads] == [1, 2]
+    rec = t.to_record()
+    assert rec.arrays["metrics/roc_auc"].shape == (2, 1) and rec.arrays["metrics/confusion"].shape == (2, 2, 2)
+    roc = rec.arrays["metrics/curves/roc_1"]
+    assert roc.shape[0] == 3 and roc[0, 0] == 0.0 and roc[0, -1] == 1.0 and roc[1, -1] == 1.0
+    # The trapezoid area under the stored curve is the AUC (the curve is not thinned here).
+    assert np.trapezoid(roc[1], roc[0]) == pytest.approx(hook.latest["roc_auc"][0], abs=1e-9)
+
+
+def test_multiclass_one_vs_rest_and_per_class_scores():
+    t = Trainer(cfg(**{"data.name": "digits", "train.epochs": 1, "metrics.max_samples": 200}))
+    t.run()
+    hook = next(h for h in t.hooks if isinstance(h, MetricsHook))
+    y, p = model_probs(t, 200)
+    assert len(y) == 200
+    ovr = skm.roc_auc_score(y, p, multi_class="ovr", average="macro", labels=list(range(10)))
+    assert hook.latest["roc_auc_macro"] == pytest.approx(ovr, abs=1e-9)
+    for c in range(10):
+        assert hook.latest["roc_auc"][c] == pytest.approx(skm.roc_auc_score(y == c, p[:, c]), abs=1e-9)
+    pr, rc, f1, _ = skm.precision_recall_fscore_support(y, p.argmax(1), labels=list(range(10)), zero_division=0)
+    assert np.allclose(hook.latest["precision"], pr) and np.allclose(hook.latest["recall"], rc)
+    assert np.allclose(hook.latest["f1"], f1)
+    assert hook.latest["accuracy"] == pytest.approx((p.argmax(1) == y).mean())
+
+
+def test_absent_class_gives_nan_auc_not_an_error():
+    y = np.array([0, 0, 1, 1, 0])
+    probs = np.array([[0.9, 0.05, 0.05], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.3, 0.6, 0.1], [0.6, 0.3, 0.1]])
+    rep = classification_report(y, probs, 3)
+    assert math.isnan(rep["roc_auc"][2]) and rep["roc_auc"][0] == pytest.approx(skm.roc_auc_score(y == 0, probs[:, 0]))
+    assert rep["confusion"].sum() == 5
+    with pytest.raises(ValueError, match="do not match"):
+        classification_report(y, probs[:3], 3)
+
+
+def test_curves_are_thinned_to_the_configured_points():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 3000)
+    s = np.clip(y * 0.3 + rng.random(3000) * 0.7, 0, 1)
+    rep = classification_report(y, np.stack([1 - s, s], 1), 2, curve_points=50)
+    roc = rep["curves"]["roc/1"]
+    assert roc.shape[1] <= 50 and roc[0, 0] == 0.0 and roc[0, -1] == 1.0
