@@ -172,3 +172,19 @@ def test_screenshot_command(tmp_path):
     img = QImage(str(png))
     assert img.width() >= 1000 and img.height() >= 700
     assert image_is_not_blank(img)
+
+
+def test_open_command_replays_a_session(tmp_path):
+    out = tmp_path / "a.descent"
+    r = subprocess.run([sys.executable, "-m", "desktop.cli", "run", "--quiet", "--set", "train.epochs=3",
+                        "--set", "data.n_samples=200", "--out", str(out)], capture_output=True, text=True,
+                       cwd=ROOT, timeout=180)
+    assert r.returncode == 0, r.stderr
+    png = tmp_path / "open.png"
+    r = subprocess.run([sys.executable, "-m", "desktop.cli", "open", str(out), "--screenshot", str(png)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=180)
+    assert r.returncode == 0, r.stderr
+    assert image_is_not_blank(QImage(str(png)))
+    r = subprocess.run([sys.executable, "-m", "desktop.cli", "open", str(tmp_path / "nope.descent")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=180)
+    assert r.returncode == 2 and "no such file" in r.stderr
