@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "run": "engine.commands.run",
     "info": "engine.commands.info",
     "playground": "engine.commands.playground",
+    "compare": "engine.commands.compare",
 }
 GUI_COMMANDS = ("open",)
 

@@ -23,7 +23,9 @@ def test_run_then_info_json_shows_falling_loss(tmp_path):
     r = descent("info", str(out), "--json")
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)
-    assert info["format_version"] == 1
+    from engine.session import FORMAT_VERSION
+
+    assert info["format_version"] == FORMAT_VERSION
     run = info["runs"][0]
     assert {"name", "config", "metrics", "final"} <= set(run)
     assert run["config"]["optim"]["name"] == "adam"

@@ -1,6 +1,6 @@
 """The session file: a zip of JSON and .npy members, written atomically, read safely.
 
-Layout (format version 1):
+Layout (format version 2; resources/session-format.md documents every member):
   manifest.json                 format, format_version, app_version, created, runs[]
   meta.json                     session-level JSON (playground, layout, ...)
   arrays/<path>.npy             session-level arrays
@@ -9,6 +9,10 @@ Layout (format version 1):
   runs/<NNN>/meta.json          the run's JSON metadata
   runs/<NNN>/series/<name>.npy  full-resolution metric series
   runs/<NNN>/arrays/<path>.npy  other arrays (probes, weights, trajectories...)
+  runs/<NNN>/checkpoint.json    (v2) step, epoch, optimizer groups, schedule: to continue the run
+  runs/<NNN>/checkpoint/<path>.npy  (v2) weights, optimizer tensors, random states, batch order
+
+Version 1 files (no checkpoints) still open.
 
 Loading never unpickles: .npy members are read with allow_pickle=False, members of any
 other kind, pickles and paths that escape the archive are refused.
@@ -29,10 +33,11 @@ import numpy as np
 
 from engine import __version__
 from engine.config import ConfigError, ExperimentConfig
+from engine.session.checkpoint import Checkpoint
 from engine.session.record import RunRecord, Session
 
 FORMAT_NAME = "descent-session"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MAX_TOTAL_BYTES = 8 * 1024**3          # refuse archives that would unpack to more than this
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)    # member timestamps: saving twice gives identical bytes
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
@@ -54,7 +59,8 @@ def _npy_bytes(a: np.ndarray) -> bytes:
     if a.dtype == object:
         raise SessionError("object arrays cannot be saved (they would need pickle)")
     buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(a), allow_pickle=False)
+    # (ascontiguousarray would turn a 0-d array into shape (1,): a round trip must keep shapes)
+    np.save(buf, np.ascontiguousarray(a) if a.ndim else a, allow_pickle=False)
     return buf.getvalue()
 
 
@@ -68,7 +74,8 @@ def session_to_members(session: Session) -> dict[str, bytes]:
     runs_manifest = []
     for i, run in enumerate(session.runs):
         d = f"runs/{i:03d}"
-        runs_manifest.append({"name": run.name, "dir": d, "state": run.state})
+        runs_manifest.append({"name": run.name, "dir": d, "state": run.state,
+                              "checkpoint": run.checkpoint is not None})
         members[f"{d}/config.json"] = run.config.model_dump_json(indent=1).encode()
         members[f"{d}/final.json"] = _json_bytes(run.final)
         members[f"{d}/meta.json"] = _json_bytes(run.meta)
@@ -76,6 +83,10 @@ def session_to_members(session: Session) -> dict[str, bytes]:
             members[f"{d}/series/{_check_key(k)}.npy"] = _npy_bytes(v)
         for k, v in run.arrays.items():
             members[f"{d}/arrays/{_check_key(k)}.npy"] = _npy_bytes(v)
+        if run.checkpoint is not None:
+            members[f"{d}/checkpoint.json"] = _json_bytes(run.checkpoint.meta)
+            for k, v in run.checkpoint.arrays.items():
+                members[f"{d}/checkpoint/{_check_key(k)}.npy"] = _npy_bytes(v)
     for k, v in session.arrays.items():
         members[f"arrays/{_check_key(k)}.npy"] = _npy_bytes(v)
     members["meta.json"] = _json_bytes(session.meta)
@@ -228,5 +239,10 @@ def load_session(path: str | os.PathLike) -> Session:
             meta=_load_json(path, f"{d}/meta.json", members.get(f"{d}/meta.json", b"{}")),
             state=str(entry.get("state", "finished")),
         )
+        if f"{d}/checkpoint.json" in members:
+            ck_meta = _load_json(path, f"{d}/checkpoint.json", members[f"{d}/checkpoint.json"])
+            if not isinstance(ck_meta, dict):
+                raise SessionError(f"{path}: run '{name}' has a corrupt checkpoint.json")
+            run.checkpoint = Checkpoint(arrays=_arrays_under(path, members, f"{d}/checkpoint/"), meta=ck_meta)
         session.runs.append(run)
     return session

@@ -2,18 +2,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.config import ExperimentConfig
+
+if TYPE_CHECKING:
+    from engine.session.checkpoint import Checkpoint
 
 
 @dataclass
 class RunRecord:
     """One run. `series` are the metric curves at full resolution (1-D float arrays,
     named like "step/loss" or "epoch/val_acc"); `arrays` hold any other numeric data a
-    feature saved (paths like "probes/act_hist/0"); `meta` is JSON-serializable."""
+    feature saved (paths like "probes/act_hist/0"); `meta` is JSON-serializable;
+    `checkpoint` (format 2) holds the weights and optimizer state to continue the run."""
 
     name: str
     config: ExperimentConfig
@@ -22,6 +26,7 @@ class RunRecord:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     state: str = "finished"
+    checkpoint: "Checkpoint | None" = None
 
     def summary(self) -> dict[str, Any]:
         return {

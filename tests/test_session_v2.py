@@ -1,0 +1,120 @@
+"""Session format 2: checkpoints that continue a run exactly, older files still open."""
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from engine.compare import LockstepRunner
+from engine.config import ExperimentConfig
+from engine.session import (FORMAT_VERSION, CheckpointError, Session, SessionError, capture_checkpoint,
+                            continue_run, load_session, save_session)
+from engine.session.archive import session_to_members
+from engine.train import Trainer
+
+
+@pytest.fixture
+def cfg() -> ExperimentConfig:
+    return ExperimentConfig().with_updates({"data.n_samples": 200, "model.hidden": [8], "train.epochs": 3,
+                                            "train.batch_size": 48, "device": "cpu", "optim.name": "adam",
+                                            "schedule.name": "step", "schedule.step_size": 1, "probes.enabled": False,
+                                            "diagnostics.enabled": False, "metrics.enabled": False})
+
+
+def _record_with_checkpoint(cfg: ExperimentConfig, steps: int):
+    runner = LockstepRunner()
+    runner.add("r", cfg)
+    runner.run(max_rounds=steps)
+    return runner.records()[0]
+
+
+def test_continued_run_matches_uninterrupted_run(tmp_path, cfg):
+    whole = Trainer(cfg)
+    torch.set_rng_state(torch.Generator().manual_seed(cfg.seed + 3).get_state())
+    whole.run()
+    # stop in the middle of epoch 2 (4 steps per epoch), save, open, continue
+    rec = _record_with_checkpoint(cfg, 6)
+    assert rec.checkpoint.meta["step"] == 6 and rec.checkpoint.meta["pos"] == 2 * 48
+    save_session(Session(runs=[rec]), tmp_path / "half.descent")
+    loaded = load_session(tmp_path / "half.descent").runs[0]
+    t, rng = continue_run(loaded)
+    torch.set_rng_state(rng)
+    t.run()
+    assert t.step == whole.step == 12 and t.state == "finished"
+    for k in ("step/loss", "step/lr", "epoch/val_loss", "epoch/train_loss", "epoch/lr"):
+        np.testing.assert_array_equal(t.series[k].array(), whole.series[k].array(), err_msg=k)
+    for k, v in whole.model.state_dict().items():
+        assert torch.equal(v, t.model.state_dict()[k]), k
+
+
+def test_continue_with_more_epochs_and_refusals(cfg):
+    rec = _record_with_checkpoint(cfg, 100)
+    t, _ = continue_run(rec, epochs=5)
+    assert t.epoch == 3 and t.config.train.epochs == 5
+    t.run()
+    assert t.epoch == 5 and len(t.series["epoch/val_loss"].array()) == 5
+    with pytest.raises(CheckpointError, match="already has 3 epochs"):
+        continue_run(rec, epochs=3)
+    rec.config = rec.config.with_updates({"model.hidden": [16]})
+    with pytest.raises(CheckpointError, match="shape"):
+        continue_run(rec)
+    rec.checkpoint = None
+    with pytest.raises(CheckpointError, match="without weights"):
+        continue_run(rec)
+
+
+def test_round_trip_with_checkpoint_is_byte_stable(tmp_path, cfg):
+    rec = _record_with_checkpoint(cfg, 5)
+    s = Session(runs=[rec], meta={"comparison": {"order": ["r"]}})
+    save_session(s, tmp_path / "a.descent")
+    s2 = load_session(tmp_path / "a.descent")
+    assert s2.format_version == FORMAT_VERSION == 2
+    ck, ck2 = rec.checkpoint, s2.runs[0].checkpoint
+    assert ck.meta == ck2.meta and ck.arrays.keys() == ck2.arrays.keys()
+    for k in ck.arrays:
+        assert np.array_equal(ck.arrays[k], ck2.arrays[k]) and ck.arrays[k].dtype == ck2.arrays[k].dtype, k
+    save_session(s2, tmp_path / "b.descent")
+    assert (tmp_path / "a.descent").read_bytes() == (tmp_path / "b.descent").read_bytes()
+
+
+def test_version_1_file_still_opens(tmp_path, cfg):
+    t = Trainer(cfg)
+    t.run()
+    members = session_to_members(Session(runs=[t.to_record("old")]))
+    manifest = json.loads(members["manifest.json"])
+    manifest["format_version"] = 1
+    for r in manifest["runs"]:
+        r.pop("checkpoint")
+    members["manifest.json"] = json.dumps(manifest).encode()
+    p = tmp_path / "v1.descent"
+    with zipfile.ZipFile(p, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    s = load_session(p)
+    assert s.format_version == 1 and s.runs[0].checkpoint is None
+    np.testing.assert_array_equal(s.runs[0].series["step/loss"], t.series["step/loss"].array())
+    with pytest.raises(CheckpointError, match="without weights"):
+        continue_run(s.runs[0])
+
+
+def test_corrupt_checkpoint_member_is_named(tmp_path, cfg):
+    rec = _record_with_checkpoint(cfg, 2)
+    members = session_to_members(Session(runs=[rec]))
+    members["runs/000/checkpoint.json"] = b"[1, 2"
+    p = tmp_path / "bad.descent"
+    with zipfile.ZipFile(p, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    with pytest.raises(SessionError, match="checkpoint.json"):
+        load_session(p)
+
+
+def test_capture_between_steps_of_plain_trainer(cfg):
+    t = Trainer(cfg)
+    t.run(max_steps=3)
+    ck = capture_checkpoint(t)
+    assert {"model/1.weight", "optim/0/exp_avg", "rng/batch", "rng/global", "perm"} <= set(ck.arrays)
+    assert ck.meta["step"] == 3 and ck.meta["optimizer"]["class"] == "Adam"
