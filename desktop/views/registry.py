@@ -6,4 +6,7 @@ def tab_classes() -> list[type]:
     from desktop.views.curves import CurvesView
 
     tabs: list[type] = [CurvesView]
+    from desktop.views.playground import PlaygroundView
+
+    tabs.append(PlaygroundView)
     return tabs

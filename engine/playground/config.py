@@ -137,9 +137,19 @@ def apply_update(data: dict[str, Any], labels: list[str], key: str, value: Any) 
         data["racers"][i][section][field] = parsed
 
 
+def suggested_lr(function: str, optimizer: str) -> float:
+    """A learning rate that works on this surface: the function's SGD or adaptive rate;
+    Adagrad gets 10x the adaptive rate (its steps only shrink, so it starts larger, as
+    the usual defaults do: 0.01 for Adagrad vs 0.001 for Adam)."""
+    fn = get_function(function)
+    if optimizer == "adagrad":
+        return min(10.0, 10.0 * fn.lr_adaptive)
+    return fn.lr_adaptive if optimizer in ADAPTIVE else fn.lr_sgd
+
+
 def default_racers(function: str, names: list[str]) -> list[Racer]:
     """Racers for optimizer names, with the function's suggested learning rates and distinct colours."""
-    fn = get_function(function)
+    get_function(function)
     racers: list[Racer] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(names):
@@ -148,7 +158,7 @@ def default_racers(function: str, names: list[str]) -> list[Racer]:
             raise ConfigError(f"unknown optimizer '{raw}' (known: {', '.join(OPTIMIZERS)})")
         seen[name] = seen.get(name, 0) + 1
         label = name if seen[name] == 1 else f"{name}-{seen[name]}"
-        lr = fn.lr_adaptive if name in ADAPTIVE else fn.lr_sgd
+        lr = suggested_lr(function, name)
         racers.append(Racer(label=label, color=PALETTE[i % len(PALETTE)], optim=OptimConfig(name=name, lr=lr)))
     if len(racers) > MAX_RACERS:
         raise ConfigError(f"at most {MAX_RACERS} racers, got {len(racers)}")

@@ -37,13 +37,18 @@ def racer_summary(cfg: PlaygroundConfig, i: int, path: RacerPath) -> dict[str, A
 
 def race_to_session(race: Race, session: Session | None = None) -> Session:
     """Add the race (its computed steps) to a session (a new one by default)."""
+    return paths_to_session(race.cfg, race.paths(), race.done, session)
+
+
+def paths_to_session(cfg: PlaygroundConfig, paths: list[RacerPath], steps_done: int,
+                     session: Session | None = None) -> Session:
+    """Add a race's config and recorded paths (live or replayed) to a session."""
     session = session if session is not None else Session()
-    cfg = race.cfg
     fn = get_function(cfg.function)
     for k in [k for k in session.arrays if k.startswith(f"{KEY}/")]:
         del session.arrays[k]
     racers = []
-    for i, path in enumerate(race.paths()):
+    for i, path in enumerate(paths):
         racers.append(racer_summary(cfg, i, path))
         for name in SERIES:
             session.arrays[f"{KEY}/{path.label}/{name}"] = np.ascontiguousarray(getattr(path, name))
@@ -53,7 +58,7 @@ def race_to_session(race: Race, session: Session | None = None) -> Session:
                      "domain": [list(fn.domain[0]), list(fn.domain[1])],
                      "minima": [list(m) for m in fn.minima(cfg.params)]},
         "start": list(cfg.start_point),
-        "steps_done": race.done,
+        "steps_done": int(steps_done),
         "series": list(SERIES),
         "racers": racers,
     }

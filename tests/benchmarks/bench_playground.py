@@ -1,8 +1,17 @@
-"""Playground race speed: 6 optimizers (sgd, momentum, nesterov, adagrad, rmsprop, adam)
-x 10,000 lockstep steps on Rosenbrock with gradient noise, all series recorded.
-Baseline in the same process: the same race stepped by the real torch.optim optimizers
-(one step() per racer, engine.playground.reference) for 1,000 steps, scaled to 10,000.
-Target: batched race <= 1 s. Prints one JSON line (with the machine load)."""
+"""Playground speed, one JSON line each (with the machine load):
+
+race:   6 optimizers (sgd, momentum, nesterov, adagrad, rmsprop, adam) x 10,000 lockstep
+        steps on Rosenbrock with gradient noise, all series recorded. Baseline in the same
+        process: the same race stepped by the real torch.optim optimizers (one step() per
+        racer, engine.playground.reference) for 1,000 steps, scaled to 10,000.
+        Target: <= 1 s.
+frames: (--frames; needs a display: xvfb-run -a) the Playground tab with a 200x200
+        surface and 6 live paths (gradient arrows on): per frame, the view's update plus a
+        synchronous repaint of the 3D view (glFinish), the contour map and the loss plot.
+        Target: >= 30 frames/s, i.e. <= 33 ms per frame. Wall and process CPU time are
+        both reported: on a shared machine the CPU time is the steadier number.
+
+usage: python tests/benchmarks/bench_playground.py [--frames]"""
 from __future__ import annotations
 
 import json
@@ -10,6 +19,7 @@ import os
 import sys
 import time
 
+import numpy as np
 import torch
 
 from engine.playground import make_config
@@ -25,7 +35,52 @@ def timed_race(steps: int) -> tuple[float, float]:
     return time.perf_counter() - w, time.process_time() - c
 
 
+def bench_frames(n: int = 60) -> int:
+    from PySide6.QtCore import QCoreApplication, Qt
+    QCoreApplication.setAttribute(Qt.AA_ShareOpenGLContexts)
+    from OpenGL import GL
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    from desktop.plotting import configure_pyqtgraph
+    from desktop.views.playground import PlaygroundView
+
+    configure_pyqtgraph()
+    view = PlaygroundView(None, config=make_config("rosenbrock", None, {"steps": 10_000}), grid_n=200)
+    view.resize(1500, 900)
+    view.show()
+    view.wait_computed(30)
+    view.set_playing(False)
+    view.show_grad.setChecked(True)
+    for _ in range(10):
+        app.processEvents()
+    wall, cpu = [], []
+    for i in range(n):
+        w, c = time.perf_counter(), time.process_time()
+        view.cursor = min(view.available_steps(), 150 * (i + 1))
+        view._last_loss = 0.0                       # draw the loss plot every frame too (worst case)
+        view._draw()
+        view.surface.repaint()
+        view.contour.repaint()
+        view.loss_plot.repaint()
+        view.surface.makeCurrent()
+        GL.glFinish()
+        wall.append(time.perf_counter() - w)
+        cpu.append(time.process_time() - c)
+    ms_w, ms_c = np.array(wall[5:]) * 1e3, np.array(cpu[5:]) * 1e3
+    out = {"bench": "playground_frames", "surface": "200x200", "paths": len(view.cfg.racers),
+           "frame_ms_median": round(float(np.median(ms_w)), 1), "frame_ms_p95": round(float(np.percentile(ms_w, 95)), 1),
+           "frame_cpu_ms_median": round(float(np.median(ms_c)), 1), "fps_median": round(1e3 / float(np.median(ms_w)), 1),
+           "target_ms": 33.3, "ok": bool(np.median(ms_w) <= 33.3), "renderer": GL.glGetString(GL.GL_RENDERER).decode(),
+           "loadavg_1min": round(os.getloadavg()[0], 2)}
+    view.shutdown()
+    print(json.dumps(out))
+    return 0 if out["ok"] else 1
+
+
 def main() -> int:
+    if "--frames" in sys.argv:
+        return bench_frames()
     torch.set_num_threads(1)
     timed_race(500)                                         # warm-up
     runs = [timed_race(10_000) for _ in range(3)]

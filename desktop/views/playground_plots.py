@@ -1,0 +1,287 @@
+"""The playground's plots: the 3D surface with paths, the 2D contour map, loss vs step.
+
+Items are created when the surface or the set of racers changes; every frame only calls
+setData on them. Long paths are thinned for drawing (every k-th point plus the last);
+the recorded paths are never thinned.
+"""
+from __future__ import annotations
+
+import ctypes
+import sys
+
+import numpy as np
+import pyqtgraph as pg
+import pyqtgraph.opengl as gl
+import torch
+from PySide6.QtCore import QRectF, Qt, Signal
+from OpenGL import GL
+from PySide6.QtGui import QColor, QVector3D
+
+from desktop.plotting import style_plot
+from engine.playground.functions import TestFunction
+
+BOX = 10.0             # the surface spans [-BOX/2, BOX/2] in x and y in the 3D scene
+HEIGHT = 4.0           # ... and [0, HEIGHT] in z
+MAX_DRAWN = 1500       # points per path drawn per frame
+# Paths, markers and arrows are drawn over the surface (no depth test): a path in a valley
+# must stay visible behind the valley's wall.
+ON_TOP = {GL.GL_DEPTH_TEST: False, GL.GL_BLEND: True, GL.GL_CULL_FACE: False,
+          "glBlendFunc": (GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)}
+
+
+def pin_none_refcount() -> None:
+    """Work around a PySide6 6.12 bug on Python 3.11: every call of a void-returning method
+    drops one reference to None (measured -1.000 per call: QMatrix4x4.translate/rotate/frustum,
+    QPainter.drawLine, QWidget.update), and Python aborts ("none_dealloc") once the count
+    reaches 0, about 60,000 calls into a session: a GL view calls several per frame.
+    None is a static object that is never freed, so giving it a huge count (what Python
+    3.12+ does: None is immortal there) is safe. Belongs at application start-up."""
+    if sys.version_info >= (3, 12):
+        return
+    ref = ctypes.c_ssize_t.from_address(id(None))     # ob_refcnt, the first field of PyObject
+    if ref.value < 1 << 40:
+        ref.value += 1 << 40
+
+
+def rgba(color: str, alpha: float = 1.0) -> tuple[float, float, float, float]:
+    c = QColor(color)
+    return (c.redF(), c.greenF(), c.blueF(), alpha)
+
+
+def thin(a: np.ndarray, limit: int = MAX_DRAWN) -> np.ndarray:
+    """Every k-th row and the last one, at most ~limit rows (display only)."""
+    n = len(a)
+    if n <= limit:
+        return a
+    k = -(-n // limit)
+    idx = np.r_[np.arange(0, n - 1, k), n - 1]
+    return a[idx]
+
+
+class SurfaceGrid:
+    """The function on a grid (evaluated with torch) and the height transform (linear or log)."""
+
+    def __init__(self, fn: TestFunction, params: dict, n: int = 200, log: bool = False) -> None:
+        self.fn, self.params, self.n, self.log = fn, params, n, log
+        (x0, x1), (y0, y1) = fn.domain
+        self.xs = np.linspace(x0, x1, n)
+        self.ys = np.linspace(y0, y1, n)
+        X, Y = torch.meshgrid(torch.from_numpy(self.xs), torch.from_numpy(self.ys), indexing="ij")
+        with torch.no_grad():
+            self.Z = fn.value(X, Y, torch, params).numpy()          # Z[i, j] = f(xs[i], ys[j])
+        finite = self.Z[np.isfinite(self.Z)]
+        self.zmin, self.zmax = float(finite.min()), float(finite.max())
+        self.delta = max(1e-12, 1e-4 * (self.zmax - self.zmin))
+        self.H = self.height(self.Z)
+        self.hmin, self.hmax = float(np.nanmin(self.H)), float(np.nanmax(self.H))
+
+    def height(self, z: np.ndarray) -> np.ndarray:
+        """The drawn height of loss values: z, or log10 of z above the grid's minimum."""
+        z = np.clip(np.asarray(z, dtype=np.float64), self.zmin, self.zmax)
+        return np.log10(z - self.zmin + self.delta) if self.log else z
+
+    def scene_z(self, h: np.ndarray) -> np.ndarray:
+        return (h - self.hmin) / max(self.hmax - self.hmin, 1e-300) * HEIGHT
+
+    def scene_xy(self, pts: np.ndarray) -> np.ndarray:
+        (x0, x1), (y0, y1) = self.fn.domain
+        out = np.empty_like(pts)
+        out[:, 0] = (np.clip(pts[:, 0], x0, x1) - x0) / (x1 - x0) * BOX - BOX / 2
+        out[:, 1] = (np.clip(pts[:, 1], y0, y1) - y0) / (y1 - y0) * BOX - BOX / 2
+        return out
+
+    def scene_points(self, pts: np.ndarray, losses: np.ndarray, lift: float = 0.06) -> np.ndarray:
+        out = np.empty((len(pts), 3))
+        out[:, :2] = self.scene_xy(pts)
+        out[:, 2] = self.scene_z(self.height(losses)) + lift
+        return out
+
+
+class Surface3D(gl.GLViewWidget):
+    """GLSurfacePlotItem with a colormap, a GLLinePlotItem path and a marker per racer,
+    and optional gradient / velocity arrows at the current points."""
+
+    def __init__(self, parent=None) -> None:
+        pin_none_refcount()
+        super().__init__(parent)
+        self.setBackgroundColor("w")
+        self.setCameraPosition(pos=QVector3D(0.0, 0.0, HEIGHT * 0.35), distance=15.5, elevation=42, azimuth=-65)
+        self.setMinimumSize(240, 200)
+        self.grid: SurfaceGrid | None = None
+        self.surface: gl.GLSurfacePlotItem | None = None
+        self.paths: list[gl.GLLinePlotItem] = []
+        self.markers = gl.GLScatterPlotItem(pos=np.zeros((0, 3)), size=11, pxMode=True)
+        self.grad_arrows = gl.GLLinePlotItem(pos=np.zeros((0, 3)), mode="lines", width=2.5)
+        self.vel_arrows = gl.GLLinePlotItem(pos=np.zeros((0, 3)), mode="lines", width=2.5)
+        for it in (self.markers, self.grad_arrows, self.vel_arrows):
+            it.setGLOptions(ON_TOP)
+            it.setDepthValue(10)                    # drawn after the surface and the paths
+            self.addItem(it)
+
+    def set_grid(self, grid: SurfaceGrid, cmap: pg.ColorMap) -> None:
+        self.grid = grid
+        hn = (grid.H - grid.hmin) / max(grid.hmax - grid.hmin, 1e-300)
+        # one RGBA row per vertex, in the mesh's vertex order (the (w, h, 4) form fails in pyqtgraph 0.14)
+        colors = np.asarray(cmap.map(hn.ravel(), mode="byte"), dtype=np.uint8).reshape(-1, 4)   # 4 bytes/vertex
+        colors[:, 3] = 255
+        x = np.linspace(-BOX / 2, BOX / 2, grid.n)
+        z = hn * HEIGHT
+        if self.surface is None:
+            self.surface = gl.GLSurfacePlotItem(x=x, y=x, z=z, colors=colors, smooth=False)
+            self.surface.setGLOptions("opaque")
+            self.addItem(self.surface)
+        else:
+            self.surface.setData(x=x, y=x, z=z, colors=colors)
+
+    def set_racers(self, colors: list[str]) -> None:
+        for it in self.paths:
+            self.removeItem(it)
+        self.paths = [gl.GLLinePlotItem(pos=np.zeros((0, 3)), color=rgba(c), width=3, antialias=True) for c in colors]
+        for it in self.paths:
+            it.setGLOptions(ON_TOP)
+            it.setDepthValue(5)
+            self.addItem(it)
+        self.colors = np.array([rgba(c) for c in colors])
+
+    def draw(self, paths: list[tuple[np.ndarray, np.ndarray]], grads: list | None, vels: list | None) -> None:
+        """paths: per racer (positions (k+1, 2), losses (k+1,)); grads/vels: per racer a 2-vector or None."""
+        g = self.grid
+        if g is None:
+            return
+        heads = np.zeros((len(paths), 3))
+        for i, (pos, loss) in enumerate(paths):
+            pts = g.scene_points(thin(pos), thin(loss))
+            self.paths[i].setData(pos=pts)
+            heads[i] = g.scene_points(pos[-1:], loss[-1:], lift=0.12)[0]
+        self.markers.setData(pos=heads, color=self.colors[: len(paths)])
+        self._arrows(self.grad_arrows, heads, grads, 1.0)
+        self._arrows(self.vel_arrows, heads, vels, 0.55)
+
+    def _arrows(self, item: gl.GLLinePlotItem, heads: np.ndarray, vecs: list | None, alpha: float) -> None:
+        if not vecs:
+            item.setData(pos=np.zeros((0, 3)))
+            return
+        seg, col = [], []
+        for i, v in enumerate(vecs):
+            if v is None or not np.all(np.isfinite(v)) or not np.any(v):
+                continue
+            d = np.asarray(v, dtype=np.float64) / np.hypot(*v) * (0.09 * BOX)
+            seg += [heads[i], heads[i] + [d[0], d[1], 0.0]]
+            c = tuple(self.colors[i][:3]) + (alpha,)
+            col += [c, c]
+        item.setData(pos=np.array(seg).reshape(-1, 3), color=np.array(col).reshape(-1, 4))
+
+
+class Contour2D(pg.PlotWidget):
+    """Heat map + isocurves of the same surface with the paths; a click sets the start point."""
+
+    start_clicked = Signal(float, float)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        style_plot(self.getPlotItem(), "Contour map (click: start point)", "x", "y")
+        self.setAspectLocked(False)
+        self.image = pg.ImageItem()
+        self.addItem(self.image)
+        self.isos: list[pg.IsocurveItem] = []
+        self.minima = pg.ScatterPlotItem(symbol="star", size=14, brush="#ffffff", pen=pg.mkPen("k"))
+        self.start = pg.ScatterPlotItem(symbol="s", size=9, brush="#ffffff", pen=pg.mkPen("k", width=1.5))
+        self.addItem(self.minima)
+        self.addItem(self.start)
+        self.curves: list[pg.PlotDataItem] = []
+        self.grad_items: list[pg.PlotDataItem] = []
+        self.vel_items: list[pg.PlotDataItem] = []
+        self.markers = pg.ScatterPlotItem(size=10, pen=pg.mkPen("k", width=1))
+        self.addItem(self.markers)
+        self.scene().sigMouseClicked.connect(self._on_scene_clicked)
+        self.domain = ((0.0, 1.0), (0.0, 1.0))
+
+    def set_grid(self, grid: SurfaceGrid, cmap: pg.ColorMap, minima, start) -> None:
+        (x0, x1), (y0, y1) = grid.fn.domain
+        self.domain = grid.fn.domain
+        self.image.setImage(grid.H, autoLevels=False, levels=(grid.hmin, grid.hmax))
+        self.image.setColorMap(cmap)
+        self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        for it in self.isos:
+            if it.scene() is not None:
+                it.scene().removeItem(it)
+        self.isos = []
+        levels = np.unique(np.quantile(grid.H[np.isfinite(grid.H)], np.linspace(0.04, 0.96, 12)))
+        for lv in levels:
+            iso = pg.IsocurveItem(data=grid.H, level=float(lv), pen=pg.mkPen((255, 255, 255, 130), width=1))
+            iso.setParentItem(self.image)
+            self.isos.append(iso)
+        self.minima.setData(pos=np.array(minima, dtype=np.float64).reshape(-1, 2))
+        self.set_start(start)
+        self.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.0)
+
+    def set_start(self, start) -> None:
+        self.start.setData(pos=np.array([start], dtype=np.float64))
+
+    def set_racers(self, colors: list[str]) -> None:
+        for it in self.curves + self.grad_items + self.vel_items:
+            self.removeItem(it)
+        self.curves = [self.plot(pen=pg.mkPen(c, width=2.5)) for c in colors]
+        self.grad_items = [self.plot(pen=pg.mkPen(c, width=2), connect="pairs") for c in colors]
+        self.vel_items = [self.plot(pen=pg.mkPen(c, width=2, style=Qt.DashLine), connect="pairs") for c in colors]
+        self.colors = colors
+
+    def draw(self, positions: list[np.ndarray], grads: list | None, vels: list | None) -> None:
+        heads = []
+        for i, pos in enumerate(positions):
+            p = thin(pos)
+            self.curves[i].setData(p[:, 0], p[:, 1])
+            heads.append(pos[-1])
+        heads_a = np.array(heads).reshape(-1, 2)
+        self.markers.setData(pos=heads_a, brush=[pg.mkBrush(c) for c in self.colors[: len(heads)]])
+        (x0, x1), _ = self.domain
+        L = 0.09 * (x1 - x0)
+        for items, vecs in ((self.grad_items, grads), (self.vel_items, vels)):
+            for i, it in enumerate(items):
+                v = None if not vecs else vecs[i]
+                if v is None or not np.all(np.isfinite(v)) or not np.any(v):
+                    it.setData([], [])
+                    continue
+                d = np.asarray(v) / np.hypot(*v) * L
+                h = heads_a[i]
+                it.setData([h[0], h[0] + d[0]], [h[1], h[1] + d[1]])
+
+    def _on_scene_clicked(self, evt) -> None:
+        if evt.button() != Qt.LeftButton or evt.double():
+            return
+        vb = self.getPlotItem().vb
+        if not vb.sceneBoundingRect().contains(evt.scenePos()):
+            return
+        p = vb.mapSceneToView(evt.scenePos())
+        (x0, x1), (y0, y1) = self.domain
+        if x0 <= p.x() <= x1 and y0 <= p.y() <= y1:
+            self.start_clicked.emit(float(p.x()), float(p.y()))
+
+
+class LossPlot(pg.PlotWidget):
+    """Loss vs step per racer: the gap to the known minimum on a log axis, or the raw loss
+    (linear) on surfaces without a minimum (saddles)."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        style_plot(self.getPlotItem(), "Loss vs step", "step", "loss")
+        self.getPlotItem().setClipToView(False)
+        self.curves: list[pg.PlotDataItem] = []
+        self.fmin: float | None = None
+
+    def set_racers(self, colors: list[str], labels: list[str], fmin: float | None) -> None:
+        for it in self.curves:
+            self.removeItem(it)
+        self.fmin = fmin
+        pi = self.getPlotItem()
+        pi.setLogMode(y=fmin is not None)
+        pi.setLabel("left", "loss − f* (log)" if fmin is not None else "loss")
+        self.curves = [self.plot(pen=pg.mkPen(c, width=2), name=lb, antialias=False) for c, lb in zip(colors, labels)]
+
+    def draw(self, losses: list[np.ndarray]) -> None:
+        for i, loss in enumerate(losses):
+            y = thin(loss, 3000)
+            x = thin(np.arange(len(loss), dtype=np.float64), 3000)
+            if self.fmin is not None:
+                y = np.maximum(y - self.fmin, 1e-16)
+            self.curves[i].setData(x, y)

@@ -1,0 +1,182 @@
+"""The playground's legend table and the per-racer hyperparameter editor.
+
+The editor's inputs are generated from the same OptimConfig/ScheduleConfig field specs
+as the main hyperparameter panel (FieldEditor), showing only the fields the selected
+racer's optimizer uses. Every accepted edit asks the view to restart the race.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView,
+                               QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from desktop.panels.hyperparams import FieldEditor
+from engine.config import OPTIMIZERS, field_spec
+from engine.playground.config import PlaygroundConfig
+
+FIELDS_OF = {
+    "sgd": ("lr", "weight_decay"),
+    "momentum": ("lr", "momentum", "dampening", "weight_decay"),
+    "nesterov": ("lr", "momentum", "weight_decay"),
+    "adagrad": ("lr", "lr_decay", "initial_accumulator", "eps", "weight_decay"),
+    "rmsprop": ("lr", "alpha", "eps", "rmsprop_momentum", "centered", "weight_decay"),
+    "adam": ("lr", "betas", "eps", "amsgrad", "weight_decay"),
+    "adamw": ("lr", "betas", "eps", "amsgrad", "weight_decay"),
+}
+ALL_FIELDS = ("name", "lr", "momentum", "dampening", "betas", "eps", "weight_decay", "lr_decay",
+              "initial_accumulator", "alpha", "rmsprop_momentum", "centered", "amsgrad")
+SCHEDULE_FIELDS = ("name", "step_size", "gamma", "t_max", "warmup_steps")
+COLUMNS = ("optimizer", "hyperparameters", "loss", "dist. to min", "steps", "status")
+
+
+def hyper_text(r) -> str:
+    o = r.optim
+    parts = [f"lr={o.lr:g}"]
+    if o.name in ("momentum", "nesterov"):
+        parts.append(f"μ={o.momentum:g}")
+    elif o.name == "rmsprop":
+        parts.append(f"α={o.alpha:g}")
+        if o.rmsprop_momentum:
+            parts.append(f"μ={o.rmsprop_momentum:g}")
+    elif o.name in ("adam", "adamw"):
+        parts.append(f"β=({o.betas[0]:g}, {o.betas[1]:g})")
+    if o.weight_decay:
+        parts.append(f"wd={o.weight_decay:g}")
+    if r.schedule.name != "constant":
+        parts.append(r.schedule.name)
+    return ", ".join(parts)
+
+
+def _fmt(x: float | None, digits: int = 4) -> str:
+    return "—" if x is None or not math.isfinite(x) else f"{x:.{digits}g}"
+
+
+class LegendTable(QTableWidget):
+    """One row per racer: colour, optimizer, hyperparameters, current loss, distance to the
+    nearest minimum, steps taken, status (diverged rows are marked)."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels(COLUMNS)
+        self.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.verticalHeader().setVisible(False)
+        h = self.horizontalHeader()
+        h.setSectionResizeMode(QHeaderView.ResizeToContents)
+        h.setSectionResizeMode(1, QHeaderView.Stretch)
+        h.setMinimumSectionSize(40)
+
+    def set_racers(self, cfg: PlaygroundConfig) -> None:
+        keep = self.currentRow()
+        self.setRowCount(len(cfg.racers))
+        for row, r in enumerate(cfg.racers):
+            name = QTableWidgetItem(f"■ {r.label}")
+            name.setForeground(QBrush(QColor(r.color)))
+            self.setItem(row, 0, name)
+            hyper = QTableWidgetItem(hyper_text(r))
+            hyper.setToolTip(hyper_text(r))
+            self.setItem(row, 1, hyper)
+            for col in range(2, len(COLUMNS)):
+                self.setItem(row, col, QTableWidgetItem(""))
+        self.selectRow(min(max(keep, 0), len(cfg.racers) - 1))
+
+    def set_values(self, row: int, loss: float | None, dist: float | None, steps: int, status: str) -> None:
+        for col, text in ((2, _fmt(loss)), (3, _fmt(dist, 3)), (4, str(steps)), (5, status)):
+            it = self.item(row, col)
+            if it is not None and it.text() != text:
+                it.setText(text)
+                if col == 5:
+                    it.setForeground(QBrush(QColor("#D55E00" if status == "diverged" else "#222222")))
+
+
+class RacerEditor(QGroupBox):
+    """Edit the selected racer: optimizer, its hyperparameters and schedule; add/remove racers.
+    `commit(label, key, value)` returns an error message or None (then the race restarts)."""
+
+    add_requested = Signal(str)
+    remove_requested = Signal()
+
+    def __init__(self, commit: Callable[[str, str, Any], str | None], parent=None) -> None:
+        super().__init__("Selected optimizer", parent)
+        self._commit_cb = commit
+        self.label = ""
+        self.form = QFormLayout()
+        self.editors: dict[str, FieldEditor] = {}
+        for f in ALL_FIELDS:
+            ed = FieldEditor(field_spec(f"optim.{f}"), self._on_field_commit)
+            self.editors[f"optim.{f}"] = ed
+            self.form.addRow(f.replace("_", " "), ed.widget)
+        for f in SCHEDULE_FIELDS:
+            ed = FieldEditor(field_spec(f"schedule.{f}"), self._on_field_commit)
+            self.editors[f"schedule.{f}"] = ed
+            self.form.addRow(f"schedule {f.replace('_', ' ')}" if f != "name" else "schedule", ed.widget)
+        buttons = QHBoxLayout()
+        self.add_combo = QComboBox()
+        self.add_combo.addItems(list(OPTIMIZERS))
+        self.add_combo.setObjectName("playground:add_optimizer")
+        add = QPushButton("Add")
+        add.setToolTip("Add a racer with this optimizer (the race restarts)")
+        add.clicked.connect(lambda: self.add_requested.emit(self.add_combo.currentText()))
+        self.remove = QPushButton("Remove selected")
+        self.remove.clicked.connect(self.remove_requested.emit)
+        buttons.addWidget(self.add_combo)
+        buttons.addWidget(add)
+        buttons.addWidget(self.remove)
+        lay = QVBoxLayout(self)
+        lay.addLayout(self.form)
+        lay.addLayout(buttons)
+
+    def show_racer(self, racer) -> None:
+        self.label = racer.label
+        self.setTitle(f"Optimizer '{racer.label}'")
+        used = set(FIELDS_OF[racer.optim.name]) | {"name"}
+        for f in ALL_FIELDS:
+            ed = self.editors[f"optim.{f}"]
+            ed.set_value(getattr(racer.optim, f))
+            self.form.setRowVisible(ed.widget, f in used)
+        sched = racer.schedule
+        for f in SCHEDULE_FIELDS:
+            ed = self.editors[f"schedule.{f}"]
+            ed.set_value(getattr(sched, f))
+            relevant = f == "name" or (f == "step_size" and sched.name == "step") or \
+                (f == "gamma" and sched.name in ("step", "multistep", "exponential")) or \
+                (f == "t_max" and sched.name == "cosine") or (f == "warmup_steps" and sched.name == "warmup")
+            self.form.setRowVisible(ed.widget, relevant)
+
+    def _on_field_commit(self, key: str, value: Any) -> str | None:
+        if not self.label:
+            return None
+        return self._commit_cb(self.label, key, value)
+
+
+class Transport(QWidget):
+    """Play/pause, step, reset and the speed (steps per frame)."""
+
+    SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.play = QPushButton("Pause")
+        self.play.setObjectName("playground:play")
+        self.step = QPushButton("Step")
+        self.reset = QPushButton("Reset")
+        self.speed = QComboBox()
+        self.speed.addItems([f"{s} steps/frame" for s in self.SPEEDS])
+        self.speed.setCurrentIndex(3)
+        self.speed.setToolTip("Steps shown per frame (30 frames/s)")
+        for w in (self.play, self.step, self.reset, self.speed):
+            lay.addWidget(w)
+
+    @property
+    def steps_per_frame(self) -> int:
+        return self.SPEEDS[self.speed.currentIndex()]
+
+    def set_playing(self, playing: bool) -> None:
+        self.play.setText("Pause" if playing else "Play")

@@ -1,0 +1,141 @@
+"""The Playground tab, driven for real under Xvfb: surface, paths, contour clicks,
+editing racers, replaying a session, and the frame time."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+from PySide6.QtCore import QCoreApplication, QPointF, Qt  # noqa: E402
+from PySide6.QtGui import QImage  # noqa: E402
+
+from desktop.plotting import configure_pyqtgraph  # noqa: E402
+from desktop.views.playground import PlaygroundView  # noqa: E402
+from engine.playground import make_config, run_race  # noqa: E402
+from engine.playground.session import race_to_session  # noqa: E402
+from engine.session import Session  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+# pyqtgraph compiles its GL shader programs once per process: every GL widget after the
+# first needs a context that shares resources with the first (set before the QApplication).
+if QCoreApplication.instance() is None:
+    QCoreApplication.setAttribute(Qt.AA_ShareOpenGLContexts)
+
+
+@pytest.fixture
+def view(qtbot):
+    configure_pyqtgraph()
+    v = PlaygroundView(None, config=make_config("rosenbrock", None, {"steps": 2000}))
+    qtbot.addWidget(v)
+    v.resize(1500, 900)
+    v.show()
+    qtbot.waitExposed(v)
+    assert v.wait_computed(20)
+    yield v
+    v.shutdown()
+
+
+def _colour_pixels(img: QImage, hex_color: str, tol: int = 40) -> int:
+    """How many pixels are close to a colour (the paths are drawn in their racer's colour)."""
+    img = img.convertToFormat(QImage.Format_RGB32)
+    w, h = img.width(), img.height()
+    a = np.frombuffer(img.constBits(), dtype=np.uint8, count=w * h * 4).reshape(h, w, 4)[:, :, :3][:, :, ::-1]
+    target = np.array([int(hex_color[i:i + 2], 16) for i in (1, 3, 5)])
+    return int((np.abs(a.astype(int) - target).max(axis=2) < tol).sum())
+
+
+def test_race_draws_surface_paths_and_contour(view, qtbot, screenshot_dir):
+    view.show_grad.setChecked(True)
+    view.show_vel.setChecked(True)
+    view.seek(2000)
+    qtbot.wait(200)
+    assert view.cursor == 2000
+    # the 3D paths hold the drawn points, lifted onto the surface
+    for item, path in zip(view.surface.paths, view.paths()):
+        pts = item.pos
+        assert len(pts) > 100 and np.all(np.isfinite(pts))
+        assert pts[:, 2].min() >= 0 and pts[:, 2].max() <= 4.2
+    # 2D curve of momentum ends near the minimum (1, 1)
+    x, y = view.contour.curves[1].getData()
+    assert abs(x[-1] - 1) < 0.01 and abs(y[-1] - 1) < 0.01
+    # the legend shows the current loss and distance; adam is near the minimum
+    assert view.table.item(5, 4).text() == "2000"
+    assert float(view.table.item(1, 3).text()) < 0.01
+    img = view.grab().toImage()
+    path = screenshot_dir / "playground_rosenbrock.png"
+    img.save(str(path))
+    surf = view.surface.grabFramebuffer()
+    surf.save(str(screenshot_dir / "playground_surface3d.png"))
+    # every racer's colour is visible in the 3D view (lines + markers) and in the contour map
+    contour = view.contour.grab().toImage()
+    for r in view.cfg.racers:
+        assert _colour_pixels(surf, r.color) > 10, r.label
+        assert _colour_pixels(contour, r.color) > 20, r.label
+
+
+def test_click_on_contour_sets_start_and_restarts(view, qtbot):
+    vb = view.contour.getPlotItem().vb
+    scene_pt = vb.mapViewToScene(QPointF(0.5, 2.0))
+    widget_pt = view.contour.mapFromScene(scene_pt)
+    qtbot.mouseClick(view.contour.viewport(), Qt.LeftButton, pos=widget_pt)
+    qtbot.waitUntil(lambda: view.cfg.start is not None, timeout=3000)
+    sx, sy = view.cfg.start_point
+    assert abs(sx - 0.5) < 0.05 and abs(sy - 2.0) < 0.05
+    assert view.wait_computed(20)
+    for p in view.paths():
+        np.testing.assert_allclose(p.positions[0], [sx, sy])
+    assert view.start_edit.text() == f"{sx:g}, {sy:g}"
+
+
+def test_editing_racers_restarts_the_race(view, qtbot):
+    view.table.selectRow(0)
+    ed = view.editor.editors["optim.lr"]
+    ed.widget.setText("0.0005")
+    ed.widget.editingFinished.emit()
+    assert view.cfg.racers[0].optim.lr == 0.0005
+    assert view.wait_computed(20)
+    # half the learning rate: SGD's first step is half as long
+    step = np.hypot(*(view.paths()[0].positions[1] - view.paths()[0].positions[0]))
+    g = np.hypot(*view.paths()[0].gradients[0])
+    assert abs(step - 0.0005 * g) < 1e-12
+    ed.widget.setText("-3")
+    ed.widget.editingFinished.emit()
+    assert ed.error and "optim.lr" in ed.error and view.cfg.racers[0].optim.lr == 0.0005
+    n = len(view.cfg.racers)
+    view.editor.add_combo.setCurrentText("adamw")
+    view.editor._on_field_commit  # noqa: B018 - the editor exists
+    view._on_editor_add("adamw")
+    assert len(view.cfg.racers) == n + 1 and view.cfg.racers[-1].label == "adamw"
+    assert len(view.surface.paths) == n + 1 and view.table.rowCount() == n + 1
+    view.table.selectRow(0)
+    view._on_editor_remove()
+    assert [r.label for r in view.cfg.racers][0] == "momentum" and len(view.cfg.racers) == n
+
+
+def test_diverging_racer_is_marked(view, qtbot):
+    view._apply({"sgd.lr": 0.05})
+    assert view.wait_computed(20)
+    view.seek(2000)
+    assert view.table.item(0, 5).text() == "diverged"
+    assert "diverged: sgd" in view.status.text()
+    assert view.table.item(5, 5).text() == "finished"
+
+
+def test_replays_a_saved_race(view, qtbot):
+    cfg = make_config("himmelblau", ["momentum", "adam"], {"steps": 300, "sigma": 0.5})
+    session = race_to_session(run_race(cfg))
+    view.load_session(session)
+    assert view.replay is not None and view.cfg.function == "himmelblau" and view.job is None
+    assert view.table.rowCount() == 2
+    view.transport.speed.setCurrentIndex(len(view.transport.SPEEDS) - 1)      # 200 steps per frame
+    qtbot.waitUntil(lambda: view.cursor >= 300, timeout=15000)    # it plays to the end, then stops
+    qtbot.wait(100)
+    assert not view.playing
+    x, y = view.contour.curves[1].getData()
+    np.testing.assert_allclose([x[-1], y[-1]], session.arrays["playground/adam/positions"][-1])
+    out = Session()
+    view.save_into(out)
+    np.testing.assert_array_equal(out.arrays["playground/adam/positions"], session.arrays["playground/adam/positions"])
