@@ -177,3 +177,26 @@ def test_snapshot_count_is_bounded():
 def test_probes_off_means_no_probe_hook():
     t = Trainer(digits_cfg(**{"probes.enabled": False}))
     assert not any(isinstance(h, ProbeHook) for h in t.hooks)
+
+
+def test_info_json_has_per_layer_probe_stats_diagnostics_and_metrics(tmp_path):
+    import json
+
+    from engine.commands.info import describe
+    from engine.session import load_session, save_session
+    from engine.session.record import Session
+    t = Trainer(digits_cfg(**{"probes.every": 10, "metrics.enabled": True, "diagnostics.enabled": True,
+                              "model.hidden": [16, 16]}))
+    t.run()
+    path = tmp_path / "r.descent"
+    save_session(Session(runs=[t.to_record("r")]), path)
+    info = json.loads(json.dumps(describe(load_session(path))))     # strict JSON round trip
+    run = info["runs"][0]
+    probes = run["probes"]
+    assert probes["steps"] == [0, 10, 20, 23]
+    assert [a["layer"] for a in probes["activations"]] == ["relu 1", "relu 2"]
+    for a in probes["activations"]:
+        assert len(a["mean"]) == len(a["std"]) == len(a["dead"]) == 4 and all(v >= 0 for v in a["std"])
+        assert a["grad_norm"][0] is None and a["grad_norm"][1] > 0
+    assert run["diagnostics"][0]["kind"] == "initial_loss"
+    assert run["classification"]["epochs"] == [1] and 0 <= run["classification"]["accuracy"][0] <= 1

@@ -27,6 +27,17 @@ def _playground_section(session: Session) -> tuple[str, Any] | None:
 SESSION_SECTIONS.append(_playground_section)
 
 
+def _inside_section(record: Any) -> dict:
+    """Per-layer probe statistics per probe step, the diagnostics raised, the metrics (issue 5)."""
+    from engine.metrics import summarize_metrics
+    from engine.probes import summarize_probes
+
+    return summarize_probes(record) | {"classification": summarize_metrics(record)}
+
+
+RUN_SECTIONS.append(_inside_section)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="session file (.descent)")
     p.add_argument("--json", action="store_true", help="print JSON")

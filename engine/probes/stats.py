@@ -15,6 +15,7 @@ import torch
 from engine.probes.layers import BOUNDS, RELU_LIKE
 
 SAT_MARGIN = 0.01   # saturated: within 1% of the output span of a bound
+SPREAD_SAMPLES = 32  # samples used for the spread across units (the symmetry indicator)
 
 
 @dataclass
@@ -125,7 +126,7 @@ def summarize(tensors: list[torch.Tensor], ranges: list[GrowingRange], bins: int
             rows.append(row)
             continue
         # Bin index as torch.histc would give it (the top edge falls in the last bin).
-        idx = ((f - lo) * (bins / (hi - lo))).long().clamp_(0, bins - 1)
+        idx = (f - lo).mul_(bins / (hi - lo)).clamp_(0, bins - 0.5).to(torch.int32)
         vals = [torch.bincount(idx, minlength=bins).float(), f.sum().reshape(1),
                 torch.linalg.vector_norm(f).reshape(1)]
         if kinds is not None:
@@ -162,13 +163,14 @@ def _activation_stats(t: torch.Tensor, kind: str) -> torch.Tensor:
     else:
         dead = nan
     if u.shape[1] > 1:
-        # Mean over samples of the range across units, relative to the layer's mean |value|:
-        # exactly 0 when every unit of the layer computes the same thing.
-        per_unit = u if u.shape[2] == 1 else u.mean(dim=2, keepdim=True)
-        mm = torch.aminmax(per_unit, dim=1)
+        # Largest deviation of any unit from unit 0, relative to the layer's mean |value|, on
+        # the first SPREAD_SAMPLES samples: exactly 0 when every unit computes the same thing.
+        per_unit = u[:SPREAD_SAMPLES]
+        per_unit = per_unit if per_unit.shape[2] == 1 else per_unit.mean(dim=2, keepdim=True)
+        dev_max = (per_unit - per_unit[:, :1]).abs_().amax()
         scale = per_unit.abs().mean()
         # A layer that outputs zeros everywhere (dead) has no meaningful spread.
-        spread = torch.where(scale > 1e-12, (mm.max - mm.min).mean() / scale.clamp_min(1e-12), nan)
+        spread = torch.where(scale > 1e-12, dev_max / scale.clamp_min(1e-12), nan)
     else:
         spread = nan
     return torch.stack([sat.float(), dead.float(), spread.float()])

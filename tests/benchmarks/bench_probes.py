@@ -1,0 +1,163 @@
+"""Cost of Descent's full instrumentation vs a bare PyTorch loop, and vs the same logging
+done with TensorBoard's SummaryWriter, in one process.
+
+Model and data: sklearn digits, MLP 64-128-128-10 ReLU, batch 64, SGD lr 0.1 momentum
+0.9, 2 threads, same init and batch order for all three.
+- bare: forward, backward, step; nothing else.
+- descent: the Trainer with probes every 20 steps (activation, back-propagated gradient,
+  weight-gradient and weight histograms + statistics per layer, update ratios), per-step
+  scalars (loss, lr, gradient norm), diagnostics and per-epoch metrics; events drained by
+  a consumer thread as the GUI's bridge would.
+- tensorboard: the bare loop plus SummaryWriter.add_scalar for loss, lr and gradient norm
+  every step, and add_histogram of every layer's activations (same probe batch), weights
+  and weight gradients every 20 steps.
+Prints one JSON line. Target: descent >= 0.9 of the bare loop's steps/s.
+Usage: python tests/benchmarks/bench_probes.py [epochs_per_trial] [trials]
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+
+import torch
+from torch import nn
+
+from engine.config import ExperimentConfig
+from engine.events import EventChannel
+from engine.probes import activation_layers, probe_batch
+from engine.train import Trainer
+
+EVERY = 20
+
+
+def make_config(epochs: int, instrumented: bool) -> ExperimentConfig:
+    return ExperimentConfig().with_updates({
+        "data.name": "digits", "model.hidden": [128, 128], "model.activation": "relu",
+        "optim.name": "momentum", "optim.lr": 0.1, "optim.momentum": 0.9,
+        "train.batch_size": 64, "train.epochs": epochs, "train.threads": 2, "device": "cpu",
+        "probes.enabled": instrumented, "probes.every": EVERY, "probes.gradients": True,
+        "diagnostics.enabled": instrumented, "metrics.enabled": instrumented,
+    })
+
+
+def descent_run(epochs: int) -> tuple[float, int]:
+    ch = EventChannel()
+    stop = threading.Event()
+
+    def consume() -> None:   # a stand-in for the GUI bridge: drain at ~60 Hz
+        while not stop.is_set():
+            ch.drain()
+            time.sleep(1 / 60)
+    th = threading.Thread(target=consume, daemon=True)
+    th.start()
+    t = Trainer(make_config(epochs, True), emit=ch.put)
+    t0 = time.perf_counter()
+    t.run()
+    dt = time.perf_counter() - t0
+    stop.set()
+    th.join()
+    return dt, t.step
+
+
+def _bare(epochs: int, writer=None) -> tuple[float, int]:
+    ref = Trainer(make_config(epochs, False), hooks=[])
+    cfg = ref.config
+    model, x, y = ref.model, ref.data.x_train, ref.data.y_train
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    g = torch.Generator().manual_seed(cfg.seed + 1)
+    n, bs = x.shape[0], cfg.train.batch_size
+    acts = activation_layers(model)
+    linears = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    xp, _ = probe_batch(x, y, 256, cfg.seed)
+    steps = 0
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        perm = torch.randperm(n, generator=g)
+        for s in range(0, n, bs):
+            idx = perm[s:s + bs]
+            out = model(x[idx])
+            loss = loss_fn(out, y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if writer is not None:
+                gn = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in model.parameters()]))
+                writer.add_scalar("loss", loss.item(), steps + 1)
+                writer.add_scalar("lr", opt.param_groups[0]["lr"], steps + 1)
+                writer.add_scalar("grad_norm", gn.item(), steps + 1)
+            opt.step()
+            steps += 1
+            if writer is not None and steps % EVERY == 0:
+                outs = []
+                hs = [m.register_forward_hook(lambda _m, _i, o: outs.append(o.detach())) for _, m in acts]
+                with torch.no_grad():
+                    model(xp)
+                for h in hs:
+                    h.remove()
+                for (layer, _), o in zip(acts, outs):
+                    writer.add_histogram(f"act/{layer.label}", o, steps)
+                for name, m in linears:
+                    writer.add_histogram(f"weight/{name}", m.weight, steps)
+                    writer.add_histogram(f"grad/{name}", m.weight.grad, steps)
+    if writer is not None:
+        writer.flush()
+    return time.perf_counter() - t0, steps
+
+
+def bare_run(epochs: int) -> tuple[float, int]:
+    return _bare(epochs)
+
+
+def tensorboard_run(epochs: int) -> tuple[float, int]:
+    from torch.utils.tensorboard import SummaryWriter
+    with tempfile.TemporaryDirectory() as d:
+        w = SummaryWriter(d)
+        try:
+            return _bare(epochs, w)
+        finally:
+            w.close()
+
+
+def main() -> None:
+    torch.set_num_threads(2)
+    epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    trials = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    try:
+        import tensorboard  # noqa: F401
+        tb_error = ""
+    except ImportError as e:
+        tb_error = f"tensorboard not installed ({e}); pip install '.[bench]'"
+    runners = {"bare": bare_run, "descent": descent_run}
+    if not tb_error:
+        runners["tensorboard"] = tensorboard_run
+    for f in runners.values():
+        f(1)   # warm-up
+    rates: dict[str, list[float]] = {k: [] for k in runners}
+    for _ in range(trials):        # interleaved, so load changes hit every variant alike
+        for k, f in runners.items():
+            dt, n = f(epochs)
+            rates[k].append(n / dt)
+    med = {k: sorted(v)[len(v) // 2] for k, v in rates.items()}
+    ratio = med["descent"] / med["bare"]
+    out = {
+        "benchmark": "probes_full_instrumentation", "model": "digits MLP 64-128-128-10 relu, batch 64, SGD momentum",
+        "probe_every": EVERY, "threads": torch.get_num_threads(), "epochs_per_trial": epochs, "trials": trials,
+        "load_avg_1min": round(os.getloadavg()[0], 2),
+        "bare_steps_per_s": round(med["bare"], 1), "descent_steps_per_s": round(med["descent"], 1),
+        "ratio_descent_vs_bare": round(ratio, 3), "target": 0.9, "meets_target": bool(ratio >= 0.9),
+    }
+    if tb_error:
+        out["tensorboard"] = tb_error
+    else:
+        out["tensorboard_steps_per_s"] = round(med["tensorboard"], 1)
+        out["ratio_tensorboard_vs_bare"] = round(med["tensorboard"] / med["bare"], 3)
+        out["descent_vs_tensorboard"] = round(med["descent"] / med["tensorboard"], 2)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
