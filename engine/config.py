@@ -14,7 +14,9 @@ from typing import Any, Literal, get_args, get_origin
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-DATASETS = ("spiral", "moons", "circles", "xor", "blobs", "digits", "breast_cancer", "wine", "iris")
+DATASETS = ("spiral", "moons", "circles", "xor", "blobs", "digits", "breast_cancer", "wine", "iris",
+            "csv", "npz", "image_folder")
+PREPROCESSING = ("auto", "none", "standardize", "pca_whiten", "zca_whiten")
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu")
 INITS = ("zeros", "constant", "normal", "uniform", "xavier_uniform", "xavier_normal", "kaiming")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
@@ -37,6 +39,13 @@ class DataConfig(Section):
     noise: float = Field(0.15, ge=0.0, le=2.0, description="Noise added to the synthetic 2D sets (std, in data units)")
     n_samples: int = Field(1000, ge=20, le=200_000, description="Number of points generated for the synthetic 2D sets")
     n_classes: int = Field(3, ge=2, le=10, description="Number of classes (spiral arms, blobs); moons/circles/XOR are binary")
+    path: str = Field("", max_length=4096, description="csv/npz: the file; image_folder: a folder with one subfolder of images per class")
+    label_column: str = Field("label", max_length=256, description="csv: name of the column holding the class labels")
+    image_size: int = Field(16, ge=4, le=128, description="image_folder: images are resized to this many pixels per side")
+    grayscale: bool = Field(True, description="image_folder: convert images to one gray channel (else RGB)")
+    test_fraction: float = Field(0.0, ge=0.0, le=0.5, description="Fraction held out as a test set, never used for training or tuning (0 = none)")
+    preprocess: Literal[PREPROCESSING] = Field("auto", description="Input preprocessing fitted on the training split: auto = standardize tabular sets, none for 2D/images")  # type: ignore[valid-type]
+    whiten_eps: float = Field(1e-8, ge=0.0, le=1.0, description="Whitening: added to each covariance eigenvalue before dividing by its root (regularizes tiny directions)")
 
 
 class ModelConfig(Section):
@@ -48,6 +57,21 @@ class ModelConfig(Section):
     init: Literal[INITS] = Field("kaiming", description="Weight initialization scheme of the linear layers")  # type: ignore[valid-type]
     init_std: float = Field(0.01, gt=0.0, le=10.0, description="Std of 'normal' init and half-width of 'uniform' init")
     init_constant: float = Field(0.1, ge=-10.0, le=10.0, description="Value of every weight under 'constant' init")
+    arch: Literal["mlp", "cnn"] = Field("mlp", description="mlp: dense layers; cnn: conv→[BN]→activation→pool blocks, then the dense layers (image data)")
+    conv_channels: list[int] = Field(default_factory=lambda: [16, 32], min_length=1, max_length=6,
+                                     description="cnn: output channels of each conv block (3×3 conv, 2×2 max-pool)")
+    batch_norm: Literal["off", "before", "after"] = Field("off", description="Batch norm in every hidden layer, before or after the activation")
+    bn_momentum: float = Field(0.1, gt=0.0, le=1.0, description="Batch norm: weight of the new batch in the running mean/variance estimates")
+    bn_eps: float = Field(1e-5, gt=0.0, le=1.0, description="Batch norm: added to the variance before dividing by its root")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Drop probability after every hidden layer (inverted dropout: kept units scaled by 1/(1-p) in training)")
+
+    @field_validator("conv_channels")
+    @classmethod
+    def _channels_in_range(cls, v: list[int]) -> list[int]:
+        for c in v:
+            if not 1 <= c <= 512:
+                raise ValueError(f"each conv channel count must be in [1, 512], got {c}")
+        return v
 
     @field_validator("hidden")
     @classmethod
@@ -119,6 +143,32 @@ class TrainConfig(Section):
     threads: int = Field(0, ge=0, le=256, description="CPU threads for torch (0 = torch's default)")
 
 
+class RegConfig(Section):
+    """Regularization (lecture §5): explicit weight penalties and early stopping."""
+
+    l2: float = Field(0.0, ge=0.0, le=1.0, description="Explicit L2 penalty λ/2·Σw² added to the loss (unlike optim.weight_decay, Adam rescales it)")
+    l1: float = Field(0.0, ge=0.0, le=1.0, description="Explicit L1 penalty λ·Σ|w| added to the loss (drives weights to exactly zero)")
+    early_stopping: bool = Field(False, description="Stop when the validation loss stops improving and restore the best epoch's weights")
+    patience: int = Field(10, ge=1, le=10_000, description="Early stopping: epochs without improvement before stopping")
+    min_delta: float = Field(0.0, ge=0.0, le=10.0, description="Early stopping: smallest decrease of the validation loss counted as an improvement")
+
+
+class AugmentConfig(Section):
+    """Augmentation of image training batches (lecture §6), on the run's device, in this order."""
+
+    hflip_p: float = Field(0.0, ge=0.0, le=1.0, description="Probability of a horizontal flip")
+    crop_p: float = Field(0.0, ge=0.0, le=1.0, description="Probability of a random crop after zero padding (a shift)")
+    crop_padding: int = Field(1, ge=1, le=32, description="Random crop: pixels of zero padding on each side (largest shift)")
+    affine_p: float = Field(0.0, ge=0.0, le=1.0, description="Probability of a random rotation/scaling")
+    rotate_degrees: float = Field(15.0, ge=0.0, le=180.0, description="Affine: largest rotation angle in degrees (either way)")
+    scale: float = Field(0.1, ge=0.0, le=0.5, description="Affine: largest relative zoom in or out")
+    jitter_p: float = Field(0.0, ge=0.0, le=1.0, description="Probability of a brightness/contrast jitter")
+    brightness: float = Field(0.2, ge=0.0, le=1.0, description="Jitter: largest brightness shift, as a fraction of the value range")
+    contrast: float = Field(0.2, ge=0.0, le=1.0, description="Jitter: largest relative contrast change")
+    noise_p: float = Field(0.0, ge=0.0, le=1.0, description="Probability of additive Gaussian noise")
+    noise_std: float = Field(0.05, ge=0.0, le=1.0, description="Gaussian noise std, as a fraction of the value range")
+
+
 class ProbesConfig(Section):
     """Inside the network (issue 5): per-layer histograms and statistics on a fixed probe batch."""
 
@@ -158,6 +208,8 @@ class ExperimentConfig(Section):
     optim: OptimConfig = Field(default_factory=OptimConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    reg: RegConfig = Field(default_factory=RegConfig)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
     probes: ProbesConfig = Field(default_factory=ProbesConfig)
     diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
@@ -168,6 +220,10 @@ class ExperimentConfig(Section):
     def _cross_checks(self) -> "ExperimentConfig":
         if self.schedule.name == "cyclic" and self.schedule.cyclic_base_lr >= self.schedule.cyclic_max_lr:
             raise ValueError("schedule.cyclic_base_lr must be below schedule.cyclic_max_lr")
+        if self.train.val_fraction + self.data.test_fraction > 0.9:
+            raise ValueError("train.val_fraction + data.test_fraction must leave at least 10% of the data for training")
+        if self.model.batch_norm != "off" and self.train.batch_size < 2:
+            raise ValueError("model.batch_norm needs train.batch_size of at least 2 (batch statistics of one sample are undefined)")
         return self
 
     # -- dotted keys -------------------------------------------------------------------
@@ -211,7 +267,7 @@ class ExperimentConfig(Section):
 class FieldSpec:
     key: str                 # dotted key, e.g. "optim.lr"
     section: str             # "optim" ("" for top-level fields such as seed)
-    kind: str                # "int" | "float" | "bool" | "choice" | "int_list" | "float_pair"
+    kind: str                # "int" | "float" | "bool" | "choice" | "int_list" | "float_pair" | "text"
     default: Any
     help: str
     minimum: float | None = None
@@ -225,6 +281,8 @@ class FieldSpec:
             return "one of " + "|".join(self.choices)
         if self.kind == "bool":
             return "true or false"
+        if self.kind == "text":
+            return "text (a file or folder path, a column name)"
         lo = "(" if self.min_exclusive else "["
         hi = ")" if self.max_exclusive else "]"
         a = "-inf" if self.minimum is None else _fmt(self.minimum)
@@ -250,6 +308,8 @@ def _kind_of(annotation: Any) -> tuple[str, tuple[str, ...]]:
         return "int", ()
     if annotation is float:
         return "float", ()
+    if annotation is str:
+        return "text", ()
     if origin is list:
         return "int_list", ()
     if origin is tuple:

@@ -1,4 +1,10 @@
-"""Load a data set from the config, split it (seeded, stratified) and preprocess it."""
+"""Load a data set from the config, split it (seeded, stratified) and preprocess it.
+
+Tensors are always (N, n_features) — flat — whatever the data; `input_shape` is the shape
+of one sample ((2,) for the 2D sets, (C, H, W) for images) so the CNN and the augmenter
+can view a batch as images without copying. The test split, when asked for, is cut
+first and never used for training, early stopping or tuning.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -9,15 +15,18 @@ from sklearn import datasets as skd
 from sklearn.model_selection import train_test_split
 
 from engine.config import DataConfig, ExperimentConfig
+from engine.data.files import DataFileError, LoadedData, load_csv, load_image_folder, load_npz
+from engine.data.preprocess import Preprocessor, fit_preprocessor
 from engine.data.synthetic import make_2d
 
 SYNTHETIC_2D = ("spiral", "moons", "circles", "xor", "blobs")
 TABULAR = ("breast_cancer", "wine", "iris")
+USER_FILES = ("csv", "npz", "image_folder")
 
 
 @dataclass
 class DataBundle:
-    """Train/validation tensors on one device, plus what views need to know about them."""
+    """Train/validation/test tensors on one device, plus what views need to know about them."""
 
     x_train: torch.Tensor
     y_train: torch.Tensor
@@ -27,44 +36,118 @@ class DataBundle:
     input_shape: tuple[int, ...]
     name: str
     feature_names: list[str] = field(default_factory=list)
+    x_test: torch.Tensor | None = None     # (0, F) when there is no test split
+    y_test: torch.Tensor | None = None
+    class_names: list[str] = field(default_factory=list)
+    preprocess: str = "none"
+    value_range: tuple[float, float] = (0.0, 1.0)   # training inputs' min/max after preprocessing
+
+    def __post_init__(self) -> None:
+        if self.x_test is None:
+            self.x_test = self.x_train[:0]
+            self.y_test = self.y_train[:0]
+        if not self.class_names:
+            self.class_names = [str(k) for k in range(self.n_classes)]
 
     @property
     def n_features(self) -> int:
         return int(np.prod(self.input_shape))
 
+    @property
+    def is_image(self) -> bool:
+        return len(self.input_shape) == 3
+
     def to(self, device: torch.device) -> "DataBundle":
         return DataBundle(self.x_train.to(device), self.y_train.to(device), self.x_val.to(device),
-                          self.y_val.to(device), self.n_classes, self.input_shape, self.name, self.feature_names)
+                          self.y_val.to(device), self.n_classes, self.input_shape, self.name, self.feature_names,
+                          self.x_test.to(device), self.y_test.to(device), self.class_names, self.preprocess,
+                          self.value_range)
 
 
-def _raw(cfg: DataConfig, seed: int) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+@dataclass
+class Splits:
+    """The numpy splits before and after preprocessing (the data view shows both)."""
+
+    raw_train: np.ndarray
+    raw_val: np.ndarray
+    raw_test: np.ndarray
+    y_train: np.ndarray
+    y_val: np.ndarray
+    y_test: np.ndarray
+    preprocessor: Preprocessor
+    data: LoadedData
+
+    @property
+    def x_train(self) -> np.ndarray:
+        return self.preprocessor.transform(self.raw_train)
+
+
+def load_raw(cfg: DataConfig, seed: int) -> LoadedData:
+    """The whole data set, unsplit: features (N, F), labels 0..C-1, sample shape."""
     if cfg.name in SYNTHETIC_2D:
         X, y = make_2d(cfg.name, cfg.n_samples, cfg.n_classes, cfg.noise, seed)
-        return X, y, (2,)
+        return LoadedData(np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.int64), (2,), [], ["x1", "x2"])
     if cfg.name == "digits":
         d = skd.load_digits()
-        return d.data / 16.0, d.target, (64,)
+        return LoadedData(d.data / 16.0, d.target.astype(np.int64), (1, 8, 8), [str(k) for k in range(10)])
     loaders = {"breast_cancer": skd.load_breast_cancer, "wine": skd.load_wine, "iris": skd.load_iris}
     if cfg.name in loaders:
         d = loaders[cfg.name]()
-        return d.data, d.target, (d.data.shape[1],)
-    raise ValueError(f"unknown data set '{cfg.name}'")
+        return LoadedData(d.data.astype(np.float64), d.target.astype(np.int64), (d.data.shape[1],),
+                          [str(n) for n in d.target_names], [str(n) for n in d.feature_names])
+    if cfg.name == "csv":
+        return load_csv(cfg.path, cfg.label_column)
+    if cfg.name == "npz":
+        return load_npz(cfg.path)
+    if cfg.name == "image_folder":
+        return load_image_folder(cfg.path, cfg.image_size, cfg.grayscale)
+    raise ValueError(f"data.name: unknown data set '{cfg.name}'")
+
+
+def preprocess_kind(cfg: DataConfig) -> str:
+    """'auto' standardizes features on arbitrary scales (tabular sets, user CSV/NPZ tables)."""
+    if cfg.preprocess != "auto":
+        return cfg.preprocess
+    return "standardize" if cfg.name in TABULAR or cfg.name in ("csv", "npz") else "none"
+
+
+def _split(X, y, fraction: float, seed: int, what: str, source: str):
+    try:
+        return train_test_split(X, y, test_size=fraction, random_state=seed, stratify=y)
+    except ValueError:
+        counts = np.bincount(y)
+        raise DataFileError(f"{source}: too few samples to cut a stratified {what} split of {fraction:g} "
+                            f"({len(y)} samples, smallest class has {counts[counts > 0].min()})") from None
+
+
+def split_data(config: ExperimentConfig) -> Splits:
+    """Seeded, stratified test (optional) then validation split, and the preprocessing fitted on train."""
+    cfg = config.data
+    data = load_raw(cfg, config.seed)
+    X, y = data.X, data.y
+    source = cfg.path if cfg.name in USER_FILES else cfg.name
+    n_test = 0.0 if cfg.test_fraction <= 0 else cfg.test_fraction
+    if n_test:
+        X, X_te, y, y_te = _split(X, y, n_test, config.seed, "test", source)
+    else:
+        X_te, y_te = X[:0], y[:0]
+    # val_fraction is a fraction of the whole set, so cut that share of what is left.
+    val = min(0.95, config.train.val_fraction / (1.0 - n_test))
+    X_tr, X_va, y_tr, y_va = _split(X, y, val, config.seed, "validation", source)
+    pre = fit_preprocessor(preprocess_kind(cfg), X_tr, cfg.whiten_eps)
+    return Splits(X_tr, X_va, X_te, y_tr, y_va, y_te, pre, data)
 
 
 def load_data(config: ExperimentConfig, device: torch.device | str = "cpu") -> DataBundle:
-    """Build the experiment's data, split train/validation with the run's seed."""
-    X, y, shape = _raw(config.data, config.seed)
-    y = np.asarray(y, dtype=np.int64)
-    classes = np.unique(y)
-    n_classes = int(classes.max()) + 1
-    X_tr, X_va, y_tr, y_va = train_test_split(
-        X, y, test_size=config.train.val_fraction, random_state=config.seed, stratify=y
-    )
-    if config.data.name in TABULAR:
-        # Features on very different scales (breast cancer: 1e-3 to 1e3): standardize with
-        # the training split's statistics only.
-        mu, sd = X_tr.mean(0), X_tr.std(0) + 1e-12
-        X_tr, X_va = (X_tr - mu) / sd, (X_va - mu) / sd
+    """Build the experiment's data: split train/validation(/test) with the run's seed, preprocess."""
+    s = split_data(config)
+    pre = s.preprocessor
+    X_tr, X_va, X_te = pre.transform(s.raw_train), pre.transform(s.raw_val), pre.transform(s.raw_test)
     t = lambda a, dt: torch.as_tensor(np.ascontiguousarray(a), dtype=dt, device=device)  # noqa: E731
-    return DataBundle(t(X_tr, torch.float32), t(y_tr, torch.int64), t(X_va, torch.float32), t(y_va, torch.int64),
-                      n_classes, shape, config.data.name)
+    d = s.data
+    n_classes = int(d.y.max()) + 1
+    names = d.class_names if len(d.class_names) == n_classes else []
+    return DataBundle(t(X_tr, torch.float32), t(s.y_train, torch.int64), t(X_va, torch.float32),
+                      t(s.y_val, torch.int64), n_classes, tuple(d.input_shape), config.data.name,
+                      list(d.feature_names), t(X_te, torch.float32), t(s.y_test, torch.int64), names,
+                      pre.kind, (float(X_tr.min()), float(X_tr.max())))

@@ -1,4 +1,4 @@
-"""The MLP builder: Linear layers with the chosen activation between them."""
+"""The MLP builder: Linear layers with the chosen activation, batch norm and dropout between them."""
 from __future__ import annotations
 
 import torch
@@ -24,15 +24,30 @@ def make_activation(cfg: ModelConfig) -> nn.Module:
     raise ValueError(f"unknown activation '{name}'")
 
 
+def hidden_block(layer: nn.Module, width: int, cfg: ModelConfig, conv: bool = False) -> list[nn.Module]:
+    """layer → [BN] → activation → [BN] → [dropout]: batch norm before or after the
+    activation (lecture §3), inverted dropout (nn.Dropout scales kept units by 1/(1−p))."""
+    bn_cls = nn.BatchNorm2d if conv else nn.BatchNorm1d
+    bn = lambda: bn_cls(width, eps=cfg.bn_eps, momentum=cfg.bn_momentum)  # noqa: E731
+    out: list[nn.Module] = [layer]
+    if cfg.batch_norm == "before":
+        out.append(bn())
+    out.append(make_activation(cfg))
+    if cfg.batch_norm == "after":
+        out.append(bn())
+    if cfg.dropout > 0:
+        out.append(nn.Dropout(cfg.dropout))
+    return out
+
+
 class MLP(nn.Sequential):
-    """Flatten → [Linear → activation] × depth → Linear (logits)."""
+    """Flatten → [Linear → [BN] → activation → [BN] → [dropout]] × depth → Linear (logits)."""
 
     def __init__(self, n_in: int, hidden: list[int], n_out: int, cfg: ModelConfig) -> None:
         layers: list[nn.Module] = [nn.Flatten()]
         width = n_in
         for h in hidden:
-            layers.append(nn.Linear(width, h))
-            layers.append(make_activation(cfg))
+            layers += hidden_block(nn.Linear(width, h), h, cfg)
             width = h
         layers.append(nn.Linear(width, n_out))
         super().__init__(*layers)
@@ -40,10 +55,23 @@ class MLP(nn.Sequential):
     def linear_layers(self) -> list[nn.Linear]:
         return [m for m in self if isinstance(m, nn.Linear)]
 
+    def batchnorm_layers(self) -> list[nn.Module]:
+        return [m for m in self if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
-def build_model(cfg: ModelConfig, n_in: int, n_classes: int, seed: int) -> nn.Module:
-    """Build and initialize the model deterministically from the seed."""
+
+def build_model(cfg: ModelConfig, n_in: int, n_classes: int, seed: int,
+                input_shape: tuple[int, ...] | None = None) -> nn.Module:
+    """Build and initialize the model deterministically from the seed. The CNN needs the
+    image shape (C, H, W); its input arrives flat (N, C·H·W) like every data set's."""
     g = torch.Generator().manual_seed(seed)
-    model = MLP(n_in, list(cfg.hidden), n_classes, cfg)
+    if cfg.arch == "cnn":
+        from engine.model.cnn import CNN
+
+        if input_shape is None or len(input_shape) != 3:
+            raise ValueError(f"model.arch=cnn needs image data (digits, an image folder or an NPZ of images); "
+                             f"this data set has samples of shape {tuple(input_shape or (n_in,))} — use model.arch=mlp")
+        model: nn.Module = CNN(tuple(input_shape), list(cfg.conv_channels), list(cfg.hidden), n_classes, cfg)
+    else:
+        model = MLP(n_in, list(cfg.hidden), n_classes, cfg)
     initialize(model, cfg, g)
     return model

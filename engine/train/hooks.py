@@ -45,4 +45,20 @@ def default_hooks(trainer: "Trainer") -> list[TrainerHook]:
     if cfg.metrics.enabled:
         from engine.metrics import MetricsHook
         hooks.append(MetricsHook(cfg.metrics))
+    reg = trainer.config.reg
+    if reg.l2 > 0 or reg.l1 > 0:
+        from engine.regularization import PenaltyHook
+        hooks.append(PenaltyHook(reg.l2, reg.l1))
+    if reg.early_stopping:
+        from engine.regularization import EarlyStoppingHook
+        hooks.append(EarlyStoppingHook(reg.patience, reg.min_delta))
+    if trainer.config.model.batch_norm != "off":
+        from engine.model.batchnorm_probe import BatchNormProbe
+        hooks.append(BatchNormProbe())
+    if tuple(trainer.data.input_shape) == (2,):
+        from engine.model.decision_boundary import DecisionBoundaryHook
+        hooks.append(DecisionBoundaryHook())
+    if cfg.landscape.snapshots or cfg.landscape.sharpness_every:
+        from engine.landscape.hook import LandscapeHook
+        hooks.append(LandscapeHook(trainer))
     return hooks

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from engine.config import LIVE_KEYS, ExperimentConfig
+from engine.augment import build_augmenter
 from engine.data import DataBundle, load_data
 from engine.events import EpochEnd, Event, Notice, StepBatch
 from engine.model import build_model
@@ -74,7 +75,7 @@ class Trainer:
         self.device = resolve_device(config.device)
         self.data = (data or load_data(config)).to(self.device)
         self.model: nn.Module = build_model(config.model, self.data.n_features, self.data.n_classes,
-                                            config.seed).to(self.device)
+                                            config.seed, input_shape=self.data.input_shape).to(self.device)
         self.initial_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         self.optimizer = build_optimizer(self.model.parameters(), config.optim)
         self.n_train = int(self.data.x_train.shape[0])
@@ -116,6 +117,14 @@ class Trainer:
         self.series: dict[str, Series] = {}
         self.hooks: list[TrainerHook] = list(hooks) if hooks is not None else default_hooks(self)
         self._started = False
+        self._stop_message = ""   # set by request_stop (early stopping): the run ends after this epoch
+        self._needs_pairs = config.model.batch_norm != "off"
+        # Augmentation of training batches only (None when off: no per-step cost).
+        self.augment = build_augmenter(config.augment, self.data.input_shape, self.data.value_range,
+                                       self.device, config.seed + 2)
+        if self.augment is not None and self.augment.ignored:
+            self.emit(Notice(run_id, f"augment: {', '.join(self.augment.ignored)} apply only to image data; "
+                                     f"ignored for '{self.data.name}'", "warning"))
 
     # -- series --------------------------------------------------------------------------
     def _series(self, name: str) -> Series:
@@ -152,9 +161,14 @@ class Trainer:
             self._perm = torch.randperm(self.n_train, generator=self.batch_generator).to(self.device)
             self._pos = 0
         idx = self._perm[self._pos:self._pos + self.batch_size]
+        if self._needs_pairs and idx.shape[0] == 1:
+            # Batch norm cannot normalize a single sample: the epoch's last batch borrows one.
+            idx = self._perm[self._pos - 1:self._pos + 1]
         self.last_batch_indices = idx
         xb = self.data.x_train[idx]
         yb = self.data.y_train[idx]
+        if self.augment is not None:
+            xb = self.augment(xb)
         hooks = self.hooks
         for h in hooks:
             h.before_step(self, xb, yb)
@@ -272,12 +286,19 @@ class Trainer:
         if not math.isfinite(val_loss):
             self._diverge(val_loss, self.step, metrics["lr"])
             return False
-        if self.epoch >= self.config.train.epochs:
+        if self.epoch >= self.config.train.epochs or self._stop_message:
             self.state = "finished"
+            self.message = self._stop_message or self.message
+            if self._stop_message:
+                self.emit(Notice(self.run_id, self._stop_message))
             for h in self.hooks:
                 h.on_finish(self)
             return False
         return True
+
+    def request_stop(self, message: str) -> None:
+        """End the run as 'finished' after the current epoch (used by early stopping)."""
+        self._stop_message = message
 
     def run(self, max_steps: int | None = None) -> str:
         """Train to the end (or max_steps more steps) on the calling thread; returns the state."""
@@ -308,6 +329,9 @@ class Trainer:
             s = self.series.get(f"epoch/{k}")
             out[k] = float(s.array()[-1]) if s is not None and len(s) else float("nan")
         out["epochs"] = float(self.epoch)
+        if self.state == "finished" and self.data.x_test.shape[0]:
+            # The held-out test set: measured once the run is over, never during training.
+            out["test_loss"], out["test_acc"] = self.evaluate(self.data.x_test, self.data.y_test)
         out["steps"] = float(self.step)
         return out
 

@@ -1,0 +1,171 @@
+"""Batch norm made visible (lecture §3): per layer, the current batch's statistics beside
+the running estimates used at inference, and what inference with batch statistics would
+cost on the validation set.
+
+Every `every` steps, forward hooks (registered for that one step only, so other steps pay
+nothing) record each BN layer's input mean/variance per unit; after the optimizer step
+the running estimates are read. Values stay on the device and are copied to the host in
+one go when a Payload("batchnorm") is emitted. The normalized gap |μ_B − μ̂|/σ̂ shrinks
+like √(2/π)/√B with the batch size B — why small batches give unstable estimates.
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.events import Payload
+from engine.train.hooks import TrainerHook
+
+if TYPE_CHECKING:
+    from engine.session.record import RunRecord
+    from engine.train.trainer import Trainer
+
+BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d)
+MAX_UNITS = 8
+
+
+def expected_gap(batch_size: int) -> float:
+    """E|μ_B − μ|/σ for Gaussian inputs: √(2/π)/√B."""
+    return math.sqrt(2.0 / math.pi) / math.sqrt(max(1, batch_size))
+
+
+@torch.no_grad()
+def evaluate_with_batch_stats(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> tuple[float, float]:
+    """Loss/accuracy when BN normalizes each chunk of `batch_size` with its own statistics
+    (train-mode BN, running estimates untouched, dropout off): inference without running stats."""
+    bns = [m for m in model.modules() if isinstance(m, BN_TYPES)]
+    was = model.training
+    saved = [(m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone()) for m in bns]
+    model.eval()
+    for m in bns:
+        m.train()
+    loss = torch.zeros((), dtype=torch.float64, device=x.device)
+    correct = torch.zeros((), dtype=torch.int64, device=x.device)
+    n, done = x.shape[0], 0
+    try:
+        for s in range(0, n, batch_size):
+            xb, yb = x[s:s + batch_size], y[s:s + batch_size]
+            if xb.shape[0] < 2:          # BN cannot normalize a batch of one
+                break
+            out = model(xb)
+            loss += nn.functional.cross_entropy(out, yb, reduction="sum").double()
+            correct += (out.argmax(1) == yb).sum()
+            done += xb.shape[0]
+    finally:  # the running estimates are put back exactly: this evaluation must not train them
+        for m, (rm, rv, nb) in zip(bns, saved):
+            m.running_mean.copy_(rm)
+            m.running_var.copy_(rv)
+            m.num_batches_tracked.copy_(nb)
+        model.train(was)
+    return float(loss) / max(1, done), float(correct) / max(1, done)
+
+
+class BatchNormProbe(TrainerHook):
+    """Records batch vs running statistics of every BN layer; emits Payload('batchnorm')."""
+
+    name = "batchnorm"
+
+    def __init__(self, every: int = 5, emit_every: int = 8) -> None:
+        self.every = max(1, int(every))
+        self.emit_every = max(1, int(emit_every))
+        self.layers: list[nn.Module] = []
+        self.names: list[str] = []
+        self.units = 0
+        self._handles: list[Any] = []
+        self._current: list[tuple[torch.Tensor, torch.Tensor] | None] = []
+        self._pending: list[torch.Tensor] = []      # (L, 4U+2) per sample, on the device
+        self._pending_steps: list[int] = []
+        self.steps: list[int] = []
+        self.samples: list[np.ndarray] = []           # host copies, (L, 4U+2) each
+        self.epoch_rows: list[tuple[int, float, float, float, float]] = []   # epoch, eval loss/acc, batch-stat loss/acc
+        self.batch_size = 0
+
+    def on_start(self, trainer: "Trainer") -> None:
+        self.layers = [m for m in trainer.model.modules() if isinstance(m, BN_TYPES)]
+        names = {id(m): n for n, m in trainer.model.named_modules()}
+        self.names = [f"BN {i + 1} ({names.get(id(m), '?')}, {m.num_features} units)" for i, m in enumerate(self.layers)]
+        self.units = min([MAX_UNITS] + [m.num_features for m in self.layers]) if self.layers else 0
+        self.batch_size = trainer.batch_size
+
+    def _capture(self, i: int):
+        def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+            x = inputs[0].detach()
+            dims = [0] + list(range(2, x.dim()))
+            self._current[i] = (x.mean(dims), x.var(dims, unbiased=False))
+        return hook
+
+    def before_step(self, trainer: "Trainer", xb: torch.Tensor, yb: torch.Tensor) -> None:
+        if not self.layers or trainer.step % self.every:
+            return
+        self._current = [None] * len(self.layers)
+        self._handles = [m.register_forward_pre_hook(self._capture(i)) for i, m in enumerate(self.layers)]
+
+    @torch.no_grad()
+    def after_step(self, trainer: "Trainer") -> None:
+        if not self._handles:
+            return
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+        if any(c is None for c in self._current):
+            return
+        u = self.units
+        rows = []
+        for m, (bm, bv) in zip(self.layers, self._current):
+            rm, rv = m.running_mean, m.running_var
+            sd = torch.sqrt(rv + m.eps)
+            gap = ((bm - rm).abs() / sd).mean()
+            ratio = (bv / (rv + m.eps)).mean()
+            rows.append(torch.cat([bm[:u], bv[:u], rm[:u], rv[:u], gap[None], ratio[None]]).float())
+        self._pending.append(torch.stack(rows))
+        self._pending_steps.append(trainer.step)
+        if len(self._pending) >= self.emit_every:
+            self._flush(trainer)
+
+    def _flush(self, trainer: "Trainer") -> None:
+        if not self._pending:
+            return
+        block = torch.stack(self._pending).cpu().numpy()          # (T, L, 4U+2), one host copy
+        steps = np.asarray(self._pending_steps, dtype=np.int64)
+        self._pending, self._pending_steps = [], []
+        self.samples.extend(block)
+        self.steps.extend(steps.tolist())
+        trainer.emit(Payload(trainer.run_id, "batchnorm", {"kind": "steps", "steps": steps, **self._split(block)}))
+
+    def _split(self, block: np.ndarray) -> dict[str, np.ndarray]:
+        u = self.units
+        return {"batch_mean": block[:, :, :u], "batch_var": block[:, :, u:2 * u],
+                "running_mean": block[:, :, 2 * u:3 * u], "running_var": block[:, :, 3 * u:4 * u],
+                "mean_gap": block[:, :, 4 * u], "var_ratio": block[:, :, 4 * u + 1]}
+
+    def on_epoch_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None:
+        self._flush(trainer)
+        if not self.layers:
+            return
+        bl, ba = evaluate_with_batch_stats(trainer.model, trainer.data.x_val, trainer.data.y_val, trainer.batch_size)
+        row = (trainer.epoch, metrics["val_loss"], metrics["val_acc"], bl, ba)
+        self.epoch_rows.append(row)
+        trainer.emit(Payload(trainer.run_id, "batchnorm", {
+            "kind": "epoch", "epoch": trainer.epoch, "val_loss_running": row[1], "val_acc_running": row[2],
+            "val_loss_batch": bl, "val_acc_batch": ba}))
+
+    def on_finish(self, trainer: "Trainer") -> None:
+        self._flush(trainer)
+
+    def export(self, record: "RunRecord") -> None:
+        if not self.layers:
+            return
+        record.meta["batchnorm"] = self.state()
+        record.arrays["batchnorm/steps"] = np.asarray(self.steps, dtype=np.int64)
+        block = np.stack(self.samples) if self.samples else np.zeros((0, len(self.layers), 4 * self.units + 2), np.float32)
+        for k, v in self._split(block).items():
+            record.arrays[f"batchnorm/{k}"] = np.ascontiguousarray(v)
+        record.arrays["batchnorm/epochs"] = np.asarray(self.epoch_rows, dtype=np.float64).reshape(-1, 5)
+
+    def state(self) -> dict[str, Any]:
+        return {"layers": self.names, "units": self.units, "batch_size": self.batch_size, "every": self.every,
+                "expected_gap": expected_gap(self.batch_size)}

@@ -1,0 +1,37 @@
+"""A small CNN for image data: conv blocks, then the same dense layers as the MLP."""
+from __future__ import annotations
+
+from torch import nn
+
+from engine.config import ModelConfig
+from engine.model.mlp import hidden_block
+
+
+class CNN(nn.Sequential):
+    """Unflatten → [3×3 conv → [BN] → activation → [BN] → [dropout] → 2×2 max-pool] × blocks
+    → Flatten → dense hidden blocks → Linear (logits). Pooling stops once the image is 1×1."""
+
+    def __init__(self, input_shape: tuple[int, int, int], channels: list[int], hidden: list[int],
+                 n_out: int, cfg: ModelConfig) -> None:
+        c, h, w = input_shape
+        layers: list[nn.Module] = [nn.Unflatten(1, (c, h, w))]
+        for ch in channels:
+            layers += hidden_block(nn.Conv2d(c, ch, kernel_size=3, padding=1), ch, cfg, conv=True)
+            if h >= 2 and w >= 2:
+                layers.append(nn.MaxPool2d(2))
+                h, w = h // 2, w // 2
+            c = ch
+        layers.append(nn.Flatten())
+        width = c * h * w
+        for n in hidden:
+            layers += hidden_block(nn.Linear(width, n), n, cfg)
+            width = n
+        layers.append(nn.Linear(width, n_out))
+        super().__init__(*layers)
+
+    def linear_layers(self) -> list[nn.Module]:
+        """The weight layers (conv and dense), input to output."""
+        return [m for m in self if isinstance(m, (nn.Linear, nn.Conv2d))]
+
+    def batchnorm_layers(self) -> list[nn.Module]:
+        return [m for m in self if isinstance(m, nn.modules.batchnorm._BatchNorm)]

@@ -1,0 +1,65 @@
+"""Early stopping with patience: keep the weights of the best validation epoch and put
+them back when the validation loss has not improved for `patience` epochs (or when the
+run reaches its last epoch), so the model the run ends with is the best one seen."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from engine.events import Notice
+from engine.train.hooks import TrainerHook
+
+if TYPE_CHECKING:
+    from engine.session.record import RunRecord
+    from engine.train.trainer import Trainer
+
+
+class EarlyStoppingHook(TrainerHook):
+    """Watches epoch/val_loss; restores the best state_dict (weights and BN buffers)."""
+
+    name = "early_stopping"
+
+    def __init__(self, patience: int, min_delta: float = 0.0) -> None:
+        self.patience = int(patience)
+        self.min_delta = float(min_delta)
+        self.best_loss = float("inf")
+        self.best_epoch = 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.restored = False
+
+    @torch.no_grad()
+    def on_epoch_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None:
+        loss = metrics["val_loss"]
+        if loss < self.best_loss - self.min_delta:
+            self.best_loss, self.best_epoch, self.wait = loss, trainer.epoch, 0
+            self.best_state = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+        else:
+            self.wait += 1
+        metrics["best_epoch"] = float(self.best_epoch)
+        last = trainer.epoch >= trainer.config.train.epochs
+        if self.wait >= self.patience and not last:
+            self.stopped_epoch = trainer.epoch
+            self._restore(trainer)
+            trainer.request_stop(f"early stopping at epoch {trainer.epoch}: no val-loss improvement for "
+                                 f"{self.patience} epochs; restored the weights of epoch {self.best_epoch} "
+                                 f"(val loss {self.best_loss:.4g})")
+        elif last and self.best_epoch != trainer.epoch:
+            self.stopped_epoch = trainer.epoch
+            self._restore(trainer)
+            trainer.emit(Notice(trainer.run_id, f"restored the weights of the best epoch {self.best_epoch} "
+                                                f"(val loss {self.best_loss:.4g})"))
+
+    def _restore(self, trainer: "Trainer") -> None:
+        if self.best_state is not None:
+            trainer.model.load_state_dict(self.best_state)
+            self.restored = True
+
+    def export(self, record: "RunRecord") -> None:
+        record.meta["early_stopping"] = self.state()
+
+    def state(self) -> dict[str, Any]:
+        return {"best_epoch": self.best_epoch, "best_val_loss": self.best_loss, "stopped_epoch": self.stopped_epoch,
+                "restored": self.restored, "patience": self.patience}
