@@ -58,12 +58,18 @@ def test_race_draws_surface_paths_and_contour(view, qtbot, screenshot_dir):
         pts = item.pos
         assert len(pts) > 100 and np.all(np.isfinite(pts))
         assert pts[:, 2].min() >= 0 and pts[:, 2].max() <= 4.2
+    # arrows: -gradient for all 6 racers, -velocity for momentum, nesterov and adam (2 vertices each)
+    assert len(view.surface.grad_arrows.pos) == 12 and len(view.surface.vel_arrows.pos) == 6
+    gx, gy = view.contour.grad_items[5].getData()
+    g = view.paths()[5].gradients[-1]
+    d = np.array([gx[1] - gx[0], gy[1] - gy[0]])
+    assert np.dot(d, -g) / (np.linalg.norm(d) * np.linalg.norm(g)) > 0.999     # points down the gradient
     # 2D curve of momentum ends near the minimum (1, 1)
     x, y = view.contour.curves[1].getData()
     assert abs(x[-1] - 1) < 0.01 and abs(y[-1] - 1) < 0.01
     # the legend shows the current loss and distance; adam is near the minimum
-    assert view.table.item(5, 4).text() == "2000"
-    assert float(view.table.item(1, 3).text()) < 0.01
+    assert view.table.item(5, 3).text() == "2000"
+    assert float(view.table.item(1, 2).text()) < 0.01
     img = view.grab().toImage()
     path = screenshot_dir / "playground_rosenbrock.png"
     img.save(str(path))
@@ -119,9 +125,10 @@ def test_diverging_racer_is_marked(view, qtbot):
     view._apply({"sgd.lr": 0.05})
     assert view.wait_computed(20)
     view.seek(2000)
-    assert view.table.item(0, 5).text() == "diverged"
+    assert view.table.item(0, 4).text() == "diverged"
+    assert view.contour.markers.data["symbol"][0] == "x" and view.contour.markers.data["symbol"][5] == "o"
     assert "diverged: sgd" in view.status.text()
-    assert view.table.item(5, 5).text() == "finished"
+    assert view.table.item(5, 4).text() == "finished"
 
 
 def test_replays_a_saved_race(view, qtbot):

@@ -55,6 +55,7 @@ class PlaygroundView(View):
         self._drawn_cursor = -1
         self._last_table = 0.0
         self._last_loss = 0.0
+        self._paths_cache: tuple | None = None
         self.frame_times: deque[float] = deque(maxlen=240)
         self._build_ui()
         self.timer = QTimer(self)
@@ -130,7 +131,8 @@ class PlaygroundView(View):
         scroll = QScrollArea()
         scroll.setWidget(controls)
         scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(340)
+        scroll.setMinimumWidth(300)
+        scroll.setMaximumWidth(380)
 
         top = QSplitter(Qt.Horizontal)
         top.addWidget(self.surface)
@@ -222,8 +224,13 @@ class PlaygroundView(View):
             return self.replay
         if self.job is None:
             return []
+        if self._paths_cache is not None and self._paths_cache[0] is self.job:
+            return self._paths_cache[1]
         race = self.job.race
-        return [race.path(i) for i in range(race.n)]
+        paths = [race.path(i) for i in range(race.n)]
+        if not self.job.running:                 # finished: the paths no longer change
+            self._paths_cache = (self.job, paths)
+        return paths
 
     @property
     def computing(self) -> bool:
@@ -265,8 +272,9 @@ class PlaygroundView(View):
                 grads.append(None if g is None else -g)
             if vels is not None:
                 vels.append(-p.velocities[k - 1] if k > 0 else None)
+        stopped = [p.status == "diverged" and c >= p.steps_taken for p in paths]
         self.surface.draw(cut, grads, vels)
-        self.contour.draw([pos for pos, _ in cut], grads, vels)
+        self.contour.draw([pos for pos, _ in cut], grads, vels, stopped)
         now = time.perf_counter()
         if now - self._last_loss > self.LOSS_EVERY_S or not self.playing:    # the loss plot at ~10 Hz
             self.loss_plot.draw([loss for _, loss in cut])

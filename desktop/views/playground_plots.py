@@ -226,14 +226,18 @@ class Contour2D(pg.PlotWidget):
         self.vel_items = [self.plot(pen=pg.mkPen(c, width=2, style=Qt.DashLine), connect="pairs") for c in colors]
         self.colors = colors
 
-    def draw(self, positions: list[np.ndarray], grads: list | None, vels: list | None) -> None:
+    def draw(self, positions: list[np.ndarray], grads: list | None, vels: list | None,
+             stopped: list[bool] | None = None) -> None:
+        """Paths up to the current step; a racer that diverged ends in a cross."""
         heads = []
         for i, pos in enumerate(positions):
             p = thin(pos)
             self.curves[i].setData(p[:, 0], p[:, 1])
             heads.append(pos[-1])
         heads_a = np.array(heads).reshape(-1, 2)
-        self.markers.setData(pos=heads_a, brush=[pg.mkBrush(c) for c in self.colors[: len(heads)]])
+        stopped = stopped or [False] * len(heads)
+        self.markers.setData(pos=heads_a, brush=[pg.mkBrush(c) for c in self.colors[: len(heads)]],
+                             symbol=["x" if s else "o" for s in stopped], size=[16 if s else 10 for s in stopped])
         (x0, x1), _ = self.domain
         L = 0.09 * (x1 - x0)
         for items, vecs in ((self.grad_items, grads), (self.vel_items, vels)):

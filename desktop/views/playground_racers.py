@@ -30,7 +30,8 @@ FIELDS_OF = {
 ALL_FIELDS = ("name", "lr", "momentum", "dampening", "betas", "eps", "weight_decay", "lr_decay",
               "initial_accumulator", "alpha", "rmsprop_momentum", "centered", "amsgrad")
 SCHEDULE_FIELDS = ("name", "step_size", "gamma", "t_max", "warmup_steps")
-COLUMNS = ("optimizer", "hyperparameters", "loss", "dist. to min", "steps", "status")
+COLUMNS = ("optimizer", "loss", "dist. to min", "steps", "status", "hyperparameters")
+HYPER_COL = 5
 
 
 def hyper_text(r) -> str:
@@ -68,7 +69,7 @@ class LegendTable(QTableWidget):
         self.verticalHeader().setVisible(False)
         h = self.horizontalHeader()
         h.setSectionResizeMode(QHeaderView.ResizeToContents)
-        h.setSectionResizeMode(1, QHeaderView.Stretch)
+        h.setSectionResizeMode(HYPER_COL, QHeaderView.Stretch)
         h.setMinimumSectionSize(40)
 
     def set_racers(self, cfg: PlaygroundConfig) -> None:
@@ -80,17 +81,17 @@ class LegendTable(QTableWidget):
             self.setItem(row, 0, name)
             hyper = QTableWidgetItem(hyper_text(r))
             hyper.setToolTip(hyper_text(r))
-            self.setItem(row, 1, hyper)
-            for col in range(2, len(COLUMNS)):
+            self.setItem(row, HYPER_COL, hyper)
+            for col in range(1, HYPER_COL):
                 self.setItem(row, col, QTableWidgetItem(""))
         self.selectRow(min(max(keep, 0), len(cfg.racers) - 1))
 
     def set_values(self, row: int, loss: float | None, dist: float | None, steps: int, status: str) -> None:
-        for col, text in ((2, _fmt(loss)), (3, _fmt(dist, 3)), (4, str(steps)), (5, status)):
+        for col, text in ((1, _fmt(loss)), (2, _fmt(dist, 3)), (3, str(steps)), (4, status)):
             it = self.item(row, col)
             if it is not None and it.text() != text:
                 it.setText(text)
-                if col == 5:
+                if col == 4:
                     it.setForeground(QBrush(QColor("#D55E00" if status == "diverged" else "#222222")))
 
 
