@@ -169,7 +169,7 @@ class Transport(QWidget):
         self.step = QPushButton("Step")
         self.reset = QPushButton("Reset")
         self.speed = QComboBox()
-        self.speed.addItems([f"{s} steps/frame" for s in self.SPEEDS])
+        self.speed.addItems([f"{s} / frame" for s in self.SPEEDS])
         self.speed.setCurrentIndex(3)
         self.speed.setToolTip("Steps shown per frame (30 frames/s)")
         for w in (self.play, self.step, self.reset, self.speed):
