@@ -18,6 +18,8 @@ COMMANDS: dict[str, str] = {
     "info": "engine.commands.info",
     "playground": "engine.commands.playground",
     "compare": "engine.commands.compare",
+    "export": "desktop.export.command",   # CSV imports no Qt; images use the offscreen platform
+    "landscape": "engine.commands.landscape",
 }
 GUI_COMMANDS = ("open",)
 
