@@ -143,6 +143,22 @@ class TrainConfig(Section):
     threads: int = Field(0, ge=0, le=256, description="CPU threads for torch (0 = torch's default)")
 
 
+class LandscapeConfig(Section):
+    """Loss landscapes of the real network (issue 4): trajectory snapshots, surfaces, sharpness."""
+
+    snapshots: bool = Field(True, description="Record the parameter trajectory (float32 copies on the CPU) for paths and PCA planes")
+    snapshot_every: int = Field(5, ge=1, le=100_000, description="Steps between two trajectory snapshots")
+    max_snapshots: int = Field(400, ge=8, le=100_000, description="Snapshots kept; when full, every other one is dropped and the interval doubles")
+    directions: Literal["pca", "random", "init"] = Field("pca", description="Plane: PCA of the trajectory, filter-normalized random, or init→current plus a random orthogonal direction")
+    grid: int = Field(31, ge=5, le=401, description="Grid points per axis of the loss surface (N×N evaluations)")
+    span: float = Field(1.0, gt=0.0, le=100.0, description="Half-width of the grid: filter-normalized units (random) or multiples of the path's extent (pca/init)")
+    eval_samples: int = Field(512, ge=16, le=100_000, description="Validation samples in the fixed evaluation subset of surfaces and 1D plots")
+    zero_bias_directions: bool = Field(True, description="Random directions: zero the components of biases and batch-norm parameters (Li et al. 2018)")
+    refresh_epochs: int = Field(10, ge=0, le=100_000, description="Recompute the live surface every M epochs (0 = only on demand)")
+    sharpness_every: int = Field(5, ge=0, le=100_000, description="Epochs between two top-Hessian-eigenvalue estimates (0 = off)")
+    sharpness_iters: int = Field(20, ge=1, le=1000, description="Power-iteration steps per sharpness estimate (warm-started)")
+
+
 class RegConfig(Section):
     """Regularization (lecture §5): explicit weight penalties and early stopping."""
 
@@ -210,6 +226,7 @@ class ExperimentConfig(Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     reg: RegConfig = Field(default_factory=RegConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    landscape: LandscapeConfig = Field(default_factory=LandscapeConfig)
     probes: ProbesConfig = Field(default_factory=ProbesConfig)
     diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)

@@ -1,0 +1,124 @@
+"""`descent landscape`: add a loss surface (with the runs' paths on it) to a session file."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.commands.common import CommandError, ProgressBar
+from engine.landscape.analysis import LandscapeRequest, eval_subset, model_from_record, plane_for, run_landscape, store_result
+from engine.landscape.directions import KINDS, pca_plane
+from engine.landscape.params import LandscapeError, ParamLayout
+from engine.landscape.surface import SurfaceEvaluator
+from engine.session import SessionError, load_session, save_session
+
+HELP = ("compute the loss surface of a saved run around its final weights (plane: PCA of the trajectory, "
+        "random filter-normalized, or init→final) and add it, with the path and a faithfulness read-out, "
+        "to a session file")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="session file (.descent) with at least one run")
+    p.add_argument("--run", help="run name or 0-based index (default: the first run)")
+    p.add_argument("--directions", choices=KINDS, help="plane (default: the run's landscape.directions)")
+    p.add_argument("--grid", type=int, help="grid points per axis, 5..401 (default: the run's landscape.grid)")
+    p.add_argument("--span", type=float, help="grid half-width (default: the run's landscape.span)")
+    p.add_argument("--eval-samples", type=int, help="validation samples evaluated (default: landscape.eval_samples)")
+    p.add_argument("--shared", action="store_true",
+                   help="one PCA plane for every run sharing the chosen run's seed and architecture, all paths on it")
+    p.add_argument("--out", required=True, help="session file to write (may be the input file)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _pick(session, which: str | None):
+    if not session.runs:
+        raise CommandError("the session has no runs")
+    if which is None:
+        return session.runs[0]
+    if which.isdigit():
+        i = int(which)
+        if i >= len(session.runs):
+            raise CommandError(f"--run {i}: the session has {len(session.runs)} runs (0..{len(session.runs) - 1})")
+        return session.runs[i]
+    for r in session.runs:
+        if r.name == which:
+            return r
+    raise CommandError(f"--run {which}: no such run (runs: {', '.join(r.name for r in session.runs)})")
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.grid is not None and not 5 <= args.grid <= 401:
+        raise CommandError(f"--grid {args.grid}: must be in [5, 401]")
+    if args.span is not None and not 0 < args.span <= 100:
+        raise CommandError(f"--span {args.span}: must be in (0, 100]")
+    if args.eval_samples is not None and args.eval_samples < 1:
+        raise CommandError(f"--eval-samples {args.eval_samples}: must be at least 1")
+    out = Path(args.out)
+    if not (out.parent if str(out.parent) else Path(".")).is_dir():
+        raise CommandError(f"{out}: folder {out.parent} does not exist")
+    try:
+        session = load_session(args.file)
+    except SessionError as e:
+        raise CommandError(str(e)) from None
+    record = _pick(session, args.run)
+    cfg = record.config
+    request = LandscapeRequest.from_config(cfg, kind=args.directions, grid=args.grid, span=args.span)
+    from engine.data import load_data
+
+    try:
+        data = load_data(cfg)
+        model, final, init = model_from_record(record, data)
+        x, y = eval_subset(data.x_val, data.y_val, args.eval_samples or cfg.landscape.eval_samples)
+        layout = ParamLayout.of(model)
+        traj = record.arrays.get("landscape/trajectory")
+        steps = record.arrays.get("landscape/trajectory_steps")
+        peers = [record]
+        if args.shared:
+            peers = [r for r in session.runs if r.config.seed == cfg.seed and r.config.model == cfg.model
+                     and r.config.data == cfg.data and "landscape/trajectory" in r.arrays and r.state != "diverged"]
+            if len(peers) < 2:
+                raise CommandError("--shared needs at least two runs with the same seed, model and data, "
+                                   "each with a trajectory")
+            stacked = np.concatenate([np.asarray(r.arrays["landscape/trajectory"]) for r in peers])
+            plane = pca_plane(stacked, final, request.seed)
+            plane.info["shared_by"] = [r.name for r in peers]
+            request.kind = "pca"
+        else:
+            plane = plane_for(request, final, layout, None if traj is None else np.asarray(traj), init)
+        evaluator = SurfaceEvaluator(model, x, y, device="cpu")
+        bar = None if args.quiet else ProgressBar(100, f"surface {request.grid}x{request.grid} ({plane.kind})")
+        result = run_landscape(evaluator, plane, request, None if traj is None else np.asarray(traj), steps,
+                               on_update=(lambda s, lvl, f: bar.update(int(f * 100))) if bar else None)
+        if bar is not None:
+            bar.close()
+        store_result(record, result, "shared" if args.shared else "surface")
+        for peer in peers[1:]:
+            # Every other run's path on the shared plane (its own surface is not computed).
+            from engine.landscape.projection import in_plane_fraction, project
+
+            ptraj = np.asarray(peer.arrays["landscape/trajectory"])
+            peer.arrays["landscape/shared/path_coords"] = project(plane, ptraj)[0]
+            peer.arrays["landscape/shared/path_steps"] = np.asarray(peer.arrays["landscape/trajectory_steps"])
+            peer.meta.setdefault("landscape", {})["shared"] = {"surface_in_run": record.name,
+                                                               "in_plane_fraction": in_plane_fraction(plane, ptraj)}
+        save_session(session, out)
+    except LandscapeError as e:
+        raise CommandError(str(e)) from None
+    except SessionError as e:
+        raise CommandError(str(e)) from None
+    except (ValueError, RuntimeError) as e:
+        raise CommandError(f"{type(e).__name__}: {e}") from None
+    s = result.surface
+    ev = plane.explained_variance
+    f = result.faith
+    print(f"{record.name}: {plane.kind} plane"
+          + (f" (explained variance {ev[0]:.3f} + {ev[1]:.3f})" if ev else "")
+          + f", {len(s.alphas)}x{len(s.alphas)} grid in {result.seconds:.2f} s ({result.mode}); "
+          f"loss {np.nanmin(s.loss):.4g}..{np.nanmax(s.loss):.4g}"
+          + (f"; path in plane {f['in_plane_fraction']:.3f}, |true - surface| mean {f['mean_abs_gap']:.3g}"
+             if f else "")
+          + f" → {out}", file=sys.stdout)
+    return 0

@@ -1,0 +1,142 @@
+"""The landscape hook: parameter snapshots every K steps and the sharpness every K epochs,
+streamed as Payload events and saved in the run record."""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from engine.events import Payload
+from engine.landscape.params import ParamLayout
+from engine.landscape.sharpness import top_hessian_eigenvalue
+from engine.landscape.trajectory import TrajectoryBuffer
+from engine.train.hooks import TrainerHook
+
+if TYPE_CHECKING:
+    from engine.session.record import RunRecord
+    from engine.train.trainer import Trainer
+
+TOPIC_SNAPSHOTS = "landscape/snapshots"
+TOPIC_SHARPNESS = "landscape/sharpness"
+EMIT_INTERVAL_S = 0.25
+
+
+class LandscapeHook(TrainerHook):
+    """Copies the flat parameters every `landscape.snapshot_every` steps (cheap: one cat of
+    the parameters; on a GPU the copies stay on the device until the next epoch end) and
+    estimates λ_max of the training-loss Hessian every `landscape.sharpness_every` epochs."""
+
+    name = "landscape"
+
+    def __init__(self, trainer: "Trainer") -> None:
+        cfg = trainer.config.landscape
+        self.cfg = cfg
+        self.layout = ParamLayout.of(trainer.model)
+        self.traj = TrajectoryBuffer(self.layout.size, cfg.snapshot_every, cfg.max_snapshots) if cfg.snapshots else None
+        self._params = [dict(trainer.model.named_parameters())[n] for n in self.layout.names]
+        self._pending: list[tuple[int, torch.Tensor]] = []
+        self._new_steps: list[int] = []
+        self._new_rows: list[np.ndarray] = []
+        self._t_emit = time.perf_counter()
+        self.sharpness: list[tuple[int, int, float, float]] = []   # epoch, step, λ_max, lr
+        self._eig_vec: torch.Tensor | None = None
+        n = min(cfg.eval_samples, int(trainer.data.x_train.shape[0]))
+        self._sharp_x = trainer.data.x_train[:n]
+        self._sharp_y = trainer.data.y_train[:n]
+        self._finished = False
+        self._model = trainer.model
+
+    # -- snapshots -------------------------------------------------------------------------
+    def _snap(self, trainer: "Trainer") -> None:
+        with torch.no_grad():
+            vec = torch.cat([p.detach().reshape(-1) for p in self._params])
+        if vec.device.type == "cpu":
+            self._store(trainer.step, vec.float())
+        else:
+            self._pending.append((trainer.step, vec.float()))
+
+    def _store(self, step: int, vec: torch.Tensor) -> None:
+        assert self.traj is not None
+        self.traj.add(step, vec)
+        self._new_steps.append(step)
+        self._new_rows.append(self.traj.params[-1].copy())
+
+    def _drain_pending(self) -> None:
+        for step, vec in self._pending:
+            self._store(step, vec.cpu())
+        self._pending = []
+
+    def _emit_snapshots(self, trainer: "Trainer", force: bool = False) -> None:
+        if not self._new_steps:
+            return
+        if not force and time.perf_counter() - self._t_emit < EMIT_INTERVAL_S:
+            return
+        self._drain_pending()
+        trainer.emit(Payload(trainer.run_id, TOPIC_SNAPSHOTS, {
+            "steps": np.asarray(self._new_steps, dtype=np.int64), "params": np.stack(self._new_rows),
+            "every": self.traj.every if self.traj else 0}))
+        self._new_steps, self._new_rows = [], []
+        self._t_emit = time.perf_counter()
+
+    def on_start(self, trainer: "Trainer") -> None:
+        if self.traj is not None:
+            self._snap(trainer)
+            self._drain_pending()
+            self._emit_snapshots(trainer, force=True)
+
+    def after_step(self, trainer: "Trainer") -> None:
+        if self.traj is not None and trainer.step % self.traj.every == 0:
+            self._snap(trainer)
+            if not self._pending:
+                self._emit_snapshots(trainer)
+
+    # -- sharpness -------------------------------------------------------------------------
+    def measure_sharpness(self, trainer: "Trainer") -> float:
+        """λ_max on the fixed training subset, warm-started from the last eigenvector."""
+        lam, self._eig_vec, _ = top_hessian_eigenvalue(
+            trainer.model, self._sharp_x, self._sharp_y, iters=self.cfg.sharpness_iters, tol=1e-4,
+            v0=self._eig_vec, seed=trainer.config.seed)
+        lr = float(trainer.optimizer.param_groups[0]["lr"])
+        self.sharpness.append((trainer.epoch, trainer.step, lam, lr))
+        trainer.emit(Payload(trainer.run_id, TOPIC_SHARPNESS, {
+            "epoch": trainer.epoch, "step": trainer.step, "value": lam, "lr": lr, "two_over_lr": 2.0 / lr}))
+        return lam
+
+    def on_epoch_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None:
+        if self.traj is not None:
+            self._drain_pending()
+            self._emit_snapshots(trainer, force=True)
+        k = self.cfg.sharpness_every
+        if k and (trainer.epoch % k == 0 or trainer.epoch == 1) and np.isfinite(metrics.get("train_loss", np.nan)):
+            self.measure_sharpness(trainer)
+
+    def on_finish(self, trainer: "Trainer") -> None:
+        if self._finished:
+            return
+        self._finished = True
+        if self.traj is not None:
+            self._drain_pending()
+            if self.traj.count == 0 or self.traj.steps[-1] != trainer.step:
+                self._snap(trainer)
+                self._drain_pending()
+            self._emit_snapshots(trainer, force=True)
+
+    # -- session ---------------------------------------------------------------------------
+    def export(self, record: "RunRecord") -> None:
+        meta: dict[str, Any] = {"param_names": list(self.layout.names), "n_params": self.layout.size}
+        if self.traj is not None:
+            self._drain_pending()
+            record.arrays["landscape/trajectory"] = self.traj.params.copy()
+            record.arrays["landscape/trajectory_steps"] = self.traj.steps
+            meta["snapshot_every"] = self.traj.every
+            meta["thinned"] = self.traj.thinned
+        if self.sharpness:
+            record.arrays["landscape/sharpness"] = np.asarray(self.sharpness, dtype=np.float64)
+            meta["sharpness_columns"] = ["epoch", "step", "lambda_max", "lr"]
+        record.meta["landscape"] = {**record.meta.get("landscape", {}), **meta}
+        if not any(k.startswith("weights/") for k in record.arrays):
+            # The weights the record ends with (buffers too: batch norm needs its statistics).
+            for k, v in self._model.state_dict().items():
+                record.arrays[f"weights/{k}"] = v.detach().cpu().numpy().copy()

@@ -1,0 +1,122 @@
+"""Loss-surface speed on the digits MLP (64-128-128-10 ReLU), 41×41 grid over 360
+validation samples, random filter-normalized directions (the same for every method):
+Descent's evaluator (each strategy) vs the per-point loop (load the weights, forward)
+vs loss-landscapes' random_plane, alternating in one process. Also the time to the first
+coarse preview. Prints one JSON line. CPU target: ≥ 1.3× the per-point loop; GPU target
+(on a machine with CUDA): ≥ 20×; first preview ≤ 0.3 s.
+
+usage: python tests/benchmarks/bench_landscape.py [threads] [trials] [device]"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.nn.utils import vector_to_parameters
+
+from engine.config import ExperimentConfig
+from engine.data import load_data
+from engine.landscape.directions import random_plane
+from engine.landscape.params import ParamLayout, flat_params
+from engine.landscape.surface import SurfaceEvaluator, compute_surface
+from engine.model import build_model
+
+GRID, N_EVAL = 41, 360
+
+
+def per_point_loop(model, plane, axis, x, y, device) -> np.ndarray:
+    """The reference: for each grid point set the weights, run the model, read the loss."""
+    out = torch.empty(GRID * GRID, device=device)
+    c, d1, d2 = plane.center.to(device), plane.d1.to(device), plane.d2.to(device)
+    k = 0
+    with torch.no_grad():
+        for a in axis:
+            for b in axis:
+                vector_to_parameters(c + float(a) * d1 + float(b) * d2, model.parameters())
+                out[k] = F.cross_entropy(model(x), y)
+                k += 1
+    return out.cpu().numpy().reshape(GRID, GRID)
+
+
+def loss_landscapes_plane(model, x, y) -> tuple[float | None, str]:
+    try:
+        import loss_landscapes
+        import loss_landscapes.metrics
+    except Exception as e:  # noqa: BLE001 - report, never fake
+        return None, f"not importable: {type(e).__name__}: {e}"
+    metric = loss_landscapes.metrics.Loss(torch.nn.CrossEntropyLoss(), x.cpu(), y.cpu())
+    t0 = time.perf_counter()
+    try:
+        loss_landscapes.random_plane(model.cpu(), metric, distance=1, steps=GRID, normalization="filter",
+                                     deepcopy_model=True)
+    except Exception as e:  # noqa: BLE001
+        return None, f"failed: {type(e).__name__}: {e}"
+    return time.perf_counter() - t0, "ok"
+
+
+def main() -> None:
+    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    trials = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    device = torch.device(sys.argv[3] if len(sys.argv) > 3 else ("cuda" if torch.cuda.is_available() else "cpu"))
+    torch.set_num_threads(threads)
+    cfg = ExperimentConfig().with_updates({"data.name": "digits", "model.hidden": [128, 128], "model.activation": "relu"})
+    data = load_data(cfg)
+    model = build_model(cfg.model, data.n_features, data.n_classes, 0).eval()
+    x, y = data.x_val[:N_EVAL].to(device), data.y_val[:N_EVAL].to(device)
+    plane = random_plane(flat_params(model), ParamLayout.of(model), seed=0)
+    axis = np.linspace(-1, 1, GRID)
+    A, B = np.meshgrid(axis, axis, indexing="ij")
+    ref_model = build_model(cfg.model, data.n_features, data.n_classes, 0).eval().to(device)
+    modes = ["linear-loop", "loop", "linear-vmap", "vmap"]
+    evs = {m: SurfaceEvaluator(model, x, y, device=device, mode=m) for m in modes}
+    sync = (lambda: torch.cuda.synchronize()) if device.type == "cuda" else (lambda: None)
+
+    ref = per_point_loop(ref_model, plane, axis, x, y, device)          # warm-up and reference
+    errors = {}
+    for m, ev in evs.items():
+        lo, _ = ev.evaluate_plane(plane, A.ravel(), B.ravel())
+        errors[m] = float(np.max(np.abs(lo.reshape(GRID, GRID) - ref) / np.abs(ref)))
+    times: dict[str, list[float]] = {"loop_reference": [], **{m: [] for m in modes}}
+    previews = []
+    for _ in range(trials):
+        sync(); t0 = time.perf_counter(); per_point_loop(ref_model, plane, axis, x, y, device); sync()
+        times["loop_reference"].append(time.perf_counter() - t0)
+        for m, ev in evs.items():
+            sync(); t0 = time.perf_counter(); ev.evaluate_plane(plane, A.ravel(), B.ravel()); sync()
+            times[m].append(time.perf_counter() - t0)
+        # First coarse preview: a fresh evaluator (as a new job builds one) and the first level.
+        t0 = time.perf_counter()
+        ev = SurfaceEvaluator(model, x, y, device=device)
+        for _surf, level, _f in compute_surface(ev, plane, GRID, 1.0):
+            if level is not None:
+                break
+        sync(); previews.append(time.perf_counter() - t0)
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    auto = SurfaceEvaluator(model, x, y, device=device).mode
+    ll_time, ll_status = loss_landscapes_plane(build_model(cfg.model, data.n_features, data.n_classes, 0).eval(),
+                                               data.x_val[:N_EVAL], data.y_val[:N_EVAL])
+    speedup = med["loop_reference"] / med[auto]
+    target = 20.0 if device.type == "cuda" else 1.3
+    print(json.dumps({
+        "benchmark": "landscape_surface", "model": "digits MLP 64-128-128-10 relu", "grid": f"{GRID}x{GRID}",
+        "eval_samples": N_EVAL, "device": str(device), "threads": threads, "trials": trials,
+        "load_avg_1min": round(os.getloadavg()[0], 2),
+        "seconds_median": {k: round(v, 4) for k, v in med.items()},
+        "auto_mode": auto, "speedup_vs_loop": round(speedup, 3),
+        "speedup_all_modes": {m: round(med["loop_reference"] / med[m], 3) for m in modes},
+        "max_rel_error_vs_loop": {m: float(f"{e:.2e}") for m, e in errors.items()},
+        "first_preview_s_median": round(float(np.median(previews)), 4),
+        "loss_landscapes_random_plane_s": None if ll_time is None else round(ll_time, 4),
+        "loss_landscapes_status": ll_status,
+        "speedup_vs_loss_landscapes": None if ll_time is None else round(ll_time / med[auto], 2),
+        "target": target, "meets_target": bool(speedup >= target),
+        "preview_target_s": 0.3, "meets_preview_target": bool(np.median(previews) <= 0.3),
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""The landscape hook inside a real run: snapshots, payloads, sharpness, session export."""
+from __future__ import annotations
+
+import numpy as np
+
+from engine.config import ExperimentConfig
+from engine.events import Payload
+from engine.landscape.hook import TOPIC_SHARPNESS, TOPIC_SNAPSHOTS, LandscapeHook
+from engine.landscape.params import ParamLayout, flat_params
+from engine.session import load_session, save_session
+from engine.session.record import Session
+from engine.train import Trainer
+
+
+def _cfg(**extra):
+    base = {"data.n_samples": 300, "train.epochs": 4, "train.batch_size": 32, "device": "cpu",
+            "landscape.snapshot_every": 2, "landscape.max_snapshots": 16, "landscape.sharpness_every": 2,
+            "landscape.sharpness_iters": 10}
+    base.update(extra)
+    return ExperimentConfig().with_updates(base)
+
+
+def test_run_records_a_bounded_trajectory_and_streams_it(tmp_path):
+    events = []
+    t = Trainer(_cfg(), emit=events.append)
+    assert any(isinstance(h, LandscapeHook) for h in t.hooks)
+    t.run()
+    payloads = [e for e in events if isinstance(e, Payload) and e.topic == TOPIC_SNAPSHOTS]
+    streamed = np.concatenate([p.data["steps"] for p in payloads])
+    assert streamed[0] == 0 and streamed[-1] == t.step and np.all(np.diff(streamed) > 0)
+    rec = t.to_record()
+    traj, steps = rec.arrays["landscape/trajectory"], rec.arrays["landscape/trajectory_steps"]
+    assert 8 <= len(steps) <= 16 and traj.shape == (len(steps), ParamLayout.of(t.model).size)
+    assert traj.dtype == np.float32 and steps[0] == 0 and steps[-1] == t.step
+    # The last snapshot is the final weights, the first the init.
+    assert np.array_equal(traj[-1], flat_params(t.model).numpy())
+    assert np.allclose(traj[0], np.concatenate([t.initial_state[n].reshape(-1).numpy()
+                                                for n in ParamLayout.of(t.model).names]))
+    sharp = [e for e in events if isinstance(e, Payload) and e.topic == TOPIC_SHARPNESS]
+    assert [p.data["epoch"] for p in sharp] == [1, 2, 4]
+    assert all(p.data["value"] > 0 and p.data["two_over_lr"] == 2 / 0.01 for p in sharp)
+    assert rec.arrays["landscape/sharpness"].shape == (3, 4)
+    assert set(k for k in rec.arrays if k.startswith("weights/")) == {f"weights/{k}" for k in t.model.state_dict()}
+    path = save_session(Session(runs=[rec]), tmp_path / "s.descent")
+    back = load_session(path).runs[0]
+    assert np.array_equal(back.arrays["landscape/trajectory"], traj)
+    assert back.meta["landscape"]["n_params"] == traj.shape[1]
+
+
+def test_hook_is_off_when_disabled():
+    t = Trainer(_cfg(**{"landscape.snapshots": False, "landscape.sharpness_every": 0}))
+    assert not any(isinstance(h, LandscapeHook) for h in t.hooks)
