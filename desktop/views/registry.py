@@ -9,4 +9,9 @@ def tab_classes() -> list[type]:
     from desktop.views.playground import PlaygroundView
 
     tabs.append(PlaygroundView)
+    from desktop.views.depth_profile import DepthProfileView
+    from desktop.views.gradients import GradientNormsView
+    from desktop.views.histograms import HistogramsView
+
+    tabs += [HistogramsView, DepthProfileView, GradientNormsView]
     return tabs

@@ -1,0 +1,101 @@
+"""The probe views (histograms over time, depth profile, gradient norms) during a real run."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+from PySide6.QtGui import QImage  # noqa: E402
+
+from desktop.bridge import Bridge  # noqa: E402
+from desktop.controller import AppController  # noqa: E402
+from desktop.views.depth_profile import DepthProfileView  # noqa: E402
+from desktop.views.gradients import GradientNormsView  # noqa: E402
+from desktop.views.histograms import HistogramsView  # noqa: E402
+from engine.config import ExperimentConfig  # noqa: E402
+from engine.session.record import Session  # noqa: E402
+from engine.train import Trainer  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+def not_blank(img: QImage) -> bool:
+    rgb = img.convertToFormat(QImage.Format_RGB32)
+    return np.frombuffer(bytes(rgb.constBits()), dtype=np.uint8).std() > 10
+
+
+def cfg(**kw) -> ExperimentConfig:
+    base = {"data.name": "digits", "model.hidden": [64, 64, 64], "model.activation": "tanh", "train.epochs": 4,
+            "probes.every": 5, "device": "cpu", "train.threads": 1, "metrics.enabled": False}
+    base.update(kw)
+    return ExperimentConfig().with_updates(base)
+
+
+def test_histogram_views_update_during_a_run(qtbot, screenshot_dir):
+    c = AppController(cfg())
+    views = [HistogramsView(c), DepthProfileView(c), GradientNormsView(c)]
+    for v in views:
+        qtbot.addWidget(v)
+        v.resize(900, 560)
+        v.show()
+    hist, depth, grads = views
+    c.run_started.connect(lambda rid, conf: [v.on_run_started(rid, conf) for v in views])
+    bridge = Bridge(c, views, interval_ms=20)
+    bridge.start()
+    try:
+        c.start()
+        qtbot.waitUntil(lambda: len(hist.store) >= 3, timeout=30000)
+        qtbot.wait(250)
+        early = len(hist.store)
+        visible = sum(r.isVisible() for r in hist.ridges)
+        assert visible >= 3
+        hist.grab().save(str(screenshot_dir / "probes_histograms_running.png"))
+        qtbot.waitUntil(lambda: c.state == "finished", timeout=60000)
+        qtbot.wait(300)
+        for v in views:
+            v.redraw()
+        # The views kept growing while the run went on (4 epochs × 23 steps / 5 + init + final).
+        assert len(hist.store) > early and len(hist.store) == len(depth.store) == 20
+        assert sum(r.isVisible() for r in hist.ridges) == 20
+        x, y = hist.ridges[0].getData()
+        assert len(x) == cfg().probes.bins and np.all(np.isfinite(y))
+        assert hist.layer.count() == 3 and hist.layer.currentText() == "tanh 1"
+        img = hist.grab().toImage()
+        assert not_blank(img)
+        img.save(str(screenshot_dir / "probes_histograms_ridgelines.png"))
+        hist.mode.setCurrentIndex(1)
+        hist.group.setCurrentIndex(2)          # weight gradients
+        assert hist.image.isVisible() and hist.image.image.shape[0] == 18   # no gradient at init nor at the final probe
+        hist.grab().save(str(screenshot_dir / "probes_histograms_heatmap.png"))
+        # Depth profile: 3 layers; std at the last probe and at init drawn.
+        xs, ys = depth.c_std.getData()
+        assert list(xs) == [1.0, 2.0, 3.0] and np.all(ys > 0)
+        assert len(depth.strip.plots) == 3 and depth.step_label.text().startswith("step 92")
+        assert depth.symmetry.text() == ""
+        img = depth.grab().toImage()
+        assert not_blank(img)
+        img.save(str(screenshot_dir / "probes_depth_profile.png"))
+        # Gradient norms: one curve per weight layer (4), at every probe of a training step.
+        assert len(grads.c_norm) == 4
+        gx, gy = grads.c_norm[0].getData()
+        assert len(gx) == 18 and np.all(np.isfinite(gy))   # log10 of the norms (log-y plot)
+        grads.grab().save(str(screenshot_dir / "probes_gradients.png"))
+    finally:
+        bridge.stop()
+        c.shutdown(2.0)
+
+
+def test_views_replay_a_saved_run_and_show_the_symmetry_indicator(qtbot, screenshot_dir):
+    t = Trainer(cfg(**{"model.init": "constant", "model.init_constant": 0.02, "train.epochs": 1}))
+    t.run()
+    session = Session(runs=[t.to_record()])
+    c = AppController(cfg())
+    depth, hist = DepthProfileView(c), HistogramsView(c)
+    for v in (depth, hist):
+        qtbot.addWidget(v)
+        v.resize(900, 560)
+        v.show()
+        v.load_session(session)
+    assert len(depth.store) == len(hist.store) == len(session.runs[0].arrays["probes/steps"])
+    assert "symmetry" in depth.symmetry.text() and "tanh 1" in depth.symmetry.text()
+    depth.grab().save(str(screenshot_dir / "probes_depth_constant_init.png"))
