@@ -9,6 +9,12 @@ def tab_classes() -> list[type]:
     from desktop.views.playground import PlaygroundView
 
     tabs.append(PlaygroundView)
+    from desktop.views.augment_preview import AugmentPreviewView
+    from desktop.views.batchnorm_view import BatchNormView
+    from desktop.views.data_view import DataView
+    from desktop.views.decision_boundary import DecisionBoundaryView
+
+    tabs += [DataView, DecisionBoundaryView, BatchNormView, AugmentPreviewView]
     from desktop.views.depth_profile import DepthProfileView
     from desktop.views.gradients import GradientNormsView
     from desktop.views.histograms import HistogramsView

@@ -13,6 +13,7 @@ import numpy as np
 
 KINDS = ("none", "standardize", "pca_whiten", "zca_whiten")
 _NULL_TOL = 1e-10   # eigenvalues below tol·λmax count as zero variance
+MAX_WHITEN_FEATURES = 4096
 
 
 @dataclass
@@ -54,6 +55,9 @@ def fit_preprocessor(kind: str, X_train: np.ndarray, eps: float = 1e-8) -> Prepr
     if kind == "standardize":
         sd = X.std(0, ddof=1) if len(X) > 1 else np.ones_like(mean)
         return Preprocessor(kind, mean, scale=np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0), 0.0))
+    if X.shape[1] > MAX_WHITEN_FEATURES:
+        raise ValueError(f"data.preprocess: {kind} of {X.shape[1]} features needs a {X.shape[1]}×{X.shape[1]} "
+                         f"covariance (at most {MAX_WHITEN_FEATURES}); use standardize or a smaller data.image_size")
     lam, U = np.linalg.eigh(covariance(X))          # ascending eigenvalues
     lam, U = lam[::-1], U[:, ::-1]                  # largest variance first (PCA order)
     keep = lam > _NULL_TOL * max(float(lam[0]), 1e-300)

@@ -1,0 +1,185 @@
+"""Batch norm, train vs inference (lecture §3): per layer, the current minibatch's mean and
+variance of one unit (dots) beside the running estimates used at inference (line); how far
+batch statistics stray from the running ones against the √(2/π)/√B expected for batch
+size B; and validation accuracy with running estimates vs with each batch's own statistics."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+
+from desktop.plotting import color, style_plot
+from desktop.views.base import View
+from engine.events import Event, Payload
+from engine.model.batchnorm_probe import expected_gap
+
+TOPIC = "batchnorm"
+BATCH, RUNNING = "#D55E00", "#0072B2"
+KEYS = ("batch_mean", "batch_var", "running_mean", "running_var", "mean_gap", "var_ratio")
+
+
+class BatchNormView(View):
+    """Batch vs running statistics per layer, over steps."""
+
+    title = "Batch norm"
+    MAX_POINTS = 4000
+
+    def __init__(self, controller, parent: QWidget | None = None) -> None:
+        super().__init__(controller, parent)
+        self.run_id = ""
+        self.batch_size = 0
+        self.blocks: dict[str, list[np.ndarray]] = {k: [] for k in ("steps", *KEYS)}
+        self.epochs: list[tuple[float, float, float]] = []     # epoch, acc running, acc batch
+        self._dirty = False
+        self.info = QLabel("Batch norm is off: set model.batch_norm to 'before' or 'after' the activation and start a run.")
+        self.info.setWordWrap(True)
+        self.layer = QComboBox()
+        self.layer.setToolTip("Batch-norm layer (input to output)")
+        self.layer.currentIndexChanged.connect(lambda _i: self._redraw())
+        self.unit = QSpinBox()
+        self.unit.setRange(0, 7)
+        self.unit.setToolTip("Unit (channel) of the layer whose statistics are drawn")
+        self.unit.valueChanged.connect(lambda _v: self._redraw())
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("layer"))
+        bar.addWidget(self.layer, 1)
+        bar.addWidget(QLabel("unit"))
+        bar.addWidget(self.unit)
+        bar.addStretch(1)
+        self.glw = pg.GraphicsLayoutWidget()
+        self.p_mean = self.glw.addPlot(row=0, col=0)
+        self.p_var = self.glw.addPlot(row=0, col=1)
+        self.p_gap = self.glw.addPlot(row=1, col=0)
+        self.p_acc = self.glw.addPlot(row=1, col=1)
+        style_plot(self.p_mean, "Mean of the unit's input", "step", "mean")
+        style_plot(self.p_var, "Variance of the unit's input", "step", "variance")
+        style_plot(self.p_gap, "|batch mean − running mean| / running std (mean of all units)", "step", "normalized gap")
+        style_plot(self.p_acc, "Validation accuracy at inference", "epoch", "accuracy")
+        for p in (self.p_mean, self.p_var, self.p_gap, self.p_acc):
+            p.addLegend(offset=(-10, 10), labelTextSize="8pt")
+            p.getAxis("left").setWidth(52)
+            p.getAxis("left").enableAutoSIPrefix(False)     # "0.25", not "250 (x0.001)"
+        self.p_var.setXLink(self.p_mean)
+        self.p_gap.setXLink(self.p_mean)
+        dots = dict(pen=None, symbol="o", symbolSize=4, symbolPen=None)
+        self.c_bmean = self.p_mean.plot(name="this minibatch (train mode)", symbolBrush=BATCH, **dots)
+        self.c_rmean = self.p_mean.plot(name="running estimate (eval mode)", pen=pg.mkPen(RUNNING, width=2))
+        self.c_bvar = self.p_var.plot(name="this minibatch", symbolBrush=BATCH, **dots)
+        self.c_rvar = self.p_var.plot(name="running estimate", pen=pg.mkPen(RUNNING, width=2))
+        self.c_gaps: list[pg.PlotDataItem] = []
+        self.c_expected = pg.InfiniteLine(angle=0, pen=pg.mkPen("k", width=1.5, style=Qt.DashLine), movable=False)
+        self.p_gap.addItem(self.c_expected)
+        self.expected_label = pg.TextItem(anchor=(0, 1), color="k", fill=pg.mkBrush(255, 255, 255, 200))
+        self.p_gap.addItem(self.expected_label)
+        self.c_acc_run = self.p_acc.plot(name="running estimates", pen=pg.mkPen(RUNNING, width=2), symbol="o",
+                                         symbolSize=5, symbolBrush=RUNNING)
+        self.c_acc_batch = self.p_acc.plot(name="batch statistics (batch B)", pen=pg.mkPen(BATCH, width=2),
+                                           symbol="s", symbolSize=5, symbolBrush=BATCH)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.info)
+        lay.addLayout(bar)
+        lay.addWidget(self.glw, 1)
+
+    # -- data -----------------------------------------------------------------------------
+    def _reset(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.blocks = {k: [] for k in ("steps", *KEYS)}
+        self.epochs = []
+        self.layer.blockSignals(True)
+        self.layer.clear()
+        self.layer.blockSignals(False)
+        for c in self.c_gaps:
+            self.p_gap.removeItem(c)
+        self.c_gaps = []
+        if self.p_gap.legend is not None:
+            self.p_gap.legend.clear()
+
+    def on_run_started(self, run_id: str, config) -> None:
+        self._reset(run_id)
+        self.batch_size = config.train.batch_size
+        if config.model.batch_norm == "off":
+            self.info.setText("Batch norm is off: set model.batch_norm to 'before' or 'after' the activation and restart.")
+        else:
+            self.info.setText(f"{run_id}: batch norm {config.model.batch_norm} the activation, batch size "
+                              f"{self.batch_size}, momentum {config.model.bn_momentum:g} — waiting for statistics…")
+        self._redraw()
+
+    def handle_events(self, events: list[Event]) -> None:
+        for e in events:
+            if not isinstance(e, Payload) or e.topic != TOPIC:
+                continue
+            if e.run_id != self.run_id:
+                self._reset(e.run_id)
+            d = e.data
+            if d["kind"] == "steps":
+                self.blocks["steps"].append(np.asarray(d["steps"], dtype=np.float64))
+                for k in KEYS:
+                    self.blocks[k].append(np.asarray(d[k]))
+            else:
+                self.epochs.append((d["epoch"], d["val_acc_running"], d["val_acc_batch"]))
+            self._dirty = True
+        if self._dirty:
+            self._redraw()
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        out = {}
+        for k, blocks in self.blocks.items():
+            if len(blocks) > 1:                         # keep one block: appending stays cheap
+                self.blocks[k] = [np.concatenate(blocks)]
+            out[k] = self.blocks[k][0] if self.blocks[k] else None
+        return out
+
+    # -- drawing --------------------------------------------------------------------------
+    def _redraw(self) -> None:
+        self._dirty = False
+        a = self._arrays()
+        steps = a["steps"]
+        if steps is None or not len(steps):
+            for c in (self.c_bmean, self.c_rmean, self.c_bvar, self.c_rvar, self.c_acc_run, self.c_acc_batch):
+                c.setData([], [])
+            return
+        n_layers, units = a["batch_mean"].shape[1], a["batch_mean"].shape[2]
+        if self.layer.count() != n_layers:
+            self.layer.blockSignals(True)
+            self.layer.clear()
+            self.layer.addItems([f"BN layer {i + 1}" for i in range(n_layers)])
+            self.layer.blockSignals(False)
+            self.unit.setMaximum(units - 1)
+            for i in range(n_layers):
+                self.c_gaps.append(self.p_gap.plot(name=f"layer {i + 1}", pen=pg.mkPen(color(i), width=1.5)))
+            self.info.setText(f"{self.run_id}: dots are the statistics of the current minibatch (what BN uses in "
+                              f"training), the line the running estimates (what it uses at inference). Batch size "
+                              f"{self.batch_size}: smaller batches scatter more.")
+        li, u = max(0, self.layer.currentIndex()), min(self.unit.value(), units - 1)
+        s = slice(max(0, len(steps) - self.MAX_POINTS), None)
+        self.c_bmean.setData(steps[s], a["batch_mean"][s, li, u])
+        self.c_rmean.setData(steps[s], a["running_mean"][s, li, u])
+        self.c_bvar.setData(steps[s], a["batch_var"][s, li, u])
+        self.c_rvar.setData(steps[s], a["running_var"][s, li, u])
+        for i, c in enumerate(self.c_gaps[:n_layers]):
+            c.setData(steps[s], a["mean_gap"][s, i])
+        if self.batch_size:
+            eg = expected_gap(self.batch_size)
+            self.c_expected.setValue(eg)
+            self.expected_label.setText(f"√(2/π)/√B = {eg:.3f} (B = {self.batch_size})")
+            self.expected_label.setPos(float(steps[s][0]), eg)
+        if self.epochs:
+            ep = np.asarray(self.epochs, dtype=np.float64)
+            self.c_acc_run.setData(ep[:, 0], ep[:, 1])
+            self.c_acc_batch.setData(ep[:, 0], ep[:, 2])
+
+    # -- sessions -------------------------------------------------------------------------
+    def load_session(self, session) -> None:
+        for rec in session.runs:
+            if "batchnorm/steps" not in rec.arrays:
+                continue
+            self._reset(rec.name)
+            self.batch_size = int(rec.meta.get(TOPIC, {}).get("batch_size", rec.config.train.batch_size))
+            self.blocks["steps"] = [rec.arrays["batchnorm/steps"].astype(np.float64)]
+            for k in KEYS:
+                self.blocks[k] = [rec.arrays[f"batchnorm/{k}"]]
+            ep = rec.arrays.get("batchnorm/epochs")
+            self.epochs = [(r[0], r[2], r[4]) for r in ep] if ep is not None else []
+            self._redraw()
+            return

@@ -1,0 +1,146 @@
+"""The decision boundary of 2D data sets, live: the classifier's class probabilities over
+the plane as a colour map, with training points (filled) and validation points (white
+ring) on top. The grid is computed on the engine thread (engine.model.decision_boundary)
+a few times a second; this view only turns probabilities into colours."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from desktop.plotting import color, style_plot
+from desktop.views.base import View
+from engine.events import Event, Payload
+
+TOPIC = "decision_boundary"
+STRENGTH = 0.6        # how much of the class colour tints the background at full confidence
+
+
+def class_colors(n: int) -> np.ndarray:
+    """(n, 3) floats in [0, 1], the app's palette."""
+    out = []
+    for k in range(n):
+        c = pg.mkColor(color(k))
+        out.append([c.redF(), c.greenF(), c.blueF()])
+    return np.asarray(out)
+
+
+def probs_to_rgb(probs: np.ndarray) -> np.ndarray:
+    """(G, G, C) probabilities → (G, G, 3) uint8: the expected class colour, faded toward
+    white where the classifier is unsure (uniform probabilities give white)."""
+    c = probs.shape[-1]
+    mix = probs @ class_colors(c)
+    conf = (probs.max(-1, keepdims=True) - 1.0 / c) / (1.0 - 1.0 / c)
+    rgb = 1.0 - STRENGTH * np.clip(conf, 0, 1) * (1.0 - mix)
+    return (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+
+
+class DecisionBoundaryView(View):
+    """Heat map of the classifier over the input plane with the data on top."""
+
+    title = "Decision boundary"
+
+    def __init__(self, controller, parent: QWidget | None = None) -> None:
+        super().__init__(controller, parent)
+        self.run_id = ""
+        self.extent: tuple[float, float, float, float] | None = None
+        self.grids_drawn = 0
+        self.last_step = -1
+        self.info = QLabel("Start a run on a 2D data set (spiral, moons, circles, xor, blobs) to see its decision boundary.")
+        self.info.setWordWrap(True)
+        self.glw = pg.GraphicsLayoutWidget()
+        self.plot = self.glw.addPlot()
+        style_plot(self.plot, "Classifier output over the input plane", "x1", "x2")
+        self.plot.setClipToView(False)
+        self.plot.setAspectLocked(True)
+        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.image = pg.ImageItem()
+        self.image.setZValue(-10)
+        self.plot.addItem(self.image)
+        self.train_items: list[pg.ScatterPlotItem] = []
+        self.val_items: list[pg.ScatterPlotItem] = []
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.info)
+        lay.addWidget(self.glw, 1)
+
+    # -- events ---------------------------------------------------------------------------
+    def handle_events(self, events: list[Event]) -> None:
+        latest_grid = None
+        for e in events:
+            if not isinstance(e, Payload) or e.topic != TOPIC:
+                continue
+            if e.run_id != self.run_id:
+                if e.data.get("kind") != "points":
+                    continue
+                self.run_id = e.run_id
+            if e.data["kind"] == "points":
+                self._set_points(e.data)
+            else:
+                latest_grid = e.data            # only the newest grid of a batch is drawn
+        if latest_grid is not None:
+            self._set_grid(latest_grid["probs"], latest_grid["extent"], latest_grid.get("step", 0),
+                           latest_grid.get("epoch", 0))
+
+    def on_run_started(self, run_id: str, config) -> None:
+        self.run_id = run_id
+        if config.data.name in ("spiral", "moons", "circles", "xor", "blobs") or config.data.name in ("csv", "npz"):
+            self.info.setText(f"{run_id}: waiting for the first grid…")
+        else:
+            self.info.setText(f"The decision boundary is drawn for 2D data sets; '{config.data.name}' is not one.")
+
+    # -- drawing --------------------------------------------------------------------------
+    def _set_points(self, d: dict) -> None:
+        for it in self.train_items + self.val_items:
+            self.plot.removeItem(it)
+        self.legend.clear()
+        self.train_items, self.val_items = [], []
+        names = d.get("class_names") or [str(k) for k in range(d["n_classes"])]
+        for k in range(int(d["n_classes"])):
+            tr = d["x_train"][d["y_train"] == k]
+            va = d["x_val"][d["y_val"] == k]
+            a = pg.ScatterPlotItem(tr[:, 0], tr[:, 1], size=6, brush=pg.mkBrush(color(k)),
+                                   pen=pg.mkPen(0.15, width=0.6), name=f"class {names[k]}")
+            b = pg.ScatterPlotItem(va[:, 0], va[:, 1], size=7, brush=pg.mkBrush(color(k)),
+                                   pen=pg.mkPen("w", width=1.6))
+            self.plot.addItem(a)
+            self.plot.addItem(b)
+            self.train_items.append(a)
+            self.val_items.append(b)
+        self.legend.addItem(pg.ScatterPlotItem(size=7, brush=pg.mkBrush(200, 200, 200), pen=pg.mkPen("w", width=1.6)),
+                            "validation (white ring)")
+        self.extent = tuple(d["extent"])
+        x0, x1, y0, y1 = self.extent
+        self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+
+    def _set_grid(self, probs: np.ndarray, extent, step: int, epoch: int) -> None:
+        rgb = probs_to_rgb(probs)                       # (rows=y, cols=x, 3)
+        self.image.setImage(np.ascontiguousarray(rgb.transpose(1, 0, 2)), autoLevels=False, levels=(0, 255))
+        x0, x1, y0, y1 = extent
+        self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        self.grids_drawn += 1
+        self.last_step = int(step)
+        self.info.setText(f"{self.run_id}: step {step}, epoch {epoch} — colour: the predicted class, "
+                          f"faded where the classifier is unsure; filled points: training, white rings: validation.")
+
+    # -- sessions -------------------------------------------------------------------------
+    def load_session(self, session) -> None:
+        for rec in session.runs:
+            probs = rec.arrays.get(f"{TOPIC}/probs")
+            meta = rec.meta.get(TOPIC)
+            if probs is None or not meta:
+                continue
+            from engine.data import load_data
+            try:
+                data = load_data(rec.config)
+            except ValueError as e:   # the data file moved: show the boundary without points
+                self.info.setText(f"{rec.name}: {e}")
+                data = None
+            self.run_id = rec.name
+            if data is not None:
+                self._set_points({"extent": meta["extent"], "n_classes": data.n_classes,
+                                  "class_names": data.class_names, "x_train": data.x_train.numpy(),
+                                  "y_train": data.y_train.numpy(), "x_val": data.x_val.numpy(),
+                                  "y_val": data.y_val.numpy()})
+            self._set_grid(probs, meta["extent"], meta.get("step", 0), int(rec.final.get("epochs", 0)))
+            return
