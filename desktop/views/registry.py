@@ -19,5 +19,7 @@ def tab_classes() -> list[type]:
     from desktop.views.gradients import GradientNormsView
     from desktop.views.histograms import HistogramsView
 
-    tabs += [HistogramsView, DepthProfileView, GradientNormsView]
+    from desktop.views.metrics_view import MetricsView
+
+    tabs += [HistogramsView, DepthProfileView, GradientNormsView, MetricsView]
     return tabs

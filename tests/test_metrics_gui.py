@@ -1,0 +1,84 @@
+"""The metrics view: confusion matrix, ROC/PR with the threshold slider, loss vs accuracy."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+from PySide6.QtGui import QImage  # noqa: E402
+from sklearn import metrics as skm  # noqa: E402
+
+from desktop.controller import AppController  # noqa: E402
+from desktop.views.metrics_view import MetricsView  # noqa: E402
+from engine.config import ExperimentConfig  # noqa: E402
+from engine.events import EventChannel  # noqa: E402
+from engine.session.record import Session  # noqa: E402
+from engine.train import Trainer  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+def not_blank(img: QImage) -> bool:
+    rgb = img.convertToFormat(QImage.Format_RGB32)
+    return np.frombuffer(bytes(rgb.constBits()), dtype=np.uint8).std() > 10
+
+
+def run_events(cfg: ExperimentConfig, run_id: str = "r1"):
+    ch = EventChannel(100_000)
+    t = Trainer(cfg, emit=ch.put, run_id=run_id)
+    t.run()
+    return t, ch.drain()
+
+
+def test_binary_metrics_threshold_slider_moves_the_point(qtbot, screenshot_dir):
+    cfg = ExperimentConfig().with_updates({"data.name": "moons", "data.n_samples": 400, "train.epochs": 3,
+                                           "device": "cpu", "train.threads": 1, "probes.enabled": False})
+    t, events = run_events(cfg)
+    v = MetricsView(AppController(cfg))
+    qtbot.addWidget(v)
+    v.resize(1100, 650)
+    v.show()
+    v.on_run_started("r1", cfg)
+    v.handle_events(events)
+    assert v.latest["epoch"] == 3 and v.threshold.isEnabled()
+    x, y = v.c_val_acc.getData()
+    assert list(x) == [1.0, 2.0, 3.0] and np.allclose(y, t.series["epoch/val_acc"].array())
+    v.threshold.setValue(50)
+    v._on_threshold_changed(50)
+    labels, scores = v.latest["labels"], v.latest["probs"][:, 1]
+    px, py = v.roc_point.getData()
+    tp = int(((scores >= 0.5) & (labels == 1)).sum())
+    assert py[0] == pytest.approx(tp / (labels == 1).sum())
+    v.threshold.setValue(10)
+    px2, py2 = v.roc_point.getData()
+    assert py2[0] >= py[0] and px2[0] >= px[0]         # a lower threshold: more positives
+    assert "TPR" in v.threshold_label.text()
+    auc = skm.roc_auc_score(labels, scores)
+    assert f"{auc:.3f}" in v.table.item(1, 4).text()
+    img = v.grab().toImage()
+    assert not_blank(img)
+    img.save(str(screenshot_dir / "metrics_binary.png"))
+
+
+def test_multiclass_confusion_matrix_and_replay(qtbot, screenshot_dir):
+    cfg = ExperimentConfig().with_updates({"data.name": "digits", "train.epochs": 2, "device": "cpu",
+                                           "train.threads": 1, "probes.enabled": False})
+    t, events = run_events(cfg)
+    v = MetricsView(AppController(cfg))
+    qtbot.addWidget(v)
+    v.resize(1100, 650)
+    v.show()
+    v.on_run_started("r1", cfg)
+    v.handle_events(events)
+    assert not v.threshold.isEnabled() and len(v.roc_curves) == 10 and v.table.rowCount() == 10
+    cm = v.latest["confusion"]
+    assert len(v.cm_text) == 100 and v.cm_text[0].toPlainText() == str(int(cm[0, 0]))
+    img = v.grab().toImage()
+    assert not_blank(img)
+    img.save(str(screenshot_dir / "metrics_multiclass.png"))
+    # A saved session shows the same numbers.
+    v2 = MetricsView(AppController(cfg))
+    qtbot.addWidget(v2)
+    v2.load_session(Session(runs=[t.to_record()]))
+    assert np.array_equal(v2.latest["confusion"], cm) and v2.table.item(3, 3).text() == v.table.item(3, 3).text()
+    assert len(v2.c_val_loss.getData()[0]) == 2
