@@ -61,9 +61,10 @@ class PlaygroundView(View):
         self.timer = QTimer(self)
         self.timer.setInterval(self.FRAME_MS)
         self.timer.timeout.connect(self._on_timer_frame)
-        self.restart()
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if self.job is None and self.replay is None:
+            self.restart()                   # the first race starts when the tab is first shown
         self.timer.start()                   # frames only while the tab is visible
         super().showEvent(event)
 

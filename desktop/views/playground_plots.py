@@ -15,7 +15,7 @@ import pyqtgraph.opengl as gl
 import torch
 from PySide6.QtCore import QRectF, Qt, Signal
 from OpenGL import GL
-from PySide6.QtGui import QColor, QVector3D
+from PySide6.QtGui import QColor, QTransform, QVector3D
 
 from desktop.plotting import style_plot
 from engine.playground.functions import TestFunction
@@ -180,6 +180,9 @@ class Contour2D(pg.PlotWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         style_plot(self.getPlotItem(), "Contour map (click: start point)", "x", "y")
+        # no grid over the heat map: pyqtgraph draws grid lines in the axis items, whose
+        # bounding rect then covers the plot, so every path update would repaint both axes
+        self.showGrid(x=False, y=False)
         self.setAspectLocked(False)
         self.image = pg.ImageItem()
         self.addItem(self.image)
@@ -206,10 +209,14 @@ class Contour2D(pg.PlotWidget):
             if it.scene() is not None:
                 it.scene().removeItem(it)
         self.isos = []
-        levels = np.unique(np.quantile(grid.H[np.isfinite(grid.H)], np.linspace(0.04, 0.96, 12)))
+        levels = np.unique(np.quantile(grid.H[np.isfinite(grid.H)], np.linspace(0.04, 0.96, 10)))
+        # contour lines from every other grid point (4x cheaper to trace on the GUI thread),
+        # scaled back onto the image's pixel grid
+        half = grid.H[::2, ::2]
         for lv in levels:
-            iso = pg.IsocurveItem(data=grid.H, level=float(lv), pen=pg.mkPen((255, 255, 255, 130), width=1))
+            iso = pg.IsocurveItem(data=half, level=float(lv), pen=pg.mkPen((255, 255, 255, 130), width=1))
             iso.setParentItem(self.image)
+            iso.setTransform(QTransform.fromScale(2.0, 2.0))
             self.isos.append(iso)
         self.minima.setData(pos=np.array(minima, dtype=np.float64).reshape(-1, 2))
         self.set_start(start)
