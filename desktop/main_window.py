@@ -56,6 +56,11 @@ class MainWindow(QMainWindow):
         self.bridge.timer.timeout.connect(self._update_status)
         self.bridge.start()
         self._restore_layout()
+        from desktop.export.menu import install_export_menu
+        from desktop.autosave import Autosaver
+
+        install_export_menu(self)        # File ▸ Export and export entries on every plot's context menu
+        self.autosave = Autosaver(self)  # every few minutes to the user data folder; offers recovery after a crash
 
     # -- actions -------------------------------------------------------------------------
     def _action(self, text: str, shortcut: str | QKeySequence | None, slot, tip: str = "") -> QAction:
@@ -96,6 +101,10 @@ class MainWindow(QMainWindow):
         run_menu = mb.addMenu("&Run")
         for a in (self.act_pause, self.act_step, self.act_restart, self.act_stop):
             run_menu.addAction(a)
+        run_menu.addSeparator()
+        self.act_compare = self._action("Compare optimizers", "Ctrl+Shift+C", self.compare_optimizers,
+                                        "One run per optimizer checked in the Compare tab, same init and batches")
+        run_menu.addAction(self.act_compare)
         self.view_menu = mb.addMenu("&View")
         self.view_menu.addAction(self.panel_dock.toggleViewAction())
         self.view_menu.addAction(tb.toggleViewAction())
@@ -149,6 +158,16 @@ class MainWindow(QMainWindow):
         if t is not None:
             self.lbl_speed.setText(f"{t.steps_per_s:,.0f} steps/s")
             self.lbl_epoch.setText(f"epoch {t.epoch}/{t.config.train.epochs} · step {t.step}")
+
+    def compare_optimizers(self) -> bool:
+        """Show the Compare tab and start one run per checked optimizer."""
+        from desktop.views.compare import CompareView
+
+        view = next((v for v in self.views if isinstance(v, CompareView)), None)
+        if view is None:
+            return False
+        self.tabs.setCurrentWidget(view)
+        return view.compare_checked_optimizers()
 
     # -- sessions ------------------------------------------------------------------------
     def save_session_dialog(self) -> None:
@@ -236,6 +255,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("window/tab", self.tabs.currentIndex())
         self.bridge.stop()
+        self.autosave.close_cleanly()
         self.controller.shutdown(timeout=1.5)
         for v in self.views:
             v.shutdown()

@@ -9,6 +9,9 @@ def tab_classes() -> list[type]:
     from desktop.views.playground import PlaygroundView
 
     tabs.append(PlaygroundView)
+    from desktop.views.compare import CompareView
+
+    tabs.append(CompareView)
     from desktop.views.augment_preview import AugmentPreviewView
     from desktop.views.batchnorm_view import BatchNormView
     from desktop.views.data_view import DataView

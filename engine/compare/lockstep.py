@@ -65,8 +65,10 @@ class LockstepRunner:
             t.state = "stopped"
             for h in t.hooks:
                 h.on_finish(t)
-        self._rng.pop(name, None)
+        from engine.session.checkpoint import capture_checkpoint
+
         rec = t.to_record(name)
+        rec.checkpoint = capture_checkpoint(t, rng=self._rng.pop(name, None))   # it can be continued later
         self.removed[name] = rec
         return rec
 

@@ -1,0 +1,157 @@
+"""The Compare tab, driven for real under Xvfb: Compare optimizers, live add/remove, save/open, exports, autosave."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtGui import QColor, QImage  # noqa: E402
+
+from desktop.autosave import Autosaver  # noqa: E402
+from desktop.controller import AppController  # noqa: E402
+from desktop.export.menu import export_tab  # noqa: E402
+from desktop.main_window import MainWindow  # noqa: E402
+from desktop.plotting import color, configure_pyqtgraph  # noqa: E402
+from desktop.views.compare import CompareView  # noqa: E402
+from engine.config import ExperimentConfig  # noqa: E402
+from engine.session import load_session  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    configure_pyqtgraph()
+    cfg = ExperimentConfig().with_updates({"train.epochs": 150, "data.n_samples": 300, "model.hidden": [16],
+                                           "device": "cpu", "diagnostics.enabled": False, "metrics.enabled": False,
+                                           "probes.every": 10})
+    c = AppController(cfg)
+    w = MainWindow(c, settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=5000)
+    yield w
+    compare_view(w).compare.shutdown(2.0)
+    c.shutdown(2.0)
+
+
+def compare_view(w: MainWindow) -> CompareView:
+    return next(v for v in w.views if isinstance(v, CompareView))
+
+
+def _colour_pixels(img: QImage, hex_color: str, tol: int = 40) -> int:
+    rgb = img.convertToFormat(QImage.Format_RGB32)
+    a = np.frombuffer(bytes(rgb.constBits()), np.uint8).reshape(rgb.height(), rgb.bytesPerLine() // 4, 4)
+    c = QColor(hex_color)
+    target = np.array([c.blue(), c.green(), c.red()])
+    return int((np.abs(a[..., :3].astype(int) - target).sum(-1) < tol).sum())
+
+
+def test_compare_optimizers_shows_three_coloured_runs(window, qtbot, tmp_path, screenshot_dir):
+    view = compare_view(window)
+    assert view.checked_optimizers() == ["sgd", "momentum", "adam"]
+    window.act_compare.trigger()
+    assert window.tabs.currentWidget() is view
+    qtbot.waitUntil(lambda: len(view.runs) == 3 and all(len(r.curves.epoch_step) >= 4 for r in view.runs.values()),
+                    timeout=90000)
+    names = [r.name for r in view.runs.values()]
+    assert names == ["sgd", "momentum", "adam"]
+    assert len({r.color for r in view.runs.values()}) == 3
+    view.redraw()
+    qtbot.wait(200)
+    for r in view.runs.values():
+        xs, ys = r.items["val_loss"].getData()
+        assert len(xs) >= 4 and np.all(np.isfinite(ys))
+        assert r.items["loss"].opts["pen"].color().name() == r.color.lower()
+    img = window.grab().toImage()
+    img.save(str(screenshot_dir / "compare_optimizers.png"))
+    plots = view.glw.grab().toImage()
+    for i in range(3):
+        assert _colour_pixels(plots, color(i)) > 200, f"run {i}'s colour {color(i)} is not drawn"
+    # table: one row per run, sortable by final val loss
+    t = view.table
+    assert t.rowCount() == 3
+    t.sortItems(4, Qt.AscendingOrder)
+    vals = [t.item(r, 4).value for r in range(3)]
+    assert vals == sorted(vals)
+    # histograms side by side: one plot per run with the latest activation histogram
+    assert len(view.hist_plots) == 3
+    def hist_counts():
+        return [item.getData()[1] for _, item in view.hist_plots.values()]
+
+    qtbot.waitUntil(lambda: all(y is not None and len(y) > 0 for y in hist_counts()), timeout=20000)
+    assert all(abs(float(np.sum(y)) - 1.0) < 1e-9 for y in hist_counts())    # normalized per run
+
+    # live: add a run, remove one, the others keep going
+    view.ed_overrides.setText("optim.name=rmsprop, optim.lr=0.003")
+    view.btn_add.click()
+    qtbot.waitUntil(lambda: "cmp:name=rmsprop lr=0.003" in view.runs, timeout=5000)
+    assert view.runs["cmp:sgd"].state == "running"
+    sgd_epochs = len(view.runs["cmp:sgd"].curves.epoch_step)
+    adam_epochs = len(view.runs["cmp:adam"].curves.epoch_step)
+    view.compare.remove("sgd")
+    assert "cmp:sgd" not in view.runs
+    new = view.runs["cmp:name=rmsprop lr=0.003"]
+    qtbot.waitUntil(lambda: len(new.curves.epoch_step) >= 3, timeout=60000)
+    assert len(view.runs["cmp:adam"].curves.epoch_step) > adam_epochs      # the others kept going
+    assert new.color == color(3)   # a new colour, never reused
+    view.btn_stop.click()
+    qtbot.waitUntil(lambda: view.compare.state == "stopped", timeout=10000)
+
+    # save, then open: the comparison comes back with its colours and full series
+    path = tmp_path / "cmp.descent"
+    assert window.save_session(str(path))
+    s = load_session(path)
+    by_name = {r.name: r for r in s.runs}
+    assert {"sgd", "momentum", "adam", "name=rmsprop lr=0.003"} <= set(by_name)
+    assert by_name["sgd"].state == "stopped" and by_name["sgd"].final["epochs"] >= sgd_epochs
+    assert by_name["adam"].state == "stopped" and by_name["adam"].checkpoint.meta["step"] == by_name["adam"].final["steps"]
+    assert s.meta["comparison"]["hidden"] == ["sgd"]
+    assert all(r.checkpoint is not None for r in s.runs)
+    assert window.open_session(str(path))
+    assert [r.name for r in view.runs.values()] == ["momentum", "adam", "name=rmsprop lr=0.003"]
+    np.testing.assert_array_equal(view.runs["saved:adam"].curves.epoch["val_loss"].view(),
+                                  by_name["adam"].series["epoch/val_loss"])
+    assert view.runs["saved:name=rmsprop lr=0.003"].color == color(3)
+
+    files = export_tab(view, tmp_path / "png", "png", width=700)
+    assert len(files) >= 6 and all(QImage(str(f)).width() == 700 for f in files)
+
+
+def test_bad_variant_is_named_and_nothing_starts(window, qtbot):
+    view = compare_view(window)
+    view.ed_overrides.setText("optim.lr=500")
+    view.btn_add.click()
+    assert "optim.lr" in view.lbl_message.text() and not view.runs
+    for cb in view.opt_boxes.values():
+        cb.setChecked(False)
+    assert not window.compare_optimizers()
+    assert "at least one optimizer" in view.lbl_message.text()
+
+
+def test_autosave_and_recovery_after_a_crash(window, qtbot, tmp_path):
+    view = compare_view(window)
+    folder = tmp_path / "autosave"
+    saver = Autosaver(window, folder=folder, offer=False)
+    assert saver.save_now() is None          # nothing to save yet: no file
+    view.compare.compare_optimizers(["sgd", "adam"])
+    qtbot.waitUntil(lambda: all(len(r.curves.epoch_step) >= 1 for r in view.runs.values()) and len(view.runs) == 2,
+                    timeout=60000)
+    f = saver.save_now()
+    assert f is not None and {r.name for r in load_session(f).runs} == {"sgd", "adam"}
+    # a "crashed" instance: its marker names a process that no longer exists
+    shutil.copy(f, folder / "autosave-999999.descent")
+    (folder / "running-999999.json").write_text("{}")
+    view.compare.shutdown()
+    other = Autosaver(window, folder=folder, offer=False)
+    assert other.recoverable == [folder / "autosave-999999.descent"]
+    assert other.recover()
+    assert {r.name for r in view.runs.values()} == {"sgd", "adam"}
+    assert not (folder / "running-999999.json").exists()
+    saver.close_cleanly()
+    assert not saver.marker.exists() and not saver.file.exists()
