@@ -24,5 +24,7 @@ def tab_classes() -> list[type]:
 
     from desktop.views.metrics_view import MetricsView
 
-    tabs += [HistogramsView, DepthProfileView, GradientNormsView, MetricsView]
+    from desktop.views.diagnostics import DiagnosticsView
+
+    tabs += [HistogramsView, DepthProfileView, GradientNormsView, DiagnosticsView, MetricsView]
     return tabs

@@ -1,0 +1,236 @@
+"""The diagnostics panel: every finding with its step, markers on a loss curve, and the
+one-click sanity checks (initial loss vs ln C, overfit a tiny subset)."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QSpinBox, QSplitter, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from desktop.plotting import GrowingArray, style_plot
+from desktop.views.base import View
+from engine.diagnostics import check_initial_loss, initial_loss, overfit_tiny_subset
+from engine.events import Event, Payload, StepBatch
+
+LEVEL_COLORS = {"info": "#009E73", "warning": "#E69F00", "error": "#D55E00"}
+COLUMNS = ["step", "epoch", "level", "kind", "layer", "message"]
+
+
+class _Relay(QObject):
+    """Carries a worker thread's result to the GUI thread (queued signal)."""
+
+    done = Signal(object)
+
+
+def initial_loss_check(config) -> dict:
+    """The initial-loss sanity check on a fresh, untrained model of the config."""
+    from engine.data import load_data
+    from engine.model import build_model
+    data = load_data(config)
+    model = build_model(config.model, data.n_features, data.n_classes, config.seed)
+    loss = initial_loss(model, data.x_train, data.y_train)
+    return check_initial_loss(loss, data.n_classes, config.diagnostics.initial_loss_tolerance).to_json()
+
+
+class DiagnosticsView(View):
+    title = "Diagnostics"
+    MIN_REDRAW_S = 0.2
+
+    def __init__(self, controller, parent: QWidget | None = None) -> None:
+        super().__init__(controller, parent)
+        self.run_id = ""
+        self.found: list[dict] = []
+        self.step = GrowingArray()
+        self.loss = GrowingArray()
+        self._dirty = False
+        self._last_draw = 0.0
+        self._busy = False
+        self._relay = _Relay(self)
+        self._relay.done.connect(self._on_job_done)
+        # sanity checks
+        self.n_samples = QSpinBox()
+        self.n_samples.setRange(2, 1000)
+        self.n_samples.setValue(20)
+        self.max_steps = QSpinBox()
+        self.max_steps.setRange(10, 100_000)
+        self.max_steps.setValue(300)
+        self.overfit_button = QPushButton("Overfit a tiny subset")
+        self.overfit_button.setToolTip("Train a fresh model of the current config on a few samples: it must reach "
+                                       "100% training accuracy, or the model/code/lr cannot learn")
+        self.initial_button = QPushButton("Check initial loss")
+        self.initial_button.setToolTip("Cross-entropy of an untrained model of the current config vs ln C")
+        self.result = QLabel(" ")
+        self.result.setWordWrap(True)
+        bar = QHBoxLayout()
+        bar.addWidget(self.initial_button)
+        bar.addSpacing(12)
+        bar.addWidget(self.overfit_button)
+        bar.addWidget(QLabel("samples"))
+        bar.addWidget(self.n_samples)
+        bar.addWidget(QLabel("step budget"))
+        bar.addWidget(self.max_steps)
+        bar.addStretch(1)
+        # findings table
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        hh = self.table.horizontalHeader()
+        for j in range(len(COLUMNS) - 1):
+            hh.setSectionResizeMode(j, QHeaderView.ResizeToContents)
+        hh.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.Stretch)
+        self.table.setWordWrap(True)
+        # loss curve with markers
+        self.glw = pg.GraphicsLayoutWidget()
+        self.plot = self.glw.addPlot()
+        style_plot(self.plot, "Minibatch loss with the diagnostics' steps", "step", "loss")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        self.plot.setLogMode(y=True)      # a diverging loss spans decades
+        self.plot.getAxis("left").setStyle(maxTextLevel=1)
+        self.c_loss = self.plot.plot(pen=pg.mkPen("#9fb7d0", width=1))
+        self.markers: list[pg.InfiniteLine] = []
+        split = QSplitter(Qt.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(self.glw)
+        split.setSizes([300, 260])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(bar)
+        lay.addWidget(self.result)
+        lay.addWidget(split, 1)
+        self.overfit_button.clicked.connect(self._on_overfit_clicked)
+        self.initial_button.clicked.connect(self._on_initial_clicked)
+
+    # -- events --------------------------------------------------------------------------------
+    def on_run_started(self, run_id: str, config) -> None:
+        self.run_id = run_id
+        self.found = []
+        self.step.clear()
+        self.loss.clear()
+        self.table.setRowCount(0)
+        for m in self.markers:
+            self.plot.removeItem(m)
+        self.markers = []
+        self._redraw()
+
+    def handle_events(self, events: list[Event]) -> None:
+        for e in events:
+            if e.run_id != self.run_id:
+                continue
+            if isinstance(e, Payload) and e.topic == "diagnostics":
+                self.add_finding(e.data)
+            elif isinstance(e, StepBatch):
+                self.step.extend(e.steps)
+                self.loss.extend(e.loss)
+                self._dirty = True
+        if self._dirty and self.isVisible() and time.perf_counter() - self._last_draw >= self.MIN_REDRAW_S:
+            self._redraw()
+
+    def load_session(self, session) -> None:
+        if not session.runs:
+            return
+        rec = session.runs[0]
+        self.on_run_started("", rec.config)
+        loss = rec.series.get("step/loss", np.zeros(0))
+        self.step.extend(np.arange(1, len(loss) + 1))
+        self.loss.extend(loss)
+        for d in rec.meta.get("diagnostics", []):
+            self.add_finding(d)
+        self._redraw()
+
+    def showEvent(self, event) -> None:   # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._dirty:
+            self._redraw()
+
+    # -- findings ----------------------------------------------------------------------------------
+    def add_finding(self, d: dict) -> None:
+        self.found.append(d)
+        r = self.table.rowCount()
+        self.table.insertRow(r)
+        vals = [str(d.get("step", "")), str(d.get("epoch", "")), d.get("level", ""), d.get("kind", ""),
+                d.get("layer", ""), d.get("message", "")]
+        level_color = QColor(LEVEL_COLORS.get(d.get("level", ""), "#777777"))
+        for j, v in enumerate(vals):
+            item = QTableWidgetItem(v)
+            if j == 2:
+                item.setForeground(level_color)
+            self.table.setItem(r, j, item)
+        self.table.resizeRowToContents(r)
+        step = d.get("step")
+        if isinstance(step, (int, float)) and d.get("kind") != "overfit_subset":
+            self._mark(float(step), d.get("kind", ""), d.get("level", ""))
+
+    def _mark(self, step: float, kind: str, level: str) -> None:
+        """One dashed line per step on the loss curve; findings at the same step share it."""
+        for line in self.markers:
+            if line.value() == step:
+                kinds = line.kinds
+                if kind not in kinds:
+                    kinds.append(kind)
+                    line.label.setFormat(" + ".join(kinds))
+                return
+        c = LEVEL_COLORS.get(level, "#777777")
+        line = pg.InfiniteLine(pos=step, angle=90, movable=False, pen=pg.mkPen(c, width=1.5, style=Qt.DashLine),
+                               label=kind, labelOpts={"position": 0.85 - 0.2 * (len(self.markers) % 4), "color": c,
+                                                      "fill": pg.mkBrush(0, 0, 0, 170)})
+        line.kinds = [kind]
+        self.plot.addItem(line)
+        self.markers.append(line)
+
+    def _redraw(self) -> None:
+        self._dirty = False
+        self._last_draw = time.perf_counter()
+        loss = self.loss.view()
+        ok = np.isfinite(loss) & (loss > 0)
+        self.c_loss.setData(self.step.view()[ok], loss[ok])
+
+    # -- sanity checks (background threads; results come back through the relay) ----------------
+    def _start_job(self, fn, label: str) -> None:
+        if self._busy:
+            return
+        self._busy = True
+        self.overfit_button.setEnabled(False)
+        self.initial_button.setEnabled(False)
+        self.result.setText(f"{label}…")
+        config = self.controller.config
+
+        def work() -> None:
+            try:
+                out = fn(config)
+            except Exception as e:  # noqa: BLE001 - reported in the panel, the app stays usable
+                out = {"kind": "error", "level": "error", "message": f"{label} failed: {e}"}
+            self._relay.done.emit(out)
+        threading.Thread(target=work, name="descent-sanity-check", daemon=True).start()
+
+    def _on_overfit_clicked(self) -> None:
+        n, steps = self.n_samples.value(), self.max_steps.value()
+
+        def job(config) -> dict:
+            r = overfit_tiny_subset(config, n_samples=n, max_steps=steps)
+            return {"kind": "overfit_subset", "level": "info" if r.passed else "error", "step": "",
+                    "epoch": "", "layer": "", "message": r.message, "passed": r.passed}
+        self._start_job(job, "overfitting a tiny subset")
+
+    def _on_initial_clicked(self) -> None:
+        def job(config) -> dict:
+            d = initial_loss_check(config)
+            d["step"] = ""
+            d["epoch"] = ""
+            return d
+        self._start_job(job, "checking the initial loss")
+
+    def _on_job_done(self, out: dict) -> None:
+        self._busy = False
+        self.overfit_button.setEnabled(True)
+        self.initial_button.setEnabled(True)
+        color = LEVEL_COLORS.get(out.get("level", ""), "#777")
+        self.result.setText(f"<span style='color:{color}'><b>{out.get('message', '')}</b></span>")
+        self.add_finding(out)
+        self.last_result = out
+
+
