@@ -146,3 +146,24 @@ def test_replays_a_saved_race(view, qtbot):
     out = Session()
     view.save_into(out)
     np.testing.assert_array_equal(out.arrays["playground/adam/positions"], session.arrays["playground/adam/positions"])
+
+
+def test_bad_start_and_function_change(view, qtbot):
+    before = view.cfg
+    view.start_edit.setText("9, 9")
+    view.start_edit.editingFinished.emit()
+    assert view.cfg == before and "outside the domain of rosenbrock" in view.status.text()
+    assert "border" in view.start_edit.styleSheet()
+    # a new function: its suggested start, learning rates and height scale; a new race
+    view.settings["function"].widget.setCurrentText("saddle")
+    assert view.cfg.function == "saddle" and view.cfg.start_point == (1.5, 1e-3)
+    assert not view.log_height.isChecked()
+    assert view.cfg.racers[0].optim.lr == 0.01 and view.cfg.racers[3].optim.lr == 0.1    # sgd, adagrad
+    assert view.wait_computed(20)
+    assert view.grid.fn.name == "saddle" and view.loss_plot.fmin is None    # no minimum: raw loss axis
+    # restarting while a long race is being computed cancels it
+    view._apply({"steps": 200_000})
+    job = view.job
+    view._apply({"steps": 100})
+    assert not job.running and job.race.done < 200_000
+    assert view.wait_computed(20) and view.available_steps() == 100

@@ -197,7 +197,7 @@ class PlaygroundView(View):
         self.contour.set_racers(colors)
         mins = fn.minima(cfg.params)
         fmin = min(float(fn.value(np.array(mx), np.array(my), np, cfg.params)) for mx, my in mins) if mins else None
-        self.loss_plot.set_racers(colors, [r.label for r in cfg.racers], fmin)
+        self.loss_plot.set_racers(colors, [r.label for r in cfg.racers], fmin, cfg.steps)
         self.table.set_racers(cfg)
         self._sync_widgets()
         self.cursor = 0
@@ -453,4 +453,5 @@ class PlaygroundView(View):
         if self.replay is not None:
             paths_to_session(self.cfg, self.replay, self.available_steps(), session)
         elif self.job is not None and self.job.race.done > 0:
+            self.wait_computed(10.0)             # save a finished race, not one mid-chunk
             race_to_session(self.job.race, session)

@@ -280,19 +280,22 @@ class LossPlot(pg.PlotWidget):
         self.curves: list[pg.PlotDataItem] = []
         self.fmin: float | None = None
 
-    def set_racers(self, colors: list[str], labels: list[str], fmin: float | None) -> None:
+    def set_racers(self, colors: list[str], labels: list[str], fmin: float | None, steps: int = 0) -> None:
         for it in self.curves:
             self.removeItem(it)
         self.fmin = fmin
         pi = self.getPlotItem()
+        if steps:                 # a fixed step axis: no re-layout of the x axis while the race plays
+            pi.disableAutoRange(axis="x")
+            pi.setXRange(0, steps, padding=0.02)
         pi.setLogMode(y=fmin is not None)
         pi.setLabel("left", "loss − f* (log)" if fmin is not None else "loss")
         self.curves = [self.plot(pen=pg.mkPen(c, width=2), name=lb, antialias=False) for c, lb in zip(colors, labels)]
 
     def draw(self, losses: list[np.ndarray]) -> None:
         for i, loss in enumerate(losses):
-            y = thin(loss, 3000)
-            x = thin(np.arange(len(loss), dtype=np.float64), 3000)
+            y = thin(loss, 1000)
+            x = thin(np.arange(len(loss), dtype=np.float64), 1000)
             if self.fmin is not None:
                 y = np.maximum(y - self.fmin, 1e-16)
             self.curves[i].setData(x, y)
