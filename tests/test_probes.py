@@ -200,3 +200,30 @@ def test_info_json_has_per_layer_probe_stats_diagnostics_and_metrics(tmp_path):
         assert a["grad_norm"][0] is None and a["grad_norm"][1] > 0
     assert run["diagnostics"][0]["kind"] == "initial_loss"
     assert run["classification"]["epochs"] == [1] and 0 <= run["classification"]["accuracy"][0] <= 1
+
+
+def test_activation_curves_and_saturated_regions():
+    from engine.probes.activation_curves import activation_curve, saturated_regions, zero_gradient_regions
+    x = np.linspace(-6, 6, 121)
+    f, df = activation_curve("sigmoid", x)
+    s = 1 / (1 + np.exp(-x))
+    assert np.allclose(f, s) and np.allclose(df, s * (1 - s))
+    f, df = activation_curve("tanh", x)
+    assert np.allclose(df, 1 - np.tanh(x) ** 2)
+    f, df = activation_curve("leaky_relu", x, slope=0.2)
+    assert np.allclose(f, np.where(x > 0, x, 0.2 * x)) and np.allclose(df[x < 0], 0.2) and np.allclose(df[x > 0], 1)
+    f, df = activation_curve("prelu", x, slope=0.25)
+    assert np.allclose(df[x < 0], 0.25)
+    (lo, a), (b, hi) = saturated_regions("sigmoid")
+    assert 1 / (1 + np.exp(-b)) == pytest.approx(0.99) and a == -b
+    (_, a), (b, _) = saturated_regions("tanh")
+    assert np.tanh(b) == pytest.approx(0.98)
+    # Inside the shaded regions f′ is below 4% of its peak: learning stalls there.
+    (_, _), (bs, _) = saturated_regions("sigmoid")
+    assert activation_curve("sigmoid", np.array([bs + 0.01]))[1][0] < 0.04 * 0.25
+    assert activation_curve("tanh", np.array([b + 0.01]))[1][0] < 0.04
+    assert saturated_regions("relu") == [] and zero_gradient_regions("relu") == [(-math.inf, 0.0)]
+    with pytest.raises(ValueError, match="unknown activation"):
+        activation_curve("swish2", x)
+    with pytest.raises(ValueError, match="slope"):
+        activation_curve("leaky_relu", x, slope=2.0)

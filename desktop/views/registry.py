@@ -26,5 +26,8 @@ def tab_classes() -> list[type]:
 
     from desktop.views.diagnostics import DiagnosticsView
 
-    tabs += [HistogramsView, DepthProfileView, GradientNormsView, DiagnosticsView, MetricsView]
+    from desktop.views.explorers import ActivationExplorerView, InitExplorerView
+
+    tabs += [HistogramsView, DepthProfileView, GradientNormsView, DiagnosticsView, MetricsView,
+             ActivationExplorerView, InitExplorerView]
     return tabs

@@ -1,0 +1,55 @@
+"""f and f′ of the activation functions (lecture §1), with their saturated regions, for the
+activation explorer. Derivatives come from autograd on the same torch modules the models use."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.probes.stats import SAT_MARGIN
+
+EXPLORER_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu")
+
+
+def activation_module(name: str, slope: float = 0.01) -> nn.Module:
+    if name == "sigmoid":
+        return nn.Sigmoid()
+    if name == "tanh":
+        return nn.Tanh()
+    if name == "relu":
+        return nn.ReLU()
+    if name == "leaky_relu":
+        return nn.LeakyReLU(slope)
+    if name == "prelu":
+        return nn.PReLU(num_parameters=1, init=slope)
+    raise ValueError(f"unknown activation '{name}' (choose from {', '.join(EXPLORER_ACTIVATIONS)})")
+
+
+def activation_curve(name: str, x: np.ndarray, slope: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """(f(x), f′(x)) evaluated with torch; `slope` is leaky ReLU's α or PReLU's current α."""
+    if not 0.0 <= slope <= 1.0:
+        raise ValueError(f"slope must be in [0, 1], got {slope}")
+    m = activation_module(name, slope)
+    t = torch.as_tensor(np.asarray(x, dtype=np.float64)).requires_grad_(True)
+    y = m.double()(t)
+    (g,) = torch.autograd.grad(y.sum(), t)
+    return y.detach().numpy(), g.numpy()
+
+
+def saturated_regions(name: str) -> list[tuple[float, float]]:
+    """Input intervals where the output is within 1% of the output span of a bound (the
+    probes' definition of saturated): there f′ ≈ 0 and learning stalls."""
+    if name == "sigmoid":
+        a = math.log((1 - SAT_MARGIN) / SAT_MARGIN)         # σ(a) = 0.99
+        return [(-math.inf, -a), (a, math.inf)]
+    if name == "tanh":
+        a = math.atanh(1 - 2 * SAT_MARGIN)                 # tanh(a) = 0.98 (1% of the span of 2)
+        return [(-math.inf, -a), (a, math.inf)]
+    return []
+
+
+def zero_gradient_regions(name: str) -> list[tuple[float, float]]:
+    """Where f′ is exactly 0 (ReLU for x < 0: a unit that stays there is dead)."""
+    return [(-math.inf, 0.0)] if name == "relu" else []
