@@ -143,3 +143,16 @@ def test_bad_file_in_trainer_is_a_one_line_error(tmp_path):
         time.sleep(0.02)
     w.shutdown()
     assert errs and errs[0].message.startswith(str(p)) and "no label column" in errs[0].message
+
+
+def test_test_split_is_only_measured_when_the_run_is_over():
+    cfg = ExperimentConfig().with_updates({"data.name": "iris", "data.test_fraction": 0.2, "train.epochs": 3,
+                                           "device": "cpu", "train.threads": 1, "model.hidden": [8]})
+    t = Trainer(cfg, hooks=[])
+    assert len(t.data.x_test) == 30 and len(t.data.x_train) + len(t.data.x_val) == 120
+    t.run(max_steps=2)
+    assert "test_acc" not in t.final_metrics()          # paused mid-run: the test set stays untouched
+    t.run()
+    final = t.final_metrics()
+    assert t.state == "finished" and 0.0 <= final["test_acc"] <= 1.0 and final["test_loss"] > 0
+    assert final["test_acc"] == pytest.approx(t.evaluate(t.data.x_test, t.data.y_test)[1])

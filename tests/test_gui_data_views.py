@@ -153,7 +153,7 @@ def test_decision_boundary_live_in_the_main_window(qtbot, tmp_path, screenshot_d
     v = next(x for x in w.views if isinstance(x, DecisionBoundaryView))
     assert w.show_tab(v.title)
     c.start()
-    qtbot.waitUntil(lambda: v.grids_drawn >= 4 and v.last_step > 200, timeout=60000)
+    qtbot.waitUntil(lambda: v.grids_drawn >= 3 and v.last_step > 120, timeout=60000)
     c.stop()
     qtbot.wait(300)
     assert len(v.train_items) == 3 and len(v.val_items) == 3

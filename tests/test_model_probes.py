@@ -101,3 +101,21 @@ def test_decision_boundary_grid_matches_the_model_and_is_throttled():
 def test_no_boundary_hook_for_non_2d_data_and_no_bn_probe_without_bn():
     t = Trainer(ExperimentConfig().with_updates({**FAST, "data.name": "iris"}))
     assert not any(isinstance(h, (DecisionBoundaryHook, BatchNormProbe)) for h in t.hooks)
+
+
+def test_probe_arrays_survive_a_session_round_trip(tmp_path):
+    from engine.session import Session, load_session, save_session
+
+    cfg = ExperimentConfig().with_updates({**FAST, "data.name": "moons", "data.n_samples": 200, "train.epochs": 2,
+                                           "model.batch_norm": "after", "reg.early_stopping": True, "reg.l2": 0.01})
+    t = Trainer(cfg)
+    t.run()
+    rec = t.to_record("r")
+    path = save_session(Session(runs=[rec]), tmp_path / "s.descent")
+    back = load_session(path).runs[0]
+    for k in ("batchnorm/batch_mean", "batchnorm/mean_gap", "batchnorm/epochs", "decision_boundary/probs"):
+        assert np.array_equal(back.arrays[k], rec.arrays[k]), k
+    assert back.meta["batchnorm"]["batch_size"] == 64
+    assert back.meta["early_stopping"]["best_epoch"] >= 1
+    assert back.config.reg.l2 == 0.01 and back.config.model.batch_norm == "after"
+    assert len(back.series["epoch/penalty"]) == 2

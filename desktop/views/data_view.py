@@ -71,6 +71,8 @@ class DataView(View):
         self.p_after = self.glw.addPlot(row=0, col=1)
         self.cond_before = QLabel()
         self.cond_after = QLabel()
+        self.cond_before.setWordWrap(True)
+        self.cond_after.setWordWrap(True)
         conds = QHBoxLayout()
         conds.addWidget(self.cond_before, 1)
         conds.addWidget(self.cond_after, 1)
