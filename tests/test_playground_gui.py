@@ -167,3 +167,26 @@ def test_bad_start_and_function_change(view, qtbot):
     view._apply({"steps": 100})
     assert not job.running and job.race.done < 200_000
     assert view.wait_computed(20) and view.available_steps() == 100
+
+
+def test_series_plot_shows_step_sizes_velocity_and_lr(view, qtbot, screenshot_dir):
+    view.seek(2000)
+    view.series.setCurrentText("step size")
+    paths = view.paths()
+    x, y = view.loss_plot.curves[3].getData()                  # adagrad: shrinking steps
+    assert len(x) > 100 and y[-1] < y[0]
+    ada = paths[3].step_sizes
+    assert np.all(np.diff(ada[:, 0]) <= 0)                      # Adagrad's accumulator only grows
+    _, y2 = view.loss_plot.curves_y[3].getData()
+    assert view.loss_plot.curves_y[3].isVisible() and len(y2) == len(y)
+    view.series.setCurrentText("velocity")
+    _, vs = view.loss_plot.curves[0].getData()                  # plain SGD has no velocity
+    assert np.all(np.isnan(vs))
+    _, vm = view.loss_plot.curves[1].getData()
+    assert np.all(np.isfinite(vm)) and not view.loss_plot.curves_y[1].isVisible()
+    view.series.setCurrentText("learning rate")
+    _, lr = view.loss_plot.curves[5].getData()
+    np.testing.assert_allclose(10 ** lr, 0.02)                  # getData is in log10 on a log axis
+    view.grab().save(str(screenshot_dir / "playground_step_sizes.png"))
+    view.series.setCurrentText("step size")
+    view.grab().save(str(screenshot_dir / "playground_step_sizes.png"))

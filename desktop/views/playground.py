@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from desktop.panels.hyperparams import FieldEditor
 from desktop.views.base import View
-from desktop.views.playground_plots import Contour2D, LossPlot, Surface3D, SurfaceGrid
+from desktop.views.playground_plots import SERIES_MODES, Contour2D, LossPlot, Surface3D, SurfaceGrid
 from desktop.views.playground_racers import LegendTable, RacerEditor, Transport
 from engine.config import ConfigError, OptimConfig
 from engine.playground.config import PALETTE, PlaygroundConfig, Racer, make_config, settings_specs, suggested_lr
@@ -139,8 +139,18 @@ class PlaygroundView(View):
         top = QSplitter(Qt.Horizontal)
         top.addWidget(self.surface)
         top.addWidget(self.contour)
+        self.series = QComboBox()
+        self.series.setObjectName("playground:series")
+        self.series.addItems(list(SERIES_MODES))
+        self.series.setToolTip("What the plot below shows per optimizer and step")
+        self.series.currentTextChanged.connect(self._on_series_changed)
+        series_box = QWidget()
+        sl = QVBoxLayout(series_box)
+        sl.setContentsMargins(0, 0, 0, 0)
+        sl.addWidget(self.series)
+        sl.addWidget(self.loss_plot)
         bottom = QSplitter(Qt.Horizontal)
-        bottom.addWidget(self.loss_plot)
+        bottom.addWidget(series_box)
         bottom.addWidget(self.table)
         right = QSplitter(Qt.Vertical)
         right.addWidget(top)
@@ -279,7 +289,7 @@ class PlaygroundView(View):
         self.contour.draw([pos for pos, _ in cut], grads, vels, stopped)
         now = time.perf_counter()
         if now - self._last_loss > self.LOSS_EVERY_S or not self.playing:    # the loss plot at ~10 Hz
-            self.loss_plot.draw([loss for _, loss in cut])
+            self.loss_plot.draw(paths, [len(pos) - 1 for pos, _ in cut])
             self._last_loss = now
         self._drawn_cursor = c
         if now - self._last_table > self.TABLE_EVERY_S or not self.playing:
@@ -403,6 +413,12 @@ class PlaygroundView(View):
         self._reset_display()
         self.cursor, self._drawn_cursor = cursor, -1
         self.set_playing(playing)
+        self._draw()
+
+    def _on_series_changed(self, mode: str) -> None:
+        self.loss_plot.set_mode(mode)
+        self._drawn_cursor = -1
+        self._last_loss = 0.0
         self._draw()
 
     def _on_arrows_toggled(self, _on: bool) -> None:

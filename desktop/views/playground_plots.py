@@ -269,33 +269,79 @@ class Contour2D(pg.PlotWidget):
             self.start_clicked.emit(float(p.x()), float(p.y()))
 
 
+SERIES_MODES = {
+    "loss": ("Loss vs step", "loss"),
+    "step size": ("Effective step size per coordinate (x solid, y dashed)", "step size"),
+    "gradient": ("Gradient norm (with the noise, as the optimizer saw it)", "‖g‖"),
+    "velocity": ("Velocity norm (momentum buffer / Adam's first moment)", "‖v‖"),
+    "learning rate": ("Learning rate (the schedule)", "lr"),
+}
+
+
 class LossPlot(pg.PlotWidget):
-    """Loss vs step per racer: the gap to the known minimum on a log axis, or the raw loss
-    (linear) on surfaces without a minimum (saddles)."""
+    """One recorded series per racer vs step: the loss (its gap to the known minimum on a
+    log axis, or the raw loss on surfaces without a minimum), the effective per-coordinate
+    step size (lr for SGD, lr/(√accumulator + ε) for Adagrad/RMSProp/Adam), the gradient
+    or velocity norm, or the learning rate."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         style_plot(self.getPlotItem(), "Loss vs step", "step", "loss")
         self.getPlotItem().setClipToView(False)
+        self.getPlotItem().getAxis("left").enableAutoSIPrefix(False)    # no "(x0.001)" on log axes
         self.curves: list[pg.PlotDataItem] = []
+        self.curves_y: list[pg.PlotDataItem] = []
         self.fmin: float | None = None
+        self.mode = "loss"
 
     def set_racers(self, colors: list[str], labels: list[str], fmin: float | None, steps: int = 0) -> None:
-        for it in self.curves:
+        for it in self.curves + self.curves_y:
             self.removeItem(it)
         self.fmin = fmin
         pi = self.getPlotItem()
         if steps:                 # a fixed step axis: no re-layout of the x axis while the race plays
             pi.disableAutoRange(axis="x")
             pi.setXRange(0, steps, padding=0.02)
-        pi.setLogMode(y=fmin is not None)
-        pi.setLabel("left", "loss − f* (log)" if fmin is not None else "loss")
         self.curves = [self.plot(pen=pg.mkPen(c, width=2), name=lb, antialias=False) for c, lb in zip(colors, labels)]
+        self.curves_y = [self.plot(pen=pg.mkPen(c, width=2, style=Qt.DashLine), antialias=False) for c in colors]
+        self.set_mode(self.mode)
 
-    def draw(self, losses: list[np.ndarray]) -> None:
-        for i, loss in enumerate(losses):
-            y = thin(loss, 1000)
-            x = thin(np.arange(len(loss), dtype=np.float64), 1000)
-            if self.fmin is not None:
-                y = np.maximum(y - self.fmin, 1e-16)
-            self.curves[i].setData(x, y)
+    def set_mode(self, mode: str) -> None:
+        self.mode = mode
+        title, label = SERIES_MODES[mode]
+        pi = self.getPlotItem()
+        pi.setTitle(title, size="10pt")
+        log = mode != "loss" or self.fmin is not None
+        pi.setLogMode(y=log)
+        pi.setLabel("left", ("loss − f* (log)" if log else "loss") if mode == "loss" else f"{label} (log)")
+        for c in self.curves_y:
+            c.setVisible(mode == "step size")
+            c.setData([], [])
+        pi.enableAutoRange(axis="y")
+
+    def draw(self, paths, ks: list[int]) -> None:
+        """paths: RacerPath-like records; ks: the step each racer is shown at."""
+        mode = self.mode
+        for i, (p, k) in enumerate(zip(paths, ks)):
+            y2 = None
+            if mode == "loss":
+                y = p.losses[: k + 1]
+                x = np.arange(k + 1, dtype=np.float64)
+                if self.fmin is not None:
+                    y = np.maximum(y - self.fmin, 1e-16)
+            else:
+                x = np.arange(1, k + 1, dtype=np.float64)
+                if mode == "step size":
+                    y, y2 = p.step_sizes[:k, 0], p.step_sizes[:k, 1]
+                elif mode == "gradient":
+                    y = np.hypot(p.gradients[:k, 0], p.gradients[:k, 1])
+                elif mode == "velocity":
+                    y = np.hypot(p.velocities[:k, 0], p.velocities[:k, 1])
+                else:
+                    y = p.lrs[:k]
+                y = np.where(y > 0, y, np.nan)            # log axis; no velocity: no curve
+                y2 = None if y2 is None else np.where(y2 > 0, y2, np.nan)
+            xt = thin(x, 1000)
+            self.curves[i].setData(xt, thin(y, 1000))
+            if y2 is not None:
+                self.curves_y[i].setData(xt, thin(y2, 1000))
