@@ -213,6 +213,7 @@ class MetricsConfig(Section):
 
     enabled: bool = Field(True, description="Confusion matrix, per-class precision/recall/F1, ROC and PR curves with AUC every epoch")
     max_samples: int = Field(5000, ge=10, le=1_000_000, description="Validation samples used for the metrics (the first N: deterministic, bounded cost)")
+    every: int = Field(1, ge=1, le=100_000, description="Epochs between two metric evaluations (the last epoch is always evaluated); raise it when epochs are only a few steps")
     curve_points: int = Field(200, ge=10, le=100_000, description="Most points kept per ROC/PR curve")
 
 

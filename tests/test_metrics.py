@@ -81,3 +81,10 @@ def test_curves_are_thinned_to_the_configured_points():
     rep = classification_report(y, np.stack([1 - s, s], 1), 2, curve_points=50)
     roc = rep["curves"]["roc/1"]
     assert roc.shape[1] <= 50 and roc[0, 0] == 0.0 and roc[0, -1] == 1.0
+
+
+def test_metrics_every_n_epochs_keeps_the_last_epoch():
+    t = Trainer(cfg(**{"data.name": "moons", "data.n_samples": 200, "train.epochs": 5, "metrics.every": 2}))
+    t.run()
+    hook = next(h for h in t.hooks if isinstance(h, MetricsHook))
+    assert hook.epochs == [2, 4, 5]

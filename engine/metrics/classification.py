@@ -35,10 +35,11 @@ def classification_report(labels: np.ndarray, probs: np.ndarray, n_classes: int,
         raise ValueError(f"probabilities of shape {probs.shape} do not match {labels.shape[0]} labels")
     classes = np.arange(n_classes)
     pred = probs.argmax(1)
+    cm = skm.confusion_matrix(labels, pred, labels=classes).astype(np.int64)
     p, r, f1, support = skm.precision_recall_fscore_support(labels, pred, labels=classes, zero_division=0)
     out: dict[str, Any] = {
-        "accuracy": float(skm.accuracy_score(labels, pred)) if len(labels) else math.nan,
-        "confusion": skm.confusion_matrix(labels, pred, labels=classes).astype(np.int64),
+        "accuracy": float(np.trace(cm) / cm.sum()) if len(labels) else math.nan,
+        "confusion": cm,
         "precision": p.astype(np.float64), "recall": r.astype(np.float64), "f1": f1.astype(np.float64),
         "support": support.astype(np.int64),
     }
@@ -48,10 +49,13 @@ def classification_report(labels: np.ndarray, probs: np.ndarray, n_classes: int,
         y = (labels == c).astype(np.int64)
         s = probs[:, c]
         if 0 < y.sum() < len(y):
+            # Two sklearn calls per class (its input validation dominates the cost on small
+            # arrays): the areas follow from the curves exactly as roc_auc_score and
+            # average_precision_score compute them (trapezoid ROC area; AP = Σ ΔR·P).
             fpr, tpr, thr = skm.roc_curve(y, s)
             prec, rec, pthr = skm.precision_recall_curve(y, s)
-            roc_auc.append(float(skm.roc_auc_score(y, s)))
-            ap.append(float(skm.average_precision_score(y, s)))
+            roc_auc.append(float(skm.auc(fpr, tpr)))
+            ap.append(float(-np.sum(np.diff(rec) * prec[:-1])))
             thr = np.where(np.isfinite(thr), thr, 1.0)
             curves[f"roc/{c}"] = np.stack(_thin(fpr, tpr, thr, points=curve_points))
             # precision_recall_curve has one threshold fewer than points; pad with 1.0.

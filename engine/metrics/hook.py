@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import sklearn
 import torch
 
 from engine.config import MetricsConfig
@@ -50,10 +51,14 @@ class MetricsHook(TrainerHook):
         return y.cpu().numpy(), probs.cpu().double().numpy()
 
     def on_epoch_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None:
+        if trainer.epoch % self.cfg.every and trainer.epoch < trainer.config.train.epochs:
+            return
         labels, probs = self._predict(trainer)
         if not np.isfinite(probs).all():
             return   # a diverging run: the diagnostics report it; metrics of NaN outputs mean nothing
-        rep = classification_report(labels, probs, trainer.data.n_classes, self.cfg.curve_points)
+        # Inputs are checked finite above: sklearn may skip its own (costly) validation.
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            rep = classification_report(labels, probs, trainer.data.n_classes, self.cfg.curve_points)
         self.labels, self.probs = labels, probs.astype(np.float32)
         self.epochs.append(trainer.epoch)
         self.steps.append(trainer.step)
