@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from desktop.cli import main
 from engine.session import load_session
@@ -55,3 +56,15 @@ def test_playground_command_bad_input_is_one_line(capsys):
     assert "outside the domain of rosenbrock" in capsys.readouterr().err
     assert main(["playground", "--set", "adam.lr=-1"]) == 2
     assert "optim.lr" in capsys.readouterr().err
+
+
+def test_exact_flag_gives_the_same_results(capsys):
+    args = ["playground", "--function", "himmelblau", "--optimizers", "momentum,rmsprop,adam", "--steps", "200",
+            "--json", "--set", "sigma=0.2"]
+    assert main(args) == 0
+    fast = json.loads(capsys.readouterr().out)["racers"]
+    assert main(args + ["--exact"]) == 0
+    exact = json.loads(capsys.readouterr().out)["racers"]
+    for a, b in zip(fast, exact):
+        assert a["final_position"] == pytest.approx(b["final_position"], rel=1e-9, abs=1e-12)
+        assert a["steps_taken"] == b["steps_taken"] == 200

@@ -117,6 +117,19 @@ def test_batched_race_matches_torch_optim(name, updates):
     assert np.abs(path.positions[-1] - path.positions[0]).max() > 1e-3
 
 
+@pytest.mark.parametrize("name,updates", OPTION_CASES[:7])
+def test_exact_race_with_torch_optim_objects_records_the_same_series(name, updates):
+    """exact=True steps build_optimizer's torch.optim objects and reads velocity and step
+    size from their state: every recorded series equals the batched race's."""
+    upd = {"steps": 120, "sigma": 0.3, **updates}
+    fast = run_race(make_config("beale", [name, "sgd"], upd)).path(0)
+    exact = run_race(make_config("beale", [name, "sgd"], {**upd, "exact": True})).path(0)
+    for series in ("positions", "losses", "gradients", "velocities", "step_sizes", "lrs"):
+        np.testing.assert_allclose(getattr(exact, series), getattr(fast, series), rtol=1e-8, atol=1e-12,
+                                   err_msg=series)
+    assert np.abs(fast.step_sizes).max() > 0
+
+
 # -- behaviour the lecture promises --------------------------------------------------
 def _steps_to(losses: np.ndarray, level: float) -> int:
     hit = np.flatnonzero(losses < level)

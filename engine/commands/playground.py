@@ -24,6 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="sigma=0.5, seed=1, start=x,y, condition=100, rotation=30, optim.lr=0.01 (all racers), "
                         "adam.lr=0.05 or adam.schedule.name=cosine (one racer)")
+    p.add_argument("--exact", action="store_true",
+                   help="step each racer with its own torch.optim optimizer object (about 15x slower; same paths)")
     p.add_argument("--out", help="session file to write (.descent)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
@@ -37,6 +39,8 @@ def _updates(args: argparse.Namespace) -> dict[str, str]:
         out[k.strip()] = v
     if args.steps is not None:
         out["steps"] = str(args.steps)
+    if args.exact:
+        out["exact"] = "true"
     return out
 
 

@@ -44,6 +44,7 @@ class PlaygroundSettings(BaseModel):
     sigma: float = Field(0.0, ge=0.0, le=100.0, description="Std of the Gaussian noise added to every gradient (minibatch stand-in)")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the gradient noise: same seed, same paths")
     steps: int = Field(500, ge=1, le=200_000, description="Number of lockstep optimizer steps (every step of every racer is kept)")
+    exact: bool = Field(False, description="Step each racer with its own torch.optim optimizer object (about 15x slower; same paths)")
 
 
 class PlaygroundConfig(PlaygroundSettings):

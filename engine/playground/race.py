@@ -90,7 +90,11 @@ class Race:
         self.cfg = cfg
         self.fn = get_function(cfg.function)
         self.params = cfg.params
-        self.stepper = BatchedOptimizers([r.optim for r in cfg.racers])
+        if cfg.exact:
+            from engine.playground.torch_stepper import TorchOptimizers
+            self.stepper = TorchOptimizers([r.optim for r in cfg.racers])
+        else:
+            self.stepper = BatchedOptimizers([r.optim for r in cfg.racers])
         self.order = self.stepper.order                      # row -> racer index
         self.rank = np.argsort(self.order)                   # racer index -> row
         n, T = len(cfg.racers), cfg.steps

@@ -110,7 +110,7 @@ def summarize_playground(session: Session) -> dict[str, Any] | None:
               if k.startswith(f"{KEY}/")}
     return {
         "function": cfg.get("function"),
-        "settings": {k: cfg.get(k) for k in ("condition", "rotation", "sigma", "seed", "steps")},
+        "settings": {k: cfg.get(k) for k in ("condition", "rotation", "sigma", "seed", "steps", "exact")},
         "start": meta.get("start"),
         "steps_done": meta.get("steps_done"),
         "minima": meta.get("function", {}).get("minima") if isinstance(meta.get("function"), dict) else None,
