@@ -3,8 +3,8 @@
 race:   6 optimizers (sgd, momentum, nesterov, adagrad, rmsprop, adam) x 10,000 lockstep
         steps on Rosenbrock with gradient noise, all series recorded. Baselines in the same
         process, 1,000 steps scaled to 10,000: the leanest torch.optim loop (one batched
-        gradient, one optimizer.step() per racer, nothing recorded) and the recording
-        reference (engine.playground.reference, one racer at a time).
+        gradient, one optimizer.step() per racer, nothing recorded) and the exact race
+        (Race with exact=True: torch.optim objects, every series recorded).
         Target: <= 1 s.
 frames: (--frames; needs a display: xvfb-run -a) the Playground tab with a 200x200
         surface and 6 live paths (gradient arrows on), playing at 50 steps per frame: per
@@ -27,7 +27,6 @@ import torch
 
 from engine.playground import make_config
 from engine.playground.race import Race
-from engine.playground.reference import reference_paths
 
 
 def timed_race(steps: int) -> tuple[float, float]:
@@ -115,13 +114,14 @@ def main() -> int:
     cpu = min(r[1] for r in runs)
     cfg = make_config("rosenbrock", None, {"steps": 1000, "sigma": 0.1})
     ref = min(torch_optim_loop(cfg) for _ in range(2)) * 10
+    exact = Race(cfg.with_updates({"exact": True}))
     t0 = time.perf_counter()
-    reference_paths(cfg)
+    exact.advance()
     ref_full = (time.perf_counter() - t0) * 10
     out = {"bench": "playground_race", "optimizers": 6, "steps": 10_000,
            "batched_wall_s": round(wall, 3), "batched_cpu_s": round(cpu, 3),
            "torch_optim_minimal_loop_wall_s_est": round(ref, 3), "speedup": round(ref / wall, 1),
-           "torch_optim_reference_with_recording_wall_s_est": round(ref_full, 3),
+           "exact_race_torch_optim_objects_wall_s_est": round(ref_full, 3),
            "target_s": 1.0, "ok": wall <= 1.0, "loadavg_1min": round(os.getloadavg()[0], 2)}
     print(json.dumps(out))
     return 0 if out["ok"] else 1
