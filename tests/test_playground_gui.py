@@ -8,21 +8,16 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtCore import QCoreApplication, QPointF, Qt  # noqa: E402
+from PySide6.QtCore import QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
 from desktop.plotting import configure_pyqtgraph  # noqa: E402
-from desktop.views.playground import PlaygroundView  # noqa: E402
+from desktop.views.playground import PlaygroundView  # noqa: E402  (shares GL contexts on import)
 from engine.playground import make_config, run_race  # noqa: E402
 from engine.playground.session import race_to_session  # noqa: E402
 from engine.session import Session  # noqa: E402
 
 pytestmark = pytest.mark.gui
-
-# pyqtgraph compiles its GL shader programs once per process: every GL widget after the
-# first needs a context that shares resources with the first (set before the QApplication).
-if QCoreApplication.instance() is None:
-    QCoreApplication.setAttribute(Qt.AA_ShareOpenGLContexts)
 
 
 @pytest.fixture

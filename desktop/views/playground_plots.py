@@ -29,6 +29,22 @@ ON_TOP = {GL.GL_DEPTH_TEST: False, GL.GL_BLEND: True, GL.GL_CULL_FACE: False,
           "glBlendFunc": (GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)}
 
 
+def share_gl_contexts() -> None:
+    """pyqtgraph compiles each GL shader program once per process, so every GL widget
+    after the first must share resources with the first one's context (seen here: a
+    second GLViewWidget fails with GLError 1281 'invalid value' in glUseProgram). Qt
+    needs the attribute before the QApplication exists: desktop/app.py should call this
+    first; it is also called when this module is imported, which in tests is before
+    pytest-qt creates the application."""
+    from PySide6.QtCore import QCoreApplication, Qt
+
+    if QCoreApplication.instance() is None:
+        QCoreApplication.setAttribute(Qt.AA_ShareOpenGLContexts)
+
+
+share_gl_contexts()
+
+
 def pin_none_refcount() -> None:
     """Work around a PySide6 6.12 bug on Python 3.11: every call of a void-returning method
     drops one reference to None (measured -1.000 per call: QMatrix4x4.translate/rotate/frustum,

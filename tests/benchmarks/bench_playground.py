@@ -63,8 +63,8 @@ def torch_optim_loop(cfg) -> float:
 
 
 def bench_frames(n: int = 60) -> int:
-    from PySide6.QtCore import QCoreApplication, Qt
-    QCoreApplication.setAttribute(Qt.AA_ShareOpenGLContexts)
+    from desktop.views.playground_plots import share_gl_contexts
+    share_gl_contexts()
     from OpenGL import GL
     from PySide6.QtWidgets import QApplication
 
