@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 import torch.nn.functional as F
 
 from desktop.cli import main
@@ -13,16 +14,29 @@ from engine.session.record import Session
 from engine.train import Trainer
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    # Tiny matmuls: one thread avoids OpenMP barriers that stall on a loaded shared CPU.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def session_file(tmp_path_factory):
-    cfg = ExperimentConfig().with_updates({"data.n_samples": 300, "train.epochs": 6, "train.batch_size": 32,
+    cfg = ExperimentConfig().with_updates({"data.name": "iris", "train.epochs": 6, "train.batch_size": 16,
                                            "device": "cpu", "landscape.sharpness_every": 0,
-                                           "landscape.eval_samples": 40})
+                                           "landscape.eval_samples": 40, "probes.enabled": False,
+                                           "diagnostics.enabled": False, "metrics.enabled": False})
     runs = []
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     for name, lr in (("a", 0.01), ("b", 0.03)):
         t = Trainer(cfg.with_updates({"optim.lr": lr}), run_id=name)
         t.run()
         runs.append((t, t.to_record(name)))
+    torch.set_num_threads(n_threads)
     path = tmp_path_factory.mktemp("ls") / "two.descent"
     save_session(Session(runs=[r for _, r in runs]), path)
     return path, runs
@@ -52,8 +66,14 @@ def test_landscape_adds_a_surface_whose_centre_is_the_final_loss(session_file, t
 def test_shared_plane_puts_both_paths_on_one_surface(session_file, tmp_path):
     path, _ = session_file
     out = tmp_path / "shared.descent"
-    assert main(["landscape", str(path), "--shared", "--grid", "7", "--quiet", "--out", str(out)]) == 0
+    assert main(["landscape", str(path), "--shared", "--grid", "7", "--quiet", "--line-to", "b",
+                 "--out", str(out)]) == 0
     s = load_session(out)
+    line = s.runs[0].arrays
+    t, loss = line["landscape/line/b/t"], line["landscape/line/b/loss"]
+    # The line passes through both runs' final weights: its ends are their true losses.
+    assert loss[np.argmin(abs(t))] == pytest.approx(s.runs[0].arrays["landscape/shared/loss"][3, 3], rel=1e-5)
+    assert np.isfinite(line["landscape/line/init/loss"]).all()
     assert s.runs[0].meta["landscape"]["surfaces"]["shared"]["plane"]["shared_by"] == ["a", "b"]
     assert s.runs[1].arrays["landscape/shared/path_coords"].shape[1] == 2
     # Same seed → same init: both paths start at the same point of the plane.

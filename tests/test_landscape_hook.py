@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import torch
 
 from engine.config import ExperimentConfig
 from engine.events import Payload
@@ -12,10 +14,20 @@ from engine.session.record import Session
 from engine.train import Trainer
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    # Tiny matmuls: one thread avoids OpenMP barriers that stall on a loaded shared CPU.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _cfg(**extra):
     base = {"data.n_samples": 300, "train.epochs": 4, "train.batch_size": 32, "device": "cpu",
             "landscape.snapshot_every": 2, "landscape.max_snapshots": 16, "landscape.sharpness_every": 2,
-            "landscape.sharpness_iters": 10}
+            "landscape.sharpness_iters": 10, "probes.enabled": False,
+            "diagnostics.enabled": False, "metrics.enabled": False}
     base.update(extra)
     return ExperimentConfig().with_updates(base)
 

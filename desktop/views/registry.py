@@ -9,6 +9,9 @@ def tab_classes() -> list[type]:
     from desktop.views.playground import PlaygroundView
 
     tabs.append(PlaygroundView)
+    from desktop.views.landscape import LandscapeView
+
+    tabs.append(LandscapeView)
     from desktop.views.compare import CompareView
 
     tabs.append(CompareView)

@@ -38,6 +38,16 @@ def _inside_section(record: Any) -> dict:
 RUN_SECTIONS.append(_inside_section)
 
 
+def _landscape_section(record: Any) -> dict:
+    """Trajectory snapshots, sharpness and saved loss surfaces (issue 4)."""
+    from engine.landscape.analysis import summarize_landscape
+
+    return summarize_landscape(record)
+
+
+RUN_SECTIONS.append(_landscape_section)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="session file (.descent)")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -11,6 +11,7 @@ import torch
 from engine.commands.common import CommandError, ProgressBar
 from engine.landscape.analysis import LandscapeRequest, eval_subset, model_from_record, plane_for, run_landscape, store_result
 from engine.landscape.directions import KINDS, pca_plane
+from engine.landscape.interpolation import line_losses
 from engine.landscape.params import LandscapeError, ParamLayout
 from engine.landscape.surface import SurfaceEvaluator
 from engine.session import SessionError, load_session, save_session
@@ -29,7 +30,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-samples", type=int, help="validation samples evaluated (default: landscape.eval_samples)")
     p.add_argument("--shared", action="store_true",
                    help="one PCA plane for every run sharing the chosen run's seed and architecture, all paths on it")
+    p.add_argument("--line-to", metavar="RUN", help="also the 1D loss along the line from this run's final weights "
+                   "to RUN's final weights (name or index; same architecture)")
     p.add_argument("--out", required=True, help="session file to write (may be the input file)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: a surface is thousands of small products, and on a busy "
+                        "machine one thread avoided OpenMP stalls that made 2 threads 20x slower)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -56,6 +62,17 @@ def main(args: argparse.Namespace) -> int:
         raise CommandError(f"--span {args.span}: must be in (0, 100]")
     if args.eval_samples is not None and args.eval_samples < 1:
         raise CommandError(f"--eval-samples {args.eval_samples}: must be at least 1")
+    if not 1 <= args.threads <= 256:
+        raise CommandError(f"--threads {args.threads}: must be in [1, 256]")
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        return _run(args)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if not (out.parent if str(out.parent) else Path(".")).is_dir():
         raise CommandError(f"{out}: folder {out.parent} does not exist")
@@ -104,6 +121,19 @@ def main(args: argparse.Namespace) -> int:
             peer.arrays["landscape/shared/path_steps"] = np.asarray(peer.arrays["landscape/trajectory_steps"])
             peer.meta.setdefault("landscape", {})["shared"] = {"surface_in_run": record.name,
                                                                "in_plane_fraction": in_plane_fraction(plane, ptraj)}
+        # 1D lines (Goodfellow et al. 2015): init → final, and optionally to another run's final weights.
+        lines = {"init": (init, final)}
+        if args.line_to is not None:
+            other = _pick(session, args.line_to)
+            if other is record:
+                raise CommandError("--line-to names the same run as --run")
+            if other.config.model != cfg.model or other.config.data != cfg.data:
+                raise CommandError(f"--line-to {other.name}: a different model or data set than {record.name}")
+            lines[other.name] = (final, model_from_record(other, data)[1])
+        for key, (start, end) in lines.items():
+            ln = line_losses(evaluator, start, end, n=41)
+            for k, v in ln.items():
+                record.arrays[f"landscape/line/{key}/{k}"] = v
         save_session(session, out)
     except LandscapeError as e:
         raise CommandError(str(e)) from None

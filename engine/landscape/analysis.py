@@ -266,3 +266,19 @@ def stored_result(container, name: str = "surface") -> LandscapeResult | None:
     return LandscapeResult(surf, req, np.asarray(arrays.get(f"{p}/path_steps", np.zeros(0, np.int64))),
                            np.asarray(arrays.get(f"{p}/path_coords", np.zeros((0, 2)))).reshape(-1, 2), faith,
                            float(meta.get("seconds", 0.0)), str(meta.get("mode", "")))
+
+
+def summarize_landscape(record) -> dict[str, Any]:
+    """`descent info` section: trajectory size, sharpness, saved surfaces (empty if none)."""
+    a, meta = record.arrays, record.meta.get("landscape", {})
+    out: dict[str, Any] = {}
+    if "landscape/trajectory" in a:
+        out["snapshots"] = int(len(a["landscape/trajectory"]))
+        out["snapshot_every"] = meta.get("snapshot_every")
+    if "landscape/sharpness" in a and len(a["landscape/sharpness"]):
+        sh = np.asarray(a["landscape/sharpness"])
+        out["sharpness"] = {"epochs": sh[:, 0].astype(int).tolist(), "lambda_max": sh[:, 2].tolist(),
+                            "two_over_lr": (2.0 / sh[:, 3]).tolist()}
+    if meta.get("surfaces"):
+        out["surfaces"] = meta["surfaces"]
+    return {"landscape": out} if out else {}

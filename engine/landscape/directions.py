@@ -87,7 +87,7 @@ def pca_plane(trajectory: torch.Tensor | np.ndarray, center: torch.Tensor, seed:
     pca = PCA(n_components=2, random_state=seed).fit(rel)
     comps = torch.as_tensor(pca.components_, dtype=torch.float64)
     coords = torch.as_tensor(rel) @ comps.T
-    extent = float(coords.abs().max())
+    extent = 1.15 * float(coords.abs().max())      # span 1: the whole path with a margin
     ratio = tuple(float(r) for r in pca.explained_variance_ratio_)
     return Plane(center.clone(), comps[0].float(), comps[1].float(), "pca", extent or 1.0, (ratio[0], ratio[1]),
                  info={"snapshots": int(traj.shape[0])})
@@ -96,7 +96,7 @@ def pca_plane(trajectory: torch.Tensor | np.ndarray, center: torch.Tensor, seed:
 def init_plane(init: torch.Tensor, center: torch.Tensor, layout: ParamLayout, seed: int = 0,
                zero_bias: bool = True) -> Plane:
     """d1 = current − init (init sits at a = −1), d2 a filter-normalized random direction made
-    orthogonal to d1 and of the same length."""
+    orthogonal to d1 and of the same length. Span 1 reaches a little beyond the init."""
     check_finite(center)
     d1 = center - init
     n1 = float(d1.norm())
@@ -107,7 +107,7 @@ def init_plane(init: torch.Tensor, center: torch.Tensor, layout: ParamLayout, se
     d1d = d1.double()
     r -= (r @ d1d) / (d1d @ d1d) * d1d
     r *= n1 / float(r.norm())
-    return Plane(center.clone(), d1.clone(), r.float(), "init", 1.0, info={"seed": int(seed)})
+    return Plane(center.clone(), d1.clone(), r.float(), "init", 1.15, info={"seed": int(seed)})
 
 
 def build_plane(kind: str, center: torch.Tensor, layout: ParamLayout, *, trajectory=None, init=None,

@@ -72,6 +72,9 @@ class SurfaceEvaluator:
         self.layout = ParamLayout.of(self.model)
         for p in self.model.parameters():
             p.requires_grad_(False)
+        for mod in self.model.modules():       # our copy never needs the activations' inputs
+            if isinstance(mod, (nn.ReLU, nn.LeakyReLU, nn.ReLU6, nn.ELU, nn.Hardtanh)):
+                mod.inplace = True
         self.buffers = {n: b for n, b in self.model.named_buffers()}
         self.x = x.to(self.device)
         self.y = y.to(self.device)
@@ -162,13 +165,19 @@ class SurfaceEvaluator:
     def _linear_loop_plane(self, pl: Plane, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         basis = self._first_layer_basis(pl)
         rest = self._first["rest"]
-        buf = self._buf
+        # Only the parameters after the first layer change per point (rest never reads
+        # the first layer's, so they stay stale in the buffer).
+        idx, _ = self._rest_parts()
+        if len(idx) and int(idx[-1] - idx[0]) + 1 == len(idx):
+            sl = slice(int(idx[0]), int(idx[-1]) + 1)
+            buf, c, d1, d2 = self._buf[sl], pl.center[sl], pl.d1[sl], pl.d2[sl]
+        else:
+            buf, c, d1, d2 = self._buf, pl.center, pl.d1, pl.d2
         z = torch.empty_like(basis[0])
         losses, accs = [], []
         for ak, bk in zip(a.tolist(), b.tolist()):
             torch.add(basis[0], basis[1], alpha=ak, out=z).add_(basis[2], alpha=bk)
-            # The first layer's weights in buf are stale but unused: rest never reads them.
-            torch.add(pl.center, pl.d1, alpha=ak, out=buf).add_(pl.d2, alpha=bk)
+            torch.add(c, d1, alpha=ak, out=buf).add_(d2, alpha=bk)
             lo, ac = self._point_metrics(rest(z))
             losses.append(lo)
             accs.append(ac)

@@ -1,0 +1,435 @@
+"""The Landscape tab: the loss surface of the network being trained, with its path.
+
+Snapshots stream from the engine's LandscapeHook (Payload events) and are projected onto
+the current plane as they arrive. Surfaces are background jobs (engine LandscapeJob on
+its own thread): the weights are copied on the engine thread between two steps
+(EngineWorker.call), the surface appears coarse first and refines; a new request or a
+new run cancels the job and keeps the previous surface. Batch-norm layers are evaluated
+in eval mode (running statistics), as the status line says.
+"""
+from __future__ import annotations
+
+import copy
+import threading
+from typing import Any
+
+import numpy as np
+import torch
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QProgressBar,
+                               QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+
+from desktop.views.base import View
+from desktop.views.landscape_plots import LandscapeContour, LandscapeSidePlots, LandscapeSurface3D, SurfaceShape
+from engine.events import EpochEnd, Event, Payload, RunFinished
+from engine.landscape.analysis import (LandscapeJob, LandscapeRequest, LandscapeResult, SurfaceCache, eval_subset,
+                                       model_from_record, plane_for, store_result, stored_result)
+from engine.landscape.directions import KINDS, Plane
+from engine.landscape.hook import TOPIC_SHARPNESS, TOPIC_SNAPSHOTS
+from engine.landscape.interpolation import line_losses
+from engine.landscape.params import LandscapeError, ParamLayout, flat_params
+from engine.landscape.projection import project
+from engine.landscape.surface import Surface, SurfaceEvaluator
+from engine.landscape.trajectory import TrajectoryBuffer
+
+SNAPSHOT_TIMEOUT_S = 5.0
+
+
+class _JobSignals(QObject):
+    """Queued hand-over from the job thread to the GUI thread."""
+
+    update = Signal(object, object, float)     # Surface, completed level indices or None, fraction
+    done = Signal(object, object)              # LandscapeResult, 1D line dict or None
+    failed = Signal(str)
+
+
+class LandscapeView(View):
+    """3D surface (log-loss option) with the live path, contour map, 1D interpolation,
+    sharpness vs 2/lr and the faithfulness read-out."""
+
+    title = "Landscape"
+
+    def __init__(self, controller, parent: QWidget | None = None) -> None:
+        super().__init__(controller, parent)
+        self.run_id = ""
+        self.traj: TrajectoryBuffer | None = None
+        self.sharp: list[tuple[float, float, float]] = []    # epoch, λ_max, 2/lr
+        self.result: LandscapeResult | None = None           # the surface shown (complete)
+        self.preview: Surface | None = None                  # a job's coarse surface
+        self.plane: Plane | None = None
+        self.coords = np.zeros((0, 2))
+        self.job: LandscapeJob | None = None
+        self.cache = SurfaceCache()
+        self.epochs_seen = 0
+        self.last_refresh_epoch = 0
+        self.session_record = None                           # a replayed run
+        self.busy = False                                    # a job is being prepared or runs
+        self._token: object | None = None
+        self.signals = _JobSignals()
+        self.signals.update.connect(self._on_job_update)
+        self.signals.done.connect(self._on_job_done)
+        self.signals.failed.connect(self._on_job_failed)
+        self._build_ui()
+
+    # -- UI ------------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        cfg = self.controller.config.landscape if self.controller is not None else None
+        bar = QHBoxLayout()
+        self.kind = QComboBox()
+        self.kind.addItems(list(KINDS))
+        self.kind.setToolTip("Plane: PCA of the trajectory, filter-normalized random, init → current + random")
+        self.grid = QSpinBox()
+        self.grid.setRange(5, 401)
+        self.span = QDoubleSpinBox()
+        self.span.setRange(0.05, 100.0)
+        self.span.setSingleStep(0.25)
+        if cfg is not None:
+            self.kind.setCurrentText(cfg.directions)
+            self.grid.setValue(cfg.grid)
+            self.span.setValue(cfg.span)
+        self.log = QCheckBox("log loss")
+        self.log.toggled.connect(self._on_log_toggled)
+        self.compute_btn = QPushButton("Compute surface")
+        self.compute_btn.clicked.connect(self.compute)
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.clicked.connect(self.cancel)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setMaximumWidth(160)
+        for w in (QLabel("Plane"), self.kind, QLabel("Grid"), self.grid, QLabel("Span"), self.span, self.log,
+                  self.compute_btn, self.cancel_btn, self.progress):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        self.status = QLabel("The surface appears after the first epoch of a run.")
+        self.status.setWordWrap(True)
+        self.faith_label = QLabel("")
+        self.faith_label.setWordWrap(True)
+        self.surface3d = LandscapeSurface3D()
+        self.contour = LandscapeContour()
+        self.side = LandscapeSidePlots()
+        right = QSplitter(Qt.Vertical)
+        right.addWidget(self.contour)
+        right.addWidget(self.side)
+        right.setSizes([300, 420])
+        split = QSplitter(Qt.Horizontal)
+        split.addWidget(self.surface3d)
+        split.addWidget(right)
+        split.setSizes([620, 420])
+        lay = QVBoxLayout(self)
+        lay.addLayout(bar)
+        lay.addWidget(self.status)
+        lay.addWidget(self.faith_label)
+        lay.addWidget(split, 1)
+        self._sync_buttons()
+
+    def _sync_buttons(self) -> None:
+        running = self.job is not None and not self.job.cancelled and self.job._thread.is_alive()
+        self.cancel_btn.setEnabled(running)
+
+    def request(self) -> LandscapeRequest:
+        seed = self.controller.config.seed if self.controller is not None else 0
+        zero = self.controller.config.landscape.zero_bias_directions if self.controller is not None else True
+        return LandscapeRequest(self.kind.currentText(), self.grid.value(), float(self.span.value()), seed, zero)
+
+    # -- events --------------------------------------------------------------------------
+    def on_run_started(self, run_id: str, config) -> None:
+        self.cancel()
+        self.run_id = run_id
+        self.session_record = None
+        self.traj = None
+        self.sharp = []
+        self.result = self.preview = self.plane = None
+        self.coords = np.zeros((0, 2))
+        self.epochs_seen = self.last_refresh_epoch = 0
+        lc = config.landscape
+        self.kind.setCurrentText(lc.directions)
+        self.grid.setValue(lc.grid)
+        self.span.setValue(lc.span)
+        self.side.set_sharpness(np.zeros(0), np.zeros(0), np.zeros(0))
+        self.side.set_line(np.zeros(0), np.zeros(0))
+        self.side.set_faith(np.zeros(0), np.zeros(0), np.zeros(0))
+        self.surface3d.set_path(np.zeros((0, 2)))
+        self.contour.set_path(np.zeros((0, 2)))
+        self.faith_label.setText("")
+        self.status.setText("Recording the path; the surface appears after the first epoch.")
+
+    def handle_events(self, events: list[Event]) -> None:
+        new_rows = 0
+        auto = False
+        for e in events:
+            if e.run_id != self.run_id or not self.run_id:
+                continue
+            if isinstance(e, Payload) and e.topic == TOPIC_SNAPSHOTS:
+                params = np.asarray(e.data["params"], dtype=np.float32)
+                if self.traj is None:
+                    cfg = self.controller.config.landscape
+                    self.traj = TrajectoryBuffer(params.shape[1], 1, cfg.max_snapshots)
+                for step, row in zip(np.asarray(e.data["steps"]).tolist(), params):
+                    self.traj.add(int(step), row)
+                new_rows += len(params)
+            elif isinstance(e, Payload) and e.topic == TOPIC_SHARPNESS:
+                self.sharp.append((float(e.data["epoch"]), float(e.data["value"]), float(e.data["two_over_lr"])))
+                s = np.asarray(self.sharp)
+                self.side.set_sharpness(s[:, 0], s[:, 1], s[:, 2])
+            elif isinstance(e, EpochEnd):
+                self.epochs_seen = e.epoch
+                every = self.controller.config.landscape.refresh_epochs
+                if self.busy:
+                    continue
+                if self.result is None or (every and e.epoch - self.last_refresh_epoch >= every):
+                    auto = True
+            elif isinstance(e, RunFinished):
+                auto = True
+        if new_rows and self.plane is not None:
+            self._reproject()
+        if auto and self.traj is not None and len(self.traj) >= 2:
+            self.last_refresh_epoch = self.epochs_seen
+            self.compute()
+
+    def _reproject(self) -> None:
+        if self.plane is None or self.traj is None or len(self.traj) == 0:
+            return
+        self.coords, _ = project(self.plane, self.traj.params)
+        self.surface3d.set_path(self.coords)
+        self.contour.set_path(self.coords)
+
+    # -- jobs ----------------------------------------------------------------------------
+    def cancel(self) -> None:
+        """Stop the running job; the surface shown stays."""
+        if self.job is not None:
+            self.job.cancel()
+        self.job = None
+        self._token = None
+        self.busy = False
+        self.progress.setValue(0)
+        self._sync_buttons()
+
+    def compute(self) -> None:
+        """Start a surface job around the current weights (or a replayed run's final weights)."""
+        self.cancel()
+        request = self.request()
+        traj = self.traj.params.copy() if self.traj is not None and len(self.traj) else None
+        steps = self.traj.steps if self.traj is not None else None
+        box: dict[str, Any] = {}
+        ready = threading.Event()
+        try:
+            if self.session_record is not None:
+                self._grab_record(box)
+                ready.set()
+            else:
+                self._grab_live(box, ready)
+        except LandscapeError as e:
+            self._on_job_failed(str(e))
+            return
+        job_holder: dict[str, LandscapeJob] = {}
+        sig = self.signals
+
+        def start_job() -> None:
+            # On a helper thread: wait for the engine's copy of the weights, then compute.
+            if not ready.wait(SNAPSHOT_TIMEOUT_S):
+                sig.failed.emit("the engine did not hand over the weights in time; try again")
+                return
+            if "error" in box:
+                sig.failed.emit(box["error"])
+                return
+            try:
+                model, x, y, center, init = box["model"], box["x"], box["y"], box["center"], box["init"]
+                layout = ParamLayout.of(model)
+                plane = plane_for(request, center, layout, traj, init)
+                evaluator = SurfaceEvaluator(model, x, y)
+            except LandscapeError as e:
+                sig.failed.emit(str(e))
+                return
+            key = SurfaceCache.key(center, request, int(x.shape[0]), 0 if traj is None else len(traj))
+            cached = self.cache.get(key)
+            if cached is not None:
+                sig.done.emit(cached, None)
+                return
+            job = LandscapeJob(evaluator, plane, request, traj, steps,
+                               on_update=lambda s, lvl, f: sig.update.emit(s, lvl, f))
+
+            def finished(res: LandscapeResult) -> None:
+                line = None
+                if init is not None and float((center - init).norm()) > 0:
+                    try:
+                        line = line_losses(evaluator, init, center, n=41)
+                    except LandscapeError:
+                        line = None
+                self.cache.put(key, res)
+                if not job.cancelled:
+                    sig.done.emit(res, line)
+            job.on_done = finished
+            job.on_error = sig.failed.emit
+            job_holder["job"] = job
+            if not self._job_token_valid(token):
+                return
+            self.job = job
+            job.start()
+
+        token = object()
+        self._token = token
+        self.busy = True
+        self.progress.setValue(0)
+        self.status.setText(f"Computing a {request.grid}×{request.grid} surface on a {request.kind} plane "
+                            "(coarse first)… batch-norm layers in eval mode.")
+        threading.Thread(target=start_job, name="descent-landscape-start", daemon=True).start()
+        self.cancel_btn.setEnabled(True)
+
+    def _job_token_valid(self, token) -> bool:
+        return getattr(self, "_token", None) is token
+
+    def _grab_live(self, box: dict, ready: threading.Event) -> None:
+        ctl = self.controller
+        w = ctl.worker if ctl is not None else None
+        if w is None or w.trainer is None:
+            raise LandscapeError("no run yet: start training or open a session")
+        n = ctl.config.landscape.eval_samples
+
+        def grab(t) -> None:
+            try:
+                if t.state == "diverged":
+                    box["error"] = ("the run diverged: a surface around non-finite weights means nothing — "
+                                    "lower the learning rate and restart")
+                    return
+                box["model"] = copy.deepcopy(t.model)
+                x, y = eval_subset(t.data.x_val, t.data.y_val, n)
+                box["x"], box["y"] = x.clone(), y.clone()
+                box["center"] = flat_params(t.model)
+                layout = ParamLayout.of(t.model)
+                box["init"] = torch.cat([t.initial_state[k].reshape(-1).float().cpu() for k in layout.names]) \
+                    if all(k in t.initial_state for k in layout.names) else None
+            except Exception as e:  # noqa: BLE001 - reported in the view
+                box["error"] = f"{type(e).__name__}: {e}"
+            finally:
+                ready.set()
+
+        if w.alive and ctl.state in ("running", "paused", "building"):
+            w.call(grab)
+        else:
+            grab(w.trainer)
+
+    def _grab_record(self, box: dict) -> None:
+        from engine.data import load_data
+
+        rec = self.session_record
+        data = load_data(rec.config)
+        model, final, init = model_from_record(rec, data)
+        x, y = eval_subset(data.x_val, data.y_val, rec.config.landscape.eval_samples)
+        box.update(model=model, x=x, y=y, center=final, init=init)
+
+    # -- job results (GUI thread) --------------------------------------------------------
+    def _on_job_update(self, surf: Surface, level, frac: float) -> None:
+        self.progress.setValue(int(frac * 100))
+        if level is None or frac >= 1.0:
+            return
+        # A completed coarse level: show it as the preview.
+        self.preview = surf
+        self.plane = surf.plane
+        a, b, loss = surf.level(level)
+        self._show_surface(a, b, loss)
+        self._reproject()
+
+    def _on_job_done(self, res: LandscapeResult, line) -> None:
+        self.job = None
+        self.busy = False
+        self._sync_buttons()
+        self.progress.setValue(100)
+        self.result = res
+        self.plane = res.surface.plane
+        s = res.surface
+        self._show_surface(s.alphas, s.betas, s.loss)
+        if self.traj is None and len(res.path_coords):
+            self.coords = res.path_coords
+            self.surface3d.set_path(self.coords)
+            self.contour.set_path(self.coords)
+        else:
+            self._reproject()
+        if line is not None:
+            self.side.set_line(line["t"], line["loss"])
+        self._show_faith(res)
+
+    def _on_job_failed(self, message: str) -> None:
+        self.job = None
+        self.busy = False
+        self._sync_buttons()
+        self.progress.setValue(0)
+        self.status.setText(f"Surface not computed: {message}")
+
+    def _show_surface(self, a: np.ndarray, b: np.ndarray, loss: np.ndarray) -> None:
+        shape = SurfaceShape(a, b, loss, self.log.isChecked())
+        self.surface3d.set_surface(shape)
+        self.contour.set_surface(shape)
+
+    def _on_log_toggled(self, _on: bool) -> None:
+        if self.result is not None:
+            s = self.result.surface
+            self._show_surface(s.alphas, s.betas, s.loss)
+            self._reproject()
+
+    def _show_faith(self, res: LandscapeResult) -> None:
+        p = res.surface.plane
+        ev = p.explained_variance
+        parts = [f"{p.kind} plane" + (f" (explained variance {ev[0]:.2f} + {ev[1]:.2f})" if ev else "")
+                 + (f" — {p.info['fallback']}" if "fallback" in p.info else ""),
+                 f"{len(res.surface.alphas)}² points in {res.seconds:.2f} s ({res.mode})",
+                 "batch-norm layers in eval mode"]
+        self.status.setText(" · ".join(parts))
+        f = res.faith
+        if f:
+            self.faith_label.setText(
+                f"Faithfulness: {100 * f['in_plane_fraction']:.0f}% of the path's length lies in the plane; "
+                f"|true loss − surface at the projection| mean {f['mean_abs_gap']:.3g}, max {f['max_abs_gap']:.3g} "
+                f"over {len(f.get('steps', []))} snapshots.")
+            if "steps" in f:
+                self.side.set_faith(np.asarray(f["steps"], float), np.asarray(f["true_loss"]),
+                                    np.asarray(f["plane_loss"]))
+        else:
+            self.faith_label.setText("")
+
+    # -- sessions ------------------------------------------------------------------------
+    def load_session(self, session) -> None:
+        self.cancel()
+        self.run_id = ""
+        self.result = self.preview = self.plane = None
+        self.traj, self.sharp = None, []
+        self.session_record = session.runs[0] if session.runs else None
+        res = stored_result(session, "live")
+        rec = self.session_record
+        if res is None and rec is not None:
+            res = stored_result(rec, "surface") or stored_result(rec, "shared")
+        if rec is not None and "landscape/trajectory" in rec.arrays:
+            tr = np.asarray(rec.arrays["landscape/trajectory"], dtype=np.float32)
+            st = np.asarray(rec.arrays.get("landscape/trajectory_steps", np.arange(len(tr))))
+            self.traj = TrajectoryBuffer(tr.shape[1], 1, max(len(tr), 8))
+            for s_, row in zip(st.tolist(), tr):
+                self.traj.add(int(s_), row)
+        if rec is not None and "landscape/sharpness" in rec.arrays:
+            sh = np.asarray(rec.arrays["landscape/sharpness"])
+            if sh.ndim == 2 and len(sh):
+                self.side.set_sharpness(sh[:, 0], sh[:, 2], 2.0 / sh[:, 3])
+        line = None
+        if rec is not None and "landscape/line/init/t" in rec.arrays:
+            line = {k: np.asarray(rec.arrays[f"landscape/line/init/{k}"]) for k in ("t", "loss")}
+        if res is not None:
+            self._on_job_done(res, line)
+            self._show_shared_paths(session, res)
+        else:
+            self.status.setText("This session has no surface yet: press Compute surface.")
+
+    def _show_shared_paths(self, session, res: LandscapeResult) -> None:
+        """On a shared plane (descent landscape --shared), every other run's path too."""
+        from desktop.plotting import color
+
+        others = [(np.asarray(r.arrays["landscape/shared/path_coords"]).reshape(-1, 2), color(i + 1))
+                  for i, r in enumerate(session.runs[1:]) if "landscape/shared/path_coords" in r.arrays]
+        if res.surface.plane.kind != "pca" or not others:
+            others = []
+        self.surface3d.set_other_paths(others)
+        self.contour.set_other_paths(others)
+
+    def save_into(self, session) -> None:
+        if self.result is not None and self.result.complete:
+            store_result(session, self.result, "live")
+
+    def shutdown(self) -> None:
+        self.cancel()

@@ -1,0 +1,224 @@
+"""The Landscape tab's plots: the 3D loss surface with the live path, the contour map
+with the path, and the small 1D / sharpness / faithfulness plots.
+
+Items are created once; new surfaces and path points only call setData on them.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import pyqtgraph.opengl as gl
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QVector3D
+
+from desktop.plotting import style_plot
+from desktop.views.playground_plots import ON_TOP, pin_none_refcount, rgba, thin
+from engine.landscape.projection import bilinear
+
+BOX = 10.0        # the surface spans [-BOX/2, BOX/2] in x and y in the 3D scene
+HEIGHT = 4.0      # ... and [0, HEIGHT] in z
+PATH_COLOR = "#D55E00"
+CMAP = "viridis"
+
+
+class SurfaceShape:
+    """A (possibly coarse) surface as drawn: plane coordinates, loss, and the height map
+    (log10 of the loss, or the loss clipped at its 95th percentile so a far wall does not
+    flatten the valley)."""
+
+    def __init__(self, alphas: np.ndarray, betas: np.ndarray, loss: np.ndarray, log: bool) -> None:
+        self.alphas, self.betas, self.loss, self.log = alphas, betas, loss, log
+        finite = loss[np.isfinite(loss)]
+        if finite.size == 0:
+            finite = np.array([0.0, 1.0])
+        self.lo = float(finite.min())
+        self.hi = float(np.quantile(finite, 0.95)) if not log else float(finite.max())
+        if self.hi <= self.lo:
+            self.hi = self.lo + 1e-6
+        self.H = self.height(np.where(np.isfinite(loss), loss, self.hi))
+        self.hmin, self.hmax = float(self.H.min()), float(self.H.max())
+        if self.hmax <= self.hmin:
+            self.hmax = self.hmin + 1e-6
+
+    def height(self, z: np.ndarray) -> np.ndarray:
+        z = np.clip(np.asarray(z, dtype=np.float64), self.lo, self.hi)
+        return np.log10(np.maximum(z, 1e-12)) if self.log else z
+
+    def scene_xy(self, coords: np.ndarray) -> np.ndarray:
+        a0, a1, b0, b1 = self.alphas[0], self.alphas[-1], self.betas[0], self.betas[-1]
+        out = np.empty((len(coords), 2))
+        out[:, 0] = (np.clip(coords[:, 0], a0, a1) - a0) / (a1 - a0) * BOX - BOX / 2
+        out[:, 1] = (np.clip(coords[:, 1], b0, b1) - b0) / (b1 - b0) * BOX - BOX / 2
+        return out
+
+    def scene_z(self, loss: np.ndarray) -> np.ndarray:
+        return (self.height(loss) - self.hmin) / (self.hmax - self.hmin) * HEIGHT
+
+    def path_losses(self, coords: np.ndarray) -> np.ndarray:
+        """The surface under each path point (bilinear), clamped into the grid."""
+        a = np.clip(coords[:, 0], self.alphas[0], self.alphas[-1])
+        b = np.clip(coords[:, 1], self.betas[0], self.betas[-1])
+        return bilinear(self.alphas, self.betas, self.loss, a, b)
+
+
+class LandscapeSurface3D(gl.GLViewWidget):
+    """GLSurfacePlotItem coloured by height, the path as a line lifted onto the surface,
+    and a marker at the current weights."""
+
+    def __init__(self, parent=None) -> None:
+        pin_none_refcount()
+        super().__init__(parent)
+        self.setBackgroundColor("w")
+        self.setCameraPosition(pos=QVector3D(0.0, 0.0, HEIGHT * 0.35), distance=16.0, elevation=38, azimuth=-60)
+        self.setMinimumSize(260, 220)
+        self.shape: SurfaceShape | None = None
+        self.surface: gl.GLSurfacePlotItem | None = None
+        self.cmap = pg.colormap.get(CMAP)
+        self.path = gl.GLLinePlotItem(pos=np.zeros((0, 3)), color=rgba(PATH_COLOR), width=3, antialias=True)
+        self.head = gl.GLScatterPlotItem(pos=np.zeros((0, 3)), size=12, pxMode=True, color=rgba(PATH_COLOR))
+        self.others: list[gl.GLLinePlotItem] = []
+        for depth, it in ((5, self.path), (10, self.head)):
+            it.setGLOptions(ON_TOP)
+            it.setDepthValue(depth)
+            self.addItem(it)
+
+    def set_surface(self, shape: SurfaceShape) -> None:
+        self.shape = shape
+        hn = (shape.H - shape.hmin) / (shape.hmax - shape.hmin)
+        colors = np.asarray(self.cmap.map(hn.ravel(), mode="byte"), dtype=np.uint8).reshape(-1, 4)
+        colors[:, 3] = 255
+        x = np.linspace(-BOX / 2, BOX / 2, len(shape.alphas)) if len(shape.alphas) < 2 else \
+            (shape.alphas - shape.alphas[0]) / (shape.alphas[-1] - shape.alphas[0]) * BOX - BOX / 2
+        y = (shape.betas - shape.betas[0]) / (shape.betas[-1] - shape.betas[0]) * BOX - BOX / 2
+        if self.surface is None:
+            self.surface = gl.GLSurfacePlotItem(x=x, y=y, z=hn * HEIGHT, colors=colors, smooth=False)
+            self.surface.setGLOptions("opaque")
+            self.addItem(self.surface)
+        else:
+            self.surface.setData(x=x, y=y, z=hn * HEIGHT, colors=colors)
+
+    def set_path(self, coords: np.ndarray) -> None:
+        s = self.shape
+        if s is None or len(coords) == 0:
+            self.path.setData(pos=np.zeros((0, 3)))
+            self.head.setData(pos=np.zeros((0, 3)))
+            return
+        c = thin(coords)
+        pts = np.empty((len(c), 3))
+        pts[:, :2] = s.scene_xy(c)
+        pts[:, 2] = s.scene_z(s.path_losses(c)) + 0.06
+        self.path.setData(pos=pts)
+        self.head.setData(pos=pts[-1:] + [0.0, 0.0, 0.06])
+
+    def set_other_paths(self, paths: list[tuple[np.ndarray, str]]) -> None:
+        """Other runs' paths on a shared plane."""
+        for it in self.others:
+            self.removeItem(it)
+        self.others = []
+        s = self.shape
+        if s is None:
+            return
+        for coords, col in paths:
+            c = thin(coords)
+            pts = np.c_[s.scene_xy(c), s.scene_z(s.path_losses(c)) + 0.06]
+            it = gl.GLLinePlotItem(pos=pts, color=rgba(col), width=2.5, antialias=True)
+            it.setGLOptions(ON_TOP)
+            it.setDepthValue(4)
+            self.addItem(it)
+            self.others.append(it)
+
+
+class LandscapeContour(pg.PlotWidget):
+    """Heat map and iso-lines of the surface in plane coordinates (a, b), with the path."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        style_plot(self.getPlotItem(), "Contour map with the path", "a (direction 1)", "b (direction 2)")
+        self.getPlotItem().setClipToView(False)
+        self.image = pg.ImageItem()
+        self.addItem(self.image)
+        self.isos: list[pg.IsocurveItem] = []
+        self.cmap = pg.colormap.get(CMAP)
+        self.path = self.plot(pen=pg.mkPen(PATH_COLOR, width=2.5))
+        self.start = pg.ScatterPlotItem(symbol="s", size=9, brush="#ffffff", pen=pg.mkPen("k", width=1.5))
+        self.head = pg.ScatterPlotItem(symbol="o", size=11, brush=PATH_COLOR, pen=pg.mkPen("k", width=1))
+        self.addItem(self.start)
+        self.addItem(self.head)
+        self.other_items: list[pg.PlotDataItem] = []
+
+    def set_surface(self, shape: SurfaceShape) -> None:
+        a, b = shape.alphas, shape.betas
+        # Resample onto a regular image grid (coarse previews have an uneven last step).
+        n = max(len(a), 2)
+        ra, rb = np.linspace(a[0], a[-1], n), np.linspace(b[0], b[-1], n)
+        A, B = np.meshgrid(ra, rb, indexing="ij")
+        H = shape.height(bilinear(a, b, np.where(np.isfinite(shape.loss), shape.loss, shape.hi), A.ravel(), B.ravel())
+                         ).reshape(n, n)
+        self.image.setImage(H, autoLevels=False, levels=(shape.hmin, shape.hmax))
+        self.image.setColorMap(self.cmap)
+        self.image.setRect(QRectF(a[0], b[0], a[-1] - a[0], b[-1] - b[0]))
+        for it in self.isos:
+            if it.scene() is not None:
+                it.scene().removeItem(it)
+        self.isos = []
+        for lv in np.unique(np.quantile(H, np.linspace(0.05, 0.95, 10))):
+            iso = pg.IsocurveItem(data=H, level=float(lv), pen=pg.mkPen((255, 255, 255, 140), width=1))
+            iso.setParentItem(self.image)
+            self.isos.append(iso)
+        self.setRange(xRange=(a[0], a[-1]), yRange=(b[0], b[-1]), padding=0.0)
+
+    def set_path(self, coords: np.ndarray) -> None:
+        if len(coords) == 0:
+            self.path.setData([], [])
+            self.start.setData(pos=np.zeros((0, 2)))
+            self.head.setData(pos=np.zeros((0, 2)))
+            return
+        c = thin(coords)
+        self.path.setData(c[:, 0], c[:, 1])
+        self.start.setData(pos=coords[:1])
+        self.head.setData(pos=coords[-1:])
+
+    def set_other_paths(self, paths: list[tuple[np.ndarray, str]]) -> None:
+        for it in self.other_items:
+            self.removeItem(it)
+        self.other_items = [self.plot(thin(c)[:, 0], thin(c)[:, 1], pen=pg.mkPen(col, width=2)) for c, col in paths]
+
+
+class LandscapeSidePlots(pg.GraphicsLayoutWidget):
+    """1D loss from init to the current weights; λ_max against 2/lr; true loss vs the
+    surface at the path's projections (faithfulness)."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setBackground("w")
+        self.p_line = self.addPlot(row=0, col=0)
+        style_plot(self.p_line, "1D: init (t=0) → current (t=1)", "t", "loss")
+        self.line = self.p_line.plot(pen=pg.mkPen("#0072B2", width=2))
+        self.line_ends = pg.ScatterPlotItem(size=8, brush="#0072B2")
+        self.p_line.addItem(self.line_ends)
+        self.p_sharp = self.addPlot(row=1, col=0)
+        style_plot(self.p_sharp, "Sharpness λ_max vs 2/lr (log scale)", "epoch", "λ_max")
+        self.p_sharp.setLogMode(y=True)
+        self.p_sharp.addLegend(offset=(5, 5))
+        self.sharp = self.p_sharp.plot(pen=pg.mkPen("#009E73", width=2), symbol="o", symbolSize=5,
+                                       symbolBrush="#009E73", name="λ_max")
+        self.two_lr = self.p_sharp.plot(pen=pg.mkPen("#CC79A7", width=2, style=pg.QtCore.Qt.DashLine), name="2/lr")
+        self.p_faith = self.addPlot(row=2, col=0)
+        style_plot(self.p_faith, "Faithfulness: true loss vs surface", "step", "loss")
+        self.p_faith.addLegend(offset=(5, 5))
+        self.true_loss = self.p_faith.plot(pen=pg.mkPen("#000000", width=2), name="true")
+        self.plane_loss = self.p_faith.plot(pen=pg.mkPen(PATH_COLOR, width=2, style=pg.QtCore.Qt.DashLine),
+                                            name="at projection")
+
+    def set_line(self, t: np.ndarray, loss: np.ndarray) -> None:
+        self.line.setData(t, loss)
+        ends = [i for i, v in enumerate(t) if abs(v) < 1e-9 or abs(v - 1) < 1e-9]
+        self.line_ends.setData(t[ends], loss[ends])
+
+    def set_sharpness(self, epochs: np.ndarray, lam: np.ndarray, two_over_lr: np.ndarray) -> None:
+        self.sharp.setData(epochs, lam)
+        self.two_lr.setData(epochs, two_over_lr)
+
+    def set_faith(self, steps: np.ndarray, true_loss: np.ndarray, plane_loss: np.ndarray) -> None:
+        self.true_loss.setData(steps, true_loss)
+        self.plane_loss.setData(steps, plane_loss)

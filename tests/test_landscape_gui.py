@@ -1,0 +1,121 @@
+"""The Landscape tab in the real window: the surface appears while the default experiment
+trains and the path grows live; sessions replay the surface; bad states give a message."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtGui import QImage  # noqa: E402
+
+from desktop.controller import AppController  # noqa: E402
+from desktop.main_window import MainWindow  # noqa: E402
+from desktop.plotting import configure_pyqtgraph  # noqa: E402
+from desktop.views.landscape import LandscapeView  # noqa: E402
+from engine.config import ExperimentConfig  # noqa: E402
+from engine.landscape.analysis import stored_result  # noqa: E402
+from engine.session import load_session  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+def _not_blank(img: QImage) -> bool:
+    rgb = img.convertToFormat(QImage.Format_RGB32)
+    return np.frombuffer(bytes(rgb.constBits()), dtype=np.uint8).std() > 10
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    configure_pyqtgraph()
+    # The default experiment, long enough to keep training while we look.
+    cfg = ExperimentConfig().with_updates({"train.epochs": 400, "device": "cpu", "landscape.grid": 21,
+                                           "landscape.refresh_epochs": 5})
+    c = AppController(cfg)
+    w = MainWindow(c, settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    view(w).shutdown()
+    c.shutdown(2.0)
+
+
+def view(w: MainWindow) -> LandscapeView:
+    return next(v for v in w.views if isinstance(v, LandscapeView))
+
+
+def test_surface_appears_and_path_grows_while_training(window, qtbot, screenshot_dir, tmp_path):
+    assert window.show_tab("Landscape")
+    window.controller.start()
+    lv = view(window)
+    qtbot.waitUntil(lambda: lv.result is not None, timeout=60000)
+    n0 = len(lv.coords)
+    surf = lv.result.surface
+    assert surf.complete and np.isfinite(surf.loss).all() and np.ptp(surf.loss) > 0.05
+    # The live path keeps growing on the plane as snapshots stream in.
+    qtbot.waitUntil(lambda: len(lv.coords) >= n0 + 10, timeout=30000)
+    assert np.isfinite(lv.coords).all()
+    assert lv.surface3d.path.pos is not None and len(lv.surface3d.path.pos) >= 2
+    assert "plane" in lv.status.text() and "eval mode" in lv.status.text()
+    assert "Faithfulness" in lv.faith_label.text()
+    qtbot.waitUntil(lambda: len(lv.sharp) >= 1, timeout=30000)
+    qtbot.wait(500)
+    img = window.grab().toImage()
+    img.save(str(screenshot_dir / "landscape_training.png"))
+    assert _not_blank(img)
+    # Saving keeps the surface; opening the session shows it again.
+    window.controller.pause()
+    qtbot.waitUntil(lambda: window.controller.state == "paused", timeout=10000)
+    path = tmp_path / "live.descent"
+    extra = __import__("engine.session", fromlist=["Session"]).Session()
+    lv.save_into(extra)
+    window.controller.save(path, extra)
+    back = stored_result(load_session(path), "live")
+    assert back is not None and np.allclose(back.surface.loss, lv.result.surface.loss)
+
+
+def test_cancel_keeps_the_previous_surface_and_replay_computes(window, qtbot, tmp_path):
+    from desktop.cli import main
+    from engine.session import save_session
+    from engine.session.record import Session
+    from engine.train import Trainer
+
+    cfg = ExperimentConfig().with_updates({"data.n_samples": 300, "train.epochs": 4, "device": "cpu",
+                                           "landscape.grid": 9, "landscape.sharpness_every": 0})
+    t = Trainer(cfg)
+    t.run()
+    src = save_session(Session(runs=[t.to_record("r")]), tmp_path / "r.descent")
+    out = tmp_path / "r2.descent"
+    assert main(["landscape", str(src), "--quiet", "--out", str(out)]) == 0
+    lv = view(window)
+    window.controller.open(out)
+    assert lv.result is not None and lv.result.surface.loss.shape == (9, 9)
+    assert len(lv.coords) == len(t.to_record("r").arrays["landscape/trajectory"])
+    xs, ys = lv.side.line.getData()
+    assert xs is not None and len(xs) > 20 and ys[np.argmin(abs(xs - 1.0))] < ys[np.argmin(abs(xs))]
+    before = lv.result.surface.loss.copy()
+    lv.grid.setValue(61)
+    lv.kind.setCurrentText("random")
+    lv.compute()
+    lv.cancel()
+    qtbot.wait(300)
+    assert np.array_equal(lv.result.surface.loss, before)
+    lv.grid.setValue(7)
+    lv.compute()
+    qtbot.waitUntil(lambda: lv.result is not None and lv.result.surface.loss.shape == (7, 7), timeout=30000)
+    assert lv.result.surface.plane.kind == "random"
+
+
+def test_diverged_run_is_refused_with_a_message(window, qtbot):
+    lv = view(window)
+    c = window.controller
+    # A linear network with lr 10 and momentum overflows to NaN within a few steps.
+    c.set_config(c.config.with_updates({"data.name": "digits", "model.hidden": [64, 64], "optim.name": "momentum",
+                                        "optim.lr": 10.0, "model.activation": "leaky_relu",
+                                        "model.leaky_slope": 1.0, "train.epochs": 5}))
+    c.start()
+    qtbot.waitUntil(lambda: c.state == "diverged", timeout=30000)
+    lv.compute()
+    qtbot.waitUntil(lambda: "diverged" in lv.status.text(), timeout=10000)
