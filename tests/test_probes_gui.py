@@ -99,3 +99,42 @@ def test_views_replay_a_saved_run_and_show_the_symmetry_indicator(qtbot, screens
     assert len(depth.store) == len(hist.store) == len(session.runs[0].arrays["probes/steps"])
     assert "symmetry" in depth.symmetry.text() and "tanh 1" in depth.symmetry.text()
     depth.grab().save(str(screenshot_dir / "probes_depth_constant_init.png"))
+
+
+def test_main_window_shows_live_probes_depth_and_diagnostics_on_the_default_experiment(qtbot, tmp_path,
+                                                                                        screenshot_dir):
+    from PySide6.QtCore import QSettings
+
+    from desktop.main_window import MainWindow
+    from desktop.plotting import configure_pyqtgraph
+    from desktop.views.diagnostics import DiagnosticsView
+    configure_pyqtgraph()
+    c = AppController(ExperimentConfig().with_updates({"device": "cpu", "train.epochs": 8}))   # the default experiment
+    w = MainWindow(c, settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    views = {type(v).__name__: v for v in w.views}
+    hist, depth = views["HistogramsView"], views["DepthProfileView"]
+    diag: DiagnosticsView = views["DiagnosticsView"]
+    try:
+        assert w.show_tab(HistogramsView.title)
+        c.start()
+        qtbot.waitUntil(lambda: len(hist.store) >= 4, timeout=30000)
+        qtbot.wait(400)
+        assert sum(r.isVisible() for r in hist.ridges) >= 4
+        img = w.grab().toImage()
+        assert not_blank(img)
+        img.save(str(screenshot_dir / "main_window_histograms_live.png"))
+        assert w.show_tab(DepthProfileView.title)
+        qtbot.wait(400)
+        assert len(depth.store) >= 4 and len(depth.strip.plots) == 2       # default: 2 hidden ReLU layers
+        w.grab().save(str(screenshot_dir / "main_window_depth_profile_live.png"))
+        assert w.show_tab(DiagnosticsView.title)
+        qtbot.waitUntil(lambda: diag.table.rowCount() >= 1, timeout=10000)
+        assert diag.table.item(0, 3).text() == "initial_loss" and "ln 3" in diag.table.item(0, 5).text()
+        qtbot.wait(300)
+        w.grab().save(str(screenshot_dir / "main_window_diagnostics_live.png"))
+    finally:
+        c.shutdown(2.0)

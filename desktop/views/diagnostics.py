@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QS
 
 from desktop.plotting import GrowingArray, style_plot
 from desktop.views.base import View
+from desktop.views.log_axis import log_plot
 from engine.diagnostics import check_initial_loss, initial_loss, overfit_tiny_subset
 from engine.events import Event, Payload, StepBatch
 
@@ -86,11 +87,9 @@ class DiagnosticsView(View):
         self.table.setWordWrap(True)
         # loss curve with markers
         self.glw = pg.GraphicsLayoutWidget()
-        self.plot = self.glw.addPlot()
+        self.plot = log_plot(self.glw)     # a diverging loss spans decades
         style_plot(self.plot, "Minibatch loss with the diagnostics' steps", "step", "loss")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
-        self.plot.setLogMode(y=True)      # a diverging loss spans decades
-        self.plot.getAxis("left").setStyle(maxTextLevel=1)
         self.c_loss = self.plot.plot(pen=pg.mkPen("#9fb7d0", width=1))
         self.markers: list[pg.InfiniteLine] = []
         split = QSplitter(Qt.Vertical)
@@ -176,8 +175,7 @@ class DiagnosticsView(View):
                 return
         c = LEVEL_COLORS.get(level, "#777777")
         line = pg.InfiniteLine(pos=step, angle=90, movable=False, pen=pg.mkPen(c, width=1.5, style=Qt.DashLine),
-                               label=kind, labelOpts={"position": 0.85 - 0.2 * (len(self.markers) % 4), "color": c,
-                                                      "fill": pg.mkBrush(0, 0, 0, 170)})
+                               label=kind, labelOpts={"position": 0.85 - 0.2 * (len(self.markers) % 4), "color": c})
         line.kinds = [kind]
         self.plot.addItem(line)
         self.markers.append(line)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from desktop.plotting import color, style_plot
 from desktop.views.base import View
+from desktop.views.log_axis import log_plot
 from desktop.views.probe_store import ProbeStore
 from engine.events import Event, Payload
 
@@ -35,16 +36,14 @@ class GradientNormsView(View):
         bar.addWidget(self.source)
         bar.addStretch(1)
         self.glw = pg.GraphicsLayoutWidget()
-        self.p_norm = self.glw.addPlot(row=0, col=0)
-        self.p_ratio = self.glw.addPlot(row=1, col=0)
+        self.p_norm = log_plot(self.glw, row=0, col=0)
+        self.p_ratio = log_plot(self.glw, row=1, col=0)
         self.p_slope = self.glw.addPlot(row=2, col=0)
         style_plot(self.p_norm, "Gradient norm per layer (log scale)", "step", "L2 norm")
         style_plot(self.p_ratio, "Update-to-weight ratio ‖ΔW‖/‖W‖ per layer (≈1e-3 is healthy)", "step", "ratio")
         style_plot(self.p_slope, "PReLU learned negative slope α per layer", "step", "α")
         for p in (self.p_norm, self.p_ratio):
-            p.setLogMode(y=True)
             p.getAxis("left").setWidth(56)
-            p.getAxis("left").setStyle(maxTextLevel=1)     # labels on decades only: no clutter
             p.getAxis("left").enableAutoSIPrefix(False)
             p.addLegend(offset=(-10, 10), labelTextSize="8pt")
         self.p_slope.getAxis("left").setWidth(56)
