@@ -310,15 +310,18 @@ class LossPlot(pg.PlotWidget):
         self.curves_y: list[pg.PlotDataItem] = []
         self.fmin: float | None = None
         self.mode = "loss"
+        self.steps = 0
+        self.x_max = 0
 
     def set_racers(self, colors: list[str], labels: list[str], fmin: float | None, steps: int = 0) -> None:
         for it in self.curves + self.curves_y:
             self.removeItem(it)
         self.fmin = fmin
         pi = self.getPlotItem()
-        if steps:                 # a fixed step axis: no re-layout of the x axis while the race plays
-            pi.disableAutoRange(axis="x")
-            pi.setXRange(0, steps, padding=0.02)
+        # the step axis grows by doubling (few re-layouts of the axis while the race plays)
+        self.steps = steps
+        self.x_max = 0
+        pi.disableAutoRange(axis="x")
         self.curves = [self.plot(pen=pg.mkPen(c, width=2), name=lb, antialias=False) for c, lb in zip(colors, labels)]
         self.curves_y = [self.plot(pen=pg.mkPen(c, width=2, style=Qt.DashLine), antialias=False) for c in colors]
         self.set_mode(self.mode)
@@ -339,6 +342,12 @@ class LossPlot(pg.PlotWidget):
     def draw(self, paths, ks: list[int]) -> None:
         """paths: RacerPath-like records; ks: the step each racer is shown at."""
         mode = self.mode
+        k_max = max(ks, default=0)
+        if k_max > self.x_max or k_max < self.x_max // 4:
+            self.x_max = max(16, 1 << max(0, int(k_max) - 1).bit_length())
+            if self.steps:
+                self.x_max = min(self.x_max, self.steps)
+            self.getPlotItem().setXRange(0, self.x_max, padding=0.02)
         for i, (p, k) in enumerate(zip(paths, ks)):
             y2 = None
             if mode == "loss":
