@@ -185,3 +185,35 @@ def test_series_plot_shows_step_sizes_velocity_and_lr(view, qtbot, screenshot_di
     view.grab().save(str(screenshot_dir / "playground_step_sizes.png"))
     view.series.setCurrentText("step size")
     view.grab().save(str(screenshot_dir / "playground_step_sizes.png"))
+
+
+def test_main_window_saves_and_reopens_the_race(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from desktop.controller import AppController
+    from desktop.main_window import MainWindow
+    from engine.config import ExperimentConfig
+    from engine.session import load_session
+
+    configure_pyqtgraph()
+    c = AppController(ExperimentConfig().with_updates({"train.epochs": 2, "data.n_samples": 200, "device": "cpu"}))
+    w = MainWindow(c, settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        assert w.show_tab("Playground")
+        view = next(v for v in w.views if isinstance(v, PlaygroundView))
+        assert view.wait_computed(20)
+        view._apply({"function": "himmelblau", "steps": 400})
+        assert view.wait_computed(20)
+        assert w.save_session(str(tmp_path / "s.descent"))
+        session = load_session(tmp_path / "s.descent")
+        assert session.meta["playground"]["config"]["function"] == "himmelblau"
+        assert session.arrays["playground/adam/positions"].shape == (401, 2)
+        # opening it replays the race in the tab
+        view._apply({"function": "rastrigin"})
+        c.show_session(session, tmp_path / "s.descent")
+        assert view.replay is not None and view.cfg.function == "himmelblau"
+    finally:
+        c.shutdown(2.0)
+        view.shutdown()
