@@ -1,8 +1,7 @@
-"""The reference race: each racer stepped by the real torch.optim optimizer from
-`build_optimizer`, one step() at a time (about 0.5 ms per lockstep of six racers).
-
-The batched stepper must reproduce these paths; the tests compare the two, and
-`descent playground --exact` uses this path when exactness matters more than speed.
+"""An independent reference race, the tests' oracle: each racer alone, in a plain loop of
+its own (gradient, noise, `build_optimizer`'s torch.optim step(), LRSchedule stepped with
+the loss), sharing no code with Race's loop. Race (batched or exact=True) must reproduce
+these paths. Slow: it is not used by the app.
 """
 from __future__ import annotations
 
