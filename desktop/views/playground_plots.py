@@ -249,6 +249,7 @@ class Contour2D(pg.PlotWidget):
         self.grad_items = [self.plot(pen=pg.mkPen(c, width=2), connect="pairs") for c in colors]
         self.vel_items = [self.plot(pen=pg.mkPen(c, width=2, style=Qt.DashLine), connect="pairs") for c in colors]
         self.colors = colors
+        self.brushes = [pg.mkBrush(c) for c in colors]
 
     def draw(self, positions: list[np.ndarray], grads: list | None, vels: list | None,
              stopped: list[bool] | None = None) -> None:
@@ -260,8 +261,11 @@ class Contour2D(pg.PlotWidget):
             heads.append(pos[-1])
         heads_a = np.array(heads).reshape(-1, 2)
         stopped = stopped or [False] * len(heads)
-        self.markers.setData(pos=heads_a, brush=[pg.mkBrush(c) for c in self.colors[: len(heads)]],
-                             symbol=["x" if s else "o" for s in stopped], size=[16 if s else 10 for s in stopped])
+        if any(stopped):
+            self.markers.setData(pos=heads_a, brush=self.brushes[: len(heads)],
+                                 symbol=["x" if s else "o" for s in stopped], size=[16 if s else 10 for s in stopped])
+        else:
+            self.markers.setData(pos=heads_a, brush=self.brushes[: len(heads)], symbol="o", size=10)
         (x0, x1), _ = self.domain
         L = 0.09 * (x1 - x0)
         for items, vecs in ((self.grad_items, grads), (self.vel_items, vels)):
