@@ -119,3 +119,29 @@ def test_diverged_run_is_refused_with_a_message(window, qtbot):
     qtbot.waitUntil(lambda: c.state == "diverged", timeout=30000)
     lv.compute()
     qtbot.waitUntil(lambda: "diverged" in lv.status.text(), timeout=10000)
+
+
+def test_shared_plane_replay_draws_every_run(window, tmp_path):
+    from desktop.cli import main
+    from engine.session import save_session
+    from engine.session.record import Session
+    from engine.train import Trainer
+
+    cfg = ExperimentConfig().with_updates({"data.name": "iris", "train.epochs": 4, "device": "cpu",
+                                           "landscape.sharpness_every": 0, "probes.enabled": False,
+                                           "diagnostics.enabled": False, "metrics.enabled": False})
+    recs = []
+    for name, lr in (("a", 0.01), ("b", 0.05)):
+        t = Trainer(cfg.with_updates({"optim.lr": lr}), run_id=name)
+        t.run()
+        recs.append(t.to_record(name))
+    src = save_session(Session(runs=recs), tmp_path / "ab.descent")
+    out = tmp_path / "ab2.descent"
+    assert main(["landscape", str(src), "--shared", "--grid", "7", "--quiet", "--out", str(out)]) == 0
+    window.controller.open(out)
+    lv = view(window)
+    assert lv.result is not None and lv.result.surface.plane.kind == "pca"
+    assert len(lv.contour.other_items) == 1 and len(lv.surface3d.others) == 1
+    xs, _ = lv.contour.other_items[0].getData()
+    assert len(xs) == len(recs[1].arrays["landscape/trajectory"])
+    assert "Shared plane" in lv.faith_label.text() and " b" in lv.faith_label.text()

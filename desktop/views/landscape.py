@@ -420,12 +420,19 @@ class LandscapeView(View):
         """On a shared plane (descent landscape --shared), every other run's path too."""
         from desktop.plotting import color
 
-        others = [(np.asarray(r.arrays["landscape/shared/path_coords"]).reshape(-1, 2), color(i + 1))
-                  for i, r in enumerate(session.runs[1:]) if "landscape/shared/path_coords" in r.arrays]
-        if res.surface.plane.kind != "pca" or not others:
-            others = []
+        runs = [r for r in session.runs[1:] if "landscape/shared/path_coords" in r.arrays]
+        if res.surface.plane.kind != "pca":
+            runs = []
+        # Magenta, sky blue, ...: colours that stand out on viridis and from the main path.
+        others = [(np.asarray(r.arrays["landscape/shared/path_coords"]).reshape(-1, 2), color(i + 4))
+                  for i, r in enumerate(runs)]
         self.surface3d.set_other_paths(others)
         self.contour.set_other_paths(others)
+        if runs:
+            names = ", ".join(f"<span style='color:{c}'>■</span> {r.name}" for r, (_, c) in zip(runs, others))
+            first = session.runs[0].name
+            self.faith_label.setText(self.faith_label.text() + f"<br>Shared plane (same init): "
+                                     f"<span style='color:#D55E00'>■</span> {first}, {names}")
 
     def save_into(self, session) -> None:
         if self.result is not None and self.result.complete:

@@ -84,6 +84,12 @@ def hook_overhead(threads: int, trials: int = 3) -> dict:
             "ratio": round(w / wo, 3)}
 
 
+def auto_mode(evs: dict) -> str:
+    """The strategy SurfaceEvaluator picks by itself on this device."""
+    ev = next(iter(evs.values()))
+    return SurfaceEvaluator(ev.model, ev.x, ev.y, device=ev.device).mode
+
+
 def main() -> None:
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
     trials = int(sys.argv[2]) if len(sys.argv) > 2 else 3
@@ -138,6 +144,14 @@ def main() -> None:
             if level is not None:
                 break
         sync(); previews.append(time.perf_counter() - t0)
+    cpu_gap = None
+    if device.type != "cpu":
+        # The GPU surface must match the CPU's within float32 tolerance.
+        cpu_ev = SurfaceEvaluator(model.cpu(), x.cpu(), y.cpu(), device="cpu")
+        pick = np.arange(0, GRID * GRID, 37)
+        lo_cpu, _ = cpu_ev.evaluate_plane(plane, A.ravel()[pick], B.ravel()[pick])
+        lo_dev, _ = evs[auto_mode(evs)].evaluate_plane(plane, A.ravel()[pick], B.ravel()[pick])
+        cpu_gap = float(np.max(np.abs(lo_dev - lo_cpu) / np.abs(lo_cpu)))
     med = {k: float(np.median(v)) for k, v in times.items() if v}
     auto = SurfaceEvaluator(model, x, y, device=device).mode
     ll_time = med.get("loss_landscapes")
@@ -151,6 +165,7 @@ def main() -> None:
         "auto_mode": auto, "speedup_vs_loop": round(speedup, 3),
         "speedup_all_modes": {m: round(med["loop_reference"] / med[m], 3) for m in modes},
         "max_rel_error_vs_loop": {m: float(f"{e:.2e}") for m, e in errors.items()},
+        "max_rel_gap_device_vs_cpu": cpu_gap,
         "first_preview_s_median": round(float(np.median(previews)), 4),
         "loss_landscapes_random_plane_s": None if ll_time is None else round(ll_time, 4),
         "loss_landscapes_status": ll_status,
