@@ -221,16 +221,24 @@ class LandscapeView(View):
         except LandscapeError as e:
             self._on_job_failed(str(e))
             return
-        job_holder: dict[str, LandscapeJob] = {}
         sig = self.signals
+        token = object()
+
+        def current() -> bool:
+            # False once this request was cancelled or replaced: its results are dropped.
+            return self._token is token
+
+        def fail(message: str) -> None:
+            if current():
+                sig.failed.emit(message)
 
         def start_job() -> None:
             # On a helper thread: wait for the engine's copy of the weights, then compute.
             if not ready.wait(SNAPSHOT_TIMEOUT_S):
-                sig.failed.emit("the engine did not hand over the weights in time; try again")
+                fail("the engine did not hand over the weights in time; try again")
                 return
             if "error" in box:
-                sig.failed.emit(box["error"])
+                fail(box["error"])
                 return
             try:
                 model, x, y, center, init = box["model"], box["x"], box["y"], box["center"], box["init"]
@@ -238,15 +246,18 @@ class LandscapeView(View):
                 plane = plane_for(request, center, layout, traj, init)
                 evaluator = SurfaceEvaluator(model, x, y)
             except LandscapeError as e:
-                sig.failed.emit(str(e))
+                fail(str(e))
                 return
             key = SurfaceCache.key(center, request, int(x.shape[0]), 0 if traj is None else len(traj))
             cached = self.cache.get(key)
             if cached is not None:
-                sig.done.emit(cached, None)
+                if current():
+                    sig.done.emit(cached, None)
                 return
-            job = LandscapeJob(evaluator, plane, request, traj, steps,
-                               on_update=lambda s, lvl, f: sig.update.emit(s, lvl, f))
+
+            def update(surf: Surface, level, frac: float) -> None:
+                if current():
+                    sig.update.emit(surf, level, frac)
 
             def finished(res: LandscapeResult) -> None:
                 line = None
@@ -256,17 +267,16 @@ class LandscapeView(View):
                     except LandscapeError:
                         line = None
                 self.cache.put(key, res)
-                if not job.cancelled:
+                if current() and not job.cancelled:
                     sig.done.emit(res, line)
-            job.on_done = finished
-            job.on_error = sig.failed.emit
-            job_holder["job"] = job
-            if not self._job_token_valid(token):
+
+            job = LandscapeJob(evaluator, plane, request, traj, steps, on_update=update, on_done=finished,
+                               on_error=fail)
+            if not current():
                 return
             self.job = job
             job.start()
 
-        token = object()
         self._token = token
         self.busy = True
         self.progress.setValue(0)
@@ -274,9 +284,6 @@ class LandscapeView(View):
                             "(coarse first)… batch-norm layers in eval mode.")
         threading.Thread(target=start_job, name="descent-landscape-start", daemon=True).start()
         self.cancel_btn.setEnabled(True)
-
-    def _job_token_valid(self, token) -> bool:
-        return getattr(self, "_token", None) is token
 
     def _grab_live(self, box: dict, ready: threading.Event) -> None:
         ctl = self.controller
