@@ -10,6 +10,9 @@ from engine.session import Session
 
 
 def _make_app():
+    from desktop.qt_setup import prepare_qt
+
+    prepare_qt()
     from PySide6.QtWidgets import QApplication
 
     from desktop.plotting import configure_pyqtgraph

@@ -15,6 +15,13 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+try:  # before pytest-qt creates the QApplication
+    from desktop.qt_setup import prepare_qt
+
+    prepare_qt()
+except ImportError:  # no Qt: engine-only test runs
+    pass
+
 torch.set_num_threads(2)
 
 ROOT = Path(__file__).resolve().parents[1]

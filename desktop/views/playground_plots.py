@@ -6,9 +6,6 @@ the recorded paths are never thinned.
 """
 from __future__ import annotations
 
-import ctypes
-import sys
-
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.opengl as gl
@@ -18,6 +15,7 @@ from OpenGL import GL
 from PySide6.QtGui import QColor, QTransform, QVector3D
 
 from desktop.plotting import style_plot
+from desktop.qt_setup import pin_none_refcount, share_gl_contexts  # noqa: F401 (re-exported)
 from engine.playground.functions import TestFunction
 
 BOX = 10.0             # the surface spans [-BOX/2, BOX/2] in x and y in the 3D scene
@@ -27,36 +25,6 @@ MAX_DRAWN = 1500       # points per path drawn per frame
 # must stay visible behind the valley's wall.
 ON_TOP = {GL.GL_DEPTH_TEST: False, GL.GL_BLEND: True, GL.GL_CULL_FACE: False,
           "glBlendFunc": (GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)}
-
-
-def share_gl_contexts() -> None:
-    """pyqtgraph compiles each GL shader program once per process, so every GL widget
-    after the first must share resources with the first one's context (seen here: a
-    second GLViewWidget fails with GLError 1281 'invalid value' in glUseProgram). Qt
-    needs the attribute before the QApplication exists: desktop/app.py should call this
-    first; it is also called when this module is imported, which in tests is before
-    pytest-qt creates the application."""
-    from PySide6.QtCore import QCoreApplication, Qt
-
-    if QCoreApplication.instance() is None:
-        QCoreApplication.setAttribute(Qt.AA_ShareOpenGLContexts)
-
-
-share_gl_contexts()
-
-
-def pin_none_refcount() -> None:
-    """Work around a PySide6 6.12 bug on Python 3.11: every call of a void-returning method
-    drops one reference to None (measured -1.000 per call: QMatrix4x4.translate/rotate/frustum,
-    QPainter.drawLine, QWidget.update), and Python aborts ("none_dealloc") once the count
-    reaches 0, about 60,000 calls into a session: a GL view calls several per frame.
-    None is a static object that is never freed, so giving it a huge count (what Python
-    3.12+ does: None is immortal there) is safe. Belongs at application start-up."""
-    if sys.version_info >= (3, 12):
-        return
-    ref = ctypes.c_ssize_t.from_address(id(None))     # ob_refcnt, the first field of PyObject
-    if ref.value < 1 << 40:
-        ref.value += 1 << 40
 
 
 def rgba(color: str, alpha: float = 1.0) -> tuple[float, float, float, float]:

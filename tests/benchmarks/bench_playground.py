@@ -63,7 +63,7 @@ def torch_optim_loop(cfg) -> float:
 
 
 def bench_frames(n: int = 60) -> int:
-    from desktop.views.playground_plots import share_gl_contexts
+    from desktop.qt_setup import share_gl_contexts
     share_gl_contexts()
     from OpenGL import GL
     from PySide6.QtWidgets import QApplication
