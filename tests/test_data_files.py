@@ -55,6 +55,12 @@ def test_npz_end_to_end_and_image_shaped_npz(tmp_path):
     b = load_data(cfg)
     assert b.input_shape == (1, 6, 6) and b.x_train.shape[1] == 36 and b.n_classes == 4
     assert Trainer(cfg, hooks=[]).run() == "finished"
+    hwc = np.random.default_rng(1).random((20, 5, 6, 3))
+    np.savez(tmp_path / "c.npz", X=hwc, y=np.arange(20) % 2)
+    b = load_data(_cfg("npz", tmp_path / "c.npz", **{"data.preprocess": "none"}))
+    assert b.input_shape == (3, 5, 6)
+    first = np.concatenate([b.x_train.numpy(), b.x_val.numpy()])
+    assert any(np.allclose(r, hwc[i].transpose(2, 0, 1).ravel(), atol=1e-6) for r in first for i in range(20))
 
 
 def _make_images(root, classes=("circle", "square"), n=6, size=12):

@@ -135,33 +135,35 @@ def test_batchnorm_view_shows_batch_vs_running(qtbot, screenshot_dir):
     assert len(w.c_bmean.getData()[0]) == len(xs)
 
 
-def test_decision_boundary_live_in_the_main_window(qtbot, tmp_path, screenshot_dir):
+def test_decision_boundary_live_through_the_bridge(qtbot, screenshot_dir):
+    """Engine thread → channel → bridge → view, as in the main window (which lists the tab)."""
     configure_pyqtgraph()
-    from PySide6.QtCore import QSettings
-
-    from desktop.main_window import MainWindow
+    from desktop.bridge import Bridge
     from desktop.views.decision_boundary import DecisionBoundaryView
+    from desktop.views.registry import tab_classes
 
+    assert DecisionBoundaryView in tab_classes()
     cfg = ExperimentConfig().with_updates({**FAST, "data.name": "spiral", "data.n_samples": 600, "train.epochs": 300,
                                            "model.hidden": [32, 32], "optim.lr": 0.01})
     c = AppController(cfg)
-    w = MainWindow(c, settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    v = next(x for x in w.views if isinstance(x, DecisionBoundaryView))
-    assert w.show_tab(v.title)
+    v = DecisionBoundaryView(c)
+    _show(qtbot, v, 900, 700)
+    bridge = Bridge(c, [v])
+    bridge.start()
+    c.run_started.connect(v.on_run_started)
     c.start()
-    qtbot.waitUntil(lambda: v.grids_drawn >= 3 and v.last_step > 120, timeout=60000)
-    c.stop()
-    qtbot.wait(300)
+    try:
+        qtbot.waitUntil(lambda: v.grids_drawn >= 3 and v.last_step > 120, timeout=60000)
+    finally:
+        c.stop()
+        qtbot.wait(300)
+        bridge.stop()
+        c.shutdown(2.0)
     assert len(v.train_items) == 3 and len(v.val_items) == 3
     assert sum(len(it.data) for it in v.train_items) == 480 and sum(len(it.data) for it in v.val_items) == 120
     img = v.image.image
     assert img.shape == (90, 90, 3)
     # the heat map is no longer uniform: different regions carry different class colours
     assert img.reshape(-1, 3).std(0).max() > 20
-    px = _save(w, screenshot_dir, "decision_boundary_spiral_live.png")
+    px = _save(v, screenshot_dir, "decision_boundary_spiral_live.png")
     assert px.std() > 20
-    c.shutdown(2.0)

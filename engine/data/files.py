@@ -164,10 +164,14 @@ def load_npz(path: str) -> LoadedData:
     if y_raw.dtype.kind == "f" and not np.isfinite(y_raw).all():
         raise DataFileError(f"{p}: y contains NaN or inf")
     y, names = encode_labels(y_raw, str(p))
+    if X.ndim == 4 and X.shape[-1] in (1, 3, 4) and X.shape[1] not in (1, 3, 4):
+        X = X.transpose(0, 3, 1, 2)          # channels-last images (N, H, W, C) → (N, C, H, W)
+    if X.ndim > 4:
+        raise DataFileError(f"{p}: X must be (N, features), (N, H, W) or (N, C, H, W), got shape {X.shape}")
     shape = tuple(int(s) for s in X.shape[1:])
     if len(shape) == 2:            # (N, H, W) grayscale images → one channel
         shape = (1, *shape)
-    return LoadedData(X.reshape(len(X), -1), y, shape, names)
+    return LoadedData(np.ascontiguousarray(X).reshape(len(X), -1), y, shape, names)
 
 
 def load_image_folder(path: str, size: int, grayscale: bool = True) -> LoadedData:

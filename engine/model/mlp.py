@@ -24,9 +24,34 @@ def make_activation(cfg: ModelConfig) -> nn.Module:
     raise ValueError(f"unknown activation '{name}'")
 
 
+class SeededDropout(nn.Dropout):
+    """Inverted dropout (lecture §5): in training each unit is kept with probability 1−p and
+    scaled by 1/(1−p), so the expected activation is unchanged; in eval it is the identity.
+    Masks come from the layer's own generator (seeded by build_model), so the same seed
+    gives the same masks and the same curves, whatever else uses torch's global RNG."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__(p)
+        self.seed = 0
+        self._gen: torch.Generator | None = None
+
+    def reseed(self, seed: int) -> None:
+        self.seed = int(seed)
+        self._gen = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if self._gen is None or self._gen.device != x.device:
+            self._gen = torch.Generator(device=x.device).manual_seed(self.seed)
+        keep = 1.0 - self.p
+        mask = torch.rand(x.shape, generator=self._gen, device=x.device, dtype=x.dtype) < keep
+        return x * mask / keep
+
+
 def hidden_block(layer: nn.Module, width: int, cfg: ModelConfig, conv: bool = False) -> list[nn.Module]:
     """layer → [BN] → activation → [BN] → [dropout]: batch norm before or after the
-    activation (lecture §3), inverted dropout (nn.Dropout scales kept units by 1/(1−p))."""
+    activation (lecture §3), inverted dropout (kept units scaled by 1/(1−p))."""
     bn_cls = nn.BatchNorm2d if conv else nn.BatchNorm1d
     bn = lambda: bn_cls(width, eps=cfg.bn_eps, momentum=cfg.bn_momentum)  # noqa: E731
     out: list[nn.Module] = [layer]
@@ -36,7 +61,7 @@ def hidden_block(layer: nn.Module, width: int, cfg: ModelConfig, conv: bool = Fa
     if cfg.batch_norm == "after":
         out.append(bn())
     if cfg.dropout > 0:
-        out.append(nn.Dropout(cfg.dropout))
+        out.append(SeededDropout(cfg.dropout))
     return out
 
 
@@ -74,4 +99,6 @@ def build_model(cfg: ModelConfig, n_in: int, n_classes: int, seed: int,
     else:
         model = MLP(n_in, list(cfg.hidden), n_classes, cfg)
     initialize(model, cfg, g)
+    for i, m in enumerate(m for m in model.modules() if isinstance(m, SeededDropout)):
+        m.reseed(seed * 1009 + 17 + i)
     return model
