@@ -191,7 +191,7 @@ class ProbesConfig(Section):
     enabled: bool = Field(True, description="Record per-layer activation, gradient and weight histograms and statistics")
     every: int = Field(20, ge=1, le=100_000, description="Steps between two probes (one more at init, before any step)")
     bins: int = Field(40, ge=4, le=256, description="Histogram bins per layer (the range grows when values leave it)")
-    batch_size: int = Field(256, ge=1, le=8192, description="Samples in the fixed probe batch used for the activations")
+    batch_size: int = Field(128, ge=1, le=8192, description="Samples in the fixed probe batch used for the activations")
     gradients: bool = Field(True, description="Also record gradient histograms/norms (backward hooks) and update-to-weight ratios")
     max_snapshots: int = Field(400, ge=10, le=100_000, description="Probes kept; when full, every other one is dropped and the interval doubles")
 

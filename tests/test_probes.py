@@ -144,7 +144,7 @@ def test_probe_events_schedule_export_and_summary(tmp_path):
     assert [p.data["step"] for p in payloads] == [0, 7, 14, 21]
     first, last = payloads[0].data, payloads[-1].data
     assert first["act"]["hist"].shape == (2, cfg.probes.bins)
-    assert first["act"]["hist"][0].sum() == 256 * 12        # probe batch × units
+    assert first["act"]["hist"][0].sum() == cfg.probes.batch_size * 12        # probe batch × units
     assert np.isnan(first["grad"]["norm"]).all() and np.isfinite(last["grad"]["norm"]).all()
     assert np.isfinite(last["agrad"]["norm"]).all() and (last["update_ratio"] > 0).all()
     assert last["prelu_slope"][0] != pytest.approx(0.25, abs=1e-9)  # learned

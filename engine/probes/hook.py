@@ -22,7 +22,7 @@ import torch
 from engine.config import ProbesConfig
 from engine.events import Payload
 from engine.probes.layers import activation_layers, weight_layers
-from engine.probes.stats import GrowingRange, LayerSummary, summarize
+from engine.probes.stats import GrowingRange, LayerSummary, summarize_groups
 from engine.train.hooks import TrainerHook
 
 if TYPE_CHECKING:
@@ -136,14 +136,17 @@ class ProbeHook(TrainerHook):
         acts = self._forward_activations(trainer)
         kinds = [layer.kind for layer, _ in self._acts]
         snap: dict[str, Any] = {"step": int(trainer.step)}
-        snap["act"] = summarize(acts, self._ranges["act"], bins, kinds).as_dict()
         weights = [m.weight.detach() for _, m in self._wlayers]
-        snap["weight"] = summarize(weights, self._ranges["weight"], bins).as_dict()
         grads = [m.weight.grad for _, m in self._wlayers] if with_grads else []
-        if with_grads and all(g is not None for g in grads):
-            snap["grad"] = summarize(grads, self._ranges["grad"], bins).as_dict()
-            caught = [c if c is not None else torch.zeros(0) for c in self._capture]
-            snap["agrad"] = summarize(caught, self._ranges["agrad"], bins).as_dict()
+        has_grads = with_grads and all(g is not None for g in grads)
+        groups = [(acts, self._ranges["act"], kinds), (weights, self._ranges["weight"], None)]
+        if has_grads:
+            caught = [c if c is not None else torch.zeros(0, device=self._x.device) for c in self._capture]
+            groups += [(grads, self._ranges["grad"], None), (caught, self._ranges["agrad"], None)]
+        summaries = summarize_groups(groups, bins)
+        snap["act"], snap["weight"] = summaries[0].as_dict(), summaries[1].as_dict()
+        if has_grads:
+            snap["grad"], snap["agrad"] = summaries[2].as_dict(), summaries[3].as_dict()
             if self._w_before is not None:
                 diffs = torch._foreach_sub([w for w in weights], self._w_before)
                 num = torch.stack(torch._foreach_norm(diffs))

@@ -76,74 +76,142 @@ def _unit_view(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(t.shape[0], t.shape[1], -1)
 
 
+Group = tuple[list[torch.Tensor], list[GrowingRange], list[str] | None]
+
+
 def summarize(tensors: list[torch.Tensor], ranges: list[GrowingRange], bins: int,
               kinds: list[str] | None = None) -> LayerSummary:
     """Histogram + statistics of each tensor; with `kinds`, also activation statistics:
     saturated fraction (bounded kinds), dead-unit fraction (ReLU family) and the spread
-    across units (0 when all units of the layer are identical: unbroken symmetry).
+    across units (0 when all units of the layer are identical: unbroken symmetry)."""
+    return summarize_groups([(tensors, ranges, kinds)], bins)[0]
 
-    Few, cheap kernels per layer (aminmax, sum, norm, one bincount) because this runs on
-    the training thread: mean and std come from the sum and the norm."""
+
+def summarize_groups(groups: list[Group], bins: int) -> list[LayerSummary]:
+    """`summarize` for several groups of layers at once, with one device→host read (two
+    when a layer's range has to be set or grown).
+
+    This runs on the training thread every K steps: mean and std follow on the host (in
+    float64) from each layer's sum and L2 norm, so a layer costs a handful of kernels."""
+    tensors = [t for g in groups for t in g[0]]
+    ranges = [r for g in groups for r in g[1]]
+    kinds_all = [(g[2][i] if g[2] is not None else None) for g in groups for i in range(len(g[0]))]
     n = len(tensors)
+    if n == 0:
+        return [_empty_summary(0, bins, g[2] is not None) for g in groups]
     flat = [t.detach().reshape(-1) for t in tensors]
     flat = [f if f.dtype == torch.float32 else f.float() for f in flat]
-    # Pass 1: extremes of every layer, read in one go (NaN propagates, Inf shows).
-    parts = []
-    for f in flat:
-        if f.numel() == 0:
-            parts.append(torch.zeros(2, device=f.device, dtype=torch.float32))
-        else:
-            parts.append(torch.stack(torch.aminmax(f)))
-    first = torch.stack(parts).cpu().double().numpy() if parts else np.zeros((0, 2))
+    for i in range(n):
+        kind = kinds_all[i] or ""
+        if kind in BOUNDS and math.isnan(ranges[i].lo):
+            ranges[i].lo, ranges[i].hi = BOUNDS[kind]
+    live = [i for i in range(n) if flat[i].numel()]
+    # Round 1 (optimistic): bin with each layer's current range and read its extremes along
+    # with everything else, in one read. Ranges only grow, so after the first probes a
+    # layer rarely leaves its range; those that do (or are new, or hold NaN/Inf) are
+    # binned again in round 2.
+    chunks: list[torch.Tensor] = []
+    layout: list[tuple[int, str, int]] = []
+    for i in live:
+        f = flat[i]
+        chunks.append(torch.stack(torch.aminmax(f)))
+        layout.append((i, "minmax", 2))
+        if not math.isnan(ranges[i].lo):
+            chunks += _bin_stats(f, ranges[i].lo, ranges[i].hi, bins)
+            layout.append((i, "binned", bins + 2))
+        if kinds_all[i] is not None:
+            chunks.append(_activation_stats(tensors[i].detach(), kinds_all[i]))
+            layout.append((i, "extra", 3))
+    got: dict[tuple[int, str], np.ndarray] = {}
+    if chunks:
+        packed = torch.cat([c.reshape(-1).float() for c in chunks]).cpu().double().numpy()
+        pos = 0
+        for i, what, size in layout:
+            got[(i, what)] = packed[pos:pos + size]
+            pos += size
     nonfinite = np.zeros(n)
-    lims = []
-    for i, f in enumerate(flat):
-        vmin, vmax = first[i]
-        if f.numel() and not (math.isfinite(vmin) and math.isfinite(vmax)):
+    lims: list[tuple[float, float]] = []
+    redo = []
+    for i in range(n):
+        f = flat[i]
+        if not f.numel():
+            lims.append((ranges[i].lo, ranges[i].hi) if not math.isnan(ranges[i].lo) else (0.0, 1.0))
+            continue
+        vmin, vmax = got[(i, "minmax")]
+        if not (math.isfinite(vmin) and math.isfinite(vmax)):
             ok = torch.isfinite(f)      # rare path: drop NaN/Inf and count them
             f = flat[i] = f[ok]
             nonfinite[i] = float(ok.numel() - f.numel())
+            vmin = vmax = math.nan
             if f.numel():
                 mm = torch.aminmax(f)
                 vmin, vmax = float(mm.min), float(mm.max)
-        kind = kinds[i] if kinds else ""
-        if kind in BOUNDS and math.isnan(ranges[i].lo):
-            ranges[i].lo, ranges[i].hi = BOUNDS[kind]
+        inside = (i, "binned") in got and nonfinite[i] == 0 and ranges[i].lo <= vmin and vmax <= ranges[i].hi
         if f.numel():
             lims.append(ranges[i].fit(vmin, vmax))
         else:
             lims.append((ranges[i].lo, ranges[i].hi) if not math.isnan(ranges[i].lo) else (0.0, 1.0))
-    # Pass 2: every result of every layer in one tensor, one read.
-    n_extra = 3 if kinds is not None else 0
-    width = bins + 2 + n_extra
-    rows = []
-    for i, f in enumerate(flat):
-        lo, hi = lims[i]
-        dev = f.device
-        if f.numel() == 0:
-            row = torch.full((width,), math.nan, device=dev)
-            row[:bins] = 0
-            rows.append(row)
-            continue
-        # Bin index as torch.histc would give it (the top edge falls in the last bin).
-        idx = (f - lo).mul_(bins / (hi - lo)).clamp_(0, bins - 0.5).to(torch.int32)
-        vals = [torch.bincount(idx, minlength=bins).float(), f.sum().reshape(1),
-                torch.linalg.vector_norm(f).reshape(1)]
-        if kinds is not None:
-            vals.append(_activation_stats(tensors[i].detach(), kinds[i]))
-        rows.append(torch.cat(vals))
-    second = torch.stack(rows).cpu().double().numpy() if rows else np.zeros((0, width))
-    count = np.array([f.numel() for f in flat], dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        total, norm = second[:, bins], second[:, bins + 1]
-        mean = total / count
-        std = np.sqrt(np.maximum(norm * norm / count - mean * mean, 0.0))
-    summary = LayerSummary(hist=second[:, :bins].astype(np.float32),
-                           range=np.array(lims, dtype=np.float64).reshape(n, 2), mean=mean, std=std, norm=norm,
-                           count=count, nonfinite=nonfinite)
-    for j, name in enumerate(("saturated", "dead", "unit_spread")[:n_extra]):
-        summary.extra[name] = second[:, bins + 2 + j]
-    return summary
+        if not inside:
+            got.pop((i, "binned"), None)
+            if f.numel():
+                redo.append(i)
+    if redo:   # round 2: the layers whose range had to be set or grown
+        chunks = [c for i in redo for c in _bin_stats(flat[i], lims[i][0], lims[i][1], bins)]
+        packed = torch.cat([c.reshape(-1).float() for c in chunks]).cpu().double().numpy()
+        for k, i in enumerate(redo):
+            got[(i, "binned")] = packed[k * (bins + 2):(k + 1) * (bins + 2)]
+    live = [i for i in range(n) if (i, "binned") in got]
+    sizes = tuple(int(flat[i].numel()) for i in live)
+    m = len(live)
+    if m:
+        h = np.stack([got[(i, "binned")][:bins] for i in live])
+        sums_h = np.array([got[(i, "binned")][bins] for i in live])
+        sq_h = np.array([got[(i, "binned")][bins + 1] for i in live]) ** 2
+    extra_rows = [i for i in range(n) if (i, "extra") in got]
+    extra_h = np.stack([got[(i, "extra")] for i in extra_rows]) if extra_rows else np.zeros((0, 3))
+    # Scatter back into per-group summaries.
+    results = []
+    row_of = {i: k for k, i in enumerate(live)}
+    act_row = {i: k for k, i in enumerate(extra_rows)}
+    start = 0
+    for tensors_g, _, kinds_g in groups:
+        L = len(tensors_g)
+        idxs = range(start, start + L)
+        start += L
+        out = _empty_summary(L, bins, kinds_g is not None)
+        for j, i in enumerate(idxs):
+            out.range[j] = lims[i]
+            out.count[j] = flat[i].numel()
+            out.nonfinite[j] = nonfinite[i]
+            if i in row_of:
+                k = row_of[i]
+                cnt = float(sizes[k])
+                out.hist[j] = h[k]
+                mean = sums_h[k] / cnt
+                out.mean[j] = mean
+                out.std[j] = math.sqrt(max(sq_h[k] / cnt - mean * mean, 0.0))
+                out.norm[j] = math.sqrt(max(sq_h[k], 0.0))
+                if i in act_row:
+                    for e, name in enumerate(("saturated", "dead", "unit_spread")):
+                        out.extra[name][j] = extra_h[act_row[i], e]
+        results.append(out)
+    return results
+
+
+def _bin_stats(f: torch.Tensor, lo: float, hi: float, bins: int) -> list[torch.Tensor]:
+    """[counts per bin, sum, L2 norm] of a flat float tensor (values outside are clamped)."""
+    # Bin index as torch.histc would give it (the top edge falls in the last bin).
+    idx = (f - lo).mul_(bins / (hi - lo)).clamp_(0, bins - 0.5).to(torch.int32)
+    return [torch.bincount(idx, minlength=bins), f.sum().reshape(1), torch.linalg.vector_norm(f).reshape(1)]
+
+
+def _empty_summary(n: int, bins: int, activations: bool) -> LayerSummary:
+    nan = np.full(n, math.nan)
+    s = LayerSummary(hist=np.zeros((n, bins), np.float32), range=np.full((n, 2), math.nan), mean=nan.copy(),
+                     std=nan.copy(), norm=nan.copy(), count=np.zeros(n), nonfinite=np.zeros(n))
+    if activations:
+        s.extra = {name: nan.copy() for name in ("saturated", "dead", "unit_spread")}
+    return s
 
 
 def _activation_stats(t: torch.Tensor, kind: str) -> torch.Tensor:
