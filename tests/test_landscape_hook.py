@@ -62,3 +62,13 @@ def test_run_records_a_bounded_trajectory_and_streams_it(tmp_path):
 def test_hook_is_off_when_disabled():
     t = Trainer(_cfg(**{"landscape.snapshots": False, "landscape.sharpness_every": 0}))
     assert not any(isinstance(h, LandscapeHook) for h in t.hooks)
+
+
+def test_path_ends_at_restored_best_weights():
+    # Early stopping restores the best weights at the end: the path must end there too.
+    cfg = _cfg(**{"reg.early_stopping": True, "reg.patience": 1, "train.epochs": 30, "optim.lr": 0.3,
+                  "landscape.sharpness_every": 0})
+    t = Trainer(cfg)
+    t.run()
+    rec = t.to_record()
+    assert np.array_equal(rec.arrays["landscape/trajectory"][-1], flat_params(t.model).numpy())

@@ -119,9 +119,16 @@ class LandscapeHook(TrainerHook):
         self._finished = True
         if self.traj is not None:
             self._drain_pending()
+            with torch.no_grad():
+                vec = torch.cat([p.detach().reshape(-1) for p in self._params]).float().cpu()
+            # The path ends at the weights the run ends with (early stopping may have
+            # restored earlier, better ones after the last snapshot).
             if self.traj.count == 0 or self.traj.steps[-1] != trainer.step:
-                self._snap(trainer)
-                self._drain_pending()
+                self._store(trainer.step, vec)
+            elif not np.array_equal(self.traj.params[-1], vec.numpy()):
+                self.traj.add(trainer.step, vec, replace=True)
+                self._new_steps.append(trainer.step)
+                self._new_rows.append(vec.numpy().copy())
             self._emit_snapshots(trainer, force=True)
 
     # -- session ---------------------------------------------------------------------------

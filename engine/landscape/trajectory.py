@@ -24,8 +24,13 @@ class TrajectoryBuffer:
     def wants(self, step: int) -> bool:
         return step % self.every == 0
 
-    def add(self, step: int, params: torch.Tensor | np.ndarray) -> None:
+    def add(self, step: int, params: torch.Tensor | np.ndarray, replace: bool = False) -> None:
+        """Store a snapshot; a second one at the same step is ignored, or replaces the
+        first with `replace` (weights changed without a step, e.g. best weights restored)."""
         if self.count and self._steps[self.count - 1] == step:
+            if replace:
+                vec = params.detach().float().cpu().numpy() if isinstance(params, torch.Tensor) else np.asarray(params)
+                self._data[self.count - 1] = vec.reshape(-1)
             return
         if self.count >= self.capacity:
             self._thin()
