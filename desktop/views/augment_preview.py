@@ -10,7 +10,6 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxL
 
 from desktop.views.background import BackgroundTask
 from desktop.views.base import View
-from desktop.qt_workarounds import pin_immortal_refcounts
 from engine.augment.preview import AugmentPreview, make_preview, mosaic
 
 
@@ -25,7 +24,6 @@ class AugmentPreviewView(View):
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
-        pin_immortal_refcounts()     # PySide6 6.12 drops a ref to True per signal emit
         self.preview: AugmentPreview | None = None
         self.seed = 0
         self._key = ""

@@ -11,7 +11,6 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLay
 
 from desktop.plotting import color, style_plot
 from desktop.views.base import View
-from desktop.qt_workarounds import pin_immortal_refcounts
 from engine.events import Event, Payload
 from engine.model.batchnorm_probe import expected_gap
 
@@ -28,7 +27,6 @@ class BatchNormView(View):
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
-        pin_immortal_refcounts()     # PySide6 6.12 drops a ref to True per signal emit
         self.run_id = ""
         self.batch_size = 0
         self.blocks: dict[str, list[np.ndarray]] = {k: [] for k in ("steps", *KEYS)}

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPus
 from desktop.plotting import color, style_plot
 from desktop.views.background import BackgroundTask
 from desktop.views.base import View
-from desktop.qt_workarounds import pin_immortal_refcounts
 from engine.data.report import PreprocessReport, format_condition, preprocessing_report
 
 RELEVANT = ("data", "train.val_fraction", "seed")   # what changes the data view
@@ -41,7 +40,6 @@ class DataView(View):
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
-        pin_immortal_refcounts()     # PySide6 6.12 drops a ref to True per signal emit
         self.report: PreprocessReport | None = None
         self._key = ""
         self.task = BackgroundTask(self)

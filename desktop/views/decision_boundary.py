@@ -11,7 +11,6 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from desktop.plotting import color, style_plot
 from desktop.views.base import View
-from desktop.qt_workarounds import pin_immortal_refcounts
 from engine.events import Event, Payload
 
 TOPIC = "decision_boundary"
@@ -44,7 +43,6 @@ class DecisionBoundaryView(View):
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
-        pin_immortal_refcounts()     # PySide6 6.12 drops a ref to True per signal emit
         self.run_id = ""
         self.extent: tuple[float, float, float, float] | None = None
         self.grids_drawn = 0
