@@ -15,10 +15,10 @@ from engine.compare import ComparisonSpec, ComparisonWorker, Variant, optimizer_
 from engine.compare.layout import comparison_meta
 from engine.compare.worker import COMPARISON_ID
 from engine.config import ConfigError, ExperimentConfig
-from engine.events import Event, RunFinished, StateChanged
+from engine.events import ErrorRaised, Event, RunFinished, StateChanged
 from engine.session import RunRecord, Session, SessionError
 
-RUN_PREFIX = "cmp:"   # run ids of comparison runs: never confused with the single run's "runN"
+RUN_PREFIX = "cmp:"   # run ids of comparison runs ("cmp3:adam"): never confused with the single run's "runN"
 
 
 class CompareController(QObject):
@@ -39,16 +39,19 @@ class CompareController(QObject):
         self.states: dict[str, str] = {}
         self.finals: dict[str, dict[str, float]] = {}
         self.state = "idle"
+        self.generation = 0
         self._next_color = 0
 
     # -- names ---------------------------------------------------------------------------
-    @staticmethod
-    def run_id(name: str) -> str:
-        return RUN_PREFIX + name
+    def run_id(self, name: str) -> str:
+        """The run's event id: `cmp<generation>:<name>`, so late events of a replaced
+        comparison are never taken for a new run of the same name."""
+        return f"{RUN_PREFIX[:-1]}{self.generation}:{name}"
 
     @staticmethod
     def name_of(run_id: str) -> str:
-        return run_id[len(RUN_PREFIX):] if run_id.startswith(RUN_PREFIX) else run_id
+        head, sep, rest = run_id.partition(":")
+        return rest if sep and head.startswith(RUN_PREFIX[:-1]) else run_id
 
     # -- commands ------------------------------------------------------------------------
     def start(self, variants: list[Variant], base: ExperimentConfig | None = None, paused: bool = False) -> None:
@@ -56,6 +59,7 @@ class CompareController(QObject):
         spec = ComparisonSpec(base or self.app.config, variants)
         runs = spec.configs()        # ConfigError names the bad variant before anything stops
         self.shutdown()
+        self.generation += 1
         self.spec = spec
         self.colors, self.configs, self.states, self.finals = {}, {}, {}, {}
         self._next_color = 0
@@ -90,7 +94,7 @@ class CompareController(QObject):
             self.worker.resume()
 
     def remove(self, name_or_id: str) -> None:
-        rid = name_or_id if name_or_id.startswith(RUN_PREFIX) else self.run_id(name_or_id)
+        rid = name_or_id if name_or_id in self.colors else self.run_id(name_or_id)
         if self.worker is not None and rid in self.colors:
             self.worker.remove(rid)
         self.run_removed.emit(rid)
@@ -132,6 +136,9 @@ class CompareController(QObject):
                 elif e.run_id in self.colors:
                     self.states[e.run_id] = e.state
                     self.run_state.emit(e.run_id, e.state)
+            elif isinstance(e, ErrorRaised) and e.run_id in self.colors and self.states.get(e.run_id) == "building":
+                self.states[e.run_id] = "error"      # the run could not be built (e.g. a missing data file)
+                self.run_state.emit(e.run_id, "error")
             elif isinstance(e, RunFinished) and e.run_id in self.colors:
                 self.finals[e.run_id] = dict(e.final)
                 self.states[e.run_id] = e.state

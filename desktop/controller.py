@@ -14,7 +14,8 @@ from PySide6.QtCore import QObject, Signal
 
 from engine.config import LIVE_KEYS, ConfigError, ExperimentConfig
 from engine.events import ErrorRaised, Event, EventChannel, Notice, RunFinished, StateChanged
-from engine.session import RunRecord, Session, SessionError, load_session, save_session
+from engine.session import (CheckpointError, RunRecord, Session, SessionError, capture_checkpoint, continue_run,
+                            load_session, save_session)
 from engine.train import EngineWorker, Trainer
 
 
@@ -141,7 +142,9 @@ class AppController(QObject):
 
         def grab(t: Trainer) -> None:
             try:
-                box["record"] = t.to_record(self.run_id)
+                rec = t.to_record(self.run_id)
+                rec.checkpoint = capture_checkpoint(t)     # weights + optimizer state: the run can continue
+                box["record"] = rec
             finally:
                 done.set()
 
@@ -164,6 +167,30 @@ class AppController(QObject):
         out = save_session(session, path)
         self.session, self.session_path = session, Path(path)
         return out
+
+    def continue_saved(self, record: RunRecord, epochs: int | None = None, paused: bool = False) -> None:
+        """Continue a saved run from its weights and optimizer state (same batches it would have seen).
+        Raises CheckpointError when the record has no checkpoint or asks for no more epochs."""
+        if record.checkpoint is None:
+            raise CheckpointError(f"run '{record.name}' was saved without weights; it cannot be continued")
+        done = int(record.checkpoint.meta.get("epoch", 0))
+        epochs = epochs or max(record.config.train.epochs, done + 1)
+
+        def factory(config, emit, run_id):
+            import torch
+
+            t, rng = continue_run(record, epochs if epochs != record.config.train.epochs else None, emit, run_id)
+            torch.set_rng_state(rng)
+            return t
+
+        self.config = record.config.with_updates({"train.epochs": epochs})
+        self.config_changed.emit(self.config)
+        self._new_worker()
+        assert self.worker is not None
+        self.worker.trainer_factory = factory
+        self.state = "building"
+        self.run_started.emit(self.run_id, self.config)
+        self.worker.start(paused=paused)
 
     def open(self, path: str | Path) -> Session:
         """Open a session: stop the current run, show the session's runs."""

@@ -105,6 +105,10 @@ class MainWindow(QMainWindow):
         self.act_compare = self._action("Compare optimizers", "Ctrl+Shift+C", self.compare_optimizers,
                                         "One run per optimizer checked in the Compare tab, same init and batches")
         run_menu.addAction(self.act_compare)
+        self.act_continue = self._action("Continue saved run", None, self.continue_saved_run,
+                                         "Continue the opened session's first run from its saved weights and "
+                                         "optimizer state")
+        run_menu.addAction(self.act_continue)
         self.view_menu = mb.addMenu("&View")
         self.view_menu.addAction(self.panel_dock.toggleViewAction())
         self.view_menu.addAction(tb.toggleViewAction())
@@ -168,6 +172,24 @@ class MainWindow(QMainWindow):
             return False
         self.tabs.setCurrentWidget(view)
         return view.compare_checked_optimizers()
+
+    def continue_saved_run(self) -> bool:
+        """Continue the opened session's first run for as many epochs again (status bar on error)."""
+        from engine.session import CheckpointError
+
+        session = self.controller.session
+        if session is None or not session.runs:
+            self.statusBar().showMessage("open a session first: there is no saved run to continue", 15000)
+            return False
+        rec = session.runs[0]
+        done = int(rec.checkpoint.meta.get("epoch", 0)) if rec.checkpoint is not None else 0
+        try:
+            self.controller.continue_saved(rec, done + rec.config.train.epochs)
+        except CheckpointError as e:
+            self.statusBar().showMessage(str(e), 30000)
+            return False
+        self.tabs.setCurrentIndex(0)
+        return True
 
     # -- sessions ------------------------------------------------------------------------
     def save_session_dialog(self) -> None:

@@ -25,18 +25,21 @@ def _one_line_error(r: subprocess.CompletedProcess, *needles: str) -> None:
 def test_compare_then_export(tmp_path):
     c = tmp_path / "c.descent"
     r = descent("compare", "--vary", "optim.name=sgd,momentum,adam", "--set", "train.epochs=3", "--set",
-                "data.n_samples=240", "--set", "model.hidden=16", "--out", str(c), "--quiet")
+                "data.n_samples=240", "--set", "model.hidden=16", "--out", str(c), "--quiet", "--surface")
     assert r.returncode == 0, r.stderr
     assert "3 runs" in r.stdout and "adam" in r.stdout
     info = json.loads(descent("info", str(c), "--json").stdout)
     assert [x["name"] for x in info["runs"]] == ["sgd", "momentum", "adam"]
     assert all(len(x["metrics"]["epoch/val_loss"]) == 3 for x in info["runs"])
+    cmp = info["comparison"]
+    assert cmp["differences"] == {"optim.name": ["sgd", "momentum", "adam"]} and cmp["same_seed"]
+    assert cmp["shared_surface"] and cmp["checkpoints"] == ["sgd", "momentum", "adam"]
     out = tmp_path / "out"
     r = descent("export", str(c), "--to", str(out))
     assert r.returncode == 0, r.stderr
     names = {p.name for p in out.iterdir()}
     assert {"loss.png", "val_acc.png", "val_loss.svg", "report.html", "final_metrics.csv",
-            "adam_steps.csv", "sgd_epochs.csv"} <= names
+            "adam_steps.csv", "sgd_epochs.csv", "surface.png"} <= names
     html = (out / "report.html").read_text()
     assert "id='final-metrics'" in html and html.count("data:image/png;base64,") >= 4
 

@@ -90,15 +90,15 @@ def test_compare_optimizers_shows_three_coloured_runs(window, qtbot, tmp_path, s
     # live: add a run, remove one, the others keep going
     view.ed_overrides.setText("optim.name=rmsprop, optim.lr=0.003")
     view.btn_add.click()
-    qtbot.waitUntil(lambda: "cmp:name=rmsprop lr=0.003" in view.runs, timeout=5000)
-    assert view.runs["cmp:sgd"].state == "running"
-    sgd_epochs = len(view.runs["cmp:sgd"].curves.epoch_step)
-    adam_epochs = len(view.runs["cmp:adam"].curves.epoch_step)
+    qtbot.waitUntil(lambda: view.compare.run_id("name=rmsprop lr=0.003") in view.runs, timeout=5000)
+    assert view.runs[view.compare.run_id("sgd")].state == "running"
+    sgd_epochs = len(view.runs[view.compare.run_id("sgd")].curves.epoch_step)
+    adam_epochs = len(view.runs[view.compare.run_id("adam")].curves.epoch_step)
     view.compare.remove("sgd")
-    assert "cmp:sgd" not in view.runs
-    new = view.runs["cmp:name=rmsprop lr=0.003"]
+    assert view.compare.run_id("sgd") not in view.runs
+    new = view.runs[view.compare.run_id("name=rmsprop lr=0.003")]
     qtbot.waitUntil(lambda: len(new.curves.epoch_step) >= 3, timeout=60000)
-    assert len(view.runs["cmp:adam"].curves.epoch_step) > adam_epochs      # the others kept going
+    assert len(view.runs[view.compare.run_id("adam")].curves.epoch_step) > adam_epochs      # the others kept going
     assert new.color == color(3)   # a new colour, never reused
     view.btn_stop.click()
     qtbot.waitUntil(lambda: view.compare.state == "stopped", timeout=10000)
@@ -155,3 +155,30 @@ def test_autosave_and_recovery_after_a_crash(window, qtbot, tmp_path):
     assert not (folder / "running-999999.json").exists()
     saver.close_cleanly()
     assert not saver.marker.exists() and not saver.file.exists()
+
+
+def test_shared_loss_surface_shows_every_path(window, qtbot, tmp_path, screenshot_dir):
+    view = compare_view(window)
+    short = window.controller.config.with_updates({"train.epochs": 4, "landscape.snapshot_every": 2,
+                                                   "landscape.sharpness_every": 0})
+    window.tabs.setCurrentWidget(view)
+    view.compare.compare_optimizers(["sgd", "momentum", "adam"], base=short)
+    qtbot.waitUntil(lambda: view.compare.state == "finished", timeout=90000)
+    view.side_tabs.setCurrentWidget(view.surface_panel)
+    assert view.surface_panel.compute()
+    qtbot.waitUntil(lambda: view.surface_panel.surface is not None, timeout=120000)
+    s = view.surface_panel.surface
+    assert list(s.paths) == ["sgd", "momentum", "adam"] and np.isfinite(s.loss).all()
+    pens = [it.opts["pen"].color().name() for it in view.surface_panel.path_items[::2]]
+    assert pens == [color(i).lower() for i in range(3)]
+    view.redraw()
+    qtbot.wait(200)
+    img = window.grab().toImage()
+    img.save(str(screenshot_dir / "compare_shared_surface.png"))
+    panel = view.surface_panel.plot_widget.grab().toImage()
+    assert _colour_pixels(panel, color(2)) > 30
+    path = tmp_path / "surf.descent"
+    assert window.save_session(str(path))
+    assert window.open_session(str(path))
+    assert view.surface_panel.surface is not None
+    np.testing.assert_array_equal(view.surface_panel.surface.paths["adam"], s.paths["adam"])

@@ -133,3 +133,45 @@ def test_bad_folders_give_one_line_errors(session_file, tmp_path):
         write_csvs(s, tmp_path / "afile" / "sub")
     with pytest.raises(ExportError, match="/proc/descent-export"):
         write_csvs(s, "/proc/descent-export")
+
+
+@pytest.mark.gui
+def test_tab_export_of_plots_and_3d_views(qtbot, tmp_path):
+    import pyqtgraph as pg
+    import pyqtgraph.opengl as gl
+    from PySide6.QtWidgets import QHBoxLayout, QWidget
+
+    from desktop.export.menu import export_tab, plot_csv
+
+    # a 2D tab (under Xvfb/Mesa a GL widget beside a raster view in one window gets no
+    # framebuffer, so 2D and 3D are checked in separate windows, as the app's tabs are)
+    pw = pg.PlotWidget(title="A plot")
+    pw.plot([1, 2, 3], [3, 1, 2], name="c")
+    pw.resize(600, 400)
+    qtbot.addWidget(pw)
+    pw.show()
+    qtbot.waitExposed(pw)
+    files = export_tab(pw, tmp_path, "png", width=500)
+    assert [p.name for p in files] == ["A_plot.png"]
+    assert QImage(str(tmp_path / "A_plot.png")).width() == 500
+    rows = plot_csv(pw.getPlotItem()).splitlines()
+    assert rows[0] == "c x,c y" and rows[1:] == ["1.0,3.0", "2.0,1.0", "3.0,2.0"]
+
+    w = QWidget()
+    lay = QHBoxLayout(w)
+    view3d = gl.GLViewWidget()
+    view3d.addItem(gl.GLSurfacePlotItem(z=np.random.default_rng(0).normal(size=(10, 10)), shader="heightColor"))
+    lay.addWidget(view3d)
+    w.resize(500, 400)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    qtbot.wait(100)
+    files = export_tab(w, tmp_path / "3d", "png")
+    assert [p.name for p in files] == ["3d_view_1.png"]
+    img3d = QImage(str(files[0]))
+    assert img3d.width() > 300 and img3d.height() > 300
+    a = np.frombuffer(bytes(img3d.convertToFormat(QImage.Format_RGB32).constBits()), np.uint8)
+    assert a.std() > 5, "the 3D export is blank"
+    with pytest.raises(ExportError, match="no plots"):
+        export_tab(QWidget(), tmp_path, "png")

@@ -122,7 +122,11 @@ def export_tab(widget: QWidget, folder: str | Path, fmt: str, width: int | None 
         stem = safe_stem(_plot_title(plot, f"plot{i + 1}"), taken)
         out.append(export_item(plot, folder / f"{stem}.{fmt}", width if fmt == "png" else None))
     for i, gl in enumerate(gl_views(widget)):
-        img = gl.grabFramebuffer() if hasattr(gl, "grabFramebuffer") else gl.grab().toImage()
+        img = gl.grabFramebuffer()
+        if img.isNull() or img.width() == 0:      # no framebuffer object (e.g. Mesa under Xvfb): grab the widget
+            img = gl.grab().toImage()
+        if img.isNull() or img.width() == 0:
+            raise ExportError(f"3D view {i + 1} could not be drawn (is it visible?)")
         out.append(write_bytes_atomic(folder / f"{safe_stem(f'3d_view_{i + 1}', taken)}.png", png_bytes(img)))
     if not out:
         raise ExportError("this tab has no plots to export")

@@ -87,9 +87,47 @@ def render_comparison_plots(session: Session, width: int = 900, height: int = 56
         w.setAttribute(Qt.WA_DontShowOnScreen, True)
         w.show()
         out.append((key, title, w))
+    if keys is None or "surface" in keys:
+        surface = _surface_widget(session, width, height)
+        if surface is not None:
+            out.append(surface)
     if out:
         QApplication.processEvents()
     return out
+
+
+def _surface_widget(session: Session, width: int, height: int):
+    """The shared loss surface with every run's path, when the session holds one."""
+    from PySide6.QtCore import QRectF
+
+    from engine.compare.surface import SharedSurface
+
+    s = SharedSurface.from_session(session)
+    if s is None:
+        return None
+    colors = run_colors(session)
+    w = pg.GraphicsLayoutWidget()
+    w.setBackground("w")
+    w.resize(width, height)
+    p = w.addPlot()
+    title = "Shared loss surface (log10 loss) with every run's path"
+    style_plot(p, title, "PC 1", "PC 2")
+    p.setClipToView(False)
+    p.addLegend(offset=(-10, 10), labelTextSize="9pt")
+    img = pg.ImageItem()
+    img.setColorMap(pg.colormap.get("viridis"))
+    z = np.log10(np.clip(np.where(np.isfinite(s.loss), s.loss, np.nanmax(s.loss)), 1e-12, None))
+    img.setImage(z, autoLevels=True)
+    img.setRect(QRectF(float(s.alphas[0]), float(s.betas[0]), float(s.alphas[-1] - s.alphas[0]),
+                       float(s.betas[-1] - s.betas[0])))
+    p.addItem(img)
+    for i, (name, xy) in enumerate(s.paths.items()):
+        c = color(colors.get(name, i))
+        p.plot(xy[:, 0], xy[:, 1], pen=pg.mkPen(c, width=3), name=name)
+        p.plot([xy[-1, 0]], [xy[-1, 1]], pen=None, symbol="o", symbolSize=10, symbolBrush=c)
+    w.setAttribute(Qt.WA_DontShowOnScreen, True)
+    w.show()
+    return ("surface", title, w)
 
 
 def export_item(item, path: str | os.PathLike, width: int | None = None) -> Path:

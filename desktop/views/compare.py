@@ -14,12 +14,13 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
-                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from desktop.compare_controller import CompareController
 from desktop.export.plots import COMPARISON_PLOTS
 from desktop.plotting import color, style_plot
 from desktop.views.base import View
+from desktop.views.compare_surface import SharedSurfacePanel
 from desktop.views.curves import RunCurves
 from engine.compare import Variant
 from engine.compare.layout import is_comparison, run_colors
@@ -101,12 +102,16 @@ class CompareView(View):
         split.addWidget(self.glw)
         bottom = QSplitter(Qt.Horizontal)
         bottom.addWidget(self.table)
-        bottom.addWidget(self.hist_box)
+        self.side_tabs = QTabWidget()
+        self.side_tabs.addTab(self.hist_box, "Histograms")
+        self.surface_panel = SharedSurfacePanel(self._records_for_surface, self._colors_by_name)
+        self.side_tabs.addTab(self.surface_panel, "Shared loss surface")
+        bottom.addWidget(self.side_tabs)
         split.addWidget(bottom)
         bottom.setStretchFactor(0, 3)
         bottom.setStretchFactor(1, 2)
         split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
+        split.setStretchFactor(1, 2)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(self.controls1)
@@ -201,6 +206,18 @@ class CompareView(View):
         lay.addWidget(self.hist_note)
         self.hist_plots: dict[str, tuple[pg.PlotItem, pg.PlotDataItem]] = {}
 
+    def _records_for_surface(self) -> list:
+        if self.compare.worker is not None:
+            removed = {self.compare.name_of(r) for r, st in self.compare.states.items() if st == "removed"}
+            return [r for r in self.compare.records() if r.name not in removed]
+        if self.loaded_session is not None:
+            shown = {r.name for r in self.runs.values()}
+            return [r for r in self.loaded_session.runs if r.name in shown]
+        return []
+
+    def _colors_by_name(self) -> dict[str, int]:
+        return {r.name: r.color_index for r in self.runs.values()}
+
     # -- commands ------------------------------------------------------------------------
     def checked_optimizers(self) -> list[str]:
         return [n for n, cb in self.opt_boxes.items() if cb.isChecked()]
@@ -256,6 +273,7 @@ class CompareView(View):
         for rid in list(self.runs):
             self._drop(rid)
         self.loaded_session = None
+        self.surface_panel.clear()
 
     def _on_compare_run_added(self, rid: str, ci: int, _cfg) -> None:
         if rid in self.runs:
@@ -418,6 +436,7 @@ class CompareView(View):
         for rid in list(self.runs):
             self._drop(rid)
         self.loaded_session = None
+        self.surface_panel.clear()
         if not is_comparison(session):
             return
         self.loaded_session = session
@@ -447,6 +466,11 @@ class CompareView(View):
                 if h is not None and r is not None and h.ndim == 3 and len(h):
                     run.hist[g] = {"hist": h[-1], "range": r[-1]}
         self.lbl_state.setText(f"saved comparison · {len(self.runs)} runs")
+        from engine.compare.surface import SharedSurface
+
+        surface = SharedSurface.from_session(session)
+        if surface is not None:
+            self.surface_panel.show_surface(surface)
         self.redraw()
 
     def save_into(self, session) -> None:
@@ -457,6 +481,9 @@ class CompareView(View):
             session.runs.extend(r for r in self.loaded_session.runs if r.name not in names)
             if "comparison" in self.loaded_session.meta:
                 session.meta["comparison"] = self.loaded_session.meta["comparison"]
+        if self.surface_panel.surface is not None and self.runs:
+            self.surface_panel.surface.save_into(session)
 
     def shutdown(self) -> None:
+        self.surface_panel.shutdown()
         self.compare.shutdown(1.5)

@@ -25,6 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "grid; list fields separate alternatives with ';' (model.hidden=64;32,32)")
     p.add_argument("--out", required=True, help="session file to write (.descent)")
     p.add_argument("--no-weights", action="store_true", help="do not store final weights and optimizer state")
+    p.add_argument("--surface", action="store_true",
+                   help="also compute the runs' paths on one shared loss surface (PCA plane of all trajectories)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -69,6 +71,14 @@ def main(args: argparse.Namespace) -> int:
         bar.close()
     records = runner.records(checkpoints=not args.no_weights)
     session = Session(runs=records, meta={"comparison": comparison_meta(spec, [r.name for r in records])})
+    if args.surface:
+        from engine.compare.surface import shared_surface
+        from engine.landscape.params import LandscapeError
+
+        try:
+            shared_surface(records).save_into(session)
+        except LandscapeError as e:
+            print(f"descent: no shared surface: {e}", file=sys.stderr)
     try:
         save_session(session, out)
     except SessionError as e:

@@ -48,6 +48,16 @@ def _landscape_section(record: Any) -> dict:
 RUN_SECTIONS.append(_landscape_section)
 
 
+def _comparison_section(session: Session) -> tuple[str, Any] | None:
+    from engine.compare.layout import summarize_comparison
+
+    summary = summarize_comparison(session)
+    return ("comparison", summary) if summary is not None else None
+
+
+SESSION_SECTIONS.append(_comparison_section)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="session file (.descent)")
     p.add_argument("--json", action="store_true", help="print JSON")

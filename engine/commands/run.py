@@ -7,7 +7,7 @@ from pathlib import Path
 
 from engine.commands.common import CommandError, ProgressBar, load_config
 from engine.events import EpochEnd, Event
-from engine.session import Session, SessionError, save_session
+from engine.session import Session, SessionError, capture_checkpoint, save_session
 from engine.train import Trainer
 
 HELP = "train headless and write a session file"
@@ -51,6 +51,7 @@ def main(args: argparse.Namespace) -> int:
                    f"epoch {trainer.epoch} loss {last['train_loss']:.4f} val acc {last['val_acc']:.3f}")
         bar.close()
     record = trainer.to_record(args.name)
+    record.checkpoint = capture_checkpoint(trainer)   # weights + optimizer state: the run can be continued
     try:
         save_session(Session(runs=[record]), out)
     except SessionError as e:
