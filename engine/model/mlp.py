@@ -34,19 +34,43 @@ class SeededDropout(nn.Dropout):
         super().__init__(p)
         self.seed = 0
         self._gen: torch.Generator | None = None
+        self._pending_state: torch.Tensor | None = None
 
     def reseed(self, seed: int) -> None:
         self.seed = int(seed)
         self._gen = None
+
+    def get_rng_state(self) -> torch.Tensor | None:
+        """The mask generator's state (None before the first training forward)."""
+        return None if self._gen is None else self._gen.get_state()
+
+    def set_rng_state(self, state: torch.Tensor | None) -> None:
+        """Continue the mask sequence from a saved state (applied at the next forward)."""
+        self._gen = None
+        self._pending_state = state
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
         if self._gen is None or self._gen.device != x.device:
             self._gen = torch.Generator(device=x.device).manual_seed(self.seed)
+            if self._pending_state is not None:
+                self._gen.set_state(self._pending_state)
+                self._pending_state = None
         keep = 1.0 - self.p
         mask = torch.rand(x.shape, generator=self._gen, device=x.device, dtype=x.dtype) < keep
         return x * mask / keep
+
+
+def dropout_rng_states(model: nn.Module) -> list[torch.Tensor | None]:
+    """Every dropout layer's generator state, input to output (for exact checkpoints)."""
+    return [m.get_rng_state() for m in model.modules() if isinstance(m, SeededDropout)]
+
+
+def set_dropout_rng_states(model: nn.Module, states: list[torch.Tensor | None]) -> None:
+    """Restore what dropout_rng_states returned."""
+    for m, st in zip([m for m in model.modules() if isinstance(m, SeededDropout)], states):
+        m.set_rng_state(st)
 
 
 def hidden_block(layer: nn.Module, width: int, cfg: ModelConfig, conv: bool = False) -> list[nn.Module]:
