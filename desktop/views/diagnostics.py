@@ -2,17 +2,17 @@
 one-click sanity checks (initial loss vs ln C, overfit a tiny subset)."""
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QSpinBox, QSplitter, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from desktop.plotting import GrowingArray, style_plot
+from desktop.views.background import BackgroundTask
 from desktop.views.base import View
 from desktop.views.log_axis import log_plot
 from engine.diagnostics import check_initial_loss, initial_loss, overfit_tiny_subset
@@ -20,12 +20,6 @@ from engine.events import Event, Payload, StepBatch
 
 LEVEL_COLORS = {"info": "#009E73", "warning": "#E69F00", "error": "#D55E00"}
 COLUMNS = ["step", "epoch", "level", "kind", "layer", "message"]
-
-
-class _Relay(QObject):
-    """Carries a worker thread's result to the GUI thread (queued signal)."""
-
-    done = Signal(object)
 
 
 def initial_loss_check(config) -> dict:
@@ -50,9 +44,10 @@ class DiagnosticsView(View):
         self.loss = GrowingArray()
         self._dirty = False
         self._last_draw = 0.0
-        self._busy = False
-        self._relay = _Relay(self)
-        self._relay.done.connect(self._on_job_done)
+        self._label = ""
+        self._task = BackgroundTask(self)
+        self._task.done.connect(self._on_job_done)
+        self._task.failed.connect(self._on_job_failed)
         # sanity checks
         self.n_samples = QSpinBox()
         self.n_samples.setRange(2, 1000)
@@ -189,21 +184,18 @@ class DiagnosticsView(View):
 
     # -- sanity checks (background threads; results come back through the relay) ----------------
     def _start_job(self, fn, label: str) -> None:
-        if self._busy:
+        if self._task.busy:
             return
-        self._busy = True
+        self._label = label
         self.overfit_button.setEnabled(False)
         self.initial_button.setEnabled(False)
         self.result.setText(f"{label}…")
         config = self.controller.config
+        self._task.run(lambda: fn(config))
 
-        def work() -> None:
-            try:
-                out = fn(config)
-            except Exception as e:  # noqa: BLE001 - reported in the panel, the app stays usable
-                out = {"kind": "error", "level": "error", "message": f"{label} failed: {e}"}
-            self._relay.done.emit(out)
-        threading.Thread(target=work, name="descent-sanity-check", daemon=True).start()
+    def _on_job_failed(self, message: str) -> None:
+        self._on_job_done({"kind": "error", "level": "error", "step": "", "epoch": "", "layer": "",
+                           "message": f"{self._label} failed: {message}"})
 
     def _on_overfit_clicked(self) -> None:
         n, steps = self.n_samples.value(), self.max_steps.value()
@@ -223,7 +215,6 @@ class DiagnosticsView(View):
         self._start_job(job, "checking the initial loss")
 
     def _on_job_done(self, out: dict) -> None:
-        self._busy = False
         self.overfit_button.setEnabled(True)
         self.initial_button.setEnabled(True)
         color = LEVEL_COLORS.get(out.get("level", ""), "#777")

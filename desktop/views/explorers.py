@@ -3,15 +3,15 @@ the initialization study (every layer's activations at init, on real data)."""
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSpinBox,
                                QVBoxLayout, QWidget)
 
 from desktop.plotting import color, style_plot
+from desktop.views.background import BackgroundTask
 from desktop.views.base import View
 from desktop.views.histogram_strip import HistogramStrip
 from engine.config import ACTIVATIONS, DATASETS, INITS
@@ -110,10 +110,6 @@ class ActivationExplorerView(View):
                 r.setVisible(on)
 
 
-class _Relay(QObject):
-    done = Signal(object)
-
-
 class InitExplorerView(View):
     """Pick an init, an activation, a depth and a width: every layer's activation histogram
     at init, before any training, for a batch of real data."""
@@ -123,9 +119,9 @@ class InitExplorerView(View):
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
         self.study: InitStudy | None = None
-        self._busy = False
-        self._relay = _Relay(self)
-        self._relay.done.connect(self._on_study_done)
+        self._task = BackgroundTask(self)
+        self._task.done.connect(self._on_study_done)
+        self._task.failed.connect(self._on_study_failed)
         self.init = QComboBox()
         self.init.addItems(list(INITS))
         self.init.setCurrentText("normal")
@@ -182,7 +178,7 @@ class InitExplorerView(View):
 
     def showEvent(self, event) -> None:   # noqa: N802 - Qt override
         super().showEvent(event)
-        if self.study is None and not self._busy:
+        if self.study is None and not self._task.busy:
             self.run_study()
 
     def settings(self) -> dict:
@@ -192,36 +188,31 @@ class InitExplorerView(View):
 
     def run_study(self) -> None:
         """Build the network and probe it at init on a background thread."""
-        if self._busy:
+        if self._task.busy:
             return
-        self._busy = True
         self.run_button.setEnabled(False)
         s = self.settings()
         self.status.setText(f"building a {s['depth']}×{s['width']} {s['activation']} network with {s['init']} init…")
         base = self.controller.config
 
-        def work() -> None:
-            try:
-                updates = {"data.name": s["data"], "model.init_std": s["init_std"],
-                           "model.init_constant": s["init_constant"]}
-                fields = type(base.model).model_fields
-                if "arch" in fields:            # the study is about dense layers, without batch norm
-                    updates["model.arch"] = "mlp"
-                if "batch_norm" in fields:
-                    updates["model.batch_norm"] = "off"
-                cfg = base.with_updates(updates)
-                out = init_study(cfg, s["depth"], s["width"], s["init"], s["activation"])
-            except Exception as e:  # noqa: BLE001 - shown in the view, the app stays usable
-                out = f"init study failed: {e}"
-            self._relay.done.emit(out)
-        threading.Thread(target=work, name="descent-init-study", daemon=True).start()
+        def work() -> InitStudy:
+            updates = {"data.name": s["data"], "model.init_std": s["init_std"],
+                       "model.init_constant": s["init_constant"]}
+            fields = type(base.model).model_fields
+            if "arch" in fields:            # the study is about dense layers, without batch norm
+                updates["model.arch"] = "mlp"
+            if "batch_norm" in fields:
+                updates["model.batch_norm"] = "off"
+            cfg = base.with_updates(updates)
+            return init_study(cfg, s["depth"], s["width"], s["init"], s["activation"])
+        self._task.run(work)
 
-    def _on_study_done(self, out) -> None:
-        self._busy = False
+    def _on_study_failed(self, message: str) -> None:
         self.run_button.setEnabled(True)
-        if isinstance(out, str):
-            self.status.setText(out)
-            return
+        self.status.setText(f"init study failed: {message}")
+
+    def _on_study_done(self, out: InitStudy) -> None:
+        self.run_button.setEnabled(True)
         self.study = out
         s = out.summary
         n = len(out.labels)
