@@ -227,3 +227,10 @@ def test_activation_curves_and_saturated_regions():
         activation_curve("swish2", x)
     with pytest.raises(ValueError, match="slope"):
         activation_curve("leaky_relu", x, slope=2.0)
+
+
+def test_huge_values_near_float32_limits_are_binned():
+    # A diverging run's weights: values near float32's limits must not break the histogram.
+    x = torch.tensor([-3.0e38, -1.0, 0.0, 2.0, 3.0e38])
+    s = summarize([x], [GrowingRange()], 8)
+    assert s.hist[0].sum() == 5 and s.hist[0][0] >= 1 and s.hist[0][-1] >= 1

@@ -200,8 +200,11 @@ def summarize_groups(groups: list[Group], bins: int) -> list[LayerSummary]:
 
 def _bin_stats(f: torch.Tensor, lo: float, hi: float, bins: int) -> list[torch.Tensor]:
     """[counts per bin, sum, L2 norm] of a flat float tensor (values outside are clamped)."""
-    # Bin index as torch.histc would give it (the top edge falls in the last bin).
-    idx = (f - lo).mul_(bins / (hi - lo)).clamp_(0, bins - 0.5).to(torch.int32)
+    # Bin index as torch.histc would give it (the top edge falls in the last bin). A range
+    # near float32's limits (a diverging run) is binned in float64, where it cannot overflow;
+    # the final integer clamp keeps any leftover NaN out of bincount's way.
+    x = f.double() if max(abs(lo), abs(hi)) > 1e30 else f
+    idx = (x - lo).mul_(bins / (hi - lo)).clamp_(0, bins - 0.5).to(torch.int32).clamp_(0, bins - 1)
     return [torch.bincount(idx, minlength=bins), f.sum().reshape(1), torch.linalg.vector_norm(f).reshape(1)]
 
 
