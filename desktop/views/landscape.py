@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout
                                QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from desktop.views.base import View
-from desktop.views.landscape_plots import LandscapeContour, LandscapeSidePlots, LandscapeSurface3D, SurfaceShape
+from desktop.views.landscape_plots import LandscapeContour, LandscapeSidePlots, Lazy3D, SurfaceShape
 from engine.events import EpochEnd, Event, Payload, RunFinished
 from engine.landscape.analysis import (LandscapeJob, LandscapeRequest, LandscapeResult, SurfaceCache, eval_subset,
                                        model_from_record, plane_for, store_result, stored_result)
@@ -104,7 +104,7 @@ class LandscapeView(View):
         self.status.setWordWrap(True)
         self.faith_label = QLabel("")
         self.faith_label.setWordWrap(True)
-        self.surface3d = LandscapeSurface3D()
+        self.surface3d = Lazy3D()
         self.contour = LandscapeContour()
         self.side = LandscapeSidePlots()
         right = QSplitter(Qt.Vertical)

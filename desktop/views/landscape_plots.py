@@ -10,6 +10,7 @@ import pyqtgraph as pg
 import pyqtgraph.opengl as gl
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QVector3D
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from desktop.plotting import style_plot
 from desktop.views.playground_plots import ON_TOP, pin_none_refcount, rgba, thin
@@ -222,3 +223,54 @@ class LandscapeSidePlots(pg.GraphicsLayoutWidget):
     def set_faith(self, steps: np.ndarray, true_loss: np.ndarray, plane_loss: np.ndarray) -> None:
         self.true_loss.setData(steps, true_loss)
         self.plane_loss.setData(steps, plane_loss)
+
+
+class Lazy3D(QWidget):
+    """The 3D view, created on first show: a window whose Landscape tab is never opened
+    makes no OpenGL context (fewer GL resources in long sessions and test runs). Keeps the
+    latest surface and paths and hands them over when the view appears."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.view: LandscapeSurface3D | None = None
+        self._shape: SurfaceShape | None = None
+        self._path: np.ndarray | None = None
+        self._others: list[tuple[np.ndarray, str]] = []
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.setMinimumSize(260, 220)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self.view is None:
+            self.view = LandscapeSurface3D()
+            self.layout().addWidget(self.view)
+            if self._shape is not None:
+                self.view.set_surface(self._shape)
+            if self._path is not None:
+                self.view.set_path(self._path)
+            if self._others:
+                self.view.set_other_paths(self._others)
+
+    def set_surface(self, shape: SurfaceShape) -> None:
+        self._shape = shape
+        if self.view is not None:
+            self.view.set_surface(shape)
+
+    def set_path(self, coords: np.ndarray) -> None:
+        self._path = coords
+        if self.view is not None:
+            self.view.set_path(coords)
+
+    def set_other_paths(self, paths: list[tuple[np.ndarray, str]]) -> None:
+        self._others = list(paths)
+        if self.view is not None:
+            self.view.set_other_paths(paths)
+
+    @property
+    def path(self) -> gl.GLLinePlotItem | None:
+        return None if self.view is None else self.view.path
+
+    @property
+    def others(self) -> list:
+        return self._others
