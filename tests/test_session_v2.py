@@ -118,3 +118,19 @@ def test_capture_between_steps_of_plain_trainer(cfg):
     ck = capture_checkpoint(t)
     assert {"model/1.weight", "optim/0/exp_avg", "rng/batch", "rng/global", "perm"} <= set(ck.arrays)
     assert ck.meta["step"] == 3 and ck.meta["optimizer"]["class"] == "Adam"
+
+
+def test_large_arrays_are_stored_uncompressed_and_round_trip(tmp_path, cfg):
+    rec = _record_with_checkpoint(cfg, 2)
+    big = np.random.default_rng(0).normal(size=(100, 1000)).astype(np.float32)     # 400 kB of float noise
+    rec.arrays["landscape/trajectory"] = big
+    p = tmp_path / "big.descent"
+    save_session(Session(runs=[rec]), p)
+    with zipfile.ZipFile(p) as z:
+        info = z.getinfo("runs/000/arrays/landscape/trajectory.npy")
+        assert info.compress_type == zipfile.ZIP_STORED
+        assert z.getinfo("runs/000/config.json").compress_type == zipfile.ZIP_DEFLATED
+    back = load_session(p).runs[0]
+    assert np.array_equal(back.arrays["landscape/trajectory"], big)
+    save_session(load_session(p), tmp_path / "again.descent")
+    assert p.read_bytes() == (tmp_path / "again.descent").read_bytes()

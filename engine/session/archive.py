@@ -38,6 +38,7 @@ from engine.session.record import RunRecord, Session
 
 FORMAT_NAME = "descent-session"
 FORMAT_VERSION = 2
+STORE_ABOVE_BYTES = 256 * 1024         # members larger than this are stored, not deflated
 MAX_TOTAL_BYTES = 8 * 1024**3          # refuse archives that would unpack to more than this
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)    # member timestamps: saving twice gives identical bytes
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
@@ -116,7 +117,10 @@ def save_session(session: Session, path: str | os.PathLike) -> Path:
             with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as z:
                 for name in ["manifest.json"] + sorted(n for n in members if n != "manifest.json"):
                     info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
-                    info.compress_type = zipfile.ZIP_DEFLATED
+                    # Large arrays (weights, trajectories) are float noise to deflate: storing them
+                    # as they are saves seconds for a few percent of size.
+                    info.compress_type = zipfile.ZIP_STORED if len(members[name]) > STORE_ABOVE_BYTES \
+                        else zipfile.ZIP_DEFLATED
                     info.external_attr = 0o644 << 16
                     z.writestr(info, members[name])
             f.flush()
