@@ -97,11 +97,13 @@ def test_schedule_previews(name, check):
     assert check(lr), lr[::10]
 
 
-def test_diverging_run_stops_with_message_and_keeps_data():
+@pytest.mark.parametrize("report_every", [1, 25])
+def test_diverging_run_stops_with_message_and_keeps_data(report_every):
     # A linear network (leaky slope 1) with lr 10 and momentum: the loss overflows to NaN within steps.
     cfg = ExperimentConfig().with_updates({"data.name": "digits", "model.hidden": [64, 64], "optim.name": "momentum",
                                            "optim.lr": 10.0, "model.activation": "leaky_relu",
-                                           "model.leaky_slope": 1.0, "train.epochs": 5, "device": "cpu"})
+                                           "model.leaky_slope": 1.0, "train.epochs": 5, "device": "cpu",
+                                           "train.report_every": report_every})
     t = Trainer(cfg)
     assert t.run() == "diverged"
     assert "learning rate" in t.message and "too high" in t.message

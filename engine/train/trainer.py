@@ -236,7 +236,11 @@ class Trainer:
             self._diverge(float(loss[j]), int(steps[j]), float(lr[j]))
             return False
         with torch.no_grad():
-            torch._foreach_copy_(self._good_params, [p.detach() for p in self.model.parameters()])
+            params = [p.detach() for p in self.model.parameters()]
+            # The last update may already have overflowed the weights although every loss in
+            # this window was finite: keep the previous snapshot then (the next loss diverges).
+            if params and bool(torch.isfinite(torch.stack(torch._foreach_norm(params))).all()):
+                torch._foreach_copy_(self._good_params, params)
         return True
 
     def _diverge(self, value: float, step: int, lr: float) -> None:
