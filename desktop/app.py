@@ -40,7 +40,15 @@ def run_app(config: ExperimentConfig | None = None, session: Session | None = No
     from desktop.main_window import MainWindow
 
     controller = AppController(config)
-    window = MainWindow(controller)
+    settings = None
+    if screenshot:
+        # Screenshots are reproducible: default layout and size, not the user's saved ones.
+        import tempfile
+
+        from PySide6.QtCore import QSettings
+
+        settings = QSettings(str(Path(tempfile.mkdtemp(prefix="descent-shot-")) / "s.ini"), QSettings.IniFormat)
+    window = MainWindow(controller, settings=settings)
     window.show()
     if session is not None:
         controller.show_session(session, Path(session_path) if session_path else None)

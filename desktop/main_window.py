@@ -121,6 +121,8 @@ class MainWindow(QMainWindow):
         self.lbl_speed = QLabel()
         self.lbl_epoch = QLabel()
         self.lbl_pending = QLabel()
+        self.lbl_speed.setMinimumWidth(110)
+        self.lbl_epoch.setMinimumWidth(170)
         for w in (self.lbl_state, self.lbl_device, self.lbl_speed, self.lbl_epoch, self.lbl_pending):
             sb.addPermanentWidget(w)
         try:

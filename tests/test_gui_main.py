@@ -205,3 +205,18 @@ def test_qt_does_not_leak_references_to_none():
     assert _sys.getrefcount(None) > 1000     # pinned or never leaking: far from zero
     if not none_refcount_leaks():
         assert abs(_sys.getrefcount(None) - before) < 100
+
+
+def test_panel_search_and_folding(window, qtbot):
+    p = window.panel
+    header, body, _ = p.sections["landscape"]
+    assert not body.isVisibleTo(p)                  # advanced sections start folded
+    header.click()
+    assert body.isVisibleTo(p)
+    p.search.setText("momentum")
+    form, label = p.rows["optim.momentum"]
+    assert label.isVisibleTo(p)
+    assert not p.rows["data.noise"][1].isVisibleTo(p)
+    assert not p.sections["data"][0].isVisibleTo(p)   # no match in Data: its title is hidden too
+    p.search.setText("")
+    assert p.rows["data.noise"][1].isVisibleTo(p)

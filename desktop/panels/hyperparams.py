@@ -10,13 +10,17 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QScrollArea,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QScrollArea,
                                QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from engine.config import LIVE_KEYS, ExperimentConfig, FieldSpec, field_specs
 
 SECTION_TITLES = {"": "Run", "data": "Data", "model": "Model", "optim": "Optimizer", "schedule": "Schedule",
-                  "train": "Training"}
+                  "train": "Training", "reg": "Regularization", "augment": "Augmentation (image data)",
+                  "probes": "Probes (histograms, statistics)", "diagnostics": "Diagnostics", "metrics": "Metrics",
+                  "landscape": "Loss landscape"}
+# Sections shown open at start; the others start folded (click the title to open).
+OPEN_SECTIONS = ("", "data", "model", "optim", "schedule", "train")
 INVALID_STYLE = "border: 2px solid #D55E00; background: #fff0ea;"
 
 
@@ -101,25 +105,19 @@ class HyperparameterPanel(QWidget):
         inner = QWidget()
         inner_lay = QVBoxLayout(inner)
         inner_lay.setContentsMargins(2, 2, 2, 2)
-        groups: dict[str, QFormLayout] = {}
+        self.sections: dict[str, tuple[QToolButton, QWidget, QFormLayout]] = {}
+        self.rows: dict[str, tuple[QFormLayout, QLabel]] = {}
         for spec in field_specs():
-            form = groups.get(spec.section)
-            if form is None:
-                box = QGroupBox(SECTION_TITLES.get(spec.section, spec.section.capitalize()))
-                box.setCheckable(False)
-                form = QFormLayout(box)
-                form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
-                form.setLabelAlignment(Qt.AlignRight)
-                form.setContentsMargins(6, 4, 6, 4)
-                form.setVerticalSpacing(3)
-                groups[spec.section] = form
-                inner_lay.addWidget(box)
+            if spec.section not in self.sections:
+                self.sections[spec.section] = self._make_section(spec.section, inner_lay)
+            form = self.sections[spec.section][2]
             ed = FieldEditor(spec, self._on_field_commit)
             name = spec.key.split(".")[-1] + (" ⚡" if spec.key in LIVE_KEYS else "")
             label = QLabel(name)
             label.setToolTip(ed.base_tip)
             form.addRow(label, ed.widget)
             self.editors[spec.key] = ed
+            self.rows[spec.key] = (form, label)
         inner_lay.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(inner)
@@ -134,13 +132,59 @@ class HyperparameterPanel(QWidget):
         hint = QLabel("⚡ = applies live; other changes apply on restart. Hover a field for its range.")
         hint.setWordWrap(True)
         hint.setStyleSheet("color: #555; font-size: 9pt;")
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Find a setting (name or help text)…")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self._on_search_changed)
         lay.addWidget(hint)
+        lay.addWidget(self.search)
         lay.addWidget(self.status)
         lay.addWidget(self.restart_button)
         lay.addWidget(scroll, 1)
         self.set_config(controller.config)
         controller.config_changed.connect(self.set_config)
         controller.pending_restart.connect(self._on_controller_pending_restart)
+
+    def _make_section(self, section: str, parent_layout: QVBoxLayout) -> tuple[QToolButton, QWidget, QFormLayout]:
+        """A foldable group: a title button with an arrow above a form."""
+        header = QToolButton()
+        header.setText(SECTION_TITLES.get(section, section.capitalize()))
+        header.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        header.setCheckable(True)
+        header.setStyleSheet("QToolButton { border: none; font-weight: bold; }")
+        body = QWidget()
+        form = QFormLayout(body)
+        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignRight)
+        form.setContentsMargins(6, 0, 6, 4)
+        form.setVerticalSpacing(3)
+
+        def fold(open_: bool) -> None:
+            header.setArrowType(Qt.DownArrow if open_ else Qt.RightArrow)
+            body.setVisible(open_)
+
+        header.toggled.connect(fold)
+        header.setChecked(section in OPEN_SECTIONS)
+        fold(section in OPEN_SECTIONS)
+        parent_layout.addWidget(header)
+        parent_layout.addWidget(body)
+        return header, body, form
+
+    def _on_search_changed(self, text: str) -> None:
+        """Show only the fields whose key or help matches; open the sections that hold them."""
+        needle = text.strip().lower()
+        hits: dict[str, int] = {}
+        for key, (form, label) in self.rows.items():
+            spec = self.editors[key].spec
+            match = not needle or needle in key.lower() or needle in spec.help.lower()
+            form.setRowVisible(label, match)
+            hits[spec.section] = hits.get(spec.section, 0) + int(match)
+        for section, (header, body, _form) in self.sections.items():
+            header.setVisible(not needle or hits.get(section, 0) > 0)
+            if needle:
+                body.setVisible(hits.get(section, 0) > 0)
+            else:
+                body.setVisible(header.isChecked())
 
     def set_config(self, config: ExperimentConfig) -> None:
         for key, ed in self.editors.items():
