@@ -31,13 +31,16 @@ def _record_with_checkpoint(cfg: ExperimentConfig, steps: int):
     return runner.records()[0]
 
 
-def test_continued_run_matches_uninterrupted_run(tmp_path, cfg):
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_continued_run_matches_uninterrupted_run(tmp_path, cfg, dropout):
+    cfg = cfg.with_updates({"model.dropout": dropout})
     whole = Trainer(cfg)
     torch.set_rng_state(torch.Generator().manual_seed(cfg.seed + 3).get_state())
     whole.run()
     # stop in the middle of epoch 2 (4 steps per epoch), save, open, continue
     rec = _record_with_checkpoint(cfg, 6)
     assert rec.checkpoint.meta["step"] == 6 and rec.checkpoint.meta["pos"] == 2 * 48
+    assert ("rng/dropout/0" in rec.checkpoint.arrays) == (dropout > 0)   # dropout masks resume exactly
     save_session(Session(runs=[rec]), tmp_path / "half.descent")
     loaded = load_session(tmp_path / "half.descent").runs[0]
     t, rng = continue_run(loaded)

@@ -2,7 +2,8 @@
 
 Every run of a comparison gets the same data bundle (loaded once per distinct data set-up)
 and keeps its own copy of torch's global random state, swapped in around its steps, so
-dropout masks do not depend on how many other runs share the thread: a run in a
+nothing random (dropout layers have their own seeded generators; anything else that draws
+from the global generator) depends on how many other runs share the thread: a run in a
 comparison computes exactly what it computes alone.
 """
 from __future__ import annotations

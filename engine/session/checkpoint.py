@@ -26,7 +26,7 @@ class CheckpointError(ValueError):
 
 @dataclass
 class Checkpoint:
-    """`arrays`: model/<key>, optim/<param index>/<key>, rng/batch, rng/global, perm;
+    """`arrays`: model/<key>, optim/<param index>/<key>, rng/batch, rng/global, rng/dropout/<i>, perm;
     `meta`: step, epoch, position in the epoch, optimizer groups, schedule, epoch sums."""
 
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
@@ -43,6 +43,15 @@ def _jsonable(obj: Any) -> Any:
         return json.loads(json.dumps(obj, allow_nan=True))
     except (TypeError, ValueError):
         return None
+
+
+def _dropout_states(model: torch.nn.Module) -> list:
+    """The model's dropout generators' states (models with seeded dropout layers), else []."""
+    try:
+        from engine.model.mlp import dropout_rng_states
+    except ImportError:
+        return []
+    return dropout_rng_states(model)
 
 
 def capture_checkpoint(trainer: "Trainer", rng: torch.Tensor | None = None) -> Checkpoint:
@@ -65,6 +74,9 @@ def capture_checkpoint(trainer: "Trainer", rng: torch.Tensor | None = None) -> C
         ck.arrays["rng/augment"] = _np(aug.generator.get_state())
     if trainer._perm is not None:
         ck.arrays["perm"] = _np(trainer._perm)
+    for i, st in enumerate(_dropout_states(trainer.model)):
+        if st is not None:
+            ck.arrays[f"rng/dropout/{i}"] = _np(st)
     ck.meta = {
         "step": int(trainer.step), "epoch": int(trainer.epoch), "pos": int(trainer._pos),
         "optimizer": {"class": type(trainer.optimizer).__name__, "param_groups": _jsonable(sd["param_groups"]),
@@ -118,6 +130,13 @@ def restore_checkpoint(trainer: "Trainer", ck: Checkpoint, series: dict[str, np.
         aug.generator.set_state(torch.from_numpy(np.array(ck.arrays["rng/augment"], dtype=np.uint8)))
     if "perm" in ck.arrays:
         trainer._perm = torch.from_numpy(np.array(ck.arrays["perm"])).to(dev)
+    n_drop = len(_dropout_states(trainer.model))
+    if n_drop:
+        from engine.model.mlp import set_dropout_rng_states
+
+        set_dropout_rng_states(trainer.model, [
+            torch.from_numpy(np.array(ck.arrays[f"rng/dropout/{i}"], dtype=np.uint8))
+            if f"rng/dropout/{i}" in ck.arrays else None for i in range(n_drop)])
     trainer.step, trainer.epoch, trainer._pos = int(m["step"]), int(m["epoch"]), int(m["pos"])
     trainer.schedule.step_count = int((m.get("schedule") or {}).get("step_count", trainer.step))
     sums = m.get("epoch_sums", {})
