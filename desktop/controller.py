@@ -65,9 +65,9 @@ class AppController(QObject):
             self.worker.pause()
 
     def resume(self) -> None:
-        if self.worker is None:
-            self.start()
-        elif self.state in ("finished", "diverged", "stopped", "error"):
+        """Resume a paused run; a diverged one continues from its last good weights;
+        a finished/stopped one starts over."""
+        if self.worker is None or self.state in ("finished", "stopped", "error", "replay"):
             self.start()
         else:
             self.worker.resume()
@@ -79,7 +79,7 @@ class AppController(QObject):
             self.resume()
 
     def single_step(self) -> None:
-        if self.worker is None or self.state in ("finished", "diverged", "stopped", "error"):
+        if self.worker is None or self.state in ("finished", "stopped", "error", "replay"):
             self.start(paused=True)
         assert self.worker is not None
         if self.state == "running":

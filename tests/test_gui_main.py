@@ -220,3 +220,18 @@ def test_panel_search_and_folding(window, qtbot):
     assert not p.sections["data"][0].isVisibleTo(p)   # no match in Data: its title is hidden too
     p.search.setText("")
     assert p.rows["data.noise"][1].isVisibleTo(p)
+
+
+def test_diagnostic_markers_on_the_loss_plot(window, qtbot):
+    from engine.events import Payload
+
+    cv = curves(window)
+    cv.on_run_started("r1", window.controller.config)
+    cv.handle_events([Payload("r1", "diagnostics", {"kind": "lr_too_high", "level": "warning", "step": 40,
+                                                     "message": "loss rose above 1.5x its initial value"}),
+                      Payload("r1", "diagnostics", {"kind": "initial_loss", "level": "info", "step": 0,
+                                                     "message": "as expected"}),
+                      Payload("other", "diagnostics", {"kind": "divergence", "level": "error", "step": 9})])
+    assert len(cv.markers) == 1 and cv.markers[0].value() == 40
+    cv.on_run_started("r2", window.controller.config)
+    assert cv.markers == []

@@ -171,3 +171,25 @@ def test_epoch_events_carry_all_metrics(small_config):
     for e in epochs:
         assert {"train_loss", "val_loss", "train_acc", "val_acc", "lr"} <= set(e.metrics)
         assert 0 <= e.metrics["val_acc"] <= 1
+
+
+def test_diverged_run_resumes_from_last_good_weights_after_lowering_lr():
+    cfg = ExperimentConfig().with_updates({"data.name": "digits", "model.hidden": [64, 64], "optim.name": "momentum",
+                                           "optim.lr": 10.0, "model.activation": "leaky_relu",
+                                           "model.leaky_slope": 1.0, "train.epochs": 2, "device": "cpu",
+                                           "train.report_every": 1})
+    ch = EventChannel()
+    w = EngineWorker(cfg, ch)
+    w.start()
+    _drain_until(ch, lambda e: isinstance(e, StateChanged) and e.state == "diverged")
+    t = w.trainer
+    diverged_at = t.step
+    good = [p.detach().clone() for p in t.model.parameters()]
+    assert all(torch.isfinite(g).all() for g in good)
+    w.set_value("optim.lr", 0.001)
+    w.resume()
+    _drain_until(ch, lambda e: isinstance(e, RunFinished) and e.state == "finished", timeout=60)
+    loss = t.series["step/loss"].array()
+    assert t.step > diverged_at and np.isfinite(loss[diverged_at:]).all()
+    assert t.optimizer.param_groups[0]["lr"] == 0.001
+    assert w.shutdown(2.0)

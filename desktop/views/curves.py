@@ -10,9 +10,10 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayo
 
 from desktop.plotting import GrowingArray, IncrementalEMA, style_plot
 from desktop.views.base import View
-from engine.events import EpochEnd, Event, StepBatch
+from engine.events import EpochEnd, Event, Payload, StepBatch
 
 TRAIN, VAL, STEP = "#0072B2", "#D55E00", "#9fb7d0"
+MARKER_COLORS = {"error": "#D55E00", "warning": "#E69F00", "info": "#009E73"}
 
 
 class RunCurves:
@@ -51,6 +52,7 @@ class CurvesView(View):
         super().__init__(controller, parent)
         self._dirty = False
         self._last_draw = 0.0
+        self.markers: list[pg.InfiniteLine] = []
         self.alpha = 0.9
         self.run = RunCurves(self.alpha)
         self.run_id = ""
@@ -117,7 +119,32 @@ class CurvesView(View):
     def on_run_started(self, run_id: str, config) -> None:
         self.run_id = run_id
         self.run = RunCurves(self.alpha)
+        self.clear_markers()
         self._redraw()
+
+    # -- diagnostic markers --------------------------------------------------------------
+    def add_marker(self, step: float, label: str, level: str = "warning", tip: str = "") -> None:
+        """A vertical line on the loss plot at `step`, labelled (e.g. a diagnostic)."""
+        col = MARKER_COLORS.get(level, "#555555")
+        line = pg.InfiniteLine(pos=step, angle=90, movable=False, pen=pg.mkPen(col, width=1.5, style=Qt.DashLine),
+                               label=label, labelOpts={"position": 0.92 - 0.1 * (len(self.markers) % 5),
+                                                       "color": col, "fill": (255, 255, 255, 200)})
+        line.setToolTip(tip or label)
+        self.p_loss.addItem(line, ignoreBounds=True)
+        self.markers.append(line)
+
+    def clear_markers(self) -> None:
+        for m in self.markers:
+            self.p_loss.removeItem(m)
+        self.markers = []
+
+    def _add_diagnostic(self, d: dict) -> None:
+        if d.get("level") == "info" and d.get("kind") == "initial_loss":
+            return      # the expected case: no marker
+        label = str(d.get("kind", "")).replace("_", " ")
+        if d.get("layer"):
+            label += f" ({d['layer']})"
+        self.add_marker(float(d.get("step", 0)), label, str(d.get("level", "warning")), str(d.get("message", "")))
 
     def handle_events(self, events: list[Event]) -> None:
         changed = self._dirty
@@ -130,6 +157,8 @@ class CurvesView(View):
             elif isinstance(e, EpochEnd):
                 self.run.add_epoch(e)
                 changed = True
+            elif isinstance(e, Payload) and e.topic == "diagnostics":
+                self._add_diagnostic(e.data)
         self._dirty = changed
         now = time.perf_counter()
         if changed and self.isVisible() and now - self._last_draw >= self.MIN_REDRAW_S:
@@ -141,6 +170,10 @@ class CurvesView(View):
         rec = session.runs[0]
         self.run_id = ""
         self.show_series(rec.series)
+        self.clear_markers()
+        for d in rec.meta.get("diagnostics", []) or []:
+            if isinstance(d, dict):
+                self._add_diagnostic(d)
 
     def show_series(self, series: dict[str, np.ndarray]) -> None:
         """Replay a saved run's full-resolution series."""

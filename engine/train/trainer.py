@@ -24,7 +24,7 @@ from engine.session.record import RunRecord
 from engine.train.hooks import TrainerHook, default_hooks
 
 DIVERGED_MESSAGE = ("loss became {value} at step {step}: the learning rate ({lr:g}) is likely too high — "
-                    "lower it and restart")
+                    "lower it, then resume from the last good weights or restart")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -110,6 +110,9 @@ class Trainer:
         self._epoch_seen = 0
         # The last weights known to give a finite loss (restored when a run diverges).
         self._good_params = [p.detach().clone() for p in self.model.parameters()]
+        self._pending_params = [p.detach().clone() for p in self.model.parameters()]
+        self._pending_ok = True      # the weights at init are judged by the first window
+        self._loss_ref: float | None = None
         self._t_last_flush = self._t_flush = time.perf_counter()
         self._steps_at_last_flush = 0
         self.steps_per_s = 0.0
@@ -235,13 +238,25 @@ class Trainer:
             j = int(np.argmax(bad))
             self._diverge(float(loss[j]), int(steps[j]), float(lr[j]))
             return False
-        with torch.no_grad():
-            params = [p.detach() for p in self.model.parameters()]
-            # The last update may already have overflowed the weights although every loss in
-            # this window was finite: keep the previous snapshot then (the next loss diverges).
-            if params and bool(torch.isfinite(torch.stack(torch._foreach_norm(params))).all()):
-                torch._foreach_copy_(self._good_params, params)
+        self._update_good_weights(loss)
         return True
+
+    def _update_good_weights(self, window_loss: np.ndarray) -> None:
+        """Keep the last weights known to be good, for recovery after a divergence.
+
+        The weights at the end of a window are judged by the losses of the *next* window
+        (a loss measures the weights before its step's update), so a snapshot is promoted
+        one window later, and only when that window's losses are finite and not exploding
+        (below max(10·L0, L0 + 10), L0 the first window's median loss)."""
+        if self._loss_ref is None:
+            self._loss_ref = float(np.median(window_loss))
+        limit = max(10 * self._loss_ref, self._loss_ref + 10)
+        ok = bool(np.all(window_loss <= limit))
+        with torch.no_grad():
+            if ok and self._pending_ok:
+                torch._foreach_copy_(self._good_params, self._pending_params)
+            torch._foreach_copy_(self._pending_params, [p.detach() for p in self.model.parameters()])
+        self._pending_ok = ok
 
     def _diverge(self, value: float, step: int, lr: float) -> None:
         """Stop in the 'diverged' state; keep the last good weights and all data so far."""
@@ -298,6 +313,22 @@ class Trainer:
             for h in self.hooks:
                 h.on_finish(self)
             return False
+        return True
+
+    def recover(self) -> bool:
+        """After a divergence: continue from the last good weights (already restored) with a
+        fresh optimizer state (its moments may hold Inf/NaN). True if there was one."""
+        if self.state != "diverged":
+            return False
+        self._buf_loss, self._buf_pgn, self._buf_out, self._buf_y, self._buf_lr = [], [], [], [], []
+        self._buf_n = 0
+        self._epoch_loss_sum, self._epoch_correct, self._epoch_seen = 0.0, 0, 0
+        self.optimizer.state.clear()
+        with torch.no_grad():
+            torch._foreach_copy_(self._pending_params, self._good_params)
+        self._pending_ok = True
+        self.state = "paused"
+        self.message = ""
         return True
 
     def request_stop(self, message: str) -> None:

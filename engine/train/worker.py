@@ -139,10 +139,12 @@ class EngineWorker:
                 t.state = "paused"
                 self._set_state("paused")
         elif name == "resume":
-            if self.state == "paused" and t is not None:
+            if t is not None and (self.state == "paused" or (self.state == "diverged" and t.recover())):
                 t.state = "running"
                 self._set_state("running")
         elif name == "step":
+            if t is not None and self.state == "diverged" and t.recover():
+                self._set_state("paused")
             if self.state in ("paused", "idle") and t is not None:
                 if not t.train_step():
                     self._end_of_run()
