@@ -45,6 +45,10 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
 _PICKLE_MAGIC = (b"\x80", b"(dp", b"(lp", b"cnumpy", b"ccopy_reg")
 
 
+_UMASK = os.umask(0)      # read once at import (os.umask is process-wide: never toggle it later)
+os.umask(_UMASK)
+
+
 class SessionError(Exception):
     """A session file that cannot be written or read; the message names file and problem."""
 
@@ -125,6 +129,7 @@ def save_session(session: Session, path: str | os.PathLike) -> Path:
                     z.writestr(info, members[name])
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)   # mkstemp makes 0600; a session is an ordinary file
         os.replace(tmp, path)
     except BaseException as e:
         try:
