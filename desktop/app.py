@@ -73,4 +73,8 @@ def run_app(config: ExperimentConfig | None = None, session: Session | None = No
             app.exit(0 if ok else 2)
 
         QTimer.singleShot(int(max(0.0, run_for if session is None else 1.0) * 1000), shoot)
-    return int(app.exec())
+    rc = int(app.exec())
+    # The window closed at once; now let the engine thread end before the interpreter does
+    # (a thread still inside torch at exit aborts the process).
+    controller.shutdown(timeout=10.0)
+    return rc

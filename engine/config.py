@@ -214,6 +214,7 @@ class MetricsConfig(Section):
     enabled: bool = Field(True, description="Confusion matrix, per-class precision/recall/F1, ROC and PR curves with AUC every epoch")
     max_samples: int = Field(5000, ge=10, le=1_000_000, description="Validation samples used for the metrics (the first N: deterministic, bounded cost)")
     every: int = Field(1, ge=1, le=100_000, description="Epochs between two metric evaluations (the last epoch is always evaluated); raise it when epochs are only a few steps")
+    min_steps: int = Field(100, ge=0, le=10_000_000, description="Fewest training steps between two metric evaluations (bounds their cost when epochs are tiny; 0 = every epoch)")
     curve_points: int = Field(200, ge=10, le=100_000, description="Most points kept per ROC/PR curve")
 
 

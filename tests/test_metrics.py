@@ -84,7 +84,18 @@ def test_curves_are_thinned_to_the_configured_points():
 
 
 def test_metrics_every_n_epochs_keeps_the_last_epoch():
-    t = Trainer(cfg(**{"data.name": "moons", "data.n_samples": 200, "train.epochs": 5, "metrics.every": 2}))
+    t = Trainer(cfg(**{"data.name": "moons", "data.n_samples": 200, "train.epochs": 5, "metrics.every": 2,
+                       "metrics.min_steps": 0}))
     t.run()
     hook = next(h for h in t.hooks if isinstance(h, MetricsHook))
     assert hook.epochs == [2, 4, 5]
+
+
+def test_metrics_min_steps_bounds_their_cost_on_tiny_epochs():
+    # 160 training samples, batch 64: 3 steps per epoch; at least 10 steps between evaluations.
+    t = Trainer(cfg(**{"data.name": "moons", "data.n_samples": 200, "train.epochs": 12, "metrics.min_steps": 10}))
+    t.run()
+    hook = next(h for h in t.hooks if isinstance(h, MetricsHook))
+    assert t.steps_per_epoch == 3
+    assert hook.epochs == [1, 5, 9, 12]          # epochs at steps 3, 15, 27 and the last one
+    assert all(b - a >= 10 for a, b in zip(hook.steps[:-2], hook.steps[1:-1]))

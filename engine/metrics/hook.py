@@ -51,7 +51,9 @@ class MetricsHook(TrainerHook):
         return y.cpu().numpy(), probs.cpu().double().numpy()
 
     def on_epoch_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None:
-        if trainer.epoch % self.cfg.every and trainer.epoch < trainer.config.train.epochs:
+        last = trainer.epoch >= trainer.config.train.epochs
+        if not last and (trainer.epoch % self.cfg.every
+                         or (self.steps and trainer.step - self.steps[-1] < self.cfg.min_steps)):
             return
         labels, probs = self._predict(trainer)
         if not np.isfinite(probs).all():
