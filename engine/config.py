@@ -140,7 +140,7 @@ class TrainConfig(Section):
     batch_size: int = Field(64, ge=1, le=65_536, description="Minibatch size")
     val_fraction: float = Field(0.2, ge=0.05, le=0.9, description="Fraction of the data held out for validation")
     report_every: int = Field(25, ge=1, le=10_000, description="Most steps between two reads of the per-step values (every step is kept)")
-    threads: int = Field(0, ge=0, le=256, description="CPU threads for torch (0 = torch's default)")
+    threads: int = Field(0, ge=0, le=256, description="CPU threads for torch (0 = auto: 1 for small models, torch's default otherwise)")
 
 
 class LandscapeConfig(Section):

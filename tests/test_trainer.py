@@ -193,3 +193,16 @@ def test_diverged_run_resumes_from_last_good_weights_after_lowering_lr():
     assert t.step > diverged_at and np.isfinite(loss[diverged_at:]).all()
     assert t.optimizer.param_groups[0]["lr"] == 0.001
     assert w.shutdown(2.0)
+
+
+def test_auto_threads_one_for_small_models_default_for_large(small_config):
+    from engine.train.trainer import _DEFAULT_THREADS
+
+    t = Trainer(small_config)
+    assert t.threads == 1 and torch.get_num_threads() == 1
+    big = small_config.with_updates({"data.name": "digits", "model.hidden": [2048, 2048], "train.batch_size": 256,
+                                     "train.epochs": 1})
+    t = Trainer(big)
+    assert t.threads == _DEFAULT_THREADS and torch.get_num_threads() == _DEFAULT_THREADS
+    t = Trainer(small_config.with_updates({"train.threads": 2}))
+    assert t.threads == 2 and torch.get_num_threads() == 2

@@ -46,7 +46,7 @@ class CurvesView(View):
     """Four linked plots updated in place; log-y, EMA smoothing and a hover read-out."""
 
     title = "Training"
-    MIN_REDRAW_S = 0.1   # ≤ 10 redraws/s: drawing holds the GIL the engine thread needs
+    MIN_REDRAW_S = 0.25  # ≤ 4 redraws/s: drawing holds the GIL and a core the engine thread needs
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)

@@ -183,6 +183,17 @@ class LandscapeView(View):
         if new_rows and self.plane is not None:
             self._reproject()
         if auto and self.traj is not None and len(self.traj) >= 2:
+            if self.isVisible():
+                self.last_refresh_epoch = self.epochs_seen
+                self.compute()
+            else:
+                # Hidden: no surface work competing with training; refresh when shown.
+                self._stale = True
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if getattr(self, "_stale", False) and not self.busy and self.traj is not None and len(self.traj) >= 2:
+            self._stale = False
             self.last_refresh_epoch = self.epochs_seen
             self.compute()
 

@@ -35,6 +35,27 @@ def resolve_device(name: str) -> torch.device:
     return torch.device("cpu")
 
 
+_DEFAULT_THREADS = torch.get_num_threads()
+SMALL_STEP_WORK = 20_000_000   # parameters × batch size below which one CPU thread is fastest
+
+
+def choose_threads(requested: int, device: torch.device, model: nn.Module, batch_size: int) -> int:
+    """Set torch's CPU threads for a run: the requested count, or (0 = auto) one thread for
+    small models — their ops are too small to split, and extra threads only spin and fight
+    the GUI for the cores (measured: the default experiment trained at 264 steps/s with 2
+    threads and 521 with 1 beside the window, and equally fast headless) — else torch's default."""
+    if device.type != "cpu":
+        return torch.get_num_threads()
+    if requested:
+        n = requested
+    else:
+        work = sum(p.numel() for p in model.parameters()) * batch_size
+        n = 1 if work < SMALL_STEP_WORK else _DEFAULT_THREADS
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
+
+
 class Series:
     """A growing float series kept as numpy chunks (appending is O(1))."""
 
@@ -70,12 +91,11 @@ class Trainer:
         self.config = config
         self.run_id = run_id
         self.emit = emit or (lambda e: None)
-        if config.train.threads:
-            torch.set_num_threads(config.train.threads)
         self.device = resolve_device(config.device)
         self.data = (data or load_data(config)).to(self.device)
         self.model: nn.Module = build_model(config.model, self.data.n_features, self.data.n_classes,
                                             config.seed, input_shape=self.data.input_shape).to(self.device)
+        self.threads = choose_threads(config.train.threads, self.device, self.model, config.train.batch_size)
         self.initial_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         self.optimizer = build_optimizer(self.model.parameters(), config.optim)
         self.n_train = int(self.data.x_train.shape[0])

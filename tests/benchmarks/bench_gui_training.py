@@ -34,7 +34,7 @@ def with_gui(cfg: ExperimentConfig) -> tuple[float, dict]:
     c = AppController(cfg)
     w = MainWindow(c)
     w.show()
-    w.show_tab("Training")
+    w.show_tab(os.environ.get("BENCH_TAB", "Training"))
     c.start()
     marks: dict = {}
 
