@@ -41,6 +41,11 @@ class Bridge(QObject):
     def _on_timer_tick(self) -> None:
         events = self.controller.channel.drain()
         if not events:
+            # Views that throttle their redraws draw what is still pending (the last
+            # batch of a run may have arrived just after a redraw).
+            for v in self.views:
+                if getattr(v, "_dirty", False):
+                    v.handle_events([])
             return
         t0 = time.perf_counter()
         self.ticks += 1

@@ -272,10 +272,16 @@ class Trainer:
             self._loss_ref = float(np.median(window_loss))
         limit = max(10 * self._loss_ref, self._loss_ref + 10)
         ok = bool(np.all(window_loss <= limit))
+        params = [p.detach() for p in self.model.parameters()]
+        if [p.shape for p in params] != [p.shape for p in self._pending_params]:   # the model was replaced
+            self._good_params = [p.clone() for p in params]
+            self._pending_params = [p.clone() for p in params]
+            self._pending_ok = ok
+            return
         with torch.no_grad():
             if ok and self._pending_ok:
                 torch._foreach_copy_(self._good_params, self._pending_params)
-            torch._foreach_copy_(self._pending_params, [p.detach() for p in self.model.parameters()])
+            torch._foreach_copy_(self._pending_params, params)
         self._pending_ok = ok
 
     def _diverge(self, value: float, step: int, lr: float) -> None:
