@@ -39,6 +39,7 @@ class AppController(QObject):
         self.session_path: Path | None = None
         self.restart_needed = False
         self.last_final: dict[str, float] = {}
+        self.continued_from: RunRecord | None = None   # set while run_started announces a continued run
 
     # -- run control ---------------------------------------------------------------------
     def _new_worker(self) -> None:
@@ -189,7 +190,9 @@ class AppController(QObject):
         assert self.worker is not None
         self.worker.trainer_factory = factory
         self.state = "building"
+        self.continued_from = record        # views show the saved history before the new steps
         self.run_started.emit(self.run_id, self.config)
+        self.continued_from = None
         self.worker.start(paused=paused)
 
     def open(self, path: str | Path) -> Session:

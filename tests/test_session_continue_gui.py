@@ -36,7 +36,14 @@ def test_continue_saved_run_picks_up_where_it_stopped(qtbot, tmp_path):
         assert not w.continue_saved_run()          # nothing opened yet: a message, no crash
         assert w.open_session(str(tmp_path / "s.descent"))
         assert w.continue_saved_run()
+        from desktop.views.curves import CurvesView
+
+        cv = next(v for v in w.views if isinstance(v, CurvesView))
+        n_saved = len(rec.series["step/loss"])
+        assert len(cv.run.step) == n_saved              # the saved history is drawn at once
         qtbot.waitUntil(lambda: c.state == "finished", timeout=60000)
+        qtbot.waitUntil(lambda: len(cv.run.step) == 2 * n_saved, timeout=10000)
+        assert np.array_equal(cv.run.step.view(), np.arange(1, 2 * n_saved + 1))   # new steps follow on
         tr = c.worker.trainer
         assert tr.epoch == 6 and tr.config.train.epochs == 6
         loss = tr.series["epoch/val_loss"].array()

@@ -117,10 +117,14 @@ class CurvesView(View):
 
     # -- events --------------------------------------------------------------------------
     def on_run_started(self, run_id: str, config) -> None:
-        self.run_id = run_id
-        self.run = RunCurves(self.alpha)
         self.clear_markers()
-        self._redraw()
+        saved = getattr(self.controller, "continued_from", None)
+        if saved is not None:          # a continued run: its saved history, then the new steps
+            self.show_series(saved.series)
+        else:
+            self.run = RunCurves(self.alpha)
+            self._redraw()
+        self.run_id = run_id
 
     # -- diagnostic markers --------------------------------------------------------------
     def add_marker(self, step: float, label: str, level: str = "warning", tip: str = "") -> None:
