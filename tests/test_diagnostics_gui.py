@@ -43,7 +43,7 @@ def test_findings_table_markers_and_overfit_button(qtbot, screenshot_dir):
     assert int(v.table.item(row, 0).text()) == 23 and "too high" in v.table.item(row, 5).text()
     assert len(v.markers) == len(set(int(v.table.item(r, 0).text()) for r in range(len(kinds))))
     assert any(m.value() == 23.0 and "lr_too_high" in m.kinds for m in v.markers)
-    v._redraw()       # (redraws are throttled to 5 per second)
+    v.redraw()        # (redraws are throttled to 5 per second)
     assert len(v.c_loss.getData()[0]) == t.step
     # One click: a fresh model of the current (healthy) config fits 20 samples.
     qtbot.mouseClick(v.overfit_button, Qt.LeftButton)

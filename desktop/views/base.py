@@ -8,6 +8,7 @@ signals for run start/finish and session load.
 """
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QWidget
@@ -24,10 +25,32 @@ class View(QWidget):
     """Base class of a main-window tab."""
 
     title = "View"
+    MIN_REDRAW_S = 0.2   # throttled redraws: drawing holds the GIL the engine thread needs
 
     def __init__(self, controller: "AppController", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
+        self._dirty = False          # data arrived that is not drawn yet
+        self._last_draw = 0.0
+
+    # -- throttled redraws: views that set `_dirty` and implement redraw() ---------------
+    def redraw(self) -> None:
+        """Draw the current data (views that use the throttle override this)."""
+
+    def redraw_if_due(self) -> None:
+        """Redraw when something is pending, the view is visible and the last redraw is
+        at least MIN_REDRAW_S old; the bridge's idle ticks draw what is left pending."""
+        if self._dirty and self.isVisible() and time.perf_counter() - self._last_draw >= self.MIN_REDRAW_S:
+            self.redraw()
+
+    def _mark_drawn(self) -> None:
+        self._dirty = False
+        self._last_draw = time.perf_counter()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._dirty:
+            self.redraw()
 
     def handle_events(self, events: list[Event]) -> None:
         """A batch of engine events (all runs); called at most ~60 times a second."""

@@ -2,7 +2,6 @@
 step, with every layer's histogram side by side — Glorot & Bengio's figure, live."""
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -21,14 +20,11 @@ NOW, INIT = "#0072B2", "#999999"
 
 class DepthProfileView(View):
     title = "Depth profile"
-    MIN_REDRAW_S = 0.2
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
         self.store = ProbeStore()
         self.run_id = ""
-        self._dirty = False
-        self._last_draw = 0.0
         self.follow = QCheckBox("follow the latest probe")
         self.follow.setChecked(True)
         self.slider = QSlider(Qt.Horizontal)
@@ -80,17 +76,11 @@ class DepthProfileView(View):
             if isinstance(e, Payload) and e.topic == "probes" and e.run_id == self.run_id:
                 self.store.add(e.data)
                 self._dirty = True
-        if self._dirty and self.isVisible() and time.perf_counter() - self._last_draw >= self.MIN_REDRAW_S:
-            self.redraw()
+        self.redraw_if_due()
 
     def load_session(self, session) -> None:
         if session.runs and self.store.load_record(session.runs[0]):
             self.run_id = ""
-            self.redraw()
-
-    def showEvent(self, event) -> None:   # noqa: N802 - Qt override
-        super().showEvent(event)
-        if self._dirty:
             self.redraw()
 
     def _on_slider_changed(self, _v: int) -> None:
@@ -107,8 +97,7 @@ class DepthProfileView(View):
         return self.slider.value()
 
     def redraw(self, keep_slider: bool = False) -> None:
-        self._dirty = False
-        self._last_draw = time.perf_counter()
+        self._mark_drawn()
         n = len(self.store)
         labels = self.store.labels("act")
         self.strip.set_layers(labels)

@@ -2,7 +2,6 @@
 one-click sanity checks (initial loss vs ln C, overfit a tiny subset)."""
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -34,7 +33,6 @@ def initial_loss_check(config) -> dict:
 
 class DiagnosticsView(View):
     title = "Diagnostics"
-    MIN_REDRAW_S = 0.2
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
@@ -42,8 +40,6 @@ class DiagnosticsView(View):
         self.found: list[dict] = []
         self.step = GrowingArray()
         self.loss = GrowingArray()
-        self._dirty = False
-        self._last_draw = 0.0
         self._label = ""
         self._task = BackgroundTask(self)
         self._task.done.connect(self._on_job_done)
@@ -109,7 +105,7 @@ class DiagnosticsView(View):
         for m in self.markers:
             self.plot.removeItem(m)
         self.markers = []
-        self._redraw()
+        self.redraw()
 
     def handle_events(self, events: list[Event]) -> None:
         for e in events:
@@ -121,8 +117,7 @@ class DiagnosticsView(View):
                 self.step.extend(e.steps)
                 self.loss.extend(e.loss)
                 self._dirty = True
-        if self._dirty and self.isVisible() and time.perf_counter() - self._last_draw >= self.MIN_REDRAW_S:
-            self._redraw()
+        self.redraw_if_due()
 
     def load_session(self, session) -> None:
         if not session.runs:
@@ -134,12 +129,7 @@ class DiagnosticsView(View):
         self.loss.extend(loss)
         for d in rec.meta.get("diagnostics", []):
             self.add_finding(d)
-        self._redraw()
-
-    def showEvent(self, event) -> None:   # noqa: N802 - Qt override
-        super().showEvent(event)
-        if self._dirty:
-            self._redraw()
+        self.redraw()
 
     # -- findings ----------------------------------------------------------------------------------
     def add_finding(self, d: dict) -> None:
@@ -175,9 +165,8 @@ class DiagnosticsView(View):
         self.plot.addItem(line)
         self.markers.append(line)
 
-    def _redraw(self) -> None:
-        self._dirty = False
-        self._last_draw = time.perf_counter()
+    def redraw(self) -> None:
+        self._mark_drawn()
         loss = self.loss.view()
         ok = np.isfinite(loss) & (loss > 0)
         self.c_loss.setData(self.step.view()[ok], loss[ok])

@@ -2,7 +2,6 @@
 update-to-weight ratio per layer, and PReLU's learned slopes."""
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -20,14 +19,11 @@ SOURCES = {"grad": "weight gradients ‖∂L/∂W‖", "agrad": "back-propagated
 
 class GradientNormsView(View):
     title = "Gradients"
-    MIN_REDRAW_S = 0.2
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
         self.store = ProbeStore()
         self.run_id = ""
-        self._dirty = False
-        self._last_draw = 0.0
         self.source = QComboBox()
         for k, v in SOURCES.items():
             self.source.addItem(v, k)
@@ -72,18 +68,12 @@ class GradientNormsView(View):
             if isinstance(e, Payload) and e.topic == "probes" and e.run_id == self.run_id:
                 self.store.add(e.data)
                 self._dirty = True
-        if self._dirty and self.isVisible() and time.perf_counter() - self._last_draw >= self.MIN_REDRAW_S:
-            self.redraw()
+        self.redraw_if_due()
 
     def load_session(self, session) -> None:
         if session.runs and self.store.load_record(session.runs[0]):
             self.run_id = ""
             self.redraw(rebuild=True)
-
-    def showEvent(self, event) -> None:   # noqa: N802 - Qt override
-        super().showEvent(event)
-        if self._dirty:
-            self.redraw()
 
     def _rebuild(self, src: str) -> None:
         """(Re)create the curves when the layer set changes (never per frame)."""
@@ -106,8 +96,7 @@ class GradientNormsView(View):
         self._labels = (src, tuple(self.store.labels(src)), tuple(self.store.labels("weight")), tuple(kinds))
 
     def redraw(self, rebuild: bool = False) -> None:
-        self._dirty = False
-        self._last_draw = time.perf_counter()
+        self._mark_drawn()
         src = self.source.currentData()
         key = (src, tuple(self.store.labels(src)), tuple(self.store.labels("weight")), tuple(self.store.kinds("act")))
         if rebuild or key != self._labels:

@@ -2,7 +2,6 @@
 heat map (step × value, colour = density)."""
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -22,14 +21,11 @@ class HistogramsView(View):
     """One layer of one quantity (activations, gradients, weights) over the whole run."""
 
     title = "Histograms"
-    MIN_REDRAW_S = 0.2
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
         self.store = ProbeStore()
         self.run_id = ""
-        self._dirty = False
-        self._last_draw = 0.0
         self.group = QComboBox()
         for g in GROUPS:
             self.group.addItem(GROUP_TITLES[g], g)
@@ -82,18 +78,12 @@ class HistogramsView(View):
                 if first:
                     self._fill_layers()
                 self._dirty = True
-        if self._dirty and self.isVisible() and time.perf_counter() - self._last_draw >= self.MIN_REDRAW_S:
-            self.redraw()
+        self.redraw_if_due()
 
     def load_session(self, session) -> None:
         if session.runs and self.store.load_record(session.runs[0]):
             self.run_id = ""
             self._fill_layers()
-            self.redraw()
-
-    def showEvent(self, event) -> None:   # noqa: N802 - Qt override
-        super().showEvent(event)
-        if self._dirty:
             self.redraw()
 
     # -- controls ----------------------------------------------------------------------------
@@ -115,8 +105,7 @@ class HistogramsView(View):
 
     # -- drawing -------------------------------------------------------------------------------
     def redraw(self) -> None:
-        self._dirty = False
-        self._last_draw = time.perf_counter()
+        self._mark_drawn()
         g, li = self.group.currentData(), self.layer.currentIndex()
         n = len(self.store)
         valid = [i for i in range(n) if li >= 0 and self.store.snaps[i].get(g) is not None
