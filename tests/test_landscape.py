@@ -13,7 +13,7 @@ from engine.landscape.directions import filter_normalized_direction, init_plane,
 from engine.landscape.interpolation import line_losses
 from engine.landscape.params import LandscapeError, ParamLayout, flat_params
 from engine.landscape.projection import in_plane_fraction, project
-from engine.landscape.sharpness import top_hessian_eigenvalue
+from engine.landscape.sharpness import hvp_function, top_hessian_eigenvalue
 from engine.landscape.surface import SurfaceEvaluator, compute_surface, grid_levels
 from engine.landscape.trajectory import TrajectoryBuffer
 from engine.model import build_model
@@ -143,7 +143,8 @@ def test_init_plane_puts_init_at_minus_one():
     assert abs(float(plane.d1.double() @ plane.d2.double())) < 1e-3 * float(plane.d1.norm()) ** 2
 
 
-def test_top_eigenvalue_matches_dense_hessian():
+@pytest.mark.parametrize("method", ["vjp", "jvp"])
+def test_top_eigenvalue_matches_dense_hessian(method):
     model = _model(hidden=(5,), n_in=3, n_out=2)
     x, y = _data(n=30, n_in=3, n_out=2)
     layout = ParamLayout.of(model)
@@ -155,9 +156,26 @@ def test_top_eigenvalue_matches_dense_hessian():
         return F.cross_entropy(h @ p["3.weight"].T + p["3.bias"], y)
     H = torch.autograd.functional.hessian(loss_of, theta)
     exact = float(torch.linalg.eigvalsh(H)[-1])
-    lam, vec, used = top_hessian_eigenvalue(model, x, y, iters=2000, tol=1e-10)
+    with torch.no_grad():     # the products must not depend on the caller's grad mode
+        lam, vec, used = top_hessian_eigenvalue(model, x, y, iters=2000, tol=1e-10, method=method)
     assert exact > 0 and abs(lam - exact) / exact < 1e-3, (lam, exact, used)
     assert float(vec.norm()) == pytest.approx(1.0, abs=1e-4)
+    # H·v itself against the dense Hessian, and the model left as it was
+    v = torch.randn(layout.size, generator=torch.Generator().manual_seed(3))
+    model.train()
+    hv, n = hvp_function(model, x, y, method)
+    assert n == layout.size
+    assert torch.allclose(hv(v).double(), H @ v.double(), rtol=1e-4, atol=1e-6)
+    assert model.training and all(p.grad is None for p in model.parameters())
+
+
+def test_hvp_refuses_unknown_method_and_parameterless_models():
+    x, y = _data(n=8, n_in=3, n_out=2)
+    with pytest.raises(LandscapeError, match="unknown Hessian-vector method 'fd'"):
+        hvp_function(_model(hidden=(4,), n_in=3, n_out=2), x, y, "fd")
+    frozen = _model(hidden=(4,), n_in=3, n_out=2).requires_grad_(False)
+    with pytest.raises(LandscapeError, match="no trainable parameters"):
+        top_hessian_eigenvalue(frozen, x, y)
 
 
 def test_trajectory_buffer_thins_and_stays_bounded():

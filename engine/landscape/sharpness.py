@@ -1,51 +1,92 @@
 """Sharpness: the top eigenvalue of the loss Hessian, by power iteration on
-Hessian-vector products.
+Hessian-vector products computed with torch.func.
 
 Gradient descent with step size lr is stable on a quadratic only while λ_max < 2/lr
 (Cohen et al. 2021, "edge of stability"); the view plots λ_max against 2/lr.
-The products use Pearlmutter's trick by double backward: the gradient's graph is built
-once and each H·v is one backward pass through it. Measured on the default spiral MLP
-(256 samples): 2 ms per product, against 30 ms for torch.func's jvp-of-grad, whose
-per-call dispatch dominates on networks this small; both agree to 1e-7.
+
+Two ways to get H·v with torch.func (the Hessian is symmetric, so v·H = H·v):
+- "vjp" (default, reverse-over-reverse): torch.func.vjp of torch.func.grad of the loss of
+  functional_call, built once per power iteration; each product is one backward pass
+  through the stored graph (Pearlmutter's trick, the same graph as autograd's double
+  backward, bitwise-equal results).
+- "jvp" (forward-over-reverse): torch.func.jvp(grad(loss), (params,), (v,)), which re-runs
+  the forward and backward pass for every product.
+Measured (CPU, one thread, load ≈ 1.0, 256 samples, per product): digits MLP 64-128-128-10
+vjp 1.61 ms, jvp 4.75 ms, autograd double backward 1.46 ms; spiral MLP (1251 parameters)
+vjp 0.70 ms, jvp 3.2 ms, double backward 0.58 ms. All agree to 1e-7.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.func import functional_call, grad, jvp, vjp
 
 from engine.landscape.params import LandscapeError
 
+HVP_METHODS = ("vjp", "jvp")
 
-def hvp_function(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
-    """(v ↦ H v, number of parameters) for the mean cross-entropy at the model's weights,
-    model in eval mode (batch norm on running statistics); the model's .grad is untouched."""
-    params = [p for p in model.parameters() if p.requires_grad]
+
+def hvp_function(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                 method: str = "vjp") -> tuple[Callable[[torch.Tensor], torch.Tensor], int]:
+    """(v ↦ H v on flat vectors, number of trainable parameters) for the mean cross-entropy
+    at the model's weights, model in eval mode (batch norm on running statistics, dropout
+    off); the model itself (its weights, .grad and mode) is untouched."""
+    if method not in HVP_METHODS:
+        raise LandscapeError(f"unknown Hessian-vector method '{method}' (expected one of {', '.join(HVP_METHODS)})")
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    fixed = {n: p.detach() for n, p in model.named_parameters() if not p.requires_grad}
+    fixed.update(dict(model.named_buffers()))
+    params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+    if not names:
+        raise LandscapeError("the model has no trainable parameters")
+    shapes = [params[n].shape for n in names]
+    sizes = [params[n].numel() for n in names]
     was_training = model.training
     model.eval()
-    try:
-        with torch.enable_grad():
-            loss = F.cross_entropy(model(x), y)
-            grads = torch.autograd.grad(loss, params, create_graph=True)
-    finally:
-        model.train(was_training)
-    flat_grad = torch.cat([g.reshape(-1) for g in grads])
 
-    def hvp(v: torch.Tensor) -> torch.Tensor:
-        hv = torch.autograd.grad(flat_grad, params, grad_outputs=v, retain_graph=True)
-        return torch.cat([h.reshape(-1) for h in hv]).detach()
-    return hvp, flat_grad.numel()
+    def loss_of(p: dict[str, torch.Tensor]) -> torch.Tensor:
+        return F.cross_entropy(functional_call(model, ({**p, **fixed},), (x,)), y)
+
+    def unflat(v: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {n: t.reshape(s) for n, t, s in zip(names, v.split(sizes), shapes)}
+
+    def flat(d: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.cat([d[n].reshape(-1) for n in names]).detach()
+
+    if method == "vjp":
+        try:
+            with torch.enable_grad():
+                _, pullback = vjp(grad(loss_of), params)
+        finally:
+            model.train(was_training)
+
+        def hvp(v: torch.Tensor) -> torch.Tensor:
+            return flat(pullback(unflat(v))[0])
+    else:
+        model.train(was_training)
+        g = grad(loss_of)
+
+        def hvp(v: torch.Tensor) -> torch.Tensor:
+            was = model.training
+            model.eval()
+            try:
+                with torch.enable_grad():
+                    return flat(jvp(g, (params,), (unflat(v),))[1])
+            finally:
+                model.train(was)
+    return hvp, sum(sizes)
 
 
 def top_hessian_eigenvalue(model: nn.Module, x: torch.Tensor, y: torch.Tensor, iters: int = 100,
                            tol: float = 1e-7, v0: torch.Tensor | None = None,
-                           seed: int = 0) -> tuple[float, torch.Tensor, int]:
+                           seed: int = 0, method: str = "vjp") -> tuple[float, torch.Tensor, int]:
     """(largest eigenvalue, its unit eigenvector, iterations used). Power iteration finds the
     eigenvalue of largest magnitude; when that one is negative, a second run on H − λI
     finds the largest. Pass the previous eigenvector as v0 to warm-start."""
-    hvp, n = hvp_function(model, x, y)
-    if n == 0:
-        raise LandscapeError("the model has no trainable parameters")
+    hvp, n = hvp_function(model, x, y, method)
     lam, v, used = _power(hvp, n, x.device, iters, tol, v0, seed)
     if lam < 0:
         mu, v2, used2 = _power(lambda u: hvp(u) - lam * u, n, x.device, iters, tol, None, seed + 1)
