@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -18,6 +18,7 @@ DATASETS = ("spiral", "moons", "circles", "xor", "blobs", "digits", "breast_canc
             "csv", "npz", "image_folder")
 PREPROCESSING = ("auto", "none", "standardize", "pca_whiten", "zca_whiten")
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu")
+BN_PLACEMENTS = ("off", "before", "after")
 INITS = ("zeros", "constant", "normal", "uniform", "xavier_uniform", "xavier_normal", "kaiming")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
 SCHEDULES = (
@@ -39,7 +40,8 @@ class DataConfig(Section):
     noise: float = Field(0.15, ge=0.0, le=2.0, description="Noise added to the synthetic 2D sets (std, in data units)")
     n_samples: int = Field(1000, ge=20, le=200_000, description="Number of points generated for the synthetic 2D sets")
     n_classes: int = Field(3, ge=2, le=10, description="Number of classes (spiral arms, blobs); moons/circles/XOR are binary")
-    path: str = Field("", max_length=4096, description="csv/npz: the file; image_folder: a folder with one subfolder of images per class")
+    path: str = Field("", max_length=4096, description="csv/npz: the file; image_folder: a folder with one subfolder of images per class",
+                      json_schema_extra={"widget": "path"})
     label_column: str = Field("label", max_length=256, description="csv: name of the column holding the class labels")
     image_size: int = Field(16, ge=4, le=128, description="image_folder: images are resized to this many pixels per side")
     grayscale: bool = Field(True, description="image_folder: convert images to one gray channel (else RGB)")
@@ -60,10 +62,16 @@ class ModelConfig(Section):
     arch: Literal["mlp", "cnn"] = Field("mlp", description="mlp: dense layers; cnn: conv→[BN]→activation→pool blocks, then the dense layers (image data)")
     conv_channels: list[int] = Field(default_factory=lambda: [16, 32], min_length=1, max_length=6,
                                      description="cnn: output channels of each conv block (3×3 conv, 2×2 max-pool)")
-    batch_norm: Literal["off", "before", "after"] = Field("off", description="Batch norm in every hidden layer, before or after the activation")
+    batch_norm: Literal[BN_PLACEMENTS] = Field("off", description="Batch norm in every hidden layer and conv block, before or after the activation (batch_norm_layers sets the dense layers one by one)")  # type: ignore[valid-type]
+    batch_norm_layers: list[Literal[BN_PLACEMENTS]] = Field(  # type: ignore[valid-type]
+        default_factory=list, max_length=16,
+        description="Batch norm per hidden dense layer: off|before|after, one per model.hidden entry (e.g. before,off); empty = model.batch_norm in every layer")
     bn_momentum: float = Field(0.1, gt=0.0, le=1.0, description="Batch norm: weight of the new batch in the running mean/variance estimates")
     bn_eps: float = Field(1e-5, gt=0.0, le=1.0, description="Batch norm: added to the variance before dividing by its root")
-    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Drop probability after every hidden layer (inverted dropout: kept units scaled by 1/(1-p) in training)")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Drop probability after every hidden layer and conv block (inverted dropout: kept units scaled by 1/(1-p) in training)")
+    dropout_layers: list[Annotated[float, Ge(0.0), Lt(1.0)]] = Field(
+        default_factory=list, max_length=16,
+        description="Drop probability per hidden dense layer, one per model.hidden entry (e.g. 0.5,0); empty = model.dropout in every layer")
 
     @field_validator("conv_channels")
     @classmethod
@@ -80,6 +88,32 @@ class ModelConfig(Section):
             if not 1 <= w <= 4096:
                 raise ValueError(f"each hidden width must be in [1, 4096], got {w}")
         return v
+
+    @model_validator(mode="after")
+    def _per_layer_lengths(self) -> "ModelConfig":
+        for key, fallback in (("batch_norm_layers", "batch_norm"), ("dropout_layers", "dropout")):
+            values = getattr(self, key)
+            if values and len(values) != len(self.hidden):
+                shown = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+                raise ValueError(
+                    f"model.{key}: expected {len(self.hidden)} value{'s' if len(self.hidden) != 1 else ''}, "
+                    f"one per hidden layer of model.hidden "
+                    f"({','.join(map(str, self.hidden)) or 'none'}), got {len(values)} ({shown}); "
+                    f"leave it empty to use model.{fallback} in every layer")
+        return self
+
+    def batch_norm_per_layer(self) -> list[str]:
+        """Batch-norm placement (off|before|after) of each hidden dense layer, input to output."""
+        return list(self.batch_norm_layers) if self.batch_norm_layers else [self.batch_norm] * len(self.hidden)
+
+    def dropout_per_layer(self) -> list[float]:
+        """Drop probability after each hidden dense layer, input to output."""
+        return list(self.dropout_layers) if self.dropout_layers else [self.dropout] * len(self.hidden)
+
+    def uses_batch_norm(self) -> bool:
+        """Whether the built network has any batch-norm layer (a dense layer or, for the CNN, a conv block)."""
+        conv = self.arch == "cnn" and self.batch_norm != "off"
+        return conv or any(p != "off" for p in self.batch_norm_per_layer())
 
 
 class OptimConfig(Section):
@@ -241,8 +275,9 @@ class ExperimentConfig(Section):
             raise ValueError("schedule.cyclic_base_lr must be below schedule.cyclic_max_lr")
         if self.train.val_fraction + self.data.test_fraction > 0.9:
             raise ValueError("train.val_fraction + data.test_fraction must leave at least 10% of the data for training")
-        if self.model.batch_norm != "off" and self.train.batch_size < 2:
-            raise ValueError("model.batch_norm needs train.batch_size of at least 2 (batch statistics of one sample are undefined)")
+        if self.model.uses_batch_norm() and self.train.batch_size < 2:
+            raise ValueError("batch norm (model.batch_norm, model.batch_norm_layers) needs train.batch_size of at least 2 "
+                             "(batch statistics of one sample are undefined)")
         return self
 
     # -- dotted keys -------------------------------------------------------------------
@@ -282,20 +317,32 @@ class ExperimentConfig(Section):
 
 
 # -- schema introspection (the panel, the CLI and the docs use this) ------------------
+LIST_KINDS = ("int_list", "float_list", "choice_list", "float_pair")
+"""Kinds whose value is a comma-separated list on the command line and in the panel."""
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     key: str                 # dotted key, e.g. "optim.lr"
     section: str             # "optim" ("" for top-level fields such as seed)
-    kind: str                # "int" | "float" | "bool" | "choice" | "int_list" | "float_pair" | "text"
+    kind: str                # "int" | "float" | "bool" | "choice" | "int_list" | "float_list" | "choice_list" | "float_pair" | "text"
     default: Any
     help: str
-    minimum: float | None = None
+    minimum: float | None = None          # for float_list: the range of each entry
     maximum: float | None = None
     min_exclusive: bool = False
     max_exclusive: bool = False
-    choices: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()         # for choice_list: the choices of each entry
+    widget: str = ""                      # a hint for the panel, e.g. "path" (a file/folder browse button)
+
+    @property
+    def is_list(self) -> bool:
+        """Value is a list, written comma-separated (e.g. 64,32 or 0.5,0)."""
+        return self.kind in LIST_KINDS
 
     def range_text(self) -> str:
+        if self.kind == "choice_list":
+            return f"comma-separated, each one of {'|'.join(self.choices)}"
         if self.choices:
             return "one of " + "|".join(self.choices)
         if self.kind == "bool":
@@ -308,6 +355,8 @@ class FieldSpec:
         b = "inf" if self.maximum is None else _fmt(self.maximum)
         if self.kind == "int_list":
             return "comma-separated integers"
+        if self.kind == "float_list":
+            return f"comma-separated numbers, each in {lo}{a}, {b}{hi}"
         if self.kind == "float_pair":
             return "two numbers in [0, 1), comma-separated"
         return f"{lo}{a}, {b}{hi}"
@@ -330,10 +379,33 @@ def _kind_of(annotation: Any) -> tuple[str, tuple[str, ...]]:
     if annotation is str:
         return "text", ()
     if origin is list:
-        return "int_list", ()
+        item = get_args(annotation)[0]
+        if get_origin(item) is Annotated:
+            item = get_args(item)[0]
+        if item is int:
+            return "int_list", ()
+        if item is float:
+            return "float_list", ()
+        if get_origin(item) is Literal:
+            return "choice_list", tuple(str(a) for a in get_args(item))
     if origin is tuple:
         return "float_pair", ()
     raise TypeError(f"unsupported field type {annotation!r}")
+
+
+def _bounds(metadata: Any) -> tuple[float | None, float | None, bool, bool]:
+    lo = hi = None
+    lo_ex = hi_ex = False
+    for m in metadata:
+        if isinstance(m, Ge):
+            lo = m.ge
+        elif isinstance(m, Gt):
+            lo, lo_ex = m.gt, True
+        elif isinstance(m, Le):
+            hi = m.le
+        elif isinstance(m, Lt):
+            hi, hi_ex = m.lt, True
+    return lo, hi, lo_ex, hi_ex
 
 
 def _walk(model_cls: type[BaseModel], prefix: str, section: str):
@@ -343,19 +415,15 @@ def _walk(model_cls: type[BaseModel], prefix: str, section: str):
             yield from _walk(ann, f"{prefix}{name}.", name if not section else section)
             continue
         kind, choices = _kind_of(ann)
-        lo = hi = None
-        lo_ex = hi_ex = False
-        for m in info.metadata:
-            if isinstance(m, Ge):
-                lo = m.ge
-            elif isinstance(m, Gt):
-                lo, lo_ex = m.gt, True
-            elif isinstance(m, Le):
-                hi = m.le
-            elif isinstance(m, Lt):
-                hi, hi_ex = m.lt, True
+        metadata = info.metadata
+        if kind == "float_list":     # the bounds of each entry: list[Annotated[float, Ge(..), Lt(..)]]
+            item = get_args(ann)[0]
+            metadata = getattr(item, "__metadata__", ())
+        lo, hi, lo_ex, hi_ex = _bounds(metadata)
         default = info.get_default(call_default_factory=True)
-        yield FieldSpec(f"{prefix}{name}", section, kind, default, info.description or "", lo, hi, lo_ex, hi_ex, choices)
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        yield FieldSpec(f"{prefix}{name}", section, kind, default, info.description or "", lo, hi, lo_ex, hi_ex,
+                        choices, str(extra.get("widget", "")))
 
 
 def field_specs() -> list[FieldSpec]:
@@ -399,14 +467,39 @@ def parse_value(spec: FieldSpec, text: str) -> Any:
         if spec.kind == "int_list":
             t = t.strip("[]() ")
             return [int(p) for p in t.split(",") if p.strip()] if t else []
+        if spec.kind == "float_list":
+            values = [float(p) for p in _list_items(t)]
+            if not all(math.isfinite(v) for v in values):
+                raise ValueError
+            return values
+        if spec.kind == "choice_list":
+            values = [p.strip("'\"").lower() for p in _list_items(t)]
+            bad = [v for v in values if v not in spec.choices]
+            if bad:
+                raise ConfigError(f"{spec.key}: '{bad[0]}' is not one of {'|'.join(spec.choices)} "
+                                  f"(expected {spec.range_text()}, e.g. {','.join(spec.choices[:2])})")
+            return values
         if spec.kind == "float_pair":
             parts = [float(p) for p in t.strip("[]() ").split(",")]
             if len(parts) != 2:
                 raise ValueError
             return parts
         return t
+    except ConfigError:
+        raise
     except ValueError:
         raise ConfigError(f"{spec.key}: cannot read '{text}' (expected {spec.range_text()})") from None
+
+
+def _list_items(text: str) -> list[str]:
+    """'[0.5, 0]' / '0.5,0' / '' → ['0.5', '0'] / []; an empty item ('0.5,,0') is an error."""
+    t = text.strip().strip("[]() ")
+    if not t:
+        return []
+    items = [p.strip() for p in t.split(",")]
+    if any(not p for p in items):
+        raise ValueError
+    return items
 
 
 def describe_validation_error(err: ValidationError) -> str:
@@ -415,6 +508,12 @@ def describe_validation_error(err: ValidationError) -> str:
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"] if not isinstance(p, int))
         msg = e["msg"].removeprefix("Value error, ")
+        index = [p for p in e["loc"] if isinstance(p, int)]
+        if index and e["type"] != "extra_forbidden":      # an entry of a list field: say which one
+            msg = f"entry {index[-1] + 1} ({e.get('input')!r}): {msg}"
+        if msg.startswith("model.") and key == "model":  # a cross-field check that already names its field
+            lines.append(msg)
+            continue
         try:
             allowed = f" (allowed: {field_spec(key).range_text()})"
         except ConfigError:

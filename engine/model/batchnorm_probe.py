@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from engine.events import Payload
+from engine.model.mlp import batchnorm_labels
 from engine.train.hooks import TrainerHook
 
 if TYPE_CHECKING:
@@ -85,9 +86,10 @@ class BatchNormProbe(TrainerHook):
         self.batch_size = 0
 
     def on_start(self, trainer: "Trainer") -> None:
-        self.layers = [m for m in trainer.model.modules() if isinstance(m, BN_TYPES)]
-        names = {id(m): n for n, m in trainer.model.named_modules()}
-        self.names = [f"BN {i + 1} ({names.get(id(m), '?')}, {m.num_features} units)" for i, m in enumerate(self.layers)]
+        # Found by type, so any subset of layers may have batch norm (model.batch_norm_layers).
+        labelled = batchnorm_labels(trainer.model)
+        self.layers = [m for m, _ in labelled]
+        self.names = [label for _, label in labelled]
         self.units = min([MAX_UNITS] + [m.num_features for m in self.layers]) if self.layers else 0
         self.batch_size = trainer.batch_size
 
@@ -134,7 +136,8 @@ class BatchNormProbe(TrainerHook):
         self._pending, self._pending_steps = [], []
         self.samples.extend(block)
         self.steps.extend(steps.tolist())
-        trainer.emit(Payload(trainer.run_id, "batchnorm", {"kind": "steps", "steps": steps, **self._split(block)}))
+        trainer.emit(Payload(trainer.run_id, "batchnorm", {"kind": "steps", "steps": steps, "layers": list(self.names),
+                                                           **self._split(block)}))
 
     def _split(self, block: np.ndarray) -> dict[str, np.ndarray]:
         u = self.units

@@ -4,12 +4,14 @@ from __future__ import annotations
 from torch import nn
 
 from engine.config import ModelConfig
-from engine.model.mlp import hidden_block
+from engine.model.mlp import dense_blocks, hidden_block
 
 
 class CNN(nn.Sequential):
     """Unflatten → [3×3 conv → [BN] → activation → [BN] → [dropout] → 2×2 max-pool] × blocks
-    → Flatten → dense hidden blocks → Linear (logits). Pooling stops once the image is 1×1."""
+    → Flatten → dense hidden blocks → Linear (logits). Pooling stops once the image is 1×1.
+    The conv blocks take the model-wide model.batch_norm/model.dropout; the dense layers
+    take the per-layer settings (model.batch_norm_layers/model.dropout_layers when given)."""
 
     def __init__(self, input_shape: tuple[int, int, int], channels: list[int], hidden: list[int],
                  n_out: int, cfg: ModelConfig) -> None:
@@ -23,10 +25,8 @@ class CNN(nn.Sequential):
             c = ch
         layers.append(nn.Flatten())
         width = c * h * w
-        for n in hidden:
-            layers += hidden_block(nn.Linear(width, n), n, cfg)
-            width = n
-        layers.append(nn.Linear(width, n_out))
+        layers += dense_blocks(width, hidden, cfg)
+        layers.append(nn.Linear(hidden[-1] if hidden else width, n_out))
         super().__init__(*layers)
 
     def linear_layers(self) -> list[nn.Module]:

@@ -73,32 +73,51 @@ def set_dropout_rng_states(model: nn.Module, states: list[torch.Tensor | None]) 
         m.set_rng_state(st)
 
 
-def hidden_block(layer: nn.Module, width: int, cfg: ModelConfig, conv: bool = False) -> list[nn.Module]:
+def hidden_block(layer: nn.Module, width: int, cfg: ModelConfig, conv: bool = False,
+                 batch_norm: str | None = None, dropout: float | None = None) -> list[nn.Module]:
     """layer → [BN] → activation → [BN] → [dropout]: batch norm before or after the
-    activation (lecture §3), inverted dropout (kept units scaled by 1/(1−p))."""
+    activation (lecture §3), inverted dropout (kept units scaled by 1/(1−p)). `batch_norm`
+    and `dropout` are this layer's settings (default: the model-wide cfg.batch_norm/cfg.dropout)."""
+    placement = cfg.batch_norm if batch_norm is None else batch_norm
+    p = cfg.dropout if dropout is None else dropout
+    if placement not in ("off", "before", "after"):
+        raise ValueError(f"batch norm placement must be off, before or after, got '{placement}'")
     bn_cls = nn.BatchNorm2d if conv else nn.BatchNorm1d
     bn = lambda: bn_cls(width, eps=cfg.bn_eps, momentum=cfg.bn_momentum)  # noqa: E731
     out: list[nn.Module] = [layer]
-    if cfg.batch_norm == "before":
+    if placement == "before":
         out.append(bn())
     out.append(make_activation(cfg))
-    if cfg.batch_norm == "after":
+    if placement == "after":
         out.append(bn())
-    if cfg.dropout > 0:
-        out.append(SeededDropout(cfg.dropout))
+    if p > 0:
+        out.append(SeededDropout(p))
     return out
 
 
+def dense_blocks(n_in: int, hidden: list[int], cfg: ModelConfig) -> list[nn.Module]:
+    """The hidden dense layers, each with its own batch norm and dropout
+    (cfg.batch_norm_per_layer(), cfg.dropout_per_layer())."""
+    placements, drops = cfg.batch_norm_per_layer(), cfg.dropout_per_layer()
+    if not len(placements) == len(drops) == len(hidden):
+        raise ValueError(f"per-layer settings for {len(hidden)} hidden layers expected, got batch norm for "
+                         f"{len(placements)} and dropout for {len(drops)}")
+    layers: list[nn.Module] = []
+    width = n_in
+    for h, placement, p in zip(hidden, placements, drops):
+        layers += hidden_block(nn.Linear(width, h), h, cfg, batch_norm=placement, dropout=p)
+        width = h
+    return layers
+
+
 class MLP(nn.Sequential):
-    """Flatten → [Linear → [BN] → activation → [BN] → [dropout]] × depth → Linear (logits)."""
+    """Flatten → [Linear → [BN] → activation → [BN] → [dropout]] × depth → Linear (logits);
+    batch norm and dropout chosen per hidden layer."""
 
     def __init__(self, n_in: int, hidden: list[int], n_out: int, cfg: ModelConfig) -> None:
         layers: list[nn.Module] = [nn.Flatten()]
-        width = n_in
-        for h in hidden:
-            layers += hidden_block(nn.Linear(width, h), h, cfg)
-            width = h
-        layers.append(nn.Linear(width, n_out))
+        layers += dense_blocks(n_in, hidden, cfg)
+        layers.append(nn.Linear(hidden[-1] if hidden else n_in, n_out))
         super().__init__(*layers)
 
     def linear_layers(self) -> list[nn.Linear]:
@@ -106,6 +125,28 @@ class MLP(nn.Sequential):
 
     def batchnorm_layers(self) -> list[nn.Module]:
         return [m for m in self if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+def batchnorm_labels(model: nn.Module) -> list[tuple[nn.Module, str]]:
+    """Every batch-norm layer with a label saying where it sits, e.g. 'hidden layer 2, before
+    the activation (32 units)' or 'conv block 1, after the activation (16 channels)'."""
+    out: list[tuple[nn.Module, str]] = []
+    n_conv = n_dense = 0
+    where, seen_activation = "", False
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            n_conv += 1
+            where, seen_activation = f"conv block {n_conv}", False
+        elif isinstance(m, nn.Linear):
+            n_dense += 1
+            where, seen_activation = f"hidden layer {n_dense}", False
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+            unit = "channels" if isinstance(m, nn.BatchNorm2d) else "units"
+            side = "after" if seen_activation else "before"
+            out.append((m, f"{where or 'input'}, {side} the activation ({m.num_features} {unit})"))
+        elif isinstance(m, (nn.Sigmoid, nn.Tanh, nn.ReLU, nn.LeakyReLU, nn.PReLU)):
+            seen_activation = True
+    return out
 
 
 def build_model(cfg: ModelConfig, n_in: int, n_classes: int, seed: int,
