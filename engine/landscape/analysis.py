@@ -206,9 +206,7 @@ def model_from_record(record, data) -> tuple[nn.Module, torch.Tensor, torch.Tens
     model = build_model(cfg.model, data.n_features, data.n_classes, cfg.seed, input_shape=data.input_shape)
     layout = ParamLayout.of(model)
     init = torch.cat([dict(model.named_parameters())[n].detach().reshape(-1) for n in layout.names]).float()
-    state = {k[len("weights/"):]: v for k, v in record.arrays.items() if k.startswith("weights/")}
-    if not state:
-        raise LandscapeError(f"run '{record.name}' has no saved weights (record it with landscape.snapshots on)")
+    state = record_state(record)
     sd = model.state_dict()
     for k in sd:
         if k not in state:
@@ -223,6 +221,19 @@ def model_from_record(record, data) -> tuple[nn.Module, torch.Tensor, torch.Tens
     if traj is not None and len(traj):
         init = torch.as_tensor(np.asarray(traj[0], dtype=np.float32))
     return model, final, init
+
+
+def record_state(record) -> dict[str, np.ndarray]:
+    """A run record's final state dict: the landscape hook's `weights/…` arrays, else the
+    checkpoint's model tensors (format 2)."""
+    state = {k[len("weights/"):]: v for k, v in record.arrays.items() if k.startswith("weights/")}
+    ck = getattr(record, "checkpoint", None)
+    if not state and ck is not None:
+        state = {k[len("model/"):]: v for k, v in ck.arrays.items() if k.startswith("model/")}
+    if not state:
+        raise LandscapeError(f"run '{record.name}' has no saved weights (record it with landscape.snapshots on, "
+                             "or save it with a checkpoint)")
+    return state
 
 
 def store_result(record, result: LandscapeResult, name: str = "surface") -> None:
