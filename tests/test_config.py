@@ -79,10 +79,28 @@ def test_unknown_json_field_is_named():
 @settings(max_examples=60, deadline=None)
 @given(lr=st.floats(min_value=1e-9, max_value=10.0, allow_nan=False), mom=st.floats(0.0, 0.999),
        hidden=st.lists(st.integers(1, 4096), max_size=5), seed=st.integers(0, 2**31 - 1),
-       opt=st.sampled_from(["sgd", "momentum", "adam", "rmsprop"]), b1=st.floats(0.0, 0.999))
-def test_json_round_trip_is_exact(lr, mom, hidden, seed, opt, b1):
+       opt=st.sampled_from(["sgd", "momentum", "adam", "rmsprop"]), b1=st.floats(0.0, 0.999),
+       data=st.data())
+def test_json_round_trip_is_exact(lr, mom, hidden, seed, opt, b1, data):
+    n = len(hidden)
+    drops = data.draw(st.one_of(st.just([]), st.lists(st.floats(0.0, 1.0, exclude_max=True), min_size=n, max_size=n)))
+    bns = data.draw(st.one_of(st.just([]), st.lists(st.sampled_from(["off", "before", "after"]), min_size=n, max_size=n)))
     cfg = ExperimentConfig().with_updates({"optim.lr": lr, "optim.momentum": mom, "model.hidden": hidden,
-                                           "seed": seed, "optim.name": opt, "optim.betas": [b1, 0.999]})
+                                           "seed": seed, "optim.name": opt, "optim.betas": [b1, 0.999],
+                                           "model.dropout_layers": drops, "model.batch_norm_layers": bns})
     again = ExperimentConfig.from_json(cfg.to_json())
     assert again == cfg
     assert again.optim.lr == lr  # bit-exact float
+    assert again.model.dropout_layers == drops  # bit-exact floats, in order
+    assert again.model.batch_norm_layers == bns
+
+
+@settings(max_examples=60, deadline=None)
+@given(drops=st.lists(st.floats(0.0, 1.0, exclude_max=True), min_size=1, max_size=6),
+       bns=st.lists(st.sampled_from(["off", "before", "after"]), min_size=1, max_size=6))
+def test_list_fields_round_trip_through_the_set_syntax(drops, bns):
+    """What the panel and `--set` write (comma-separated) reads back as the same list."""
+    text_d = ",".join(repr(v) for v in drops)
+    text_b = ", ".join(bns)
+    parsed = parse_set_args([f"model.dropout_layers={text_d}", f"model.batch_norm_layers={text_b}"])
+    assert parsed == {"model.dropout_layers": drops, "model.batch_norm_layers": bns}
