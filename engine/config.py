@@ -65,13 +65,15 @@ class ModelConfig(Section):
     batch_norm: Literal[BN_PLACEMENTS] = Field("off", description="Batch norm in every hidden layer and conv block, before or after the activation (batch_norm_layers sets the dense layers one by one)")  # type: ignore[valid-type]
     batch_norm_layers: list[Literal[BN_PLACEMENTS]] = Field(  # type: ignore[valid-type]
         default_factory=list, max_length=16,
-        description="Batch norm per hidden dense layer: off|before|after, one per model.hidden entry (e.g. before,off); empty = model.batch_norm in every layer")
+        description="Batch norm per hidden dense layer: off|before|after, one per model.hidden entry (e.g. before,off); empty = model.batch_norm in every layer",
+        json_schema_extra={"placeholder": "empty = model.batch_norm in every layer"})
     bn_momentum: float = Field(0.1, gt=0.0, le=1.0, description="Batch norm: weight of the new batch in the running mean/variance estimates")
     bn_eps: float = Field(1e-5, gt=0.0, le=1.0, description="Batch norm: added to the variance before dividing by its root")
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Drop probability after every hidden layer and conv block (inverted dropout: kept units scaled by 1/(1-p) in training)")
     dropout_layers: list[Annotated[float, Ge(0.0), Lt(1.0)]] = Field(
         default_factory=list, max_length=16,
-        description="Drop probability per hidden dense layer, one per model.hidden entry (e.g. 0.5,0); empty = model.dropout in every layer")
+        description="Drop probability per hidden dense layer, one per model.hidden entry (e.g. 0.5,0); empty = model.dropout in every layer",
+        json_schema_extra={"placeholder": "empty = model.dropout in every layer"})
 
     @field_validator("conv_channels")
     @classmethod
@@ -334,6 +336,7 @@ class FieldSpec:
     max_exclusive: bool = False
     choices: tuple[str, ...] = ()         # for choice_list: the choices of each entry
     widget: str = ""                      # a hint for the panel, e.g. "path" (a file/folder browse button)
+    placeholder: str = ""                 # the panel's grey text in an empty editor
 
     @property
     def is_list(self) -> bool:
@@ -423,7 +426,7 @@ def _walk(model_cls: type[BaseModel], prefix: str, section: str):
         default = info.get_default(call_default_factory=True)
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         yield FieldSpec(f"{prefix}{name}", section, kind, default, info.description or "", lo, hi, lo_ex, hi_ex,
-                        choices, str(extra.get("widget", "")))
+                        choices, str(extra.get("widget", "")), str(extra.get("placeholder", "")))
 
 
 def field_specs() -> list[FieldSpec]:

@@ -7,11 +7,12 @@ optimizer at once; the others wait for a restart, which the panel says.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QScrollArea,
-                               QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from engine.config import LIVE_KEYS, ExperimentConfig, FieldSpec, field_specs
 
@@ -25,17 +26,20 @@ INVALID_STYLE = "border: 2px solid #D55E00; background: #fff0ea;"
 
 
 def _text_of(spec: FieldSpec, value: Any) -> str:
-    if spec.kind in ("int_list", "float_pair"):
-        return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    if spec.is_list:     # repr: the shortest text that reads back as the same float
+        return ", ".join(repr(v) if isinstance(v, float) else str(v) for v in value)
     if spec.kind == "float":
         return f"{value:g}"
     return str(value)
 
 
 class FieldEditor:
-    """Wraps the widget of one field: read/write its value, mark it invalid."""
+    """Wraps the widget of one field: read/write its value, mark it invalid. `widget` is the
+    editor itself; `row_widget` is what goes in the form (the editor plus, for a path field
+    given a `browse` callback, a "…" button that asks for a file or folder)."""
 
-    def __init__(self, spec: FieldSpec, on_commit: Callable[[str, Any], str | None]) -> None:
+    def __init__(self, spec: FieldSpec, on_commit: Callable[[str, Any], str | None],
+                 browse: Callable[[FieldSpec], str | None] | None = None) -> None:
         self.spec = spec
         self.on_commit = on_commit
         self._updating = False
@@ -58,10 +62,27 @@ class FieldEditor:
         else:
             w = QLineEdit()
             w.editingFinished.connect(lambda: self._commit(w.text()))
+            if spec.placeholder:
+                w.setPlaceholderText(spec.placeholder)
         w.setToolTip(tip)
         w.setObjectName(f"field:{spec.key}")
         self.widget = w
         self.base_tip = tip
+        self.row_widget: QWidget = w
+        self.browse_button: QToolButton | None = None
+        if spec.widget == "path" and browse is not None and isinstance(w, QLineEdit):
+            row = QWidget()
+            lay = QHBoxLayout(row)
+            lay.setContentsMargins(0, 0, 0, 0)
+            lay.setSpacing(2)
+            btn = QToolButton()
+            btn.setText("…")
+            btn.setObjectName(f"browse:{spec.key}")
+            btn.setToolTip("Choose the file (csv, npz) or the folder (image_folder) for the current data.name")
+            btn.clicked.connect(lambda: self._on_browse_clicked(browse))
+            lay.addWidget(w, 1)
+            lay.addWidget(btn)
+            self.row_widget, self.browse_button = row, btn
 
     def set_value(self, value: Any) -> None:
         self._updating = True
@@ -89,6 +110,13 @@ class FieldEditor:
             return
         self.mark(self.on_commit(self.spec.key, value))
 
+    def _on_browse_clicked(self, browse: Callable[[FieldSpec], str | None]) -> None:
+        """Ask for a path; a chosen one goes through the normal validation like typed text."""
+        path = browse(self.spec)
+        if path:
+            self.widget.setText(path)
+            self._commit(path)
+
 
 class HyperparameterPanel(QWidget):
     """Every config field, grouped by section, with validation at the field."""
@@ -111,11 +139,11 @@ class HyperparameterPanel(QWidget):
             if spec.section not in self.sections:
                 self.sections[spec.section] = self._make_section(spec.section, inner_lay)
             form = self.sections[spec.section][2]
-            ed = FieldEditor(spec, self._on_field_commit)
+            ed = FieldEditor(spec, self._on_field_commit, browse=self._browse_path)
             name = spec.key.split(".")[-1] + (" ⚡" if spec.key in LIVE_KEYS else "")
             label = QLabel(name)
             label.setToolTip(ed.base_tip)
-            form.addRow(label, ed.widget)
+            form.addRow(label, ed.row_widget)
             self.editors[spec.key] = ed
             self.rows[spec.key] = (form, label)
         inner_lay.addStretch(1)
@@ -202,6 +230,30 @@ class HyperparameterPanel(QWidget):
             self.status.setText("")
             self.field_committed.emit(key, self.controller.config.get(key))
         return error
+
+    def _browse_path(self, spec: FieldSpec) -> str | None:
+        """A file dialog (csv, npz) or a folder dialog (image_folder), chosen by data.name. For
+        the built-in sets, a CSV/NPZ file may be chosen and data.name follows its suffix."""
+        data = self.controller.config.data
+        current = data.path.strip()
+        start = str(Path(current).expanduser()) if current else str(Path.home())
+        if data.name == "image_folder":
+            return QFileDialog.getExistingDirectory(self, "Choose an image folder (one subfolder per class)", start) or None
+        filters = {"csv": "CSV files (*.csv *.tsv *.txt);;All files (*)",
+                   "npz": "NumPy archives (*.npz);;All files (*)"}.get(
+            data.name, "Data files (*.csv *.tsv *.txt *.npz);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, f"Choose the data file ({data.name})", start, filters)
+        if not path:
+            return None
+        if data.name not in ("csv", "npz"):     # a built-in set: switch to the file's format
+            name = "npz" if path.lower().endswith(".npz") else "csv"
+            error = self.controller.set_field("data.name", name)
+            if error:
+                self.status.setText(f"<span style='color:#D55E00'>{error}</span>")
+                return None
+            self.editors["data.name"].set_value(name)
+            self.field_committed.emit("data.name", name)
+        return path
 
     def _on_controller_pending_restart(self, pending: bool) -> None:
         self.restart_button.setVisible(pending)
