@@ -182,3 +182,57 @@ def test_shared_loss_surface_shows_every_path(window, qtbot, tmp_path, screensho
     assert window.open_session(str(path))
     assert view.surface_panel.surface is not None
     np.testing.assert_array_equal(view.surface_panel.surface.paths["adam"], s.paths["adam"])
+
+
+def test_line_between_two_runs(window, qtbot, tmp_path, screenshot_dir):
+    """Compare tab → Line between runs: loss and accuracy along (1−α)·θ_A + α·θ_B, exact at both
+    runs; a run of another architecture is refused by name; saved and shown again on open."""
+    view = compare_view(window)
+    short = window.controller.config.with_updates({"train.epochs": 6, "landscape.sharpness_every": 0,
+                                                   "probes.enabled": False})
+    window.tabs.setCurrentWidget(view)
+    view.compare.compare_optimizers(["sgd", "adam"], base=short)
+    qtbot.waitUntil(lambda: view.compare.state == "finished", timeout=90000)
+    view.ed_name.setText("wide")
+    view.ed_overrides.setText("model.hidden=8")
+    view.btn_add.click()
+    qtbot.waitUntil(lambda: view.compare.state == "finished" and len(view.runs) == 3, timeout=90000)
+    panel = view.line_panel
+    view.side_tabs.setCurrentWidget(panel)
+    assert [panel.cb_a.itemText(i) for i in range(panel.cb_a.count())] == ["sgd", "adam", "wide"]
+    panel.choose("sgd", "wide")
+    assert panel.compute()
+    qtbot.waitUntil(lambda: not panel.busy and panel.btn.isEnabled(), timeout=30000)
+    assert "different architectures" in panel.status.text() and "model.hidden ([16] vs [8])" in panel.status.text()
+    panel.choose("sgd", "sgd")
+    assert not panel.compute() and "two different runs" in panel.status.text()
+    panel.choose("sgd", "adam")
+    assert panel.compute()
+    qtbot.waitUntil(lambda: ("sgd", "adam") in panel.lines, timeout=30000)
+    line = panel.lines[("sgd", "adam")]
+    recs = {r.name: r for r in view.compare.records()}
+    i0, i1 = int(np.flatnonzero(line.alpha == 0)[0]), int(np.flatnonzero(line.alpha == 1)[0])
+    # the whole validation set is the evaluation subset here: the ends are the runs' final val losses
+    assert line.eval_samples == recs["sgd"].meta["n_val"]
+    assert line.val_loss[i0] == pytest.approx(recs["sgd"].final["val_loss"], rel=1e-4)
+    assert line.val_loss[i1] == pytest.approx(recs["adam"].final["val_loss"], rel=1e-4)
+    assert line.val_acc[i1] == pytest.approx(recs["adam"].final["val_acc"], abs=1e-6)
+    assert line.alpha[0] < -0.2 and line.alpha[-1] > 1.2
+    assert "barrier" in panel.status.text()
+    xs, ys = panel.plot.items["val_loss"].getData()
+    assert len(xs) == len(line.alpha) and np.all(np.isfinite(ys))
+    assert panel.plot.marks[0].label.textItem.toPlainText() == "sgd"
+    qtbot.wait(200)
+    window.grab().toImage().save(str(screenshot_dir / "compare_line_between_runs.png"))
+    img = panel.plot.grab().toImage()
+    assert _colour_pixels(img, "#0072B2") > 100 and _colour_pixels(img, "#D55E00") > 50   # train and val drawn
+    assert _colour_pixels(img, color(1)) > 20       # adam's marker in adam's colour
+    # saved with the comparison, shown again when opened
+    path = tmp_path / "line.descent"
+    assert window.save_session(str(path))
+    s = load_session(path)
+    assert s.meta["comparison_lines"][0]["a"] == "sgd" and "comparison/line/0/val_loss" in s.arrays
+    assert window.open_session(str(path))
+    assert ("sgd", "adam") in panel.lines and panel.cb_b.currentText() == "adam"
+    np.testing.assert_array_equal(panel.lines[("sgd", "adam")].val_loss, line.val_loss)
+    np.testing.assert_array_equal(panel.plot.items["train_acc"].getData()[1], line.train_acc)

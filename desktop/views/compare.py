@@ -20,6 +20,7 @@ from desktop.compare_controller import CompareController
 from desktop.export.plots import COMPARISON_PLOTS
 from desktop.plotting import color, style_plot
 from desktop.views.base import View
+from desktop.views.compare_line import RunLinePanel
 from desktop.views.compare_surface import SharedSurfacePanel
 from desktop.views.curves import RunCurves
 from engine.compare import Variant
@@ -106,6 +107,9 @@ class CompareView(View):
         self.side_tabs.addTab(self.hist_box, "Histograms")
         self.surface_panel = SharedSurfacePanel(self._records_for_surface, self._colors_by_name)
         self.side_tabs.addTab(self.surface_panel, "Shared loss surface")
+        self.line_panel = RunLinePanel(self._records_for_surface, self._colors_by_name,
+                                       lambda: [r.name for r in self.runs.values()])
+        self.side_tabs.addTab(self.line_panel, "Line between runs")
         bottom.addWidget(self.side_tabs)
         split.addWidget(bottom)
         bottom.setStretchFactor(0, 3)
@@ -274,6 +278,8 @@ class CompareView(View):
             self._drop(rid)
         self.loaded_session = None
         self.surface_panel.clear()
+        self.line_panel.clear()
+        self.line_panel.sync_runs()
 
     def _on_compare_run_added(self, rid: str, ci: int, _cfg) -> None:
         if rid in self.runs:
@@ -290,6 +296,7 @@ class CompareView(View):
         self.runs[rid] = run
         self._refresh_table()
         self._sync_hist_plots()
+        self.line_panel.sync_runs()
         return run
 
     def _drop(self, rid: str) -> None:
@@ -302,6 +309,7 @@ class CompareView(View):
                 self.legend.removeItem(item)
         self._refresh_table()
         self._sync_hist_plots()
+        self.line_panel.sync_runs()
 
     def _on_compare_run_removed(self, rid: str) -> None:
         self._drop(rid)
@@ -437,6 +445,7 @@ class CompareView(View):
             self._drop(rid)
         self.loaded_session = None
         self.surface_panel.clear()
+        self.line_panel.clear()
         if not is_comparison(session):
             return
         self.loaded_session = session
@@ -471,6 +480,7 @@ class CompareView(View):
         surface = SharedSurface.from_session(session)
         if surface is not None:
             self.surface_panel.show_surface(surface)
+        self.line_panel.load(session)
         self.redraw()
 
     def save_into(self, session) -> None:
@@ -483,7 +493,10 @@ class CompareView(View):
                 session.meta["comparison"] = self.loaded_session.meta["comparison"]
         if self.surface_panel.surface is not None and self.runs:
             self.surface_panel.surface.save_into(session)
+        if self.runs:
+            self.line_panel.save_into(session, {r.name for r in self.runs.values()})
 
     def shutdown(self) -> None:
         self.surface_panel.shutdown()
+        self.line_panel.shutdown()
         self.compare.shutdown(1.5)

@@ -47,12 +47,15 @@ class RunLine:
     notes: list[str] = field(default_factory=list)
 
     def barrier(self, split: str = "val") -> float:
-        """Loss barrier (Frankle et al. 2020): the highest loss between the two ends minus the
-        mean of the two ends' losses; ≈ 0 when the runs are linearly connected."""
+        """Loss barrier: the largest rise of the loss above the straight line joining the two
+        ends' losses, max over α in [0, 1] of L(θ(α)) − ((1−α)·L(θ_A) + α·L(θ_B))
+        (Frankle et al. 2020; Entezari et al. 2022). 0 when the loss is convex along the line;
+        clearly positive when a ridge separates the runs."""
         loss = getattr(self, f"{split}_loss")
         inside = (self.alpha >= -1e-9) & (self.alpha <= 1 + 1e-9)
-        ends = loss[np.argmin(np.abs(self.alpha))], loss[np.argmin(np.abs(self.alpha - 1))]
-        return float(np.max(loss[inside]) - 0.5 * (ends[0] + ends[1]))
+        la, lb = loss[np.argmin(np.abs(self.alpha))], loss[np.argmin(np.abs(self.alpha - 1))]
+        a = self.alpha[inside]
+        return float(np.max(loss[inside] - ((1 - a) * la + a * lb)))
 
     def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
         return {f"{prefix}/alpha": self.alpha, **{f"{prefix}/{k}": getattr(self, k) for k in FIELDS}}

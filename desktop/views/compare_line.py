@@ -1,0 +1,256 @@
+"""The 1D line between two runs' final weights, θ(α) = (1−α)·θ_A + α·θ_B: a plot (loss and
+accuracy, train and validation, the two runs marked at α = 0 and α = 1) and the Compare
+tab's panel that picks the two runs and computes the line in the background.
+
+The engine does the work (engine/landscape/between.py) on a plain thread that only stores
+its result; a GUI-thread timer picks it up (no Qt call ever happens on the worker thread).
+"""
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from desktop.plotting import color, style_plot
+from engine.landscape.between import RunLine, store_lines, stored_lines
+
+PREFIX = "comparison/line"
+META_PATH = ("comparison_lines",)
+TRAIN_COLOR, VAL_COLOR = "#0072B2", "#D55E00"
+
+
+def describe(line: RunLine) -> str:
+    """One line of text under the plot: the barrier and what the reader should know."""
+    parts = [f"<b>{line.a}</b> (α=0) → <b>{line.b}</b> (α=1)",
+             f"loss barrier (rise above the straight line between the ends): val {line.barrier('val'):.3g}, "
+             f"train {line.barrier('train'):.3g}",
+             f"{line.eval_samples} samples per split" + (f", {line.seconds:.2f} s" if line.seconds else "")]
+    return " · ".join(parts + list(line.notes))
+
+
+class RunLinePlot(pg.GraphicsLayoutWidget):
+    """Loss (log scale) and accuracy along the line; train solid, validation dashed; the two
+    runs as vertical lines in their colours."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setBackground("w")
+        self.p_loss = self.addPlot(row=0, col=0)
+        key = (f"<span style='color:{TRAIN_COLOR}'>── train</span>&nbsp;&nbsp;"
+               f"<span style='color:{VAL_COLOR}'>- - validation</span>")
+        style_plot(self.p_loss, f"Loss along (1−α)·θ_A + α·θ_B<br>{key}", "α", "loss")
+        self.p_loss.setLogMode(y=True)
+        self.p_acc = self.addPlot(row=0, col=1)
+        style_plot(self.p_acc, f"Accuracy along the line<br>{key}", "α", "accuracy")
+        self.p_acc.setYRange(0, 1.02, padding=0)
+        self.p_acc.setXLink(self.p_loss)
+        dash = Qt.DashLine
+        self.items = {
+            "train_loss": self.p_loss.plot(pen=pg.mkPen(TRAIN_COLOR, width=2)),
+            "val_loss": self.p_loss.plot(pen=pg.mkPen(VAL_COLOR, width=2, style=dash)),
+            "train_acc": self.p_acc.plot(pen=pg.mkPen(TRAIN_COLOR, width=2)),
+            "val_acc": self.p_acc.plot(pen=pg.mkPen(VAL_COLOR, width=2, style=dash))}
+        self.marks: list[pg.InfiniteLine] = []
+        for p in (self.p_loss, self.p_acc):
+            for pos in (0.0, 1.0):
+                m = pg.InfiniteLine(pos=pos, angle=90, movable=False, pen=pg.mkPen("#888888", width=1.5),
+                                    label="", labelOpts={"position": 0.06, "color": "#333333", "anchors": [(0, 1), (0, 1)]})
+                p.addItem(m)
+                self.marks.append(m)
+        self.line: RunLine | None = None
+
+    def set_line(self, line: RunLine | None, color_a: str = "#555555", color_b: str = "#555555") -> None:
+        self.line = line
+        if line is None:
+            for it in self.items.values():
+                it.setData([], [])
+            for m in self.marks:
+                m.label.setFormat("")
+            return
+        for key, it in self.items.items():
+            y = np.asarray(getattr(line, key), dtype=np.float64)
+            if key.endswith("loss"):
+                y = np.clip(np.where(np.isfinite(y), y, np.nan), 1e-12, None)
+            it.setData(line.alpha, y, connect="finite")
+        for i, m in enumerate(self.marks):
+            is_a = i % 2 == 0
+            m.setPen(pg.mkPen(color_a if is_a else color_b, width=2))
+            m.label.setFormat(line.a if is_a else line.b)
+            m.label.setColor(color_a if is_a else color_b)
+        self.p_loss.enableAutoRange()
+        self.p_acc.setYRange(0, 1.02, padding=0)
+
+
+class RunLinePanel(QWidget):
+    """Compare tab: choose runs A and B of the comparison, compute and show their line."""
+
+    def __init__(self, get_records: Callable[[], list], colors: Callable[[], dict[str, int]],
+                 names: Callable[[], list[str]], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.get_records, self.colors, self.names = get_records, colors, names
+        self.lines: dict[tuple[str, str], RunLine] = {}
+        self._thread: threading.Thread | None = None
+        self._cancel = threading.Event()
+        self._result: tuple[RunLine | None, str] | None = None
+        self._poll = QTimer(self)
+        self._poll.setInterval(100)
+        self._poll.timeout.connect(self._on_poll_timeout)
+        self.cb_a, self.cb_b = QComboBox(), QComboBox()
+        for cb in (self.cb_a, self.cb_b):
+            cb.setMinimumWidth(90)
+            cb.currentIndexChanged.connect(self._on_choice_changed)
+        self.btn = QPushButton("Compute line")
+        self.btn.setToolTip("Loss and accuracy at (1−α)·θ_A + α·θ_B, α from −0.25 to 1.25, on a training subset and "
+                            "the validation subset (landscape.eval_samples); both runs need one architecture")
+        self.btn.clicked.connect(self.compute)
+        self.status = QLabel("Choose two runs of the comparison.")
+        self.status.setWordWrap(True)
+        top = QHBoxLayout()
+        for w in (QLabel("A"), self.cb_a, QLabel("B"), self.cb_b, self.btn):
+            top.addWidget(w)
+        top.addStretch(1)
+        self.plot = RunLinePlot()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(top)
+        lay.addWidget(self.status)
+        lay.addWidget(self.plot, 1)
+
+    # -- runs ------------------------------------------------------------------------------
+    def sync_runs(self) -> None:
+        """Refill the run choices (keeping the current ones when still there)."""
+        names = self.names()
+        if [self.cb_a.itemText(i) for i in range(self.cb_a.count())] == names:
+            return
+        a, b = self.cb_a.currentText(), self.cb_b.currentText()
+        for cb, keep, default in ((self.cb_a, a, 0), (self.cb_b, b, 1)):
+            cb.blockSignals(True)
+            cb.clear()
+            cb.addItems(names)
+            cb.setCurrentIndex(names.index(keep) if keep in names else min(default, len(names) - 1))
+            cb.blockSignals(False)
+        self._on_choice_changed()
+
+    def choose(self, a: str, b: str) -> None:
+        self.cb_a.setCurrentText(a)
+        self.cb_b.setCurrentText(b)
+
+    def _color(self, name: str) -> str:
+        return color(self.colors().get(name, 7))
+
+    def _on_choice_changed(self, _i: int = 0) -> None:
+        if self.busy:
+            return
+        line = self.lines.get((self.cb_a.currentText(), self.cb_b.currentText()))
+        self._show(line)
+        if line is None:
+            self.status.setText("Press Compute line." if self.cb_a.count() >= 2 else "A line needs two runs.")
+
+    def _show(self, line: RunLine | None) -> None:
+        if line is None:
+            self.plot.set_line(None)
+            return
+        self.plot.set_line(line, self._color(line.a), self._color(line.b))
+        self.status.setText(describe(line))
+
+    # -- computing -------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def compute(self) -> bool:
+        """Take the two runs' records (the engine hands them over between steps) and compute the
+        line on a background thread; False (with the reason in the status line) when refused."""
+        if self.busy:
+            return False
+        a, b = self.cb_a.currentText(), self.cb_b.currentText()
+        if not a or not b:
+            self._error("a line needs two runs: start or open a comparison")
+            return False
+        if a == b:
+            self._error(f"choose two different runs (both are '{a}')")
+            return False
+        try:
+            records = {r.name: r for r in self.get_records()}
+        except Exception as e:  # noqa: BLE001 - SessionError: the engine did not answer
+            self._error(str(e))
+            return False
+        if a not in records or b not in records:
+            self._error(f"run '{a if a not in records else b}' is no longer in the comparison")
+            return False
+        rec_a, rec_b = records[a], records[b]
+        self._cancel.clear()
+        self._result = None
+        cancel = self._cancel
+
+        def work() -> None:
+            from engine.landscape.between import line_between_records
+            from engine.landscape.params import LandscapeError
+
+            try:
+                self._result = (line_between_records(rec_a, rec_b, cancelled=cancel.is_set), "")
+            except (LandscapeError, ValueError, RuntimeError) as e:
+                self._result = (None, str(e))
+
+        self.btn.setEnabled(False)
+        self.status.setText(f"computing the line {a} → {b}…")
+        self._thread = threading.Thread(target=work, name="descent-run-line", daemon=True)
+        self._thread.start()
+        self._poll.start()
+        return True
+
+    def _error(self, message: str) -> None:
+        self.status.setText(f"<span style='color:#D55E00'>{message}</span>")
+
+    def _on_poll_timeout(self) -> None:
+        if self._result is None:
+            if not self.busy:           # the thread ended without a result (cleared)
+                self._poll.stop()
+                self.btn.setEnabled(True)
+            return
+        self._poll.stop()
+        line, error = self._result
+        self._result = None
+        self.btn.setEnabled(True)
+        if self._cancel.is_set():
+            return
+        if line is None:
+            self._error(error)
+            return
+        self.lines[(line.a, line.b)] = line
+        if (self.cb_a.currentText(), self.cb_b.currentText()) == (line.a, line.b):
+            self._show(line)
+
+    # -- sessions --------------------------------------------------------------------------
+    def clear(self) -> None:
+        self._cancel.set()
+        self.lines = {}
+        self.plot.set_line(None)
+        self.status.setText("Choose two runs of the comparison.")
+
+    def load(self, session) -> None:
+        """Show the lines a saved comparison holds."""
+        self.clear()
+        lines, problems = stored_lines(session, PREFIX, META_PATH)
+        self.lines = {(ln.a, ln.b): ln for ln in lines}
+        self.sync_runs()
+        if lines:
+            self.choose(lines[-1].a, lines[-1].b)
+            self._show(lines[-1])
+        if problems:
+            self._error("saved line not shown: " + "; ".join(problems))
+
+    def save_into(self, session, run_names: set[str]) -> None:
+        lines = [ln for ln in self.lines.values() if ln.a in run_names and ln.b in run_names]
+        if lines:
+            store_lines(session, lines, PREFIX, META_PATH)
+
+    def shutdown(self) -> None:
+        self._cancel.set()
+        self._poll.stop()
+        if self._thread is not None:
+            self._thread.join(5.0)
