@@ -39,6 +39,22 @@ _DEFAULT_THREADS = torch.get_num_threads()
 SMALL_STEP_WORK = 20_000_000   # parameters × batch size below which one CPU thread is fastest
 
 
+def _flat_grad_buffer(params: list[nn.Parameter]) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
+    """One zeroed buffer holding every parameter's gradient, and each parameter's view of it.
+
+    Autograd accumulates into an existing .grad in place, so once the views are attached
+    backward() writes straight into the buffer. (None, []) when the parameters do not share
+    one dtype and device (the per-tensor fallback is used then)."""
+    if not params or len({(p.dtype, p.device) for p in params}) != 1:
+        return None, []
+    flat = torch.zeros(sum(p.numel() for p in params), dtype=params[0].dtype, device=params[0].device)
+    views, o = [], 0
+    for p in params:
+        views.append(flat[o:o + p.numel()].view_as(p))
+        o += p.numel()
+    return flat, views
+
+
 def choose_threads(requested: int, device: torch.device, model: nn.Module, batch_size: int) -> int:
     """Set torch's CPU threads for a run: the requested count, or (0 = auto) one thread for
     small models — their ops are too small to split, and extra threads only spin and fight
@@ -120,10 +136,15 @@ class Trainer:
         # read in one go every `train.report_every` steps.
         self.report_every = config.train.report_every
         self._buf_loss: list[torch.Tensor] = []
-        self._buf_pgn: list[list[torch.Tensor]] = []    # per-parameter gradient norms
+        self._buf_gn: list[torch.Tensor] = []          # global gradient norms
         self._buf_out: list[torch.Tensor] = []          # logits, for the running accuracy
         self._buf_y: list[torch.Tensor] = []
         self._buf_lr: list[float] = []
+        self._buf_bs: list[int] = []
+        # The gradients live in one flat buffer (each parameter's .grad is a view of it), so
+        # the per-step global gradient norm is one kernel and zeroing them is one more.
+        self._flat_grad, self._grad_views = _flat_grad_buffer(self.params)
+        self._grad_owner = self.params
         self._buf_n = 0
         self._epoch_loss_sum = 0.0
         self._epoch_correct = 0
@@ -197,15 +218,25 @@ class Trainer:
             h.before_step(self, xb, yb)
         out = self.model(xb)
         loss = self.loss_fn(out, yb)
-        self.optimizer.zero_grad(set_to_none=True)
+        if self._grad_owner is not self.params:    # the parameters were replaced
+            self._flat_grad, self._grad_views = _flat_grad_buffer(self.params)
+            self._grad_owner = self.params
+        flat = self._flat_grad
+        if flat is not None:
+            flat.zero_()
+            for p, v in zip(self.params, self._grad_views):
+                if p.grad is not v:    # someone set it to None or replaced it: re-attach the view
+                    p.grad = v
+        else:
+            self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         for h in hooks:
             h.after_backward(self)
         self._buf_loss.append(loss.detach())
-        self._buf_pgn.append(torch._foreach_norm([p.grad if p.grad is not None else p.detach() * 0
-                                                  for p in self.params]))
+        self._buf_gn.append(torch.linalg.vector_norm(flat) if flat is not None else self._grad_norm())
         self._buf_out.append(out.detach())
         self._buf_y.append(yb)
+        self._buf_bs.append(idx.shape[0])
         self._buf_lr.append(self.optimizer.param_groups[0]["lr"])
         self.optimizer.step()
         self.step += 1
@@ -221,6 +252,13 @@ class Trainer:
             return self._end_epoch()
         return True
 
+    def _grad_norm(self) -> torch.Tensor:
+        """Global gradient norm when the gradients are not in one flat buffer."""
+        grads = [p.grad for p in self.params if p.grad is not None]
+        if not grads:
+            return torch.zeros((), device=self.device)
+        return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)).float())
+
     def _flush(self) -> bool:
         """Read the step buffers (one sync), emit them, check for divergence."""
         n = self._buf_n
@@ -229,17 +267,16 @@ class Trainer:
         ys = torch.cat(self._buf_y)
         correct = (torch.cat(self._buf_out).argmax(1) == ys).sum()
         # One stack of all 0-d values and one device→host copy.
-        packed = torch.stack(self._buf_loss + [g for gs in self._buf_pgn for g in gs]
-                             + [correct.to(self._buf_loss[0].dtype)]).cpu().double().numpy()
-        sizes = np.fromiter((len(y) for y in self._buf_y), dtype=np.float64, count=n)
+        dtype = self._buf_loss[0].dtype
+        packed = torch.stack(self._buf_loss + [g.to(dtype) for g in self._buf_gn]
+                             + [correct.to(dtype)]).cpu().double().numpy()
+        sizes = np.asarray(self._buf_bs, dtype=np.float64)
         loss = packed[:n]
-        pgn = packed[n:-1].reshape(n, -1)
-        gn = np.sqrt((pgn * pgn).sum(1))
-        self.last_param_grad_norms = pgn[-1]
+        gn = packed[n:2 * n]
         self._epoch_loss_sum += float(np.dot(loss, sizes))
         self._epoch_correct += int(round(packed[-1]))
         self._epoch_seen += int(sizes.sum())
-        self._buf_loss, self._buf_pgn, self._buf_out, self._buf_y = [], [], [], []
+        self._buf_loss, self._buf_gn, self._buf_out, self._buf_y, self._buf_bs = [], [], [], [], []
         lr = np.asarray(self._buf_lr, dtype=np.float64)
         steps = np.arange(self.step - n + 1, self.step + 1, dtype=np.int64)
         self._buf_n = 0
@@ -346,7 +383,8 @@ class Trainer:
         fresh optimizer state (its moments may hold Inf/NaN). True if there was one."""
         if self.state != "diverged":
             return False
-        self._buf_loss, self._buf_pgn, self._buf_out, self._buf_y, self._buf_lr = [], [], [], [], []
+        self._buf_loss, self._buf_gn, self._buf_out, self._buf_y, self._buf_lr = [], [], [], [], []
+        self._buf_bs = []
         self._buf_n = 0
         self._epoch_loss_sum, self._epoch_correct, self._epoch_seen = 0.0, 0, 0
         self.optimizer.state.clear()

@@ -5,7 +5,9 @@ momentum 0.9, 2 threads. They alternate in one process; prints JSON. Target: rat
 Descent records per step the loss, lr and global gradient norm, and per epoch the
 validation loss/accuracy. `ratio` compares it with the bare loop that also evaluates the
 validation set once per epoch (the same work a user's own loop does to watch a run);
-`ratio_vs_train_only` compares it with a loop that does nothing but train."""
+`ratio_vs_train_only` compares it with a loop that does nothing but train. `cpu_ratio` is
+the same comparison in process CPU time per step (steadier when other processes compete
+for the cores). Usage: python tests/benchmarks/bench_trainer.py [epochs_per_trial] [threads]"""
 from __future__ import annotations
 
 import json
@@ -28,10 +30,14 @@ def make_config(epochs: int) -> ExperimentConfig:
     })
 
 
+CPU: dict[str, list[float]] = {"descent": [], "bare": [], "bare_val": []}
+
+
 def descent_run(cfg: ExperimentConfig) -> tuple[float, int]:
     t = Trainer(cfg, hooks=[])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     t.run()
+    CPU["descent"].append((time.process_time() - c0) / t.step)
     return time.perf_counter() - t0, t.step
 
 
@@ -44,7 +50,7 @@ def bare_run(cfg: ExperimentConfig, validate: bool = False) -> tuple[float, int]
     g = torch.Generator().manual_seed(cfg.seed + 1)
     n, bs = x.shape[0], cfg.train.batch_size
     steps = 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(cfg.train.epochs):
         perm = torch.randperm(n, generator=g)
         for s in range(0, n, bs):
@@ -61,14 +67,18 @@ def bare_run(cfg: ExperimentConfig, validate: bool = False) -> tuple[float, int]
                 out = model(ref.data.x_val)
                 float(loss_fn(out, ref.data.y_val)), float((out.argmax(1) == ref.data.y_val).float().mean())
                 model.train()
+    CPU["bare_val" if validate else "bare"].append((time.process_time() - c0) / steps)
     return time.perf_counter() - t0, steps
 
 
 def main() -> None:
-    torch.set_num_threads(2)
+    threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+    torch.set_num_threads(threads)
     epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 15
-    cfg = make_config(epochs)
+    cfg = make_config(epochs).with_updates({"train.threads": threads})
     descent_run(make_config(1)), bare_run(make_config(1))  # warm-up
+    for v in CPU.values():
+        v.clear()
     d_rates, b_rates, bv_rates = [], [], []
     for _ in range(5):
         dt, n = bare_run(cfg)
@@ -85,6 +95,10 @@ def main() -> None:
         "descent_steps_per_s": round(med(d_rates), 1), "bare_with_validation_steps_per_s": round(med(bv_rates), 1),
         "bare_train_only_steps_per_s": round(med(b_rates), 1),
         "ratio": round(ratio, 3), "ratio_vs_train_only": round(med(d_rates) / med(b_rates), 3),
+        # Process CPU time per step (all threads): steadier than wall time on a shared machine.
+        "cpu_ratio": round(med(CPU["bare_val"]) / med(CPU["descent"]), 3),
+        "descent_cpu_us_per_step": round(med(CPU["descent"]) * 1e6, 1),
+        "bare_with_validation_cpu_us_per_step": round(med(CPU["bare_val"]) * 1e6, 1),
         "target": 0.95, "meets_target": bool(ratio >= 0.95), "load_avg_1min": os.getloadavg()[0],
     }))
 
