@@ -1,4 +1,5 @@
-"""The hyperparameter panel: per-layer list fields and the data.path browse button."""
+"""Per-layer settings in the GUI: the panel's list fields, the data.path browse button, and the
+Batch norm tab when only some hidden layers have batch norm."""
 from __future__ import annotations
 
 import pytest
@@ -157,3 +158,48 @@ def test_model_section_screenshot(panel, qtbot, screenshot_dir):
     qtbot.wait(50)
     panel.grab().toImage().save(str(screenshot_dir / "panel_model_section.png"))
     assert img.width() > 100 and img.height() > 100
+
+
+def test_batchnorm_view_names_the_layers_that_have_batch_norm(qtbot, screenshot_dir):
+    import numpy as np
+
+    from desktop.plotting import configure_pyqtgraph
+    from desktop.views.batchnorm_view import BatchNormView
+    from engine.model.batchnorm_probe import BatchNormProbe
+    from engine.session import Session
+    from engine.train import Trainer
+
+    configure_pyqtgraph()
+    cfg = ExperimentConfig().with_updates({"device": "cpu", "train.threads": 1, "data.name": "digits",
+                                           "model.hidden": [32, 16, 16], "model.batch_norm_layers": "before,off,after",
+                                           "train.batch_size": 16, "train.epochs": 2, "train.val_fraction": 0.5})
+    events: list = []
+    t = Trainer(cfg, emit=events.append, run_id="bn-per-layer", hooks=[BatchNormProbe(every=2)])
+    c = AppController(cfg)
+    v = BatchNormView(c)
+    qtbot.addWidget(v)
+    v.resize(1000, 620)
+    v.show()
+    qtbot.waitExposed(v)
+    v.on_run_started("bn-per-layer", cfg)
+    assert "per hidden layer: before, off, after" in v.info.text()
+    t.run()
+    for i in range(0, len(events), 50):
+        v.handle_events(events[i:i + 50])
+    labels = [v.layer.itemText(i) for i in range(v.layer.count())]
+    assert labels == ["hidden layer 1, before the activation (32 units)",
+                      "hidden layer 3, after the activation (16 units)"]
+    v.layer.setCurrentIndex(1)
+    xs, ys = v.c_bmean.getData()
+    assert len(xs) > 10 and np.isfinite(ys).all()
+    assert len(v.c_acc_batch.getData()[0]) == 2
+    qtbot.wait(100)
+    v.grab().save(str(screenshot_dir / "batchnorm_view_per_layer.png"))
+    w = BatchNormView(c)                                   # a session shows the same layer names
+    qtbot.addWidget(w)
+    w.load_session(Session(runs=[t.to_record("bn-per-layer")]))
+    assert [w.layer.itemText(i) for i in range(w.layer.count())] == labels
+    off = BatchNormView(c)
+    qtbot.addWidget(off)
+    off.on_run_started("r", cfg.with_updates({"model.batch_norm_layers": "off,off,off"}))
+    assert "Batch norm is off" in off.info.text() and "model.batch_norm_layers" in off.info.text()

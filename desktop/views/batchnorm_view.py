@@ -17,6 +17,8 @@ from engine.model.batchnorm_probe import expected_gap
 TOPIC = "batchnorm"
 BATCH, RUNNING = "#D55E00", "#0072B2"
 KEYS = ("batch_mean", "batch_var", "running_mean", "running_var", "mean_gap", "var_ratio")
+OFF_TEXT = ("Batch norm is off: set model.batch_norm to 'before' or 'after' the activation (every hidden layer), "
+            "or choose it per hidden layer with model.batch_norm_layers (e.g. before,off),")
 
 
 class BatchNormView(View):
@@ -31,8 +33,9 @@ class BatchNormView(View):
         self.batch_size = 0
         self.blocks: dict[str, list[np.ndarray]] = {k: [] for k in ("steps", *KEYS)}
         self.epochs: list[tuple[float, float, float]] = []     # epoch, acc running, acc batch
+        self.layer_names: list[str] = []                        # where each BN layer sits (from the probe)
         self._dirty = False
-        self.info = QLabel("Batch norm is off: set model.batch_norm to 'before' or 'after' the activation and start a run.")
+        self.info = QLabel(OFF_TEXT + " and start a run.")
         self.info.setWordWrap(True)
         self.layer = QComboBox()
         self.layer.setToolTip("Batch-norm layer (input to output)")
@@ -58,7 +61,7 @@ class BatchNormView(View):
         style_plot(self.p_acc, "Validation accuracy at inference", "epoch", "accuracy")
         for p in (self.p_mean, self.p_var, self.p_gap, self.p_acc):
             p.addLegend(offset=(-10, 10), labelTextSize="8pt")
-            p.getAxis("left").setWidth(52)
+            p.getAxis("left").setWidth(64)       # room for "0.0005" beside the axis title
             p.getAxis("left").enableAutoSIPrefix(False)     # "0.25", not "250 (x0.001)"
         self.p_var.setXLink(self.p_mean)
         self.p_gap.setXLink(self.p_mean)
@@ -86,6 +89,7 @@ class BatchNormView(View):
         self.run_id = run_id
         self.blocks = {k: [] for k in ("steps", *KEYS)}
         self.epochs = []
+        self.layer_names = []
         self.layer.blockSignals(True)
         self.layer.clear()
         self.layer.blockSignals(False)
@@ -98,11 +102,12 @@ class BatchNormView(View):
     def on_run_started(self, run_id: str, config) -> None:
         self._reset(run_id)
         self.batch_size = config.train.batch_size
-        if config.model.batch_norm == "off":
-            self.info.setText("Batch norm is off: set model.batch_norm to 'before' or 'after' the activation and restart.")
+        m = config.model
+        if not m.uses_batch_norm():
+            self.info.setText(OFF_TEXT + " and restart.")
         else:
-            self.info.setText(f"{run_id}: batch norm {config.model.batch_norm} the activation, batch size "
-                              f"{self.batch_size}, momentum {config.model.bn_momentum:g} — waiting for statistics…")
+            self.info.setText(f"{run_id}: batch norm {describe_placement(m)}, batch size {self.batch_size}, "
+                              f"momentum {m.bn_momentum:g} — waiting for statistics…")
         self._redraw()
 
     def handle_events(self, events: list[Event]) -> None:
@@ -113,6 +118,8 @@ class BatchNormView(View):
                 self._reset(e.run_id)
             d = e.data
             if d["kind"] == "steps":
+                if d.get("layers"):
+                    self.layer_names = [str(n) for n in d["layers"]]
                 self.blocks["steps"].append(np.asarray(d["steps"], dtype=np.float64))
                 for k in KEYS:
                     self.blocks[k].append(np.asarray(d[k]))
@@ -143,11 +150,12 @@ class BatchNormView(View):
         if self.layer.count() != n_layers:
             self.layer.blockSignals(True)
             self.layer.clear()
-            self.layer.addItems([f"BN layer {i + 1}" for i in range(n_layers)])
+            self.layer.addItems(self._layer_labels(n_layers))
             self.layer.blockSignals(False)
             self.unit.setMaximum(units - 1)
             for i in range(n_layers):
-                self.c_gaps.append(self.p_gap.plot(name=f"layer {i + 1}", pen=pg.mkPen(color(i), width=1.5)))
+                short = self._layer_labels(n_layers)[i].split(",")[0].replace("hidden layer", "layer")
+                self.c_gaps.append(self.p_gap.plot(name=short, pen=pg.mkPen(color(i), width=1.5)))
             self.info.setText(f"{self.run_id}: dots are the statistics of the current minibatch (what BN uses in "
                               f"training), the line the running estimates (what it uses at inference). Batch size "
                               f"{self.batch_size}: smaller batches scatter more.")
@@ -169,13 +177,21 @@ class BatchNormView(View):
             self.c_acc_run.setData(ep[:, 0], ep[:, 1])
             self.c_acc_batch.setData(ep[:, 0], ep[:, 2])
 
+    def _layer_labels(self, n_layers: int) -> list[str]:
+        """The probe's names ('hidden layer 2, before the activation (32 units)') when known."""
+        if len(self.layer_names) == n_layers:
+            return list(self.layer_names)
+        return [f"BN layer {i + 1}" for i in range(n_layers)]
+
     # -- sessions -------------------------------------------------------------------------
     def load_session(self, session) -> None:
         for rec in session.runs:
             if "batchnorm/steps" not in rec.arrays:
                 continue
             self._reset(rec.name)
-            self.batch_size = int(rec.meta.get(TOPIC, {}).get("batch_size", rec.config.train.batch_size))
+            meta = rec.meta.get(TOPIC, {})
+            self.batch_size = int(meta.get("batch_size", rec.config.train.batch_size))
+            self.layer_names = [str(n) for n in meta.get("layers", [])]
             self.blocks["steps"] = [rec.arrays["batchnorm/steps"].astype(np.float64)]
             for k in KEYS:
                 self.blocks[k] = [rec.arrays[f"batchnorm/{k}"]]
@@ -183,3 +199,16 @@ class BatchNormView(View):
             self.epochs = [(r[0], r[2], r[4]) for r in ep] if ep is not None else []
             self._redraw()
             return
+
+
+def describe_placement(m) -> str:
+    """'before the activation' or, per layer, 'per hidden layer: before, off, after' (+ conv blocks)."""
+    per_layer = m.batch_norm_per_layer()
+    if m.batch_norm_layers and len(set(per_layer)) > 1:
+        text = "per hidden layer: " + ", ".join(per_layer)
+    else:
+        place = per_layer[0] if per_layer else m.batch_norm
+        text = "off in the hidden layers" if place == "off" else f"{place} the activation in every hidden layer"
+    if m.arch == "cnn":
+        text += "; conv blocks: " + ("none" if m.batch_norm == "off" else f"{m.batch_norm} the activation")
+    return text
