@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from desktop.plotting import color, style_plot
+from desktop.views.log_axis import DecadeLogAxis
 from engine.landscape.between import RunLine, store_lines, stored_lines
 
 PREFIX = "comparison/line"
@@ -23,29 +24,49 @@ META_PATH = ("comparison_lines",)
 TRAIN_COLOR, VAL_COLOR = "#0072B2", "#D55E00"
 
 
+BARRIER_HELP = ("Loss barrier: the largest rise of the loss above the straight line joining the losses of the two "
+                "runs (0: no ridge between them; Frankle et al. 2020)")
+
+
+def short(name: str, n: int = 14) -> str:
+    return name if len(name) <= n else name[:n - 1] + "…"
+
+
 def describe(line: RunLine) -> str:
     """One line of text under the plot: the barrier and what the reader should know."""
     parts = [f"<b>{line.a}</b> (α=0) → <b>{line.b}</b> (α=1)",
-             f"loss barrier (rise above the straight line between the ends): val {line.barrier('val'):.3g}, "
-             f"train {line.barrier('train'):.3g}",
+             f"loss barrier: val {line.barrier('val'):.3g}, train {line.barrier('train'):.3g}",
              f"{line.eval_samples} samples per split" + (f", {line.seconds:.2f} s" if line.seconds else "")]
     return " · ".join(parts + list(line.notes))
 
 
+class _LossAxis(DecadeLogAxis):
+    """Decades (and 2, 5) when they give at least three labels; pyqtgraph's finer labels
+    on a narrow range (a loss from 0.74 to 1.06 would show a lone "1")."""
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: N802 - pyqtgraph override
+        ticks = super().logTickValues(minVal, maxVal, size, stdTicks)
+        if sum(len(v) for _, v in ticks) >= 3:
+            return ticks
+        return pg.AxisItem.logTickValues(self, minVal, maxVal, size, stdTicks)
+
+
 class RunLinePlot(pg.GraphicsLayoutWidget):
     """Loss (log scale) and accuracy along the line; train solid, validation dashed; the two
-    runs as vertical lines in their colours."""
+    runs as vertical lines in their colours. Side by side, or stacked when `stacked`."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent=None, stacked: bool = False) -> None:
         super().__init__(parent)
         self.setBackground("w")
-        self.p_loss = self.addPlot(row=0, col=0)
+        axis = _LossAxis("left")
+        axis.enableAutoSIPrefix(False)
+        self.p_loss = self.addPlot(row=0, col=0, axisItems={"left": axis})
         key = (f"<span style='color:{TRAIN_COLOR}'>── train</span>&nbsp;&nbsp;"
                f"<span style='color:{VAL_COLOR}'>- - validation</span>")
         style_plot(self.p_loss, f"Loss along (1−α)·θ_A + α·θ_B<br>{key}", "α", "loss")
         self.p_loss.setLogMode(y=True)
-        self.p_acc = self.addPlot(row=0, col=1)
-        style_plot(self.p_acc, f"Accuracy along the line<br>{key}", "α", "accuracy")
+        self.p_acc = self.addPlot(row=1 if stacked else 0, col=0 if stacked else 1)
+        style_plot(self.p_acc, "Accuracy along the line" + ("" if stacked else f"<br>{key}"), "α", "accuracy")
         self.p_acc.setYRange(0, 1.02, padding=0)
         self.p_acc.setXLink(self.p_loss)
         dash = Qt.DashLine
@@ -56,9 +77,13 @@ class RunLinePlot(pg.GraphicsLayoutWidget):
             "val_acc": self.p_acc.plot(pen=pg.mkPen(VAL_COLOR, width=2, style=dash))}
         self.marks: list[pg.InfiniteLine] = []
         for p in (self.p_loss, self.p_acc):
+            p.getAxis("left").setWidth(48)
             for pos in (0.0, 1.0):
+                # A's name to the right of its line, B's to the left: long names stay inside
+                anchor = (0, 1) if pos == 0.0 else (1, 1)
                 m = pg.InfiniteLine(pos=pos, angle=90, movable=False, pen=pg.mkPen("#888888", width=1.5),
-                                    label="", labelOpts={"position": 0.06, "color": "#333333", "anchors": [(0, 1), (0, 1)]})
+                                    label="", labelOpts={"position": 0.06, "color": "#333333",
+                                                         "anchors": [anchor, anchor]})
                 p.addItem(m)
                 self.marks.append(m)
         self.line: RunLine | None = None
@@ -79,7 +104,7 @@ class RunLinePlot(pg.GraphicsLayoutWidget):
         for i, m in enumerate(self.marks):
             is_a = i % 2 == 0
             m.setPen(pg.mkPen(color_a if is_a else color_b, width=2))
-            m.label.setFormat(line.a if is_a else line.b)
+            m.label.setFormat(short(line.a if is_a else line.b))
             m.label.setColor(color_a if is_a else color_b)
         self.p_loss.enableAutoRange()
         self.p_acc.setYRange(0, 1.02, padding=0)
@@ -109,6 +134,7 @@ class RunLinePanel(QWidget):
         self.btn.clicked.connect(self.compute)
         self.status = QLabel("Choose two runs of the comparison.")
         self.status.setWordWrap(True)
+        self.status.setToolTip(BARRIER_HELP)
         top = QHBoxLayout()
         for w in (QLabel("A"), self.cb_a, QLabel("B"), self.cb_b, self.btn):
             top.addWidget(w)

@@ -17,9 +17,10 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QProgressBar,
-                               QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+                               QPushButton, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from desktop.views.base import View
+from desktop.views.landscape_line import LineToRunPanel
 from desktop.views.landscape_plots import LandscapeContour, LandscapeSidePlots, Lazy3D, SurfaceShape
 from engine.events import EpochEnd, Event, Payload, RunFinished
 from engine.landscape.analysis import (LandscapeJob, LandscapeRequest, LandscapeResult, SurfaceCache, eval_subset,
@@ -107,9 +108,13 @@ class LandscapeView(View):
         self.surface3d = Lazy3D()
         self.contour = LandscapeContour()
         self.side = LandscapeSidePlots()
+        self.line_panel = LineToRunPanel(self._line_source)
+        self.side_tabs = QTabWidget()
+        self.side_tabs.addTab(self.side, "1D · sharpness · faithfulness")
+        self.side_tabs.addTab(self.line_panel, "Line to a saved run")
         right = QSplitter(Qt.Vertical)
         right.addWidget(self.contour)
-        right.addWidget(self.side)
+        right.addWidget(self.side_tabs)
         right.setSizes([300, 420])
         split = QSplitter(Qt.Horizontal)
         split.addWidget(self.surface3d)
@@ -151,6 +156,7 @@ class LandscapeView(View):
         self.surface3d.set_path(np.zeros((0, 2)))
         self.contour.set_path(np.zeros((0, 2)))
         self.faith_label.setText("")
+        self.line_panel.clear()
         self.status.setText("Recording the path; the surface appears after the first epoch.")
 
     def handle_events(self, events: list[Event]) -> None:
@@ -428,6 +434,7 @@ class LandscapeView(View):
         line = None
         if rec is not None and "landscape/line/init/t" in rec.arrays:
             line = {k: np.asarray(rec.arrays[f"landscape/line/init/{k}"]) for k in ("t", "loss")}
+        self.line_panel.load(session)
         if res is not None:
             self._on_job_done(res, line)
             self._show_shared_paths(session, res)
@@ -455,6 +462,51 @@ class LandscapeView(View):
     def save_into(self, session) -> None:
         if self.result is not None and self.result.complete:
             store_result(session, self.result, "live")
+        self.line_panel.save_into(session)
 
     def shutdown(self) -> None:
         self.cancel()
+        self.line_panel.shutdown()
+
+    # -- the line to a saved run -----------------------------------------------------------
+    def _line_source(self):
+        """Run A of the line to a saved run: a getter, called on the line's thread, of (name,
+        config, state, model at its weights, data). Live weights are copied on the engine thread."""
+        rec = self.session_record
+        if rec is not None:
+            def from_record():
+                from engine.data import load_data
+                from engine.landscape.between import record_weights
+
+                data = load_data(rec.config)
+                model, _ = record_weights(rec, data.n_features, data.n_classes, data.input_shape)
+                return rec.name, rec.config, rec.state, model, data
+            return from_record
+        ctl = self.controller
+        w = ctl.worker if ctl is not None else None
+        if w is None or w.trainer is None:
+            raise LandscapeError("no run yet: start training or open a session")
+        box: dict[str, Any] = {}
+        ready = threading.Event()
+        name = self.run_id or "this run"
+
+        def grab(t) -> None:
+            try:
+                box["value"] = (name, t.config, t.state, copy.deepcopy(t.model), t.data)
+            except Exception as e:  # noqa: BLE001 - reported in the panel
+                box["error"] = f"{type(e).__name__}: {e}"
+            finally:
+                ready.set()
+
+        if w.alive and ctl.state in ("running", "paused", "building"):
+            w.call(grab)
+        else:
+            grab(w.trainer)
+
+        def from_engine():
+            if not ready.wait(SNAPSHOT_TIMEOUT_S):
+                raise LandscapeError("the engine did not hand over the weights in time; try again")
+            if "error" in box:
+                raise LandscapeError(box["error"])
+            return box["value"]
+        return from_engine

@@ -126,6 +126,8 @@ def line_between(model: nn.Module, final_a: torch.Tensor, final_b: torch.Tensor,
     if final_a.shape != final_b.shape:
         raise LandscapeError(f"runs '{names[0]}' and '{names[1]}' have {final_a.numel()} and {final_b.numel()} "
                              "parameters: no straight line joins their weights")
+    if torch.equal(final_a.cpu(), final_b.cpu()):
+        raise LandscapeError(f"runs '{names[0]}' and '{names[1]}' have identical weights: the line is a single point")
     t0 = time.perf_counter()
     out: dict[str, np.ndarray] = {}
     mode = ""
