@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHB
 
 from desktop.panels.hyperparams import FieldEditor
 from desktop.views.base import View
-from desktop.views.playground_plots import SERIES_MODES, Contour2D, LossPlot, Surface3D, SurfaceGrid
+from desktop.views.playground_contour import Contour2D
+from desktop.views.playground_plots import SERIES_MODES, LossPlot, Surface3D, SurfaceGrid
 from desktop.views.playground_racers import LegendTable, RacerEditor, Transport
 from engine.config import ConfigError, OptimConfig
 from engine.playground.config import PALETTE, PlaygroundConfig, Racer, make_config, settings_specs, suggested_lr

@@ -6,15 +6,20 @@ the recorded paths are never thinned.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.opengl as gl
 import torch
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import Qt
 from OpenGL import GL
-from PySide6.QtGui import QColor, QTransform, QVector3D
+from PySide6.QtGui import QColor, QVector3D
+from PySide6.QtWidgets import QGraphicsItem
 
+from desktop.gl_offscreen import OffscreenGLView
 from desktop.plotting import style_plot
+from desktop.views.log_axis import DecadeLogAxis
 from desktop.qt_setup import pin_none_refcount, share_gl_contexts  # noqa: F401 (re-exported)
 from engine.playground.functions import TestFunction
 
@@ -40,6 +45,22 @@ def thin(a: np.ndarray, limit: int = MAX_DRAWN) -> np.ndarray:
     k = -(-n // limit)
     idx = np.r_[np.arange(0, n - 1, k), n - 1]
     return a[idx]
+
+
+def thin_to_pixels(xy: np.ndarray, px: float, py: float, limit: int = MAX_DRAWN) -> np.ndarray:
+    """A path for drawing at a pixel size of (px, py) data units: consecutive points that
+    fall in the same pixel are merged (the first and last point always stay), then at most
+    ~limit rows. A converging optimizer takes thousands of sub-pixel steps; stroking them
+    cost Qt's antialiased raster engine ~2 ms per path and frame without changing a pixel."""
+    n = len(xy)
+    if n <= 2 or not (px > 0 and py > 0 and math.isfinite(px) and math.isfinite(py)):
+        return thin(xy, limit)
+    with np.errstate(all="ignore"):
+        q = np.floor(xy / (px, py))
+    moved = np.any(q[1:] != q[:-1], axis=1)
+    moved[-1] = True                                  # the current point
+    keep = np.flatnonzero(np.r_[True, moved])
+    return thin(xy[keep], limit)
 
 
 class SurfaceGrid:
@@ -81,7 +102,7 @@ class SurfaceGrid:
         return out
 
 
-class Surface3D(gl.GLViewWidget):
+class Surface3D(OffscreenGLView):
     """GLSurfacePlotItem with a colormap, a GLLinePlotItem path and a marker per racer,
     and optional gradient / velocity arrows at the current points."""
 
@@ -116,6 +137,7 @@ class Surface3D(gl.GLViewWidget):
             self.addItem(self.surface)
         else:
             self.surface.setData(x=x, y=x, z=z, colors=colors)
+        self.set_static_items([self.surface])        # drawn once per camera, then blitted back
 
     def set_racers(self, colors: list[str]) -> None:
         for it in self.paths:
@@ -157,107 +179,6 @@ class Surface3D(gl.GLViewWidget):
         item.setData(pos=np.array(seg).reshape(-1, 3), color=np.array(col).reshape(-1, 4))
 
 
-class Contour2D(pg.PlotWidget):
-    """Heat map + isocurves of the same surface with the paths; a click sets the start point."""
-
-    start_clicked = Signal(float, float)
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        style_plot(self.getPlotItem(), "Contour map (click: start point)", "x", "y")
-        # no grid over the heat map: pyqtgraph draws grid lines in the axis items, whose
-        # bounding rect then covers the plot, so every path update would repaint both axes
-        self.showGrid(x=False, y=False)
-        self.setAspectLocked(False)
-        self.image = pg.ImageItem()
-        self.addItem(self.image)
-        self.isos: list[pg.IsocurveItem] = []
-        self.minima = pg.ScatterPlotItem(symbol="star", size=14, brush="#ffffff", pen=pg.mkPen("k"))
-        self.start = pg.ScatterPlotItem(symbol="s", size=9, brush="#ffffff", pen=pg.mkPen("k", width=1.5))
-        self.addItem(self.minima)
-        self.addItem(self.start)
-        self.curves: list[pg.PlotDataItem] = []
-        self.grad_items: list[pg.PlotDataItem] = []
-        self.vel_items: list[pg.PlotDataItem] = []
-        self.markers = pg.ScatterPlotItem(size=10, pen=pg.mkPen("k", width=1))
-        self.addItem(self.markers)
-        self.scene().sigMouseClicked.connect(self._on_scene_clicked)
-        self.domain = ((0.0, 1.0), (0.0, 1.0))
-
-    def set_grid(self, grid: SurfaceGrid, cmap: pg.ColorMap, minima, start) -> None:
-        (x0, x1), (y0, y1) = grid.fn.domain
-        self.domain = grid.fn.domain
-        self.image.setImage(grid.H, autoLevels=False, levels=(grid.hmin, grid.hmax))
-        self.image.setColorMap(cmap)
-        self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
-        for it in self.isos:
-            if it.scene() is not None:
-                it.scene().removeItem(it)
-        self.isos = []
-        levels = np.unique(np.quantile(grid.H[np.isfinite(grid.H)], np.linspace(0.04, 0.96, 10)))
-        # contour lines from every other grid point (4x cheaper to trace on the GUI thread),
-        # scaled back onto the image's pixel grid
-        half = grid.H[::2, ::2]
-        for lv in levels:
-            iso = pg.IsocurveItem(data=half, level=float(lv), pen=pg.mkPen((255, 255, 255, 130), width=1))
-            iso.setParentItem(self.image)
-            iso.setTransform(QTransform.fromScale(2.0, 2.0))
-            self.isos.append(iso)
-        self.minima.setData(pos=np.array(minima, dtype=np.float64).reshape(-1, 2))
-        self.set_start(start)
-        self.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.0)
-
-    def set_start(self, start) -> None:
-        self.start.setData(pos=np.array([start], dtype=np.float64))
-
-    def set_racers(self, colors: list[str]) -> None:
-        for it in self.curves + self.grad_items + self.vel_items:
-            self.removeItem(it)
-        self.curves = [self.plot(pen=pg.mkPen(c, width=2.5)) for c in colors]
-        self.grad_items = [self.plot(pen=pg.mkPen(c, width=2), connect="pairs") for c in colors]
-        self.vel_items = [self.plot(pen=pg.mkPen(c, width=2, style=Qt.DashLine), connect="pairs") for c in colors]
-        self.colors = colors
-        self.brushes = [pg.mkBrush(c) for c in colors]
-
-    def draw(self, positions: list[np.ndarray], grads: list | None, vels: list | None,
-             stopped: list[bool] | None = None) -> None:
-        """Paths up to the current step; a racer that diverged ends in a cross."""
-        heads = []
-        for i, pos in enumerate(positions):
-            p = thin(pos)
-            self.curves[i].setData(p[:, 0], p[:, 1])
-            heads.append(pos[-1])
-        heads_a = np.array(heads).reshape(-1, 2)
-        stopped = stopped or [False] * len(heads)
-        if any(stopped):
-            self.markers.setData(pos=heads_a, brush=self.brushes[: len(heads)],
-                                 symbol=["x" if s else "o" for s in stopped], size=[16 if s else 10 for s in stopped])
-        else:
-            self.markers.setData(pos=heads_a, brush=self.brushes[: len(heads)], symbol="o", size=10)
-        (x0, x1), _ = self.domain
-        L = 0.09 * (x1 - x0)
-        for items, vecs in ((self.grad_items, grads), (self.vel_items, vels)):
-            for i, it in enumerate(items):
-                v = None if not vecs else vecs[i]
-                if v is None or not np.all(np.isfinite(v)) or not np.any(v):
-                    it.setData([], [])
-                    continue
-                d = np.asarray(v) / np.hypot(*v) * L
-                h = heads_a[i]
-                it.setData([h[0], h[0] + d[0]], [h[1], h[1] + d[1]])
-
-    def _on_scene_clicked(self, evt) -> None:
-        if evt.button() != Qt.LeftButton or evt.double():
-            return
-        vb = self.getPlotItem().vb
-        if not vb.sceneBoundingRect().contains(evt.scenePos()):
-            return
-        p = vb.mapSceneToView(evt.scenePos())
-        (x0, x1), (y0, y1) = self.domain
-        if x0 <= p.x() <= x1 and y0 <= p.y() <= y1:
-            self.start_clicked.emit(float(p.x()), float(p.y()))
-
-
 SERIES_MODES = {
     "loss": ("Loss vs step", "loss"),
     "step size": ("Effective step size per coordinate (x solid, y dashed)", "step size"),
@@ -271,19 +192,42 @@ class LossPlot(pg.PlotWidget):
     """One recorded series per racer vs step: the loss (its gap to the known minimum on a
     log axis, or the raw loss on surfaces without a minimum), the effective per-coordinate
     step size (lr for SGD, lr/(√accumulator + ε) for Adagrad/RMSProp/Adam), the gradient
-    or velocity norm, or the learning rate."""
+    or velocity norm, or the learning rate.
+
+    Drawing cost (it redraws at ~10 Hz while a race plays): the axes, whose grid lines span
+    the plot, are cached as pixmaps and repainted only when their range changes, and the
+    ranges change in coarse steps (x doubles, y snaps to whole decades on a log axis, to
+    round numbers on a linear one) instead of following every new point. A loss that
+    converges to 1e-16 spans 18 decades: pyqtgraph's default log ticks drew ~180 grid
+    lines, 13 ms per axis paint under Xvfb; decade ticks draw a third of them, rarely."""
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent)
+        axis = DecadeLogAxis("left")
+        axis.setStyle(maxTextLevel=0)
+        super().__init__(parent, axisItems={"left": axis})
         style_plot(self.getPlotItem(), "Loss vs step", "step", "loss")
-        self.getPlotItem().setClipToView(False)
-        self.getPlotItem().getAxis("left").enableAutoSIPrefix(False)    # no "(x0.001)" on log axes
+        pi = self.getPlotItem()
+        pi.setClipToView(False)
+        pi.getAxis("left").enableAutoSIPrefix(False)    # no "(x0.001)" on log axes
+        for name in ("left", "bottom"):
+            pi.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        pi.vb.sigRangeChangedManually.connect(self._on_vb_range_changed_manually)
         self.curves: list[pg.PlotDataItem] = []
         self.curves_y: list[pg.PlotDataItem] = []
         self.fmin: float | None = None
         self.mode = "loss"
         self.steps = 0
         self.x_max = 0
+        self.log_y = True
+        self.y_range: tuple[float, float] | None = None     # in view coordinates (log10 on a log axis)
+        self.follow_x = True                                  # False once the user pans or zooms
+        self.follow_y = True
+
+    def _on_vb_range_changed_manually(self, mask) -> None:
+        if mask[0]:
+            self.follow_x = False
+        if mask[1]:
+            self.follow_y = False
 
     def set_racers(self, colors: list[str], labels: list[str], fmin: float | None, steps: int = 0) -> None:
         for it in self.curves + self.curves_y:
@@ -293,6 +237,7 @@ class LossPlot(pg.PlotWidget):
         # the step axis grows by doubling (few re-layouts of the axis while the race plays)
         self.steps = steps
         self.x_max = 0
+        self.follow_x = True
         pi.disableAutoRange(axis="x")
         self.curves = [self.plot(pen=pg.mkPen(c, width=2), name=lb, antialias=False) for c, lb in zip(colors, labels)]
         self.curves_y = [self.plot(pen=pg.mkPen(c, width=2, style=Qt.DashLine), antialias=False) for c in colors]
@@ -304,22 +249,36 @@ class LossPlot(pg.PlotWidget):
         pi = self.getPlotItem()
         pi.setTitle(title, size="10pt")
         log = mode != "loss" or self.fmin is not None
+        self.log_y = log
         pi.setLogMode(y=log)
         pi.setLabel("left", ("loss − f* (log)" if log else "loss") if mode == "loss" else f"{label} (log)")
         for c in self.curves_y:
             c.setVisible(mode == "step size")
             c.setData([], [])
-        pi.enableAutoRange(axis="y")
+        pi.disableAutoRange(axis="y")
+        self.y_range = None
+        self.follow_y = True
 
     def draw(self, paths, ks: list[int]) -> None:
         """paths: RacerPath-like records; ks: the step each racer is shown at."""
         mode = self.mode
+        vb = self.getPlotItem().vb
+        auto_x, auto_y = vb.autoRangeEnabled()
+        if auto_x or auto_y:                       # the "A" button: follow the data again, in steps
+            self.follow_x, self.follow_y = self.follow_x or bool(auto_x), self.follow_y or bool(auto_y)
+            vb.disableAutoRange()
+            if auto_x:
+                self.x_max = 0
+            if auto_y:
+                self.y_range = None
         k_max = max(ks, default=0)
-        if k_max > self.x_max or k_max < self.x_max // 4:
+        if self.follow_x and (k_max > self.x_max or k_max < self.x_max // 4):
             self.x_max = max(16, 1 << max(0, int(k_max) - 1).bit_length())
             if self.steps:
                 self.x_max = min(self.x_max, self.steps)
             self.getPlotItem().setXRange(0, self.x_max, padding=0.02)
+        lo, hi = math.inf, -math.inf
+        log = self.log_y
         for i, (p, k) in enumerate(zip(paths, ks)):
             y2 = None
             if mode == "loss":
@@ -339,7 +298,40 @@ class LossPlot(pg.PlotWidget):
                     y = p.lrs[:k]
                 y = np.where(y > 0, y, np.nan)            # log axis; no velocity: no curve
                 y2 = None if y2 is None else np.where(y2 > 0, y2, np.nan)
-            xt = thin(x, 1000)
-            self.curves[i].setData(xt, thin(y, 1000))
+            xt, yt = thin(x, 1000), thin(y, 1000)
+            self.curves[i].setData(xt, yt)
+            lo, hi = _extend(lo, hi, yt, log)
             if y2 is not None:
-                self.curves_y[i].setData(xt, thin(y2, 1000))
+                y2t = thin(y2, 1000)
+                self.curves_y[i].setData(xt, y2t)
+                lo, hi = _extend(lo, hi, y2t, log)
+        if self.follow_y and lo <= hi:
+            self._fit_y(lo, hi, log)
+
+    def _fit_y(self, lo: float, hi: float, log: bool) -> None:
+        """Snap the y range outward to whole decades (log) or round steps (linear); change it
+        only when the data leaves it or fills less than half of it."""
+        if log:
+            nlo, nhi = math.floor(lo), math.ceil(hi)
+            if nhi - nlo < 1:
+                nlo, nhi = nlo - 0.5, nhi + 0.5
+        else:
+            span = hi - lo or abs(hi) or 1.0
+            step = 10.0 ** math.floor(math.log10(span))
+            nlo, nhi = math.floor(lo / step) * step, math.ceil(hi / step) * step
+            if nhi - nlo <= 0:
+                nlo, nhi = nlo - step, nhi + step
+        cur = self.y_range
+        if cur is None or lo < cur[0] or hi > cur[1] or (nhi - nlo) < 0.5 * (cur[1] - cur[0]):
+            self.y_range = (nlo, nhi)
+            self.getPlotItem().setYRange(nlo, nhi, padding=0.02)
+
+
+def _extend(lo: float, hi: float, y: np.ndarray, log: bool) -> tuple[float, float]:
+    """Grow (lo, hi) by the finite values of y, in view coordinates (log10 on a log axis)."""
+    with np.errstate(all="ignore"):
+        v = np.log10(y) if log else np.asarray(y, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size:
+        lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
+    return lo, hi
