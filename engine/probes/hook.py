@@ -22,7 +22,7 @@ import torch
 from engine.config import ProbesConfig
 from engine.events import Payload
 from engine.probes.layers import activation_layers, weight_layers
-from engine.probes.stats import GrowingRange, LayerSummary, summarize_groups
+from engine.probes.stats import BinLayout, GrowingRange, LayerSummary, summarize_groups
 from engine.train.hooks import TrainerHook
 
 if TYPE_CHECKING:
@@ -57,6 +57,7 @@ class ProbeHook(TrainerHook):
         self._probing = False
         self._x: torch.Tensor | None = None
         self._last_step = -1
+        self._layout = BinLayout()   # the binning layout, reused while no range grows
 
     # -- set-up -------------------------------------------------------------------------
     def on_start(self, trainer: "Trainer") -> None:
@@ -143,23 +144,32 @@ class ProbeHook(TrainerHook):
         if has_grads:
             caught = [c if c is not None else torch.zeros(0, device=self._x.device) for c in self._capture]
             groups += [(grads, self._ranges["grad"], None), (caught, self._ranges["agrad"], None)]
-        summaries = summarize_groups(groups, bins)
+        # Read along with the summaries (one device→host copy per probe): the norms of each
+        # layer's update and of its weights before it, and the PReLU slopes.
+        along = []
+        ratio_at = prelu_at = -1
+        if has_grads and self._w_before is not None and weights:
+            norms = torch._foreach_norm([*torch._foreach_sub(weights, self._w_before), *self._w_before])
+            ratio_at, along = len(along), along + [torch.stack(norms)]
+        prelu = [m.weight.detach().float().mean() for layer, m in self._acts if layer.kind == "prelu"]
+        if prelu:
+            prelu_at, along = len(along), along + [torch.stack(prelu)]
+        summaries, host = summarize_groups(groups, bins, layout=self._layout, read_along=along)
         snap["act"], snap["weight"] = summaries[0].as_dict(), summaries[1].as_dict()
         if has_grads:
             snap["grad"], snap["agrad"] = summaries[2].as_dict(), summaries[3].as_dict()
-            if self._w_before is not None:
-                diffs = torch._foreach_sub([w for w in weights], self._w_before)
-                num = torch.stack(torch._foreach_norm(diffs))
-                den = torch.stack(torch._foreach_norm(self._w_before))
-                snap["update_ratio"] = (num / den.clamp_min(1e-30)).cpu().double().numpy()
+            if ratio_at >= 0:
+                num, den = np.split(host[ratio_at], 2)
+                snap["update_ratio"] = num / np.maximum(den, 1e-30)
         else:
             snap["grad"] = _empty(len(self._wlayers), bins)
             snap["agrad"] = _empty(len(self._acts), bins)
         snap.setdefault("update_ratio", np.full(len(self._wlayers), math.nan))
         self._w_before = None
         self._capture = []
-        snap["prelu_slope"] = np.array([float(m.weight.detach().float().mean()) if layer.kind == "prelu" else math.nan
-                                        for layer, m in self._acts], dtype=np.float64)
+        slopes = iter(host[prelu_at] if prelu_at >= 0 else ())
+        snap["prelu_slope"] = np.array([next(slopes) if layer.kind == "prelu" else math.nan for layer, _ in self._acts],
+                                       dtype=np.float64)
         self._last_step = trainer.step
         self.snapshots.append(snap)
         self.latest = snap
