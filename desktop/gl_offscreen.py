@@ -105,9 +105,20 @@ class OffscreenGLView(GLViewMixin, QWidget):
 
     # -- static layer --------------------------------------------------------------------
     def set_static_items(self, items: list) -> None:
-        """Items drawn once into the cache and blitted back while camera, size and items stay."""
+        """Items drawn once into the cache and blitted back while camera, size and items stay.
+        Anything that calls a static item's update() (setData, setVisible, setGLOptions,
+        a transform) redraws the cache; their child items are not watched."""
+        for it in self._static:
+            it.__dict__.pop("update", None)
         self._static = list(items)
+        for it in self._static:
+            it.update = self.invalidate_static          # an instance attribute shadows GLGraphicsItem.update
         self.invalidate_static()
+
+    def removeItem(self, item) -> None:  # noqa: N802
+        if item in self._static:
+            self.set_static_items([x for x in self._static if x is not item])
+        super().removeItem(item)
 
     def invalidate_static(self) -> None:
         """The static items changed: draw them again at the next frame."""

@@ -220,3 +220,71 @@ def test_main_window_saves_and_reopens_the_race(qtbot, tmp_path):
     finally:
         c.shutdown(2.0)
         view.shutdown()
+
+
+def _rgb(img: QImage) -> np.ndarray:
+    img = img.convertToFormat(QImage.Format_RGB32)
+    w, h = img.width(), img.height()
+    return np.frombuffer(img.constBits(), dtype=np.uint8, count=w * h * 4).reshape(h, w, 4)[:, :, :3].astype(int)
+
+
+def test_cached_surface_layer_matches_a_full_render(view, qtbot):
+    """The 3D surface is drawn once per camera into a framebuffer and blitted back: moving
+    paths do not redraw it, a camera move does, and the pixels equal a full render."""
+    from PySide6.QtOpenGLWidgets import QOpenGLWidget
+
+    s = view.surface
+    # no QOpenGLWidget in the tab: the window is not composed with OpenGL on every frame
+    assert not view.findChildren(QOpenGLWidget)
+    view.seek(300)
+    qtbot.wait(50)
+    before = s.static_renders
+    frames = s.frames_rendered
+    for k in (400, 500, 600):
+        view.seek(k)
+        s.repaint()
+    assert s.frames_rendered >= frames + 3 and s.static_renders == before     # paths moved, surface not redrawn
+    cached = _rgb(s.grabFramebuffer())
+    s.set_static_items([])                                                    # everything drawn every frame
+    full = _rgb(s.grabFramebuffer())
+    assert np.abs(cached - full).max() <= 2
+    s.set_static_items([s.surface])
+    s.orbit(25, 5)                                                            # a new camera: the cache is redrawn
+    s.repaint()
+    assert s.static_renders == before + 1
+    # every racer's path colour is in the frame after the camera move
+    turned = s.grabFramebuffer()
+    for r in view.cfg.racers:
+        assert _colour_pixels(turned, r.color) > 10, r.label
+
+
+def test_depth_tested_items_are_hidden_behind_the_cached_surface(view, qtbot):
+    """The cache's depth is blitted with its colour: a depth-tested item under the surface
+    stays hidden, one above it shows, exactly as in a full render."""
+    import pyqtgraph.opengl as gl
+
+    s = view.surface
+    view.seek(0)
+    corners = np.array([[-5, -5], [5, -5], [5, 5], [-5, 5], [-5, -5]], dtype=float)
+    below = gl.GLLinePlotItem(pos=np.c_[corners * 0.6, np.full(5, -3.0)], color=(1, 0, 1, 1), width=6)   # magenta
+    above = gl.GLLinePlotItem(pos=np.c_[corners * 0.3, np.full(5, 9.0)], color=(1, 0.5, 0, 1), width=6)  # orange
+    for it in (below, above):
+        it.setGLOptions("opaque")                  # depth test on
+        s.addItem(it)
+    try:
+        cached = s.grabFramebuffer()
+        s.set_static_items([])
+        full = s.grabFramebuffer()
+        s.set_static_items([s.surface])
+        for img in (cached, full):
+            assert _colour_pixels(img, "#ff8000", tol=20) > 50
+        # the square below the surface is seen only where it sticks out past the surface's edge
+        assert abs(_colour_pixels(cached, "#ff00ff", tol=20) - _colour_pixels(full, "#ff00ff", tol=20)) <= 5
+        s.surface.hide()                           # a change to a static item redraws the cache
+        bare = s.grabFramebuffer()
+        s.surface.show()
+        assert _colour_pixels(full, "#ff00ff", tol=20) < 0.5 * _colour_pixels(bare, "#ff00ff", tol=20)
+        assert _colour_pixels(s.grabFramebuffer(), "#ff00ff", tol=20) == _colour_pixels(cached, "#ff00ff", tol=20)
+    finally:
+        s.removeItem(below)
+        s.removeItem(above)

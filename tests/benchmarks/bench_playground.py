@@ -10,7 +10,11 @@ frames: (--frames; needs a display: xvfb-run -a) the Playground tab with a 200x2
         surface and 6 live paths (gradient arrows on), playing at 50 steps per frame: per
         frame, the view's timer slot (setData on the moved items; loss plot at <= 10 Hz,
         legend at 4 Hz) and one processEvents() that paints all dirty widgets and flushes
-        the window once, as under the real timer, then glFinish.
+        the window once, as under the real timer, then glFinish. The 3D surface is drawn
+        once into a framebuffer and blitted back while the camera stays (surface_redraws
+        counts its redraws during the measured frames: 0); every frame renders the GL
+        view anew (gl_frames_rendered). orbit_frame_*: frames while the camera turns
+        1 degree per frame (the surface is redrawn every frame), for information.
         Target: >= 30 frames/s, i.e. <= 33 ms per frame. Wall and process CPU time are
         both reported: on a shared machine the CPU time is the steadier number.
 
@@ -84,19 +88,34 @@ def bench_frames(n: int = 60) -> int:
     view.transport.speed.setCurrentIndex(view.transport.SPEEDS.index(50))
     view.cursor = 0
     view.set_playing(True)
-    wall, cpu = [], []
-    for i in range(n):
-        w, c = time.perf_counter(), time.process_time()
-        view._on_timer_frame()                      # exactly what the 30 Hz timer does (50 steps/frame)
-        app.processEvents()                         # one paint + one window flush, as the timer's frames get
-        view.surface.makeCurrent()
-        GL.glFinish()
-        wall.append(time.perf_counter() - w)
-        cpu.append(time.process_time() - c)
-    ms_w, ms_c = np.array(wall[5:]) * 1e3, np.array(cpu[5:]) * 1e3
+    def frames(count: int, orbit: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        wall, cpu = [], []
+        for _ in range(count):
+            w, c = time.perf_counter(), time.process_time()
+            if orbit:
+                view.surface.orbit(1.0, 0.0)            # a camera drag: the cached surface is redrawn too
+            view._on_timer_frame()                      # exactly what the 30 Hz timer does (50 steps/frame)
+            app.processEvents()                         # one paint + one window flush, as the timer's frames get
+            view.surface.makeCurrent()
+            GL.glFinish()
+            wall.append(time.perf_counter() - w)
+            cpu.append(time.process_time() - c)
+        return np.array(wall[5:]) * 1e3, np.array(cpu[5:]) * 1e3
+
+    s0, r0 = view.surface.static_renders, view.surface.frames_rendered
+    ms_w, ms_c = frames(n)
+    static_redraws, gl_frames = view.surface.static_renders - s0, view.surface.frames_rendered - r0
+    cursor_end = view.cursor
+    view.cursor = 0
+    view.set_playing(True)
+    orb_w, orb_c = frames(30, orbit=True)
     out = {"bench": "playground_frames", "surface": "200x200", "paths": len(view.cfg.racers),
            "frame_ms_median": round(float(np.median(ms_w)), 1), "frame_ms_p95": round(float(np.percentile(ms_w, 95)), 1),
-           "frame_ms_mean": round(float(ms_w.mean()), 1), "frame_cpu_ms_median": round(float(np.median(ms_c)), 1), "fps_median": round(1e3 / float(np.median(ms_w)), 1),
+           "frame_ms_mean": round(float(ms_w.mean()), 1), "frame_cpu_ms_median": round(float(np.median(ms_c)), 1),
+           "fps_median": round(1e3 / float(np.median(ms_w)), 1),
+           "gl_frames_rendered": gl_frames, "surface_redraws": static_redraws, "cursor_end": cursor_end,
+           "orbit_frame_ms_median": round(float(np.median(orb_w)), 1),
+           "orbit_frame_cpu_ms_median": round(float(np.median(orb_c)), 1),
            "target_ms": 33.3, "ok": bool(np.median(ms_w) <= 33.3), "renderer": GL.glGetString(GL.GL_RENDERER).decode(),
            "loadavg_1min": round(os.getloadavg()[0], 2)}
     view.shutdown()
