@@ -6,7 +6,9 @@ Four strategies, chosen automatically (`mode="auto"`):
   W1(θ0 + a·d1 + b·d2)x = base + a·P + b·Q, so three matrix products serve the whole
   grid and only the rest of the network runs per point.
 - "vmap": the whole network under torch.func.vmap(functional_call) over the points,
-  in chunks sized from the free memory (the default on a GPU).
+  in chunks sized from the free memory. On a GPU the default is batched: "linear-vmap"
+  (or "vmap" when the model does not start Flatten → Linear); not yet measured on a GPU —
+  tests/benchmarks/device_check.py times every strategy there and names the fastest.
 - "loop": one forward pass per point. On a CPU the loop matches or beats vmap (digits
   MLP, 41×41 grid, one thread: vmap 1.1× slower than the loop on a quiet machine, 2-3×
   slower under load), so the default with one CPU thread is "linear-loop"; with several
@@ -38,9 +40,11 @@ CPU_MAX_CHUNK = 64          # bigger chunks stop paying off on a CPU (cache), me
 
 
 def available_memory(device: torch.device) -> int:
-    """Free bytes on the device (CUDA: mem_get_info; CPU: MemAvailable)."""
+    """Free bytes on the device (CUDA: mem_get_info plus what PyTorch's caching allocator
+    holds unused; CPU: MemAvailable)."""
     if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
+        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return int(torch.cuda.mem_get_info(device)[0] + max(0, cached))
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -209,19 +213,26 @@ class SurfaceEvaluator:
         s = 0
         while s < k:
             e = min(k, s + self.chunk)
+            oom = False
             try:
                 with torch.no_grad():
                     lo, ac = fn(slice(s, e))
             except (RuntimeError, MemoryError) as err:
                 if _is_oom(err) and self.chunk > 1:
                     self.chunk = max(1, self.chunk // 2)
-                    if self.device.type == "cuda":
-                        torch.cuda.empty_cache()
-                    continue
-                if self.mode.endswith("vmap"):
+                    oom = True
+                elif self.mode.endswith("vmap"):
                     self.mode = self.mode.replace("vmap", "loop")
                     continue
-                raise LandscapeError(f"surface evaluation failed ({self.mode}, chunk {self.chunk}): {err}") from None
+                else:
+                    raise LandscapeError(f"surface evaluation failed ({self.mode}, chunk {self.chunk}): {err}") from None
+            if oom:
+                # Outside the except clause: the failed chunk's tensors (held by the
+                # traceback) are gone, so the cache can really be returned.
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                continue
+            # One device→host copy per chunk (no per-point synchronization).
             loss[s:e] = lo.double().cpu().numpy()
             acc[s:e] = ac.double().cpu().numpy()
             s = e
