@@ -5,13 +5,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QToolBar
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QToolBar
 
 from desktop.bridge import Bridge
 from desktop.controller import AppController
 from desktop.panels.hyperparams import HyperparameterPanel
 from desktop.views.base import View
-from desktop.views.registry import tab_classes
+from desktop.tabs import GroupedTabs
+from desktop.views.registry import tab_groups
 from engine.session import Session, SessionError
 from engine.train.trainer import resolve_device
 
@@ -28,13 +29,13 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Descent — optimization lab")
         self.resize(1500, 950)
 
-        self.tabs = QTabWidget()
-        self.tabs.setDocumentMode(True)
+        self.tabs = GroupedTabs()
         self.views: list[View] = []
-        for cls in tab_classes():
-            view = cls(controller)
-            self.views.append(view)
-            self.tabs.addTab(view, view.title)
+        for group, classes in tab_groups():
+            views = [cls(controller) for cls in classes]
+            self.views += views
+            self.tabs.add_group(group, [(v, v.title) for v in views])
+        self.tabs.install_shortcuts(self)
         self.setCentralWidget(self.tabs)
 
         self.panel = HyperparameterPanel(controller)
@@ -268,11 +269,8 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentIndex(int(tab) if int(tab) < self.tabs.count() else 0)
 
     def show_tab(self, title: str) -> bool:
-        for i in range(self.tabs.count()):
-            if self.tabs.tabText(i).lower() == title.lower():
-                self.tabs.setCurrentIndex(i)
-                return True
-        return False
+        """Show a view by its title (or a group by its name)."""
+        return self.tabs.select(title)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -235,3 +235,35 @@ def test_diagnostic_markers_on_the_loss_plot(window, qtbot):
     assert len(cv.markers) == 1 and cv.markers[0].value() == 40
     cv.on_run_started("r2", window.controller.config)
     assert cv.markers == []
+
+
+def test_views_are_grouped_and_every_view_is_reachable(window, qtbot):
+    """Seven groups; each view can be shown by title, is the only visible view then, and
+    the group shortcuts and the flat QTabWidget-like API agree."""
+    from desktop.views.registry import tab_groups
+
+    tabs = window.tabs
+    groups = tab_groups()
+    assert tabs.group_names() == [g for g, _ in groups]
+    assert tabs.count() == len(window.views) == sum(len(c) for _, c in groups)
+    for i, view in enumerate(window.views):
+        assert window.show_tab(view.title)
+        qtbot.wait(20)
+        assert tabs.currentIndex() == i and tabs.currentWidget() is view
+        assert view.isVisible()
+        assert all(not v.isVisible() for v in window.views if v is not view)
+    # A group name selects the group, which remembers the view last shown in it.
+    window.show_tab("Curves")
+    assert window.show_tab("Inside the network") and tabs.currentWidget().title == "Batch norm"
+    assert not window.show_tab("No such tab")
+    window.activateWindow()     # no window manager under Xvfb: a GL view can take the activation
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    # Ctrl+3 selects the third group (Landscape: a group of one view, no inner tab bar).
+    qtbot.keyClick(window, Qt.Key_3, Qt.ControlModifier)
+    assert tabs.group_of(tabs.currentIndex()) == groups[2][0]
+    qtbot.keyClick(window, Qt.Key_PageDown, Qt.ControlModifier)
+    assert tabs.group_of(tabs.currentIndex()) == groups[3][0]
+    # The current view is remembered between launches (flat index in the settings).
+    window.show_tab("Gradients")
+    window.close()
+    assert int(window.settings.value("window/tab")) == tabs.indexOf(window.tabs.currentWidget())

@@ -219,3 +219,32 @@ def test_cli_set_dropout_layers(tmp_path):
                           "--out", str(tmp_path / "b.descent")], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert bad.returncode == 2
     assert "model.dropout_layers: expected 2 values" in bad.stderr and "got 1 (0.5)" in bad.stderr
+
+
+def test_batch_norm_in_only_some_layers_gets_the_probe_and_the_pair_guard():
+    from engine.model.batchnorm_probe import BatchNormProbe
+    from engine.train import Trainer
+
+    cfg = ExperimentConfig().with_updates({"data.n_samples": 129, "model.hidden": [8, 8],
+                                           "model.batch_norm_layers": ["off", "before"],
+                                           "train.batch_size": 32, "train.epochs": 1, "device": "cpu"})
+    t = Trainer(cfg)
+    assert any(isinstance(h, BatchNormProbe) for h in t.hooks)
+    # The epoch's last batch would hold one sample: it borrows one so BN can normalize it.
+    assert t.run() == "finished"
+
+
+def test_compare_vary_takes_per_layer_lists():
+    from engine.compare.spec import parse_vary
+
+    (key, values), = parse_vary(["model.dropout_layers=0.5,0;0,0.5"])
+    assert key == "model.dropout_layers" and values == [[0.5, 0.0], [0.0, 0.5]]
+
+
+def test_init_study_ignores_the_configs_per_layer_lists():
+    from engine.probes.init_study import init_study
+
+    cfg = ExperimentConfig().with_updates({"model.hidden": [16, 16], "model.dropout_layers": [0.5, 0.0],
+                                           "model.batch_norm_layers": ["off", "after"], "device": "cpu"})
+    study = init_study(cfg, depth=5, width=32, n_samples=64)
+    assert len(study.labels) == 5 and study.std.shape == (5,) and (study.std > 0).all()

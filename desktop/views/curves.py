@@ -45,7 +45,7 @@ class RunCurves:
 class CurvesView(View):
     """Four linked plots updated in place; log-y, EMA smoothing and a hover read-out."""
 
-    title = "Training"
+    title = "Curves"
     MIN_REDRAW_S = 0.25  # ≤ 4 redraws/s: drawing holds the GIL and a core the engine thread needs
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:

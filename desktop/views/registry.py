@@ -1,36 +1,35 @@
-"""The main window's tabs, in order. A feature adds its View class here."""
+"""The main window's views, in groups and in order. A feature adds its View class here."""
 from __future__ import annotations
 
 
-def tab_classes() -> list[type]:
-    from desktop.views.curves import CurvesView
-
-    tabs: list[type] = [CurvesView]
-    from desktop.views.playground import PlaygroundView
-
-    tabs.append(PlaygroundView)
-    from desktop.views.landscape import LandscapeView
-
-    tabs.append(LandscapeView)
-    from desktop.views.compare import CompareView
-
-    tabs.append(CompareView)
+def tab_groups() -> list[tuple[str, list[type]]]:
+    """(group name, view classes) in display order. A group of one view has no inner tab bar."""
     from desktop.views.augment_preview import AugmentPreviewView
     from desktop.views.batchnorm_view import BatchNormView
+    from desktop.views.compare import CompareView
+    from desktop.views.curves import CurvesView
     from desktop.views.data_view import DataView
     from desktop.views.decision_boundary import DecisionBoundaryView
-
-    tabs += [DataView, DecisionBoundaryView, BatchNormView, AugmentPreviewView]
     from desktop.views.depth_profile import DepthProfileView
+    from desktop.views.diagnostics import DiagnosticsView
+    from desktop.views.explorers import ActivationExplorerView, InitExplorerView
     from desktop.views.gradients import GradientNormsView
     from desktop.views.histograms import HistogramsView
-
+    from desktop.views.landscape import LandscapeView
     from desktop.views.metrics_view import MetricsView
+    from desktop.views.playground import PlaygroundView
 
-    from desktop.views.diagnostics import DiagnosticsView
+    return [
+        ("Training", [CurvesView, DiagnosticsView, MetricsView]),
+        ("Inside the network", [HistogramsView, DepthProfileView, GradientNormsView, BatchNormView]),
+        ("Landscape", [LandscapeView]),
+        ("Playground", [PlaygroundView]),
+        ("Data", [DataView, DecisionBoundaryView, AugmentPreviewView]),
+        ("Explorers", [ActivationExplorerView, InitExplorerView]),
+        ("Compare", [CompareView]),
+    ]
 
-    from desktop.views.explorers import ActivationExplorerView, InitExplorerView
 
-    tabs += [HistogramsView, DepthProfileView, GradientNormsView, DiagnosticsView, MetricsView,
-             ActivationExplorerView, InitExplorerView]
-    return tabs
+def tab_classes() -> list[type]:
+    """Every view class, in display order."""
+    return [cls for _, classes in tab_groups() for cls in classes]

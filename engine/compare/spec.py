@@ -80,7 +80,7 @@ def parse_vary(items: list[str]) -> list[tuple[str, list[Any]]]:
         key, text = item.split("=", 1)
         key = key.strip()
         spec = field_spec(key)   # raises on unknown keys
-        is_list = spec.kind in ("int_list", "float_pair")
+        is_list = spec.is_list
         parts = [p.strip() for p in (text.split(";") if is_list else text.split(","))]
         if not parts or any(p == "" for p in parts):
             raise ConfigError(f"--vary '{item}': empty value")

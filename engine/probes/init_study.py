@@ -44,7 +44,9 @@ def init_study(config: ExperimentConfig, depth: int, width: int, init: str | Non
         raise ValueError(f"depth must be in [1, 16], got {depth}")
     if not 1 <= width <= 4096:
         raise ValueError(f"width must be in [1, 4096], got {width}")
-    updates: dict = {"model.hidden": [int(width)] * int(depth)}
+    updates: dict = {"model.hidden": [int(width)] * int(depth),
+               # per-layer lists are sized for the config's own depth: the study uses the model-wide settings
+               "model.dropout_layers": [], "model.batch_norm_layers": []}
     if init is not None:
         updates["model.init"] = init
     if activation is not None:

@@ -52,7 +52,7 @@ def default_hooks(trainer: "Trainer") -> list[TrainerHook]:
     if reg.early_stopping:
         from engine.regularization import EarlyStoppingHook
         hooks.append(EarlyStoppingHook(reg.patience, reg.min_delta))
-    if trainer.config.model.batch_norm != "off":
+    if trainer.config.model.uses_batch_norm():
         from engine.model.batchnorm_probe import BatchNormProbe
         hooks.append(BatchNormProbe())
     if tuple(trainer.data.input_shape) == (2,):

@@ -162,7 +162,7 @@ class Trainer:
         self.hooks: list[TrainerHook] = list(hooks) if hooks is not None else default_hooks(self)
         self._started = False
         self._stop_message = ""   # set by request_stop (early stopping): the run ends after this epoch
-        self._needs_pairs = config.model.batch_norm != "off"
+        self._needs_pairs = config.model.uses_batch_norm()
         # Augmentation of training batches only (None when off: no per-step cost).
         self.augment = build_augmenter(config.augment, self.data.input_shape, self.data.value_range,
                                        self.device, config.seed + 2)
