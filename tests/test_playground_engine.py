@@ -231,3 +231,62 @@ def test_session_round_trip_and_summary(tmp_path):
     session.arrays["playground/adam/losses"] = np.zeros(3)
     with pytest.raises(ValueError, match="racer 'adam' has arrays of inconsistent shapes"):
         playground_from_session(session)
+
+
+def test_range_errors_name_the_racer_key_and_what_is_allowed():
+    cfg = make_config("rosenbrock", ["sgd", "adam"])
+    cases = {
+        "sigma": (-1, "sigma: Input should be greater than or equal to 0 (allowed: [0, 100])"),
+        "sgd.lr": (-3, "sgd.optim.lr: Input should be greater than 0 (allowed: (0, 10])"),
+        "adam.schedule.gamma": (2, "adam.schedule.gamma: Input should be less than or equal to 1 (allowed: (0, 1])"),
+        "steps": ("0", "steps: Input should be greater than or equal to 1 (allowed: [1, 200000])"),
+        "adam.schedule.pct_start": ("1.5", "adam.schedule.pct_start: Input should be less than 1 (allowed: (0, 1))"),
+    }
+    for key, (value, expected) in cases.items():
+        with pytest.raises(ConfigError) as e:
+            cfg.with_updates({key: value})
+        assert str(e.value) == expected
+    # a key for every racer: one line per racer, each with the allowed range
+    with pytest.raises(ConfigError, match=r"^sgd\.optim\.momentum: .*\(allowed: \[0, 1\)\); adam\.optim\.momentum: "):
+        cfg.with_updates({"optim.momentum": 1.5})
+    with pytest.raises(ConfigError, match=r"^adam\.optim\.lr: cannot read 'x' \(expected \(0, 10\]\)$"):
+        cfg.with_updates({"adam.lr": "x"})
+    with pytest.raises(ConfigError, match=r"^sgd\.schedule\.milestones: milestones must be positive and strictly increasing "
+                                          r"\(allowed: comma-separated integers\)"):
+        cfg.with_updates({"sgd.schedule.milestones": "5,3"})
+
+
+def test_every_schedule_parameter_is_listed_and_changes_the_learning_rate():
+    """SCHEDULE_PARAMS (what the racer editor shows) names every ScheduleConfig field, and
+    changing any listed parameter changes the racer's learning-rate sequence in a race."""
+    from engine.config import SCHEDULES, ScheduleConfig
+    from engine.playground.config import SCHEDULE_PARAMS, schedule_fields
+
+    assert set(SCHEDULE_PARAMS) == set(SCHEDULES)
+    listed = {f for fields in SCHEDULE_PARAMS.values() for f in fields}
+    assert listed == set(ScheduleConfig.model_fields) - {"name"}
+    assert "cyclic_gamma" not in schedule_fields(ScheduleConfig(name="cyclic"))
+    assert "cyclic_gamma" in schedule_fields(ScheduleConfig(name="cyclic", cyclic_mode="exp_range"))
+    other = {"step_size": 3, "gamma": 0.2, "milestones": [5, 20], "t_max": 7, "eta_min": 0.004, "t_0": 4,
+             "t_mult": 1, "cyclic_mode": "triangular2", "cyclic_base_lr": 0.0005, "cyclic_max_lr": 0.05,
+             "cyclic_step_size": 5, "cyclic_gamma": 0.9, "one_cycle_max_lr": 0.05, "pct_start": 0.5,
+             "warmup_steps": 5, "warmup_start_factor": 0.5, "plateau_factor": 0.1, "plateau_patience": 0}
+    assert set(other) == listed
+
+    def lrs(schedule: dict) -> np.ndarray:
+        # noisy gradients on a quadratic: the loss does not improve every step (plateau triggers)
+        cfg = make_config("quadratic", ["sgd"], {"steps": 60, "sigma": 2.0, "sgd.lr": 0.1})
+        for k, v in schedule.items():
+            cfg = cfg.with_updates({f"sgd.schedule.{k}": v})
+        return run_race(cfg).path(0).lrs
+
+    for name, fields in SCHEDULE_PARAMS.items():
+        base = {"name": name, "cyclic_mode": "exp_range"} if name == "cyclic" else {"name": name}
+        ref = lrs(base)
+        if name == "constant":
+            np.testing.assert_allclose(ref, 0.1)
+            continue
+        assert not np.allclose(ref, 0.1), name
+        for f in fields:
+            changed = lrs({**base, f: other[f]})
+            assert not np.allclose(changed, ref), f"{name}.{f}"

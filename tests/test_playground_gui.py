@@ -288,3 +288,41 @@ def test_depth_tested_items_are_hidden_behind_the_cached_surface(view, qtbot):
     finally:
         s.removeItem(below)
         s.removeItem(above)
+
+
+def test_schedule_editor_shows_every_parameter_of_the_chosen_schedule(view, qtbot, screenshot_dir):
+    from engine.config import SCHEDULES
+    from engine.playground.config import schedule_fields
+
+    view.table.selectRow(5)                                              # adam
+    ed = view.editor
+    assert ed.label == "adam"
+
+    def shown() -> set[str]:
+        return {k for k in ed.visible_fields() if k.startswith("schedule.")}
+
+    assert shown() == {"schedule.name"}
+    for name in SCHEDULES:
+        ed.editors["schedule.name"].widget.setCurrentText(name)
+        assert view.cfg.racers[5].schedule.name == name
+        assert view.wait_computed(20)
+        assert shown() == {"schedule.name"} | {f"schedule.{f}" for f in schedule_fields(view.cfg.racers[5].schedule)}, name
+    ed.editors["schedule.name"].widget.setCurrentText("cyclic")
+    assert shown() == {"schedule.name", "schedule.cyclic_mode", "schedule.cyclic_base_lr", "schedule.cyclic_max_lr",
+                       "schedule.cyclic_step_size"}
+    ed.editors["schedule.cyclic_mode"].widget.setCurrentText("exp_range")   # its decay factor appears
+    assert "schedule.cyclic_gamma" in shown() and view.cfg.racers[5].schedule.cyclic_mode == "exp_range"
+    step = ed.editors["schedule.cyclic_step_size"].widget
+    assert "steps in the increasing half of a cycle" in step.toolTip() and "allowed: [1, 1000000]" in step.toolTip()
+    top = ed.editors["schedule.cyclic_max_lr"]
+    top.widget.setText("0.05")
+    top.widget.editingFinished.emit()
+    assert top.error is None and view.cfg.racers[5].schedule.cyclic_max_lr == 0.05
+    assert view.wait_computed(20)
+    lrs = view.paths()[5].lrs
+    assert lrs.max() <= 0.05 + 1e-12 and lrs.max() > 0.01                  # the cyclic lr now peaks at 0.05
+    top.widget.setText("20")
+    top.widget.editingFinished.emit()
+    assert top.error == "adam.schedule.cyclic_max_lr: Input should be less than or equal to 10 (allowed: (0, 10])"
+    assert view.cfg.racers[5].schedule.cyclic_max_lr == 0.05 and "allowed: (0, 10]" in view.status.text()
+    view.grab().save(str(screenshot_dir / "playground_schedule_editor.png"))

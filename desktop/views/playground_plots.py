@@ -236,9 +236,10 @@ class LossPlot(pg.PlotWidget):
         pi = self.getPlotItem()
         # the step axis grows by doubling (few re-layouts of the axis while the race plays)
         self.steps = steps
-        self.x_max = 0
+        self.x_max = min(16, steps) if steps else 16          # the first steps' axis, before any is drawn
         self.follow_x = True
         pi.disableAutoRange(axis="x")
+        pi.setXRange(0, self.x_max, padding=0.02)
         self.curves = [self.plot(pen=pg.mkPen(c, width=2), name=lb, antialias=False) for c, lb in zip(colors, labels)]
         self.curves_y = [self.plot(pen=pg.mkPen(c, width=2, style=Qt.DashLine), antialias=False) for c in colors]
         self.set_mode(self.mode)

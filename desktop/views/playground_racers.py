@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout, QGroup
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from desktop.panels.hyperparams import FieldEditor
-from engine.config import OPTIMIZERS, field_spec
-from engine.playground.config import PlaygroundConfig
+from engine.config import OPTIMIZERS, ScheduleConfig
+from engine.playground.config import PlaygroundConfig, racer_field_spec, schedule_fields
 
 FIELDS_OF = {
     "sgd": ("lr", "weight_decay"),
@@ -29,7 +29,7 @@ FIELDS_OF = {
 }
 ALL_FIELDS = ("name", "lr", "momentum", "dampening", "betas", "eps", "weight_decay", "lr_decay",
               "initial_accumulator", "alpha", "rmsprop_momentum", "centered", "amsgrad")
-SCHEDULE_FIELDS = ("name", "step_size", "gamma", "t_max", "warmup_steps")
+SCHEDULE_FIELDS = tuple(ScheduleConfig.model_fields)      # name first, then every schedule's parameters
 COLUMNS = ("optimizer", "loss", "dist. to min", "steps", "status", "hyperparameters")
 HYPER_COL = 5
 
@@ -97,6 +97,8 @@ class LegendTable(QTableWidget):
 
 class RacerEditor(QGroupBox):
     """Edit the selected racer: optimizer, its hyperparameters and schedule; add/remove racers.
+    Only the fields the racer's optimizer and schedule read are shown (every parameter of
+    the chosen torch.optim.lr_scheduler schedule, with its range and help in the tooltip).
     `commit(label, key, value)` returns an error message or None (then the race restarts)."""
 
     add_requested = Signal(str)
@@ -109,13 +111,20 @@ class RacerEditor(QGroupBox):
         self.form = QFormLayout()
         self.editors: dict[str, FieldEditor] = {}
         for f in ALL_FIELDS:
-            ed = FieldEditor(field_spec(f"optim.{f}"), self._on_field_commit)
+            ed = FieldEditor(racer_field_spec(f"optim.{f}"), self._on_field_commit)
             self.editors[f"optim.{f}"] = ed
             self.form.addRow(f.replace("_", " "), ed.widget)
+        self.schedule_box = QGroupBox("Learning-rate schedule")
+        self.schedule_box.setToolTip("torch.optim.lr_scheduler, stepped once per optimizer step")
+        self.schedule_form = QFormLayout(self.schedule_box)
         for f in SCHEDULE_FIELDS:
-            ed = FieldEditor(field_spec(f"schedule.{f}"), self._on_field_commit)
+            ed = FieldEditor(racer_field_spec(f"schedule.{f}"), self._on_field_commit)
             self.editors[f"schedule.{f}"] = ed
-            self.form.addRow(f"schedule {f.replace('_', ' ')}" if f != "name" else "schedule", ed.widget)
+            self.schedule_form.addRow("schedule" if f == "name" else f.replace("_", " "), ed.widget)
+        for ed in self.editors.values():      # here no edit applies live: every change restarts the race
+            ed.base_tip = ed.base_tip.replace("<br>applies live to the running optimizer", "") + \
+                "<br>a change restarts the race"
+            ed.widget.setToolTip(ed.base_tip)
         buttons = QHBoxLayout()
         self.add_combo = QComboBox()
         self.add_combo.addItems(list(OPTIMIZERS))
@@ -130,6 +139,7 @@ class RacerEditor(QGroupBox):
         buttons.addWidget(self.remove)
         lay = QVBoxLayout(self)
         lay.addLayout(self.form)
+        lay.addWidget(self.schedule_box)
         lay.addLayout(buttons)
 
     def show_racer(self, racer) -> None:
@@ -141,13 +151,17 @@ class RacerEditor(QGroupBox):
             ed.set_value(getattr(racer.optim, f))
             self.form.setRowVisible(ed.widget, f in used)
         sched = racer.schedule
+        used_sched = set(schedule_fields(sched)) | {"name"}
         for f in SCHEDULE_FIELDS:
             ed = self.editors[f"schedule.{f}"]
             ed.set_value(getattr(sched, f))
-            relevant = f == "name" or (f == "step_size" and sched.name == "step") or \
-                (f == "gamma" and sched.name in ("step", "multistep", "exponential")) or \
-                (f == "t_max" and sched.name == "cosine") or (f == "warmup_steps" and sched.name == "warmup")
-            self.form.setRowVisible(ed.widget, relevant)
+            self.schedule_form.setRowVisible(ed.widget, f in used_sched)
+
+    def visible_fields(self) -> list[str]:
+        """The dotted keys whose rows are shown (tests, screenshots)."""
+        out = [k for k, ed in self.editors.items() if k.startswith("optim.") and self.form.isRowVisible(ed.widget)]
+        return out + [k for k, ed in self.editors.items()
+                      if k.startswith("schedule.") and self.schedule_form.isRowVisible(ed.widget)]
 
     def _on_field_commit(self, key: str, value: Any) -> str | None:
         if not self.label:

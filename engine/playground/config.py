@@ -7,13 +7,14 @@ racer), ``adam.lr=0.05`` / ``adam.schedule.name=step`` (the racer labelled adam)
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine.config import (OPTIMIZERS, ConfigError, FieldSpec, OptimConfig, ScheduleConfig, _walk,
-                           describe_validation_error, field_spec, parse_value)
+from engine.config import (OPTIMIZERS, ConfigError, FieldSpec, OptimConfig, ScheduleConfig, _walk, field_spec,
+                           parse_value)
 from engine.playground.functions import FUNCTIONS, get_function
 
 FUNCTION_NAMES = tuple(FUNCTIONS)
@@ -94,7 +95,43 @@ def validate_playground(data: dict[str, Any]) -> PlaygroundConfig:
     try:
         return PlaygroundConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(describe_validation_error(e).replace("config: ", "")) from None
+        labels = [r.get("label", "") if isinstance(r, dict) else "" for r in data.get("racers", [])]
+        raise ConfigError(describe_playground_error(e, labels)) from None
+
+
+def describe_playground_error(err: ValidationError, labels: list[str]) -> str:
+    """One line per problem, in the main config's form ("key: problem (allowed: range)"):
+    a racer's field is named by its label and dotted key (``adam.optim.lr``), the same key
+    that --set and the editor use; the same problem in several racers is said once per racer."""
+    specs = {s.key: s for s in settings_specs()}
+    lines: list[str] = []
+    for e in err.errors():
+        loc = e["loc"]
+        msg = e["msg"].removeprefix("Value error, ")
+        spec: FieldSpec | None = None
+        if len(loc) >= 2 and loc[0] == "racers" and isinstance(loc[1], int):
+            i = loc[1]
+            label = labels[i] if i < len(labels) and labels[i] else f"racer {i + 1}"
+            sub = ".".join(str(p) for p in loc[2:] if not isinstance(p, int))
+            key = f"{label}.{sub}" if sub else label
+            index = [p for p in loc[2:] if isinstance(p, int)]
+            if sub.startswith(("optim.", "schedule.")):
+                try:
+                    spec = field_spec(sub)
+                except ConfigError:
+                    spec = None
+        else:
+            key = ".".join(str(p) for p in loc if not isinstance(p, int))
+            index = [p for p in loc if isinstance(p, int)]
+            spec = specs.get(key)
+        if e["type"] == "extra_forbidden":
+            lines.append(f"{key}: unknown playground key")
+            continue
+        if index:                                   # an entry of a list field: say which one
+            msg = f"entry {index[-1] + 1} ({e.get('input')!r}): {msg}"
+        allowed = f" (allowed: {spec.range_text()})" if spec is not None else ""
+        lines.append(f"{key}: {msg}{allowed}" if key else msg)
+    return "; ".join(dict.fromkeys(lines))
 
 
 def settings_specs() -> list[FieldSpec]:
@@ -132,10 +169,51 @@ def apply_update(data: dict[str, Any], labels: list[str], key: str, value: Any) 
         known = ", ".join(list(specs) + ["start", "optim.*", "schedule.*"] + [f"{lb}.*" for lb in labels])
         raise ConfigError(f"unknown playground key '{key}' (known: {known})")
     spec = field_spec(sub)                    # raises ConfigError for unknown optim/schedule fields
-    parsed = parse_value(spec, value) if isinstance(value, str) else value
+    try:
+        parsed = parse_value(spec, value) if isinstance(value, str) else value
+    except ConfigError as e:                  # name the key as the playground knows it (adam.optim.lr)
+        name = sub if len(targets) > 1 or head in ("optim", "schedule") else f"{head}.{sub}"
+        raise ConfigError(str(e).replace(f"{spec.key}:", f"{name}:", 1)) from None
     section, field = sub.split(".", 1)
     for i in targets:
         data["racers"][i][section][field] = parsed
+
+
+# The ScheduleConfig fields each schedule reads (engine.optim.schedules.LRSchedule), in the
+# order an editor shows them. The race steps a schedule once per optimizer step (an epoch
+# is a step), so "epochs" in the help texts are steps here.
+SCHEDULE_PARAMS: dict[str, tuple[str, ...]] = {
+    "constant": (),
+    "step": ("step_size", "gamma"),
+    "multistep": ("milestones", "gamma"),
+    "exponential": ("gamma",),
+    "cosine": ("t_max", "eta_min"),
+    "cosine_restarts": ("t_0", "t_mult", "eta_min"),
+    "cyclic": ("cyclic_mode", "cyclic_base_lr", "cyclic_max_lr", "cyclic_step_size", "cyclic_gamma"),
+    "one_cycle": ("one_cycle_max_lr", "pct_start"),
+    "warmup": ("warmup_steps", "warmup_start_factor"),
+    "plateau": ("plateau_factor", "plateau_patience"),
+}
+
+
+def schedule_fields(schedule: ScheduleConfig) -> tuple[str, ...]:
+    """The parameters the chosen schedule uses (cyclic_gamma only in cyclic's exp_range mode)."""
+    fields = SCHEDULE_PARAMS[schedule.name]
+    if schedule.name == "cyclic" and schedule.cyclic_mode != "exp_range":
+        fields = tuple(f for f in fields if f != "cyclic_gamma")
+    return fields
+
+
+def racer_field_spec(key: str) -> FieldSpec:
+    """The FieldSpec of a racer's optim.* / schedule.* field, with its help text in the
+    playground's terms: a schedule steps once per optimizer step (epochs are steps) and the
+    plateau schedule watches the racer's own loss."""
+    spec = field_spec(key)
+    if not key.startswith("schedule."):
+        return spec
+    text = (spec.help.replace("epochs", "steps").replace("epoch", "step")
+            .replace("val loss", "the racer's loss"))
+    return dataclasses.replace(spec, help=text)
 
 
 def suggested_lr(function: str, optimizer: str) -> float:
