@@ -173,5 +173,22 @@ def test_tab_export_of_plots_and_3d_views(qtbot, tmp_path):
     assert img3d.width() > 300 and img3d.height() > 300
     a = np.frombuffer(bytes(img3d.convertToFormat(QImage.Format_RGB32).constBits()), np.uint8)
     assert a.std() > 5, "the 3D export is blank"
+
+    # Descent's offscreen 3D view (the playground's surface) is exported the same way.
+    from desktop.gl_offscreen import OffscreenGLView
+
+    w2 = QWidget()
+    off = OffscreenGLView()
+    off.addItem(gl.GLSurfacePlotItem(z=np.random.default_rng(1).normal(size=(10, 10)), shader="heightColor"))
+    QHBoxLayout(w2).addWidget(off)
+    w2.resize(500, 400)
+    qtbot.addWidget(w2)
+    w2.show()
+    qtbot.waitExposed(w2)
+    qtbot.wait(100)
+    files = export_tab(w2, tmp_path / "off", "png")
+    assert [p.name for p in files] == ["3d_view_1.png"]
+    a = np.frombuffer(bytes(QImage(str(files[0])).convertToFormat(QImage.Format_RGB32).constBits()), np.uint8)
+    assert a.std() > 5, "the offscreen 3D export is blank"
     with pytest.raises(ExportError, match="no plots"):
         export_tab(QWidget(), tmp_path, "png")

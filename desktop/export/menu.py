@@ -37,11 +37,15 @@ def plot_items(widget: QWidget) -> list[pg.PlotItem]:
 
 
 def gl_views(widget: QWidget) -> list[QWidget]:
+    """The 3D views inside a tab: pyqtgraph's GLViewWidget and Descent's OffscreenGLView
+    (both have grabFramebuffer())."""
     try:
         from pyqtgraph.opengl import GLViewWidget
+
+        from desktop.gl_offscreen import OffscreenGLView
     except Exception:  # noqa: BLE001 - no OpenGL: no 3D views to export
         return []
-    return list(widget.findChildren(GLViewWidget))
+    return list(widget.findChildren(GLViewWidget)) + list(widget.findChildren(OffscreenGLView))
 
 
 def plot_csv(plot: pg.PlotItem) -> str:
