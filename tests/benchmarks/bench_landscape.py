@@ -101,6 +101,9 @@ def main() -> None:
     # (loss-landscapes' filter normalization divides by their norm).
     trainer = Trainer(cfg.with_updates({"train.epochs": 3, "device": "cpu"}), hooks=[])
     trainer.run()
+    # The Trainer picks its own thread count (one for a model this small) and leaves it
+    # set: restore the benchmark's, or every surface below runs on one thread.
+    torch.set_num_threads(threads)
     model = trainer.model.eval()
     # A 400-snapshot trajectory ending at the trained weights (for the preview's PCA plane).
     center = flat_params(model)
