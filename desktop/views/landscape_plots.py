@@ -12,6 +12,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QVector3D
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from desktop.gl_offscreen import OffscreenGLView
 from desktop.plotting import style_plot
 from desktop.views.playground_plots import ON_TOP, pin_none_refcount, rgba, thin
 from engine.landscape.projection import bilinear
@@ -62,9 +63,11 @@ class SurfaceShape:
         return bilinear(self.alphas, self.betas, self.loss, a, b)
 
 
-class LandscapeSurface3D(gl.GLViewWidget):
+class LandscapeSurface3D(OffscreenGLView):
     """GLSurfacePlotItem coloured by height, the path as a line lifted onto the surface,
-    and a marker at the current weights."""
+    and a marker at the current weights. Rendered offscreen (no QOpenGLWidget in the
+    window: with one, every window flush is GL-composited, ~12 ms of CPU under llvmpipe,
+    which slows the training beside it); the surface is cached and only the path redrawn."""
 
     def __init__(self, parent=None) -> None:
         pin_none_refcount()
@@ -95,6 +98,7 @@ class LandscapeSurface3D(gl.GLViewWidget):
             self.surface = gl.GLSurfacePlotItem(x=x, y=y, z=hn * HEIGHT, colors=colors, smooth=False)
             self.surface.setGLOptions("opaque")
             self.addItem(self.surface)
+            self.set_static_items([self.surface])    # drawn once per camera, then blitted back
         else:
             self.surface.setData(x=x, y=y, z=hn * HEIGHT, colors=colors)
 
