@@ -1,19 +1,20 @@
 """Histograms and statistics of per-layer tensors, computed with torch on their device.
 
-A probe summarizes every layer of every group (activations, gradients, weights) at once,
-so its cost is a few kernels per probe rather than a handful per layer: all values are
-concatenated and binned in one pass with ONE bincount (each layer's bin indices offset by
-its position, each layer keeping its own stable range), the reductions torch runs fastest
-per contiguous tensor (min/max, sum) run on each layer, the L2 norms in one foreach call,
-and every result comes back to the host in ONE device→host copy (two when a layer's range
-has to be set or grown). Empty tensors, constant tensors and NaN/Inf values are handled
-and counted, never fatal.
+A probe summarizes every layer of every group (activations, their gradients, weight
+gradients, weights) at once, so it costs a few kernels per probe rather than a handful per
+layer: all values are copied into one buffer where layers of equal size form a matrix
+(min, max, sum and norm are row reductions, each layer's own range a broadcast), binned
+with ONE bincount (each layer's bin indices offset by its position), and every result comes
+back to the host in ONE device→host copy (two when a layer's range has to be set or grown).
+Empty tensors, constant tensors and NaN/Inf values are handled and counted, never fatal.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -76,67 +77,128 @@ class LayerSummary:
 
 
 class BinLayout:
-    """Work buffers for binning a concatenation of layers with one bincount: the values, their
-    bin indices and each value's layer offset. Kept by the caller between probes: they
-    depend only on the layers' sizes, which stay the same from probe to probe, so they are
-    allocated once per run instead of once per probe."""
+    """How a probe lays its layers out in one work buffer; kept by the caller between probes.
+
+    Layers of equal size (a weight and its gradient, equal-width layers) sit next to each
+    other, so each size class is one (layers × values) matrix: its min, max, sum and norm are
+    row reductions and its per-layer ranges a broadcast, whatever the number of layers. The
+    buffers depend only on the layers' sizes, which stay the same from probe to probe; the
+    range parameters change only when a range grows."""
 
     def __init__(self) -> None:
         self._key: tuple | None = None
-        self._buffers: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self.order: list[int] = []                       # buffer row → index of the layer
+        self.inverse = np.zeros(0, np.int64)             # index of the layer → buffer row
+        self.values: list[torch.Tensor] = []             # (rows, size) views of the value buffer
+        self.indices: list[torch.Tensor] = []            # the same views of the bin-index buffer
+        self.offsets: list[torch.Tensor] = []            # (rows, 1) first slot of each row
+        self.rows: list[tuple[int, int]] = []            # (first row, rows) of each size class
+        self.value_buffer = self.index_buffer = torch.empty(0)
+        self._lims_key: tuple | None = None
+        self._params: list[tuple[torch.Tensor, torch.Tensor]] = []
 
-    def buffers(self, sizes: Sequence[int], bins: int, device: torch.device,
-                dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(values, indices, offsets) for layers of these sizes."""
+    def plan(self, sizes: Sequence[int], bins: int, device: torch.device, dtype: torch.dtype) -> None:
         key = (tuple(sizes), bins, str(device), dtype)
-        if key != self._key or self._buffers is None:
-            total = int(sum(sizes))
-            per_layer = torch.arange(len(sizes), dtype=torch.int32, device=device) * (bins + 1)
-            offsets = per_layer.repeat_interleave(torch.tensor(list(sizes), device=device), output_size=total)
-            self._buffers = (torch.empty(total, dtype=dtype, device=device),
-                             torch.empty(total, dtype=torch.int32, device=device), offsets)
-            self._key = key
-        return self._buffers
+        if key == self._key:
+            return
+        self.order = sorted(range(len(sizes)), key=lambda i: (-sizes[i], i))
+        self.inverse = np.argsort(np.array(self.order, dtype=np.int64))
+        total = int(sum(sizes))
+        self.value_buffer = torch.empty(total, dtype=dtype, device=device)
+        self.index_buffer = torch.empty(total, dtype=torch.int32, device=device)
+        self.values, self.indices, self.offsets, self.rows = [], [], [], []
+        row = start = 0
+        for size, members in itertools.groupby(self.order, key=lambda i: sizes[i]):
+            rows = len(list(members))
+            self.rows.append((row, rows))
+            self.values.append(self.value_buffer[start:start + rows * size].view(rows, size))
+            self.indices.append(self.index_buffer[start:start + rows * size].view(rows, size))
+            self.offsets.append(torch.arange(row, row + rows, dtype=torch.int32, device=device).mul_(bins + 1)
+                                .unsqueeze(1))
+            row, start = row + rows, start + rows * size
+        self._key = key
+        self._lims_key = None
+
+    def params(self, lims: Sequence[tuple[float, float]], bins: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per size class, each row's (range start, bins per unit) as (rows, 1) columns;
+        rebuilt (one small host→device copy) only when a range changes."""
+        key = tuple(lims[i] for i in self.order)
+        if key != self._lims_key:
+            table = torch.tensor([[lo, bins / (hi - lo)] for lo, hi in key], dtype=self.value_buffer.dtype,
+                                 device=self.value_buffer.device)
+            self._params = [(table[row:row + rows, :1], table[row:row + rows, 1:]) for row, rows in self.rows]
+            self._lims_key = key
+        return self._params
 
 
 class _HostRead:
-    """Device tensors to read back together: one concatenation, one device→host copy."""
+    """Device tensors read back together: one concatenation into float64 (exact for counts),
+    one device→host copy."""
 
     def __init__(self) -> None:
-        self.scalars: list[torch.Tensor] = []     # 0-d floating tensors
-        self.arrays: list[torch.Tensor] = []      # any floating tensors (flattened)
-        self.counts: torch.Tensor | None = None   # integer tensor (kept exact in float64)
+        self.parts: list[torch.Tensor] = []
 
-    def scalar(self, t: torch.Tensor) -> int:
-        self.scalars.append(t)
-        return len(self.scalars) - 1
+    def add(self, t: torch.Tensor) -> int:
+        self.parts.append(t if t.dim() == 1 else t.reshape(-1))
+        return len(self.parts) - 1
 
-    def array(self, t: torch.Tensor) -> int:
-        self.arrays.append(t)
-        return len(self.arrays) - 1
+    def read(self) -> list[np.ndarray]:
+        if not self.parts:
+            return []
+        # float32 parts first, concatenated as they are (a mixed-dtype cat is many times
+        # slower), then the others (counts, float64) converted one by one.
+        order = sorted(range(len(self.parts)), key=lambda k: self.parts[k].dtype != torch.float32)
+        same = [self.parts[k] for k in order if self.parts[k].dtype == torch.float32]
+        chunks = ([torch.cat(same).double()] if same else []) + \
+            [self.parts[k].double() for k in order[len(same):]]
+        host = (torch.cat(chunks) if len(chunks) > 1 else chunks[0]).cpu().numpy()
+        out: list[np.ndarray] = [host] * len(self.parts)
+        start = 0
+        for k in order:
+            size = self.parts[k].numel()
+            out[k] = host[start:start + size]
+            start += size
+        return out
 
-    def read(self) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-        """(counts, scalars, arrays) on the host, in float64."""
-        floats = ([torch.stack([s.float() for s in self.scalars])] if self.scalars else []) \
-            + [a.reshape(-1).float() for a in self.arrays]
-        parts = [self.counts.reshape(-1).double()] if self.counts is not None else []
-        if floats:
-            parts.append((torch.cat(floats) if len(floats) > 1 else floats[0]).double())
-        if not parts:
-            return np.zeros(0), np.zeros(0), []
-        host = (torch.cat(parts) if len(parts) > 1 else parts[0]).cpu().numpy()
-        pos = 0
-        counts = np.zeros(0)
-        if self.counts is not None:
-            counts = host[:self.counts.numel()]
-            pos = self.counts.numel()
-        scalars = host[pos:pos + len(self.scalars)]
-        pos += len(self.scalars)
-        arrays = []
-        for a in self.arrays:
-            arrays.append(host[pos:pos + a.numel()])
-            pos += a.numel()
-        return counts, scalars, arrays
+
+class _LayerStats:
+    """Histogram counts, min, max, sum and L2 norm of flat float layers, each binned in its
+    own range: queued on a _HostRead as a few kernels per size class and one bincount."""
+
+    def __init__(self, flats: list[torch.Tensor], lims: list[tuple[float, float]], bins: int, layout: BinLayout,
+                 read: _HostRead) -> None:
+        # A range near float32's limits (a diverging run) is binned in float64, where it cannot overflow.
+        wide = any(max(abs(lo), abs(hi)) > WIDE_RANGE for lo, hi in lims)
+        layout.plan([f.numel() for f in flats], bins, flats[0].device, torch.float64 if wide else torch.float32)
+        self.layout, self.bins, self.n = layout, bins, len(flats)
+        torch.cat([flats[i] for i in layout.order], out=layout.value_buffer)
+        self.at = []
+        for values, (lo, per_unit) in zip(layout.values, layout.params(lims, bins)):
+            # (amin and amax apart: aminmax over rows is many times slower on CPU)
+            self.at.append([read.add(t) for t in (values.amin(dim=1), values.amax(dim=1), values.sum(dim=1),
+                                                  torch.linalg.vector_norm(values, dim=1))])
+            values.sub_(lo).mul_(per_unit)      # (x - lo) · bins / (hi - lo), as torch.histc bins
+        # Values outside a range are clamped into its end bins (the top edge into the last);
+        # NaN goes to a spare slot per layer that is dropped.
+        layout.value_buffer.clamp_(0, bins - 0.5).nan_to_num_(nan=bins + 0.25)
+        idx = layout.index_buffer
+        idx.copy_(layout.value_buffer)          # float → int truncates: the bin ...
+        for indices, offsets in zip(layout.indices, layout.offsets):
+            indices.add_(offsets)               # ... in the layer's own slots
+        slots = self.n * (bins + 1)
+        if idx.device.type == "cpu":
+            counts = torch.bincount(idx, minlength=slots)
+        else:   # CUDA's bincount reads its input's extremes back to the host: a sync per call
+            counts = torch.zeros(slots, dtype=torch.int64, device=idx.device)
+            counts.index_add_(0, idx, torch.ones_like(idx, dtype=torch.int64))
+        self.counts_at = read.add(counts)
+
+    def unpack(self, host: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(counts (layers, bins), stats (layers, 4): min, max, sum, norm), in the layers' order."""
+        inverse = self.layout.inverse
+        hist = host[self.counts_at].reshape(self.n, self.bins + 1)[inverse, :self.bins]
+        stats = np.concatenate([np.stack([host[k] for k in at], axis=1) for at in self.at])[inverse]
+        return hist, stats
 
 
 def _unit_view(t: torch.Tensor) -> torch.Tensor:
@@ -164,54 +226,45 @@ def summarize_groups(groups: list[Group], bins: int, *, layout: BinLayout | None
     """`summarize` for several groups of layers at once, with one device→host read (two
     when a layer's range has to be set or grown).
 
-    `layout` (kept by the caller between probes) saves rebuilding the binning layout;
+    `layout` (kept by the caller between probes) saves re-planning the work buffer;
     `read_along` are other device tensors the caller needs on the host: they come back (as
     flat float64 arrays) in the same copy, so a probe synchronizes with the device once."""
-    tensors = [t for g in groups for t in g[0]]
+    tensors = [t.detach() if t.requires_grad else t for g in groups for t in g[0]]
     ranges = [r for g in groups for r in g[1]]
-    kinds_all = [(g[2][i] if g[2] is not None else None) for g in groups for i in range(len(g[0]))]
+    kinds_all = [kind for g in groups for kind in (g[2] if g[2] is not None else [None] * len(g[0]))]
     n = len(tensors)
-    flat = [t.detach().reshape(-1) for t in tensors]
-    flat = [f if f.dtype == torch.float32 else f.float() for f in flat]
-    for i in range(n):
-        kind = kinds_all[i] or ""
-        if kind in BOUNDS and math.isnan(ranges[i].lo):
-            ranges[i].lo, ranges[i].hi = BOUNDS[kind]
+    flat = [t.reshape(-1) if t.dtype == torch.float32 else t.reshape(-1).float() for t in tensors]
+    for r, kind in zip(ranges, kinds_all):
+        if kind in BOUNDS and math.isnan(r.lo):
+            r.lo, r.hi = BOUNDS[kind]
     live = [i for i in range(n) if flat[i].numel()]
     # Round 1 (optimistic): bin with each layer's current range and read its extremes along
     # with everything else, in one read. Ranges only grow, so after the first probes a
     # layer rarely leaves its range; those that do (or are new, or hold NaN/Inf) are
-    # binned again in round 2.
+    # binned again in round 2. Layers with no range yet are binned in (0, 1) meanwhile.
     read = _HostRead()
-    for i in live:
-        mm = torch.aminmax(flat[i])
-        read.scalar(mm.min)
-        read.scalar(mm.max)
-        read.scalar(flat[i].sum())
-    for v in torch._foreach_norm([flat[i] for i in live]) if live else ():
-        read.scalar(v)
-    binned = [i for i in live if not math.isnan(ranges[i].lo)]
-    if binned:
-        read.counts = _bin_counts([flat[i] for i in binned], [(ranges[i].lo, ranges[i].hi) for i in binned], bins,
-                                  layout or BinLayout())
-    act_at = {i: _activation_parts(tensors[i].detach(), kinds_all[i], read) for i in live if kinds_all[i] is not None}
-    along_at = [read.array(t.detach()) for t in read_along]
-    counts, scal, arrays = read.read()
-    m = len(live)
-    extremes = scal[:3 * m].reshape(m, 3)     # min, max, sum of each live layer
-    hist = np.zeros((n, bins), np.float32)
-    sums, squares = np.full(n, math.nan), np.full(n, math.nan)
-    sums[live] = extremes[:, 2]
-    squares[live] = scal[3 * m:4 * m] ** 2
-    hist[binned] = counts.reshape(len(binned), bins)
-    has_hist = np.zeros(n, bool)
-    has_hist[binned] = True
-    nonfinite = np.zeros(n)
     lims = [(r.lo, r.hi) if not math.isnan(r.lo) else (0.0, 1.0) for r in ranges]
+    if live:
+        layer_stats = _LayerStats([flat[i] for i in live], [lims[i] for i in live], bins, layout or BinLayout(), read)
+    act_at = {i: _activation_parts(tensors[i], kinds_all[i], read) for i in live if kinds_all[i] is not None}
+    along_at = [read.add(t.detach()) for t in read_along]
+    host = read.read()
+    hist = np.zeros((n, bins), np.float32)
+    stats = np.full((n, 4), math.nan)    # min, max, sum, norm
+    if live:
+        hist[live], stats[live] = layer_stats.unpack(host)
+    lims_arr = np.array(lims, dtype=np.float64).reshape(n, 2)
+    ranged = np.array([not math.isnan(r.lo) for r in ranges], bool)
+    with np.errstate(invalid="ignore"):
+        # NaN extremes (NaN/Inf values, empty layers) are never inside.
+        has_hist = ranged & (lims_arr[:, 0] <= stats[:, 0]) & (stats[:, 1] <= lims_arr[:, 1])
+    nonfinite = np.zeros(n)
     redo = []
-    for k, i in enumerate(live):
+    for i in np.flatnonzero(~has_hist).tolist():
         f = flat[i]
-        vmin, vmax = extremes[k, 0], extremes[k, 1]
+        if not f.numel():
+            continue
+        vmin, vmax = float(stats[i, 0]), float(stats[i, 1])
         if not (math.isfinite(vmin) and math.isfinite(vmax)):
             ok = torch.isfinite(f)      # rare path: drop NaN/Inf and count them
             f = flat[i] = f[ok]
@@ -220,120 +273,78 @@ def summarize_groups(groups: list[Group], bins: int, *, layout: BinLayout | None
             if f.numel():
                 mm = torch.aminmax(f)
                 vmin, vmax = float(mm.min), float(mm.max)
-        inside = has_hist[i] and nonfinite[i] == 0 and ranges[i].lo <= vmin and vmax <= ranges[i].hi
         if f.numel():
-            lims[i] = ranges[i].fit(vmin, vmax)
-        if not inside:
-            has_hist[i] = False
-            if f.numel():
-                redo.append(i)
+            lims_arr[i] = ranges[i].fit(vmin, vmax)
+            redo.append(i)
     if redo:   # round 2: the layers whose range had to be set or grown, or that held NaN/Inf
         again = _HostRead()
-        again.counts = _bin_counts([flat[i] for i in redo], [lims[i] for i in redo], bins, BinLayout())
-        for i in redo:
-            again.scalar(flat[i].sum())
-        for v in torch._foreach_norm([flat[i] for i in redo]):
-            again.scalar(v)
-        counts2, scal2, _ = again.read()
-        hist[redo] = counts2.reshape(len(redo), bins)
-        sums[redo] = scal2[:len(redo)]
-        squares[redo] = scal2[len(redo):] ** 2
+        redo_stats = _LayerStats([flat[i] for i in redo], [tuple(lims_arr[i]) for i in redo], bins, BinLayout(),
+                                 again)
+        hist[redo], stats[redo] = redo_stats.unpack(again.read())
         has_hist[redo] = True
-    hist[~has_hist] = 0
     count = np.array([f.numel() for f in flat], dtype=np.float64)
+    missing = ~has_hist
+    if missing.any():
+        hist[missing] = 0
+        stats[missing] = math.nan
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        mean = np.where(has_hist, sums / np.maximum(count, 1), math.nan)
-        std = np.where(has_hist, np.sqrt(np.maximum(squares / np.maximum(count, 1) - mean * mean, 0.0)), math.nan)
-        norm = np.where(has_hist, np.sqrt(np.maximum(squares, 0.0)), math.nan)
-    lims_arr = np.array(lims, dtype=np.float64).reshape(n, 2)
+        mean = stats[:, 2] / count
+        std = np.sqrt(np.maximum(stats[:, 3] * stats[:, 3] / count - mean * mean, 0.0))
+        norm = np.abs(stats[:, 3])
+    ranges_arr = lims_arr
     results = []
     start = 0
     for tensors_g, _, kinds_g in groups:
         sl = slice(start, start + len(tensors_g))
-        out = LayerSummary(hist=hist[sl].copy(), range=lims_arr[sl].copy(), mean=mean[sl].copy(), std=std[sl].copy(),
-                           norm=norm[sl].copy(), count=count[sl].copy(), nonfinite=nonfinite[sl].copy())
+        out = LayerSummary(hist=hist[sl], range=ranges_arr[sl], mean=mean[sl], std=std[sl], norm=norm[sl],
+                           count=count[sl], nonfinite=nonfinite[sl])
         if kinds_g is not None:
-            out.extra = {name: np.full(len(tensors_g), math.nan) for name in ACTIVATION_EXTRAS}
+            extra = np.full((len(ACTIVATION_EXTRAS), len(tensors_g)), math.nan)
             for j, i in enumerate(range(sl.start, sl.stop)):
                 if has_hist[i] and i in act_at:
-                    for name, value in _activation_values(act_at[i], scal, arrays).items():
-                        out.extra[name][j] = value
+                    extra[:, j] = _activation_values(act_at[i], host)
+            out.extra = dict(zip(ACTIVATION_EXTRAS, extra))
         results.append(out)
         start = sl.stop
-    return results, [arrays[k] for k in along_at]
+    return results, [host[k] for k in along_at]
 
 
-def _bin_counts(flats: list[torch.Tensor], lims: list[tuple[float, float]], bins: int,
-                layout: BinLayout) -> torch.Tensor:
-    """(layers, bins) counts of each flat float tensor in its own range, all in one pass.
-
-    Values outside a range are clamped into its end bins; NaN goes to a spare slot per layer
-    that is dropped. Bin index as torch.histc would give it (the top edge falls in the last
-    bin). A range near float32's limits (a diverging run) is binned in float64, where it
-    cannot overflow."""
-    wide = any(max(abs(lo), abs(hi)) > WIDE_RANGE for lo, hi in lims)
-    sizes = [f.numel() for f in flats]
-    pos, idx, offsets = layout.buffers(sizes, bins, flats[0].device, torch.float64 if wide else torch.float32)
-    torch.cat(flats, out=pos) if pos.dtype == flats[0].dtype else pos.copy_(torch.cat(flats))
-    views = pos.split(sizes)
-    # Each layer's own range: (x - lo) · bins / (hi - lo), one foreach call for all layers.
-    torch._foreach_sub_(views, [lo for lo, _ in lims])
-    torch._foreach_mul_(views, [bins / (hi - lo) for lo, hi in lims])
-    pos.clamp_(0, bins - 0.5).nan_to_num_(nan=bins + 0.25)
-    idx.copy_(pos).add_(offsets)    # float → int truncates: the bin within the layer, then its slot
-    slots = len(flats) * (bins + 1)
-    if idx.device.type == "cpu":
-        counts = torch.bincount(idx, minlength=slots)
-    else:   # CUDA's bincount reads its input's extremes back to the host: a sync per call
-        counts = torch.zeros(slots, dtype=torch.int64, device=idx.device)
-        counts.index_add_(0, idx, torch.ones_like(idx, dtype=torch.int64))
-    return counts.view(len(flats), bins + 1)[:, :bins]
-
-
-def _activation_parts(t: torch.Tensor, kind: str, read: _HostRead) -> dict[str, int | tuple[int, int]]:
-    """Queue on `read` what the activation statistics of one layer need; returns where."""
-    u = _unit_view(t if t.dtype == torch.float32 else t.float())
-    at: dict[str, int | tuple[int, int]] = {"numel": u.numel()}
+def _activation_parts(t: torch.Tensor, kind: str, read: _HostRead) -> dict[str, Any]:
+    """Queue on `read` what the activation statistics of one layer need; returns where.
+    A few small reductions per layer; the fractions and ratios follow on the host."""
+    t = t if t.dtype == torch.float32 else t.float()
+    u = t if t.dim() == 2 else _unit_view(t)     # (samples, units[, positions])
+    at: dict[str, Any] = {"numel": u.numel()}
     if kind in BOUNDS:
         lo, hi = BOUNDS[kind]
         m = SAT_MARGIN * (hi - lo)
         mid, half = (lo + hi) / 2, (hi - lo) / 2 - m
-        at["saturated"] = read.scalar(u.sub(mid).abs_().ge_(half).sum())
+        at["saturated"] = read.add(u.sub(mid).abs_().ge_(half).sum())
     if kind in RELU_LIKE:
-        at["dead"] = read.array(u.amax(dim=(0, 2)))    # each unit's largest output on the batch
+        at["dead"] = read.add(u.amax(dim=0) if u.dim() == 2 else u.amax(dim=(0, 2)))
     if u.shape[1] > 1:
-        # Largest deviation of any unit from unit 0, relative to the layer's mean |value|, on
-        # the first SPREAD_SAMPLES samples: exactly 0 when every unit computes the same thing.
+        # Spread: the largest deviation of any unit from unit 0, relative to the layer's mean
+        # |value|, on the first SPREAD_SAMPLES samples (exactly 0 when every unit computes the
+        # same thing); these few values go to the host, where it is a handful of numpy calls.
         per_unit = u[:SPREAD_SAMPLES]
-        per_unit = per_unit[:, :, 0] if per_unit.shape[2] == 1 else per_unit.mean(dim=2)
-        dev_max = torch.linalg.vector_norm(per_unit - per_unit[:, :1], ord=math.inf)
-        abs_sum = torch.linalg.vector_norm(per_unit, ord=1)
-        at["spread"] = (read.scalar(dev_max), read.scalar(abs_sum))
-        at["spread_numel"] = per_unit.numel()
+        at["spread"] = read.add(per_unit if u.dim() == 2 else per_unit.mean(dim=2))
+        at["units"] = u.shape[1]
     return at
 
 
-def _activation_values(at: dict, scal: np.ndarray, arrays: list[np.ndarray]) -> dict[str, float]:
-    """[saturated fraction, dead-unit fraction, relative spread across units] (NaN: not applicable)."""
-    sat = scal[at["saturated"]] / max(1, at["numel"]) if "saturated" in at else math.nan
+def _activation_values(at: dict[str, Any], host: list[np.ndarray]) -> tuple[float, float, float]:
+    """(saturated fraction, dead-unit fraction, relative spread across units); NaN: not applicable."""
+    sat = float(host[at["saturated"]][0]) / max(1, at["numel"]) if "saturated" in at else math.nan
+    dead = math.nan
     if "dead" in at:
-        unit_max = arrays[at["dead"]]
+        unit_max = host[at["dead"]]       # each unit's largest output on the probe batch
         dead = float(np.count_nonzero(unit_max <= 0)) / max(1, unit_max.size)
-    else:
-        dead = math.nan
     spread = math.nan
     if "spread" in at:
-        dev_max, abs_sum = scal[at["spread"][0]], scal[at["spread"][1]]
-        scale = abs_sum / at["spread_numel"]
+        per_unit = host[at["spread"]].reshape(-1, at["units"])
+        deviation = per_unit - per_unit[:, :1]
+        dev_max = max(float(deviation.max()), -float(deviation.min()))
+        scale = float(np.abs(per_unit).sum()) / per_unit.size
         # A layer that outputs zeros everywhere (dead) has no meaningful spread.
         spread = dev_max / scale if scale > 1e-12 else math.nan
-    return dict(zip(ACTIVATION_EXTRAS, (sat, dead, spread)))
-
-
-def _empty_summary(n: int, bins: int, activations: bool) -> LayerSummary:
-    nan = np.full(n, math.nan)
-    s = LayerSummary(hist=np.zeros((n, bins), np.float32), range=np.full((n, 2), math.nan), mean=nan.copy(),
-                     std=nan.copy(), norm=nan.copy(), count=np.zeros(n), nonfinite=np.zeros(n))
-    if activations:
-        s.extra = {name: nan.copy() for name in ACTIVATION_EXTRAS}
-    return s
+    return sat, dead, spread
