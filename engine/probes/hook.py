@@ -21,7 +21,7 @@ import torch
 
 from engine.config import ProbesConfig
 from engine.events import Payload
-from engine.probes.layers import activation_layers, weight_layers
+from engine.probes.layers import activation_layers, mode_dependent, weight_layers
 from engine.probes.stats import BinLayout, GrowingRange, LayerSummary, summarize_groups
 from engine.train.hooks import TrainerHook
 
@@ -57,6 +57,7 @@ class ProbeHook(TrainerHook):
         self._probing = False
         self._x: torch.Tensor | None = None
         self._last_step = -1
+        self._mode_dependent = True
         self._layout = BinLayout()   # the binning layout, reused while no range grows
 
     # -- set-up -------------------------------------------------------------------------
@@ -64,6 +65,7 @@ class ProbeHook(TrainerHook):
         model = trainer.model
         self._acts = activation_layers(model)
         self._wlayers = weight_layers(model)
+        self._mode_dependent = mode_dependent(model)
         self._x, _ = probe_batch(trainer.data.x_train, trainer.data.y_train, self.cfg.batch_size, trainer.config.seed)
         self._ranges = {"act": [GrowingRange() for _ in self._acts], "agrad": [GrowingRange() for _ in self._acts],
                         "grad": [GrowingRange() for _ in self._wlayers],
@@ -122,12 +124,16 @@ class ProbeHook(TrainerHook):
             return fwd
         handles = [m.register_forward_hook(make(i)) for i, (_, m) in enumerate(self._acts)]
         model = trainer.model
-        was_training = model.training
-        model.eval()   # deterministic, and batch norm's running statistics stay untouched
+        # Eval mode: deterministic, and batch norm's running statistics stay untouched (the
+        # switch itself walks every module, so it is skipped where it changes nothing).
+        switch = model.training and self._mode_dependent
+        if switch:
+            model.eval()
         try:
             model(self._x)
         finally:
-            model.train(was_training)
+            if switch:
+                model.train()
             for h in handles:
                 h.remove()
         return [o if o is not None else torch.zeros(0, device=self._x.device) for o in outs]
@@ -159,7 +165,8 @@ class ProbeHook(TrainerHook):
         if has_grads:
             snap["grad"], snap["agrad"] = summaries[2].as_dict(), summaries[3].as_dict()
             if ratio_at >= 0:
-                num, den = np.split(host[ratio_at], 2)
+                norms = host[ratio_at]
+                num, den = norms[:len(weights)], norms[len(weights):]
                 snap["update_ratio"] = num / np.maximum(den, 1e-30)
         else:
             snap["grad"] = _empty(len(self._wlayers), bins)

@@ -96,6 +96,14 @@ class BinLayout:
         self.value_buffer = self.index_buffer = torch.empty(0)
         self._lims_key: tuple | None = None
         self._params: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._redo: BinLayout | None = None
+
+    @property
+    def redo(self) -> "BinLayout":
+        """The layout for the layers binned again when their range grows (usually one)."""
+        if self._redo is None:
+            self._redo = BinLayout()
+        return self._redo
 
     def plan(self, sizes: Sequence[int], bins: int, device: torch.device, dtype: torch.dtype) -> None:
         key = (tuple(sizes), bins, str(device), dtype)
@@ -166,7 +174,7 @@ class _LayerStats:
     own range: queued on a _HostRead as a few kernels per size class and one bincount."""
 
     def __init__(self, flats: list[torch.Tensor], lims: list[tuple[float, float]], bins: int, layout: BinLayout,
-                 read: _HostRead) -> None:
+                 read: _HostRead, reductions: bool = True) -> None:
         # A range near float32's limits (a diverging run) is binned in float64, where it cannot overflow.
         wide = any(max(abs(lo), abs(hi)) > WIDE_RANGE for lo, hi in lims)
         layout.plan([f.numel() for f in flats], bins, flats[0].device, torch.float64 if wide else torch.float32)
@@ -174,9 +182,9 @@ class _LayerStats:
         torch.cat([flats[i] for i in layout.order], out=layout.value_buffer)
         self.at = []
         for values, (lo, per_unit) in zip(layout.values, layout.params(lims, bins)):
-            # (amin and amax apart: aminmax over rows is many times slower on CPU)
-            self.at.append([read.add(t) for t in (values.amin(dim=1), values.amax(dim=1), values.sum(dim=1),
-                                                  torch.linalg.vector_norm(values, dim=1))])
+            if reductions:   # (amin and amax apart: aminmax over rows is many times slower on CPU)
+                self.at.append([read.add(t) for t in (values.amin(dim=1), values.amax(dim=1), values.sum(dim=1),
+                                                      torch.linalg.vector_norm(values, dim=1))])
             values.sub_(lo).mul_(per_unit)      # (x - lo) · bins / (hi - lo), as torch.histc bins
         # Values outside a range are clamped into its end bins (the top edge into the last);
         # NaN goes to a spare slot per layer that is dropped.
@@ -193,10 +201,13 @@ class _LayerStats:
             counts.index_add_(0, idx, torch.ones_like(idx, dtype=torch.int64))
         self.counts_at = read.add(counts)
 
-    def unpack(self, host: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """(counts (layers, bins), stats (layers, 4): min, max, sum, norm), in the layers' order."""
+    def unpack(self, host: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """(counts (layers, bins), stats (layers, 4): min, max, sum, norm, or None without
+        reductions), in the layers' order."""
         inverse = self.layout.inverse
         hist = host[self.counts_at].reshape(self.n, self.bins + 1)[inverse, :self.bins]
+        if not self.at:
+            return hist, None
         stats = np.concatenate([np.stack([host[k] for k in at], axis=1) for at in self.at])[inverse]
         return hist, stats
 
@@ -277,10 +288,14 @@ def summarize_groups(groups: list[Group], bins: int, *, layout: BinLayout | None
             lims_arr[i] = ranges[i].fit(vmin, vmax)
             redo.append(i)
     if redo:   # round 2: the layers whose range had to be set or grown, or that held NaN/Inf
+        # Their min, max, sum and norm from round 1 stand, unless NaN/Inf values were dropped.
+        cleaned = bool(nonfinite[redo].any())
         again = _HostRead()
-        redo_stats = _LayerStats([flat[i] for i in redo], [tuple(lims_arr[i]) for i in redo], bins, BinLayout(),
-                                 again)
-        hist[redo], stats[redo] = redo_stats.unpack(again.read())
+        redo_stats = _LayerStats([flat[i] for i in redo], [tuple(lims_arr[i]) for i in redo], bins,
+                                 (layout or BinLayout()).redo, again, reductions=cleaned)
+        hist[redo], redo_extremes = redo_stats.unpack(again.read())
+        if redo_extremes is not None:
+            stats[redo] = redo_extremes
         has_hist[redo] = True
     count = np.array([f.numel() for f in flat], dtype=np.float64)
     missing = ~has_hist
