@@ -14,7 +14,10 @@ Model and data: sklearn digits, MLP 64-128-128-10 ReLU, batch 64, SGD lr 0.1 mom
 - tensorboard: the bare loop plus SummaryWriter.add_scalar for loss, lr and gradient norm
   every step, and add_histogram of every layer's activations (same probe batch), weights
   and weight gradients every 20 steps.
-Prints one JSON line. Target: descent >= 0.9 of the bare loop's steps/s.
+Prints one JSON line. Target: descent >= 0.9 of the bare loop's steps/s. Alongside the wall-clock
+ratios: the same ratios in CPU time of the training thread (cpu_ratio_*; steadier on a
+shared machine) and the CPU cost of one probe (probe_cpu_ms_median/_mean, measured inside
+three probed runs) next to the bare loop's CPU time per step.
 Usage: python tests/benchmarks/bench_probes.py [epochs_per_trial] [trials] [threads]
 (on a heavily shared machine, threads=1 avoids torch's thread-pool stalls that swamp the
 comparison; the JSON records the 1-minute load average)
@@ -53,7 +56,13 @@ def make_config(epochs: int, instrumented: bool, everything: bool = False) -> Ex
     })
 
 
-def descent_run(epochs: int, everything: bool = False) -> tuple[float, int]:
+def _cpu_clock() -> float:
+    """CPU seconds of the training thread (torch runs its kernels there with 1 thread); with
+    more threads, of the process (the thread pool's CPU included, spin-waits too)."""
+    return time.thread_time() if THREADS == 1 else time.process_time()
+
+
+def descent_run(epochs: int, everything: bool = False) -> tuple[float, int, float]:
     ch = EventChannel()
     stop = threading.Event()
 
@@ -64,35 +73,42 @@ def descent_run(epochs: int, everything: bool = False) -> tuple[float, int]:
     th = threading.Thread(target=consume, daemon=True)
     th.start()
     t = Trainer(make_config(epochs, True, everything), emit=ch.put)
-    t0 = time.perf_counter()
+    c0, t0 = _cpu_clock(), time.perf_counter()
     t.run()
-    dt = time.perf_counter() - t0
+    dt, cpu = time.perf_counter() - t0, _cpu_clock() - c0
     stop.set()
     th.join()
-    return dt, t.step
+    return dt, t.step, cpu
 
 
-def probe_share(epochs: int) -> float:
+def probe_share(epochs: int) -> tuple[float, list[float]]:
     """Fraction of a probed run's wall time spent inside the probe hook (both measured in the
-    same run, so it is far less sensitive to a shared machine's load than two runs are)."""
+    same run, so it is far less sensitive to a shared machine's load than two runs are), and
+    the CPU seconds of each probe (its before_step and after_step on a probed step)."""
     from engine.probes import ProbeHook
     t = Trainer(make_config(epochs, True))
     hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
     spent = [0.0]
+    per_probe: list[float] = []
     for name in ("on_start", "before_step", "after_step", "on_finish"):
         orig = getattr(hook, name)
 
-        def timed(*a, _orig=orig):
-            t0 = time.perf_counter()
+        def timed(*a, _orig=orig, _name=name):
+            probing = hook._probing
+            t0, c0 = time.perf_counter(), _cpu_clock()
             _orig(*a)
             spent[0] += time.perf_counter() - t0
+            if _name == "before_step" and hook._probing:
+                per_probe.append(_cpu_clock() - c0)
+            elif _name == "after_step" and probing:
+                per_probe[-1] += _cpu_clock() - c0
         setattr(hook, name, timed)
     t0 = time.perf_counter()
     t.run()
-    return spent[0] / (time.perf_counter() - t0)
+    return spent[0] / (time.perf_counter() - t0), per_probe
 
 
-def _bare(epochs: int, writer=None) -> tuple[float, int]:
+def _bare(epochs: int, writer=None) -> tuple[float, int, float]:
     ref = Trainer(make_config(epochs, False), hooks=[])
     cfg = ref.config
     model, x, y = ref.model, ref.data.x_train, ref.data.y_train
@@ -104,7 +120,7 @@ def _bare(epochs: int, writer=None) -> tuple[float, int]:
     linears = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
     xp, _ = probe_batch(x, y, cfg.probes.batch_size, cfg.seed)   # the same probe batch as Descent
     steps = 0
-    t0 = time.perf_counter()
+    c0, t0 = _cpu_clock(), time.perf_counter()
     for _ in range(epochs):
         perm = torch.randperm(n, generator=g)
         for s in range(0, n, bs):
@@ -134,14 +150,14 @@ def _bare(epochs: int, writer=None) -> tuple[float, int]:
                     writer.add_histogram(f"grad/{name}", m.weight.grad, steps)
     if writer is not None:
         writer.flush()
-    return time.perf_counter() - t0, steps
+    return time.perf_counter() - t0, steps, _cpu_clock() - c0
 
 
-def bare_run(epochs: int) -> tuple[float, int]:
+def bare_run(epochs: int) -> tuple[float, int, float]:
     return _bare(epochs)
 
 
-def tensorboard_run(epochs: int) -> tuple[float, int]:
+def tensorboard_run(epochs: int) -> tuple[float, int, float]:
     from torch.utils.tensorboard import SummaryWriter
     with tempfile.TemporaryDirectory() as d:
         w = SummaryWriter(d)
@@ -167,12 +183,17 @@ def main() -> None:
     for f in runners.values():
         f(1)   # warm-up
     rates: dict[str, list[float]] = {k: [] for k in runners}
+    cpu_rates: dict[str, list[float]] = {k: [] for k in runners}   # steps per CPU second
     for _ in range(trials):        # interleaved, so load changes hit every variant alike
         for k, f in runners.items():
-            dt, n = f(epochs)
+            dt, n, cpu = f(epochs)
             rates[k].append(n / dt)
+            cpu_rates[k].append(n / max(cpu, 1e-9))
     med = {k: sorted(v)[len(v) // 2] for k, v in rates.items()}
-    share = sorted(probe_share(epochs) for _ in range(3))[1]
+    cpu_med = {k: sorted(v)[len(v) // 2] for k, v in cpu_rates.items()}
+    shares = sorted((probe_share(epochs) for _ in range(3)), key=lambda r: r[0])
+    share = shares[1][0]
+    probe_ms = sorted(1000 * c for _, per in shares for c in per)
     ratio = med["descent"] / med["bare"]
     out = {
         "benchmark": "probes_full_instrumentation", "model": "digits MLP 64-128-128-10 relu, batch 64, SGD momentum",
@@ -181,7 +202,15 @@ def main() -> None:
         "bare_steps_per_s": round(med["bare"], 1), "descent_steps_per_s": round(med["descent"], 1),
         "ratio_descent_vs_bare": round(ratio, 3), "target": 0.9, "meets_target": bool(ratio >= 0.9),
         "probe_time_share": round(share, 3),
+        # CPU time of the training thread (threads=1; the process with more threads): steadier
+        # than wall time on a shared machine.
+        "cpu_clock": "thread" if THREADS == 1 else "process",
+        "cpu_ratio_descent_vs_bare": round(cpu_med["descent"] / cpu_med["bare"], 3),
+        "probe_cpu_ms_median": round(probe_ms[len(probe_ms) // 2], 3) if probe_ms else None,
+        "probe_cpu_ms_mean": round(sum(probe_ms) / len(probe_ms), 3) if probe_ms else None,
+        "bare_cpu_ms_per_step": round(1000 / cpu_med["bare"], 3),
         "everything_steps_per_s": round(med["descent_everything"], 1),
+        "cpu_ratio_everything_vs_bare": round(cpu_med["descent_everything"] / cpu_med["bare"], 3),
         "ratio_everything_vs_bare": round(med["descent_everything"] / med["bare"], 3),
     }
     if tb_error:
@@ -190,6 +219,7 @@ def main() -> None:
         out["tensorboard_steps_per_s"] = round(med["tensorboard"], 1)
         out["ratio_tensorboard_vs_bare"] = round(med["tensorboard"] / med["bare"], 3)
         out["descent_vs_tensorboard"] = round(med["descent"] / med["tensorboard"], 2)
+        out["cpu_ratio_tensorboard_vs_bare"] = round(cpu_med["tensorboard"] / cpu_med["bare"], 3)
     print(json.dumps(out))
 
 
