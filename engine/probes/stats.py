@@ -144,28 +144,28 @@ class _HostRead:
     one device→host copy."""
 
     def __init__(self) -> None:
-        self.parts: list[torch.Tensor] = []
+        self.parts: list[torch.Tensor] = []      # float32, concatenated as they are
+        self.others: list[torch.Tensor] = []     # other dtypes (counts, float64), converted one by one
 
     def add(self, t: torch.Tensor) -> int:
-        self.parts.append(t if t.dim() == 1 else t.reshape(-1))
-        return len(self.parts) - 1
+        """Queue a tensor; its flat float64 values come back at this index of `read()`."""
+        t = t if t.dim() == 1 else t.reshape(-1)
+        if t.dtype == torch.float32:
+            self.parts.append(t)
+            return len(self.parts) - 1
+        self.others.append(t)
+        return -len(self.others)      # negative: counted from the end
 
     def read(self) -> list[np.ndarray]:
-        if not self.parts:
+        chunks = ([torch.cat(self.parts).double()] if self.parts else []) + [t.double() for t in reversed(self.others)]
+        if not chunks:
             return []
-        # float32 parts first, concatenated as they are (a mixed-dtype cat is many times
-        # slower), then the others (counts, float64) converted one by one.
-        order = sorted(range(len(self.parts)), key=lambda k: self.parts[k].dtype != torch.float32)
-        same = [self.parts[k] for k in order if self.parts[k].dtype == torch.float32]
-        chunks = ([torch.cat(same).double()] if same else []) + \
-            [self.parts[k].double() for k in order[len(same):]]
         host = (torch.cat(chunks) if len(chunks) > 1 else chunks[0]).cpu().numpy()
-        out: list[np.ndarray] = [host] * len(self.parts)
+        out = []
         start = 0
-        for k in order:
-            size = self.parts[k].numel()
-            out[k] = host[start:start + size]
-            start += size
+        for t in self.parts + self.others[::-1]:
+            out.append(host[start:start + t.numel()])
+            start += t.numel()
         return out
 
 
@@ -183,8 +183,8 @@ class _LayerStats:
         self.at = []
         for values, (lo, per_unit) in zip(layout.values, layout.params(lims, bins)):
             if reductions:   # (amin and amax apart: aminmax over rows is many times slower on CPU)
-                self.at.append([read.add(t) for t in (values.amin(dim=1), values.amax(dim=1), values.sum(dim=1),
-                                                      torch.linalg.vector_norm(values, dim=1))])
+                self.at.append(read.add(torch.stack([values.amin(dim=1), values.amax(dim=1), values.sum(dim=1),
+                                                     torch.linalg.vector_norm(values, dim=1)])))
             values.sub_(lo).mul_(per_unit)      # (x - lo) · bins / (hi - lo), as torch.histc bins
         # Values outside a range are clamped into its end bins (the top edge into the last);
         # NaN goes to a spare slot per layer that is dropped.
@@ -208,7 +208,7 @@ class _LayerStats:
         hist = host[self.counts_at].reshape(self.n, self.bins + 1)[inverse, :self.bins]
         if not self.at:
             return hist, None
-        stats = np.concatenate([np.stack([host[k] for k in at], axis=1) for at in self.at])[inverse]
+        stats = np.concatenate([host[k].reshape(4, -1) for k in self.at], axis=1).T[inverse]
         return hist, stats
 
 
