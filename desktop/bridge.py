@@ -28,6 +28,7 @@ class Bridge(QObject):
         self.events_seen = 0
         self.last_tick_ms = 0.0
         self.max_tick_ms = 0.0
+        self.view_ms: dict[str, float] = {}   # time spent in each view's handle_events, summed
 
     def start(self) -> None:
         self.timer.start()
@@ -51,10 +52,14 @@ class Bridge(QObject):
         self.ticks += 1
         self.events_seen += len(events)
         self.controller.process(events)
+        view_ms = self.view_ms
         for v in self.views:
+            t = time.perf_counter()
             try:
                 v.handle_events(events)
             except Exception as e:  # noqa: BLE001 - one broken view must not take the app down
                 self.controller.notice.emit(f"{type(v).__name__}: {type(e).__name__}: {e}", "error")
+            name = type(v).__name__
+            view_ms[name] = view_ms.get(name, 0.0) + (time.perf_counter() - t) * 1000
         self.last_tick_ms = (time.perf_counter() - t0) * 1000
         self.max_tick_ms = max(self.max_tick_ms, self.last_tick_ms)

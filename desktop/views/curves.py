@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from desktop.plotting import GrowingArray, IncrementalEMA, style_plot
+from desktop.plotting import GrowingArray, IncrementalEMA, nice_ceiling, style_plot
 from desktop.views.base import View
 from engine.events import EpochEnd, Event, Payload, StepBatch
 
@@ -84,6 +84,13 @@ class CurvesView(View):
         self.c_lr = self.p_lr.plot(pen=pg.mkPen("#009E73", width=2), antialias=False)
         self.c_gn = self.p_gn.plot(pen=pg.mkPen("#CC79A7", width=1), antialias=False)
         self.p_acc.setYRange(0, 1.02)
+        # The step axis follows the run in coarse steps (nice_ceiling), so the four plots'
+        # x axes are not re-laid at every redraw; a pan/zoom by the user stops following,
+        # the plot's "A" button resumes it.
+        self._x_hi = 0.0
+        self._x_follow = True
+        self._epochs_drawn = -1
+        self.p_loss.vb.sigRangeChangedManually.connect(self._on_manual_range)
 
         # hover read-out
         self.readout = QLabel(" ")
@@ -123,6 +130,7 @@ class CurvesView(View):
             self.show_series(saved.series)
         else:
             self.run = RunCurves(self.alpha)
+            self._epochs_drawn = -1
             self._redraw()
         self.run_id = run_id
 
@@ -192,6 +200,7 @@ class CurvesView(View):
         for k in r.epoch:
             r.epoch[k].extend(series.get(f"epoch/{k}", np.zeros(0)))
         self.run = r
+        self._epochs_drawn = -1
         self._redraw()
 
     def _redraw(self) -> None:
@@ -210,10 +219,32 @@ class CurvesView(View):
                 self.p_lr.enableAutoRange(axis="y")
         self.c_gn.setData(x, r.grad_norm.view())
         ex = r.epoch_step.view()
-        self.c_train_loss.setData(ex, r.epoch["train_loss"].view())
-        self.c_val_loss.setData(ex, r.epoch["val_loss"].view())
-        self.c_train_acc.setData(ex, r.epoch["train_acc"].view())
-        self.c_val_acc.setData(ex, r.epoch["val_acc"].view())
+        if len(ex) != self._epochs_drawn:     # epoch curves change once an epoch, not every redraw
+            self._epochs_drawn = len(ex)
+            # symbols help while there are few epochs; beyond that they cost and clutter
+            sym = "o" if len(ex) <= 60 else None
+            for c in (self.c_train_loss, self.c_val_loss, self.c_train_acc, self.c_val_acc):
+                if c.opts["symbol"] != sym:
+                    c.setSymbol(sym)
+            self.c_train_loss.setData(ex, r.epoch["train_loss"].view())
+            self.c_val_loss.setData(ex, r.epoch["val_loss"].view())
+            self.c_train_acc.setData(ex, r.epoch["train_acc"].view())
+            self.c_val_acc.setData(ex, r.epoch["val_acc"].view())
+        self._follow_x(float(x[-1]) if len(x) else 0.0)
+
+    def _on_manual_range(self, *_args) -> None:
+        self._x_follow = False
+
+    def _follow_x(self, xmax: float) -> None:
+        vb = self.p_loss.vb
+        if vb.state["autoRange"][0] is not False:    # at start, or the user pressed "A"
+            vb.enableAutoRange(x=False)
+            self._x_follow, self._x_hi = True, 0.0
+        if not self._x_follow:
+            return
+        if xmax > self._x_hi or self._x_hi > 8 * max(xmax, 1.0):    # grown past the end, or a new run
+            self._x_hi = nice_ceiling(max(xmax, 10.0))
+            self.p_loss.setXRange(0, self._x_hi, padding=0.01)
 
     # -- controls ------------------------------------------------------------------------
     def _on_log_y_toggled(self, on: bool) -> None:

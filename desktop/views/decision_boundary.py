@@ -79,8 +79,15 @@ class DecisionBoundaryView(View):
             else:
                 latest_grid = e.data            # only the newest grid of a batch is drawn
         if latest_grid is not None:
-            self._set_grid(latest_grid["probs"], latest_grid["extent"], latest_grid.get("step", 0),
-                           latest_grid.get("epoch", 0))
+            self._pending_grid = latest_grid
+            self._dirty = True
+        self.redraw_if_due()       # a hidden tab keeps only the newest grid and draws it when shown
+
+    def redraw(self) -> None:
+        g, self._pending_grid = getattr(self, "_pending_grid", None), None
+        if g is not None:
+            self._set_grid(g["probs"], g["extent"], g.get("step", 0), g.get("epoch", 0))
+        self._mark_drawn()
 
     def on_run_started(self, run_id: str, config) -> None:
         self.run_id = run_id

@@ -39,21 +39,29 @@ def with_gui(cfg: ExperimentConfig) -> tuple[float, dict]:
     marks: dict = {}
 
     def begin() -> None:    # measure after the run is built and drawing has started
-        marks["t0"], marks["s0"] = time.perf_counter(), c.worker.trainer.step
+        t = c.worker.trainer if c.worker is not None else None
+        if t is None or t.step == 0:
+            QTimer.singleShot(200, begin)
+            return
+        marks["t0"], marks["s0"] = time.perf_counter(), t.step
+        QTimer.singleShot(int(SECONDS * 1000), end)
 
     def end() -> None:
         marks["t1"], marks["s1"] = time.perf_counter(), c.worker.trainer.step
         app.quit()
 
     QTimer.singleShot(1500, begin)
-    QTimer.singleShot(int(1500 + SECONDS * 1000), end)
     app.exec()
     c.shutdown()
     rate = (marks["s1"] - marks["s0"]) / (marks["t1"] - marks["t0"])
-    return rate, {"bridge_ticks": w.bridge.ticks, "max_bridge_tick_ms": round(w.bridge.max_tick_ms, 1)}
+    busiest = sorted(w.bridge.view_ms.items(), key=lambda kv: -kv[1])[:5]
+    return rate, {"bridge_ticks": w.bridge.ticks, "max_bridge_tick_ms": round(w.bridge.max_tick_ms, 1),
+                  "busiest_views_ms": {k: round(v, 1) for k, v in busiest}}
 
 
 def main() -> None:
+    if os.environ.get("SWITCH_INTERVAL"):
+        sys.setswitchinterval(float(os.environ["SWITCH_INTERVAL"]))
     cfg = ExperimentConfig().with_updates({"train.epochs": 100_000, "device": "cpu"})
     h1 = headless(cfg)
     g, extra = with_gui(cfg)

@@ -1,0 +1,49 @@
+"""Small plotting helpers the live views rely on."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+from desktop.plotting import nice_ceiling  # noqa: E402
+
+
+@pytest.mark.parametrize("x, want", [(1, 1), (1.01, 1.5), (7, 8), (8.5, 10), (99, 100), (101, 150),
+                                     (1234, 1500), (0.03, 0.03), (0.031, 0.04), (0, 1.0), (np.nan, 1.0)])
+def test_nice_ceiling(x, want):
+    assert nice_ceiling(x) == pytest.approx(want)
+
+
+def test_nice_ceiling_changes_rarely_for_a_growing_series():
+    ends = {nice_ceiling(x) for x in range(10, 100_001)}
+    assert len(ends) <= 5 * 8 + 1          # at most 8 ends per decade over four decades
+    xs = np.arange(10, 100_001)
+    assert all(nice_ceiling(x) >= x for x in xs[::97])
+
+
+def test_curves_view_follows_the_run_in_coarse_steps_until_the_user_zooms(qtbot):
+    from desktop.controller import AppController
+    from desktop.views.curves import CurvesView
+    from engine.config import ExperimentConfig
+    from engine.events import StepBatch
+
+    v = CurvesView(AppController(ExperimentConfig()))
+    qtbot.addWidget(v)
+    v.show()
+    v.on_run_started("run", ExperimentConfig())
+    ranges = []
+    for k in range(40):
+        steps = np.arange(k * 25 + 1, (k + 1) * 25 + 1)
+        v.handle_events([StepBatch("run", steps, np.ones(25), np.full(25, 0.01), np.ones(25), 0, 100.0)])
+        v._redraw()
+        ranges.append(tuple(v.p_loss.vb.viewRange()[0]))
+    # 25 → 1,000 steps in 40 redraws: at most 8 axis ends per decade (1.6 decades here)
+    assert ranges[-1][1] >= 1000 and len(set(ranges)) <= 14 and len(set(ranges)) < len(ranges) / 2
+    v.p_loss.vb.sigRangeChangedManually.emit([True, True])      # the user zoomed
+    v.p_loss.setXRange(100, 200, padding=0)
+    v.handle_events([StepBatch("run", np.arange(1001, 2001), np.ones(1000), np.full(1000, 0.01), np.ones(1000), 0, 1.0)])
+    v._redraw()
+    assert v.p_loss.vb.viewRange()[0] == pytest.approx([100, 200])
+    v.p_loss.vb.enableAutoRange(x=True)                          # the "A" button
+    v._redraw()
+    assert v.p_loss.vb.viewRange()[0][1] >= 2000
