@@ -2,20 +2,20 @@
 accuracy, train and validation, the two runs marked at α = 0 and α = 1) and the Compare
 tab's panel that picks the two runs and computes the line in the background.
 
-The engine does the work (engine/landscape/between.py) on a plain thread that only stores
-its result; a GUI-thread timer picks it up (no Qt call ever happens on the worker thread).
+The engine does the work (engine/landscape/between.py) in a BackgroundTask: a plain thread
+that never touches Qt; the result comes back on the GUI thread.
 """
 from __future__ import annotations
 
-import threading
 from typing import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from desktop.plotting import color, style_plot
+from desktop.views.background import BackgroundTask
 from desktop.views.log_axis import DecadeLogAxis
 from engine.landscape.between import RunLine, store_lines, stored_lines
 
@@ -118,12 +118,9 @@ class RunLinePanel(QWidget):
         super().__init__(parent)
         self.get_records, self.colors, self.names = get_records, colors, names
         self.lines: dict[tuple[str, str], RunLine] = {}
-        self._thread: threading.Thread | None = None
-        self._cancel = threading.Event()
-        self._result: tuple[RunLine | None, str] | None = None
-        self._poll = QTimer(self)
-        self._poll.setInterval(100)
-        self._poll.timeout.connect(self._on_poll_timeout)
+        self.task = BackgroundTask(self)
+        self.task.done.connect(self._on_task_done)
+        self.task.failed.connect(self._on_task_failed)
         self.cb_a, self.cb_b = QComboBox(), QComboBox()
         for cb in (self.cb_a, self.cb_b):
             cb.setMinimumWidth(90)
@@ -186,7 +183,7 @@ class RunLinePanel(QWidget):
     # -- computing -------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self.task.busy
 
     def compute(self) -> bool:
         """Take the two runs' records (the engine hands them over between steps) and compute the
@@ -209,51 +206,34 @@ class RunLinePanel(QWidget):
             self._error(f"run '{a if a not in records else b}' is no longer in the comparison")
             return False
         rec_a, rec_b = records[a], records[b]
-        self._cancel.clear()
-        self._result = None
-        cancel = self._cancel
 
-        def work() -> None:
+        def work(cancelled) -> RunLine:
             from engine.landscape.between import line_between_records
-            from engine.landscape.params import LandscapeError
 
-            try:
-                self._result = (line_between_records(rec_a, rec_b, cancelled=cancel.is_set), "")
-            except (LandscapeError, ValueError, RuntimeError) as e:
-                self._result = (None, str(e))
+            return line_between_records(rec_a, rec_b, cancelled=cancelled)
 
         self.btn.setEnabled(False)
         self.status.setText(f"computing the line {a} → {b}…")
-        self._thread = threading.Thread(target=work, name="descent-run-line", daemon=True)
-        self._thread.start()
-        self._poll.start()
+        self.task.run(work, cancellable=True, name="descent-run-line")
         return True
 
     def _error(self, message: str) -> None:
         self.status.setText(f"<span style='color:#D55E00'>{message}</span>")
 
-    def _on_poll_timeout(self) -> None:
-        if self._result is None:
-            if not self.busy:           # the thread ended without a result (cleared)
-                self._poll.stop()
-                self.btn.setEnabled(True)
-            return
-        self._poll.stop()
-        line, error = self._result
-        self._result = None
+    def _on_task_done(self, line: RunLine) -> None:
         self.btn.setEnabled(True)
-        if self._cancel.is_set():
-            return
-        if line is None:
-            self._error(error)
-            return
         self.lines[(line.a, line.b)] = line
         if (self.cb_a.currentText(), self.cb_b.currentText()) == (line.a, line.b):
             self._show(line)
 
+    def _on_task_failed(self, message: str) -> None:
+        self.btn.setEnabled(True)
+        self._error(message)
+
     # -- sessions --------------------------------------------------------------------------
     def clear(self) -> None:
-        self._cancel.set()
+        self.task.cancel()
+        self.btn.setEnabled(True)
         self.lines = {}
         self.plot.set_line(None)
         self.status.setText("Choose two runs of the comparison.")
@@ -276,7 +256,4 @@ class RunLinePanel(QWidget):
             store_lines(session, lines, PREFIX, META_PATH)
 
     def shutdown(self) -> None:
-        self._cancel.set()
-        self._poll.stop()
-        if self._thread is not None:
-            self._thread.join(5.0)
+        self.task.shutdown()

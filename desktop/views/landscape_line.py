@@ -3,18 +3,17 @@ current) weights to the final weights of a run saved in another session file, wh
 share one architecture (engine/landscape/between.py).
 
 The weights of a live run are copied on the engine thread between two steps; the line is
-computed on a plain thread that only stores its result, picked up by a GUI-thread timer.
+computed by a BackgroundTask (a plain thread; the result comes back on the GUI thread).
 """
 from __future__ import annotations
 
 import copy
-import threading
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from desktop.views.background import BackgroundTask
 from desktop.views.compare_line import BARRIER_HELP, RunLinePlot, describe
 from engine.landscape.between import RunLine, store_lines, stored_lines
 from engine.landscape.params import LandscapeError
@@ -33,12 +32,9 @@ class LineToRunPanel(QWidget):
         super().__init__(parent)
         self.prepare_source = prepare_source
         self.line: RunLine | None = None
-        self._thread: threading.Thread | None = None
-        self._cancel = threading.Event()
-        self._result: tuple[RunLine | None, str] | None = None
-        self._poll = QTimer(self)
-        self._poll.setInterval(100)
-        self._poll.timeout.connect(self._on_poll_timeout)
+        self.task = BackgroundTask(self)
+        self.task.done.connect(self._on_task_done)
+        self.task.failed.connect(self._on_task_failed)
         self.btn = QPushButton("Open…")
         self.btn.setToolTip("Open another session file: loss and accuracy along the straight line from this run's "
                             "weights (α=0) to the final weights of its first run with the same architecture (α=1)")
@@ -57,7 +53,7 @@ class LineToRunPanel(QWidget):
 
     @property
     def busy(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self.task.busy
 
     def _on_btn_clicked(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Line to a run of another session", "",
@@ -94,51 +90,32 @@ class LineToRunPanel(QWidget):
             b = copy.copy(rec)
             b.name = f"{rec.name} ({path.name})"      # a name unique even when both runs share one
             candidates.append(b)
-        self._cancel.clear()
-        self._result = None
-        cancel = self._cancel
-
-        def work() -> None:
+        def work(cancelled) -> RunLine:
             from engine.landscape.between import line_to_record
 
-            try:
-                name, cfg, state, model, data = source()
-                errors = []
-                for b in candidates:
-                    try:
-                        self._result = (line_to_record(name, cfg, state, model, b, data, cancelled=cancel.is_set), "")
-                        return
-                    except LandscapeError as e:
-                        errors.append(str(e))
-                # one run: its reason; several: the first one's, and how many were tried
-                more = f" (and {len(errors) - 1} other runs of {path.name} did not fit either)" if len(errors) > 1 else ""
-                self._result = (None, errors[0] + more)
-            except (LandscapeError, ValueError, RuntimeError) as e:
-                self._result = (None, str(e))
+            name, cfg, state, model, data = source()
+            errors = []
+            for b in candidates:
+                try:
+                    return line_to_record(name, cfg, state, model, b, data, cancelled=cancelled)
+                except LandscapeError as e:
+                    errors.append(str(e))
+            # one run: its reason; several: the first one's, and how many were tried
+            more = f" (and {len(errors) - 1} other runs of {path.name} did not fit either)" if len(errors) > 1 else ""
+            raise LandscapeError(errors[0] + more)
 
         self.btn.setEnabled(False)
         self.status.setText(f"computing the line to {path.name}…")
-        self._thread = threading.Thread(target=work, name="descent-line-to-run", daemon=True)
-        self._thread.start()
-        self._poll.start()
+        self.task.run(work, cancellable=True, name="descent-line-to-run")
         return True
 
-    def _on_poll_timeout(self) -> None:
-        if self._result is None:
-            if not self.busy:
-                self._poll.stop()
-                self.btn.setEnabled(True)
-            return
-        self._poll.stop()
-        line, error = self._result
-        self._result = None
+    def _on_task_done(self, line: RunLine) -> None:
         self.btn.setEnabled(True)
-        if self._cancel.is_set():
-            return
-        if line is None:
-            self._error(error)
-            return
         self.show_line(line)
+
+    def _on_task_failed(self, message: str) -> None:
+        self.btn.setEnabled(True)
+        self._error(message)
 
     def show_line(self, line: RunLine | None) -> None:
         self.line = line
@@ -148,7 +125,8 @@ class LineToRunPanel(QWidget):
 
     # -- sessions --------------------------------------------------------------------------
     def clear(self) -> None:
-        self._cancel.set()
+        self.task.cancel()
+        self.btn.setEnabled(True)
         self.show_line(None)
 
     def load(self, session) -> None:
@@ -164,7 +142,4 @@ class LineToRunPanel(QWidget):
             store_lines(session, [self.line], PREFIX, META_PATH)
 
     def shutdown(self) -> None:
-        self._cancel.set()
-        self._poll.stop()
-        if self._thread is not None:
-            self._thread.join(5.0)
+        self.task.shutdown()
