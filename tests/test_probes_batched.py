@@ -132,3 +132,17 @@ def test_eval_switch_is_skipped_only_where_it_cannot_change_the_output():
     assert mode_dependent(nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3)))
     assert mode_dependent(nn.Sequential(nn.Linear(4, 3), nn.Dropout(0.5)))
     assert mode_dependent(nn.Sequential(nn.Linear(4, 3), Custom()))    # unknown code: assume it can
+
+
+def test_large_work_buffers_are_released_between_probes_with_the_same_results(monkeypatch):
+    import engine.probes.stats as stats
+    layers = _layers(4)
+    kept_ranges, kept_layout = [GrowingRange() for _ in layers], BinLayout()
+    kept = [summarize_groups([(layers, kept_ranges, None)], BINS, layout=kept_layout)[0][0] for _ in range(2)]
+    assert kept_layout.value_buffer.numel() == sum(t.numel() for t in layers)      # small: kept
+    monkeypatch.setattr(stats, "KEEP_BUFFERS", 100)
+    ranges, layout = [GrowingRange() for _ in layers], BinLayout()
+    for want in kept:
+        (got,), _ = summarize_groups([(layers, ranges, None)], BINS, layout=layout)
+        assert layout.value_buffer.numel() == 0                                     # large: dropped
+        assert np.array_equal(got.hist, want.hist) and np.allclose(got.std, want.std)

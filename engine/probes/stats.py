@@ -24,6 +24,7 @@ from engine.probes.layers import BOUNDS, RELU_LIKE
 SAT_MARGIN = 0.01   # saturated: within 1% of the output span of a bound
 SPREAD_SAMPLES = 32  # samples used for the spread across units (the symmetry indicator)
 WIDE_RANGE = 1e30    # a histogram range beyond this (a diverging run) is binned in float64
+KEEP_BUFFERS = 1 << 22   # values: a probe's work buffers up to this size are kept between probes
 ACTIVATION_EXTRAS = ("saturated", "dead", "unit_spread")
 
 
@@ -107,7 +108,7 @@ class BinLayout:
 
     def plan(self, sizes: Sequence[int], bins: int, device: torch.device, dtype: torch.dtype) -> None:
         key = (tuple(sizes), bins, str(device), dtype)
-        if key == self._key:
+        if key == self._key and self.values:
             return
         self.order = sorted(range(len(sizes)), key=lambda i: (-sizes[i], i))
         self.inverse = np.argsort(np.array(self.order, dtype=np.int64))
@@ -126,6 +127,13 @@ class BinLayout:
             row, start = row + rows, start + rows * size
         self._key = key
         self._lims_key = None
+
+    def release(self) -> None:
+        """Drop the work buffers if they are large (a big convolutional net's probe): memory
+        then is only held during a probe, at the price of allocating them every probe."""
+        if self.value_buffer.numel() > KEEP_BUFFERS:
+            self.values, self.indices = [], []
+            self.value_buffer = self.index_buffer = torch.empty(0)
 
     def params(self, lims: Sequence[tuple[float, float]], bins: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Per size class, each row's (range start, bins per unit) as (rows, 1) columns;
@@ -200,6 +208,7 @@ class _LayerStats:
             counts = torch.zeros(slots, dtype=torch.int64, device=idx.device)
             counts.index_add_(0, idx, torch.ones_like(idx, dtype=torch.int64))
         self.counts_at = read.add(counts)
+        layout.release()
 
     def unpack(self, host: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
         """(counts (layers, bins), stats (layers, 4): min, max, sum, norm, or None without
