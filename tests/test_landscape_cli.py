@@ -70,7 +70,8 @@ def test_shared_plane_puts_both_paths_on_one_surface(session_file, tmp_path):
                  "--out", str(out)]) == 0
     s = load_session(out)
     line = s.runs[0].arrays
-    t, loss = line["landscape/line/b/t"], line["landscape/line/b/loss"]
+    t, loss = line["landscape/line/to_run/t"], line["landscape/line/to_run/loss"]
+    assert s.runs[0].meta["landscape"]["line_to_run"] == "b"
     # The line passes through both runs' final weights: its ends are their true losses.
     assert loss[np.argmin(abs(t))] == pytest.approx(s.runs[0].arrays["landscape/shared/loss"][3, 3], rel=1e-5)
     assert np.isfinite(line["landscape/line/init/loss"]).all()

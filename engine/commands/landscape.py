@@ -129,7 +129,9 @@ def _run(args: argparse.Namespace) -> int:
                 raise CommandError("--line-to names the same run as --run")
             if other.config.model != cfg.model or other.config.data != cfg.data:
                 raise CommandError(f"--line-to {other.name}: a different model or data set than {record.name}")
-            lines[other.name] = (final, model_from_record(other, data)[1])
+            # stored under a fixed key (run names may hold characters array names may not)
+            lines["to_run"] = (final, model_from_record(other, data)[1])
+            record.meta.setdefault("landscape", {})["line_to_run"] = other.name
         for key, (start, end) in lines.items():
             ln = line_losses(evaluator, start, end, n=41)
             for k, v in ln.items():
