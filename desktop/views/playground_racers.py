@@ -30,7 +30,7 @@ FIELDS_OF = {
 ALL_FIELDS = ("name", "lr", "momentum", "dampening", "betas", "eps", "weight_decay", "lr_decay",
               "initial_accumulator", "alpha", "rmsprop_momentum", "centered", "amsgrad")
 SCHEDULE_FIELDS = tuple(ScheduleConfig.model_fields)      # name first, then every schedule's parameters
-COLUMNS = ("optimizer", "loss", "dist. to min", "steps", "status", "hyperparameters")
+COLUMNS = ("optimizer", "loss", "dist. to min", "steps", "status", "settings")
 HYPER_COL = 5
 
 
