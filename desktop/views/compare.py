@@ -7,7 +7,6 @@ added (a variant: dotted overrides) or removed while the others keep training.
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -87,8 +86,6 @@ class CompareView(View):
         self.compare = CompareController(controller, self)
         self.runs: dict[str, ComparedRun] = {}
         self.loaded_session = None          # a replayed comparison (kept to save it again)
-        self._dirty = False
-        self._last_draw = 0.0
         self.compare.runs_reset.connect(self._on_compare_runs_reset)
         self.compare.run_added.connect(self._on_compare_run_added)
         self.compare.run_removed.connect(self._on_compare_run_removed)
@@ -346,12 +343,10 @@ class CompareView(View):
                 run.weight_labels = [str(l.get("label", i)) for i, l in enumerate(layers.get("weights", []))]
                 changed = True
         self._dirty = changed
-        if changed and time.perf_counter() - self._last_draw >= self.MIN_REDRAW_S:
-            self.redraw()
+        self.redraw_if_due()      # visible only, at most every MIN_REDRAW_S (View)
 
     def redraw(self) -> None:
-        self._dirty = False
-        self._last_draw = time.perf_counter()
+        self._mark_drawn()
         for run in self.runs.values():
             c = run.curves
             x = c.step.view()

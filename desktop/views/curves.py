@@ -1,7 +1,6 @@
 """Live training curves: loss, accuracy, learning rate and gradient norm."""
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -50,8 +49,6 @@ class CurvesView(View):
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
-        self._dirty = False
-        self._last_draw = 0.0
         self.markers: list[pg.InfiniteLine] = []
         self.alpha = 0.9
         self.run = RunCurves(self.alpha)
@@ -172,9 +169,10 @@ class CurvesView(View):
             elif isinstance(e, Payload) and e.topic == "diagnostics":
                 self._add_diagnostic(e.data)
         self._dirty = changed
-        now = time.perf_counter()
-        if changed and self.isVisible() and now - self._last_draw >= self.MIN_REDRAW_S:
-            self._redraw()
+        self.redraw_if_due()      # visible only, at most every MIN_REDRAW_S (View)
+
+    def redraw(self) -> None:
+        self._redraw()
 
     def load_session(self, session) -> None:
         if not session.runs:
@@ -204,8 +202,7 @@ class CurvesView(View):
         self._redraw()
 
     def _redraw(self) -> None:
-        self._dirty = False
-        self._last_draw = time.perf_counter()
+        self._mark_drawn()
         r = self.run
         x = r.step.view()
         self.c_step_loss.setData(x, r.loss.view())

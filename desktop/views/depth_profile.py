@@ -20,6 +20,7 @@ NOW, INIT = "#0072B2", "#999999"
 
 class DepthProfileView(View):
     title = "Depth profile"
+    MIN_REDRAW_S = 0.5   # probe views: 2 redraws/s at most while training (drawing competes with it)
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)

@@ -19,6 +19,7 @@ SOURCES = {"grad": "weight gradients ‖∂L/∂W‖", "agrad": "back-propagated
 
 class GradientNormsView(View):
     title = "Gradients"
+    MIN_REDRAW_S = 0.5   # probe views: 2 redraws/s at most while training (drawing competes with it)
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)

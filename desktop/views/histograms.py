@@ -21,6 +21,7 @@ class HistogramsView(View):
     """One layer of one quantity (activations, gradients, weights) over the whole run."""
 
     title = "Histograms"
+    MIN_REDRAW_S = 0.5   # probe views: 2 redraws/s at most while training (drawing competes with it)
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)

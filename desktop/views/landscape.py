@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from typing import Any
 
 import numpy as np
 import torch
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
@@ -34,6 +35,12 @@ from engine.landscape.surface import Surface, SurfaceEvaluator
 from engine.landscape.trajectory import TrajectoryBuffer
 
 SNAPSHOT_TIMEOUT_S = 5.0
+# Automatic refreshes during a run share the machine with the training: the next one starts
+# no sooner than MIN_AUTO_REFRESH_S, nor sooner than AUTO_REFRESH_IDLE times the last job's
+# duration after it ended (a surface job then takes at most ~1/(1+AUTO_REFRESH_IDLE) of a
+# core). With tiny epochs, `landscape.refresh_epochs` alone asked for several jobs a second.
+MIN_AUTO_REFRESH_S = 2.0
+AUTO_REFRESH_IDLE = 4.0
 
 
 class _JobSignals(QObject):
@@ -66,6 +73,12 @@ class LandscapeView(View):
         self.session_record = None                           # a replayed run
         self.busy = False                                    # a job is being prepared or runs
         self._token: object | None = None
+        self._job_started = 0.0
+        self._last_job_end = -1e9
+        self._last_job_s = 0.0
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.timeout.connect(self._on_refresh_timer)
         self.signals = _JobSignals()
         self.signals.update.connect(self._on_job_update)
         self.signals.done.connect(self._on_job_done)
@@ -139,6 +152,8 @@ class LandscapeView(View):
     # -- events --------------------------------------------------------------------------
     def on_run_started(self, run_id: str, config) -> None:
         self.cancel()
+        self._refresh_timer.stop()
+        self._last_job_end, self._last_job_s = -1e9, 0.0
         self.run_id = run_id
         self.session_record = None
         self.traj = None
@@ -161,7 +176,7 @@ class LandscapeView(View):
 
     def handle_events(self, events: list[Event]) -> None:
         new_rows = 0
-        auto = False
+        auto = final = False
         for e in events:
             if e.run_id != self.run_id or not self.run_id:
                 continue
@@ -185,16 +200,37 @@ class LandscapeView(View):
                 if self.result is None or (every and e.epoch - self.last_refresh_epoch >= every):
                     auto = True
             elif isinstance(e, RunFinished):
-                auto = True
+                auto = final = True
         if new_rows and self.plane is not None:
-            self._reproject()
+            self._dirty = True          # the path is re-projected and drawn at most every MIN_REDRAW_S
+        self.redraw_if_due()
         if auto and self.traj is not None and len(self.traj) >= 2:
-            if self.isVisible():
-                self.last_refresh_epoch = self.epochs_seen
-                self.compute()
-            else:
+            if not self.isVisible():
                 # Hidden: no surface work competing with training; refresh when shown.
                 self._stale = True
+            elif final or self.result is None:
+                self._auto_refresh()
+            else:
+                wait = self._last_job_end + max(MIN_AUTO_REFRESH_S, AUTO_REFRESH_IDLE * self._last_job_s) \
+                    - time.perf_counter()
+                if wait <= 0:
+                    self._auto_refresh()
+                elif not self._refresh_timer.isActive():
+                    self._refresh_timer.start(int(wait * 1000) + 1)
+
+    def _auto_refresh(self) -> None:
+        self._refresh_timer.stop()
+        self.last_refresh_epoch = self.epochs_seen
+        self.compute()
+
+    def _on_refresh_timer(self) -> None:
+        if self.isVisible() and not self.busy and self.traj is not None and len(self.traj) >= 2 \
+                and self.session_record is None:
+            self._auto_refresh()
+
+    def redraw(self) -> None:
+        self._reproject()
+        self._mark_drawn()
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -296,6 +332,7 @@ class LandscapeView(View):
 
         self._token = token
         self.busy = True
+        self._job_started = time.perf_counter()
         self.progress.setValue(0)
         self.status.setText(f"Computing a {request.grid}×{request.grid} surface on a {request.kind} plane "
                             "(coarse first)… batch-norm layers in eval mode.")
@@ -356,6 +393,8 @@ class LandscapeView(View):
     def _on_job_done(self, res: LandscapeResult, line) -> None:
         self.job = None
         self.busy = False
+        self._last_job_end = time.perf_counter()
+        self._last_job_s = self._last_job_end - self._job_started
         self._sync_buttons()
         self.progress.setValue(100)
         self.result = res
@@ -375,6 +414,7 @@ class LandscapeView(View):
     def _on_job_failed(self, message: str) -> None:
         self.job = None
         self.busy = False
+        self._last_job_end = time.perf_counter()
         self._sync_buttons()
         self.progress.setValue(0)
         self.status.setText(f"Surface not computed: {message}")
