@@ -145,3 +145,33 @@ def test_shared_plane_replay_draws_every_run(window, tmp_path):
     xs, _ = lv.contour.other_items[0].getData()
     assert len(xs) == len(recs[1].arrays["landscape/trajectory"])
     assert "Shared plane" in lv.faith_label.text() and " b" in lv.faith_label.text()
+
+
+def test_automatic_refreshes_leave_the_training_its_core(window, qtbot, monkeypatch):
+    """The default experiment's epochs last ~15 ms: refreshing every 5 epochs would start
+    several surface jobs a second. Automatic refreshes wait ≥ MIN_AUTO_REFRESH_S and
+    AUTO_REFRESH_IDLE × the last job's time after the previous one."""
+    import time
+
+    from desktop.views import landscape as lmod
+
+    lv = view(window)
+    starts: list[float] = []
+    real = LandscapeView.compute
+
+    def counting(self):
+        if self.controller.worker.trainer.state == "running":    # (the run's end refreshes at once)
+            starts.append(time.perf_counter())
+        real(self)
+
+    monkeypatch.setattr(LandscapeView, "compute", counting)
+    assert window.show_tab("Landscape")
+    window.controller.start()
+    qtbot.waitUntil(lambda: lv.result is not None, timeout=60000)
+    t0 = time.perf_counter()
+    qtbot.wait(5000)
+    during = [s for s in starts if s > t0]
+    assert window.controller.worker.trainer.epoch > 40                # many refresh_epochs passed…
+    assert 1 <= len(during) <= 5.0 / lmod.MIN_AUTO_REFRESH_S + 1      # …but few surface jobs
+    gaps = np.diff(starts[1:])                                       # (the first job starts at once)
+    assert (gaps >= lmod.MIN_AUTO_REFRESH_S * 0.95).all()
