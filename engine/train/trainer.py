@@ -152,6 +152,8 @@ class Trainer:
         # The last weights known to give a finite loss (restored when a run diverges).
         self._good_params = [p.detach().clone() for p in self.model.parameters()]
         self._pending_params = [p.detach().clone() for p in self.model.parameters()]
+        self._snap_owner: list | None = None       # self.params when _snap_params was taken
+        self._snap_params: list[torch.Tensor] = []
         self._pending_ok = True      # the weights at init are judged by the first window
         self._loss_ref: float | None = None
         self._t_last_flush = self._t_flush = time.perf_counter()
@@ -309,7 +311,10 @@ class Trainer:
             self._loss_ref = float(np.median(window_loss))
         limit = max(10 * self._loss_ref, self._loss_ref + 10)
         ok = bool(np.all(window_loss <= limit))
-        params = [p.detach() for p in self.model.parameters()]
+        if self._snap_owner is not self.params:     # first call, or the parameters were replaced
+            self._snap_owner = self.params
+            self._snap_params = [p.detach() for p in self.model.parameters()]
+        params = self._snap_params
         if [p.shape for p in params] != [p.shape for p in self._pending_params]:   # the model was replaced
             self._good_params = [p.clone() for p in params]
             self._pending_params = [p.clone() for p in params]
