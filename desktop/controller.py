@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
 
@@ -132,6 +132,16 @@ class AppController(QObject):
             elif isinstance(e, Notice):
                 self.notice.emit(e.message, e.level)
 
+    def with_trainer(self, fn: Callable[[Trainer], Any]) -> bool:
+        """Run fn(trainer) where the trainer may be touched: on the engine thread between two
+        steps while the engine is live (returns True: fn runs later), else right here (False)."""
+        w = self.worker
+        if w.alive and self.state in ("running", "paused", "building"):
+            w.call(fn)
+            return True
+        fn(w.trainer)
+        return False
+
     # -- sessions ------------------------------------------------------------------------
     def current_record(self, timeout: float = 5.0) -> RunRecord | None:
         """A snapshot of the current run as a RunRecord, taken on the engine thread."""
@@ -149,12 +159,8 @@ class AppController(QObject):
             finally:
                 done.set()
 
-        if w.alive and self.state in ("running", "paused", "building"):
-            w.call(grab)
-            if not done.wait(timeout):
-                raise SessionError("the engine did not answer in time; try again")
-        else:
-            grab(w.trainer)
+        if self.with_trainer(grab) and not done.wait(timeout):
+            raise SessionError("the engine did not answer in time; try again")
         return box.get("record")
 
     def save(self, path: str | Path, extra: Session | None = None) -> Path:

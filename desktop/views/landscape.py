@@ -364,10 +364,7 @@ class LandscapeView(View):
             finally:
                 ready.set()
 
-        if w.alive and ctl.state in ("running", "paused", "building"):
-            w.call(grab)
-        else:
-            grab(w.trainer)
+        ctl.with_trainer(grab)
 
     def _grab_record(self, box: dict) -> None:
         from engine.data import load_data
@@ -538,10 +535,7 @@ class LandscapeView(View):
             finally:
                 ready.set()
 
-        if w.alive and ctl.state in ("running", "paused", "building"):
-            w.call(grab)
-        else:
-            grab(w.trainer)
+        ctl.with_trainer(grab)
 
         def from_engine():
             if not ready.wait(SNAPSHOT_TIMEOUT_S):
