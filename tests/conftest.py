@@ -30,6 +30,15 @@ PYTHON = sys.executable
 
 
 @pytest.fixture
+def one_torch_thread():
+    """Tiny matmuls: one torch thread avoids OpenMP barriers that stall on a loaded shared CPU."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
 def screenshot_dir() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS

@@ -19,13 +19,7 @@ from engine.landscape.trajectory import TrajectoryBuffer
 from engine.model import build_model
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # Tiny matmuls: one thread avoids OpenMP barriers that stall on a loaded shared CPU.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _model(batch_norm: str = "off", hidden=(16, 12), n_in: int = 6, n_out: int = 3, seed: int = 0):

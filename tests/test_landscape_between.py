@@ -24,12 +24,7 @@ BASE = {"data.name": "iris", "train.epochs": 5, "train.batch_size": 16, "device"
         "diagnostics.enabled": False, "metrics.enabled": False}
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _run(name: str, **updates):

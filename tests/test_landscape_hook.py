@@ -14,13 +14,7 @@ from engine.session.record import Session
 from engine.train import Trainer
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # Tiny matmuls: one thread avoids OpenMP barriers that stall on a loaded shared CPU.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _cfg(**extra):
