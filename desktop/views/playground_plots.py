@@ -110,7 +110,7 @@ class Surface3D(OffscreenGLView):
         pin_none_refcount()
         super().__init__(parent)
         self.setBackgroundColor("w")
-        self.setCameraPosition(pos=QVector3D(0.0, 0.0, HEIGHT * 0.35), distance=15.5, elevation=42, azimuth=-65)
+        self.setCameraPosition(pos=QVector3D(0.0, 0.0, HEIGHT * 0.35), distance=14.5, elevation=42, azimuth=-65)
         self.setMinimumSize(240, 200)
         self.grid: SurfaceGrid | None = None
         self.surface: gl.GLSurfacePlotItem | None = None
