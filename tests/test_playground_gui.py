@@ -267,7 +267,7 @@ def test_depth_tested_items_are_hidden_behind_the_cached_surface(view, qtbot):
     view.seek(0)
     corners = np.array([[-5, -5], [5, -5], [5, 5], [-5, 5], [-5, -5]], dtype=float)
     below = gl.GLLinePlotItem(pos=np.c_[corners * 0.6, np.full(5, -3.0)], color=(1, 0, 1, 1), width=6)   # magenta
-    above = gl.GLLinePlotItem(pos=np.c_[corners * 0.3, np.full(5, 9.0)], color=(1, 0.5, 0, 1), width=6)  # orange
+    above = gl.GLLinePlotItem(pos=np.c_[corners * 0.3, np.full(5, 5.0)], color=(1, 0.5, 0, 1), width=6)  # orange
     for it in (below, above):
         it.setGLOptions("opaque")                  # depth test on
         s.addItem(it)
