@@ -190,7 +190,7 @@ class LandscapeConfig(Section):
     span: float = Field(1.0, gt=0.0, le=100.0, description="Half-width of the grid: filter-normalized units (random) or multiples of the path's extent (pca/init)")
     eval_samples: int = Field(512, ge=16, le=100_000, description="Validation samples in the fixed evaluation subset of surfaces and 1D plots")
     zero_bias_directions: bool = Field(True, description="Random directions: zero the components of biases and batch-norm parameters (Li et al. 2018)")
-    refresh_epochs: int = Field(10, ge=0, le=100_000, description="Recompute the live surface every M epochs (0 = only on demand)")
+    refresh_epochs: int = Field(10, ge=0, le=100_000, description="Recompute the live surface every M epochs (0 = only on demand); the GUI waits at least 2 s and 4× the last job's time between two, so the job never takes the training's core")
     sharpness_every: int = Field(10, ge=0, le=100_000, description="Epochs between two top-Hessian-eigenvalue estimates on 256 training samples (0 = off)")
     sharpness_iters: int = Field(10, ge=1, le=1000, description="Most power-iteration steps per sharpness estimate (warm-started, stops at 0.1% change)")
 
