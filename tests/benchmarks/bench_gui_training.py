@@ -1,6 +1,8 @@
 """Does the GUI slow training? Steps/s of the default experiment headless vs with the
-main window open on the Training tab (drawing live), in one process. Needs a display
-(run under `xvfb-run -a`). Prints JSON."""
+main window open on one view (drawing live), in one process. Needs a display (run under
+`xvfb-run -a`). Prints JSON, with the views that spent most time handling events.
+
+usage: [BENCH_TAB=Curves] xvfb-run -a python tests/benchmarks/bench_gui_training.py [SECONDS]"""
 from __future__ import annotations
 
 import json
@@ -60,8 +62,6 @@ def with_gui(cfg: ExperimentConfig) -> tuple[float, dict]:
 
 
 def main() -> None:
-    if os.environ.get("SWITCH_INTERVAL"):
-        sys.setswitchinterval(float(os.environ["SWITCH_INTERVAL"]))
     cfg = ExperimentConfig().with_updates({"train.epochs": 100_000, "device": "cpu"})
     h1 = headless(cfg)
     g, extra = with_gui(cfg)
