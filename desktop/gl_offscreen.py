@@ -221,9 +221,14 @@ class OffscreenGLView(GLViewMixin, QWidget):
         return self._image
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
-        if self._scene_dirty or self._image is None or self._image.width() != max(1, self.deviceWidth()) \
-                or self._image.height() != max(1, self.deviceHeight()):
-            self.render_frame()
+        stale = self._scene_dirty or self._image is None or self._image.width() != max(1, self.deviceWidth()) \
+            or self._image.height() != max(1, self.deviceHeight())
+        if stale and not self._error:
+            try:
+                self.render_frame()
+            except Exception as e:  # noqa: BLE001 - a broken GL driver: say so in the view, once
+                self._error = f"{type(e).__name__}: {e}"
+                self._image = None
         p = QPainter(self)
         if self._image is None:
             p.fillRect(self.rect(), Qt.GlobalColor.white)

@@ -326,3 +326,22 @@ def test_schedule_editor_shows_every_parameter_of_the_chosen_schedule(view, qtbo
     assert top.error == "adam.schedule.cyclic_max_lr: Input should be less than or equal to 10 (allowed: (0, 10])"
     assert view.cfg.racers[5].schedule.cyclic_max_lr == 0.05 and "allowed: (0, 10]" in view.status.text()
     view.grab().save(str(screenshot_dir / "playground_schedule_editor.png"))
+
+
+def test_a_failing_gl_render_is_shown_as_a_message_not_a_crash(qtbot, monkeypatch):
+    from PySide6.QtGui import QImage
+
+    from desktop.gl_offscreen import OffscreenGLView
+
+    v = OffscreenGLView()
+    qtbot.addWidget(v)
+    v.resize(300, 200)
+
+    def broken():
+        raise RuntimeError("glDrawArrays failed")
+
+    monkeypatch.setattr(v, "render_frame", broken)
+    v.show()
+    qtbot.waitExposed(v)
+    img = v.grab().toImage()                      # paints without raising
+    assert "glDrawArrays failed" in v._error and isinstance(img, QImage) and not img.isNull()
