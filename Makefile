@@ -13,5 +13,10 @@ run: setup
 test: setup
 	.venv/bin/python -m pytest -q
 
+# Every benchmark script (one JSON line each); the GUI ones under a virtual display when there is none.
 bench: setup
-	@for s in tests/benchmarks/*.py; do echo "== $$s"; .venv/bin/python $$s; done
+	@.venv/bin/python -c "import tensorboard, loss_landscapes" 2>/dev/null || \
+		.venv/bin/pip install -q -c packaging/constraints.txt -e '.[bench]'; \
+	if [ -n "$$DISPLAY" ]; then X=""; else X="xvfb-run -a"; fi; \
+	for s in tests/benchmarks/*.py; do echo "== $$s"; $$X .venv/bin/python $$s || echo "(failed: $$s)"; done; \
+	echo "== tests/benchmarks/bench_playground.py --frames"; $$X .venv/bin/python tests/benchmarks/bench_playground.py --frames
