@@ -18,5 +18,8 @@ bench: setup
 	@.venv/bin/python -c "import tensorboard, loss_landscapes" 2>/dev/null || \
 		.venv/bin/pip install -q -c packaging/constraints.txt -e '.[bench]'; \
 	if [ -n "$$DISPLAY" ]; then X=""; else X="xvfb-run -a"; fi; \
-	for s in tests/benchmarks/*.py; do echo "== $$s"; $$X .venv/bin/python $$s || echo "(failed: $$s)"; done; \
-	echo "== tests/benchmarks/bench_playground.py --frames"; $$X .venv/bin/python tests/benchmarks/bench_playground.py --frames
+	for s in tests/benchmarks/bench_*.py; do echo "== $$s"; $$X .venv/bin/python $$s || echo "(failed: $$s)"; done; \
+	echo "== tests/benchmarks/bench_playground.py --frames"; $$X .venv/bin/python tests/benchmarks/bench_playground.py --frames; \
+	if .venv/bin/python -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then \
+		echo "== tests/benchmarks/device_check.py"; .venv/bin/python tests/benchmarks/device_check.py; \
+	else echo "== tests/benchmarks/device_check.py: no CUDA device here (python tests/benchmarks/device_check.py --device cpu checks the script itself)"; fi
