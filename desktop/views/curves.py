@@ -88,6 +88,11 @@ class CurvesView(View):
         self._x_follow = True
         self._epochs_drawn = -1
         self.p_loss.vb.sigRangeChangedManually.connect(self._on_manual_range)
+        # Loss and gradient norm (linear y) get the same coarse steps on y: [0, nice top].
+        self._y_top = {self.p_loss: 0.0, self.p_gn: 0.0}
+        self._y_follow = {self.p_loss: True, self.p_gn: True}
+        for p in (self.p_loss, self.p_gn):
+            p.vb.sigRangeChangedManually.connect(lambda *_a, p=p: self._y_follow.__setitem__(p, False))
 
         # hover read-out
         self.readout = QLabel(" ")
@@ -228,6 +233,27 @@ class CurvesView(View):
             self.c_train_acc.setData(ex, r.epoch["train_acc"].view())
             self.c_val_acc.setData(ex, r.epoch["val_acc"].view())
         self._follow_x(float(x[-1]) if len(x) else 0.0)
+        self._follow_y(self.p_loss, r.loss.view())
+        self._follow_y(self.p_gn, r.grad_norm.view())
+
+    def _follow_y(self, plot: pg.PlotItem, ys: np.ndarray) -> None:
+        """A non-negative series on a linear axis: y from 0 to a nice top that changes only
+        when the data outgrow it or shrink far below it (log-y and user zooms: left alone)."""
+        vb = plot.vb
+        if self.log_y.isChecked():
+            return
+        if vb.state["autoRange"][1] is not False:      # at start, or the user pressed "A"
+            vb.enableAutoRange(y=False)
+            self._y_follow[plot], self._y_top[plot] = True, 0.0
+        if not self._y_follow[plot] or not len(ys):
+            return
+        finite = ys[np.isfinite(ys)]
+        if not len(finite) or finite.min() < 0:
+            return
+        top = float(finite.max())
+        if top > self._y_top[plot] or self._y_top[plot] > 4 * max(top, 1e-12):
+            self._y_top[plot] = nice_ceiling(top * 1.05) if top > 0 else 1.0
+            plot.setYRange(-0.03 * self._y_top[plot], self._y_top[plot], padding=0)   # (room for the 0 tick)
 
     def _on_manual_range(self, *_args) -> None:
         self._x_follow = False
@@ -247,6 +273,10 @@ class CurvesView(View):
     def _on_log_y_toggled(self, on: bool) -> None:
         self.p_loss.setLogMode(y=on)
         self.p_gn.setLogMode(y=on)
+        for p in (self.p_loss, self.p_gn):      # log: pyqtgraph's auto range; linear: ours again
+            p.vb.enableAutoRange(y=True)
+        if not on:
+            self._redraw()
 
     def _on_smooth_label(self) -> None:
         self.smooth_label.setText(f"{self.alpha:.2f}")
