@@ -113,6 +113,9 @@ class MainWindow(QMainWindow):
         self.view_menu = mb.addMenu("&View")
         self.view_menu.addAction(self.panel_dock.toggleViewAction())
         self.view_menu.addAction(tb.toggleViewAction())
+        go = self.view_menu.addMenu("Go to")          # the view groups and their shortcuts
+        for a in self.tabs.actions:
+            go.addAction(a)
         self._refresh_recent()
 
     def _build_status(self) -> None:

@@ -267,3 +267,12 @@ def test_views_are_grouped_and_every_view_is_reachable(window, qtbot):
     window.show_tab("Gradients")
     window.close()
     assert int(window.settings.value("window/tab")) == tabs.indexOf(window.tabs.currentWidget())
+
+
+def test_view_menu_lists_the_groups_with_their_shortcuts(window):
+    go = next(a.menu() for a in window.view_menu.actions() if a.menu() is not None and a.text() == "Go to")
+    texts = [a.text() for a in go.actions()]
+    assert texts[:7] == window.tabs.group_names()
+    assert go.actions()[0].shortcut().toString() == "Ctrl+1"
+    go.actions()[4].trigger()                       # Data
+    assert window.tabs.group_of(window.tabs.currentIndex()) == "Data"
