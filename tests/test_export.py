@@ -192,3 +192,21 @@ def test_tab_export_of_plots_and_3d_views(qtbot, tmp_path):
     assert a.std() > 5, "the offscreen 3D export is blank"
     with pytest.raises(ExportError, match="no plots"):
         export_tab(QWidget(), tmp_path, "png")
+
+
+def test_plots_created_after_the_window_get_the_export_entries(qtbot):
+    import pyqtgraph as pg
+
+    from desktop.export.menu import install_lazy_plot_menus
+
+    install_lazy_plot_menus()
+    pw = pg.PlotWidget(title="Made later")
+    qtbot.addWidget(pw)
+    vb = pw.getPlotItem().getViewBox()
+    before = [a.text() for a in vb.menu.actions()]
+    assert not any("Save plot" in t for t in before)
+    menu = vb.getMenu(None)                         # what a right-click asks for
+    texts = [a.text() for a in menu.actions()]
+    assert any(t.startswith("Save plot as PNG") for t in texts) and any("CSV" in t for t in texts)
+    vb.getMenu(None)                                # only once
+    assert [a.text() for a in vb.menu.actions()].count(next(t for t in texts if t.startswith("Save plot as PNG"))) == 1

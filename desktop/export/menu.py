@@ -169,6 +169,25 @@ def install_export_menu(window: "MainWindow") -> None:
     for v in window.views:
         for plot in plot_items(v):
             add_plot_context_menu(plot, window)
+    install_lazy_plot_menus()
+
+
+def install_lazy_plot_menus() -> None:
+    """Plots created after the window opened (a comparison's per-run histograms, a view's
+    plots built on demand) get the export entries when their menu is first opened."""
+    if getattr(pg.ViewBox, "_descent_lazy_export", False):
+        return
+    original = pg.ViewBox.getMenu
+
+    def get_menu(vb, ev):
+        plot = vb.parentItem()
+        if isinstance(plot, pg.PlotItem) and not getattr(vb, "_descent_export", False):
+            views = vb.scene().views() if vb.scene() is not None else []
+            add_plot_context_menu(plot, views[0].window() if views else None)
+        return original(vb, ev)
+
+    pg.ViewBox.getMenu = get_menu
+    pg.ViewBox._descent_lazy_export = True
 
 
 def current_session(window: "MainWindow") -> Session:
