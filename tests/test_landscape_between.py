@@ -166,3 +166,16 @@ def test_run_line_from_arrays_refuses_ragged_arrays():
                                                    ("train_loss", "train_acc", "val_loss", "val_acc")}}
     with pytest.raises(LandscapeError, match="different lengths"):
         RunLine.from_arrays(arrays, "p", {})
+
+
+def test_equal_networks_written_two_ways_are_one_architecture():
+    from engine.landscape.between import architecture_differences
+
+    base = ExperimentConfig().with_updates({"model.hidden": [8, 8]})
+    a = base.with_updates({"model.batch_norm": "before"})
+    b = base.with_updates({"model.batch_norm_layers": ["before", "before"]})
+    assert architecture_differences(a, b) == []
+    c = base.with_updates({"model.batch_norm_layers": ["before", "off"]})
+    assert architecture_differences(a, c) == ["model.batch_norm_layers (['before', 'before'] vs ['before', 'off'])"]
+    # settings an MLP does not read are not differences
+    assert architecture_differences(base, base.with_updates({"model.conv_channels": [4]})) == []

@@ -26,7 +26,7 @@ from engine.landscape.surface import SurfaceEvaluator
 # model.* settings that change the evaluated function; the others (init, dropout in eval
 # mode, batch-norm momentum, PReLU's initial slope) may differ between the two runs.
 ARCHITECTURE_FIELDS = ("arch", "hidden", "conv_channels", "activation", "leaky_slope", "batch_norm",
-                       "batch_norm_layers", "bn_eps")
+                       "batch_norm_layers", "bn_eps")   # (batch norm compared as built: per layer)
 FIELDS = ("train_loss", "train_acc", "val_loss", "val_acc")
 
 
@@ -84,8 +84,23 @@ class RunLine:
 
 def architecture_differences(cfg_a: ExperimentConfig, cfg_b: ExperimentConfig) -> list[str]:
     """'model.hidden ([16] vs [32])' for each architecture setting that differs."""
-    a, b = cfg_a.model.model_dump(mode="json"), cfg_b.model.model_dump(mode="json")
+    a, b = _as_built(cfg_a), _as_built(cfg_b)
     return [f"model.{k} ({a[k]} vs {b[k]})" for k in ARCHITECTURE_FIELDS if a.get(k) != b.get(k)]
+
+
+def _as_built(cfg: ExperimentConfig) -> dict[str, Any]:
+    """The architecture settings as the builder uses them: `batch_norm=before` and
+    `batch_norm_layers=before,before` build the same network; conv blocks read `batch_norm`
+    only in a CNN."""
+    m = cfg.model
+    d = m.model_dump(mode="json")
+    d["batch_norm_layers"] = m.batch_norm_per_layer()
+    d["batch_norm"] = m.batch_norm if m.arch == "cnn" else "(per layer)"
+    if m.arch != "cnn":
+        d["conv_channels"] = None
+    if not m.uses_batch_norm():
+        d["bn_eps"] = None
+    return d
 
 
 def check_pair(name_a: str, cfg_a: ExperimentConfig, state_a: str, name_b: str, cfg_b: ExperimentConfig,
@@ -207,7 +222,7 @@ def pair_notes(name_a: str, cfg_a: ExperimentConfig, name_b: str, cfg_b: Experim
     notes = []
     if cfg_a.data != cfg_b.data:
         notes.append(f"the runs used different data settings: evaluated on run '{name_a}''s data")
-    if cfg_a.model.batch_norm != "off" or any(p != "off" for p in (cfg_a.model.batch_norm_layers or [])):
+    if cfg_a.model.uses_batch_norm():
         notes.append(f"batch norm in eval mode with run '{name_a}''s running statistics")
     return notes
 
