@@ -95,3 +95,14 @@ def test_diverged_run_is_refused(session_file, tmp_path, capsys):
     bad = save_session(s, tmp_path / "bad.descent")
     assert main(["landscape", str(bad), "--out", str(tmp_path / "y.descent")]) == 2
     assert "diverged" in capsys.readouterr().err
+
+
+def test_line_to_a_run_of_another_architecture_is_refused_by_name(session_file, tmp_path, capsys):
+    path, _ = session_file
+    s = load_session(path)
+    s.runs[1].config = s.runs[1].config.with_updates({"model.hidden": [7]})
+    other = save_session(s, tmp_path / "other.descent")
+    assert main(["landscape", str(other), "--line-to", "b", "--grid", "5", "--quiet",
+                 "--out", str(tmp_path / "z.descent")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--line-to b" in err and "model.hidden" in err and "\n" not in err

@@ -127,8 +127,12 @@ def _run(args: argparse.Namespace) -> int:
             other = _pick(session, args.line_to)
             if other is record:
                 raise CommandError("--line-to names the same run as --run")
-            if other.config.model != cfg.model or other.config.data != cfg.data:
-                raise CommandError(f"--line-to {other.name}: a different model or data set than {record.name}")
+            from engine.landscape.between import architecture_differences
+
+            diff = architecture_differences(cfg, other.config)
+            if diff or other.config.data != cfg.data:
+                what = ", ".join(diff) if diff else "a different data set"
+                raise CommandError(f"--line-to {other.name}: not the architecture and data of {record.name}: {what}")
             # stored under a fixed key (run names may hold characters array names may not)
             lines["to_run"] = (final, model_from_record(other, data)[1])
             record.meta.setdefault("landscape", {})["line_to_run"] = other.name
