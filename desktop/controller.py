@@ -23,6 +23,7 @@ class AppController(QObject):
     run_started = Signal(str, object)        # run_id, ExperimentConfig
     state_changed = Signal(str, str)         # state, message
     config_changed = Signal(object)          # ExperimentConfig (the panel shows it)
+    field_edited = Signal(str)               # a dotted key set through set_field (the panel's edits)
     session_loaded = Signal(object)          # Session
     notice = Signal(str, str)                # message, level (info|warning|error)
     pending_restart = Signal(bool)           # True: edits wait for a restart
@@ -105,6 +106,7 @@ class AppController(QObject):
         except ConfigError as e:
             return str(e)
         self.config = new
+        self.field_edited.emit(key)
         if key in LIVE_KEYS and self.worker is not None and self.state in ("running", "paused"):
             self.worker.set_value(key, new.get(key))
         elif self.state != "idle" or self.worker is not None:

@@ -167,3 +167,18 @@ def test_decision_boundary_live_through_the_bridge(qtbot, screenshot_dir):
     assert img.reshape(-1, 3).std(0).max() > 20
     px = _save(v, screenshot_dir, "decision_boundary_spiral_live.png")
     assert px.std() > 20
+
+
+def test_a_hidden_data_view_recomputes_only_when_shown(qtbot):
+    from desktop.views.data_view import DataView
+
+    c = AppController(ExperimentConfig().with_updates({"data.name": "moons"}))
+    v = DataView(c)
+    _show(qtbot, v)
+    qtbot.waitUntil(lambda: v.report is not None and v.report.name == "moons", timeout=10000)
+    v.hide()
+    c.set_field("data.name", "circles")
+    qtbot.wait(300)
+    assert v.report.name == "moons"                  # nothing computed while hidden
+    v.show()
+    qtbot.waitUntil(lambda: v.report.name == "circles", timeout=10000)

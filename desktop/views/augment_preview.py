@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from desktop.views.background import BackgroundTask
@@ -66,10 +65,7 @@ class AugmentPreviewView(View):
         lay.addLayout(bar)
         lay.addWidget(self.info)
         lay.addWidget(self.glw, 1)
-        self._poll = QTimer(self)
-        self._poll.setInterval(400)
-        self._poll.timeout.connect(self._on_poll_timeout)
-        self._poll.start()
+        self.follow_config()
         self.refresh()
 
     def refresh(self, force: bool = False) -> None:
@@ -80,10 +76,6 @@ class AugmentPreviewView(View):
         self._key = key
         n, v, seed = self.n_images.value(), self.variants.value(), self.seed
         self.task.run(lambda: make_preview(cfg, n, v, seed))
-
-    def _on_poll_timeout(self) -> None:
-        if self.isVisible() and not self.task.busy:
-            self.refresh()
 
     def _on_resample_clicked(self) -> None:
         self.seed += 1

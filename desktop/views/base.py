@@ -51,6 +51,25 @@ class View(QWidget):
         super().showEvent(event)
         if self._dirty:
             self.redraw()
+        if getattr(self, "_config_stale", False):
+            self._config_stale = False
+            self.refresh()
+
+    # -- views that follow the config being edited (Data, Augmentation) --------------------
+    def follow_config(self) -> None:
+        """Call `refresh()` whenever the controller's config changes: at once while visible,
+        else when the view is shown."""
+        self.controller.config_changed.connect(self._on_config_edited)
+        self.controller.field_edited.connect(self._on_config_edited)
+
+    def refresh(self) -> None:
+        """Recompute for the controller's current config (views that follow_config)."""
+
+    def _on_config_edited(self, *_args) -> None:
+        if self.isVisible():
+            self.refresh()
+        else:
+            self._config_stale = True
 
     def handle_events(self, events: list[Event]) -> None:
         """A batch of engine events (all runs); called at most ~60 times a second."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QStackedWidget,
                                QVBoxLayout, QWidget)
 
@@ -92,10 +91,7 @@ class DataView(View):
         self.img_after = pg.ImageItem(lut=diverging_lut())
         self.scatter_before = pg.ScatterPlotItem(size=5, pen=None)
         self.scatter_after = pg.ScatterPlotItem(size=5, pen=None)
-        self._poll = QTimer(self)
-        self._poll.setInterval(400)
-        self._poll.timeout.connect(self._on_poll_timeout)
-        self._poll.start()
+        self.follow_config()
         self.refresh()
 
     # -- data -----------------------------------------------------------------------------
@@ -108,11 +104,6 @@ class DataView(View):
         self._key = key
         self.summary.setText(f"Loading {cfg.data.name}…")
         self.task.run(lambda: preprocessing_report(cfg))
-
-    def _on_poll_timeout(self) -> None:
-        # The panel edits the controller's config in place of signals: follow it while visible.
-        if self.isVisible() and not self.task.busy:
-            self.refresh()
 
     def on_run_started(self, run_id: str, config) -> None:
         self.refresh()
