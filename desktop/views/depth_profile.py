@@ -9,23 +9,18 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from desktop.plotting import style_plot
-from desktop.views.base import View
 from desktop.views.histogram_strip import HistogramStrip
-from desktop.views.probe_store import ProbeStore
-from engine.events import Event, Payload
+from desktop.views.probe_view import ProbeView
 from engine.probes.init_study import SYMMETRY_TOL
 
 NOW, INIT = "#0072B2", "#999999"
 
 
-class DepthProfileView(View):
+class DepthProfileView(ProbeView):
     title = "Depth profile"
-    MIN_REDRAW_S = 0.5   # probe views: 2 redraws/s at most while training (drawing competes with it)
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
-        self.store = ProbeStore()
-        self.run_id = ""
         self.follow = QCheckBox("follow the latest probe")
         self.follow.setChecked(True)
         self.slider = QSlider(Qt.Horizontal)
@@ -66,23 +61,6 @@ class DepthProfileView(View):
         self.slider.valueChanged.connect(self._on_slider_changed)
         self.follow.toggled.connect(self._on_follow_toggled)
         self.same_x.toggled.connect(lambda _on: self.redraw())
-
-    def on_run_started(self, run_id: str, config) -> None:
-        self.run_id = run_id
-        self.store.clear()
-        self.redraw()
-
-    def handle_events(self, events: list[Event]) -> None:
-        for e in events:
-            if isinstance(e, Payload) and e.topic == "probes" and e.run_id == self.run_id:
-                self.store.add(e.data)
-                self._dirty = True
-        self.redraw_if_due()
-
-    def load_session(self, session) -> None:
-        if session.runs and self.store.load_record(session.runs[0]):
-            self.run_id = ""
-            self.redraw()
 
     def _on_slider_changed(self, _v: int) -> None:
         if self.slider.value() != self.slider.maximum():

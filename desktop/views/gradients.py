@@ -9,22 +9,17 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from desktop.plotting import color, style_plot
-from desktop.views.base import View
 from desktop.views.log_axis import log_plot
-from desktop.views.probe_store import ProbeStore
-from engine.events import Event, Payload
+from desktop.views.probe_view import ProbeView
 
 SOURCES = {"grad": "weight gradients ‖∂L/∂W‖", "agrad": "back-propagated gradients ‖∂L/∂a‖"}
 
 
-class GradientNormsView(View):
+class GradientNormsView(ProbeView):
     title = "Gradients"
-    MIN_REDRAW_S = 0.5   # probe views: 2 redraws/s at most while training (drawing competes with it)
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
-        self.store = ProbeStore()
-        self.run_id = ""
         self.source = QComboBox()
         for k, v in SOURCES.items():
             self.source.addItem(v, k)
@@ -59,22 +54,8 @@ class GradientNormsView(View):
         lay.addWidget(self.glw, 1)
         self.source.currentIndexChanged.connect(lambda _i: self.redraw(rebuild=True))
 
-    def on_run_started(self, run_id: str, config) -> None:
-        self.run_id = run_id
-        self.store.clear()
+    def reset_view(self) -> None:
         self.redraw(rebuild=True)
-
-    def handle_events(self, events: list[Event]) -> None:
-        for e in events:
-            if isinstance(e, Payload) and e.topic == "probes" and e.run_id == self.run_id:
-                self.store.add(e.data)
-                self._dirty = True
-        self.redraw_if_due()
-
-    def load_session(self, session) -> None:
-        if session.runs and self.store.load_record(session.runs[0]):
-            self.run_id = ""
-            self.redraw(rebuild=True)
 
     def _rebuild(self, src: str) -> None:
         """(Re)create the curves when the layer set changes (never per frame)."""

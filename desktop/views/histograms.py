@@ -8,25 +8,20 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from desktop.plotting import style_plot
-from desktop.views.base import View
-from desktop.views.probe_store import GROUP_TITLES, GROUPS, ProbeStore, rebin
-from engine.events import Event, Payload
+from desktop.views.probe_store import GROUP_TITLES, GROUPS, rebin
+from desktop.views.probe_view import ProbeView
 
 MAX_RIDGES = 24      # ridgelines drawn at most (evenly spread over the run)
 HEAT_BINS = 80
 
 
-class HistogramsView(View):
+class HistogramsView(ProbeView):
     """One layer of one quantity (activations, gradients, weights) over the whole run."""
 
     title = "Histograms"
-    MIN_REDRAW_S = 0.5   # probe views: 2 redraws/s at most while training (drawing competes with it)
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
-        self.store = ProbeStore()
-        self.run_id = ""
         self.group = QComboBox()
         for g in GROUPS:
             self.group.addItem(GROUP_TITLES[g], g)
@@ -65,27 +60,12 @@ class HistogramsView(View):
         self._fill_layers()
 
     # -- data ------------------------------------------------------------------------------
-    def on_run_started(self, run_id: str, config) -> None:
-        self.run_id = run_id
-        self.store.clear()
+    def reset_view(self) -> None:
         self._fill_layers()
         self.redraw()
 
-    def handle_events(self, events: list[Event]) -> None:
-        for e in events:
-            if isinstance(e, Payload) and e.topic == "probes" and e.run_id == self.run_id:
-                first = not self.store.layers["activations"] and not self.store.layers["weights"]
-                self.store.add(e.data)
-                if first:
-                    self._fill_layers()
-                self._dirty = True
-        self.redraw_if_due()
-
-    def load_session(self, session) -> None:
-        if session.runs and self.store.load_record(session.runs[0]):
-            self.run_id = ""
-            self._fill_layers()
-            self.redraw()
+    def on_first_probe(self) -> None:
+        self._fill_layers()
 
     # -- controls ----------------------------------------------------------------------------
     def _fill_layers(self) -> None:
