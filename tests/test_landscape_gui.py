@@ -6,12 +6,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
-from desktop.controller import AppController  # noqa: E402
 from desktop.main_window import MainWindow  # noqa: E402
-from desktop.plotting import configure_pyqtgraph  # noqa: E402
 from desktop.views.landscape import LandscapeView  # noqa: E402
 from engine.config import ExperimentConfig  # noqa: E402
 from engine.landscape.analysis import stored_result  # noqa: E402
@@ -26,20 +23,10 @@ def _not_blank(img: QImage) -> bool:
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    configure_pyqtgraph()
+def window(open_main_window):
     # The default experiment, long enough to keep training while we look.
-    cfg = ExperimentConfig().with_updates({"train.epochs": 400, "device": "cpu", "landscape.grid": 21,
-                                           "landscape.refresh_epochs": 5})
-    c = AppController(cfg)
-    w = MainWindow(c, settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    view(w).shutdown()
-    c.shutdown(2.0)
+    return open_main_window(ExperimentConfig().with_updates({"train.epochs": 400, "device": "cpu",
+                                                             "landscape.grid": 21, "landscape.refresh_epochs": 5}))
 
 
 def view(w: MainWindow) -> LandscapeView:

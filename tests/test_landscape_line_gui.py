@@ -7,12 +7,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtGui import QColor, QImage  # noqa: E402
 
-from desktop.controller import AppController  # noqa: E402
 from desktop.main_window import MainWindow  # noqa: E402
-from desktop.plotting import configure_pyqtgraph  # noqa: E402
 from desktop.views.landscape import LandscapeView  # noqa: E402
 from desktop.views.landscape_line import B_COLOR  # noqa: E402
 from engine.config import ExperimentConfig  # noqa: E402
@@ -33,17 +30,8 @@ def _colour_pixels(img: QImage, hex_color: str, tol: int = 40) -> int:
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    configure_pyqtgraph()
-    c = AppController(ExperimentConfig().with_updates({**BASE, "train.epochs": 400}))
-    w = MainWindow(c, settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    lv(w).shutdown()
-    c.shutdown(2.0)
+def window(open_main_window):
+    return open_main_window(ExperimentConfig().with_updates({**BASE, "train.epochs": 400}))
 
 
 def lv(w: MainWindow) -> LandscapeView:
