@@ -25,7 +25,7 @@ from desktop.views.curves import RunCurves
 from engine.compare import Variant
 from engine.compare.layout import is_comparison, run_colors
 from engine.config import OPTIMIZERS, ConfigError, parse_set_args
-from engine.events import EpochEnd, Event, Payload, StepBatch
+from engine.events import Event, Payload
 
 DEFAULT_OPTIMIZERS = ("sgd", "momentum", "adam")
 TABLE_COLUMNS = [("run", None), ("state", None), ("epoch", None), ("train loss", "train_loss"),
@@ -330,11 +330,7 @@ class CompareView(View):
             run = self.runs.get(e.run_id)
             if run is None:
                 continue
-            if isinstance(e, StepBatch):
-                run.curves.add_steps(e)
-                changed = True
-            elif isinstance(e, EpochEnd):
-                run.curves.add_epoch(e)
+            if run.curves.add(e):
                 changed = True
             elif isinstance(e, Payload) and e.topic == "probes":
                 run.hist = {g: e.data[g] for g in ("act", "grad", "weight") if g in e.data}

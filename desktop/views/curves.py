@@ -35,6 +35,16 @@ class RunCurves:
         self.grad_norm.extend(e.grad_norm)
         self.loss_ema.extend(np.asarray(e.loss, dtype=np.float64))
 
+    def add(self, e: Event) -> bool:
+        """Take a step batch or an epoch end; True if it was one (the curves changed)."""
+        if isinstance(e, StepBatch):
+            self.add_steps(e)
+        elif isinstance(e, EpochEnd):
+            self.add_epoch(e)
+        else:
+            return False
+        return True
+
     def add_epoch(self, e: EpochEnd) -> None:
         self.epoch_step.append(e.step)
         for k, arr in self.epoch.items():
@@ -165,11 +175,7 @@ class CurvesView(View):
         for e in events:
             if e.run_id != self.run_id:
                 continue
-            if isinstance(e, StepBatch):
-                self.run.add_steps(e)
-                changed = True
-            elif isinstance(e, EpochEnd):
-                self.run.add_epoch(e)
+            if self.run.add(e):
                 changed = True
             elif isinstance(e, Payload) and e.topic == "diagnostics":
                 self._add_diagnostic(e.data)
