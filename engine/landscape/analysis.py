@@ -194,6 +194,21 @@ class LandscapeJob:
 
 
 # -- run records -----------------------------------------------------------------------
+def load_record_state(model: nn.Module, record, what: str = "the model") -> dict:
+    """Load the record's saved final weights (and buffers) into `model`, refusing missing or
+    misshapen entries with the run's name; returns the saved state."""
+    state = record_state(record)
+    sd = model.state_dict()
+    for k in sd:
+        if k not in state:
+            raise LandscapeError(f"run '{record.name}': saved weights lack '{k}'")
+        if tuple(np.shape(state[k])) != tuple(sd[k].shape):
+            raise LandscapeError(f"run '{record.name}': saved '{k}' has shape {tuple(np.shape(state[k]))}, "
+                                 f"{what} expects {tuple(sd[k].shape)}")
+    model.load_state_dict({k: torch.as_tensor(np.asarray(state[k])) for k in sd})
+    return state
+
+
 def model_from_record(record, data) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
     """(model with the record's final weights, final flat vector, init flat vector) for a
     saved run; the init comes from the trajectory's first snapshot or the seed."""
@@ -206,15 +221,7 @@ def model_from_record(record, data) -> tuple[nn.Module, torch.Tensor, torch.Tens
     model = build_model(cfg.model, data.n_features, data.n_classes, cfg.seed, input_shape=data.input_shape)
     layout = ParamLayout.of(model)
     init = torch.cat([dict(model.named_parameters())[n].detach().reshape(-1) for n in layout.names]).float()
-    state = record_state(record)
-    sd = model.state_dict()
-    for k in sd:
-        if k not in state:
-            raise LandscapeError(f"run '{record.name}': saved weights lack '{k}'")
-        if tuple(np.shape(state[k])) != tuple(sd[k].shape):
-            raise LandscapeError(f"run '{record.name}': saved '{k}' has shape {tuple(np.shape(state[k]))}, "
-                                 f"the model expects {tuple(sd[k].shape)}")
-    model.load_state_dict({k: torch.as_tensor(np.asarray(state[k])) for k in sd})
+    state = load_record_state(model, record)
     final = flat_from_state(state, layout)
     check_finite(final, f"final weights of run '{record.name}'")
     traj = record.arrays.get("landscape/trajectory")

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from engine.config import ExperimentConfig
-from engine.landscape.analysis import eval_subset, record_state
+from engine.landscape.analysis import eval_subset, load_record_state
 from engine.landscape.interpolation import line_losses
 from engine.landscape.params import LandscapeError, ParamLayout, check_finite, flat_params
 from engine.landscape.surface import SurfaceEvaluator
@@ -173,15 +173,7 @@ def record_weights(record, n_features: int, n_classes: int,
         model = build_model(record.config.model, n_features, n_classes, record.config.seed, input_shape=input_shape)
     except ValueError as e:
         raise LandscapeError(f"run '{record.name}': {e}") from None
-    state = record_state(record)
-    sd = model.state_dict()
-    for key in sd:
-        if key not in state:
-            raise LandscapeError(f"run '{record.name}': saved weights lack '{key}'")
-        if tuple(np.shape(state[key])) != tuple(sd[key].shape):
-            raise LandscapeError(f"run '{record.name}': saved '{key}' has shape {tuple(np.shape(state[key]))}, "
-                                 f"a model for this data expects {tuple(sd[key].shape)}")
-    model.load_state_dict({k: torch.as_tensor(np.asarray(state[k])) for k in sd})
+    load_record_state(model, record, "a model for this data")
     final = flat_params(model)
     check_finite(final, f"final weights of run '{record.name}'")
     return model, final
