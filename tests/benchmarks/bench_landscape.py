@@ -30,8 +30,9 @@ GRID, N_EVAL = 41, 360
 
 
 def per_point_loop(model, plane, axis, x, y, device) -> np.ndarray:
-    """The reference: for each grid point set the weights, run the model, read the loss."""
-    out = torch.empty(GRID * GRID, device=device)
+    """The reference: for each grid point set the weights, run the model, keep the loss on
+    the device (no host sync per point). device_check.py uses it too."""
+    out = torch.empty(len(axis) ** 2, device=device)
     c, d1, d2 = plane.center.to(device), plane.d1.to(device), plane.d2.to(device)
     k = 0
     with torch.no_grad():
@@ -40,7 +41,7 @@ def per_point_loop(model, plane, axis, x, y, device) -> np.ndarray:
                 vector_to_parameters(c + float(a) * d1 + float(b) * d2, model.parameters())
                 out[k] = F.cross_entropy(model(x), y)
                 k += 1
-    return out.cpu().numpy().reshape(GRID, GRID)
+    return out.cpu().numpy().reshape(len(axis), len(axis))
 
 
 def loss_landscapes_plane(model, x, y) -> tuple[float | None, str]:

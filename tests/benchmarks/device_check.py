@@ -65,6 +65,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from bench_landscape import per_point_loop  # noqa: E402 - the same reference loop as the CPU benchmark
+
 GRID, N_EVAL = 41, 360
 RESULTS: list[dict] = []
 
@@ -228,22 +230,6 @@ def check_sharpness(out, device: torch.device, trained, rec_dev, rec_cpu) -> Non
 
 
 # -- 4. surface -----------------------------------------------------------------------------
-def per_point_loop(model, plane, axis, x, y, device) -> np.ndarray:
-    """The reference: for each grid point set the weights, run the model, keep the loss on
-    the device (no host sync per point)."""
-    from torch.nn.utils import vector_to_parameters
-
-    out = torch.empty(len(axis) ** 2, device=device)
-    c, d1, d2 = plane.center.to(device), plane.d1.to(device), plane.d2.to(device)
-    k = 0
-    with torch.no_grad():
-        for a in axis:
-            for b in axis:
-                vector_to_parameters(c + float(a) * d1 + float(b) * d2, model.parameters())
-                out[k] = F.cross_entropy(model(x), y)
-                k += 1
-    return out.cpu().numpy().reshape(len(axis), len(axis))
-
 
 def check_surface(out, device: torch.device, trained, trials: int) -> None:
     from engine.landscape.directions import pca_plane, random_plane
