@@ -38,6 +38,18 @@ def one_torch_thread():
     torch.set_num_threads(n)
 
 
+@pytest.fixture(params=["compiled", "torch"])
+def probe_path(request, monkeypatch):
+    """Run a probe-statistics test on both paths: the compiled CPU kernels (engine/probes/
+    kernels.py) and the torch path a GPU run takes (forced here on the CPU)."""
+    from engine.probes import kernels
+    if request.param == "torch":
+        monkeypatch.setattr(kernels, "AVAILABLE", False)
+    elif not kernels.AVAILABLE:
+        pytest.skip("numba is not installed")
+    return request.param
+
+
 @pytest.fixture
 def open_main_window(qtbot, tmp_path):
     """A factory: the real main window on a config, with throw-away settings, shown at a size;

@@ -62,6 +62,7 @@ def test_constant_init_keeps_units_identical_after_training():
     assert np.all(next(h for h in t2.hooks if isinstance(h, ProbeHook)).latest["act"]["unit_spread"] > 0.05)
 
 
+@pytest.mark.usefixtures("probe_path")
 def test_histogram_counts_and_statistics_match_numpy():
     g = torch.Generator().manual_seed(0)
     a = torch.randn(300, 40, generator=g) * 3 + 1
@@ -85,6 +86,7 @@ def test_histogram_counts_and_statistics_match_numpy():
     assert math.isnan(s.extra["saturated"][2]) and math.isnan(s.extra["dead"][1])
 
 
+@pytest.mark.usefixtures("probe_path")
 def test_range_grows_and_keeps_counts():
     r = [GrowingRange()]
     s1 = summarize([torch.linspace(-1, 1, 101)], r, 10)
@@ -97,6 +99,7 @@ def test_range_grows_and_keeps_counts():
     assert tuple(s3.range[0]) == (lo2, hi2)
 
 
+@pytest.mark.usefixtures("probe_path")
 def test_bad_layers_are_reported_not_fatal():
     x = torch.randn(20, 8)
     x[3, 2] = float("nan")
@@ -229,6 +232,7 @@ def test_activation_curves_and_saturated_regions():
         activation_curve("leaky_relu", x, slope=2.0)
 
 
+@pytest.mark.usefixtures("probe_path")
 def test_huge_values_near_float32_limits_are_binned():
     # A diverging run's weights: values near float32's limits must not break the histogram.
     x = torch.tensor([-3.0e38, -1.0, 0.0, 2.0, 3.0e38])

@@ -15,6 +15,7 @@ from engine.probes.layers import mode_dependent
 from engine.probes.stats import BinLayout, summarize_groups
 
 BINS = 24
+pytestmark = pytest.mark.usefixtures("probe_path")   # every test on the compiled and the torch path
 
 
 def _layers(seed: int = 0) -> list[torch.Tensor]:

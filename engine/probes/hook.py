@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from engine.config import ProbesConfig
 from engine.events import Payload
+from engine.probes import kernels
 from engine.probes.layers import activation_layers, mode_dependent, weight_layers
 from engine.probes.stats import BinLayout, GrowingRange, LayerSummary, summarize_groups
 from engine.train.hooks import TrainerHook
@@ -53,7 +55,10 @@ class ProbeHook(TrainerHook):
         self._ranges: dict[str, list[GrowingRange]] = {}
         self._capture: list[torch.Tensor | None] = []
         self._handles: list = []
-        self._w_before: list[torch.Tensor] | None = None
+        self._w_before: list[torch.Tensor] | None = None    # views of one buffer, kept between probes
+        self._w_before_buffer: torch.Tensor | None = None
+        self._meta: dict[str, Any] | None = None
+        self._sequential = False     # forward by walking the model's children (no hooks needed)
         self._probing = False
         self._x: torch.Tensor | None = None
         self._last_step = -1
@@ -66,6 +71,10 @@ class ProbeHook(TrainerHook):
         self._acts = activation_layers(model)
         self._wlayers = weight_layers(model)
         self._mode_dependent = mode_dependent(model)
+        children = {id(m) for m in model.children()}
+        self._sequential = (isinstance(model, nn.Sequential) and type(model).forward is nn.Sequential.forward
+                            and all(id(m) in children for _, m in self._acts))
+        self._meta = None
         self._x, _ = probe_batch(trainer.data.x_train, trainer.data.y_train, self.cfg.batch_size, trainer.config.seed)
         self._ranges = {"act": [GrowingRange() for _ in self._acts], "agrad": [GrowingRange() for _ in self._acts],
                         "grad": [GrowingRange() for _ in self._wlayers],
@@ -73,9 +82,15 @@ class ProbeHook(TrainerHook):
         self._probe(trainer, with_grads=False)
 
     def layers_meta(self) -> dict[str, Any]:
+        """The probed layers and settings (the same dict while they do not change)."""
+        if self._meta is None or self._meta["every"] != self.every:
+            self._meta = self._layers_meta()
+        return self._meta
+
+    def _layers_meta(self) -> dict[str, Any]:
         return {"activations": [l.to_json() for l, _ in self._acts],
                 "weights": [l.to_json() for l, _ in self._wlayers],
-                "every": self.cfg.every, "bins": self.cfg.bins, "probe_batch": int(self._x.shape[0]) if self._x is not None else 0}
+                "every": self.every, "bins": self.cfg.bins, "probe_batch": int(self._x.shape[0]) if self._x is not None else 0}
 
     # -- the step -----------------------------------------------------------------------
     def before_step(self, trainer: "Trainer", xb: torch.Tensor, yb: torch.Tensor) -> None:
@@ -85,7 +100,8 @@ class ProbeHook(TrainerHook):
         if not self.cfg.gradients:
             return
         self._capture = [None] * len(self._acts)
-        self._w_before = [m.weight.detach().clone() for _, m in self._wlayers]
+        self._w_before_buffer, self._w_before = _copy_flat([m.weight.detach() for _, m in self._wlayers],
+                                                           self._w_before_buffer)
 
         def make(i: int):
             def store(grad: torch.Tensor) -> None:
@@ -122,15 +138,27 @@ class ProbeHook(TrainerHook):
             def fwd(_m, _inp, out) -> None:
                 outs[i] = out.detach() if isinstance(out, torch.Tensor) else None
             return fwd
-        handles = [m.register_forward_hook(make(i)) for i, (_, m) in enumerate(self._acts)]
         model = trainer.model
+        # A plain Sequential is walked child by child and the activations are its children's
+        # outputs; anything else is run whole with forward hooks on the activation modules.
+        handles = [] if self._sequential else [m.register_forward_hook(make(i))
+                                                for i, (_, m) in enumerate(self._acts)]
         # Eval mode: deterministic, and batch norm's running statistics stay untouched (the
         # switch itself walks every module, so it is skipped where it changes nothing).
         switch = model.training and self._mode_dependent
         if switch:
             model.eval()
         try:
-            model(self._x)
+            if self._sequential:
+                position = {id(m): i for i, (_, m) in enumerate(self._acts)}
+                h = self._x
+                for m in model:
+                    h = m(h)
+                    i = position.get(id(m))
+                    if i is not None:
+                        outs[i] = h if isinstance(h, torch.Tensor) else None
+            else:
+                model(self._x)
         finally:
             if switch:
                 model.train()
@@ -154,9 +182,13 @@ class ProbeHook(TrainerHook):
         # layer's update and of its weights before it, and the PReLU slopes.
         along = []
         ratio_at = prelu_at = -1
+        cpu_norms = None
         if has_grads and self._w_before is not None and weights:
-            norms = torch._foreach_norm([*torch._foreach_sub(weights, self._w_before), *self._w_before])
-            ratio_at, along = len(along), along + [torch.stack(norms)]
+            if weights[0].device.type == "cpu":
+                cpu_norms = _update_norms(weights, self._w_before)
+            else:
+                norms = torch._foreach_norm([*torch._foreach_sub(weights, self._w_before), *self._w_before])
+                ratio_at, along = len(along), along + [torch.stack(norms)]
         prelu = [m.weight.detach().float().mean() for layer, m in self._acts if layer.kind == "prelu"]
         if prelu:
             prelu_at, along = len(along), along + [torch.stack(prelu)]
@@ -164,16 +196,16 @@ class ProbeHook(TrainerHook):
         snap["act"], snap["weight"] = summaries[0].as_dict(), summaries[1].as_dict()
         if has_grads:
             snap["grad"], snap["agrad"] = summaries[2].as_dict(), summaries[3].as_dict()
-            if ratio_at >= 0:
-                norms = host[ratio_at]
+            if ratio_at >= 0 or cpu_norms is not None:
+                norms = cpu_norms if cpu_norms is not None else host[ratio_at]
                 num, den = norms[:len(weights)], norms[len(weights):]
                 snap["update_ratio"] = num / np.maximum(den, 1e-30)
         else:
             snap["grad"] = _empty(len(self._wlayers), bins)
             snap["agrad"] = _empty(len(self._acts), bins)
         snap.setdefault("update_ratio", np.full(len(self._wlayers), math.nan))
-        self._w_before = None
         self._capture = []
+        self._w_before = None
         slopes = iter(host[prelu_at] if prelu_at >= 0 else ())
         snap["prelu_slope"] = np.array([next(slopes) if layer.kind == "prelu" else math.nan for layer, _ in self._acts],
                                        dtype=np.float64)
@@ -204,6 +236,29 @@ class ProbeHook(TrainerHook):
         meta = self.layers_meta()
         meta["effective_every"] = self.every
         record.meta["probes"] = meta
+
+
+def _copy_flat(tensors: list[torch.Tensor], buffer: torch.Tensor | None) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
+    """Copies of `tensors` as views of one buffer (reused when the sizes match): one copy kernel."""
+    if not tensors:
+        return buffer, []
+    total = sum(t.numel() for t in tensors)
+    if buffer is None or buffer.numel() != total or buffer.device != tensors[0].device or buffer.dtype != tensors[0].dtype:
+        buffer = torch.empty(total, dtype=tensors[0].dtype, device=tensors[0].device)
+    torch.cat([t.reshape(-1) for t in tensors], out=buffer)
+    views, o = [], 0
+    for t in tensors:
+        views.append(buffer[o:o + t.numel()].view_as(t))
+        o += t.numel()
+    return buffer, views
+
+
+def _update_norms(weights: list[torch.Tensor], before: list[torch.Tensor]) -> np.ndarray:
+    """||W - W_before|| of each layer, then ||W_before|| of each (CPU tensors, through numpy)."""
+    out = np.empty(2 * len(weights))
+    for i, (w, b) in enumerate(zip(weights, before)):
+        out[i], out[len(weights) + i] = kernels.diff_norm(w.numpy().reshape(-1), b.numpy().reshape(-1))
+    return out
 
 
 def _empty(n: int, bins: int) -> dict[str, np.ndarray]:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.probes import kernels
 from engine.probes.layers import BOUNDS, RELU_LIKE
 
 SAT_MARGIN = 0.01   # saturated: within 1% of the output span of a bound
@@ -91,13 +92,14 @@ class BinLayout:
         self.order: list[int] = []                       # buffer row → index of the layer
         self.inverse = np.zeros(0, np.int64)             # index of the layer → buffer row
         self.values: list[torch.Tensor] = []             # (rows, size) views of the value buffer
-        self.indices: list[torch.Tensor] = []            # the same views of the bin-index buffer
-        self.offsets: list[torch.Tensor] = []            # (rows, 1) first slot of each row
         self.rows: list[tuple[int, int]] = []            # (first row, rows) of each size class
         self.value_buffer = self.index_buffer = torch.empty(0)
+        self.slot_offsets = torch.empty(0, dtype=torch.int32)   # per value: the first slot of its layer
+        self.starts = self.sizes = np.zeros(0, np.int64)       # per buffer row: where its values are
         self._lims_key: tuple | None = None
         self._params: list[tuple[torch.Tensor, torch.Tensor]] = []
         self._redo: BinLayout | None = None
+        self._flat: _FlatPlan | None = None
 
     @property
     def redo(self) -> "BinLayout":
@@ -115,25 +117,39 @@ class BinLayout:
         total = int(sum(sizes))
         self.value_buffer = torch.empty(total, dtype=dtype, device=device)
         self.index_buffer = torch.empty(total, dtype=torch.int32, device=device)
-        self.values, self.indices, self.offsets, self.rows = [], [], [], []
+        self.values, self.rows = [], []
         row = start = 0
         for size, members in itertools.groupby(self.order, key=lambda i: sizes[i]):
             rows = len(list(members))
             self.rows.append((row, rows))
             self.values.append(self.value_buffer[start:start + rows * size].view(rows, size))
-            self.indices.append(self.index_buffer[start:start + rows * size].view(rows, size))
-            self.offsets.append(torch.arange(row, row + rows, dtype=torch.int32, device=device).mul_(bins + 1)
-                                .unsqueeze(1))
             row, start = row + rows, start + rows * size
+        self.sizes = np.array([sizes[i] for i in self.order], dtype=np.int64)   # per buffer row
+        self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
+        self.slot_offsets = torch.repeat_interleave(
+            torch.arange(len(sizes), dtype=torch.int32, device=device).mul_(bins + 1),
+            torch.tensor([sizes[i] for i in self.order], device=device), output_size=total)
         self._key = key
         self._lims_key = None
+
+    def plan_flat(self, flat: Sequence[torch.Tensor], tensors: Sequence[torch.Tensor], kinds: Sequence[str | None],
+                  bins: int) -> "_FlatPlan":
+        """The CPU path's layout: every layer in its own order in one float32 buffer, with
+        the per-layer constants the compiled kernel takes; rebuilt only when layers change."""
+        key = (tuple(t.shape for t in tensors), tuple(kinds), bins)
+        if self._flat is None or self._flat.key != key or not self._flat.buffer.numel():
+            self._flat = _FlatPlan(key, tensors, kinds)
+        self.value_buffer = self._flat.buffer
+        return self._flat
 
     def release(self) -> None:
         """Drop the work buffers if they are large (a big convolutional net's probe): memory
         then is only held during a probe, at the price of allocating them every probe."""
         if self.value_buffer.numel() > KEEP_BUFFERS:
-            self.values, self.indices = [], []
+            self.values = []
             self.value_buffer = self.index_buffer = torch.empty(0)
+            self._flat = None
+            self.slot_offsets = torch.empty(0, dtype=torch.int32)
 
     def params(self, lims: Sequence[tuple[float, float]], bins: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Per size class, each row's (range start, bins per unit) as (rows, 1) columns;
@@ -147,9 +163,35 @@ class BinLayout:
         return self._params
 
 
+class _FlatPlan:
+    """Per-layer constants of the compiled CPU path (see BinLayout.plan_flat)."""
+
+    def __init__(self, key: tuple, tensors: Sequence[torch.Tensor], kinds: Sequence[str | None]) -> None:
+        self.key = key
+        sizes = [t.numel() for t in tensors]
+        self.sizes = np.array(sizes, dtype=np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
+        self.buffer = torch.empty(int(self.sizes.sum()), dtype=torch.float32)
+        n = len(sizes)
+        self.kinds = np.full(n, -1, np.int64)
+        self.shapes = np.ones((n, 3), np.int64)
+        self.mids = np.zeros(n)
+        self.halves = np.zeros(n)
+        for i, (t, kind) in enumerate(zip(tensors, kinds)):
+            if kind is None or not sizes[i]:
+                continue
+            self.kinds[i] = kernels.BOUNDED if kind in BOUNDS else kernels.RELU_LIKE if kind in RELU_LIKE else 0
+            self.shapes[i] = _unit_view(t.detach()).shape
+            if kind in BOUNDS:
+                lo, hi = BOUNDS[kind]
+                self.mids[i] = (lo + hi) / 2
+                self.halves[i] = (hi - lo) / 2 - SAT_MARGIN * (hi - lo)
+
+
 class _HostRead:
-    """Device tensors read back together: one concatenation into float64 (exact for counts),
-    one device→host copy."""
+    """Device tensors read back together. On a GPU: one concatenation into float64 (exact for
+    counts) and one device→host copy. On the CPU there is nothing to copy: each tensor is
+    read through a numpy view of its own memory."""
 
     def __init__(self) -> None:
         self.parts: list[torch.Tensor] = []      # float32, concatenated as they are
@@ -165,60 +207,112 @@ class _HostRead:
         return -len(self.others)      # negative: counted from the end
 
     def read(self) -> list[np.ndarray]:
-        chunks = ([torch.cat(self.parts).double()] if self.parts else []) + [t.double() for t in reversed(self.others)]
-        if not chunks:
+        tensors = self.parts + self.others[::-1]
+        if not tensors:
             return []
+        if tensors[0].device.type == "cpu":
+            return [_host(t) for t in tensors]
+        chunks = ([torch.cat(self.parts).double()] if self.parts else []) + [t.double() for t in reversed(self.others)]
         host = (torch.cat(chunks) if len(chunks) > 1 else chunks[0]).cpu().numpy()
         out = []
         start = 0
-        for t in self.parts + self.others[::-1]:
+        for t in tensors:
             out.append(host[start:start + t.numel()])
             start += t.numel()
         return out
 
 
+def _host(t: torch.Tensor) -> np.ndarray:
+    """A CPU tensor's values as a flat float64 array (a copy: the tensor may be reused)."""
+    return np.array(t.reshape(-1).numpy(), dtype=np.float64)
+
+
 class _LayerStats:
     """Histogram counts, min, max, sum and L2 norm of flat float layers, each binned in its
-    own range: queued on a _HostRead as a few kernels per size class and one bincount."""
+    own range: a few kernels per size class and one bincount for every layer together.
 
-    def __init__(self, flats: list[torch.Tensor], lims: list[tuple[float, float]], bins: int, layout: BinLayout,
-                 read: _HostRead, reductions: bool = True) -> None:
+    The values are copied into the layout's work buffer; `reductions()` must come before
+    `bin()`, which turns the buffer into bin indices in place."""
+
+    def __init__(self, flats: list[torch.Tensor], bins: int, layout: BinLayout, wide: bool = False) -> None:
         # A range near float32's limits (a diverging run) is binned in float64, where it cannot overflow.
-        wide = any(max(abs(lo), abs(hi)) > WIDE_RANGE for lo, hi in lims)
         layout.plan([f.numel() for f in flats], bins, flats[0].device, torch.float64 if wide else torch.float32)
         self.layout, self.bins, self.n = layout, bins, len(flats)
         torch.cat([flats[i] for i in layout.order], out=layout.value_buffer)
-        self.at = []
+
+    def reductions(self) -> torch.Tensor:
+        """(4, layers) min, max, sum and L2 norm, in the buffer's row order. (amin and amax
+        apart: aminmax over rows is many times slower on CPU.)"""
+        # Sums in float64: the variance comes from E[x²] − E[x]², which float32 would spoil
+        # for a layer far from 0 (a bias around 100 with a spread of 1).
+        parts = [torch.stack([values.amin(dim=1).double(), values.amax(dim=1).double(),
+                              values.sum(dim=1, dtype=torch.float64),
+                              torch.linalg.vector_norm(values, dim=1, dtype=torch.float64)])
+                 for values in self.layout.values]
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+    def bin(self, lims: list[tuple[float, float]], nan: bool = True) -> torch.Tensor:
+        """Per-layer counts, (layers × (bins + 1)) slots, the last of each a NaN slot that is
+        dropped; `nan=False` when the values are known to hold no NaN."""
+        layout, bins = self.layout, self.bins
         for values, (lo, per_unit) in zip(layout.values, layout.params(lims, bins)):
-            if reductions:   # (amin and amax apart: aminmax over rows is many times slower on CPU)
-                self.at.append(read.add(torch.stack([values.amin(dim=1), values.amax(dim=1), values.sum(dim=1),
-                                                     torch.linalg.vector_norm(values, dim=1)])))
             values.sub_(lo).mul_(per_unit)      # (x - lo) · bins / (hi - lo), as torch.histc bins
-        # Values outside a range are clamped into its end bins (the top edge into the last);
-        # NaN goes to a spare slot per layer that is dropped.
-        layout.value_buffer.clamp_(0, bins - 0.5).nan_to_num_(nan=bins + 0.25)
+        # Values outside a range are clamped into its end bins (the top edge into the last).
+        layout.value_buffer.clamp_(0, bins - 0.5)
+        if nan:
+            layout.value_buffer.nan_to_num_(nan=bins + 0.25)
         idx = layout.index_buffer
         idx.copy_(layout.value_buffer)          # float → int truncates: the bin ...
-        for indices, offsets in zip(layout.indices, layout.offsets):
-            indices.add_(offsets)               # ... in the layer's own slots
+        idx.add_(layout.slot_offsets)           # ... in the layer's own slots
         slots = self.n * (bins + 1)
         if idx.device.type == "cpu":
             counts = torch.bincount(idx, minlength=slots)
         else:   # CUDA's bincount reads its input's extremes back to the host: a sync per call
             counts = torch.zeros(slots, dtype=torch.int64, device=idx.device)
             counts.index_add_(0, idx, torch.ones_like(idx, dtype=torch.int64))
-        self.counts_at = read.add(counts)
         layout.release()
+        return counts
 
-    def unpack(self, host: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
-        """(counts (layers, bins), stats (layers, 4): min, max, sum, norm, or None without
-        reductions), in the layers' order."""
-        inverse = self.layout.inverse
-        hist = host[self.counts_at].reshape(self.n, self.bins + 1)[inverse, :self.bins]
-        if not self.at:
-            return hist, None
-        stats = np.concatenate([host[k].reshape(4, -1) for k in self.at], axis=1).T[inverse]
-        return hist, stats
+    def hist(self, counts: np.ndarray) -> np.ndarray:
+        """(layers, bins) counts in the layers' order."""
+        return counts.reshape(self.n, self.bins + 1)[self.layout.inverse, :self.bins]
+
+    def stats(self, flat_stats: np.ndarray) -> np.ndarray:
+        """(layers, 4) min, max, sum, norm in the layers' order."""
+        return flat_stats.reshape(4, self.n).T[self.layout.inverse]
+
+
+def _summarize_compiled(groups: list[Group], tensors: list[torch.Tensor], flat: list[torch.Tensor],
+                        ranges: list[GrowingRange], kinds: list[str | None], bins: int, layout: BinLayout,
+                        read_along: Sequence[torch.Tensor]) -> tuple[list[LayerSummary], list[np.ndarray]]:
+    """`summarize_groups` on the CPU: the layers are copied into one buffer (one torch call)
+    and a single compiled kernel (engine/probes/kernels.py) computes every statistic, range
+    and histogram; NaN/Inf values are dropped and counted as on the torch path."""
+    plan = layout.plan_flat(flat, tensors, kinds, bins)
+    values = plan.buffer
+    torch.cat(flat, out=values)
+    lo = np.array([r.lo for r in ranges], dtype=np.float64)
+    hi = np.array([r.hi for r in ranges], dtype=np.float64)
+    grown = np.array([r.grown for r in ranges], dtype=np.int64)
+    counts, res = kernels.summarize(values.numpy(), plan.starts, plan.sizes, lo, hi, grown, plan.kinds,
+                                    plan.shapes, plan.mids, plan.halves, SPREAD_SAMPLES, bins)
+    for i, r in enumerate(ranges):
+        r.lo, r.hi, r.grown = float(lo[i]), float(hi[i]), int(grown[i])
+    layout.release()
+    lims, count = res[:, kernels.RANGE_LO:kernels.RANGE_HI + 1], res[:, kernels.COUNT]
+    mean, std, norm = res[:, kernels.MEAN], res[:, kernels.STD], res[:, kernels.NORM]
+    hist = counts.astype(np.float32)
+    results = []
+    start = 0
+    for tensors_g, _, kinds_g in groups:
+        sl = slice(start, start + len(tensors_g))
+        out = LayerSummary(hist=hist[sl], range=lims[sl].copy(), mean=mean[sl].copy(), std=std[sl].copy(),
+                           norm=norm[sl].copy(), count=count[sl].copy(), nonfinite=res[sl, kernels.NONFINITE].copy())
+        if kinds_g is not None:
+            out.extra = dict(zip(ACTIVATION_EXTRAS, res[sl, kernels.SATURATED:kernels.SPREAD + 1].T.copy()))
+        results.append(out)
+        start = sl.stop
+    return results, [_host(t.detach()) for t in read_along]
 
 
 def _unit_view(t: torch.Tensor) -> torch.Tensor:
@@ -243,8 +337,8 @@ def summarize(tensors: list[torch.Tensor], ranges: list[GrowingRange], bins: int
 
 def summarize_groups(groups: list[Group], bins: int, *, layout: BinLayout | None = None,
                      read_along: Sequence[torch.Tensor] = ()) -> tuple[list[LayerSummary], list[np.ndarray]]:
-    """`summarize` for several groups of layers at once, with one device→host read (two
-    when a layer's range has to be set or grown).
+    """`summarize` for several groups of layers at once, with one device→host read on a GPU
+    (two when a layer's range has to be set or grown).
 
     `layout` (kept by the caller between probes) saves re-planning the work buffer;
     `read_along` are other device tensors the caller needs on the host: they come back (as
@@ -258,22 +352,29 @@ def summarize_groups(groups: list[Group], bins: int, *, layout: BinLayout | None
         if kind in BOUNDS and math.isnan(r.lo):
             r.lo, r.hi = BOUNDS[kind]
     live = [i for i in range(n) if flat[i].numel()]
-    # Round 1 (optimistic): bin with each layer's current range and read its extremes along
-    # with everything else, in one read. Ranges only grow, so after the first probes a
-    # layer rarely leaves its range; those that do (or are new, or hold NaN/Inf) are
-    # binned again in round 2. Layers with no range yet are binned in (0, 1) meanwhile.
+    layout = layout or BinLayout()
     read = _HostRead()
     lims = [(r.lo, r.hi) if not math.isnan(r.lo) else (0.0, 1.0) for r in ranges]
+    lims_arr = np.array(lims, dtype=np.float64).reshape(n, 2)
+    stats = np.full((n, 4), math.nan)    # min, max, sum, norm
+    hist = np.zeros((n, bins), np.float32)
+    if live and flat[live[0]].device.type == "cpu" and kernels.AVAILABLE:
+        return _summarize_compiled(groups, tensors, flat, ranges, kinds_all, bins, layout, read_along)
     if live:
-        layer_stats = _LayerStats([flat[i] for i in live], [lims[i] for i in live], bins, layout or BinLayout(), read)
+        # Round 1 (optimistic): bin with each layer's current range and read its extremes
+        # along with everything else, in one read. Ranges only grow, so after the first
+        # probes a layer rarely leaves its range; those that do (or are new, or hold
+        # NaN/Inf) are binned again in round 2. Layers with no range yet are binned in (0, 1).
+        wide = any(max(abs(lo), abs(hi)) > WIDE_RANGE for lo, hi in (lims[i] for i in live))
+        layer_stats = _LayerStats([flat[i] for i in live], bins, layout, wide)
+        stats_at = read.add(layer_stats.reductions())
+        counts_at = read.add(layer_stats.bin([lims[i] for i in live]))
     act_at = {i: _activation_parts(tensors[i], kinds_all[i], read) for i in live if kinds_all[i] is not None}
     along_at = [read.add(t.detach()) for t in read_along]
     host = read.read()
-    hist = np.zeros((n, bins), np.float32)
-    stats = np.full((n, 4), math.nan)    # min, max, sum, norm
     if live:
-        hist[live], stats[live] = layer_stats.unpack(host)
-    lims_arr = np.array(lims, dtype=np.float64).reshape(n, 2)
+        hist[live] = layer_stats.hist(host[counts_at])
+        stats[live] = layer_stats.stats(host[stats_at])
     ranged = np.array([not math.isnan(r.lo) for r in ranges], bool)
     with np.errstate(invalid="ignore"):
         # NaN extremes (NaN/Inf values, empty layers) are never inside.
@@ -300,11 +401,14 @@ def summarize_groups(groups: list[Group], bins: int, *, layout: BinLayout | None
         # Their min, max, sum and norm from round 1 stand, unless NaN/Inf values were dropped.
         cleaned = bool(nonfinite[redo].any())
         again = _HostRead()
-        redo_stats = _LayerStats([flat[i] for i in redo], [tuple(lims_arr[i]) for i in redo], bins,
-                                 (layout or BinLayout()).redo, again, reductions=cleaned)
-        hist[redo], redo_extremes = redo_stats.unpack(again.read())
-        if redo_extremes is not None:
-            stats[redo] = redo_extremes
+        redo_stats = _LayerStats([flat[i] for i in redo], bins, layout.redo,
+                                 wide=any(max(abs(lims_arr[i, 0]), abs(lims_arr[i, 1])) > WIDE_RANGE for i in redo))
+        redo_at = again.add(redo_stats.reductions()) if cleaned else None
+        counts_at = again.add(redo_stats.bin([tuple(lims_arr[i]) for i in redo], nan=False))
+        redo_host = again.read()
+        hist[redo] = redo_stats.hist(redo_host[counts_at])
+        if redo_at is not None:
+            stats[redo] = redo_stats.stats(redo_host[redo_at])
         has_hist[redo] = True
     count = np.array([f.numel() for f in flat], dtype=np.float64)
     missing = ~has_hist
@@ -315,12 +419,11 @@ def summarize_groups(groups: list[Group], bins: int, *, layout: BinLayout | None
         mean = stats[:, 2] / count
         std = np.sqrt(np.maximum(stats[:, 3] * stats[:, 3] / count - mean * mean, 0.0))
         norm = np.abs(stats[:, 3])
-    ranges_arr = lims_arr
     results = []
     start = 0
     for tensors_g, _, kinds_g in groups:
         sl = slice(start, start + len(tensors_g))
-        out = LayerSummary(hist=hist[sl], range=ranges_arr[sl], mean=mean[sl], std=std[sl], norm=norm[sl],
+        out = LayerSummary(hist=hist[sl], range=lims_arr[sl], mean=mean[sl], std=std[sl], norm=norm[sl],
                            count=count[sl], nonfinite=nonfinite[sl])
         if kinds_g is not None:
             extra = np.full((len(ACTIVATION_EXTRAS), len(tensors_g)), math.nan)
@@ -356,6 +459,15 @@ def _activation_parts(t: torch.Tensor, kind: str, read: _HostRead) -> dict[str, 
     return at
 
 
+def _spread(per_unit: np.ndarray) -> float:
+    """The largest deviation of any unit from unit 0, relative to the mean |value|."""
+    deviation = per_unit - per_unit[:, :1]
+    dev_max = max(float(deviation.max()), -float(deviation.min()))
+    scale = float(np.abs(per_unit).sum()) / per_unit.size
+    # A layer that outputs zeros everywhere (dead) has no meaningful spread.
+    return dev_max / scale if scale > 1e-12 else math.nan
+
+
 def _activation_values(at: dict[str, Any], host: list[np.ndarray]) -> tuple[float, float, float]:
     """(saturated fraction, dead-unit fraction, relative spread across units); NaN: not applicable."""
     sat = float(host[at["saturated"]][0]) / max(1, at["numel"]) if "saturated" in at else math.nan
@@ -365,10 +477,5 @@ def _activation_values(at: dict[str, Any], host: list[np.ndarray]) -> tuple[floa
         dead = float(np.count_nonzero(unit_max <= 0)) / max(1, unit_max.size)
     spread = math.nan
     if "spread" in at:
-        per_unit = host[at["spread"]].reshape(-1, at["units"])
-        deviation = per_unit - per_unit[:, :1]
-        dev_max = max(float(deviation.max()), -float(deviation.min()))
-        scale = float(np.abs(per_unit).sum()) / per_unit.size
-        # A layer that outputs zeros everywhere (dead) has no meaningful spread.
-        spread = dev_max / scale if scale > 1e-12 else math.nan
+        spread = _spread(host[at["spread"]].reshape(-1, at["units"]))
     return sat, dead, spread

@@ -1,0 +1,107 @@
+"""The compiled CPU path of the probes (engine/probes/kernels.py) agrees with the torch path
+a GPU run takes, layer by layer, over several probes (ranges set, kept and grown); the
+probe's own shortcuts (walking a Sequential, the update norms) give what the general code does."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from engine.probes import GrowingRange, ProbeHook, kernels
+from engine.probes.stats import BinLayout, summarize_groups
+
+pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba is not installed")
+BINS = 30
+
+
+def _probe_series(seed: int) -> list[list[torch.Tensor]]:
+    """Three probes of the same layers: the second widens layer 1, the third holds NaN/Inf."""
+    g = torch.Generator().manual_seed(seed)
+    base = [torch.relu(torch.randn(64, 32, generator=g)), torch.tanh(torch.randn(64, 32, generator=g) * 2),
+            torch.randn(16, 3, 4, 4, generator=g), torch.randn(20, 12, generator=g) * 1e-3,
+            torch.randn(7, generator=g)]
+    second = [base[0] * 1.5, base[1], base[2] * 8 - 2, base[3], base[4] + 100]
+    third = [t.clone() for t in second]
+    third[2][0, 1, 2, 3] = float("nan")
+    third[3][4, 5] = float("inf")
+    return [base, second, third]
+
+
+def _run(path: str, monkeypatch, series) -> list:
+    with monkeypatch.context() as m:
+        if path == "torch":
+            m.setattr(kernels, "AVAILABLE", False)
+        kinds = ["relu", "tanh", "relu", None, None]
+        ranges, layout = [GrowingRange() for _ in kinds], BinLayout()
+        out = []
+        for layers in series:
+            acts = (layers[:3], ranges[:3], kinds[:3])
+            rest = (layers[3:], ranges[3:], None)
+            (a, b), _ = summarize_groups([acts, rest], BINS, layout=layout)
+            out.append((a, b, [(r.lo, r.hi, r.grown) for r in ranges]))
+        return out
+
+
+def test_compiled_and_torch_paths_agree_over_probes(monkeypatch):
+    series = _probe_series(0)
+    compiled, reference = _run("compiled", monkeypatch, series), _run("torch", monkeypatch, series)
+    for (ca, cb, cr), (ta, tb, tr) in zip(compiled, reference):
+        np.testing.assert_allclose(np.array(cr), np.array(tr), rtol=1e-6)   # the same ranges, grown alike
+        for c, t in ((ca, ta), (cb, tb)):
+            # Bins: the same up to values on a bin edge (float64 here, float32 there).
+            assert np.abs(c.hist - t.hist).sum(axis=1).max() <= 2
+            assert np.array_equal(c.hist.sum(axis=1), t.hist.sum(axis=1))
+            assert np.array_equal(c.count, t.count) and np.array_equal(c.nonfinite, t.nonfinite)
+            np.testing.assert_allclose(c.range, t.range, rtol=1e-6)
+            for key in ("mean", "std", "norm"):
+                np.testing.assert_allclose(getattr(c, key), getattr(t, key), rtol=2e-4, atol=1e-7)
+        for key in ("saturated", "dead", "unit_spread"):
+            np.testing.assert_allclose(ca.extra[key], ta.extra[key], rtol=1e-5, atol=1e-7, equal_nan=True)
+    # The third probe's NaN/Inf were dropped and counted on both paths.
+    assert compiled[2][0].nonfinite[2] == 1 and compiled[2][1].nonfinite[0] == 1
+
+
+def test_sequential_walk_and_forward_hooks_capture_the_same_activations():
+    from engine.config import ExperimentConfig
+    from engine.train import Trainer
+
+    cfg = ExperimentConfig().with_updates({"data.name": "digits", "model.hidden": [24, 16], "train.epochs": 1,
+                                           "device": "cpu", "model.activation": "tanh"})
+    t = Trainer(cfg)
+    hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
+    t.start()
+    assert hook._sequential
+    walked = hook._forward_activations(t)
+    hook._sequential = False
+    hooked = hook._forward_activations(t)
+    assert len(walked) == 2 and all(torch.equal(a, b) for a, b in zip(walked, hooked))
+
+
+def test_update_norms_match_torch():
+    from engine.probes.hook import _copy_flat, _update_norms
+
+    g = torch.Generator().manual_seed(1)
+    before = [torch.randn(5, 4, generator=g), torch.randn(3, 5, generator=g)]
+    buffer, copies = _copy_flat(before, None)
+    assert buffer.numel() == 35 and all(torch.equal(a, b) for a, b in zip(copies, before))
+    after = [w + 0.01 * torch.randn(w.shape, generator=g) for w in before]
+    got = _update_norms(after, copies)
+    want = [float((a - b).norm()) for a, b in zip(after, before)] + [float(b.norm()) for b in before]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    # The buffer is reused while the sizes match, replaced when they change.
+    again, _ = _copy_flat(after, buffer)
+    assert again is buffer
+    other, _ = _copy_flat([torch.zeros(2)], buffer)
+    assert other is not buffer and other.numel() == 2
+
+
+def test_kernels_warm_up_and_diff_norm_without_numba_agree(monkeypatch):
+    assert kernels.warm_up()
+    a, b = np.arange(6, dtype=np.float32), np.ones(6, dtype=np.float32)
+    compiled = kernels.diff_norm(a, b)
+    monkeypatch.setattr(kernels, "AVAILABLE", False)
+    plain = kernels.diff_norm(a, b)
+    assert compiled == pytest.approx(plain) and plain[1] == pytest.approx(math.sqrt(6))
