@@ -1,18 +1,23 @@
-"""Compiled CPU kernels for the probes' sums and histograms (numba).
+"""Compiled CPU kernels for the probes' statistics and histograms (numba).
 
 On the CPU a probe's cost is not arithmetic but the number of tensor operations: each torch
-call costs several microseconds before it touches a value, and a probe needs a few dozen of
-them (reductions per size class, five binning steps, the bincount), about 0.6 ms for the
-digits MLP. These kernels do every layer in one call each and release the GIL while they
-run; with numpy's `reduceat` for the extremes the same probe's statistics take about 0.12 ms.
+call costs several microseconds before it touches a value, and a probe of every layer needs
+a few dozen of them (reductions per size class, five binning steps, the bincount, the
+activation statistics): about 0.6 ms for the digits MLP. `summarize` does all of it for
+every layer in one call (about 0.17 ms there) and releases the GIL while it runs.
 
-Layers are slices of one flat float32 buffer (`starts`, `sizes`). A value is binned as
+Layers are slices of one flat float32 buffer (`starts`, `sizes`). Per layer, in one call:
+min, max, sum, L2 norm, mean and std of the finite values (accumulated in float64); the
+count of NaN/Inf values, which are left out of everything; the histogram range, set or grown
+exactly as `GrowingRange.fit` does; the counts, a value binned as
 ``(x - lo) * (bins / (hi - lo))`` in float64, clamped into the end bins (the top edge goes to
-the last bin, as torch.histc), truncated. The histogram kernel is only given layers whose
-values are all finite (their extremes say so); a layer holding NaN/Inf is handled apart.
+the last bin, as torch.histc), truncated; and for activation layers the saturated fraction,
+the dead-unit fraction and the spread across units, as `stats._activation_parts` defines them.
+The torch path in `stats.py` (a GPU run's) computes the same, and tests hold them together.
 
 Compiled on first use and cached on disk (numba's `cache=True`): a machine's first probe pays
-the compilation (a second or two), later ones load it in about 0.1 s.
+the compilation (a few seconds), later processes load it in about 0.15 s; `warm_up()` pays it
+ahead of time.
 """
 from __future__ import annotations
 
@@ -29,19 +34,6 @@ except ImportError:     # pragma: no cover - exercised only without numba
 AVAILABLE = numba is not None
 
 if AVAILABLE:
-    # Sums: reassociation lets the float64 accumulation use vector registers.
-    @numba.njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
-    def _sums(values, starts, sizes, out):   # pragma: no cover - compiled
-        for layer in range(starts.shape[0]):
-            x = values[starts[layer]:starts[layer] + sizes[layer]]
-            total = squares = 0.0
-            for j in range(x.shape[0]):
-                d = np.float64(x[j])
-                total += d
-                squares += d * d
-            out[layer, 0] = total
-            out[layer, 1] = squares
-
     # Bin indices: the values are finite, so no-NaN/Inf math (vectorizable min/max) is exact here;
     # no reassociation or contraction, so every value is binned the same wherever it sits.
     @numba.njit(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz"})
@@ -64,41 +56,6 @@ if AVAILABLE:
         for j in range(m, n):
             scratch[0, idx[j]] += 1
 
-    @numba.njit(nogil=True, cache=True)
-    def _hist(values, starts, sizes, which, lo, scale, counts):   # pragma: no cover - compiled
-        bins = counts.shape[1]
-        top = bins - 0.5
-        scratch = np.zeros((4, bins), np.int64)
-        idx = np.empty(sizes.max() if sizes.shape[0] else 0, np.int32)
-        for k in range(which.shape[0]):
-            layer = which[k]
-            n = sizes[layer]
-            _bin_index(values[starts[layer]:starts[layer] + n], lo[layer], scale[layer], top, idx)
-            scratch[:, :] = 0
-            _count(idx, n, scratch)
-            for q in range(4):
-                for i in range(bins):
-                    counts[layer, i] += scratch[q, i]
-
-
-_warm = threading.Lock()
-_compiled = False
-
-
-def warm_up() -> bool:
-    """Compile (or load from the disk cache) the kernels now; True when they are usable."""
-    global _compiled
-    if not AVAILABLE:
-        return False
-    with _warm:
-        if not _compiled:
-            values = np.arange(4, dtype=np.float32)
-            starts, sizes = np.zeros(1, np.int64), np.full(1, 4, np.int64)
-            layer_sums(values, starts, sizes)
-            layer_hist(values, starts, sizes, np.zeros(1, np.int64), np.zeros(1), np.ones(1), 4)
-            _compiled = True
-    return True
-
 
 if AVAILABLE:
     @numba.njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
@@ -117,27 +74,6 @@ def diff_norm(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
         return _diff_norm(a, b)
     d, b64 = a.astype(np.float64) - b, b.astype(np.float64)
     return math.sqrt(float((d * d).sum())), math.sqrt(float((b64 * b64).sum()))
-
-
-def layer_extremes(values: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-layer min and max (NaN when a layer holds a NaN); layers must not be empty."""
-    return np.minimum.reduceat(values, starts), np.maximum.reduceat(values, starts)
-
-
-def layer_sums(values: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """(layers, 2): the sum and the sum of squares of each layer, accumulated in float64."""
-    out = np.empty((starts.shape[0], 2))
-    _sums(values, starts, sizes, out)
-    return out
-
-
-def layer_hist(values: np.ndarray, starts: np.ndarray, sizes: np.ndarray, which: np.ndarray,
-               lo: np.ndarray, scale: np.ndarray, bins: int) -> np.ndarray:
-    """(layers, bins) counts; rows not in `which` stay 0. The layers in `which` must be finite."""
-    counts = np.zeros((starts.shape[0], bins), np.int64)
-    if which.shape[0]:
-        _hist(values, starts, sizes, which, lo, scale, counts)
-    return counts
 
 
 # -- one probe in one call ---------------------------------------------------------------------
@@ -325,3 +261,24 @@ def summarize(values: np.ndarray, starts: np.ndarray, sizes: np.ndarray, lo: np.
     out = np.empty((starts.shape[0], RESULTS))
     _summarize(values, starts, sizes, lo, hi, grown, kinds, shapes, mids, halves, spread_samples, hist, out)
     return hist, out
+
+
+_warm = threading.Lock()
+_compiled = False
+
+
+def warm_up() -> bool:
+    """Compile (or load from the disk cache) the kernels now; True when they are usable."""
+    global _compiled
+    if not AVAILABLE:
+        return False
+    with _warm:
+        if not _compiled:
+            values = np.arange(4, dtype=np.float32)
+            one = np.ones(1)
+            summarize(values, np.zeros(1, np.int64), np.full(1, 4, np.int64), one * np.nan, one * np.nan,
+                      np.zeros(1, np.int64), np.full(1, RELU_LIKE, np.int64), np.array([[2, 2, 1]], np.int64),
+                      one, one, 32, 4)
+            diff_norm(values, values)
+            _compiled = True
+    return True
