@@ -299,17 +299,18 @@ def _summarize_compiled(groups: list[Group], tensors: list[torch.Tensor], flat: 
     for i, r in enumerate(ranges):
         r.lo, r.hi, r.grown = float(lo[i]), float(hi[i]), int(grown[i])
     layout.release()
-    lims, count = res[:, kernels.RANGE_LO:kernels.RANGE_HI + 1], res[:, kernels.COUNT]
-    mean, std, norm = res[:, kernels.MEAN], res[:, kernels.STD], res[:, kernels.NORM]
+    cols = res.T.copy()          # one contiguous row per result: each group's part is a plain slice
+    lims = res[:, kernels.RANGE_LO:kernels.RANGE_HI + 1].copy()
     hist = counts.astype(np.float32)
     results = []
     start = 0
     for tensors_g, _, kinds_g in groups:
         sl = slice(start, start + len(tensors_g))
-        out = LayerSummary(hist=hist[sl], range=lims[sl].copy(), mean=mean[sl].copy(), std=std[sl].copy(),
-                           norm=norm[sl].copy(), count=count[sl].copy(), nonfinite=res[sl, kernels.NONFINITE].copy())
+        out = LayerSummary(hist=hist[sl], range=lims[sl], mean=cols[kernels.MEAN, sl], std=cols[kernels.STD, sl],
+                           norm=cols[kernels.NORM, sl], count=cols[kernels.COUNT, sl],
+                           nonfinite=cols[kernels.NONFINITE, sl])
         if kinds_g is not None:
-            out.extra = dict(zip(ACTIVATION_EXTRAS, res[sl, kernels.SATURATED:kernels.SPREAD + 1].T.copy()))
+            out.extra = dict(zip(ACTIVATION_EXTRAS, cols[kernels.SATURATED:kernels.SPREAD + 1, sl]))
         results.append(out)
         start = sl.stop
     return results, [_host(t.detach()) for t in read_along]
@@ -351,15 +352,15 @@ def summarize_groups(groups: list[Group], bins: int, *, layout: BinLayout | None
     for r, kind in zip(ranges, kinds_all):
         if kind in BOUNDS and math.isnan(r.lo):
             r.lo, r.hi = BOUNDS[kind]
-    live = [i for i in range(n) if flat[i].numel()]
     layout = layout or BinLayout()
+    if n and kernels.AVAILABLE and flat[0].device.type == "cpu":
+        return _summarize_compiled(groups, tensors, flat, ranges, kinds_all, bins, layout, read_along)
+    live = [i for i in range(n) if flat[i].numel()]
     read = _HostRead()
     lims = [(r.lo, r.hi) if not math.isnan(r.lo) else (0.0, 1.0) for r in ranges]
     lims_arr = np.array(lims, dtype=np.float64).reshape(n, 2)
     stats = np.full((n, 4), math.nan)    # min, max, sum, norm
     hist = np.zeros((n, bins), np.float32)
-    if live and flat[live[0]].device.type == "cpu" and kernels.AVAILABLE:
-        return _summarize_compiled(groups, tensors, flat, ranges, kinds_all, bins, layout, read_along)
     if live:
         # Round 1 (optimistic): bin with each layer's current range and read its extremes
         # along with everything else, in one read. Ranges only grow, so after the first
