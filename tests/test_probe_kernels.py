@@ -105,3 +105,31 @@ def test_kernels_warm_up_and_diff_norm_without_numba_agree(monkeypatch):
     monkeypatch.setattr(kernels, "AVAILABLE", False)
     plain = kernels.diff_norm(a, b)
     assert compiled == pytest.approx(plain) and plain[1] == pytest.approx(math.sqrt(6))
+
+
+def test_probed_gradients_equal_autograd_on_the_same_batch():
+    """The back-propagated gradients a probe captures (retained during the training step) and
+    the weight gradients are those autograd gives for that step's batch and weights."""
+    from engine.config import ExperimentConfig
+    from engine.train import Trainer
+
+    cfg = ExperimentConfig().with_updates({"data.name": "digits", "model.hidden": [32, 16], "train.epochs": 1,
+                                           "device": "cpu", "model.activation": "tanh", "probes.every": 3,
+                                           "optim.name": "sgd", "optim.lr": 1e-12})   # the weights barely move
+    t = Trainer(cfg)
+    hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
+    t.run(max_steps=3)
+    snap = hook.latest
+    assert snap["step"] == 3
+    idx = t.last_batch_indices
+    x, y = t.data.x_train[idx], t.data.y_train[idx]
+    outs = []
+    handles = [m.register_forward_hook(lambda _m, _i, o: outs.append(o)) for _, m in hook._acts]
+    loss = t.loss_fn(t.model(x), y)
+    for h in handles:
+        h.remove()
+    want = torch.autograd.grad(loss, outs + [m.weight for _, m in hook._wlayers])
+    n_acts = len(outs)
+    np.testing.assert_allclose(snap["agrad"]["norm"], [float(g.norm()) for g in want[:n_acts]], rtol=1e-4)
+    np.testing.assert_allclose(snap["grad"]["norm"], [float(g.norm()) for g in want[n_acts:]], rtol=1e-4)
+    assert snap["agrad"]["count"].tolist() == [float(o.numel()) for o in outs]

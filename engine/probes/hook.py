@@ -53,7 +53,9 @@ class ProbeHook(TrainerHook):
         self._acts: list = []
         self._wlayers: list = []
         self._ranges: dict[str, list[GrowingRange]] = {}
-        self._capture: list[torch.Tensor | None] = []
+        self._capture: list[torch.Tensor | None] = []     # the step's activation gradients
+        self._retained: list[torch.Tensor | None] = []    # the step's activation outputs, grads retained
+        self._capture_fns: list = []
         self._handles: list = []
         self._w_before: list[torch.Tensor] | None = None    # views of one buffer, kept between probes
         self._w_before_buffer: torch.Tensor | None = None
@@ -72,6 +74,7 @@ class ProbeHook(TrainerHook):
         self._wlayers = weight_layers(model)
         self._mode_dependent = mode_dependent(model)
         children = {id(m) for m in model.children()}
+        self._capture_fns = [self._retain(i) for i in range(len(self._acts))]
         self._sequential = (isinstance(model, nn.Sequential) and type(model).forward is nn.Sequential.forward
                             and all(id(m) in children for _, m in self._acts))
         self._meta = None
@@ -99,19 +102,19 @@ class ProbeHook(TrainerHook):
         self._probing = True
         if not self.cfg.gradients:
             return
-        self._capture = [None] * len(self._acts)
         self._w_before_buffer, self._w_before = _copy_flat([m.weight.detach() for _, m in self._wlayers],
                                                            self._w_before_buffer)
+        self._retained = [None] * len(self._acts)
+        self._handles = [m.register_forward_hook(fn) for (_, m), fn in zip(self._acts, self._capture_fns)]
 
-        def make(i: int):
-            def store(grad: torch.Tensor) -> None:
-                self._capture[i] = grad.detach()
-
-            def fwd(_m, _inp, out) -> None:
-                if isinstance(out, torch.Tensor) and out.requires_grad:
-                    out.register_hook(store)
-            return fwd
-        self._handles = [m.register_forward_hook(make(i)) for i, (_, m) in enumerate(self._acts)]
+    def _retain(self, i: int):
+        """A forward hook that keeps the gradient of the activation's output (its first use in
+        the step): retain_grad stores it during backward without calling back into Python."""
+        def fwd(_m, _inp, out) -> None:
+            if isinstance(out, torch.Tensor) and out.requires_grad and self._retained[i] is None:
+                out.retain_grad()
+                self._retained[i] = out
+        return fwd
 
     def after_step(self, trainer: "Trainer") -> None:
         if not self._probing:
@@ -120,6 +123,8 @@ class ProbeHook(TrainerHook):
         for h in self._handles:
             h.remove()
         self._handles = []
+        self._capture = [o.grad.detach() if o is not None and o.grad is not None else None for o in self._retained]
+        self._retained = []
         self._probe(trainer, with_grads=self.cfg.gradients)
 
     def on_finish(self, trainer: "Trainer") -> None:

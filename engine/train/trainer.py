@@ -321,8 +321,8 @@ class Trainer:
             self._pending_ok = ok
             return
         with torch.no_grad():
-            if ok and self._pending_ok:
-                torch._foreach_copy_(self._good_params, self._pending_params)
+            if ok and self._pending_ok:   # the pending snapshot becomes the good one: swap, no copy
+                self._good_params, self._pending_params = self._pending_params, self._good_params
             torch._foreach_copy_(self._pending_params, params)
         self._pending_ok = ok
 
