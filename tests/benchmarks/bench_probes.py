@@ -25,6 +25,7 @@ comparison; the JSON records the 1-minute load average)
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -181,7 +182,7 @@ def tensorboard_run(epochs: int) -> tuple[float, int, float]:
 def main() -> None:
     torch.set_num_threads(THREADS)
     epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    trials = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    trials = int(sys.argv[2]) if len(sys.argv) > 2 else 5   # best a multiple of the 5 variants
     try:
         import tensorboard  # noqa: F401
         tb_error = ""
@@ -195,9 +196,14 @@ def main() -> None:
         f(1)   # warm-up
     rates: dict[str, list[float]] = {k: [] for k in runners}
     cpu_rates: dict[str, list[float]] = {k: [] for k in runners}   # steps per CPU second
-    for _ in range(trials):        # interleaved, so load changes hit every variant alike
-        for k, f in runners.items():
-            dt, n, cpu = f(epochs)
+    names = list(runners)
+    for trial in range(trials):
+        # Interleaved, so load changes hit every variant alike, and rotated: whichever variant
+        # runs right after TensorBoard's was measured up to 15% slow with 2 threads (the same
+        # bare loop twice in a row: 1103 then 1257 steps/s), so no variant may always be there.
+        for k in names[trial % len(names):] + names[:trial % len(names)]:
+            gc.collect()
+            dt, n, cpu = runners[k](epochs)
             rates[k].append(n / dt)
             cpu_rates[k].append(n / max(cpu, 1e-9))
     med = {k: sorted(v)[len(v) // 2] for k, v in rates.items()}
