@@ -88,9 +88,10 @@ def test_update_norms_match_torch():
     buffer, copies = _copy_flat(before, None)
     assert buffer.numel() == 35 and all(torch.equal(a, b) for a, b in zip(copies, before))
     after = [w + 0.01 * torch.randn(w.shape, generator=g) for w in before]
-    got = _update_norms(after, copies)
+    got, after_buffer = _update_norms(after, buffer, None)
     want = [float((a - b).norm()) for a, b in zip(after, before)] + [float(b.norm()) for b in before]
     np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert _update_norms(after, buffer, after_buffer)[1] is after_buffer
     # The buffer is reused while the sizes match, replaced when they change.
     again, _ = _copy_flat(after, buffer)
     assert again is buffer
@@ -98,13 +99,15 @@ def test_update_norms_match_torch():
     assert other is not buffer and other.numel() == 2
 
 
-def test_kernels_warm_up_and_diff_norm_without_numba_agree(monkeypatch):
+def test_kernels_warm_up_and_diff_norms_without_numba_agree(monkeypatch):
     assert kernels.warm_up()
     a, b = np.arange(6, dtype=np.float32), np.ones(6, dtype=np.float32)
-    compiled = kernels.diff_norm(a, b)
+    sizes = np.array([2, 4], dtype=np.int64)
+    compiled = kernels.diff_norms(a, b, sizes)
     monkeypatch.setattr(kernels, "AVAILABLE", False)
-    plain = kernels.diff_norm(a, b)
-    assert compiled == pytest.approx(plain) and plain[1] == pytest.approx(math.sqrt(6))
+    plain = kernels.diff_norms(a, b, sizes)
+    np.testing.assert_allclose(compiled, plain)
+    np.testing.assert_allclose(plain, [[1.0, math.sqrt(2)], [math.sqrt(1 + 4 + 9 + 16), 2.0]])
 
 
 def test_probed_gradients_equal_autograd_on_the_same_batch():

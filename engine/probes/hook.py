@@ -59,6 +59,7 @@ class ProbeHook(TrainerHook):
         self._handles: list = []
         self._w_before: list[torch.Tensor] | None = None    # views of one buffer, kept between probes
         self._w_before_buffer: torch.Tensor | None = None
+        self._w_after_buffer: torch.Tensor | None = None
         self._meta: dict[str, Any] | None = None
         self._sequential = False     # forward by walking the model's children (no hooks needed)
         self._probing = False
@@ -190,7 +191,7 @@ class ProbeHook(TrainerHook):
         cpu_norms = None
         if has_grads and self._w_before is not None and weights:
             if weights[0].device.type == "cpu":
-                cpu_norms = _update_norms(weights, self._w_before)
+                cpu_norms, self._w_after_buffer = _update_norms(weights, self._w_before_buffer, self._w_after_buffer)
             else:
                 norms = torch._foreach_norm([*torch._foreach_sub(weights, self._w_before), *self._w_before])
                 ratio_at, along = len(along), along + [torch.stack(norms)]
@@ -258,12 +259,14 @@ def _copy_flat(tensors: list[torch.Tensor], buffer: torch.Tensor | None) -> tupl
     return buffer, views
 
 
-def _update_norms(weights: list[torch.Tensor], before: list[torch.Tensor]) -> np.ndarray:
-    """||W - W_before|| of each layer, then ||W_before|| of each (CPU tensors, through numpy)."""
-    out = np.empty(2 * len(weights))
-    for i, (w, b) in enumerate(zip(weights, before)):
-        out[i], out[len(weights) + i] = kernels.diff_norm(w.numpy().reshape(-1), b.numpy().reshape(-1))
-    return out
+def _update_norms(weights: list[torch.Tensor], before: torch.Tensor, after: torch.Tensor | None
+                  ) -> tuple[np.ndarray, torch.Tensor]:
+    """||W - W_before|| of each layer, then ||W_before|| of each: CPU tensors, `before` the
+    flat copy `_copy_flat` made; `after` a buffer to reuse for the flat current weights."""
+    after, _ = _copy_flat(weights, after)
+    sizes = np.array([w.numel() for w in weights], dtype=np.int64)
+    norms = kernels.diff_norms(after.numpy(), before.numpy(), sizes)
+    return np.concatenate([norms[:, 0], norms[:, 1]]), after
 
 
 def _empty(n: int, bins: int) -> dict[str, np.ndarray]:

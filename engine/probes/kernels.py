@@ -59,21 +59,31 @@ if AVAILABLE:
 
 if AVAILABLE:
     @numba.njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
-    def _diff_norm(a, b):   # pragma: no cover - compiled
-        d2 = b2 = 0.0
-        for j in range(a.shape[0]):
-            x, y = np.float64(a[j]), np.float64(b[j])
-            d2 += (x - y) * (x - y)
-            b2 += y * y
-        return np.sqrt(d2), np.sqrt(b2)
+    def _diff_norms(a, b, sizes, out):   # pragma: no cover - compiled
+        start = 0
+        for layer in range(sizes.shape[0]):
+            d2 = b2 = 0.0
+            for j in range(start, start + sizes[layer]):
+                x, y = np.float64(a[j]), np.float64(b[j])
+                d2 += (x - y) * (x - y)
+                b2 += y * y
+            out[layer, 0], out[layer, 1] = np.sqrt(d2), np.sqrt(b2)
+            start += sizes[layer]
 
 
-def diff_norm(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """(||a - b||, ||b||) of two flat arrays of one size, accumulated in float64."""
+def diff_norms(a: np.ndarray, b: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """(layers, 2): ||a - b|| and ||b|| of each layer of two flat arrays laid out alike
+    (consecutive layers of `sizes` values), accumulated in float64."""
+    out = np.empty((sizes.shape[0], 2))
     if AVAILABLE:
-        return _diff_norm(a, b)
-    d, b64 = a.astype(np.float64) - b, b.astype(np.float64)
-    return math.sqrt(float((d * d).sum())), math.sqrt(float((b64 * b64).sum()))
+        _diff_norms(a, b, sizes, out)
+        return out
+    start = 0
+    for layer, n in enumerate(sizes.tolist()):
+        x, y = a[start:start + n].astype(np.float64), b[start:start + n].astype(np.float64)
+        out[layer] = math.sqrt(float(((x - y) ** 2).sum())), math.sqrt(float((y * y).sum()))
+        start += n
+    return out
 
 
 # -- one probe in one call ---------------------------------------------------------------------
@@ -279,6 +289,6 @@ def warm_up() -> bool:
             summarize(values, np.zeros(1, np.int64), np.full(1, 4, np.int64), one * np.nan, one * np.nan,
                       np.zeros(1, np.int64), np.full(1, RELU_LIKE, np.int64), np.array([[2, 2, 1]], np.int64),
                       one, one, 32, 4)
-            diff_norm(values, values)
+            diff_norms(values, values, np.full(1, 4, np.int64))
             _compiled = True
     return True

@@ -99,7 +99,7 @@ class BinLayout:
         self._lims_key: tuple | None = None
         self._params: list[tuple[torch.Tensor, torch.Tensor]] = []
         self._redo: BinLayout | None = None
-        self._flat: _FlatPlan | None = None
+        self._flat: dict[tuple, _FlatPlan] = {}
 
     @property
     def redo(self) -> "BinLayout":
@@ -137,10 +137,15 @@ class BinLayout:
         """The CPU path's layout: every layer in its own order in one float32 buffer, with
         the per-layer constants the compiled kernel takes; rebuilt only when layers change."""
         key = (tuple(t.shape for t in tensors), tuple(kinds), bins)
-        if self._flat is None or self._flat.key != key or not self._flat.buffer.numel():
-            self._flat = _FlatPlan(key, tensors, kinds)
-        self.value_buffer = self._flat.buffer
-        return self._flat
+        plan = self._flat.get(key)
+        if plan is None or not plan.buffer.numel():
+            # A few layouts alternate (a probe without gradients; one on an epoch's short last
+            # batch, whose activation gradients have fewer rows): keep the last four.
+            if len(self._flat) >= 4:
+                self._flat.pop(next(iter(self._flat)))
+            plan = self._flat[key] = _FlatPlan(key, tensors, kinds)
+        self.value_buffer = plan.buffer
+        return plan
 
     def release(self) -> None:
         """Drop the work buffers if they are large (a big convolutional net's probe): memory
@@ -148,7 +153,7 @@ class BinLayout:
         if self.value_buffer.numel() > KEEP_BUFFERS:
             self.values = []
             self.value_buffer = self.index_buffer = torch.empty(0)
-            self._flat = None
+            self._flat = {}
             self.slot_offsets = torch.empty(0, dtype=torch.int32)
 
     def params(self, lims: Sequence[tuple[float, float]], bins: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
