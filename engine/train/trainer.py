@@ -162,6 +162,8 @@ class Trainer:
 
         self.series: dict[str, Series] = {}
         self.hooks: list[TrainerHook] = list(hooks) if hooks is not None else default_hooks(self)
+        self._phase_key: tuple | None = None
+        self._phase_hooks: tuple = ([], [], [])
         self._started = False
         self._stop_message = ""   # set by request_stop (early stopping): the run ends after this epoch
         self._needs_pairs = config.model.uses_batch_norm()
@@ -215,8 +217,8 @@ class Trainer:
         yb = self.data.y_train[idx]
         if self.augment is not None:
             xb = self.augment(xb)
-        hooks = self.hooks
-        for h in hooks:
+        before, after_backward, after = self._step_hooks()
+        for h in before:
             h.before_step(self, xb, yb)
         out = self.model(xb)
         loss = self.loss_fn(out, yb)
@@ -232,7 +234,7 @@ class Trainer:
         else:
             self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        for h in hooks:
+        for h in after_backward:
             h.after_backward(self)
         self._buf_loss.append(loss.detach())
         self._buf_gn.append(torch.linalg.vector_norm(flat) if flat is not None else self._grad_norm())
@@ -244,7 +246,7 @@ class Trainer:
         self.step += 1
         self._buf_n += 1
         self.schedule.after_step()
-        for h in hooks:
+        for h in after:
             h.after_step(self)
         self._pos += self.batch_size
         if (self._buf_n >= self.report_every or time.perf_counter() - self._t_flush > self.REPORT_INTERVAL_S) \
@@ -253,6 +255,16 @@ class Trainer:
         if self._pos >= self.n_train:
             return self._end_epoch()
         return True
+
+    def _step_hooks(self) -> tuple[list[TrainerHook], list[TrainerHook], list[TrainerHook]]:
+        """The hooks that override before_step, after_backward and after_step (the others'
+        are no-ops, not worth a call every step); rebuilt when the hook list changes."""
+        key = (id(self.hooks), len(self.hooks))
+        if self._phase_key != key:
+            self._phase_key = key
+            self._phase_hooks = tuple([h for h in self.hooks if getattr(type(h), name) is not getattr(TrainerHook, name)]
+                                      for name in ("before_step", "after_backward", "after_step"))
+        return self._phase_hooks
 
     def _grad_norm(self) -> torch.Tensor:
         """Global gradient norm when the gradients are not in one flat buffer."""
