@@ -282,8 +282,8 @@ class Trainer:
         correct = (torch.cat(self._buf_out).argmax(1) == ys).sum()
         # One stack of all 0-d values and one device→host copy.
         dtype = self._buf_loss[0].dtype
-        packed = torch.stack(self._buf_loss + [g.to(dtype) for g in self._buf_gn]
-                             + [correct.to(dtype)]).cpu().double().numpy()
+        gns = self._buf_gn if self._buf_gn[0].dtype == dtype else [g.to(dtype) for g in self._buf_gn]
+        packed = torch.stack(self._buf_loss + gns + [correct.to(dtype)]).cpu().numpy().astype(np.float64)
         sizes = np.asarray(self._buf_bs, dtype=np.float64)
         loss = packed[:n]
         gn = packed[n:2 * n]
