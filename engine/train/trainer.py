@@ -354,15 +354,17 @@ class Trainer:
         """Mean cross-entropy and accuracy in eval mode."""
         was_training = self.model.training
         self.model.eval()
-        loss_sum = torch.zeros((), device=self.device, dtype=torch.float64)
-        correct = torch.zeros((), device=self.device, dtype=torch.int64)
+        parts = []      # per chunk: summed loss and correct count, read back in one copy
         for s in range(0, x.shape[0], chunk):
             out = self.model(x[s:s + chunk])
-            loss_sum += nn.functional.cross_entropy(out, y[s:s + chunk], reduction="sum").double()
-            correct += (out.argmax(1) == y[s:s + chunk]).sum()
+            parts += [nn.functional.cross_entropy(out, y[s:s + chunk], reduction="sum").double(),
+                      (out.argmax(1) == y[s:s + chunk]).sum().double()]
         self.model.train(was_training)
         n = max(1, x.shape[0])
-        return float(loss_sum) / n, float(correct) / n
+        if not parts:
+            return 0.0, 0.0
+        loss_sum, correct = torch.stack(parts).view(-1, 2).sum(0).tolist()
+        return loss_sum / n, correct / n
 
     def _end_epoch(self) -> bool:
         if not self._flush():
