@@ -136,3 +136,21 @@ def test_probed_gradients_equal_autograd_on_the_same_batch():
     np.testing.assert_allclose(snap["agrad"]["norm"], [float(g.norm()) for g in want[:n_acts]], rtol=1e-4)
     np.testing.assert_allclose(snap["grad"]["norm"], [float(g.norm()) for g in want[n_acts:]], rtol=1e-4)
     assert snap["agrad"]["count"].tolist() == [float(o.numel()) for o in outs]
+
+
+def test_a_kernel_that_fails_falls_back_to_the_torch_path_with_a_warning(monkeypatch):
+    def broken(*_a, **_k):
+        raise RuntimeError("LLVM cannot compile here")
+    monkeypatch.setattr(kernels, "AVAILABLE", True)      # restored after the test (disable() clears it)
+    monkeypatch.setattr(kernels, "summarize", broken)
+    monkeypatch.setattr(kernels, "_diff_norms", broken)
+    layers = [torch.randn(30, 5), torch.randn(7)]
+    with pytest.warns(RuntimeWarning, match="LLVM cannot compile here"):
+        (s,), _ = summarize_groups([(layers, [GrowingRange(), GrowingRange()], None)], BINS)
+    assert not kernels.AVAILABLE and s.hist.sum(axis=1).tolist() == [150, 7]
+    monkeypatch.setattr(kernels, "AVAILABLE", True)
+    with pytest.warns(RuntimeWarning, match="LLVM"):
+        norms = kernels.diff_norms(np.ones(3, np.float32), np.zeros(3, np.float32), np.array([3]))
+    np.testing.assert_allclose(norms, [[math.sqrt(3), 0.0]])
+    np.testing.assert_allclose(kernels.diff_norms(np.ones(3, np.float32), np.zeros(3, np.float32),
+                                                  np.array([3])), [[math.sqrt(3), 0.0]])

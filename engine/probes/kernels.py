@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import threading
+import warnings
 
 import numpy as np
 
@@ -33,10 +34,31 @@ except ImportError:     # pragma: no cover - exercised only without numba
 
 AVAILABLE = numba is not None
 
+
+def _jit(**options):
+    """numba.njit without the GIL, cached on disk where a cache location is writable (numba
+    refuses to decorate otherwise: then each process compiles its own)."""
+    def wrap(fn):
+        try:
+            return numba.njit(nogil=True, cache=True, **options)(fn)
+        except RuntimeError:
+            return numba.njit(nogil=True, **options)(fn)
+    return wrap
+
+
+def disable(reason: str) -> None:
+    """Stop using the kernels in this process (they failed to compile or to run): the probes
+    take their torch path from now on."""
+    global AVAILABLE
+    if AVAILABLE:
+        AVAILABLE = False
+        warnings.warn(f"probes: compiled kernels disabled, using the torch path ({reason})", RuntimeWarning,
+                      stacklevel=2)
+
 if AVAILABLE:
     # Bin indices: the values are finite, so no-NaN/Inf math (vectorizable min/max) is exact here;
     # no reassociation or contraction, so every value is binned the same wherever it sits.
-    @numba.njit(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz"})
+    @_jit(fastmath={"nnan", "ninf", "nsz"})
     def _bin_index(x, base, per_unit, top, idx):   # pragma: no cover - compiled
         for j in range(x.shape[0]):
             b = (np.float64(x[j]) - base) * per_unit
@@ -44,7 +66,7 @@ if AVAILABLE:
             b = min(b, top)
             idx[j] = np.int32(b)
 
-    @numba.njit(nogil=True, cache=True)
+    @_jit()
     def _count(idx, n, scratch):   # pragma: no cover - compiled
         # Four interleaved sub-histograms: consecutive values in one bin do not wait on each other.
         m = n - n % 4
@@ -58,7 +80,7 @@ if AVAILABLE:
 
 
 if AVAILABLE:
-    @numba.njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
+    @_jit(fastmath={"reassoc", "contract"})
     def _diff_norms(a, b, sizes, out):   # pragma: no cover - compiled
         start = 0
         for layer in range(sizes.shape[0]):
@@ -76,8 +98,11 @@ def diff_norms(a: np.ndarray, b: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     (consecutive layers of `sizes` values), accumulated in float64."""
     out = np.empty((sizes.shape[0], 2))
     if AVAILABLE:
-        _diff_norms(a, b, sizes, out)
-        return out
+        try:
+            _diff_norms(a, b, sizes, out)
+            return out
+        except Exception as e:   # a compiler that fails on this machine: numpy below
+            disable(f"{type(e).__name__}: {e}")
     start = 0
     for layer, n in enumerate(sizes.tolist()):
         x, y = a[start:start + n].astype(np.float64), b[start:start + n].astype(np.float64)
@@ -96,7 +121,7 @@ BOUNDED, RELU_LIKE = 1, 2
 if AVAILABLE:
     # Extremes of values known to be finite (their sums are): no-NaN math lets them use
     # vector registers, and min/max are exact whatever the order.
-    @numba.njit(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz"})
+    @_jit(fastmath={"nnan", "ninf", "nsz"})
     def _extremes(x):   # pragma: no cover - compiled
         vmin, vmax = x[0], x[0]
         for j in range(x.shape[0]):
@@ -104,7 +129,7 @@ if AVAILABLE:
             vmax = max(vmax, x[j])
         return np.float64(vmin), np.float64(vmax)
 
-    @numba.njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
+    @_jit(fastmath={"reassoc", "contract"})
     def _sum2(x):   # pragma: no cover - compiled
         total = squares = 0.0
         for j in range(x.shape[0]):
@@ -113,7 +138,7 @@ if AVAILABLE:
             squares += d * d
         return total, squares
 
-    @numba.njit(nogil=True, cache=True)
+    @_jit()
     def _finite_stats(x):   # pragma: no cover - compiled
         """The careful pass for a layer holding NaN/Inf: statistics of its finite values."""
         vmin, vmax = np.inf, -np.inf
@@ -130,7 +155,7 @@ if AVAILABLE:
                 bad += 1
         return vmin, vmax, total, squares, bad
 
-    @numba.njit(nogil=True, cache=True)
+    @_jit()
     def _count_finite(x, base, per_unit, top, scratch):   # pragma: no cover - compiled
         for j in range(x.shape[0]):
             v = np.float64(x[j])
@@ -138,7 +163,7 @@ if AVAILABLE:
                 b = min(max((v - base) * per_unit, 0.0), top)
                 scratch[0, int(b)] += 1
 
-    @numba.njit(nogil=True, cache=True)
+    @_jit()
     def _fit(lo, hi, grown, layer, vmin, vmax):   # pragma: no cover - compiled
         """GrowingRange.fit for finite extremes (engine/probes/stats.py), on arrays."""
         if np.isnan(lo[layer]):
@@ -153,7 +178,7 @@ if AVAILABLE:
                 hi[layer] = vmax + 0.25 * span
             grown[layer] += 1
 
-    @numba.njit(nogil=True, cache=True)
+    @_jit()
     def _range(lo, hi, layer, row):   # pragma: no cover - compiled
         """The histogram range reported: (0, 1) while a layer has none."""
         if np.isnan(lo[layer]):
@@ -161,7 +186,7 @@ if AVAILABLE:
         else:
             row[RANGE_LO], row[RANGE_HI] = lo[layer], hi[layer]
 
-    @numba.njit(nogil=True, cache=True)
+    @_jit()
     def _activation(x, shape, kind, mid, half, spread_samples, out):   # pragma: no cover - compiled
         """Saturated fraction (bounded kinds), dead-unit fraction (ReLU family: a unit whose
         output is never positive; NaN counts as alive) and the spread across units."""
@@ -210,7 +235,7 @@ if AVAILABLE:
             scale = total / (rows * units)
             out[SPREAD] = dev_max / scale if (scale > 1e-12 and not nan) else np.nan
 
-    @numba.njit(nogil=True, cache=True)
+    @_jit()
     def _summarize(values, starts, sizes, lo, hi, grown, kinds, shapes, mids, halves, spread_samples,
                    hist, out):   # pragma: no cover - compiled
         bins = hist.shape[1]

@@ -299,8 +299,12 @@ def _summarize_compiled(groups: list[Group], tensors: list[torch.Tensor], flat: 
     lo = np.array([r.lo for r in ranges], dtype=np.float64)
     hi = np.array([r.hi for r in ranges], dtype=np.float64)
     grown = np.array([r.grown for r in ranges], dtype=np.int64)
-    counts, res = kernels.summarize(values.numpy(), plan.starts, plan.sizes, lo, hi, grown, plan.kinds,
-                                    plan.shapes, plan.mids, plan.halves, SPREAD_SAMPLES, bins)
+    try:
+        counts, res = kernels.summarize(values.numpy(), plan.starts, plan.sizes, lo, hi, grown, plan.kinds,
+                                        plan.shapes, plan.mids, plan.halves, SPREAD_SAMPLES, bins)
+    except Exception as e:   # a compiler that fails on this machine: the torch path, never a lost run
+        kernels.disable(f"{type(e).__name__}: {e}")
+        return summarize_groups(groups, bins, layout=layout, read_along=read_along)
     for i, r in enumerate(ranges):
         r.lo, r.hi, r.grown = float(lo[i]), float(hi[i]), int(grown[i])
     layout.release()
