@@ -263,8 +263,10 @@ def _update_norms(weights: list[torch.Tensor], before: torch.Tensor, after: torc
                   ) -> tuple[np.ndarray, torch.Tensor]:
     """||W - W_before|| of each layer, then ||W_before|| of each: CPU tensors, `before` the
     flat copy `_copy_flat` made; `after` a buffer to reuse for the flat current weights."""
-    after, _ = _copy_flat(weights, after)
-    sizes = np.array([w.numel() for w in weights], dtype=np.int64)
+    if after is None or after.numel() != before.numel() or after.dtype != before.dtype:
+        after = torch.empty_like(before)
+    torch.cat([w.reshape(-1) for w in weights], out=after)
+    sizes = np.fromiter((w.numel() for w in weights), dtype=np.int64, count=len(weights))
     norms = kernels.diff_norms(after.numpy(), before.numpy(), sizes)
     return np.concatenate([norms[:, 0], norms[:, 1]]), after
 
