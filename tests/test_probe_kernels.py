@@ -80,34 +80,26 @@ def test_sequential_walk_and_forward_hooks_capture_the_same_activations():
     assert len(walked) == 2 and all(torch.equal(a, b) for a, b in zip(walked, hooked))
 
 
-def test_update_norms_match_torch():
-    from engine.probes.hook import _copy_flat, _update_norms
+@pytest.mark.usefixtures("probe_path")
+def test_update_norms_against_a_previous_copy_match_torch():
+    from engine.probes.hook import _copy_flat
 
     g = torch.Generator().manual_seed(1)
     before = [torch.randn(5, 4, generator=g), torch.randn(3, 5, generator=g)]
-    buffer, copies = _copy_flat(before, None)
-    assert buffer.numel() == 35 and all(torch.equal(a, b) for a, b in zip(copies, before))
+    buffer = _copy_flat(before, None)
+    assert buffer.numel() == 35 and torch.equal(buffer[:20].view(5, 4), before[0])
+    assert _copy_flat(before, buffer) is buffer                       # reused while the sizes match
     after = [w + 0.01 * torch.randn(w.shape, generator=g) for w in before]
-    got, after_buffer = _update_norms(after, buffer, None)
+    acts = [torch.randn(8, 3, generator=g)]
+    groups = [(acts, [GrowingRange()], ["relu"]), (after, [GrowingRange(), GrowingRange()], None)]
+    (_, s), along = summarize_groups(groups, BINS, read_along=[torch.tensor([2.5])], previous=(1, buffer))
     want = [float((a - b).norm()) for a, b in zip(after, before)] + [float(b.norm()) for b in before]
-    np.testing.assert_allclose(got, want, rtol=1e-6)
-    assert _update_norms(after, buffer, after_buffer)[1] is after_buffer
-    # The buffer is reused while the sizes match, replaced when they change.
-    again, _ = _copy_flat(after, buffer)
-    assert again is buffer
-    other, _ = _copy_flat([torch.zeros(2)], buffer)
-    assert other is not buffer and other.numel() == 2
+    np.testing.assert_allclose(along[-1], want, rtol=1e-6)
+    assert along[0].tolist() == [2.5] and s.hist.sum() == 35
 
 
-def test_kernels_warm_up_and_diff_norms_without_numba_agree(monkeypatch):
+def test_kernels_warm_up():
     assert kernels.warm_up()
-    a, b = np.arange(6, dtype=np.float32), np.ones(6, dtype=np.float32)
-    sizes = np.array([2, 4], dtype=np.int64)
-    compiled = kernels.diff_norms(a, b, sizes)
-    monkeypatch.setattr(kernels, "AVAILABLE", False)
-    plain = kernels.diff_norms(a, b, sizes)
-    np.testing.assert_allclose(compiled, plain)
-    np.testing.assert_allclose(plain, [[1.0, math.sqrt(2)], [math.sqrt(1 + 4 + 9 + 16), 2.0]])
 
 
 def test_probed_gradients_equal_autograd_on_the_same_batch():
@@ -143,14 +135,26 @@ def test_a_kernel_that_fails_falls_back_to_the_torch_path_with_a_warning(monkeyp
         raise RuntimeError("LLVM cannot compile here")
     monkeypatch.setattr(kernels, "AVAILABLE", True)      # restored after the test (disable() clears it)
     monkeypatch.setattr(kernels, "summarize", broken)
-    monkeypatch.setattr(kernels, "_diff_norms", broken)
     layers = [torch.randn(30, 5), torch.randn(7)]
     with pytest.warns(RuntimeWarning, match="LLVM cannot compile here"):
         (s,), _ = summarize_groups([(layers, [GrowingRange(), GrowingRange()], None)], BINS)
     assert not kernels.AVAILABLE and s.hist.sum(axis=1).tolist() == [150, 7]
-    monkeypatch.setattr(kernels, "AVAILABLE", True)
-    with pytest.warns(RuntimeWarning, match="LLVM"):
-        norms = kernels.diff_norms(np.ones(3, np.float32), np.zeros(3, np.float32), np.array([3]))
-    np.testing.assert_allclose(norms, [[math.sqrt(3), 0.0]])
-    np.testing.assert_allclose(kernels.diff_norms(np.ones(3, np.float32), np.zeros(3, np.float32),
-                                                  np.array([3])), [[math.sqrt(3), 0.0]])
+
+
+@pytest.mark.usefixtures("probe_path")
+def test_update_ratio_is_the_sgd_step_over_the_weights_before_it():
+    from engine.config import ExperimentConfig
+    from engine.train import Trainer
+
+    lr = 0.05
+    cfg = ExperimentConfig().with_updates({"data.name": "digits", "model.hidden": [32, 16], "train.epochs": 1,
+                                           "device": "cpu", "probes.every": 3, "optim.name": "sgd", "optim.lr": lr})
+    t = Trainer(cfg)
+    hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
+    t.run(max_steps=3)
+    snap = hook.latest
+    assert snap["step"] == 3
+    for i, (_, m) in enumerate(hook._wlayers):      # plain SGD: W_before = W_after + lr · grad
+        w, g = m.weight.detach().double(), m.weight.grad.double()
+        want = float((lr * g).norm() / (w + lr * g).norm())
+        assert snap["update_ratio"][i] == pytest.approx(want, rel=1e-3)

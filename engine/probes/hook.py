@@ -22,7 +22,6 @@ from torch import nn
 
 from engine.config import ProbesConfig
 from engine.events import Payload
-from engine.probes import kernels
 from engine.probes.layers import activation_layers, mode_dependent, weight_layers
 from engine.probes.stats import BinLayout, GrowingRange, LayerSummary, summarize_groups
 from engine.train.hooks import TrainerHook
@@ -57,9 +56,8 @@ class ProbeHook(TrainerHook):
         self._retained: list[torch.Tensor | None] = []    # the step's activation outputs, grads retained
         self._capture_fns: list = []
         self._handles: list = []
-        self._w_before: list[torch.Tensor] | None = None    # views of one buffer, kept between probes
-        self._w_before_buffer: torch.Tensor | None = None
-        self._w_after_buffer: torch.Tensor | None = None
+        self._w_before: torch.Tensor | None = None    # the weights before a probed step, flat
+        self._w_before_buffer: torch.Tensor | None = None   # ... in this buffer, kept between probes
         self._meta: dict[str, Any] | None = None
         self._sequential = False     # forward by walking the model's children (no hooks needed)
         self._probing = False
@@ -103,8 +101,8 @@ class ProbeHook(TrainerHook):
         self._probing = True
         if not self.cfg.gradients:
             return
-        self._w_before_buffer, self._w_before = _copy_flat([m.weight.detach() for _, m in self._wlayers],
-                                                           self._w_before_buffer)
+        self._w_before = self._w_before_buffer = _copy_flat([m.weight.detach() for _, m in self._wlayers],
+                                                            self._w_before_buffer)
         self._retained = [None] * len(self._acts)
         self._handles = [m.register_forward_hook(fn) for (_, m), fn in zip(self._acts, self._capture_fns)]
 
@@ -184,26 +182,20 @@ class ProbeHook(TrainerHook):
         if has_grads:
             caught = [c if c is not None else torch.zeros(0, device=self._x.device) for c in self._capture]
             groups += [(grads, self._ranges["grad"], None), (caught, self._ranges["agrad"], None)]
-        # Read along with the summaries (one device→host copy per probe): the norms of each
-        # layer's update and of its weights before it, and the PReLU slopes.
+        # Read along with the summaries (one device→host copy per probe): the PReLU slopes, and
+        # (`previous`) the norms of each layer's update and of its weights before it.
         along = []
-        ratio_at = prelu_at = -1
-        cpu_norms = None
-        if has_grads and self._w_before is not None and weights:
-            if weights[0].device.type == "cpu":
-                cpu_norms, self._w_after_buffer = _update_norms(weights, self._w_before_buffer, self._w_after_buffer)
-            else:
-                norms = torch._foreach_norm([*torch._foreach_sub(weights, self._w_before), *self._w_before])
-                ratio_at, along = len(along), along + [torch.stack(norms)]
+        prelu_at = -1
+        previous = (1, self._w_before) if has_grads and self._w_before is not None and weights else None
         prelu = [m.weight.detach().float().mean() for layer, m in self._acts if layer.kind == "prelu"]
         if prelu:
             prelu_at, along = len(along), along + [torch.stack(prelu)]
-        summaries, host = summarize_groups(groups, bins, layout=self._layout, read_along=along)
+        summaries, host = summarize_groups(groups, bins, layout=self._layout, read_along=along, previous=previous)
         snap["act"], snap["weight"] = summaries[0].as_dict(), summaries[1].as_dict()
         if has_grads:
             snap["grad"], snap["agrad"] = summaries[2].as_dict(), summaries[3].as_dict()
-            if ratio_at >= 0 or cpu_norms is not None:
-                norms = cpu_norms if cpu_norms is not None else host[ratio_at]
+            if previous is not None:
+                norms = host[-1]
                 num, den = norms[:len(weights)], norms[len(weights):]
                 snap["update_ratio"] = num / np.maximum(den, 1e-30)
         else:
@@ -244,31 +236,16 @@ class ProbeHook(TrainerHook):
         record.meta["probes"] = meta
 
 
-def _copy_flat(tensors: list[torch.Tensor], buffer: torch.Tensor | None) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
-    """Copies of `tensors` as views of one buffer (reused when the sizes match): one copy kernel."""
+def _copy_flat(tensors: list[torch.Tensor], buffer: torch.Tensor | None) -> torch.Tensor | None:
+    """The tensors' values one after the other in one flat buffer (`buffer` reused when it
+    fits): one copy kernel."""
     if not tensors:
-        return buffer, []
+        return buffer
     total = sum(t.numel() for t in tensors)
     if buffer is None or buffer.numel() != total or buffer.device != tensors[0].device or buffer.dtype != tensors[0].dtype:
         buffer = torch.empty(total, dtype=tensors[0].dtype, device=tensors[0].device)
     torch.cat([t.reshape(-1) for t in tensors], out=buffer)
-    views, o = [], 0
-    for t in tensors:
-        views.append(buffer[o:o + t.numel()].view_as(t))
-        o += t.numel()
-    return buffer, views
-
-
-def _update_norms(weights: list[torch.Tensor], before: torch.Tensor, after: torch.Tensor | None
-                  ) -> tuple[np.ndarray, torch.Tensor]:
-    """||W - W_before|| of each layer, then ||W_before|| of each: CPU tensors, `before` the
-    flat copy `_copy_flat` made; `after` a buffer to reuse for the flat current weights."""
-    if after is None or after.numel() != before.numel() or after.dtype != before.dtype:
-        after = torch.empty_like(before)
-    torch.cat([w.reshape(-1) for w in weights], out=after)
-    sizes = np.fromiter((w.numel() for w in weights), dtype=np.int64, count=len(weights))
-    norms = kernels.diff_norms(after.numpy(), before.numpy(), sizes)
-    return np.concatenate([norms[:, 0], norms[:, 1]]), after
+    return buffer
 
 
 def _empty(n: int, bins: int) -> dict[str, np.ndarray]:

@@ -79,42 +79,11 @@ if AVAILABLE:
             scratch[0, idx[j]] += 1
 
 
-if AVAILABLE:
-    @_jit(fastmath={"reassoc", "contract"})
-    def _diff_norms(a, b, sizes, out):   # pragma: no cover - compiled
-        start = 0
-        for layer in range(sizes.shape[0]):
-            d2 = b2 = 0.0
-            for j in range(start, start + sizes[layer]):
-                x, y = np.float64(a[j]), np.float64(b[j])
-                d2 += (x - y) * (x - y)
-                b2 += y * y
-            out[layer, 0], out[layer, 1] = np.sqrt(d2), np.sqrt(b2)
-            start += sizes[layer]
-
-
-def diff_norms(a: np.ndarray, b: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """(layers, 2): ||a - b|| and ||b|| of each layer of two flat arrays laid out alike
-    (consecutive layers of `sizes` values), accumulated in float64."""
-    out = np.empty((sizes.shape[0], 2))
-    if AVAILABLE:
-        try:
-            _diff_norms(a, b, sizes, out)
-            return out
-        except Exception as e:   # a compiler that fails on this machine: numpy below
-            disable(f"{type(e).__name__}: {e}")
-    start = 0
-    for layer, n in enumerate(sizes.tolist()):
-        x, y = a[start:start + n].astype(np.float64), b[start:start + n].astype(np.float64)
-        out[layer] = math.sqrt(float(((x - y) ** 2).sum())), math.sqrt(float((y * y).sum()))
-        start += n
-    return out
-
-
 # -- one probe in one call ---------------------------------------------------------------------
 # Columns of the per-layer results of `summarize`.
-MIN, MAX, SUM, NORM, COUNT, NONFINITE, SATURATED, DEAD, SPREAD, HAS_HIST, MEAN, STD, RANGE_LO, RANGE_HI = range(14)
-RESULTS = 14
+(MIN, MAX, SUM, NORM, COUNT, NONFINITE, SATURATED, DEAD, SPREAD, HAS_HIST, MEAN, STD, RANGE_LO, RANGE_HI,
+ DELTA, PREVIOUS) = range(16)
+RESULTS = 16
 # Per-layer activation flags (`kind` argument).
 BOUNDED, RELU_LIKE = 1, 2
 
@@ -235,9 +204,18 @@ if AVAILABLE:
             scale = total / (rows * units)
             out[SPREAD] = dev_max / scale if (scale > 1e-12 and not nan) else np.nan
 
+    @_jit(fastmath={"reassoc", "contract"})
+    def _delta(x, prev, out):   # pragma: no cover - compiled
+        d2 = p2 = 0.0
+        for j in range(x.shape[0]):
+            a, b = np.float64(x[j]), np.float64(prev[j])
+            d2 += (a - b) * (a - b)
+            p2 += b * b
+        out[DELTA], out[PREVIOUS] = np.sqrt(d2), np.sqrt(p2)
+
     @_jit()
     def _summarize(values, starts, sizes, lo, hi, grown, kinds, shapes, mids, halves, spread_samples,
-                   hist, out):   # pragma: no cover - compiled
+                   prev, prev_starts, hist, out):   # pragma: no cover - compiled
         bins = hist.shape[1]
         top = bins - 0.5
         scratch = np.zeros((4, bins), np.int64)
@@ -247,6 +225,8 @@ if AVAILABLE:
             x = values[starts[layer]:starts[layer] + n]
             row = out[layer]
             row[:] = np.nan
+            if prev_starts[layer] >= 0:     # the norm of the change since a previous copy, and its own
+                _delta(x, prev[prev_starts[layer]:prev_starts[layer] + n], row)
             if n == 0:
                 row[COUNT] = row[NONFINITE] = row[HAS_HIST] = 0.0
                 _range(lo, hi, layer, row)
@@ -287,14 +267,20 @@ if AVAILABLE:
 
 def summarize(values: np.ndarray, starts: np.ndarray, sizes: np.ndarray, lo: np.ndarray, hi: np.ndarray,
               grown: np.ndarray, kinds: np.ndarray, shapes: np.ndarray, mids: np.ndarray, halves: np.ndarray,
-              spread_samples: int, bins: int) -> tuple[np.ndarray, np.ndarray]:
+              spread_samples: int, bins: int, prev: np.ndarray | None = None,
+              prev_starts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Every layer's statistics, range (lo, hi, grown: updated in place as GrowingRange.fit
     does) and histogram, in one call: ((layers, bins) counts, (layers, RESULTS) results).
     `kinds[i]`: -1 for a layer that is not an activation, else 0, BOUNDED or RELU_LIKE;
-    `shapes[i]`: its (samples, units, positions)."""
+    `shapes[i]`: its (samples, units, positions). With `prev` (a flat float32 array) and
+    `prev_starts[i] >= 0`, layer i also gets ||x - previous|| and ||previous|| (DELTA,
+    PREVIOUS), its previous values being prev[prev_starts[i]:][:size]."""
     hist = np.zeros((starts.shape[0], bins), np.int64)
     out = np.empty((starts.shape[0], RESULTS))
-    _summarize(values, starts, sizes, lo, hi, grown, kinds, shapes, mids, halves, spread_samples, hist, out)
+    if prev is None or prev_starts is None:
+        prev, prev_starts = np.zeros(0, np.float32), np.full(starts.shape[0], -1, np.int64)
+    _summarize(values, starts, sizes, lo, hi, grown, kinds, shapes, mids, halves, spread_samples, prev,
+               prev_starts, hist, out)
     return hist, out
 
 
@@ -313,7 +299,6 @@ def warm_up() -> bool:
             one = np.ones(1)
             summarize(values, np.zeros(1, np.int64), np.full(1, 4, np.int64), one * np.nan, one * np.nan,
                       np.zeros(1, np.int64), np.full(1, RELU_LIKE, np.int64), np.array([[2, 2, 1]], np.int64),
-                      one, one, 32, 4)
-            diff_norms(values, values, np.full(1, 4, np.int64))
+                      one, one, 32, 4, values, np.zeros(1, np.int64))
             _compiled = True
     return True

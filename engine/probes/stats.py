@@ -289,7 +289,8 @@ class _LayerStats:
 
 def _summarize_compiled(groups: list[Group], tensors: list[torch.Tensor], flat: list[torch.Tensor],
                         ranges: list[GrowingRange], kinds: list[str | None], bins: int, layout: BinLayout,
-                        read_along: Sequence[torch.Tensor]) -> tuple[list[LayerSummary], list[np.ndarray]]:
+                        read_along: Sequence[torch.Tensor], previous: tuple[int, torch.Tensor] | None = None
+                        ) -> tuple[list[LayerSummary], list[np.ndarray]]:
     """`summarize_groups` on the CPU: the layers are copied into one buffer (one torch call)
     and a single compiled kernel (engine/probes/kernels.py) computes every statistic, range
     and histogram; NaN/Inf values are dropped and counted as on the torch path."""
@@ -299,12 +300,21 @@ def _summarize_compiled(groups: list[Group], tensors: list[torch.Tensor], flat: 
     lo = np.array([r.lo for r in ranges], dtype=np.float64)
     hi = np.array([r.hi for r in ranges], dtype=np.float64)
     grown = np.array([r.grown for r in ranges], dtype=np.int64)
+    prev = prev_starts = None
+    if previous is not None:    # the group's earlier values, compared in the same pass
+        first = sum(len(gr[0]) for gr in groups[:previous[0]])
+        rows = slice(first, first + len(groups[previous[0]][0]))
+        prev = previous[1].detach().reshape(-1)
+        prev = (prev if prev.dtype == torch.float32 else prev.float()).numpy()
+        prev_starts = np.full(len(tensors), -1, np.int64)
+        sizes = plan.sizes[rows]
+        prev_starts[rows] = np.cumsum(sizes) - sizes
     try:
         counts, res = kernels.summarize(values.numpy(), plan.starts, plan.sizes, lo, hi, grown, plan.kinds,
-                                        plan.shapes, plan.mids, plan.halves, SPREAD_SAMPLES, bins)
+                                        plan.shapes, plan.mids, plan.halves, SPREAD_SAMPLES, bins, prev, prev_starts)
     except Exception as e:   # a compiler that fails on this machine: the torch path, never a lost run
         kernels.disable(f"{type(e).__name__}: {e}")
-        return summarize_groups(groups, bins, layout=layout, read_along=read_along)
+        return summarize_groups(groups, bins, layout=layout, read_along=read_along, previous=previous)
     for i, r in enumerate(ranges):
         r.lo, r.hi, r.grown = float(lo[i]), float(hi[i]), int(grown[i])
     layout.release()
@@ -322,7 +332,20 @@ def _summarize_compiled(groups: list[Group], tensors: list[torch.Tensor], flat: 
             out.extra = dict(zip(ACTIVATION_EXTRAS, cols[kernels.SATURATED:kernels.SPREAD + 1, sl]))
         results.append(out)
         start = sl.stop
-    return results, [_host(t.detach()) for t in read_along]
+    along = [_host(t.detach()) for t in read_along]
+    if previous is not None:
+        along.append(np.concatenate([res[rows, kernels.DELTA], res[rows, kernels.PREVIOUS]]))
+    return results, along
+
+
+def _split(flat: torch.Tensor, like: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """Views of consecutive parts of a flat tensor, shaped like `like`."""
+    views, o = [], 0
+    flat = flat.reshape(-1)
+    for t in like:
+        views.append(flat[o:o + t.numel()].view_as(t))
+        o += t.numel()
+    return views
 
 
 def _unit_view(t: torch.Tensor) -> torch.Tensor:
@@ -346,13 +369,18 @@ def summarize(tensors: list[torch.Tensor], ranges: list[GrowingRange], bins: int
 
 
 def summarize_groups(groups: list[Group], bins: int, *, layout: BinLayout | None = None,
-                     read_along: Sequence[torch.Tensor] = ()) -> tuple[list[LayerSummary], list[np.ndarray]]:
+                     read_along: Sequence[torch.Tensor] = (),
+                     previous: tuple[int, torch.Tensor] | None = None) -> tuple[list[LayerSummary], list[np.ndarray]]:
     """`summarize` for several groups of layers at once, with one device→host read on a GPU
     (two when a layer's range has to be set or grown).
 
     `layout` (kept by the caller between probes) saves re-planning the work buffer;
     `read_along` are other device tensors the caller needs on the host: they come back (as
-    flat float64 arrays) in the same copy, so a probe synchronizes with the device once."""
+    flat float64 arrays) in the same copy, so a probe synchronizes with the device once.
+
+    `previous` = (g, flat): earlier values of group g's layers, laid out one after the other
+    in one flat tensor; then the last read-along array holds ||x - previous|| of each of
+    those layers followed by ||previous|| of each (a probe's update-to-weight ratios)."""
     tensors = [t.detach() if t.requires_grad else t for g in groups for t in g[0]]
     ranges = [r for g in groups for r in g[1]]
     kinds_all = [kind for g in groups for kind in (g[2] if g[2] is not None else [None] * len(g[0]))]
@@ -363,7 +391,7 @@ def summarize_groups(groups: list[Group], bins: int, *, layout: BinLayout | None
             r.lo, r.hi = BOUNDS[kind]
     layout = layout or BinLayout()
     if n and kernels.AVAILABLE and flat[0].device.type == "cpu":
-        return _summarize_compiled(groups, tensors, flat, ranges, kinds_all, bins, layout, read_along)
+        return _summarize_compiled(groups, tensors, flat, ranges, kinds_all, bins, layout, read_along, previous)
     live = [i for i in range(n) if flat[i].numel()]
     read = _HostRead()
     lims = [(r.lo, r.hi) if not math.isnan(r.lo) else (0.0, 1.0) for r in ranges]
@@ -381,6 +409,10 @@ def summarize_groups(groups: list[Group], bins: int, *, layout: BinLayout | None
         counts_at = read.add(layer_stats.bin([lims[i] for i in live]))
     act_at = {i: _activation_parts(tensors[i], kinds_all[i], read) for i in live if kinds_all[i] is not None}
     along_at = [read.add(t.detach()) for t in read_along]
+    if previous is not None:
+        layers = [t.detach() for t in groups[previous[0]][0]]
+        views = _split(previous[1], layers)
+        along_at.append(read.add(torch.stack(torch._foreach_norm([*torch._foreach_sub(layers, views), *views]))))
     host = read.read()
     if live:
         hist[live] = layer_stats.hist(host[counts_at])
