@@ -3,12 +3,9 @@ a GPU run takes, layer by layer, over several probes (ranges set, kept and grown
 probe's own shortcuts (walking a Sequential, the update norms) give what the general code does."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from engine.probes import GrowingRange, ProbeHook, kernels
 from engine.probes.stats import BinLayout, summarize_groups

@@ -21,7 +21,6 @@ ahead of time.
 """
 from __future__ import annotations
 
-import math
 import threading
 import warnings
 
@@ -54,6 +53,7 @@ def disable(reason: str) -> None:
         AVAILABLE = False
         warnings.warn(f"probes: compiled kernels disabled, using the torch path ({reason})", RuntimeWarning,
                       stacklevel=2)
+
 
 if AVAILABLE:
     # Bin indices: the values are finite, so no-NaN/Inf math (vectorizable min/max) is exact here;
