@@ -155,3 +155,9 @@ def test_update_ratio_is_the_sgd_step_over_the_weights_before_it():
         w, g = m.weight.detach().double(), m.weight.grad.double()
         want = float((lr * g).norm() / (w + lr * g).norm())
         assert snap["update_ratio"][i] == pytest.approx(want, rel=1e-3)
+
+
+def test_previous_values_of_the_wrong_size_are_refused():
+    layers = [torch.randn(4, 3)]
+    with pytest.raises(ValueError, match="previous values: 5 for layers of 12 values"):
+        summarize_groups([(layers, [GrowingRange()], None)], BINS, previous=(0, torch.zeros(5)))

@@ -308,6 +308,8 @@ def _summarize_compiled(groups: list[Group], tensors: list[torch.Tensor], flat: 
         prev = (prev if prev.dtype == torch.float32 else prev.float()).numpy()
         prev_starts = np.full(len(tensors), -1, np.int64)
         sizes = plan.sizes[rows]
+        if prev.shape[0] != int(sizes.sum()):    # the kernel reads without bounds checks
+            raise ValueError(f"previous values: {prev.shape[0]} for layers of {int(sizes.sum())} values")
         prev_starts[rows] = np.cumsum(sizes) - sizes
     try:
         counts, res = kernels.summarize(values.numpy(), plan.starts, plan.sizes, lo, hi, grown, plan.kinds,
