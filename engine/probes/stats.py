@@ -182,6 +182,7 @@ class _FlatPlan:
         self.shapes = np.ones((n, 3), np.int64)
         self.mids = np.zeros(n)
         self.halves = np.zeros(n)
+        self._previous: dict[tuple, tuple[slice, np.ndarray, int]] = {}
         for i, (t, kind) in enumerate(zip(tensors, kinds)):
             if kind is None or not sizes[i]:
                 continue
@@ -191,6 +192,21 @@ class _FlatPlan:
                 lo, hi = BOUNDS[kind]
                 self.mids[i] = (lo + hi) / 2
                 self.halves[i] = (hi - lo) / 2 - SAT_MARGIN * (hi - lo)
+
+
+    def previous_layout(self, groups: list[Group], g: int) -> tuple[slice, np.ndarray, int]:
+        """For `previous` values of group g: its rows, each layer's start in the flat copy of
+        the group (-1 for the layers of other groups) and the copy's size (kept per group)."""
+        key = (g, tuple(len(gr[0]) for gr in groups))
+        cached = self._previous.get(key)
+        if cached is None:
+            first = sum(len(gr[0]) for gr in groups[:g])
+            rows = slice(first, first + len(groups[g][0]))
+            starts = np.full(len(self.sizes), -1, np.int64)
+            sizes = self.sizes[rows]
+            starts[rows] = np.cumsum(sizes) - sizes
+            cached = self._previous[key] = (rows, starts, int(sizes.sum()))
+        return cached
 
 
 class _HostRead:
@@ -302,15 +318,11 @@ def _summarize_compiled(groups: list[Group], tensors: list[torch.Tensor], flat: 
     grown = np.array([r.grown for r in ranges], dtype=np.int64)
     prev = prev_starts = None
     if previous is not None:    # the group's earlier values, compared in the same pass
-        first = sum(len(gr[0]) for gr in groups[:previous[0]])
-        rows = slice(first, first + len(groups[previous[0]][0]))
+        rows, prev_starts, total = plan.previous_layout(groups, previous[0])
         prev = previous[1].detach().reshape(-1)
         prev = (prev if prev.dtype == torch.float32 else prev.float()).numpy()
-        prev_starts = np.full(len(tensors), -1, np.int64)
-        sizes = plan.sizes[rows]
-        if prev.shape[0] != int(sizes.sum()):    # the kernel reads without bounds checks
-            raise ValueError(f"previous values: {prev.shape[0]} for layers of {int(sizes.sum())} values")
-        prev_starts[rows] = np.cumsum(sizes) - sizes
+        if prev.shape[0] != total:    # the kernel reads without bounds checks
+            raise ValueError(f"previous values: {prev.shape[0]} for layers of {total} values")
     try:
         counts, res = kernels.summarize(values.numpy(), plan.starts, plan.sizes, lo, hi, grown, plan.kinds,
                                         plan.shapes, plan.mids, plan.halves, SPREAD_SAMPLES, bins, prev, prev_starts)
