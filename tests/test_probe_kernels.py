@@ -95,10 +95,6 @@ def test_update_norms_against_a_previous_copy_match_torch():
     assert along[0].tolist() == [2.5] and s.hist.sum() == 35
 
 
-def test_kernels_warm_up():
-    assert kernels.warm_up()
-
-
 def test_probed_gradients_equal_autograd_on_the_same_batch():
     """The back-propagated gradients a probe captures (retained during the training step) and
     the weight gradients are those autograd gives for that step's batch and weights."""

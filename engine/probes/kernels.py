@@ -16,12 +16,10 @@ the dead-unit fraction and the spread across units, as `stats._activation_parts`
 The torch path in `stats.py` (a GPU run's) computes the same, and tests hold them together.
 
 Compiled on first use and cached on disk (numba's `cache=True`): a machine's first probe pays
-the compilation (a few seconds), later processes load it in about 0.15 s; `warm_up()` pays it
-ahead of time.
+the compilation (a few seconds), later processes load it in about 0.15 s.
 """
 from __future__ import annotations
 
-import threading
 import warnings
 
 import numpy as np
@@ -282,23 +280,3 @@ def summarize(values: np.ndarray, starts: np.ndarray, sizes: np.ndarray, lo: np.
     _summarize(values, starts, sizes, lo, hi, grown, kinds, shapes, mids, halves, spread_samples, prev,
                prev_starts, hist, out)
     return hist, out
-
-
-_warm = threading.Lock()
-_compiled = False
-
-
-def warm_up() -> bool:
-    """Compile (or load from the disk cache) the kernels now; True when they are usable."""
-    global _compiled
-    if not AVAILABLE:
-        return False
-    with _warm:
-        if not _compiled:
-            values = np.arange(4, dtype=np.float32)
-            one = np.ones(1)
-            summarize(values, np.zeros(1, np.int64), np.full(1, 4, np.int64), one * np.nan, one * np.nan,
-                      np.zeros(1, np.int64), np.full(1, RELU_LIKE, np.int64), np.array([[2, 2, 1]], np.int64),
-                      one, one, 32, 4, values, np.zeros(1, np.int64))
-            _compiled = True
-    return True

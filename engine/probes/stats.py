@@ -95,7 +95,6 @@ class BinLayout:
         self.rows: list[tuple[int, int]] = []            # (first row, rows) of each size class
         self.value_buffer = self.index_buffer = torch.empty(0)
         self.slot_offsets = torch.empty(0, dtype=torch.int32)   # per value: the first slot of its layer
-        self.starts = self.sizes = np.zeros(0, np.int64)       # per buffer row: where its values are
         self._lims_key: tuple | None = None
         self._params: list[tuple[torch.Tensor, torch.Tensor]] = []
         self._redo: BinLayout | None = None
@@ -124,8 +123,6 @@ class BinLayout:
             self.rows.append((row, rows))
             self.values.append(self.value_buffer[start:start + rows * size].view(rows, size))
             row, start = row + rows, start + rows * size
-        self.sizes = np.array([sizes[i] for i in self.order], dtype=np.int64)   # per buffer row
-        self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
         self.slot_offsets = torch.repeat_interleave(
             torch.arange(len(sizes), dtype=torch.int32, device=device).mul_(bins + 1),
             torch.tensor([sizes[i] for i in self.order], device=device), output_size=total)
