@@ -110,33 +110,74 @@ class RunLinePlot(pg.GraphicsLayoutWidget):
         self.p_acc.setYRange(0, 1.02, padding=0)
 
 
-class RunLinePanel(QWidget):
+class LinePanelBase(QWidget):
+    """What the line panels share (this tab's and the Landscape tab's "Line to a saved run"):
+    the button that starts a line, a status line, the plot, and the BackgroundTask that
+    computes one line at a time. Subclasses lay them out and show a finished line."""
+
+    def __init__(self, button: str, tooltip: str, status: str, stacked: bool = False,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.task = BackgroundTask(self)
+        self.task.done.connect(self._on_task_done)
+        self.task.failed.connect(self._on_task_failed)
+        self.btn = QPushButton(button)
+        self.btn.setToolTip(tooltip)
+        self.status = QLabel(status)
+        self.status.setWordWrap(True)
+        self.status.setToolTip(BARRIER_HELP)
+        self.plot = RunLinePlot(stacked=stacked)
+
+    @property
+    def busy(self) -> bool:
+        return self.task.busy
+
+    def _start(self, work: Callable, message: str, name: str) -> None:
+        self.btn.setEnabled(False)
+        self.status.setText(message)
+        self.task.run(work, cancellable=True, name=name)
+
+    def _error(self, message: str) -> None:
+        self.status.setText(f"<span style='color:#D55E00'>{message}</span>")
+
+    def _on_task_done(self, line: RunLine) -> None:
+        self.btn.setEnabled(True)
+        self._line_done(line)
+
+    def _line_done(self, line: RunLine) -> None:
+        raise NotImplementedError
+
+    def _on_task_failed(self, message: str) -> None:
+        self.btn.setEnabled(True)
+        self._error(message)
+
+    def _cancel(self) -> None:
+        self.task.cancel()
+        self.btn.setEnabled(True)
+
+    def shutdown(self) -> None:
+        self.task.shutdown()
+
+
+class RunLinePanel(LinePanelBase):
     """Compare tab: choose runs A and B of the comparison, compute and show their line."""
 
     def __init__(self, get_records: Callable[[], list], colors: Callable[[], dict[str, int]],
                  names: Callable[[], list[str]], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("Compute line", "Loss and accuracy at (1−α)·θ_A + α·θ_B, α from −0.25 to 1.25, on a "
+                         "training subset and the validation subset (landscape.eval_samples); both runs need one "
+                         "architecture", "Choose two runs of the comparison.", parent=parent)
         self.get_records, self.colors, self.names = get_records, colors, names
         self.lines: dict[tuple[str, str], RunLine] = {}
-        self.task = BackgroundTask(self)
-        self.task.done.connect(self._on_task_done)
-        self.task.failed.connect(self._on_task_failed)
         self.cb_a, self.cb_b = QComboBox(), QComboBox()
         for cb in (self.cb_a, self.cb_b):
             cb.setMinimumWidth(90)
             cb.currentIndexChanged.connect(self._on_choice_changed)
-        self.btn = QPushButton("Compute line")
-        self.btn.setToolTip("Loss and accuracy at (1−α)·θ_A + α·θ_B, α from −0.25 to 1.25, on a training subset and "
-                            "the validation subset (landscape.eval_samples); both runs need one architecture")
         self.btn.clicked.connect(self.compute)
-        self.status = QLabel("Choose two runs of the comparison.")
-        self.status.setWordWrap(True)
-        self.status.setToolTip(BARRIER_HELP)
         top = QHBoxLayout()
         for w in (QLabel("A"), self.cb_a, QLabel("B"), self.cb_b, self.btn):
             top.addWidget(w)
         top.addStretch(1)
-        self.plot = RunLinePlot()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(top)
@@ -181,10 +222,6 @@ class RunLinePanel(QWidget):
         self.status.setText(describe(line))
 
     # -- computing -------------------------------------------------------------------------
-    @property
-    def busy(self) -> bool:
-        return self.task.busy
-
     def compute(self) -> bool:
         """Take the two runs' records (the engine hands them over between steps) and compute the
         line on a background thread; False (with the reason in the status line) when refused."""
@@ -212,28 +249,17 @@ class RunLinePanel(QWidget):
 
             return line_between_records(rec_a, rec_b, cancelled=cancelled)
 
-        self.btn.setEnabled(False)
-        self.status.setText(f"computing the line {a} → {b}…")
-        self.task.run(work, cancellable=True, name="descent-run-line")
+        self._start(work, f"computing the line {a} → {b}…", "descent-run-line")
         return True
 
-    def _error(self, message: str) -> None:
-        self.status.setText(f"<span style='color:#D55E00'>{message}</span>")
-
-    def _on_task_done(self, line: RunLine) -> None:
-        self.btn.setEnabled(True)
+    def _line_done(self, line: RunLine) -> None:
         self.lines[(line.a, line.b)] = line
         if (self.cb_a.currentText(), self.cb_b.currentText()) == (line.a, line.b):
             self._show(line)
 
-    def _on_task_failed(self, message: str) -> None:
-        self.btn.setEnabled(True)
-        self._error(message)
-
     # -- sessions --------------------------------------------------------------------------
     def clear(self) -> None:
-        self.task.cancel()
-        self.btn.setEnabled(True)
+        self._cancel()
         self.lines = {}
         self.plot.set_line(None)
         self.status.setText("Choose two runs of the comparison.")
@@ -254,6 +280,3 @@ class RunLinePanel(QWidget):
         lines = [ln for ln in self.lines.values() if ln.a in run_names and ln.b in run_names]
         if lines:
             store_lines(session, lines, PREFIX, META_PATH)
-
-    def shutdown(self) -> None:
-        self.task.shutdown()

@@ -11,10 +11,9 @@ import copy
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QVBoxLayout, QWidget
 
-from desktop.views.background import BackgroundTask
-from desktop.views.compare_line import BARRIER_HELP, RunLinePlot, describe
+from desktop.views.compare_line import LinePanelBase, describe
 from engine.landscape.between import RunLine, store_lines, stored_lines
 from engine.landscape.params import LandscapeError
 
@@ -27,42 +26,28 @@ A_COLOR, B_COLOR = "#D55E00", "#CC79A7"
 Source = Callable[[], tuple]
 
 
-class LineToRunPanel(QWidget):
+class LineToRunPanel(LinePanelBase):
     def __init__(self, prepare_source: Callable[[], Source], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("Open…", "Open another session file: loss and accuracy along the straight line from this "
+                         "run's weights (α=0) to the final weights of its first run with the same architecture "
+                         "(α=1)", "Choose a session file whose run has this run's architecture.", stacked=True,
+                         parent=parent)
         self.prepare_source = prepare_source
         self.line: RunLine | None = None
-        self.task = BackgroundTask(self)
-        self.task.done.connect(self._on_task_done)
-        self.task.failed.connect(self._on_task_failed)
-        self.btn = QPushButton("Open…")
-        self.btn.setToolTip("Open another session file: loss and accuracy along the straight line from this run's "
-                            "weights (α=0) to the final weights of its first run with the same architecture (α=1)")
         self.btn.clicked.connect(self._on_btn_clicked)
-        self.status = QLabel("Choose a session file whose run has this run's architecture.")
-        self.status.setWordWrap(True)
-        self.status.setToolTip(BARRIER_HELP)
         top = QHBoxLayout()
         top.addWidget(self.btn)
         top.addWidget(self.status, 1)
-        self.plot = RunLinePlot(stacked=True)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(top)
         lay.addWidget(self.plot, 1)
-
-    @property
-    def busy(self) -> bool:
-        return self.task.busy
 
     def _on_btn_clicked(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Line to a run of another session", "",
                                               "Descent sessions (*.descent);;All files (*)")
         if path:
             self.compute_to(path)
-
-    def _error(self, message: str) -> None:
-        self.status.setText(f"<span style='color:#D55E00'>{message}</span>")
 
     def compute_to(self, path: str | Path) -> bool:
         """Open `path`, take its first run of this architecture and compute the line in the
@@ -104,18 +89,11 @@ class LineToRunPanel(QWidget):
             more = f" (and {len(errors) - 1} other runs of {path.name} did not fit either)" if len(errors) > 1 else ""
             raise LandscapeError(errors[0] + more)
 
-        self.btn.setEnabled(False)
-        self.status.setText(f"computing the line to {path.name}…")
-        self.task.run(work, cancellable=True, name="descent-line-to-run")
+        self._start(work, f"computing the line to {path.name}…", "descent-line-to-run")
         return True
 
-    def _on_task_done(self, line: RunLine) -> None:
-        self.btn.setEnabled(True)
+    def _line_done(self, line: RunLine) -> None:
         self.show_line(line)
-
-    def _on_task_failed(self, message: str) -> None:
-        self.btn.setEnabled(True)
-        self._error(message)
 
     def show_line(self, line: RunLine | None) -> None:
         self.line = line
@@ -125,8 +103,7 @@ class LineToRunPanel(QWidget):
 
     # -- sessions --------------------------------------------------------------------------
     def clear(self) -> None:
-        self.task.cancel()
-        self.btn.setEnabled(True)
+        self._cancel()
         self.show_line(None)
 
     def load(self, session) -> None:
@@ -140,6 +117,3 @@ class LineToRunPanel(QWidget):
     def save_into(self, session) -> None:
         if self.line is not None:
             store_lines(session, [self.line], PREFIX, META_PATH)
-
-    def shutdown(self) -> None:
-        self.task.shutdown()
