@@ -206,3 +206,52 @@ def test_auto_threads_one_for_small_models_default_for_large(small_config):
     assert t.threads == _DEFAULT_THREADS and torch.get_num_threads() == _DEFAULT_THREADS
     t = Trainer(small_config.with_updates({"train.threads": 2}))
     assert t.threads == 2 and torch.get_num_threads() == 2
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_correct_count_is_numpy_argmax(compiled, monkeypatch):
+    """The per-window accuracy count: ties go to the first maximum and a NaN wins, as in
+    numpy's argmax, on the compiled path and on its numpy fallback."""
+    from engine.train import kernels
+    if compiled and not kernels.AVAILABLE:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(kernels, "AVAILABLE", compiled)
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        n, c = int(rng.integers(1, 40)), int(rng.integers(1, 12))
+        x = rng.integers(-2, 3, (n, c)).astype(np.float32 if trial % 2 else np.float64)   # many ties
+        x[rng.random((n, c)) < (0.1 if trial % 3 == 0 else 0.0)] = np.nan
+        x[rng.random((n, c)) < (0.1 if trial % 5 == 0 else 0.0)] = np.inf
+        y = rng.integers(0, c, n)
+        assert kernels.correct_count(x, y) == np.count_nonzero(x.argmax(1) == y)
+
+
+@pytest.mark.parametrize("report_every", [1, 7, 1000])
+def test_epoch_train_metrics_are_running_averages_of_the_steps(small_config, report_every):
+    """train_loss and train_acc of an epoch: the minibatch losses weighted by batch size (the
+    last batch is short here) and the share of right predictions, over the epoch's steps."""
+    from engine.train.hooks import TrainerHook
+
+    class Recorder(TrainerHook):
+        """Before each step: the loss and correct count of the step's own forward pass (same
+        weights, a deterministic model)."""
+        rows: list = []
+
+        def before_step(self, trainer, xb, yb) -> None:
+            with torch.no_grad():
+                out = trainer.model(xb)
+            self.rows.append((trainer.epoch, float(torch.nn.functional.cross_entropy(out, yb)) * len(yb),
+                              int((out.argmax(1) == yb).sum()), len(yb)))
+    hook = Recorder()
+    hook.rows = []
+    cfg = small_config.with_updates({"train.report_every": report_every, "train.batch_size": 50,
+                                     "data.n_samples": 330})
+    t = Trainer(cfg, hooks=[hook])
+    assert t.n_train % t.batch_size          # a short last batch
+    t.run()
+    rows = np.array(hook.rows)
+    for e in range(cfg.train.epochs):
+        r = rows[rows[:, 0] == e]
+        seen = r[:, 3].sum()
+        assert t.series["epoch/train_loss"].array()[e] == pytest.approx(r[:, 1].sum() / seen, rel=1e-5)
+        assert t.series["epoch/train_acc"].array()[e] == pytest.approx(r[:, 2].sum() / seen, abs=1e-12)

@@ -24,23 +24,9 @@ import warnings
 
 import numpy as np
 
-try:   # a dependency; without it the probes use their torch path (as on a GPU), never fail
-    import numba
-except ImportError:     # pragma: no cover - exercised only without numba
-    numba = None
+from engine.compiled import AVAILABLE as _NUMBA, jit as _jit
 
-AVAILABLE = numba is not None
-
-
-def _jit(**options):
-    """numba.njit without the GIL, cached on disk where a cache location is writable (numba
-    refuses to decorate otherwise: then each process compiles its own)."""
-    def wrap(fn):
-        try:
-            return numba.njit(nogil=True, cache=True, **options)(fn)
-        except RuntimeError:
-            return numba.njit(nogil=True, **options)(fn)
-    return wrap
+AVAILABLE = _NUMBA
 
 
 def disable(reason: str) -> None:

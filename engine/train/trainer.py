@@ -7,6 +7,7 @@ step. The learning rate is a Python float and costs nothing to record.
 from __future__ import annotations
 
 import math
+import operator
 import time
 from typing import Callable
 
@@ -22,6 +23,7 @@ from engine.model import build_model
 from engine.optim import apply_live_edit, build_optimizer, build_schedule
 from engine.session.record import RunRecord
 from engine.train.hooks import TrainerHook, default_hooks
+from engine.train.kernels import correct_count
 
 DIVERGED_MESSAGE = ("loss became {value} at step {step}: the learning rate ({lr:g}) is likely too high — "
                     "lower it, then resume from the last good weights or restart")
@@ -274,32 +276,35 @@ class Trainer:
         return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)).float())
 
     def _flush(self) -> bool:
-        """Read the step buffers (one sync), emit them, check for divergence."""
+        """Read the step buffers (one sync), emit them, check for divergence.
+
+        Runs once per epoch or `report_every` steps, after the training steps have pushed its
+        code and data out of the caches: every extra tensor or numpy call costs several times
+        its warm price here, so the small sums are plain Python over lists."""
         n = self._buf_n
         if n == 0:
             return True
-        ys = torch.cat(self._buf_y)
         outs = torch.cat(self._buf_out)
+        ys = torch.cat(self._buf_y)
         dtype = self._buf_loss[0].dtype
         gns = self._buf_gn if self._buf_gn[0].dtype == dtype else [g.to(dtype) for g in self._buf_gn]
         if outs.device.type == "cpu" and outs.dtype in (torch.float32, torch.float64):
-            # On the CPU numpy's argmax over the few classes costs a third of torch's.
             packed = torch.stack(self._buf_loss + gns).numpy().astype(np.float64)
-            packed = np.append(packed, np.count_nonzero(outs.numpy().argmax(1) == ys.numpy()))
+            correct = correct_count(outs.numpy(), ys.numpy())    # compiled: a tenth of torch's argmax
         else:   # one stack of all 0-d values and one device→host copy
-            correct = (outs.argmax(1) == ys).sum()
-            packed = torch.stack(self._buf_loss + gns + [correct.to(dtype)]).cpu().numpy().astype(np.float64)
-        sizes = np.asarray(self._buf_bs, dtype=np.float64)
+            hit = (outs.argmax(1) == ys).sum()
+            packed = torch.stack(self._buf_loss + gns + [hit.to(dtype)]).cpu().numpy().astype(np.float64)
+            correct = int(round(packed[-1]))
         loss = packed[:n]
         gn = packed[n:2 * n]
-        self._epoch_loss_sum += float(np.dot(loss, sizes))
-        self._epoch_correct += int(round(packed[-1]))
-        self._epoch_seen += int(sizes.sum())
-        self._buf_loss, self._buf_gn, self._buf_out, self._buf_y, self._buf_bs = [], [], [], [], []
-        lr = np.asarray(self._buf_lr, dtype=np.float64)
+        losses, sizes = loss.tolist(), self._buf_bs
+        self._epoch_loss_sum += sum(map(operator.mul, losses, sizes))
+        self._epoch_correct += correct
+        self._epoch_seen += sum(sizes)
+        lr = np.array(self._buf_lr, dtype=np.float64)
         steps = np.arange(self.step - n + 1, self.step + 1, dtype=np.int64)
+        self._buf_loss, self._buf_gn, self._buf_out, self._buf_y, self._buf_bs, self._buf_lr = [], [], [], [], [], []
         self._buf_n = 0
-        self._buf_lr = []
         now = self._t_flush = time.perf_counter()
         dt = now - self._t_last_flush
         if dt > 0.2:
@@ -309,15 +314,15 @@ class Trainer:
         self._series("step/lr").extend(lr)
         self._series("step/grad_norm").extend(gn)
         self.emit(StepBatch(self.run_id, steps, loss, lr, gn, self.epoch, self.steps_per_s))
-        bad = ~np.isfinite(loss)
-        if bad.any():
-            j = int(np.argmax(bad))
-            self._diverge(float(loss[j]), int(steps[j]), float(lr[j]))
-            return False
-        self._update_good_weights(loss)
+        if not math.isfinite(sum(losses)):    # a NaN or ±Inf among them (or huge finite losses)
+            j = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
+            if j is not None:
+                self._diverge(losses[j], int(steps[j]), float(lr[j]))
+                return False
+        self._update_good_weights(losses)
         return True
 
-    def _update_good_weights(self, window_loss: np.ndarray) -> None:
+    def _update_good_weights(self, window_loss: list[float]) -> None:
         """Keep the last weights known to be good, for recovery after a divergence.
 
         The weights at the end of a window are judged by the losses of the *next* window
@@ -327,20 +332,19 @@ class Trainer:
         if self._loss_ref is None:
             self._loss_ref = float(np.median(window_loss))
         limit = max(10 * self._loss_ref, self._loss_ref + 10)
-        ok = bool(np.all(window_loss <= limit))
+        ok = max(window_loss) <= limit
         if self._snap_owner is not self.params:     # first call, or the parameters were replaced
             self._snap_owner = self.params
             self._snap_params = [p.detach() for p in self.model.parameters()]
-        params = self._snap_params
-        if [p.shape for p in params] != [p.shape for p in self._pending_params]:   # the model was replaced
-            self._good_params = [p.clone() for p in params]
-            self._pending_params = [p.clone() for p in params]
-            self._pending_ok = ok
-            return
+            if [p.shape for p in self._snap_params] != [p.shape for p in self._pending_params]:   # a new model
+                self._good_params = [p.clone() for p in self._snap_params]
+                self._pending_params = [p.clone() for p in self._snap_params]
+                self._pending_ok = ok
+                return
         with torch.no_grad():
             if ok and self._pending_ok:   # the pending snapshot becomes the good one: swap, no copy
                 self._good_params, self._pending_params = self._pending_params, self._good_params
-            torch._foreach_copy_(self._pending_params, params)
+            torch._foreach_copy_(self._pending_params, self._snap_params)
         self._pending_ok = ok
 
     def _diverge(self, value: float, step: int, lr: float) -> None:
