@@ -123,6 +123,39 @@ def test_probed_gradients_equal_autograd_on_the_same_batch():
     assert snap["agrad"]["count"].tolist() == [float(o.numel()) for o in outs]
 
 
+def test_layers_read_in_place_or_copied_when_they_cannot_be(monkeypatch):
+    """The kernel reads contiguous float32 layers where they lie; a transposed view, a float64
+    or float16 layer and an empty one are copied first, with the same results as the torch path."""
+    g = torch.Generator().manual_seed(3)
+    base = torch.randn(40, 24, generator=g)
+    layers = [base.t(), base[:, ::2], torch.randn(30, 5, generator=g, dtype=torch.float64),
+              torch.randn(50, generator=g).half(), torch.zeros(0), base]
+    assert not layers[0].is_contiguous() and not layers[1].is_contiguous()
+    got = {}
+    for path in ("compiled", "torch"):
+        with monkeypatch.context() as m:
+            if path == "torch":
+                m.setattr(kernels, "AVAILABLE", False)
+            (got[path],), _ = summarize_groups([(layers, [GrowingRange() for _ in layers], None)], BINS)
+    c, t = got["compiled"], got["torch"]
+    assert c.count.tolist() == t.count.tolist() == [960, 480, 150, 50, 0, 960]
+    assert np.abs(c.hist - t.hist).sum(axis=1).max() <= 2
+    np.testing.assert_allclose(c.std, t.std, rtol=2e-4, equal_nan=True)
+    np.testing.assert_allclose(c.mean[:2], [float(base.mean()), float(base[:, ::2].mean())], rtol=1e-5)
+
+
+def test_the_kernel_refuses_what_it_cannot_read_in_place():
+    """Raw reads are only done on contiguous float32 CPU tensors of the declared sizes."""
+    ok = torch.randn(4, 5)
+    args = (np.full(1, np.nan), np.full(1, np.nan), np.zeros(1), np.full(1, -1, np.int64), np.ones((1, 3), np.int64),
+            np.zeros(1), np.zeros(1), 8, BINS)
+    hist, _ = kernels.summarize([ok], np.array([20]), *args)
+    assert hist.sum() == 20
+    for bad, size in ((ok.t(), 20), (ok.double(), 20), (ok, 21), (ok[:, :2], 8)):
+        with pytest.raises(ValueError, match="contiguous float32 CPU tensors"):
+            kernels.summarize([bad], np.array([size]), *args)
+
+
 def test_a_kernel_that_fails_falls_back_to_the_torch_path_with_a_warning(monkeypatch):
     def broken(*_a, **_k):
         raise RuntimeError("LLVM cannot compile here")

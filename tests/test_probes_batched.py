@@ -137,7 +137,13 @@ def test_eval_switch_is_skipped_only_where_it_cannot_change_the_output():
 
 def test_large_work_buffers_are_released_between_probes_with_the_same_results(monkeypatch):
     import engine.probes.stats as stats
+    from engine.probes import kernels
     layers = _layers(4)
+    if kernels.AVAILABLE:     # the compiled CPU path reads the layers in place: no work buffer at all
+        layout = BinLayout()
+        summarize_groups([(layers, [GrowingRange() for _ in layers], None)], BINS, layout=layout)
+        assert layout.value_buffer.numel() == 0
+    monkeypatch.setattr(kernels, "AVAILABLE", False)      # the torch path (a GPU run's) has them
     kept_ranges, kept_layout = [GrowingRange() for _ in layers], BinLayout()
     kept = [summarize_groups([(layers, kept_ranges, None)], BINS, layout=kept_layout)[0][0] for _ in range(2)]
     assert kept_layout.value_buffer.numel() == sum(t.numel() for t in layers)      # small: kept

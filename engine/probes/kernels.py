@@ -21,10 +21,12 @@ the compilation (a few seconds), later processes load it in about 0.15 s.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
+import torch
 
-from engine.compiled import AVAILABLE as _NUMBA, jit as _jit
+from engine.compiled import AVAILABLE as _NUMBA, jit as _jit, numba
 
 AVAILABLE = _NUMBA
 
@@ -64,6 +66,21 @@ if AVAILABLE:
 
 
 # -- one probe in one call ---------------------------------------------------------------------
+if AVAILABLE:
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def _float32_at(typingctx, address):   # pragma: no cover - compiled
+        """The float32 pointer at an integer address (a CPU tensor's data_ptr())."""
+        if not isinstance(address, numba.types.Integer):
+            return None
+        ptr = numba.types.CPointer(numba.types.float32)
+
+        def codegen(context, builder, signature, args):
+            return builder.inttoptr(args[0], context.get_value_type(ptr))
+        return ptr(address), codegen
+
+
 # Columns of the per-layer results of `summarize`.
 (MIN, MAX, SUM, NORM, COUNT, NONFINITE, SATURATED, DEAD, SPREAD, HAS_HIST, MEAN, STD, RANGE_LO, RANGE_HI,
  DELTA, PREVIOUS) = range(16)
@@ -198,15 +215,17 @@ if AVAILABLE:
         out[DELTA], out[PREVIOUS] = np.sqrt(d2), np.sqrt(p2)
 
     @_jit()
-    def _summarize(values, starts, sizes, lo, hi, grown, kinds, shapes, mids, halves, spread_samples,
+    def _summarize(addresses, sizes, lo, hi, grown, kinds, shapes, mids, halves, spread_samples,
                    prev, prev_starts, hist, out):   # pragma: no cover - compiled
         bins = hist.shape[1]
         top = bins - 0.5
         scratch = np.zeros((4, bins), np.int64)
         idx = np.empty(sizes.max() if sizes.shape[0] else 0, np.int32)
-        for layer in range(starts.shape[0]):
+        for layer in range(addresses.shape[0]):
             n = sizes[layer]
-            x = values[starts[layer]:starts[layer] + n]
+            # Each layer is read where it lies (no copy into a work buffer); an empty one may
+            # have no storage, so nothing is read from it.
+            x = numba.carray(_float32_at(addresses[layer]), (n,)) if n else np.zeros(0, np.float32)
             row = out[layer]
             row[:] = np.nan
             if prev_starts[layer] >= 0:     # the norm of the change since a previous copy, and its own
@@ -241,28 +260,36 @@ if AVAILABLE:
             else:
                 _bin_index(x, lo[layer], per_unit, top, idx)
                 _count(idx, n, scratch)
-            for q in range(4):
-                for i in range(bins):
-                    hist[layer, i] = hist[layer, i] + scratch[q, i] if q else scratch[q, i]
+            for i in range(bins):
+                hist[layer, i] = scratch[0, i] + scratch[1, i] + scratch[2, i] + scratch[3, i]
             row[HAS_HIST] = 1.0
             if kinds[layer] >= 0:
                 _activation(x, shapes[layer], kinds[layer], mids[layer], halves[layer], spread_samples, row)
 
 
-def summarize(values: np.ndarray, starts: np.ndarray, sizes: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-              grown: np.ndarray, kinds: np.ndarray, shapes: np.ndarray, mids: np.ndarray, halves: np.ndarray,
-              spread_samples: int, bins: int, prev: np.ndarray | None = None,
+def summarize(layers: Sequence[torch.Tensor], sizes: np.ndarray, lo: np.ndarray, hi: np.ndarray, grown: np.ndarray,
+              kinds: np.ndarray, shapes: np.ndarray, mids: np.ndarray, halves: np.ndarray, spread_samples: int,
+              bins: int, prev: np.ndarray | None = None,
               prev_starts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Every layer's statistics, range (lo, hi, grown: updated in place as GrowingRange.fit
-    does) and histogram, in one call: ((layers, bins) counts, (layers, RESULTS) results).
+    does; `grown` a float64 array like them) and histogram, in one call: ((layers, bins)
+    counts as float32, as the torch path gives them (exact up to 2**24 per bin), and
+    (layers, RESULTS) results).
+    `layers`: float32 CPU tensors, contiguous, of `sizes` values each; they are read in
+    place (no copy), so anything else is refused, never read.
     `kinds[i]`: -1 for a layer that is not an activation, else 0, BOUNDED or RELU_LIKE;
     `shapes[i]`: its (samples, units, positions). With `prev` (a flat float32 array) and
     `prev_starts[i] >= 0`, layer i also gets ||x - previous|| and ||previous|| (DELTA,
     PREVIOUS), its previous values being prev[prev_starts[i]:][:size]."""
-    hist = np.zeros((starts.shape[0], bins), np.int64)
-    out = np.empty((starts.shape[0], RESULTS))
+    addresses = np.array([t.data_ptr() for t in layers], dtype=np.int64)
+    if len(layers) != sizes.shape[0] or not all(
+            t.is_cpu and t.dtype == torch.float32 and t.is_contiguous() and t.numel() == n
+            for t, n in zip(layers, sizes.tolist())):
+        raise ValueError("summarize: the layers must be contiguous float32 CPU tensors of the given sizes")
+    hist = np.zeros((len(layers), bins), np.float32)
+    out = np.empty((len(layers), RESULTS))
     if prev is None or prev_starts is None:
-        prev, prev_starts = np.zeros(0, np.float32), np.full(starts.shape[0], -1, np.int64)
-    _summarize(values, starts, sizes, lo, hi, grown, kinds, shapes, mids, halves, spread_samples, prev,
+        prev, prev_starts = np.zeros(0, np.float32), np.full(len(layers), -1, np.int64)
+    _summarize(addresses, sizes, lo, hi, grown, kinds, shapes, mids, halves, spread_samples, prev,
                prev_starts, hist, out)
     return hist, out

@@ -7,6 +7,8 @@ layer: all values are copied into one buffer where layers of equal size form a m
 with ONE bincount (each layer's bin indices offset by its position), and every result comes
 back to the host in ONE device→host copy (two when a layer's range has to be set or grown).
 Empty tensors, constant tensors and NaN/Inf values are handled and counted, never fatal.
+On the CPU, where numba is installed, one compiled kernel (kernels.py) does all of it instead,
+reading each layer where it lies.
 """
 from __future__ import annotations
 
@@ -129,19 +131,19 @@ class BinLayout:
         self._key = key
         self._lims_key = None
 
-    def plan_flat(self, flat: Sequence[torch.Tensor], tensors: Sequence[torch.Tensor], kinds: Sequence[str | None],
-                  bins: int) -> "_FlatPlan":
-        """The CPU path's layout: every layer in its own order in one float32 buffer, with
-        the per-layer constants the compiled kernel takes; rebuilt only when layers change."""
-        key = (tuple(t.shape for t in tensors), tuple(kinds), bins)
+    def plan_flat(self, groups: list["Group"], tensors: Sequence[torch.Tensor], bins: int) -> "_FlatPlan":
+        """The CPU path's plan: the per-layer constants the compiled kernel takes (it reads
+        the layers in place, so there is no work buffer); rebuilt only when layers change."""
+        key = (tuple([t.shape for t in tensors]),
+               tuple([tuple(g[2]) if g[2] is not None else len(g[0]) for g in groups]), bins)
         plan = self._flat.get(key)
-        if plan is None or not plan.buffer.numel():
+        if plan is None:
             # A few layouts alternate (a probe without gradients; one on an epoch's short last
             # batch, whose activation gradients have fewer rows): keep the last four.
             if len(self._flat) >= 4:
                 self._flat.pop(next(iter(self._flat)))
+            kinds = [kind for g in groups for kind in (g[2] if g[2] is not None else [None] * len(g[0]))]
             plan = self._flat[key] = _FlatPlan(key, tensors, kinds)
-        self.value_buffer = plan.buffer
         return plan
 
     def release(self) -> None:
@@ -150,7 +152,6 @@ class BinLayout:
         if self.value_buffer.numel() > KEEP_BUFFERS:
             self.values = []
             self.value_buffer = self.index_buffer = torch.empty(0)
-            self._flat = {}
             self.slot_offsets = torch.empty(0, dtype=torch.int32)
 
     def params(self, lims: Sequence[tuple[float, float]], bins: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -172,14 +173,14 @@ class _FlatPlan:
         self.key = key
         sizes = [t.numel() for t in tensors]
         self.sizes = np.array(sizes, dtype=np.int64)
-        self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
-        self.buffer = torch.empty(int(self.sizes.sum()), dtype=torch.float32)
         n = len(sizes)
         self.kinds = np.full(n, -1, np.int64)
         self.shapes = np.ones((n, 3), np.int64)
         self.mids = np.zeros(n)
         self.halves = np.zeros(n)
         self._previous: dict[tuple, tuple[slice, np.ndarray, int]] = {}
+        # Layers of a bounded activation start with the activation's output range.
+        self.bounded = [(i, *BOUNDS[kind]) for i, kind in enumerate(kinds) if kind in BOUNDS]
         for i, (t, kind) in enumerate(zip(tensors, kinds)):
             if kind is None or not sizes[i]:
                 continue
@@ -300,19 +301,28 @@ class _LayerStats:
         return flat_stats.reshape(4, self.n).T[self.layout.inverse]
 
 
-def _summarize_compiled(groups: list[Group], tensors: list[torch.Tensor], flat: list[torch.Tensor],
-                        ranges: list[GrowingRange], kinds: list[str | None], bins: int, layout: BinLayout,
-                        read_along: Sequence[torch.Tensor], previous: tuple[int, torch.Tensor] | None = None
+def _summarize_compiled(groups: list[Group], bins: int, layout: BinLayout, read_along: Sequence[torch.Tensor],
+                        previous: tuple[int, torch.Tensor] | None = None
                         ) -> tuple[list[LayerSummary], list[np.ndarray]]:
-    """`summarize_groups` on the CPU: the layers are copied into one buffer (one torch call)
-    and a single compiled kernel (engine/probes/kernels.py) computes every statistic, range
-    and histogram; NaN/Inf values are dropped and counted as on the torch path."""
-    plan = layout.plan_flat(flat, tensors, kinds, bins)
-    values = plan.buffer
-    torch.cat(flat, out=values)
-    lo = np.array([r.lo for r in ranges], dtype=np.float64)
-    hi = np.array([r.hi for r in ranges], dtype=np.float64)
-    grown = np.array([r.grown for r in ranges], dtype=np.int64)
+    """`summarize_groups` on the CPU: a single compiled kernel (engine/probes/kernels.py)
+    reads every layer in place and computes every statistic, range and histogram; NaN/Inf
+    values are dropped and counted as on the torch path.
+
+    A probe calls this between training steps, when little of it is in the caches, so it
+    keeps to a handful of calls: everything that depends only on the layers' shapes is
+    planned once (`BinLayout.plan_flat`), the ranges travel as one table."""
+    tensors = [t for g in groups for t in g[0]]
+    ranges = [r for g in groups for r in g[1]]
+    plan = layout.plan_flat(groups, tensors, bins)
+    # The kernel reads each layer where it lies: only a layer that is not contiguous float32
+    # on the CPU is copied (kept referenced here while the kernel runs).
+    layers = [t if t.dtype == torch.float32 and t.is_cpu and t.is_contiguous()
+              else t.detach().to("cpu", torch.float32).contiguous() for t in tensors]
+    for i, lo, hi in plan.bounded:
+        r = ranges[i]
+        if math.isnan(r.lo):
+            r.lo, r.hi = lo, hi
+    table = np.array([(r.lo, r.hi, r.grown) for r in ranges], dtype=np.float64).T.copy()   # lo, hi, grown
     prev = prev_starts = None
     if previous is not None:    # the group's earlier values, compared in the same pass
         rows, prev_starts, total = plan.previous_layout(groups, previous[0])
@@ -321,17 +331,15 @@ def _summarize_compiled(groups: list[Group], tensors: list[torch.Tensor], flat: 
         if prev.shape[0] != total:    # the kernel reads without bounds checks
             raise ValueError(f"previous values: {prev.shape[0]} for layers of {total} values")
     try:
-        counts, res = kernels.summarize(values.numpy(), plan.starts, plan.sizes, lo, hi, grown, plan.kinds,
-                                        plan.shapes, plan.mids, plan.halves, SPREAD_SAMPLES, bins, prev, prev_starts)
+        hist, res = kernels.summarize(layers, plan.sizes, table[0], table[1], table[2], plan.kinds, plan.shapes,
+                                      plan.mids, plan.halves, SPREAD_SAMPLES, bins, prev, prev_starts)
     except Exception as e:   # a compiler that fails on this machine: the torch path, never a lost run
         kernels.disable(f"{type(e).__name__}: {e}")
         return summarize_groups(groups, bins, layout=layout, read_along=read_along, previous=previous)
-    for i, r in enumerate(ranges):
-        r.lo, r.hi, r.grown = float(lo[i]), float(hi[i]), int(grown[i])
-    layout.release()
+    for r, lo, hi, grown in zip(ranges, *table.tolist()):
+        r.lo, r.hi, r.grown = lo, hi, int(grown)
     cols = res.T.copy()          # one contiguous row per result: each group's part is a plain slice
     lims = res[:, kernels.RANGE_LO:kernels.RANGE_HI + 1].copy()
-    hist = counts.astype(np.float32)
     results = []
     start = 0
     for tensors_g, _, kinds_g in groups:
@@ -392,6 +400,10 @@ def summarize_groups(groups: list[Group], bins: int, *, layout: BinLayout | None
     `previous` = (g, flat): earlier values of group g's layers, laid out one after the other
     in one flat tensor; then the last read-along array holds ||x - previous|| of each of
     those layers followed by ||previous|| of each (a probe's update-to-weight ratios)."""
+    if kernels.AVAILABLE and any(g[0] for g in groups):
+        first = next(t for g in groups for t in g[0])
+        if first.device.type == "cpu":
+            return _summarize_compiled(groups, bins, layout or BinLayout(), read_along, previous)
     tensors = [t.detach() if t.requires_grad else t for g in groups for t in g[0]]
     ranges = [r for g in groups for r in g[1]]
     kinds_all = [kind for g in groups for kind in (g[2] if g[2] is not None else [None] * len(g[0]))]
@@ -401,8 +413,6 @@ def summarize_groups(groups: list[Group], bins: int, *, layout: BinLayout | None
         if kind in BOUNDS and math.isnan(r.lo):
             r.lo, r.hi = BOUNDS[kind]
     layout = layout or BinLayout()
-    if n and kernels.AVAILABLE and flat[0].device.type == "cpu":
-        return _summarize_compiled(groups, tensors, flat, ranges, kinds_all, bins, layout, read_along, previous)
     live = [i for i in range(n) if flat[i].numel()]
     read = _HostRead()
     lims = [(r.lo, r.hi) if not math.isnan(r.lo) else (0.0, 1.0) for r in ranges]
