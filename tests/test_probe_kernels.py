@@ -79,13 +79,19 @@ def test_sequential_walk_and_forward_hooks_capture_the_same_activations():
 
 @pytest.mark.usefixtures("probe_path")
 def test_update_norms_against_a_previous_copy_match_torch():
-    from engine.probes.hook import _copy_flat
+    from engine.probes.hook import FlatCopy
 
     g = torch.Generator().manual_seed(1)
     before = [torch.randn(5, 4, generator=g), torch.randn(3, 5, generator=g)]
-    buffer = _copy_flat(before, None)
+    copy = FlatCopy()
+    buffer = copy.take(before)
     assert buffer.numel() == 35 and torch.equal(buffer[:20].view(5, 4), before[0])
-    assert _copy_flat(before, buffer) is buffer                       # reused while the sizes match
+    assert torch.equal(buffer[20:].view(3, 5), before[1])
+    assert copy.take([w * 1 for w in before]) is buffer                # reused while the shapes match
+    assert copy.take([before[0]]).numel() == 20                      # rebuilt when they change
+    mixed = copy.take([before[0].double(), before[1]])               # mixed dtypes: float32
+    assert mixed.dtype == torch.float32 and torch.equal(mixed[20:].view(3, 5), before[1])
+    buffer = copy.take(before)
     after = [w + 0.01 * torch.randn(w.shape, generator=g) for w in before]
     acts = [torch.randn(8, 3, generator=g)]
     groups = [(acts, [GrowingRange()], ["relu"]), (after, [GrowingRange(), GrowingRange()], None)]

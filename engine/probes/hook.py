@@ -57,8 +57,10 @@ class ProbeHook(TrainerHook):
         self._capture_fns: list = []
         self._handles: list = []
         self._w_before: torch.Tensor | None = None    # the weights before a probed step, flat
-        self._w_before_buffer: torch.Tensor | None = None   # ... in this buffer, kept between probes
+        self._w_copy = FlatCopy()                     # ... taken into this buffer, kept between probes
         self._meta: dict[str, Any] | None = None
+        self._kinds: list[str] = []       # the activation layers' kinds
+        self._prelu: list[nn.Module] = []  # the PReLU modules among them
         self._sequential = False     # forward by walking the model's children (no hooks needed)
         self._probing = False
         self._x: torch.Tensor | None = None
@@ -74,6 +76,8 @@ class ProbeHook(TrainerHook):
         self._mode_dependent = mode_dependent(model)
         children = {id(m) for m in model.children()}
         self._capture_fns = [self._retain(i) for i in range(len(self._acts))]
+        self._kinds = [layer.kind for layer, _ in self._acts]
+        self._prelu = [m for layer, m in self._acts if layer.kind == "prelu"]
         self._sequential = (isinstance(model, nn.Sequential) and type(model).forward is nn.Sequential.forward
                             and all(id(m) in children for _, m in self._acts))
         self._meta = None
@@ -101,8 +105,7 @@ class ProbeHook(TrainerHook):
         self._probing = True
         if not self.cfg.gradients:
             return
-        self._w_before = self._w_before_buffer = _copy_flat([m.weight.detach() for _, m in self._wlayers],
-                                                            self._w_before_buffer)
+        self._w_before = self._w_copy.take([m.weight for _, m in self._wlayers])
         self._retained = [None] * len(self._acts)
         self._handles = [m.register_forward_hook(fn) for (_, m), fn in zip(self._acts, self._capture_fns)]
 
@@ -173,12 +176,12 @@ class ProbeHook(TrainerHook):
     def _probe(self, trainer: "Trainer", with_grads: bool) -> None:
         bins = self.cfg.bins
         acts = self._forward_activations(trainer)
-        kinds = [layer.kind for layer, _ in self._acts]
         snap: dict[str, Any] = {"step": int(trainer.step)}
-        weights = [m.weight.detach() for _, m in self._wlayers]
-        grads = [m.weight.grad for _, m in self._wlayers] if with_grads else []
+        # The parameters themselves (the statistics only read them; no detached copies).
+        weights = [m.weight for _, m in self._wlayers]
+        grads = [w.grad for w in weights] if with_grads else []
         has_grads = with_grads and all(g is not None for g in grads)
-        groups = [(acts, self._ranges["act"], kinds), (weights, self._ranges["weight"], None)]
+        groups = [(acts, self._ranges["act"], self._kinds), (weights, self._ranges["weight"], None)]
         if has_grads:
             caught = [c if c is not None else torch.zeros(0, device=self._x.device) for c in self._capture]
             groups += [(grads, self._ranges["grad"], None), (caught, self._ranges["agrad"], None)]
@@ -187,9 +190,8 @@ class ProbeHook(TrainerHook):
         along = []
         prelu_at = -1
         previous = (1, self._w_before) if has_grads and self._w_before is not None and weights else None
-        prelu = [m.weight.detach().float().mean() for layer, m in self._acts if layer.kind == "prelu"]
-        if prelu:
-            prelu_at, along = len(along), along + [torch.stack(prelu)]
+        if self._prelu:
+            prelu_at, along = len(along), along + [torch.stack([m.weight.detach().float().mean() for m in self._prelu])]
         summaries, host = summarize_groups(groups, bins, layout=self._layout, read_along=along, previous=previous)
         snap["act"], snap["weight"] = summaries[0].as_dict(), summaries[1].as_dict()
         if has_grads:
@@ -236,16 +238,32 @@ class ProbeHook(TrainerHook):
         record.meta["probes"] = meta
 
 
-def _copy_flat(tensors: list[torch.Tensor], buffer: torch.Tensor | None) -> torch.Tensor | None:
-    """The tensors' values one after the other in one flat buffer (`buffer` reused when it
-    fits): one copy kernel."""
-    if not tensors:
-        return buffer
-    total = sum(t.numel() for t in tensors)
-    if buffer is None or buffer.numel() != total or buffer.device != tensors[0].device or buffer.dtype != tensors[0].dtype:
-        buffer = torch.empty(total, dtype=tensors[0].dtype, device=tensors[0].device)
-    torch.cat([t.reshape(-1) for t in tensors], out=buffer)
-    return buffer
+class FlatCopy:
+    """A reusable flat copy of a list of tensors (one after the other in one buffer), taken
+    with one foreach copy into views of the buffer kept between calls."""
+
+    def __init__(self) -> None:
+        self.buffer: torch.Tensor | None = None
+        self._key: tuple | None = None
+        self._views: list[torch.Tensor] = []
+
+    @torch.no_grad()
+    def take(self, tensors: list[torch.Tensor]) -> torch.Tensor | None:
+        """The tensors' current values, flat (None for no tensors); the buffer is reused
+        while their shapes, dtype and device stay the same."""
+        if not tensors:
+            return None
+        key = (tuple([t.shape for t in tensors]), tensors[0].dtype, tensors[0].device)
+        if key != self._key or any(t.dtype != key[1] for t in tensors):
+            dtype = key[1] if all(t.dtype == key[1] for t in tensors) else torch.float32
+            self.buffer = torch.empty(sum(t.numel() for t in tensors), dtype=dtype, device=key[2])
+            self._views, o = [], 0
+            for t in tensors:
+                self._views.append(self.buffer[o:o + t.numel()].view(t.shape))
+                o += t.numel()
+            self._key = key if dtype == key[1] else None
+        torch._foreach_copy_(self._views, tensors)
+        return self.buffer
 
 
 def _empty(n: int, bins: int) -> dict[str, np.ndarray]:

@@ -81,7 +81,8 @@ if AVAILABLE:
         return ptr(address), codegen
 
 
-# Columns of the per-layer results of `summarize`.
+# Columns of the per-layer results of `summarize` (MIN and MAX only where the range had to be
+# set or grown, NaN otherwise).
 (MIN, MAX, SUM, NORM, COUNT, NONFINITE, SATURATED, DEAD, SPREAD, HAS_HIST, MEAN, STD, RANGE_LO, RANGE_HI,
  DELTA, PREVIOUS) = range(16)
 RESULTS = 16
@@ -100,13 +101,18 @@ if AVAILABLE:
         return np.float64(vmin), np.float64(vmax)
 
     @_jit(fastmath={"reassoc", "contract"})
-    def _sum2(x):   # pragma: no cover - compiled
+    def _sum2(x, lo, hi):   # pragma: no cover - compiled
+        """Sum and sum of squares, and how many values lie outside [lo, hi] (none while the
+        range is NaN): in one vectorized pass, so the extremes are only looked for when a
+        range has to be set or grown."""
         total = squares = 0.0
+        outside = 0
         for j in range(x.shape[0]):
             d = np.float64(x[j])
             total += d
             squares += d * d
-        return total, squares
+            outside += (d < lo) | (d > hi)
+        return total, squares, outside
 
     @_jit()
     def _finite_stats(x):   # pragma: no cover - compiled
@@ -235,12 +241,13 @@ if AVAILABLE:
                 _range(lo, hi, layer, row)
                 continue
             # A NaN or ±Inf makes a sum non-finite (float32 values cannot overflow float64 sums).
-            total, squares = _sum2(x)
+            total, squares, outside = _sum2(x, lo[layer], hi[layer])
             bad = 0
-            if np.isfinite(total) and np.isfinite(squares):
-                vmin, vmax = _extremes(x)
-            else:
+            vmin = vmax = np.nan    # needed only to set or grow the range
+            if not (np.isfinite(total) and np.isfinite(squares)):
                 vmin, vmax, total, squares, bad = _finite_stats(x)
+            elif outside or np.isnan(lo[layer]):
+                vmin, vmax = _extremes(x)
             row[NONFINITE] = bad
             row[COUNT] = n - bad
             row[HAS_HIST] = 0.0
@@ -251,7 +258,8 @@ if AVAILABLE:
             mean = total / (n - bad)
             row[MEAN] = mean
             row[STD] = np.sqrt(max(squares / (n - bad) - mean * mean, 0.0))
-            _fit(lo, hi, grown, layer, vmin, vmax)
+            if not np.isnan(vmin):
+                _fit(lo, hi, grown, layer, vmin, vmax)
             _range(lo, hi, layer, row)
             per_unit = bins / (hi[layer] - lo[layer])
             scratch[:, :] = 0

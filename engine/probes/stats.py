@@ -178,7 +178,7 @@ class _FlatPlan:
         self.shapes = np.ones((n, 3), np.int64)
         self.mids = np.zeros(n)
         self.halves = np.zeros(n)
-        self._previous: dict[tuple, tuple[slice, np.ndarray, int]] = {}
+        self._previous: dict[int, tuple[slice, np.ndarray, int]] = {}
         # Layers of a bounded activation start with the activation's output range.
         self.bounded = [(i, *BOUNDS[kind]) for i, kind in enumerate(kinds) if kind in BOUNDS]
         for i, (t, kind) in enumerate(zip(tensors, kinds)):
@@ -194,16 +194,16 @@ class _FlatPlan:
 
     def previous_layout(self, groups: list[Group], g: int) -> tuple[slice, np.ndarray, int]:
         """For `previous` values of group g: its rows, each layer's start in the flat copy of
-        the group (-1 for the layers of other groups) and the copy's size (kept per group)."""
-        key = (g, tuple(len(gr[0]) for gr in groups))
-        cached = self._previous.get(key)
+        the group (-1 for the layers of other groups) and the copy's size (kept per group:
+        the plan's key fixes how the layers fall into groups)."""
+        cached = self._previous.get(g)
         if cached is None:
             first = sum(len(gr[0]) for gr in groups[:g])
             rows = slice(first, first + len(groups[g][0]))
             starts = np.full(len(self.sizes), -1, np.int64)
             sizes = self.sizes[rows]
             starts[rows] = np.cumsum(sizes) - sizes
-            cached = self._previous[key] = (rows, starts, int(sizes.sum()))
+            cached = self._previous[g] = (rows, starts, int(sizes.sum()))
         return cached
 
 
