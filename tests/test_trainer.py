@@ -226,6 +226,43 @@ def test_correct_count_is_numpy_argmax(compiled, monkeypatch):
         assert kernels.correct_count(x, y) == np.count_nonzero(x.argmax(1) == y)
 
 
+@pytest.mark.parametrize("compiled", [True, False])
+def test_l2_norm_is_the_float64_norm_of_the_gradients(compiled, monkeypatch):
+    from engine.train import kernels
+    if compiled and not kernels.AVAILABLE:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(kernels, "AVAILABLE", compiled)
+    g = torch.Generator().manual_seed(0)
+    for dtype in (torch.float32, torch.float64):
+        flat = torch.randn(26122, generator=g, dtype=dtype) * 3
+        want = float(torch.linalg.vector_norm(flat.double()))
+        assert kernels.l2_norm(flat, flat.numpy()) == pytest.approx(want, rel=1e-6)
+        assert kernels.l2_norm(flat, None) == pytest.approx(want, rel=1e-6)      # no numpy view: torch
+        big = flat * 1e30 if dtype == torch.float64 else flat * 1e17            # squares past float32's range
+        assert kernels.l2_norm(big, big.numpy()) == pytest.approx(want * (1e30 if dtype == torch.float64 else 1e17),
+                                                                  rel=1e-5)
+        for bad, check in ((float("nan"), math.isnan), (float("inf"), math.isinf)):
+            odd = flat.clone()
+            odd[5] = bad
+            assert check(kernels.l2_norm(odd, odd.numpy()))
+
+
+def test_a_failing_trainer_kernel_hands_over_with_a_warning(monkeypatch):
+    from engine.train import kernels
+    if not kernels.AVAILABLE:
+        pytest.skip("numba is not installed")
+
+    def broken(*_a):
+        raise RuntimeError("LLVM cannot compile here")
+    monkeypatch.setattr(kernels, "AVAILABLE", True)       # restored after the test
+    monkeypatch.setattr(kernels, "_sum_squares", broken)
+    flat = torch.ones(16)
+    with pytest.warns(RuntimeWarning, match="LLVM cannot compile here"):
+        assert kernels.l2_norm(flat, flat.numpy()) == 4.0
+    assert not kernels.AVAILABLE
+    assert kernels.correct_count(np.eye(3), np.array([0, 1, 1])) == 2       # numpy from now on
+
+
 @pytest.mark.parametrize("report_every", [1, 7, 1000])
 def test_epoch_train_metrics_are_running_averages_of_the_steps(small_config, report_every):
     """train_loss and train_acc of an epoch: the minibatch losses weighted by batch size (the

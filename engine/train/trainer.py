@@ -23,7 +23,7 @@ from engine.model import build_model
 from engine.optim import apply_live_edit, build_optimizer, build_schedule
 from engine.session.record import RunRecord
 from engine.train.hooks import TrainerHook, default_hooks
-from engine.train.kernels import correct_count
+from engine.train.kernels import correct_count, l2_norm
 
 DIVERGED_MESSAGE = ("loss became {value} at step {step}: the learning rate ({lr:g}) is likely too high — "
                     "lower it, then resume from the last good weights or restart")
@@ -55,6 +55,13 @@ def _flat_grad_buffer(params: list[nn.Parameter]) -> tuple[torch.Tensor | None, 
         views.append(flat[o:o + p.numel()].view_as(p))
         o += p.numel()
     return flat, views
+
+
+def _numpy_view(flat: torch.Tensor | None) -> np.ndarray | None:
+    """The flat gradient buffer as a numpy array, where the compiled norm can read it."""
+    if flat is None or flat.device.type != "cpu" or flat.dtype not in (torch.float32, torch.float64):
+        return None
+    return flat.numpy()
 
 
 def choose_threads(requested: int, device: torch.device, model: nn.Module, batch_size: int) -> int:
@@ -137,8 +144,11 @@ class Trainer:
         # Per-step values are kept as references to device tensors (no copy, no sync) and
         # read in one go every `train.report_every` steps.
         self.report_every = config.train.report_every
-        self._buf_loss: list[torch.Tensor] = []
-        self._buf_gn: list[torch.Tensor] = []          # global gradient norms
+        # On the CPU the loss and gradient norm are read as floats each step (no device to
+        # wait for, and cheaper than stacking 0-d tensors later); elsewhere they stay tensors.
+        self._host_scalars = self.device.type == "cpu"
+        self._buf_loss: list = []
+        self._buf_gn: list = []          # global gradient norms
         self._buf_out: list[torch.Tensor] = []          # logits, for the running accuracy
         self._buf_y: list[torch.Tensor] = []
         self._buf_lr: list[float] = []
@@ -146,6 +156,7 @@ class Trainer:
         # The gradients live in one flat buffer (each parameter's .grad is a view of it), so
         # the per-step global gradient norm is one kernel and zeroing them is one more.
         self._flat_grad, self._grad_views = _flat_grad_buffer(self.params)
+        self._flat_view = _numpy_view(self._flat_grad)
         self._grad_owner = self.params
         self._buf_n = 0
         self._epoch_loss_sum = 0.0
@@ -226,6 +237,7 @@ class Trainer:
         loss = self.loss_fn(out, yb)
         if self._grad_owner is not self.params:    # the parameters were replaced
             self._flat_grad, self._grad_views = _flat_grad_buffer(self.params)
+            self._flat_view = _numpy_view(self._flat_grad)
             self._grad_owner = self.params
         flat = self._flat_grad
         if flat is not None:
@@ -238,8 +250,12 @@ class Trainer:
         loss.backward()
         for h in after_backward:
             h.after_backward(self)
-        self._buf_loss.append(loss.detach())
-        self._buf_gn.append(torch.linalg.vector_norm(flat) if flat is not None else self._grad_norm())
+        if self._host_scalars:
+            self._buf_loss.append(loss.item())
+            self._buf_gn.append(l2_norm(flat, self._flat_view) if flat is not None else float(self._grad_norm()))
+        else:
+            self._buf_loss.append(loss.detach())
+            self._buf_gn.append(torch.linalg.vector_norm(flat) if flat is not None else self._grad_norm())
         self._buf_out.append(out.detach())
         self._buf_y.append(yb)
         self._buf_bs.append(idx.shape[0])
@@ -286,18 +302,22 @@ class Trainer:
             return True
         outs = torch.cat(self._buf_out)
         ys = torch.cat(self._buf_y)
-        dtype = self._buf_loss[0].dtype
-        gns = self._buf_gn if self._buf_gn[0].dtype == dtype else [g.to(dtype) for g in self._buf_gn]
-        if outs.device.type == "cpu" and outs.dtype in (torch.float32, torch.float64):
-            packed = torch.stack(self._buf_loss + gns).numpy().astype(np.float64)
-            correct = correct_count(outs.numpy(), ys.numpy())    # compiled: a tenth of torch's argmax
+        if self._host_scalars:     # floats already (see __init__)
+            losses = self._buf_loss
+            loss, gn = np.array(losses, dtype=np.float64), np.array(self._buf_gn, dtype=np.float64)
+            if outs.dtype in (torch.float32, torch.float64):
+                correct = correct_count(outs.numpy(), ys.numpy())    # compiled: a tenth of torch's argmax
+            else:
+                correct = int((outs.argmax(1) == ys).sum())
         else:   # one stack of all 0-d values and one device→host copy
+            dtype = self._buf_loss[0].dtype
+            gns = self._buf_gn if self._buf_gn[0].dtype == dtype else [g.to(dtype) for g in self._buf_gn]
             hit = (outs.argmax(1) == ys).sum()
             packed = torch.stack(self._buf_loss + gns + [hit.to(dtype)]).cpu().numpy().astype(np.float64)
             correct = int(round(packed[-1]))
-        loss = packed[:n]
-        gn = packed[n:2 * n]
-        losses, sizes = loss.tolist(), self._buf_bs
+            loss, gn = packed[:n], packed[n:2 * n]
+            losses = loss.tolist()
+        sizes = self._buf_bs
         self._epoch_loss_sum += sum(map(operator.mul, losses, sizes))
         self._epoch_correct += correct
         self._epoch_seen += sum(sizes)
