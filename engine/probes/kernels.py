@@ -4,12 +4,14 @@ On the CPU a probe's cost is not arithmetic but the number of tensor operations:
 call costs several microseconds before it touches a value, and a probe of every layer needs
 a few dozen of them (reductions per size class, five binning steps, the bincount, the
 activation statistics): about 0.6 ms for the digits MLP. `summarize` does all of it for
-every layer in one call (about 0.17 ms there) and releases the GIL while it runs.
+every layer in one call (about 0.13 ms there) and releases the GIL while it runs.
 
-Layers are slices of one flat float32 buffer (`starts`, `sizes`). Per layer, in one call:
-min, max, sum, L2 norm, mean and std of the finite values (accumulated in float64); the
+Layers are read where they lie: each is a contiguous float32 CPU tensor, passed by address
+(`summarize` checks that, and the caller copies any layer that is not). Per layer, in one
+call: sum, L2 norm, mean and std of the finite values (accumulated in float64); the
 count of NaN/Inf values, which are left out of everything; the histogram range, set or grown
-exactly as `GrowingRange.fit` does; the counts, a value binned as
+exactly as `GrowingRange.fit` does (the extremes are only looked for when a value lies
+outside the range, or there is none yet); the counts, a value binned as
 ``(x - lo) * (bins / (hi - lo))`` in float64, clamped into the end bins (the top edge goes to
 the last bin, as torch.histc), truncated; and for activation layers the saturated fraction,
 the dead-unit fraction and the spread across units, as `stats._activation_parts` defines them.
