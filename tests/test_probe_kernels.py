@@ -150,16 +150,23 @@ def test_layers_read_in_place_or_copied_when_they_cannot_be(monkeypatch):
     np.testing.assert_allclose(c.mean[:2], [float(base.mean()), float(base[:, ::2].mean())], rtol=1e-5)
 
 
-def test_the_kernel_refuses_what_it_cannot_read_in_place():
-    """Raw reads are only done on contiguous float32 CPU tensors of the declared sizes."""
+def test_the_kernel_reads_raw_memory_only_in_the_form_it_expects():
+    """Layers that are not contiguous float32 CPU tensors are copied into that form before the
+    kernel reads them; earlier values that do not cover a compared layer are refused."""
     ok = torch.randn(4, 5)
-    args = (np.full(1, np.nan), np.full(1, np.nan), np.zeros(1), np.full(1, -1, np.int64), np.ones((1, 3), np.int64),
-            np.zeros(1), np.zeros(1), 8, BINS)
-    hist, _ = kernels.summarize([ok], np.array([20]), *args)
-    assert hist.sum() == 20
-    for bad, size in ((ok.t(), 20), (ok.double(), 20), (ok, 21), (ok[:, :2], 8)):
-        with pytest.raises(ValueError, match="contiguous float32 CPU tensors"):
-            kernels.summarize([bad], np.array([size]), *args)
+
+    def run(layer, prev=None, prev_starts=None):
+        return kernels.summarize([layer], np.full(1, np.nan), np.full(1, np.nan), np.zeros(1), np.full(1, -1, np.int64),
+                                 np.ones((1, 3), np.int64), np.zeros(1), np.zeros(1), 8, BINS, prev, prev_starts)
+    want_hist, want = run(ok)
+    assert want_hist.sum() == 20
+    for other in (ok.t().contiguous().t(), ok.double(), ok.t().t()):
+        hist, res = run(other)
+        assert np.array_equal(hist, want_hist) and np.allclose(res[:, kernels.SUM], want[:, kernels.SUM])
+    run(ok, np.zeros(20, np.float32), np.zeros(1, np.int64))                    # covers the layer
+    for prev in (np.zeros(19, np.float32), np.zeros(20, np.float64), np.zeros((4, 5), np.float32)):
+        with pytest.raises(ValueError, match="flat float32 array covering"):
+            run(ok, prev, np.zeros(1, np.int64))
 
 
 def test_a_kernel_that_fails_falls_back_to_the_torch_path_with_a_warning(monkeypatch):

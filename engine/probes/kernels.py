@@ -277,7 +277,7 @@ if AVAILABLE:
                 _activation(x, shapes[layer], kinds[layer], mids[layer], halves[layer], spread_samples, row)
 
 
-def summarize(layers: Sequence[torch.Tensor], sizes: np.ndarray, lo: np.ndarray, hi: np.ndarray, grown: np.ndarray,
+def summarize(layers: Sequence[torch.Tensor], lo: np.ndarray, hi: np.ndarray, grown: np.ndarray,
               kinds: np.ndarray, shapes: np.ndarray, mids: np.ndarray, halves: np.ndarray, spread_samples: int,
               bins: int, prev: np.ndarray | None = None,
               prev_starts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -285,21 +285,23 @@ def summarize(layers: Sequence[torch.Tensor], sizes: np.ndarray, lo: np.ndarray,
     does; `grown` a float64 array like them) and histogram, in one call: ((layers, bins)
     counts as float32, as the torch path gives them (exact up to 2**24 per bin), and
     (layers, RESULTS) results).
-    `layers`: float32 CPU tensors, contiguous, of `sizes` values each; they are read in
-    place (no copy), so anything else is refused, never read.
+    `layers`: tensors, read in place where they are contiguous float32 CPU tensors (the
+    kernel reads raw memory, so anything else is copied into that form first).
     `kinds[i]`: -1 for a layer that is not an activation, else 0, BOUNDED or RELU_LIKE;
     `shapes[i]`: its (samples, units, positions). With `prev` (a flat float32 array) and
     `prev_starts[i] >= 0`, layer i also gets ||x - previous|| and ||previous|| (DELTA,
     PREVIOUS), its previous values being prev[prev_starts[i]:][:size]."""
+    layers = [t if t.dtype == torch.float32 and t.is_cpu and t.is_contiguous()
+              else t.detach().to("cpu", torch.float32).contiguous() for t in layers]
     addresses = np.array([t.data_ptr() for t in layers], dtype=np.int64)
-    if len(layers) != sizes.shape[0] or not all(
-            t.is_cpu and t.dtype == torch.float32 and t.is_contiguous() and t.numel() == n
-            for t, n in zip(layers, sizes.tolist())):
-        raise ValueError("summarize: the layers must be contiguous float32 CPU tensors of the given sizes")
+    sizes = np.array([t.numel() for t in layers], dtype=np.int64)
     hist = np.zeros((len(layers), bins), np.float32)
     out = np.empty((len(layers), RESULTS))
     if prev is None or prev_starts is None:
         prev, prev_starts = np.zeros(0, np.float32), np.full(len(layers), -1, np.int64)
+    elif prev.dtype != np.float32 or prev.ndim != 1 or any(
+            s >= 0 and s + n > prev.shape[0] for s, n in zip(prev_starts.tolist(), sizes.tolist())):
+        raise ValueError("summarize: `prev` must be a flat float32 array covering every compared layer")
     _summarize(addresses, sizes, lo, hi, grown, kinds, shapes, mids, halves, spread_samples, prev,
                prev_starts, hist, out)
     return hist, out

@@ -314,10 +314,6 @@ def _summarize_compiled(groups: list[Group], bins: int, layout: BinLayout, read_
     tensors = [t for g in groups for t in g[0]]
     ranges = [r for g in groups for r in g[1]]
     plan = layout.plan_flat(groups, tensors, bins)
-    # The kernel reads each layer where it lies: only a layer that is not contiguous float32
-    # on the CPU is copied (kept referenced here while the kernel runs).
-    layers = [t if t.dtype == torch.float32 and t.is_cpu and t.is_contiguous()
-              else t.detach().to("cpu", torch.float32).contiguous() for t in tensors]
     for i, lo, hi in plan.bounded:
         r = ranges[i]
         if math.isnan(r.lo):
@@ -326,13 +322,15 @@ def _summarize_compiled(groups: list[Group], bins: int, layout: BinLayout, read_
     prev = prev_starts = None
     if previous is not None:    # the group's earlier values, compared in the same pass
         rows, prev_starts, total = plan.previous_layout(groups, previous[0])
-        prev = previous[1].detach().reshape(-1)
-        prev = (prev if prev.dtype == torch.float32 else prev.float()).numpy()
-        if prev.shape[0] != total:    # the kernel reads without bounds checks
+        prev = previous[1]
+        if prev.requires_grad or prev.dtype != torch.float32 or prev.dim() != 1 or not prev.is_cpu:
+            prev = prev.detach().reshape(-1).to("cpu", torch.float32)
+        prev = prev.numpy()
+        if prev.shape[0] != total:
             raise ValueError(f"previous values: {prev.shape[0]} for layers of {total} values")
     try:
-        hist, res = kernels.summarize(layers, plan.sizes, table[0], table[1], table[2], plan.kinds, plan.shapes,
-                                      plan.mids, plan.halves, SPREAD_SAMPLES, bins, prev, prev_starts)
+        hist, res = kernels.summarize(tensors, table[0], table[1], table[2], plan.kinds, plan.shapes, plan.mids,
+                                      plan.halves, SPREAD_SAMPLES, bins, prev, prev_starts)
     except Exception as e:   # a compiler that fails on this machine: the torch path, never a lost run
         kernels.disable(f"{type(e).__name__}: {e}")
         return summarize_groups(groups, bins, layout=layout, read_along=read_along, previous=previous)
