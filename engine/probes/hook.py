@@ -62,6 +62,7 @@ class ProbeHook(TrainerHook):
         self._kinds: list[str] = []       # the activation layers' kinds
         self._prelu: list[nn.Module] = []  # the PReLU modules among them
         self._sequential = False     # forward by walking the model's children (no hooks needed)
+        self._walk: list = []        # ... these: (child, activation index or None)
         self._probing = False
         self._x: torch.Tensor | None = None
         self._last_step = -1
@@ -80,6 +81,13 @@ class ProbeHook(TrainerHook):
         self._prelu = [m for layer, m in self._acts if layer.kind == "prelu"]
         self._sequential = (isinstance(model, nn.Sequential) and type(model).forward is nn.Sequential.forward
                             and all(id(m) in children for _, m in self._acts))
+        # The walk: each child up to the last activation layer (the layers after it only
+        # compute the output, which no probe reads), with the activation's index or None.
+        position = {id(m): i for i, (_, m) in enumerate(self._acts)}
+        walk = [(m, position.get(id(m))) for m in model] if self._sequential else []
+        while walk and walk[-1][1] is None:
+            walk.pop()
+        self._walk = walk
         self._meta = None
         self._x, _ = probe_batch(trainer.data.x_train, trainer.data.y_train, self.cfg.batch_size, trainer.config.seed)
         self._ranges = {"act": [GrowingRange() for _ in self._acts], "agrad": [GrowingRange() for _ in self._acts],
@@ -157,11 +165,9 @@ class ProbeHook(TrainerHook):
             model.eval()
         try:
             if self._sequential:
-                position = {id(m): i for i, (_, m) in enumerate(self._acts)}
                 h = self._x
-                for m in model:
+                for m, i in self._walk:
                     h = m(h)
-                    i = position.get(id(m))
                     if i is not None:
                         outs[i] = h if isinstance(h, torch.Tensor) else None
             else:
