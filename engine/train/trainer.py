@@ -2,7 +2,9 @@
 
 Per-step scalars (loss, gradient norm) stay on the device in small buffers and are read
 once every `train.report_every` steps, so there is no host-device synchronization per
-step. The learning rate is a Python float and costs nothing to record.
+step; on the CPU, where reading them costs nothing to wait for, they are Python floats
+from the start (engine/train/kernels.py computes the gradient norm). The learning rate is
+a Python float and costs nothing to record.
 """
 from __future__ import annotations
 
