@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from engine.probes import GrowingRange, summarize
-from engine.probes.layers import mode_dependent
+from engine.model.modes import mode_dependent
 from engine.probes.stats import BinLayout, summarize_groups
 
 BINS = 24

@@ -292,3 +292,26 @@ def test_epoch_train_metrics_are_running_averages_of_the_steps(small_config, rep
         seen = r[:, 3].sum()
         assert t.series["epoch/train_loss"].array()[e] == pytest.approx(r[:, 1].sum() / seen, rel=1e-5)
         assert t.series["epoch/train_acc"].array()[e] == pytest.approx(r[:, 2].sum() / seen, abs=1e-12)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_evaluate_is_eval_mode_loss_and_accuracy(small_config, dropout, monkeypatch):
+    """evaluate = mean cross-entropy and accuracy in eval mode, in chunks or not; the model is
+    left in the mode it was in, and a model that computes the same in both modes is not
+    switched at all."""
+    t = Trainer(small_config.with_updates({"model.dropout": dropout}), hooks=[])
+    t.run(max_steps=5)
+    x, y = t.data.x_val, t.data.y_val
+    t.model.eval()
+    with torch.no_grad():
+        out = t.model(x)
+    want = (float(torch.nn.functional.cross_entropy(out, y)), float((out.argmax(1) == y).double().mean()))
+    t.model.train()
+    switches = []
+    real_train = type(t.model).train
+    monkeypatch.setattr(type(t.model), "train", lambda self, mode=True: switches.append(mode) or real_train(self, mode))
+    for chunk in (8192, 7):
+        got = t.evaluate(x, y, chunk=chunk)
+        assert got[0] == pytest.approx(want[0], rel=1e-5) and got[1] == pytest.approx(want[1], abs=1e-12)
+        assert t.model.training
+    assert switches == ([False, True] * 2 if dropout else [])

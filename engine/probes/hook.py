@@ -22,7 +22,8 @@ from torch import nn
 
 from engine.config import ProbesConfig
 from engine.events import Payload
-from engine.probes.layers import activation_layers, mode_dependent, weight_layers
+from engine.model.modes import mode_dependent
+from engine.probes.layers import activation_layers, weight_layers
 from engine.probes.stats import BinLayout, GrowingRange, LayerSummary, summarize_groups
 from engine.train.hooks import TrainerHook
 

@@ -1,0 +1,23 @@
+"""Whether switching a model to eval mode can change what it computes."""
+from __future__ import annotations
+
+from torch import nn
+
+# Torch modules whose forward reads `self.training` (dropout, batch/instance norm, RNN
+# dropout, RReLU's random slope, attention dropout); transformer layers are caught by module.
+_MODE_DEPENDENT: tuple[type, ...] = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._NormBase, nn.RNNBase,
+                                     nn.RReLU, nn.MultiheadAttention)
+
+
+def mode_dependent(model: nn.Module) -> bool:
+    """Whether `model.eval()` can change the model's output: true when any module is of a
+    torch type whose forward depends on the training flag, or has a forward written outside
+    torch.nn (unknown code: assume it can). Probes and the trainer's evaluation skip the
+    eval/train switch otherwise (it walks every module twice)."""
+    for m in model.modules():
+        if isinstance(m, _MODE_DEPENDENT) or type(m).__module__ == "torch.nn.modules.transformer":
+            return True
+        owner = next((c for c in type(m).__mro__ if "forward" in c.__dict__), nn.Module)
+        if not owner.__module__.startswith("torch.nn."):
+            return True
+    return False
