@@ -79,7 +79,7 @@ def test_sequential_walk_and_forward_hooks_capture_the_same_activations():
 
 @pytest.mark.usefixtures("probe_path")
 def test_update_norms_against_a_previous_copy_match_torch():
-    from engine.probes.hook import FlatCopy
+    from engine.flat import FlatCopy
 
     g = torch.Generator().manual_seed(1)
     before = [torch.randn(5, 4, generator=g), torch.randn(3, 5, generator=g)]

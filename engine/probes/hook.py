@@ -22,6 +22,7 @@ from torch import nn
 
 from engine.config import ProbesConfig
 from engine.events import Payload
+from engine.flat import FlatCopy
 from engine.model.modes import mode_dependent
 from engine.probes.layers import activation_layers, weight_layers
 from engine.probes.stats import BinLayout, GrowingRange, LayerSummary, summarize_groups
@@ -243,34 +244,6 @@ class ProbeHook(TrainerHook):
         meta = self.layers_meta()
         meta["effective_every"] = self.every
         record.meta["probes"] = meta
-
-
-class FlatCopy:
-    """A reusable flat copy of a list of tensors (one after the other in one buffer), taken
-    with one foreach copy into views of the buffer kept between calls."""
-
-    def __init__(self) -> None:
-        self.buffer: torch.Tensor | None = None
-        self._key: tuple | None = None
-        self._views: list[torch.Tensor] = []
-
-    @torch.no_grad()
-    def take(self, tensors: list[torch.Tensor]) -> torch.Tensor | None:
-        """The tensors' current values, flat (None for no tensors); the buffer is reused
-        while their shapes, dtype and device stay the same."""
-        if not tensors:
-            return None
-        key = (tuple([t.shape for t in tensors]), tensors[0].dtype, tensors[0].device)
-        if key != self._key or any(t.dtype != key[1] for t in tensors):
-            dtype = key[1] if all(t.dtype == key[1] for t in tensors) else torch.float32
-            self.buffer = torch.empty(sum(t.numel() for t in tensors), dtype=dtype, device=key[2])
-            self._views, o = [], 0
-            for t in tensors:
-                self._views.append(self.buffer[o:o + t.numel()].view(t.shape))
-                o += t.numel()
-            self._key = key if dtype == key[1] else None
-        torch._foreach_copy_(self._views, tensors)
-        return self.buffer
 
 
 def _empty(n: int, bins: int) -> dict[str, np.ndarray]:

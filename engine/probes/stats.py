@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.flat import flat_views
 from engine.probes import kernels
 from engine.probes.layers import BOUNDS, RELU_LIKE
 
@@ -355,16 +356,6 @@ def _summarize_compiled(groups: list[Group], bins: int, layout: BinLayout, read_
     return results, along
 
 
-def _split(flat: torch.Tensor, like: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    """Views of consecutive parts of a flat tensor, shaped like `like`."""
-    views, o = [], 0
-    flat = flat.reshape(-1)
-    for t in like:
-        views.append(flat[o:o + t.numel()].view_as(t))
-        o += t.numel()
-    return views
-
-
 def _unit_view(t: torch.Tensor) -> torch.Tensor:
     """(samples, units, positions): a unit is a feature (dense) or a channel (conv)."""
     if t.dim() == 0:
@@ -430,7 +421,7 @@ def summarize_groups(groups: list[Group], bins: int, *, layout: BinLayout | None
     along_at = [read.add(t.detach()) for t in read_along]
     if previous is not None:
         layers = [t.detach() for t in groups[previous[0]][0]]
-        views = _split(previous[1], layers)
+        views = flat_views(previous[1], layers)
         along_at.append(read.add(torch.stack(torch._foreach_norm([*torch._foreach_sub(layers, views), *views]))))
     host = read.read()
     if live:

@@ -68,8 +68,14 @@ def l2_norm(flat: torch.Tensor, view: np.ndarray | None) -> float:
     return float(torch.linalg.vector_norm(flat, dtype=torch.float64))   # float64 as the kernel: no overflow
 
 
-def correct_count(logits: np.ndarray, labels: np.ndarray) -> int:
-    """How many rows of `logits` (samples × classes) have their argmax equal to `labels`."""
+def correct_count(logits: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray) -> int:
+    """How many rows of `logits` (samples × classes) have their argmax equal to `labels`:
+    compiled for float32/float64 on the CPU, torch for a tensor elsewhere (or of another
+    dtype), numpy without numba."""
+    if isinstance(logits, torch.Tensor):
+        if not logits.is_cpu or logits.dtype not in (torch.float32, torch.float64):
+            return int((logits.argmax(1) == labels).sum())
+        logits, labels = logits.detach().numpy(), labels.numpy()
     if AVAILABLE and logits.ndim == 2 and logits.shape[1] and logits.shape[0] == labels.shape[0]:
         try:
             return int(_correct(logits, labels))

@@ -21,6 +21,7 @@ from engine.config import LIVE_KEYS, ExperimentConfig
 from engine.augment import build_augmenter
 from engine.data import DataBundle, load_data
 from engine.events import EpochEnd, Event, Notice, StepBatch
+from engine.flat import flat_views
 from engine.model import build_model
 from engine.model.modes import mode_dependent
 from engine.optim import apply_live_edit, build_optimizer, build_schedule
@@ -53,11 +54,7 @@ def _flat_grad_buffer(params: list[nn.Parameter]) -> tuple[torch.Tensor | None, 
     if not params or len({(p.dtype, p.device) for p in params}) != 1:
         return None, []
     flat = torch.zeros(sum(p.numel() for p in params), dtype=params[0].dtype, device=params[0].device)
-    views, o = [], 0
-    for p in params:
-        views.append(flat[o:o + p.numel()].view_as(p))
-        o += p.numel()
-    return flat, views
+    return flat, flat_views(flat, params)
 
 
 def _numpy_view(flat: torch.Tensor | None) -> np.ndarray | None:
@@ -158,9 +155,7 @@ class Trainer:
         self._buf_bs: list[int] = []
         # The gradients live in one flat buffer (each parameter's .grad is a view of it), so
         # the per-step global gradient norm is one kernel and zeroing them is one more.
-        self._flat_grad, self._grad_views = _flat_grad_buffer(self.params)
-        self._flat_view = _numpy_view(self._flat_grad)
-        self._grad_owner = self.params
+        self._attach_grad_buffer()
         self._buf_n = 0
         self._epoch_loss_sum = 0.0
         self._epoch_correct = 0
@@ -241,9 +236,7 @@ class Trainer:
         out = self.model(xb)
         loss = self.loss_fn(out, yb)
         if self._grad_owner is not self.params:    # the parameters were replaced
-            self._flat_grad, self._grad_views = _flat_grad_buffer(self.params)
-            self._flat_view = _numpy_view(self._flat_grad)
-            self._grad_owner = self.params
+            self._attach_grad_buffer()
         flat = self._flat_grad
         if flat is not None:
             flat.zero_()
@@ -279,6 +272,12 @@ class Trainer:
             return self._end_epoch()
         return True
 
+    def _attach_grad_buffer(self) -> None:
+        """The flat gradient buffer of the current parameters, its views and numpy view."""
+        self._flat_grad, self._grad_views = _flat_grad_buffer(self.params)
+        self._flat_view = _numpy_view(self._flat_grad)
+        self._grad_owner = self.params
+
     def _step_hooks(self) -> tuple[list[TrainerHook], list[TrainerHook], list[TrainerHook]]:
         """The hooks that override before_step, after_backward and after_step (the others'
         are no-ops, not worth a call every step); rebuilt when the hook list changes."""
@@ -310,10 +309,7 @@ class Trainer:
         if self._host_scalars:     # floats already (see __init__)
             losses = self._buf_loss
             loss, gn = np.array(losses, dtype=np.float64), np.array(self._buf_gn, dtype=np.float64)
-            if outs.dtype in (torch.float32, torch.float64):
-                correct = correct_count(outs.numpy(), ys.numpy())    # compiled: a tenth of torch's argmax
-            else:
-                correct = int((outs.argmax(1) == ys).sum())
+            correct = correct_count(outs, ys)    # compiled: a tenth of torch's argmax
         else:   # one stack of all 0-d values and one device→host copy
             dtype = self._buf_loss[0].dtype
             gns = self._buf_gn if self._buf_gn[0].dtype == dtype else [g.to(dtype) for g in self._buf_gn]
@@ -404,10 +400,7 @@ class Trainer:
                 for s in range(0, x.shape[0], chunk):
                     out, target = model(x[s:s + chunk]), y[s:s + chunk]
                     loss_sum += nn.functional.cross_entropy(out, target, reduction="sum").item()
-                    if out.dtype in (torch.float32, torch.float64):
-                        correct += correct_count(out.numpy(), target.numpy())
-                    else:
-                        correct += int((out.argmax(1) == target).sum())
+                    correct += correct_count(out, target)
                 return loss_sum / n, correct / n
             parts = []      # per chunk: summed loss and correct count, read back in one copy
             for s in range(0, x.shape[0], chunk):
