@@ -1,4 +1,5 @@
 """Start the Qt application: the window on an experiment or a session, or a screenshot."""
+
 from __future__ import annotations
 
 import os
@@ -24,13 +25,22 @@ def _make_app():
     return app
 
 
-def run_app(config: ExperimentConfig | None = None, session: Session | None = None,
-            session_path: str | None = None, screenshot: str | None = None, run_for: float = 5.0,
-            tab: str | None = None, paused: bool = False) -> int:
+def run_app(
+    config: ExperimentConfig | None = None,
+    session: Session | None = None,
+    session_path: str | None = None,
+    screenshot: str | None = None,
+    run_for: float = 5.0,
+    tab: str | None = None,
+    paused: bool = False,
+) -> int:
     """Open the main window. With `screenshot`, run for `run_for` seconds, save a PNG of
     the whole window and exit."""
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") \
-            and not os.environ.get("QT_QPA_PLATFORM"):
+    if (
+        not os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
+        and not os.environ.get("QT_QPA_PLATFORM")
+    ):
         print("descent: error: no display (set DISPLAY, or run under xvfb-run -a)", file=sys.stderr)
         return 2
     app = _make_app()
@@ -62,7 +72,7 @@ def run_app(config: ExperimentConfig | None = None, session: Session | None = No
         out = Path(screenshot)
 
         def shoot() -> None:
-            window.bridge._on_timer_tick()       # draw what arrived last
+            window.bridge._on_timer_tick()  # draw what arrived last
             app.processEvents()
             ok = window.grab().save(str(out))
             if not ok:

@@ -5,6 +5,7 @@ written atomically to the user data folder as `autosave-<pid>.descent`, next to 
 `running-<pid>.json` marker. A clean exit removes both. At start-up, a marker whose
 process is gone means that instance crashed: the window offers to recover its autosave.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,9 @@ def _alive(pid: int) -> bool:
 
 
 class Autosaver(QObject):
-    def __init__(self, window: "MainWindow", folder: str | Path | None = None, interval_ms: int = INTERVAL_MS,
-                 offer: bool = True) -> None:
+    def __init__(
+        self, window: MainWindow, folder: str | Path | None = None, interval_ms: int = INTERVAL_MS, offer: bool = True
+    ) -> None:
         super().__init__(window)
         self.window = window
         self.folder = Path(folder) if folder is not None else autosave_folder()
@@ -117,7 +119,7 @@ class Autosaver(QObject):
             if f.exists():
                 out.append(f)
             else:
-                m.unlink(missing_ok=True)    # crashed before its first autosave: nothing to offer
+                m.unlink(missing_ok=True)  # crashed before its first autosave: nothing to offer
         return sorted(out, key=lambda p: p.stat().st_mtime, reverse=True)
 
     def offer_recovery(self) -> None:
@@ -126,9 +128,13 @@ class Autosaver(QObject):
             return
         newest = self.recoverable[0]
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(newest.stat().st_mtime))
-        box = QMessageBox(QMessageBox.Question, "Recover session",
-                          f"Descent did not close normally last time. Recover the session autosaved at {when}?",
-                          QMessageBox.Yes | QMessageBox.Discard, self.window)
+        box = QMessageBox(
+            QMessageBox.Question,
+            "Recover session",
+            f"Descent did not close normally last time. Recover the session autosaved at {when}?",
+            QMessageBox.Yes | QMessageBox.Discard,
+            self.window,
+        )
         box.button(QMessageBox.Yes).setText("Recover")
         box.finished.connect(lambda r: self.recover() if r == QMessageBox.Yes else self.discard())
         self.recovery_box = box

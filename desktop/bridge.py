@@ -4,10 +4,11 @@ One QTimer on the GUI thread (≤ 60 Hz). Each tick takes everything that arrive
 controller update its state, then gives the same batch to every view. Training never
 waits for this: the channel coalesces step batches when the GUI falls behind.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from PySide6.QtCore import QObject, QTimer
 
@@ -16,19 +17,20 @@ from desktop.views.base import View
 
 
 class Bridge(QObject):
-    def __init__(self, controller: AppController, views: Iterable[View], interval_ms: int = 33,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self, controller: AppController, views: Iterable[View], interval_ms: int = 33, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.controller = controller
         self.views = list(views)
         self.timer = QTimer(self)
-        self.timer.setInterval(max(16, interval_ms))   # never faster than 60 Hz
+        self.timer.setInterval(max(16, interval_ms))  # never faster than 60 Hz
         self.timer.timeout.connect(self._on_timer_tick)
         self.ticks = 0
         self.events_seen = 0
         self.last_tick_ms = 0.0
         self.max_tick_ms = 0.0
-        self.view_ms: dict[str, float] = {}   # time spent in each view's handle_events, summed
+        self.view_ms: dict[str, float] = {}  # time spent in each view's handle_events, summed
 
     def start(self) -> None:
         self.timer.start()

@@ -3,14 +3,15 @@
 Headless subcommands live in engine/commands and import no Qt; the GUI is imported
 only for `descent`, `descent open` and `--screenshot`.
 """
+
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
 
-from engine.config import ConfigError
 from engine.commands.common import CommandError
+from engine.config import ConfigError
 
 # subcommand -> module with HELP, add_arguments(parser), main(args) -> int
 COMMANDS: dict[str, str] = {
@@ -18,22 +19,29 @@ COMMANDS: dict[str, str] = {
     "info": "engine.commands.info",
     "playground": "engine.commands.playground",
     "compare": "engine.commands.compare",
-    "export": "desktop.export.command",   # CSV imports no Qt; images use the offscreen platform
+    "export": "desktop.export.command",  # CSV imports no Qt; images use the offscreen platform
     "landscape": "engine.commands.landscape",
 }
 GUI_COMMANDS = ("open",)
 
 
 def _gui_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="descent", description="Descent: a desktop lab for the optimization of deep "
-                                "neural networks. With no command, opens the window on the default experiment.",
-                                epilog="commands: " + ", ".join([*COMMANDS, *GUI_COMMANDS]) +
-                                " (descent COMMAND --help for each)")
+    p = argparse.ArgumentParser(
+        prog="descent",
+        description="Descent: a desktop lab for the optimization of deep "
+        "neural networks. With no command, opens the window on the default experiment.",
+        epilog="commands: " + ", ".join([*COMMANDS, *GUI_COMMANDS]) + " (descent COMMAND --help for each)",
+    )
     p.add_argument("--config", help="experiment config JSON to open")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
     p.add_argument("--screenshot", metavar="PNG", help="run, save a screenshot of the window and exit")
-    p.add_argument("--run-for", type=float, default=5.0, metavar="SECONDS",
-                   help="with --screenshot: seconds to train before the screenshot (default 5)")
+    p.add_argument(
+        "--run-for",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="with --screenshot: seconds to train before the screenshot (default 5)",
+    )
     p.add_argument("--tab", help="with --screenshot: the tab to show (title, e.g. Training)")
     p.add_argument("--paused", action="store_true", help="open without starting the run")
     return p
@@ -75,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, args.set)
         from desktop.app import run_app
 
-        return run_app(config=config, screenshot=args.screenshot, run_for=args.run_for, tab=args.tab,
-                       paused=args.paused)
+        return run_app(
+            config=config, screenshot=args.screenshot, run_for=args.run_for, tab=args.tab, paused=args.paused
+        )
     except (CommandError, ConfigError) as e:
         return _fail(str(e))
     except KeyboardInterrupt:

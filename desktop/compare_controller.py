@@ -4,6 +4,7 @@ It shares the AppController's event channel (every event names its run), so the 
 delivers the comparison's events to the views like any other. Colours are assigned once
 per run name and never reused while the comparison lives: one colour per run everywhere.
 """
+
 from __future__ import annotations
 
 import threading
@@ -18,23 +19,23 @@ from engine.config import ConfigError, ExperimentConfig
 from engine.events import ErrorRaised, Event, RunFinished, StateChanged
 from engine.session import RunRecord, Session, SessionError
 
-RUN_PREFIX = "cmp:"   # run ids of comparison runs ("cmp3:adam"): never confused with the single run's "runN"
+RUN_PREFIX = "cmp:"  # run ids of comparison runs ("cmp3:adam"): never confused with the single run's "runN"
 
 
 class CompareController(QObject):
-    runs_reset = Signal()                      # a new comparison (or a loaded one) replaces the old
-    run_added = Signal(str, int, object)       # run id, colour index, ExperimentConfig
-    run_removed = Signal(str)                  # run id
-    run_state = Signal(str, str)               # run id, state
-    run_finished = Signal(str, object)         # run id, final metrics
-    state_changed = Signal(str)                # the comparison's state
+    runs_reset = Signal()  # a new comparison (or a loaded one) replaces the old
+    run_added = Signal(str, int, object)  # run id, colour index, ExperimentConfig
+    run_removed = Signal(str)  # run id
+    run_state = Signal(str, str)  # run id, state
+    run_finished = Signal(str, object)  # run id, final metrics
+    state_changed = Signal(str)  # the comparison's state
 
     def __init__(self, app, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.app = app                          # the AppController: its channel and its current config
+        self.app = app  # the AppController: its channel and its current config
         self.worker: ComparisonWorker | None = None
         self.spec: ComparisonSpec | None = None
-        self.colors: dict[str, int] = {}        # run id → palette index
+        self.colors: dict[str, int] = {}  # run id → palette index
         self.configs: dict[str, ExperimentConfig] = {}
         self.states: dict[str, str] = {}
         self.finals: dict[str, dict[str, float]] = {}
@@ -57,7 +58,7 @@ class CompareController(QObject):
     def start(self, variants: list[Variant], base: ExperimentConfig | None = None, paused: bool = False) -> None:
         """Replace any running comparison by these variants of `base` (the panel's config)."""
         spec = ComparisonSpec(base or self.app.config, variants)
-        runs = spec.configs()        # ConfigError names the bad variant before anything stops
+        runs = spec.configs()  # ConfigError names the bad variant before anything stops
         self.shutdown()
         self.generation += 1
         self.spec = spec
@@ -137,7 +138,7 @@ class CompareController(QObject):
                     self.states[e.run_id] = e.state
                     self.run_state.emit(e.run_id, e.state)
             elif isinstance(e, ErrorRaised) and e.run_id in self.colors and self.states.get(e.run_id) == "building":
-                self.states[e.run_id] = "error"      # the run could not be built (e.g. a missing data file)
+                self.states[e.run_id] = "error"  # the run could not be built (e.g. a missing data file)
                 self.run_state.emit(e.run_id, "error")
             elif isinstance(e, RunFinished) and e.run_id in self.colors:
                 self.finals[e.run_id] = dict(e.final)
@@ -177,5 +178,8 @@ class CompareController(QObject):
             return
         session.runs.extend(recs)
         session.meta["comparison"] = comparison_meta(
-            self.spec, [r.name for r in recs], {self.name_of(k): v for k, v in self.colors.items()},
-            hidden=[r.name for r in recs if self.states.get(self.run_id(r.name)) == "removed"])
+            self.spec,
+            [r.name for r in recs],
+            {self.name_of(k): v for k, v in self.colors.items()},
+            hidden=[r.name for r in recs if self.states.get(self.run_id(r.name)) == "removed"],
+        )

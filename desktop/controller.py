@@ -4,29 +4,39 @@ The GUI talks to the engine only through here. Commands go to the EngineWorker (
 between two steps on the engine thread); events come back through the EventChannel,
 which the bridge drains on a timer.
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from engine.config import LIVE_KEYS, ConfigError, ExperimentConfig
 from engine.events import ErrorRaised, Event, EventChannel, Notice, RunFinished, StateChanged
-from engine.session import (CheckpointError, RunRecord, Session, SessionError, capture_checkpoint, continue_run,
-                            load_session, save_session)
+from engine.session import (
+    CheckpointError,
+    RunRecord,
+    Session,
+    SessionError,
+    capture_checkpoint,
+    continue_run,
+    load_session,
+    save_session,
+)
 from engine.train import EngineWorker, Trainer
 
 
 class AppController(QObject):
-    run_started = Signal(str, object)        # run_id, ExperimentConfig
-    state_changed = Signal(str, str)         # state, message
-    config_changed = Signal(object)          # ExperimentConfig (the panel shows it)
-    field_edited = Signal(str)               # a dotted key set through set_field (the panel's edits)
-    session_loaded = Signal(object)          # Session
-    notice = Signal(str, str)                # message, level (info|warning|error)
-    pending_restart = Signal(bool)           # True: edits wait for a restart
+    run_started = Signal(str, object)  # run_id, ExperimentConfig
+    state_changed = Signal(str, str)  # state, message
+    config_changed = Signal(object)  # ExperimentConfig (the panel shows it)
+    field_edited = Signal(str)  # a dotted key set through set_field (the panel's edits)
+    session_loaded = Signal(object)  # Session
+    notice = Signal(str, str)  # message, level (info|warning|error)
+    pending_restart = Signal(bool)  # True: edits wait for a restart
 
     def __init__(self, config: ExperimentConfig | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -36,11 +46,11 @@ class AppController(QObject):
         self.run_id = ""
         self._run_counter = 0
         self.state = "idle"
-        self.session: Session | None = None        # the last opened/saved session
+        self.session: Session | None = None  # the last opened/saved session
         self.session_path: Path | None = None
         self.restart_needed = False
         self.last_final: dict[str, float] = {}
-        self.continued_from: RunRecord | None = None   # set while run_started announces a continued run
+        self.continued_from: RunRecord | None = None  # set while run_started announces a continued run
 
     # -- run control ---------------------------------------------------------------------
     def _new_worker(self) -> None:
@@ -156,7 +166,7 @@ class AppController(QObject):
         def grab(t: Trainer) -> None:
             try:
                 rec = t.to_record(self.run_id)
-                rec.checkpoint = capture_checkpoint(t)     # weights + optimizer state: the run can continue
+                rec.checkpoint = capture_checkpoint(t)  # weights + optimizer state: the run can continue
                 box["record"] = rec
             finally:
                 done.set()
@@ -198,14 +208,14 @@ class AppController(QObject):
         assert self.worker is not None
         self.worker.trainer_factory = factory
         self.state = "building"
-        self.continued_from = record        # views show the saved history before the new steps
+        self.continued_from = record  # views show the saved history before the new steps
         self.run_started.emit(self.run_id, self.config)
         self.continued_from = None
         self.worker.start(paused=paused)
 
     def open(self, path: str | Path) -> Session:
         """Open a session: stop the current run, show the session's runs."""
-        session = load_session(path)     # raises SessionError; the current work is untouched
+        session = load_session(path)  # raises SessionError; the current work is untouched
         self.show_session(session, Path(path))
         return session
 
@@ -213,7 +223,7 @@ class AppController(QObject):
         if self.worker is not None:
             self.worker.shutdown(timeout=2.0)
             self.worker = None
-        self.run_id = ""   # events still in flight from the old run are ignored
+        self.run_id = ""  # events still in flight from the old run are ignored
         self.session, self.session_path = session, path
         if session.runs:
             self.set_config(session.runs[0].config)

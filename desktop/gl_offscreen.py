@@ -19,6 +19,7 @@ costs ~10-20 ms to draw, the blit well under 1 ms.
 Mouse and wheel camera control, items, `paint()`, `readQImage()`/`renderToArray()` come
 from pyqtgraph's GLViewMixin unchanged.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,21 +41,21 @@ class OffscreenGLView(GLViewMixin, QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)      # every pixel is painted
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # every pixel is painted
         self._ctx: QOpenGLContext | None = None
         self._surface: QOffscreenSurface | None = None
         self._initialized = False
         self._error = ""
-        self._fbo: QOpenGLFramebufferObject | None = None        # the frame (maybe multisampled)
-        self._resolve: QOpenGLFramebufferObject | None = None    # single-sampled copy to read back
-        self._cache: QOpenGLFramebufferObject | None = None      # the static layer
+        self._fbo: QOpenGLFramebufferObject | None = None  # the frame (maybe multisampled)
+        self._resolve: QOpenGLFramebufferObject | None = None  # single-sampled copy to read back
+        self._cache: QOpenGLFramebufferObject | None = None  # the static layer
         self._static: list = []
         self._static_key: tuple | None = None
-        self._draw_pass = "all"                                   # all | static | dynamic
+        self._draw_pass = "all"  # all | static | dynamic
         self._pixels: np.ndarray | None = None
         self._image: QImage | None = None
         self._scene_dirty = True
-        self.static_renders = 0                                   # how often the static layer was drawn
+        self.static_renders = 0  # how often the static layer was drawn
         self.frames_rendered = 0
 
     # -- the GL context ------------------------------------------------------------------
@@ -83,17 +84,17 @@ class OffscreenGLView(GLViewMixin, QWidget):
     def context(self) -> QOpenGLContext | None:  # GLViewMixin.initializeGL asks for it
         return self._ctx
 
-    def isValid(self) -> bool:  # noqa: N802 - QOpenGLWidget's name (GLViewMixin.addItem uses it)
+    def isValid(self) -> bool:
         return self._initialized
 
-    def makeCurrent(self) -> bool:  # noqa: N802
+    def makeCurrent(self) -> bool:
         return self._ensure_context() and self._ctx.makeCurrent(self._surface)
 
-    def doneCurrent(self) -> None:  # noqa: N802
+    def doneCurrent(self) -> None:
         if self._ctx is not None:
             self._ctx.doneCurrent()
 
-    def addItem(self, item) -> None:  # noqa: N802 - items initialise with the context current
+    def addItem(self, item) -> None:
         if self._initialized:
             self.makeCurrent()
         super().addItem(item)
@@ -112,10 +113,10 @@ class OffscreenGLView(GLViewMixin, QWidget):
             it.__dict__.pop("update", None)
         self._static = list(items)
         for it in self._static:
-            it.update = self.invalidate_static          # an instance attribute shadows GLGraphicsItem.update
+            it.update = self.invalidate_static  # an instance attribute shadows GLGraphicsItem.update
         self.invalidate_static()
 
-    def removeItem(self, item) -> None:  # noqa: N802
+    def removeItem(self, item) -> None:
         if item in self._static:
             self.set_static_items([x for x in self._static if x is not item])
         super().removeItem(item)
@@ -128,10 +129,17 @@ class OffscreenGLView(GLViewMixin, QWidget):
     def _camera_key(self, w: int, h: int) -> tuple:
         o = self.opts
         rot = o.get("rotation")
-        return (w, h, tuple(self.viewMatrix().data()), o["fov"], o["distance"], o["bgcolor"],
-                None if rot is None else (rot.scalar(), rot.x(), rot.y(), rot.z()))
+        return (
+            w,
+            h,
+            tuple(self.viewMatrix().data()),
+            o["fov"],
+            o["distance"],
+            o["bgcolor"],
+            None if rot is None else (rot.scalar(), rot.x(), rot.y(), rot.z()),
+        )
 
-    def drawItemTree(self, item=None, useItemNames: bool = False) -> None:  # noqa: N802, N803
+    def drawItemTree(self, item=None, useItemNames: bool = False) -> None:
         if item is not None or self._draw_pass == "all" or not self._static:
             super().drawItemTree(item, useItemNames=useItemNames)
             return
@@ -182,14 +190,19 @@ class OffscreenGLView(GLViewMixin, QWidget):
                 GL.glViewport(0, 0, w, h)
                 self._draw_pass = "static"
                 try:
-                    self.paint(region=region, viewport=region)          # clears, then the static items
+                    self.paint(region=region, viewport=region)  # clears, then the static items
                 finally:
                     self._draw_pass = "all"
                 self._static_key = key
                 self.static_renders += 1
             QOpenGLFramebufferObject.blitFramebuffer(
-                self._fbo, QRect(0, 0, w, h), self._cache, QRect(0, 0, w, h),
-                GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT, GL.GL_NEAREST)
+                self._fbo,
+                QRect(0, 0, w, h),
+                self._cache,
+                QRect(0, 0, w, h),
+                GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT,
+                GL.GL_NEAREST,
+            )
             self._fbo.bind()
             GL.glViewport(0, 0, w, h)
             self.setProjection(region, region)
@@ -205,8 +218,9 @@ class OffscreenGLView(GLViewMixin, QWidget):
             self.paint(region=region, viewport=region)
         src = self._fbo
         if self._resolve is not None:
-            QOpenGLFramebufferObject.blitFramebuffer(self._resolve, QRect(0, 0, w, h), self._fbo, QRect(0, 0, w, h),
-                                                     GL.GL_COLOR_BUFFER_BIT, GL.GL_NEAREST)
+            QOpenGLFramebufferObject.blitFramebuffer(
+                self._resolve, QRect(0, 0, w, h), self._fbo, QRect(0, 0, w, h), GL.GL_COLOR_BUFFER_BIT, GL.GL_NEAREST
+            )
             src = self._resolve
         src.bind()
         GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 4)
@@ -220,9 +234,13 @@ class OffscreenGLView(GLViewMixin, QWidget):
         self.frames_rendered += 1
         return self._image
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
-        stale = self._scene_dirty or self._image is None or self._image.width() != max(1, self.deviceWidth()) \
+    def paintEvent(self, event) -> None:
+        stale = (
+            self._scene_dirty
+            or self._image is None
+            or self._image.width() != max(1, self.deviceWidth())
             or self._image.height() != max(1, self.deviceHeight())
+        )
         if stale and not self._error:
             try:
                 self.render_frame()
@@ -240,13 +258,13 @@ class OffscreenGLView(GLViewMixin, QWidget):
             p.drawImage(QRectF(0, 0, self.width(), self.height()), self._image)
         p.end()
 
-    def grabFramebuffer(self) -> QImage:  # noqa: N802 - QOpenGLWidget's name (export uses it)
+    def grabFramebuffer(self) -> QImage:
         """The current frame as a top-down QImage (a copy)."""
         img = self.render_frame()
         if img is None:
             return QImage()
         return img.flipped(Qt.Orientation.Vertical) if hasattr(img, "flipped") else img.mirrored(False, True)
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def resizeEvent(self, event) -> None:
         self._scene_dirty = True
         super().resizeEvent(event)

@@ -1,4 +1,5 @@
 """The main window: tabs of views, the hyperparameter dock, run controls, menus, status."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,15 +11,22 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMe
 from desktop.bridge import Bridge
 from desktop.controller import AppController
 from desktop.panels.hyperparams import HyperparameterPanel
-from desktop.views.base import View
 from desktop.tabs import GroupedTabs
+from desktop.views.base import View
 from desktop.views.registry import tab_groups
 from engine.session import Session, SessionError
 from engine.train.trainer import resolve_device
 
 MAX_RECENT = 8
-STATE_COLORS = {"running": "#009E73", "paused": "#E69F00", "diverged": "#D55E00", "error": "#D55E00",
-                "finished": "#0072B2", "stopped": "#555555", "replay": "#CC79A7"}
+STATE_COLORS = {
+    "running": "#009E73",
+    "paused": "#E69F00",
+    "diverged": "#D55E00",
+    "error": "#D55E00",
+    "finished": "#0072B2",
+    "stopped": "#555555",
+    "replay": "#CC79A7",
+}
 
 
 class MainWindow(QMainWindow):
@@ -57,10 +65,10 @@ class MainWindow(QMainWindow):
         self.bridge.timer.timeout.connect(self._update_status)
         self.bridge.start()
         self._restore_layout()
-        from desktop.export.menu import install_export_menu
         from desktop.autosave import Autosaver
+        from desktop.export.menu import install_export_menu
 
-        install_export_menu(self)        # File ▸ Export and export entries on every plot's context menu
+        install_export_menu(self)  # File ▸ Export and export entries on every plot's context menu
         self.autosave = Autosaver(self)  # every few minutes to the user data folder; offers recovery after a crash
 
     # -- actions -------------------------------------------------------------------------
@@ -78,7 +86,9 @@ class MainWindow(QMainWindow):
         c = self.controller
         self.act_pause = self._action("Pause", Qt.Key_Space, c.toggle_pause, "Pause / resume training")
         self.act_step = self._action("Step", Qt.Key_Right, c.single_step, "Pause and take one minibatch step")
-        self.act_restart = self._action("Restart", "Ctrl+R", c.restart, "Restart from a fresh init with the panel's settings")
+        self.act_restart = self._action(
+            "Restart", "Ctrl+R", c.restart, "Restart from a fresh init with the panel's settings"
+        )
         self.act_stop = self._action("Stop", "Ctrl+.", c.stop, "Stop the run (keeps its data)")
         self.act_open = self._action("Open session…", QKeySequence.Open, self.open_session_dialog)
         self.act_save = self._action("Save session…", QKeySequence.Save, self.save_session_dialog)
@@ -103,17 +113,24 @@ class MainWindow(QMainWindow):
         for a in (self.act_pause, self.act_step, self.act_restart, self.act_stop):
             run_menu.addAction(a)
         run_menu.addSeparator()
-        self.act_compare = self._action("Compare optimizers", "Ctrl+Shift+C", self.compare_optimizers,
-                                        "One run per optimizer checked in the Compare tab, same init and batches")
+        self.act_compare = self._action(
+            "Compare optimizers",
+            "Ctrl+Shift+C",
+            self.compare_optimizers,
+            "One run per optimizer checked in the Compare tab, same init and batches",
+        )
         run_menu.addAction(self.act_compare)
-        self.act_continue = self._action("Continue saved run", None, self.continue_saved_run,
-                                         "Continue the opened session's first run from its saved weights and "
-                                         "optimizer state")
+        self.act_continue = self._action(
+            "Continue saved run",
+            None,
+            self.continue_saved_run,
+            "Continue the opened session's first run from its saved weights and optimizer state",
+        )
         run_menu.addAction(self.act_continue)
         self.view_menu = mb.addMenu("&View")
         self.view_menu.addAction(self.panel_dock.toggleViewAction())
         self.view_menu.addAction(tb.toggleViewAction())
-        go = self.view_menu.addMenu("Go to")          # the view groups and their shortcuts
+        go = self.view_menu.addMenu("Go to")  # the view groups and their shortcuts
         for a in self.tabs.actions:
             go.addAction(a)
         self._refresh_recent()
@@ -156,7 +173,9 @@ class MainWindow(QMainWindow):
             self.lbl_pending.setText(f"<span style='color:#D55E00'>⚠ {message[:80]}</span>")
 
     def _on_controller_pending_restart(self, pending: bool) -> None:
-        self.lbl_pending.setText("<span style='color:#E69F00'>edits apply on restart (Ctrl+R)</span>" if pending else "")
+        self.lbl_pending.setText(
+            "<span style='color:#E69F00'>edits apply on restart (Ctrl+R)</span>" if pending else ""
+        )
 
     def _on_controller_session_loaded(self, session: Session) -> None:
         for v in self.views:
@@ -199,8 +218,9 @@ class MainWindow(QMainWindow):
 
     # -- sessions ------------------------------------------------------------------------
     def save_session_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save session", str(self._last_dir() / "session.descent"),
-                                              "Descent sessions (*.descent)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save session", str(self._last_dir() / "session.descent"), "Descent sessions (*.descent)"
+        )
         if path:
             self.save_session(path)
 
@@ -220,8 +240,9 @@ class MainWindow(QMainWindow):
         return True
 
     def open_session_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open session", str(self._last_dir()),
-                                              "Descent sessions (*.descent);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open session", str(self._last_dir()), "Descent sessions (*.descent);;All files (*)"
+        )
         if path:
             self.open_session(path)
 
@@ -275,7 +296,7 @@ class MainWindow(QMainWindow):
         """Show a view by its title (or a group by its name)."""
         return self.tabs.select(title)
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("window/tab", self.tabs.currentIndex())

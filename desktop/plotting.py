@@ -1,12 +1,12 @@
 """Small plotting helpers shared by the views: growing arrays, colours, EMA, styling."""
+
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 
 # One colour per run/optimizer, used consistently everywhere (colour-blind friendly, Okabe-Ito + extras).
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
-           "#8C564B", "#7F7F7F"]
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000", "#8C564B", "#7F7F7F"]
 
 
 def color(i: int) -> str:
@@ -27,7 +27,7 @@ class GrowingArray:
             new = np.empty(max(need, 2 * len(self._a)), dtype=np.float64)
             new[: self.n] = self._a[: self.n]
             self._a = new
-        self._a[self.n:need] = v
+        self._a[self.n : need] = v
         self.n = need
 
     def append(self, value: float) -> None:
@@ -100,7 +100,7 @@ def nice_ceiling(x: float) -> float:
         return 1.0
     k = np.floor(np.log10(x))
     for m in (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
-        v = m * 10.0 ** k
+        v = m * 10.0**k
         if v >= x * (1 - 1e-12):
             return float(v)
     return float(10.0 ** (k + 1))

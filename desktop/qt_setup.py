@@ -2,6 +2,7 @@
 
 Called first by desktop/app.py and by the test suite's conftest.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -38,7 +39,7 @@ def pin_none_refcount() -> None:
     huge count (what Python 3.12+ does: None is immortal there) is safe."""
     if sys.version_info >= (3, 12) or not none_refcount_leaks():
         return
-    ref = ctypes.c_ssize_t.from_address(id(None))     # ob_refcnt, the first field of PyObject
+    ref = ctypes.c_ssize_t.from_address(id(None))  # ob_refcnt, the first field of PyObject
     if ref.value < 1 << 40:
         ref.value += 1 << 40
 

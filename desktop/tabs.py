@@ -6,6 +6,7 @@ The class keeps the small QTabWidget-like API the rest of the app uses, over the
 list of views in display order: count(), tabText(i), currentIndex(), setCurrentIndex(i),
 currentWidget(), setCurrentWidget(view), indexOf(view), plus `current_changed(int)`.
 """
+
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
@@ -14,7 +15,7 @@ from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 
 class GroupedTabs(QWidget):
-    current_changed = Signal(int)   # flat index of the view now shown
+    current_changed = Signal(int)  # flat index of the view now shown
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -26,10 +27,10 @@ class GroupedTabs(QWidget):
         lay.addWidget(self.groups)
         self._views: list[QWidget] = []
         self._titles: list[str] = []
-        self._where: list[tuple[int, QTabWidget | None]] = []   # per view: group index, inner tabs
+        self._where: list[tuple[int, QTabWidget | None]] = []  # per view: group index, inner tabs
         self._group_names: list[str] = []
         self._inner: list[QTabWidget | None] = []
-        self.actions: list[QAction] = []   # the navigation shortcuts (for a View menu)
+        self.actions: list[QAction] = []  # the navigation shortcuts (for a View menu)
         self.groups.currentChanged.connect(lambda _i: self._emit_current())
 
     # -- building ------------------------------------------------------------------------
@@ -64,6 +65,7 @@ class GroupedTabs(QWidget):
 
     def install_shortcuts(self, window: QWidget) -> None:
         """Ctrl+1 … Ctrl+9 select a group; Ctrl+PgDown/PgUp step through every view."""
+
         def add(text: str, key: str, fn) -> QAction:
             a = QAction(text, window)
             a.setShortcut(QKeySequence(key))
@@ -82,13 +84,13 @@ class GroupedTabs(QWidget):
     def count(self) -> int:
         return len(self._views)
 
-    def tabText(self, i: int) -> str:  # noqa: N802 - QTabWidget-like API
+    def tabText(self, i: int) -> str:
         return self._titles[i]
 
     def widget(self, i: int) -> QWidget:
         return self._views[i]
 
-    def indexOf(self, view: QWidget) -> int:  # noqa: N802
+    def indexOf(self, view: QWidget) -> int:
         try:
             return self._views.index(view)
         except ValueError:
@@ -100,7 +102,7 @@ class GroupedTabs(QWidget):
     def group_names(self) -> list[str]:
         return list(self._group_names)
 
-    def currentIndex(self) -> int:  # noqa: N802
+    def currentIndex(self) -> int:
         g = self.groups.currentIndex()
         if not 0 <= g < len(self._inner):
             return -1
@@ -108,11 +110,11 @@ class GroupedTabs(QWidget):
         page = inner.currentWidget() if inner is not None else self.groups.widget(g)
         return self.indexOf(page)
 
-    def currentWidget(self) -> QWidget | None:  # noqa: N802
+    def currentWidget(self) -> QWidget | None:
         i = self.currentIndex()
         return self._views[i] if i >= 0 else None
 
-    def setCurrentIndex(self, i: int) -> None:  # noqa: N802
+    def setCurrentIndex(self, i: int) -> None:
         if not 0 <= i < len(self._views):
             return
         g, inner = self._where[i]
@@ -120,7 +122,7 @@ class GroupedTabs(QWidget):
             inner.setCurrentWidget(self._views[i])
         self.groups.setCurrentIndex(g)
 
-    def setCurrentWidget(self, view: QWidget) -> None:  # noqa: N802
+    def setCurrentWidget(self, view: QWidget) -> None:
         self.setCurrentIndex(self.indexOf(view))
 
     def select(self, title: str) -> bool:

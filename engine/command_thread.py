@@ -4,6 +4,7 @@ Commands are posted from any thread and executed on the engine thread between tw
 so models are never touched concurrently. Every exception becomes an ErrorRaised event and
 the thread stays alive for the next command.
 """
+
 from __future__ import annotations
 
 import threading
@@ -26,7 +27,7 @@ class CommandThread:
     Subclasses implement `_handle(name, arg)` (one command), `_advance()` (one step; False
     when there is nothing left to do) and may override the error and exit handlers."""
 
-    state_id = "run"    # the run_id under which the thread reports its state
+    state_id = "run"  # the run_id under which the thread reports its state
 
     def __init__(self, channel: EventChannel, thread_name: str) -> None:
         self.channel = channel

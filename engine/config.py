@@ -4,6 +4,7 @@ Every field has a type, a range, a default and a one-line help text; the GUI pan
 generated from them, and the CLI (`--set a.b=value`) and session files use the same
 dotted keys (``optim.lr``, ``model.hidden``...).
 """
+
 from __future__ import annotations
 
 import json
@@ -14,16 +15,36 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-DATASETS = ("spiral", "moons", "circles", "xor", "blobs", "digits", "breast_cancer", "wine", "iris",
-            "csv", "npz", "image_folder")
+DATASETS = (
+    "spiral",
+    "moons",
+    "circles",
+    "xor",
+    "blobs",
+    "digits",
+    "breast_cancer",
+    "wine",
+    "iris",
+    "csv",
+    "npz",
+    "image_folder",
+)
 PREPROCESSING = ("auto", "none", "standardize", "pca_whiten", "zca_whiten")
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu")
 BN_PLACEMENTS = ("off", "before", "after")
 INITS = ("zeros", "constant", "normal", "uniform", "xavier_uniform", "xavier_normal", "kaiming")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
 SCHEDULES = (
-    "constant", "step", "multistep", "exponential", "cosine", "cosine_restarts",
-    "cyclic", "one_cycle", "warmup", "plateau",
+    "constant",
+    "step",
+    "multistep",
+    "exponential",
+    "cosine",
+    "cosine_restarts",
+    "cyclic",
+    "one_cycle",
+    "warmup",
+    "plateau",
 )
 
 
@@ -39,41 +60,86 @@ class DataConfig(Section):
     name: Literal[DATASETS] = Field("spiral", description="Data set: 2D synthetic sets or scikit-learn's shipped sets")  # type: ignore[valid-type]
     noise: float = Field(0.15, ge=0.0, le=2.0, description="Noise added to the synthetic 2D sets (std, in data units)")
     n_samples: int = Field(1000, ge=20, le=200_000, description="Number of points generated for the synthetic 2D sets")
-    n_classes: int = Field(3, ge=2, le=10, description="Number of classes (spiral arms, blobs); moons/circles/XOR are binary")
-    path: str = Field("", max_length=4096, description="csv/npz: the file; image_folder: a folder with one subfolder of images per class",
-                      json_schema_extra={"widget": "path"})
+    n_classes: int = Field(
+        3, ge=2, le=10, description="Number of classes (spiral arms, blobs); moons/circles/XOR are binary"
+    )
+    path: str = Field(
+        "",
+        max_length=4096,
+        description="csv/npz: the file; image_folder: a folder with one subfolder of images per class",
+        json_schema_extra={"widget": "path"},
+    )
     label_column: str = Field("label", max_length=256, description="csv: name of the column holding the class labels")
-    image_size: int = Field(16, ge=4, le=128, description="image_folder: images are resized to this many pixels per side")
+    image_size: int = Field(
+        16, ge=4, le=128, description="image_folder: images are resized to this many pixels per side"
+    )
     grayscale: bool = Field(True, description="image_folder: convert images to one gray channel (else RGB)")
-    test_fraction: float = Field(0.0, ge=0.0, le=0.5, description="Fraction held out as a test set, never used for training or tuning (0 = none)")
-    preprocess: Literal[PREPROCESSING] = Field("auto", description="Input preprocessing fitted on the training split: auto = standardize tabular sets, none for 2D/images")  # type: ignore[valid-type]
-    whiten_eps: float = Field(1e-8, ge=0.0, le=1.0, description="Whitening: added to each covariance eigenvalue before dividing by its root (regularizes tiny directions)")
+    test_fraction: float = Field(
+        0.0, ge=0.0, le=0.5, description="Fraction held out as a test set, never used for training or tuning (0 = none)"
+    )
+    preprocess: Literal[PREPROCESSING] = Field(
+        "auto",
+        description="Input preprocessing fitted on the training split: auto = standardize tabular sets, none for 2D/images",
+    )  # type: ignore[valid-type]
+    whiten_eps: float = Field(
+        1e-8,
+        ge=0.0,
+        le=1.0,
+        description="Whitening: added to each covariance eigenvalue before dividing by its root (regularizes tiny directions)",
+    )
 
 
 class ModelConfig(Section):
-    hidden: list[int] = Field(default_factory=lambda: [32, 32], min_length=0, max_length=16,
-                              description="Widths of the hidden layers, input to output (e.g. 64,64)")
+    hidden: list[int] = Field(
+        default_factory=lambda: [32, 32],
+        min_length=0,
+        max_length=16,
+        description="Widths of the hidden layers, input to output (e.g. 64,64)",
+    )
     activation: Literal[ACTIVATIONS] = Field("relu", description="Non-linearity after each hidden layer")  # type: ignore[valid-type]
     leaky_slope: float = Field(0.01, ge=0.0, le=1.0, description="Fixed negative slope of leaky ReLU")
     prelu_init: float = Field(0.25, ge=0.0, le=1.0, description="Initial (learnable) negative slope of PReLU")
     init: Literal[INITS] = Field("kaiming", description="Weight initialization scheme of the linear layers")  # type: ignore[valid-type]
     init_std: float = Field(0.01, gt=0.0, le=10.0, description="Std of 'normal' init and half-width of 'uniform' init")
     init_constant: float = Field(0.1, ge=-10.0, le=10.0, description="Value of every weight under 'constant' init")
-    arch: Literal["mlp", "cnn"] = Field("mlp", description="mlp: dense layers; cnn: conv→[BN]→activation→pool blocks, then the dense layers (image data)")
-    conv_channels: list[int] = Field(default_factory=lambda: [16, 32], min_length=1, max_length=6,
-                                     description="cnn: output channels of each conv block (3×3 conv, 2×2 max-pool)")
-    batch_norm: Literal[BN_PLACEMENTS] = Field("off", description="Batch norm in every hidden layer and conv block, before or after the activation (batch_norm_layers sets the dense layers one by one)")  # type: ignore[valid-type]
+    arch: Literal["mlp", "cnn"] = Field(
+        "mlp",
+        description="mlp: dense layers; cnn: conv→[BN]→activation→pool blocks, then the dense layers (image data)",
+    )
+    conv_channels: list[int] = Field(
+        default_factory=lambda: [16, 32],
+        min_length=1,
+        max_length=6,
+        description="cnn: output channels of each conv block (3×3 conv, 2×2 max-pool)",
+    )
+    batch_norm: Literal[BN_PLACEMENTS] = Field(
+        "off",
+        description="Batch norm in every hidden layer and conv block, before or after the activation (batch_norm_layers sets the dense layers one by one)",
+    )  # type: ignore[valid-type]
     batch_norm_layers: list[Literal[BN_PLACEMENTS]] = Field(  # type: ignore[valid-type]
-        default_factory=list, max_length=16,
+        default_factory=list,
+        max_length=16,
         description="Batch norm per hidden dense layer: off|before|after, one per model.hidden entry (e.g. before,off); empty = model.batch_norm in every layer",
-        json_schema_extra={"placeholder": "empty = model.batch_norm in every layer"})
-    bn_momentum: float = Field(0.1, gt=0.0, le=1.0, description="Batch norm: weight of the new batch in the running mean/variance estimates")
-    bn_eps: float = Field(1e-5, gt=0.0, le=1.0, description="Batch norm: added to the variance before dividing by its root")
-    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Drop probability after every hidden layer and conv block (inverted dropout: kept units scaled by 1/(1-p) in training)")
+        json_schema_extra={"placeholder": "empty = model.batch_norm in every layer"},
+    )
+    bn_momentum: float = Field(
+        0.1, gt=0.0, le=1.0, description="Batch norm: weight of the new batch in the running mean/variance estimates"
+    )
+    bn_eps: float = Field(
+        1e-5, gt=0.0, le=1.0, description="Batch norm: added to the variance before dividing by its root"
+    )
+    dropout: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Drop probability after every hidden layer and conv block (inverted dropout: kept units scaled by 1/(1-p) in training)",
+    )
     dropout_layers: list[Annotated[float, Ge(0.0), Lt(1.0)]] = Field(
-        default_factory=list, max_length=16,
+        default_factory=list,
+        max_length=16,
         description="Drop probability per hidden dense layer, one per model.hidden entry (e.g. 0.5,0); empty = model.dropout in every layer",
-        json_schema_extra={"placeholder": "empty = model.dropout in every layer"})
+        json_schema_extra={"placeholder": "empty = model.dropout in every layer"},
+    )
 
     @field_validator("conv_channels")
     @classmethod
@@ -92,7 +158,7 @@ class ModelConfig(Section):
         return v
 
     @model_validator(mode="after")
-    def _per_layer_lengths(self) -> "ModelConfig":
+    def _per_layer_lengths(self) -> ModelConfig:
         for key, fallback in (("batch_norm_layers", "batch_norm"), ("dropout_layers", "dropout")):
             values = getattr(self, key)
             if values and len(values) != len(self.hidden):
@@ -101,7 +167,8 @@ class ModelConfig(Section):
                     f"model.{key}: expected {len(self.hidden)} value{'s' if len(self.hidden) != 1 else ''}, "
                     f"one per hidden layer of model.hidden "
                     f"({','.join(map(str, self.hidden)) or 'none'}), got {len(values)} ({shown}); "
-                    f"leave it empty to use model.{fallback} in every layer")
+                    f"leave it empty to use model.{fallback} in every layer"
+                )
         return self
 
     def batch_norm_per_layer(self) -> list[str]:
@@ -123,13 +190,19 @@ class OptimConfig(Section):
     lr: float = Field(0.01, gt=0.0, le=10.0, description="Learning rate (step size)")
     momentum: float = Field(0.9, ge=0.0, lt=1.0, description="Momentum coefficient (momentum, nesterov, rmsprop)")
     dampening: float = Field(0.0, ge=0.0, lt=1.0, description="SGD dampening of the momentum buffer (0 for nesterov)")
-    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam/AdamW decay rates of the first and second moments, each in [0, 1)")
+    betas: tuple[float, float] = Field(
+        (0.9, 0.999), description="Adam/AdamW decay rates of the first and second moments, each in [0, 1)"
+    )
     eps: float = Field(1e-8, gt=0.0, le=1.0, description="Term added to the denominator for numerical stability")
     weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="L2 weight decay (decoupled for AdamW)")
     lr_decay: float = Field(0.0, ge=0.0, le=1.0, description="Adagrad learning-rate decay")
-    initial_accumulator: float = Field(0.0, ge=0.0, le=10.0, description="Adagrad initial value of the squared-gradient sum")
+    initial_accumulator: float = Field(
+        0.0, ge=0.0, le=10.0, description="Adagrad initial value of the squared-gradient sum"
+    )
     alpha: float = Field(0.99, ge=0.0, lt=1.0, description="RMSprop smoothing constant of the squared-gradient average")
-    rmsprop_momentum: float = Field(0.0, ge=0.0, lt=1.0, description="RMSprop momentum (0 = plain RMSProp as in the lecture)")
+    rmsprop_momentum: float = Field(
+        0.0, ge=0.0, lt=1.0, description="RMSprop momentum (0 = plain RMSProp as in the lecture)"
+    )
     centered: bool = Field(False, description="RMSprop: normalize by the gradient's estimated variance")
     amsgrad: bool = Field(False, description="Adam/AdamW: use the AMSGrad variant")
 
@@ -146,21 +219,29 @@ class ScheduleConfig(Section):
     name: Literal[SCHEDULES] = Field("constant", description="Learning-rate schedule (torch.optim.lr_scheduler)")  # type: ignore[valid-type]
     step_size: int = Field(10, ge=1, le=100_000, description="step: epochs between decays")
     gamma: float = Field(0.5, gt=0.0, le=1.0, description="step/multistep/exponential: decay factor")
-    milestones: list[int] = Field(default_factory=lambda: [30, 60], description="multistep: epochs at which the lr decays")
+    milestones: list[int] = Field(
+        default_factory=lambda: [30, 60], description="multistep: epochs at which the lr decays"
+    )
     t_max: int = Field(50, ge=1, le=100_000, description="cosine: epochs of one half period")
     t_0: int = Field(10, ge=1, le=100_000, description="cosine_restarts: epochs of the first period")
     t_mult: int = Field(2, ge=1, le=10, description="cosine_restarts: period growth factor after each restart")
     eta_min: float = Field(0.0, ge=0.0, le=10.0, description="cosine/cosine_restarts: lowest learning rate")
     cyclic_base_lr: float = Field(0.001, gt=0.0, le=10.0, description="cyclic: lower learning-rate bound")
     cyclic_max_lr: float = Field(0.1, gt=0.0, le=10.0, description="cyclic: upper learning-rate bound")
-    cyclic_step_size: int = Field(200, ge=1, le=1_000_000, description="cyclic: steps in the increasing half of a cycle")
-    cyclic_mode: Literal["triangular", "triangular2", "exp_range"] = Field("triangular", description="cyclic: amplitude policy")
+    cyclic_step_size: int = Field(
+        200, ge=1, le=1_000_000, description="cyclic: steps in the increasing half of a cycle"
+    )
+    cyclic_mode: Literal["triangular", "triangular2", "exp_range"] = Field(
+        "triangular", description="cyclic: amplitude policy"
+    )
     cyclic_gamma: float = Field(0.999, gt=0.0, le=1.0, description="cyclic exp_range: amplitude decay per step")
     one_cycle_max_lr: float = Field(0.1, gt=0.0, le=10.0, description="one_cycle: peak learning rate")
     pct_start: float = Field(0.3, gt=0.0, lt=1.0, description="one_cycle: fraction of the run spent increasing the lr")
     warmup_steps: int = Field(200, ge=1, le=1_000_000, description="warmup: steps of the linear warm-up")
     warmup_start_factor: float = Field(0.01, gt=0.0, le=1.0, description="warmup: starting fraction of the lr")
-    plateau_factor: float = Field(0.5, gt=0.0, lt=1.0, description="plateau: factor applied when val loss stops improving")
+    plateau_factor: float = Field(
+        0.5, gt=0.0, lt=1.0, description="plateau: factor applied when val loss stops improving"
+    )
     plateau_patience: int = Field(5, ge=0, le=10_000, description="plateau: epochs without improvement before decaying")
 
     @field_validator("milestones")
@@ -175,34 +256,86 @@ class TrainConfig(Section):
     epochs: int = Field(100, ge=1, le=100_000, description="Number of passes over the training set")
     batch_size: int = Field(64, ge=1, le=65_536, description="Minibatch size")
     val_fraction: float = Field(0.2, ge=0.05, le=0.9, description="Fraction of the data held out for validation")
-    report_every: int = Field(25, ge=1, le=10_000, description="Most steps between two reads of the per-step values (every step is kept)")
-    threads: int = Field(0, ge=0, le=256, description="CPU threads for torch (0 = auto: 1 for small models, torch's default otherwise)")
+    report_every: int = Field(
+        25, ge=1, le=10_000, description="Most steps between two reads of the per-step values (every step is kept)"
+    )
+    threads: int = Field(
+        0, ge=0, le=256, description="CPU threads for torch (0 = auto: 1 for small models, torch's default otherwise)"
+    )
 
 
 class LandscapeConfig(Section):
     """Loss landscapes of the real network (issue 4): trajectory snapshots, surfaces, sharpness."""
 
-    snapshots: bool = Field(True, description="Record the parameter trajectory (float32 copies on the CPU) for paths and PCA planes")
+    snapshots: bool = Field(
+        True, description="Record the parameter trajectory (float32 copies on the CPU) for paths and PCA planes"
+    )
     snapshot_every: int = Field(5, ge=1, le=100_000, description="Steps between two trajectory snapshots")
-    max_snapshots: int = Field(400, ge=8, le=100_000, description="Snapshots kept; when full, every other one is dropped and the interval doubles")
-    directions: Literal["pca", "random", "init"] = Field("pca", description="Plane: PCA of the trajectory, filter-normalized random, or init→current plus a random orthogonal direction")
+    max_snapshots: int = Field(
+        400,
+        ge=8,
+        le=100_000,
+        description="Snapshots kept; when full, every other one is dropped and the interval doubles",
+    )
+    directions: Literal["pca", "random", "init"] = Field(
+        "pca",
+        description="Plane: PCA of the trajectory, filter-normalized random, or init→current plus a random orthogonal direction",
+    )
     grid: int = Field(31, ge=5, le=401, description="Grid points per axis of the loss surface (N×N evaluations)")
-    span: float = Field(1.0, gt=0.0, le=100.0, description="Half-width of the grid: filter-normalized units (random) or multiples of the path's extent (pca/init)")
-    eval_samples: int = Field(512, ge=16, le=100_000, description="Validation samples in the fixed evaluation subset of surfaces and 1D plots")
-    zero_bias_directions: bool = Field(True, description="Random directions: zero the components of biases and batch-norm parameters (Li et al. 2018)")
-    refresh_epochs: int = Field(10, ge=0, le=100_000, description="Recompute the live surface every M epochs (0 = only on demand); the GUI waits at least 2 s and 4× the last job's time between two, so the job never takes the training's core")
-    sharpness_every: int = Field(10, ge=0, le=100_000, description="Epochs between two top-Hessian-eigenvalue estimates on 256 training samples (0 = off)")
-    sharpness_iters: int = Field(10, ge=1, le=1000, description="Most power-iteration steps per sharpness estimate (warm-started, stops at 0.1% change)")
+    span: float = Field(
+        1.0,
+        gt=0.0,
+        le=100.0,
+        description="Half-width of the grid: filter-normalized units (random) or multiples of the path's extent (pca/init)",
+    )
+    eval_samples: int = Field(
+        512, ge=16, le=100_000, description="Validation samples in the fixed evaluation subset of surfaces and 1D plots"
+    )
+    zero_bias_directions: bool = Field(
+        True, description="Random directions: zero the components of biases and batch-norm parameters (Li et al. 2018)"
+    )
+    refresh_epochs: int = Field(
+        10,
+        ge=0,
+        le=100_000,
+        description="Recompute the live surface every M epochs (0 = only on demand); the GUI waits at least 2 s and 4× the last job's time between two, so the job never takes the training's core",
+    )
+    sharpness_every: int = Field(
+        10,
+        ge=0,
+        le=100_000,
+        description="Epochs between two top-Hessian-eigenvalue estimates on 256 training samples (0 = off)",
+    )
+    sharpness_iters: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="Most power-iteration steps per sharpness estimate (warm-started, stops at 0.1% change)",
+    )
 
 
 class RegConfig(Section):
     """Regularization (lecture §5): explicit weight penalties and early stopping."""
 
-    l2: float = Field(0.0, ge=0.0, le=1.0, description="Explicit L2 penalty λ/2·Σw² added to the loss (unlike optim.weight_decay, Adam rescales it)")
-    l1: float = Field(0.0, ge=0.0, le=1.0, description="Explicit L1 penalty λ·Σ|w| added to the loss (drives weights to exactly zero)")
-    early_stopping: bool = Field(False, description="Stop when the validation loss stops improving and restore the best epoch's weights")
+    l2: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Explicit L2 penalty λ/2·Σw² added to the loss (unlike optim.weight_decay, Adam rescales it)",
+    )
+    l1: float = Field(
+        0.0, ge=0.0, le=1.0, description="Explicit L1 penalty λ·Σ|w| added to the loss (drives weights to exactly zero)"
+    )
+    early_stopping: bool = Field(
+        False, description="Stop when the validation loss stops improving and restore the best epoch's weights"
+    )
     patience: int = Field(10, ge=1, le=10_000, description="Early stopping: epochs without improvement before stopping")
-    min_delta: float = Field(0.0, ge=0.0, le=10.0, description="Early stopping: smallest decrease of the validation loss counted as an improvement")
+    min_delta: float = Field(
+        0.0,
+        ge=0.0,
+        le=10.0,
+        description="Early stopping: smallest decrease of the validation loss counted as an improvement",
+    )
 
 
 class AugmentConfig(Section):
@@ -210,12 +343,18 @@ class AugmentConfig(Section):
 
     hflip_p: float = Field(0.0, ge=0.0, le=1.0, description="Probability of a horizontal flip")
     crop_p: float = Field(0.0, ge=0.0, le=1.0, description="Probability of a random crop after zero padding (a shift)")
-    crop_padding: int = Field(1, ge=1, le=32, description="Random crop: pixels of zero padding on each side (largest shift)")
+    crop_padding: int = Field(
+        1, ge=1, le=32, description="Random crop: pixels of zero padding on each side (largest shift)"
+    )
     affine_p: float = Field(0.0, ge=0.0, le=1.0, description="Probability of a random rotation/scaling")
-    rotate_degrees: float = Field(15.0, ge=0.0, le=180.0, description="Affine: largest rotation angle in degrees (either way)")
+    rotate_degrees: float = Field(
+        15.0, ge=0.0, le=180.0, description="Affine: largest rotation angle in degrees (either way)"
+    )
     scale: float = Field(0.1, ge=0.0, le=0.5, description="Affine: largest relative zoom in or out")
     jitter_p: float = Field(0.0, ge=0.0, le=1.0, description="Probability of a brightness/contrast jitter")
-    brightness: float = Field(0.2, ge=0.0, le=1.0, description="Jitter: largest brightness shift, as a fraction of the value range")
+    brightness: float = Field(
+        0.2, ge=0.0, le=1.0, description="Jitter: largest brightness shift, as a fraction of the value range"
+    )
     contrast: float = Field(0.2, ge=0.0, le=1.0, description="Jitter: largest relative contrast change")
     noise_p: float = Field(0.0, ge=0.0, le=1.0, description="Probability of additive Gaussian noise")
     noise_std: float = Field(0.05, ge=0.0, le=1.0, description="Gaussian noise std, as a fraction of the value range")
@@ -224,33 +363,86 @@ class AugmentConfig(Section):
 class ProbesConfig(Section):
     """Inside the network (issue 5): per-layer histograms and statistics on a fixed probe batch."""
 
-    enabled: bool = Field(True, description="Record per-layer activation, gradient and weight histograms and statistics")
+    enabled: bool = Field(
+        True, description="Record per-layer activation, gradient and weight histograms and statistics"
+    )
     every: int = Field(20, ge=1, le=100_000, description="Steps between two probes (one more at init, before any step)")
     bins: int = Field(40, ge=4, le=256, description="Histogram bins per layer (the range grows when values leave it)")
     batch_size: int = Field(128, ge=1, le=8192, description="Samples in the fixed probe batch used for the activations")
-    gradients: bool = Field(True, description="Also record gradient histograms/norms (backward hooks) and update-to-weight ratios")
-    max_snapshots: int = Field(400, ge=10, le=100_000, description="Probes kept; when full, every other one is dropped and the interval doubles")
+    gradients: bool = Field(
+        True, description="Also record gradient histograms/norms (backward hooks) and update-to-weight ratios"
+    )
+    max_snapshots: int = Field(
+        400,
+        ge=10,
+        le=100_000,
+        description="Probes kept; when full, every other one is dropped and the interval doubles",
+    )
 
 
 class DiagnosticsConfig(Section):
     """Automatic sanity checks and warnings (lecture §7), raised with their step number."""
 
-    enabled: bool = Field(True, description="Check the initial loss, divergence, too-slow loss, over/underfitting, saturation and dead units")
-    initial_loss_tolerance: float = Field(0.5, gt=0.0, le=10.0, description="Flag the initial loss when it differs from ln C by more than this fraction of ln C")
-    window: int = Field(5, ge=2, le=10_000, description="Epochs a trend must last before the overfitting/underfitting flags")
-    slow_loss_epochs: int = Field(3, ge=1, le=10_000, description="Epochs after which a loss that barely fell is flagged (learning rate likely too low)")
-    slow_loss_drop: float = Field(0.05, gt=0.0, lt=1.0, description="Smallest relative drop of the training loss over those epochs that is not flagged")
-    saturation_warn: float = Field(0.5, gt=0.0, le=1.0, description="Warn when this fraction of a sigmoid/tanh layer's outputs is saturated")
-    dead_warn: float = Field(0.5, gt=0.0, le=1.0, description="Warn when this fraction of a ReLU layer's units is dead (zero for the whole probe batch)")
+    enabled: bool = Field(
+        True,
+        description="Check the initial loss, divergence, too-slow loss, over/underfitting, saturation and dead units",
+    )
+    initial_loss_tolerance: float = Field(
+        0.5,
+        gt=0.0,
+        le=10.0,
+        description="Flag the initial loss when it differs from ln C by more than this fraction of ln C",
+    )
+    window: int = Field(
+        5, ge=2, le=10_000, description="Epochs a trend must last before the overfitting/underfitting flags"
+    )
+    slow_loss_epochs: int = Field(
+        3,
+        ge=1,
+        le=10_000,
+        description="Epochs after which a loss that barely fell is flagged (learning rate likely too low)",
+    )
+    slow_loss_drop: float = Field(
+        0.05,
+        gt=0.0,
+        lt=1.0,
+        description="Smallest relative drop of the training loss over those epochs that is not flagged",
+    )
+    saturation_warn: float = Field(
+        0.5, gt=0.0, le=1.0, description="Warn when this fraction of a sigmoid/tanh layer's outputs is saturated"
+    )
+    dead_warn: float = Field(
+        0.5,
+        gt=0.0,
+        le=1.0,
+        description="Warn when this fraction of a ReLU layer's units is dead (zero for the whole probe batch)",
+    )
 
 
 class MetricsConfig(Section):
     """Per-epoch validation metrics from sklearn.metrics (lecture §7)."""
 
-    enabled: bool = Field(True, description="Confusion matrix, per-class precision/recall/F1, ROC and PR curves with AUC every epoch")
-    max_samples: int = Field(5000, ge=10, le=1_000_000, description="Validation samples used for the metrics (the first N: deterministic, bounded cost)")
-    every: int = Field(1, ge=1, le=100_000, description="Epochs between two metric evaluations (the last epoch is always evaluated); raise it when epochs are only a few steps")
-    min_steps: int = Field(100, ge=0, le=10_000_000, description="Fewest training steps between two metric evaluations (bounds their cost when epochs are tiny; 0 = every epoch)")
+    enabled: bool = Field(
+        True, description="Confusion matrix, per-class precision/recall/F1, ROC and PR curves with AUC every epoch"
+    )
+    max_samples: int = Field(
+        5000,
+        ge=10,
+        le=1_000_000,
+        description="Validation samples used for the metrics (the first N: deterministic, bounded cost)",
+    )
+    every: int = Field(
+        1,
+        ge=1,
+        le=100_000,
+        description="Epochs between two metric evaluations (the last epoch is always evaluated); raise it when epochs are only a few steps",
+    )
+    min_steps: int = Field(
+        100,
+        ge=0,
+        le=10_000_000,
+        description="Fewest training steps between two metric evaluations (bounds their cost when epochs are tiny; 0 = every epoch)",
+    )
     curve_points: int = Field(200, ge=10, le=100_000, description="Most points kept per ROC/PR curve")
 
 
@@ -272,14 +464,16 @@ class ExperimentConfig(Section):
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train: auto picks CUDA when available")
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> "ExperimentConfig":
+    def _cross_checks(self) -> ExperimentConfig:
         if self.schedule.name == "cyclic" and self.schedule.cyclic_base_lr >= self.schedule.cyclic_max_lr:
             raise ValueError("schedule.cyclic_base_lr must be below schedule.cyclic_max_lr")
         if self.train.val_fraction + self.data.test_fraction > 0.9:
             raise ValueError("train.val_fraction + data.test_fraction must leave at least 10% of the data for training")
         if self.model.uses_batch_norm() and self.train.batch_size < 2:
-            raise ValueError("batch norm (model.batch_norm, model.batch_norm_layers) needs train.batch_size of at least 2 "
-                             "(batch statistics of one sample are undefined)")
+            raise ValueError(
+                "batch norm (model.batch_norm, model.batch_norm_layers) needs train.batch_size of at least 2 "
+                "(batch statistics of one sample are undefined)"
+            )
         return self
 
     # -- dotted keys -------------------------------------------------------------------
@@ -292,7 +486,7 @@ class ExperimentConfig(Section):
             obj = getattr(obj, part)
         return obj
 
-    def with_updates(self, updates: dict[str, Any]) -> "ExperimentConfig":
+    def with_updates(self, updates: dict[str, Any]) -> ExperimentConfig:
         """A validated copy with dotted-key updates applied; raises ConfigError naming the field."""
         data = self.model_dump(mode="json")
         for key, value in updates.items():
@@ -310,7 +504,7 @@ class ExperimentConfig(Section):
         return self.model_dump_json(indent=2)
 
     @classmethod
-    def from_json(cls, text: str) -> "ExperimentConfig":
+    def from_json(cls, text: str) -> ExperimentConfig:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
@@ -325,18 +519,18 @@ LIST_KINDS = ("int_list", "float_list", "choice_list", "float_pair")
 
 @dataclass(frozen=True)
 class FieldSpec:
-    key: str                 # dotted key, e.g. "optim.lr"
-    section: str             # "optim" ("" for top-level fields such as seed)
-    kind: str                # "int" | "float" | "bool" | "choice" | "int_list" | "float_list" | "choice_list" | "float_pair" | "text"
+    key: str  # dotted key, e.g. "optim.lr"
+    section: str  # "optim" ("" for top-level fields such as seed)
+    kind: str  # "int" | "float" | "bool" | "choice" | "int_list" | "float_list" | "choice_list" | "float_pair" | "text"
     default: Any
     help: str
-    minimum: float | None = None          # for float_list: the range of each entry
+    minimum: float | None = None  # for float_list: the range of each entry
     maximum: float | None = None
     min_exclusive: bool = False
     max_exclusive: bool = False
-    choices: tuple[str, ...] = ()         # for choice_list: the choices of each entry
-    widget: str = ""                      # a hint for the panel, e.g. "path" (a file/folder browse button)
-    placeholder: str = ""                 # the panel's grey text in an empty editor
+    choices: tuple[str, ...] = ()  # for choice_list: the choices of each entry
+    widget: str = ""  # a hint for the panel, e.g. "path" (a file/folder browse button)
+    placeholder: str = ""  # the panel's grey text in an empty editor
 
     @property
     def is_list(self) -> bool:
@@ -419,14 +613,26 @@ def _walk(model_cls: type[BaseModel], prefix: str, section: str):
             continue
         kind, choices = _kind_of(ann)
         metadata = info.metadata
-        if kind == "float_list":     # the bounds of each entry: list[Annotated[float, Ge(..), Lt(..)]]
+        if kind == "float_list":  # the bounds of each entry: list[Annotated[float, Ge(..), Lt(..)]]
             item = get_args(ann)[0]
             metadata = getattr(item, "__metadata__", ())
         lo, hi, lo_ex, hi_ex = _bounds(metadata)
         default = info.get_default(call_default_factory=True)
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        yield FieldSpec(f"{prefix}{name}", section, kind, default, info.description or "", lo, hi, lo_ex, hi_ex,
-                        choices, str(extra.get("widget", "")), str(extra.get("placeholder", "")))
+        yield FieldSpec(
+            f"{prefix}{name}",
+            section,
+            kind,
+            default,
+            info.description or "",
+            lo,
+            hi,
+            lo_ex,
+            hi_ex,
+            choices,
+            str(extra.get("widget", "")),
+            str(extra.get("placeholder", "")),
+        )
 
 
 def field_specs() -> list[FieldSpec]:
@@ -479,8 +685,10 @@ def parse_value(spec: FieldSpec, text: str) -> Any:
             values = [p.strip("'\"").lower() for p in _list_items(t)]
             bad = [v for v in values if v not in spec.choices]
             if bad:
-                raise ConfigError(f"{spec.key}: '{bad[0]}' is not one of {'|'.join(spec.choices)} "
-                                  f"(expected {spec.range_text()}, e.g. {','.join(spec.choices[:2])})")
+                raise ConfigError(
+                    f"{spec.key}: '{bad[0]}' is not one of {'|'.join(spec.choices)} "
+                    f"(expected {spec.range_text()}, e.g. {','.join(spec.choices[:2])})"
+                )
             return values
         if spec.kind == "float_pair":
             parts = [float(p) for p in t.strip("[]() ").split(",")]
@@ -512,7 +720,7 @@ def describe_validation_error(err: ValidationError) -> str:
         key = ".".join(str(p) for p in e["loc"] if not isinstance(p, int))
         msg = e["msg"].removeprefix("Value error, ")
         index = [p for p in e["loc"] if isinstance(p, int)]
-        if index and e["type"] != "extra_forbidden":      # an entry of a list field: say which one
+        if index and e["type"] != "extra_forbidden":  # an entry of a list field: say which one
             msg = f"entry {index[-1] + 1} ({e.get('input')!r}): {msg}"
         if msg.startswith("model.") and key == "model":  # a cross-field check that already names its field
             lines.append(msg)

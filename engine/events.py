@@ -5,6 +5,7 @@ channel never blocks the producer: when it is full, consecutive step batches are
 (nothing is lost, they only arrive in bigger batches); epoch, state, error and final
 events are never dropped.
 """
+
 from __future__ import annotations
 
 import threading
@@ -24,14 +25,14 @@ class Event:
 class StepBatch(Event):
     """Per-step scalars for a contiguous range of steps (arrays of equal length)."""
 
-    steps: np.ndarray          # int64 global step numbers (1-based)
-    loss: np.ndarray           # float64 minibatch loss
-    lr: np.ndarray             # float64 learning rate used at that step
-    grad_norm: np.ndarray      # float64 global gradient L2 norm
+    steps: np.ndarray  # int64 global step numbers (1-based)
+    loss: np.ndarray  # float64 minibatch loss
+    lr: np.ndarray  # float64 learning rate used at that step
+    grad_norm: np.ndarray  # float64 global gradient L2 norm
     epoch: int = 0
     steps_per_s: float = 0.0
 
-    def merged(self, other: "StepBatch") -> "StepBatch":
+    def merged(self, other: StepBatch) -> StepBatch:
         return StepBatch(
             self.run_id,
             np.concatenate([self.steps, other.steps]),
@@ -52,7 +53,7 @@ class EpochEnd(Event):
 
 @dataclass(frozen=True)
 class StateChanged(Event):
-    state: str                 # idle | running | paused | finished | stopped | diverged | error
+    state: str  # idle | running | paused | finished | stopped | diverged | error
     message: str = ""
 
 
@@ -73,7 +74,7 @@ class Notice(Event):
     """A one-line message for the user (e.g. a diagnostic, a live edit applied)."""
 
     message: str
-    level: str = "info"        # info | warning | error
+    level: str = "info"  # info | warning | error
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class Payload(Event):
 
     topic: str
     data: dict[str, Any] = field(default_factory=dict)
-    droppable: bool = False    # True: may be replaced by a newer one of the same topic
+    droppable: bool = False  # True: may be replaced by a newer one of the same topic
 
 
 class EventChannel:
@@ -92,8 +93,8 @@ class EventChannel:
         self._items: deque[Event] = deque()
         self._lock = threading.Lock()
         self.capacity = capacity
-        self.coalesced = 0   # how many step batches were merged into others
-        self.dropped = 0     # how many droppable payloads were replaced
+        self.coalesced = 0  # how many step batches were merged into others
+        self.dropped = 0  # how many droppable payloads were replaced
 
     def put(self, event: Event) -> None:
         with self._lock:

@@ -1,4 +1,5 @@
 """Tensors laid out one after the other in one flat buffer (gradients, weight snapshots)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ def flat_views(flat: torch.Tensor, like: Sequence[torch.Tensor]) -> list[torch.T
     views, o = [], 0
     flat = flat.reshape(-1)
     for t in like:
-        views.append(flat[o:o + t.numel()].view(t.shape))
+        views.append(flat[o : o + t.numel()].view(t.shape))
         o += t.numel()
     return views
 

@@ -1,4 +1,5 @@
 """Shared test set-up: isolated settings, deterministic torch, screenshot folder."""
+
 from __future__ import annotations
 
 import os
@@ -43,6 +44,7 @@ def probe_path(request, monkeypatch):
     """Run a probe-statistics test on both paths: the compiled CPU kernels (engine/probes/
     kernels.py) and the torch path a GPU run takes (forced here on the CPU)."""
     from engine.probes import kernels
+
     if request.param == "torch":
         monkeypatch.setattr(kernels, "AVAILABLE", False)
     elif not kernels.AVAILABLE:
@@ -91,5 +93,6 @@ def small_config():
     """A fast experiment: small spiral, tiny MLP, few epochs."""
     from engine.config import ExperimentConfig
 
-    return ExperimentConfig().with_updates({"data.n_samples": 300, "model.hidden": [16, 16], "train.epochs": 3,
-                                            "train.batch_size": 32, "device": "cpu"})
+    return ExperimentConfig().with_updates(
+        {"data.n_samples": 300, "model.hidden": [16, 16], "train.epochs": 3, "train.batch_size": 32, "device": "cpu"}
+    )

@@ -1,4 +1,5 @@
 """Augmentation: shapes, labels and value ranges kept; seeded; training batches only."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,8 +11,19 @@ from engine.data import load_data
 from engine.train import Trainer
 from engine.train.hooks import TrainerHook
 
-ALL_ON = dict(hflip_p=0.5, crop_p=0.5, crop_padding=2, affine_p=0.5, rotate_degrees=30, scale=0.2,
-              jitter_p=0.5, brightness=0.3, contrast=0.3, noise_p=0.5, noise_std=0.1)
+ALL_ON = dict(
+    hflip_p=0.5,
+    crop_p=0.5,
+    crop_padding=2,
+    affine_p=0.5,
+    rotate_degrees=30,
+    scale=0.2,
+    jitter_p=0.5,
+    brightness=0.3,
+    contrast=0.3,
+    noise_p=0.5,
+    noise_std=0.1,
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +42,11 @@ def test_shapes_ranges_and_seed(digits):
     assert y1.shape == x.shape and y1.dtype == x.dtype
     assert float(y1.min()) >= 0.0 and float(y1.max()) <= 1.0
     changed = (y1 - x).abs().amax(1) > 1e-6
-    assert 0.6 < float(changed.float().mean()) < 1.0          # each op p=0.5: 1-0.5^5 ≈ 0.97 of samples change
+    assert 0.6 < float(changed.float().mean()) < 1.0  # each op p=0.5: 1-0.5^5 ≈ 0.97 of samples change
     y2 = a(x)
-    assert not torch.equal(y1, y2)                            # the next batch draws new parameters
+    assert not torch.equal(y1, y2)  # the next batch draws new parameters
     b = Augmenter(AugmentConfig(**ALL_ON), digits.input_shape, digits.value_range, "cpu", seed=3)
-    assert torch.equal(b(x), y1) and torch.equal(b(x), y2)    # same seed, same sequence
+    assert torch.equal(b(x), y1) and torch.equal(b(x), y2)  # same seed, same sequence
     c = Augmenter(AugmentConfig(**ALL_ON), digits.input_shape, digits.value_range, "cpu", seed=4)
     assert not torch.equal(c(x), y1)
 
@@ -49,8 +61,11 @@ def test_flip_and_crop_are_exact(digits):
     # Every output is the input shifted by at most one pixel each way (zero fill).
     padded = torch.nn.functional.pad(img, (1, 1, 1, 1))
     for i in range(16):
-        assert any(torch.equal(y[i, 0], padded[i, 0, 1 + dy:9 + dy, 1 + dx:9 + dx])
-                   for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+        assert any(
+            torch.equal(y[i, 0], padded[i, 0, 1 + dy : 9 + dy, 1 + dx : 9 + dx])
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+        )
 
 
 def test_preview_is_seeded_and_leaves_the_training_stream_alone(digits):
@@ -71,17 +86,25 @@ class _Seen(TrainerHook):
 
 
 def test_trainer_augments_training_batches_only():
-    cfg = ExperimentConfig().with_updates({"data.name": "digits", "augment.hflip_p": 1.0, "train.epochs": 1,
-                                           "device": "cpu", "train.threads": 1, "model.hidden": [16]})
+    cfg = ExperimentConfig().with_updates(
+        {
+            "data.name": "digits",
+            "augment.hflip_p": 1.0,
+            "train.epochs": 1,
+            "device": "cpu",
+            "train.threads": 1,
+            "model.hidden": [16],
+        }
+    )
     seen = _Seen()
     t = Trainer(cfg, hooks=[seen])
     clean = load_data(cfg)
     t.run(max_steps=3)
     for xb, yb, idx in seen.batches:
         raw = t.data.x_train[idx]
-        assert torch.equal(xb, raw.reshape(-1, 1, 8, 8).flip(-1).reshape(-1, 64))   # augmented
-        assert torch.equal(yb, t.data.y_train[idx])                                   # labels kept
-    assert torch.equal(t.data.x_train, clean.x_train)       # the stored data are never modified
+        assert torch.equal(xb, raw.reshape(-1, 1, 8, 8).flip(-1).reshape(-1, 64))  # augmented
+        assert torch.equal(yb, t.data.y_train[idx])  # labels kept
+    assert torch.equal(t.data.x_train, clean.x_train)  # the stored data are never modified
     assert torch.equal(t.data.x_val, clean.x_val)
     # evaluation sees the clean validation set: same loss as a model evaluated by hand
     with torch.no_grad():
@@ -92,9 +115,17 @@ def test_trainer_augments_training_batches_only():
 
 def test_image_only_steps_are_ignored_with_a_notice_on_2d_data():
     from engine.events import Notice
+
     got = []
-    cfg = ExperimentConfig().with_updates({"data.name": "moons", "augment.hflip_p": 0.5, "augment.noise_p": 1.0,
-                                           "augment.noise_std": 0.1, "device": "cpu"})
+    cfg = ExperimentConfig().with_updates(
+        {
+            "data.name": "moons",
+            "augment.hflip_p": 0.5,
+            "augment.noise_p": 1.0,
+            "augment.noise_std": 0.1,
+            "device": "cpu",
+        }
+    )
     t = Trainer(cfg, emit=got.append, hooks=[])
     assert any(isinstance(e, Notice) and "hflip_p" in e.message and "image data" in e.message for e in got)
     x = t.data.x_train[:50]

@@ -1,4 +1,5 @@
 """The headless command line: run, info, and its one-line errors with exit code 2."""
+
 from __future__ import annotations
 
 import json
@@ -10,14 +11,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def descent(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "desktop.cli", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "desktop.cli", *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout
+    )
 
 
 def test_run_then_info_json_shows_falling_loss(tmp_path):
     out = tmp_path / "a.descent"
-    r = descent("run", "--set", "optim.name=adam", "--set", "train.epochs=5", "--set", "data.n_samples=400",
-                "--out", str(out))
+    r = descent(
+        "run", "--set", "optim.name=adam", "--set", "train.epochs=5", "--set", "data.n_samples=400", "--out", str(out)
+    )
     assert r.returncode == 0, r.stderr
     assert "training [" in r.stderr and out.exists()
     r = descent("info", str(out), "--json")
@@ -56,7 +59,9 @@ def test_out_of_range_value(tmp_path):
 def test_malformed_config_json(tmp_path):
     cfg = tmp_path / "c.json"
     cfg.write_text("{ nope")
-    _one_line_error(descent("run", "--config", str(cfg), "--out", str(tmp_path / "x.descent")), "c.json", "malformed JSON")
+    _one_line_error(
+        descent("run", "--config", str(cfg), "--out", str(tmp_path / "x.descent")), "c.json", "malformed JSON"
+    )
 
 
 def test_missing_and_corrupt_session(tmp_path):
@@ -70,8 +75,11 @@ def test_config_file_is_used(tmp_path):
     from engine.config import ExperimentConfig
 
     cfg = tmp_path / "c.json"
-    cfg.write_text(ExperimentConfig().with_updates({"train.epochs": 1, "data.name": "moons", "data.n_samples": 100,
-                                                     "optim.lr": 0.05}).to_json())
+    cfg.write_text(
+        ExperimentConfig()
+        .with_updates({"train.epochs": 1, "data.name": "moons", "data.n_samples": 100, "optim.lr": 0.05})
+        .to_json()
+    )
     out = tmp_path / "m.descent"
     r = descent("run", "--config", str(cfg), "--quiet", "--out", str(out))
     assert r.returncode == 0, r.stderr

@@ -1,4 +1,5 @@
 """Comparisons: same init and batches for every variant, lockstep == alone, add/remove live."""
+
 from __future__ import annotations
 
 import time
@@ -7,8 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from engine.compare import (ComparisonSpec, ComparisonWorker, LockstepRunner, Variant, config_differences,
-                            grid_variants, optimizer_variants, parse_vary)
+from engine.compare import (
+    ComparisonSpec,
+    ComparisonWorker,
+    LockstepRunner,
+    Variant,
+    config_differences,
+    grid_variants,
+    optimizer_variants,
+    parse_vary,
+)
 from engine.config import ConfigError, ExperimentConfig
 from engine.events import EventChannel, RunFinished, StateChanged, StepBatch
 from engine.train import Trainer
@@ -16,9 +25,18 @@ from engine.train import Trainer
 
 @pytest.fixture
 def base() -> ExperimentConfig:
-    return ExperimentConfig().with_updates({"data.n_samples": 200, "model.hidden": [8, 8], "train.epochs": 2,
-                                            "train.batch_size": 32, "device": "cpu", "probes.enabled": False,
-                                            "diagnostics.enabled": False, "metrics.enabled": False})
+    return ExperimentConfig().with_updates(
+        {
+            "data.n_samples": 200,
+            "model.hidden": [8, 8],
+            "train.epochs": 2,
+            "train.batch_size": 32,
+            "device": "cpu",
+            "probes.enabled": False,
+            "diagnostics.enabled": False,
+            "metrics.enabled": False,
+        }
+    )
 
 
 def test_variants_share_init_and_batch_order(base):
@@ -31,9 +49,9 @@ def test_variants_share_init_and_batch_order(base):
     for t in ts[1:]:
         assert init.keys() == t.initial_state.keys()
         for k in init:
-            assert torch.equal(init[k], t.initial_state[k]), k     # bitwise-identical initial weights
+            assert torch.equal(init[k], t.initial_state[k]), k  # bitwise-identical initial weights
     seen: list[list[np.ndarray]] = [[] for _ in ts]
-    for _ in range(9):     # crosses an epoch boundary (5 steps per epoch): the new permutation matches too
+    for _ in range(9):  # crosses an epoch boundary (5 steps per epoch): the new permutation matches too
         runner.step()
         for i, t in enumerate(ts):
             seen[i].append(t.last_batch_indices.numpy().copy())
@@ -83,8 +101,12 @@ def test_add_and_remove_while_others_continue(base):
 def test_parse_vary_grid_and_bad_input(base):
     vary = parse_vary(["optim.name=sgd,adam", "optim.lr=0.1,0.01"])
     variants = grid_variants(vary)
-    assert [v.name for v in variants] == ["name=sgd lr=0.1", "name=sgd lr=0.01", "name=adam lr=0.1",
-                                          "name=adam lr=0.01"]
+    assert [v.name for v in variants] == [
+        "name=sgd lr=0.1",
+        "name=sgd lr=0.01",
+        "name=adam lr=0.1",
+        "name=adam lr=0.01",
+    ]
     assert variants[3].overrides == {"optim.name": "adam", "optim.lr": 0.01}
     assert [v.name for v in grid_variants(parse_vary(["optim.name=sgd,adam"]))] == ["sgd", "adam"]
     assert grid_variants(parse_vary(["model.hidden=16;8,8"]))[1].overrides == {"model.hidden": [8, 8]}

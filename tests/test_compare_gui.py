@@ -1,4 +1,5 @@
 """The Compare tab, driven for real under Xvfb: Compare optimizers, live add/remove, save/open, exports, autosave."""
+
 from __future__ import annotations
 
 import shutil
@@ -7,17 +8,17 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
-from PySide6.QtGui import QColor, QImage  # noqa: E402
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QColor, QImage
 
-from desktop.autosave import Autosaver  # noqa: E402
-from desktop.controller import AppController  # noqa: E402
-from desktop.export.menu import export_tab  # noqa: E402
-from desktop.main_window import MainWindow  # noqa: E402
-from desktop.plotting import color, configure_pyqtgraph  # noqa: E402
-from desktop.views.compare import CompareView  # noqa: E402
-from engine.config import ExperimentConfig  # noqa: E402
-from engine.session import load_session  # noqa: E402
+from desktop.autosave import Autosaver
+from desktop.controller import AppController
+from desktop.export.menu import export_tab
+from desktop.main_window import MainWindow
+from desktop.plotting import color, configure_pyqtgraph
+from desktop.views.compare import CompareView
+from engine.config import ExperimentConfig
+from engine.session import load_session
 
 pytestmark = pytest.mark.gui
 
@@ -25,9 +26,17 @@ pytestmark = pytest.mark.gui
 @pytest.fixture
 def window(qtbot, tmp_path):
     configure_pyqtgraph()
-    cfg = ExperimentConfig().with_updates({"train.epochs": 150, "data.n_samples": 300, "model.hidden": [16],
-                                           "device": "cpu", "diagnostics.enabled": False, "metrics.enabled": False,
-                                           "probes.every": 10})
+    cfg = ExperimentConfig().with_updates(
+        {
+            "train.epochs": 150,
+            "data.n_samples": 300,
+            "model.hidden": [16],
+            "device": "cpu",
+            "diagnostics.enabled": False,
+            "metrics.enabled": False,
+            "probes.every": 10,
+        }
+    )
     c = AppController(cfg)
     w = MainWindow(c, settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
     qtbot.addWidget(w)
@@ -57,8 +66,9 @@ def test_compare_optimizers_shows_three_coloured_runs(window, qtbot, tmp_path, s
     assert view.checked_optimizers() == ["sgd", "momentum", "adam"]
     window.act_compare.trigger()
     assert window.tabs.currentWidget() is view
-    qtbot.waitUntil(lambda: len(view.runs) == 3 and all(len(r.curves.epoch_step) >= 4 for r in view.runs.values()),
-                    timeout=90000)
+    qtbot.waitUntil(
+        lambda: len(view.runs) == 3 and all(len(r.curves.epoch_step) >= 4 for r in view.runs.values()), timeout=90000
+    )
     names = [r.name for r in view.runs.values()]
     assert names == ["sgd", "momentum", "adam"]
     assert len({r.color for r in view.runs.values()}) == 3
@@ -81,11 +91,12 @@ def test_compare_optimizers_shows_three_coloured_runs(window, qtbot, tmp_path, s
     assert vals == sorted(vals)
     # histograms side by side: one plot per run with the latest activation histogram
     assert len(view.hist_plots) == 3
+
     def hist_counts():
         return [item.getData()[1] for _, item in view.hist_plots.values()]
 
     qtbot.waitUntil(lambda: all(y is not None and len(y) > 0 for y in hist_counts()), timeout=20000)
-    assert all(abs(float(np.sum(y)) - 1.0) < 1e-9 for y in hist_counts())    # normalized per run
+    assert all(abs(float(np.sum(y)) - 1.0) < 1e-9 for y in hist_counts())  # normalized per run
 
     # live: add a run, remove one, the others keep going
     view.ed_overrides.setText("optim.name=rmsprop, optim.lr=0.003")
@@ -98,8 +109,8 @@ def test_compare_optimizers_shows_three_coloured_runs(window, qtbot, tmp_path, s
     assert view.compare.run_id("sgd") not in view.runs
     new = view.runs[view.compare.run_id("name=rmsprop lr=0.003")]
     qtbot.waitUntil(lambda: len(new.curves.epoch_step) >= 3, timeout=60000)
-    assert len(view.runs[view.compare.run_id("adam")].curves.epoch_step) > adam_epochs      # the others kept going
-    assert new.color == color(3)   # a new colour, never reused
+    assert len(view.runs[view.compare.run_id("adam")].curves.epoch_step) > adam_epochs  # the others kept going
+    assert new.color == color(3)  # a new colour, never reused
     view.btn_stop.click()
     qtbot.waitUntil(lambda: view.compare.state == "stopped", timeout=10000)
 
@@ -110,13 +121,16 @@ def test_compare_optimizers_shows_three_coloured_runs(window, qtbot, tmp_path, s
     by_name = {r.name: r for r in s.runs}
     assert {"sgd", "momentum", "adam", "name=rmsprop lr=0.003"} <= set(by_name)
     assert by_name["sgd"].state == "stopped" and by_name["sgd"].final["epochs"] >= sgd_epochs
-    assert by_name["adam"].state == "stopped" and by_name["adam"].checkpoint.meta["step"] == by_name["adam"].final["steps"]
+    assert (
+        by_name["adam"].state == "stopped" and by_name["adam"].checkpoint.meta["step"] == by_name["adam"].final["steps"]
+    )
     assert s.meta["comparison"]["hidden"] == ["sgd"]
     assert all(r.checkpoint is not None for r in s.runs)
     assert window.open_session(str(path))
     assert [r.name for r in view.runs.values()] == ["momentum", "adam", "name=rmsprop lr=0.003"]
-    np.testing.assert_array_equal(view.runs["saved:adam"].curves.epoch["val_loss"].view(),
-                                  by_name["adam"].series["epoch/val_loss"])
+    np.testing.assert_array_equal(
+        view.runs["saved:adam"].curves.epoch["val_loss"].view(), by_name["adam"].series["epoch/val_loss"]
+    )
     assert view.runs["saved:name=rmsprop lr=0.003"].color == color(3)
 
     files = export_tab(view, tmp_path / "png", "png", width=700)
@@ -138,10 +152,11 @@ def test_autosave_and_recovery_after_a_crash(window, qtbot, tmp_path):
     view = compare_view(window)
     folder = tmp_path / "autosave"
     saver = Autosaver(window, folder=folder, offer=False)
-    assert saver.save_now() is None          # nothing to save yet: no file
+    assert saver.save_now() is None  # nothing to save yet: no file
     view.compare.compare_optimizers(["sgd", "adam"])
-    qtbot.waitUntil(lambda: all(len(r.curves.epoch_step) >= 1 for r in view.runs.values()) and len(view.runs) == 2,
-                    timeout=60000)
+    qtbot.waitUntil(
+        lambda: all(len(r.curves.epoch_step) >= 1 for r in view.runs.values()) and len(view.runs) == 2, timeout=60000
+    )
     f = saver.save_now()
     assert f is not None and {r.name for r in load_session(f).runs} == {"sgd", "adam"}
     # a "crashed" instance: its marker names a process that no longer exists
@@ -159,8 +174,9 @@ def test_autosave_and_recovery_after_a_crash(window, qtbot, tmp_path):
 
 def test_shared_loss_surface_shows_every_path(window, qtbot, tmp_path, screenshot_dir):
     view = compare_view(window)
-    short = window.controller.config.with_updates({"train.epochs": 4, "landscape.snapshot_every": 2,
-                                                   "landscape.sharpness_every": 0})
+    short = window.controller.config.with_updates(
+        {"train.epochs": 4, "landscape.snapshot_every": 2, "landscape.sharpness_every": 0}
+    )
     window.tabs.setCurrentWidget(view)
     view.compare.compare_optimizers(["sgd", "momentum", "adam"], base=short)
     qtbot.waitUntil(lambda: view.compare.state == "finished", timeout=90000)
@@ -188,8 +204,9 @@ def test_line_between_two_runs(window, qtbot, tmp_path, screenshot_dir):
     """Compare tab → Line between runs: loss and accuracy along (1−α)·θ_A + α·θ_B, exact at both
     runs; a run of another architecture is refused by name; saved and shown again on open."""
     view = compare_view(window)
-    short = window.controller.config.with_updates({"train.epochs": 6, "landscape.sharpness_every": 0,
-                                                   "probes.enabled": False})
+    short = window.controller.config.with_updates(
+        {"train.epochs": 6, "landscape.sharpness_every": 0, "probes.enabled": False}
+    )
     window.tabs.setCurrentWidget(view)
     view.compare.compare_optimizers(["sgd", "adam"], base=short)
     qtbot.waitUntil(lambda: view.compare.state == "finished", timeout=90000)
@@ -225,8 +242,8 @@ def test_line_between_two_runs(window, qtbot, tmp_path, screenshot_dir):
     qtbot.wait(200)
     window.grab().toImage().save(str(screenshot_dir / "compare_line_between_runs.png"))
     img = panel.plot.grab().toImage()
-    assert _colour_pixels(img, "#0072B2") > 100 and _colour_pixels(img, "#D55E00") > 50   # train and val drawn
-    assert _colour_pixels(img, color(1)) > 20       # adam's marker in adam's colour
+    assert _colour_pixels(img, "#0072B2") > 100 and _colour_pixels(img, "#D55E00") > 50  # train and val drawn
+    assert _colour_pixels(img, color(1)) > 20  # adam's marker in adam's colour
     # saved with the comparison, shown again when opened
     path = tmp_path / "line.descent"
     assert window.save_session(str(path))

@@ -1,4 +1,5 @@
 """The comparison's runs on one shared loss surface (engine side, no Qt)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,10 +14,20 @@ from engine.session import Session, load_session, save_session
 
 @pytest.fixture(scope="module")
 def records():
-    base = ExperimentConfig().with_updates({"data.n_samples": 200, "model.hidden": [8], "train.epochs": 4,
-                                            "train.batch_size": 32, "device": "cpu", "probes.enabled": False,
-                                            "diagnostics.enabled": False, "metrics.enabled": False,
-                                            "landscape.snapshot_every": 2, "landscape.sharpness_every": 0})
+    base = ExperimentConfig().with_updates(
+        {
+            "data.n_samples": 200,
+            "model.hidden": [8],
+            "train.epochs": 4,
+            "train.batch_size": 32,
+            "device": "cpu",
+            "probes.enabled": False,
+            "diagnostics.enabled": False,
+            "metrics.enabled": False,
+            "landscape.snapshot_every": 2,
+            "landscape.sharpness_every": 0,
+        }
+    )
     r = LockstepRunner()
     for name in ("sgd", "adam"):
         r.add(name, base.with_updates({"optim.name": name}))
@@ -30,8 +41,8 @@ def test_paths_share_start_and_surface_is_finite(records, tmp_path):
     assert list(s.paths) == ["sgd", "adam"]
     sgd, adam = s.paths["sgd"], s.paths["adam"]
     assert len(sgd) == len(records[0].arrays["landscape/trajectory"])
-    np.testing.assert_allclose(sgd[0], adam[0], atol=1e-6)     # same init: both paths start at one point
-    assert np.linalg.norm(sgd[-1] - adam[-1]) > 1e-3             # different optimizers end apart
+    np.testing.assert_allclose(sgd[0], adam[0], atol=1e-6)  # same init: both paths start at one point
+    assert np.linalg.norm(sgd[-1] - adam[-1]) > 1e-3  # different optimizers end apart
     # every path lies inside the grid
     for xy in s.paths.values():
         assert s.alphas[0] <= xy[:, 0].min() and xy[:, 0].max() <= s.alphas[-1]

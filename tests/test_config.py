@@ -1,4 +1,5 @@
 """The config tree: defaults, ranges, dotted keys, JSON round trip, messages naming fields."""
+
 from __future__ import annotations
 
 import json
@@ -9,10 +10,27 @@ from hypothesis import strategies as st
 
 from engine.config import ConfigError, ExperimentConfig, field_spec, field_specs, parse_set_args
 
-REQUIRED_KEYS = ["data.name", "data.noise", "data.n_samples", "model.hidden", "model.activation", "model.init",
-                 "model.init_std", "optim.name", "optim.lr", "optim.momentum", "optim.betas", "optim.eps",
-                 "optim.weight_decay", "schedule.name", "train.epochs", "train.batch_size", "train.val_fraction",
-                 "seed", "device"]
+REQUIRED_KEYS = [
+    "data.name",
+    "data.noise",
+    "data.n_samples",
+    "model.hidden",
+    "model.activation",
+    "model.init",
+    "model.init_std",
+    "optim.name",
+    "optim.lr",
+    "optim.momentum",
+    "optim.betas",
+    "optim.eps",
+    "optim.weight_decay",
+    "schedule.name",
+    "train.epochs",
+    "train.batch_size",
+    "train.val_fraction",
+    "seed",
+    "device",
+]
 
 
 def test_required_dotted_keys_exist_with_help_and_range():
@@ -27,10 +45,24 @@ def test_required_dotted_keys_exist_with_help_and_range():
 
 def test_choices_match_the_issue():
     assert set(field_spec("model.activation").choices) == {"sigmoid", "tanh", "relu", "leaky_relu", "prelu"}
-    assert set(field_spec("model.init").choices) >= {"zeros", "constant", "normal", "uniform", "xavier_uniform",
-                                                      "xavier_normal", "kaiming"}
-    assert set(field_spec("optim.name").choices) == {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam",
-                                                      "adamw"}
+    assert set(field_spec("model.init").choices) >= {
+        "zeros",
+        "constant",
+        "normal",
+        "uniform",
+        "xavier_uniform",
+        "xavier_normal",
+        "kaiming",
+    }
+    assert set(field_spec("optim.name").choices) == {
+        "sgd",
+        "momentum",
+        "nesterov",
+        "adagrad",
+        "rmsprop",
+        "adam",
+        "adamw",
+    }
     assert set(field_spec("device").choices) == {"auto", "cpu", "cuda"}
 
 
@@ -77,17 +109,33 @@ def test_unknown_json_field_is_named():
 
 
 @settings(max_examples=60, deadline=None)
-@given(lr=st.floats(min_value=1e-9, max_value=10.0, allow_nan=False), mom=st.floats(0.0, 0.999),
-       hidden=st.lists(st.integers(1, 4096), max_size=5), seed=st.integers(0, 2**31 - 1),
-       opt=st.sampled_from(["sgd", "momentum", "adam", "rmsprop"]), b1=st.floats(0.0, 0.999),
-       data=st.data())
+@given(
+    lr=st.floats(min_value=1e-9, max_value=10.0, allow_nan=False),
+    mom=st.floats(0.0, 0.999),
+    hidden=st.lists(st.integers(1, 4096), max_size=5),
+    seed=st.integers(0, 2**31 - 1),
+    opt=st.sampled_from(["sgd", "momentum", "adam", "rmsprop"]),
+    b1=st.floats(0.0, 0.999),
+    data=st.data(),
+)
 def test_json_round_trip_is_exact(lr, mom, hidden, seed, opt, b1, data):
     n = len(hidden)
     drops = data.draw(st.one_of(st.just([]), st.lists(st.floats(0.0, 1.0, exclude_max=True), min_size=n, max_size=n)))
-    bns = data.draw(st.one_of(st.just([]), st.lists(st.sampled_from(["off", "before", "after"]), min_size=n, max_size=n)))
-    cfg = ExperimentConfig().with_updates({"optim.lr": lr, "optim.momentum": mom, "model.hidden": hidden,
-                                           "seed": seed, "optim.name": opt, "optim.betas": [b1, 0.999],
-                                           "model.dropout_layers": drops, "model.batch_norm_layers": bns})
+    bns = data.draw(
+        st.one_of(st.just([]), st.lists(st.sampled_from(["off", "before", "after"]), min_size=n, max_size=n))
+    )
+    cfg = ExperimentConfig().with_updates(
+        {
+            "optim.lr": lr,
+            "optim.momentum": mom,
+            "model.hidden": hidden,
+            "seed": seed,
+            "optim.name": opt,
+            "optim.betas": [b1, 0.999],
+            "model.dropout_layers": drops,
+            "model.batch_norm_layers": bns,
+        }
+    )
     again = ExperimentConfig.from_json(cfg.to_json())
     assert again == cfg
     assert again.optim.lr == lr  # bit-exact float
@@ -96,8 +144,10 @@ def test_json_round_trip_is_exact(lr, mom, hidden, seed, opt, b1, data):
 
 
 @settings(max_examples=60, deadline=None)
-@given(drops=st.lists(st.floats(0.0, 1.0, exclude_max=True), min_size=1, max_size=6),
-       bns=st.lists(st.sampled_from(["off", "before", "after"]), min_size=1, max_size=6))
+@given(
+    drops=st.lists(st.floats(0.0, 1.0, exclude_max=True), min_size=1, max_size=6),
+    bns=st.lists(st.sampled_from(["off", "before", "after"]), min_size=1, max_size=6),
+)
 def test_list_fields_round_trip_through_the_set_syntax(drops, bns):
     """What the panel and `--set` write (comma-separated) reads back as the same list."""
     text_d = ",".join(repr(v) for v in drops)

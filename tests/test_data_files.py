@@ -1,4 +1,5 @@
 """The user's own files: CSV, NPZ and image folders end to end; malformed files give one clear line."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,15 @@ def _blobs(n=120, seed=0):
 
 
 def _cfg(name, path, **kw):
-    upd = {"data.name": name, "data.path": str(path), "train.epochs": 3, "train.batch_size": 16,
-           "model.hidden": [8], "device": "cpu", "train.threads": 1}
+    upd = {
+        "data.name": name,
+        "data.path": str(path),
+        "train.epochs": 3,
+        "train.batch_size": 16,
+        "model.hidden": [8],
+        "device": "cpu",
+        "train.threads": 1,
+    }
     upd.update(kw)
     return ExperimentConfig().with_updates(upd)
 
@@ -33,15 +41,18 @@ def _write_csv(path, header, rows):
 def test_csv_end_to_end_with_text_labels(tmp_path):
     X, y = _blobs()
     names = np.array(["cat", "dog"])[y]
-    p = _write_csv(tmp_path / "d.csv", ["a", "species", "b", "c"],
-                   [[f"{r[0]:.5f}", n, f"{r[1]:.5f}", f"{r[2]:.5f}"] for r, n in zip(X, names)])
+    p = _write_csv(
+        tmp_path / "d.csv",
+        ["a", "species", "b", "c"],
+        [[f"{r[0]:.5f}", n, f"{r[1]:.5f}", f"{r[2]:.5f}"] for r, n in zip(X, names)],
+    )
     cfg = _cfg("csv", p, **{"data.label_column": "species"})
     b = load_data(cfg)
     assert b.n_classes == 2 and b.class_names == ["cat", "dog"] and b.feature_names == ["a", "b", "c"]
     assert len(b.x_train) + len(b.x_val) == 120 and b.preprocess == "standardize"
     t = Trainer(cfg, hooks=[])
     assert t.run() == "finished"
-    assert t.final_metrics()["val_acc"] >= 0.8     # the blobs are 3σ apart (3 short epochs)
+    assert t.final_metrics()["val_acc"] >= 0.8  # the blobs are 3σ apart (3 short epochs)
 
 
 def test_npz_end_to_end_and_image_shaped_npz(tmp_path):
@@ -77,8 +88,11 @@ def _make_images(root, classes=("circle", "square"), n=6, size=12):
 
 def test_image_folder_end_to_end(tmp_path):
     _make_images(tmp_path / "imgs")
-    cfg = _cfg("image_folder", tmp_path / "imgs", **{"data.image_size": 8, "model.arch": "cnn",
-                                                      "model.conv_channels": [4], "train.val_fraction": 0.25})
+    cfg = _cfg(
+        "image_folder",
+        tmp_path / "imgs",
+        **{"data.image_size": 8, "model.arch": "cnn", "model.conv_channels": [4], "train.val_fraction": 0.25},
+    )
     b = load_data(cfg)
     assert b.input_shape == (1, 8, 8) and b.class_names == ["circle", "square"]
     assert len(b.x_train) + len(b.x_val) == 12
@@ -88,13 +102,16 @@ def test_image_folder_end_to_end(tmp_path):
     assert rgb.input_shape == (3, 8, 8)
 
 
-@pytest.mark.parametrize("header,rows,match", [
-    (["a", "b"], [[1, 0], [2, 1]], r"no label column 'label'"),
-    (["a", "label"], [[1, 0], ["x7", 1], [2, 0]], r"line 3, column 'a': 'x7' is not a number"),
-    (["a", "label"], [[1, 0], ["nan", 1], [2, 0]], r"line 3, column 'a': missing value"),
-    (["a", "label"], [[1, 0], ["", 1], [2, 0]], r"line 3, column 'a': missing value"),
-    (["a", "label"], [[1, 3], [2, 3], [5, 3]], r"only one class \(3\)"),
-])
+@pytest.mark.parametrize(
+    "header,rows,match",
+    [
+        (["a", "b"], [[1, 0], [2, 1]], r"no label column 'label'"),
+        (["a", "label"], [[1, 0], ["x7", 1], [2, 0]], r"line 3, column 'a': 'x7' is not a number"),
+        (["a", "label"], [[1, 0], ["nan", 1], [2, 0]], r"line 3, column 'a': missing value"),
+        (["a", "label"], [[1, 0], ["", 1], [2, 0]], r"line 3, column 'a': missing value"),
+        (["a", "label"], [[1, 3], [2, 3], [5, 3]], r"only one class \(3\)"),
+    ],
+)
 def test_malformed_csv_names_file_and_problem(tmp_path, header, rows, match):
     p = _write_csv(tmp_path / "bad.csv", header, rows)
     with pytest.raises(DataFileError, match=match) as e:
@@ -142,6 +159,7 @@ def test_bad_file_in_trainer_is_a_one_line_error(tmp_path):
     w = EngineWorker(_cfg("csv", p), ch)
     w.start()
     import time
+
     deadline = time.time() + 5
     errs = []
     while time.time() < deadline and not errs:
@@ -152,12 +170,20 @@ def test_bad_file_in_trainer_is_a_one_line_error(tmp_path):
 
 
 def test_test_split_is_only_measured_when_the_run_is_over():
-    cfg = ExperimentConfig().with_updates({"data.name": "iris", "data.test_fraction": 0.2, "train.epochs": 3,
-                                           "device": "cpu", "train.threads": 1, "model.hidden": [8]})
+    cfg = ExperimentConfig().with_updates(
+        {
+            "data.name": "iris",
+            "data.test_fraction": 0.2,
+            "train.epochs": 3,
+            "device": "cpu",
+            "train.threads": 1,
+            "model.hidden": [8],
+        }
+    )
     t = Trainer(cfg, hooks=[])
     assert len(t.data.x_test) == 30 and len(t.data.x_train) + len(t.data.x_val) == 120
     t.run(max_steps=2)
-    assert "test_acc" not in t.final_metrics()          # paused mid-run: the test set stays untouched
+    assert "test_acc" not in t.final_metrics()  # paused mid-run: the test set stays untouched
     t.run()
     final = t.final_metrics()
     assert t.state == "finished" and 0.0 <= final["test_acc"] <= 1.0 and final["test_loss"] > 0

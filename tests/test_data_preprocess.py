@@ -1,4 +1,5 @@
 """Preprocessing fitted on the training split: whitening gives identity covariance; ZCA stays closest."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +21,7 @@ def _correlated(n: int = 2000, seed: int = 0) -> np.ndarray:
 @pytest.mark.parametrize("kind", ["pca_whiten", "zca_whiten"])
 def test_whitening_gives_identity_training_covariance(kind):
     X = _correlated()
-    assert condition_number(covariance(X))[0] > 100      # strongly ill-conditioned before
+    assert condition_number(covariance(X))[0] > 100  # strongly ill-conditioned before
     pre = fit_preprocessor(kind, X, eps=0.0)
     Z = pre.transform(X)
     assert np.abs(covariance(Z) - np.eye(3)).max() < 1e-4
@@ -52,7 +53,7 @@ def test_zca_is_the_whitening_closest_to_the_original_data():
 
 def test_standardize_and_constant_features_do_not_blow_up():
     X = _correlated()
-    X = np.c_[X, np.full(len(X), 7.0)]                   # a constant feature (like digits' corner pixels)
+    X = np.c_[X, np.full(len(X), 7.0)]  # a constant feature (like digits' corner pixels)
     Z = fit_preprocessor("standardize", X).transform(X)
     assert np.allclose(Z[:, :3].std(0, ddof=1), 1.0)
     assert np.all(Z[:, 3] == 0.0)
@@ -63,11 +64,12 @@ def test_standardize_and_constant_features_do_not_blow_up():
 
 
 def test_preprocessing_is_fitted_on_training_split_only():
-    cfg = ExperimentConfig().with_updates({"data.name": "breast_cancer", "data.preprocess": "standardize",
-                                           "data.test_fraction": 0.2})
+    cfg = ExperimentConfig().with_updates(
+        {"data.name": "breast_cancer", "data.preprocess": "standardize", "data.test_fraction": 0.2}
+    )
     b = load_data(cfg)
     assert torch.allclose(b.x_train.double().mean(0), torch.zeros(30, dtype=torch.float64), atol=1e-5)
-    assert b.x_val.double().mean(0).abs().max() > 1e-3   # val is transformed with train's statistics
+    assert b.x_val.double().mean(0).abs().max() > 1e-3  # val is transformed with train's statistics
     s = split_data(cfg)
     assert np.allclose(s.preprocessor.mean, s.raw_train.mean(0))
 

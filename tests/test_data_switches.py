@@ -1,4 +1,5 @@
 """Every switch this feature adds changes the run (no dead fields in the panel)."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,8 +8,14 @@ import torch
 from engine.config import ExperimentConfig
 from engine.train import Trainer
 
-BASE = {"data.name": "digits", "model.hidden": [16], "train.batch_size": 32, "device": "cpu", "train.threads": 1,
-        "train.val_fraction": 0.5}
+BASE = {
+    "data.name": "digits",
+    "model.hidden": [16],
+    "train.batch_size": 32,
+    "device": "cpu",
+    "train.threads": 1,
+    "train.val_fraction": 0.5,
+}
 
 # (context both runs share, the key changed, its new value)
 CASES = [
@@ -62,13 +69,20 @@ def test_switch_changes_the_run(context, key, value):
 
 def test_early_stopping_switches_reach_the_hook():
     from engine.regularization import EarlyStoppingHook
-    cfg = ExperimentConfig().with_updates({**BASE, "reg.early_stopping": True, "reg.patience": 7, "reg.min_delta": 0.01})
+
+    cfg = ExperimentConfig().with_updates(
+        {**BASE, "reg.early_stopping": True, "reg.patience": 7, "reg.min_delta": 0.01}
+    )
     hook = next(h for h in Trainer(cfg).hooks if isinstance(h, EarlyStoppingHook))
     assert (hook.patience, hook.min_delta) == (7, 0.01)
-    assert not any(isinstance(h, EarlyStoppingHook) for h in Trainer(cfg.with_updates({"reg.early_stopping": False})).hooks)
+    assert not any(
+        isinstance(h, EarlyStoppingHook) for h in Trainer(cfg.with_updates({"reg.early_stopping": False})).hooks
+    )
 
 
 def test_the_comparison_can_fail_same_config_same_run():
-    cfg = ExperimentConfig().with_updates({**BASE, "augment.hflip_p": 0.5, "model.dropout": 0.3, "model.batch_norm": "after"})
+    cfg = ExperimentConfig().with_updates(
+        {**BASE, "augment.hflip_p": 0.5, "model.dropout": 0.3, "model.batch_norm": "after"}
+    )
     sa, sb = _after_steps(cfg), _after_steps(cfg)
     assert all(torch.equal(sa[k], sb[k]) for k in sa)

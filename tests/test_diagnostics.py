@@ -1,22 +1,26 @@
 """Diagnostics: initial loss vs ln C, divergence, slow loss, over/underfitting, layer warnings,
 and the tiny-subset sanity check (issue 5)."""
-from __future__ import annotations
 
-import math
+from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from engine.config import ExperimentConfig
-from engine.diagnostics import (check_initial_loss, is_overfitting, is_underfitting, layer_findings, loss_too_slow,
-                                overfit_tiny_subset)
+from engine.diagnostics import (
+    check_initial_loss,
+    is_overfitting,
+    is_underfitting,
+    layer_findings,
+    loss_too_slow,
+    overfit_tiny_subset,
+)
 from engine.events import EventChannel, Notice, Payload
 from engine.train import Trainer
 
 
 def cfg(**updates) -> ExperimentConfig:
-    base = {"data.name": "digits", "device": "cpu", "train.threads": 1, "metrics.enabled": False,
-            "probes.every": 10}
+    base = {"data.name": "digits", "device": "cpu", "train.threads": 1, "metrics.enabled": False, "probes.every": 10}
     base.update(updates)
     return ExperimentConfig().with_updates(base)
 
@@ -24,6 +28,7 @@ def cfg(**updates) -> ExperimentConfig:
 @pytest.fixture(scope="module")
 def digits():
     from engine.data import load_data
+
     return load_data(cfg())
 
 
@@ -44,18 +49,31 @@ def test_sgd_lr_10_on_digits_is_flagged_as_lr_too_high():
     assert high and "too high" in high[0]["message"] and high[0]["step"] <= 23
     assert not any(d["kind"] == "lr_too_low" for d in diags)
     events = ch.drain()
-    assert any(isinstance(e, Payload) and e.topic == "diagnostics" and e.data["kind"] == high[0]["kind"]
-               for e in events)
+    assert any(
+        isinstance(e, Payload) and e.topic == "diagnostics" and e.data["kind"] == high[0]["kind"] for e in events
+    )
     assert any(isinstance(e, Notice) and "too high" in e.message for e in events)
 
 
 def test_nan_loss_gives_a_divergence_diagnostic_with_its_step():
     # A huge lr with plain SGD on a sigmoid net sends the loss to NaN/Inf.
-    t = Trainer(cfg(**{"optim.name": "sgd", "optim.lr": 10.0, "model.init": "normal", "model.init_std": 10.0,
-                       "model.activation": "relu", "train.epochs": 5, "train.report_every": 1}))
+    t = Trainer(
+        cfg(
+            **{
+                "optim.name": "sgd",
+                "optim.lr": 10.0,
+                "model.init": "normal",
+                "model.init_std": 10.0,
+                "model.activation": "relu",
+                "train.epochs": 5,
+                "train.report_every": 1,
+            }
+        )
+    )
     # Force the NaN deterministically: corrupt the weights after a few steps.
     t.run(max_steps=3)
     import torch
+
     with torch.no_grad():
         next(t.model.parameters()).fill_(float("nan"))
     t.run(max_steps=2)
@@ -83,17 +101,21 @@ def test_overfitting_and_underfitting_rules():
     val = np.r_[np.linspace(1.0, 0.5, 6), np.linspace(0.55, 0.9, 6)]
     assert is_overfitting(train, val, 5)
     assert not is_overfitting(train, np.linspace(1.0, 0.5, 12), 5)
-    assert not is_overfitting(train[:4], val[:4], 5)      # not sustained long enough
+    assert not is_overfitting(train[:4], val[:4], 5)  # not sustained long enough
     flat = np.full(10, 2.0)
     assert is_underfitting(flat, flat + 0.05, 5, n_classes=10)
-    assert not is_underfitting(flat * 0.1, flat * 0.1, 5, n_classes=10)     # low loss: fine
-    assert not is_underfitting(flat, flat + 1.0, 5, n_classes=10)           # far apart: not underfitting
+    assert not is_underfitting(flat * 0.1, flat * 0.1, 5, n_classes=10)  # low loss: fine
+    assert not is_underfitting(flat, flat + 1.0, 5, n_classes=10)  # far apart: not underfitting
     assert loss_too_slow(2.3, 2.25, 0.2, 0.05) and not loss_too_slow(2.3, 1.0, 0.7, 0.05)
 
 
 def test_layer_findings_name_the_layer_and_step():
-    stats = {"nonfinite": np.array([0, 3, 0]), "saturated": np.array([0.8, np.nan, np.nan]),
-             "dead": np.array([np.nan, 0.0, 0.75]), "unit_spread": np.array([0.3, 0.2, 0.4])}
+    stats = {
+        "nonfinite": np.array([0, 3, 0]),
+        "saturated": np.array([0.8, np.nan, np.nan]),
+        "dead": np.array([np.nan, 0.0, 0.75]),
+        "unit_spread": np.array([0.3, 0.2, 0.4]),
+    }
     out = layer_findings(40, ["tanh 1", "relu 2", "relu 3"], ["tanh", "relu", "relu"], stats, 0.5, 0.5)
     kinds = {(d.kind, d.layer) for d in out}
     assert kinds == {("saturation", "tanh 1"), ("nonfinite_activations", "relu 2"), ("dead_units", "relu 3")}
@@ -101,8 +123,9 @@ def test_layer_findings_name_the_layer_and_step():
 
 
 def test_saturation_warning_fires_on_a_saturating_init():
-    t = Trainer(cfg(**{"model.activation": "sigmoid", "model.init": "normal", "model.init_std": 5.0,
-                       "train.epochs": 1}))
+    t = Trainer(
+        cfg(**{"model.activation": "sigmoid", "model.init": "normal", "model.init_std": 5.0, "train.epochs": 1})
+    )
     t.run(max_steps=1)
     diags = t.to_record().meta["diagnostics"]
     sat = [d for d in diags if d["kind"] == "saturation"]

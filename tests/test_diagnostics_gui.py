@@ -1,19 +1,20 @@
 """The diagnostics panel: findings with steps, markers on the loss, one-click sanity checks."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtGui import QImage  # noqa: E402
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
 
-from desktop.controller import AppController  # noqa: E402
-from desktop.views.diagnostics import DiagnosticsView  # noqa: E402
-from engine.config import ExperimentConfig  # noqa: E402
-from engine.events import EventChannel  # noqa: E402
-from engine.session.record import Session  # noqa: E402
-from engine.train import Trainer  # noqa: E402
+from desktop.controller import AppController
+from desktop.views.diagnostics import DiagnosticsView
+from engine.config import ExperimentConfig
+from engine.events import EventChannel
+from engine.session.record import Session
+from engine.train import Trainer
 
 pytestmark = pytest.mark.gui
 
@@ -24,9 +25,17 @@ def not_blank(img: QImage) -> bool:
 
 
 def test_findings_table_markers_and_overfit_button(qtbot, screenshot_dir):
-    cfg = ExperimentConfig().with_updates({"data.name": "digits", "optim.name": "sgd", "optim.lr": 10.0,
-                                           "train.epochs": 3, "device": "cpu", "train.threads": 1,
-                                           "metrics.enabled": False})
+    cfg = ExperimentConfig().with_updates(
+        {
+            "data.name": "digits",
+            "optim.name": "sgd",
+            "optim.lr": 10.0,
+            "train.epochs": 3,
+            "device": "cpu",
+            "train.threads": 1,
+            "metrics.enabled": False,
+        }
+    )
     ch = EventChannel(100_000)
     t = Trainer(cfg, emit=ch.put, run_id="r1")
     t.run()
@@ -43,7 +52,7 @@ def test_findings_table_markers_and_overfit_button(qtbot, screenshot_dir):
     assert int(v.table.item(row, 0).text()) == 23 and "too high" in v.table.item(row, 5).text()
     assert len(v.markers) == len(set(int(v.table.item(r, 0).text()) for r in range(len(kinds))))
     assert any(m.value() == 23.0 and "lr_too_high" in m.kinds for m in v.markers)
-    v.redraw()        # (redraws are throttled to 5 per second)
+    v.redraw()  # (redraws are throttled to 5 per second)
     assert len(v.c_loss.getData()[0]) == t.step
     # One click: a fresh model of the current (healthy) config fits 20 samples.
     qtbot.mouseClick(v.overfit_button, Qt.LeftButton)

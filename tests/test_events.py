@@ -1,4 +1,5 @@
 """The event channel: never blocks, merges step batches, never drops epoch/state/final events."""
+
 from __future__ import annotations
 
 import threading
@@ -23,11 +24,11 @@ def test_full_channel_merges_step_batches_without_losing_steps():
     ch.put(RunFinished("r", {}))
     events = ch.drain()
     steps = np.concatenate([e.steps for e in events if isinstance(e, StepBatch)])
-    assert np.array_equal(steps, np.arange(1, 1001))              # every step, in order
-    assert sum(isinstance(e, EpochEnd) for e in events) == 10     # no epoch dropped
+    assert np.array_equal(steps, np.arange(1, 1001))  # every step, in order
+    assert sum(isinstance(e, EpochEnd) for e in events) == 10  # no epoch dropped
     assert isinstance(events[-1], RunFinished) and isinstance(events[-2], StateChanged)
     assert ch.coalesced > 0
-    assert len(events) < 30                                        # bounded: batches were merged
+    assert len(events) < 30  # bounded: batches were merged
 
 
 def test_droppable_payload_is_replaced_not_queued():

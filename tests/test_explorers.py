@@ -1,15 +1,16 @@
 """The activation and initialization explorers (no run needed)."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtGui import QImage  # noqa: E402
+from PySide6.QtGui import QImage
 
-from desktop.controller import AppController  # noqa: E402
-from desktop.views.explorers import ActivationExplorerView, InitExplorerView  # noqa: E402
-from engine.config import ExperimentConfig  # noqa: E402
+from desktop.controller import AppController
+from desktop.views.explorers import ActivationExplorerView, InitExplorerView
+from engine.config import ExperimentConfig
 
 pytestmark = pytest.mark.gui
 
@@ -31,7 +32,7 @@ def test_activation_explorer_curves_slope_and_shading(qtbot, screenshot_dir):
     x, f = v.curves_f["sigmoid"].getData()
     assert np.allclose(f, 1 / (1 + np.exp(-x)))
     # Sigmoid's shaded regions start where σ(x) = 0.99.
-    lo, hi = v.regions["sigmoid"][2].getRegion()      # [left f, left f′, right f, right f′]
+    lo, hi = v.regions["sigmoid"][2].getRegion()  # [left f, left f′, right f, right f′]
     assert 1 / (1 + np.exp(-lo)) == pytest.approx(0.99)
     assert v.regions["tanh"][0].isVisible() and not v.regions["prelu"]
     v.checks["tanh"].setChecked(False)
@@ -56,7 +57,7 @@ def test_init_explorer_small_gaussian_collapses_xavier_stays_constant_is_symmetr
     qtbot.addWidget(v)
     v.resize(1100, 640)
     v.show()
-    qtbot.waitUntil(lambda: v.study is not None and v.run_button.isEnabled(), timeout=30000)   # runs when shown
+    qtbot.waitUntil(lambda: v.study is not None and v.run_button.isEnabled(), timeout=30000)  # runs when shown
     s = run_study(qtbot, v, init="normal", std=0.01)
     assert len(s.labels) == 5 and s.std[-1] / s.std[0] < 0.1
     assert v.c_std.getData()[1][-1] == pytest.approx(s.std[-1])
@@ -69,4 +70,4 @@ def test_init_explorer_small_gaussian_collapses_xavier_stays_constant_is_symmetr
     s = run_study(qtbot, v, init="constant")
     assert s.symmetric.all() and "symmetry" in v.symmetry.text()
     v.grab().save(str(screenshot_dir / "explorer_init_constant.png"))
-    assert v.width.minimum() == 1          # a zero-width layer cannot be asked for
+    assert v.width.minimum() == 1  # a zero-width layer cannot be asked for

@@ -1,4 +1,5 @@
 """Exports: PNG of the requested size, SVG, CSV that matches the series, the HTML report, bad folders."""
+
 from __future__ import annotations
 
 import csv
@@ -10,21 +11,30 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtGui import QImage  # noqa: E402
+from PySide6.QtGui import QImage
 
-from desktop.export.command import export_session  # noqa: E402
-from engine.compare import LockstepRunner  # noqa: E402
-from engine.compare.layout import comparison_meta  # noqa: E402
-from engine.config import ExperimentConfig  # noqa: E402
-from engine.export import ExportError, final_table, html_report, write_csvs  # noqa: E402
-from engine.session import Session, save_session  # noqa: E402
+from desktop.export.command import export_session
+from engine.compare import LockstepRunner
+from engine.compare.layout import comparison_meta
+from engine.config import ExperimentConfig
+from engine.export import ExportError, final_table, html_report, write_csvs
+from engine.session import Session, save_session
 
 
 @pytest.fixture(scope="module")
 def session_file(tmp_path_factory) -> Path:
-    base = ExperimentConfig().with_updates({"data.n_samples": 200, "model.hidden": [8], "train.epochs": 3,
-                                            "train.batch_size": 32, "device": "cpu", "diagnostics.enabled": False,
-                                            "metrics.enabled": False, "probes.every": 5})
+    base = ExperimentConfig().with_updates(
+        {
+            "data.n_samples": 200,
+            "model.hidden": [8],
+            "train.epochs": 3,
+            "train.batch_size": 32,
+            "device": "cpu",
+            "diagnostics.enabled": False,
+            "metrics.enabled": False,
+            "probes.every": 5,
+        }
+    )
     runner = LockstepRunner()
     for name in ("sgd", "adam"):
         runner.add(name, base.with_updates({"optim.name": name}))
@@ -77,8 +87,16 @@ def test_export_everything(qapp, session_file, tmp_path):
     out = tmp_path / "out"
     files = export_session(session_file, out, {"png", "svg", "csv", "html"}, width=640, height=400)
     names = {p.name for p in files}
-    assert {"loss.png", "val_loss.png", "val_acc.png", "loss.svg", "sgd_steps.csv", "adam_epochs.csv",
-            "final_metrics.csv", "report.html"} <= names
+    assert {
+        "loss.png",
+        "val_loss.png",
+        "val_acc.png",
+        "loss.svg",
+        "sgd_steps.csv",
+        "adam_epochs.csv",
+        "final_metrics.csv",
+        "report.html",
+    } <= names
     for png in out.glob("*.png"):
         img = QImage(str(png))
         assert (img.width(), img.height()) == (640, 400), png.name
@@ -121,7 +139,7 @@ def test_html_report_parses_and_highlights_differences(session_file):
     assert p.imgs == 1 and "<script>" in text and "http" not in text.split("<body>")[1].replace("https://", "")
     cols, rows = final_table(s)
     best = min(rows, key=lambda r: r["val_loss"])
-    assert best["name"] == "adam"         # on this spiral Adam ends lower than plain SGD after 3 epochs
+    assert best["name"] == "adam"  # on this spiral Adam ends lower than plain SGD after 3 epochs
 
 
 def test_bad_folders_give_one_line_errors(session_file, tmp_path):
@@ -205,8 +223,8 @@ def test_plots_created_after_the_window_get_the_export_entries(qtbot):
     vb = pw.getPlotItem().getViewBox()
     before = [a.text() for a in vb.menu.actions()]
     assert not any("Save plot" in t for t in before)
-    menu = vb.getMenu(None)                         # what a right-click asks for
+    menu = vb.getMenu(None)  # what a right-click asks for
     texts = [a.text() for a in menu.actions()]
     assert any(t.startswith("Save plot as PNG") for t in texts) and any("CSV" in t for t in texts)
-    vb.getMenu(None)                                # only once
+    vb.getMenu(None)  # only once
     assert [a.text() for a in vb.menu.actions()].count(next(t for t in texts if t.startswith("Save plot as PNG"))) == 1

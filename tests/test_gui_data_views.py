@@ -1,16 +1,17 @@
 """The data, decision-boundary, augmentation and batch-norm tabs, driven for real under Xvfb."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtGui import QImage  # noqa: E402
+from PySide6.QtGui import QImage
 
-from desktop.controller import AppController  # noqa: E402
-from desktop.plotting import configure_pyqtgraph  # noqa: E402
-from engine.config import ExperimentConfig  # noqa: E402
-from engine.train import Trainer  # noqa: E402
+from desktop.controller import AppController
+from desktop.plotting import configure_pyqtgraph
+from engine.config import ExperimentConfig
+from engine.train import Trainer
 
 pytestmark = pytest.mark.gui
 FAST = {"device": "cpu", "train.threads": 1}
@@ -76,16 +77,24 @@ def test_augment_preview_grid(qtbot, screenshot_dir):
     configure_pyqtgraph()
     from desktop.views.augment_preview import AugmentPreviewView
 
-    cfg = ExperimentConfig().with_updates({"data.name": "digits", "augment.hflip_p": 0.5, "augment.crop_p": 0.5,
-                                           "augment.crop_padding": 1, "augment.affine_p": 0.7,
-                                           "augment.rotate_degrees": 25, "augment.noise_p": 0.3})
+    cfg = ExperimentConfig().with_updates(
+        {
+            "data.name": "digits",
+            "augment.hflip_p": 0.5,
+            "augment.crop_p": 0.5,
+            "augment.crop_padding": 1,
+            "augment.affine_p": 0.7,
+            "augment.rotate_degrees": 25,
+            "augment.noise_p": 0.3,
+        }
+    )
     c = AppController(cfg)
     v = AugmentPreviewView(c)
     _show(qtbot, v, 900, 640)
     qtbot.waitUntil(lambda: v.preview is not None, timeout=10000)
     p = v.preview
     assert p.originals.shape == (8, 1, 8, 8) and p.augmented.shape == (4, 8, 1, 8, 8)
-    assert sorted(p.labels) == [str(k) for k in range(8)]        # one image per class first
+    assert sorted(p.labels) == [str(k) for k in range(8)]  # one image per class first
     changed = np.abs(p.augmented - p.originals[None]).reshape(32, -1).max(1) > 1e-6
     assert 0.5 < changed.mean() <= 1.0
     assert "flip" in v.info.text() and "never" in v.info.text()
@@ -105,9 +114,17 @@ def test_batchnorm_view_shows_batch_vs_running(qtbot, screenshot_dir):
     configure_pyqtgraph()
     from desktop.views.batchnorm_view import BatchNormView
 
-    cfg = ExperimentConfig().with_updates({**FAST, "data.name": "digits", "model.batch_norm": "before",
-                                           "model.hidden": [32, 32], "train.batch_size": 8, "train.epochs": 2,
-                                           "train.val_fraction": 0.5})
+    cfg = ExperimentConfig().with_updates(
+        {
+            **FAST,
+            "data.name": "digits",
+            "model.batch_norm": "before",
+            "model.hidden": [32, 32],
+            "train.batch_size": 8,
+            "train.epochs": 2,
+            "train.val_fraction": 0.5,
+        }
+    )
     events: list = []
     t = Trainer(cfg, emit=events.append, run_id="bn1")
     c = AppController(cfg)
@@ -115,14 +132,14 @@ def test_batchnorm_view_shows_batch_vs_running(qtbot, screenshot_dir):
     _show(qtbot, v)
     v.on_run_started("bn1", cfg)
     t.run()
-    for i in range(0, len(events), 50):       # arrive in batches, as from the bridge
-        v.handle_events(events[i:i + 50])
+    for i in range(0, len(events), 50):  # arrive in batches, as from the bridge
+        v.handle_events(events[i : i + 50])
     assert v.layer.count() == 2
     xs, ys = v.c_bmean.getData()
     assert len(xs) == len(t.to_record().arrays["batchnorm/steps"]) and np.isfinite(ys).all()
     _, rv = v.c_rvar.getData()
     assert rv.min() > 0
-    assert v.c_expected.value() == pytest.approx(0.2821, abs=1e-3)       # √(2/π)/√8
+    assert v.c_expected.value() == pytest.approx(0.2821, abs=1e-3)  # √(2/π)/√8
     ex, ey = v.c_acc_batch.getData()
     assert len(ex) == 2
     qtbot.wait(100)
@@ -130,6 +147,7 @@ def test_batchnorm_view_shows_batch_vs_running(qtbot, screenshot_dir):
     assert px.std() > 20
     # replay from a session record
     from engine.session import Session
+
     w = BatchNormView(c)
     w.load_session(Session(runs=[t.to_record("bn1")]))
     assert len(w.c_bmean.getData()[0]) == len(xs)
@@ -143,8 +161,16 @@ def test_decision_boundary_live_through_the_bridge(qtbot, screenshot_dir):
     from desktop.views.registry import tab_classes
 
     assert DecisionBoundaryView in tab_classes()
-    cfg = ExperimentConfig().with_updates({**FAST, "data.name": "spiral", "data.n_samples": 600, "train.epochs": 300,
-                                           "model.hidden": [32, 32], "optim.lr": 0.01})
+    cfg = ExperimentConfig().with_updates(
+        {
+            **FAST,
+            "data.name": "spiral",
+            "data.n_samples": 600,
+            "train.epochs": 300,
+            "model.hidden": [32, 32],
+            "optim.lr": 0.01,
+        }
+    )
     c = AppController(cfg)
     v = DecisionBoundaryView(c)
     _show(qtbot, v, 900, 700)
@@ -179,6 +205,6 @@ def test_a_hidden_data_view_recomputes_only_when_shown(qtbot):
     v.hide()
     c.set_field("data.name", "circles")
     qtbot.wait(300)
-    assert v.report.name == "moons"                  # nothing computed while hidden
+    assert v.report.name == "moons"  # nothing computed while hidden
     v.show()
     qtbot.waitUntil(lambda: v.report.name == "circles", timeout=10000)

@@ -1,4 +1,5 @@
 """The main window, driven for real under Xvfb with pytest-qt."""
+
 from __future__ import annotations
 
 import subprocess
@@ -10,14 +11,14 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
-from PySide6.QtGui import QImage  # noqa: E402
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QImage
 
-from desktop.controller import AppController  # noqa: E402
-from desktop.main_window import MainWindow  # noqa: E402
-from desktop.plotting import configure_pyqtgraph  # noqa: E402
-from desktop.views.curves import CurvesView  # noqa: E402
-from engine.config import ExperimentConfig  # noqa: E402
+from desktop.controller import AppController
+from desktop.main_window import MainWindow
+from desktop.plotting import configure_pyqtgraph
+from desktop.views.curves import CurvesView
+from engine.config import ExperimentConfig
 
 pytestmark = pytest.mark.gui
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +33,7 @@ def window(qtbot, tmp_path):
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
-    w.activateWindow()          # shortcuts need an active window (no window manager under Xvfb)
+    w.activateWindow()  # shortcuts need an active window (no window manager under Xvfb)
     qtbot.waitUntil(w.isActiveWindow, timeout=5000)
     yield w
     c.shutdown(2.0)
@@ -43,7 +44,7 @@ def curves(w: MainWindow) -> CurvesView:
 
 
 def image_is_not_blank(img: QImage) -> bool:
-    rgb = img.convertToFormat(QImage.Format_RGB32)   # keep a reference while reading its bits
+    rgb = img.convertToFormat(QImage.Format_RGB32)  # keep a reference while reading its bits
     a = np.frombuffer(bytes(rgb.constBits()), dtype=np.uint8)
     return a.std() > 10
 
@@ -71,7 +72,7 @@ def test_changing_lr_in_panel_changes_running_optimizer(window, qtbot):
     ed.widget.editingFinished.emit()
     qtbot.waitUntil(lambda: c.worker.trainer.optimizer.param_groups[0]["lr"] == 0.0042, timeout=10000)
     assert c.config.optim.lr == 0.0042
-    assert not c.restart_needed          # a live edit needs no restart
+    assert not c.restart_needed  # a live edit needs no restart
 
 
 def test_invalid_input_is_marked_at_the_field(window, qtbot):
@@ -80,7 +81,7 @@ def test_invalid_input_is_marked_at_the_field(window, qtbot):
     ed.widget.editingFinished.emit()
     assert ed.error and "optim.lr" in ed.error
     assert "border" in ed.widget.styleSheet()
-    assert window.controller.config.optim.lr == 0.01        # nothing applied
+    assert window.controller.config.optim.lr == 0.01  # nothing applied
     ed.widget.setText("abc")
     ed.widget.editingFinished.emit()
     assert "cannot read" in ed.error
@@ -145,13 +146,16 @@ def test_save_and_open_session(window, qtbot, tmp_path):
     finally:
         QMessageBox.warning = orig
     assert shown and "bad.descent" in shown[0]
-    assert len(curves(window).run.step) == n      # the open work is kept
+    assert len(curves(window).run.step) == n  # the open work is kept
 
 
 def test_close_while_training_exits_quickly(qtbot, tmp_path):
     configure_pyqtgraph()
-    c = AppController(ExperimentConfig().with_updates({"train.epochs": 1000, "data.name": "digits",
-                                                       "model.hidden": [256, 256], "device": "cpu"}))
+    c = AppController(
+        ExperimentConfig().with_updates(
+            {"train.epochs": 1000, "data.name": "digits", "model.hidden": [256, 256], "device": "cpu"}
+        )
+    )
     w = MainWindow(c, settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
     w.show()
     c.start()
@@ -166,8 +170,13 @@ def test_close_while_training_exits_quickly(qtbot, tmp_path):
 
 def test_screenshot_command(tmp_path):
     png = tmp_path / "w.png"
-    r = subprocess.run([sys.executable, "-m", "desktop.cli", "--screenshot", str(png), "--run-for", "4",
-                        "--set", "train.epochs=50"], capture_output=True, text=True, cwd=ROOT, timeout=180)
+    r = subprocess.run(
+        [sys.executable, "-m", "desktop.cli", "--screenshot", str(png), "--run-for", "4", "--set", "train.epochs=50"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=180,
+    )
     assert r.returncode == 0, r.stderr
     img = QImage(str(png))
     assert img.width() >= 1000 and img.height() >= 700
@@ -176,17 +185,43 @@ def test_screenshot_command(tmp_path):
 
 def test_open_command_replays_a_session(tmp_path):
     out = tmp_path / "a.descent"
-    r = subprocess.run([sys.executable, "-m", "desktop.cli", "run", "--quiet", "--set", "train.epochs=3",
-                        "--set", "data.n_samples=200", "--out", str(out)], capture_output=True, text=True,
-                       cwd=ROOT, timeout=180)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "desktop.cli",
+            "run",
+            "--quiet",
+            "--set",
+            "train.epochs=3",
+            "--set",
+            "data.n_samples=200",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=180,
+    )
     assert r.returncode == 0, r.stderr
     png = tmp_path / "open.png"
-    r = subprocess.run([sys.executable, "-m", "desktop.cli", "open", str(out), "--screenshot", str(png)],
-                       capture_output=True, text=True, cwd=ROOT, timeout=180)
+    r = subprocess.run(
+        [sys.executable, "-m", "desktop.cli", "open", str(out), "--screenshot", str(png)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=180,
+    )
     assert r.returncode == 0, r.stderr
     assert image_is_not_blank(QImage(str(png)))
-    r = subprocess.run([sys.executable, "-m", "desktop.cli", "open", str(tmp_path / "nope.descent")],
-                       capture_output=True, text=True, cwd=ROOT, timeout=180)
+    r = subprocess.run(
+        [sys.executable, "-m", "desktop.cli", "open", str(tmp_path / "nope.descent")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=180,
+    )
     assert r.returncode == 2 and "no such file" in r.stderr
 
 
@@ -202,7 +237,7 @@ def test_qt_does_not_leak_references_to_none():
     before = _sys.getrefcount(None)
     for _ in range(2000):
         m.translate(1.0, 0.0, 0.0)
-    assert _sys.getrefcount(None) > 1000     # pinned or never leaking: far from zero
+    assert _sys.getrefcount(None) > 1000  # pinned or never leaking: far from zero
     if not none_refcount_leaks():
         assert abs(_sys.getrefcount(None) - before) < 100
 
@@ -210,14 +245,14 @@ def test_qt_does_not_leak_references_to_none():
 def test_panel_search_and_folding(window, qtbot):
     p = window.panel
     header, body, _ = p.sections["landscape"]
-    assert not body.isVisibleTo(p)                  # advanced sections start folded
+    assert not body.isVisibleTo(p)  # advanced sections start folded
     header.click()
     assert body.isVisibleTo(p)
     p.search.setText("momentum")
     form, label = p.rows["optim.momentum"]
     assert label.isVisibleTo(p)
     assert not p.rows["data.noise"][1].isVisibleTo(p)
-    assert not p.sections["data"][0].isVisibleTo(p)   # no match in Data: its title is hidden too
+    assert not p.sections["data"][0].isVisibleTo(p)  # no match in Data: its title is hidden too
     p.search.setText("")
     assert p.rows["data.noise"][1].isVisibleTo(p)
 
@@ -227,11 +262,24 @@ def test_diagnostic_markers_on_the_loss_plot(window, qtbot):
 
     cv = curves(window)
     cv.on_run_started("r1", window.controller.config)
-    cv.handle_events([Payload("r1", "diagnostics", {"kind": "lr_too_high", "level": "warning", "step": 40,
-                                                     "message": "loss rose above 1.5x its initial value"}),
-                      Payload("r1", "diagnostics", {"kind": "initial_loss", "level": "info", "step": 0,
-                                                     "message": "as expected"}),
-                      Payload("other", "diagnostics", {"kind": "divergence", "level": "error", "step": 9})])
+    cv.handle_events(
+        [
+            Payload(
+                "r1",
+                "diagnostics",
+                {
+                    "kind": "lr_too_high",
+                    "level": "warning",
+                    "step": 40,
+                    "message": "loss rose above 1.5x its initial value",
+                },
+            ),
+            Payload(
+                "r1", "diagnostics", {"kind": "initial_loss", "level": "info", "step": 0, "message": "as expected"}
+            ),
+            Payload("other", "diagnostics", {"kind": "divergence", "level": "error", "step": 9}),
+        ]
+    )
     assert len(cv.markers) == 1 and cv.markers[0].value() == 40
     cv.on_run_started("r2", window.controller.config)
     assert cv.markers == []
@@ -256,7 +304,7 @@ def test_views_are_grouped_and_every_view_is_reachable(window, qtbot):
     window.show_tab("Curves")
     assert window.show_tab("Inside the network") and tabs.currentWidget().title == "Batch norm"
     assert not window.show_tab("No such tab")
-    window.activateWindow()     # no window manager under Xvfb: a GL view can take the activation
+    window.activateWindow()  # no window manager under Xvfb: a GL view can take the activation
     qtbot.waitUntil(window.isActiveWindow, timeout=5000)
     # Ctrl+3 selects the third group (Landscape: a group of one view, no inner tab bar).
     qtbot.keyClick(window, Qt.Key_3, Qt.ControlModifier)
@@ -274,5 +322,5 @@ def test_view_menu_lists_the_groups_with_their_shortcuts(window):
     texts = [a.text() for a in go.actions()]
     assert texts[:7] == window.tabs.group_names()
     assert go.actions()[0].shortcut().toString() == "Ctrl+1"
-    go.actions()[4].trigger()                       # Data
+    go.actions()[4].trigger()  # Data
     assert window.tabs.group_of(window.tabs.currentIndex()) == "Data"

@@ -1,4 +1,5 @@
 """engine/ never imports Qt; the headless path loads no Qt module."""
+
 from __future__ import annotations
 
 import ast
@@ -20,8 +21,12 @@ def test_no_gui_imports_under_engine():
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
-            elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
-                    "import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant):
+            elif (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", getattr(node.func, "id", "")) in ("import_module", "__import__")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
                 names = [str(node.args[0].value)]
             for n in names:
                 if n.split(".")[0] in FORBIDDEN:

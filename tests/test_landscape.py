@@ -1,5 +1,6 @@
 """Loss landscapes: surfaces equal direct evaluation, filter normalization, PCA planes,
 projection faithfulness, sharpness against a dense Hessian, chunking and refusals."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,7 +18,6 @@ from engine.landscape.sharpness import hvp_function, top_hessian_eigenvalue
 from engine.landscape.surface import SurfaceEvaluator, compute_surface, grid_levels
 from engine.landscape.trajectory import TrajectoryBuffer
 from engine.model import build_model
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -92,7 +92,7 @@ def test_filter_normalization_matches_each_filter_norm():
     checked = 0
     for name in layout.names:
         if layout.is_bias_like(name):
-            assert float(dv[name].abs().max()) == 0.0, name     # biases and BN zeroed
+            assert float(dv[name].abs().max()) == 0.0, name  # biases and BN zeroed
             continue
         dn = dv[name].reshape(dv[name].shape[0], -1).norm(dim=1)
         wn = wv[name].reshape(wv[name].shape[0], -1).norm(dim=1)
@@ -148,9 +148,10 @@ def test_top_eigenvalue_matches_dense_hessian(method):
         p = layout.split(flat)
         h = torch.relu(x.double() @ p["1.weight"].T + p["1.bias"])
         return F.cross_entropy(h @ p["3.weight"].T + p["3.bias"], y)
+
     H = torch.autograd.functional.hessian(loss_of, theta)
     exact = float(torch.linalg.eigvalsh(H)[-1])
-    with torch.no_grad():     # the products must not depend on the caller's grad mode
+    with torch.no_grad():  # the products must not depend on the caller's grad mode
         lam, vec, used = top_hessian_eigenvalue(model, x, y, iters=2000, tol=1e-10, method=method)
     assert exact > 0 and abs(lam - exact) / exact < 1e-3, (lam, exact, used)
     assert float(vec.norm()) == pytest.approx(1.0, abs=1e-4)
@@ -196,6 +197,7 @@ def test_oom_halves_the_chunk_and_results_stay_exact(monkeypatch):
         if vecs.shape[0] > 4:
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
         return real(vecs)
+
     monkeypatch.setattr(ev, "_vmap_points", flaky)
     got, _ = ev.evaluate_plane(plane, a, b)
     assert ev.chunk == 4 and np.allclose(got, ref, rtol=1e-6)

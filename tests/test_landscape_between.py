@@ -1,5 +1,6 @@
 """The 1D line between two runs' final weights: exact at both ends and in the middle, train
 and validation, refusals with clear messages, and the session round trip."""
+
 from __future__ import annotations
 
 import copy
@@ -12,16 +13,30 @@ import torch.nn.functional as F
 from engine.config import ExperimentConfig
 from engine.data import load_data
 from engine.landscape.analysis import eval_subset, model_from_record
-from engine.landscape.between import (RunLine, line_between_records, line_to_record, record_weights, store_lines,
-                                      stored_lines)
+from engine.landscape.between import (
+    RunLine,
+    line_between_records,
+    line_to_record,
+    record_weights,
+    store_lines,
+    stored_lines,
+)
 from engine.landscape.params import LandscapeError, ParamLayout
 from engine.session import load_session, save_session
 from engine.session.record import Session
 from engine.train import Trainer
 
-BASE = {"data.name": "iris", "train.epochs": 5, "train.batch_size": 16, "device": "cpu",
-        "landscape.sharpness_every": 0, "landscape.eval_samples": 40, "probes.enabled": False,
-        "diagnostics.enabled": False, "metrics.enabled": False}
+BASE = {
+    "data.name": "iris",
+    "train.epochs": 5,
+    "train.batch_size": 16,
+    "device": "cpu",
+    "landscape.sharpness_every": 0,
+    "landscape.eval_samples": 40,
+    "probes.enabled": False,
+    "diagnostics.enabled": False,
+    "metrics.enabled": False,
+}
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -38,10 +53,12 @@ def _run(name: str, **updates):
 
 @pytest.fixture(scope="module")
 def runs():
-    return {"sgd": _run("sgd", **{"optim.name": "sgd", "optim.lr": 0.05}),
-            "adam": _run("adam", **{"optim.name": "adam", "optim.lr": 0.01}),
-            "drop": _run("drop", **{"optim.name": "adam", "optim.lr": 0.01, "model.dropout": 0.3}),
-            "wide": _run("wide", **{"model.hidden": [48]})}
+    return {
+        "sgd": _run("sgd", **{"optim.name": "sgd", "optim.lr": 0.05}),
+        "adam": _run("adam", **{"optim.name": "adam", "optim.lr": 0.01}),
+        "drop": _run("drop", **{"optim.name": "adam", "optim.lr": 0.01, "model.dropout": 0.3}),
+        "wide": _run("wide", **{"model.hidden": [48]}),
+    }
 
 
 def _loss_acc(model, x, y) -> tuple[float, float]:
@@ -59,8 +76,10 @@ def test_line_is_exact_at_both_runs_and_halfway(runs):
     assert np.any(a == 0.0) and np.any(a == 1.0) and np.all(np.diff(a) > 0) and 38 <= len(a) <= 44
     i0, i1 = int(np.flatnonzero(a == 0.0)[0]), int(np.flatnonzero(a == 1.0)[0])
     data = ta.data
-    for split, (x, y) in (("train", eval_subset(data.x_train, data.y_train, 40)),
-                          ("val", eval_subset(data.x_val, data.y_val, 40))):
+    for split, (x, y) in (
+        ("train", eval_subset(data.x_train, data.y_train, 40)),
+        ("val", eval_subset(data.x_val, data.y_val, 40)),
+    ):
         la, aa = _loss_acc(ta.model, x, y)
         lb, ab = _loss_acc(tb.model, x, y)
         assert getattr(line, f"{split}_loss")[i0] == pytest.approx(la, rel=1e-5)
@@ -78,8 +97,15 @@ def test_line_is_exact_at_both_runs_and_halfway(runs):
     assert line.eval_samples == len(x) and line.a == "sgd" and line.b == "adam"
     # the barrier: 0 at both ends by construction, so never negative; the height of a bump
     assert line.barrier("val") >= 0.0 and line.barrier("train") >= 0.0
-    bump = RunLine("a", "b", np.array([-0.5, 0.0, 0.5, 1.0, 1.5]), np.array([9.0, 1.0, 3.0, 2.0, 9.0]), np.zeros(5),
-                   np.array([9.0, 1.0, 1.2, 2.0, 9.0]), np.zeros(5))
+    bump = RunLine(
+        "a",
+        "b",
+        np.array([-0.5, 0.0, 0.5, 1.0, 1.5]),
+        np.array([9.0, 1.0, 3.0, 2.0, 9.0]),
+        np.zeros(5),
+        np.array([9.0, 1.0, 1.2, 2.0, 9.0]),
+        np.zeros(5),
+    )
     assert bump.barrier("train") == pytest.approx(3.0 - 1.5) and bump.barrier("val") == pytest.approx(0.0)
 
 
@@ -123,7 +149,7 @@ def test_weights_come_from_the_checkpoint_when_the_hook_saved_none(runs):
     _m, flat = record_weights(bare, d.n_features, d.n_classes, d.input_shape)
     _m2, flat2 = record_weights(rec, d.n_features, d.n_classes, d.input_shape)
     assert torch.equal(flat, flat2) and flat.numel() == ParamLayout.of(t.model).size
-    assert torch.equal(model_from_record(bare, d)[1], flat)     # surfaces of such runs work too
+    assert torch.equal(model_from_record(bare, d)[1], flat)  # surfaces of such runs work too
 
 
 def test_line_from_a_live_model_to_a_record_of_another_session(runs, tmp_path):
@@ -162,8 +188,10 @@ def test_session_round_trip_is_byte_identical(runs, tmp_path):
 
 
 def test_run_line_from_arrays_refuses_ragged_arrays():
-    arrays = {"p/alpha": np.linspace(0, 1, 5), **{f"p/{k}": np.zeros(4) for k in
-                                                   ("train_loss", "train_acc", "val_loss", "val_acc")}}
+    arrays = {
+        "p/alpha": np.linspace(0, 1, 5),
+        **{f"p/{k}": np.zeros(4) for k in ("train_loss", "train_acc", "val_loss", "val_acc")},
+    }
     with pytest.raises(LandscapeError, match="different lengths"):
         RunLine.from_arrays(arrays, "p", {})
 

@@ -1,4 +1,5 @@
 """`descent landscape` headless: adds a surface with the path to a session; bad input is one line."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,16 +14,24 @@ from engine.session import load_session, save_session
 from engine.session.record import Session
 from engine.train import Trainer
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def session_file(tmp_path_factory):
-    cfg = ExperimentConfig().with_updates({"data.name": "iris", "train.epochs": 6, "train.batch_size": 16,
-                                           "device": "cpu", "landscape.sharpness_every": 0,
-                                           "landscape.eval_samples": 40, "probes.enabled": False,
-                                           "diagnostics.enabled": False, "metrics.enabled": False})
+    cfg = ExperimentConfig().with_updates(
+        {
+            "data.name": "iris",
+            "train.epochs": 6,
+            "train.batch_size": 16,
+            "device": "cpu",
+            "landscape.sharpness_every": 0,
+            "landscape.eval_samples": 40,
+            "probes.enabled": False,
+            "diagnostics.enabled": False,
+            "metrics.enabled": False,
+        }
+    )
     runs = []
     n_threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -51,7 +60,7 @@ def test_landscape_adds_a_surface_whose_centre_is_the_final_loss(session_file, t
     assert loss[4, 4] == pytest.approx(float(F.cross_entropy(t.model(x), y).detach()), rel=1e-5)
     coords = rec.arrays["landscape/surface/path_coords"]
     assert coords.shape == (len(rec.arrays["landscape/trajectory_steps"]), 2)
-    assert np.allclose(coords[-1], 0.0, atol=1e-5)         # the path ends at the centre
+    assert np.allclose(coords[-1], 0.0, atol=1e-5)  # the path ends at the centre
     meta = rec.meta["landscape"]["surfaces"]["surface"]
     assert meta["plane"]["kind"] == "pca" and 0 < meta["in_plane_fraction"] <= 1.0
     assert rec.arrays["landscape/surface/plane/d1"].shape == rec.arrays["landscape/trajectory"][0].shape
@@ -60,8 +69,9 @@ def test_landscape_adds_a_surface_whose_centre_is_the_final_loss(session_file, t
 def test_shared_plane_puts_both_paths_on_one_surface(session_file, tmp_path):
     path, _ = session_file
     out = tmp_path / "shared.descent"
-    assert main(["landscape", str(path), "--shared", "--grid", "7", "--quiet", "--line-to", "b",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["landscape", str(path), "--shared", "--grid", "7", "--quiet", "--line-to", "b", "--out", str(out)]) == 0
+    )
     s = load_session(out)
     line = s.runs[0].arrays
     t, loss = line["landscape/line/to_run/t"], line["landscape/line/to_run/loss"]
@@ -72,15 +82,21 @@ def test_shared_plane_puts_both_paths_on_one_surface(session_file, tmp_path):
     assert s.runs[0].meta["landscape"]["surfaces"]["shared"]["plane"]["shared_by"] == ["a", "b"]
     assert s.runs[1].arrays["landscape/shared/path_coords"].shape[1] == 2
     # Same seed → same init: both paths start at the same point of the plane.
-    assert np.allclose(s.runs[0].arrays["landscape/shared/path_coords"][0],
-                       s.runs[1].arrays["landscape/shared/path_coords"][0], atol=1e-4)
+    assert np.allclose(
+        s.runs[0].arrays["landscape/shared/path_coords"][0],
+        s.runs[1].arrays["landscape/shared/path_coords"][0],
+        atol=1e-4,
+    )
 
 
-@pytest.mark.parametrize("argv, msg", [
-    (["--grid", "2"], "--grid 2: must be in [5, 401]"),
-    (["--run", "zz"], "no such run"),
-    (["--run", "7"], "the session has 2 runs"),
-])
+@pytest.mark.parametrize(
+    "argv, msg",
+    [
+        (["--grid", "2"], "--grid 2: must be in [5, 401]"),
+        (["--run", "zz"], "no such run"),
+        (["--run", "7"], "the session has 2 runs"),
+    ],
+)
 def test_bad_input_is_one_line(session_file, tmp_path, capsys, argv, msg):
     path, _ = session_file
     assert main(["landscape", str(path), *argv, "--out", str(tmp_path / "x.descent")]) == 2
@@ -102,7 +118,11 @@ def test_line_to_a_run_of_another_architecture_is_refused_by_name(session_file, 
     s = load_session(path)
     s.runs[1].config = s.runs[1].config.with_updates({"model.hidden": [7]})
     other = save_session(s, tmp_path / "other.descent")
-    assert main(["landscape", str(other), "--line-to", "b", "--grid", "5", "--quiet",
-                 "--out", str(tmp_path / "z.descent")]) == 2
+    assert (
+        main(
+            ["landscape", str(other), "--line-to", "b", "--grid", "5", "--quiet", "--out", str(tmp_path / "z.descent")]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert "--line-to b" in err and "model.hidden" in err and "\n" not in err

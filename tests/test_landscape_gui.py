@@ -1,18 +1,19 @@
 """The Landscape tab in the real window: the surface appears while the default experiment
 trains and the path grows live; sessions replay the surface; bad states give a message."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtGui import QImage  # noqa: E402
+from PySide6.QtGui import QImage
 
-from desktop.main_window import MainWindow  # noqa: E402
-from desktop.views.landscape import LandscapeView  # noqa: E402
-from engine.config import ExperimentConfig  # noqa: E402
-from engine.landscape.analysis import stored_result  # noqa: E402
-from engine.session import load_session  # noqa: E402
+from desktop.main_window import MainWindow
+from desktop.views.landscape import LandscapeView
+from engine.config import ExperimentConfig
+from engine.landscape.analysis import stored_result
+from engine.session import load_session
 
 pytestmark = pytest.mark.gui
 
@@ -25,8 +26,11 @@ def _not_blank(img: QImage) -> bool:
 @pytest.fixture
 def window(open_main_window):
     # The default experiment, long enough to keep training while we look.
-    return open_main_window(ExperimentConfig().with_updates({"train.epochs": 400, "device": "cpu",
-                                                             "landscape.grid": 21, "landscape.refresh_epochs": 5}))
+    return open_main_window(
+        ExperimentConfig().with_updates(
+            {"train.epochs": 400, "device": "cpu", "landscape.grid": 21, "landscape.refresh_epochs": 5}
+        )
+    )
 
 
 def view(w: MainWindow) -> LandscapeView:
@@ -69,8 +73,9 @@ def test_cancel_keeps_the_previous_surface_and_replay_computes(window, qtbot, tm
     from engine.session.record import Session
     from engine.train import Trainer
 
-    cfg = ExperimentConfig().with_updates({"data.n_samples": 300, "train.epochs": 4, "device": "cpu",
-                                           "landscape.grid": 9, "landscape.sharpness_every": 0})
+    cfg = ExperimentConfig().with_updates(
+        {"data.n_samples": 300, "train.epochs": 4, "device": "cpu", "landscape.grid": 9, "landscape.sharpness_every": 0}
+    )
     t = Trainer(cfg)
     t.run()
     src = save_session(Session(runs=[t.to_record("r")]), tmp_path / "r.descent")
@@ -99,9 +104,19 @@ def test_diverged_run_is_refused_with_a_message(window, qtbot):
     lv = view(window)
     c = window.controller
     # A linear network with lr 10 and momentum overflows to NaN within a few steps.
-    c.set_config(c.config.with_updates({"data.name": "digits", "model.hidden": [64, 64], "optim.name": "momentum",
-                                        "optim.lr": 10.0, "model.activation": "leaky_relu",
-                                        "model.leaky_slope": 1.0, "train.epochs": 5}))
+    c.set_config(
+        c.config.with_updates(
+            {
+                "data.name": "digits",
+                "model.hidden": [64, 64],
+                "optim.name": "momentum",
+                "optim.lr": 10.0,
+                "model.activation": "leaky_relu",
+                "model.leaky_slope": 1.0,
+                "train.epochs": 5,
+            }
+        )
+    )
     c.start()
     qtbot.waitUntil(lambda: c.state == "diverged", timeout=30000)
     lv.compute()
@@ -114,9 +129,17 @@ def test_shared_plane_replay_draws_every_run(window, tmp_path):
     from engine.session.record import Session
     from engine.train import Trainer
 
-    cfg = ExperimentConfig().with_updates({"data.name": "iris", "train.epochs": 4, "device": "cpu",
-                                           "landscape.sharpness_every": 0, "probes.enabled": False,
-                                           "diagnostics.enabled": False, "metrics.enabled": False})
+    cfg = ExperimentConfig().with_updates(
+        {
+            "data.name": "iris",
+            "train.epochs": 4,
+            "device": "cpu",
+            "landscape.sharpness_every": 0,
+            "probes.enabled": False,
+            "diagnostics.enabled": False,
+            "metrics.enabled": False,
+        }
+    )
     recs = []
     for name, lr in (("a", 0.01), ("b", 0.05)):
         t = Trainer(cfg.with_updates({"optim.lr": lr}), run_id=name)
@@ -147,7 +170,7 @@ def test_automatic_refreshes_leave_the_training_its_core(window, qtbot, monkeypa
     real = LandscapeView.compute
 
     def counting(self):
-        if self.controller.worker.trainer.state == "running":    # (the run's end refreshes at once)
+        if self.controller.worker.trainer.state == "running":  # (the run's end refreshes at once)
             starts.append(time.perf_counter())
         real(self)
 
@@ -158,7 +181,7 @@ def test_automatic_refreshes_leave_the_training_its_core(window, qtbot, monkeypa
     t0 = time.perf_counter()
     qtbot.wait(5000)
     during = [s for s in starts if s > t0]
-    assert window.controller.worker.trainer.epoch > 40                # many refresh_epochs passed…
-    assert 1 <= len(during) <= 5.0 / lmod.MIN_AUTO_REFRESH_S + 1      # …but few surface jobs
-    gaps = np.diff(starts[1:])                                       # (the first job starts at once)
+    assert window.controller.worker.trainer.epoch > 40  # many refresh_epochs passed…
+    assert 1 <= len(during) <= 5.0 / lmod.MIN_AUTO_REFRESH_S + 1  # …but few surface jobs
+    gaps = np.diff(starts[1:])  # (the first job starts at once)
     assert (gaps >= lmod.MIN_AUTO_REFRESH_S * 0.95).all()

@@ -1,9 +1,9 @@
 """The landscape hook inside a real run: snapshots, payloads, sharpness, session export."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from engine.config import ExperimentConfig
 from engine.events import Payload
@@ -13,15 +13,23 @@ from engine.session import load_session, save_session
 from engine.session.record import Session
 from engine.train import Trainer
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _cfg(**extra):
-    base = {"data.n_samples": 300, "train.epochs": 4, "train.batch_size": 32, "device": "cpu",
-            "landscape.snapshot_every": 2, "landscape.max_snapshots": 16, "landscape.sharpness_every": 2,
-            "landscape.sharpness_iters": 10, "probes.enabled": False,
-            "diagnostics.enabled": False, "metrics.enabled": False}
+    base = {
+        "data.n_samples": 300,
+        "train.epochs": 4,
+        "train.batch_size": 32,
+        "device": "cpu",
+        "landscape.snapshot_every": 2,
+        "landscape.max_snapshots": 16,
+        "landscape.sharpness_every": 2,
+        "landscape.sharpness_iters": 10,
+        "probes.enabled": False,
+        "diagnostics.enabled": False,
+        "metrics.enabled": False,
+    }
     base.update(extra)
     return ExperimentConfig().with_updates(base)
 
@@ -40,8 +48,9 @@ def test_run_records_a_bounded_trajectory_and_streams_it(tmp_path):
     assert traj.dtype == np.float32 and steps[0] == 0 and steps[-1] == t.step
     # The last snapshot is the final weights, the first the init.
     assert np.array_equal(traj[-1], flat_params(t.model).numpy())
-    assert np.allclose(traj[0], np.concatenate([t.initial_state[n].reshape(-1).numpy()
-                                                for n in ParamLayout.of(t.model).names]))
+    assert np.allclose(
+        traj[0], np.concatenate([t.initial_state[n].reshape(-1).numpy() for n in ParamLayout.of(t.model).names])
+    )
     sharp = [e for e in events if isinstance(e, Payload) and e.topic == TOPIC_SHARPNESS]
     assert [p.data["epoch"] for p in sharp] == [1, 2, 4]
     assert all(p.data["value"] > 0 and p.data["two_over_lr"] == 2 / 0.01 for p in sharp)
@@ -60,8 +69,15 @@ def test_hook_is_off_when_disabled():
 
 def test_path_ends_at_restored_best_weights():
     # Early stopping restores the best weights at the end: the path must end there too.
-    cfg = _cfg(**{"reg.early_stopping": True, "reg.patience": 1, "train.epochs": 30, "optim.lr": 0.3,
-                  "landscape.sharpness_every": 0})
+    cfg = _cfg(
+        **{
+            "reg.early_stopping": True,
+            "reg.patience": 1,
+            "train.epochs": 30,
+            "optim.lr": 0.3,
+            "landscape.sharpness_every": 0,
+        }
+    )
     t = Trainer(cfg)
     t.run()
     rec = t.to_record()

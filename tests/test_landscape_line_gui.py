@@ -1,25 +1,33 @@
 """Landscape tab → Line to a saved run: the 1D line from the live run's weights to the final
 weights of a run in another session file, refused for another architecture, saved with the
 session and shown again in replay."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtGui import QColor, QImage  # noqa: E402
+from PySide6.QtGui import QColor, QImage
 
-from desktop.main_window import MainWindow  # noqa: E402
-from desktop.views.landscape import LandscapeView  # noqa: E402
-from desktop.views.landscape_line import B_COLOR  # noqa: E402
-from engine.config import ExperimentConfig  # noqa: E402
-from engine.session import Session, load_session, save_session  # noqa: E402
-from engine.train import Trainer  # noqa: E402
+from desktop.main_window import MainWindow
+from desktop.views.landscape import LandscapeView
+from desktop.views.landscape_line import B_COLOR
+from engine.config import ExperimentConfig
+from engine.session import Session, load_session, save_session
+from engine.train import Trainer
 
 pytestmark = pytest.mark.gui
 
-BASE = {"data.n_samples": 300, "device": "cpu", "landscape.grid": 9, "landscape.sharpness_every": 0,
-        "probes.enabled": False, "diagnostics.enabled": False, "metrics.enabled": False}
+BASE = {
+    "data.n_samples": 300,
+    "device": "cpu",
+    "landscape.grid": 9,
+    "landscape.sharpness_every": 0,
+    "probes.enabled": False,
+    "diagnostics.enabled": False,
+    "metrics.enabled": False,
+}
 
 
 def _colour_pixels(img: QImage, hex_color: str, tol: int = 40) -> int:
@@ -70,10 +78,10 @@ def test_line_from_the_live_run_to_a_saved_run(window, qtbot, tmp_path, screensh
     line = panel.line
     assert line.b == "adam-run (adam-run.descent)" and line.a == window.controller.run_id
     i0, i1 = int(np.flatnonzero(line.alpha == 0)[0]), int(np.flatnonzero(line.alpha == 1)[0])
-    assert line.eval_samples == rec_b.meta["n_val"]        # the whole validation set: the end is B's final loss
+    assert line.eval_samples == rec_b.meta["n_val"]  # the whole validation set: the end is B's final loss
     assert line.val_loss[i1] == pytest.approx(rec_b.final["val_loss"], rel=1e-4)
     live = window.controller.current_record()
-    assert line.val_loss[i0] == pytest.approx(live.final["val_loss"], rel=0.2)     # the epoch's, a few steps earlier
+    assert line.val_loss[i0] == pytest.approx(live.final["val_loss"], rel=0.2)  # the epoch's, a few steps earlier
     assert "barrier" in panel.status.text()
     qtbot.wait(200)
     window.grab().toImage().save(str(screenshot_dir / "landscape_line_to_saved_run.png"))
@@ -86,7 +94,7 @@ def test_line_from_the_live_run_to_a_saved_run(window, qtbot, tmp_path, screensh
     assert s.meta["landscape"]["line_to"][0]["b"] == "adam-run (adam-run.descent)"
     assert window.open_session(str(path))
     assert panel.line is not None and np.array_equal(panel.line.val_loss, line.val_loss)
-    assert np.allclose(panel.plot.items["train_loss"].getData()[1], np.log10(line.train_loss))    # log axis
+    assert np.allclose(panel.plot.items["train_loss"].getData()[1], np.log10(line.train_loss))  # log axis
     # in replay, a line from the saved run to the other file is computed from the saved weights
     assert panel.compute_to(same)
     qtbot.waitUntil(lambda: not panel.busy and panel.btn.isEnabled() and panel.line is not line, timeout=30000)

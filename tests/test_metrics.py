@@ -1,4 +1,5 @@
 """Metrics per epoch on the validation set, checked against sklearn.metrics (issue 5)."""
+
 from __future__ import annotations
 
 import math
@@ -84,8 +85,17 @@ def test_curves_are_thinned_to_the_configured_points():
 
 
 def test_metrics_every_n_epochs_keeps_the_last_epoch():
-    t = Trainer(cfg(**{"data.name": "moons", "data.n_samples": 200, "train.epochs": 5, "metrics.every": 2,
-                       "metrics.min_steps": 0}))
+    t = Trainer(
+        cfg(
+            **{
+                "data.name": "moons",
+                "data.n_samples": 200,
+                "train.epochs": 5,
+                "metrics.every": 2,
+                "metrics.min_steps": 0,
+            }
+        )
+    )
     t.run()
     hook = next(h for h in t.hooks if isinstance(h, MetricsHook))
     assert hook.epochs == [2, 4, 5]
@@ -97,7 +107,7 @@ def test_metrics_min_steps_bounds_their_cost_on_tiny_epochs():
     t.run()
     hook = next(h for h in t.hooks if isinstance(h, MetricsHook))
     assert t.steps_per_epoch == 3
-    assert hook.epochs == [1, 5, 9, 12]          # epochs at steps 3, 15, 27 and the last one
+    assert hook.epochs == [1, 5, 9, 12]  # epochs at steps 3, 15, 27 and the last one
     assert all(b - a >= 10 for a, b in zip(hook.steps[:-2], hook.steps[1:-1]))
 
 
@@ -105,25 +115,29 @@ def test_curves_from_one_call_are_sklearns_roc_and_pr_curves():
     """roc_and_pr_curves returns exactly roc_curve's and precision_recall_curve's arrays,
     ties and few thresholds included (the binary case of every scored class)."""
     from engine.metrics.classification import roc_and_pr_curves
+
     rng = np.random.default_rng(0)
     cases = [(np.array([0, 1]), np.array([0.2, 0.7])), (np.array([1, 0, 1]), np.array([0.5, 0.5, 0.5]))]
     for n in (5, 40, 400):
         y = (rng.random(n) < 0.3).astype(np.int64)
         y[:2] = [0, 1]
-        cases += [(y, rng.random(n)), (y, rng.integers(0, 4, n) / 4.0)]        # distinct scores; many ties
+        cases += [(y, rng.random(n)), (y, rng.integers(0, 4, n) / 4.0)]  # distinct scores; many ties
     for y, s in cases:
         (fpr, tpr, thr), (prec, rec, pthr) = roc_and_pr_curves(y, s)
-        for got, want in zip((fpr, tpr, thr, prec, rec, pthr), (*skm.roc_curve(y, s), *skm.precision_recall_curve(y, s))):
+        for got, want in zip(
+            (fpr, tpr, thr, prec, rec, pthr), (*skm.roc_curve(y, s), *skm.precision_recall_curve(y, s))
+        ):
             assert got.shape == want.shape and np.array_equal(got, want)
 
 
 def test_per_class_scores_are_sklearns_with_zero_division_0():
     from engine.metrics.classification import per_class_scores
+
     rng = np.random.default_rng(1)
     for _ in range(20):
         y, pred = rng.integers(0, 5, 60), rng.integers(0, 5, 60)
-        pred[pred == 3] = 4               # class 3 never predicted: precision 0/0
-        y[y == 2] = 1                     # class 2 never true: recall 0/0
+        pred[pred == 3] = 4  # class 3 never predicted: precision 0/0
+        y[y == 2] = 1  # class 2 never true: recall 0/0
         cm = skm.confusion_matrix(y, pred, labels=range(5))
         want = skm.precision_recall_fscore_support(y, pred, labels=range(5), zero_division=0)
         for got, w in zip(per_class_scores(cm), want):

@@ -1,19 +1,20 @@
 """The metrics view: confusion matrix, ROC/PR with the threshold slider, loss vs accuracy."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtGui import QImage  # noqa: E402
-from sklearn import metrics as skm  # noqa: E402
+from PySide6.QtGui import QImage
+from sklearn import metrics as skm
 
-from desktop.controller import AppController  # noqa: E402
-from desktop.views.metrics_view import MetricsView  # noqa: E402
-from engine.config import ExperimentConfig  # noqa: E402
-from engine.events import EventChannel  # noqa: E402
-from engine.session.record import Session  # noqa: E402
-from engine.train import Trainer  # noqa: E402
+from desktop.controller import AppController
+from desktop.views.metrics_view import MetricsView
+from engine.config import ExperimentConfig
+from engine.events import EventChannel
+from engine.session.record import Session
+from engine.train import Trainer
 
 pytestmark = pytest.mark.gui
 
@@ -31,8 +32,16 @@ def run_events(cfg: ExperimentConfig, run_id: str = "r1"):
 
 
 def test_binary_metrics_threshold_slider_moves_the_point(qtbot, screenshot_dir):
-    cfg = ExperimentConfig().with_updates({"data.name": "moons", "data.n_samples": 400, "train.epochs": 3,
-                                           "device": "cpu", "train.threads": 1, "probes.enabled": False})
+    cfg = ExperimentConfig().with_updates(
+        {
+            "data.name": "moons",
+            "data.n_samples": 400,
+            "train.epochs": 3,
+            "device": "cpu",
+            "train.threads": 1,
+            "probes.enabled": False,
+        }
+    )
     t, events = run_events(cfg)
     v = MetricsView(AppController(cfg))
     qtbot.addWidget(v)
@@ -51,7 +60,7 @@ def test_binary_metrics_threshold_slider_moves_the_point(qtbot, screenshot_dir):
     assert py[0] == pytest.approx(tp / (labels == 1).sum())
     v.threshold.setValue(10)
     px2, py2 = v.roc_point.getData()
-    assert py2[0] >= py[0] and px2[0] >= px[0]         # a lower threshold: more positives
+    assert py2[0] >= py[0] and px2[0] >= px[0]  # a lower threshold: more positives
     assert "TPR" in v.threshold_label.text()
     auc = skm.roc_auc_score(labels, scores)
     assert f"{auc:.3f}" in v.table.item(1, 4).text()
@@ -61,8 +70,9 @@ def test_binary_metrics_threshold_slider_moves_the_point(qtbot, screenshot_dir):
 
 
 def test_multiclass_confusion_matrix_and_replay(qtbot, screenshot_dir):
-    cfg = ExperimentConfig().with_updates({"data.name": "digits", "train.epochs": 2, "device": "cpu",
-                                           "train.threads": 1, "probes.enabled": False})
+    cfg = ExperimentConfig().with_updates(
+        {"data.name": "digits", "train.epochs": 2, "device": "cpu", "train.threads": 1, "probes.enabled": False}
+    )
     t, events = run_events(cfg)
     v = MetricsView(AppController(cfg))
     qtbot.addWidget(v)

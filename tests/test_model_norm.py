@@ -1,4 +1,5 @@
 """Batch norm (train vs eval), dropout (inverted scaling) and the CNN builder."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,7 +30,7 @@ def test_batchnorm_placement(place):
 def test_batchnorm_eval_uses_running_statistics_train_uses_the_batch():
     torch.manual_seed(0)
     m = _mlp(batch_norm="before")
-    for _ in range(20):                                   # collect running estimates
+    for _ in range(20):  # collect running estimates
         m(torch.randn(64, 4) * 2 + 1)
     x = torch.randn(8, 4)
     others_a, others_b = torch.randn(24, 4) * 5, torch.randn(24, 4) - 3
@@ -37,15 +38,15 @@ def test_batchnorm_eval_uses_running_statistics_train_uses_the_batch():
     with torch.no_grad():
         ya = m(torch.cat([x, others_a]))[:8]
         yb = m(torch.cat([x, others_b]))[:8]
-    assert torch.allclose(ya, yb, atol=1e-6)              # eval: independent of the rest of the batch
+    assert torch.allclose(ya, yb, atol=1e-6)  # eval: independent of the rest of the batch
     bn = m.batchnorm_layers()[0]
     rm = bn.running_mean.clone()
     m.train()
     with torch.no_grad():
         ta = m(torch.cat([x, others_a]))[:8]
         tb = m(torch.cat([x, others_b]))[:8]
-    assert (ta - tb).abs().max() > 0.1                    # train: batch statistics change the output
-    assert not torch.equal(bn.running_mean, rm)           # and the running estimates move
+    assert (ta - tb).abs().max() > 0.1  # train: batch statistics change the output
+    assert not torch.equal(bn.running_mean, rm)  # and the running estimates move
 
 
 def test_batchnorm_running_mean_follows_momentum():
@@ -53,8 +54,8 @@ def test_batchnorm_running_mean_follows_momentum():
     bn = m.batchnorm_layers()[0]
     x = torch.randn(256, 4)
     with torch.no_grad():
-        z = m[1](m[0](x))                   # Flatten → Linear: the BN's input
-        m[2](z)                             # one training-mode BN call
+        z = m[1](m[0](x))  # Flatten → Linear: the BN's input
+        m[2](z)  # one training-mode BN call
     # one update with momentum 0.5 from the initial (0, 1): running = 0.5·old + 0.5·batch
     assert torch.allclose(bn.running_mean, 0.5 * z.mean(0), atol=1e-5)
     assert torch.allclose(bn.running_var, 0.5 + 0.5 * z.var(0, unbiased=True), atol=1e-4)
@@ -66,21 +67,21 @@ def test_dropout_keeps_expected_activation_and_eval_is_deterministic():
     drops = [x for x in m if isinstance(x, nn.Dropout)]
     assert len(drops) == 2 and drops[0].p == p
     x = torch.randn(1, 4).expand(20000, 4)
-    first = nn.Sequential(*list(m)[0:4])     # Flatten → Linear → sigmoid → dropout
+    first = nn.Sequential(*list(m)[0:4])  # Flatten → Linear → sigmoid → dropout
     act = nn.Sequential(*list(m)[0:3])
     m.train()
     with torch.no_grad():
-        h = first(x)                 # Linear → sigmoid → dropout, 20000 independent masks
+        h = first(x)  # Linear → sigmoid → dropout, 20000 independent masks
         ref = act(x[:1])
     zero_frac = float((h == 0).float().mean())
     assert abs(zero_frac - p) < 0.02
     kept = h[h != 0].reshape(-1)
-    assert torch.allclose(kept.max(), (ref / (1 - p)).max(), rtol=1e-5)       # inverted scaling 1/(1-p)
-    assert torch.allclose(h.mean(0), ref[0], rtol=0.05, atol=0.01)          # E[mask·h/(1-p)] = h
+    assert torch.allclose(kept.max(), (ref / (1 - p)).max(), rtol=1e-5)  # inverted scaling 1/(1-p)
+    assert torch.allclose(h.mean(0), ref[0], rtol=0.05, atol=0.01)  # E[mask·h/(1-p)] = h
     m.eval()
     with torch.no_grad():
         assert torch.equal(m(x[:5]), m(x[:5]))
-        assert torch.allclose(first(x[:1]), ref)                           # eval: dropout is identity
+        assert torch.allclose(first(x[:1]), ref)  # eval: dropout is identity
 
 
 def test_cnn_builds_for_images_and_refuses_vectors():
@@ -98,9 +99,19 @@ def test_cnn_builds_for_images_and_refuses_vectors():
 
 def test_cnn_trains_on_digits():
     from engine.train import Trainer
-    cfg = ExperimentConfig().with_updates({"data.name": "digits", "model.arch": "cnn", "model.conv_channels": [8],
-                                           "model.hidden": [32], "train.epochs": 3, "device": "cpu",
-                                           "optim.lr": 0.01, "train.threads": 1})
+
+    cfg = ExperimentConfig().with_updates(
+        {
+            "data.name": "digits",
+            "model.arch": "cnn",
+            "model.conv_channels": [8],
+            "model.hidden": [32],
+            "train.epochs": 3,
+            "device": "cpu",
+            "optim.lr": 0.01,
+            "train.threads": 1,
+        }
+    )
     t = Trainer(cfg, hooks=[])
     assert t.run() == "finished"
     assert t.final_metrics()["val_acc"] > 0.85
@@ -112,12 +123,12 @@ def test_dropout_masks_are_seeded_and_resumable():
     x = torch.randn(64, 4)
     a, b = _mlp(dropout=0.5), _mlp(dropout=0.5)
     a.train(), b.train()
-    assert torch.equal(a(x), b(x))                        # same seed, same masks
+    assert torch.equal(a(x), b(x))  # same seed, same masks
     states = dropout_rng_states(a)
     assert len(states) == 2 and all(s is not None for s in states)
     nxt = a(x)
-    assert not torch.equal(nxt, a(x))                     # the sequence moves on
+    assert not torch.equal(nxt, a(x))  # the sequence moves on
     c = _mlp(dropout=0.5)
     c.train()
     set_dropout_rng_states(c, states)
-    assert torch.equal(c(x), nxt)                         # resumed exactly where a was
+    assert torch.equal(c(x), nxt)  # resumed exactly where a was

@@ -1,5 +1,6 @@
 """Batch norm and dropout chosen per hidden layer (model.batch_norm_layers, model.dropout_layers),
 while the model-wide keys (model.batch_norm, model.dropout) keep meaning "every hidden layer"."""
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,12 @@ def _blocks(model: nn.Module) -> list[list[str]]:
 
 def test_dropout_probabilities_land_in_their_layers():
     m = build_model(ModelConfig(hidden=[8, 8, 8], dropout_layers=[0.5, 0.0, 0.2]), 4, 3, seed=0)
-    assert _blocks(m) == [["Linear", "act", "Dropout(0.5)"], ["Linear", "act"], ["Linear", "act", "Dropout(0.2)"],
-                          ["Linear"]]
+    assert _blocks(m) == [
+        ["Linear", "act", "Dropout(0.5)"],
+        ["Linear", "act"],
+        ["Linear", "act", "Dropout(0.2)"],
+        ["Linear"],
+    ]
 
 
 def test_dropout_layers_override_the_model_wide_dropout():
@@ -48,16 +53,26 @@ def test_dropout_layers_override_the_model_wide_dropout():
 
 
 def test_batch_norm_only_where_asked_and_on_its_side_of_the_activation():
-    m = build_model(ModelConfig(hidden=[8, 8, 8], batch_norm_layers=["before", "off", "after"],
-                                bn_momentum=0.2, bn_eps=1e-3), 4, 3, seed=0)
-    assert _blocks(m) == [["Linear", "BatchNorm1d", "act"], ["Linear", "act"], ["Linear", "act", "BatchNorm1d"],
-                          ["Linear"]]
+    m = build_model(
+        ModelConfig(hidden=[8, 8, 8], batch_norm_layers=["before", "off", "after"], bn_momentum=0.2, bn_eps=1e-3),
+        4,
+        3,
+        seed=0,
+    )
+    assert _blocks(m) == [
+        ["Linear", "BatchNorm1d", "act"],
+        ["Linear", "act"],
+        ["Linear", "act", "BatchNorm1d"],
+        ["Linear"],
+    ]
     bns = [x for x in m if isinstance(x, nn.BatchNorm1d)]
     assert [b.num_features for b in bns] == [8, 8]
     assert all(b.momentum == 0.2 and b.eps == 1e-3 for b in bns)
     labels = [label for _, label in batchnorm_labels(m)]
-    assert labels == ["hidden layer 1, before the activation (8 units)",
-                      "hidden layer 3, after the activation (8 units)"]
+    assert labels == [
+        "hidden layer 1, before the activation (8 units)",
+        "hidden layer 3, after the activation (8 units)",
+    ]
 
 
 def test_batch_norm_layers_override_the_model_wide_placement():
@@ -75,13 +90,20 @@ def test_old_style_keys_mean_every_layer_exactly(bn, p):
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
     x = torch.randn(32, 4)
     a.train(), b.train()
-    assert torch.equal(a(x), b(x))                     # same dropout masks too
+    assert torch.equal(a(x), b(x))  # same dropout masks too
     assert old.batch_norm_per_layer() == [bn] * 3 and old.dropout_per_layer() == [p] * 3
 
 
 def test_cnn_dense_part_per_layer_conv_blocks_model_wide():
-    cfg = ModelConfig(arch="cnn", conv_channels=[4, 4], hidden=[16, 8], batch_norm="after", dropout=0.1,
-                      batch_norm_layers=["off", "before"], dropout_layers=[0.5, 0.0])
+    cfg = ModelConfig(
+        arch="cnn",
+        conv_channels=[4, 4],
+        hidden=[16, 8],
+        batch_norm="after",
+        dropout=0.1,
+        batch_norm_layers=["off", "before"],
+        dropout_layers=[0.5, 0.0],
+    )
     m = build_model(cfg, 64, 10, seed=0, input_shape=(1, 8, 8))
     blocks = _blocks(m)
     assert blocks[0] == blocks[1] == ["Conv2d", "act", "BatchNorm2d", "Dropout(0.1)"]
@@ -95,8 +117,13 @@ def test_cnn_dense_part_per_layer_conv_blocks_model_wide():
     assert not ModelConfig().uses_batch_norm()
 
 
-@pytest.mark.parametrize("key,value,fallback", [("model.dropout_layers", [0.5, 0.0, 0.2], "model.dropout"),
-                                                ("model.batch_norm_layers", ["before"], "model.batch_norm")])
+@pytest.mark.parametrize(
+    "key,value,fallback",
+    [
+        ("model.dropout_layers", [0.5, 0.0, 0.2], "model.dropout"),
+        ("model.batch_norm_layers", ["before"], "model.batch_norm"),
+    ],
+)
 def test_length_mismatch_names_the_field_expected_and_given(key, value, fallback):
     with pytest.raises(ConfigError) as e:
         ExperimentConfig().with_updates({"model.hidden": [32, 32], key: value})
@@ -126,7 +153,9 @@ def test_entry_out_of_range_and_bad_text_are_named():
 
 def test_set_syntax_and_field_kinds():
     assert parse_set_args(["model.dropout_layers=0.5,0", "model.batch_norm_layers=[Before, off]"]) == {
-        "model.dropout_layers": [0.5, 0.0], "model.batch_norm_layers": ["before", "off"]}
+        "model.dropout_layers": [0.5, 0.0],
+        "model.batch_norm_layers": ["before", "off"],
+    }
     assert parse_set_args(["model.dropout_layers="]) == {"model.dropout_layers": []}
     fl, cl = field_spec("model.dropout_layers"), field_spec("model.batch_norm_layers")
     assert (fl.kind, fl.minimum, fl.maximum, fl.max_exclusive, fl.is_list) == ("float_list", 0.0, 1.0, True, True)
@@ -148,9 +177,19 @@ def test_old_config_json_loads_with_the_same_meaning():
     assert cfg.model.batch_norm_per_layer() == ["after", "after"] and cfg.model.dropout_per_layer() == [0.3, 0.3]
 
 
-FAST = {"data.name": "digits", "model.hidden": [32, 16], "train.epochs": 1, "train.batch_size": 32, "device": "cpu",
-        "train.threads": 1, "probes.enabled": False, "diagnostics.enabled": False, "metrics.enabled": False,
-        "landscape.snapshots": False, "landscape.sharpness_every": 0}
+FAST = {
+    "data.name": "digits",
+    "model.hidden": [32, 16],
+    "train.epochs": 1,
+    "train.batch_size": 32,
+    "device": "cpu",
+    "train.threads": 1,
+    "probes.enabled": False,
+    "diagnostics.enabled": False,
+    "metrics.enabled": False,
+    "landscape.snapshots": False,
+    "landscape.sharpness_every": 0,
+}
 
 
 def _loss_series(cfg: ExperimentConfig, steps: int = 12) -> list[float]:
@@ -163,17 +202,19 @@ def _loss_series(cfg: ExperimentConfig, steps: int = 12) -> list[float]:
 
 def test_per_layer_settings_change_the_run():
     base = ExperimentConfig().with_updates(FAST)
-    variants = {"base": base,
-                "dropout first": base.with_updates({"model.dropout_layers": [0.5, 0.0]}),
-                "dropout second": base.with_updates({"model.dropout_layers": [0.0, 0.5]}),
-                "bn second": base.with_updates({"model.batch_norm_layers": ["off", "before"]})}
+    variants = {
+        "base": base,
+        "dropout first": base.with_updates({"model.dropout_layers": [0.5, 0.0]}),
+        "dropout second": base.with_updates({"model.dropout_layers": [0.0, 0.5]}),
+        "bn second": base.with_updates({"model.batch_norm_layers": ["off", "before"]}),
+    }
     series = {name: _loss_series(cfg) for name, cfg in variants.items()}
     assert all(len(s) == 12 for s in series.values())
     names = list(series)
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             assert series[a] != series[b], f"{a} and {b} gave the same loss series"
-    assert _loss_series(variants["dropout first"]) == series["dropout first"]     # the comparison can fail
+    assert _loss_series(variants["dropout first"]) == series["dropout first"]  # the comparison can fail
 
 
 def test_batchnorm_probe_records_only_the_layers_with_batch_norm():
@@ -195,8 +236,9 @@ def test_session_round_trip_keeps_per_layer_settings(tmp_path):
     from engine.session import Session, load_session, save_session
     from engine.train import Trainer
 
-    cfg = ExperimentConfig().with_updates({**FAST, "model.dropout_layers": [0.4, 0.0],
-                                           "model.batch_norm_layers": ["before", "off"]})
+    cfg = ExperimentConfig().with_updates(
+        {**FAST, "model.dropout_layers": [0.4, 0.0], "model.batch_norm_layers": ["before", "off"]}
+    )
     t = Trainer(cfg, hooks=[])
     t.run(max_steps=3)
     path = tmp_path / "s.descent"
@@ -207,16 +249,55 @@ def test_session_round_trip_keeps_per_layer_settings(tmp_path):
 
 def test_cli_set_dropout_layers(tmp_path):
     out = tmp_path / "a.descent"
-    r = subprocess.run([sys.executable, "-m", "desktop.cli", "run", "--set", "model.dropout_layers=0.5,0",
-                        "--set", "train.epochs=2", "--set", "data.n_samples=300", "--set", "device=cpu", "--quiet",
-                        "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "desktop.cli",
+            "run",
+            "--set",
+            "model.dropout_layers=0.5,0",
+            "--set",
+            "train.epochs=2",
+            "--set",
+            "data.n_samples=300",
+            "--set",
+            "device=cpu",
+            "--quiet",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
-    info = subprocess.run([sys.executable, "-m", "desktop.cli", "info", str(out), "--json"], capture_output=True,
-                          text=True, cwd=ROOT, timeout=120)
+    info = subprocess.run(
+        [sys.executable, "-m", "desktop.cli", "info", str(out), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert info.returncode == 0, info.stderr
     assert json.loads(info.stdout)["runs"][0]["config"]["model"]["dropout_layers"] == [0.5, 0.0]
-    bad = subprocess.run([sys.executable, "-m", "desktop.cli", "run", "--set", "model.dropout_layers=0.5",
-                          "--out", str(tmp_path / "b.descent")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "desktop.cli",
+            "run",
+            "--set",
+            "model.dropout_layers=0.5",
+            "--out",
+            str(tmp_path / "b.descent"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert bad.returncode == 2
     assert "model.dropout_layers: expected 2 values" in bad.stderr and "got 1 (0.5)" in bad.stderr
 
@@ -225,9 +306,16 @@ def test_batch_norm_in_only_some_layers_gets_the_probe_and_the_pair_guard():
     from engine.model.batchnorm_probe import BatchNormProbe
     from engine.train import Trainer
 
-    cfg = ExperimentConfig().with_updates({"data.n_samples": 129, "model.hidden": [8, 8],
-                                           "model.batch_norm_layers": ["off", "before"],
-                                           "train.batch_size": 32, "train.epochs": 1, "device": "cpu"})
+    cfg = ExperimentConfig().with_updates(
+        {
+            "data.n_samples": 129,
+            "model.hidden": [8, 8],
+            "model.batch_norm_layers": ["off", "before"],
+            "train.batch_size": 32,
+            "train.epochs": 1,
+            "device": "cpu",
+        }
+    )
     t = Trainer(cfg)
     assert any(isinstance(h, BatchNormProbe) for h in t.hooks)
     # The epoch's last batch would hold one sample: it borrows one so BN can normalize it.
@@ -237,14 +325,20 @@ def test_batch_norm_in_only_some_layers_gets_the_probe_and_the_pair_guard():
 def test_compare_vary_takes_per_layer_lists():
     from engine.compare.spec import parse_vary
 
-    (key, values), = parse_vary(["model.dropout_layers=0.5,0;0,0.5"])
+    ((key, values),) = parse_vary(["model.dropout_layers=0.5,0;0,0.5"])
     assert key == "model.dropout_layers" and values == [[0.5, 0.0], [0.0, 0.5]]
 
 
 def test_init_study_ignores_the_configs_per_layer_lists():
     from engine.probes.init_study import init_study
 
-    cfg = ExperimentConfig().with_updates({"model.hidden": [16, 16], "model.dropout_layers": [0.5, 0.0],
-                                           "model.batch_norm_layers": ["off", "after"], "device": "cpu"})
+    cfg = ExperimentConfig().with_updates(
+        {
+            "model.hidden": [16, 16],
+            "model.dropout_layers": [0.5, 0.0],
+            "model.batch_norm_layers": ["off", "after"],
+            "device": "cpu",
+        }
+    )
     study = init_study(cfg, depth=5, width=32, n_samples=64)
     assert len(study.labels) == 5 and study.std.shape == (5,) and (study.std > 0).all()

@@ -1,4 +1,5 @@
 """The batch-norm probe (batch vs running statistics, batch-size effect) and the decision-boundary grid."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,9 +17,17 @@ FAST = {"device": "cpu", "train.threads": 1}
 
 def _bn_run(batch: int, epochs: int = 2):
     got: list = []
-    cfg = ExperimentConfig().with_updates({**FAST, "data.name": "digits", "model.batch_norm": "before",
-                                           "train.batch_size": batch, "train.epochs": epochs, "model.hidden": [32],
-                                           "train.val_fraction": 0.5})
+    cfg = ExperimentConfig().with_updates(
+        {
+            **FAST,
+            "data.name": "digits",
+            "model.batch_norm": "before",
+            "train.batch_size": batch,
+            "train.epochs": epochs,
+            "model.hidden": [32],
+            "train.val_fraction": 0.5,
+        }
+    )
     t = Trainer(cfg, emit=got.append)
     assert any(isinstance(h, BatchNormProbe) for h in t.hooks)
     t.run()
@@ -30,7 +39,7 @@ def test_batchnorm_probe_shows_batch_noise_shrinking_with_batch_size():
     big, _ = _bn_run(32, epochs=3)
     gs = small.to_record().arrays["batchnorm/mean_gap"][:, 0]
     gb = big.to_record().arrays["batchnorm/mean_gap"][:, 0]
-    g_small, g_big = gs[len(gs) // 2:].mean(), gb[len(gb) // 2:].mean()
+    g_small, g_big = gs[len(gs) // 2 :].mean(), gb[len(gb) // 2 :].mean()
     # |μ_B − μ̂|/σ̂ ≈ √(2/π)/√B: 0.40 at B=4, 0.14 at B=32
     assert g_small == pytest.approx(expected_gap(4), rel=0.3)
     assert g_small > 1.8 * g_big
@@ -59,9 +68,17 @@ def test_evaluate_with_batch_stats_leaves_running_estimates_alone():
 
 
 def test_last_batch_of_one_sample_is_padded_for_batchnorm():
-    cfg = ExperimentConfig().with_updates({**FAST, "data.name": "moons", "data.n_samples": 52,
-                                           "train.val_fraction": 0.2, "model.batch_norm": "after",
-                                           "train.batch_size": 4, "train.epochs": 2})
+    cfg = ExperimentConfig().with_updates(
+        {
+            **FAST,
+            "data.name": "moons",
+            "data.n_samples": 52,
+            "train.val_fraction": 0.2,
+            "model.batch_norm": "after",
+            "train.batch_size": 4,
+            "train.epochs": 2,
+        }
+    )
     t = Trainer(cfg, hooks=[])
     assert t.n_train % 4 == 1
     assert t.run() == "finished"
@@ -69,11 +86,20 @@ def test_last_batch_of_one_sample_is_padded_for_batchnorm():
 
 def test_decision_boundary_grid_matches_the_model_and_is_throttled():
     got: list = []
-    cfg = ExperimentConfig().with_updates({**FAST, "data.name": "moons", "data.n_samples": 400, "train.epochs": 30,
-                                           "model.hidden": [16, 16], "optim.lr": 0.03})
+    cfg = ExperimentConfig().with_updates(
+        {
+            **FAST,
+            "data.name": "moons",
+            "data.n_samples": 400,
+            "train.epochs": 30,
+            "model.hidden": [16, 16],
+            "optim.lr": 0.03,
+        }
+    )
     t = Trainer(cfg, emit=got.append)
     hook = next(h for h in t.hooks if isinstance(h, DecisionBoundaryHook))
     import time
+
     t0 = time.perf_counter()
     t.run()
     elapsed = time.perf_counter() - t0
@@ -106,8 +132,17 @@ def test_no_boundary_hook_for_non_2d_data_and_no_bn_probe_without_bn():
 def test_probe_arrays_survive_a_session_round_trip(tmp_path):
     from engine.session import Session, load_session, save_session
 
-    cfg = ExperimentConfig().with_updates({**FAST, "data.name": "moons", "data.n_samples": 200, "train.epochs": 2,
-                                           "model.batch_norm": "after", "reg.early_stopping": True, "reg.l2": 0.01})
+    cfg = ExperimentConfig().with_updates(
+        {
+            **FAST,
+            "data.name": "moons",
+            "data.n_samples": 200,
+            "train.epochs": 2,
+            "model.batch_norm": "after",
+            "reg.early_stopping": True,
+            "reg.l2": 0.01,
+        }
+    )
     t = Trainer(cfg)
     t.run()
     rec = t.to_record("r")

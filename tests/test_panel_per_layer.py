@@ -1,16 +1,17 @@
 """Per-layer settings in the GUI: the panel's list fields, the data.path browse button, and the
 Batch norm tab when only some hidden layers have batch norm."""
+
 from __future__ import annotations
 
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QFileDialog, QLineEdit  # noqa: E402
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QLineEdit
 
-from desktop.controller import AppController  # noqa: E402
-from desktop.panels.hyperparams import INVALID_STYLE, HyperparameterPanel  # noqa: E402
-from engine.config import ExperimentConfig  # noqa: E402
+from desktop.controller import AppController
+from desktop.panels.hyperparams import INVALID_STYLE, HyperparameterPanel
+from engine.config import ExperimentConfig
 
 pytestmark = pytest.mark.gui
 
@@ -44,20 +45,23 @@ def test_dropout_layers_edited_in_the_panel(panel):
     assert ed.error is None and panel.controller.config.model.batch_norm_layers == ["before", "off"]
 
 
-@pytest.mark.parametrize("text,needles", [
-    ("0.5", ["model.dropout_layers", "expected 2 values", "got 1 (0.5)"]),
-    ("0.5, abc", ["model.dropout_layers", "cannot read"]),
-    ("1.5, 0", ["model.dropout_layers", "entry 1 (1.5)", "[0, 1)"]),
-    ("0.5,,0", ["cannot read"]),
-])
+@pytest.mark.parametrize(
+    "text,needles",
+    [
+        ("0.5", ["model.dropout_layers", "expected 2 values", "got 1 (0.5)"]),
+        ("0.5, abc", ["model.dropout_layers", "cannot read"]),
+        ("1.5, 0", ["model.dropout_layers", "entry 1 (1.5)", "[0, 1)"]),
+        ("0.5,,0", ["cannot read"]),
+    ],
+)
 def test_bad_dropout_list_is_marked_at_the_field_and_not_applied(panel, text, needles):
     ed = _type(panel, "model.dropout_layers", text)
     assert ed.error, text
     for n in needles:
         assert n in ed.error, (n, ed.error)
     assert ed.widget.styleSheet() == INVALID_STYLE and ed.error in ed.widget.toolTip()
-    assert panel.controller.config.model.dropout_layers == []          # nothing applied
-    ed = _type(panel, "model.dropout_layers", "0.2, 0.1")               # correcting it clears the mark
+    assert panel.controller.config.model.dropout_layers == []  # nothing applied
+    ed = _type(panel, "model.dropout_layers", "0.2, 0.1")  # correcting it clears the mark
     assert ed.error is None and ed.widget.styleSheet() == ""
     assert panel.controller.config.model.dropout_layers == [0.2, 0.1]
 
@@ -67,14 +71,15 @@ def test_bad_batch_norm_list_and_depth_change_are_marked(panel):
     assert ed.error and "'middle' is not one of off|before|after" in ed.error
     assert panel.controller.config.model.batch_norm_layers == []
     _type(panel, "model.batch_norm_layers", "before, after")
-    ed = _type(panel, "model.hidden", "16, 16, 16")                     # the lists no longer match the depth
+    ed = _type(panel, "model.hidden", "16, 16, 16")  # the lists no longer match the depth
     assert ed.error and "model.batch_norm_layers: expected 3 values" in ed.error
     assert panel.controller.config.model.hidden == [32, 32]
 
 
 def test_panel_shows_a_loaded_per_layer_config(panel):
-    cfg = panel.controller.config.with_updates({"model.dropout_layers": [0.25, 0.0],
-                                                "model.batch_norm_layers": ["after", "off"]})
+    cfg = panel.controller.config.with_updates(
+        {"model.dropout_layers": [0.25, 0.0], "model.batch_norm_layers": ["after", "off"]}
+    )
     panel.controller.set_config(cfg)
     assert panel.editor("model.dropout_layers").widget.text() == "0.25, 0.0"
     assert panel.editor("model.batch_norm_layers").widget.text() == "after, off"
@@ -139,7 +144,7 @@ def test_path_browse_cancelled_changes_nothing(panel, qtbot, monkeypatch):
 
 def test_browsed_path_goes_through_validation(panel, qtbot, monkeypatch):
     panel.controller.set_field("data.name", "csv")
-    _fake_dialogs(monkeypatch, file_result="/x" * 3000)                 # longer than the 4096 allowed
+    _fake_dialogs(monkeypatch, file_result="/x" * 3000)  # longer than the 4096 allowed
     ed = panel.editor("data.path")
     qtbot.mouseClick(ed.browse_button, Qt.LeftButton)
     assert ed.error and "data.path" in ed.error and ed.widget.styleSheet() == INVALID_STYLE
@@ -149,8 +154,8 @@ def test_browsed_path_goes_through_validation(panel, qtbot, monkeypatch):
 def test_model_section_screenshot(panel, qtbot, screenshot_dir):
     assert panel.editor("model.dropout_layers").widget.placeholderText() == "empty = model.dropout in every layer"
     panel.controller.set_config(panel.controller.config.with_updates({"model.dropout_layers": [0.5, 0.0]}))
-    _type(panel, "model.batch_norm_layers", "before, middle")           # one field shown invalid
-    panel.search.setText("layers")                                     # the rows this feature adds
+    _type(panel, "model.batch_norm_layers", "before, middle")  # one field shown invalid
+    panel.search.setText("layers")  # the rows this feature adds
     qtbot.wait(50)
     img = panel.grab().toImage()
     img.save(str(screenshot_dir / "panel_per_layer_fields.png"))
@@ -170,9 +175,18 @@ def test_batchnorm_view_names_the_layers_that_have_batch_norm(qtbot, screenshot_
     from engine.train import Trainer
 
     configure_pyqtgraph()
-    cfg = ExperimentConfig().with_updates({"device": "cpu", "train.threads": 1, "data.name": "digits",
-                                           "model.hidden": [32, 16, 16], "model.batch_norm_layers": "before,off,after",
-                                           "train.batch_size": 16, "train.epochs": 2, "train.val_fraction": 0.5})
+    cfg = ExperimentConfig().with_updates(
+        {
+            "device": "cpu",
+            "train.threads": 1,
+            "data.name": "digits",
+            "model.hidden": [32, 16, 16],
+            "model.batch_norm_layers": "before,off,after",
+            "train.batch_size": 16,
+            "train.epochs": 2,
+            "train.val_fraction": 0.5,
+        }
+    )
     events: list = []
     t = Trainer(cfg, emit=events.append, run_id="bn-per-layer", hooks=[BatchNormProbe(every=2)])
     c = AppController(cfg)
@@ -185,17 +199,19 @@ def test_batchnorm_view_names_the_layers_that_have_batch_norm(qtbot, screenshot_
     assert "per hidden layer: before, off, after" in v.info.text()
     t.run()
     for i in range(0, len(events), 50):
-        v.handle_events(events[i:i + 50])
+        v.handle_events(events[i : i + 50])
     labels = [v.layer.itemText(i) for i in range(v.layer.count())]
-    assert labels == ["hidden layer 1, before the activation (32 units)",
-                      "hidden layer 3, after the activation (16 units)"]
+    assert labels == [
+        "hidden layer 1, before the activation (32 units)",
+        "hidden layer 3, after the activation (16 units)",
+    ]
     v.layer.setCurrentIndex(1)
     xs, ys = v.c_bmean.getData()
     assert len(xs) > 10 and np.isfinite(ys).all()
     assert len(v.c_acc_batch.getData()[0]) == 2
     qtbot.wait(100)
     v.grab().save(str(screenshot_dir / "batchnorm_view_per_layer.png"))
-    w = BatchNormView(c)                                   # a session shows the same layer names
+    w = BatchNormView(c)  # a session shows the same layer names
     qtbot.addWidget(w)
     w.load_session(Session(runs=[t.to_record("bn-per-layer")]))
     assert [w.layer.itemText(i) for i in range(w.layer.count())] == labels

@@ -1,4 +1,5 @@
 """`descent playground` and `descent info --json` on its session."""
+
 from __future__ import annotations
 
 import json
@@ -12,14 +13,25 @@ from engine.session import load_session
 
 def test_playground_command_writes_a_session_that_info_describes(tmp_path, capsys):
     out = tmp_path / "p.descent"
-    rc = main(["playground", "--function", "rosenbrock", "--optimizers", "sgd,momentum,nesterov,adagrad,rmsprop,adam",
-               "--steps", "2000", "--out", str(out)])
+    rc = main(
+        [
+            "playground",
+            "--function",
+            "rosenbrock",
+            "--optimizers",
+            "sgd,momentum,nesterov,adagrad,rmsprop,adam",
+            "--steps",
+            "2000",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "6 optimizers x 2000 steps" in text and "momentum" in text
     session = load_session(out)
     pos = session.arrays["playground/momentum/positions"]
-    assert pos.shape == (2001, 2) and np.hypot(*(pos[-1] - 1.0)) < 1e-2     # momentum reaches (1, 1)
+    assert pos.shape == (2001, 2) and np.hypot(*(pos[-1] - 1.0)) < 1e-2  # momentum reaches (1, 1)
     for series in ("losses", "gradients", "updates", "velocities", "step_sizes", "lrs"):
         assert f"playground/adam/{series}" in session.arrays
     assert main(["info", str(out), "--json"]) == 0
@@ -33,14 +45,33 @@ def test_playground_command_writes_a_session_that_info_describes(tmp_path, capsy
 
 
 def test_playground_command_json_and_set_keys(capsys):
-    rc = main(["playground", "--function", "quadratic", "--optimizers", "sgd,adam", "--steps", "50", "--json",
-               "--set", "condition=100", "--set", "sgd.lr=0.001", "--set", "start=-3,1", "--set", "sigma=0.1"])
+    rc = main(
+        [
+            "playground",
+            "--function",
+            "quadratic",
+            "--optimizers",
+            "sgd,adam",
+            "--steps",
+            "50",
+            "--json",
+            "--set",
+            "condition=100",
+            "--set",
+            "sgd.lr=0.001",
+            "--set",
+            "start=-3,1",
+            "--set",
+            "sigma=0.1",
+        ]
+    )
     assert rc == 0
     res = json.loads(capsys.readouterr().out)
     assert res["steps"] == 50
     sgd, adam = res["racers"]
     assert sgd["lr"] == 0.001 and adam["lr"] == 0.1
     from engine.playground import get_function
+
     start_loss = get_function("quadratic").value(-3.0, 1.0, np, {"condition": 100.0, "rotation": 30.0})
     assert start_loss > 50
     assert sgd["final_loss"] < 0.5 * start_loss and adam["final_loss"] < 0.5 * start_loss
@@ -59,8 +90,18 @@ def test_playground_command_bad_input_is_one_line(capsys):
 
 
 def test_exact_flag_gives_the_same_results(capsys):
-    args = ["playground", "--function", "himmelblau", "--optimizers", "momentum,rmsprop,adam", "--steps", "200",
-            "--json", "--set", "sigma=0.2"]
+    args = [
+        "playground",
+        "--function",
+        "himmelblau",
+        "--optimizers",
+        "momentum,rmsprop,adam",
+        "--steps",
+        "200",
+        "--json",
+        "--set",
+        "sigma=0.2",
+    ]
     assert main(args) == 0
     fast = json.loads(capsys.readouterr().out)["racers"]
     assert main(args + ["--exact"]) == 0

@@ -1,5 +1,6 @@
 """The playground engine: test functions, the batched optimizers against torch.optim and
 the published update rules, race behaviour the lecture promises, bad input, sessions."""
+
 from __future__ import annotations
 
 import math
@@ -23,15 +24,15 @@ def test_hand_written_gradient_matches_autograd(name):
     params = {"condition": 37.0, "rotation": 20.0}
     rng = np.random.default_rng(1)
     (x0, x1), (y0, y1) = fn.domain
-    pts = torch.tensor(np.c_[rng.uniform(x0, x1, 20), rng.uniform(y0, y1, 20)], dtype=torch.float64,
-                       requires_grad=True)
+    pts = torch.tensor(np.c_[rng.uniform(x0, x1, 20), rng.uniform(y0, y1, 20)], dtype=torch.float64, requires_grad=True)
     fn.value(pts[:, 0], pts[:, 1], torch, params).sum().backward()
     gx, gy = fn.grad(pts[:, 0].detach(), pts[:, 1].detach(), torch, params)
     np.testing.assert_allclose(np.c_[gx.numpy(), gy.numpy()], pts.grad.numpy(), rtol=1e-9, atol=1e-9)
     # numpy and torch give the same values
     xs, ys = pts[:, 0].detach().numpy(), pts[:, 1].detach().numpy()
-    np.testing.assert_allclose(fn.value(xs, ys, np, params), fn.value(pts[:, 0], pts[:, 1], torch, params).detach(),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        fn.value(xs, ys, np, params), fn.value(pts[:, 0], pts[:, 1], torch, params).detach(), rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("name", list(FUNCTIONS))
@@ -47,7 +48,9 @@ def test_known_minima_are_stationary_and_start_in_domain(name):
 def _hand_steps(cfg: OptimConfig, grad, x, steps=3):
     """The published update rules in plain Python floats (per coordinate)."""
     lr, out = cfg.lr, []
-    v = [0.0, 0.0]; s = [cfg.initial_accumulator] * 2; m = [0.0, 0.0]
+    v = [0.0, 0.0]
+    s = [cfg.initial_accumulator] * 2
+    m = [0.0, 0.0]
     for t in range(1, steps + 1):
         g = grad(x)
         if cfg.name == "adamw":
@@ -58,20 +61,20 @@ def _hand_steps(cfg: OptimConfig, grad, x, steps=3):
         for i in range(2):
             if cfg.name == "sgd":
                 step = lr * g[i]
-            elif cfg.name in ("momentum", "nesterov"):      # v = μv + g; x -= lr·v  (Nesterov: x -= lr(g + μv))
+            elif cfg.name in ("momentum", "nesterov"):  # v = μv + g; x -= lr·v  (Nesterov: x -= lr(g + μv))
                 v[i] = cfg.momentum * v[i] + g[i] if t > 1 else g[i]
                 step = lr * (g[i] + cfg.momentum * v[i] if cfg.name == "nesterov" else v[i])
-            elif cfg.name == "adagrad":                     # G += g²; x -= lr g / (√G + ε)
+            elif cfg.name == "adagrad":  # G += g²; x -= lr g / (√G + ε)
                 s[i] += g[i] ** 2
                 step = lr * g[i] / (math.sqrt(s[i]) + cfg.eps)
-            elif cfg.name == "rmsprop":                     # E = αE + (1-α)g²; x -= lr g / (√E + ε)
+            elif cfg.name == "rmsprop":  # E = αE + (1-α)g²; x -= lr g / (√E + ε)
                 s[i] = cfg.alpha * s[i] + (1 - cfg.alpha) * g[i] ** 2
                 step = lr * g[i] / (math.sqrt(s[i]) + cfg.eps)
-            else:                                           # Adam with bias correction
+            else:  # Adam with bias correction
                 b1, b2 = cfg.betas
                 m[i] = b1 * m[i] + (1 - b1) * g[i]
                 v[i] = b2 * v[i] + (1 - b2) * g[i] ** 2
-                step = lr * (m[i] / (1 - b1 ** t)) / (math.sqrt(v[i] / (1 - b2 ** t)) + cfg.eps)
+                step = lr * (m[i] / (1 - b1**t)) / (math.sqrt(v[i] / (1 - b2**t)) + cfg.eps)
             new.append(x[i] - step)
         x = new
         out.append(x)
@@ -80,15 +83,25 @@ def _hand_steps(cfg: OptimConfig, grad, x, steps=3):
 
 @pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"])
 def test_first_three_steps_equal_the_published_rule(name):
-    cfg = make_config("quadratic", [name], {"condition": 5, "rotation": 0, "start": "-4,2", "steps": 3,
-                                            "optim.lr": 0.05, "optim.weight_decay": 0.1 if name == "adamw" else 0})
+    cfg = make_config(
+        "quadratic",
+        [name],
+        {
+            "condition": 5,
+            "rotation": 0,
+            "start": "-4,2",
+            "steps": 3,
+            "optim.lr": 0.05,
+            "optim.weight_decay": 0.1 if name == "adamw" else 0,
+        },
+    )
     expected = _hand_steps(cfg.racers[0].optim, lambda x: [x[0], 5.0 * x[1]], [-4.0, 2.0])
     race = run_race(cfg)
     got = race.path(0).positions[1:]
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
-    ref = reference_paths(cfg)[0]["positions"][1:]           # torch.optim itself agrees
+    ref = reference_paths(cfg)[0]["positions"][1:]  # torch.optim itself agrees
     np.testing.assert_allclose(ref, expected, rtol=1e-12, atol=1e-14)
-    assert np.abs(got - [-4.0, 2.0]).max() > 1e-3             # it really moved
+    assert np.abs(got - [-4.0, 2.0]).max() > 1e-3  # it really moved
 
 
 OPTION_CASES = [
@@ -125,8 +138,7 @@ def test_exact_race_with_torch_optim_objects_records_the_same_series(name, updat
     fast = run_race(make_config("beale", [name, "sgd"], upd)).path(0)
     exact = run_race(make_config("beale", [name, "sgd"], {**upd, "exact": True})).path(0)
     for series in ("positions", "losses", "gradients", "velocities", "step_sizes", "lrs"):
-        np.testing.assert_allclose(getattr(exact, series), getattr(fast, series), rtol=1e-8, atol=1e-12,
-                                   err_msg=series)
+        np.testing.assert_allclose(getattr(exact, series), getattr(fast, series), rtol=1e-8, atol=1e-12, err_msg=series)
     assert np.abs(fast.step_sizes).max() > 0
 
 
@@ -137,12 +149,15 @@ def _steps_to(losses: np.ndarray, level: float) -> int:
 
 
 def test_momentum_beats_sgd_on_an_ill_conditioned_quadratic():
-    cfg = make_config("quadratic", ["sgd", "momentum"],
-                      {"condition": 100, "rotation": 30, "steps": 3000, "optim.lr": 0.01, "optim.momentum": 0.9})
+    cfg = make_config(
+        "quadratic",
+        ["sgd", "momentum"],
+        {"condition": 100, "rotation": 30, "steps": 3000, "optim.lr": 0.01, "optim.momentum": 0.9},
+    )
     race = run_race(cfg)
     sgd, mom = (_steps_to(race.path(i).losses, 1e-3) for i in range(2))
     assert mom < 10**9 and sgd < 10**9
-    assert mom < sgd / 2, (mom, sgd)          # measured: 103 vs 399 steps
+    assert mom < sgd / 2, (mom, sgd)  # measured: 103 vs 399 steps
 
 
 def test_adaptive_methods_leave_the_saddle_faster_than_sgd():
@@ -151,7 +166,7 @@ def test_adaptive_methods_leave_the_saddle_faster_than_sgd():
     left = [int(np.argmax(np.abs(race.path(i).positions[:, 1]) > 1.0)) for i in range(3)]
     sgd, rms, adam = left
     assert sgd > 0 and rms > 0 and adam > 0
-    assert rms < sgd and adam < sgd, left      # measured: sgd 698, rmsprop 17, adam 77 steps
+    assert rms < sgd and adam < sgd, left  # measured: sgd 698, rmsprop 17, adam 77 steps
 
 
 def _constant_gradient_step_sizes(name: str, steps: int = 300) -> np.ndarray:
@@ -167,10 +182,10 @@ def _constant_gradient_step_sizes(name: str, steps: int = 300) -> np.ndarray:
 
 def test_adagrad_step_shrinks_and_rmsprop_step_settles():
     ada = _constant_gradient_step_sizes("adagrad")
-    assert np.all(np.diff(ada, axis=0) < 0)                       # strictly shrinking, every step
+    assert np.all(np.diff(ada, axis=0) < 0)  # strictly shrinking, every step
     np.testing.assert_allclose(ada[-1], 0.1 / (np.sqrt(300) * np.array([0.5, 2.0])), rtol=1e-6)
     rms = _constant_gradient_step_sizes("rmsprop", 2000)
-    np.testing.assert_allclose(rms[-1], 0.1 / np.array([0.5, 2.0]), rtol=1e-6)   # lr / |g|
+    np.testing.assert_allclose(rms[-1], 0.1 / np.array([0.5, 2.0]), rtol=1e-6)  # lr / |g|
     assert np.abs(rms[-1] - rms[-100]).max() < 1e-6 * rms[-1].max()
     assert rms[-1][0] > 10 * ada[-1][0]
 
@@ -251,8 +266,11 @@ def test_range_errors_name_the_racer_key_and_what_is_allowed():
         cfg.with_updates({"optim.momentum": 1.5})
     with pytest.raises(ConfigError, match=r"^adam\.optim\.lr: cannot read 'x' \(expected \(0, 10\]\)$"):
         cfg.with_updates({"adam.lr": "x"})
-    with pytest.raises(ConfigError, match=r"^sgd\.schedule\.milestones: milestones must be positive and strictly increasing "
-                                          r"\(allowed: comma-separated integers\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^sgd\.schedule\.milestones: milestones must be positive and strictly increasing "
+        r"\(allowed: comma-separated integers\)",
+    ):
         cfg.with_updates({"sgd.schedule.milestones": "5,3"})
 
 
@@ -267,10 +285,26 @@ def test_every_schedule_parameter_is_listed_and_changes_the_learning_rate():
     assert listed == set(ScheduleConfig.model_fields) - {"name"}
     assert "cyclic_gamma" not in schedule_fields(ScheduleConfig(name="cyclic"))
     assert "cyclic_gamma" in schedule_fields(ScheduleConfig(name="cyclic", cyclic_mode="exp_range"))
-    other = {"step_size": 3, "gamma": 0.2, "milestones": [5, 20], "t_max": 7, "eta_min": 0.004, "t_0": 4,
-             "t_mult": 1, "cyclic_mode": "triangular2", "cyclic_base_lr": 0.0005, "cyclic_max_lr": 0.05,
-             "cyclic_step_size": 5, "cyclic_gamma": 0.9, "one_cycle_max_lr": 0.05, "pct_start": 0.5,
-             "warmup_steps": 5, "warmup_start_factor": 0.5, "plateau_factor": 0.1, "plateau_patience": 0}
+    other = {
+        "step_size": 3,
+        "gamma": 0.2,
+        "milestones": [5, 20],
+        "t_max": 7,
+        "eta_min": 0.004,
+        "t_0": 4,
+        "t_mult": 1,
+        "cyclic_mode": "triangular2",
+        "cyclic_base_lr": 0.0005,
+        "cyclic_max_lr": 0.05,
+        "cyclic_step_size": 5,
+        "cyclic_gamma": 0.9,
+        "one_cycle_max_lr": 0.05,
+        "pct_start": 0.5,
+        "warmup_steps": 5,
+        "warmup_start_factor": 0.5,
+        "plateau_factor": 0.1,
+        "plateau_patience": 0,
+    }
     assert set(other) == listed
 
     def lrs(schedule: dict) -> np.ndarray:

@@ -1,21 +1,20 @@
 """The Playground tab, driven for real under Xvfb: surface, paths, contour clicks,
 editing racers, replaying a session, and the frame time."""
-from __future__ import annotations
 
-import time
+from __future__ import annotations
 
 import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtCore import QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QImage  # noqa: E402
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QImage
 
-from desktop.plotting import configure_pyqtgraph  # noqa: E402
-from desktop.views.playground import PlaygroundView  # noqa: E402  (shares GL contexts on import)
-from engine.playground import make_config, run_race  # noqa: E402
-from engine.playground.session import race_to_session  # noqa: E402
-from engine.session import Session  # noqa: E402
+from desktop.plotting import configure_pyqtgraph
+from desktop.views.playground import PlaygroundView
+from engine.playground import make_config, run_race
+from engine.playground.session import race_to_session
+from engine.session import Session
 
 pytestmark = pytest.mark.gui
 
@@ -38,7 +37,7 @@ def _colour_pixels(img: QImage, hex_color: str, tol: int = 40) -> int:
     img = img.convertToFormat(QImage.Format_RGB32)
     w, h = img.width(), img.height()
     a = np.frombuffer(img.constBits(), dtype=np.uint8, count=w * h * 4).reshape(h, w, 4)[:, :, :3][:, :, ::-1]
-    target = np.array([int(hex_color[i:i + 2], 16) for i in (1, 3, 5)])
+    target = np.array([int(hex_color[i : i + 2], 16) for i in (1, 3, 5)])
     return int((np.abs(a.astype(int) - target).max(axis=2) < tol).sum())
 
 
@@ -58,7 +57,7 @@ def test_race_draws_surface_paths_and_contour(view, qtbot, screenshot_dir):
     gx, gy = view.contour.grad_items[5].getData()
     g = view.paths()[5].gradients[-1]
     d = np.array([gx[1] - gx[0], gy[1] - gy[0]])
-    assert np.dot(d, -g) / (np.linalg.norm(d) * np.linalg.norm(g)) > 0.999     # points down the gradient
+    assert np.dot(d, -g) / (np.linalg.norm(d) * np.linalg.norm(g)) > 0.999  # points down the gradient
     # 2D curve of momentum ends near the minimum (1, 1)
     x, y = view.contour.curves[1].getData()
     assert abs(x[-1] - 1) < 0.01 and abs(y[-1] - 1) < 0.01
@@ -132,8 +131,8 @@ def test_replays_a_saved_race(view, qtbot):
     view.load_session(session)
     assert view.replay is not None and view.cfg.function == "himmelblau" and view.job is None
     assert view.table.rowCount() == 2
-    view.transport.speed.setCurrentIndex(len(view.transport.SPEEDS) - 1)      # 200 steps per frame
-    qtbot.waitUntil(lambda: view.cursor >= 300, timeout=15000)    # it plays to the end, then stops
+    view.transport.speed.setCurrentIndex(len(view.transport.SPEEDS) - 1)  # 200 steps per frame
+    qtbot.waitUntil(lambda: view.cursor >= 300, timeout=15000)  # it plays to the end, then stops
     qtbot.wait(100)
     assert not view.playing
     x, y = view.contour.curves[1].getData()
@@ -153,9 +152,9 @@ def test_bad_start_and_function_change(view, qtbot):
     view.settings["function"].widget.setCurrentText("saddle")
     assert view.cfg.function == "saddle" and view.cfg.start_point == (1.5, 1e-3)
     assert not view.log_height.isChecked()
-    assert view.cfg.racers[0].optim.lr == 0.01 and view.cfg.racers[3].optim.lr == 0.1    # sgd, adagrad
+    assert view.cfg.racers[0].optim.lr == 0.01 and view.cfg.racers[3].optim.lr == 0.1  # sgd, adagrad
     assert view.wait_computed(20)
-    assert view.grid.fn.name == "saddle" and view.loss_plot.fmin is None    # no minimum: raw loss axis
+    assert view.grid.fn.name == "saddle" and view.loss_plot.fmin is None  # no minimum: raw loss axis
     # restarting while a long race is being computed cancels it (on a function where no
     # racer diverges: on the saddle every racer stops early and the race ends by itself)
     view.settings["function"].widget.setCurrentText("quadratic")
@@ -171,20 +170,20 @@ def test_series_plot_shows_step_sizes_velocity_and_lr(view, qtbot, screenshot_di
     view.seek(2000)
     view.series.setCurrentText("step size")
     paths = view.paths()
-    x, y = view.loss_plot.curves[3].getData()                  # adagrad: shrinking steps
+    x, y = view.loss_plot.curves[3].getData()  # adagrad: shrinking steps
     assert len(x) > 100 and y[-1] < y[0]
     ada = paths[3].step_sizes
-    assert np.all(np.diff(ada[:, 0]) <= 0)                      # Adagrad's accumulator only grows
+    assert np.all(np.diff(ada[:, 0]) <= 0)  # Adagrad's accumulator only grows
     _, y2 = view.loss_plot.curves_y[3].getData()
     assert view.loss_plot.curves_y[3].isVisible() and len(y2) == len(y)
     view.series.setCurrentText("velocity")
-    _, vs = view.loss_plot.curves[0].getData()                  # plain SGD has no velocity
+    _, vs = view.loss_plot.curves[0].getData()  # plain SGD has no velocity
     assert np.all(np.isnan(vs))
     _, vm = view.loss_plot.curves[1].getData()
     assert np.all(np.isfinite(vm)) and not view.loss_plot.curves_y[1].isVisible()
     view.series.setCurrentText("learning rate")
     _, lr = view.loss_plot.curves[5].getData()
-    np.testing.assert_allclose(10 ** lr, 0.02)                  # getData is in log10 on a log axis
+    np.testing.assert_allclose(10**lr, 0.02)  # getData is in log10 on a log axis
     view.grab().save(str(screenshot_dir / "playground_step_sizes.png"))
     view.series.setCurrentText("step size")
     view.grab().save(str(screenshot_dir / "playground_step_sizes.png"))
@@ -243,13 +242,13 @@ def test_cached_surface_layer_matches_a_full_render(view, qtbot):
     for k in (400, 500, 600):
         view.seek(k)
         s.repaint()
-    assert s.frames_rendered >= frames + 3 and s.static_renders == before     # paths moved, surface not redrawn
+    assert s.frames_rendered >= frames + 3 and s.static_renders == before  # paths moved, surface not redrawn
     cached = _rgb(s.grabFramebuffer())
-    s.set_static_items([])                                                    # everything drawn every frame
+    s.set_static_items([])  # everything drawn every frame
     full = _rgb(s.grabFramebuffer())
     assert np.abs(cached - full).max() <= 2
     s.set_static_items([s.surface])
-    s.orbit(25, 5)                                                            # a new camera: the cache is redrawn
+    s.orbit(25, 5)  # a new camera: the cache is redrawn
     s.repaint()
     assert s.static_renders == before + 1
     # every racer's path colour is in the frame after the camera move
@@ -266,10 +265,10 @@ def test_depth_tested_items_are_hidden_behind_the_cached_surface(view, qtbot):
     s = view.surface
     view.seek(0)
     corners = np.array([[-5, -5], [5, -5], [5, 5], [-5, 5], [-5, -5]], dtype=float)
-    below = gl.GLLinePlotItem(pos=np.c_[corners * 0.6, np.full(5, -3.0)], color=(1, 0, 1, 1), width=6)   # magenta
+    below = gl.GLLinePlotItem(pos=np.c_[corners * 0.6, np.full(5, -3.0)], color=(1, 0, 1, 1), width=6)  # magenta
     above = gl.GLLinePlotItem(pos=np.c_[corners * 0.3, np.full(5, 5.0)], color=(1, 0.5, 0, 1), width=6)  # orange
     for it in (below, above):
-        it.setGLOptions("opaque")                  # depth test on
+        it.setGLOptions("opaque")  # depth test on
         s.addItem(it)
     try:
         cached = s.grabFramebuffer()
@@ -280,7 +279,7 @@ def test_depth_tested_items_are_hidden_behind_the_cached_surface(view, qtbot):
             assert _colour_pixels(img, "#ff8000", tol=20) > 50
         # the square below the surface is seen only where it sticks out past the surface's edge
         assert abs(_colour_pixels(cached, "#ff00ff", tol=20) - _colour_pixels(full, "#ff00ff", tol=20)) <= 5
-        s.surface.hide()                           # a change to a static item redraws the cache
+        s.surface.hide()  # a change to a static item redraws the cache
         bare = s.grabFramebuffer()
         s.surface.show()
         assert _colour_pixels(full, "#ff00ff", tol=20) < 0.5 * _colour_pixels(bare, "#ff00ff", tol=20)
@@ -294,7 +293,7 @@ def test_schedule_editor_shows_every_parameter_of_the_chosen_schedule(view, qtbo
     from engine.config import SCHEDULES
     from engine.playground.config import schedule_fields
 
-    view.table.selectRow(5)                                              # adam
+    view.table.selectRow(5)  # adam
     ed = view.editor
     assert ed.label == "adam"
 
@@ -306,11 +305,18 @@ def test_schedule_editor_shows_every_parameter_of_the_chosen_schedule(view, qtbo
         ed.editors["schedule.name"].widget.setCurrentText(name)
         assert view.cfg.racers[5].schedule.name == name
         assert view.wait_computed(20)
-        assert shown() == {"schedule.name"} | {f"schedule.{f}" for f in schedule_fields(view.cfg.racers[5].schedule)}, name
+        assert shown() == {"schedule.name"} | {f"schedule.{f}" for f in schedule_fields(view.cfg.racers[5].schedule)}, (
+            name
+        )
     ed.editors["schedule.name"].widget.setCurrentText("cyclic")
-    assert shown() == {"schedule.name", "schedule.cyclic_mode", "schedule.cyclic_base_lr", "schedule.cyclic_max_lr",
-                       "schedule.cyclic_step_size"}
-    ed.editors["schedule.cyclic_mode"].widget.setCurrentText("exp_range")   # its decay factor appears
+    assert shown() == {
+        "schedule.name",
+        "schedule.cyclic_mode",
+        "schedule.cyclic_base_lr",
+        "schedule.cyclic_max_lr",
+        "schedule.cyclic_step_size",
+    }
+    ed.editors["schedule.cyclic_mode"].widget.setCurrentText("exp_range")  # its decay factor appears
     assert "schedule.cyclic_gamma" in shown() and view.cfg.racers[5].schedule.cyclic_mode == "exp_range"
     step = ed.editors["schedule.cyclic_step_size"].widget
     assert "steps in the increasing half of a cycle" in step.toolTip() and "allowed: [1, 1000000]" in step.toolTip()
@@ -320,7 +326,7 @@ def test_schedule_editor_shows_every_parameter_of_the_chosen_schedule(view, qtbo
     assert top.error is None and view.cfg.racers[5].schedule.cyclic_max_lr == 0.05
     assert view.wait_computed(20)
     lrs = view.paths()[5].lrs
-    assert lrs.max() <= 0.05 + 1e-12 and lrs.max() > 0.01                  # the cyclic lr now peaks at 0.05
+    assert lrs.max() <= 0.05 + 1e-12 and lrs.max() > 0.01  # the cyclic lr now peaks at 0.05
     top.widget.setText("20")
     top.widget.editingFinished.emit()
     assert top.error == "adam.schedule.cyclic_max_lr: Input should be less than or equal to 10 (allowed: (0, 10])"
@@ -343,5 +349,5 @@ def test_a_failing_gl_render_is_shown_as_a_message_not_a_crash(qtbot, monkeypatc
     monkeypatch.setattr(v, "render_frame", broken)
     v.show()
     qtbot.waitExposed(v)
-    img = v.grab().toImage()                      # paints without raising
+    img = v.grab().toImage()  # paints without raising
     assert "glDrawArrays failed" in v._error and isinstance(img, QImage) and not img.isNull()

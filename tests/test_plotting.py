@@ -1,22 +1,37 @@
 """Small plotting helpers the live views rely on."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-from desktop.plotting import nice_ceiling  # noqa: E402
+from desktop.plotting import nice_ceiling
 
 
-@pytest.mark.parametrize("x, want", [(1, 1), (1.01, 1.5), (7, 8), (8.5, 10), (99, 100), (101, 150),
-                                     (1234, 1500), (0.03, 0.03), (0.031, 0.04), (0, 1.0), (np.nan, 1.0)])
+@pytest.mark.parametrize(
+    "x, want",
+    [
+        (1, 1),
+        (1.01, 1.5),
+        (7, 8),
+        (8.5, 10),
+        (99, 100),
+        (101, 150),
+        (1234, 1500),
+        (0.03, 0.03),
+        (0.031, 0.04),
+        (0, 1.0),
+        (np.nan, 1.0),
+    ],
+)
 def test_nice_ceiling(x, want):
     assert nice_ceiling(x) == pytest.approx(want)
 
 
 def test_nice_ceiling_changes_rarely_for_a_growing_series():
     ends = {nice_ceiling(x) for x in range(10, 100_001)}
-    assert len(ends) <= 5 * 8 + 1          # at most 8 ends per decade over four decades
+    assert len(ends) <= 5 * 8 + 1  # at most 8 ends per decade over four decades
     xs = np.arange(10, 100_001)
     assert all(nice_ceiling(x) >= x for x in xs[::97])
 
@@ -44,16 +59,16 @@ def test_curves_view_follows_the_run_in_coarse_steps_until_the_user_zooms(qtbot)
     assert v.p_gn.vb.viewRange()[1] == pytest.approx([-0.045, 1.5])
     v.handle_events([StepBatch("run", np.arange(1001, 1011), np.full(10, 3.0), np.full(10, 0.01), np.ones(10), 0, 1.0)])
     v._redraw()
-    assert v.p_loss.vb.viewRange()[1][1] == pytest.approx(4.0)     # outgrown: the next nice top
-    v.log_y.setChecked(True)                                       # log-y: pyqtgraph's own auto range
+    assert v.p_loss.vb.viewRange()[1][1] == pytest.approx(4.0)  # outgrown: the next nice top
+    v.log_y.setChecked(True)  # log-y: pyqtgraph's own auto range
     assert v.p_loss.vb.state["autoRange"][1] is not False
     v.log_y.setChecked(False)
     assert v.p_loss.vb.viewRange()[1][1] == pytest.approx(4.0)
-    v.p_loss.vb.sigRangeChangedManually.emit([True, True])      # the user zoomed
+    v.p_loss.vb.sigRangeChangedManually.emit([True, True])  # the user zoomed
     v.p_loss.setXRange(100, 200, padding=0)
     v.handle_events([StepBatch("run", np.arange(1011, 2001), np.ones(990), np.full(990, 0.01), np.ones(990), 0, 1.0)])
     v._redraw()
     assert v.p_loss.vb.viewRange()[0] == pytest.approx([100, 200])
-    v.p_loss.vb.enableAutoRange(x=True)                          # the "A" button
+    v.p_loss.vb.enableAutoRange(x=True)  # the "A" button
     v._redraw()
     assert v.p_loss.vb.viewRange()[0][1] >= 2000

@@ -1,6 +1,7 @@
 """The compiled CPU path of the probes (engine/probes/kernels.py) agrees with the torch path
 a GPU run takes, layer by layer, over several probes (ranges set, kept and grown); the
 probe's own shortcuts (walking a Sequential, the update norms) give what the general code does."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,9 +18,13 @@ BINS = 30
 def _probe_series(seed: int) -> list[list[torch.Tensor]]:
     """Three probes of the same layers: the second widens layer 1, the third holds NaN/Inf."""
     g = torch.Generator().manual_seed(seed)
-    base = [torch.relu(torch.randn(64, 32, generator=g)), torch.tanh(torch.randn(64, 32, generator=g) * 2),
-            torch.randn(16, 3, 4, 4, generator=g), torch.randn(20, 12, generator=g) * 1e-3,
-            torch.randn(7, generator=g)]
+    base = [
+        torch.relu(torch.randn(64, 32, generator=g)),
+        torch.tanh(torch.randn(64, 32, generator=g) * 2),
+        torch.randn(16, 3, 4, 4, generator=g),
+        torch.randn(20, 12, generator=g) * 1e-3,
+        torch.randn(7, generator=g),
+    ]
     second = [base[0] * 1.5, base[1], base[2] * 8 - 2, base[3], base[4] + 100]
     third = [t.clone() for t in second]
     third[2][0, 1, 2, 3] = float("nan")
@@ -46,7 +51,7 @@ def test_compiled_and_torch_paths_agree_over_probes(monkeypatch):
     series = _probe_series(0)
     compiled, reference = _run("compiled", monkeypatch, series), _run("torch", monkeypatch, series)
     for (ca, cb, cr), (ta, tb, tr) in zip(compiled, reference):
-        np.testing.assert_allclose(np.array(cr), np.array(tr), rtol=1e-6)   # the same ranges, grown alike
+        np.testing.assert_allclose(np.array(cr), np.array(tr), rtol=1e-6)  # the same ranges, grown alike
         for c, t in ((ca, ta), (cb, tb)):
             # Bins: the same up to values on a bin edge (float64 here, float32 there).
             assert np.abs(c.hist - t.hist).sum(axis=1).max() <= 2
@@ -65,8 +70,15 @@ def test_sequential_walk_and_forward_hooks_capture_the_same_activations():
     from engine.config import ExperimentConfig
     from engine.train import Trainer
 
-    cfg = ExperimentConfig().with_updates({"data.name": "digits", "model.hidden": [24, 16], "train.epochs": 1,
-                                           "device": "cpu", "model.activation": "tanh"})
+    cfg = ExperimentConfig().with_updates(
+        {
+            "data.name": "digits",
+            "model.hidden": [24, 16],
+            "train.epochs": 1,
+            "device": "cpu",
+            "model.activation": "tanh",
+        }
+    )
     t = Trainer(cfg)
     hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
     t.start()
@@ -87,9 +99,9 @@ def test_update_norms_against_a_previous_copy_match_torch():
     buffer = copy.take(before)
     assert buffer.numel() == 35 and torch.equal(buffer[:20].view(5, 4), before[0])
     assert torch.equal(buffer[20:].view(3, 5), before[1])
-    assert copy.take([w * 1 for w in before]) is buffer                # reused while the shapes match
-    assert copy.take([before[0]]).numel() == 20                      # rebuilt when they change
-    mixed = copy.take([before[0].double(), before[1]])               # mixed dtypes: float32
+    assert copy.take([w * 1 for w in before]) is buffer  # reused while the shapes match
+    assert copy.take([before[0]]).numel() == 20  # rebuilt when they change
+    mixed = copy.take([before[0].double(), before[1]])  # mixed dtypes: float32
     assert mixed.dtype == torch.float32 and torch.equal(mixed[20:].view(3, 5), before[1])
     buffer = copy.take(before)
     after = [w + 0.01 * torch.randn(w.shape, generator=g) for w in before]
@@ -107,9 +119,18 @@ def test_probed_gradients_equal_autograd_on_the_same_batch():
     from engine.config import ExperimentConfig
     from engine.train import Trainer
 
-    cfg = ExperimentConfig().with_updates({"data.name": "digits", "model.hidden": [32, 16], "train.epochs": 1,
-                                           "device": "cpu", "model.activation": "tanh", "probes.every": 3,
-                                           "optim.name": "sgd", "optim.lr": 1e-12})   # the weights barely move
+    cfg = ExperimentConfig().with_updates(
+        {
+            "data.name": "digits",
+            "model.hidden": [32, 16],
+            "train.epochs": 1,
+            "device": "cpu",
+            "model.activation": "tanh",
+            "probes.every": 3,
+            "optim.name": "sgd",
+            "optim.lr": 1e-12,
+        }
+    )  # the weights barely move
     t = Trainer(cfg)
     hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
     t.run(max_steps=3)
@@ -134,8 +155,14 @@ def test_layers_read_in_place_or_copied_when_they_cannot_be(monkeypatch):
     or float16 layer and an empty one are copied first, with the same results as the torch path."""
     g = torch.Generator().manual_seed(3)
     base = torch.randn(40, 24, generator=g)
-    layers = [base.t(), base[:, ::2], torch.randn(30, 5, generator=g, dtype=torch.float64),
-              torch.randn(50, generator=g).half(), torch.zeros(0), base]
+    layers = [
+        base.t(),
+        base[:, ::2],
+        torch.randn(30, 5, generator=g, dtype=torch.float64),
+        torch.randn(50, generator=g).half(),
+        torch.zeros(0),
+        base,
+    ]
     assert not layers[0].is_contiguous() and not layers[1].is_contiguous()
     got = {}
     for path in ("compiled", "torch"):
@@ -156,14 +183,27 @@ def test_the_kernel_reads_raw_memory_only_in_the_form_it_expects():
     ok = torch.randn(4, 5)
 
     def run(layer, prev=None, prev_starts=None):
-        return kernels.summarize([layer], np.full(1, np.nan), np.full(1, np.nan), np.zeros(1), np.full(1, -1, np.int64),
-                                 np.ones((1, 3), np.int64), np.zeros(1), np.zeros(1), 8, BINS, prev, prev_starts)
+        return kernels.summarize(
+            [layer],
+            np.full(1, np.nan),
+            np.full(1, np.nan),
+            np.zeros(1),
+            np.full(1, -1, np.int64),
+            np.ones((1, 3), np.int64),
+            np.zeros(1),
+            np.zeros(1),
+            8,
+            BINS,
+            prev,
+            prev_starts,
+        )
+
     want_hist, want = run(ok)
     assert want_hist.sum() == 20
     for other in (ok.t().contiguous().t(), ok.double(), ok.t().t()):
         hist, res = run(other)
         assert np.array_equal(hist, want_hist) and np.allclose(res[:, kernels.SUM], want[:, kernels.SUM])
-    run(ok, np.zeros(20, np.float32), np.zeros(1, np.int64))                    # covers the layer
+    run(ok, np.zeros(20, np.float32), np.zeros(1, np.int64))  # covers the layer
     for prev in (np.zeros(19, np.float32), np.zeros(20, np.float64), np.zeros((4, 5), np.float32)):
         with pytest.raises(ValueError, match="flat float32 array covering"):
             run(ok, prev, np.zeros(1, np.int64))
@@ -172,7 +212,8 @@ def test_the_kernel_reads_raw_memory_only_in_the_form_it_expects():
 def test_a_kernel_that_fails_falls_back_to_the_torch_path_with_a_warning(monkeypatch):
     def broken(*_a, **_k):
         raise RuntimeError("LLVM cannot compile here")
-    monkeypatch.setattr(kernels, "AVAILABLE", True)      # restored after the test (disable() clears it)
+
+    monkeypatch.setattr(kernels, "AVAILABLE", True)  # restored after the test (disable() clears it)
     monkeypatch.setattr(kernels, "summarize", broken)
     layers = [torch.randn(30, 5), torch.randn(7)]
     with pytest.warns(RuntimeWarning, match="LLVM cannot compile here"):
@@ -186,14 +227,23 @@ def test_update_ratio_is_the_sgd_step_over_the_weights_before_it():
     from engine.train import Trainer
 
     lr = 0.05
-    cfg = ExperimentConfig().with_updates({"data.name": "digits", "model.hidden": [32, 16], "train.epochs": 1,
-                                           "device": "cpu", "probes.every": 3, "optim.name": "sgd", "optim.lr": lr})
+    cfg = ExperimentConfig().with_updates(
+        {
+            "data.name": "digits",
+            "model.hidden": [32, 16],
+            "train.epochs": 1,
+            "device": "cpu",
+            "probes.every": 3,
+            "optim.name": "sgd",
+            "optim.lr": lr,
+        }
+    )
     t = Trainer(cfg)
     hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
     t.run(max_steps=3)
     snap = hook.latest
     assert snap["step"] == 3
-    for i, (_, m) in enumerate(hook._wlayers):      # plain SGD: W_before = W_after + lr · grad
+    for i, (_, m) in enumerate(hook._wlayers):  # plain SGD: W_before = W_after + lr · grad
         w, g = m.weight.detach().double(), m.weight.grad.double()
         want = float((lr * g).norm() / (w + lr * g).norm())
         assert snap["update_ratio"][i] == pytest.approx(want, rel=1e-3)

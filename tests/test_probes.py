@@ -1,4 +1,5 @@
 """Probes: histograms and statistics per layer, at init and during training (issue 5)."""
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,14 @@ from engine.train import Trainer
 
 
 def digits_cfg(**updates) -> ExperimentConfig:
-    base = {"data.name": "digits", "device": "cpu", "train.epochs": 1, "train.threads": 1, "metrics.enabled": False,
-            "diagnostics.enabled": False}
+    base = {
+        "data.name": "digits",
+        "device": "cpu",
+        "train.epochs": 1,
+        "train.threads": 1,
+        "metrics.enabled": False,
+        "diagnostics.enabled": False,
+    }
     base.update(updates)
     return ExperimentConfig().with_updates(base)
 
@@ -25,6 +32,7 @@ def digits_cfg(**updates) -> ExperimentConfig:
 @pytest.fixture(scope="module")
 def digits_data():
     from engine.data import load_data
+
     return load_data(digits_cfg())
 
 
@@ -39,8 +47,17 @@ def test_small_gaussian_collapses_and_xavier_keeps_spread(digits_data, init, che
 
 
 def test_constant_init_keeps_units_identical_after_training():
-    cfg = digits_cfg(**{"model.init": "constant", "model.init_constant": 0.05, "model.activation": "tanh",
-                        "model.hidden": [16, 16], "probes.every": 5, "optim.name": "sgd", "optim.lr": 0.1})
+    cfg = digits_cfg(
+        **{
+            "model.init": "constant",
+            "model.init_constant": 0.05,
+            "model.activation": "tanh",
+            "model.hidden": [16, 16],
+            "probes.every": 5,
+            "optim.name": "sgd",
+            "optim.lr": 0.1,
+        }
+    )
     t = Trainer(cfg)
     t.run(max_steps=15)
     hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
@@ -95,7 +112,7 @@ def test_range_grows_and_keeps_counts():
     lo2, hi2 = s2.range[0]
     assert lo2 < -5 < lo1 and hi2 == hi1 and r[0].grown == 1
     assert s2.hist[0].sum() == 101
-    s3 = summarize([torch.linspace(-1, 1, 11)], r, 10)    # smaller values: the range stays
+    s3 = summarize([torch.linspace(-1, 1, 11)], r, 10)  # smaller values: the range stays
     assert tuple(s3.range[0]) == (lo2, hi2)
 
 
@@ -147,7 +164,7 @@ def test_probe_events_schedule_export_and_summary(tmp_path):
     assert [p.data["step"] for p in payloads] == [0, 7, 14, 21]
     first, last = payloads[0].data, payloads[-1].data
     assert first["act"]["hist"].shape == (2, cfg.probes.bins)
-    assert first["act"]["hist"][0].sum() == cfg.probes.batch_size * 12        # probe batch × units
+    assert first["act"]["hist"][0].sum() == cfg.probes.batch_size * 12  # probe batch × units
     assert np.isnan(first["grad"]["norm"]).all() and np.isfinite(last["grad"]["norm"]).all()
     assert np.isfinite(last["agrad"]["norm"]).all() and (last["update_ratio"] > 0).all()
     assert last["prelu_slope"][0] != pytest.approx(0.25, abs=1e-9)  # learned
@@ -156,6 +173,7 @@ def test_probe_events_schedule_export_and_summary(tmp_path):
     assert rec.arrays["probes/act/hist"].shape == (4, 2, cfg.probes.bins)
     from engine.session import load_session, save_session
     from engine.session.record import Session
+
     path = tmp_path / "s.descent"
     save_session(Session(runs=[rec]), path)
     back = load_session(path).runs[0]
@@ -188,12 +206,16 @@ def test_info_json_has_per_layer_probe_stats_diagnostics_and_metrics(tmp_path):
     from engine.commands.info import describe
     from engine.session import load_session, save_session
     from engine.session.record import Session
-    t = Trainer(digits_cfg(**{"probes.every": 10, "metrics.enabled": True, "diagnostics.enabled": True,
-                              "model.hidden": [16, 16]}))
+
+    t = Trainer(
+        digits_cfg(
+            **{"probes.every": 10, "metrics.enabled": True, "diagnostics.enabled": True, "model.hidden": [16, 16]}
+        )
+    )
     t.run()
     path = tmp_path / "r.descent"
     save_session(Session(runs=[t.to_record("r")]), path)
-    info = json.loads(json.dumps(describe(load_session(path))))     # strict JSON round trip
+    info = json.loads(json.dumps(describe(load_session(path))))  # strict JSON round trip
     run = info["runs"][0]
     probes = run["probes"]
     assert probes["steps"] == [0, 10, 20, 23]
@@ -207,6 +229,7 @@ def test_info_json_has_per_layer_probe_stats_diagnostics_and_metrics(tmp_path):
 
 def test_activation_curves_and_saturated_regions():
     from engine.probes.activation_curves import activation_curve, saturated_regions, zero_gradient_regions
+
     x = np.linspace(-6, 6, 121)
     f, df = activation_curve("sigmoid", x)
     s = 1 / (1 + np.exp(-x))

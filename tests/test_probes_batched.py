@@ -1,6 +1,7 @@
 """Probes summarize every layer of a probe in one batched pass (one bincount, one device→host
 read): layers of different sizes, a NaN or a growing range in one layer only, a layout reused
 across probes — each layer must come out as if it had been summarized alone."""
+
 from __future__ import annotations
 
 import math
@@ -10,22 +11,24 @@ import pytest
 import torch
 from torch import nn
 
-from engine.probes import GrowingRange, summarize
 from engine.model.modes import mode_dependent
+from engine.probes import GrowingRange, summarize
 from engine.probes.stats import BinLayout, summarize_groups
 
 BINS = 24
-pytestmark = pytest.mark.usefixtures("probe_path")   # every test on the compiled and the torch path
+pytestmark = pytest.mark.usefixtures("probe_path")  # every test on the compiled and the torch path
 
 
 def _layers(seed: int = 0) -> list[torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    return [torch.randn(50, 40, generator=g) * 3 + 1,          # dense, wide
-            torch.randn(50, 7, generator=g) * 0.01,            # dense, narrow, tiny values
-            torch.randn(50, 6, 5, 5, generator=g),             # conv feature maps (same size as the next)
-            torch.randn(30, 25, generator=g) - 4,              # a weight of that same size, far from 0
-            torch.randn(13, generator=g),                      # a bias-like vector
-            torch.tensor(2.5)]                                 # a single value
+    return [
+        torch.randn(50, 40, generator=g) * 3 + 1,  # dense, wide
+        torch.randn(50, 7, generator=g) * 0.01,  # dense, narrow, tiny values
+        torch.randn(50, 6, 5, 5, generator=g),  # conv feature maps (same size as the next)
+        torch.randn(30, 25, generator=g) - 4,  # a weight of that same size, far from 0
+        torch.randn(13, generator=g),  # a bias-like vector
+        torch.tensor(2.5),
+    ]  # a single value
 
 
 def _alone(t: torch.Tensor, kind: str | None = None) -> dict[str, np.ndarray]:
@@ -61,7 +64,7 @@ def test_a_nan_in_one_layer_leaves_the_others_untouched():
     assert s["count"][2] == layers[2].numel() - 2 and s["hist"][2].sum() == layers[2].numel() - 2
     finite = dirty[2][torch.isfinite(dirty[2])].double()
     assert s["mean"][2] == pytest.approx(float(finite.mean()), rel=1e-5)
-    for i in (0, 1, 3, 4, 5):   # same size as the NaN layer (3) or not: exactly as without the NaN
+    for i in (0, 1, 3, 4, 5):  # same size as the NaN layer (3) or not: exactly as without the NaN
         assert np.array_equal(s["hist"][i], clean["hist"][i]), i
         for key in ("range", "mean", "std", "norm", "count"):
             assert s[key][i] == pytest.approx(clean[key][i], rel=1e-7), (i, key)
@@ -72,7 +75,7 @@ def test_a_layer_that_is_all_nan_is_reported_empty_and_the_rest_is_binned():
     s = summarize(layers, [GrowingRange() for _ in layers], BINS, ["relu", "sigmoid", "relu"])
     assert s.nonfinite.tolist() == [40, 0, 0] and s.count.tolist() == [0, 40, 40]
     assert s.hist[0].sum() == 0 and math.isnan(s.mean[0]) and math.isnan(s.extra["dead"][0])
-    assert s.hist[1].sum() == 40 and s.hist[1][-1] == 40           # sigmoid outputs at its bound: the last bin
+    assert s.hist[1].sum() == 40 and s.hist[1][-1] == 40  # sigmoid outputs at its bound: the last bin
     assert s.extra["saturated"][1] == 1.0 and s.extra["unit_spread"][1] == 0.0
     assert s.hist[2].sum() == 40 and s.extra["dead"][2] == 0.0
 
@@ -84,7 +87,7 @@ def test_a_range_grows_in_one_layer_only_and_the_layout_is_reused():
     layout = BinLayout()
     (first,), _ = summarize_groups([(base, ranges, None)], BINS, layout=layout)
     before = [(r.lo, r.hi) for r in ranges]
-    moved = [base[0], base[1] * 10, base[2] * 0.5]        # layer 1 leaves its range; 2 shrinks (stays)
+    moved = [base[0], base[1] * 10, base[2] * 0.5]  # layer 1 leaves its range; 2 shrinks (stays)
     (second,), _ = summarize_groups([(moved, ranges, None)], BINS, layout=layout)
     assert [r.grown for r in ranges] == [0, 1, 0]
     assert (ranges[0].lo, ranges[0].hi) == before[0] and (ranges[2].lo, ranges[2].hi) == before[2]
@@ -103,15 +106,15 @@ def test_a_range_grows_in_one_layer_only_and_the_layout_is_reused():
 def test_activation_statistics_of_layers_of_different_shapes():
     g = torch.Generator().manual_seed(3)
     conv = torch.relu(torch.randn(40, 5, 4, 4, generator=g))
-    conv[:, 2] = 0.0                                         # one dead channel of five
+    conv[:, 2] = 0.0  # one dead channel of five
     dense = torch.tanh(torch.randn(40, 9, generator=g) * 3)
-    same = torch.full((40, 6), 0.3)                          # every unit identical
+    same = torch.full((40, 6), 0.3)  # every unit identical
     s = summarize([conv, dense, same], [GrowingRange() for _ in range(3)], BINS, ["relu", "tanh", "sigmoid"])
     assert s.extra["dead"][0] == pytest.approx(0.2)
     assert s.extra["saturated"][1] == pytest.approx(float((dense.abs() >= 0.98).float().mean()))
     assert math.isnan(s.extra["dead"][1]) and math.isnan(s.extra["saturated"][0])
     assert s.extra["unit_spread"][2] == 0.0 and s.extra["unit_spread"][0] > 0.1
-    per_unit = conv[:32].mean(dim=(2, 3)).double()           # the spread of a conv layer is over channel means
+    per_unit = conv[:32].mean(dim=(2, 3)).double()  # the spread of a conv layer is over channel means
     ref = float((per_unit - per_unit[:, :1]).abs().max() / per_unit.abs().mean())
     assert s.extra["unit_spread"][0] == pytest.approx(ref, rel=1e-5)
 
@@ -132,24 +135,25 @@ def test_eval_switch_is_skipped_only_where_it_cannot_change_the_output():
     assert not mode_dependent(nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)))
     assert mode_dependent(nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3)))
     assert mode_dependent(nn.Sequential(nn.Linear(4, 3), nn.Dropout(0.5)))
-    assert mode_dependent(nn.Sequential(nn.Linear(4, 3), Custom()))    # unknown code: assume it can
+    assert mode_dependent(nn.Sequential(nn.Linear(4, 3), Custom()))  # unknown code: assume it can
 
 
 def test_large_work_buffers_are_released_between_probes_with_the_same_results(monkeypatch):
     import engine.probes.stats as stats
     from engine.probes import kernels
+
     layers = _layers(4)
-    if kernels.AVAILABLE:     # the compiled CPU path reads the layers in place: no work buffer at all
+    if kernels.AVAILABLE:  # the compiled CPU path reads the layers in place: no work buffer at all
         layout = BinLayout()
         summarize_groups([(layers, [GrowingRange() for _ in layers], None)], BINS, layout=layout)
         assert layout.value_buffer.numel() == 0
-    monkeypatch.setattr(kernels, "AVAILABLE", False)      # the torch path (a GPU run's) has them
+    monkeypatch.setattr(kernels, "AVAILABLE", False)  # the torch path (a GPU run's) has them
     kept_ranges, kept_layout = [GrowingRange() for _ in layers], BinLayout()
     kept = [summarize_groups([(layers, kept_ranges, None)], BINS, layout=kept_layout)[0][0] for _ in range(2)]
-    assert kept_layout.value_buffer.numel() == sum(t.numel() for t in layers)      # small: kept
+    assert kept_layout.value_buffer.numel() == sum(t.numel() for t in layers)  # small: kept
     monkeypatch.setattr(stats, "KEEP_BUFFERS", 100)
     ranges, layout = [GrowingRange() for _ in layers], BinLayout()
     for want in kept:
         (got,), _ = summarize_groups([(layers, ranges, None)], BINS, layout=layout)
-        assert layout.value_buffer.numel() == 0                                     # large: dropped
+        assert layout.value_buffer.numel() == 0  # large: dropped
         assert np.array_equal(got.hist, want.hist) and np.allclose(got.std, want.std)

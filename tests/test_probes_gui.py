@@ -1,20 +1,21 @@
 """The probe views (histograms over time, depth profile, gradient norms) during a real run."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtGui import QImage  # noqa: E402
+from PySide6.QtGui import QImage
 
-from desktop.bridge import Bridge  # noqa: E402
-from desktop.controller import AppController  # noqa: E402
-from desktop.views.depth_profile import DepthProfileView  # noqa: E402
-from desktop.views.gradients import GradientNormsView  # noqa: E402
-from desktop.views.histograms import HistogramsView  # noqa: E402
-from engine.config import ExperimentConfig  # noqa: E402
-from engine.session.record import Session  # noqa: E402
-from engine.train import Trainer  # noqa: E402
+from desktop.bridge import Bridge
+from desktop.controller import AppController
+from desktop.views.depth_profile import DepthProfileView
+from desktop.views.gradients import GradientNormsView
+from desktop.views.histograms import HistogramsView
+from engine.config import ExperimentConfig
+from engine.session.record import Session
+from engine.train import Trainer
 
 pytestmark = pytest.mark.gui
 
@@ -25,8 +26,16 @@ def not_blank(img: QImage) -> bool:
 
 
 def cfg(**kw) -> ExperimentConfig:
-    base = {"data.name": "digits", "model.hidden": [64, 64, 64], "model.activation": "tanh", "train.epochs": 60,
-            "probes.every": 5, "device": "cpu", "train.threads": 1, "metrics.enabled": False}
+    base = {
+        "data.name": "digits",
+        "model.hidden": [64, 64, 64],
+        "model.activation": "tanh",
+        "train.epochs": 60,
+        "probes.every": 5,
+        "device": "cpu",
+        "train.threads": 1,
+        "metrics.enabled": False,
+    }
     base.update(kw)
     return ExperimentConfig().with_updates(base)
 
@@ -60,7 +69,7 @@ def test_histogram_views_update_during_a_run(qtbot, screenshot_dir):
         assert n >= early + 3 and len(depth.store) == len(grads.store) == n
         assert sum(r.isVisible() for r in hist.ridges) == min(n, 24)
         with_grads = sum(1 for s in hist.store.snaps if s["grad"]["hist"][0].sum() > 0)
-        assert with_grads >= n - 2            # all but the probe at init (and a final one after stop)
+        assert with_grads >= n - 2  # all but the probe at init (and a final one after stop)
         x, y = hist.ridges[0].getData()
         assert len(x) == cfg().probes.bins and np.all(np.isfinite(y))
         assert hist.layer.count() == 3 and hist.layer.currentText() == "tanh 1"
@@ -68,7 +77,7 @@ def test_histogram_views_update_during_a_run(qtbot, screenshot_dir):
         assert not_blank(img)
         img.save(str(screenshot_dir / "probes_histograms_ridgelines.png"))
         hist.mode.setCurrentIndex(1)
-        hist.group.setCurrentIndex(2)          # weight gradients
+        hist.group.setCurrentIndex(2)  # weight gradients
         assert hist.image.isVisible() and hist.image.image.shape[0] == with_grads
         hist.grab().save(str(screenshot_dir / "probes_histograms_heatmap.png"))
         # Depth profile: 3 layers; std at the last probe and at init drawn.
@@ -82,7 +91,7 @@ def test_histogram_views_update_during_a_run(qtbot, screenshot_dir):
         # Gradient norms: one curve per weight layer (4), at every probe of a training step.
         assert len(grads.c_norm) == 4
         gx, gy = grads.c_norm[0].getData()
-        assert len(gx) == with_grads and np.all(np.isfinite(gy))   # log10 of the norms (log-y plot)
+        assert len(gx) == with_grads and np.all(np.isfinite(gy))  # log10 of the norms (log-y plot)
         grads.grab().save(str(screenshot_dir / "probes_gradients.png"))
     finally:
         bridge.stop()
@@ -105,15 +114,15 @@ def test_views_replay_a_saved_run_and_show_the_symmetry_indicator(qtbot, screens
     depth.grab().save(str(screenshot_dir / "probes_depth_constant_init.png"))
 
 
-def test_main_window_shows_live_probes_depth_and_diagnostics_on_the_default_experiment(qtbot, tmp_path,
-                                                                                        screenshot_dir):
+def test_main_window_shows_live_probes_depth_and_diagnostics_on_the_default_experiment(qtbot, tmp_path, screenshot_dir):
     from PySide6.QtCore import QSettings
 
     from desktop.main_window import MainWindow
     from desktop.plotting import configure_pyqtgraph
     from desktop.views.diagnostics import DiagnosticsView
+
     configure_pyqtgraph()
-    c = AppController(ExperimentConfig().with_updates({"device": "cpu", "train.epochs": 8}))   # the default experiment
+    c = AppController(ExperimentConfig().with_updates({"device": "cpu", "train.epochs": 8}))  # the default experiment
     w = MainWindow(c, settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
     qtbot.addWidget(w)
     w.resize(1280, 800)
@@ -133,7 +142,7 @@ def test_main_window_shows_live_probes_depth_and_diagnostics_on_the_default_expe
         img.save(str(screenshot_dir / "main_window_histograms_live.png"))
         assert w.show_tab(DepthProfileView.title)
         qtbot.wait(400)
-        assert len(depth.store) >= 4 and len(depth.strip.plots) == 2       # default: 2 hidden ReLU layers
+        assert len(depth.store) >= 4 and len(depth.strip.plots) == 2  # default: 2 hidden ReLU layers
         w.grab().save(str(screenshot_dir / "main_window_depth_profile_live.png"))
         assert w.show_tab(DiagnosticsView.title)
         qtbot.waitUntil(lambda: diag.table.rowCount() >= 1, timeout=10000)

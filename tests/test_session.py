@@ -1,4 +1,5 @@
 """Session files: exact round trip, atomic writes, refusal of hostile or newer files."""
+
 from __future__ import annotations
 
 import io
@@ -37,7 +38,7 @@ def test_round_trip_is_exact_and_stable(tmp_path, trained_session):
     assert r1.meta["note"] == {"a": 1} and s.meta == trained_session.meta
     assert np.array_equal(s.arrays["playground/x"], trained_session.arrays["playground/x"])
     save_session(s, p2)
-    assert p1.read_bytes() == p2.read_bytes()     # save → open → save: identical bytes
+    assert p1.read_bytes() == p2.read_bytes()  # save → open → save: identical bytes
 
 
 def test_manifest_contents(tmp_path, trained_session):
@@ -115,8 +116,9 @@ def test_failed_write_leaves_previous_file_intact(tmp_path, trained_session):
     p = tmp_path / "a.descent"
     save_session(trained_session, p)
     before = p.read_bytes()
-    bad = Session(runs=[RunRecord("x", trained_session.runs[0].config,
-                                  arrays={"obj": np.array([object()], dtype=object)})])
+    bad = Session(
+        runs=[RunRecord("x", trained_session.runs[0].config, arrays={"obj": np.array([object()], dtype=object)})]
+    )
     with pytest.raises(SessionError):
         save_session(bad, p)
     assert p.read_bytes() == before

@@ -1,4 +1,5 @@
 """Session format 2: checkpoints that continue a run exactly, older files still open."""
+
 from __future__ import annotations
 
 import json
@@ -10,18 +11,37 @@ import torch
 
 from engine.compare import LockstepRunner
 from engine.config import ExperimentConfig
-from engine.session import (FORMAT_VERSION, CheckpointError, Session, SessionError, capture_checkpoint,
-                            continue_run, load_session, save_session)
+from engine.session import (
+    FORMAT_VERSION,
+    CheckpointError,
+    Session,
+    SessionError,
+    capture_checkpoint,
+    continue_run,
+    load_session,
+    save_session,
+)
 from engine.session.archive import session_to_members
 from engine.train import Trainer
 
 
 @pytest.fixture
 def cfg() -> ExperimentConfig:
-    return ExperimentConfig().with_updates({"data.n_samples": 200, "model.hidden": [8], "train.epochs": 3,
-                                            "train.batch_size": 48, "device": "cpu", "optim.name": "adam",
-                                            "schedule.name": "step", "schedule.step_size": 1, "probes.enabled": False,
-                                            "diagnostics.enabled": False, "metrics.enabled": False})
+    return ExperimentConfig().with_updates(
+        {
+            "data.n_samples": 200,
+            "model.hidden": [8],
+            "train.epochs": 3,
+            "train.batch_size": 48,
+            "device": "cpu",
+            "optim.name": "adam",
+            "schedule.name": "step",
+            "schedule.step_size": 1,
+            "probes.enabled": False,
+            "diagnostics.enabled": False,
+            "metrics.enabled": False,
+        }
+    )
 
 
 def _record_with_checkpoint(cfg: ExperimentConfig, steps: int):
@@ -40,7 +60,7 @@ def test_continued_run_matches_uninterrupted_run(tmp_path, cfg, dropout):
     # stop in the middle of epoch 2 (4 steps per epoch), save, open, continue
     rec = _record_with_checkpoint(cfg, 6)
     assert rec.checkpoint.meta["step"] == 6 and rec.checkpoint.meta["pos"] == 2 * 48
-    assert ("rng/dropout/0" in rec.checkpoint.arrays) == (dropout > 0)   # dropout masks resume exactly
+    assert ("rng/dropout/0" in rec.checkpoint.arrays) == (dropout > 0)  # dropout masks resume exactly
     save_session(Session(runs=[rec]), tmp_path / "half.descent")
     loaded = load_session(tmp_path / "half.descent").runs[0]
     t, rng = continue_run(loaded)
@@ -125,7 +145,7 @@ def test_capture_between_steps_of_plain_trainer(cfg):
 
 def test_large_arrays_are_stored_uncompressed_and_round_trip(tmp_path, cfg):
     rec = _record_with_checkpoint(cfg, 2)
-    big = np.random.default_rng(0).normal(size=(100, 1000)).astype(np.float32)     # 400 kB of float noise
+    big = np.random.default_rng(0).normal(size=(100, 1000)).astype(np.float32)  # 400 kB of float noise
     rec.arrays["landscape/trajectory"] = big
     p = tmp_path / "big.descent"
     save_session(Session(runs=[rec]), p)

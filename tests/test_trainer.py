@@ -1,4 +1,5 @@
 """The trainer and the engine thread: learning, determinism, live edits, divergence."""
+
 from __future__ import annotations
 
 import math
@@ -45,7 +46,7 @@ def test_grad_norm_matches_direct_computation(small_config):
     idx = t.last_batch_indices
     loss = ref.loss_fn(ref.model(ref.data.x_train[idx]), ref.data.y_train[idx])
     loss.backward()
-    g = math.sqrt(sum(float((p.grad ** 2).sum()) for p in ref.model.parameters()))
+    g = math.sqrt(sum(float((p.grad**2).sum()) for p in ref.model.parameters()))
     assert t.series["step/grad_norm"].array()[0] == pytest.approx(g, rel=1e-5)
     assert t.series["step/loss"].array()[0] == pytest.approx(float(loss.detach()), rel=1e-6)
 
@@ -70,8 +71,17 @@ def test_every_optimizer_trains(small_config, opt):
 
 
 def test_optimizer_hyperparameters_reach_torch(small_config):
-    t = Trainer(small_config.with_updates({"optim.name": "rmsprop", "optim.alpha": 0.9, "optim.centered": True,
-                                           "optim.eps": 1e-6, "optim.rmsprop_momentum": 0.5}))
+    t = Trainer(
+        small_config.with_updates(
+            {
+                "optim.name": "rmsprop",
+                "optim.alpha": 0.9,
+                "optim.centered": True,
+                "optim.eps": 1e-6,
+                "optim.rmsprop_momentum": 0.5,
+            }
+        )
+    )
     g = t.optimizer.param_groups[0]
     assert isinstance(t.optimizer, torch.optim.RMSprop)
     assert (g["alpha"], g["centered"], g["eps"], g["momentum"]) == (0.9, True, 1e-6, 0.5)
@@ -79,19 +89,29 @@ def test_optimizer_hyperparameters_reach_torch(small_config):
     assert t.optimizer.param_groups[0]["nesterov"] and t.optimizer.param_groups[0]["momentum"] == 0.8
 
 
-@pytest.mark.parametrize("name,check", [
-    ("step", lambda lr: lr[0] == 0.1 and lr[-1] == pytest.approx(0.1 * 0.5 ** 2)),
-    ("exponential", lambda lr: lr[-1] == pytest.approx(0.1 * 0.5 ** 29)),
-    ("cosine", lambda lr: lr[-1] < 0.01 and lr[0] == 0.1),
-    ("cyclic", lambda lr: lr.max() == pytest.approx(0.1, rel=1e-3) and lr.min() == pytest.approx(0.001)),
-    ("one_cycle", lambda lr: lr.argmax() == pytest.approx(0.3 * len(lr), abs=2)),
-    ("warmup", lambda lr: lr[0] == pytest.approx(0.001) and lr[-1] == pytest.approx(0.1)),
-    ("cosine_restarts", lambda lr: (np.diff(lr) > 0).sum() >= 1),
-    ("multistep", lambda lr: lr[-1] == pytest.approx(0.1 * 0.25)),
-])
+@pytest.mark.parametrize(
+    "name,check",
+    [
+        ("step", lambda lr: lr[0] == 0.1 and lr[-1] == pytest.approx(0.1 * 0.5**2)),
+        ("exponential", lambda lr: lr[-1] == pytest.approx(0.1 * 0.5**29)),
+        ("cosine", lambda lr: lr[-1] < 0.01 and lr[0] == 0.1),
+        ("cyclic", lambda lr: lr.max() == pytest.approx(0.1, rel=1e-3) and lr.min() == pytest.approx(0.001)),
+        ("one_cycle", lambda lr: lr.argmax() == pytest.approx(0.3 * len(lr), abs=2)),
+        ("warmup", lambda lr: lr[0] == pytest.approx(0.001) and lr[-1] == pytest.approx(0.1)),
+        ("cosine_restarts", lambda lr: (np.diff(lr) > 0).sum() >= 1),
+        ("multistep", lambda lr: lr[-1] == pytest.approx(0.1 * 0.25)),
+    ],
+)
 def test_schedule_previews(name, check):
-    cfg = ExperimentConfig().with_updates({"optim.lr": 0.1, "schedule.name": name, "schedule.milestones": [10, 20],
-                                           "schedule.t_max": 30, "schedule.cyclic_step_size": 20})
+    cfg = ExperimentConfig().with_updates(
+        {
+            "optim.lr": 0.1,
+            "schedule.name": name,
+            "schedule.milestones": [10, 20],
+            "schedule.t_max": 30,
+            "schedule.cyclic_step_size": 20,
+        }
+    )
     lr = preview_schedule(cfg, steps_per_epoch=10, epochs=30)
     assert len(lr) == 300
     assert check(lr), lr[::10]
@@ -100,10 +120,19 @@ def test_schedule_previews(name, check):
 @pytest.mark.parametrize("report_every", [1, 25])
 def test_diverging_run_stops_with_message_and_keeps_data(report_every):
     # A linear network (leaky slope 1) with lr 10 and momentum: the loss overflows to NaN within steps.
-    cfg = ExperimentConfig().with_updates({"data.name": "digits", "model.hidden": [64, 64], "optim.name": "momentum",
-                                           "optim.lr": 10.0, "model.activation": "leaky_relu",
-                                           "model.leaky_slope": 1.0, "train.epochs": 5, "device": "cpu",
-                                           "train.report_every": report_every})
+    cfg = ExperimentConfig().with_updates(
+        {
+            "data.name": "digits",
+            "model.hidden": [64, 64],
+            "optim.name": "momentum",
+            "optim.lr": 10.0,
+            "model.activation": "leaky_relu",
+            "model.leaky_slope": 1.0,
+            "train.epochs": 5,
+            "device": "cpu",
+            "train.report_every": report_every,
+        }
+    )
     t = Trainer(cfg)
     assert t.run() == "diverged"
     assert "learning rate" in t.message and "too high" in t.message
@@ -157,7 +186,7 @@ def test_worker_turns_exceptions_into_error_events(small_config):
     w.call(boom)
     events = _drain_until(ch, lambda e: isinstance(e, StateChanged) and e.state == "error")
     assert any("synthetic failure" in getattr(e, "message", "") for e in events)
-    w.restart()   # the thread survived and takes the next command
+    w.restart()  # the thread survived and takes the next command
     _drain_until(ch, lambda e: isinstance(e, RunFinished))
     assert w.shutdown(2.0)
 
@@ -174,10 +203,19 @@ def test_epoch_events_carry_all_metrics(small_config):
 
 
 def test_diverged_run_resumes_from_last_good_weights_after_lowering_lr():
-    cfg = ExperimentConfig().with_updates({"data.name": "digits", "model.hidden": [64, 64], "optim.name": "momentum",
-                                           "optim.lr": 10.0, "model.activation": "leaky_relu",
-                                           "model.leaky_slope": 1.0, "train.epochs": 2, "device": "cpu",
-                                           "train.report_every": 1})
+    cfg = ExperimentConfig().with_updates(
+        {
+            "data.name": "digits",
+            "model.hidden": [64, 64],
+            "optim.name": "momentum",
+            "optim.lr": 10.0,
+            "model.activation": "leaky_relu",
+            "model.leaky_slope": 1.0,
+            "train.epochs": 2,
+            "device": "cpu",
+            "train.report_every": 1,
+        }
+    )
     ch = EventChannel()
     w = EngineWorker(cfg, ch)
     w.start()
@@ -200,8 +238,9 @@ def test_auto_threads_one_for_small_models_default_for_large(small_config):
 
     t = Trainer(small_config)
     assert t.threads == 1 and torch.get_num_threads() == 1
-    big = small_config.with_updates({"data.name": "digits", "model.hidden": [2048, 2048], "train.batch_size": 256,
-                                     "train.epochs": 1})
+    big = small_config.with_updates(
+        {"data.name": "digits", "model.hidden": [2048, 2048], "train.batch_size": 256, "train.epochs": 1}
+    )
     t = Trainer(big)
     assert t.threads == _DEFAULT_THREADS and torch.get_num_threads() == _DEFAULT_THREADS
     t = Trainer(small_config.with_updates({"train.threads": 2}))
@@ -213,13 +252,14 @@ def test_correct_count_is_numpy_argmax(compiled, monkeypatch):
     """The per-window accuracy count: ties go to the first maximum and a NaN wins, as in
     numpy's argmax, on the compiled path and on its numpy fallback."""
     from engine.train import kernels
+
     if compiled and not kernels.AVAILABLE:
         pytest.skip("numba is not installed")
     monkeypatch.setattr(kernels, "AVAILABLE", compiled)
     rng = np.random.default_rng(0)
     for trial in range(60):
         n, c = int(rng.integers(1, 40)), int(rng.integers(1, 12))
-        x = rng.integers(-2, 3, (n, c)).astype(np.float32 if trial % 2 else np.float64)   # many ties
+        x = rng.integers(-2, 3, (n, c)).astype(np.float32 if trial % 2 else np.float64)  # many ties
         x[rng.random((n, c)) < (0.1 if trial % 3 == 0 else 0.0)] = np.nan
         x[rng.random((n, c)) < (0.1 if trial % 5 == 0 else 0.0)] = np.inf
         y = rng.integers(0, c, n)
@@ -229,6 +269,7 @@ def test_correct_count_is_numpy_argmax(compiled, monkeypatch):
 @pytest.mark.parametrize("compiled", [True, False])
 def test_l2_norm_is_the_float64_norm_of_the_gradients(compiled, monkeypatch):
     from engine.train import kernels
+
     if compiled and not kernels.AVAILABLE:
         pytest.skip("numba is not installed")
     monkeypatch.setattr(kernels, "AVAILABLE", compiled)
@@ -237,10 +278,11 @@ def test_l2_norm_is_the_float64_norm_of_the_gradients(compiled, monkeypatch):
         flat = torch.randn(26122, generator=g, dtype=dtype) * 3
         want = float(torch.linalg.vector_norm(flat.double()))
         assert kernels.l2_norm(flat, flat.numpy()) == pytest.approx(want, rel=1e-6)
-        assert kernels.l2_norm(flat, None) == pytest.approx(want, rel=1e-6)      # no numpy view: torch
-        big = flat * 1e30 if dtype == torch.float64 else flat * 1e17            # squares past float32's range
-        assert kernels.l2_norm(big, big.numpy()) == pytest.approx(want * (1e30 if dtype == torch.float64 else 1e17),
-                                                                  rel=1e-5)
+        assert kernels.l2_norm(flat, None) == pytest.approx(want, rel=1e-6)  # no numpy view: torch
+        big = flat * 1e30 if dtype == torch.float64 else flat * 1e17  # squares past float32's range
+        assert kernels.l2_norm(big, big.numpy()) == pytest.approx(
+            want * (1e30 if dtype == torch.float64 else 1e17), rel=1e-5
+        )
         for bad, check in ((float("nan"), math.isnan), (float("inf"), math.isinf)):
             odd = flat.clone()
             odd[5] = bad
@@ -249,18 +291,20 @@ def test_l2_norm_is_the_float64_norm_of_the_gradients(compiled, monkeypatch):
 
 def test_a_failing_trainer_kernel_hands_over_with_a_warning(monkeypatch):
     from engine.train import kernels
+
     if not kernels.AVAILABLE:
         pytest.skip("numba is not installed")
 
     def broken(*_a):
         raise RuntimeError("LLVM cannot compile here")
-    monkeypatch.setattr(kernels, "AVAILABLE", True)       # restored after the test
+
+    monkeypatch.setattr(kernels, "AVAILABLE", True)  # restored after the test
     monkeypatch.setattr(kernels, "_sum_squares", broken)
     flat = torch.ones(16)
     with pytest.warns(RuntimeWarning, match="LLVM cannot compile here"):
         assert kernels.l2_norm(flat, flat.numpy()) == 4.0
     assert not kernels.AVAILABLE
-    assert kernels.correct_count(np.eye(3), np.array([0, 1, 1])) == 2       # numpy from now on
+    assert kernels.correct_count(np.eye(3), np.array([0, 1, 1])) == 2  # numpy from now on
 
 
 @pytest.mark.parametrize("report_every", [1, 7, 1000])
@@ -272,19 +316,26 @@ def test_epoch_train_metrics_are_running_averages_of_the_steps(small_config, rep
     class Recorder(TrainerHook):
         """Before each step: the loss and correct count of the step's own forward pass (same
         weights, a deterministic model)."""
+
         rows: list = []
 
         def before_step(self, trainer, xb, yb) -> None:
             with torch.no_grad():
                 out = trainer.model(xb)
-            self.rows.append((trainer.epoch, float(torch.nn.functional.cross_entropy(out, yb)) * len(yb),
-                              int((out.argmax(1) == yb).sum()), len(yb)))
+            self.rows.append(
+                (
+                    trainer.epoch,
+                    float(torch.nn.functional.cross_entropy(out, yb)) * len(yb),
+                    int((out.argmax(1) == yb).sum()),
+                    len(yb),
+                )
+            )
+
     hook = Recorder()
     hook.rows = []
-    cfg = small_config.with_updates({"train.report_every": report_every, "train.batch_size": 50,
-                                     "data.n_samples": 330})
+    cfg = small_config.with_updates({"train.report_every": report_every, "train.batch_size": 50, "data.n_samples": 330})
     t = Trainer(cfg, hooks=[hook])
-    assert t.n_train % t.batch_size          # a short last batch
+    assert t.n_train % t.batch_size  # a short last batch
     t.run()
     rows = np.array(hook.rows)
     for e in range(cfg.train.epochs):

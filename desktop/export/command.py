@@ -2,6 +2,7 @@
 
 CSV alone imports no Qt; images use Qt's offscreen platform when there is no display.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,9 @@ FORMATS = ("png", "svg", "csv", "html")
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="session file (.descent)")
     p.add_argument("--to", required=True, metavar="DIR", help="folder to write into (created if missing)")
-    p.add_argument("--format", default=",".join(FORMATS), help="comma-separated subset of png,svg,csv,html "
-                   "(default: all)")
+    p.add_argument(
+        "--format", default=",".join(FORMATS), help="comma-separated subset of png,svg,csv,html (default: all)"
+    )
     p.add_argument("--width", type=int, default=900, help="PNG width in pixels (default 900)")
     p.add_argument("--height", type=int, default=560, help="PNG height in pixels (default 560)")
 
@@ -40,8 +42,9 @@ def _qt_app():
     return app
 
 
-def export_session(file: str | os.PathLike, folder: str | os.PathLike, formats: set[str],
-                   width: int = 900, height: int = 560) -> list[Path]:
+def export_session(
+    file: str | os.PathLike, folder: str | os.PathLike, formats: set[str], width: int = 900, height: int = 560
+) -> list[Path]:
     """Everything asked for, into `folder`; raises SessionError or ExportError (one line each)."""
     session = load_session(file)
     folder = ensure_folder(folder)
@@ -58,8 +61,12 @@ def export_session(file: str | os.PathLike, folder: str | os.PathLike, formats: 
         files += images
         if "html" in formats:
             cols = run_colors(session)
-            text = html_report(session, report, [color(cols[r.name]) for r in session.runs],
-                               title=f"Descent comparison — {Path(file).name}")
+            text = html_report(
+                session,
+                report,
+                [color(cols[r.name]) for r in session.runs],
+                title=f"Descent comparison — {Path(file).name}",
+            )
             files.append(write_text_atomic(folder / "report.html", text))
     return files
 
@@ -68,8 +75,9 @@ def main(args: argparse.Namespace) -> int:
     formats = {f.strip().lower() for f in args.format.split(",") if f.strip()}
     bad = formats - set(FORMATS)
     if bad or not formats:
-        raise CommandError(f"--format: unknown format(s) {', '.join(sorted(bad)) or '(none)'} "
-                           f"(choose from {','.join(FORMATS)})")
+        raise CommandError(
+            f"--format: unknown format(s) {', '.join(sorted(bad)) or '(none)'} (choose from {','.join(FORMATS)})"
+        )
     if not (16 <= args.width <= 8192 and 16 <= args.height <= 8192):
         raise CommandError("--width/--height: between 16 and 8192 pixels")
     try:

@@ -4,6 +4,7 @@ Context menu (right click on a plot): save that plot as PNG (chosen width) or SV
 curves as CSV. File ▸ Export: every plot of the current tab (PNG/SVG; 3D views as PNG
 screenshots), all series as CSV, and the HTML comparison report.
 """
+
 from __future__ import annotations
 
 import csv
@@ -82,8 +83,9 @@ def add_plot_context_menu(plot: pg.PlotItem, parent: QWidget) -> None:
 
     def ask(fmt: str) -> None:
         name = _plot_title(plot)
-        path, _ = QFileDialog.getSaveFileName(parent, f"Save plot as {fmt.upper()}", f"{name}.{fmt}",
-                                              f"{fmt.upper()} (*.{fmt})")
+        path, _ = QFileDialog.getSaveFileName(
+            parent, f"Save plot as {fmt.upper()}", f"{name}.{fmt}", f"{fmt.upper()} (*.{fmt})"
+        )
         if not path:
             return
         width = None
@@ -127,7 +129,7 @@ def export_tab(widget: QWidget, folder: str | Path, fmt: str, width: int | None 
         out.append(export_item(plot, folder / f"{stem}.{fmt}", width if fmt == "png" else None))
     for i, gl in enumerate(gl_views(widget)):
         img = gl.grabFramebuffer()
-        if img.isNull() or img.width() == 0:      # no framebuffer object (e.g. Mesa under Xvfb): grab the widget
+        if img.isNull() or img.width() == 0:  # no framebuffer object (e.g. Mesa under Xvfb): grab the widget
             img = gl.grab().toImage()
         if img.isNull() or img.width() == 0:
             raise ExportError(f"3D view {i + 1} could not be drawn (is it visible?)")
@@ -137,7 +139,7 @@ def export_tab(widget: QWidget, folder: str | Path, fmt: str, width: int | None 
     return out
 
 
-def install_export_menu(window: "MainWindow") -> None:
+def install_export_menu(window: MainWindow) -> None:
     """File ▸ Export, and the export entries on every plot's context menu."""
     menu = window.file_menu.addMenu("Export")
     menu.setObjectName("menu:export")
@@ -190,7 +192,7 @@ def install_lazy_plot_menus() -> None:
     pg.ViewBox._descent_lazy_export = True
 
 
-def current_session(window: "MainWindow") -> Session:
+def current_session(window: MainWindow) -> Session:
     """What File ▸ Save would write now: the current run plus what the views hold (the comparison)."""
     session = Session()
     for v in window.views:
@@ -203,7 +205,7 @@ def current_session(window: "MainWindow") -> Session:
     return session
 
 
-def export_session_now(window: "MainWindow", folder: str, kinds: set[str]) -> list[Path]:
+def export_session_now(window: MainWindow, folder: str, kinds: set[str]) -> list[Path]:
     """CSV and/or the HTML report of what the window holds now (the run, the comparison)."""
     from desktop.export.plots import export_comparison_images
     from desktop.plotting import color
@@ -219,8 +221,12 @@ def export_session_now(window: "MainWindow", folder: str, kinds: set[str]) -> li
         if "html" in kinds:
             _, images = export_comparison_images(session, folder, {"html"})
             cols = run_colors(session)
-            files.append(write_text_atomic(Path(folder) / "report.html",
-                                           html_report(session, images, [color(cols[r.name]) for r in session.runs])))
+            files.append(
+                write_text_atomic(
+                    Path(folder) / "report.html",
+                    html_report(session, images, [color(cols[r.name]) for r in session.runs]),
+                )
+            )
     except Exception as e:  # noqa: BLE001 - SessionError/ExportError: show, keep the work
         QMessageBox.warning(window, "Export", str(e))
         return []

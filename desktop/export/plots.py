@@ -3,6 +3,7 @@
 Headless use (the `descent export` command) runs on Qt's offscreen platform, which draws
 2D plots fine; 3D views need a real (or Xvfb) display and are grabbed with QWidget.grab.
 """
+
 from __future__ import annotations
 
 import os
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-import pyqtgraph.exporters  # noqa: F401 - registers the exporters
+import pyqtgraph.exporters
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
 from PySide6.QtWidgets import QApplication
 
@@ -57,8 +58,9 @@ def _curve_data(session: Session, series: str, smooth: bool) -> list[tuple[str, 
     return out
 
 
-def render_comparison_plots(session: Session, width: int = 900, height: int = 560,
-                            keys: list[str] | None = None) -> list[tuple[str, str, pg.GraphicsLayoutWidget]]:
+def render_comparison_plots(
+    session: Session, width: int = 900, height: int = 560, keys: list[str] | None = None
+) -> list[tuple[str, str, pg.GraphicsLayoutWidget]]:
     """One plot widget per metric present, every run overlaid in its colour: (key, title, widget).
     The widgets are not shown; keep a QApplication alive while using them."""
     out = []
@@ -77,8 +79,15 @@ def render_comparison_plots(session: Session, width: int = 900, height: int = 56
         p.addLegend(offset=(-10, -10) if key == "val_acc" else (-10, 10), labelTextSize="9pt")
         positive = all(np.nanmin(y) > 0 for *_, y in data if np.isfinite(y).any())
         for name, ci, x, y in data:
-            p.plot(x, y, pen=pg.mkPen(color(ci), width=2), name=name,
-                   symbol="o" if xlabel == "epoch" and len(x) <= 60 else None, symbolSize=5, symbolBrush=color(ci))
+            p.plot(
+                x,
+                y,
+                pen=pg.mkPen(color(ci), width=2),
+                name=name,
+                symbol="o" if xlabel == "epoch" and len(x) <= 60 else None,
+                symbolSize=5,
+                symbolBrush=color(ci),
+            )
         if logy and positive:
             p.setLogMode(y=True)
         if key == "val_acc":
@@ -118,8 +127,11 @@ def _surface_widget(session: Session, width: int, height: int):
     img.setColorMap(pg.colormap.get("viridis"))
     z = np.log10(np.clip(np.where(np.isfinite(s.loss), s.loss, np.nanmax(s.loss)), 1e-12, None))
     img.setImage(z, autoLevels=True)
-    img.setRect(QRectF(float(s.alphas[0]), float(s.betas[0]), float(s.alphas[-1] - s.alphas[0]),
-                       float(s.betas[-1] - s.betas[0])))
+    img.setRect(
+        QRectF(
+            float(s.alphas[0]), float(s.betas[0]), float(s.alphas[-1] - s.alphas[0]), float(s.betas[-1] - s.betas[0])
+        )
+    )
     p.addItem(img)
     for i, (name, xy) in enumerate(s.paths.items()):
         c = color(colors.get(name, i))
@@ -190,8 +202,9 @@ def png_bytes(img) -> bytes:
     return bytes(ba.data())
 
 
-def export_comparison_images(session: Session, folder: str | os.PathLike, formats: set[str],
-                             width: int = 900, height: int = 560) -> tuple[list[Path], list[tuple[str, bytes]]]:
+def export_comparison_images(
+    session: Session, folder: str | os.PathLike, formats: set[str], width: int = 900, height: int = 560
+) -> tuple[list[Path], list[tuple[str, bytes]]]:
     """Write the key plots as PNG and/or SVG; returns the files and (caption, PNG bytes) for a report."""
     folder = ensure_folder(folder)
     files: list[Path] = []

@@ -5,28 +5,52 @@ as tooltip. Invalid input is marked at the field with the message; nothing is ap
 until it is valid. Live fields (lr, momentum, weight decay) apply to the running
 optimizer at once; the others wait for a restart, which the panel says.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.config import LIVE_KEYS, ExperimentConfig, FieldSpec, field_specs
 
-SECTION_TITLES = {"": "Run", "data": "Data", "model": "Model", "optim": "Optimizer", "schedule": "Schedule",
-                  "train": "Training", "reg": "Regularization", "augment": "Augmentation (image data)",
-                  "probes": "Probes (histograms, statistics)", "diagnostics": "Diagnostics", "metrics": "Metrics",
-                  "landscape": "Loss landscape"}
+SECTION_TITLES = {
+    "": "Run",
+    "data": "Data",
+    "model": "Model",
+    "optim": "Optimizer",
+    "schedule": "Schedule",
+    "train": "Training",
+    "reg": "Regularization",
+    "augment": "Augmentation (image data)",
+    "probes": "Probes (histograms, statistics)",
+    "diagnostics": "Diagnostics",
+    "metrics": "Metrics",
+    "landscape": "Loss landscape",
+}
 # Sections shown open at start; the others start folded (click the title to open).
 OPEN_SECTIONS = ("", "data", "model", "optim", "schedule", "train")
 INVALID_STYLE = "border: 2px solid #D55E00; background: #fff0ea;"
 
 
 def _text_of(spec: FieldSpec, value: Any) -> str:
-    if spec.is_list:     # repr: the shortest text that reads back as the same float
+    if spec.is_list:  # repr: the shortest text that reads back as the same float
         return ", ".join(repr(v) if isinstance(v, float) else str(v) for v in value)
     if spec.kind == "float":
         return f"{value:g}"
@@ -38,8 +62,12 @@ class FieldEditor:
     editor itself; `row_widget` is what goes in the form (the editor plus, for a path field
     given a `browse` callback, a "…" button that asks for a file or folder)."""
 
-    def __init__(self, spec: FieldSpec, on_commit: Callable[[str, Any], str | None],
-                 browse: Callable[[FieldSpec], str | None] | None = None) -> None:
+    def __init__(
+        self,
+        spec: FieldSpec,
+        on_commit: Callable[[str, Any], str | None],
+        browse: Callable[[FieldSpec], str | None] | None = None,
+    ) -> None:
         self.spec = spec
         self.on_commit = on_commit
         self._updating = False
@@ -53,8 +81,12 @@ class FieldEditor:
             w = QComboBox()
             w.addItems(list(spec.choices))
             w.currentTextChanged.connect(lambda t: self._commit(t))
-        elif spec.kind == "int" and spec.minimum is not None and spec.maximum is not None \
-                and spec.maximum - spec.minimum <= 10_000_000:
+        elif (
+            spec.kind == "int"
+            and spec.minimum is not None
+            and spec.maximum is not None
+            and spec.maximum - spec.minimum <= 10_000_000
+        ):
             w = QSpinBox()
             w.setRange(int(spec.minimum), int(spec.maximum))
             w.setKeyboardTracking(False)
@@ -121,7 +153,7 @@ class FieldEditor:
 class HyperparameterPanel(QWidget):
     """Every config field, grouped by section, with validation at the field."""
 
-    field_committed = Signal(str, object)   # key, value (after validation)
+    field_committed = Signal(str, object)  # key, value (after validation)
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -238,14 +270,18 @@ class HyperparameterPanel(QWidget):
         current = data.path.strip()
         start = str(Path(current).expanduser()) if current else str(Path.home())
         if data.name == "image_folder":
-            return QFileDialog.getExistingDirectory(self, "Choose an image folder (one subfolder per class)", start) or None
-        filters = {"csv": "CSV files (*.csv *.tsv *.txt);;All files (*)",
-                   "npz": "NumPy archives (*.npz);;All files (*)"}.get(
-            data.name, "Data files (*.csv *.tsv *.txt *.npz);;All files (*)")
+            return (
+                QFileDialog.getExistingDirectory(self, "Choose an image folder (one subfolder per class)", start)
+                or None
+            )
+        filters = {
+            "csv": "CSV files (*.csv *.tsv *.txt);;All files (*)",
+            "npz": "NumPy archives (*.npz);;All files (*)",
+        }.get(data.name, "Data files (*.csv *.tsv *.txt *.npz);;All files (*)")
         path, _ = QFileDialog.getOpenFileName(self, f"Choose the data file ({data.name})", start, filters)
         if not path:
             return None
-        if data.name not in ("csv", "npz"):     # a built-in set: switch to the file's format
+        if data.name not in ("csv", "npz"):  # a built-in set: switch to the file's format
             name = "npz" if path.lower().endswith(".npz") else "csv"
             error = self.controller.set_field("data.name", name)
             if error:

@@ -1,6 +1,7 @@
 """The augmentation preview (lecture §6): training images in the top row, augmented
 versions below, from the config's pipeline with a fixed seed. Validation and test data
 never pass through augmentation; the preview only ever shows training samples."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -98,14 +99,21 @@ class AugmentPreviewView(View):
         self.image.setImage(np.ascontiguousarray(img.transpose(1, 0, 2)), autoLevels=False, levels=(0, 255))
         self.plot.autoRange(padding=0.02)
         cfg = self.controller.config.augment
-        steps = [f"flip p={cfg.hflip_p:g}" if cfg.hflip_p else "", f"crop±{cfg.crop_padding}px p={cfg.crop_p:g}" if cfg.crop_p else "",
-                 f"rotate ±{cfg.rotate_degrees:g}°/scale ±{cfg.scale:g} p={cfg.affine_p:g}" if cfg.affine_p else "",
-                 f"jitter p={cfg.jitter_p:g}" if cfg.jitter_p else "", f"noise σ={cfg.noise_std:g} p={cfg.noise_p:g}" if cfg.noise_p else ""]
+        steps = [
+            f"flip p={cfg.hflip_p:g}" if cfg.hflip_p else "",
+            f"crop±{cfg.crop_padding}px p={cfg.crop_p:g}" if cfg.crop_p else "",
+            f"rotate ±{cfg.rotate_degrees:g}°/scale ±{cfg.scale:g} p={cfg.affine_p:g}" if cfg.affine_p else "",
+            f"jitter p={cfg.jitter_p:g}" if cfg.jitter_p else "",
+            f"noise σ={cfg.noise_std:g} p={cfg.noise_p:g}" if cfg.noise_p else "",
+        ]
         steps = [s for s in steps if s]
         classes = ", ".join(p.labels)
         if p.active:
-            self.info.setText(f"Pipeline (in order): {' → '.join(steps)}. Classes: {classes}. "
-                              "Only training batches are augmented; validation and test data never are.")
+            self.info.setText(
+                f"Pipeline (in order): {' → '.join(steps)}. Classes: {classes}. "
+                "Only training batches are augmented; validation and test data never are."
+            )
         else:
-            self.info.setText("Augmentation is off (every augment.*_p is 0): the copies equal the originals. "
-                              f"Classes: {classes}.")
+            self.info.setText(
+                f"Augmentation is off (every augment.*_p is 0): the copies equal the originals. Classes: {classes}."
+            )

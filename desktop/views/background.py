@@ -6,11 +6,13 @@ supersedes an older one: only the latest result is delivered. The worker thread 
 touches a Qt object (it only fills a Python queue that a GUI-thread timer polls), so a
 view closed while its task still runs is safe.
 """
+
 from __future__ import annotations
 
 import queue
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -36,7 +38,7 @@ class BackgroundTask(QObject):
         self._thread: threading.Thread | None = None
 
     def run(self, fn: Callable[..., Any], cancellable: bool = False, name: str = "descent-view-task") -> None:
-        self._stop.set()                       # a running older task may stop early
+        self._stop.set()  # a running older task may stop early
         self._generation += 1
         gen, results = self._generation, self._results
         stop = self._stop = threading.Event()
@@ -47,7 +49,7 @@ class BackgroundTask(QObject):
             try:
                 results.put((gen, fn(stop.is_set) if cancellable else fn(), ""))
             except Exception as e:  # noqa: BLE001 - reported as one line in the view
-                own = isinstance(e, (ValueError, RuntimeError))    # our errors speak for themselves
+                own = isinstance(e, (ValueError, RuntimeError))  # our errors speak for themselves
                 results.put((gen, None, str(e) if own else f"{type(e).__name__}: {e}"))
 
         self._thread = threading.Thread(target=work, name=name, daemon=True)
@@ -73,7 +75,7 @@ class BackgroundTask(QObject):
             except queue.Empty:
                 return
             if gen != self._generation:
-                continue                  # superseded by a newer request
+                continue  # superseded by a newer request
             self.busy = False
             self._timer.stop()
             if err:

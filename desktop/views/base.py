@@ -6,6 +6,7 @@ update pyqtgraph items in place and never do heavy work here (> a few ms belongs
 worker). `controller` is the AppController: the current config, the engine worker,
 signals for run start/finish and session load.
 """
+
 from __future__ import annotations
 
 import time
@@ -18,19 +19,19 @@ from engine.events import Event
 if TYPE_CHECKING:
     from desktop.controller import AppController
     from engine.config import ExperimentConfig
-    from engine.session import RunRecord, Session
+    from engine.session import Session
 
 
 class View(QWidget):
     """Base class of a main-window tab."""
 
     title = "View"
-    MIN_REDRAW_S = 0.2   # throttled redraws: drawing holds the GIL the engine thread needs
+    MIN_REDRAW_S = 0.2  # throttled redraws: drawing holds the GIL the engine thread needs
 
-    def __init__(self, controller: "AppController", parent: QWidget | None = None) -> None:
+    def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
-        self._dirty = False          # data arrived that is not drawn yet
+        self._dirty = False  # data arrived that is not drawn yet
         self._last_draw = 0.0
 
     # -- throttled redraws: views that set `_dirty` and implement redraw() ---------------
@@ -47,7 +48,7 @@ class View(QWidget):
         self._dirty = False
         self._last_draw = time.perf_counter()
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         if self._dirty:
             self.redraw()
@@ -74,13 +75,13 @@ class View(QWidget):
     def handle_events(self, events: list[Event]) -> None:
         """A batch of engine events (all runs); called at most ~60 times a second."""
 
-    def on_run_started(self, run_id: str, config: "ExperimentConfig") -> None:
+    def on_run_started(self, run_id: str, config: ExperimentConfig) -> None:
         """A new run (start or restart) began: reset what belongs to the previous one."""
 
-    def load_session(self, session: "Session") -> None:
+    def load_session(self, session: Session) -> None:
         """Show a saved session (replay): runs' records, session-level arrays/meta."""
 
-    def save_into(self, session: "Session") -> None:
+    def save_into(self, session: Session) -> None:
         """Add what this view alone holds (e.g. a playground race) to a session being saved."""
 
     def shutdown(self) -> None:

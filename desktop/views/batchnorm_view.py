@@ -2,6 +2,7 @@
 variance of one unit (dots) beside the running estimates used at inference (line); how far
 batch statistics stray from the running ones against the √(2/π)/√B expected for batch
 size B; and validation accuracy with running estimates vs with each batch's own statistics."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,10 @@ from engine.model.batchnorm_probe import expected_gap
 TOPIC = "batchnorm"
 BATCH, RUNNING = "#D55E00", "#0072B2"
 KEYS = ("batch_mean", "batch_var", "running_mean", "running_var", "mean_gap", "var_ratio")
-OFF_TEXT = ("Batch norm is off: set model.batch_norm to 'before' or 'after' the activation (every hidden layer), "
-            "or choose it per hidden layer with model.batch_norm_layers (e.g. before,off),")
+OFF_TEXT = (
+    "Batch norm is off: set model.batch_norm to 'before' or 'after' the activation (every hidden layer), "
+    "or choose it per hidden layer with model.batch_norm_layers (e.g. before,off),"
+)
 
 
 class BatchNormView(View):
@@ -32,8 +35,8 @@ class BatchNormView(View):
         self.run_id = ""
         self.batch_size = 0
         self.blocks: dict[str, list[np.ndarray]] = {k: [] for k in ("steps", *KEYS)}
-        self.epochs: list[tuple[float, float, float]] = []     # epoch, acc running, acc batch
-        self.layer_names: list[str] = []                        # where each BN layer sits (from the probe)
+        self.epochs: list[tuple[float, float, float]] = []  # epoch, acc running, acc batch
+        self.layer_names: list[str] = []  # where each BN layer sits (from the probe)
         self._dirty = False
         self.info = QLabel(OFF_TEXT + " and start a run.")
         self.info.setWordWrap(True)
@@ -57,12 +60,14 @@ class BatchNormView(View):
         self.p_acc = self.glw.addPlot(row=1, col=1)
         style_plot(self.p_mean, "Mean of the unit's input", "step", "mean")
         style_plot(self.p_var, "Variance of the unit's input", "step", "variance")
-        style_plot(self.p_gap, "|batch mean − running mean| / running std (mean of all units)", "step", "normalized gap")
+        style_plot(
+            self.p_gap, "|batch mean − running mean| / running std (mean of all units)", "step", "normalized gap"
+        )
         style_plot(self.p_acc, "Validation accuracy at inference", "epoch", "accuracy")
         for p in (self.p_mean, self.p_var, self.p_gap, self.p_acc):
             p.addLegend(offset=(-10, 10), labelTextSize="8pt")
-            p.getAxis("left").setWidth(64)       # room for "0.0005" beside the axis title
-            p.getAxis("left").enableAutoSIPrefix(False)     # "0.25", not "250 (x0.001)"
+            p.getAxis("left").setWidth(64)  # room for "0.0005" beside the axis title
+            p.getAxis("left").enableAutoSIPrefix(False)  # "0.25", not "250 (x0.001)"
         self.p_var.setXLink(self.p_mean)
         self.p_gap.setXLink(self.p_mean)
         dots = dict(pen=None, symbol="o", symbolSize=4, symbolPen=None)
@@ -75,10 +80,12 @@ class BatchNormView(View):
         self.p_gap.addItem(self.c_expected)
         self.expected_label = pg.TextItem(anchor=(0, 1), color="k", fill=pg.mkBrush(255, 255, 255, 200))
         self.p_gap.addItem(self.expected_label)
-        self.c_acc_run = self.p_acc.plot(name="running estimates", pen=pg.mkPen(RUNNING, width=2), symbol="o",
-                                         symbolSize=5, symbolBrush=RUNNING)
-        self.c_acc_batch = self.p_acc.plot(name="batch statistics (batch B)", pen=pg.mkPen(BATCH, width=2),
-                                           symbol="s", symbolSize=5, symbolBrush=BATCH)
+        self.c_acc_run = self.p_acc.plot(
+            name="running estimates", pen=pg.mkPen(RUNNING, width=2), symbol="o", symbolSize=5, symbolBrush=RUNNING
+        )
+        self.c_acc_batch = self.p_acc.plot(
+            name="batch statistics (batch B)", pen=pg.mkPen(BATCH, width=2), symbol="s", symbolSize=5, symbolBrush=BATCH
+        )
         lay = QVBoxLayout(self)
         lay.addWidget(self.info)
         lay.addLayout(bar)
@@ -106,8 +113,10 @@ class BatchNormView(View):
         if not m.uses_batch_norm():
             self.info.setText(OFF_TEXT + " and restart.")
         else:
-            self.info.setText(f"{run_id}: batch norm {describe_placement(m)}, batch size {self.batch_size}, "
-                              f"momentum {m.bn_momentum:g} — waiting for statistics…")
+            self.info.setText(
+                f"{run_id}: batch norm {describe_placement(m)}, batch size {self.batch_size}, "
+                f"momentum {m.bn_momentum:g} — waiting for statistics…"
+            )
         self._redraw()
 
     def handle_events(self, events: list[Event]) -> None:
@@ -132,7 +141,7 @@ class BatchNormView(View):
     def _arrays(self) -> dict[str, np.ndarray]:
         out = {}
         for k, blocks in self.blocks.items():
-            if len(blocks) > 1:                         # keep one block: appending stays cheap
+            if len(blocks) > 1:  # keep one block: appending stays cheap
                 self.blocks[k] = [np.concatenate(blocks)]
             out[k] = self.blocks[k][0] if self.blocks[k] else None
         return out
@@ -156,9 +165,11 @@ class BatchNormView(View):
             for i in range(n_layers):
                 short = self._layer_labels(n_layers)[i].split(",")[0].replace("hidden layer", "layer")
                 self.c_gaps.append(self.p_gap.plot(name=short, pen=pg.mkPen(color(i), width=1.5)))
-            self.info.setText(f"{self.run_id}: dots are the statistics of the current minibatch (what BN uses in "
-                              f"training), the line the running estimates (what it uses at inference). Batch size "
-                              f"{self.batch_size}: smaller batches scatter more.")
+            self.info.setText(
+                f"{self.run_id}: dots are the statistics of the current minibatch (what BN uses in "
+                f"training), the line the running estimates (what it uses at inference). Batch size "
+                f"{self.batch_size}: smaller batches scatter more."
+            )
         li, u = max(0, self.layer.currentIndex()), min(self.unit.value(), units - 1)
         s = slice(max(0, len(steps) - self.MAX_POINTS), None)
         self.c_bmean.setData(steps[s], a["batch_mean"][s, li, u])

@@ -4,6 +4,7 @@ Small multiples per metric (each plot overlays every run), a sortable table of f
 best metrics, and per-run histograms side by side when the runs record probes. Runs are
 added (a variant: dotted overrides) or removed while the others keep training.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,8 +13,21 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
-                               QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop.compare_controller import CompareController
 from desktop.export.plots import COMPARISON_PLOTS
@@ -22,15 +36,21 @@ from desktop.views.base import View
 from desktop.views.compare_line import RunLinePanel
 from desktop.views.compare_surface import SharedSurfacePanel
 from desktop.views.curves import RunCurves
-from engine.compare import Variant
 from engine.compare.layout import is_comparison, run_colors
 from engine.config import OPTIMIZERS, ConfigError, parse_set_args
 from engine.events import Event, Payload
 
 DEFAULT_OPTIMIZERS = ("sgd", "momentum", "adam")
-TABLE_COLUMNS = [("run", None), ("state", None), ("epoch", None), ("train loss", "train_loss"),
-                 ("val loss", "val_loss"), ("val acc", "val_acc"), ("best val loss", "best_val_loss"),
-                 ("best val acc", "best_val_acc")]
+TABLE_COLUMNS = [
+    ("run", None),
+    ("state", None),
+    ("epoch", None),
+    ("train loss", "train_loss"),
+    ("val loss", "val_loss"),
+    ("val acc", "val_acc"),
+    ("best val loss", "best_val_loss"),
+    ("best val acc", "best_val_acc"),
+]
 
 
 class _NumberItem(QTableWidgetItem):
@@ -57,7 +77,7 @@ class ComparedRun:
         self.run_id, self.name, self.color_index = run_id, name, color_index
         self.curves = RunCurves(0.9)
         self.state = "building"
-        self.hist: dict[str, dict[str, np.ndarray]] = {}     # group → {"hist": (L,bins), "range": (L,2)}
+        self.hist: dict[str, dict[str, np.ndarray]] = {}  # group → {"hist": (L,bins), "range": (L,2)}
         self.layer_labels: list[str] = []
         self.items: dict[str, pg.PlotDataItem] = {}
 
@@ -85,7 +105,7 @@ class CompareView(View):
         super().__init__(controller, parent)
         self.compare = CompareController(controller, self)
         self.runs: dict[str, ComparedRun] = {}
-        self.loaded_session = None          # a replayed comparison (kept to save it again)
+        self.loaded_session = None  # a replayed comparison (kept to save it again)
         self.compare.runs_reset.connect(self._on_compare_runs_reset)
         self.compare.run_added.connect(self._on_compare_run_added)
         self.compare.run_removed.connect(self._on_compare_run_removed)
@@ -104,8 +124,9 @@ class CompareView(View):
         self.side_tabs.addTab(self.hist_box, "Histograms")
         self.surface_panel = SharedSurfacePanel(self._records_for_surface, self._colors_by_name)
         self.side_tabs.addTab(self.surface_panel, "Shared loss surface")
-        self.line_panel = RunLinePanel(self._records_for_surface, self._colors_by_name,
-                                       lambda: [r.name for r in self.runs.values()])
+        self.line_panel = RunLinePanel(
+            self._records_for_surface, self._colors_by_name, lambda: [r.name for r in self.runs.values()]
+        )
         self.side_tabs.addTab(self.line_panel, "Line between runs")
         bottom.addWidget(self.side_tabs)
         split.addWidget(bottom)
@@ -130,8 +151,10 @@ class CompareView(View):
             self.opt_boxes[name] = cb
             c1.addWidget(cb)
         self.btn_compare = QPushButton("Run comparison")
-        self.btn_compare.setToolTip("One run per checked optimizer, all from the panel's settings and the same "
-                                    "seed: same initial weights, same minibatches")
+        self.btn_compare.setToolTip(
+            "One run per checked optimizer, all from the panel's settings and the same "
+            "seed: same initial weights, same minibatches"
+        )
         self.btn_compare.clicked.connect(self.compare_checked_optimizers)
         c1.addWidget(self.btn_compare)
         self.btn_pause = QPushButton("Pause")
@@ -287,9 +310,13 @@ class CompareView(View):
         run = ComparedRun(rid, name, ci)
         for key, _t, series, *_ in COMPARISON_PLOTS:
             run.items[key] = self.plots[key].plot(
-                pen=pg.mkPen(run.color, width=2), name=name if key == "loss" else None,
-                symbol="o" if series.startswith("epoch/") else None, symbolSize=4, symbolBrush=run.color,
-                symbolPen=None)
+                pen=pg.mkPen(run.color, width=2),
+                name=name if key == "loss" else None,
+                symbol="o" if series.startswith("epoch/") else None,
+                symbolSize=4,
+                symbolBrush=run.color,
+                symbolPen=None,
+            )
         self.runs[rid] = run
         self._refresh_table()
         self._sync_hist_plots()
@@ -339,7 +366,7 @@ class CompareView(View):
                 run.weight_labels = [str(l.get("label", i)) for i, l in enumerate(layers.get("weights", []))]
                 changed = True
         self._dirty = changed
-        self.redraw_if_due()      # visible only, at most every MIN_REDRAW_S (View)
+        self.redraw_if_due()  # visible only, at most every MIN_REDRAW_S (View)
 
     def redraw(self) -> None:
         self._mark_drawn()
@@ -347,9 +374,14 @@ class CompareView(View):
             c = run.curves
             x = c.step.view()
             ex = np.arange(1, len(c.epoch_step) + 1, dtype=np.float64)
-            data = {"loss": (x, c.loss_ema.out.view()), "lr": (x, c.lr.view()), "grad_norm": (x, c.grad_norm.view()),
-                    "val_loss": (ex, c.epoch["val_loss"].view()), "val_acc": (ex, c.epoch["val_acc"].view()),
-                    "train_loss": (ex, c.epoch["train_loss"].view())}
+            data = {
+                "loss": (x, c.loss_ema.out.view()),
+                "lr": (x, c.lr.view()),
+                "grad_norm": (x, c.grad_norm.view()),
+                "val_loss": (ex, c.epoch["val_loss"].view()),
+                "val_acc": (ex, c.epoch["val_acc"].view()),
+                "train_loss": (ex, c.epoch["train_loss"].view()),
+            }
             for key, (xs, ys) in data.items():
                 run.items[key].setData(xs, ys)
         self._fit_lr_range()
@@ -396,14 +428,24 @@ class CompareView(View):
             p = self.hist_glw.addPlot(row=0, col=i)
             p.setTitle(f"<span style='color:{run.color}'>{run.name}</span>", size="9pt")
             p.getAxis("left").setStyle(showValues=False)
-            item = p.plot(stepMode="center", fillLevel=0, brush=pg.mkBrush(QColor(run.color).lighter(150)),
-                          pen=pg.mkPen(run.color))
+            item = p.plot(
+                stepMode="center",
+                fillLevel=0,
+                brush=pg.mkBrush(QColor(run.color).lighter(150)),
+                pen=pg.mkPen(run.color),
+            )
             self.hist_plots[rid] = (p, item)
 
     def _redraw_histograms(self) -> None:
         group = self.cb_group.currentData()
-        labels = next((getattr(r, "layer_labels" if group == "act" else "weight_labels", [])
-                       for r in self.runs.values() if r.hist), [])
+        labels = next(
+            (
+                getattr(r, "layer_labels" if group == "act" else "weight_labels", [])
+                for r in self.runs.values()
+                if r.hist
+            ),
+            [],
+        )
         if [self.cb_layer.itemText(i) for i in range(self.cb_layer.count())] != labels:
             self.cb_layer.blockSignals(True)
             self.cb_layer.clear()

@@ -5,9 +5,10 @@ tab's panel that picks the two runs and computes the line in the background.
 The engine does the work (engine/landscape/between.py) in a BackgroundTask: a plain thread
 that never touches Qt; the result comes back on the GUI thread.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
@@ -24,19 +25,23 @@ META_PATH = ("comparison_lines",)
 TRAIN_COLOR, VAL_COLOR = "#0072B2", "#D55E00"
 
 
-BARRIER_HELP = ("Loss barrier: the largest rise of the loss above the straight line joining the losses of the two "
-                "runs (0: no ridge between them; Frankle et al. 2020)")
+BARRIER_HELP = (
+    "Loss barrier: the largest rise of the loss above the straight line joining the losses of the two "
+    "runs (0: no ridge between them; Frankle et al. 2020)"
+)
 
 
 def short(name: str, n: int = 14) -> str:
-    return name if len(name) <= n else name[:n - 1] + "…"
+    return name if len(name) <= n else name[: n - 1] + "…"
 
 
 def describe(line: RunLine) -> str:
     """One line of text under the plot: the barrier and what the reader should know."""
-    parts = [f"<b>{line.a}</b> (α=0) → <b>{line.b}</b> (α=1)",
-             f"loss barrier: val {line.barrier('val'):.3g}, train {line.barrier('train'):.3g}",
-             f"{line.eval_samples} samples per split" + (f", {line.seconds:.2f} s" if line.seconds else "")]
+    parts = [
+        f"<b>{line.a}</b> (α=0) → <b>{line.b}</b> (α=1)",
+        f"loss barrier: val {line.barrier('val'):.3g}, train {line.barrier('train'):.3g}",
+        f"{line.eval_samples} samples per split" + (f", {line.seconds:.2f} s" if line.seconds else ""),
+    ]
     return " · ".join(parts + list(line.notes))
 
 
@@ -44,7 +49,7 @@ class _LossAxis(DecadeLogAxis):
     """Decades (and 2, 5) when they give at least three labels; pyqtgraph's finer labels
     on a narrow range (a loss from 0.74 to 1.06 would show a lone "1")."""
 
-    def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: N802 - pyqtgraph override
+    def logTickValues(self, minVal, maxVal, size, stdTicks):
         ticks = super().logTickValues(minVal, maxVal, size, stdTicks)
         if sum(len(v) for _, v in ticks) >= 3:
             return ticks
@@ -61,8 +66,10 @@ class RunLinePlot(pg.GraphicsLayoutWidget):
         axis = _LossAxis("left")
         axis.enableAutoSIPrefix(False)
         self.p_loss = self.addPlot(row=0, col=0, axisItems={"left": axis})
-        key = (f"<span style='color:{TRAIN_COLOR}'>── train</span>&nbsp;&nbsp;"
-               f"<span style='color:{VAL_COLOR}'>- - validation</span>")
+        key = (
+            f"<span style='color:{TRAIN_COLOR}'>── train</span>&nbsp;&nbsp;"
+            f"<span style='color:{VAL_COLOR}'>- - validation</span>"
+        )
         style_plot(self.p_loss, f"Loss along (1−α)·θ_A + α·θ_B<br>{key}", "α", "loss")
         self.p_loss.setLogMode(y=True)
         self.p_acc = self.addPlot(row=1 if stacked else 0, col=0 if stacked else 1)
@@ -74,16 +81,22 @@ class RunLinePlot(pg.GraphicsLayoutWidget):
             "train_loss": self.p_loss.plot(pen=pg.mkPen(TRAIN_COLOR, width=2)),
             "val_loss": self.p_loss.plot(pen=pg.mkPen(VAL_COLOR, width=2, style=dash)),
             "train_acc": self.p_acc.plot(pen=pg.mkPen(TRAIN_COLOR, width=2)),
-            "val_acc": self.p_acc.plot(pen=pg.mkPen(VAL_COLOR, width=2, style=dash))}
+            "val_acc": self.p_acc.plot(pen=pg.mkPen(VAL_COLOR, width=2, style=dash)),
+        }
         self.marks: list[pg.InfiniteLine] = []
         for p in (self.p_loss, self.p_acc):
             p.getAxis("left").setWidth(48)
             for pos in (0.0, 1.0):
                 # A's name to the right of its line, B's to the left: long names stay inside
                 anchor = (0, 1) if pos == 0.0 else (1, 1)
-                m = pg.InfiniteLine(pos=pos, angle=90, movable=False, pen=pg.mkPen("#888888", width=1.5),
-                                    label="", labelOpts={"position": 0.06, "color": "#333333",
-                                                         "anchors": [anchor, anchor]})
+                m = pg.InfiniteLine(
+                    pos=pos,
+                    angle=90,
+                    movable=False,
+                    pen=pg.mkPen("#888888", width=1.5),
+                    label="",
+                    labelOpts={"position": 0.06, "color": "#333333", "anchors": [anchor, anchor]},
+                )
                 p.addItem(m)
                 self.marks.append(m)
         self.line: RunLine | None = None
@@ -115,8 +128,9 @@ class LinePanelBase(QWidget):
     the button that starts a line, a status line, the plot, and the BackgroundTask that
     computes one line at a time. Subclasses lay them out and show a finished line."""
 
-    def __init__(self, button: str, tooltip: str, status: str, stacked: bool = False,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, button: str, tooltip: str, status: str, stacked: bool = False, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.task = BackgroundTask(self)
         self.task.done.connect(self._on_task_done)
@@ -162,11 +176,21 @@ class LinePanelBase(QWidget):
 class RunLinePanel(LinePanelBase):
     """Compare tab: choose runs A and B of the comparison, compute and show their line."""
 
-    def __init__(self, get_records: Callable[[], list], colors: Callable[[], dict[str, int]],
-                 names: Callable[[], list[str]], parent: QWidget | None = None) -> None:
-        super().__init__("Compute line", "Loss and accuracy at (1−α)·θ_A + α·θ_B, α from −0.25 to 1.25, on a "
-                         "training subset and the validation subset (landscape.eval_samples); both runs need one "
-                         "architecture", "Choose two runs of the comparison.", parent=parent)
+    def __init__(
+        self,
+        get_records: Callable[[], list],
+        colors: Callable[[], dict[str, int]],
+        names: Callable[[], list[str]],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(
+            "Compute line",
+            "Loss and accuracy at (1−α)·θ_A + α·θ_B, α from −0.25 to 1.25, on a "
+            "training subset and the validation subset (landscape.eval_samples); both runs need one "
+            "architecture",
+            "Choose two runs of the comparison.",
+            parent=parent,
+        )
         self.get_records, self.colors, self.names = get_records, colors, names
         self.lines: dict[tuple[str, str], RunLine] = {}
         self.cb_a, self.cb_b = QComboBox(), QComboBox()

@@ -4,10 +4,11 @@ The surface is computed on a background thread (engine/compare/surface.py: PCA p
 trajectories, filter of the same architecture); the GUI thread only draws the heat map of
 log10(loss) and each run's path in its colour, start ○ and end ●.
 """
+
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
@@ -18,8 +19,9 @@ from desktop.plotting import color, style_plot
 
 
 class SharedSurfacePanel(QWidget):
-    def __init__(self, get_records: Callable[[], list], colors: Callable[[], dict[str, int]],
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, get_records: Callable[[], list], colors: Callable[[], dict[str, int]], parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.get_records = get_records
         self.colors = colors
@@ -33,8 +35,9 @@ class SharedSurfacePanel(QWidget):
         self._poll.setInterval(100)
         self._poll.timeout.connect(self._on_poll_timeout)
         self.btn = QPushButton("Compute shared loss surface")
-        self.btn.setToolTip("PCA plane of all runs' trajectories (needs landscape.snapshots); runs must share "
-                            "model and data")
+        self.btn.setToolTip(
+            "PCA plane of all runs' trajectories (needs landscape.snapshots); runs must share model and data"
+        )
         self.btn.clicked.connect(self.compute)
         self.status = QLabel("")
         top = QHBoxLayout()
@@ -107,8 +110,15 @@ class SharedSurfacePanel(QWidget):
         for name, xy in surface.paths.items():
             c = color(cols.get(name, len(self.path_items)))
             line = self.plot.plot(xy[:, 0], xy[:, 1], pen=pg.mkPen(c, width=2.5), name=name)
-            ends = self.plot.plot([xy[0, 0], xy[-1, 0]], [xy[0, 1], xy[-1, 1]], pen=None, symbol="o", symbolSize=9,
-                                  symbolBrush=[pg.mkBrush("w"), pg.mkBrush(c)], symbolPen=pg.mkPen(c, width=2))
+            ends = self.plot.plot(
+                [xy[0, 0], xy[-1, 0]],
+                [xy[0, 1], xy[-1, 1]],
+                pen=None,
+                symbol="o",
+                symbolSize=9,
+                symbolBrush=[pg.mkBrush("w"), pg.mkBrush(c)],
+                symbolPen=pg.mkPen(c, width=2),
+            )
             self.path_items += [line, ends]
         ev = surface.explained_variance
         self.status.setText(f"{len(surface.paths)} paths · PCA explains {ev[0]:.0%} + {ev[1]:.0%} of the motion")

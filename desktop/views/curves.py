@@ -1,6 +1,6 @@
 """Live training curves: loss, accuracy, learning rate and gradient norm."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
@@ -25,8 +25,9 @@ class RunCurves:
         self.grad_norm = GrowingArray()
         self.loss_ema = IncrementalEMA(alpha)
         self.epoch_step = GrowingArray(64)
-        self.epoch: dict[str, GrowingArray] = {k: GrowingArray(64) for k in
-                                               ("train_loss", "val_loss", "train_acc", "val_acc")}
+        self.epoch: dict[str, GrowingArray] = {
+            k: GrowingArray(64) for k in ("train_loss", "val_loss", "train_acc", "val_acc")
+        }
 
     def add_steps(self, e: StepBatch) -> None:
         self.step.extend(e.steps)
@@ -75,19 +76,27 @@ class CurvesView(View):
         for p in (self.p_acc, self.p_lr, self.p_gn):
             p.setXLink(self.p_loss)
         for p in (self.p_loss, self.p_acc, self.p_lr, self.p_gn):
-            p.getAxis("left").setWidth(56)     # fixed widths: no re-layout when tick labels change
+            p.getAxis("left").setWidth(56)  # fixed widths: no re-layout when tick labels change
         for p in (self.p_loss, self.p_acc):
             p.addLegend(offset=(-10, -10) if p is self.p_acc else (-10, 10), labelTextSize="8pt")
         self.c_step_loss = self.p_loss.plot(pen=pg.mkPen(STEP, width=1), name="minibatch", antialias=False)
         self.c_ema = self.p_loss.plot(pen=pg.mkPen(TRAIN, width=2), name="minibatch (EMA)", antialias=False)
-        self.c_train_loss = self.p_loss.plot(pen=pg.mkPen(TRAIN, width=2, style=Qt.DashLine), symbol="o",
-                                             symbolSize=5, symbolBrush=TRAIN, name="train (epoch)")
-        self.c_val_loss = self.p_loss.plot(pen=pg.mkPen(VAL, width=2), symbol="o", symbolSize=5,
-                                           symbolBrush=VAL, name="validation")
-        self.c_train_acc = self.p_acc.plot(pen=pg.mkPen(TRAIN, width=2), symbol="o", symbolSize=5,
-                                           symbolBrush=TRAIN, name="train")
-        self.c_val_acc = self.p_acc.plot(pen=pg.mkPen(VAL, width=2), symbol="o", symbolSize=5,
-                                         symbolBrush=VAL, name="validation")
+        self.c_train_loss = self.p_loss.plot(
+            pen=pg.mkPen(TRAIN, width=2, style=Qt.DashLine),
+            symbol="o",
+            symbolSize=5,
+            symbolBrush=TRAIN,
+            name="train (epoch)",
+        )
+        self.c_val_loss = self.p_loss.plot(
+            pen=pg.mkPen(VAL, width=2), symbol="o", symbolSize=5, symbolBrush=VAL, name="validation"
+        )
+        self.c_train_acc = self.p_acc.plot(
+            pen=pg.mkPen(TRAIN, width=2), symbol="o", symbolSize=5, symbolBrush=TRAIN, name="train"
+        )
+        self.c_val_acc = self.p_acc.plot(
+            pen=pg.mkPen(VAL, width=2), symbol="o", symbolSize=5, symbolBrush=VAL, name="validation"
+        )
         self.c_lr = self.p_lr.plot(pen=pg.mkPen("#009E73", width=2), antialias=False)
         self.c_gn = self.p_gn.plot(pen=pg.mkPen("#CC79A7", width=1), antialias=False)
         self.p_acc.setYRange(0, 1.02)
@@ -138,7 +147,7 @@ class CurvesView(View):
     def on_run_started(self, run_id: str, config) -> None:
         self.clear_markers()
         saved = getattr(self.controller, "continued_from", None)
-        if saved is not None:          # a continued run: its saved history, then the new steps
+        if saved is not None:  # a continued run: its saved history, then the new steps
             self.show_series(saved.series)
         else:
             self.run = RunCurves(self.alpha)
@@ -150,9 +159,14 @@ class CurvesView(View):
     def add_marker(self, step: float, label: str, level: str = "warning", tip: str = "") -> None:
         """A vertical line on the loss plot at `step`, labelled (e.g. a diagnostic)."""
         col = MARKER_COLORS.get(level, "#555555")
-        line = pg.InfiniteLine(pos=step, angle=90, movable=False, pen=pg.mkPen(col, width=1.5, style=Qt.DashLine),
-                               label=label, labelOpts={"position": 0.92 - 0.1 * (len(self.markers) % 5),
-                                                       "color": col, "fill": (255, 255, 255, 200)})
+        line = pg.InfiniteLine(
+            pos=step,
+            angle=90,
+            movable=False,
+            pen=pg.mkPen(col, width=1.5, style=Qt.DashLine),
+            label=label,
+            labelOpts={"position": 0.92 - 0.1 * (len(self.markers) % 5), "color": col, "fill": (255, 255, 255, 200)},
+        )
         line.setToolTip(tip or label)
         self.p_loss.addItem(line, ignoreBounds=True)
         self.markers.append(line)
@@ -164,7 +178,7 @@ class CurvesView(View):
 
     def _add_diagnostic(self, d: dict) -> None:
         if d.get("level") == "info" and d.get("kind") == "initial_loss":
-            return      # the expected case: no marker
+            return  # the expected case: no marker
         label = str(d.get("kind", "")).replace("_", " ")
         if d.get("layer"):
             label += f" ({d['layer']})"
@@ -180,7 +194,7 @@ class CurvesView(View):
             elif isinstance(e, Payload) and e.topic == "diagnostics":
                 self._add_diagnostic(e.data)
         self._dirty = changed
-        self.redraw_if_due()      # visible only, at most every MIN_REDRAW_S (View)
+        self.redraw_if_due()  # visible only, at most every MIN_REDRAW_S (View)
 
     def redraw(self) -> None:
         self._redraw()
@@ -221,13 +235,13 @@ class CurvesView(View):
         self.c_lr.setData(x, r.lr.view())
         if len(r.lr):
             lo, hi = float(np.nanmin(r.lr.view())), float(np.nanmax(r.lr.view()))
-            if hi - lo <= 1e-12 * max(abs(hi), 1e-30):   # a constant lr: show it with room around
+            if hi - lo <= 1e-12 * max(abs(hi), 1e-30):  # a constant lr: show it with room around
                 self.p_lr.setYRange(0, hi * 1.5 if hi > 0 else 1, padding=0)
             else:
                 self.p_lr.enableAutoRange(axis="y")
         self.c_gn.setData(x, r.grad_norm.view())
         ex = r.epoch_step.view()
-        if len(ex) != self._epochs_drawn:     # epoch curves change once an epoch, not every redraw
+        if len(ex) != self._epochs_drawn:  # epoch curves change once an epoch, not every redraw
             self._epochs_drawn = len(ex)
             # symbols help while there are few epochs; beyond that they cost and clutter
             sym = "o" if len(ex) <= 60 else None
@@ -248,7 +262,7 @@ class CurvesView(View):
         vb = plot.vb
         if self.log_y.isChecked():
             return
-        if vb.state["autoRange"][1] is not False:      # at start, or the user pressed "A"
+        if vb.state["autoRange"][1] is not False:  # at start, or the user pressed "A"
             vb.enableAutoRange(y=False)
             self._y_follow[plot], self._y_top[plot] = True, 0.0
         if not self._y_follow[plot] or not len(ys):
@@ -259,19 +273,19 @@ class CurvesView(View):
         top = float(finite.max())
         if top > self._y_top[plot] or self._y_top[plot] > 4 * max(top, 1e-12):
             self._y_top[plot] = nice_ceiling(top * 1.05) if top > 0 else 1.0
-            plot.setYRange(-0.03 * self._y_top[plot], self._y_top[plot], padding=0)   # (room for the 0 tick)
+            plot.setYRange(-0.03 * self._y_top[plot], self._y_top[plot], padding=0)  # (room for the 0 tick)
 
     def _on_manual_range(self, *_args) -> None:
         self._x_follow = False
 
     def _follow_x(self, xmax: float) -> None:
         vb = self.p_loss.vb
-        if vb.state["autoRange"][0] is not False:    # at start, or the user pressed "A"
+        if vb.state["autoRange"][0] is not False:  # at start, or the user pressed "A"
             vb.enableAutoRange(x=False)
             self._x_follow, self._x_hi = True, 0.0
         if not self._x_follow:
             return
-        if xmax > self._x_hi or self._x_hi > 8 * max(xmax, 1.0):    # grown past the end, or a new run
+        if xmax > self._x_hi or self._x_hi > 8 * max(xmax, 1.0):  # grown past the end, or a new run
             self._x_hi = nice_ceiling(max(xmax, 10.0))
             self.p_loss.setXRange(0, self._x_hi, padding=0.01)
 
@@ -279,7 +293,7 @@ class CurvesView(View):
     def _on_log_y_toggled(self, on: bool) -> None:
         self.p_loss.setLogMode(y=on)
         self.p_gn.setLogMode(y=on)
-        for p in (self.p_loss, self.p_gn):      # log: pyqtgraph's auto range; linear: ours again
+        for p in (self.p_loss, self.p_gn):  # log: pyqtgraph's auto range; linear: ours again
             p.vb.enableAutoRange(y=True)
         if not on:
             self._redraw()
@@ -312,6 +326,8 @@ class CurvesView(View):
             parts.append(f"‖g‖ {r.grad_norm.view()[i]:.3g}")
         if len(r.epoch_step):
             j = int(np.clip(np.searchsorted(r.epoch_step.view(), x), 0, len(r.epoch_step) - 1))
-            parts.append(f"epoch {j + 1}: val loss {r.epoch['val_loss'].view()[j]:.4g}, "
-                         f"val acc {r.epoch['val_acc'].view()[j]:.3f}")
+            parts.append(
+                f"epoch {j + 1}: val loss {r.epoch['val_loss'].view()[j]:.4g}, "
+                f"val acc {r.epoch['val_acc'].view()[j]:.3f}"
+            )
         self.readout.setText("  ·  ".join(parts))

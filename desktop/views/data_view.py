@@ -5,19 +5,28 @@ matrix before and after, as heat maps with a symmetric colour scale, and each
 covariance's condition number. Buttons open the user's own CSV, NPZ or image folder.
 The split and the preprocessing fit run off the GUI thread (engine.data.report).
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QStackedWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop.plotting import color, style_plot
 from desktop.views.background import BackgroundTask
 from desktop.views.base import View
 from engine.data.report import PreprocessReport, format_condition, preprocessing_report
 
-RELEVANT = ("data", "train.val_fraction", "seed")   # what changes the data view
+RELEVANT = ("data", "train.val_fraction", "seed")  # what changes the data view
 
 
 def diverging_lut() -> np.ndarray:
@@ -53,10 +62,11 @@ class DataView(View):
         self.matrix_kind.setToolTip("Heat map of the training inputs' covariance or correlation matrix")
         self.matrix_kind.currentTextChanged.connect(lambda _t: self._draw())
         buttons = QHBoxLayout()
-        for text, slot, tip in (("Open CSV…", self._on_open_csv_clicked, "A CSV with a header row and a label column"),
-                                ("Open NPZ…", self._on_open_npz_clicked, "An .npz archive with arrays X and y"),
-                                ("Open image folder…", self._on_open_folder_clicked,
-                                 "A folder with one subfolder of images per class")):
+        for text, slot, tip in (
+            ("Open CSV…", self._on_open_csv_clicked, "A CSV with a header row and a label column"),
+            ("Open NPZ…", self._on_open_npz_clicked, "An .npz archive with arrays X and y"),
+            ("Open image folder…", self._on_open_folder_clicked, "A folder with one subfolder of images per class"),
+        ):
             b = QPushButton(text)
             b.setToolTip(tip)
             b.clicked.connect(slot)
@@ -126,7 +136,8 @@ class DataView(View):
         self.summary.setText(
             f"<b>{report.name}</b>: {report.n_classes} classes, samples of shape {shape}; "
             f"train {report.n_train}, validation {report.n_val}{test}. Preprocessing <b>{report.kind}</b>, "
-            f"fitted on the training split only.")
+            f"fitted on the training split only."
+        )
         self._draw()
 
     # -- drawing --------------------------------------------------------------------------
@@ -139,7 +150,9 @@ class DataView(View):
             p.clear()
             p.setAspectLocked(False)
             p.invertY(False)
-        self.cond_before.setText(f"condition number of the training covariance before: <b>{format_condition(r.cond_before)}</b>")
+        self.cond_before.setText(
+            f"condition number of the training covariance before: <b>{format_condition(r.cond_before)}</b>"
+        )
         self.cond_after.setText(f"after {r.kind}: <b>{format_condition(r.cond_after)}</b>")
         if r.before.shape[1] == 2:
             self._draw_scatter(r)
@@ -151,8 +164,10 @@ class DataView(View):
 
     def _draw_scatter(self, r: PreprocessReport) -> None:
         brushes = [pg.mkBrush(color(int(k))) for k in r.labels]
-        for plot, item, pts, title in ((self.p_before, self.scatter_before, r.before, "Training inputs (raw)"),
-                                       (self.p_after, self.scatter_after, r.after, f"After {r.kind}")):
+        for plot, item, pts, title in (
+            (self.p_before, self.scatter_before, r.before, "Training inputs (raw)"),
+            (self.p_after, self.scatter_after, r.after, f"After {r.kind}"),
+        ):
             style_plot(plot, title, "x1", "x2")
             item.setData(pos=pts, brush=brushes)
             plot.addItem(item)
@@ -163,13 +178,15 @@ class DataView(View):
         use_corr = self.matrix_kind.currentText() == "correlation"
         mats = (r.corr_before, r.corr_after) if use_corr else (r.cov_before, r.cov_after)
         name = "Correlation" if use_corr else "Covariance"
-        for plot, item, m, title in ((self.p_before, self.img_before, mats[0], f"{name} (raw)"),
-                                     (self.p_after, self.img_after, mats[1], f"{name} after {r.kind}")):
+        for plot, item, m, title in (
+            (self.p_before, self.img_before, mats[0], f"{name} (raw)"),
+            (self.p_after, self.img_after, mats[1], f"{name} after {r.kind}"),
+        ):
             lim = float(np.abs(m).max()) or 1.0
             style_plot(plot, f"{title} — scale ±{lim:.3g}", "feature j", "feature i")
-            item.setImage(m.T, levels=(-lim, lim), autoLevels=False)   # ImageItem is x-major
+            item.setImage(m.T, levels=(-lim, lim), autoLevels=False)  # ImageItem is x-major
             plot.addItem(item)
-            plot.invertY(True)              # row 0 at the top, as a matrix is read
+            plot.invertY(True)  # row 0 at the top, as a matrix is read
             plot.setAspectLocked(True)
             plot.autoRange()
 
@@ -178,7 +195,7 @@ class DataView(View):
         if not path:
             return
         for key, value in (("data.path", path), ("data.name", name)):
-            err = self.controller.set_field(key, value)     # marks the run as needing a restart
+            err = self.controller.set_field(key, value)  # marks the run as needing a restart
             if err:
                 self.summary.setText(f"<span style='color:#D55E00'>{err}</span>")
                 return
@@ -186,7 +203,9 @@ class DataView(View):
         self.refresh(force=True)
 
     def _on_open_csv_clicked(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a CSV data set", "", "CSV files (*.csv *.tsv *.txt);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a CSV data set", "", "CSV files (*.csv *.tsv *.txt);;All files (*)"
+        )
         self._use("csv", path)
 
     def _on_open_npz_clicked(self) -> None:

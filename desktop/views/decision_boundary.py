@@ -2,6 +2,7 @@
 the plane as a colour map, with training points (filled) and validation points (white
 ring) on top. The grid is computed on the engine thread (engine.model.decision_boundary)
 a few times a second; this view only turns probabilities into colours."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +15,7 @@ from desktop.views.base import View
 from engine.events import Event, Payload
 
 TOPIC = "decision_boundary"
-STRENGTH = 0.6        # how much of the class colour tints the background at full confidence
+STRENGTH = 0.6  # how much of the class colour tints the background at full confidence
 
 
 def class_colors(n: int) -> np.ndarray:
@@ -47,7 +48,9 @@ class DecisionBoundaryView(View):
         self.extent: tuple[float, float, float, float] | None = None
         self.grids_drawn = 0
         self.last_step = -1
-        self.info = QLabel("Start a run on a 2D data set (spiral, moons, circles, xor, blobs) to see its decision boundary.")
+        self.info = QLabel(
+            "Start a run on a 2D data set (spiral, moons, circles, xor, blobs) to see its decision boundary."
+        )
         self.info.setWordWrap(True)
         self.glw = pg.GraphicsLayoutWidget()
         self.plot = self.glw.addPlot()
@@ -77,11 +80,11 @@ class DecisionBoundaryView(View):
             if e.data["kind"] == "points":
                 self._set_points(e.data)
             else:
-                latest_grid = e.data            # only the newest grid of a batch is drawn
+                latest_grid = e.data  # only the newest grid of a batch is drawn
         if latest_grid is not None:
             self._pending_grid = latest_grid
             self._dirty = True
-        self.redraw_if_due()       # a hidden tab keeps only the newest grid and draws it when shown
+        self.redraw_if_due()  # a hidden tab keeps only the newest grid and draws it when shown
 
     def redraw(self) -> None:
         g, self._pending_grid = getattr(self, "_pending_grid", None), None
@@ -106,29 +109,38 @@ class DecisionBoundaryView(View):
         for k in range(int(d["n_classes"])):
             tr = d["x_train"][d["y_train"] == k]
             va = d["x_val"][d["y_val"] == k]
-            a = pg.ScatterPlotItem(tr[:, 0], tr[:, 1], size=6, brush=pg.mkBrush(color(k)),
-                                   pen=pg.mkPen(0.15, width=0.6), name=f"class {names[k]}")
-            b = pg.ScatterPlotItem(va[:, 0], va[:, 1], size=7, brush=pg.mkBrush(color(k)),
-                                   pen=pg.mkPen("w", width=1.6))
+            a = pg.ScatterPlotItem(
+                tr[:, 0],
+                tr[:, 1],
+                size=6,
+                brush=pg.mkBrush(color(k)),
+                pen=pg.mkPen(0.15, width=0.6),
+                name=f"class {names[k]}",
+            )
+            b = pg.ScatterPlotItem(va[:, 0], va[:, 1], size=7, brush=pg.mkBrush(color(k)), pen=pg.mkPen("w", width=1.6))
             self.plot.addItem(a)
             self.plot.addItem(b)
             self.train_items.append(a)
             self.val_items.append(b)
-        self.legend.addItem(pg.ScatterPlotItem(size=7, brush=pg.mkBrush(200, 200, 200), pen=pg.mkPen("w", width=1.6)),
-                            "validation (white ring)")
+        self.legend.addItem(
+            pg.ScatterPlotItem(size=7, brush=pg.mkBrush(200, 200, 200), pen=pg.mkPen("w", width=1.6)),
+            "validation (white ring)",
+        )
         self.extent = tuple(d["extent"])
         x0, x1, y0, y1 = self.extent
         self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
 
     def _set_grid(self, probs: np.ndarray, extent, step: int, epoch: int) -> None:
-        rgb = probs_to_rgb(probs)                       # (rows=y, cols=x, 3)
+        rgb = probs_to_rgb(probs)  # (rows=y, cols=x, 3)
         self.image.setImage(np.ascontiguousarray(rgb.transpose(1, 0, 2)), autoLevels=False, levels=(0, 255))
         x0, x1, y0, y1 = extent
         self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         self.grids_drawn += 1
         self.last_step = int(step)
-        self.info.setText(f"{self.run_id}: step {step}, epoch {epoch} — colour: the predicted class, "
-                          f"faded where the classifier is unsure; filled points: training, white rings: validation.")
+        self.info.setText(
+            f"{self.run_id}: step {step}, epoch {epoch} — colour: the predicted class, "
+            f"faded where the classifier is unsure; filled points: training, white rings: validation."
+        )
 
     # -- sessions -------------------------------------------------------------------------
     def load_session(self, session) -> None:
@@ -138,16 +150,24 @@ class DecisionBoundaryView(View):
             if probs is None or not meta:
                 continue
             from engine.data import load_data
+
             try:
                 data = load_data(rec.config)
-            except ValueError as e:   # the data file moved: show the boundary without points
+            except ValueError as e:  # the data file moved: show the boundary without points
                 self.info.setText(f"{rec.name}: {e}")
                 data = None
             self.run_id = rec.name
             if data is not None:
-                self._set_points({"extent": meta["extent"], "n_classes": data.n_classes,
-                                  "class_names": data.class_names, "x_train": data.x_train.numpy(),
-                                  "y_train": data.y_train.numpy(), "x_val": data.x_val.numpy(),
-                                  "y_val": data.y_val.numpy()})
+                self._set_points(
+                    {
+                        "extent": meta["extent"],
+                        "n_classes": data.n_classes,
+                        "class_names": data.class_names,
+                        "x_train": data.x_train.numpy(),
+                        "y_train": data.y_train.numpy(),
+                        "x_val": data.x_val.numpy(),
+                        "y_val": data.y_val.numpy(),
+                    }
+                )
             self._set_grid(probs, meta["extent"], meta.get("step", 0), int(rec.final.get("epochs", 0)))
             return

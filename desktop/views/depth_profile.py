@@ -1,7 +1,7 @@
 """The depth profile: activation std and saturation/dead fractions per layer at one probe
 step, with every layer's histogram side by side — Glorot & Bengio's figure, live."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
@@ -44,12 +44,23 @@ class DepthProfileView(ProbeView):
         self.p_std.getAxis("left").enableAutoSIPrefix(False)
         self.p_frac.addLegend(offset=(-10, 10), labelTextSize="8pt")
         self.c_std = self.p_std.plot(pen=pg.mkPen(NOW, width=2), symbol="o", symbolBrush=NOW, symbolSize=7)
-        self.c_std0 = self.p_std.plot(pen=pg.mkPen(INIT, width=1, style=Qt.DashLine), symbol="o",
-                                      symbolBrush=INIT, symbolSize=5)
-        self.c_sat = self.p_frac.plot(pen=pg.mkPen("#D55E00", width=2), symbol="s", symbolBrush="#D55E00",
-                                      symbolSize=7, name="saturated (sigmoid/tanh)")
-        self.c_dead = self.p_frac.plot(pen=pg.mkPen("#000000", width=2), symbol="t", symbolBrush="#000000",
-                                       symbolSize=7, name="dead units (ReLU family)")
+        self.c_std0 = self.p_std.plot(
+            pen=pg.mkPen(INIT, width=1, style=Qt.DashLine), symbol="o", symbolBrush=INIT, symbolSize=5
+        )
+        self.c_sat = self.p_frac.plot(
+            pen=pg.mkPen("#D55E00", width=2),
+            symbol="s",
+            symbolBrush="#D55E00",
+            symbolSize=7,
+            name="saturated (sigmoid/tanh)",
+        )
+        self.c_dead = self.p_frac.plot(
+            pen=pg.mkPen("#000000", width=2),
+            symbol="t",
+            symbolBrush="#000000",
+            symbolSize=7,
+            name="dead units (ReLU family)",
+        )
         self.strip = HistogramStrip()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -103,8 +114,12 @@ class DepthProfileView(ProbeView):
         self.p_std.getAxis("bottom").setTicks(ticks)
         self.p_frac.getAxis("bottom").setTicks(ticks)
         snap = self.store.snaps[i]["act"]
-        self.strip.set_data(list(snap["hist"]), [tuple(r) for r in snap["range"]],
-                            [f"{lab}  σ={s:.2g}" for lab, s in zip(labels, snap["std"])], self.same_x.isChecked())
+        self.strip.set_data(
+            list(snap["hist"]),
+            [tuple(r) for r in snap["range"]],
+            [f"{lab}  σ={s:.2g}" for lab, s in zip(labels, snap["std"])],
+            self.same_x.isChecked(),
+        )
         self.step_label.setText(f"step {self.store.steps[i]}  ({i + 1}/{n})")
         spread = np.asarray(snap.get("unit_spread", np.full(len(labels), np.nan)))
         sym = [labels[k] for k in range(len(labels)) if np.isfinite(spread[k]) and spread[k] < SYMMETRY_TOL]

@@ -1,14 +1,24 @@
 """The diagnostics panel: every finding with its step, markers on a loss curve, and the
 one-click sanity checks (initial loss vs ln C, overfit a tiny subset)."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QSpinBox, QSplitter, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop.plotting import GrowingArray, style_plot
 from desktop.views.background import BackgroundTask
@@ -25,6 +35,7 @@ def initial_loss_check(config) -> dict:
     """The initial-loss sanity check on a fresh, untrained model of the config."""
     from engine.data import load_data
     from engine.model import build_model
+
     data = load_data(config)
     model = build_model(config.model, data.n_features, data.n_classes, config.seed)
     loss = initial_loss(model, data.x_train, data.y_train)
@@ -52,8 +63,10 @@ class DiagnosticsView(View):
         self.max_steps.setRange(10, 100_000)
         self.max_steps.setValue(300)
         self.overfit_button = QPushButton("Overfit a tiny subset")
-        self.overfit_button.setToolTip("Train a fresh model of the current config on a few samples: it must reach "
-                                       "100% training accuracy, or the model/code/lr cannot learn")
+        self.overfit_button.setToolTip(
+            "Train a fresh model of the current config on a few samples: it must reach "
+            "100% training accuracy, or the model/code/lr cannot learn"
+        )
         self.initial_button = QPushButton("Check initial loss")
         self.initial_button.setToolTip("Cross-entropy of an untrained model of the current config vs ln C")
         self.result = QLabel(" ")
@@ -78,7 +91,7 @@ class DiagnosticsView(View):
         self.table.setWordWrap(True)
         # loss curve with markers
         self.glw = pg.GraphicsLayoutWidget()
-        self.plot = log_plot(self.glw)     # a diverging loss spans decades
+        self.plot = log_plot(self.glw)  # a diverging loss spans decades
         style_plot(self.plot, "Minibatch loss with the diagnostics' steps", "step", "loss")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.c_loss = self.plot.plot(pen=pg.mkPen("#9fb7d0", width=1))
@@ -136,8 +149,14 @@ class DiagnosticsView(View):
         self.found.append(d)
         r = self.table.rowCount()
         self.table.insertRow(r)
-        vals = [str(d.get("step", "")), str(d.get("epoch", "")), d.get("level", ""), d.get("kind", ""),
-                d.get("layer", ""), d.get("message", "")]
+        vals = [
+            str(d.get("step", "")),
+            str(d.get("epoch", "")),
+            d.get("level", ""),
+            d.get("kind", ""),
+            d.get("layer", ""),
+            d.get("message", ""),
+        ]
         level_color = QColor(LEVEL_COLORS.get(d.get("level", ""), "#777777"))
         for j, v in enumerate(vals):
             item = QTableWidgetItem(v)
@@ -159,8 +178,14 @@ class DiagnosticsView(View):
                     line.label.setFormat(" + ".join(kinds))
                 return
         c = LEVEL_COLORS.get(level, "#777777")
-        line = pg.InfiniteLine(pos=step, angle=90, movable=False, pen=pg.mkPen(c, width=1.5, style=Qt.DashLine),
-                               label=kind, labelOpts={"position": 0.85 - 0.2 * (len(self.markers) % 4), "color": c})
+        line = pg.InfiniteLine(
+            pos=step,
+            angle=90,
+            movable=False,
+            pen=pg.mkPen(c, width=1.5, style=Qt.DashLine),
+            label=kind,
+            labelOpts={"position": 0.85 - 0.2 * (len(self.markers) % 4), "color": c},
+        )
         line.kinds = [kind]
         self.plot.addItem(line)
         self.markers.append(line)
@@ -183,16 +208,32 @@ class DiagnosticsView(View):
         self._task.run(lambda: fn(config))
 
     def _on_job_failed(self, message: str) -> None:
-        self._on_job_done({"kind": "error", "level": "error", "step": "", "epoch": "", "layer": "",
-                           "message": f"{self._label} failed: {message}"})
+        self._on_job_done(
+            {
+                "kind": "error",
+                "level": "error",
+                "step": "",
+                "epoch": "",
+                "layer": "",
+                "message": f"{self._label} failed: {message}",
+            }
+        )
 
     def _on_overfit_clicked(self) -> None:
         n, steps = self.n_samples.value(), self.max_steps.value()
 
         def job(config) -> dict:
             r = overfit_tiny_subset(config, n_samples=n, max_steps=steps)
-            return {"kind": "overfit_subset", "level": "info" if r.passed else "error", "step": "",
-                    "epoch": "", "layer": "", "message": r.message, "passed": r.passed}
+            return {
+                "kind": "overfit_subset",
+                "level": "info" if r.passed else "error",
+                "step": "",
+                "epoch": "",
+                "layer": "",
+                "message": r.message,
+                "passed": r.passed,
+            }
+
         self._start_job(job, "overfitting a tiny subset")
 
     def _on_initial_clicked(self) -> None:
@@ -201,6 +242,7 @@ class DiagnosticsView(View):
             d["step"] = ""
             d["epoch"] = ""
             return d
+
         self._start_job(job, "checking the initial loss")
 
     def _on_job_done(self, out: dict) -> None:
@@ -210,5 +252,3 @@ class DiagnosticsView(View):
         self.result.setText(f"<span style='color:{color}'><b>{out.get('message', '')}</b></span>")
         self.add_finding(out)
         self.last_result = out
-
-

@@ -1,5 +1,6 @@
 """Two explorers that need no run: the activation functions (f, f′, saturated regions) and
 the initialization study (every layer's activations at init, on real data)."""
+
 from __future__ import annotations
 
 import math
@@ -7,16 +8,29 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop.plotting import color, style_plot
 from desktop.views.background import BackgroundTask
 from desktop.views.base import View
 from desktop.views.histogram_strip import HistogramStrip
 from engine.config import ACTIVATIONS, DATASETS, INITS
-from engine.probes.activation_curves import (EXPLORER_ACTIVATIONS, activation_curve, saturated_regions,
-                                             zero_gradient_regions)
+from engine.probes.activation_curves import (
+    EXPLORER_ACTIVATIONS,
+    activation_curve,
+    saturated_regions,
+    zero_gradient_regions,
+)
 from engine.probes.init_study import InitStudy, init_study
 
 X_RANGE = 6.0
@@ -81,14 +95,15 @@ class ActivationExplorerView(View):
             for lo, hi in spans:
                 lo, hi = max(lo, -1e3), min(hi, 1e3)
                 for p in (self.p_f, self.p_df):
-                    r = pg.LinearRegionItem(values=(lo, hi), movable=False, brush=pg.mkBrush(c),
-                                            pen=pg.mkPen(None))
+                    r = pg.LinearRegionItem(values=(lo, hi), movable=False, brush=pg.mkBrush(c), pen=pg.mkPen(None))
                     r.setZValue(-10)
                     p.addItem(r, ignoreBounds=True)
                     self.regions[name].append(r)
-        self.note = QLabel("Sigmoid saturates for |x| > 4.6 and tanh for |x| > 2.3: f′ ≈ 0 there, so gradients vanish. "
-                           "ReLU's f′ is 0 for x < 0 (shaded): a unit that stays there is dead. Leaky ReLU/PReLU keep "
-                           "a slope α for x < 0 (PReLU learns α).")
+        self.note = QLabel(
+            "Sigmoid saturates for |x| > 4.6 and tanh for |x| > 2.3: f′ ≈ 0 there, so gradients vanish. "
+            "ReLU's f′ is 0 for x < 0 (shaded): a unit that stays there is dead. Leaky ReLU/PReLU keep "
+            "a slope α for x < 0 (PReLU learns α)."
+        )
         self.note.setWordWrap(True)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -148,15 +163,23 @@ class InitExplorerView(View):
         self.data.setCurrentText("digits")
         self.run_button = QPushButton("Show at init")
         bar = QHBoxLayout()
-        for label, w in (("init", self.init), ("σ / half-width", self.std), ("constant", self.constant),
-                         ("activation", self.activation), ("depth", self.depth), ("width", self.width),
-                         ("data", self.data)):
+        for label, w in (
+            ("init", self.init),
+            ("σ / half-width", self.std),
+            ("constant", self.constant),
+            ("activation", self.activation),
+            ("depth", self.depth),
+            ("width", self.width),
+            ("data", self.data),
+        ):
             bar.addWidget(QLabel(label))
             bar.addWidget(w)
         bar.addWidget(self.run_button)
         bar.addStretch(1)
-        self.status = QLabel("Glorot & Bengio (2010): with a small Gaussian the spread collapses layer after layer; "
-                             "Xavier keeps it about constant.")
+        self.status = QLabel(
+            "Glorot & Bengio (2010): with a small Gaussian the spread collapses layer after layer; "
+            "Xavier keeps it about constant."
+        )
         self.status.setWordWrap(True)
         self.symmetry = QLabel("")
         self.symmetry.setStyleSheet("color: #b00000; font-weight: bold")
@@ -176,15 +199,21 @@ class InitExplorerView(View):
         lay.addWidget(self.strip, 3)
         self.run_button.clicked.connect(self.run_study)
 
-    def showEvent(self, event) -> None:   # noqa: N802 - Qt override
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         if self.study is None and not self._task.busy:
             self.run_study()
 
     def settings(self) -> dict:
-        return {"init": self.init.currentText(), "activation": self.activation.currentText(),
-                "depth": self.depth.value(), "width": self.width.value(), "init_std": self.std.value(),
-                "init_constant": self.constant.value(), "data": self.data.currentText()}
+        return {
+            "init": self.init.currentText(),
+            "activation": self.activation.currentText(),
+            "depth": self.depth.value(),
+            "width": self.width.value(),
+            "init_std": self.std.value(),
+            "init_constant": self.constant.value(),
+            "data": self.data.currentText(),
+        }
 
     def run_study(self) -> None:
         """Build the network and probe it at init on a background thread."""
@@ -196,15 +225,19 @@ class InitExplorerView(View):
         base = self.controller.config
 
         def work() -> InitStudy:
-            updates = {"data.name": s["data"], "model.init_std": s["init_std"],
-                       "model.init_constant": s["init_constant"]}
+            updates = {
+                "data.name": s["data"],
+                "model.init_std": s["init_std"],
+                "model.init_constant": s["init_constant"],
+            }
             fields = type(base.model).model_fields
-            if "arch" in fields:            # the study is about dense layers, without batch norm
+            if "arch" in fields:  # the study is about dense layers, without batch norm
                 updates["model.arch"] = "mlp"
             if "batch_norm" in fields:
                 updates["model.batch_norm"] = "off"
             cfg = base.with_updates(updates)
             return init_study(cfg, s["depth"], s["width"], s["init"], s["activation"])
+
         self._task.run(work)
 
     def _on_study_failed(self, message: str) -> None:
@@ -220,13 +253,23 @@ class InitExplorerView(View):
         self.c_std.setData(x, s.std)
         self.p_std.getAxis("bottom").setTicks([[(k + 1, str(k + 1)) for k in range(n)]])
         self.strip.set_layers(out.labels)
-        self.strip.set_data(list(s.hist), [tuple(r) for r in s.range],
-                            [f"{lab}  σ={v:.2g}" for lab, v in zip(out.labels, s.std)], same_x=True)
+        self.strip.set_data(
+            list(s.hist),
+            [tuple(r) for r in s.range],
+            [f"{lab}  σ={v:.2g}" for lab, v in zip(out.labels, s.std)],
+            same_x=True,
+        )
         ratio = s.std[-1] / s.std[0] if s.std[0] > 0 else math.nan
         sat = np.nan_to_num(s.extra["saturated"], nan=0.0)
         dead = np.nan_to_num(s.extra["dead"], nan=0.0)
-        self.status.setText(f"{out.n_samples} samples of real data · std of the last layer / first = {ratio:.3g} · "
-                            f"max saturated {sat.max():.0%} · max dead {dead.max():.0%}")
+        self.status.setText(
+            f"{out.n_samples} samples of real data · std of the last layer / first = {ratio:.3g} · "
+            f"max saturated {sat.max():.0%} · max dead {dead.max():.0%}"
+        )
         sym = [lab for lab, flag in zip(out.labels, out.symmetric) if flag]
-        self.symmetry.setText(f"⚠ symmetry: all units identical in {', '.join(sym)} — every unit gets the same "
-                              "gradient and they stay identical" if sym else "")
+        self.symmetry.setText(
+            f"⚠ symmetry: all units identical in {', '.join(sym)} — every unit gets the same "
+            "gradient and they stay identical"
+            if sym
+            else ""
+        )

@@ -1,7 +1,7 @@
 """Gradient norm per layer over time (vanishing/exploding gradients at a glance), the
 update-to-weight ratio per layer, and PReLU's learned slopes."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
@@ -66,8 +66,16 @@ class GradientNormsView(ProbeView):
             if p.legend is not None:
                 p.legend.clear()
         for i, lab in enumerate(self.store.labels(src)):
-            self.c_norm.append(self.p_norm.plot(pen=pg.mkPen(color(i), width=2), name=lab, symbol="o", symbolSize=4,
-                                                symbolBrush=color(i), symbolPen=None))
+            self.c_norm.append(
+                self.p_norm.plot(
+                    pen=pg.mkPen(color(i), width=2),
+                    name=lab,
+                    symbol="o",
+                    symbolSize=4,
+                    symbolBrush=color(i),
+                    symbolPen=None,
+                )
+            )
         for i, lab in enumerate(self.store.labels("weight")):
             self.c_ratio.append(self.p_ratio.plot(pen=pg.mkPen(color(i), width=2), name=lab))
         kinds = self.store.kinds("act")

@@ -1,4 +1,5 @@
 """Small multiples: one small histogram plot per layer, side by side (Glorot & Bengio's figure)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,13 +32,19 @@ class HistogramStrip(pg.GraphicsLayoutWidget):
             p.hideAxis("left")
             p.getAxis("bottom").setStyle(tickTextOffset=2)
             p.setMouseEnabled(x=False, y=False)
-            c = p.plot(stepMode="center", fillLevel=0, pen=pg.mkPen(STRIP_COLOR, width=1),
-                       brush=pg.mkBrush(0, 114, 178, 110))
+            c = p.plot(
+                stepMode="center", fillLevel=0, pen=pg.mkPen(STRIP_COLOR, width=1), brush=pg.mkBrush(0, 114, 178, 110)
+            )
             self.plots.append(p)
             self.curves.append(c)
 
-    def set_data(self, hists: list[np.ndarray], ranges: list[tuple[float, float]], titles: list[str] | None = None,
-                 same_x: bool = False) -> None:
+    def set_data(
+        self,
+        hists: list[np.ndarray],
+        ranges: list[tuple[float, float]],
+        titles: list[str] | None = None,
+        same_x: bool = False,
+    ) -> None:
         """Densities (fractions) per layer; `same_x` gives every plot the union range."""
         finite = [(lo, hi) for lo, hi in ranges if np.isfinite(lo) and np.isfinite(hi) and hi > lo]
         union = (min(r[0] for r in finite), max(r[1] for r in finite)) if finite else (0.0, 1.0)

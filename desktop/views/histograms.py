@@ -1,7 +1,7 @@
 """Per-layer histograms over time, in TensorBoard's two modes: offset ridgelines, and a
 heat map (step × value, colour = density)."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from desktop.views.probe_store import GROUP_TITLES, GROUPS, rebin
 from desktop.views.probe_view import ProbeView
 
-MAX_RIDGES = 24      # ridgelines drawn at most (evenly spread over the run)
+MAX_RIDGES = 24  # ridgelines drawn at most (evenly spread over the run)
 HEAT_BINS = 80
 
 
@@ -89,8 +89,14 @@ class HistogramsView(ProbeView):
         self._mark_drawn()
         g, li = self.group.currentData(), self.layer.currentIndex()
         n = len(self.store)
-        valid = [i for i in range(n) if li >= 0 and self.store.snaps[i].get(g) is not None
-                 and li < len(self.store.snaps[i][g]["hist"]) and self.store.snaps[i][g]["hist"][li].sum() > 0]
+        valid = [
+            i
+            for i in range(n)
+            if li >= 0
+            and self.store.snaps[i].get(g) is not None
+            and li < len(self.store.snaps[i][g]["hist"])
+            and self.store.snaps[i][g]["hist"][li].sum() > 0
+        ]
         name = self.layer.currentText() or "—"
         if not valid:
             for c in self.ridges:
@@ -110,14 +116,17 @@ class HistogramsView(ProbeView):
 
     def _draw_ridges(self, g: str, li: int, valid: list[int]) -> None:
         self.image.setVisible(False)
-        pick = valid if len(valid) <= MAX_RIDGES else \
-            [valid[int(round(j))] for j in np.linspace(0, len(valid) - 1, MAX_RIDGES)]
+        pick = (
+            valid
+            if len(valid) <= MAX_RIDGES
+            else [valid[int(round(j))] for j in np.linspace(0, len(valid) - 1, MAX_RIDGES)]
+        )
         dens = []
         for i in pick:
             h, lo, hi = self.store.hist(g, i, li)
             dens.append((h / h.sum(), lo, hi))
         top = max(d.max() for d, _, _ in dens) or 1.0
-        gap = 0.5 * top                 # vertical offset between consecutive probes
+        gap = 0.5 * top  # vertical offset between consecutive probes
         n = len(pick)
         for k, c in enumerate(self.ridges):
             if k >= n:
@@ -125,10 +134,10 @@ class HistogramsView(ProbeView):
                 continue
             d, lo, hi = dens[k]
             centers = lo + (np.arange(len(d)) + 0.5) * (hi - lo) / len(d)
-            base = (n - 1 - k) * gap     # the newest probe at the bottom, in front
+            base = (n - 1 - k) * gap  # the newest probe at the bottom, in front
             c.setData(centers, d + base)
             c.setFillLevel(base)
-            t = k / max(1, n - 1)       # older probes dimmer, the newest brightest
+            t = k / max(1, n - 1)  # older probes dimmer, the newest brightest
             c.setPen(pg.mkPen(pg.mkColor(int(60 + 120 * t), int(110 + 110 * t), int(170 + 85 * t)), width=1.5))
             c.setZValue(k)
             c.setVisible(True)
@@ -137,8 +146,9 @@ class HistogramsView(ProbeView):
         left.setTicks([ticks, []])
         self.plot.setLabel("left", "step (offset)")
         self.plot.setLabel("bottom", "value")
-        self.plot.setTitle(f"{GROUP_TITLES[g]} — {self.layer.currentText()}: histogram per probe "
-                           "(newest in front)", size="10pt")
+        self.plot.setTitle(
+            f"{GROUP_TITLES[g]} — {self.layer.currentText()}: histogram per probe (newest in front)", size="10pt"
+        )
         self.plot.enableAutoRange()
 
     def _draw_heat(self, g: str, li: int, valid: list[int]) -> None:
@@ -150,7 +160,7 @@ class HistogramsView(ProbeView):
         for r, i in enumerate(valid):
             h, a, b = self.store.hist(g, i, li)
             img[r] = rebin(h, a, b, lo, hi, HEAT_BINS) / max(h.sum(), 1.0)
-        img = np.sqrt(img)      # sqrt: the tails stay visible next to a sharp peak
+        img = np.sqrt(img)  # sqrt: the tails stay visible next to a sharp peak
         steps = np.array([self.store.steps[i] for i in valid], dtype=float)
         x0 = steps[0]
         width = max(steps[-1] - steps[0], 1.0)
@@ -161,6 +171,8 @@ class HistogramsView(ProbeView):
         self.plot.getAxis("left").setTicks(None)
         self.plot.setLabel("left", "value")
         self.plot.setLabel("bottom", "step")
-        self.plot.setTitle(f"{GROUP_TITLES[g]} — {self.layer.currentText()}: density over time "
-                           "(colour = √fraction of values)", size="10pt")
+        self.plot.setTitle(
+            f"{GROUP_TITLES[g]} — {self.layer.currentText()}: density over time (colour = √fraction of values)",
+            size="10pt",
+        )
         self.plot.enableAutoRange()

@@ -7,6 +7,7 @@ its own thread): the weights are copied on the engine thread between two steps
 new run cancels the job and keeps the previous surface. Batch-norm layers are evaluated
 in eval mode (running statistics), as the status line says.
 """
+
 from __future__ import annotations
 
 import copy
@@ -17,15 +18,36 @@ from typing import Any
 import numpy as np
 import torch
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QProgressBar,
-                               QPushButton, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop.views.base import View
 from desktop.views.landscape_line import LineToRunPanel
 from desktop.views.landscape_plots import LandscapeContour, LandscapeSidePlots, Lazy3D, SurfaceShape
 from engine.events import EpochEnd, Event, Payload, RunFinished
-from engine.landscape.analysis import (LandscapeJob, LandscapeRequest, LandscapeResult, SurfaceCache, eval_subset,
-                                       model_from_record, plane_for, store_result, stored_result)
+from engine.landscape.analysis import (
+    LandscapeJob,
+    LandscapeRequest,
+    LandscapeResult,
+    SurfaceCache,
+    eval_subset,
+    model_from_record,
+    plane_for,
+    store_result,
+    stored_result,
+)
 from engine.landscape.directions import KINDS, Plane
 from engine.landscape.hook import TOPIC_SHARPNESS, TOPIC_SNAPSHOTS
 from engine.landscape.interpolation import line_losses
@@ -46,8 +68,8 @@ AUTO_REFRESH_IDLE = 4.0
 class _JobSignals(QObject):
     """Queued hand-over from the job thread to the GUI thread."""
 
-    update = Signal(object, object, float)     # Surface, completed level indices or None, fraction
-    done = Signal(object, object)              # LandscapeResult, 1D line dict or None
+    update = Signal(object, object, float)  # Surface, completed level indices or None, fraction
+    done = Signal(object, object)  # LandscapeResult, 1D line dict or None
     failed = Signal(str)
 
 
@@ -61,17 +83,17 @@ class LandscapeView(View):
         super().__init__(controller, parent)
         self.run_id = ""
         self.traj: TrajectoryBuffer | None = None
-        self.sharp: list[tuple[float, float, float]] = []    # epoch, λ_max, 2/lr
-        self.result: LandscapeResult | None = None           # the surface shown (complete)
-        self.preview: Surface | None = None                  # a job's coarse surface
+        self.sharp: list[tuple[float, float, float]] = []  # epoch, λ_max, 2/lr
+        self.result: LandscapeResult | None = None  # the surface shown (complete)
+        self.preview: Surface | None = None  # a job's coarse surface
         self.plane: Plane | None = None
         self.coords = np.zeros((0, 2))
         self.job: LandscapeJob | None = None
         self.cache = SurfaceCache()
         self.epochs_seen = 0
         self.last_refresh_epoch = 0
-        self.session_record = None                           # a replayed run
-        self.busy = False                                    # a job is being prepared or runs
+        self.session_record = None  # a replayed run
+        self.busy = False  # a job is being prepared or runs
         self._token: object | None = None
         self._job_started = 0.0
         self._last_job_end = -1e9
@@ -110,8 +132,18 @@ class LandscapeView(View):
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setMaximumWidth(160)
-        for w in (QLabel("Plane"), self.kind, QLabel("Grid"), self.grid, QLabel("Span"), self.span, self.log,
-                  self.compute_btn, self.cancel_btn, self.progress):
+        for w in (
+            QLabel("Plane"),
+            self.kind,
+            QLabel("Grid"),
+            self.grid,
+            QLabel("Span"),
+            self.span,
+            self.log,
+            self.compute_btn,
+            self.cancel_btn,
+            self.progress,
+        ):
             bar.addWidget(w)
         bar.addStretch(1)
         self.status = QLabel("The surface appears after the first epoch of a run.")
@@ -202,7 +234,7 @@ class LandscapeView(View):
             elif isinstance(e, RunFinished):
                 auto = final = True
         if new_rows and self.plane is not None:
-            self._dirty = True          # the path is re-projected and drawn at most every MIN_REDRAW_S
+            self._dirty = True  # the path is re-projected and drawn at most every MIN_REDRAW_S
         self.redraw_if_due()
         if auto and self.traj is not None and len(self.traj) >= 2:
             if not self.isVisible():
@@ -211,8 +243,11 @@ class LandscapeView(View):
             elif final or self.result is None:
                 self._auto_refresh()
             else:
-                wait = self._last_job_end + max(MIN_AUTO_REFRESH_S, AUTO_REFRESH_IDLE * self._last_job_s) \
+                wait = (
+                    self._last_job_end
+                    + max(MIN_AUTO_REFRESH_S, AUTO_REFRESH_IDLE * self._last_job_s)
                     - time.perf_counter()
+                )
                 if wait <= 0:
                     self._auto_refresh()
                 elif not self._refresh_timer.isActive():
@@ -224,15 +259,20 @@ class LandscapeView(View):
         self.compute()
 
     def _on_refresh_timer(self) -> None:
-        if self.isVisible() and not self.busy and self.traj is not None and len(self.traj) >= 2 \
-                and self.session_record is None:
+        if (
+            self.isVisible()
+            and not self.busy
+            and self.traj is not None
+            and len(self.traj) >= 2
+            and self.session_record is None
+        ):
             self._auto_refresh()
 
     def redraw(self) -> None:
         self._reproject()
         self._mark_drawn()
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         if getattr(self, "_stale", False) and not self.busy and self.traj is not None and len(self.traj) >= 2:
             self._stale = False
@@ -323,8 +363,9 @@ class LandscapeView(View):
                 if current() and not job.cancelled:
                     sig.done.emit(res, line)
 
-            job = LandscapeJob(evaluator, plane, request, traj, steps, on_update=update, on_done=finished,
-                               on_error=fail)
+            job = LandscapeJob(
+                evaluator, plane, request, traj, steps, on_update=update, on_done=finished, on_error=fail
+            )
             if not current():
                 return
             self.job = job
@@ -334,8 +375,10 @@ class LandscapeView(View):
         self.busy = True
         self._job_started = time.perf_counter()
         self.progress.setValue(0)
-        self.status.setText(f"Computing a {request.grid}×{request.grid} surface on a {request.kind} plane "
-                            "(coarse first)… batch-norm layers in eval mode.")
+        self.status.setText(
+            f"Computing a {request.grid}×{request.grid} surface on a {request.kind} plane "
+            "(coarse first)… batch-norm layers in eval mode."
+        )
         threading.Thread(target=start_job, name="descent-landscape-start", daemon=True).start()
         self.cancel_btn.setEnabled(True)
 
@@ -349,16 +392,21 @@ class LandscapeView(View):
         def grab(t) -> None:
             try:
                 if t.state == "diverged":
-                    box["error"] = ("the run diverged: a surface around non-finite weights means nothing — "
-                                    "lower the learning rate and restart")
+                    box["error"] = (
+                        "the run diverged: a surface around non-finite weights means nothing — "
+                        "lower the learning rate and restart"
+                    )
                     return
                 box["model"] = copy.deepcopy(t.model)
                 x, y = eval_subset(t.data.x_val, t.data.y_val, n)
                 box["x"], box["y"] = x.clone(), y.clone()
                 box["center"] = flat_params(t.model)
                 layout = ParamLayout.of(t.model)
-                box["init"] = torch.cat([t.initial_state[k].reshape(-1).float().cpu() for k in layout.names]) \
-                    if all(k in t.initial_state for k in layout.names) else None
+                box["init"] = (
+                    torch.cat([t.initial_state[k].reshape(-1).float().cpu() for k in layout.names])
+                    if all(k in t.initial_state for k in layout.names)
+                    else None
+                )
             except Exception as e:  # noqa: BLE001 - reported in the view
                 box["error"] = f"{type(e).__name__}: {e}"
             finally:
@@ -430,20 +478,25 @@ class LandscapeView(View):
     def _show_faith(self, res: LandscapeResult) -> None:
         p = res.surface.plane
         ev = p.explained_variance
-        parts = [f"{p.kind} plane" + (f" (explained variance {ev[0]:.2f} + {ev[1]:.2f})" if ev else "")
-                 + (f" — {p.info['fallback']}" if "fallback" in p.info else ""),
-                 f"{len(res.surface.alphas)}² points in {res.seconds:.2f} s ({res.mode})",
-                 "batch-norm layers in eval mode"]
+        parts = [
+            f"{p.kind} plane"
+            + (f" (explained variance {ev[0]:.2f} + {ev[1]:.2f})" if ev else "")
+            + (f" — {p.info['fallback']}" if "fallback" in p.info else ""),
+            f"{len(res.surface.alphas)}² points in {res.seconds:.2f} s ({res.mode})",
+            "batch-norm layers in eval mode",
+        ]
         self.status.setText(" · ".join(parts))
         f = res.faith
         if f:
             self.faith_label.setText(
                 f"Faithfulness: {100 * f['in_plane_fraction']:.0f}% of the path's length lies in the plane; "
                 f"|true loss − surface at the projection| mean {f['mean_abs_gap']:.3g}, max {f['max_abs_gap']:.3g} "
-                f"over {len(f.get('steps', []))} snapshots.")
+                f"over {len(f.get('steps', []))} snapshots."
+            )
             if "steps" in f:
-                self.side.set_faith(np.asarray(f["steps"], float), np.asarray(f["true_loss"]),
-                                    np.asarray(f["plane_loss"]))
+                self.side.set_faith(
+                    np.asarray(f["steps"], float), np.asarray(f["true_loss"]), np.asarray(f["plane_loss"])
+                )
         else:
             self.faith_label.setText("")
 
@@ -486,15 +539,19 @@ class LandscapeView(View):
         if res.surface.plane.kind != "pca":
             runs = []
         # Magenta, sky blue, ...: colours that stand out on viridis and from the main path.
-        others = [(np.asarray(r.arrays["landscape/shared/path_coords"]).reshape(-1, 2), color(i + 4))
-                  for i, r in enumerate(runs)]
+        others = [
+            (np.asarray(r.arrays["landscape/shared/path_coords"]).reshape(-1, 2), color(i + 4))
+            for i, r in enumerate(runs)
+        ]
         self.surface3d.set_other_paths(others)
         self.contour.set_other_paths(others)
         if runs:
             names = ", ".join(f"<span style='color:{c}'>■</span> {r.name}" for r, (_, c) in zip(runs, others))
             first = session.runs[0].name
-            self.faith_label.setText(self.faith_label.text() + f"<br>Shared plane (same init): "
-                                     f"<span style='color:#D55E00'>■</span> {first}, {names}")
+            self.faith_label.setText(
+                self.faith_label.text() + f"<br>Shared plane (same init): "
+                f"<span style='color:#D55E00'>■</span> {first}, {names}"
+            )
 
     def save_into(self, session) -> None:
         if self.result is not None and self.result.complete:
@@ -511,6 +568,7 @@ class LandscapeView(View):
         config, state, model at its weights, data). Live weights are copied on the engine thread."""
         rec = self.session_record
         if rec is not None:
+
             def from_record():
                 from engine.data import load_data
                 from engine.landscape.between import record_weights
@@ -518,6 +576,7 @@ class LandscapeView(View):
                 data = load_data(rec.config)
                 model, _ = record_weights(rec, data.n_features, data.n_classes, data.input_shape)
                 return rec.name, rec.config, rec.state, model, data
+
             return from_record
         ctl = self.controller
         w = ctl.worker if ctl is not None else None
@@ -543,4 +602,5 @@ class LandscapeView(View):
             if "error" in box:
                 raise LandscapeError(box["error"])
             return box["value"]
+
         return from_engine

@@ -5,11 +5,12 @@ share one architecture (engine/landscape/between.py).
 The weights of a live run are copied on the engine thread between two steps; the line is
 computed by a BackgroundTask (a plain thread; the result comes back on the GUI thread).
 """
+
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QVBoxLayout, QWidget
 
@@ -28,10 +29,15 @@ Source = Callable[[], tuple]
 
 class LineToRunPanel(LinePanelBase):
     def __init__(self, prepare_source: Callable[[], Source], parent: QWidget | None = None) -> None:
-        super().__init__("Open…", "Open another session file: loss and accuracy along the straight line from this "
-                         "run's weights (α=0) to the final weights of its first run with the same architecture "
-                         "(α=1)", "Choose a session file whose run has this run's architecture.", stacked=True,
-                         parent=parent)
+        super().__init__(
+            "Open…",
+            "Open another session file: loss and accuracy along the straight line from this "
+            "run's weights (α=0) to the final weights of its first run with the same architecture "
+            "(α=1)",
+            "Choose a session file whose run has this run's architecture.",
+            stacked=True,
+            parent=parent,
+        )
         self.prepare_source = prepare_source
         self.line: RunLine | None = None
         self.btn.clicked.connect(self._on_btn_clicked)
@@ -44,8 +50,9 @@ class LineToRunPanel(LinePanelBase):
         lay.addWidget(self.plot, 1)
 
     def _on_btn_clicked(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Line to a run of another session", "",
-                                              "Descent sessions (*.descent);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Line to a run of another session", "", "Descent sessions (*.descent);;All files (*)"
+        )
         if path:
             self.compute_to(path)
 
@@ -73,8 +80,9 @@ class LineToRunPanel(LinePanelBase):
         candidates = []
         for rec in other.runs:
             b = copy.copy(rec)
-            b.name = f"{rec.name} ({path.name})"      # a name unique even when both runs share one
+            b.name = f"{rec.name} ({path.name})"  # a name unique even when both runs share one
             candidates.append(b)
+
         def work(cancelled) -> RunLine:
             from engine.landscape.between import line_to_record
 
@@ -98,8 +106,9 @@ class LineToRunPanel(LinePanelBase):
     def show_line(self, line: RunLine | None) -> None:
         self.line = line
         self.plot.set_line(line, A_COLOR, B_COLOR)
-        self.status.setText(describe(line) if line is not None else
-                            "Choose a session file whose run has this run's architecture.")
+        self.status.setText(
+            describe(line) if line is not None else "Choose a session file whose run has this run's architecture."
+        )
 
     # -- sessions --------------------------------------------------------------------------
     def clear(self) -> None:

@@ -3,6 +3,7 @@ with the path, and the small 1D / sharpness / faithfulness plots.
 
 Items are created once; new surfaces and path points only call setData on them.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,8 @@ from desktop.plotting import style_plot
 from desktop.views.playground_plots import ON_TOP, pin_none_refcount, rgba, thin
 from engine.landscape.projection import bilinear
 
-BOX = 10.0        # the surface spans [-BOX/2, BOX/2] in x and y in the 3D scene
-HEIGHT = 4.0      # ... and [0, HEIGHT] in z
+BOX = 10.0  # the surface spans [-BOX/2, BOX/2] in x and y in the 3D scene
+HEIGHT = 4.0  # ... and [0, HEIGHT] in z
 PATH_COLOR = "#D55E00"
 CMAP = "viridis"
 
@@ -91,14 +92,17 @@ class LandscapeSurface3D(OffscreenGLView):
         hn = (shape.H - shape.hmin) / (shape.hmax - shape.hmin)
         colors = np.asarray(self.cmap.map(hn.ravel(), mode="byte"), dtype=np.uint8).reshape(-1, 4)
         colors[:, 3] = 255
-        x = np.linspace(-BOX / 2, BOX / 2, len(shape.alphas)) if len(shape.alphas) < 2 else \
-            (shape.alphas - shape.alphas[0]) / (shape.alphas[-1] - shape.alphas[0]) * BOX - BOX / 2
+        x = (
+            np.linspace(-BOX / 2, BOX / 2, len(shape.alphas))
+            if len(shape.alphas) < 2
+            else (shape.alphas - shape.alphas[0]) / (shape.alphas[-1] - shape.alphas[0]) * BOX - BOX / 2
+        )
         y = (shape.betas - shape.betas[0]) / (shape.betas[-1] - shape.betas[0]) * BOX - BOX / 2
         if self.surface is None:
             self.surface = gl.GLSurfacePlotItem(x=x, y=y, z=hn * HEIGHT, colors=colors, smooth=False)
             self.surface.setGLOptions("opaque")
             self.addItem(self.surface)
-            self.set_static_items([self.surface])    # drawn once per camera, then blitted back
+            self.set_static_items([self.surface])  # drawn once per camera, then blitted back
         else:
             self.surface.setData(x=x, y=y, z=hn * HEIGHT, colors=colors)
 
@@ -157,8 +161,9 @@ class LandscapeContour(pg.PlotWidget):
         n = max(len(a), 2)
         ra, rb = np.linspace(a[0], a[-1], n), np.linspace(b[0], b[-1], n)
         A, B = np.meshgrid(ra, rb, indexing="ij")
-        H = shape.height(bilinear(a, b, np.where(np.isfinite(shape.loss), shape.loss, shape.hi), A.ravel(), B.ravel())
-                         ).reshape(n, n)
+        H = shape.height(
+            bilinear(a, b, np.where(np.isfinite(shape.loss), shape.loss, shape.hi), A.ravel(), B.ravel())
+        ).reshape(n, n)
         self.image.setImage(H, autoLevels=False, levels=(shape.hmin, shape.hmax))
         self.image.setColorMap(self.cmap)
         self.image.setRect(QRectF(a[0], b[0], a[-1] - a[0], b[-1] - b[0]))
@@ -205,15 +210,17 @@ class LandscapeSidePlots(pg.GraphicsLayoutWidget):
         style_plot(self.p_sharp, "Sharpness λ_max vs 2/lr (log scale)", "epoch", "λ_max")
         self.p_sharp.setLogMode(y=True)
         self.p_sharp.addLegend(offset=(5, 5))
-        self.sharp = self.p_sharp.plot(pen=pg.mkPen("#009E73", width=2), symbol="o", symbolSize=5,
-                                       symbolBrush="#009E73", name="λ_max")
+        self.sharp = self.p_sharp.plot(
+            pen=pg.mkPen("#009E73", width=2), symbol="o", symbolSize=5, symbolBrush="#009E73", name="λ_max"
+        )
         self.two_lr = self.p_sharp.plot(pen=pg.mkPen("#CC79A7", width=2, style=pg.QtCore.Qt.DashLine), name="2/lr")
         self.p_faith = self.addPlot(row=2, col=0)
         style_plot(self.p_faith, "Faithfulness: true loss vs surface", "step", "loss")
         self.p_faith.addLegend(offset=(5, 5))
         self.true_loss = self.p_faith.plot(pen=pg.mkPen("#000000", width=2), name="true")
-        self.plane_loss = self.p_faith.plot(pen=pg.mkPen(PATH_COLOR, width=2, style=pg.QtCore.Qt.DashLine),
-                                            name="at projection")
+        self.plane_loss = self.p_faith.plot(
+            pen=pg.mkPen(PATH_COLOR, width=2, style=pg.QtCore.Qt.DashLine), name="at projection"
+        )
 
     def set_line(self, t: np.ndarray, loss: np.ndarray) -> None:
         self.line.setData(t, loss)
@@ -244,7 +251,7 @@ class Lazy3D(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         self.setMinimumSize(260, 220)
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         if self.view is None:
             self.view = LandscapeSurface3D()

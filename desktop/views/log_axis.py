@@ -1,5 +1,6 @@
 """A log-scale axis that labels decades (plus 2 and 5 when fewer than two decades show),
 instead of pyqtgraph's crowded 0.2, 0.3, ... 0.9 labels."""
+
 from __future__ import annotations
 
 import math
@@ -8,13 +9,17 @@ import pyqtgraph as pg
 
 
 class DecadeLogAxis(pg.AxisItem):
-    def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: N802 - pyqtgraph override
+    def logTickValues(self, minVal, maxVal, size, stdTicks):
         lo, hi = sorted((minVal, maxVal))
         if not (math.isfinite(lo) and math.isfinite(hi)):
             return []
         majors = [float(d) for d in range(math.floor(lo), math.ceil(hi) + 1) if lo <= d <= hi]
-        minors = [d + math.log10(m) for d in range(math.floor(lo) - 1, math.ceil(hi) + 1) for m in (2, 5)
-                  if lo <= d + math.log10(m) <= hi]
+        minors = [
+            d + math.log10(m)
+            for d in range(math.floor(lo) - 1, math.ceil(hi) + 1)
+            for m in (2, 5)
+            if lo <= d + math.log10(m) <= hi
+        ]
         if len(majors) >= 2:
             return [(None, majors), (None, minors)]
         return [(None, sorted(majors + minors))]

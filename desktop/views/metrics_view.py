@@ -1,12 +1,22 @@
 """Metrics: confusion matrix, per-class precision/recall/F1, ROC and PR curves with AUC (a
 threshold slider for binary problems), and loss vs accuracy on one time axis."""
+
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QSlider, QSplitter, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSlider,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop.plotting import color, style_plot
 from desktop.views.base import View
@@ -24,8 +34,9 @@ class MetricsView(View):
         self.run_id = ""
         self.latest: dict | None = None
         self._pending_metrics: dict | None = None
-        self.epochs: dict[str, list[float]] = {k: [] for k in ("epoch", "train_loss", "val_loss", "train_acc",
-                                                                "val_acc")}
+        self.epochs: dict[str, list[float]] = {
+            k: [] for k in ("epoch", "train_loss", "val_loss", "train_acc", "val_acc")
+        }
         # confusion matrix + per-class table
         self.glw_cm = pg.GraphicsLayoutWidget()
         self.p_cm = self.glw_cm.addPlot()
@@ -34,8 +45,11 @@ class MetricsView(View):
         self.p_cm.invertY(True)
         self.p_cm.setAspectLocked(True)
         self.cm_image = pg.ImageItem()
-        self.cm_image.setLookupTable(pg.colormap.get("CET-L6").getLookupTable(nPts=256) if "CET-L6" in
-                                     pg.colormap.listMaps() else pg.colormap.get("viridis").getLookupTable(nPts=256))
+        self.cm_image.setLookupTable(
+            pg.colormap.get("CET-L6").getLookupTable(nPts=256)
+            if "CET-L6" in pg.colormap.listMaps()
+            else pg.colormap.get("viridis").getLookupTable(nPts=256)
+        )
         self.p_cm.addItem(self.cm_image)
         self.cm_text: list[pg.TextItem] = []
         self.table = QTableWidget(0, 6)
@@ -50,8 +64,11 @@ class MetricsView(View):
         style_plot(self.p_roc, "ROC (one-vs-rest)", "false positive rate", "true positive rate")
         style_plot(self.p_pr, "Precision–recall", "recall", "precision")
         style_plot(self.p_la, "", "epoch", "loss")
-        self.p_la.setTitle(f"Loss (solid, left) vs accuracy (dashed, right): <span style='color:{TRAIN}'>train</span>, "
-                           f"<span style='color:{VAL}'>validation</span>", size="9pt")
+        self.p_la.setTitle(
+            f"Loss (solid, left) vs accuracy (dashed, right): <span style='color:{TRAIN}'>train</span>, "
+            f"<span style='color:{VAL}'>validation</span>",
+            size="9pt",
+        )
         self.p_la.getAxis("left").enableAutoSIPrefix(False)
         for p in (self.p_roc, self.p_pr):
             p.setRange(xRange=(0, 1), yRange=(0, 1.02), padding=0.02)
@@ -73,10 +90,12 @@ class MetricsView(View):
         self.p_la.getAxis("right").linkToView(self.vb_acc)
         self.vb_acc.setXLink(self.p_la)
         self.vb_acc.setYRange(0, 1.02, padding=0)
-        self.c_train_acc = pg.PlotDataItem(pen=pg.mkPen(TRAIN, width=2, style=Qt.DashLine), symbol="o", symbolSize=4,
-                                           symbolBrush=TRAIN)
-        self.c_val_acc = pg.PlotDataItem(pen=pg.mkPen(VAL, width=2, style=Qt.DashLine), symbol="o", symbolSize=4,
-                                         symbolBrush=VAL)
+        self.c_train_acc = pg.PlotDataItem(
+            pen=pg.mkPen(TRAIN, width=2, style=Qt.DashLine), symbol="o", symbolSize=4, symbolBrush=TRAIN
+        )
+        self.c_val_acc = pg.PlotDataItem(
+            pen=pg.mkPen(VAL, width=2, style=Qt.DashLine), symbol="o", symbolSize=4, symbolBrush=VAL
+        )
         self.vb_acc.addItem(self.c_train_acc)
         self.vb_acc.addItem(self.c_val_acc)
         self.p_la.vb.sigResized.connect(self._on_la_resized)
@@ -157,12 +176,22 @@ class MetricsView(View):
         if "metrics/epochs" not in a:
             return
         scored = rec.meta.get("metrics", {}).get("scored_classes", [])
-        data = {"epoch": int(a["metrics/epochs"][-1]), "labels": a["metrics/labels"], "probs": a["metrics/probs"],
-                "n_classes": int(a["metrics/probs"].shape[1]), "scored_classes": np.array(scored),
-                "accuracy": float(a["metrics/accuracy"][-1]), "roc_auc_macro": float(a["metrics/roc_auc_macro"][-1]),
-                "confusion": a["metrics/confusion"][-1], "support": a["metrics/confusion"][-1].sum(1),
-                "curves": {k.removeprefix("metrics/curves/").replace("_", "/"): v for k, v in a.items()
-                           if k.startswith("metrics/curves/")}}
+        data = {
+            "epoch": int(a["metrics/epochs"][-1]),
+            "labels": a["metrics/labels"],
+            "probs": a["metrics/probs"],
+            "n_classes": int(a["metrics/probs"].shape[1]),
+            "scored_classes": np.array(scored),
+            "accuracy": float(a["metrics/accuracy"][-1]),
+            "roc_auc_macro": float(a["metrics/roc_auc_macro"][-1]),
+            "confusion": a["metrics/confusion"][-1],
+            "support": a["metrics/confusion"][-1].sum(1),
+            "curves": {
+                k.removeprefix("metrics/curves/").replace("_", "/"): v
+                for k, v in a.items()
+                if k.startswith("metrics/curves/")
+            },
+        }
         for k in ("precision", "recall", "f1", "roc_auc"):
             data[k] = a[f"metrics/{k}"][-1]
         self.show_metrics(data)
@@ -189,8 +218,10 @@ class MetricsView(View):
             if i < len(self.p_roc.legend.items):
                 self.p_roc.legend.items[i][1].setText(name)
         self._fill_table(data)
-        self.summary.setText(f"epoch {data['epoch']}: accuracy {data['accuracy']:.3f} · macro ROC AUC "
-                             f"{data['roc_auc_macro']:.3f} · {len(data['labels'])} validation samples")
+        self.summary.setText(
+            f"epoch {data['epoch']}: accuracy {data['accuracy']:.3f} · macro ROC AUC "
+            f"{data['roc_auc_macro']:.3f} · {len(data['labels'])} validation samples"
+        )
         if n == 2:
             self._on_threshold_changed(self.threshold.value())
         else:
@@ -218,8 +249,14 @@ class MetricsView(View):
         support = np.asarray(data.get("support", np.asarray(data["confusion"]).sum(1)))
         for c in range(n):
             auc = data["roc_auc"][scored.index(c)] if c in scored else np.nan
-            vals = [str(c), f"{data['precision'][c]:.3f}", f"{data['recall'][c]:.3f}", f"{data['f1'][c]:.3f}",
-                    f"{auc:.3f}" if np.isfinite(auc) else "—", str(int(support[c]))]
+            vals = [
+                str(c),
+                f"{data['precision'][c]:.3f}",
+                f"{data['recall'][c]:.3f}",
+                f"{data['f1'][c]:.3f}",
+                f"{auc:.3f}" if np.isfinite(auc) else "—",
+                str(int(support[c])),
+            ]
             for j, v in enumerate(vals):
                 item = QTableWidgetItem(v)
                 item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
@@ -268,8 +305,9 @@ class MetricsView(View):
         self.pr_point.setData([tpr], [prec])
         self._draw_confusion(cm)
         acc = (tp + tn) / max(1, cm.sum())
-        self.threshold_label.setText(f"threshold {t:.2f}: TPR {tpr:.2f}, FPR {fpr:.2f}, precision {prec:.2f}, "
-                                     f"accuracy {acc:.3f}")
+        self.threshold_label.setText(
+            f"threshold {t:.2f}: TPR {tpr:.2f}, FPR {fpr:.2f}, precision {prec:.2f}, accuracy {acc:.3f}"
+        )
 
     def _on_la_resized(self) -> None:
         self.vb_acc.setGeometry(self.p_la.vb.sceneBoundingRect())

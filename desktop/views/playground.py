@@ -5,6 +5,7 @@ The race is computed by a RaceJob on a background thread (engine.playground.job)
 updates the 3D surface, the contour map, the loss plot and the legend in place. A saved
 race (a session's playground part) replays through the same drawing code.
 """
+
 from __future__ import annotations
 
 import time
@@ -14,8 +15,20 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
-                               QScrollArea, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop.panels.hyperparams import FieldEditor
 from desktop.views.base import View
@@ -40,8 +53,9 @@ class PlaygroundView(View):
     TABLE_EVERY_S = 0.25
     LOSS_EVERY_S = 0.1
 
-    def __init__(self, controller=None, parent: QWidget | None = None, config: PlaygroundConfig | None = None,
-                 grid_n: int = 200) -> None:
+    def __init__(
+        self, controller=None, parent: QWidget | None = None, config: PlaygroundConfig | None = None, grid_n: int = 200
+    ) -> None:
         super().__init__(controller, parent)
         self.cfg = config or make_config("rosenbrock", None, {"steps": 3000})
         self.grid_n = grid_n
@@ -63,13 +77,13 @@ class PlaygroundView(View):
         self.timer.setInterval(self.FRAME_MS)
         self.timer.timeout.connect(self._on_timer_frame)
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event) -> None:
         if self.job is None and self.replay is None:
-            self.restart()                   # the first race starts when the tab is first shown
-        self.timer.start()                   # frames only while the tab is visible
+            self.restart()  # the first race starts when the tab is first shown
+        self.timer.start()  # frames only while the tab is visible
         super().showEvent(event)
 
-    def hideEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def hideEvent(self, event) -> None:
         self.timer.stop()
         super().hideEvent(event)
 
@@ -193,7 +207,7 @@ class PlaygroundView(View):
         fn = get_function(cfg.function)
         if cfg.function != self._scaled_function:
             self._scaled_function = cfg.function
-            self.log_height.blockSignals(True)          # a new surface: its suggested height scale
+            self.log_height.blockSignals(True)  # a new surface: its suggested height scale
             self.log_height.setChecked(fn.log_height)
             self.log_height.blockSignals(False)
         key = (cfg.function, cfg.condition, cfg.rotation, self.log_height.isChecked())
@@ -227,7 +241,7 @@ class PlaygroundView(View):
         self.timer.stop()
         self._stop_job()
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
 
@@ -241,7 +255,7 @@ class PlaygroundView(View):
             return self._paths_cache[1]
         race = self.job.race
         paths = [race.path(i) for i in range(race.n)]
-        if not self.job.running:                 # finished: the paths no longer change
+        if not self.job.running:  # finished: the paths no longer change
             self._paths_cache = (self.job, paths)
         return paths
 
@@ -289,7 +303,7 @@ class PlaygroundView(View):
         self.surface.draw(cut, grads, vels)
         self.contour.draw([pos for pos, _ in cut], grads, vels, stopped)
         now = time.perf_counter()
-        if now - self._last_loss > self.LOSS_EVERY_S or not self.playing:    # the loss plot at ~10 Hz
+        if now - self._last_loss > self.LOSS_EVERY_S or not self.playing:  # the loss plot at ~10 Hz
             self.loss_plot.draw(paths, [len(pos) - 1 for pos, _ in cut])
             self._last_loss = now
         self._drawn_cursor = c
@@ -305,14 +319,20 @@ class PlaygroundView(View):
             status = p.status if k >= p.steps_taken else "racing"
             if p.status == "diverged" and k >= p.steps_taken:
                 status = "diverged"
-            self.table.set_values(row, float(loss[-1]), nearest_minimum_distance(fn, self.cfg.params, pos[-1]),
-                                  k, status)
+            self.table.set_values(
+                row, float(loss[-1]), nearest_minimum_distance(fn, self.cfg.params, pos[-1]), k, status
+            )
         self._update_status()
 
     def _update_status(self) -> None:
         fn = get_function(self.cfg.function)
-        state = ("replaying a saved race" if self.replay is not None else
-                 f"computing {100 * self.job.progress:.0f}%" if self.computing and self.job else "")
+        state = (
+            "replaying a saved race"
+            if self.replay is not None
+            else f"computing {100 * self.job.progress:.0f}%"
+            if self.computing and self.job
+            else ""
+        )
         if self.job is not None and self.job.error:
             state = f"race failed: {self.job.error}"
         diverged = [p.label for p in self.paths() if p.status == "diverged" and self.cursor >= p.steps_taken]
@@ -344,8 +364,10 @@ class PlaygroundView(View):
     @staticmethod
     def _retarget(cfg: PlaygroundConfig) -> PlaygroundConfig:
         """A new function: its suggested start and learning rates (other hyperparameters kept)."""
-        racers = [r.model_copy(update={"optim": r.optim.model_copy(
-            update={"lr": suggested_lr(cfg.function, r.optim.name)})}) for r in cfg.racers]
+        racers = [
+            r.model_copy(update={"optim": r.optim.model_copy(update={"lr": suggested_lr(cfg.function, r.optim.name)})})
+            for r in cfg.racers
+        ]
         return cfg.model_copy(update={"start": None, "racers": racers})
 
     def _on_setting_commit(self, key: str, value: Any) -> str | None:
@@ -429,7 +451,7 @@ class PlaygroundView(View):
     # -- transport -------------------------------------------------------------------------
     def _on_transport_play(self) -> None:
         if not self.playing and self.cursor >= self.available_steps() and not self.computing:
-            self.cursor = 0                      # play again from the start
+            self.cursor = 0  # play again from the start
         self.set_playing(not self.playing)
 
     def _on_transport_step(self) -> None:
@@ -470,5 +492,5 @@ class PlaygroundView(View):
         if self.replay is not None:
             paths_to_session(self.cfg, self.replay, self.available_steps(), session)
         elif self.job is not None and self.job.race.done > 0:
-            self.wait_computed(10.0)             # save a finished race, not one mid-chunk
+            self.wait_computed(10.0)  # save a finished race, not one mid-chunk
             race_to_session(self.job.race, session)

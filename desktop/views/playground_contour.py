@@ -5,6 +5,7 @@ item cached as a pixmap (QGraphicsItem.DeviceCoordinateCache): each frame blits 
 and draws only the moving paths, markers and arrows over it. Drawn as a pg.ImageItem
 plus ten antialiased IsocurveItems they cost ~8 ms per frame under Xvfb.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -61,7 +62,7 @@ class HeatmapContours(pg.GraphicsObject):
         self.rect = QRectF(x0, y0, x1 - x0, y1 - y0)
         self.update()
 
-    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+    def boundingRect(self) -> QRectF:
         return QRectF(self.rect)
 
     def paint(self, p: QPainter, *args) -> None:
@@ -70,7 +71,9 @@ class HeatmapContours(pg.GraphicsObject):
         r = self.rect
         p.save()
         p.translate(r.topLeft())
-        p.scale(r.width() / w if (w := self.qimage.width()) else 1.0, r.height() / h if (h := self.qimage.height()) else 1.0)
+        p.scale(
+            r.width() / w if (w := self.qimage.width()) else 1.0, r.height() / h if (h := self.qimage.height()) else 1.0
+        )
         p.drawImage(QRectF(0, 0, self.qimage.width(), self.qimage.height()), self.qimage)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         p.setPen(self.pen)
@@ -129,8 +132,9 @@ class Contour2D(pg.PlotWidget):
         self.colors = colors
         self.brushes = [pg.mkBrush(c) for c in colors]
 
-    def draw(self, positions: list[np.ndarray], grads: list | None, vels: list | None,
-             stopped: list[bool] | None = None) -> None:
+    def draw(
+        self, positions: list[np.ndarray], grads: list | None, vels: list | None, stopped: list[bool] | None = None
+    ) -> None:
         """Paths up to the current step; a racer that diverged ends in a cross."""
         heads = []
         px, py = self.getPlotItem().vb.viewPixelSize()
@@ -141,8 +145,12 @@ class Contour2D(pg.PlotWidget):
         heads_a = np.array(heads).reshape(-1, 2)
         stopped = stopped or [False] * len(heads)
         if any(stopped):
-            self.markers.setData(pos=heads_a, brush=self.brushes[: len(heads)],
-                                 symbol=["x" if s else "o" for s in stopped], size=[16 if s else 10 for s in stopped])
+            self.markers.setData(
+                pos=heads_a,
+                brush=self.brushes[: len(heads)],
+                symbol=["x" if s else "o" for s in stopped],
+                size=[16 if s else 10 for s in stopped],
+            )
         else:
             self.markers.setData(pos=heads_a, brush=self.brushes[: len(heads)], symbol="o", size=10)
         (x0, x1), _ = self.domain
@@ -167,5 +175,3 @@ class Contour2D(pg.PlotWidget):
         (x0, x1), (y0, y1) = self.domain
         if x0 <= p.x() <= x1 and y0 <= p.y() <= y1:
             self.start_clicked.emit(float(p.x()), float(p.y()))
-
-

@@ -4,6 +4,7 @@ Items are created when the surface or the set of racers changes; every frame onl
 setData on them. Long paths are thinned for drawing (every k-th point plus the last);
 the recorded paths are never thinned.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,24 +13,28 @@ import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.opengl as gl
 import torch
-from PySide6.QtCore import Qt
 from OpenGL import GL
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QVector3D
 from PySide6.QtWidgets import QGraphicsItem
 
 from desktop.gl_offscreen import OffscreenGLView
 from desktop.plotting import style_plot
-from desktop.views.log_axis import DecadeLogAxis
 from desktop.qt_setup import pin_none_refcount, share_gl_contexts  # noqa: F401 (re-exported)
+from desktop.views.log_axis import DecadeLogAxis
 from engine.playground.functions import TestFunction
 
-BOX = 10.0             # the surface spans [-BOX/2, BOX/2] in x and y in the 3D scene
-HEIGHT = 4.0           # ... and [0, HEIGHT] in z
-MAX_DRAWN = 1500       # points per path drawn per frame
+BOX = 10.0  # the surface spans [-BOX/2, BOX/2] in x and y in the 3D scene
+HEIGHT = 4.0  # ... and [0, HEIGHT] in z
+MAX_DRAWN = 1500  # points per path drawn per frame
 # Paths, markers and arrows are drawn over the surface (no depth test): a path in a valley
 # must stay visible behind the valley's wall.
-ON_TOP = {GL.GL_DEPTH_TEST: False, GL.GL_BLEND: True, GL.GL_CULL_FACE: False,
-          "glBlendFunc": (GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)}
+ON_TOP = {
+    GL.GL_DEPTH_TEST: False,
+    GL.GL_BLEND: True,
+    GL.GL_CULL_FACE: False,
+    "glBlendFunc": (GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA),
+}
 
 
 def rgba(color: str, alpha: float = 1.0) -> tuple[float, float, float, float]:
@@ -58,7 +63,7 @@ def thin_to_pixels(xy: np.ndarray, px: float, py: float, limit: int = MAX_DRAWN)
     with np.errstate(all="ignore"):
         q = np.floor(xy / (px, py))
     moved = np.any(q[1:] != q[:-1], axis=1)
-    moved[-1] = True                                  # the current point
+    moved[-1] = True  # the current point
     keep = np.flatnonzero(np.r_[True, moved])
     return thin(xy[keep], limit)
 
@@ -73,7 +78,7 @@ class SurfaceGrid:
         self.ys = np.linspace(y0, y1, n)
         X, Y = torch.meshgrid(torch.from_numpy(self.xs), torch.from_numpy(self.ys), indexing="ij")
         with torch.no_grad():
-            self.Z = fn.value(X, Y, torch, params).numpy()          # Z[i, j] = f(xs[i], ys[j])
+            self.Z = fn.value(X, Y, torch, params).numpy()  # Z[i, j] = f(xs[i], ys[j])
         finite = self.Z[np.isfinite(self.Z)]
         self.zmin, self.zmax = float(finite.min()), float(finite.max())
         self.delta = max(1e-12, 1e-4 * (self.zmax - self.zmin))
@@ -120,14 +125,14 @@ class Surface3D(OffscreenGLView):
         self.vel_arrows = gl.GLLinePlotItem(pos=np.zeros((0, 3)), mode="lines", width=2.5)
         for it in (self.markers, self.grad_arrows, self.vel_arrows):
             it.setGLOptions(ON_TOP)
-            it.setDepthValue(10)                    # drawn after the surface and the paths
+            it.setDepthValue(10)  # drawn after the surface and the paths
             self.addItem(it)
 
     def set_grid(self, grid: SurfaceGrid, cmap: pg.ColorMap) -> None:
         self.grid = grid
         hn = (grid.H - grid.hmin) / max(grid.hmax - grid.hmin, 1e-300)
         # one RGBA row per vertex, in the mesh's vertex order (the (w, h, 4) form fails in pyqtgraph 0.14)
-        colors = np.asarray(cmap.map(hn.ravel(), mode="byte"), dtype=np.uint8).reshape(-1, 4)   # 4 bytes/vertex
+        colors = np.asarray(cmap.map(hn.ravel(), mode="byte"), dtype=np.uint8).reshape(-1, 4)  # 4 bytes/vertex
         colors[:, 3] = 255
         x = np.linspace(-BOX / 2, BOX / 2, grid.n)
         z = hn * HEIGHT
@@ -137,7 +142,7 @@ class Surface3D(OffscreenGLView):
             self.addItem(self.surface)
         else:
             self.surface.setData(x=x, y=x, z=z, colors=colors)
-        self.set_static_items([self.surface])        # drawn once per camera, then blitted back
+        self.set_static_items([self.surface])  # drawn once per camera, then blitted back
 
     def set_racers(self, colors: list[str]) -> None:
         for it in self.paths:
@@ -208,7 +213,7 @@ class LossPlot(pg.PlotWidget):
         style_plot(self.getPlotItem(), "Loss vs step", "step", "loss")
         pi = self.getPlotItem()
         pi.setClipToView(False)
-        pi.getAxis("left").enableAutoSIPrefix(False)    # no "(x0.001)" on log axes
+        pi.getAxis("left").enableAutoSIPrefix(False)  # no "(x0.001)" on log axes
         for name in ("left", "bottom"):
             pi.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         pi.vb.sigRangeChangedManually.connect(self._on_vb_range_changed_manually)
@@ -219,8 +224,8 @@ class LossPlot(pg.PlotWidget):
         self.steps = 0
         self.x_max = 0
         self.log_y = True
-        self.y_range: tuple[float, float] | None = None     # in view coordinates (log10 on a log axis)
-        self.follow_x = True                                  # False once the user pans or zooms
+        self.y_range: tuple[float, float] | None = None  # in view coordinates (log10 on a log axis)
+        self.follow_x = True  # False once the user pans or zooms
         self.follow_y = True
 
     def _on_vb_range_changed_manually(self, mask) -> None:
@@ -236,7 +241,7 @@ class LossPlot(pg.PlotWidget):
         pi = self.getPlotItem()
         # the step axis grows by doubling (few re-layouts of the axis while the race plays)
         self.steps = steps
-        self.x_max = min(16, steps) if steps else 16          # the first steps' axis, before any is drawn
+        self.x_max = min(16, steps) if steps else 16  # the first steps' axis, before any is drawn
         self.follow_x = True
         pi.disableAutoRange(axis="x")
         pi.setXRange(0, self.x_max, padding=0.02)
@@ -265,7 +270,7 @@ class LossPlot(pg.PlotWidget):
         mode = self.mode
         vb = self.getPlotItem().vb
         auto_x, auto_y = vb.autoRangeEnabled()
-        if auto_x or auto_y:                       # the "A" button: follow the data again, in steps
+        if auto_x or auto_y:  # the "A" button: follow the data again, in steps
             self.follow_x, self.follow_y = self.follow_x or bool(auto_x), self.follow_y or bool(auto_y)
             vb.disableAutoRange()
             if auto_x:
@@ -297,7 +302,7 @@ class LossPlot(pg.PlotWidget):
                     y = np.hypot(p.velocities[:k, 0], p.velocities[:k, 1])
                 else:
                     y = p.lrs[:k]
-                y = np.where(y > 0, y, np.nan)            # log axis; no velocity: no curve
+                y = np.where(y > 0, y, np.nan)  # log axis; no velocity: no curve
                 y2 = None if y2 is None else np.where(y2 > 0, y2, np.nan)
             xt, yt = thin(x, 1000), thin(y, 1000)
             self.curves[i].setData(xt, yt)

@@ -4,15 +4,28 @@ The editor's inputs are generated from the same OptimConfig/ScheduleConfig field
 as the main hyperparameter panel (FieldEditor), showing only the fields the selected
 racer's optimizer uses. Every accepted edit asks the view to restart the race.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView,
-                               QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop.panels.hyperparams import FieldEditor
 from engine.config import OPTIMIZERS, ScheduleConfig
@@ -27,9 +40,22 @@ FIELDS_OF = {
     "adam": ("lr", "betas", "eps", "amsgrad", "weight_decay"),
     "adamw": ("lr", "betas", "eps", "amsgrad", "weight_decay"),
 }
-ALL_FIELDS = ("name", "lr", "momentum", "dampening", "betas", "eps", "weight_decay", "lr_decay",
-              "initial_accumulator", "alpha", "rmsprop_momentum", "centered", "amsgrad")
-SCHEDULE_FIELDS = tuple(ScheduleConfig.model_fields)      # name first, then every schedule's parameters
+ALL_FIELDS = (
+    "name",
+    "lr",
+    "momentum",
+    "dampening",
+    "betas",
+    "eps",
+    "weight_decay",
+    "lr_decay",
+    "initial_accumulator",
+    "alpha",
+    "rmsprop_momentum",
+    "centered",
+    "amsgrad",
+)
+SCHEDULE_FIELDS = tuple(ScheduleConfig.model_fields)  # name first, then every schedule's parameters
 COLUMNS = ("optimizer", "loss", "dist. to min", "steps", "status", "settings")
 HYPER_COL = 5
 
@@ -121,9 +147,10 @@ class RacerEditor(QGroupBox):
             ed = FieldEditor(racer_field_spec(f"schedule.{f}"), self._on_field_commit)
             self.editors[f"schedule.{f}"] = ed
             self.schedule_form.addRow("schedule" if f == "name" else f.replace("_", " "), ed.widget)
-        for ed in self.editors.values():      # here no edit applies live: every change restarts the race
-            ed.base_tip = ed.base_tip.replace("<br>applies live to the running optimizer", "") + \
-                "<br>a change restarts the race"
+        for ed in self.editors.values():  # here no edit applies live: every change restarts the race
+            ed.base_tip = (
+                ed.base_tip.replace("<br>applies live to the running optimizer", "") + "<br>a change restarts the race"
+            )
             ed.widget.setToolTip(ed.base_tip)
         buttons = QHBoxLayout()
         self.add_combo = QComboBox()
@@ -160,8 +187,11 @@ class RacerEditor(QGroupBox):
     def visible_fields(self) -> list[str]:
         """The dotted keys whose rows are shown (tests, screenshots)."""
         out = [k for k, ed in self.editors.items() if k.startswith("optim.") and self.form.isRowVisible(ed.widget)]
-        return out + [k for k, ed in self.editors.items()
-                      if k.startswith("schedule.") and self.schedule_form.isRowVisible(ed.widget)]
+        return out + [
+            k
+            for k, ed in self.editors.items()
+            if k.startswith("schedule.") and self.schedule_form.isRowVisible(ed.widget)
+        ]
 
     def _on_field_commit(self, key: str, value: Any) -> str | None:
         if not self.label:

@@ -1,4 +1,5 @@
 """The probe history of one run on the GUI side, filled from live payloads or a saved record."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,8 +9,12 @@ import numpy as np
 from engine.probes import probe_history
 
 GROUPS = ("act", "agrad", "grad", "weight")
-GROUP_TITLES = {"act": "Activations", "agrad": "Back-propagated gradients ∂L/∂a", "grad": "Weight gradients ∂L/∂W",
-                "weight": "Weights"}
+GROUP_TITLES = {
+    "act": "Activations",
+    "agrad": "Back-propagated gradients ∂L/∂a",
+    "grad": "Weight gradients ∂L/∂W",
+    "weight": "Weights",
+}
 GROUP_LAYERS = {"act": "activations", "agrad": "activations", "grad": "weights", "weight": "weights"}
 
 
@@ -32,7 +37,7 @@ class ProbeStore:
         """One live probe payload (topic "probes")."""
         self.layers = data.get("layers", self.layers)
         if self.steps and data["step"] <= self.steps[-1]:
-            return                       # a repeated final probe
+            return  # a repeated final probe
         self.steps.append(int(data["step"]))
         self.snaps.append({k: data[k] for k in (*GROUPS, "update_ratio", "prelu_slope") if k in data})
         self._cache.clear()
@@ -47,8 +52,11 @@ class ProbeStore:
         for i, step in enumerate(h["steps"]):
             snap: dict[str, Any] = {}
             for g in GROUPS:
-                snap[g] = {k.split("/", 1)[1]: v[i] for k, v in h.items()
-                           if isinstance(v, np.ndarray) and k.startswith(g + "/")}
+                snap[g] = {
+                    k.split("/", 1)[1]: v[i]
+                    for k, v in h.items()
+                    if isinstance(v, np.ndarray) and k.startswith(g + "/")
+                }
             for k in ("update_ratio", "prelu_slope"):
                 if k in h:
                     snap[k] = h[k][i]

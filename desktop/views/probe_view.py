@@ -1,6 +1,7 @@
 """The base of the views that draw the probes' snapshots (Histograms, Depth profile,
 Gradients): they keep the current run's snapshots in a ProbeStore, follow the run's
 "probes" payloads and replay a session's saved ones."""
+
 from __future__ import annotations
 
 from desktop.views.base import View
@@ -9,7 +10,7 @@ from engine.events import Event, Payload
 
 
 class ProbeView(View):
-    MIN_REDRAW_S = 0.5   # probe views: 2 redraws/s at most while training (drawing competes with it)
+    MIN_REDRAW_S = 0.5  # probe views: 2 redraws/s at most while training (drawing competes with it)
 
     def __init__(self, controller, parent=None) -> None:
         super().__init__(controller, parent)

@@ -1,4 +1,5 @@
 """The main window's views, in groups and in order. A feature adds its View class here."""
+
 from __future__ import annotations
 
 

@@ -4,6 +4,7 @@ probability. Random numbers come from the augmenter's own torch.Generator on the
 device (same seed, same augmented batches; the global RNG is untouched); the geometric
 warps are kornia's. Only training batches pass through it: validation and test data never do.
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,8 +23,14 @@ def is_active(cfg: AugmentConfig) -> bool:
 class Augmenter:
     """Callable on a flat batch (N, F): views it as images (N, C, H, W), returns it flat."""
 
-    def __init__(self, cfg: AugmentConfig, input_shape: tuple[int, ...], value_range: tuple[float, float],
-                 device: torch.device | str = "cpu", seed: int = 0) -> None:
+    def __init__(
+        self,
+        cfg: AugmentConfig,
+        input_shape: tuple[int, ...],
+        value_range: tuple[float, float],
+        device: torch.device | str = "cpu",
+        seed: int = 0,
+    ) -> None:
         self.cfg = cfg
         self.input_shape = tuple(input_shape)
         self.is_image = len(self.input_shape) == 3
@@ -98,8 +105,13 @@ class Augmenter:
             self.generator.set_state(gen_state)
 
 
-def build_augmenter(cfg: AugmentConfig, input_shape: tuple[int, ...], value_range: tuple[float, float],
-                    device: torch.device | str, seed: int) -> Augmenter | None:
+def build_augmenter(
+    cfg: AugmentConfig,
+    input_shape: tuple[int, ...],
+    value_range: tuple[float, float],
+    device: torch.device | str,
+    seed: int,
+) -> Augmenter | None:
     """The run's augmenter, or None when every probability is zero (no per-step cost)."""
     if not is_active(cfg):
         return None

@@ -1,4 +1,5 @@
 """Helpers shared by the headless commands: config loading, errors, progress."""
+
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,5 @@
 """`descent compare`: train variants of one experiment in lockstep and write one session."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,21 +13,36 @@ from engine.compare.layout import comparison_meta
 from engine.config import ConfigError
 from engine.session import Session, SessionError, save_session
 
-HELP = ("train several variants of one experiment side by side (same seed: same initial weights and batches) "
-        "and write them to one session file")
+HELP = (
+    "train several variants of one experiment side by side (same seed: same initial weights and batches) "
+    "and write them to one session file"
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="base experiment config JSON (defaults otherwise)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a field of the base config (repeatable)")
-    p.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2,...",
-                   help="one variant per value, e.g. --vary optim.name=sgd,momentum,adam; several --vary make a "
-                        "grid; list fields separate alternatives with ';' (model.hidden=64;32,32)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field of the base config (repeatable)",
+    )
+    p.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="one variant per value, e.g. --vary optim.name=sgd,momentum,adam; several --vary make a "
+        "grid; list fields separate alternatives with ';' (model.hidden=64;32,32)",
+    )
     p.add_argument("--out", required=True, help="session file to write (.descent)")
     p.add_argument("--no-weights", action="store_true", help="do not store final weights and optimizer state")
-    p.add_argument("--surface", action="store_true",
-                   help="also compute the runs' paths on one shared loss surface (PCA plane of all trajectories)")
+    p.add_argument(
+        "--surface",
+        action="store_true",
+        help="also compute the runs' paths on one shared loss surface (PCA plane of all trajectories)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -57,8 +73,9 @@ def main(args: argparse.Namespace) -> int:
 
     def on_round(_n: int) -> None:
         if bar is not None and _n % 10 == 0:
-            bar.update(sum(t.step for t in runner.trainers.values()),
-                       f"epoch {max(t.epoch for t in runner.trainers.values())}")
+            bar.update(
+                sum(t.step for t in runner.trainers.values()), f"epoch {max(t.epoch for t in runner.trainers.values())}"
+            )
 
     try:
         runner.run(on_round=on_round)
@@ -87,8 +104,10 @@ def main(args: argparse.Namespace) -> int:
     print(f"{out}: {len(records)} runs, same seed ({base.seed})")
     for r in records:
         f = r.final
-        print(f"  {r.name:<{width}}  {r.state:<9} train loss {_fmt(f.get('train_loss'))}  "
-              f"val loss {_fmt(f.get('val_loss'))}  val acc {_fmt(f.get('val_acc'))}")
+        print(
+            f"  {r.name:<{width}}  {r.state:<9} train loss {_fmt(f.get('train_loss'))}  "
+            f"val loss {_fmt(f.get('val_loss'))}  val acc {_fmt(f.get('val_acc'))}"
+        )
     diverged = [r.name for r in records if r.state == "diverged"]
     if diverged:
         print(f"descent: diverged: {', '.join(diverged)} (learning rate likely too high)", file=sys.stderr)

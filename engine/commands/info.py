@@ -1,10 +1,12 @@
 """`descent info`: describe a session file (human-readable or --json)."""
+
 from __future__ import annotations
 
 import argparse
 import json
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from engine.commands.common import CommandError
 from engine.session import Session, SessionError, load_session
@@ -81,8 +83,12 @@ def describe(session: Session) -> dict[str, Any]:
         for section in RUN_SECTIONS:
             entry.update(section(r))
         runs.append(entry)
-    out: dict[str, Any] = {"format_version": session.format_version, "app_version": session.app_version,
-                           "created": session.created, "runs": runs}
+    out: dict[str, Any] = {
+        "format_version": session.format_version,
+        "app_version": session.app_version,
+        "created": session.created,
+        "runs": runs,
+    }
     for section in SESSION_SECTIONS:
         item = section(session)
         if item is not None:
@@ -99,14 +105,18 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info))
         return 0
-    print(f"{args.file}: Descent session, format {info['format_version']}, app {info['app_version']}, "
-          f"created {info['created']}")
+    print(
+        f"{args.file}: Descent session, format {info['format_version']}, app {info['app_version']}, "
+        f"created {info['created']}"
+    )
     for r in info["runs"]:
         f = r["final"]
         fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
-        print(f"  run '{r['name']}' ({r['state']}): {r['config']['optim']['name']} lr {r['config']['optim']['lr']}, "
-              f"train loss {fmt(f.get('train_loss'))}, val loss {fmt(f.get('val_loss'))}, "
-              f"val acc {fmt(f.get('val_acc'))}; series: {', '.join(sorted(r['metrics']))}")
+        print(
+            f"  run '{r['name']}' ({r['state']}): {r['config']['optim']['name']} lr {r['config']['optim']['lr']}, "
+            f"train loss {fmt(f.get('train_loss'))}, val loss {fmt(f.get('val_loss'))}, "
+            f"val acc {fmt(f.get('val_acc'))}; series: {', '.join(sorted(r['metrics']))}"
+        )
     for k in info:
         if k not in ("format_version", "app_version", "created", "runs"):
             print(f"  {k}: present")

@@ -1,4 +1,5 @@
 """`descent landscape`: add a loss surface (with the runs' paths on it) to a session file."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,16 +10,25 @@ import numpy as np
 import torch
 
 from engine.commands.common import CommandError, ProgressBar
-from engine.landscape.analysis import LandscapeRequest, eval_subset, model_from_record, plane_for, run_landscape, store_result
+from engine.landscape.analysis import (
+    LandscapeRequest,
+    eval_subset,
+    model_from_record,
+    plane_for,
+    run_landscape,
+    store_result,
+)
 from engine.landscape.directions import KINDS, pca_plane
 from engine.landscape.interpolation import line_losses
 from engine.landscape.params import LandscapeError, ParamLayout
 from engine.landscape.surface import SurfaceEvaluator
 from engine.session import SessionError, load_session, save_session
 
-HELP = ("compute the loss surface of a saved run around its final weights (plane: PCA of the trajectory, "
-        "random filter-normalized, or init→final) and add it, with the path and a faithfulness read-out, "
-        "to a session file")
+HELP = (
+    "compute the loss surface of a saved run around its final weights (plane: PCA of the trajectory, "
+    "random filter-normalized, or init→final) and add it, with the path and a faithfulness read-out, "
+    "to a session file"
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,14 +38,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grid", type=int, help="grid points per axis, 5..401 (default: the run's landscape.grid)")
     p.add_argument("--span", type=float, help="grid half-width (default: the run's landscape.span)")
     p.add_argument("--eval-samples", type=int, help="validation samples evaluated (default: landscape.eval_samples)")
-    p.add_argument("--shared", action="store_true",
-                   help="one PCA plane for every run sharing the chosen run's seed and architecture, all paths on it")
-    p.add_argument("--line-to", metavar="RUN", help="also the 1D loss along the line from this run's final weights "
-                   "to RUN's final weights (name or index; same architecture)")
+    p.add_argument(
+        "--shared",
+        action="store_true",
+        help="one PCA plane for every run sharing the chosen run's seed and architecture, all paths on it",
+    )
+    p.add_argument(
+        "--line-to",
+        metavar="RUN",
+        help="also the 1D loss along the line from this run's final weights "
+        "to RUN's final weights (name or index; same architecture)",
+    )
     p.add_argument("--out", required=True, help="session file to write (may be the input file)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads (default 1: a surface is thousands of small products, and on a busy "
-                        "machine one thread avoided OpenMP stalls that made 2 threads 20x slower)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: a surface is thousands of small products, and on a busy "
+        "machine one thread avoided OpenMP stalls that made 2 threads 20x slower)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -94,11 +115,19 @@ def _run(args: argparse.Namespace) -> int:
         steps = record.arrays.get("landscape/trajectory_steps")
         peers = [record]
         if args.shared:
-            peers = [r for r in session.runs if r.config.seed == cfg.seed and r.config.model == cfg.model
-                     and r.config.data == cfg.data and "landscape/trajectory" in r.arrays and r.state != "diverged"]
+            peers = [
+                r
+                for r in session.runs
+                if r.config.seed == cfg.seed
+                and r.config.model == cfg.model
+                and r.config.data == cfg.data
+                and "landscape/trajectory" in r.arrays
+                and r.state != "diverged"
+            ]
             if len(peers) < 2:
-                raise CommandError("--shared needs at least two runs with the same seed, model and data, "
-                                   "each with a trajectory")
+                raise CommandError(
+                    "--shared needs at least two runs with the same seed, model and data, each with a trajectory"
+                )
             stacked = np.concatenate([np.asarray(r.arrays["landscape/trajectory"]) for r in peers])
             plane = pca_plane(stacked, final, request.seed)
             plane.info["shared_by"] = [r.name for r in peers]
@@ -107,8 +136,14 @@ def _run(args: argparse.Namespace) -> int:
             plane = plane_for(request, final, layout, None if traj is None else np.asarray(traj), init)
         evaluator = SurfaceEvaluator(model, x, y, device="cpu")
         bar = None if args.quiet else ProgressBar(100, f"surface {request.grid}x{request.grid} ({plane.kind})")
-        result = run_landscape(evaluator, plane, request, None if traj is None else np.asarray(traj), steps,
-                               on_update=(lambda s, lvl, f: bar.update(int(f * 100))) if bar else None)
+        result = run_landscape(
+            evaluator,
+            plane,
+            request,
+            None if traj is None else np.asarray(traj),
+            steps,
+            on_update=(lambda s, lvl, f: bar.update(int(f * 100))) if bar else None,
+        )
         if bar is not None:
             bar.close()
         store_result(record, result, "shared" if args.shared else "surface")
@@ -119,8 +154,10 @@ def _run(args: argparse.Namespace) -> int:
             ptraj = np.asarray(peer.arrays["landscape/trajectory"])
             peer.arrays["landscape/shared/path_coords"] = project(plane, ptraj)[0]
             peer.arrays["landscape/shared/path_steps"] = np.asarray(peer.arrays["landscape/trajectory_steps"])
-            peer.meta.setdefault("landscape", {})["shared"] = {"surface_in_run": record.name,
-                                                               "in_plane_fraction": in_plane_fraction(plane, ptraj)}
+            peer.meta.setdefault("landscape", {})["shared"] = {
+                "surface_in_run": record.name,
+                "in_plane_fraction": in_plane_fraction(plane, ptraj),
+            }
         # 1D lines (Goodfellow et al. 2015): init → final, and optionally to another run's final weights.
         lines = {"init": (init, final)}
         if args.line_to is not None:
@@ -150,11 +187,13 @@ def _run(args: argparse.Namespace) -> int:
     s = result.surface
     ev = plane.explained_variance
     f = result.faith
-    print(f"{record.name}: {plane.kind} plane"
-          + (f" (explained variance {ev[0]:.3f} + {ev[1]:.3f})" if ev else "")
-          + f", {len(s.alphas)}x{len(s.alphas)} grid in {result.seconds:.2f} s ({result.mode}); "
-          f"loss {np.nanmin(s.loss):.4g}..{np.nanmax(s.loss):.4g}"
-          + (f"; path in plane {f['in_plane_fraction']:.3f}, |true - surface| mean {f['mean_abs_gap']:.3g}"
-             if f else "")
-          + f" → {out}", file=sys.stdout)
+    print(
+        f"{record.name}: {plane.kind} plane"
+        + (f" (explained variance {ev[0]:.3f} + {ev[1]:.3f})" if ev else "")
+        + f", {len(s.alphas)}x{len(s.alphas)} grid in {result.seconds:.2f} s ({result.mode}); "
+        f"loss {np.nanmin(s.loss):.4g}..{np.nanmax(s.loss):.4g}"
+        + (f"; path in plane {f['in_plane_fraction']:.3f}, |true - surface| mean {f['mean_abs_gap']:.3g}" if f else "")
+        + f" → {out}",
+        file=sys.stdout,
+    )
     return 0

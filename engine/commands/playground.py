@@ -1,4 +1,5 @@
 """`descent playground`: race optimizers on an exact 2-parameter surface, headless."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,20 +13,30 @@ from engine.playground.race import Race
 from engine.playground.session import race_to_session, racer_summary
 from engine.session import SessionError, save_session
 
-HELP = ("race optimizers on a 2-parameter test function and save the paths "
-        f"(functions: {', '.join(FUNCTIONS)})")
+HELP = f"race optimizers on a 2-parameter test function and save the paths (functions: {', '.join(FUNCTIONS)})"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--function", default="rosenbrock", help=f"test function: {', '.join(FUNCTIONS)}")
-    p.add_argument("--optimizers", default="sgd,momentum,nesterov,adagrad,rmsprop,adam",
-                   help="comma-separated optimizer names (repeats allowed: adam,adam)")
+    p.add_argument(
+        "--optimizers",
+        default="sgd,momentum,nesterov,adagrad,rmsprop,adam",
+        help="comma-separated optimizer names (repeats allowed: adam,adam)",
+    )
     p.add_argument("--steps", type=int, help="lockstep steps (default 500)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="sigma=0.5, seed=1, start=x,y, condition=100, rotation=30, optim.lr=0.01 (all racers), "
-                        "adam.lr=0.05 or adam.schedule.name=cosine (one racer)")
-    p.add_argument("--exact", action="store_true",
-                   help="step each racer with its own torch.optim optimizer object (about 15x slower; same paths)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="sigma=0.5, seed=1, start=x,y, condition=100, rotation=30, optim.lr=0.01 (all racers), "
+        "adam.lr=0.05 or adam.schedule.name=cosine (one racer)",
+    )
+    p.add_argument(
+        "--exact",
+        action="store_true",
+        help="step each racer with its own torch.optim optimizer object (about 15x slower; same paths)",
+    )
     p.add_argument("--out", help="session file to write (.descent)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
@@ -63,17 +74,30 @@ def main(args: argparse.Namespace) -> int:
         except SessionError as e:
             raise CommandError(str(e)) from None
     if args.json:
-        print(json.dumps({"function": cfg.function, "steps": race.done, "seconds": round(elapsed, 4),
-                          "racers": results, "out": args.out}))
+        print(
+            json.dumps(
+                {
+                    "function": cfg.function,
+                    "steps": race.done,
+                    "seconds": round(elapsed, 4),
+                    "racers": results,
+                    "out": args.out,
+                }
+            )
+        )
         return 0
-    print(f"{cfg.function}: {len(results)} optimizers x {race.done} steps in {elapsed:.2f} s from "
-          f"({cfg.start_point[0]:g}, {cfg.start_point[1]:g})")
+    print(
+        f"{cfg.function}: {len(results)} optimizers x {race.done} steps in {elapsed:.2f} s from "
+        f"({cfg.start_point[0]:g}, {cfg.start_point[1]:g})"
+    )
     for r in results:
         d = r["distance_to_minimum"]
         loss = r["final_loss"]
-        print(f"  {r['label']:<12} lr {r['lr']:<8g} loss {'n/a' if loss is None else f'{loss:.4g}':<11} "
-              f"distance to minimum {'n/a' if d is None else f'{d:.4g}':<10} {r['status']}"
-              + (f": {r['message']}" if r["message"] else ""))
+        print(
+            f"  {r['label']:<12} lr {r['lr']:<8g} loss {'n/a' if loss is None else f'{loss:.4g}':<11} "
+            f"distance to minimum {'n/a' if d is None else f'{d:.4g}':<10} {r['status']}"
+            + (f": {r['message']}" if r["message"] else "")
+        )
     if args.out:
         print(f"wrote {args.out}")
     return 0

@@ -1,4 +1,5 @@
 """`descent run`: train headless with a progress bar and write a session."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,8 +16,13 @@ HELP = "train headless and write a session file"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="experiment config JSON (defaults otherwise)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config field, e.g. --set optim.lr=0.1 (repeatable)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. --set optim.lr=0.1 (repeatable)",
+    )
     p.add_argument("--out", required=True, help="session file to write (.descent)")
     p.add_argument("--name", default="run", help="name of the run inside the session")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -43,15 +49,19 @@ def main(args: argparse.Namespace) -> int:
     try:
         while trainer.train_step():
             if bar is not None and trainer.step % 20 == 0:
-                bar.update(trainer.step, f"epoch {trainer.epoch} loss {last['train_loss']:.4f} val acc {last['val_acc']:.3f}")
+                bar.update(
+                    trainer.step, f"epoch {trainer.epoch} loss {last['train_loss']:.4f} val acc {last['val_acc']:.3f}"
+                )
     except KeyboardInterrupt:
         trainer.state = "stopped"
     if bar is not None:
-        bar.update(trainer.total_steps if trainer.state == "finished" else trainer.step,
-                   f"epoch {trainer.epoch} loss {last['train_loss']:.4f} val acc {last['val_acc']:.3f}")
+        bar.update(
+            trainer.total_steps if trainer.state == "finished" else trainer.step,
+            f"epoch {trainer.epoch} loss {last['train_loss']:.4f} val acc {last['val_acc']:.3f}",
+        )
         bar.close()
     record = trainer.to_record(args.name)
-    record.checkpoint = capture_checkpoint(trainer)   # weights + optimizer state: the run can be continued
+    record.checkpoint = capture_checkpoint(trainer)  # weights + optimizer state: the run can be continued
     try:
         save_session(Session(runs=[record]), out)
     except SessionError as e:
@@ -60,6 +70,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"descent: run diverged: {trainer.message} (session written to {out})", file=sys.stderr)
         return 1
     f = record.final
-    print(f"{out}: {trainer.state} after {int(f['epochs'])} epochs — train loss {f['train_loss']:.4f}, "
-          f"val loss {f['val_loss']:.4f}, val acc {f['val_acc']:.3f}")
+    print(
+        f"{out}: {trainer.state} after {int(f['epochs'])} epochs — train loss {f['train_loss']:.4f}, "
+        f"val loss {f['val_loss']:.4f}, val acc {f['val_acc']:.3f}"
+    )
     return 0

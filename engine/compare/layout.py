@@ -1,4 +1,5 @@
 """The comparison layout stored in a session (meta.json → "comparison"): spec, run order, colours."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -7,12 +8,16 @@ from engine.compare.spec import ComparisonSpec, config_differences
 from engine.session.record import Session
 
 
-def comparison_meta(spec: ComparisonSpec | None, order: list[str], colors: dict[str, int] | None = None,
-                    hidden: list[str] | None = None) -> dict[str, Any]:
+def comparison_meta(
+    spec: ComparisonSpec | None, order: list[str], colors: dict[str, int] | None = None, hidden: list[str] | None = None
+) -> dict[str, Any]:
     """JSON for Session.meta["comparison"]; colour indices index the app's palette."""
-    return {"spec": spec.to_json() if spec is not None else None, "order": list(order),
-            "colors": dict(colors) if colors is not None else {n: i for i, n in enumerate(order)},
-            "hidden": list(hidden or [])}
+    return {
+        "spec": spec.to_json() if spec is not None else None,
+        "order": list(order),
+        "colors": dict(colors) if colors is not None else {n: i for i, n in enumerate(order)},
+        "hidden": list(hidden or []),
+    }
 
 
 def run_colors(session: Session) -> dict[str, int]:
@@ -44,7 +49,12 @@ def summarize_comparison(session: Session) -> dict[str, Any] | None:
     finite = [r for r in rows if r["val_loss"] == r["val_loss"]]
     best = min(finite, key=lambda r: r["val_loss"])["name"] if finite else None
     meta = session.meta.get("comparison") or {}
-    return {"runs": [r.name for r in session.runs], "differences": session_differences(session),
-            "same_seed": len({r.config.seed for r in session.runs}) == 1, "best_val_loss": best,
-            "hidden": list(meta.get("hidden", [])), "shared_surface": "comparison_surface" in session.meta,
-            "checkpoints": [r.name for r in session.runs if r.checkpoint is not None]}
+    return {
+        "runs": [r.name for r in session.runs],
+        "differences": session_differences(session),
+        "same_seed": len({r.config.seed for r in session.runs}) == 1,
+        "best_val_loss": best,
+        "hidden": list(meta.get("hidden", [])),
+        "shared_surface": "comparison_surface" in session.meta,
+        "checkpoints": [r.name for r in session.runs if r.checkpoint is not None],
+    }

@@ -6,10 +6,11 @@ nothing random (dropout layers have their own seeded generators; anything else t
 from the global generator) depends on how many other runs share the thread: a run in a
 comparison computes exactly what it computes alone.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -19,7 +20,7 @@ from engine.events import Event, RunFinished
 from engine.session.record import RunRecord
 from engine.train.trainer import Trainer
 
-RNG_OFFSET = 3   # the per-run global RNG is seeded with config.seed + 3 (model: seed, batches: +1, augment: +2)
+RNG_OFFSET = 3  # the per-run global RNG is seeded with config.seed + 3 (model: seed, batches: +1, augment: +2)
 
 
 def _data_key(cfg: ExperimentConfig) -> str:
@@ -29,8 +30,9 @@ def _data_key(cfg: ExperimentConfig) -> str:
 class LockstepRunner:
     """Owns the runs of a comparison; `step()` advances every unfinished run by one minibatch."""
 
-    def __init__(self, emit: Callable[[Event], None] | None = None,
-                 trainer_factory: Callable[..., Trainer] = Trainer) -> None:
+    def __init__(
+        self, emit: Callable[[Event], None] | None = None, trainer_factory: Callable[..., Trainer] = Trainer
+    ) -> None:
         self.emit = emit or (lambda e: None)
         self.trainer_factory = trainer_factory
         self.trainers: dict[str, Trainer] = {}
@@ -69,7 +71,7 @@ class LockstepRunner:
         from engine.session.checkpoint import capture_checkpoint
 
         rec = t.to_record(name)
-        rec.checkpoint = capture_checkpoint(t, rng=self._rng.pop(name, None))   # it can be continued later
+        rec.checkpoint = capture_checkpoint(t, rng=self._rng.pop(name, None))  # it can be continued later
         self.removed[name] = rec
         return rec
 

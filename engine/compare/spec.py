@@ -4,6 +4,7 @@ Variants keep the base's seed unless they override it, so they start from the sa
 initial weights (when the architecture and init are the same) and see the same
 minibatches in the same order.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -52,7 +53,7 @@ class ComparisonSpec:
         return {"base": self.base.model_dump(mode="json"), "variants": [v.to_json() for v in self.variants]}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ComparisonSpec":
+    def from_json(cls, data: dict[str, Any]) -> ComparisonSpec:
         try:
             base = ExperimentConfig.from_json(json.dumps(data["base"])) if data.get("base") else ExperimentConfig()
             variants = [Variant(str(v["name"]), dict(v.get("overrides", {}))) for v in data.get("variants", [])]
@@ -79,7 +80,7 @@ def parse_vary(items: list[str]) -> list[tuple[str, list[Any]]]:
             raise ConfigError(f"--vary '{item}': expected KEY=V1,V2,...")
         key, text = item.split("=", 1)
         key = key.strip()
-        spec = field_spec(key)   # raises on unknown keys
+        spec = field_spec(key)  # raises on unknown keys
         is_list = spec.is_list
         parts = [p.strip() for p in (text.split(";") if is_list else text.split(","))]
         if not parts or any(p == "" for p in parts):
@@ -104,12 +105,16 @@ def grid_variants(vary: list[tuple[str, list[Any]]]) -> list[Variant]:
     combos = list(itertools.product(*[vals for _, vals in vary]))
     if len(combos) > MAX_VARIANTS:
         raise ConfigError(f"{len(combos)} variants: at most {MAX_VARIANTS} runs in one comparison")
-    short = {k: (k.rsplit(".", 1)[-1] if sum(x.rsplit(".", 1)[-1] == k.rsplit(".", 1)[-1] for x in keys) == 1 else k)
-             for k in keys}
+    short = {
+        k: (k.rsplit(".", 1)[-1] if sum(x.rsplit(".", 1)[-1] == k.rsplit(".", 1)[-1] for x in keys) == 1 else k)
+        for k in keys
+    }
     out = []
     for combo in combos:
-        name = " ".join(_fmt_value(v) if len(keys) == 1 and keys[0] == "optim.name" else f"{short[k]}={_fmt_value(v)}"
-                        for k, v in zip(keys, combo))
+        name = " ".join(
+            _fmt_value(v) if len(keys) == 1 and keys[0] == "optim.name" else f"{short[k]}={_fmt_value(v)}"
+            for k, v in zip(keys, combo)
+        )
         out.append(Variant(name, dict(zip(keys, combo))))
     return out
 

@@ -5,10 +5,11 @@ records them when `landscape.snapshots` is on), centred on the mean of the runs'
 weights, so every path can be drawn on the same surface. Runs must share the architecture
 and the data (a comparison of optimizers, schedules or regularizers does).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -31,7 +32,7 @@ class SharedSurface:
     alphas: np.ndarray
     betas: np.ndarray
     loss: np.ndarray
-    paths: dict[str, np.ndarray] = field(default_factory=dict)      # run name → (S, 2) plane coordinates
+    paths: dict[str, np.ndarray] = field(default_factory=dict)  # run name → (S, 2) plane coordinates
     explained_variance: tuple[float, float] = (float("nan"), float("nan"))
 
     def save_into(self, session: Session) -> None:
@@ -45,20 +46,31 @@ class SharedSurface:
         session.meta["comparison_surface"] = {"runs": names, "explained_variance": list(self.explained_variance)}
 
     @classmethod
-    def from_session(cls, session: Session) -> "SharedSurface | None":
+    def from_session(cls, session: Session) -> SharedSurface | None:
         meta = session.meta.get("comparison_surface")
         a = session.arrays
         if not isinstance(meta, dict) or f"{PREFIX}/loss" not in a:
             return None
-        paths = {str(n): a[f"{PREFIX}/path/{i}"] for i, n in enumerate(meta.get("runs", []))
-                 if f"{PREFIX}/path/{i}" in a}
+        paths = {
+            str(n): a[f"{PREFIX}/path/{i}"] for i, n in enumerate(meta.get("runs", [])) if f"{PREFIX}/path/{i}" in a
+        }
         ev = meta.get("explained_variance") or [float("nan")] * 2
-        return cls(a[f"{PREFIX}/alphas"], a[f"{PREFIX}/betas"], a[f"{PREFIX}/loss"], paths,
-                   (float(ev[0] if ev[0] is not None else "nan"), float(ev[1] if ev[1] is not None else "nan")))
+        return cls(
+            a[f"{PREFIX}/alphas"],
+            a[f"{PREFIX}/betas"],
+            a[f"{PREFIX}/loss"],
+            paths,
+            (float(ev[0] if ev[0] is not None else "nan"), float(ev[1] if ev[1] is not None else "nan")),
+        )
 
 
-def shared_surface(records: list[RunRecord], n: int = 25, span: float = 1.0, eval_samples: int = 512,
-                   cancelled: Callable[[], bool] = lambda: False) -> SharedSurface:
+def shared_surface(
+    records: list[RunRecord],
+    n: int = 25,
+    span: float = 1.0,
+    eval_samples: int = 512,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> SharedSurface:
     """Compute the shared surface; raises LandscapeError naming what is missing or differs."""
     recs = [r for r in records if "landscape/trajectory" in r.arrays and len(r.arrays["landscape/trajectory"])]
     if not recs:
@@ -66,8 +78,9 @@ def shared_surface(records: list[RunRecord], n: int = 25, span: float = 1.0, eva
     first = recs[0]
     for r in recs[1:]:
         if r.config.model != first.config.model or r.config.data != first.config.data:
-            raise LandscapeError(f"runs '{first.name}' and '{r.name}' differ in model or data: "
-                                 "their paths cannot share one surface")
+            raise LandscapeError(
+                f"runs '{first.name}' and '{r.name}' differ in model or data: their paths cannot share one surface"
+            )
     trajs = [np.asarray(r.arrays["landscape/trajectory"], dtype=np.float32) for r in recs]
     sizes = {t.shape[1] for t in trajs}
     if len(sizes) != 1:

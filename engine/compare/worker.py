@@ -5,9 +5,11 @@ commands run between two lockstep rounds, every exception becomes an ErrorRaised
 and the thread stays alive. The comparison as a whole reports its state under run_id
 `COMPARISON_ID`; every run reports under its name.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from engine.command_thread import CommandThread
 from engine.compare.lockstep import LockstepRunner

@@ -5,6 +5,7 @@ of one sample ((2,) for the 2D sets, (C, H, W) for images) so the CNN and the au
 can view a batch as images without copying. The test split, when asked for, is cut
 first and never used for training, early stopping or tuning.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -36,11 +37,11 @@ class DataBundle:
     input_shape: tuple[int, ...]
     name: str
     feature_names: list[str] = field(default_factory=list)
-    x_test: torch.Tensor | None = None     # (0, F) when there is no test split
+    x_test: torch.Tensor | None = None  # (0, F) when there is no test split
     y_test: torch.Tensor | None = None
     class_names: list[str] = field(default_factory=list)
     preprocess: str = "none"
-    value_range: tuple[float, float] = (0.0, 1.0)   # training inputs' min/max after preprocessing
+    value_range: tuple[float, float] = (0.0, 1.0)  # training inputs' min/max after preprocessing
 
     def __post_init__(self) -> None:
         if self.x_test is None:
@@ -57,11 +58,22 @@ class DataBundle:
     def is_image(self) -> bool:
         return len(self.input_shape) == 3
 
-    def to(self, device: torch.device) -> "DataBundle":
-        return DataBundle(self.x_train.to(device), self.y_train.to(device), self.x_val.to(device),
-                          self.y_val.to(device), self.n_classes, self.input_shape, self.name, self.feature_names,
-                          self.x_test.to(device), self.y_test.to(device), self.class_names, self.preprocess,
-                          self.value_range)
+    def to(self, device: torch.device) -> DataBundle:
+        return DataBundle(
+            self.x_train.to(device),
+            self.y_train.to(device),
+            self.x_val.to(device),
+            self.y_val.to(device),
+            self.n_classes,
+            self.input_shape,
+            self.name,
+            self.feature_names,
+            self.x_test.to(device),
+            self.y_test.to(device),
+            self.class_names,
+            self.preprocess,
+            self.value_range,
+        )
 
 
 @dataclass
@@ -93,8 +105,13 @@ def load_raw(cfg: DataConfig, seed: int) -> LoadedData:
     loaders = {"breast_cancer": skd.load_breast_cancer, "wine": skd.load_wine, "iris": skd.load_iris}
     if cfg.name in loaders:
         d = loaders[cfg.name]()
-        return LoadedData(d.data.astype(np.float64), d.target.astype(np.int64), (d.data.shape[1],),
-                          [str(n) for n in d.target_names], [str(n) for n in d.feature_names])
+        return LoadedData(
+            d.data.astype(np.float64),
+            d.target.astype(np.int64),
+            (d.data.shape[1],),
+            [str(n) for n in d.target_names],
+            [str(n) for n in d.feature_names],
+        )
     if cfg.name == "csv":
         return load_csv(cfg.path, cfg.label_column)
     if cfg.name == "npz":
@@ -116,8 +133,10 @@ def _split(X, y, fraction: float, seed: int, what: str, source: str):
         return train_test_split(X, y, test_size=fraction, random_state=seed, stratify=y)
     except ValueError:
         counts = np.bincount(y)
-        raise DataFileError(f"{source}: too few samples to cut a stratified {what} split of {fraction:g} "
-                            f"({len(y)} samples, smallest class has {counts[counts > 0].min()})") from None
+        raise DataFileError(
+            f"{source}: too few samples to cut a stratified {what} split of {fraction:g} "
+            f"({len(y)} samples, smallest class has {counts[counts > 0].min()})"
+        ) from None
 
 
 def split_data(config: ExperimentConfig) -> Splits:
@@ -147,7 +166,18 @@ def load_data(config: ExperimentConfig, device: torch.device | str = "cpu") -> D
     d = s.data
     n_classes = int(d.y.max()) + 1
     names = d.class_names if len(d.class_names) == n_classes else []
-    return DataBundle(t(X_tr, torch.float32), t(s.y_train, torch.int64), t(X_va, torch.float32),
-                      t(s.y_val, torch.int64), n_classes, tuple(d.input_shape), config.data.name,
-                      list(d.feature_names), t(X_te, torch.float32), t(s.y_test, torch.int64), names,
-                      pre.kind, (float(X_tr.min()), float(X_tr.max())))
+    return DataBundle(
+        t(X_tr, torch.float32),
+        t(s.y_train, torch.int64),
+        t(X_va, torch.float32),
+        t(s.y_val, torch.int64),
+        n_classes,
+        tuple(d.input_shape),
+        config.data.name,
+        list(d.feature_names),
+        t(X_te, torch.float32),
+        t(s.y_test, torch.int64),
+        names,
+        pre.kind,
+        (float(X_tr.min()), float(X_tr.max())),
+    )

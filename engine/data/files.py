@@ -4,6 +4,7 @@ Every file is untrusted input: problems raise DataFileError with one line naming
 and what is wrong (missing column, non-numeric cell, NaN, single class, unreadable image,
 mismatched lengths), never a traceback. NPZ files are read with allow_pickle=False.
 """
+
 from __future__ import annotations
 
 import csv
@@ -77,8 +78,10 @@ def load_csv(path: str, label_column: str) -> LoadedData:
                 raise DataFileError(f"{p}: the file is empty")
             header = [h.strip() for h in header]
             if label_column not in header:
-                raise DataFileError(f"{p}: no label column '{label_column}' (columns: {', '.join(header[:12])}"
-                                    f"{', ...' if len(header) > 12 else ''}) — set data.label_column")
+                raise DataFileError(
+                    f"{p}: no label column '{label_column}' (columns: {', '.join(header[:12])}"
+                    f"{', ...' if len(header) > 12 else ''}) — set data.label_column"
+                )
             li = header.index(label_column)
             feat_idx = [i for i in range(len(header)) if i != li]
             if not feat_idx:
@@ -94,15 +97,19 @@ def load_csv(path: str, label_column: str) -> LoadedData:
                 for i in feat_idx:
                     cell = row[i].strip()
                     if cell == "" or cell.lower() in ("na", "n/a", "null", "none"):
-                        raise DataFileError(f"{p}: line {line_no}, column '{header[i]}': missing value (empty cell)"
-                                            " — fill or drop the row")
+                        raise DataFileError(
+                            f"{p}: line {line_no}, column '{header[i]}': missing value (empty cell)"
+                            " — fill or drop the row"
+                        )
                     try:
                         v = float(cell)
                     except ValueError:
                         raise DataFileError(f"{p}: line {line_no}, column '{header[i]}': '{cell[:30]}' is not a number")
                     if not math.isfinite(v):
-                        raise DataFileError(f"{p}: line {line_no}, column '{header[i]}': missing value ({cell or 'empty'})"
-                                            " — NaN/inf cannot be trained on; fill or drop the row")
+                        raise DataFileError(
+                            f"{p}: line {line_no}, column '{header[i]}': missing value ({cell or 'empty'})"
+                            " — NaN/inf cannot be trained on; fill or drop the row"
+                        )
                     vals.append(v)
                 label = row[li].strip()
                 if label == "" or label.lower() in ("nan", "na", "null"):
@@ -139,14 +146,17 @@ def load_npz(path: str) -> LoadedData:
             keys = set(z.files)
             missing = [k for k in ("X", "y") if k not in keys]
             if missing:
-                raise DataFileError(f"{p}: missing array {' and '.join(missing)} (found: {', '.join(sorted(keys)) or 'none'})")
+                raise DataFileError(
+                    f"{p}: missing array {' and '.join(missing)} (found: {', '.join(sorted(keys)) or 'none'})"
+                )
             X = np.asarray(z["X"])
             y_raw = np.asarray(z["y"])
     except DataFileError:
         raise
     except ValueError:  # object arrays need pickle: refused, a data file never runs code
-        raise DataFileError(f"{p}: X or y holds Python objects (pickled data is never loaded); "
-                            "save numeric arrays") from None
+        raise DataFileError(
+            f"{p}: X or y holds Python objects (pickled data is never loaded); save numeric arrays"
+        ) from None
     except (OSError, zipfile.BadZipFile, EOFError) as e:
         raise DataFileError(f"{p}: not a readable .npz archive ({e})") from None
     if X.ndim < 2 or X.shape[0] == 0:
@@ -165,11 +175,11 @@ def load_npz(path: str) -> LoadedData:
         raise DataFileError(f"{p}: y contains NaN or inf")
     y, names = encode_labels(y_raw, str(p))
     if X.ndim == 4 and X.shape[-1] in (1, 3, 4) and X.shape[1] not in (1, 3, 4):
-        X = X.transpose(0, 3, 1, 2)          # channels-last images (N, H, W, C) → (N, C, H, W)
+        X = X.transpose(0, 3, 1, 2)  # channels-last images (N, H, W, C) → (N, C, H, W)
     if X.ndim > 4:
         raise DataFileError(f"{p}: X must be (N, features), (N, H, W) or (N, C, H, W), got shape {X.shape}")
     shape = tuple(int(s) for s in X.shape[1:])
-    if len(shape) == 2:            # (N, H, W) grayscale images → one channel
+    if len(shape) == 2:  # (N, H, W) grayscale images → one channel
         shape = (1, *shape)
     return LoadedData(np.ascontiguousarray(X).reshape(len(X), -1), y, shape, names)
 
@@ -181,8 +191,9 @@ def load_image_folder(path: str, size: int, grayscale: bool = True) -> LoadedDat
     root = _check_path(path, "image folder", want_dir=True)
     class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     if len(class_dirs) < 2:
-        raise DataFileError(f"{root}: needs one subfolder per class and at least two classes, "
-                            f"found {len(class_dirs)} subfolder(s)")
+        raise DataFileError(
+            f"{root}: needs one subfolder per class and at least two classes, found {len(class_dirs)} subfolder(s)"
+        )
     xs: list[np.ndarray] = []
     ys: list[int] = []
     names: list[str] = []

@@ -5,6 +5,7 @@ divide by the roots of the eigenvalues) and ZCA whitening (PCA whitening rotated
 the whitening closest to the original data). Directions with (numerically) zero variance
 are mapped to zero instead of being blown up; `eps` regularizes the small ones.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 KINDS = ("none", "standardize", "pca_whiten", "zca_whiten")
-_NULL_TOL = 1e-10   # eigenvalues below tol·λmax count as zero variance
+_NULL_TOL = 1e-10  # eigenvalues below tol·λmax count as zero variance
 MAX_WHITEN_FEATURES = 4096
 
 
@@ -21,9 +22,9 @@ class Preprocessor:
     """A fitted affine map x ↦ (x − mean) · matrixᵀ (or ·scale for standardize)."""
 
     kind: str
-    mean: np.ndarray                     # (F,)
-    scale: np.ndarray | None = None      # (F,) standardize
-    matrix: np.ndarray | None = None     # (F, F) whitening
+    mean: np.ndarray  # (F,)
+    scale: np.ndarray | None = None  # (F,) standardize
+    matrix: np.ndarray | None = None  # (F, F) whitening
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Apply the fitted map to any split (N, F)."""
@@ -56,13 +57,15 @@ def fit_preprocessor(kind: str, X_train: np.ndarray, eps: float = 1e-8) -> Prepr
         sd = X.std(0, ddof=1) if len(X) > 1 else np.ones_like(mean)
         return Preprocessor(kind, mean, scale=np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0), 0.0))
     if X.shape[1] > MAX_WHITEN_FEATURES:
-        raise ValueError(f"data.preprocess: {kind} of {X.shape[1]} features needs a {X.shape[1]}×{X.shape[1]} "
-                         f"covariance (at most {MAX_WHITEN_FEATURES}); use standardize or a smaller data.image_size")
-    lam, U = np.linalg.eigh(covariance(X))          # ascending eigenvalues
-    lam, U = lam[::-1], U[:, ::-1]                  # largest variance first (PCA order)
+        raise ValueError(
+            f"data.preprocess: {kind} of {X.shape[1]} features needs a {X.shape[1]}×{X.shape[1]} "
+            f"covariance (at most {MAX_WHITEN_FEATURES}); use standardize or a smaller data.image_size"
+        )
+    lam, U = np.linalg.eigh(covariance(X))  # ascending eigenvalues
+    lam, U = lam[::-1], U[:, ::-1]  # largest variance first (PCA order)
     keep = lam > _NULL_TOL * max(float(lam[0]), 1e-300)
     inv_root = np.where(keep, 1.0 / np.sqrt(np.where(keep, lam, 1.0) + eps), 0.0)
-    pca = inv_root[:, None] * U.T                   # rows: principal axes scaled to unit variance
+    pca = inv_root[:, None] * U.T  # rows: principal axes scaled to unit variance
     matrix = pca if kind == "pca_whiten" else U @ pca
     return Preprocessor(kind, mean, matrix=matrix)
 

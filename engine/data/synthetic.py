@@ -1,4 +1,5 @@
 """The 2D synthetic data sets (scikit-learn generators where they exist)."""
+
 from __future__ import annotations
 
 import numpy as np

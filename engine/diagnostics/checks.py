@@ -1,4 +1,5 @@
 """The diagnostic rules (lecture §7), as pure functions of numbers: easy to test, no torch."""
+
 from __future__ import annotations
 
 import math
@@ -13,9 +14,9 @@ SYMMETRY_TOL = 1e-5
 class Diagnostic:
     """One finding: what (kind), how bad (level), when (step, epoch), where (layer), and advice."""
 
-    kind: str            # initial_loss, divergence, lr_too_high, lr_too_low, overfitting, underfitting,
+    kind: str  # initial_loss, divergence, lr_too_high, lr_too_low, overfitting, underfitting,
     #                      saturation, dead_units, nonfinite_activations, symmetry, overfit_subset
-    level: str           # info | warning | error
+    level: str  # info | warning | error
     step: int
     message: str
     epoch: int = 0
@@ -32,38 +33,56 @@ def check_initial_loss(loss: float, n_classes: int, tolerance: float) -> Diagnos
     """For C balanced classes a random network's cross-entropy should be about ln C."""
     expected = math.log(n_classes)
     if not math.isfinite(loss):
-        return Diagnostic("initial_loss", "error", 0, f"initial loss is {loss}: the network produces NaN/Inf "
-                          "before any training (check the init scale and the data)", value=loss)
+        return Diagnostic(
+            "initial_loss",
+            "error",
+            0,
+            f"initial loss is {loss}: the network produces NaN/Inf "
+            "before any training (check the init scale and the data)",
+            value=loss,
+        )
     off = abs(loss - expected)
     if off > tolerance * expected:
-        hint = "too large: the init scale is likely too big (overconfident random outputs)" if loss > expected \
+        hint = (
+            "too large: the init scale is likely too big (overconfident random outputs)"
+            if loss > expected
             else "too small for an untrained network: check the labels and the loss"
-        return Diagnostic("initial_loss", "warning", 0, f"initial loss {loss:.3f} is far from ln {n_classes} = "
-                          f"{expected:.3f}: {hint}", value=loss)
-    return Diagnostic("initial_loss", "info", 0, f"initial loss {loss:.3f} ≈ ln {n_classes} = {expected:.3f}: "
-                      "as expected for an untrained network", value=loss)
+        )
+        return Diagnostic(
+            "initial_loss",
+            "warning",
+            0,
+            f"initial loss {loss:.3f} is far from ln {n_classes} = {expected:.3f}: {hint}",
+            value=loss,
+        )
+    return Diagnostic(
+        "initial_loss",
+        "info",
+        0,
+        f"initial loss {loss:.3f} ≈ ln {n_classes} = {expected:.3f}: as expected for an untrained network",
+        value=loss,
+    )
 
 
 def is_overfitting(train_loss: np.ndarray, val_loss: np.ndarray, window: int) -> bool:
     """Training loss falling while validation loss rises, sustained over `window` epochs."""
     if len(val_loss) < window + 1 or len(train_loss) < window + 1:
         return False
-    v = np.asarray(val_loss[-(window + 1):], dtype=float)
-    t = np.asarray(train_loss[-(window + 1):], dtype=float)
+    v = np.asarray(val_loss[-(window + 1) :], dtype=float)
+    t = np.asarray(train_loss[-(window + 1) :], dtype=float)
     if not (np.isfinite(v).all() and np.isfinite(t).all()):
         return False
     rises = int((np.diff(v) > 0).sum())
     best = float(np.min(val_loss))
-    return (t[-1] < t[0] and v[-1] > v[0] and rises >= math.ceil(0.6 * window)
-            and v[-1] > best * 1.02 + 1e-12)
+    return t[-1] < t[0] and v[-1] > v[0] and rises >= math.ceil(0.6 * window) and v[-1] > best * 1.02 + 1e-12
 
 
 def is_underfitting(train_loss: np.ndarray, val_loss: np.ndarray, window: int, n_classes: int) -> bool:
     """Both losses high (above half of chance level ln C), close together, and no longer falling."""
     if len(train_loss) < window + 1:
         return False
-    t = np.asarray(train_loss[-(window + 1):], dtype=float)
-    v = np.asarray(val_loss[-(window + 1):], dtype=float)
+    t = np.asarray(train_loss[-(window + 1) :], dtype=float)
+    v = np.asarray(val_loss[-(window + 1) :], dtype=float)
     if not (np.isfinite(v).all() and np.isfinite(t).all()):
         return False
     high = t[-1] > 0.5 * math.log(n_classes)
@@ -79,30 +98,70 @@ def loss_too_slow(initial_loss: float, train_loss: float, train_acc: float, min_
     return train_loss > (1.0 - min_drop) * initial_loss and train_acc < 0.99
 
 
-def layer_findings(step: int, labels: list[str], kinds: list[str], stats: dict[str, np.ndarray],
-                   saturation_warn: float, dead_warn: float) -> list[Diagnostic]:
+def layer_findings(
+    step: int,
+    labels: list[str],
+    kinds: list[str],
+    stats: dict[str, np.ndarray],
+    saturation_warn: float,
+    dead_warn: float,
+) -> list[Diagnostic]:
     """Saturation, dead units, NaN/Inf and identical units, per activation layer, from probe statistics."""
     out: list[Diagnostic] = []
     for i, label in enumerate(labels):
         kind = kinds[i]
         nonfinite = float(stats["nonfinite"][i])
         if nonfinite > 0:
-            out.append(Diagnostic("nonfinite_activations", "error", step, f"{label}: {int(nonfinite)} NaN/Inf "
-                                  "activations on the probe batch (the learning rate is likely too high)",
-                                  layer=label, value=nonfinite))
+            out.append(
+                Diagnostic(
+                    "nonfinite_activations",
+                    "error",
+                    step,
+                    f"{label}: {int(nonfinite)} NaN/Inf "
+                    "activations on the probe batch (the learning rate is likely too high)",
+                    layer=label,
+                    value=nonfinite,
+                )
+            )
         sat = float(stats["saturated"][i])
         if math.isfinite(sat) and sat >= saturation_warn:
-            out.append(Diagnostic("saturation", "warning", step, f"{label}: {sat:.0%} of the outputs are saturated "
-                                  f"(gradient ≈ 0 there): use a smaller init scale, Xavier init or another "
-                                  "activation", layer=label, value=sat))
+            out.append(
+                Diagnostic(
+                    "saturation",
+                    "warning",
+                    step,
+                    f"{label}: {sat:.0%} of the outputs are saturated "
+                    f"(gradient ≈ 0 there): use a smaller init scale, Xavier init or another "
+                    "activation",
+                    layer=label,
+                    value=sat,
+                )
+            )
         dead = float(stats["dead"][i])
         if kind == "relu" and math.isfinite(dead) and dead >= dead_warn:
-            out.append(Diagnostic("dead_units", "warning", step, f"{label}: {dead:.0%} of the units are dead (zero "
-                                  "for every probe sample, so they get no gradient): lower the learning rate or "
-                                  "try leaky ReLU", layer=label, value=dead))
+            out.append(
+                Diagnostic(
+                    "dead_units",
+                    "warning",
+                    step,
+                    f"{label}: {dead:.0%} of the units are dead (zero "
+                    "for every probe sample, so they get no gradient): lower the learning rate or "
+                    "try leaky ReLU",
+                    layer=label,
+                    value=dead,
+                )
+            )
         spread = float(stats["unit_spread"][i])
         if math.isfinite(spread) and spread < SYMMETRY_TOL:
-            out.append(Diagnostic("symmetry", "warning", step, f"{label}: all units compute the same output "
-                                  "(symmetry never broken, e.g. constant init): use a random init",
-                                  layer=label, value=spread))
+            out.append(
+                Diagnostic(
+                    "symmetry",
+                    "warning",
+                    step,
+                    f"{label}: all units compute the same output "
+                    "(symmetry never broken, e.g. constant init): use a random init",
+                    layer=label,
+                    value=spread,
+                )
+            )
     return out

@@ -1,5 +1,6 @@
 """The "overfit a tiny subset" sanity check (lecture §7): before a real run, make sure the
 model and the code can learn at all by driving a handful of samples to ~100% accuracy."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,20 +17,32 @@ from engine.optim import build_optimizer
 @dataclass(frozen=True)
 class SanityResult:
     passed: bool
-    steps: int           # steps taken (the step at which it passed, or the budget)
-    accuracy: float      # best accuracy reached on the subset
-    loss: float          # loss at the end
+    steps: int  # steps taken (the step at which it passed, or the budget)
+    accuracy: float  # best accuracy reached on the subset
+    loss: float  # loss at the end
     n_samples: int
     message: str
 
     def to_json(self) -> dict:
-        return {"passed": self.passed, "steps": self.steps, "accuracy": self.accuracy, "loss": self.loss,
-                "n_samples": self.n_samples, "message": self.message}
+        return {
+            "passed": self.passed,
+            "steps": self.steps,
+            "accuracy": self.accuracy,
+            "loss": self.loss,
+            "n_samples": self.n_samples,
+            "message": self.message,
+        }
 
 
-def overfit_tiny_subset(config: ExperimentConfig, n_samples: int = 20, max_steps: int = 300,
-                        target_accuracy: float = 1.0, shuffle_labels: bool = False,
-                        data: DataBundle | None = None, cancel=None) -> SanityResult:
+def overfit_tiny_subset(
+    config: ExperimentConfig,
+    n_samples: int = 20,
+    max_steps: int = 300,
+    target_accuracy: float = 1.0,
+    shuffle_labels: bool = False,
+    data: DataBundle | None = None,
+    cancel=None,
+) -> SanityResult:
     """Train a fresh model of the config (same init, optimizer and lr) full-batch on
     `n_samples` training samples; pass when it reaches `target_accuracy` within `max_steps`.
     `shuffle_labels` re-draws the labels every step (a model that cannot fit: must fail)."""
@@ -39,7 +52,7 @@ def overfit_tiny_subset(config: ExperimentConfig, n_samples: int = 20, max_steps
     data = data if data is not None else load_data(config)
     g = torch.Generator().manual_seed(config.seed + 3)
     n = int(data.x_train.shape[0])
-    idx = torch.randperm(n, generator=g)[:min(n_samples, n)]
+    idx = torch.randperm(n, generator=g)[: min(n_samples, n)]
     x, y = data.x_train.cpu()[idx], data.y_train.cpu()[idx]
     model = build_model(config.model, data.n_features, data.n_classes, config.seed)
     opt = build_optimizer(model.parameters(), config.optim)
@@ -64,8 +77,22 @@ def overfit_tiny_subset(config: ExperimentConfig, n_samples: int = 20, max_steps
                 acc = float((model(x).argmax(1) == yb).float().mean())
             best = max(best, acc)
             if acc >= target_accuracy:
-                return SanityResult(True, step, acc, loss_v, len(y), f"passed: {len(y)} samples fit to {acc:.0%} "
-                                    f"training accuracy in {step} steps — the model and the code can learn")
-    return SanityResult(False, step, best, loss_v, len(y), f"failed: best accuracy {best:.0%} on {len(y)} samples "
-                        f"after {step} steps (target {target_accuracy:.0%}) — check the learning rate, the model "
-                        "and the labels")
+                return SanityResult(
+                    True,
+                    step,
+                    acc,
+                    loss_v,
+                    len(y),
+                    f"passed: {len(y)} samples fit to {acc:.0%} "
+                    f"training accuracy in {step} steps — the model and the code can learn",
+                )
+    return SanityResult(
+        False,
+        step,
+        best,
+        loss_v,
+        len(y),
+        f"failed: best accuracy {best:.0%} on {len(y)} samples "
+        f"after {step} steps (target {target_accuracy:.0%}) — check the learning rate, the model "
+        "and the labels",
+    )

@@ -1,4 +1,5 @@
 """Series to CSV: per run, every step series and every epoch series at full resolution."""
+
 from __future__ import annotations
 
 import csv
@@ -39,8 +40,9 @@ def series_tables(run: RunRecord) -> dict[str, str]:
             continue
         cols = [np.asarray(run.series[k], dtype=np.float64).ravel() for k in names]
         n = max(len(c) for c in cols)
-        out[f"{group}s"] = _table_csv([index] + [k.split("/", 1)[1] for k in names],
-                                      [np.arange(1, n + 1, dtype=np.float64)] + cols)
+        out[f"{group}s"] = _table_csv(
+            [index] + [k.split("/", 1)[1] for k in names], [np.arange(1, n + 1, dtype=np.float64)] + cols
+        )
     return out
 
 

@@ -1,11 +1,11 @@
 """Writing export files: atomic, with one-line errors naming the file and the problem."""
+
 from __future__ import annotations
 
 import os
 import re
 import tempfile
 from pathlib import Path
-
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -51,7 +51,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)   # mkstemp makes 0600; exports are ordinary files
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; exports are ordinary files
         os.replace(tmp, path)
     except OSError as e:
         try:

@@ -1,4 +1,5 @@
 """The final- and best-metrics table of a session's runs (the report's and the view's table)."""
+
 from __future__ import annotations
 
 import math

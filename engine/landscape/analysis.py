@@ -1,14 +1,16 @@
 """Landscape work outside the training loop: build an evaluator for a run, compute a
 surface with its path and faithfulness as a cancellable background job, cache results,
 and store them in a run record (arrays "landscape/..." and meta["landscape"])."""
+
 from __future__ import annotations
 
 import hashlib
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,7 +22,7 @@ from engine.landscape.params import LandscapeError, ParamLayout, check_finite, f
 from engine.landscape.projection import in_plane_fraction, project
 from engine.landscape.surface import Surface, SurfaceEvaluator, compute_surface
 
-FAITHFUL_POINTS = 48     # snapshots whose true loss is evaluated for the faithfulness read-out
+FAITHFUL_POINTS = 48  # snapshots whose true loss is evaluated for the faithfulness read-out
 
 
 @dataclass
@@ -34,7 +36,7 @@ class LandscapeRequest:
     zero_bias: bool = True
 
     @classmethod
-    def from_config(cls, cfg: ExperimentConfig, **overrides: Any) -> "LandscapeRequest":
+    def from_config(cls, cfg: ExperimentConfig, **overrides: Any) -> LandscapeRequest:
         lc = cfg.landscape
         req = cls(lc.directions, lc.grid, lc.span, cfg.seed, lc.zero_bias_directions)
         for k, v in overrides.items():
@@ -65,8 +67,9 @@ def eval_subset(x: torch.Tensor, y: torch.Tensor, n: int) -> tuple[torch.Tensor,
     return x[:n], y[:n]
 
 
-def faithfulness(evaluator: SurfaceEvaluator, plane: Plane, traj: np.ndarray, steps: np.ndarray,
-                 max_points: int = FAITHFUL_POINTS) -> dict[str, Any]:
+def faithfulness(
+    evaluator: SurfaceEvaluator, plane: Plane, traj: np.ndarray, steps: np.ndarray, max_points: int = FAITHFUL_POINTS
+) -> dict[str, Any]:
     """How much the plane can be trusted: at up to `max_points` snapshots, the true loss vs
     the loss at the snapshot's projection onto the plane; and the fraction of the path's
     length that lies in the plane."""
@@ -77,9 +80,15 @@ def faithfulness(evaluator: SurfaceEvaluator, plane: Plane, traj: np.ndarray, st
     true_loss, _ = evaluator.evaluate_points(torch.as_tensor(traj[pick]))
     plane_loss, _ = evaluator.evaluate_plane(plane, coords[:, 0], coords[:, 1])
     gap = np.abs(true_loss - plane_loss)
-    return {"steps": steps[pick], "true_loss": true_loss, "plane_loss": plane_loss, "distance": resid,
-            "mean_abs_gap": float(gap.mean()), "max_abs_gap": float(gap.max()),
-            "in_plane_fraction": in_plane_fraction(plane, traj)}
+    return {
+        "steps": steps[pick],
+        "true_loss": true_loss,
+        "plane_loss": plane_loss,
+        "distance": resid,
+        "mean_abs_gap": float(gap.mean()),
+        "max_abs_gap": float(gap.max()),
+        "in_plane_fraction": in_plane_fraction(plane, traj),
+    }
 
 
 class SurfaceCache:
@@ -92,7 +101,9 @@ class SurfaceCache:
     @staticmethod
     def key(center: torch.Tensor, request: LandscapeRequest, n_eval: int, traj_len: int) -> str:
         h = hashlib.sha1(center.detach().cpu().numpy().tobytes()).hexdigest()[:16]
-        return f"{h}|{request.kind}|{request.grid}|{request.span}|{request.seed}|{request.zero_bias}|{n_eval}|{traj_len}"
+        return (
+            f"{h}|{request.kind}|{request.grid}|{request.span}|{request.seed}|{request.zero_bias}|{n_eval}|{traj_len}"
+        )
 
     def get(self, key: str) -> LandscapeResult | None:
         item = self._items.get(key)
@@ -109,22 +120,31 @@ class SurfaceCache:
             self._items.popitem(last=False)
 
 
-def plane_for(request: LandscapeRequest, center: torch.Tensor, layout: ParamLayout,
-              traj: np.ndarray | None, init: torch.Tensor | None) -> Plane:
+def plane_for(
+    request: LandscapeRequest,
+    center: torch.Tensor,
+    layout: ParamLayout,
+    traj: np.ndarray | None,
+    init: torch.Tensor | None,
+) -> Plane:
     """The requested plane; a PCA plane with too short a path falls back to random (said in info)."""
     kind = request.kind
     if kind == "pca" and (traj is None or len(traj) < 3):
         plane = build_plane("random", center, layout, seed=request.seed, zero_bias=request.zero_bias)
         plane.info["fallback"] = "pca needs 3 snapshots: random plane"
         return plane
-    return build_plane(kind, center, layout, trajectory=traj, init=init, seed=request.seed,
-                       zero_bias=request.zero_bias)
+    return build_plane(kind, center, layout, trajectory=traj, init=init, seed=request.seed, zero_bias=request.zero_bias)
 
 
-def run_landscape(evaluator: SurfaceEvaluator, plane: Plane, request: LandscapeRequest,
-                  traj: np.ndarray | None = None, steps: np.ndarray | None = None,
-                  on_update: Callable[[Surface, np.ndarray | None, float], None] | None = None,
-                  cancelled: Callable[[], bool] = lambda: False) -> LandscapeResult:
+def run_landscape(
+    evaluator: SurfaceEvaluator,
+    plane: Plane,
+    request: LandscapeRequest,
+    traj: np.ndarray | None = None,
+    steps: np.ndarray | None = None,
+    on_update: Callable[[Surface, np.ndarray | None, float], None] | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> LandscapeResult:
     """Compute the surface coarse to fine (calling on_update after each batch), then the
     path's projection and the faithfulness read-out."""
     t0 = time.perf_counter()
@@ -132,10 +152,12 @@ def run_landscape(evaluator: SurfaceEvaluator, plane: Plane, request: LandscapeR
     for surf, level, frac in compute_surface(evaluator, plane, request.grid, request.span, cancelled):
         if on_update is not None:
             on_update(surf, level, frac)
-    if surf is None:   # cancelled before the first batch
+    if surf is None:  # cancelled before the first batch
         n = request.grid
         axis = np.linspace(-request.span * plane.scale, request.span * plane.scale, n)
-        surf = Surface(plane, axis, axis.copy(), np.full((n, n), np.nan), np.full((n, n), np.nan), np.zeros((n, n), bool))
+        surf = Surface(
+            plane, axis, axis.copy(), np.full((n, n), np.nan), np.full((n, n), np.nan), np.zeros((n, n), bool)
+        )
     result = LandscapeResult(surf, request, seconds=time.perf_counter() - t0, mode=evaluator.mode)
     if traj is not None and len(traj) and surf.complete and not cancelled():
         steps = np.arange(len(traj)) if steps is None else np.asarray(steps)
@@ -150,11 +172,17 @@ class LandscapeJob:
     `on_update`, the result through `on_done`, errors through `on_error`; `cancel()` stops
     at the next batch and leaves the previous result untouched."""
 
-    def __init__(self, evaluator: SurfaceEvaluator, plane: Plane, request: LandscapeRequest,
-                 traj: np.ndarray | None = None, steps: np.ndarray | None = None,
-                 on_update: Callable[[Surface, np.ndarray | None, float], None] | None = None,
-                 on_done: Callable[[LandscapeResult], None] | None = None,
-                 on_error: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        evaluator: SurfaceEvaluator,
+        plane: Plane,
+        request: LandscapeRequest,
+        traj: np.ndarray | None = None,
+        steps: np.ndarray | None = None,
+        on_update: Callable[[Surface, np.ndarray | None, float], None] | None = None,
+        on_done: Callable[[LandscapeResult], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
         self.evaluator, self.plane, self.request = evaluator, plane, request
         self.traj, self.steps = traj, steps
         self.on_update, self.on_done, self.on_error = on_update, on_done, on_error
@@ -163,7 +191,7 @@ class LandscapeJob:
         self.error = ""
         self._thread = threading.Thread(target=self._run, name="descent-landscape", daemon=True)
 
-    def start(self) -> "LandscapeJob":
+    def start(self) -> LandscapeJob:
         self._thread.start()
         return self
 
@@ -180,8 +208,9 @@ class LandscapeJob:
 
     def _run(self) -> None:
         try:
-            res = run_landscape(self.evaluator, self.plane, self.request, self.traj, self.steps,
-                                self.on_update, self._cancel.is_set)
+            res = run_landscape(
+                self.evaluator, self.plane, self.request, self.traj, self.steps, self.on_update, self._cancel.is_set
+            )
             self.result = res
             if self.on_done is not None and not self._cancel.is_set():
                 self.on_done(res)
@@ -203,8 +232,10 @@ def load_record_state(model: nn.Module, record, what: str = "the model") -> dict
         if k not in state:
             raise LandscapeError(f"run '{record.name}': saved weights lack '{k}'")
         if tuple(np.shape(state[k])) != tuple(sd[k].shape):
-            raise LandscapeError(f"run '{record.name}': saved '{k}' has shape {tuple(np.shape(state[k]))}, "
-                                 f"{what} expects {tuple(sd[k].shape)}")
+            raise LandscapeError(
+                f"run '{record.name}': saved '{k}' has shape {tuple(np.shape(state[k]))}, "
+                f"{what} expects {tuple(sd[k].shape)}"
+            )
     model.load_state_dict({k: torch.as_tensor(np.asarray(state[k])) for k in sd})
     return state
 
@@ -216,8 +247,10 @@ def model_from_record(record, data) -> tuple[nn.Module, torch.Tensor, torch.Tens
 
     cfg = record.config
     if record.state == "diverged":
-        raise LandscapeError(f"run '{record.name}' diverged: a surface around its weights means nothing — "
-                             "rerun it with a lower learning rate")
+        raise LandscapeError(
+            f"run '{record.name}' diverged: a surface around its weights means nothing — "
+            "rerun it with a lower learning rate"
+        )
     model = build_model(cfg.model, data.n_features, data.n_classes, cfg.seed, input_shape=data.input_shape)
     layout = ParamLayout.of(model)
     init = torch.cat([dict(model.named_parameters())[n].detach().reshape(-1) for n in layout.names]).float()
@@ -233,21 +266,29 @@ def model_from_record(record, data) -> tuple[nn.Module, torch.Tensor, torch.Tens
 def record_state(record) -> dict[str, np.ndarray]:
     """A run record's final state dict: the landscape hook's `weights/…` arrays, else the
     checkpoint's model tensors (format 2)."""
-    state = {k[len("weights/"):]: v for k, v in record.arrays.items() if k.startswith("weights/")}
+    state = {k[len("weights/") :]: v for k, v in record.arrays.items() if k.startswith("weights/")}
     ck = getattr(record, "checkpoint", None)
     if not state and ck is not None:
-        state = {k[len("model/"):]: v for k, v in ck.arrays.items() if k.startswith("model/")}
+        state = {k[len("model/") :]: v for k, v in ck.arrays.items() if k.startswith("model/")}
     if not state:
-        raise LandscapeError(f"run '{record.name}' has no saved weights (record it with landscape.snapshots on, "
-                             "or save it with a checkpoint)")
+        raise LandscapeError(
+            f"run '{record.name}' has no saved weights (record it with landscape.snapshots on, "
+            "or save it with a checkpoint)"
+        )
     return state
 
 
 def store_result(record, result: LandscapeResult, name: str = "surface") -> None:
     """Put a surface, its plane (directions), path and faithfulness into a run record."""
     s, p = result.surface, f"landscape/{name}"
-    arrays = {f"{p}/loss": s.loss, f"{p}/acc": s.acc, f"{p}/alphas": s.alphas, f"{p}/betas": s.betas,
-              f"{p}/path_coords": result.path_coords, f"{p}/path_steps": result.path_steps}
+    arrays = {
+        f"{p}/loss": s.loss,
+        f"{p}/acc": s.acc,
+        f"{p}/alphas": s.alphas,
+        f"{p}/betas": s.betas,
+        f"{p}/path_coords": result.path_coords,
+        f"{p}/path_steps": result.path_steps,
+    }
     arrays.update(s.plane.to_arrays(f"{p}/plane"))
     for k in ("steps", "true_loss", "plane_loss", "distance"):
         if k in result.faith:
@@ -255,10 +296,16 @@ def store_result(record, result: LandscapeResult, name: str = "surface") -> None
     record.arrays.update(arrays)
     meta = record.meta.setdefault("landscape", {})
     meta.setdefault("surfaces", {})[name] = {
-        "plane": s.plane.meta(), "grid": int(len(s.alphas)), "span": result.request.span,
-        "seconds": round(result.seconds, 4), "mode": result.mode, "batch_norm_eval_mode": True,
+        "plane": s.plane.meta(),
+        "grid": int(len(s.alphas)),
+        "span": result.request.span,
+        "seconds": round(result.seconds, 4),
+        "mode": result.mode,
+        "batch_norm_eval_mode": True,
         "in_plane_fraction": result.faith.get("in_plane_fraction"),
-        "mean_abs_gap": result.faith.get("mean_abs_gap"), "max_abs_gap": result.faith.get("max_abs_gap")}
+        "mean_abs_gap": result.faith.get("mean_abs_gap"),
+        "max_abs_gap": result.faith.get("max_abs_gap"),
+    }
 
 
 def stored_result(container, name: str = "surface") -> LandscapeResult | None:
@@ -271,19 +318,33 @@ def stored_result(container, name: str = "surface") -> LandscapeResult | None:
     meta = container.meta.get("landscape", {}).get("surfaces", {}).get(name, {})
     plane = plane_from_arrays(arrays, f"{p}/plane", meta.get("plane", {}))
     loss = np.asarray(arrays[f"{p}/loss"], dtype=np.float64)
-    surf = Surface(plane, np.asarray(arrays[f"{p}/alphas"]), np.asarray(arrays[f"{p}/betas"]), loss,
-                   np.asarray(arrays.get(f"{p}/acc", np.full_like(loss, np.nan))))
+    surf = Surface(
+        plane,
+        np.asarray(arrays[f"{p}/alphas"]),
+        np.asarray(arrays[f"{p}/betas"]),
+        loss,
+        np.asarray(arrays.get(f"{p}/acc", np.full_like(loss, np.nan))),
+    )
     req = LandscapeRequest(plane.kind, len(surf.alphas), float(meta.get("span", 1.0)))
     faith: dict[str, Any] = {}
     if f"{p}/faith_true_loss" in arrays:
-        faith = {k: np.asarray(arrays[f"{p}/faith_{k}"]) for k in ("steps", "true_loss", "plane_loss", "distance")
-                 if f"{p}/faith_{k}" in arrays}
+        faith = {
+            k: np.asarray(arrays[f"{p}/faith_{k}"])
+            for k in ("steps", "true_loss", "plane_loss", "distance")
+            if f"{p}/faith_{k}" in arrays
+        }
         for k in ("in_plane_fraction", "mean_abs_gap", "max_abs_gap"):
             if meta.get(k) is not None:
                 faith[k] = float(meta[k])
-    return LandscapeResult(surf, req, np.asarray(arrays.get(f"{p}/path_steps", np.zeros(0, np.int64))),
-                           np.asarray(arrays.get(f"{p}/path_coords", np.zeros((0, 2)))).reshape(-1, 2), faith,
-                           float(meta.get("seconds", 0.0)), str(meta.get("mode", "")))
+    return LandscapeResult(
+        surf,
+        req,
+        np.asarray(arrays.get(f"{p}/path_steps", np.zeros(0, np.int64))),
+        np.asarray(arrays.get(f"{p}/path_coords", np.zeros((0, 2)))).reshape(-1, 2),
+        faith,
+        float(meta.get("seconds", 0.0)),
+        str(meta.get("mode", "")),
+    )
 
 
 def summarize_landscape(record) -> dict[str, Any]:
@@ -295,8 +356,11 @@ def summarize_landscape(record) -> dict[str, Any]:
         out["snapshot_every"] = meta.get("snapshot_every")
     if "landscape/sharpness" in a and len(a["landscape/sharpness"]):
         sh = np.asarray(a["landscape/sharpness"])
-        out["sharpness"] = {"epochs": sh[:, 0].astype(int).tolist(), "lambda_max": sh[:, 2].tolist(),
-                            "two_over_lr": (2.0 / sh[:, 3]).tolist()}
+        out["sharpness"] = {
+            "epochs": sh[:, 0].astype(int).tolist(),
+            "lambda_max": sh[:, 2].tolist(),
+            "two_over_lr": (2.0 / sh[:, 3]).tolist(),
+        }
     if meta.get("surfaces"):
         out["surfaces"] = meta["surfaces"]
     return {"landscape": out} if out else {}

@@ -7,11 +7,13 @@ settings that leave the evaluated function alone (initialization, dropout, batch
 momentum) may differ. The network is evaluated with run A's buffers (batch-norm running
 statistics) and on run A's data.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,8 +27,16 @@ from engine.landscape.surface import SurfaceEvaluator
 
 # model.* settings that change the evaluated function; the others (init, dropout in eval
 # mode, batch-norm momentum, PReLU's initial slope) may differ between the two runs.
-ARCHITECTURE_FIELDS = ("arch", "hidden", "conv_channels", "activation", "leaky_slope", "batch_norm",
-                       "batch_norm_layers", "bn_eps")   # (batch norm compared as built: per layer)
+ARCHITECTURE_FIELDS = (
+    "arch",
+    "hidden",
+    "conv_channels",
+    "activation",
+    "leaky_slope",
+    "batch_norm",
+    "batch_norm_layers",
+    "bn_eps",
+)  # (batch norm compared as built: per layer)
 FIELDS = ("train_loss", "train_acc", "val_loss", "val_acc")
 
 
@@ -61,11 +71,17 @@ class RunLine:
         return {f"{prefix}/alpha": self.alpha, **{f"{prefix}/{k}": getattr(self, k) for k in FIELDS}}
 
     def meta(self) -> dict[str, Any]:
-        return {"a": self.a, "b": self.b, "eval_samples": int(self.eval_samples), "seconds": round(self.seconds, 4),
-                "mode": self.mode, "notes": list(self.notes)}
+        return {
+            "a": self.a,
+            "b": self.b,
+            "eval_samples": int(self.eval_samples),
+            "seconds": round(self.seconds, 4),
+            "mode": self.mode,
+            "notes": list(self.notes),
+        }
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str, meta: dict[str, Any]) -> "RunLine":
+    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str, meta: dict[str, Any]) -> RunLine:
         """A saved line; LandscapeError names what is missing or malformed."""
         try:
             alpha = np.asarray(arrays[f"{prefix}/alpha"], dtype=np.float64)
@@ -77,9 +93,16 @@ class RunLine:
         if not isinstance(meta, dict):
             meta = {}
         notes = meta.get("notes")
-        return cls(str(meta.get("a", "A")), str(meta.get("b", "B")), alpha, **vals,
-                   eval_samples=int(meta.get("eval_samples", 0) or 0), seconds=float(meta.get("seconds", 0.0) or 0.0),
-                   mode=str(meta.get("mode", "")), notes=[str(n) for n in notes] if isinstance(notes, list) else [])
+        return cls(
+            str(meta.get("a", "A")),
+            str(meta.get("b", "B")),
+            alpha,
+            **vals,
+            eval_samples=int(meta.get("eval_samples", 0) or 0),
+            seconds=float(meta.get("seconds", 0.0) or 0.0),
+            mode=str(meta.get("mode", "")),
+            notes=[str(n) for n in notes] if isinstance(notes, list) else [],
+        )
 
 
 def architecture_differences(cfg_a: ExperimentConfig, cfg_b: ExperimentConfig) -> list[str]:
@@ -103,33 +126,49 @@ def _as_built(cfg: ExperimentConfig) -> dict[str, Any]:
     return d
 
 
-def check_pair(name_a: str, cfg_a: ExperimentConfig, state_a: str, name_b: str, cfg_b: ExperimentConfig,
-               state_b: str) -> None:
+def check_pair(
+    name_a: str, cfg_a: ExperimentConfig, state_a: str, name_b: str, cfg_b: ExperimentConfig, state_b: str
+) -> None:
     """Refuse a pair no line can join: the same run twice, a diverged run, two architectures."""
     if name_a == name_b:
         raise LandscapeError(f"choose two different runs (both are '{name_a}')")
     for name, state in ((name_a, state_a), (name_b, state_b)):
         if state == "diverged":
-            raise LandscapeError(f"run '{name}' diverged: a line to non-finite weights means nothing — "
-                                 "rerun it with a lower learning rate")
+            raise LandscapeError(
+                f"run '{name}' diverged: a line to non-finite weights means nothing — "
+                "rerun it with a lower learning rate"
+            )
     diff = architecture_differences(cfg_a, cfg_b)
     if diff:
-        raise LandscapeError(f"runs '{name_a}' and '{name_b}' have different architectures — {', '.join(diff)}: "
-                             "no straight line joins their weights")
+        raise LandscapeError(
+            f"runs '{name_a}' and '{name_b}' have different architectures — {', '.join(diff)}: "
+            "no straight line joins their weights"
+        )
 
 
 def _check_shapes(name_a: str, layout_a: ParamLayout, name_b: str, layout_b: ParamLayout) -> None:
     if layout_a.shapes != layout_b.shapes:
         n = sum(int(np.prod(s)) for s in layout_a.shapes)
         m = sum(int(np.prod(s)) for s in layout_b.shapes)
-        raise LandscapeError(f"runs '{name_a}' and '{name_b}' have different parameter shapes ({n} vs {m} "
-                             "parameters — e.g. a different data set's input size): no straight line joins their weights")
+        raise LandscapeError(
+            f"runs '{name_a}' and '{name_b}' have different parameter shapes ({n} vs {m} "
+            "parameters — e.g. a different data set's input size): no straight line joins their weights"
+        )
 
 
-def line_between(model: nn.Module, final_a: torch.Tensor, final_b: torch.Tensor,
-                 train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor], *,
-                 names: tuple[str, str] = ("A", "B"), n: int = 41, extend: float = 0.25,
-                 device: torch.device | str | None = None, cancelled: Callable[[], bool] = lambda: False) -> RunLine:
+def line_between(
+    model: nn.Module,
+    final_a: torch.Tensor,
+    final_b: torch.Tensor,
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    *,
+    names: tuple[str, str] = ("A", "B"),
+    n: int = 41,
+    extend: float = 0.25,
+    device: torch.device | str | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> RunLine:
     """Loss and accuracy along the line from final_a to final_b (flat vectors in the layout of
     `model`, whose buffers are used), on the training and validation subsets, on `device`
     (default: the data's). Raises
@@ -139,8 +178,10 @@ def line_between(model: nn.Module, final_a: torch.Tensor, final_b: torch.Tensor,
     check_finite(final_a, f"final weights of run '{names[0]}'")
     check_finite(final_b, f"final weights of run '{names[1]}'")
     if final_a.shape != final_b.shape:
-        raise LandscapeError(f"runs '{names[0]}' and '{names[1]}' have {final_a.numel()} and {final_b.numel()} "
-                             "parameters: no straight line joins their weights")
+        raise LandscapeError(
+            f"runs '{names[0]}' and '{names[1]}' have {final_a.numel()} and {final_b.numel()} "
+            "parameters: no straight line joins their weights"
+        )
     if torch.equal(final_a.cpu(), final_b.cpu()):
         raise LandscapeError(f"runs '{names[0]}' and '{names[1]}' have identical weights: the line is a single point")
     t0 = time.perf_counter()
@@ -156,19 +197,32 @@ def line_between(model: nn.Module, final_a: torch.Tensor, final_b: torch.Tensor,
         out["alpha"] = ln["t"]
         out[f"{split}_loss"], out[f"{split}_acc"] = ln["loss"], ln["acc"]
         mode = ev.mode
-    return RunLine(names[0], names[1], out["alpha"], out["train_loss"], out["train_acc"], out["val_loss"],
-                   out["val_acc"], int(len(val[0])), time.perf_counter() - t0, mode)
+    return RunLine(
+        names[0],
+        names[1],
+        out["alpha"],
+        out["train_loss"],
+        out["train_acc"],
+        out["val_loss"],
+        out["val_acc"],
+        int(len(val[0])),
+        time.perf_counter() - t0,
+        mode,
+    )
 
 
-def record_weights(record, n_features: int, n_classes: int,
-                   input_shape: tuple[int, ...] | None = None) -> tuple[nn.Module, torch.Tensor]:
+def record_weights(
+    record, n_features: int, n_classes: int, input_shape: tuple[int, ...] | None = None
+) -> tuple[nn.Module, torch.Tensor]:
     """(model built from the record's config for data of these dimensions, holding the record's
     final weights; the flat final vector). Refuses diverged runs and missing or misshapen weights."""
     from engine.model import build_model
 
     if record.state == "diverged":
-        raise LandscapeError(f"run '{record.name}' diverged: a line to non-finite weights means nothing — "
-                             "rerun it with a lower learning rate")
+        raise LandscapeError(
+            f"run '{record.name}' diverged: a line to non-finite weights means nothing — "
+            "rerun it with a lower learning rate"
+        )
     try:
         model = build_model(record.config.model, n_features, n_classes, record.config.seed, input_shape=input_shape)
     except ValueError as e:
@@ -179,9 +233,19 @@ def record_weights(record, n_features: int, n_classes: int,
     return model, final
 
 
-def line_to_record(name_a: str, cfg_a: ExperimentConfig, state_a: str, model_a: nn.Module, rec_b, data, *,
-                   eval_samples: int | None = None, n: int = 41, extend: float = 0.25,
-                   cancelled: Callable[[], bool] = lambda: False) -> RunLine:
+def line_to_record(
+    name_a: str,
+    cfg_a: ExperimentConfig,
+    state_a: str,
+    model_a: nn.Module,
+    rec_b,
+    data,
+    *,
+    eval_samples: int | None = None,
+    n: int = 41,
+    extend: float = 0.25,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> RunLine:
     """The line from run A (its model at its final weights: live, replayed or saved) to a saved
     run B's final weights, on A's data (`data`: an engine Data set). Raises LandscapeError
     naming the problem: same run, diverged run, different architectures, missing weights."""
@@ -190,23 +254,49 @@ def line_to_record(name_a: str, cfg_a: ExperimentConfig, state_a: str, model_a: 
     model_b, final_b = record_weights(rec_b, data.n_features, data.n_classes, data.input_shape)
     _check_shapes(name_a, ParamLayout.of(model_a), rec_b.name, ParamLayout.of(model_b))
     k = int(eval_samples or cfg_a.landscape.eval_samples)
-    line = line_between(model_a, final_a, final_b, eval_subset(data.x_train, data.y_train, k),
-                        eval_subset(data.x_val, data.y_val, k), names=(name_a, rec_b.name), n=n, extend=extend,
-                        cancelled=cancelled)
+    line = line_between(
+        model_a,
+        final_a,
+        final_b,
+        eval_subset(data.x_train, data.y_train, k),
+        eval_subset(data.x_val, data.y_val, k),
+        names=(name_a, rec_b.name),
+        n=n,
+        extend=extend,
+        cancelled=cancelled,
+    )
     line.notes = pair_notes(name_a, cfg_a, rec_b.name, rec_b.config)
     return line
 
 
-def line_between_records(rec_a, rec_b, *, n: int = 41, extend: float = 0.25, eval_samples: int | None = None,
-                         data=None, cancelled: Callable[[], bool] = lambda: False) -> RunLine:
+def line_between_records(
+    rec_a,
+    rec_b,
+    *,
+    n: int = 41,
+    extend: float = 0.25,
+    eval_samples: int | None = None,
+    data=None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> RunLine:
     """The line between two saved runs' final weights (RunRecords), on run A's data."""
     from engine.data import load_data
 
     check_pair(rec_a.name, rec_a.config, rec_a.state, rec_b.name, rec_b.config, rec_b.state)
     data = data if data is not None else load_data(rec_a.config)
     model_a, _final_a = record_weights(rec_a, data.n_features, data.n_classes, data.input_shape)
-    return line_to_record(rec_a.name, rec_a.config, rec_a.state, model_a, rec_b, data, eval_samples=eval_samples,
-                          n=n, extend=extend, cancelled=cancelled)
+    return line_to_record(
+        rec_a.name,
+        rec_a.config,
+        rec_a.state,
+        model_a,
+        rec_b,
+        data,
+        eval_samples=eval_samples,
+        n=n,
+        extend=extend,
+        cancelled=cancelled,
+    )
 
 
 def pair_notes(name_a: str, cfg_a: ExperimentConfig, name_b: str, cfg_b: ExperimentConfig) -> list[str]:

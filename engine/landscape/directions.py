@@ -1,5 +1,6 @@
 """The planes a loss surface is drawn on: random filter-normalized, PCA of the
 trajectory, and init → current plus an orthogonal random direction."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -31,17 +32,24 @@ class Plane:
 
     def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
         """The plane as session arrays (directions are saved with the surface)."""
-        return {f"{prefix}/center": self.center.numpy(), f"{prefix}/d1": self.d1.numpy(),
-                f"{prefix}/d2": self.d2.numpy()}
+        return {
+            f"{prefix}/center": self.center.numpy(),
+            f"{prefix}/d1": self.d1.numpy(),
+            f"{prefix}/d2": self.d2.numpy(),
+        }
 
     def meta(self) -> dict:
-        return {"kind": self.kind, "scale": self.scale,
-                "explained_variance": list(self.explained_variance) if self.explained_variance else None,
-                **self.info}
+        return {
+            "kind": self.kind,
+            "scale": self.scale,
+            "explained_variance": list(self.explained_variance) if self.explained_variance else None,
+            **self.info,
+        }
 
 
-def filter_normalized_direction(direction: torch.Tensor, weights: torch.Tensor, layout: ParamLayout,
-                                zero_bias: bool = True) -> torch.Tensor:
+def filter_normalized_direction(
+    direction: torch.Tensor, weights: torch.Tensor, layout: ParamLayout, zero_bias: bool = True
+) -> torch.Tensor:
     """Li et al. (2018): rescale each filter (row, output channel) of a direction to the norm
     of the matching filter of the weights. 0-D/1-D parameters (biases, batch norm, PReLU)
     are zeroed when `zero_bias`, else rescaled as one filter."""
@@ -79,7 +87,9 @@ def pca_plane(trajectory: torch.Tensor | np.ndarray, center: torch.Tensor, seed:
     check_finite(center)
     traj = torch.as_tensor(np.asarray(trajectory, dtype=np.float32))
     if traj.ndim != 2 or traj.shape[0] < 3:
-        raise LandscapeError(f"a PCA plane needs at least 3 trajectory snapshots, got {0 if traj.ndim != 2 else traj.shape[0]}")
+        raise LandscapeError(
+            f"a PCA plane needs at least 3 trajectory snapshots, got {0 if traj.ndim != 2 else traj.shape[0]}"
+        )
     if traj.shape[1] != center.shape[0]:
         raise LandscapeError(f"trajectory has {traj.shape[1]} parameters, the model {center.shape[0]}")
     check_finite(traj, "trajectory snapshots")
@@ -98,21 +108,31 @@ def pca_plane(trajectory: torch.Tensor | np.ndarray, center: torch.Tensor, seed:
         pca = PCA(n_components=2, svd_solver="randomized", iterated_power=3, random_state=seed).fit(rel)
     comps = torch.as_tensor(pca.components_, dtype=torch.float64)
     coords = torch.as_tensor(rel).double() @ comps.T
-    extent = 1.15 * float(coords.abs().max())      # span 1: the whole path with a margin
+    extent = 1.15 * float(coords.abs().max())  # span 1: the whole path with a margin
     ratio = tuple(float(r) for r in pca.explained_variance_ratio_)
-    return Plane(center.clone(), comps[0].float(), comps[1].float(), "pca", extent or 1.0, (ratio[0], ratio[1]),
-                 info={"snapshots": int(traj.shape[0])})
+    return Plane(
+        center.clone(),
+        comps[0].float(),
+        comps[1].float(),
+        "pca",
+        extent or 1.0,
+        (ratio[0], ratio[1]),
+        info={"snapshots": int(traj.shape[0])},
+    )
 
 
-def init_plane(init: torch.Tensor, center: torch.Tensor, layout: ParamLayout, seed: int = 0,
-               zero_bias: bool = True) -> Plane:
+def init_plane(
+    init: torch.Tensor, center: torch.Tensor, layout: ParamLayout, seed: int = 0, zero_bias: bool = True
+) -> Plane:
     """d1 = current − init (init sits at a = −1), d2 a filter-normalized random direction made
     orthogonal to d1 and of the same length. Span 1 reaches a little beyond the init."""
     check_finite(center)
     d1 = center - init
     n1 = float(d1.norm())
     if n1 == 0.0:
-        raise LandscapeError("the weights have not moved from init yet: train a few steps before asking for an init plane")
+        raise LandscapeError(
+            "the weights have not moved from init yet: train a few steps before asking for an init plane"
+        )
     g = torch.Generator().manual_seed(int(seed))
     r = filter_normalized_direction(torch.randn(center.shape, generator=g), center, layout, zero_bias).double()
     d1d = d1.double()
@@ -121,8 +141,16 @@ def init_plane(init: torch.Tensor, center: torch.Tensor, layout: ParamLayout, se
     return Plane(center.clone(), d1.clone(), r.float(), "init", 1.15, info={"seed": int(seed)})
 
 
-def build_plane(kind: str, center: torch.Tensor, layout: ParamLayout, *, trajectory=None, init=None,
-                seed: int = 0, zero_bias: bool = True) -> Plane:
+def build_plane(
+    kind: str,
+    center: torch.Tensor,
+    layout: ParamLayout,
+    *,
+    trajectory=None,
+    init=None,
+    seed: int = 0,
+    zero_bias: bool = True,
+) -> Plane:
     """The plane of the given kind; raises LandscapeError when its inputs are missing."""
     if kind == "random":
         return random_plane(center, layout, seed, zero_bias)
@@ -144,5 +172,11 @@ def plane_from_arrays(arrays: dict[str, np.ndarray], prefix: str, meta: dict) ->
     except KeyError as e:
         raise LandscapeError(f"saved plane '{prefix}' lacks {e.args[0]}") from None
     ev = meta.get("explained_variance")
-    return Plane(t["center"], t["d1"], t["d2"], str(meta.get("kind", "random")), float(meta.get("scale", 1.0)),
-                 tuple(ev) if ev else None)
+    return Plane(
+        t["center"],
+        t["d1"],
+        t["d2"],
+        str(meta.get("kind", "random")),
+        float(meta.get("scale", 1.0)),
+        tuple(ev) if ev else None,
+    )

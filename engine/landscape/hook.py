@@ -1,5 +1,6 @@
 """The landscape hook: parameter snapshots every K steps and the sharpness every K epochs,
 streamed as Payload events and saved in the run record."""
+
 from __future__ import annotations
 
 import time
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 TOPIC_SNAPSHOTS = "landscape/snapshots"
 TOPIC_SHARPNESS = "landscape/sharpness"
 EMIT_INTERVAL_S = 0.25
-SHARPNESS_SAMPLES = 256     # a fixed training subset: enough for λ_max, cheap on the training thread
+SHARPNESS_SAMPLES = 256  # a fixed training subset: enough for λ_max, cheap on the training thread
 
 
 class LandscapeHook(TrainerHook):
@@ -31,7 +32,7 @@ class LandscapeHook(TrainerHook):
 
     name = "landscape"
 
-    def __init__(self, trainer: "Trainer") -> None:
+    def __init__(self, trainer: Trainer) -> None:
         cfg = trainer.config.landscape
         self.cfg = cfg
         self.layout = ParamLayout.of(trainer.model)
@@ -41,7 +42,7 @@ class LandscapeHook(TrainerHook):
         self._new_steps: list[int] = []
         self._new_rows: list[np.ndarray] = []
         self._t_emit = time.perf_counter()
-        self.sharpness: list[tuple[int, int, float, float]] = []   # epoch, step, λ_max, lr
+        self.sharpness: list[tuple[int, int, float, float]] = []  # epoch, step, λ_max, lr
         self._eig_vec: torch.Tensor | None = None
         n = min(cfg.eval_samples, SHARPNESS_SAMPLES, int(trainer.data.x_train.shape[0]))
         self._sharp_x = trainer.data.x_train[:n]
@@ -50,7 +51,7 @@ class LandscapeHook(TrainerHook):
         self._model = trainer.model
 
     # -- snapshots -------------------------------------------------------------------------
-    def _snap(self, trainer: "Trainer") -> None:
+    def _snap(self, trainer: Trainer) -> None:
         with torch.no_grad():
             vec = torch.cat([p.detach().reshape(-1) for p in self._params])
         if vec.device.type == "cpu":
@@ -69,43 +70,62 @@ class LandscapeHook(TrainerHook):
             self._store(step, vec.cpu())
         self._pending = []
 
-    def _emit_snapshots(self, trainer: "Trainer", force: bool = False) -> None:
+    def _emit_snapshots(self, trainer: Trainer, force: bool = False) -> None:
         if not self._new_steps:
             return
         if not force and time.perf_counter() - self._t_emit < EMIT_INTERVAL_S:
             return
         self._drain_pending()
-        trainer.emit(Payload(trainer.run_id, TOPIC_SNAPSHOTS, {
-            "steps": np.asarray(self._new_steps, dtype=np.int64), "params": np.stack(self._new_rows),
-            "every": self.traj.every if self.traj else 0}))
+        trainer.emit(
+            Payload(
+                trainer.run_id,
+                TOPIC_SNAPSHOTS,
+                {
+                    "steps": np.asarray(self._new_steps, dtype=np.int64),
+                    "params": np.stack(self._new_rows),
+                    "every": self.traj.every if self.traj else 0,
+                },
+            )
+        )
         self._new_steps, self._new_rows = [], []
         self._t_emit = time.perf_counter()
 
-    def on_start(self, trainer: "Trainer") -> None:
+    def on_start(self, trainer: Trainer) -> None:
         if self.traj is not None:
             self._snap(trainer)
             self._drain_pending()
             self._emit_snapshots(trainer, force=True)
 
-    def after_step(self, trainer: "Trainer") -> None:
+    def after_step(self, trainer: Trainer) -> None:
         if self.traj is not None and trainer.step % self.traj.every == 0:
             self._snap(trainer)
             if not self._pending:
                 self._emit_snapshots(trainer)
 
     # -- sharpness -------------------------------------------------------------------------
-    def measure_sharpness(self, trainer: "Trainer") -> float:
+    def measure_sharpness(self, trainer: Trainer) -> float:
         """λ_max on the fixed training subset, warm-started from the last eigenvector."""
         lam, self._eig_vec, _ = top_hessian_eigenvalue(
-            trainer.model, self._sharp_x, self._sharp_y, iters=self.cfg.sharpness_iters, tol=1e-3,
-            v0=self._eig_vec, seed=trainer.config.seed)
+            trainer.model,
+            self._sharp_x,
+            self._sharp_y,
+            iters=self.cfg.sharpness_iters,
+            tol=1e-3,
+            v0=self._eig_vec,
+            seed=trainer.config.seed,
+        )
         lr = float(trainer.optimizer.param_groups[0]["lr"])
         self.sharpness.append((trainer.epoch, trainer.step, lam, lr))
-        trainer.emit(Payload(trainer.run_id, TOPIC_SHARPNESS, {
-            "epoch": trainer.epoch, "step": trainer.step, "value": lam, "lr": lr, "two_over_lr": 2.0 / lr}))
+        trainer.emit(
+            Payload(
+                trainer.run_id,
+                TOPIC_SHARPNESS,
+                {"epoch": trainer.epoch, "step": trainer.step, "value": lam, "lr": lr, "two_over_lr": 2.0 / lr},
+            )
+        )
         return lam
 
-    def on_epoch_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None:
+    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         if self.traj is not None:
             self._drain_pending()
             self._emit_snapshots(trainer, force=True)
@@ -113,7 +133,7 @@ class LandscapeHook(TrainerHook):
         if k and (trainer.epoch % k == 0 or trainer.epoch == 1) and np.isfinite(metrics.get("train_loss", np.nan)):
             self.measure_sharpness(trainer)
 
-    def on_finish(self, trainer: "Trainer") -> None:
+    def on_finish(self, trainer: Trainer) -> None:
         if self._finished:
             return
         self._finished = True
@@ -132,7 +152,7 @@ class LandscapeHook(TrainerHook):
             self._emit_snapshots(trainer, force=True)
 
     # -- session ---------------------------------------------------------------------------
-    def export(self, record: "RunRecord") -> None:
+    def export(self, record: RunRecord) -> None:
         meta: dict[str, Any] = {"param_names": list(self.layout.names), "n_params": self.layout.size}
         if self.traj is not None:
             self._drain_pending()

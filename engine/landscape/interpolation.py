@@ -1,5 +1,6 @@
 """1D loss along straight lines in weight space (Goodfellow et al. 2015): init → current,
 or between two runs' final weights."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +11,9 @@ from engine.landscape.params import LandscapeError, check_finite
 from engine.landscape.surface import SurfaceEvaluator
 
 
-def line_losses(evaluator: SurfaceEvaluator, start: torch.Tensor, end: torch.Tensor, n: int = 41,
-                extend: float = 0.25) -> dict[str, np.ndarray]:
+def line_losses(
+    evaluator: SurfaceEvaluator, start: torch.Tensor, end: torch.Tensor, n: int = 41, extend: float = 0.25
+) -> dict[str, np.ndarray]:
     """Loss and accuracy at θ(t) = start + t·(end − start) for t in [−extend, 1 + extend]
     (t = 0 and t = 1 are grid points: the two ends are evaluated exactly)."""
     if n < 2:

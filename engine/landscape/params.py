@@ -3,6 +3,7 @@
 Surfaces, directions, trajectories and projections all work on flat vectors; this
 module is the one place that knows how a vector maps back to named parameter tensors.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ class ParamLayout:
     offsets: tuple[int, ...]
 
     @classmethod
-    def of(cls, model: nn.Module) -> "ParamLayout":
+    def of(cls, model: nn.Module) -> ParamLayout:
         names, shapes, offsets, pos = [], [], [], 0
         for n, p in model.named_parameters():
             if not p.requires_grad:
@@ -90,5 +91,7 @@ def load_flat(model: nn.Module, vec: torch.Tensor, layout: ParamLayout | None = 
 def check_finite(vec: torch.Tensor, what: str = "weights") -> None:
     """Refuse non-finite weights (a diverged run) with a one-line message."""
     if not bool(torch.isfinite(vec).all()):
-        raise LandscapeError(f"the {what} contain NaN or inf (the run diverged): a loss surface there means nothing — "
-                             "lower the learning rate and restart")
+        raise LandscapeError(
+            f"the {what} contain NaN or inf (the run diverged): a loss surface there means nothing — "
+            "lower the learning rate and restart"
+        )

@@ -1,4 +1,5 @@
 """Projection of trajectory snapshots onto a plane, and how faithful the plane is to the path."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,7 @@ from engine.landscape.directions import Plane
 
 
 def _basis(plane: Plane) -> torch.Tensor:
-    return torch.stack([plane.d1, plane.d2]).double()          # (2, P)
+    return torch.stack([plane.d1, plane.d2]).double()  # (2, P)
 
 
 def project(plane: Plane, points: torch.Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -20,7 +21,7 @@ def project(plane: Plane, points: torch.Tensor | np.ndarray) -> tuple[np.ndarray
     D = _basis(plane)
     rel = pts - plane.center.double()
     gram = D @ D.T
-    coords = torch.linalg.solve(gram, D @ rel.T).T             # (S, 2), exact for non-orthogonal d1, d2
+    coords = torch.linalg.solve(gram, D @ rel.T).T  # (S, 2), exact for non-orthogonal d1, d2
     resid = (rel - coords @ D).norm(dim=1)
     return coords.numpy(), resid.numpy()
 
@@ -51,6 +52,10 @@ def bilinear(grid_a: np.ndarray, grid_b: np.ndarray, values: np.ndarray, a: np.n
     ta = (ai - grid_a[i]) / (grid_a[i + 1] - grid_a[i])
     tb = (bi - grid_b[j]) / (grid_b[j + 1] - grid_b[j])
     v = values
-    out[inside] = ((1 - ta) * (1 - tb) * v[i, j] + ta * (1 - tb) * v[i + 1, j]
-                   + (1 - ta) * tb * v[i, j + 1] + ta * tb * v[i + 1, j + 1])
+    out[inside] = (
+        (1 - ta) * (1 - tb) * v[i, j]
+        + ta * (1 - tb) * v[i + 1, j]
+        + (1 - ta) * tb * v[i, j + 1]
+        + ta * tb * v[i + 1, j + 1]
+    )
     return out

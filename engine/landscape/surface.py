@@ -19,13 +19,14 @@ point costs two vector updates and a forward pass (no copies, no functional_call
 The model is in eval mode (batch norm uses its running statistics, dropout is off) and
 buffers travel with functional_call, so any layer that keeps buffers works.
 """
+
 from __future__ import annotations
 
 import copy
 import os
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -36,7 +37,7 @@ from torch.func import functional_call, vmap
 from engine.landscape.directions import Plane
 from engine.landscape.params import LandscapeError, ParamLayout, check_finite
 
-CPU_MAX_CHUNK = 64          # bigger chunks stop paying off on a CPU (cache), measured on digits
+CPU_MAX_CHUNK = 64  # bigger chunks stop paying off on a CPU (cache), measured on digits
 
 
 def available_memory(device: torch.device) -> int:
@@ -59,8 +60,7 @@ def available_memory(device: torch.device) -> int:
 
 
 def _is_oom(e: BaseException) -> bool:
-    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower() \
-        or isinstance(e, MemoryError)
+    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower() or isinstance(e, MemoryError)
 
 
 MODES = ("auto", "linear-loop", "linear-vmap", "loop", "vmap")
@@ -69,8 +69,16 @@ MODES = ("auto", "linear-loop", "linear-vmap", "loop", "vmap")
 class SurfaceEvaluator:
     """Evaluates one architecture at many weight vectors on a fixed evaluation set."""
 
-    def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device | str | None = None,
-                 mode: str = "auto", max_chunk: int | None = None, memory_fraction: float = 0.25) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        device: torch.device | str | None = None,
+        mode: str = "auto",
+        max_chunk: int | None = None,
+        memory_fraction: float = 0.25,
+    ) -> None:
         if mode not in MODES:
             raise LandscapeError(f"unknown evaluation mode '{mode}' (expected one of {', '.join(MODES)})")
         self.device = torch.device(device) if device is not None else x.device
@@ -78,7 +86,7 @@ class SurfaceEvaluator:
         self.layout = ParamLayout.of(self.model)
         for p in self.model.parameters():
             p.requires_grad_(False)
-        for mod in self.model.modules():       # our copy never needs the activations' inputs
+        for mod in self.model.modules():  # our copy never needs the activations' inputs
             if isinstance(mod, (nn.ReLU, nn.LeakyReLU, nn.ReLU6, nn.ELU, nn.Hardtanh)):
                 mod.inplace = True
         self.buffers = {n: b for n, b in self.model.named_buffers()}
@@ -126,7 +134,7 @@ class SurfaceEvaluator:
             return None
         with torch.no_grad():
             x0 = nn.Sequential(OrderedDict(items[:i]))(self.x).float()
-        return {"w": w, "b": b, "rest": nn.Sequential(OrderedDict(items[i + 1:])), "x0": x0}
+        return {"w": w, "b": b, "rest": nn.Sequential(OrderedDict(items[i + 1 :])), "x0": x0}
 
     def _rest_parts(self) -> tuple[torch.Tensor, ParamLayout]:
         """Indices (in the full vector) and layout of the parameters after the first Linear."""
@@ -134,9 +142,14 @@ class SurfaceEvaluator:
         names = [n for n in self.layout.names if n not in (f["w"], f["b"])]
         shapes = tuple(self.layout.shapes[self.layout.names.index(n)] for n in names)
         sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
-        idx = torch.cat([torch.arange(self.layout.slice(n).start, self.layout.slice(n).stop) for n in names]) \
-            if names else torch.zeros(0, dtype=torch.long)
-        return idx.to(self.device), ParamLayout(tuple(names), shapes, tuple(int(o) for o in np.cumsum([0] + sizes)[:-1]))
+        idx = (
+            torch.cat([torch.arange(self.layout.slice(n).start, self.layout.slice(n).stop) for n in names])
+            if names
+            else torch.zeros(0, dtype=torch.long)
+        )
+        return idx.to(self.device), ParamLayout(
+            tuple(names), shapes, tuple(int(o) for o in np.cumsum([0] + sizes)[:-1])
+        )
 
     def _bytes_per_point(self) -> int:
         return 4 * (self.layout.size + 3 * self.n * self._act_width)
@@ -154,6 +167,7 @@ class SurfaceEvaluator:
 
         def one(vec):
             return self._point_metrics(functional_call(self.model, (layout.split(vec), buffers), (x,)))
+
         return vmap(one)(vecs)
 
     def _loop_plane(self, pl: Plane, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -195,7 +209,7 @@ class SurfaceEvaluator:
 
     def _linear_vmap_plane(self, pl: Plane, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         basis = self._first_layer_basis(pl)
-        coeff = torch.stack([torch.ones_like(a), a, b], 1)                                  # (K, 3)
+        coeff = torch.stack([torch.ones_like(a), a, b], 1)  # (K, 3)
         z = (coeff @ basis.reshape(3, -1)).reshape(len(a), *basis.shape[1:])
         idx, rl = self._rest_parts()
         rest_vecs = pl.center[idx] + a[:, None] * pl.d1[idx] + b[:, None] * pl.d2[idx]
@@ -203,9 +217,12 @@ class SurfaceEvaluator:
 
         def one(zk, vec):
             return self._point_metrics(functional_call(rest, (rl.split(vec), buffers), (zk,)))
+
         return vmap(one)(z, rest_vecs)
 
-    def _run_chunked(self, k: int, fn: Callable[[slice], tuple[torch.Tensor, torch.Tensor]]) -> tuple[np.ndarray, np.ndarray]:
+    def _run_chunked(
+        self, k: int, fn: Callable[[slice], tuple[torch.Tensor, torch.Tensor]]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Evaluate k points in chunks; halve the chunk on out-of-memory; fall back to the
         per-point loop when vmap cannot run a layer."""
         loss = np.empty(k, dtype=np.float64)
@@ -225,7 +242,9 @@ class SurfaceEvaluator:
                     self.mode = self.mode.replace("vmap", "loop")
                     continue
                 else:
-                    raise LandscapeError(f"surface evaluation failed ({self.mode}, chunk {self.chunk}): {err}") from None
+                    raise LandscapeError(
+                        f"surface evaluation failed ({self.mode}, chunk {self.chunk}): {err}"
+                    ) from None
             if oom:
                 # Outside the except clause: the failed chunk's tensors (held by the
                 # traceback) are gone, so the cache can really be returned.
@@ -249,6 +268,7 @@ class SurfaceEvaluator:
         def fn(sl: slice):
             v = vecs[sl].to(self.device)
             return self._vmap_points(v) if self.mode.endswith("vmap") else self._loop_points(v)
+
         return self._run_chunked(vecs.shape[0], fn)
 
     def _loop_points(self, vecs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -269,14 +289,14 @@ class SurfaceEvaluator:
         pl = Plane(plane.center.to(dev), plane.d1.to(dev), plane.d2.to(dev), plane.kind, plane.scale)
         at = torch.as_tensor(np.asarray(a, dtype=np.float32), device=dev).reshape(-1)
         bt = torch.as_tensor(np.asarray(b, dtype=np.float32), device=dev).reshape(-1)
-        run = {"linear-loop": self._linear_loop_plane, "linear-vmap": self._linear_vmap_plane,
-               "loop": self._loop_plane}
+        run = {"linear-loop": self._linear_loop_plane, "linear-vmap": self._linear_vmap_plane, "loop": self._loop_plane}
 
         def fn(sl: slice):
             aa, bb = at[sl], bt[sl]
             if self.mode in run:
                 return run[self.mode](pl, aa, bb)
             return self._vmap_points(pl.center + aa[:, None] * pl.d1 + bb[:, None] * pl.d2)
+
         return self._run_chunked(at.shape[0], fn)
 
 
@@ -304,7 +324,7 @@ class Surface:
     betas: np.ndarray
     loss: np.ndarray
     acc: np.ndarray
-    done: np.ndarray | None = None     # which grid points are evaluated (all when None)
+    done: np.ndarray | None = None  # which grid points are evaluated (all when None)
 
     @property
     def complete(self) -> bool:
@@ -318,9 +338,14 @@ def surface_grid(n: int, half_width: float) -> np.ndarray:
     return np.linspace(-half_width, half_width, n)
 
 
-def compute_surface(evaluator: SurfaceEvaluator, plane: Plane, n: int, span: float,
-                    cancelled: Callable[[], bool] = lambda: False,
-                    batch: int = 256) -> Iterator[tuple[Surface, np.ndarray, float]]:
+def compute_surface(
+    evaluator: SurfaceEvaluator,
+    plane: Plane,
+    n: int,
+    span: float,
+    cancelled: Callable[[], bool] = lambda: False,
+    batch: int = 256,
+) -> Iterator[tuple[Surface, np.ndarray, float]]:
     """Coarse to fine: yields (surface so far, the axis indices complete so far, fraction done)
     after each batch of points; each level only evaluates the points the previous ones lack.
     Stops early (without finishing) when `cancelled()` turns true."""
@@ -338,7 +363,7 @@ def compute_surface(evaluator: SurfaceEvaluator, plane: Plane, n: int, span: flo
         for s in range(0, len(pi), batch):
             if cancelled():
                 return
-            bi, bj = pi[s:s + batch], pj[s:s + batch]
+            bi, bj = pi[s : s + batch], pj[s : s + batch]
             lo, ac = evaluator.evaluate_plane(plane, axis[bi], axis[bj])
             surf.loss[bi, bj], surf.acc[bi, bj] = lo, ac
             done[bi, bj] = True

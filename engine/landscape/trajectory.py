@@ -1,10 +1,11 @@
 """A bounded store of parameter snapshots: float32 on the CPU, thinned by 2 when full."""
+
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-MAX_BYTES = 256 * 1024**2     # whatever max_snapshots says, the store never exceeds this
+MAX_BYTES = 256 * 1024**2  # whatever max_snapshots says, the store never exceeds this
 
 
 class TrajectoryBuffer:
@@ -51,12 +52,12 @@ class TrajectoryBuffer:
 
     @property
     def steps(self) -> np.ndarray:
-        return self._steps[:self.count].copy()
+        return self._steps[: self.count].copy()
 
     @property
     def params(self) -> np.ndarray:
         """(count, n_params) float32 view of the snapshots (do not keep across adds)."""
-        return self._data[:self.count]
+        return self._data[: self.count]
 
     def __len__(self) -> int:
         return self.count

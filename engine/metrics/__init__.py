@@ -1,4 +1,5 @@
 """Classification metrics per epoch on the validation set (sklearn.metrics)."""
+
 from engine.metrics.classification import classification_report, confusion_at_threshold, softmax
 from engine.metrics.hook import MetricsHook
 from engine.metrics.summary import summarize_metrics

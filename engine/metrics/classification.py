@@ -1,5 +1,6 @@
 """Classification metrics from sklearn.metrics: accuracy, per-class precision/recall/F1,
 confusion matrix, ROC and PR curves with AUC (binary, and one-vs-rest for C > 2)."""
+
 from __future__ import annotations
 
 import math
@@ -8,7 +9,7 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
-_trapezoid = getattr(np, "trapezoid", None) or np.trapz    # sklearn.metrics.auc's rule (numpy < 2: trapz)
+_trapezoid = getattr(np, "trapezoid", None) or np.trapz  # sklearn.metrics.auc's rule (numpy < 2: trapz)
 
 
 def _thin(*arrays: np.ndarray, points: int) -> tuple[np.ndarray, ...]:
@@ -29,11 +30,11 @@ def roc_and_pr_curves(y: np.ndarray, scores: np.ndarray) -> tuple[tuple[np.ndarr
     of the cost (about 1 ms a call)."""
     _, fps, _, tps, thr = skm.confusion_matrix_at_thresholds(y, scores)
     keep = slice(None)
-    if fps.shape[0] > 2:   # roc_curve's drop_intermediate: keep the corners only
+    if fps.shape[0] > 2:  # roc_curve's drop_intermediate: keep the corners only
         keep = np.flatnonzero(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True])
     rf, rt = np.r_[0.0, fps[keep]], np.r_[0.0, tps[keep]]
     roc = (rf / rf[-1], rt / rt[-1], np.r_[np.inf, thr[keep].astype(np.float64)])
-    precision = tps / (tps + fps)      # tps + fps >= 1: every threshold is some sample's score
+    precision = tps / (tps + fps)  # tps + fps >= 1: every threshold is some sample's score
     recall = tps / tps[-1]
     pr = (np.r_[precision[::-1], 1.0], np.r_[recall[::-1], 0.0], thr[::-1])
     return roc, pr
@@ -50,8 +51,13 @@ def per_class_scores(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
     def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.divide(num, den, out=np.zeros_like(num), where=den != 0)
-    return ratio(tp, predicted), ratio(tp, support.astype(np.float64)), ratio(2 * tp, 2 * tp + fp + fn), \
-        support.astype(np.int64)
+
+    return (
+        ratio(tp, predicted),
+        ratio(tp, support.astype(np.float64)),
+        ratio(2 * tp, 2 * tp + fp + fn),
+        support.astype(np.int64),
+    )
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -60,8 +66,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def classification_report(labels: np.ndarray, probs: np.ndarray, n_classes: int,
-                          curve_points: int = 200) -> dict[str, Any]:
+def classification_report(
+    labels: np.ndarray, probs: np.ndarray, n_classes: int, curve_points: int = 200
+) -> dict[str, Any]:
     """Every metric of one evaluation. `probs` (N, C) are class probabilities.
     Binary problems score class 1; multi-class ones get one-vs-rest curves per class and
     macro averages. Classes absent from `labels` get NaN AUCs (undefined), not an error."""
@@ -75,7 +82,11 @@ def classification_report(labels: np.ndarray, probs: np.ndarray, n_classes: int,
     p, r, f1, support = per_class_scores(cm)
     out: dict[str, Any] = {
         "accuracy": float(np.trace(cm) / cm.sum()) if len(labels) else math.nan,
-        "confusion": cm, "precision": p, "recall": r, "f1": f1, "support": support,
+        "confusion": cm,
+        "precision": p,
+        "recall": r,
+        "f1": f1,
+        "support": support,
     }
     scored = [1] if n_classes == 2 else list(classes)
     roc_auc, ap, curves = [], [], {}

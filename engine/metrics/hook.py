@@ -4,6 +4,7 @@ The cost is bounded: at most `metrics.max_samples` validation samples (the first
 the split is already shuffled, so this is a deterministic random subset), one forward
 pass in eval mode, and sklearn on small arrays.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -31,14 +32,15 @@ class MetricsHook(TrainerHook):
         self.cfg = cfg
         self.epochs: list[int] = []
         self.steps: list[int] = []
-        self.history: dict[str, list[np.ndarray]] = {k: [] for k in PER_EPOCH + ("confusion", "accuracy",
-                                                                              "roc_auc_macro")}
+        self.history: dict[str, list[np.ndarray]] = {
+            k: [] for k in PER_EPOCH + ("confusion", "accuracy", "roc_auc_macro")
+        }
         self.latest: dict[str, Any] | None = None
         self.labels: np.ndarray | None = None
         self.probs: np.ndarray | None = None
 
     @torch.no_grad()
-    def _predict(self, trainer: "Trainer") -> tuple[np.ndarray, np.ndarray]:
+    def _predict(self, trainer: Trainer) -> tuple[np.ndarray, np.ndarray]:
         n = self.cfg.max_samples
         x, y = trainer.data.x_val[:n], trainer.data.y_val[:n]
         model = trainer.model
@@ -50,14 +52,15 @@ class MetricsHook(TrainerHook):
             model.train(was)
         return y.cpu().numpy(), probs.cpu().double().numpy()
 
-    def on_epoch_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None:
+    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         last = trainer.epoch >= trainer.config.train.epochs
-        if not last and (trainer.epoch % self.cfg.every
-                         or (self.steps and trainer.step - self.steps[-1] < self.cfg.min_steps)):
+        if not last and (
+            trainer.epoch % self.cfg.every or (self.steps and trainer.step - self.steps[-1] < self.cfg.min_steps)
+        ):
             return
         labels, probs = self._predict(trainer)
         if not np.isfinite(probs).all():
-            return   # a diverging run: the diagnostics report it; metrics of NaN outputs mean nothing
+            return  # a diverging run: the diagnostics report it; metrics of NaN outputs mean nothing
         # Inputs are checked finite above: sklearn may skip its own (costly) validation.
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
             rep = classification_report(labels, probs, trainer.data.n_classes, self.cfg.curve_points)
@@ -69,13 +72,18 @@ class MetricsHook(TrainerHook):
         self.history["accuracy"].append(np.float64(rep["accuracy"]))
         self.history["roc_auc_macro"].append(np.float64(rep["roc_auc_macro"]))
         self.latest = rep
-        data = {"epoch": trainer.epoch, "step": trainer.step, "n_classes": trainer.data.n_classes,
-                "labels": labels, "probs": self.probs}
+        data = {
+            "epoch": trainer.epoch,
+            "step": trainer.step,
+            "n_classes": trainer.data.n_classes,
+            "labels": labels,
+            "probs": self.probs,
+        }
         data.update({k: v for k, v in rep.items() if k != "curves"})
         data["curves"] = rep["curves"]
         trainer.emit(Payload(trainer.run_id, "metrics", data, droppable=True))
 
-    def export(self, record: "RunRecord") -> None:
+    def export(self, record: RunRecord) -> None:
         if not self.epochs:
             return
         record.arrays["metrics/epochs"] = np.array(self.epochs, dtype=np.int64)
@@ -87,6 +95,8 @@ class MetricsHook(TrainerHook):
             record.arrays[f"metrics/curves/{name.replace('/', '_')}"] = curve
         record.arrays["metrics/labels"] = self.labels
         record.arrays["metrics/probs"] = self.probs
-        record.meta["metrics"] = {"n_classes": int(self.probs.shape[1]),
-                                  "scored_classes": [int(c) for c in self.latest["scored_classes"]],
-                                  "max_samples": self.cfg.max_samples}
+        record.meta["metrics"] = {
+            "n_classes": int(self.probs.shape[1]),
+            "scored_classes": [int(c) for c in self.latest["scored_classes"]],
+            "max_samples": self.cfg.max_samples,
+        }

@@ -1,4 +1,5 @@
 """The saved metrics of a run as plain JSON (for `descent info --json`)."""
+
 from __future__ import annotations
 
 import math
@@ -17,7 +18,7 @@ def _clean(a: Any) -> Any:
     return [_clean(v) for v in arr]
 
 
-def summarize_metrics(record: "RunRecord") -> dict[str, Any] | None:
+def summarize_metrics(record: RunRecord) -> dict[str, Any] | None:
     """Per-epoch accuracy and macro ROC AUC; per-class precision/recall/F1/AUC and the
     confusion matrix of the last epoch. None when the run has no metrics."""
     a = record.arrays
@@ -27,8 +28,9 @@ def summarize_metrics(record: "RunRecord") -> dict[str, Any] | None:
         "epochs": [int(e) for e in a["metrics/epochs"]],
         "accuracy": _clean(a["metrics/accuracy"]),
         "roc_auc_macro": _clean(a["metrics/roc_auc_macro"]),
-        "last": {k: _clean(a[f"metrics/{k}"][-1]) for k in ("precision", "recall", "f1", "roc_auc",
-                                                             "average_precision")}
+        "last": {
+            k: _clean(a[f"metrics/{k}"][-1]) for k in ("precision", "recall", "f1", "roc_auc", "average_precision")
+        }
         | {"confusion": [[int(v) for v in row] for row in a["metrics/confusion"][-1]]},
         "scored_classes": record.meta.get("metrics", {}).get("scored_classes", []),
     }

@@ -8,6 +8,7 @@ the running estimates are read. Values stay on the device and are copied to the 
 one go when a Payload("batchnorm") is emitted. The normalized gap |μ_B − μ̂|/σ̂ shrinks
 like √(2/π)/√B with the batch size B — why small batches give unstable estimates.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,7 +36,9 @@ def expected_gap(batch_size: int) -> float:
 
 
 @torch.no_grad()
-def evaluate_with_batch_stats(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> tuple[float, float]:
+def evaluate_with_batch_stats(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
+) -> tuple[float, float]:
     """Loss/accuracy when BN normalizes each chunk of `batch_size` with its own statistics
     (train-mode BN, running estimates untouched, dropout off): inference without running stats."""
     bns = [m for m in model.modules() if isinstance(m, BN_TYPES)]
@@ -49,8 +52,8 @@ def evaluate_with_batch_stats(model: nn.Module, x: torch.Tensor, y: torch.Tensor
     n, done = x.shape[0], 0
     try:
         for s in range(0, n, batch_size):
-            xb, yb = x[s:s + batch_size], y[s:s + batch_size]
-            if xb.shape[0] < 2:          # BN cannot normalize a batch of one
+            xb, yb = x[s : s + batch_size], y[s : s + batch_size]
+            if xb.shape[0] < 2:  # BN cannot normalize a batch of one
                 break
             out = model(xb)
             loss += nn.functional.cross_entropy(out, yb, reduction="sum").double()
@@ -78,14 +81,14 @@ class BatchNormProbe(TrainerHook):
         self.units = 0
         self._handles: list[Any] = []
         self._current: list[tuple[torch.Tensor, torch.Tensor] | None] = []
-        self._pending: list[torch.Tensor] = []      # (L, 4U+2) per sample, on the device
+        self._pending: list[torch.Tensor] = []  # (L, 4U+2) per sample, on the device
         self._pending_steps: list[int] = []
         self.steps: list[int] = []
-        self.samples: list[np.ndarray] = []           # host copies, (L, 4U+2) each
-        self.epoch_rows: list[tuple[int, float, float, float, float]] = []   # epoch, eval loss/acc, batch-stat loss/acc
+        self.samples: list[np.ndarray] = []  # host copies, (L, 4U+2) each
+        self.epoch_rows: list[tuple[int, float, float, float, float]] = []  # epoch, eval loss/acc, batch-stat loss/acc
         self.batch_size = 0
 
-    def on_start(self, trainer: "Trainer") -> None:
+    def on_start(self, trainer: Trainer) -> None:
         # Found by type, so any subset of layers may have batch norm (model.batch_norm_layers).
         labelled = batchnorm_labels(trainer.model)
         self.layers = [m for m, _ in labelled]
@@ -98,16 +101,17 @@ class BatchNormProbe(TrainerHook):
             x = inputs[0].detach()
             dims = [0] + list(range(2, x.dim()))
             self._current[i] = (x.mean(dims), x.var(dims, unbiased=False))
+
         return hook
 
-    def before_step(self, trainer: "Trainer", xb: torch.Tensor, yb: torch.Tensor) -> None:
+    def before_step(self, trainer: Trainer, xb: torch.Tensor, yb: torch.Tensor) -> None:
         if not self.layers or trainer.step % self.every:
             return
         self._current = [None] * len(self.layers)
         self._handles = [m.register_forward_pre_hook(self._capture(i)) for i, m in enumerate(self.layers)]
 
     @torch.no_grad()
-    def after_step(self, trainer: "Trainer") -> None:
+    def after_step(self, trainer: Trainer) -> None:
         if not self._handles:
             return
         for h in self._handles:
@@ -128,47 +132,75 @@ class BatchNormProbe(TrainerHook):
         if len(self._pending) >= self.emit_every:
             self._flush(trainer)
 
-    def _flush(self, trainer: "Trainer") -> None:
+    def _flush(self, trainer: Trainer) -> None:
         if not self._pending:
             return
-        block = torch.stack(self._pending).cpu().numpy()          # (T, L, 4U+2), one host copy
+        block = torch.stack(self._pending).cpu().numpy()  # (T, L, 4U+2), one host copy
         steps = np.asarray(self._pending_steps, dtype=np.int64)
         self._pending, self._pending_steps = [], []
         self.samples.extend(block)
         self.steps.extend(steps.tolist())
-        trainer.emit(Payload(trainer.run_id, "batchnorm", {"kind": "steps", "steps": steps, "layers": list(self.names),
-                                                           **self._split(block)}))
+        trainer.emit(
+            Payload(
+                trainer.run_id,
+                "batchnorm",
+                {"kind": "steps", "steps": steps, "layers": list(self.names), **self._split(block)},
+            )
+        )
 
     def _split(self, block: np.ndarray) -> dict[str, np.ndarray]:
         u = self.units
-        return {"batch_mean": block[:, :, :u], "batch_var": block[:, :, u:2 * u],
-                "running_mean": block[:, :, 2 * u:3 * u], "running_var": block[:, :, 3 * u:4 * u],
-                "mean_gap": block[:, :, 4 * u], "var_ratio": block[:, :, 4 * u + 1]}
+        return {
+            "batch_mean": block[:, :, :u],
+            "batch_var": block[:, :, u : 2 * u],
+            "running_mean": block[:, :, 2 * u : 3 * u],
+            "running_var": block[:, :, 3 * u : 4 * u],
+            "mean_gap": block[:, :, 4 * u],
+            "var_ratio": block[:, :, 4 * u + 1],
+        }
 
-    def on_epoch_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None:
+    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         self._flush(trainer)
         if not self.layers:
             return
         bl, ba = evaluate_with_batch_stats(trainer.model, trainer.data.x_val, trainer.data.y_val, trainer.batch_size)
         row = (trainer.epoch, metrics["val_loss"], metrics["val_acc"], bl, ba)
         self.epoch_rows.append(row)
-        trainer.emit(Payload(trainer.run_id, "batchnorm", {
-            "kind": "epoch", "epoch": trainer.epoch, "val_loss_running": row[1], "val_acc_running": row[2],
-            "val_loss_batch": bl, "val_acc_batch": ba}))
+        trainer.emit(
+            Payload(
+                trainer.run_id,
+                "batchnorm",
+                {
+                    "kind": "epoch",
+                    "epoch": trainer.epoch,
+                    "val_loss_running": row[1],
+                    "val_acc_running": row[2],
+                    "val_loss_batch": bl,
+                    "val_acc_batch": ba,
+                },
+            )
+        )
 
-    def on_finish(self, trainer: "Trainer") -> None:
+    def on_finish(self, trainer: Trainer) -> None:
         self._flush(trainer)
 
-    def export(self, record: "RunRecord") -> None:
+    def export(self, record: RunRecord) -> None:
         if not self.layers:
             return
         record.meta["batchnorm"] = self.state()
         record.arrays["batchnorm/steps"] = np.asarray(self.steps, dtype=np.int64)
-        block = np.stack(self.samples) if self.samples else np.zeros((0, len(self.layers), 4 * self.units + 2), np.float32)
+        block = (
+            np.stack(self.samples) if self.samples else np.zeros((0, len(self.layers), 4 * self.units + 2), np.float32)
+        )
         for k, v in self._split(block).items():
             record.arrays[f"batchnorm/{k}"] = np.ascontiguousarray(v)
         record.arrays["batchnorm/epochs"] = np.asarray(self.epoch_rows, dtype=np.float64).reshape(-1, 5)
 
     def state(self) -> dict[str, Any]:
-        return {"layers": self.names, "units": self.units, "batch_size": self.batch_size, "every": self.every,
-                "expected_gap": expected_gap(self.batch_size)}
+        return {
+            "layers": self.names,
+            "units": self.units,
+            "batch_size": self.batch_size,
+            "every": self.every,
+            "expected_gap": expected_gap(self.batch_size),
+        }

@@ -1,4 +1,5 @@
 """A small CNN for image data: conv blocks, then the same dense layers as the MLP."""
+
 from __future__ import annotations
 
 from torch import nn
@@ -13,8 +14,9 @@ class CNN(nn.Sequential):
     The conv blocks take the model-wide model.batch_norm/model.dropout; the dense layers
     take the per-layer settings (model.batch_norm_layers/model.dropout_layers when given)."""
 
-    def __init__(self, input_shape: tuple[int, int, int], channels: list[int], hidden: list[int],
-                 n_out: int, cfg: ModelConfig) -> None:
+    def __init__(
+        self, input_shape: tuple[int, int, int], channels: list[int], hidden: list[int], n_out: int, cfg: ModelConfig
+    ) -> None:
         c, h, w = input_shape
         layers: list[nn.Module] = [nn.Unflatten(1, (c, h, w))]
         for ch in channels:

@@ -6,6 +6,7 @@ running estimates and dropout is off) is run on a fixed G×G grid covering the t
 and validation points, and the class probabilities go out as a droppable
 Payload("decision_boundary"): a slow view only ever misses intermediate grids.
 """
+
 from __future__ import annotations
 
 import time
@@ -64,34 +65,57 @@ class DecisionBoundaryHook(TrainerHook):
         self.last_step = 0
         self._t = 0.0
 
-    def on_start(self, trainer: "Trainer") -> None:
+    def on_start(self, trainer: Trainer) -> None:
         d = trainer.data
         pts = torch.cat([d.x_train, d.x_val]).cpu().numpy()
         self.extent = plane_extent(pts)
         self.grid = torch.as_tensor(grid_points(self.extent, self.resolution), device=trainer.device)
-        trainer.emit(Payload(trainer.run_id, "decision_boundary", {
-            "kind": "points", "extent": self.extent, "n_classes": d.n_classes, "class_names": list(d.class_names),
-            "x_train": d.x_train.cpu().numpy(), "y_train": d.y_train.cpu().numpy(),
-            "x_val": d.x_val.cpu().numpy(), "y_val": d.y_val.cpu().numpy()}))
+        trainer.emit(
+            Payload(
+                trainer.run_id,
+                "decision_boundary",
+                {
+                    "kind": "points",
+                    "extent": self.extent,
+                    "n_classes": d.n_classes,
+                    "class_names": list(d.class_names),
+                    "x_train": d.x_train.cpu().numpy(),
+                    "y_train": d.y_train.cpu().numpy(),
+                    "x_val": d.x_val.cpu().numpy(),
+                    "y_val": d.y_val.cpu().numpy(),
+                },
+            )
+        )
         self._evaluate(trainer, droppable=True)
 
-    def _evaluate(self, trainer: "Trainer", droppable: bool) -> None:
+    def _evaluate(self, trainer: Trainer, droppable: bool) -> None:
         self.last_probs = evaluate_grid(trainer.model, self.grid, self.resolution)
         self.last_step = trainer.step
         self._t = time.perf_counter()
-        trainer.emit(Payload(trainer.run_id, "decision_boundary", {
-            "kind": "grid", "step": trainer.step, "epoch": trainer.epoch, "extent": self.extent,
-            "probs": self.last_probs}, droppable=droppable))
+        trainer.emit(
+            Payload(
+                trainer.run_id,
+                "decision_boundary",
+                {
+                    "kind": "grid",
+                    "step": trainer.step,
+                    "epoch": trainer.epoch,
+                    "extent": self.extent,
+                    "probs": self.last_probs,
+                },
+                droppable=droppable,
+            )
+        )
 
-    def after_step(self, trainer: "Trainer") -> None:
+    def after_step(self, trainer: Trainer) -> None:
         if time.perf_counter() - self._t >= self.interval_s:
             self._evaluate(trainer, droppable=True)
 
-    def on_finish(self, trainer: "Trainer") -> None:
+    def on_finish(self, trainer: Trainer) -> None:
         if self.grid is not None:
             self._evaluate(trainer, droppable=False)
 
-    def export(self, record: "RunRecord") -> None:
+    def export(self, record: RunRecord) -> None:
         if self.last_probs is not None:
             record.arrays["decision_boundary/probs"] = self.last_probs
             record.meta["decision_boundary"] = self.state()

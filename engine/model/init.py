@@ -1,4 +1,5 @@
 """Weight initialization schemes (lecture §2). Biases start at zero for every scheme."""
+
 from __future__ import annotations
 
 import math

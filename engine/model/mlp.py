@@ -1,4 +1,5 @@
 """The MLP builder: Linear layers with the chosen activation, batch norm and dropout between them."""
+
 from __future__ import annotations
 
 import torch
@@ -73,8 +74,14 @@ def set_dropout_rng_states(model: nn.Module, states: list[torch.Tensor | None]) 
         m.set_rng_state(st)
 
 
-def hidden_block(layer: nn.Module, width: int, cfg: ModelConfig, conv: bool = False,
-                 batch_norm: str | None = None, dropout: float | None = None) -> list[nn.Module]:
+def hidden_block(
+    layer: nn.Module,
+    width: int,
+    cfg: ModelConfig,
+    conv: bool = False,
+    batch_norm: str | None = None,
+    dropout: float | None = None,
+) -> list[nn.Module]:
     """layer → [BN] → activation → [BN] → [dropout]: batch norm before or after the
     activation (lecture §3), inverted dropout (kept units scaled by 1/(1−p)). `batch_norm`
     and `dropout` are this layer's settings (default: the model-wide cfg.batch_norm/cfg.dropout)."""
@@ -100,8 +107,10 @@ def dense_blocks(n_in: int, hidden: list[int], cfg: ModelConfig) -> list[nn.Modu
     (cfg.batch_norm_per_layer(), cfg.dropout_per_layer())."""
     placements, drops = cfg.batch_norm_per_layer(), cfg.dropout_per_layer()
     if not len(placements) == len(drops) == len(hidden):
-        raise ValueError(f"per-layer settings for {len(hidden)} hidden layers expected, got batch norm for "
-                         f"{len(placements)} and dropout for {len(drops)}")
+        raise ValueError(
+            f"per-layer settings for {len(hidden)} hidden layers expected, got batch norm for "
+            f"{len(placements)} and dropout for {len(drops)}"
+        )
     layers: list[nn.Module] = []
     width = n_in
     for h, placement, p in zip(hidden, placements, drops):
@@ -149,8 +158,9 @@ def batchnorm_labels(model: nn.Module) -> list[tuple[nn.Module, str]]:
     return out
 
 
-def build_model(cfg: ModelConfig, n_in: int, n_classes: int, seed: int,
-                input_shape: tuple[int, ...] | None = None) -> nn.Module:
+def build_model(
+    cfg: ModelConfig, n_in: int, n_classes: int, seed: int, input_shape: tuple[int, ...] | None = None
+) -> nn.Module:
     """Build and initialize the model deterministically from the seed. The CNN needs the
     image shape (C, H, W); its input arrives flat (N, C·H·W) like every data set's."""
     g = torch.Generator().manual_seed(seed)
@@ -158,8 +168,10 @@ def build_model(cfg: ModelConfig, n_in: int, n_classes: int, seed: int,
         from engine.model.cnn import CNN
 
         if input_shape is None or len(input_shape) != 3:
-            raise ValueError(f"model.arch=cnn needs image data (digits, an image folder or an NPZ of images); "
-                             f"this data set has samples of shape {tuple(input_shape or (n_in,))} — use model.arch=mlp")
+            raise ValueError(
+                f"model.arch=cnn needs image data (digits, an image folder or an NPZ of images); "
+                f"this data set has samples of shape {tuple(input_shape or (n_in,))} — use model.arch=mlp"
+            )
         model: nn.Module = CNN(tuple(input_shape), list(cfg.conv_channels), list(cfg.hidden), n_classes, cfg)
     else:
         model = MLP(n_in, list(cfg.hidden), n_classes, cfg)

@@ -1,12 +1,18 @@
 """Whether switching a model to eval mode can change what it computes."""
+
 from __future__ import annotations
 
 from torch import nn
 
 # Torch modules whose forward reads `self.training` (dropout, batch/instance norm, RNN
 # dropout, RReLU's random slope, attention dropout); transformer layers are caught by module.
-_MODE_DEPENDENT: tuple[type, ...] = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._NormBase, nn.RNNBase,
-                                     nn.RReLU, nn.MultiheadAttention)
+_MODE_DEPENDENT: tuple[type, ...] = (
+    nn.modules.dropout._DropoutNd,
+    nn.modules.batchnorm._NormBase,
+    nn.RNNBase,
+    nn.RReLU,
+    nn.MultiheadAttention,
+)
 
 
 def mode_dependent(model: nn.Module) -> bool:

@@ -1,7 +1,8 @@
 """Build a torch.optim optimizer from the config, and edit a running one."""
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 
@@ -14,22 +15,38 @@ def build_optimizer(params: Iterable[torch.nn.Parameter] | Iterable[dict], cfg: 
     if n == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=0.0, weight_decay=cfg.weight_decay)
     if n == "momentum":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, dampening=cfg.dampening,
-                               weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, dampening=cfg.dampening, weight_decay=cfg.weight_decay
+        )
     if n == "nesterov":
         # torch requires dampening == 0 for Nesterov momentum.
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, dampening=0.0, nesterov=True,
-                               weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, dampening=0.0, nesterov=True, weight_decay=cfg.weight_decay
+        )
     if n == "adagrad":
-        return torch.optim.Adagrad(params, lr=cfg.lr, lr_decay=cfg.lr_decay, weight_decay=cfg.weight_decay,
-                                   initial_accumulator_value=cfg.initial_accumulator, eps=cfg.eps)
+        return torch.optim.Adagrad(
+            params,
+            lr=cfg.lr,
+            lr_decay=cfg.lr_decay,
+            weight_decay=cfg.weight_decay,
+            initial_accumulator_value=cfg.initial_accumulator,
+            eps=cfg.eps,
+        )
     if n == "rmsprop":
-        return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.alpha, eps=cfg.eps, weight_decay=cfg.weight_decay,
-                                   momentum=cfg.rmsprop_momentum, centered=cfg.centered)
+        return torch.optim.RMSprop(
+            params,
+            lr=cfg.lr,
+            alpha=cfg.alpha,
+            eps=cfg.eps,
+            weight_decay=cfg.weight_decay,
+            momentum=cfg.rmsprop_momentum,
+            centered=cfg.centered,
+        )
     if n in ("adam", "adamw"):
         cls = torch.optim.Adam if n == "adam" else torch.optim.AdamW
-        return cls(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay,
-                   amsgrad=cfg.amsgrad)
+        return cls(
+            params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay, amsgrad=cfg.amsgrad
+        )
     raise ValueError(f"unknown optimizer '{n}'")
 
 

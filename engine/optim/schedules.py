@@ -4,6 +4,7 @@ Per-step schedules (cyclic, one-cycle, warm-up, cosine with restarts, which is s
 by fractional epochs) advance after every optimizer step; per-epoch schedules (step,
 multistep, exponential, cosine, plateau) advance at each epoch's end.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -16,8 +17,9 @@ from engine.config import ExperimentConfig, ScheduleConfig
 
 
 class LRSchedule:
-    def __init__(self, optimizer: torch.optim.Optimizer, cfg: ScheduleConfig, steps_per_epoch: int, epochs: int,
-                 base_lr: float) -> None:
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, cfg: ScheduleConfig, steps_per_epoch: int, epochs: int, base_lr: float
+    ) -> None:
         self.cfg = cfg
         self.optimizer = optimizer
         self.steps_per_epoch = max(1, steps_per_epoch)
@@ -37,18 +39,31 @@ class LRSchedule:
         elif n == "cosine_restarts":
             self.sched = ls.CosineAnnealingWarmRestarts(optimizer, T_0=cfg.t_0, T_mult=cfg.t_mult, eta_min=cfg.eta_min)
         elif n == "cyclic":
-            self.sched = ls.CyclicLR(optimizer, base_lr=cfg.cyclic_base_lr, max_lr=cfg.cyclic_max_lr,
-                                     step_size_up=cfg.cyclic_step_size, mode=cfg.cyclic_mode, gamma=cfg.cyclic_gamma,
-                                     cycle_momentum=False)
+            self.sched = ls.CyclicLR(
+                optimizer,
+                base_lr=cfg.cyclic_base_lr,
+                max_lr=cfg.cyclic_max_lr,
+                step_size_up=cfg.cyclic_step_size,
+                mode=cfg.cyclic_mode,
+                gamma=cfg.cyclic_gamma,
+                cycle_momentum=False,
+            )
         elif n == "one_cycle":
-            self.sched = ls.OneCycleLR(optimizer, max_lr=cfg.one_cycle_max_lr, total_steps=self.steps_per_epoch * epochs,
-                                       pct_start=cfg.pct_start, cycle_momentum=False)
+            self.sched = ls.OneCycleLR(
+                optimizer,
+                max_lr=cfg.one_cycle_max_lr,
+                total_steps=self.steps_per_epoch * epochs,
+                pct_start=cfg.pct_start,
+                cycle_momentum=False,
+            )
         elif n == "warmup":
-            self.sched = ls.LinearLR(optimizer, start_factor=cfg.warmup_start_factor, end_factor=1.0,
-                                     total_iters=cfg.warmup_steps)
+            self.sched = ls.LinearLR(
+                optimizer, start_factor=cfg.warmup_start_factor, end_factor=1.0, total_iters=cfg.warmup_steps
+            )
         elif n == "plateau":
-            self.sched = ls.ReduceLROnPlateau(optimizer, mode="min", factor=cfg.plateau_factor,
-                                              patience=cfg.plateau_patience)
+            self.sched = ls.ReduceLROnPlateau(
+                optimizer, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience
+            )
         else:
             raise ValueError(f"unknown schedule '{n}'")
         self._total_steps = self.steps_per_epoch * epochs

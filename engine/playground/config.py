@@ -5,6 +5,7 @@ carries the same OptimConfig/ScheduleConfig as real training. Dotted keys for th
 ``sigma=0.5`` (a playground field), ``optim.lr=0.01`` / ``schedule.name=cosine`` (every
 racer), ``adam.lr=0.05`` / ``adam.schedule.name=step`` (the racer labelled adam).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,13 +14,33 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine.config import (OPTIMIZERS, ConfigError, FieldSpec, OptimConfig, ScheduleConfig, _walk, field_spec,
-                           parse_value)
+from engine.config import (
+    OPTIMIZERS,
+    ConfigError,
+    FieldSpec,
+    OptimConfig,
+    ScheduleConfig,
+    _walk,
+    field_spec,
+    parse_value,
+)
 from engine.playground.functions import FUNCTIONS, get_function
 
 FUNCTION_NAMES = tuple(FUNCTIONS)
-PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4",
-           "#f032e6", "#bfef45", "#9a6324", "#469990", "#808000", "#000075")
+PALETTE = (
+    "#e6194b",
+    "#3cb44b",
+    "#4363d8",
+    "#f58231",
+    "#911eb4",
+    "#42d4f4",
+    "#f032e6",
+    "#bfef45",
+    "#9a6324",
+    "#469990",
+    "#808000",
+    "#000075",
+)
 ADAPTIVE = ("adagrad", "rmsprop", "adam", "adamw")
 MAX_RACERS = 12
 
@@ -28,8 +49,13 @@ class Racer(BaseModel):
     """One racing optimizer: the same optimizer/schedule config as real training, a label, a colour."""
 
     model_config = ConfigDict(extra="forbid")
-    label: str = Field(..., min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$",
-                       description="Name shown in the legend and used in --set keys and session paths")
+    label: str = Field(
+        ...,
+        min_length=1,
+        max_length=32,
+        pattern=r"^[A-Za-z0-9_\-]+$",
+        description="Name shown in the legend and used in --set keys and session paths",
+    )
     color: str = Field("#4363d8", pattern=r"^#[0-9a-fA-F]{6}$", description="Path colour (#rrggbb)")
     optim: OptimConfig = Field(default_factory=OptimConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
@@ -40,18 +66,28 @@ class PlaygroundSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
     function: Literal[FUNCTION_NAMES] = Field("rosenbrock", description="Test function (surface) to race on")  # type: ignore[valid-type]
-    condition: float = Field(10.0, ge=1.0, le=10_000.0, description="quadratic: condition number κ (ratio of curvatures)")
+    condition: float = Field(
+        10.0, ge=1.0, le=10_000.0, description="quadratic: condition number κ (ratio of curvatures)"
+    )
     rotation: float = Field(30.0, ge=-90.0, le=90.0, description="quadratic: rotation of the ravine in degrees")
-    sigma: float = Field(0.0, ge=0.0, le=100.0, description="Std of the Gaussian noise added to every gradient (minibatch stand-in)")
+    sigma: float = Field(
+        0.0, ge=0.0, le=100.0, description="Std of the Gaussian noise added to every gradient (minibatch stand-in)"
+    )
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the gradient noise: same seed, same paths")
-    steps: int = Field(500, ge=1, le=200_000, description="Number of lockstep optimizer steps (every step of every racer is kept)")
-    exact: bool = Field(False, description="Step each racer with its own torch.optim optimizer object (about 15x slower; same paths)")
+    steps: int = Field(
+        500, ge=1, le=200_000, description="Number of lockstep optimizer steps (every step of every racer is kept)"
+    )
+    exact: bool = Field(
+        False, description="Step each racer with its own torch.optim optimizer object (about 15x slower; same paths)"
+    )
 
 
 class PlaygroundConfig(PlaygroundSettings):
     """Settings, start point (None: the function's suggested start) and the racers."""
 
-    start: tuple[float, float] | None = Field(None, description="Start point x,y (default: the function's suggested start)")
+    start: tuple[float, float] | None = Field(
+        None, description="Start point x,y (default: the function's suggested start)"
+    )
     racers: list[Racer] = Field(default_factory=list, max_length=MAX_RACERS, description="The racing optimizers")
 
     @field_validator("start")
@@ -62,12 +98,14 @@ class PlaygroundConfig(PlaygroundSettings):
         return v
 
     @model_validator(mode="after")
-    def _checks(self) -> "PlaygroundConfig":
+    def _checks(self) -> PlaygroundConfig:
         fn = get_function(self.function)
         if self.start is not None and not fn.in_domain(*self.start):
             (x0, x1), (y0, y1) = fn.domain
-            raise ValueError(f"start ({self.start[0]:g}, {self.start[1]:g}) is outside the domain of "
-                             f"{self.function}: x in [{x0:g}, {x1:g}], y in [{y0:g}, {y1:g}]")
+            raise ValueError(
+                f"start ({self.start[0]:g}, {self.start[1]:g}) is outside the domain of "
+                f"{self.function}: x in [{x0:g}, {x1:g}], y in [{y0:g}, {y1:g}]"
+            )
         labels = [r.label for r in self.racers]
         dup = sorted({lb for lb in labels if labels.count(lb) > 1})
         if dup:
@@ -82,7 +120,7 @@ class PlaygroundConfig(PlaygroundSettings):
     def params(self) -> dict[str, float]:
         return {"condition": self.condition, "rotation": self.rotation}
 
-    def with_updates(self, updates: dict[str, Any]) -> "PlaygroundConfig":
+    def with_updates(self, updates: dict[str, Any]) -> PlaygroundConfig:
         """A validated copy with (string or typed) dotted-key updates; ConfigError names the key."""
         data = self.model_dump(mode="json")
         labels = [r["label"] for r in data["racers"]]
@@ -127,7 +165,7 @@ def describe_playground_error(err: ValidationError, labels: list[str]) -> str:
         if e["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown playground key")
             continue
-        if index:                                   # an entry of a list field: say which one
+        if index:  # an entry of a list field: say which one
             msg = f"entry {index[-1] + 1} ({e.get('input')!r}): {msg}"
         allowed = f" (allowed: {spec.range_text()})" if spec is not None else ""
         lines.append(f"{key}: {msg}{allowed}" if key else msg)
@@ -168,10 +206,10 @@ def apply_update(data: dict[str, Any], labels: list[str], key: str, value: Any) 
     else:
         known = ", ".join(list(specs) + ["start", "optim.*", "schedule.*"] + [f"{lb}.*" for lb in labels])
         raise ConfigError(f"unknown playground key '{key}' (known: {known})")
-    spec = field_spec(sub)                    # raises ConfigError for unknown optim/schedule fields
+    spec = field_spec(sub)  # raises ConfigError for unknown optim/schedule fields
     try:
         parsed = parse_value(spec, value) if isinstance(value, str) else value
-    except ConfigError as e:                  # name the key as the playground knows it (adam.optim.lr)
+    except ConfigError as e:  # name the key as the playground knows it (adam.optim.lr)
         name = sub if len(targets) > 1 or head in ("optim", "schedule") else f"{head}.{sub}"
         raise ConfigError(str(e).replace(f"{spec.key}:", f"{name}:", 1)) from None
     section, field = sub.split(".", 1)
@@ -211,8 +249,7 @@ def racer_field_spec(key: str) -> FieldSpec:
     spec = field_spec(key)
     if not key.startswith("schedule."):
         return spec
-    text = (spec.help.replace("epochs", "steps").replace("epoch", "step")
-            .replace("val loss", "the racer's loss"))
+    text = spec.help.replace("epochs", "steps").replace("epoch", "step").replace("val loss", "the racer's loss")
     return dataclasses.replace(spec, help=text)
 
 
@@ -244,12 +281,14 @@ def default_racers(function: str, names: list[str]) -> list[Racer]:
     return racers
 
 
-def make_config(function: str = "rosenbrock", optimizers: list[str] | None = None,
-                updates: dict[str, Any] | None = None) -> PlaygroundConfig:
+def make_config(
+    function: str = "rosenbrock", optimizers: list[str] | None = None, updates: dict[str, Any] | None = None
+) -> PlaygroundConfig:
     """A validated PlaygroundConfig from a function name, optimizer names and dotted-key updates."""
     if function not in FUNCTIONS:
         raise ConfigError(f"unknown function '{function}' (known: {', '.join(FUNCTIONS)})")
     names = optimizers if optimizers is not None else ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
-    cfg = validate_playground({"function": function,
-                               "racers": [r.model_dump(mode="json") for r in default_racers(function, names)]})
+    cfg = validate_playground(
+        {"function": function, "racers": [r.model_dump(mode="json") for r in default_racers(function, names)]}
+    )
     return cfg.with_updates(updates or {})

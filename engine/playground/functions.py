@@ -5,11 +5,13 @@ both spell sin, cos, exp, sqrt and where the same way), so the surface is evalua
 torch (and autograd checks the hand-written gradients in the tests) while the race steps
 on small float64 numpy arrays, where a tiny element-wise op costs about a microsecond.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 Params = dict[str, float]
 _TWO_PI = 2.0 * math.pi
@@ -21,16 +23,16 @@ class TestFunction:
 
     name: str
     title: str
-    lesson: str                                    # what the surface teaches (lecture section 4)
+    lesson: str  # what the surface teaches (lecture section 4)
     domain: tuple[tuple[float, float], tuple[float, float]]
     start: tuple[float, float]
     value_fn: Callable[[Any, Any, Any, Params], Any]
     grad_fn: Callable[[Any, Any, Any, Params], tuple[Any, Any]]
     minima_fn: Callable[[Params], list[tuple[float, float]]] = lambda p: []
-    lr_sgd: float = 0.01                           # suggested lr of sgd/momentum/nesterov
-    lr_adaptive: float = 0.05                      # suggested lr of adagrad/rmsprop/adam
-    log_height: bool = False                       # a steep surface reads better on a log scale
-    uses: tuple[str, ...] = field(default=())      # which PlaygroundConfig parameters it reads
+    lr_sgd: float = 0.01  # suggested lr of sgd/momentum/nesterov
+    lr_adaptive: float = 0.05  # suggested lr of adagrad/rmsprop/adam
+    log_height: bool = False  # a steep surface reads better on a log scale
+    uses: tuple[str, ...] = field(default=())  # which PlaygroundConfig parameters it reads
 
     def value(self, x, y, xp, params: Params | None = None):
         return self.value_fn(x, y, xp, params or {})
@@ -164,50 +166,136 @@ def _plateau_g(x, y, xp, p):
     return e * x, e * y
 
 
-FUNCTIONS: dict[str, TestFunction] = {f.name: f for f in [
-    TestFunction("quadratic", "Quadratic ravine",
-                 "ill-conditioning: with condition number κ plain SGD zig-zags across the ravine; momentum damps it",
-                 ((-5.0, 5.0), (-5.0, 5.0)), (-4.0, 2.0), _quad_v, _quad_g, lambda p: [(0.0, 0.0)],
-                 lr_sgd=0.01, lr_adaptive=0.1, uses=("condition", "rotation")),
-    TestFunction("rosenbrock", "Rosenbrock valley",
-                 "a long curved valley: finding it is easy, following it to (1, 1) is slow",
-                 ((-2.0, 2.0), (-1.0, 3.0)), (-1.2, 1.0), _rosen_v, _rosen_g, lambda p: [(1.0, 1.0)],
-                 lr_sgd=0.001, lr_adaptive=0.02, log_height=True),
-    TestFunction("beale", "Beale",
-                 "flat valleys between very steep walls: gradient sizes span orders of magnitude",
-                 ((-4.5, 4.5), (-4.5, 4.5)), (1.0, 1.5), _beale_v, _beale_g, lambda p: [(3.0, 0.5)],
-                 lr_sgd=0.001, lr_adaptive=0.02, log_height=True),
-    TestFunction("himmelblau", "Himmelblau",
-                 "four equal minima: the start point and the optimizer decide which one is found",
-                 ((-5.0, 5.0), (-5.0, 5.0)), (0.0, 0.0), _himm_v, _himm_g,
-                 lambda p: [(3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848126)],
-                 lr_sgd=0.005, lr_adaptive=0.05, log_height=True),
-    TestFunction("saddle", "Saddle x² − y²",
-                 "a saddle point: the gradient vanishes at the origin; escaping along y is slow for SGD",
-                 ((-2.0, 2.0), (-2.0, 2.0)), (1.5, 1e-3), _saddle_v, _saddle_g, lambda p: [],
-                 lr_sgd=0.01, lr_adaptive=0.01),
-    TestFunction("monkey_saddle", "Monkey saddle x³ − 3xy²",
-                 "a degenerate saddle with three descending valleys: the gradient is tiny near it",
-                 ((-2.0, 2.0), (-2.0, 2.0)), (1.0, 0.05), _monkey_v, _monkey_g, lambda p: [],
-                 lr_sgd=0.01, lr_adaptive=0.01),
-    TestFunction("rastrigin", "Rastrigin",
-                 "many local minima on a bowl: momentum and noise can carry a path over the bumps",
-                 ((-5.12, 5.12), (-5.12, 5.12)), (3.3, -2.4), _rastrigin_v, _rastrigin_g, lambda p: [(0.0, 0.0)],
-                 lr_sgd=0.002, lr_adaptive=0.05),
-    TestFunction("ackley", "Ackley",
-                 "a nearly flat, bumpy plain around one narrow hole",
-                 ((-5.0, 5.0), (-5.0, 5.0)), (3.1, -2.4), _ackley_v, _ackley_g, lambda p: [(0.0, 0.0)],
-                 lr_sgd=0.01, lr_adaptive=0.05),
-    TestFunction("six_hump_camel", "Six-hump camel",
-                 "six local minima, two of them global",
-                 ((-3.0, 3.0), (-2.0, 2.0)), (-1.5, -1.2), _camel_v, _camel_g,
-                 lambda p: [(0.0898, -0.7126), (-0.0898, 0.7126)],
-                 lr_sgd=0.005, lr_adaptive=0.05, log_height=True),
-    TestFunction("plateau", "Plateau",
-                 "a flat region far from the basin: the gradient is ~1e-4, SGD barely moves, adaptive steps do",
-                 ((-6.0, 6.0), (-6.0, 6.0)), (3.5, 3.0), _plateau_v, _plateau_g, lambda p: [(0.0, 0.0)],
-                 lr_sgd=0.05, lr_adaptive=0.05),
-]}
+FUNCTIONS: dict[str, TestFunction] = {
+    f.name: f
+    for f in [
+        TestFunction(
+            "quadratic",
+            "Quadratic ravine",
+            "ill-conditioning: with condition number κ plain SGD zig-zags across the ravine; momentum damps it",
+            ((-5.0, 5.0), (-5.0, 5.0)),
+            (-4.0, 2.0),
+            _quad_v,
+            _quad_g,
+            lambda p: [(0.0, 0.0)],
+            lr_sgd=0.01,
+            lr_adaptive=0.1,
+            uses=("condition", "rotation"),
+        ),
+        TestFunction(
+            "rosenbrock",
+            "Rosenbrock valley",
+            "a long curved valley: finding it is easy, following it to (1, 1) is slow",
+            ((-2.0, 2.0), (-1.0, 3.0)),
+            (-1.2, 1.0),
+            _rosen_v,
+            _rosen_g,
+            lambda p: [(1.0, 1.0)],
+            lr_sgd=0.001,
+            lr_adaptive=0.02,
+            log_height=True,
+        ),
+        TestFunction(
+            "beale",
+            "Beale",
+            "flat valleys between very steep walls: gradient sizes span orders of magnitude",
+            ((-4.5, 4.5), (-4.5, 4.5)),
+            (1.0, 1.5),
+            _beale_v,
+            _beale_g,
+            lambda p: [(3.0, 0.5)],
+            lr_sgd=0.001,
+            lr_adaptive=0.02,
+            log_height=True,
+        ),
+        TestFunction(
+            "himmelblau",
+            "Himmelblau",
+            "four equal minima: the start point and the optimizer decide which one is found",
+            ((-5.0, 5.0), (-5.0, 5.0)),
+            (0.0, 0.0),
+            _himm_v,
+            _himm_g,
+            lambda p: [(3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848126)],
+            lr_sgd=0.005,
+            lr_adaptive=0.05,
+            log_height=True,
+        ),
+        TestFunction(
+            "saddle",
+            "Saddle x² − y²",
+            "a saddle point: the gradient vanishes at the origin; escaping along y is slow for SGD",
+            ((-2.0, 2.0), (-2.0, 2.0)),
+            (1.5, 1e-3),
+            _saddle_v,
+            _saddle_g,
+            lambda p: [],
+            lr_sgd=0.01,
+            lr_adaptive=0.01,
+        ),
+        TestFunction(
+            "monkey_saddle",
+            "Monkey saddle x³ − 3xy²",
+            "a degenerate saddle with three descending valleys: the gradient is tiny near it",
+            ((-2.0, 2.0), (-2.0, 2.0)),
+            (1.0, 0.05),
+            _monkey_v,
+            _monkey_g,
+            lambda p: [],
+            lr_sgd=0.01,
+            lr_adaptive=0.01,
+        ),
+        TestFunction(
+            "rastrigin",
+            "Rastrigin",
+            "many local minima on a bowl: momentum and noise can carry a path over the bumps",
+            ((-5.12, 5.12), (-5.12, 5.12)),
+            (3.3, -2.4),
+            _rastrigin_v,
+            _rastrigin_g,
+            lambda p: [(0.0, 0.0)],
+            lr_sgd=0.002,
+            lr_adaptive=0.05,
+        ),
+        TestFunction(
+            "ackley",
+            "Ackley",
+            "a nearly flat, bumpy plain around one narrow hole",
+            ((-5.0, 5.0), (-5.0, 5.0)),
+            (3.1, -2.4),
+            _ackley_v,
+            _ackley_g,
+            lambda p: [(0.0, 0.0)],
+            lr_sgd=0.01,
+            lr_adaptive=0.05,
+        ),
+        TestFunction(
+            "six_hump_camel",
+            "Six-hump camel",
+            "six local minima, two of them global",
+            ((-3.0, 3.0), (-2.0, 2.0)),
+            (-1.5, -1.2),
+            _camel_v,
+            _camel_g,
+            lambda p: [(0.0898, -0.7126), (-0.0898, 0.7126)],
+            lr_sgd=0.005,
+            lr_adaptive=0.05,
+            log_height=True,
+        ),
+        TestFunction(
+            "plateau",
+            "Plateau",
+            "a flat region far from the basin: the gradient is ~1e-4, SGD barely moves, adaptive steps do",
+            ((-6.0, 6.0), (-6.0, 6.0)),
+            (3.5, 3.0),
+            _plateau_v,
+            _plateau_g,
+            lambda p: [(0.0, 0.0)],
+            lr_sgd=0.05,
+            lr_adaptive=0.05,
+        ),
+    ]
+}
 
 
 def get_function(name: str) -> TestFunction:

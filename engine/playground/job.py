@@ -4,6 +4,7 @@ The GUI starts a RaceJob and reads `race.done` / `race.path(i)` on its frame tim
 arrays are preallocated, so the steps already computed never move while later ones are
 written. A chunk is short (a few ms), so cancel() takes effect almost at once.
 """
+
 from __future__ import annotations
 
 import threading
@@ -23,7 +24,7 @@ class RaceJob:
         self._cancel = threading.Event()
         self._thread = threading.Thread(target=self._run, name="descent-playground-race", daemon=True)
 
-    def start(self) -> "RaceJob":
+    def start(self) -> RaceJob:
         self._thread.start()
         return self
 

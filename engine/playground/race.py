@@ -5,6 +5,7 @@ the noise, as the optimizer saw it), update, velocity, effective per-coordinate 
 and learning rate. A racer whose position overflows stops where it last was finite and is
 marked diverged; the others go on.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,7 +20,7 @@ from engine.playground.config import PlaygroundConfig
 from engine.playground.functions import TestFunction, get_function
 from engine.playground.stepper import BatchedOptimizers
 
-DIVERGE_LIMIT = 1e6          # |coordinate| beyond this counts as diverged (all domains are within ±6)
+DIVERGE_LIMIT = 1e6  # |coordinate| beyond this counts as diverged (all domains are within ±6)
 SERIES = ("positions", "losses", "gradients", "updates", "velocities", "step_sizes", "lrs")
 
 
@@ -35,7 +36,7 @@ class RacerPath:
     velocities: np.ndarray
     step_sizes: np.ndarray
     lrs: np.ndarray
-    status: str = "running"          # running | finished | diverged
+    status: str = "running"  # running | finished | diverged
     message: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -73,7 +74,7 @@ class _Schedules:
     def advance(self, losses: np.ndarray) -> None:
         if not self.live:
             return
-        with warnings.catch_warnings():      # "lr_scheduler.step() before optimizer.step()": no training here
+        with warnings.catch_warnings():  # "lr_scheduler.step() before optimizer.step()": no training here
             warnings.simplefilter("ignore")
             for row, opt, sched in self.live:
                 sched.after_step()
@@ -92,16 +93,16 @@ class Race:
         self.params = cfg.params
         if cfg.exact:
             from engine.playground.torch_stepper import TorchOptimizers
+
             self.stepper = TorchOptimizers([r.optim for r in cfg.racers])
         else:
             self.stepper = BatchedOptimizers([r.optim for r in cfg.racers])
-        self.order = self.stepper.order                      # row -> racer index
-        self.rank = np.argsort(self.order)                   # racer index -> row
+        self.order = self.stepper.order  # row -> racer index
+        self.rank = np.argsort(self.order)  # racer index -> row
         n, T = len(cfg.racers), cfg.steps
         self.n, self.total = n, T
         self.schedules = _Schedules(cfg, self.order)
-        self.noise = (np.random.default_rng(cfg.seed).standard_normal((T, 2)) * cfg.sigma if cfg.sigma > 0
-                      else None)
+        self.noise = np.random.default_rng(cfg.seed).standard_normal((T, 2)) * cfg.sigma if cfg.sigma > 0 else None
         self.P = np.tile(np.asarray(cfg.start_point, dtype=np.float64), (n, 1))
         self.G = np.zeros((n, 2))
         self.stepper.bind(self.P, self.G, self.schedules.lr)
@@ -114,8 +115,8 @@ class Race:
         self.pos[0] = self.P
         with np.errstate(all="ignore"):
             self.loss[0] = self.fn.value(self.P[:, 0], self.P[:, 1], np, self.params)
-        self.done = 0                                        # steps computed so far
-        self.stopped_at = np.zeros(n, dtype=np.int64)        # per row: steps taken when it diverged
+        self.done = 0  # steps computed so far
+        self.stopped_at = np.zeros(n, dtype=np.int64)  # per row: steps taken when it diverged
         self.alive = np.ones(n, dtype=bool)
         self._n_alive = n
         self.messages = [""] * n
@@ -158,7 +159,7 @@ class Race:
                     self.schedules.advance(loss)
                 self.done = t + 1
         if not scheduled:
-            self.lrs[start:self.done] = lr[:, 0]
+            self.lrs[start : self.done] = lr[:, 0]
         return self.done - start
 
     @property
@@ -171,15 +172,19 @@ class Race:
         for row in np.flatnonzero(bad):
             i = self.order[row]
             lr = self.cfg.racers[i].optim.lr
-            why = ("this surface is unbounded below" if not self.fn.minima(self.params)
-                   else f"lower the learning rate ({lr:g})")
-            self.messages[row] = (f"diverged at step {t + 1}: the position left the surface (|x| > {DIVERGE_LIMIT:g} "
-                                  f"or overflow) — {why}")
+            why = (
+                "this surface is unbounded below"
+                if not self.fn.minima(self.params)
+                else f"lower the learning rate ({lr:g})"
+            )
+            self.messages[row] = (
+                f"diverged at step {t + 1}: the position left the surface (|x| > {DIVERGE_LIMIT:g} or overflow) — {why}"
+            )
             self.stopped_at[row] = t
         self.alive &= ~bad
         self._n_alive = int(self.alive.sum())
         dead = ~self.alive
-        self.P[dead] = self.pos[t][dead]                    # stopped racers stay at their last finite point
+        self.P[dead] = self.pos[t][dead]  # stopped racers stay at their last finite point
         return np.where(dead, self.loss[t], loss)
 
     # -- results --------------------------------------------------------------------------
@@ -189,9 +194,18 @@ class Race:
         k = int(self.steps_taken[row]) if upto is None else min(upto, int(self.steps_taken[row]))
         pos = self.pos[: k + 1, row]
         status = "diverged" if not self.alive[row] else ("finished" if self.done >= self.total else "running")
-        return RacerPath(self.cfg.racers[i].label, pos, self.loss[: k + 1, row], self.grad[:k, row],
-                         np.diff(pos, axis=0), self.vel[:k, row], self.eff[:k, row], self.lrs[:k, row],
-                         status, self.messages[row])
+        return RacerPath(
+            self.cfg.racers[i].label,
+            pos,
+            self.loss[: k + 1, row],
+            self.grad[:k, row],
+            np.diff(pos, axis=0),
+            self.vel[:k, row],
+            self.eff[:k, row],
+            self.lrs[:k, row],
+            status,
+            self.messages[row],
+        )
 
     def paths(self) -> list[RacerPath]:
         return [self.path(i) for i in range(self.n)]

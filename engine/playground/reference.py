@@ -3,6 +3,7 @@ its own (gradient, noise, `build_optimizer`'s torch.optim step(), LRSchedule ste
 the loss), sharing no code with Race's loop. Race (batched or exact=True) must reproduce
 these paths. Slow: it is not used by the app.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -22,7 +23,7 @@ def reference_paths(cfg: PlaygroundConfig, steps: int | None = None) -> list[dic
     A racer that diverges stops (its arrays are shorter)."""
     fn = get_function(cfg.function)
     T = cfg.steps if steps is None else steps
-    noise = (np.random.default_rng(cfg.seed).standard_normal((cfg.steps, 2)) * cfg.sigma if cfg.sigma > 0 else None)
+    noise = np.random.default_rng(cfg.seed).standard_normal((cfg.steps, 2)) * cfg.sigma if cfg.sigma > 0 else None
     out = []
     for racer in cfg.racers:
         p = torch.nn.Parameter(torch.tensor(cfg.start_point, dtype=torch.float64))
@@ -56,6 +57,12 @@ def reference_paths(cfg: PlaygroundConfig, steps: int | None = None) -> list[dic
             grads.append(g.numpy().copy())
             pos.append(x)
             loss.append(value)
-        out.append({"positions": np.array(pos), "losses": np.array(loss),
-                    "gradients": np.array(grads).reshape(-1, 2), "velocities": np.array(vels).reshape(-1, 2)})
+        out.append(
+            {
+                "positions": np.array(pos),
+                "losses": np.array(loss),
+                "gradients": np.array(grads).reshape(-1, 2),
+                "velocities": np.array(vels).reshape(-1, 2),
+            }
+        )
     return out

@@ -1,5 +1,6 @@
 """A race in a session file: `meta["playground"]` describes it, `arrays["playground/<racer>/<series>"]`
 hold the paths. Replay reads them back; `summarize_playground` is what `descent info` prints."""
+
 from __future__ import annotations
 
 import math
@@ -26,8 +27,13 @@ def racer_summary(cfg: PlaygroundConfig, i: int, path: RacerPath) -> dict[str, A
     r = cfg.racers[i]
     last = path.positions[-1]
     return {
-        "label": r.label, "color": r.color, "optimizer": r.optim.name, "lr": r.optim.lr,
-        "schedule": r.schedule.name, "status": path.status, "message": path.message,
+        "label": r.label,
+        "color": r.color,
+        "optimizer": r.optim.name,
+        "lr": r.optim.lr,
+        "schedule": r.schedule.name,
+        "status": path.status,
+        "message": path.message,
         "steps_taken": path.steps_taken,
         "final_loss": _finite(path.losses[-1]),
         "final_position": [_finite(last[0]), _finite(last[1])],
@@ -40,8 +46,9 @@ def race_to_session(race: Race, session: Session | None = None) -> Session:
     return paths_to_session(race.cfg, race.paths(), race.done, session)
 
 
-def paths_to_session(cfg: PlaygroundConfig, paths: list[RacerPath], steps_done: int,
-                     session: Session | None = None) -> Session:
+def paths_to_session(
+    cfg: PlaygroundConfig, paths: list[RacerPath], steps_done: int, session: Session | None = None
+) -> Session:
     """Add a race's config and recorded paths (live or replayed) to a session."""
     session = session if session is not None else Session()
     fn = get_function(cfg.function)
@@ -54,9 +61,13 @@ def paths_to_session(cfg: PlaygroundConfig, paths: list[RacerPath], steps_done: 
             session.arrays[f"{KEY}/{path.label}/{name}"] = np.ascontiguousarray(getattr(path, name))
     session.meta[KEY] = {
         "config": cfg.model_dump(mode="json"),
-        "function": {"name": fn.name, "title": fn.title, "lesson": fn.lesson,
-                     "domain": [list(fn.domain[0]), list(fn.domain[1])],
-                     "minima": [list(m) for m in fn.minima(cfg.params)]},
+        "function": {
+            "name": fn.name,
+            "title": fn.title,
+            "lesson": fn.lesson,
+            "domain": [list(fn.domain[0]), list(fn.domain[1])],
+            "minima": [list(m) for m in fn.minima(cfg.params)],
+        },
         "start": list(cfg.start_point),
         "steps_done": int(steps_done),
         "series": list(SERIES),
@@ -88,14 +99,21 @@ def playground_from_session(session: Session) -> tuple[PlaygroundConfig, list[Ra
                 raise ValueError(f"the session's playground racer '{r.label}' has no '{name}' array")
             arrays[name] = np.asarray(a, dtype=np.float64)
         k = len(arrays["positions"]) - 1
-        shapes_ok = (k >= 0 and arrays["positions"].shape == (k + 1, 2) and arrays["losses"].shape == (k + 1,)
-                     and all(arrays[n].shape == (k, 2) for n in ("gradients", "updates", "velocities", "step_sizes"))
-                     and arrays["lrs"].shape == (k,))
+        shapes_ok = (
+            k >= 0
+            and arrays["positions"].shape == (k + 1, 2)
+            and arrays["losses"].shape == (k + 1,)
+            and all(arrays[n].shape == (k, 2) for n in ("gradients", "updates", "velocities", "step_sizes"))
+            and arrays["lrs"].shape == (k,)
+        )
         if not shapes_ok:
             raise ValueError(f"the session's playground racer '{r.label}' has arrays of inconsistent shapes")
         extra = info.get(r.label, {})
-        paths.append(RacerPath(r.label, **arrays, status=str(extra.get("status", "finished")),
-                               message=str(extra.get("message", ""))))
+        paths.append(
+            RacerPath(
+                r.label, **arrays, status=str(extra.get("status", "finished")), message=str(extra.get("message", ""))
+            )
+        )
     return cfg, paths
 
 
@@ -106,8 +124,9 @@ def summarize_playground(session: Session) -> dict[str, Any] | None:
     if not isinstance(meta, dict):
         return None
     cfg = meta.get("config", {}) if isinstance(meta.get("config"), dict) else {}
-    arrays = {k[len(KEY) + 1:]: list(np.shape(v)) for k, v in sorted(session.arrays.items())
-              if k.startswith(f"{KEY}/")}
+    arrays = {
+        k[len(KEY) + 1 :]: list(np.shape(v)) for k, v in sorted(session.arrays.items()) if k.startswith(f"{KEY}/")
+    }
     return {
         "function": cfg.get("function"),
         "settings": {k: cfg.get(k) for k in ("condition", "rotation", "sigma", "seed", "steps", "exact")},

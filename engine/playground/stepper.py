@@ -12,6 +12,7 @@ AMSGrad) with the same hyperparameters (`OptimConfig`). `engine.playground.refer
 runs the real optimizers from `build_optimizer`, and the tests require both to give the
 same paths (relative difference < 1e-10) for every optimizer and option.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,8 +23,15 @@ FAMILIES = ("sgd", "adagrad", "rmsprop", "adam")
 
 
 def family_of(name: str) -> str:
-    return {"sgd": "sgd", "momentum": "sgd", "nesterov": "sgd", "adagrad": "adagrad",
-            "rmsprop": "rmsprop", "adam": "adam", "adamw": "adam"}[name]
+    return {
+        "sgd": "sgd",
+        "momentum": "sgd",
+        "nesterov": "sgd",
+        "adagrad": "adagrad",
+        "rmsprop": "rmsprop",
+        "adam": "adam",
+        "adamw": "adam",
+    }[name]
 
 
 def _col(values) -> np.ndarray:
@@ -65,7 +73,7 @@ class _SGD(_Family):
             g = g + self.wd * p
         buf = self.buf
         if t == 1:
-            buf[:] = g                            # torch: buf = clone(grad) on the first step
+            buf[:] = g  # torch: buf = clone(grad) on the first step
         else:
             buf *= self.mom
             buf += self.damp1 * g
@@ -89,7 +97,7 @@ class _Adagrad(_Family):
             g = g + self.wd * p
         self.sum += g * g
         clr = lr / (1.0 + (t - 1) * self.lr_decay) if self.any_decay else lr
-        np.divide(clr, np.sqrt(self.sum) + self.eps, out=eff)     # torch: p.addcdiv_(g, std, value=-clr)
+        np.divide(clr, np.sqrt(self.sum) + self.eps, out=eff)  # torch: p.addcdiv_(g, std, value=-clr)
         p -= eff * g
 
 
@@ -116,7 +124,7 @@ class _RMSprop(_Family):
         self.sq += self.alpha1 * (g * g)
         s = self.sq
         if self.any_centered:
-            self.gavg += self.alpha1 * (g - self.gavg)             # torch: grad_avg.lerp_(grad, 1 - alpha)
+            self.gavg += self.alpha1 * (g - self.gavg)  # torch: grad_avg.lerp_(grad, 1 - alpha)
             s = s - self.centered * (self.gavg * self.gavg)
         avg = np.sqrt(s) + self.eps
         if self.any_mom:
@@ -149,15 +157,15 @@ class _Adam(_Family):
         self.v = np.zeros((self.k, 2))
         self.vmax = np.zeros((self.k, 2))
         self.one = np.ones((self.k, 2))
-        self.b1t, self.b2t = self.one.copy(), self.one.copy()     # beta ** t as running products
+        self.b1t, self.b2t = self.one.copy(), self.one.copy()  # beta ** t as running products
 
     def step(self, t: int) -> None:
         p, g, lr, vel, eff = self.p, self.g, self.lr, self.vel, self.eff
         if self.any_decoupled:
-            p *= 1.0 - lr * self.wd_decoupled                       # AdamW: param.mul_(1 - lr * wd)
+            p *= 1.0 - lr * self.wd_decoupled  # AdamW: param.mul_(1 - lr * wd)
         if self.any_coupled:
             g = g + self.wd_coupled * p
-        self.m += self.b1c * (g - self.m)                           # torch: exp_avg.lerp_(grad, 1 - beta1)
+        self.m += self.b1c * (g - self.m)  # torch: exp_avg.lerp_(grad, 1 - beta1)
         self.v *= self.b2
         self.v += self.b2c * (g * g)
         s = self.v
@@ -166,7 +174,7 @@ class _Adam(_Family):
             s = np.where(self.amsgrad, self.vmax, self.v)
         self.b1t *= self.b1
         self.b2t *= self.b2
-        step_size = lr / (self.one - self.b1t)                      # torch: lr / (1 - beta1 ** step)
+        step_size = lr / (self.one - self.b1t)  # torch: lr / (1 - beta1 ** step)
         denom = np.sqrt(s) / np.sqrt(self.one - self.b2t) + self.eps
         np.divide(step_size, denom, out=eff)
         p -= eff * self.m
@@ -193,8 +201,12 @@ class BatchedOptimizers:
                 rows = slice(start, start + len(members))
                 self.families.append(_CLASSES[f](rows, members))
                 start += len(members)
-        self.has_velocity = np.array([c.name in ("momentum", "nesterov", "adam", "adamw")
-                                      or (c.name == "rmsprop" and c.rmsprop_momentum > 0) for c in cfgs])
+        self.has_velocity = np.array(
+            [
+                c.name in ("momentum", "nesterov", "adam", "adamw") or (c.name == "rmsprop" and c.rmsprop_momentum > 0)
+                for c in cfgs
+            ]
+        )
 
     def bind(self, p: np.ndarray, g: np.ndarray, lr: np.ndarray) -> None:
         """Attach the (n, 2) position, gradient and learning-rate arrays (rows in `order`)

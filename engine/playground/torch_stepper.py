@@ -6,6 +6,7 @@ view of one row of the gradient array, and its velocity and effective step size 
 from the optimizer's own state after every step. About 15x slower than the batched
 stepper (one optimizer.step() per racer and step); the tests check both agree.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,14 +25,18 @@ class TorchOptimizers:
     def __init__(self, cfgs: list[OptimConfig]) -> None:
         self.cfgs = cfgs
         self.order = sorted(range(len(cfgs)), key=lambda i: FAMILIES.index(family_of(cfgs[i].name)))
-        self.has_velocity = np.array([c.name in ("momentum", "nesterov", "adam", "adamw")
-                                      or (c.name == "rmsprop" and c.rmsprop_momentum > 0) for c in cfgs])
+        self.has_velocity = np.array(
+            [
+                c.name in ("momentum", "nesterov", "adam", "adamw") or (c.name == "rmsprop" and c.rmsprop_momentum > 0)
+                for c in cfgs
+            ]
+        )
 
     def bind(self, p: np.ndarray, g: np.ndarray, lr: np.ndarray) -> None:
         self.lr = lr
         self.vel = np.zeros_like(p)
         self.eff = np.zeros_like(p)
-        pt, gt = torch.from_numpy(p), torch.from_numpy(g)          # share memory with the race's arrays
+        pt, gt = torch.from_numpy(p), torch.from_numpy(g)  # share memory with the race's arrays
         self.params, self.opts = [], []
         for row, i in enumerate(self.order):
             param = torch.nn.Parameter(pt[row])
@@ -66,5 +71,5 @@ def _velocity_and_step_size(opt: torch.optim.Optimizer, param: torch.Tensor, g: 
     # Adam / AdamW
     b1, b2 = g["betas"]
     v = st["max_exp_avg_sq"] if g["amsgrad"] else st["exp_avg_sq"]
-    denom = v.sqrt() / math.sqrt(1 - b2 ** t) + g["eps"]
-    return st["exp_avg"].numpy(), (lr / (1 - b1 ** t)) / denom.numpy()
+    denom = v.sqrt() / math.sqrt(1 - b2**t) + g["eps"]
+    return st["exp_avg"].numpy(), (lr / (1 - b1**t)) / denom.numpy()

@@ -1,5 +1,6 @@
 """f and f′ of the activation functions (lecture §1), with their saturated regions, for the
 activation explorer. Derivatives come from autograd on the same torch modules the models use."""
+
 from __future__ import annotations
 
 import math
@@ -42,10 +43,10 @@ def saturated_regions(name: str) -> list[tuple[float, float]]:
     """Input intervals where the output is within 1% of the output span of a bound (the
     probes' definition of saturated): there f′ ≈ 0 and learning stalls."""
     if name == "sigmoid":
-        a = math.log((1 - SAT_MARGIN) / SAT_MARGIN)         # σ(a) = 0.99
+        a = math.log((1 - SAT_MARGIN) / SAT_MARGIN)  # σ(a) = 0.99
         return [(-math.inf, -a), (a, math.inf)]
     if name == "tanh":
-        a = math.atanh(1 - 2 * SAT_MARGIN)                 # tanh(a) = 0.98 (1% of the span of 2)
+        a = math.atanh(1 - 2 * SAT_MARGIN)  # tanh(a) = 0.98 (1% of the span of 2)
         return [(-math.inf, -a), (a, math.inf)]
     return []
 

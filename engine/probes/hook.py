@@ -11,6 +11,7 @@ Between probes it does nothing, so training runs at full speed. When `max_snapsh
 stored, every other one is dropped and the interval doubles: cost and memory stay bounded
 whatever the run length.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,14 +33,14 @@ if TYPE_CHECKING:
     from engine.session.record import RunRecord
     from engine.train.trainer import Trainer
 
-GROUPS = ("act", "agrad", "grad", "weight")   # activations, their gradients, weight gradients, weights
+GROUPS = ("act", "agrad", "grad", "weight")  # activations, their gradients, weight gradients, weights
 
 
 def probe_batch(x: torch.Tensor, y: torch.Tensor, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """A fixed, seeded subset of the training data (sorted indices: reproducible order)."""
     n = int(x.shape[0])
     g = torch.Generator().manual_seed(seed + 2)
-    idx = torch.randperm(n, generator=g)[:min(size, n)].sort().values.to(x.device)
+    idx = torch.randperm(n, generator=g)[: min(size, n)].sort().values.to(x.device)
     return x[idx], y[idx]
 
 
@@ -54,25 +55,25 @@ class ProbeHook(TrainerHook):
         self._acts: list = []
         self._wlayers: list = []
         self._ranges: dict[str, list[GrowingRange]] = {}
-        self._capture: list[torch.Tensor | None] = []     # the step's activation gradients
-        self._retained: list[torch.Tensor | None] = []    # the step's activation outputs, grads retained
+        self._capture: list[torch.Tensor | None] = []  # the step's activation gradients
+        self._retained: list[torch.Tensor | None] = []  # the step's activation outputs, grads retained
         self._capture_fns: list = []
         self._handles: list = []
-        self._w_before: torch.Tensor | None = None    # the weights before a probed step, flat
-        self._w_copy = FlatCopy()                     # ... taken into this buffer, kept between probes
+        self._w_before: torch.Tensor | None = None  # the weights before a probed step, flat
+        self._w_copy = FlatCopy()  # ... taken into this buffer, kept between probes
         self._meta: dict[str, Any] | None = None
-        self._kinds: list[str] = []       # the activation layers' kinds
+        self._kinds: list[str] = []  # the activation layers' kinds
         self._prelu: list[nn.Module] = []  # the PReLU modules among them
-        self._sequential = False     # forward by walking the model's children (no hooks needed)
-        self._walk: list = []        # ... these: (child, activation index or None)
+        self._sequential = False  # forward by walking the model's children (no hooks needed)
+        self._walk: list = []  # ... these: (child, activation index or None)
         self._probing = False
         self._x: torch.Tensor | None = None
         self._last_step = -1
         self._mode_dependent = True
-        self._layout = BinLayout()   # the binning layout, reused while no range grows
+        self._layout = BinLayout()  # the binning layout, reused while no range grows
 
     # -- set-up -------------------------------------------------------------------------
-    def on_start(self, trainer: "Trainer") -> None:
+    def on_start(self, trainer: Trainer) -> None:
         model = trainer.model
         self._acts = activation_layers(model)
         self._wlayers = weight_layers(model)
@@ -81,8 +82,11 @@ class ProbeHook(TrainerHook):
         self._capture_fns = [self._retain(i) for i in range(len(self._acts))]
         self._kinds = [layer.kind for layer, _ in self._acts]
         self._prelu = [m for layer, m in self._acts if layer.kind == "prelu"]
-        self._sequential = (isinstance(model, nn.Sequential) and type(model).forward is nn.Sequential.forward
-                            and all(id(m) in children for _, m in self._acts))
+        self._sequential = (
+            isinstance(model, nn.Sequential)
+            and type(model).forward is nn.Sequential.forward
+            and all(id(m) in children for _, m in self._acts)
+        )
         # The walk: each child up to the last activation layer (the layers after it only
         # compute the output, which no probe reads), with the activation's index or None.
         position = {id(m): i for i, (_, m) in enumerate(self._acts)}
@@ -92,9 +96,12 @@ class ProbeHook(TrainerHook):
         self._walk = walk
         self._meta = None
         self._x, _ = probe_batch(trainer.data.x_train, trainer.data.y_train, self.cfg.batch_size, trainer.config.seed)
-        self._ranges = {"act": [GrowingRange() for _ in self._acts], "agrad": [GrowingRange() for _ in self._acts],
-                        "grad": [GrowingRange() for _ in self._wlayers],
-                        "weight": [GrowingRange() for _ in self._wlayers]}
+        self._ranges = {
+            "act": [GrowingRange() for _ in self._acts],
+            "agrad": [GrowingRange() for _ in self._acts],
+            "grad": [GrowingRange() for _ in self._wlayers],
+            "weight": [GrowingRange() for _ in self._wlayers],
+        }
         self._probe(trainer, with_grads=False)
 
     def layers_meta(self) -> dict[str, Any]:
@@ -104,12 +111,16 @@ class ProbeHook(TrainerHook):
         return self._meta
 
     def _layers_meta(self) -> dict[str, Any]:
-        return {"activations": [l.to_json() for l, _ in self._acts],
-                "weights": [l.to_json() for l, _ in self._wlayers],
-                "every": self.every, "bins": self.cfg.bins, "probe_batch": int(self._x.shape[0]) if self._x is not None else 0}
+        return {
+            "activations": [l.to_json() for l, _ in self._acts],
+            "weights": [l.to_json() for l, _ in self._wlayers],
+            "every": self.every,
+            "bins": self.cfg.bins,
+            "probe_batch": int(self._x.shape[0]) if self._x is not None else 0,
+        }
 
     # -- the step -----------------------------------------------------------------------
-    def before_step(self, trainer: "Trainer", xb: torch.Tensor, yb: torch.Tensor) -> None:
+    def before_step(self, trainer: Trainer, xb: torch.Tensor, yb: torch.Tensor) -> None:
         if (trainer.step + 1) % self.every:
             return
         self._probing = True
@@ -122,13 +133,15 @@ class ProbeHook(TrainerHook):
     def _retain(self, i: int):
         """A forward hook that keeps the gradient of the activation's output (its first use in
         the step): retain_grad stores it during backward without calling back into Python."""
+
         def fwd(_m, _inp, out) -> None:
             if isinstance(out, torch.Tensor) and out.requires_grad and self._retained[i] is None:
                 out.retain_grad()
                 self._retained[i] = out
+
         return fwd
 
-    def after_step(self, trainer: "Trainer") -> None:
+    def after_step(self, trainer: Trainer) -> None:
         if not self._probing:
             return
         self._probing = False
@@ -139,7 +152,7 @@ class ProbeHook(TrainerHook):
         self._retained = []
         self._probe(trainer, with_grads=self.cfg.gradients)
 
-    def on_finish(self, trainer: "Trainer") -> None:
+    def on_finish(self, trainer: Trainer) -> None:
         for h in self._handles:
             h.remove()
         self._handles = []
@@ -148,18 +161,19 @@ class ProbeHook(TrainerHook):
 
     # -- one probe ------------------------------------------------------------------------
     @torch.no_grad()
-    def _forward_activations(self, trainer: "Trainer") -> list[torch.Tensor]:
+    def _forward_activations(self, trainer: Trainer) -> list[torch.Tensor]:
         outs: list[torch.Tensor | None] = [None] * len(self._acts)
 
         def make(i: int):
             def fwd(_m, _inp, out) -> None:
                 outs[i] = out.detach() if isinstance(out, torch.Tensor) else None
+
             return fwd
+
         model = trainer.model
         # A plain Sequential is walked child by child and the activations are its children's
         # outputs; anything else is run whole with forward hooks on the activation modules.
-        handles = [] if self._sequential else [m.register_forward_hook(make(i))
-                                                for i, (_, m) in enumerate(self._acts)]
+        handles = [] if self._sequential else [m.register_forward_hook(make(i)) for i, (_, m) in enumerate(self._acts)]
         # Eval mode: deterministic, and batch norm's running statistics stay untouched (the
         # switch itself walks every module, so it is skipped where it changes nothing).
         switch = model.training and self._mode_dependent
@@ -181,7 +195,7 @@ class ProbeHook(TrainerHook):
                 h.remove()
         return [o if o is not None else torch.zeros(0, device=self._x.device) for o in outs]
 
-    def _probe(self, trainer: "Trainer", with_grads: bool) -> None:
+    def _probe(self, trainer: Trainer, with_grads: bool) -> None:
         bins = self.cfg.bins
         acts = self._forward_activations(trainer)
         snap: dict[str, Any] = {"step": int(trainer.step)}
@@ -206,7 +220,7 @@ class ProbeHook(TrainerHook):
             snap["grad"], snap["agrad"] = summaries[2].as_dict(), summaries[3].as_dict()
             if previous is not None:
                 norms = host[-1]
-                num, den = norms[:len(weights)], norms[len(weights):]
+                num, den = norms[: len(weights)], norms[len(weights) :]
                 snap["update_ratio"] = num / np.maximum(den, 1e-30)
         else:
             snap["grad"] = _empty(len(self._wlayers), bins)
@@ -215,8 +229,9 @@ class ProbeHook(TrainerHook):
         self._capture = []
         self._w_before = None
         slopes = iter(host[prelu_at] if prelu_at >= 0 else ())
-        snap["prelu_slope"] = np.array([next(slopes) if layer.kind == "prelu" else math.nan for layer, _ in self._acts],
-                                       dtype=np.float64)
+        snap["prelu_slope"] = np.array(
+            [next(slopes) if layer.kind == "prelu" else math.nan for layer, _ in self._acts], dtype=np.float64
+        )
         self._last_step = trainer.step
         self.snapshots.append(snap)
         self.latest = snap
@@ -231,7 +246,7 @@ class ProbeHook(TrainerHook):
         trainer.emit(Payload(trainer.run_id, "probes", data))
 
     # -- session ----------------------------------------------------------------------------
-    def export(self, record: "RunRecord") -> None:
+    def export(self, record: RunRecord) -> None:
         if not self.snapshots:
             return
         snaps = self.snapshots
@@ -248,5 +263,12 @@ class ProbeHook(TrainerHook):
 
 def _empty(n: int, bins: int) -> dict[str, np.ndarray]:
     nan = np.full(n, math.nan)
-    return LayerSummary(hist=np.zeros((n, bins), np.float32), range=np.full((n, 2), math.nan), mean=nan,
-                        std=nan.copy(), norm=nan.copy(), count=np.zeros(n), nonfinite=np.zeros(n)).as_dict()
+    return LayerSummary(
+        hist=np.zeros((n, bins), np.float32),
+        range=np.full((n, 2), math.nan),
+        mean=nan,
+        std=nan.copy(),
+        norm=nan.copy(),
+        count=np.zeros(n),
+        nonfinite=np.zeros(n),
+    ).as_dict()

@@ -1,5 +1,6 @@
 """The initialization study: every layer's activations at init, before any training step,
 for a batch of real data (lecture §2; Glorot & Bengio 2010, figure of per-layer histograms)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from engine.probes.hook import probe_batch
 from engine.probes.layers import activation_layers
 from engine.probes.stats import GrowingRange, LayerSummary, summarize
 
-SYMMETRY_TOL = 1e-5   # relative spread across units below this: the units are identical
+SYMMETRY_TOL = 1e-5  # relative spread across units below this: the units are identical
 
 
 @dataclass
@@ -35,18 +36,28 @@ class InitStudy:
         return np.asarray(self.summary.extra["unit_spread"]) < SYMMETRY_TOL
 
 
-def init_study(config: ExperimentConfig, depth: int, width: int, init: str | None = None,
-               activation: str | None = None, n_samples: int = 512, bins: int = 50,
-               data: DataBundle | None = None) -> InitStudy:
+def init_study(
+    config: ExperimentConfig,
+    depth: int,
+    width: int,
+    init: str | None = None,
+    activation: str | None = None,
+    n_samples: int = 512,
+    bins: int = 50,
+    data: DataBundle | None = None,
+) -> InitStudy:
     """Build a `depth`×`width` network of the config's family with the given init and
     activation and probe its activations on `n_samples` training samples (no training)."""
     if not 1 <= depth <= 16:
         raise ValueError(f"depth must be in [1, 16], got {depth}")
     if not 1 <= width <= 4096:
         raise ValueError(f"width must be in [1, 4096], got {width}")
-    updates: dict = {"model.hidden": [int(width)] * int(depth),
-               # per-layer lists are sized for the config's own depth: the study uses the model-wide settings
-               "model.dropout_layers": [], "model.batch_norm_layers": []}
+    updates: dict = {
+        "model.hidden": [int(width)] * int(depth),
+        # per-layer lists are sized for the config's own depth: the study uses the model-wide settings
+        "model.dropout_layers": [],
+        "model.batch_norm_layers": [],
+    }
     if init is not None:
         updates["model.init"] = init
     if activation is not None:
@@ -62,7 +73,9 @@ def init_study(config: ExperimentConfig, depth: int, width: int, init: str | Non
     def make(i: int):
         def fwd(_m, _inp, out) -> None:
             outs[i] = out.detach()
+
         return fwd
+
     handles = [m.register_forward_hook(make(i)) for i, (_, m) in enumerate(layers)]
     try:
         with torch.no_grad():

@@ -20,6 +20,7 @@ The torch path in `stats.py` (a GPU run's) computes the same, and tests hold the
 Compiled on first use and cached on disk (numba's `cache=True`): a machine's first probe pays
 the compilation (a few seconds), later processes load it in about 0.15 s.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -28,7 +29,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from engine.compiled import AVAILABLE as _NUMBA, jit as _jit, numba
+from engine.compiled import AVAILABLE as _NUMBA
+from engine.compiled import jit as _jit
+from engine.compiled import numba
 
 AVAILABLE = _NUMBA
 
@@ -39,15 +42,16 @@ def disable(reason: str) -> None:
     global AVAILABLE
     if AVAILABLE:
         AVAILABLE = False
-        warnings.warn(f"probes: compiled kernels disabled, using the torch path ({reason})", RuntimeWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"probes: compiled kernels disabled, using the torch path ({reason})", RuntimeWarning, stacklevel=2
+        )
 
 
 if AVAILABLE:
     # Bin indices: the values are finite, so no-NaN/Inf math (vectorizable min/max) is exact here;
     # no reassociation or contraction, so every value is binned the same wherever it sits.
     @_jit(fastmath={"nnan", "ninf", "nsz"})
-    def _bin_index(x, base, per_unit, top, idx):   # pragma: no cover - compiled
+    def _bin_index(x, base, per_unit, top, idx):  # pragma: no cover - compiled
         for j in range(x.shape[0]):
             b = (np.float64(x[j]) - base) * per_unit
             b = max(b, 0.0)
@@ -55,7 +59,7 @@ if AVAILABLE:
             idx[j] = np.int32(b)
 
     @_jit()
-    def _count(idx, n, scratch):   # pragma: no cover - compiled
+    def _count(idx, n, scratch):  # pragma: no cover - compiled
         # Four interleaved sub-histograms: consecutive values in one bin do not wait on each other.
         m = n - n % 4
         for j in range(0, m, 4):
@@ -72,7 +76,7 @@ if AVAILABLE:
     from numba.extending import intrinsic
 
     @intrinsic
-    def _float32_at(typingctx, address):   # pragma: no cover - compiled
+    def _float32_at(typingctx, address):  # pragma: no cover - compiled
         """The float32 pointer at an integer address (a CPU tensor's data_ptr())."""
         if not isinstance(address, numba.types.Integer):
             return None
@@ -80,13 +84,30 @@ if AVAILABLE:
 
         def codegen(context, builder, signature, args):
             return builder.inttoptr(args[0], context.get_value_type(ptr))
+
         return ptr(address), codegen
 
 
 # Columns of the per-layer results of `summarize` (MIN and MAX only where the range had to be
 # set or grown, NaN otherwise).
-(MIN, MAX, SUM, NORM, COUNT, NONFINITE, SATURATED, DEAD, SPREAD, HAS_HIST, MEAN, STD, RANGE_LO, RANGE_HI,
- DELTA, PREVIOUS) = range(16)
+(
+    MIN,
+    MAX,
+    SUM,
+    NORM,
+    COUNT,
+    NONFINITE,
+    SATURATED,
+    DEAD,
+    SPREAD,
+    HAS_HIST,
+    MEAN,
+    STD,
+    RANGE_LO,
+    RANGE_HI,
+    DELTA,
+    PREVIOUS,
+) = range(16)
 RESULTS = 16
 # Per-layer activation flags (`kind` argument).
 BOUNDED, RELU_LIKE = 1, 2
@@ -95,7 +116,7 @@ if AVAILABLE:
     # Extremes of values known to be finite (their sums are): no-NaN math lets them use
     # vector registers, and min/max are exact whatever the order.
     @_jit(fastmath={"nnan", "ninf", "nsz"})
-    def _extremes(x):   # pragma: no cover - compiled
+    def _extremes(x):  # pragma: no cover - compiled
         vmin, vmax = x[0], x[0]
         for j in range(x.shape[0]):
             vmin = min(vmin, x[j])
@@ -103,7 +124,7 @@ if AVAILABLE:
         return np.float64(vmin), np.float64(vmax)
 
     @_jit(fastmath={"reassoc", "contract"})
-    def _sum2(x, lo, hi):   # pragma: no cover - compiled
+    def _sum2(x, lo, hi):  # pragma: no cover - compiled
         """Sum and sum of squares, and how many values lie outside [lo, hi] (none while the
         range is NaN): in one vectorized pass, so the extremes are only looked for when a
         range has to be set or grown."""
@@ -117,7 +138,7 @@ if AVAILABLE:
         return total, squares, outside
 
     @_jit()
-    def _finite_stats(x):   # pragma: no cover - compiled
+    def _finite_stats(x):  # pragma: no cover - compiled
         """The careful pass for a layer holding NaN/Inf: statistics of its finite values."""
         vmin, vmax = np.inf, -np.inf
         total = squares = 0.0
@@ -134,7 +155,7 @@ if AVAILABLE:
         return vmin, vmax, total, squares, bad
 
     @_jit()
-    def _count_finite(x, base, per_unit, top, scratch):   # pragma: no cover - compiled
+    def _count_finite(x, base, per_unit, top, scratch):  # pragma: no cover - compiled
         for j in range(x.shape[0]):
             v = np.float64(x[j])
             if np.isfinite(v):
@@ -142,7 +163,7 @@ if AVAILABLE:
                 scratch[0, int(b)] += 1
 
     @_jit()
-    def _fit(lo, hi, grown, layer, vmin, vmax):   # pragma: no cover - compiled
+    def _fit(lo, hi, grown, layer, vmin, vmax):  # pragma: no cover - compiled
         """GrowingRange.fit for finite extremes (engine/probes/stats.py), on arrays."""
         if np.isnan(lo[layer]):
             span = vmax - vmin
@@ -157,7 +178,7 @@ if AVAILABLE:
             grown[layer] += 1
 
     @_jit()
-    def _range(lo, hi, layer, row):   # pragma: no cover - compiled
+    def _range(lo, hi, layer, row):  # pragma: no cover - compiled
         """The histogram range reported: (0, 1) while a layer has none."""
         if np.isnan(lo[layer]):
             row[RANGE_LO], row[RANGE_HI] = 0.0, 1.0
@@ -165,7 +186,7 @@ if AVAILABLE:
             row[RANGE_LO], row[RANGE_HI] = lo[layer], hi[layer]
 
     @_jit()
-    def _activation(x, shape, kind, mid, half, spread_samples, out):   # pragma: no cover - compiled
+    def _activation(x, shape, kind, mid, half, spread_samples, out):  # pragma: no cover - compiled
         """Saturated fraction (bounded kinds), dead-unit fraction (ReLU family: a unit whose
         output is never positive; NaN counts as alive) and the spread across units."""
         samples, units, positions = shape[0], shape[1], shape[2]
@@ -183,7 +204,7 @@ if AVAILABLE:
                 for s in range(samples):
                     for p in range(positions):
                         v = u[s, c, p]
-                        if not (v <= 0):        # positive, or NaN
+                        if not (v <= 0):  # positive, or NaN
                             alive = True
                             break
                     if alive:
@@ -214,7 +235,7 @@ if AVAILABLE:
             out[SPREAD] = dev_max / scale if (scale > 1e-12 and not nan) else np.nan
 
     @_jit(fastmath={"reassoc", "contract"})
-    def _delta(x, prev, out):   # pragma: no cover - compiled
+    def _delta(x, prev, out):  # pragma: no cover - compiled
         d2 = p2 = 0.0
         for j in range(x.shape[0]):
             a, b = np.float64(x[j]), np.float64(prev[j])
@@ -223,8 +244,9 @@ if AVAILABLE:
         out[DELTA], out[PREVIOUS] = np.sqrt(d2), np.sqrt(p2)
 
     @_jit()
-    def _summarize(addresses, sizes, lo, hi, grown, kinds, shapes, mids, halves, spread_samples,
-                   prev, prev_starts, hist, out):   # pragma: no cover - compiled
+    def _summarize(
+        addresses, sizes, lo, hi, grown, kinds, shapes, mids, halves, spread_samples, prev, prev_starts, hist, out
+    ):  # pragma: no cover - compiled
         bins = hist.shape[1]
         top = bins - 0.5
         scratch = np.zeros((4, bins), np.int64)
@@ -236,8 +258,8 @@ if AVAILABLE:
             x = numba.carray(_float32_at(addresses[layer]), (n,)) if n else np.zeros(0, np.float32)
             row = out[layer]
             row[:] = np.nan
-            if prev_starts[layer] >= 0:     # the norm of the change since a previous copy, and its own
-                _delta(x, prev[prev_starts[layer]:prev_starts[layer] + n], row)
+            if prev_starts[layer] >= 0:  # the norm of the change since a previous copy, and its own
+                _delta(x, prev[prev_starts[layer] : prev_starts[layer] + n], row)
             if n == 0:
                 row[COUNT] = row[NONFINITE] = row[HAS_HIST] = 0.0
                 _range(lo, hi, layer, row)
@@ -245,7 +267,7 @@ if AVAILABLE:
             # A NaN or ±Inf makes a sum non-finite (float32 values cannot overflow float64 sums).
             total, squares, outside = _sum2(x, lo[layer], hi[layer])
             bad = 0
-            vmin = vmax = np.nan    # needed only to set or grow the range
+            vmin = vmax = np.nan  # needed only to set or grow the range
             if not (np.isfinite(total) and np.isfinite(squares)):
                 vmin, vmax, total, squares, bad = _finite_stats(x)
             elif outside or np.isnan(lo[layer]):
@@ -255,7 +277,7 @@ if AVAILABLE:
             row[HAS_HIST] = 0.0
             if bad == n:
                 _range(lo, hi, layer, row)
-                continue           # nothing finite: no histogram, no statistics
+                continue  # nothing finite: no histogram, no statistics
             row[MIN], row[MAX], row[SUM], row[NORM] = vmin, vmax, total, np.sqrt(squares)
             mean = total / (n - bad)
             row[MEAN] = mean
@@ -277,10 +299,20 @@ if AVAILABLE:
                 _activation(x, shapes[layer], kinds[layer], mids[layer], halves[layer], spread_samples, row)
 
 
-def summarize(layers: Sequence[torch.Tensor], lo: np.ndarray, hi: np.ndarray, grown: np.ndarray,
-              kinds: np.ndarray, shapes: np.ndarray, mids: np.ndarray, halves: np.ndarray, spread_samples: int,
-              bins: int, prev: np.ndarray | None = None,
-              prev_starts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def summarize(
+    layers: Sequence[torch.Tensor],
+    lo: np.ndarray,
+    hi: np.ndarray,
+    grown: np.ndarray,
+    kinds: np.ndarray,
+    shapes: np.ndarray,
+    mids: np.ndarray,
+    halves: np.ndarray,
+    spread_samples: int,
+    bins: int,
+    prev: np.ndarray | None = None,
+    prev_starts: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Every layer's statistics, range (lo, hi, grown: updated in place as GrowingRange.fit
     does; `grown` a float64 array like them) and histogram, in one call: ((layers, bins)
     counts as float32, as the torch path gives them (exact up to 2**24 per bin), and
@@ -291,17 +323,25 @@ def summarize(layers: Sequence[torch.Tensor], lo: np.ndarray, hi: np.ndarray, gr
     `shapes[i]`: its (samples, units, positions). With `prev` (a flat float32 array) and
     `prev_starts[i] >= 0`, layer i also gets ||x - previous|| and ||previous|| (DELTA,
     PREVIOUS), its previous values being prev[prev_starts[i]:][:size]."""
-    layers = [t if t.dtype == torch.float32 and t.is_cpu and t.is_contiguous()
-              else t.detach().to("cpu", torch.float32).contiguous() for t in layers]
+    layers = [
+        t
+        if t.dtype == torch.float32 and t.is_cpu and t.is_contiguous()
+        else t.detach().to("cpu", torch.float32).contiguous()
+        for t in layers
+    ]
     addresses = np.array([t.data_ptr() for t in layers], dtype=np.int64)
     sizes = np.array([t.numel() for t in layers], dtype=np.int64)
     hist = np.zeros((len(layers), bins), np.float32)
     out = np.empty((len(layers), RESULTS))
     if prev is None or prev_starts is None:
         prev, prev_starts = np.zeros(0, np.float32), np.full(len(layers), -1, np.int64)
-    elif prev.dtype != np.float32 or prev.ndim != 1 or any(
-            s >= 0 and s + n > prev.shape[0] for s, n in zip(prev_starts.tolist(), sizes.tolist())):
+    elif (
+        prev.dtype != np.float32
+        or prev.ndim != 1
+        or any(s >= 0 and s + n > prev.shape[0] for s, n in zip(prev_starts.tolist(), sizes.tolist()))
+    ):
         raise ValueError("summarize: `prev` must be a flat float32 array covering every compared layer")
-    _summarize(addresses, sizes, lo, hi, grown, kinds, shapes, mids, halves, spread_samples, prev,
-               prev_starts, hist, out)
+    _summarize(
+        addresses, sizes, lo, hi, grown, kinds, shapes, mids, halves, spread_samples, prev, prev_starts, hist, out
+    )
     return hist, out

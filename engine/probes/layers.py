@@ -1,4 +1,5 @@
 """Which modules of a network the probes watch, found by module type (never by position)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,14 +8,27 @@ from torch import nn
 
 # Activation modules and the name the views show for them.
 ACTIVATION_KINDS: dict[type, str] = {
-    nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu", nn.ReLU6: "relu6", nn.LeakyReLU: "leaky_relu",
-    nn.PReLU: "prelu", nn.ELU: "elu", nn.GELU: "gelu", nn.SiLU: "silu", nn.Softplus: "softplus",
-    nn.Hardtanh: "hardtanh", nn.Softsign: "softsign",
+    nn.Sigmoid: "sigmoid",
+    nn.Tanh: "tanh",
+    nn.ReLU: "relu",
+    nn.ReLU6: "relu6",
+    nn.LeakyReLU: "leaky_relu",
+    nn.PReLU: "prelu",
+    nn.ELU: "elu",
+    nn.GELU: "gelu",
+    nn.SiLU: "silu",
+    nn.Softplus: "softplus",
+    nn.Hardtanh: "hardtanh",
+    nn.Softsign: "softsign",
 }
 # Output bounds of the saturating activations: an output within 1% of the bound's span
 # of either bound counts as saturated.
-BOUNDS: dict[str, tuple[float, float]] = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "hardtanh": (-1.0, 1.0),
-                                          "softsign": (-1.0, 1.0)}
+BOUNDS: dict[str, tuple[float, float]] = {
+    "sigmoid": (0.0, 1.0),
+    "tanh": (-1.0, 1.0),
+    "hardtanh": (-1.0, 1.0),
+    "softsign": (-1.0, 1.0),
+}
 # Units of these are "dead" when their output is never positive on the probe batch.
 RELU_LIKE = frozenset({"relu", "relu6", "leaky_relu", "prelu"})
 

@@ -10,6 +10,7 @@ Empty tensors, constant tensors and NaN/Inf values are handled and counted, neve
 On the CPU, where numba is installed, one compiled kernel (kernels.py) does all of it instead,
 reading each layer where it lies.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -25,10 +26,10 @@ from engine.flat import flat_views
 from engine.probes import kernels
 from engine.probes.layers import BOUNDS, RELU_LIKE
 
-SAT_MARGIN = 0.01   # saturated: within 1% of the output span of a bound
+SAT_MARGIN = 0.01  # saturated: within 1% of the output span of a bound
 SPREAD_SAMPLES = 32  # samples used for the spread across units (the symmetry indicator)
-WIDE_RANGE = 1e30    # a histogram range beyond this (a diverging run) is binned in float64
-KEEP_BUFFERS = 1 << 22   # values: a probe's work buffers up to this size are kept between probes
+WIDE_RANGE = 1e30  # a histogram range beyond this (a diverging run) is binned in float64
+KEEP_BUFFERS = 1 << 22  # values: a probe's work buffers up to this size are kept between probes
 ACTIVATION_EXTRAS = ("saturated", "dead", "unit_spread")
 
 
@@ -65,18 +66,25 @@ class GrowingRange:
 class LayerSummary:
     """Host-side results for a list of layers (arrays over layers)."""
 
-    hist: np.ndarray            # (L, bins) counts of finite values
-    range: np.ndarray           # (L, 2) histogram range
-    mean: np.ndarray            # (L,)
-    std: np.ndarray             # (L,)
-    norm: np.ndarray            # (L,) L2 norm of the finite values
-    count: np.ndarray           # (L,) number of values
-    nonfinite: np.ndarray       # (L,) number of NaN/Inf values
-    extra: dict[str, np.ndarray] = field(default_factory=dict)   # saturated, dead, unit_spread...
+    hist: np.ndarray  # (L, bins) counts of finite values
+    range: np.ndarray  # (L, 2) histogram range
+    mean: np.ndarray  # (L,)
+    std: np.ndarray  # (L,)
+    norm: np.ndarray  # (L,) L2 norm of the finite values
+    count: np.ndarray  # (L,) number of values
+    nonfinite: np.ndarray  # (L,) number of NaN/Inf values
+    extra: dict[str, np.ndarray] = field(default_factory=dict)  # saturated, dead, unit_spread...
 
     def as_dict(self) -> dict[str, np.ndarray]:
-        d = {"hist": self.hist, "range": self.range, "mean": self.mean, "std": self.std, "norm": self.norm,
-             "count": self.count, "nonfinite": self.nonfinite}
+        d = {
+            "hist": self.hist,
+            "range": self.range,
+            "mean": self.mean,
+            "std": self.std,
+            "norm": self.norm,
+            "count": self.count,
+            "nonfinite": self.nonfinite,
+        }
         d.update(self.extra)
         return d
 
@@ -92,19 +100,19 @@ class BinLayout:
 
     def __init__(self) -> None:
         self._key: tuple | None = None
-        self.order: list[int] = []                       # buffer row → index of the layer
-        self.inverse = np.zeros(0, np.int64)             # index of the layer → buffer row
-        self.values: list[torch.Tensor] = []             # (rows, size) views of the value buffer
-        self.rows: list[tuple[int, int]] = []            # (first row, rows) of each size class
+        self.order: list[int] = []  # buffer row → index of the layer
+        self.inverse = np.zeros(0, np.int64)  # index of the layer → buffer row
+        self.values: list[torch.Tensor] = []  # (rows, size) views of the value buffer
+        self.rows: list[tuple[int, int]] = []  # (first row, rows) of each size class
         self.value_buffer = self.index_buffer = torch.empty(0)
-        self.slot_offsets = torch.empty(0, dtype=torch.int32)   # per value: the first slot of its layer
+        self.slot_offsets = torch.empty(0, dtype=torch.int32)  # per value: the first slot of its layer
         self._lims_key: tuple | None = None
         self._params: list[tuple[torch.Tensor, torch.Tensor]] = []
         self._redo: BinLayout | None = None
         self._flat: dict[tuple, _FlatPlan] = {}
 
     @property
-    def redo(self) -> "BinLayout":
+    def redo(self) -> BinLayout:
         """The layout for the layers binned again when their range grows (usually one)."""
         if self._redo is None:
             self._redo = BinLayout()
@@ -124,19 +132,24 @@ class BinLayout:
         for size, members in itertools.groupby(self.order, key=lambda i: sizes[i]):
             rows = len(list(members))
             self.rows.append((row, rows))
-            self.values.append(self.value_buffer[start:start + rows * size].view(rows, size))
+            self.values.append(self.value_buffer[start : start + rows * size].view(rows, size))
             row, start = row + rows, start + rows * size
         self.slot_offsets = torch.repeat_interleave(
             torch.arange(len(sizes), dtype=torch.int32, device=device).mul_(bins + 1),
-            torch.tensor([sizes[i] for i in self.order], device=device), output_size=total)
+            torch.tensor([sizes[i] for i in self.order], device=device),
+            output_size=total,
+        )
         self._key = key
         self._lims_key = None
 
-    def plan_flat(self, groups: list["Group"], tensors: Sequence[torch.Tensor], bins: int) -> "_FlatPlan":
+    def plan_flat(self, groups: list[Group], tensors: Sequence[torch.Tensor], bins: int) -> _FlatPlan:
         """The CPU path's plan: the per-layer constants the compiled kernel takes (it reads
         the layers in place, so there is no work buffer); rebuilt only when layers change."""
-        key = (tuple([t.shape for t in tensors]),
-               tuple([tuple(g[2]) if g[2] is not None else len(g[0]) for g in groups]), bins)
+        key = (
+            tuple([t.shape for t in tensors]),
+            tuple([tuple(g[2]) if g[2] is not None else len(g[0]) for g in groups]),
+            bins,
+        )
         plan = self._flat.get(key)
         if plan is None:
             # A few layouts alternate (a probe without gradients; one on an epoch's short last
@@ -160,9 +173,12 @@ class BinLayout:
         rebuilt (one small host→device copy) only when a range changes."""
         key = tuple(lims[i] for i in self.order)
         if key != self._lims_key:
-            table = torch.tensor([[lo, bins / (hi - lo)] for lo, hi in key], dtype=self.value_buffer.dtype,
-                                 device=self.value_buffer.device)
-            self._params = [(table[row:row + rows, :1], table[row:row + rows, 1:]) for row, rows in self.rows]
+            table = torch.tensor(
+                [[lo, bins / (hi - lo)] for lo, hi in key],
+                dtype=self.value_buffer.dtype,
+                device=self.value_buffer.device,
+            )
+            self._params = [(table[row : row + rows, :1], table[row : row + rows, 1:]) for row, rows in self.rows]
             self._lims_key = key
         return self._params
 
@@ -192,7 +208,6 @@ class _FlatPlan:
                 self.mids[i] = (lo + hi) / 2
                 self.halves[i] = (hi - lo) / 2 - SAT_MARGIN * (hi - lo)
 
-
     def previous_layout(self, groups: list[Group], g: int) -> tuple[slice, np.ndarray, int]:
         """For `previous` values of group g: its rows, each layer's start in the flat copy of
         the group (-1 for the layers of other groups) and the copy's size (kept per group:
@@ -214,8 +229,8 @@ class _HostRead:
     read through a numpy view of its own memory."""
 
     def __init__(self) -> None:
-        self.parts: list[torch.Tensor] = []      # float32, concatenated as they are
-        self.others: list[torch.Tensor] = []     # other dtypes (counts, float64), converted one by one
+        self.parts: list[torch.Tensor] = []  # float32, concatenated as they are
+        self.others: list[torch.Tensor] = []  # other dtypes (counts, float64), converted one by one
 
     def add(self, t: torch.Tensor) -> int:
         """Queue a tensor; its flat float64 values come back at this index of `read()`."""
@@ -224,7 +239,7 @@ class _HostRead:
             self.parts.append(t)
             return len(self.parts) - 1
         self.others.append(t)
-        return -len(self.others)      # negative: counted from the end
+        return -len(self.others)  # negative: counted from the end
 
     def read(self) -> list[np.ndarray]:
         tensors = self.parts + self.others[::-1]
@@ -237,7 +252,7 @@ class _HostRead:
         out = []
         start = 0
         for t in tensors:
-            out.append(host[start:start + t.numel()])
+            out.append(host[start : start + t.numel()])
             start += t.numel()
         return out
 
@@ -265,10 +280,17 @@ class _LayerStats:
         apart: aminmax over rows is many times slower on CPU.)"""
         # Sums in float64: the variance comes from E[x²] − E[x]², which float32 would spoil
         # for a layer far from 0 (a bias around 100 with a spread of 1).
-        parts = [torch.stack([values.amin(dim=1).double(), values.amax(dim=1).double(),
-                              values.sum(dim=1, dtype=torch.float64),
-                              torch.linalg.vector_norm(values, dim=1, dtype=torch.float64)])
-                 for values in self.layout.values]
+        parts = [
+            torch.stack(
+                [
+                    values.amin(dim=1).double(),
+                    values.amax(dim=1).double(),
+                    values.sum(dim=1, dtype=torch.float64),
+                    torch.linalg.vector_norm(values, dim=1, dtype=torch.float64),
+                ]
+            )
+            for values in self.layout.values
+        ]
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
     def bin(self, lims: list[tuple[float, float]], nan: bool = True) -> torch.Tensor:
@@ -276,18 +298,18 @@ class _LayerStats:
         dropped; `nan=False` when the values are known to hold no NaN."""
         layout, bins = self.layout, self.bins
         for values, (lo, per_unit) in zip(layout.values, layout.params(lims, bins)):
-            values.sub_(lo).mul_(per_unit)      # (x - lo) · bins / (hi - lo), as torch.histc bins
+            values.sub_(lo).mul_(per_unit)  # (x - lo) · bins / (hi - lo), as torch.histc bins
         # Values outside a range are clamped into its end bins (the top edge into the last).
         layout.value_buffer.clamp_(0, bins - 0.5)
         if nan:
             layout.value_buffer.nan_to_num_(nan=bins + 0.25)
         idx = layout.index_buffer
-        idx.copy_(layout.value_buffer)          # float → int truncates: the bin ...
-        idx.add_(layout.slot_offsets)           # ... in the layer's own slots
+        idx.copy_(layout.value_buffer)  # float → int truncates: the bin ...
+        idx.add_(layout.slot_offsets)  # ... in the layer's own slots
         slots = self.n * (bins + 1)
         if idx.device.type == "cpu":
             counts = torch.bincount(idx, minlength=slots)
-        else:   # CUDA's bincount reads its input's extremes back to the host: a sync per call
+        else:  # CUDA's bincount reads its input's extremes back to the host: a sync per call
             counts = torch.zeros(slots, dtype=torch.int64, device=idx.device)
             counts.index_add_(0, idx, torch.ones_like(idx, dtype=torch.int64))
         layout.release()
@@ -295,16 +317,20 @@ class _LayerStats:
 
     def hist(self, counts: np.ndarray) -> np.ndarray:
         """(layers, bins) counts in the layers' order."""
-        return counts.reshape(self.n, self.bins + 1)[self.layout.inverse, :self.bins]
+        return counts.reshape(self.n, self.bins + 1)[self.layout.inverse, : self.bins]
 
     def stats(self, flat_stats: np.ndarray) -> np.ndarray:
         """(layers, 4) min, max, sum, norm in the layers' order."""
         return flat_stats.reshape(4, self.n).T[self.layout.inverse]
 
 
-def _summarize_compiled(groups: list[Group], bins: int, layout: BinLayout, read_along: Sequence[torch.Tensor],
-                        previous: tuple[int, torch.Tensor] | None = None
-                        ) -> tuple[list[LayerSummary], list[np.ndarray]]:
+def _summarize_compiled(
+    groups: list[Group],
+    bins: int,
+    layout: BinLayout,
+    read_along: Sequence[torch.Tensor],
+    previous: tuple[int, torch.Tensor] | None = None,
+) -> tuple[list[LayerSummary], list[np.ndarray]]:
     """`summarize_groups` on the CPU: a single compiled kernel (engine/probes/kernels.py)
     reads every layer in place and computes every statistic, range and histogram; NaN/Inf
     values are dropped and counted as on the torch path.
@@ -319,9 +345,9 @@ def _summarize_compiled(groups: list[Group], bins: int, layout: BinLayout, read_
         r = ranges[i]
         if math.isnan(r.lo):
             r.lo, r.hi = lo, hi
-    table = np.array([(r.lo, r.hi, r.grown) for r in ranges], dtype=np.float64).T.copy()   # lo, hi, grown
+    table = np.array([(r.lo, r.hi, r.grown) for r in ranges], dtype=np.float64).T.copy()  # lo, hi, grown
     prev = prev_starts = None
-    if previous is not None:    # the group's earlier values, compared in the same pass
+    if previous is not None:  # the group's earlier values, compared in the same pass
         rows, prev_starts, total = plan.previous_layout(groups, previous[0])
         prev = previous[1]
         if prev.requires_grad or prev.dtype != torch.float32 or prev.dim() != 1 or not prev.is_cpu:
@@ -330,24 +356,42 @@ def _summarize_compiled(groups: list[Group], bins: int, layout: BinLayout, read_
         if prev.shape[0] != total:
             raise ValueError(f"previous values: {prev.shape[0]} for layers of {total} values")
     try:
-        hist, res = kernels.summarize(tensors, table[0], table[1], table[2], plan.kinds, plan.shapes, plan.mids,
-                                      plan.halves, SPREAD_SAMPLES, bins, prev, prev_starts)
-    except Exception as e:   # a compiler that fails on this machine: the torch path, never a lost run
+        hist, res = kernels.summarize(
+            tensors,
+            table[0],
+            table[1],
+            table[2],
+            plan.kinds,
+            plan.shapes,
+            plan.mids,
+            plan.halves,
+            SPREAD_SAMPLES,
+            bins,
+            prev,
+            prev_starts,
+        )
+    except Exception as e:  # a compiler that fails on this machine: the torch path, never a lost run
         kernels.disable(f"{type(e).__name__}: {e}")
         return summarize_groups(groups, bins, layout=layout, read_along=read_along, previous=previous)
     for r, lo, hi, grown in zip(ranges, *table.tolist()):
         r.lo, r.hi, r.grown = lo, hi, int(grown)
-    cols = res.T.copy()          # one contiguous row per result: each group's part is a plain slice
-    lims = res[:, kernels.RANGE_LO:kernels.RANGE_HI + 1].copy()
+    cols = res.T.copy()  # one contiguous row per result: each group's part is a plain slice
+    lims = res[:, kernels.RANGE_LO : kernels.RANGE_HI + 1].copy()
     results = []
     start = 0
     for tensors_g, _, kinds_g in groups:
         sl = slice(start, start + len(tensors_g))
-        out = LayerSummary(hist=hist[sl], range=lims[sl], mean=cols[kernels.MEAN, sl], std=cols[kernels.STD, sl],
-                           norm=cols[kernels.NORM, sl], count=cols[kernels.COUNT, sl],
-                           nonfinite=cols[kernels.NONFINITE, sl])
+        out = LayerSummary(
+            hist=hist[sl],
+            range=lims[sl],
+            mean=cols[kernels.MEAN, sl],
+            std=cols[kernels.STD, sl],
+            norm=cols[kernels.NORM, sl],
+            count=cols[kernels.COUNT, sl],
+            nonfinite=cols[kernels.NONFINITE, sl],
+        )
         if kinds_g is not None:
-            out.extra = dict(zip(ACTIVATION_EXTRAS, cols[kernels.SATURATED:kernels.SPREAD + 1, sl]))
+            out.extra = dict(zip(ACTIVATION_EXTRAS, cols[kernels.SATURATED : kernels.SPREAD + 1, sl]))
         results.append(out)
         start = sl.stop
     along = [_host(t.detach()) for t in read_along]
@@ -368,17 +412,23 @@ def _unit_view(t: torch.Tensor) -> torch.Tensor:
 Group = tuple[list[torch.Tensor], list[GrowingRange], list[str] | None]
 
 
-def summarize(tensors: list[torch.Tensor], ranges: list[GrowingRange], bins: int,
-              kinds: list[str] | None = None) -> LayerSummary:
+def summarize(
+    tensors: list[torch.Tensor], ranges: list[GrowingRange], bins: int, kinds: list[str] | None = None
+) -> LayerSummary:
     """Histogram + statistics of each tensor; with `kinds`, also activation statistics:
     saturated fraction (bounded kinds), dead-unit fraction (ReLU family) and the spread
     across units (0 when all units of the layer are identical: unbroken symmetry)."""
     return summarize_groups([(tensors, ranges, kinds)], bins)[0][0]
 
 
-def summarize_groups(groups: list[Group], bins: int, *, layout: BinLayout | None = None,
-                     read_along: Sequence[torch.Tensor] = (),
-                     previous: tuple[int, torch.Tensor] | None = None) -> tuple[list[LayerSummary], list[np.ndarray]]:
+def summarize_groups(
+    groups: list[Group],
+    bins: int,
+    *,
+    layout: BinLayout | None = None,
+    read_along: Sequence[torch.Tensor] = (),
+    previous: tuple[int, torch.Tensor] | None = None,
+) -> tuple[list[LayerSummary], list[np.ndarray]]:
     """`summarize` for several groups of layers at once, with one device→host read on a GPU
     (two when a layer's range has to be set or grown).
 
@@ -406,7 +456,7 @@ def summarize_groups(groups: list[Group], bins: int, *, layout: BinLayout | None
     read = _HostRead()
     lims = [(r.lo, r.hi) if not math.isnan(r.lo) else (0.0, 1.0) for r in ranges]
     lims_arr = np.array(lims, dtype=np.float64).reshape(n, 2)
-    stats = np.full((n, 4), math.nan)    # min, max, sum, norm
+    stats = np.full((n, 4), math.nan)  # min, max, sum, norm
     hist = np.zeros((n, bins), np.float32)
     if live:
         # Round 1 (optimistic): bin with each layer's current range and read its extremes
@@ -439,7 +489,7 @@ def summarize_groups(groups: list[Group], bins: int, *, layout: BinLayout | None
             continue
         vmin, vmax = float(stats[i, 0]), float(stats[i, 1])
         if not (math.isfinite(vmin) and math.isfinite(vmax)):
-            ok = torch.isfinite(f)      # rare path: drop NaN/Inf and count them
+            ok = torch.isfinite(f)  # rare path: drop NaN/Inf and count them
             f = flat[i] = f[ok]
             nonfinite[i] = float(ok.numel() - f.numel())
             vmin = vmax = math.nan
@@ -449,12 +499,16 @@ def summarize_groups(groups: list[Group], bins: int, *, layout: BinLayout | None
         if f.numel():
             lims_arr[i] = ranges[i].fit(vmin, vmax)
             redo.append(i)
-    if redo:   # round 2: the layers whose range had to be set or grown, or that held NaN/Inf
+    if redo:  # round 2: the layers whose range had to be set or grown, or that held NaN/Inf
         # Their min, max, sum and norm from round 1 stand, unless NaN/Inf values were dropped.
         cleaned = bool(nonfinite[redo].any())
         again = _HostRead()
-        redo_stats = _LayerStats([flat[i] for i in redo], bins, layout.redo,
-                                 wide=any(max(abs(lims_arr[i, 0]), abs(lims_arr[i, 1])) > WIDE_RANGE for i in redo))
+        redo_stats = _LayerStats(
+            [flat[i] for i in redo],
+            bins,
+            layout.redo,
+            wide=any(max(abs(lims_arr[i, 0]), abs(lims_arr[i, 1])) > WIDE_RANGE for i in redo),
+        )
         redo_at = again.add(redo_stats.reductions()) if cleaned else None
         counts_at = again.add(redo_stats.bin([tuple(lims_arr[i]) for i in redo], nan=False))
         redo_host = again.read()
@@ -475,8 +529,15 @@ def summarize_groups(groups: list[Group], bins: int, *, layout: BinLayout | None
     start = 0
     for tensors_g, _, kinds_g in groups:
         sl = slice(start, start + len(tensors_g))
-        out = LayerSummary(hist=hist[sl], range=lims_arr[sl], mean=mean[sl], std=std[sl], norm=norm[sl],
-                           count=count[sl], nonfinite=nonfinite[sl])
+        out = LayerSummary(
+            hist=hist[sl],
+            range=lims_arr[sl],
+            mean=mean[sl],
+            std=std[sl],
+            norm=norm[sl],
+            count=count[sl],
+            nonfinite=nonfinite[sl],
+        )
         if kinds_g is not None:
             extra = np.full((len(ACTIVATION_EXTRAS), len(tensors_g)), math.nan)
             for j, i in enumerate(range(sl.start, sl.stop)):
@@ -492,7 +553,7 @@ def _activation_parts(t: torch.Tensor, kind: str, read: _HostRead) -> dict[str, 
     """Queue on `read` what the activation statistics of one layer need; returns where.
     A few small reductions per layer; the fractions and ratios follow on the host."""
     t = t if t.dtype == torch.float32 else t.float()
-    u = t if t.dim() == 2 else _unit_view(t)     # (samples, units[, positions])
+    u = t if t.dim() == 2 else _unit_view(t)  # (samples, units[, positions])
     at: dict[str, Any] = {"numel": u.numel()}
     if kind in BOUNDS:
         lo, hi = BOUNDS[kind]
@@ -525,7 +586,7 @@ def _activation_values(at: dict[str, Any], host: list[np.ndarray]) -> tuple[floa
     sat = float(host[at["saturated"]][0]) / max(1, at["numel"]) if "saturated" in at else math.nan
     dead = math.nan
     if "dead" in at:
-        unit_max = host[at["dead"]]       # each unit's largest output on the probe batch
+        unit_max = host[at["dead"]]  # each unit's largest output on the probe batch
         dead = float(np.count_nonzero(unit_max <= 0)) / max(1, unit_max.size)
     spread = math.nan
     if "spread" in at:

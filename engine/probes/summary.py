@@ -1,4 +1,5 @@
 """Read probes back from a RunRecord: the history the views replay and `descent info --json` prints."""
+
 from __future__ import annotations
 
 import math
@@ -15,19 +16,21 @@ def _clean(values: np.ndarray) -> list[float | None]:
     return [float(v) if math.isfinite(v) else None for v in np.asarray(values, dtype=np.float64).ravel()]
 
 
-def probe_history(record: "RunRecord") -> dict[str, Any] | None:
+def probe_history(record: RunRecord) -> dict[str, Any] | None:
     """{'steps', 'layers', and 'act/hist', 'grad/norm'... arrays} of a run, or None if it has no probes."""
     if "probes/steps" not in record.arrays:
         return None
-    out: dict[str, Any] = {"steps": np.asarray(record.arrays["probes/steps"]),
-                           "layers": record.meta.get("probes", {"activations": [], "weights": []})}
+    out: dict[str, Any] = {
+        "steps": np.asarray(record.arrays["probes/steps"]),
+        "layers": record.meta.get("probes", {"activations": [], "weights": []}),
+    }
     for key, arr in record.arrays.items():
         if key.startswith("probes/") and key != "probes/steps":
             out[key.removeprefix("probes/")] = np.asarray(arr)
     return out
 
 
-def summarize_probes(record: "RunRecord") -> dict[str, Any]:
+def summarize_probes(record: RunRecord) -> dict[str, Any]:
     """Per-layer statistics at every probe step plus the diagnostics raised (plain JSON)."""
     out: dict[str, Any] = {"diagnostics": list(record.meta.get("diagnostics", []))}
     h = probe_history(record)
@@ -57,6 +60,11 @@ def summarize_probes(record: "RunRecord") -> dict[str, Any]:
             if arr is not None and arr.ndim == 2 and i < arr.shape[1]:
                 entry[name] = _clean(arr[:, i])
         weights.append(entry)
-    out["probes"] = {"steps": [int(s) for s in h["steps"]], "every": layers.get("every"),
-                     "probe_batch": layers.get("probe_batch"), "activations": acts, "weights": weights}
+    out["probes"] = {
+        "steps": [int(s) for s in h["steps"]],
+        "every": layers.get("every"),
+        "probe_batch": layers.get("probe_batch"),
+        "activations": acts,
+        "weights": weights,
+    }
     return out

@@ -1,6 +1,7 @@
 """Early stopping with patience: keep the weights of the best validation epoch and put
 them back when the validation loss has not improved for `patience` epochs (or when the
 run reaches its last epoch), so the model the run ends with is the best one seen."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ class EarlyStoppingHook(TrainerHook):
         self.restored = False
 
     @torch.no_grad()
-    def on_epoch_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None:
+    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         loss = metrics["val_loss"]
         if loss < self.best_loss - self.min_delta:
             self.best_loss, self.best_epoch, self.wait = loss, trainer.epoch, 0
@@ -43,23 +44,34 @@ class EarlyStoppingHook(TrainerHook):
         if self.wait >= self.patience and not last:
             self.stopped_epoch = trainer.epoch
             self._restore(trainer)
-            trainer.request_stop(f"early stopping at epoch {trainer.epoch}: no val-loss improvement for "
-                                 f"{self.patience} epochs; restored the weights of epoch {self.best_epoch} "
-                                 f"(val loss {self.best_loss:.4g})")
+            trainer.request_stop(
+                f"early stopping at epoch {trainer.epoch}: no val-loss improvement for "
+                f"{self.patience} epochs; restored the weights of epoch {self.best_epoch} "
+                f"(val loss {self.best_loss:.4g})"
+            )
         elif last and self.best_epoch != trainer.epoch:
             self.stopped_epoch = trainer.epoch
             self._restore(trainer)
-            trainer.emit(Notice(trainer.run_id, f"restored the weights of the best epoch {self.best_epoch} "
-                                                f"(val loss {self.best_loss:.4g})"))
+            trainer.emit(
+                Notice(
+                    trainer.run_id,
+                    f"restored the weights of the best epoch {self.best_epoch} (val loss {self.best_loss:.4g})",
+                )
+            )
 
-    def _restore(self, trainer: "Trainer") -> None:
+    def _restore(self, trainer: Trainer) -> None:
         if self.best_state is not None:
             trainer.model.load_state_dict(self.best_state)
             self.restored = True
 
-    def export(self, record: "RunRecord") -> None:
+    def export(self, record: RunRecord) -> None:
         record.meta["early_stopping"] = self.state()
 
     def state(self) -> dict[str, Any]:
-        return {"best_epoch": self.best_epoch, "best_val_loss": self.best_loss, "stopped_epoch": self.stopped_epoch,
-                "restored": self.restored, "patience": self.patience}
+        return {
+            "best_epoch": self.best_epoch,
+            "best_val_loss": self.best_loss,
+            "stopped_epoch": self.stopped_epoch,
+            "restored": self.restored,
+            "patience": self.patience,
+        }

@@ -8,6 +8,7 @@ Adam the penalty gradient is rescaled per parameter while AdamW's decay is not
 (Loshchilov & Hutter 2019) — why both are offered. The curves keep the data loss; the
 penalty itself is recorded once per epoch as `epoch/penalty`.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -46,11 +47,11 @@ class PenaltyHook(TrainerHook):
         self.l2, self.l1 = float(l2), float(l1)
         self.weights: list[torch.Tensor] = []
 
-    def on_start(self, trainer: "Trainer") -> None:
+    def on_start(self, trainer: Trainer) -> None:
         self.weights = penalized_weights(trainer.model)
 
     @torch.no_grad()
-    def after_backward(self, trainer: "Trainer") -> None:
+    def after_backward(self, trainer: Trainer) -> None:
         pairs = [(w, w.grad) for w in self.weights if w.grad is not None]
         if not pairs:
             return
@@ -61,7 +62,7 @@ class PenaltyHook(TrainerHook):
         if self.l1:
             torch._foreach_add_(gs, torch._foreach_sign(ws), alpha=self.l1)
 
-    def on_epoch_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None:
+    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         value = penalty_value(self.weights, self.l2, self.l1)
         metrics["penalty"] = value
         trainer._series("epoch/penalty").append(value)

@@ -17,6 +17,7 @@ Version 1 files (no checkpoints) still open.
 Loading never unpickles: .npy members are read with allow_pickle=False, members of any
 other kind, pickles and paths that escape the archive are refused.
 """
+
 from __future__ import annotations
 
 import io
@@ -25,7 +26,7 @@ import os
 import re
 import tempfile
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +39,14 @@ from engine.session.record import RunRecord, Session
 
 FORMAT_NAME = "descent-session"
 FORMAT_VERSION = 2
-STORE_ABOVE_BYTES = 256 * 1024         # members larger than this are stored, not deflated
-MAX_TOTAL_BYTES = 8 * 1024**3          # refuse archives that would unpack to more than this
-_FIXED_TIME = (1980, 1, 1, 0, 0, 0)    # member timestamps: saving twice gives identical bytes
+STORE_ABOVE_BYTES = 256 * 1024  # members larger than this are stored, not deflated
+MAX_TOTAL_BYTES = 8 * 1024**3  # refuse archives that would unpack to more than this
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # member timestamps: saving twice gives identical bytes
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
 _PICKLE_MAGIC = (b"\x80", b"(dp", b"(lp", b"cnumpy", b"ccopy_reg")
 
 
-_UMASK = os.umask(0)      # read once at import (os.umask is process-wide: never toggle it later)
+_UMASK = os.umask(0)  # read once at import (os.umask is process-wide: never toggle it later)
 os.umask(_UMASK)
 
 
@@ -79,8 +80,7 @@ def session_to_members(session: Session) -> dict[str, bytes]:
     runs_manifest = []
     for i, run in enumerate(session.runs):
         d = f"runs/{i:03d}"
-        runs_manifest.append({"name": run.name, "dir": d, "state": run.state,
-                              "checkpoint": run.checkpoint is not None})
+        runs_manifest.append({"name": run.name, "dir": d, "state": run.state, "checkpoint": run.checkpoint is not None})
         members[f"{d}/config.json"] = run.config.model_dump_json(indent=1).encode()
         members[f"{d}/final.json"] = _json_bytes(run.final)
         members[f"{d}/meta.json"] = _json_bytes(run.meta)
@@ -95,13 +95,15 @@ def session_to_members(session: Session) -> dict[str, bytes]:
     for k, v in session.arrays.items():
         members[f"arrays/{_check_key(k)}.npy"] = _npy_bytes(v)
     members["meta.json"] = _json_bytes(session.meta)
-    members["manifest.json"] = _json_bytes({
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "app_version": session.app_version or __version__,
-        "created": session.created or datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "runs": runs_manifest,
-    })
+    members["manifest.json"] = _json_bytes(
+        {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "app_version": session.app_version or __version__,
+            "created": session.created or datetime.now(UTC).isoformat(timespec="seconds"),
+            "runs": runs_manifest,
+        }
+    )
     return members
 
 
@@ -123,13 +125,14 @@ def save_session(session: Session, path: str | os.PathLike) -> Path:
                     info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
                     # Large arrays (weights, trajectories) are float noise to deflate: storing them
                     # as they are saves seconds for a few percent of size.
-                    info.compress_type = zipfile.ZIP_STORED if len(members[name]) > STORE_ABOVE_BYTES \
-                        else zipfile.ZIP_DEFLATED
+                    info.compress_type = (
+                        zipfile.ZIP_STORED if len(members[name]) > STORE_ABOVE_BYTES else zipfile.ZIP_DEFLATED
+                    )
                     info.external_attr = 0o644 << 16
                     z.writestr(info, members[name])
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)   # mkstemp makes 0600; a session is an ordinary file
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a session is an ordinary file
         os.replace(tmp, path)
     except BaseException as e:
         try:
@@ -164,7 +167,9 @@ def read_members(path: str | os.PathLike) -> dict[str, bytes]:
                     raise SessionError(f"{path}: refused: member '{info.filename}' escapes the archive")
                 total += info.file_size
             if total > MAX_TOTAL_BYTES:
-                raise SessionError(f"{path}: refused: unpacks to {total} bytes, more than the {MAX_TOTAL_BYTES} allowed")
+                raise SessionError(
+                    f"{path}: refused: unpacks to {total} bytes, more than the {MAX_TOTAL_BYTES} allowed"
+                )
             members: dict[str, bytes] = {}
             for info in infos:
                 if info.is_dir():
@@ -172,7 +177,8 @@ def read_members(path: str | os.PathLike) -> dict[str, bytes]:
                 name = info.filename
                 data = z.read(info)
                 if name.endswith((".pkl", ".pickle", ".pt", ".pth")) or (
-                    not name.endswith((".npy", ".json", ".safetensors")) and data.startswith(_PICKLE_MAGIC)):
+                    not name.endswith((".npy", ".json", ".safetensors")) and data.startswith(_PICKLE_MAGIC)
+                ):
                     raise SessionError(f"{path}: refused: member '{name}' is a pickle (loading it could run code)")
                 if not name.endswith((".npy", ".json", ".safetensors", ".txt", ".md")):
                     raise SessionError(f"{path}: refused: unexpected member '{name}'")
@@ -204,7 +210,7 @@ def _arrays_under(path: Path, members: dict[str, bytes], prefix: str) -> dict[st
     out = {}
     for name, data in members.items():
         if name.startswith(prefix) and name.endswith(".npy"):
-            out[name[len(prefix):-4]] = _load_npy(path, name, data)
+            out[name[len(prefix) : -4]] = _load_npy(path, name, data)
     return dict(sorted(out.items()))
 
 
@@ -221,10 +227,15 @@ def load_session(path: str | os.PathLike) -> Session:
     if not isinstance(version, int) or version < 1:
         raise SessionError(f"{path}: invalid format_version {version!r}")
     if version > FORMAT_VERSION:
-        raise SessionError(f"{path}: made by a newer Descent (format version {version}); "
-                           f"this version reads up to {FORMAT_VERSION} — please upgrade")
-    session = Session(format_version=version, app_version=str(manifest.get("app_version", "")),
-                      created=str(manifest.get("created", "")))
+        raise SessionError(
+            f"{path}: made by a newer Descent (format version {version}); "
+            f"this version reads up to {FORMAT_VERSION} — please upgrade"
+        )
+    session = Session(
+        format_version=version,
+        app_version=str(manifest.get("app_version", "")),
+        created=str(manifest.get("created", "")),
+    )
     session.meta = _load_json(path, "meta.json", members["meta.json"]) if "meta.json" in members else {}
     session.arrays = _arrays_under(path, members, "arrays/")
     for entry in manifest.get("runs", []):

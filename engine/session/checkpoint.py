@@ -5,11 +5,13 @@ order (the epoch's permutation, the position in it and the batch generator's sta
 running sums of the current epoch and the run's own global random state (dropout). All
 arrays are plain numeric .npy members and everything else is JSON: no pickle.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -54,7 +56,7 @@ def _dropout_states(model: torch.nn.Module) -> list:
     return dropout_rng_states(model)
 
 
-def capture_checkpoint(trainer: "Trainer", rng: torch.Tensor | None = None) -> Checkpoint:
+def capture_checkpoint(trainer: Trainer, rng: torch.Tensor | None = None) -> Checkpoint:
     """Snapshot a trainer between two steps (call on its engine thread, after a flush)."""
     ck = Checkpoint()
     for k, v in trainer.model.state_dict().items():
@@ -78,36 +80,49 @@ def capture_checkpoint(trainer: "Trainer", rng: torch.Tensor | None = None) -> C
         if st is not None:
             ck.arrays[f"rng/dropout/{i}"] = _np(st)
     ck.meta = {
-        "step": int(trainer.step), "epoch": int(trainer.epoch), "pos": int(trainer._pos),
-        "optimizer": {"class": type(trainer.optimizer).__name__, "param_groups": _jsonable(sd["param_groups"]),
-                      "scalars": _jsonable(scalars) or {}},
+        "step": int(trainer.step),
+        "epoch": int(trainer.epoch),
+        "pos": int(trainer._pos),
+        "optimizer": {
+            "class": type(trainer.optimizer).__name__,
+            "param_groups": _jsonable(sd["param_groups"]),
+            "scalars": _jsonable(scalars) or {},
+        },
         "schedule": _jsonable(trainer.schedule.state_dict()),
-        "epoch_sums": {"loss": float(trainer._epoch_loss_sum), "correct": int(trainer._epoch_correct),
-                       "seen": int(trainer._epoch_seen)},
+        "epoch_sums": {
+            "loss": float(trainer._epoch_loss_sum),
+            "correct": int(trainer._epoch_correct),
+            "seen": int(trainer._epoch_seen),
+        },
     }
     return ck
 
 
-def restore_checkpoint(trainer: "Trainer", ck: Checkpoint, series: dict[str, np.ndarray] | None = None) -> torch.Tensor:
+def restore_checkpoint(trainer: Trainer, ck: Checkpoint, series: dict[str, np.ndarray] | None = None) -> torch.Tensor:
     """Put a fresh trainer (same config apart from train.epochs) in the saved state.
 
     Returns the run's global random state (to set before its next step). Raises
     CheckpointError naming what does not match."""
     m = ck.meta
     model_sd = trainer.model.state_dict()
-    saved = {k[len("model/"):]: v for k, v in ck.arrays.items() if k.startswith("model/")}
+    saved = {k[len("model/") :]: v for k, v in ck.arrays.items() if k.startswith("model/")}
     if set(saved) != set(model_sd):
-        raise CheckpointError("the saved weights do not match the model built from the config "
-                              f"({len(saved)} tensors saved, {len(model_sd)} expected)")
+        raise CheckpointError(
+            "the saved weights do not match the model built from the config "
+            f"({len(saved)} tensors saved, {len(model_sd)} expected)"
+        )
     for k, v in saved.items():
         if tuple(v.shape) != tuple(model_sd[k].shape):
-            raise CheckpointError(f"weight '{k}' has shape {tuple(v.shape)}, the model expects {tuple(model_sd[k].shape)}")
+            raise CheckpointError(
+                f"weight '{k}' has shape {tuple(v.shape)}, the model expects {tuple(model_sd[k].shape)}"
+            )
     dev = trainer.device
     trainer.model.load_state_dict({k: torch.from_numpy(np.array(v)).to(dev) for k, v in saved.items()})
     opt = m.get("optimizer", {})
     if opt.get("class") != type(trainer.optimizer).__name__:
-        raise CheckpointError(f"the optimizer state is for {opt.get('class')}, the config builds "
-                              f"{type(trainer.optimizer).__name__}")
+        raise CheckpointError(
+            f"the optimizer state is for {opt.get('class')}, the config builds {type(trainer.optimizer).__name__}"
+        )
     state: dict[int, dict[str, Any]] = {}
     for k, v in ck.arrays.items():
         if k.startswith("optim/"):
@@ -134,9 +149,15 @@ def restore_checkpoint(trainer: "Trainer", ck: Checkpoint, series: dict[str, np.
     if n_drop:
         from engine.model.mlp import set_dropout_rng_states
 
-        set_dropout_rng_states(trainer.model, [
-            torch.from_numpy(np.array(ck.arrays[f"rng/dropout/{i}"], dtype=np.uint8))
-            if f"rng/dropout/{i}" in ck.arrays else None for i in range(n_drop)])
+        set_dropout_rng_states(
+            trainer.model,
+            [
+                torch.from_numpy(np.array(ck.arrays[f"rng/dropout/{i}"], dtype=np.uint8))
+                if f"rng/dropout/{i}" in ck.arrays
+                else None
+                for i in range(n_drop)
+            ],
+        )
     trainer.step, trainer.epoch, trainer._pos = int(m["step"]), int(m["epoch"]), int(m["pos"])
     trainer.schedule.step_count = int((m.get("schedule") or {}).get("step_count", trainer.step))
     sums = m.get("epoch_sums", {})
@@ -156,8 +177,12 @@ def restore_checkpoint(trainer: "Trainer", ck: Checkpoint, series: dict[str, np.
     return torch.from_numpy(np.array(ck.arrays["rng/global"], dtype=np.uint8))
 
 
-def continue_run(record: "RunRecord", epochs: int | None = None, emit: Callable[["Event"], None] | None = None,
-                 run_id: str | None = None) -> tuple["Trainer", torch.Tensor]:
+def continue_run(
+    record: RunRecord,
+    epochs: int | None = None,
+    emit: Callable[[Event], None] | None = None,
+    run_id: str | None = None,
+) -> tuple[Trainer, torch.Tensor]:
     """A trainer that continues a saved run (optionally with more epochs in total).
 
     Returns the trainer and its global random state; set it with torch.set_rng_state

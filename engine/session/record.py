@@ -1,4 +1,5 @@
 """In-memory form of a session: runs with their config, series, arrays and metadata."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ class RunRecord:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     state: str = "finished"
-    checkpoint: "Checkpoint | None" = None
+    checkpoint: Checkpoint | None = None
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -7,23 +7,24 @@
   the window's minibatch predictions were right: an argmax over a few classes for every
   sample. numpy does that one row at a time (about 70 µs for 23 batches of 64 once the
   training steps have pushed it out of the caches); one compiled pass costs a fraction."""
+
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
-
-import math
-
 import torch
 
-from engine.compiled import AVAILABLE as _NUMBA, jit
+from engine.compiled import AVAILABLE as _NUMBA
+from engine.compiled import jit
 
 AVAILABLE = _NUMBA
 
 if AVAILABLE:
+
     @jit(fastmath={"reassoc", "contract"})
-    def _sum_squares(x):   # pragma: no cover - compiled
+    def _sum_squares(x):  # pragma: no cover - compiled
         total = 0.0
         for j in range(x.shape[0]):
             d = np.float64(x[j])
@@ -31,7 +32,7 @@ if AVAILABLE:
         return total
 
     @jit()
-    def _correct(logits, labels):   # pragma: no cover - compiled
+    def _correct(logits, labels):  # pragma: no cover - compiled
         """Rows whose argmax (numpy's: the first maximum; the first NaN if there is one)
         equals the label."""
         hits = 0
@@ -54,8 +55,9 @@ if AVAILABLE:
 def _disable(what: str, e: Exception) -> None:
     global AVAILABLE
     AVAILABLE = False
-    warnings.warn(f"trainer: compiled {what} disabled, using torch/numpy ({type(e).__name__}: {e})",
-                  RuntimeWarning, stacklevel=3)
+    warnings.warn(
+        f"trainer: compiled {what} disabled, using torch/numpy ({type(e).__name__}: {e})", RuntimeWarning, stacklevel=3
+    )
 
 
 def l2_norm(flat: torch.Tensor, view: np.ndarray | None) -> float:
@@ -63,9 +65,9 @@ def l2_norm(flat: torch.Tensor, view: np.ndarray | None) -> float:
     if AVAILABLE and view is not None:
         try:
             return math.sqrt(_sum_squares(view))
-        except Exception as e:   # a compiler that fails on this machine: torch from now on
+        except Exception as e:  # a compiler that fails on this machine: torch from now on
             _disable("gradient norm", e)
-    return float(torch.linalg.vector_norm(flat, dtype=torch.float64))   # float64 as the kernel: no overflow
+    return float(torch.linalg.vector_norm(flat, dtype=torch.float64))  # float64 as the kernel: no overflow
 
 
 def correct_count(logits: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray) -> int:
@@ -79,6 +81,6 @@ def correct_count(logits: torch.Tensor | np.ndarray, labels: torch.Tensor | np.n
     if AVAILABLE and logits.ndim == 2 and logits.shape[1] and logits.shape[0] == labels.shape[0]:
         try:
             return int(_correct(logits, labels))
-        except Exception as e:   # a compiler that fails on this machine: numpy from now on
+        except Exception as e:  # a compiler that fails on this machine: numpy from now on
             _disable("accuracy count", e)
     return int(np.count_nonzero(logits.argmax(1) == labels))

@@ -6,19 +6,20 @@ step; on the CPU, where reading them costs nothing to wait for, they are Python 
 from the start (engine/train/kernels.py computes the gradient norm). The learning rate is
 a Python float and costs nothing to record.
 """
+
 from __future__ import annotations
 
 import math
 import operator
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from engine.config import LIVE_KEYS, ExperimentConfig
 from engine.augment import build_augmenter
+from engine.config import LIVE_KEYS, ExperimentConfig
 from engine.data import DataBundle, load_data
 from engine.events import EpochEnd, Event, Notice, StepBatch
 from engine.flat import flat_views
@@ -29,8 +30,10 @@ from engine.session.record import RunRecord
 from engine.train.hooks import TrainerHook, default_hooks
 from engine.train.kernels import correct_count, l2_norm
 
-DIVERGED_MESSAGE = ("loss became {value} at step {step}: the learning rate ({lr:g}) is likely too high — "
-                    "lower it, then resume from the last good weights or restart")
+DIVERGED_MESSAGE = (
+    "loss became {value} at step {step}: the learning rate ({lr:g}) is likely too high — "
+    "lower it, then resume from the last good weights or restart"
+)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -42,7 +45,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 _DEFAULT_THREADS = torch.get_num_threads()
-SMALL_STEP_WORK = 20_000_000   # parameters × batch size below which one CPU thread is fastest
+SMALL_STEP_WORK = 20_000_000  # parameters × batch size below which one CPU thread is fastest
 
 
 def _flat_grad_buffer(params: list[nn.Parameter]) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
@@ -108,18 +111,24 @@ class Series:
 class Trainer:
     """Builds data, model, optimizer and schedule from a config and trains step by step."""
 
-    REPORT_INTERVAL_S = 0.1   # slow runs still report at least this often
+    REPORT_INTERVAL_S = 0.1  # slow runs still report at least this often
 
-    def __init__(self, config: ExperimentConfig, emit: Callable[[Event], None] | None = None,
-                 run_id: str = "run", data: DataBundle | None = None,
-                 hooks: list[TrainerHook] | None = None) -> None:
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        emit: Callable[[Event], None] | None = None,
+        run_id: str = "run",
+        data: DataBundle | None = None,
+        hooks: list[TrainerHook] | None = None,
+    ) -> None:
         self.config = config
         self.run_id = run_id
         self.emit = emit or (lambda e: None)
         self.device = resolve_device(config.device)
         self.data = (data or load_data(config)).to(self.device)
-        self.model: nn.Module = build_model(config.model, self.data.n_features, self.data.n_classes,
-                                            config.seed, input_shape=self.data.input_shape).to(self.device)
+        self.model: nn.Module = build_model(
+            config.model, self.data.n_features, self.data.n_classes, config.seed, input_shape=self.data.input_shape
+        ).to(self.device)
         self.threads = choose_threads(config.train.threads, self.device, self.model, config.train.batch_size)
         self.initial_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         self.optimizer = build_optimizer(self.model.parameters(), config.optim)
@@ -137,7 +146,7 @@ class Trainer:
         self.epoch = 0
         self.state = "idle"
         self.message = ""
-        self._pos = self.n_train   # forces a new permutation at the first step
+        self._pos = self.n_train  # forces a new permutation at the first step
         self._perm: torch.Tensor | None = None
         self.last_batch_indices: torch.Tensor | None = None
 
@@ -148,8 +157,8 @@ class Trainer:
         # wait for, and cheaper than stacking 0-d tensors later); elsewhere they stay tensors.
         self._host_scalars = self.device.type == "cpu"
         self._buf_loss: list = []
-        self._buf_gn: list = []          # global gradient norms
-        self._buf_out: list[torch.Tensor] = []          # logits, for the running accuracy
+        self._buf_gn: list = []  # global gradient norms
+        self._buf_out: list[torch.Tensor] = []  # logits, for the running accuracy
         self._buf_y: list[torch.Tensor] = []
         self._buf_lr: list[float] = []
         self._buf_bs: list[int] = []
@@ -163,9 +172,9 @@ class Trainer:
         # The last weights known to give a finite loss (restored when a run diverges).
         self._good_params = [p.detach().clone() for p in self.model.parameters()]
         self._pending_params = [p.detach().clone() for p in self.model.parameters()]
-        self._snap_owner: list | None = None       # self.params when _snap_params was taken
+        self._snap_owner: list | None = None  # self.params when _snap_params was taken
         self._snap_params: list[torch.Tensor] = []
-        self._pending_ok = True      # the weights at init are judged by the first window
+        self._pending_ok = True  # the weights at init are judged by the first window
         self._loss_ref: float | None = None
         self._t_last_flush = self._t_flush = time.perf_counter()
         self._steps_at_last_flush = 0
@@ -176,16 +185,23 @@ class Trainer:
         self._phase_key: tuple | None = None
         self._phase_hooks: tuple = ([], [], [])
         self._started = False
-        self._stop_message = ""   # set by request_stop (early stopping): the run ends after this epoch
+        self._stop_message = ""  # set by request_stop (early stopping): the run ends after this epoch
         self._needs_pairs = config.model.uses_batch_norm()
-        self._modes_of: nn.Module | None = None    # the model _mode_dependent was found for
+        self._modes_of: nn.Module | None = None  # the model _mode_dependent was found for
         self._mode_dependent = True
         # Augmentation of training batches only (None when off: no per-step cost).
-        self.augment = build_augmenter(config.augment, self.data.input_shape, self.data.value_range,
-                                       self.device, config.seed + 2)
+        self.augment = build_augmenter(
+            config.augment, self.data.input_shape, self.data.value_range, self.device, config.seed + 2
+        )
         if self.augment is not None and self.augment.ignored:
-            self.emit(Notice(run_id, f"augment: {', '.join(self.augment.ignored)} apply only to image data; "
-                                     f"ignored for '{self.data.name}'", "warning"))
+            self.emit(
+                Notice(
+                    run_id,
+                    f"augment: {', '.join(self.augment.ignored)} apply only to image data; "
+                    f"ignored for '{self.data.name}'",
+                    "warning",
+                )
+            )
 
     # -- series --------------------------------------------------------------------------
     def _series(self, name: str) -> Series:
@@ -221,10 +237,10 @@ class Trainer:
         if self._pos >= self.n_train:
             self._perm = torch.randperm(self.n_train, generator=self.batch_generator).to(self.device)
             self._pos = 0
-        idx = self._perm[self._pos:self._pos + self.batch_size]
+        idx = self._perm[self._pos : self._pos + self.batch_size]
         if self._needs_pairs and idx.shape[0] == 1:
             # Batch norm cannot normalize a single sample: the epoch's last batch borrows one.
-            idx = self._perm[self._pos - 1:self._pos + 1]
+            idx = self._perm[self._pos - 1 : self._pos + 1]
         self.last_batch_indices = idx
         xb = self.data.x_train[idx]
         yb = self.data.y_train[idx]
@@ -235,13 +251,13 @@ class Trainer:
             h.before_step(self, xb, yb)
         out = self.model(xb)
         loss = self.loss_fn(out, yb)
-        if self._grad_owner is not self.params:    # the parameters were replaced
+        if self._grad_owner is not self.params:  # the parameters were replaced
             self._attach_grad_buffer()
         flat = self._flat_grad
         if flat is not None:
             flat.zero_()
             for p, v in zip(self.params, self._grad_views):
-                if p.grad is not v:    # someone set it to None or replaced it: re-attach the view
+                if p.grad is not v:  # someone set it to None or replaced it: re-attach the view
                     p.grad = v
         else:
             self.optimizer.zero_grad(set_to_none=True)
@@ -265,8 +281,9 @@ class Trainer:
         for h in after:
             h.after_step(self)
         self._pos += self.batch_size
-        if (self._buf_n >= self.report_every or time.perf_counter() - self._t_flush > self.REPORT_INTERVAL_S) \
-                and not self._flush():
+        if (
+            self._buf_n >= self.report_every or time.perf_counter() - self._t_flush > self.REPORT_INTERVAL_S
+        ) and not self._flush():
             return False
         if self._pos >= self.n_train:
             return self._end_epoch()
@@ -284,8 +301,10 @@ class Trainer:
         key = (id(self.hooks), len(self.hooks))
         if self._phase_key != key:
             self._phase_key = key
-            self._phase_hooks = tuple([h for h in self.hooks if getattr(type(h), name) is not getattr(TrainerHook, name)]
-                                      for name in ("before_step", "after_backward", "after_step"))
+            self._phase_hooks = tuple(
+                [h for h in self.hooks if getattr(type(h), name) is not getattr(TrainerHook, name)]
+                for name in ("before_step", "after_backward", "after_step")
+            )
         return self._phase_hooks
 
     def _grad_norm(self) -> torch.Tensor:
@@ -306,17 +325,17 @@ class Trainer:
             return True
         outs = torch.cat(self._buf_out)
         ys = torch.cat(self._buf_y)
-        if self._host_scalars:     # floats already (see __init__)
+        if self._host_scalars:  # floats already (see __init__)
             losses = self._buf_loss
             loss, gn = np.array(losses, dtype=np.float64), np.array(self._buf_gn, dtype=np.float64)
-            correct = correct_count(outs, ys)    # compiled: a tenth of torch's argmax
-        else:   # one stack of all 0-d values and one device→host copy
+            correct = correct_count(outs, ys)  # compiled: a tenth of torch's argmax
+        else:  # one stack of all 0-d values and one device→host copy
             dtype = self._buf_loss[0].dtype
             gns = self._buf_gn if self._buf_gn[0].dtype == dtype else [g.to(dtype) for g in self._buf_gn]
             hit = (outs.argmax(1) == ys).sum()
             packed = torch.stack(self._buf_loss + gns + [hit.to(dtype)]).cpu().numpy().astype(np.float64)
             correct = int(round(packed[-1]))
-            loss, gn = packed[:n], packed[n:2 * n]
+            loss, gn = packed[:n], packed[n : 2 * n]
             losses = loss.tolist()
         sizes = self._buf_bs
         self._epoch_loss_sum += sum(map(operator.mul, losses, sizes))
@@ -335,7 +354,7 @@ class Trainer:
         self._series("step/lr").extend(lr)
         self._series("step/grad_norm").extend(gn)
         self.emit(StepBatch(self.run_id, steps, loss, lr, gn, self.epoch, self.steps_per_s))
-        if not math.isfinite(sum(losses)):    # a NaN or ±Inf among them (or huge finite losses)
+        if not math.isfinite(sum(losses)):  # a NaN or ±Inf among them (or huge finite losses)
             j = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
             if j is not None:
                 self._diverge(losses[j], int(steps[j]), float(lr[j]))
@@ -354,16 +373,16 @@ class Trainer:
             self._loss_ref = float(np.median(window_loss))
         limit = max(10 * self._loss_ref, self._loss_ref + 10)
         ok = max(window_loss) <= limit
-        if self._snap_owner is not self.params:     # first call, or the parameters were replaced
+        if self._snap_owner is not self.params:  # first call, or the parameters were replaced
             self._snap_owner = self.params
             self._snap_params = [p.detach() for p in self.model.parameters()]
-            if [p.shape for p in self._snap_params] != [p.shape for p in self._pending_params]:   # a new model
+            if [p.shape for p in self._snap_params] != [p.shape for p in self._pending_params]:  # a new model
                 self._good_params = [p.clone() for p in self._snap_params]
                 self._pending_params = [p.clone() for p in self._snap_params]
                 self._pending_ok = ok
                 return
         with torch.no_grad():
-            if ok and self._pending_ok:   # the pending snapshot becomes the good one: swap, no copy
+            if ok and self._pending_ok:  # the pending snapshot becomes the good one: swap, no copy
                 self._good_params, self._pending_params = self._pending_params, self._good_params
             torch._foreach_copy_(self._pending_params, self._snap_params)
         self._pending_ok = ok
@@ -398,15 +417,17 @@ class Trainer:
             if self._host_scalars:
                 loss_sum = correct = 0.0
                 for s in range(0, x.shape[0], chunk):
-                    out, target = model(x[s:s + chunk]), y[s:s + chunk]
+                    out, target = model(x[s : s + chunk]), y[s : s + chunk]
                     loss_sum += nn.functional.cross_entropy(out, target, reduction="sum").item()
                     correct += correct_count(out, target)
                 return loss_sum / n, correct / n
-            parts = []      # per chunk: summed loss and correct count, read back in one copy
+            parts = []  # per chunk: summed loss and correct count, read back in one copy
             for s in range(0, x.shape[0], chunk):
-                out = model(x[s:s + chunk])
-                parts += [nn.functional.cross_entropy(out, y[s:s + chunk], reduction="sum").double(),
-                          (out.argmax(1) == y[s:s + chunk]).sum().double()]
+                out = model(x[s : s + chunk])
+                parts += [
+                    nn.functional.cross_entropy(out, y[s : s + chunk], reduction="sum").double(),
+                    (out.argmax(1) == y[s : s + chunk]).sum().double(),
+                ]
             if not parts:
                 return 0.0, 0.0
             loss_sum, correct = torch.stack(parts).view(-1, 2).sum(0).tolist()
@@ -425,8 +446,14 @@ class Trainer:
         train_acc = self._epoch_correct / seen
         self._epoch_loss_sum, self._epoch_correct, self._epoch_seen = 0.0, 0, 0
         val_loss, val_acc = self.evaluate(self.data.x_val, self.data.y_val)
-        metrics = {"train_loss": train_loss, "val_loss": val_loss, "train_acc": train_acc, "val_acc": val_acc,
-                   "lr": float(self.optimizer.param_groups[0]["lr"]), "step": float(self.step)}
+        metrics = {
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "train_acc": train_acc,
+            "val_acc": val_acc,
+            "lr": float(self.optimizer.param_groups[0]["lr"]),
+            "step": float(self.step),
+        }
         for k, v in metrics.items():
             self._series(f"epoch/{k}").append(v)
         self.schedule.after_epoch(val_loss)
@@ -510,9 +537,14 @@ class Trainer:
             series={k: s.array().copy() for k, s in self.series.items()},
             final=self.final_metrics(),
             state=self.state if self.state != "running" else "stopped",
-            meta={"message": self.message, "device": str(self.device), "n_train": self.n_train,
-                  "n_val": int(self.data.x_val.shape[0]), "n_classes": self.data.n_classes,
-                  "steps_per_epoch": self.steps_per_epoch},
+            meta={
+                "message": self.message,
+                "device": str(self.device),
+                "n_train": self.n_train,
+                "n_val": int(self.data.x_val.shape[0]),
+                "n_classes": self.data.n_classes,
+                "steps_per_epoch": self.steps_per_epoch,
+            },
         )
         for h in self.hooks:
             h.export(record)

@@ -4,9 +4,11 @@ Commands are posted from any thread and executed between two steps on the engine
 (the loop is engine.command_thread.CommandThread), so the model is never touched
 concurrently. Every exception becomes an ErrorRaised event and the thread stays alive.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from engine.command_thread import CommandThread
 from engine.config import ExperimentConfig
@@ -18,8 +20,13 @@ class EngineWorker(CommandThread):
     """Owns one Trainer on a daemon thread. States: idle, running, paused, finished,
     diverged, stopped, error."""
 
-    def __init__(self, config: ExperimentConfig, channel: EventChannel, run_id: str = "run",
-                 trainer_factory: Callable[..., Trainer] = Trainer) -> None:
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        channel: EventChannel,
+        run_id: str = "run",
+        trainer_factory: Callable[..., Trainer] = Trainer,
+    ) -> None:
         super().__init__(channel, f"descent-engine-{run_id}")
         self.config = config
         self.run_id = self.state_id = run_id

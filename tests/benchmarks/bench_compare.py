@@ -5,6 +5,7 @@ Targets: lockstep/sequential total steps/s ratio >= 1.0 (comparing costs no more
 running the runs apart); save and open <= 1 s each way. Both orders are timed alternately
 (ABAB) and the best of each is kept, to reduce the noise of a shared machine.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,12 +28,23 @@ def digits_config(epochs: int, probes: bool) -> ExperimentConfig:
     """Digits MLP 64-128-128-10; probes (histograms every 20 steps) and trajectory snapshots
     when `probes`; no sharpness estimates, diagnostics or metrics (they cost training time,
     not session size)."""
-    return ExperimentConfig().with_updates({
-        "data.name": "digits", "model.hidden": [128, 128], "model.activation": "relu", "optim.lr": 0.01,
-        "train.batch_size": 64, "train.epochs": epochs, "train.threads": 2, "device": "cpu",
-        "probes.enabled": probes, "diagnostics.enabled": False, "metrics.enabled": False,
-        "landscape.snapshots": probes, "landscape.sharpness_every": 0,
-    })
+    return ExperimentConfig().with_updates(
+        {
+            "data.name": "digits",
+            "model.hidden": [128, 128],
+            "model.activation": "relu",
+            "optim.lr": 0.01,
+            "train.batch_size": 64,
+            "train.epochs": epochs,
+            "train.threads": 2,
+            "device": "cpu",
+            "probes.enabled": probes,
+            "diagnostics.enabled": False,
+            "metrics.enabled": False,
+            "landscape.snapshots": probes,
+            "landscape.sharpness_every": 0,
+        }
+    )
 
 
 def lockstep(cfg: ExperimentConfig) -> tuple[float, int]:
@@ -93,15 +105,30 @@ def main() -> int:
             opens.append(time.perf_counter() - t0)
         size = p.stat().st_size
     n_probe_arrays = sum(1 for rr in loaded.runs for k in rr.arrays if k.startswith("probes/"))
-    print(json.dumps({
-        "benchmark": "compare", "runs": len(OPTIMIZERS), "epochs": epochs, "steps_total": sl,
-        "lockstep_steps_per_s": round(lock_rate, 1), "sequential_steps_per_s": round(seq_rate, 1),
-        "ratio": round(lock_rate / seq_rate, 3), "ratio_target": 1.0,
-        "session_runs": len(loaded.runs), "session_epochs": session_epochs, "session_train_s": round(train_s, 2),
-        "session_bytes": size, "probe_arrays": n_probe_arrays,
-        "save_s": round(min(saves), 3), "open_s": round(min(opens), 3), "save_open_target_s": 1.0,
-        "load_average": os.getloadavg()[0], "threads": torch.get_num_threads(),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "compare",
+                "runs": len(OPTIMIZERS),
+                "epochs": epochs,
+                "steps_total": sl,
+                "lockstep_steps_per_s": round(lock_rate, 1),
+                "sequential_steps_per_s": round(seq_rate, 1),
+                "ratio": round(lock_rate / seq_rate, 3),
+                "ratio_target": 1.0,
+                "session_runs": len(loaded.runs),
+                "session_epochs": session_epochs,
+                "session_train_s": round(train_s, 2),
+                "session_bytes": size,
+                "probe_arrays": n_probe_arrays,
+                "save_s": round(min(saves), 3),
+                "open_s": round(min(opens), 3),
+                "save_open_target_s": 1.0,
+                "load_average": os.getloadavg()[0],
+                "threads": torch.get_num_threads(),
+            }
+        )
+    )
     return 0
 
 

@@ -3,6 +3,7 @@ main window open on one view (drawing live), in one process. Needs a display (ru
 `xvfb-run -a`). Prints JSON, with the views that spent most time handling events.
 
 usage: [BENCH_TAB=Curves] xvfb-run -a python tests/benchmarks/bench_gui_training.py [SECONDS]"""
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,7 @@ def with_gui(cfg: ExperimentConfig) -> tuple[float, dict]:
     c.start()
     marks: dict = {}
 
-    def begin() -> None:    # measure after the run is built and drawing has started
+    def begin() -> None:  # measure after the run is built and drawing has started
         t = c.worker.trainer if c.worker is not None else None
         if t is None or t.step == 0:
             QTimer.singleShot(200, begin)
@@ -57,8 +58,11 @@ def with_gui(cfg: ExperimentConfig) -> tuple[float, dict]:
     c.shutdown()
     rate = (marks["s1"] - marks["s0"]) / (marks["t1"] - marks["t0"])
     busiest = sorted(w.bridge.view_ms.items(), key=lambda kv: -kv[1])[:5]
-    return rate, {"bridge_ticks": w.bridge.ticks, "max_bridge_tick_ms": round(w.bridge.max_tick_ms, 1),
-                  "busiest_views_ms": {k: round(v, 1) for k, v in busiest}}
+    return rate, {
+        "bridge_ticks": w.bridge.ticks,
+        "max_bridge_tick_ms": round(w.bridge.max_tick_ms, 1),
+        "busiest_views_ms": {k: round(v, 1) for k, v in busiest},
+    }
 
 
 def main() -> None:
@@ -67,9 +71,19 @@ def main() -> None:
     g, extra = with_gui(cfg)
     h2 = headless(cfg)
     h = (h1 + h2) / 2
-    print(json.dumps({"benchmark": "gui_vs_headless_training", "experiment": "default (spiral MLP 32-32)",
-                      "headless_steps_per_s": round(h, 1), "gui_steps_per_s": round(g, 1),
-                      "ratio": round(g / h, 3), **extra, "load_avg_1min": os.getloadavg()[0]}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "gui_vs_headless_training",
+                "experiment": "default (spiral MLP 32-32)",
+                "headless_steps_per_s": round(h, 1),
+                "gui_steps_per_s": round(g, 1),
+                "ratio": round(g / h, 3),
+                **extra,
+                "load_avg_1min": os.getloadavg()[0],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ coarse preview. Prints one JSON line. CPU target: ≥ 1.3× the per-point loop; 
 (on a machine with CUDA): ≥ 20×; first preview ≤ 0.3 s.
 
 usage: python tests/benchmarks/bench_landscape.py [threads] [trials] [device]"""
+
 from __future__ import annotations
 
 import copy
@@ -55,8 +56,9 @@ def loss_landscapes_plane(model, x, y) -> tuple[float | None, str]:
     metric = loss_landscapes.metrics.Loss(torch.nn.CrossEntropyLoss(), x.cpu(), y.cpu())
     t0 = time.perf_counter()
     try:
-        loss_landscapes.random_plane(model.cpu(), metric, distance=1, steps=GRID, normalization="filter",
-                                     deepcopy_model=True)
+        loss_landscapes.random_plane(
+            model.cpu(), metric, distance=1, steps=GRID, normalization="filter", deepcopy_model=True
+        )
     except Exception as e:  # noqa: BLE001
         return None, f"failed: {type(e).__name__}: {e}"
     return time.perf_counter() - t0, "ok"
@@ -67,10 +69,20 @@ def hook_overhead(threads: int, trials: int = 3) -> dict:
     alternating on the trainer benchmark's set-up (digits MLP, batch 64, SGD momentum)."""
     from engine.landscape.hook import LandscapeHook
 
-    cfg = ExperimentConfig().with_updates({
-        "data.name": "digits", "model.hidden": [128, 128], "optim.name": "momentum", "optim.lr": 0.1,
-        "train.batch_size": 64, "train.epochs": 4, "train.threads": threads, "device": "cpu",
-        "landscape.sharpness_every": 0, "landscape.snapshot_every": 5})
+    cfg = ExperimentConfig().with_updates(
+        {
+            "data.name": "digits",
+            "model.hidden": [128, 128],
+            "optim.name": "momentum",
+            "optim.lr": 0.1,
+            "train.batch_size": 64,
+            "train.epochs": 4,
+            "train.threads": threads,
+            "device": "cpu",
+            "landscape.sharpness_every": 0,
+            "landscape.snapshot_every": 5,
+        }
+    )
     rates: dict[str, list[float]] = {"without": [], "with": []}
     for _ in range(trials):
         for key in ("without", "with"):
@@ -81,8 +93,7 @@ def hook_overhead(threads: int, trials: int = 3) -> dict:
             t.run()
             rates[key].append(t.step / (time.perf_counter() - t0))
     w, wo = float(np.median(rates["with"])), float(np.median(rates["without"]))
-    return {"steps_per_s_with_snapshots": round(w, 1), "steps_per_s_without": round(wo, 1),
-            "ratio": round(w / wo, 3)}
+    return {"steps_per_s_with_snapshots": round(w, 1), "steps_per_s_without": round(wo, 1), "ratio": round(w / wo, 3)}
 
 
 def auto_mode(evs: dict) -> str:
@@ -96,7 +107,9 @@ def main() -> None:
     trials = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     device = torch.device(sys.argv[3] if len(sys.argv) > 3 else ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.set_num_threads(threads)
-    cfg = ExperimentConfig().with_updates({"data.name": "digits", "model.hidden": [128, 128], "model.activation": "relu"})
+    cfg = ExperimentConfig().with_updates(
+        {"data.name": "digits", "model.hidden": [128, 128], "model.activation": "relu"}
+    )
     data = load_data(cfg)
     # A briefly trained network (3 epochs): the surface users ask for, and non-zero biases
     # (loss-landscapes' filter normalization divides by their norm).
@@ -120,7 +133,7 @@ def main() -> None:
     evs = {m: SurfaceEvaluator(model, x, y, device=device, mode=m) for m in modes}
     sync = (lambda: torch.cuda.synchronize()) if device.type == "cuda" else (lambda: None)
 
-    ref = per_point_loop(ref_model, plane, axis, x, y, device)          # warm-up and reference
+    ref = per_point_loop(ref_model, plane, axis, x, y, device)  # warm-up and reference
     errors = {}
     for m, ev in evs.items():
         lo, _ = ev.evaluate_plane(plane, A.ravel(), B.ravel())
@@ -129,14 +142,21 @@ def main() -> None:
     ll_status = "ok"
     previews = []
     for _ in range(trials):
-        sync(); t0 = time.perf_counter(); per_point_loop(ref_model, plane, axis, x, y, device); sync()
+        sync()
+        t0 = time.perf_counter()
+        per_point_loop(ref_model, plane, axis, x, y, device)
+        sync()
         times["loop_reference"].append(time.perf_counter() - t0)
         for m, ev in evs.items():
-            sync(); t0 = time.perf_counter(); ev.evaluate_plane(plane, A.ravel(), B.ravel()); sync()
+            sync()
+            t0 = time.perf_counter()
+            ev.evaluate_plane(plane, A.ravel(), B.ravel())
+            sync()
             times[m].append(time.perf_counter() - t0)
         if ll_status == "ok":
-            ll_time, ll_status = loss_landscapes_plane(copy.deepcopy(model).cpu(), data.x_val[:N_EVAL],
-                                                       data.y_val[:N_EVAL])
+            ll_time, ll_status = loss_landscapes_plane(
+                copy.deepcopy(model).cpu(), data.x_val[:N_EVAL], data.y_val[:N_EVAL]
+            )
             if ll_time is not None:
                 times["loss_landscapes"].append(ll_time)
         # First coarse preview, as the view asks for it: the PCA plane of a 400-snapshot
@@ -147,7 +167,8 @@ def main() -> None:
         for _surf, level, _f in compute_surface(ev, pca, GRID, 1.0):
             if level is not None:
                 break
-        sync(); previews.append(time.perf_counter() - t0)
+        sync()
+        previews.append(time.perf_counter() - t0)
     cpu_gap = None
     if device.type != "cpu":
         # The GPU surface must match the CPU's within float32 tolerance.
@@ -161,23 +182,35 @@ def main() -> None:
     ll_time = med.get("loss_landscapes")
     speedup = med["loop_reference"] / med[auto]
     target = 20.0 if device.type == "cuda" else 1.3
-    print(json.dumps({
-        "benchmark": "landscape_surface", "model": "digits MLP 64-128-128-10 relu", "grid": f"{GRID}x{GRID}",
-        "eval_samples": N_EVAL, "device": str(device), "threads": threads, "trials": trials,
-        "load_avg_1min": round(os.getloadavg()[0], 2),
-        "seconds_median": {k: round(v, 4) for k, v in med.items()},
-        "auto_mode": auto, "speedup_vs_loop": round(speedup, 3),
-        "speedup_all_modes": {m: round(med["loop_reference"] / med[m], 3) for m in modes},
-        "max_rel_error_vs_loop": {m: float(f"{e:.2e}") for m, e in errors.items()},
-        "max_rel_gap_device_vs_cpu": cpu_gap,
-        "first_preview_s_median": round(float(np.median(previews)), 4),
-        "loss_landscapes_random_plane_s": None if ll_time is None else round(ll_time, 4),
-        "loss_landscapes_status": ll_status,
-        "speedup_vs_loss_landscapes": None if ll_time is None else round(ll_time / med[auto], 2),
-        "target": target, "meets_target": bool(speedup >= target),
-        "preview_target_s": 0.3, "meets_preview_target": bool(np.median(previews) <= 0.3),
-        "snapshot_hook": hook_overhead(threads),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "landscape_surface",
+                "model": "digits MLP 64-128-128-10 relu",
+                "grid": f"{GRID}x{GRID}",
+                "eval_samples": N_EVAL,
+                "device": str(device),
+                "threads": threads,
+                "trials": trials,
+                "load_avg_1min": round(os.getloadavg()[0], 2),
+                "seconds_median": {k: round(v, 4) for k, v in med.items()},
+                "auto_mode": auto,
+                "speedup_vs_loop": round(speedup, 3),
+                "speedup_all_modes": {m: round(med["loop_reference"] / med[m], 3) for m in modes},
+                "max_rel_error_vs_loop": {m: float(f"{e:.2e}") for m, e in errors.items()},
+                "max_rel_gap_device_vs_cpu": cpu_gap,
+                "first_preview_s_median": round(float(np.median(previews)), 4),
+                "loss_landscapes_random_plane_s": None if ll_time is None else round(ll_time, 4),
+                "loss_landscapes_status": ll_status,
+                "speedup_vs_loss_landscapes": None if ll_time is None else round(ll_time / med[auto], 2),
+                "target": target,
+                "meets_target": bool(speedup >= target),
+                "preview_target_s": 0.3,
+                "meets_preview_target": bool(np.median(previews) <= 0.3),
+                "snapshot_hook": hook_overhead(threads),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ frames: (--frames; needs a display: xvfb-run -a) the Playground tab with a 200x2
         both reported: on a shared machine the CPU time is the steadier number.
 
 usage: python tests/benchmarks/bench_playground.py [--frames]"""
+
 from __future__ import annotations
 
 import json
@@ -68,6 +69,7 @@ def torch_optim_loop(cfg) -> float:
 
 def bench_frames(n: int = 60) -> int:
     from desktop.qt_setup import share_gl_contexts
+
     share_gl_contexts()
     from OpenGL import GL
     from PySide6.QtWidgets import QApplication
@@ -84,18 +86,19 @@ def bench_frames(n: int = 60) -> int:
     view.show_grad.setChecked(True)
     for _ in range(10):
         app.processEvents()
-    view.timer.stop()                               # the benchmark drives the frames itself
+    view.timer.stop()  # the benchmark drives the frames itself
     view.transport.speed.setCurrentIndex(view.transport.SPEEDS.index(50))
     view.cursor = 0
     view.set_playing(True)
+
     def frames(count: int, orbit: bool = False) -> tuple[np.ndarray, np.ndarray]:
         wall, cpu = [], []
         for _ in range(count):
             w, c = time.perf_counter(), time.process_time()
             if orbit:
-                view.surface.orbit(1.0, 0.0)            # a camera drag: the cached surface is redrawn too
-            view._on_timer_frame()                      # exactly what the 30 Hz timer does (50 steps/frame)
-            app.processEvents()                         # one paint + one window flush, as the timer's frames get
+                view.surface.orbit(1.0, 0.0)  # a camera drag: the cached surface is redrawn too
+            view._on_timer_frame()  # exactly what the 30 Hz timer does (50 steps/frame)
+            app.processEvents()  # one paint + one window flush, as the timer's frames get
             view.surface.makeCurrent()
             GL.glFinish()
             wall.append(time.perf_counter() - w)
@@ -109,15 +112,25 @@ def bench_frames(n: int = 60) -> int:
     view.cursor = 0
     view.set_playing(True)
     orb_w, orb_c = frames(30, orbit=True)
-    out = {"bench": "playground_frames", "surface": "200x200", "paths": len(view.cfg.racers),
-           "frame_ms_median": round(float(np.median(ms_w)), 1), "frame_ms_p95": round(float(np.percentile(ms_w, 95)), 1),
-           "frame_ms_mean": round(float(ms_w.mean()), 1), "frame_cpu_ms_median": round(float(np.median(ms_c)), 1),
-           "fps_median": round(1e3 / float(np.median(ms_w)), 1),
-           "gl_frames_rendered": gl_frames, "surface_redraws": static_redraws, "cursor_end": cursor_end,
-           "orbit_frame_ms_median": round(float(np.median(orb_w)), 1),
-           "orbit_frame_cpu_ms_median": round(float(np.median(orb_c)), 1),
-           "target_ms": 33.3, "ok": bool(np.median(ms_w) <= 33.3), "renderer": GL.glGetString(GL.GL_RENDERER).decode(),
-           "loadavg_1min": round(os.getloadavg()[0], 2)}
+    out = {
+        "bench": "playground_frames",
+        "surface": "200x200",
+        "paths": len(view.cfg.racers),
+        "frame_ms_median": round(float(np.median(ms_w)), 1),
+        "frame_ms_p95": round(float(np.percentile(ms_w, 95)), 1),
+        "frame_ms_mean": round(float(ms_w.mean()), 1),
+        "frame_cpu_ms_median": round(float(np.median(ms_c)), 1),
+        "fps_median": round(1e3 / float(np.median(ms_w)), 1),
+        "gl_frames_rendered": gl_frames,
+        "surface_redraws": static_redraws,
+        "cursor_end": cursor_end,
+        "orbit_frame_ms_median": round(float(np.median(orb_w)), 1),
+        "orbit_frame_cpu_ms_median": round(float(np.median(orb_c)), 1),
+        "target_ms": 33.3,
+        "ok": bool(np.median(ms_w) <= 33.3),
+        "renderer": GL.glGetString(GL.GL_RENDERER).decode(),
+        "loadavg_1min": round(os.getloadavg()[0], 2),
+    }
     view.shutdown()
     print(json.dumps(out))
     return 0 if out["ok"] else 1
@@ -127,7 +140,7 @@ def main() -> int:
     if "--frames" in sys.argv:
         return bench_frames()
     torch.set_num_threads(1)
-    timed_race(500)                                         # warm-up
+    timed_race(500)  # warm-up
     runs = [timed_race(10_000) for _ in range(3)]
     wall = min(r[0] for r in runs)
     cpu = min(r[1] for r in runs)
@@ -137,11 +150,19 @@ def main() -> int:
     t0 = time.perf_counter()
     exact.advance()
     ref_full = (time.perf_counter() - t0) * 10
-    out = {"bench": "playground_race", "optimizers": 6, "steps": 10_000,
-           "batched_wall_s": round(wall, 3), "batched_cpu_s": round(cpu, 3),
-           "torch_optim_minimal_loop_wall_s_est": round(ref, 3), "speedup": round(ref / wall, 1),
-           "exact_race_torch_optim_objects_wall_s_est": round(ref_full, 3),
-           "target_s": 1.0, "ok": wall <= 1.0, "loadavg_1min": round(os.getloadavg()[0], 2)}
+    out = {
+        "bench": "playground_race",
+        "optimizers": 6,
+        "steps": 10_000,
+        "batched_wall_s": round(wall, 3),
+        "batched_cpu_s": round(cpu, 3),
+        "torch_optim_minimal_loop_wall_s_est": round(ref, 3),
+        "speedup": round(ref / wall, 1),
+        "exact_race_torch_optim_objects_wall_s_est": round(ref_full, 3),
+        "target_s": 1.0,
+        "ok": wall <= 1.0,
+        "loadavg_1min": round(os.getloadavg()[0], 2),
+    }
     print(json.dumps(out))
     return 0 if out["ok"] else 1
 

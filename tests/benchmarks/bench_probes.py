@@ -23,6 +23,7 @@ Usage: python tests/benchmarks/bench_probes.py [epochs_per_trial] [trials] [thre
 (on a heavily shared machine, threads=1 avoids torch's thread-pool stalls that swamp the
 comparison; the JSON records the 1-minute load average)
 """
+
 from __future__ import annotations
 
 import gc
@@ -47,15 +48,28 @@ THREADS = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 
 def make_config(epochs: int, instrumented: bool, everything: bool = False) -> ExperimentConfig:
     other = {}
-    if "landscape" in ExperimentConfig.model_fields:      # another feature's hook: not measured here
+    if "landscape" in ExperimentConfig.model_fields:  # another feature's hook: not measured here
         other.update({"landscape.snapshots": False, "landscape.sharpness_every": 0})
-    return ExperimentConfig().with_updates(other | {
-        "data.name": "digits", "model.hidden": [128, 128], "model.activation": "relu",
-        "optim.name": "momentum", "optim.lr": 0.1, "optim.momentum": 0.9,
-        "train.batch_size": 64, "train.epochs": epochs, "train.threads": THREADS, "device": "cpu",
-        "probes.enabled": instrumented, "probes.every": EVERY, "probes.gradients": True,
-        "diagnostics.enabled": everything, "metrics.enabled": everything,
-    })
+    return ExperimentConfig().with_updates(
+        other
+        | {
+            "data.name": "digits",
+            "model.hidden": [128, 128],
+            "model.activation": "relu",
+            "optim.name": "momentum",
+            "optim.lr": 0.1,
+            "optim.momentum": 0.9,
+            "train.batch_size": 64,
+            "train.epochs": epochs,
+            "train.threads": THREADS,
+            "device": "cpu",
+            "probes.enabled": instrumented,
+            "probes.every": EVERY,
+            "probes.gradients": True,
+            "diagnostics.enabled": everything,
+            "metrics.enabled": everything,
+        }
+    )
 
 
 def _cpu_clock() -> float:
@@ -68,10 +82,11 @@ def descent_run(epochs: int, everything: bool = False) -> tuple[float, int, floa
     ch = EventChannel()
     stop = threading.Event()
 
-    def consume() -> None:   # a stand-in for the GUI bridge: drain at ~60 Hz
+    def consume() -> None:  # a stand-in for the GUI bridge: drain at ~60 Hz
         while not stop.is_set():
             ch.drain()
             time.sleep(1 / 60)
+
     th = threading.Thread(target=consume, daemon=True)
     th.start()
     t = Trainer(make_config(epochs, True, everything), emit=ch.put)
@@ -88,6 +103,7 @@ def probe_share(epochs: int) -> tuple[float, list[float]]:
     same run, so it is far less sensitive to a shared machine's load than two runs are), and
     the CPU seconds of each probe (its before_step and after_step on a probed step)."""
     from engine.probes import ProbeHook
+
     t = Trainer(make_config(epochs, True))
     hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
     spent = [0.0]
@@ -104,6 +120,7 @@ def probe_share(epochs: int) -> tuple[float, list[float]]:
                 per_probe.append(_cpu_clock() - c0)
             elif _name == "after_step" and probing:
                 per_probe[-1] += _cpu_clock() - c0
+
         setattr(hook, name, timed)
     t0 = time.perf_counter()
     t.run()
@@ -120,13 +137,13 @@ def _bare(epochs: int, writer=None, validate: bool = False) -> tuple[float, int,
     n, bs = x.shape[0], cfg.train.batch_size
     acts = activation_layers(model)
     linears = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
-    xp, _ = probe_batch(x, y, cfg.probes.batch_size, cfg.seed)   # the same probe batch as Descent
+    xp, _ = probe_batch(x, y, cfg.probes.batch_size, cfg.seed)  # the same probe batch as Descent
     steps = 0
     c0, t0 = _cpu_clock(), time.perf_counter()
     for _ in range(epochs):
         perm = torch.randperm(n, generator=g)
         for s in range(0, n, bs):
-            idx = perm[s:s + bs]
+            idx = perm[s : s + bs]
             out = model(x[idx])
             loss = loss_fn(out, y[idx])
             opt.zero_grad(set_to_none=True)
@@ -150,7 +167,7 @@ def _bare(epochs: int, writer=None, validate: bool = False) -> tuple[float, int,
                 for name, m in linears:
                     writer.add_histogram(f"weight/{name}", m.weight, steps)
                     writer.add_histogram(f"grad/{name}", m.weight.grad, steps)
-        if validate:   # what Descent's trainer (and any loop that watches its run) does per epoch
+        if validate:  # what Descent's trainer (and any loop that watches its run) does per epoch
             with torch.no_grad():
                 model.eval()
                 out = model(ref.data.x_val)
@@ -171,6 +188,7 @@ def bare_val_run(epochs: int) -> tuple[float, int, float]:
 
 def tensorboard_run(epochs: int) -> tuple[float, int, float]:
     from torch.utils.tensorboard import SummaryWriter
+
     with tempfile.TemporaryDirectory() as d:
         w = SummaryWriter(d)
         try:
@@ -182,26 +200,31 @@ def tensorboard_run(epochs: int) -> tuple[float, int, float]:
 def main() -> None:
     torch.set_num_threads(THREADS)
     epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    trials = int(sys.argv[2]) if len(sys.argv) > 2 else 5   # best a multiple of the 5 variants
+    trials = int(sys.argv[2]) if len(sys.argv) > 2 else 5  # best a multiple of the 5 variants
     try:
         import tensorboard  # noqa: F401
+
         tb_error = ""
     except ImportError as e:
         tb_error = f"tensorboard not installed ({e}); pip install '.[bench]'"
-    runners = {"bare": bare_run, "bare_val": bare_val_run, "descent": descent_run,
-               "descent_everything": lambda e: descent_run(e, everything=True)}
+    runners = {
+        "bare": bare_run,
+        "bare_val": bare_val_run,
+        "descent": descent_run,
+        "descent_everything": lambda e: descent_run(e, everything=True),
+    }
     if not tb_error:
         runners["tensorboard"] = tensorboard_run
     for f in runners.values():
-        f(1)   # warm-up
+        f(1)  # warm-up
     rates: dict[str, list[float]] = {k: [] for k in runners}
-    cpu_rates: dict[str, list[float]] = {k: [] for k in runners}   # steps per CPU second
+    cpu_rates: dict[str, list[float]] = {k: [] for k in runners}  # steps per CPU second
     names = list(runners)
     for trial in range(trials):
         # Interleaved, so load changes hit every variant alike, and rotated: whichever variant
         # runs right after TensorBoard's was measured up to 15% slow with 2 threads (the same
         # bare loop twice in a row: 1103 then 1257 steps/s), so no variant may always be there.
-        for k in names[trial % len(names):] + names[:trial % len(names)]:
+        for k in names[trial % len(names) :] + names[: trial % len(names)]:
             gc.collect()
             dt, n, cpu = runners[k](epochs)
             rates[k].append(n / dt)
@@ -213,11 +236,18 @@ def main() -> None:
     probe_ms = sorted(1000 * c for _, per in shares for c in per)
     ratio = med["descent"] / med["bare"]
     out = {
-        "benchmark": "probes_full_instrumentation", "model": "digits MLP 64-128-128-10 relu, batch 64, SGD momentum",
-        "probe_every": EVERY, "threads": torch.get_num_threads(), "epochs_per_trial": epochs, "trials": trials,
+        "benchmark": "probes_full_instrumentation",
+        "model": "digits MLP 64-128-128-10 relu, batch 64, SGD momentum",
+        "probe_every": EVERY,
+        "threads": torch.get_num_threads(),
+        "epochs_per_trial": epochs,
+        "trials": trials,
         "load_avg_1min": round(os.getloadavg()[0], 2),
-        "bare_steps_per_s": round(med["bare"], 1), "descent_steps_per_s": round(med["descent"], 1),
-        "ratio_descent_vs_bare": round(ratio, 3), "target": 0.9, "meets_target": bool(ratio >= 0.9),
+        "bare_steps_per_s": round(med["bare"], 1),
+        "descent_steps_per_s": round(med["descent"], 1),
+        "ratio_descent_vs_bare": round(ratio, 3),
+        "target": 0.9,
+        "meets_target": bool(ratio >= 0.9),
         # The same bare loop plus one validation pass per epoch (Descent always validates; these
         # ratios isolate the instrumentation's cost; the target above is judged without it).
         "bare_with_validation_steps_per_s": round(med["bare_val"], 1),

@@ -8,6 +8,7 @@ validation set once per epoch (the same work a user's own loop does to watch a r
 `ratio_vs_train_only` compares it with a loop that does nothing but train. `cpu_ratio` is
 the same comparison in process CPU time per step (steadier when other processes compete
 for the cores). Usage: python tests/benchmarks/bench_trainer.py [epochs_per_trial] [threads]"""
+
 from __future__ import annotations
 
 import json
@@ -23,11 +24,20 @@ from engine.train import Trainer
 
 
 def make_config(epochs: int) -> ExperimentConfig:
-    return ExperimentConfig().with_updates({
-        "data.name": "digits", "model.hidden": [128, 128], "model.activation": "relu",
-        "optim.name": "momentum", "optim.lr": 0.1, "optim.momentum": 0.9,
-        "train.batch_size": 64, "train.epochs": epochs, "train.threads": 2, "device": "cpu",
-    })
+    return ExperimentConfig().with_updates(
+        {
+            "data.name": "digits",
+            "model.hidden": [128, 128],
+            "model.activation": "relu",
+            "optim.name": "momentum",
+            "optim.lr": 0.1,
+            "optim.momentum": 0.9,
+            "train.batch_size": 64,
+            "train.epochs": epochs,
+            "train.threads": 2,
+            "device": "cpu",
+        }
+    )
 
 
 CPU: dict[str, list[float]] = {"descent": [], "bare": [], "bare_val": []}
@@ -54,7 +64,7 @@ def bare_run(cfg: ExperimentConfig, validate: bool = False) -> tuple[float, int]
     for _ in range(cfg.train.epochs):
         perm = torch.randperm(n, generator=g)
         for s in range(0, n, bs):
-            idx = perm[s:s + bs]
+            idx = perm[s : s + bs]
             out = model(x[idx])
             loss = loss_fn(out, y[idx])
             opt.zero_grad(set_to_none=True)
@@ -89,18 +99,29 @@ def main() -> None:
         d_rates.append(n / dt)
     med = lambda v: sorted(v)[len(v) // 2]  # noqa: E731
     ratio = med(d_rates) / med(bv_rates)
-    print(json.dumps({
-        "benchmark": "trainer_vs_bare_loop", "model": "digits MLP 64-128-128-10 relu, batch 64, SGD momentum",
-        "threads": torch.get_num_threads(), "epochs_per_trial": epochs, "trials": len(d_rates),
-        "descent_steps_per_s": round(med(d_rates), 1), "bare_with_validation_steps_per_s": round(med(bv_rates), 1),
-        "bare_train_only_steps_per_s": round(med(b_rates), 1),
-        "ratio": round(ratio, 3), "ratio_vs_train_only": round(med(d_rates) / med(b_rates), 3),
-        # Process CPU time per step (all threads): steadier than wall time on a shared machine.
-        "cpu_ratio": round(med(CPU["bare_val"]) / med(CPU["descent"]), 3),
-        "descent_cpu_us_per_step": round(med(CPU["descent"]) * 1e6, 1),
-        "bare_with_validation_cpu_us_per_step": round(med(CPU["bare_val"]) * 1e6, 1),
-        "target": 0.95, "meets_target": bool(ratio >= 0.95), "load_avg_1min": os.getloadavg()[0],
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "trainer_vs_bare_loop",
+                "model": "digits MLP 64-128-128-10 relu, batch 64, SGD momentum",
+                "threads": torch.get_num_threads(),
+                "epochs_per_trial": epochs,
+                "trials": len(d_rates),
+                "descent_steps_per_s": round(med(d_rates), 1),
+                "bare_with_validation_steps_per_s": round(med(bv_rates), 1),
+                "bare_train_only_steps_per_s": round(med(b_rates), 1),
+                "ratio": round(ratio, 3),
+                "ratio_vs_train_only": round(med(d_rates) / med(b_rates), 3),
+                # Process CPU time per step (all threads): steadier than wall time on a shared machine.
+                "cpu_ratio": round(med(CPU["bare_val"]) / med(CPU["descent"]), 3),
+                "descent_cpu_us_per_step": round(med(CPU["descent"]) * 1e6, 1),
+                "bare_with_validation_cpu_us_per_step": round(med(CPU["bare_val"]) * 1e6, 1),
+                "target": 0.95,
+                "meets_target": bool(ratio >= 0.95),
+                "load_avg_1min": os.getloadavg()[0],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

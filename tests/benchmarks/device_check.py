@@ -46,6 +46,7 @@ GPU machine plus CUDA start-up; it writes $OUT/device_check.jsonl, which comes b
 
 usage: python tests/benchmarks/device_check.py [--device cuda|cpu] [--out FILE] [--trials N] [--epochs N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,13 +59,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:        # run as a plain script on a machine where Descent is not installed
+if str(ROOT) not in sys.path:  # run as a plain script on a machine where Descent is not installed
     sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-
 from bench_landscape import per_point_loop  # noqa: E402 - the same reference loop as the CPU benchmark
 
 GRID, N_EVAL = 41, 360
@@ -101,11 +101,24 @@ def sync(device: torch.device) -> None:
 def base_config(epochs: int):
     from engine.config import ExperimentConfig
 
-    return ExperimentConfig().with_updates({
-        "data.name": "digits", "model.hidden": [128, 128], "model.activation": "relu", "optim.name": "momentum",
-        "optim.lr": 0.05, "train.batch_size": 64, "train.epochs": epochs, "seed": 0, "probes.enabled": True,
-        "probes.every": 10, "landscape.sharpness_every": 2, "landscape.snapshot_every": 5,
-        "metrics.enabled": False, "diagnostics.enabled": False})
+    return ExperimentConfig().with_updates(
+        {
+            "data.name": "digits",
+            "model.hidden": [128, 128],
+            "model.activation": "relu",
+            "optim.name": "momentum",
+            "optim.lr": 0.05,
+            "train.batch_size": 64,
+            "train.epochs": epochs,
+            "seed": 0,
+            "probes.enabled": True,
+            "probes.every": 10,
+            "landscape.sharpness_every": 2,
+            "landscape.snapshot_every": 5,
+            "metrics.enabled": False,
+            "diagnostics.enabled": False,
+        }
+    )
 
 
 # -- 1. training + 2. probes ----------------------------------------------------------------
@@ -129,7 +142,7 @@ def train(cfg, device: str, perturb: float = 0.0):
 def check_training(out, device: torch.device, epochs: int) -> tuple:
     cfg = base_config(epochs)
     if device.type == "cuda":
-        train(cfg.with_updates({"train.epochs": 1}), "cuda")          # warm-up: CUDA context, cuBLAS handles
+        train(cfg.with_updates({"train.epochs": 1}), "cuda")  # warm-up: CUDA context, cuBLAS handles
     t_dev, rec_dev, sps_dev = train(cfg, device.type)
     t_cpu, rec_cpu, sps_cpu = train(cfg, "cpu")
     _t, rec_ref, _ = train(cfg, "cpu", perturb=1e-6)
@@ -138,13 +151,24 @@ def check_training(out, device: torch.device, epochs: int) -> tuple:
     ref = float(np.max(np.abs(rec_ref.series["step/loss"] - loss_cpu)))
     tol = max(10 * ref, 1e-4)
     on_device = str(next(t_dev.model.parameters()).device)
-    emit(out, {"check": "training", "device": on_device, "steps": int(t_dev.step), "epochs": epochs,
-               "state": [t_dev.state, t_cpu.state], "max_abs_loss_diff": diff,
-               "perturbed_init_1e-6_max_abs_loss_diff": ref, "tolerance": tol,
-               "final_val_loss": [rec_dev.final.get("val_loss"), rec_cpu.final.get("val_loss")],
-               "steps_per_s": {"device": round(sps_dev, 1), "cpu": round(sps_cpu, 1)},
-               "passed": bool(diff <= tol and t_dev.state == t_cpu.state == "finished"
-                              and on_device.startswith(device.type))})
+    emit(
+        out,
+        {
+            "check": "training",
+            "device": on_device,
+            "steps": int(t_dev.step),
+            "epochs": epochs,
+            "state": [t_dev.state, t_cpu.state],
+            "max_abs_loss_diff": diff,
+            "perturbed_init_1e-6_max_abs_loss_diff": ref,
+            "tolerance": tol,
+            "final_val_loss": [rec_dev.final.get("val_loss"), rec_cpu.final.get("val_loss")],
+            "steps_per_s": {"device": round(sps_dev, 1), "cpu": round(sps_cpu, 1)},
+            "passed": bool(
+                diff <= tol and t_dev.state == t_cpu.state == "finished" and on_device.startswith(device.type)
+            ),
+        },
+    )
     return t_cpu, rec_dev, rec_cpu
 
 
@@ -175,9 +199,17 @@ def check_probes(out, rec_dev, rec_cpu) -> None:
             tv = float(np.max(0.5 * np.abs(pa - pb).sum(-1)))
             if tv > worst_tv:
                 worst_tv, where["hist"] = tv, k
-    emit(out, {"check": "probes", "stats_compared": compared, "max_rel_diff": worst_rel,
-               "max_hist_total_variation": worst_tv, "worst": where,
-               "passed": bool(compared > 0 and worst_rel <= 1e-2 and worst_tv <= 0.05)})
+    emit(
+        out,
+        {
+            "check": "probes",
+            "stats_compared": compared,
+            "max_rel_diff": worst_rel,
+            "max_hist_total_variation": worst_tv,
+            "worst": where,
+            "passed": bool(compared > 0 and worst_rel <= 1e-2 and worst_tv <= 0.05),
+        },
+    )
 
 
 # -- 3. sharpness ----------------------------------------------------------------------------
@@ -215,21 +247,34 @@ def check_sharpness(out, device: torch.device, trained, rec_dev, rec_cpu) -> Non
     h_dev, _ = hvp_function(m_dev, xd, yd)
     hv_err = float((h_dev(v.to(device)).cpu() - h_cpu(v)).norm() / h_cpu(v).norm())
     timings = {}
-    for name, make in (("func_vjp", lambda: hvp_function(m_dev, xd, yd, "vjp")[0]),
-                       ("func_jvp", lambda: hvp_function(m_dev, xd, yd, "jvp")[0]),
-                       ("autograd_double_backward", lambda: double_backward_hvp(m_dev, xd, yd))):
+    for name, make in (
+        ("func_vjp", lambda: hvp_function(m_dev, xd, yd, "vjp")[0]),
+        ("func_jvp", lambda: hvp_function(m_dev, xd, yd, "jvp")[0]),
+        ("autograd_double_backward", lambda: double_backward_hvp(m_dev, xd, yd)),
+    ):
         timings[name] = round(hvp_ms(make(), v.to(device), device), 3)
     s_dev = np.asarray(rec_dev.arrays.get("landscape/sharpness", np.zeros((0, 4))))
     s_cpu = np.asarray(rec_cpu.arrays.get("landscape/sharpness", np.zeros((0, 4))))
     series = rel(s_dev[:, 2], s_cpu[:, 2]) if s_dev.shape == s_cpu.shape and len(s_cpu) else float("inf")
     lam_rel = abs(lam_dev - lam_cpu) / abs(lam_cpu)
-    emit(out, {"check": "sharpness", "lambda_max": {"device": lam_dev, "cpu": lam_cpu}, "rel_diff": lam_rel,
-               "iterations": [it_dev, it_cpu], "hv_rel_err": hv_err, "ms_per_hvp_on_device": timings,
-               "run_series_rel_diff": series, "run_series_epochs": s_cpu[:, 0].astype(int).tolist(),
-               "passed": bool(lam_rel <= 1e-3 and hv_err <= 1e-4 and series <= 5e-2)})
+    emit(
+        out,
+        {
+            "check": "sharpness",
+            "lambda_max": {"device": lam_dev, "cpu": lam_cpu},
+            "rel_diff": lam_rel,
+            "iterations": [it_dev, it_cpu],
+            "hv_rel_err": hv_err,
+            "ms_per_hvp_on_device": timings,
+            "run_series_rel_diff": series,
+            "run_series_epochs": s_cpu[:, 0].astype(int).tolist(),
+            "passed": bool(lam_rel <= 1e-3 and hv_err <= 1e-4 and series <= 5e-2),
+        },
+    )
 
 
 # -- 4. surface -----------------------------------------------------------------------------
+
 
 def check_surface(out, device: torch.device, trained, trials: int) -> None:
     from engine.landscape.directions import pca_plane, random_plane
@@ -249,10 +294,10 @@ def check_surface(out, device: torch.device, trained, trials: int) -> None:
     modes = ["linear-loop", "loop", "linear-vmap", "vmap"]
     evs = {m: SurfaceEvaluator(model, x, y, device=device, mode=m) for m in modes}
     auto = SurfaceEvaluator(model, x, y, device=device)
-    ref = per_point_loop(ref_model, plane, axis, x, y, device)                 # warm-up and reference
+    ref = per_point_loop(ref_model, plane, axis, x, y, device)  # warm-up and reference
     errors = {}
     for m, ev in evs.items():
-        lo, _ = ev.evaluate_plane(plane, A.ravel(), B.ravel())               # warm-up
+        lo, _ = ev.evaluate_plane(plane, A.ravel(), B.ravel())  # warm-up
         errors[m] = rel(lo, cpu_loss)
     times: dict[str, list[float]] = {"loop_reference": [], **{m: [] for m in modes}}
     previews = []
@@ -283,18 +328,38 @@ def check_surface(out, device: torch.device, trained, trials: int) -> None:
     speedup = med["loop_reference"] / med[auto.mode]
     target = 20.0 if device.type == "cuda" else 1.3
     preview = float(np.median(previews))
-    emit(out, {"check": "surface", "grid": f"{GRID}x{GRID}", "eval_samples": N_EVAL, "device": str(device),
-               "auto_mode": auto.mode, "auto_chunk": auto.chunk, "free_memory_gib": round(available_memory(device) / 2**30, 2),
-               "seconds_median": {k: round(v, 4) for k, v in med.items()},
-               "speedup_all_modes": {m: round(med["loop_reference"] / med[m], 2) for m in modes},
-               "fastest_mode": min(modes, key=lambda m: med[m]),
-               "max_rel_err_vs_cpu": {m: float(f"{e:.2e}") for m, e in errors.items()},
-               "loop_reference_rel_err_vs_cpu": float(f"{rel(ref.ravel(), cpu_loss):.2e}"),
-               "first_preview_s_median": round(preview, 4), "passed": bool(max(errors.values()) <= 1e-4)})
-    emit(out, {"check": "surface_speed", "device": str(device), "load_avg_1min": round(os.getloadavg()[0], 2),
-               "speedup_vs_loop": round(speedup, 2), "target_speedup": target,
-               "first_preview_s_median": round(preview, 4), "target_preview_s": 0.3,
-               "passed": bool(speedup >= target and preview <= 0.3)})
+    emit(
+        out,
+        {
+            "check": "surface",
+            "grid": f"{GRID}x{GRID}",
+            "eval_samples": N_EVAL,
+            "device": str(device),
+            "auto_mode": auto.mode,
+            "auto_chunk": auto.chunk,
+            "free_memory_gib": round(available_memory(device) / 2**30, 2),
+            "seconds_median": {k: round(v, 4) for k, v in med.items()},
+            "speedup_all_modes": {m: round(med["loop_reference"] / med[m], 2) for m in modes},
+            "fastest_mode": min(modes, key=lambda m: med[m]),
+            "max_rel_err_vs_cpu": {m: float(f"{e:.2e}") for m, e in errors.items()},
+            "loop_reference_rel_err_vs_cpu": float(f"{rel(ref.ravel(), cpu_loss):.2e}"),
+            "first_preview_s_median": round(preview, 4),
+            "passed": bool(max(errors.values()) <= 1e-4),
+        },
+    )
+    emit(
+        out,
+        {
+            "check": "surface_speed",
+            "device": str(device),
+            "load_avg_1min": round(os.getloadavg()[0], 2),
+            "speedup_vs_loop": round(speedup, 2),
+            "target_speedup": target,
+            "first_preview_s_median": round(preview, 4),
+            "target_preview_s": 0.3,
+            "passed": bool(speedup >= target and preview <= 0.3),
+        },
+    )
 
 
 def main() -> int:
@@ -309,21 +374,42 @@ def main() -> int:
         args.out.write_text("")
     t_start = time.perf_counter()
     cuda = torch.cuda.is_available()
-    env = {"check": "environment", "torch": torch.__version__, "python": platform.python_version(),
-           "cuda_available": cuda, "cpu_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-           "load_avg_1min": round(os.getloadavg()[0], 2)}
+    env = {
+        "check": "environment",
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cuda_available": cuda,
+        "cpu_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "load_avg_1min": round(os.getloadavg()[0], 2),
+    }
     if cuda:
-        env.update(gpu=torch.cuda.get_device_name(0), cuda_version=torch.version.cuda,
-                   gpu_memory_gib=round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1),
-                   tf32_matmul=torch.backends.cuda.matmul.allow_tf32)
+        env.update(
+            gpu=torch.cuda.get_device_name(0),
+            cuda_version=torch.version.cuda,
+            gpu_memory_gib=round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1),
+            tf32_matmul=torch.backends.cuda.matmul.allow_tf32,
+        )
     emit(args.out, env)
     if args.device == "cuda" and not cuda:
-        emit(args.out, {"check": "gpu", "skipped": "--device cuda but torch.cuda.is_available() is False "
-                                                   "(run with --device cpu to check the script itself)"})
+        emit(
+            args.out,
+            {
+                "check": "gpu",
+                "skipped": "--device cuda but torch.cuda.is_available() is False "
+                "(run with --device cpu to check the script itself)",
+            },
+        )
         return 2
     if args.device == "cpu":
-        emit(args.out, {"check": "gpu", "skipped": "--device cpu: the GPU part is skipped; every check below "
-                                                   "compares the CPU with itself (the script's own test)"})
+        emit(
+            args.out,
+            {
+                "check": "gpu",
+                "skipped": "--device cpu: the GPU part is skipped; every check below "
+                "compares the CPU with itself (the script's own test)",
+            },
+        )
     device = torch.device(args.device)
     try:
         trained, rec_dev, rec_cpu = check_training(args.out, device, args.epochs)
@@ -333,13 +419,28 @@ def main() -> int:
     except Exception as e:  # noqa: BLE001 - a crash is a result too: report it as a failed check
         import traceback
 
-        emit(args.out, {"check": "error", "error": f"{type(e).__name__}: {e}",
-                        "traceback": traceback.format_exc()[-2000:], "passed": False})
+        emit(
+            args.out,
+            {
+                "check": "error",
+                "error": f"{type(e).__name__}: {e}",
+                "traceback": traceback.format_exc()[-2000:],
+                "passed": False,
+            },
+        )
     checks = [r for r in RESULTS if "passed" in r]
     failed = [r["check"] for r in checks if not r["passed"]]
-    emit(args.out, {"check": "summary", "device": str(device), "passed": [r["check"] for r in checks if r["passed"]],
-                    "failed": failed, "seconds": round(time.perf_counter() - t_start, 1),
-                    "load_avg_1min": round(os.getloadavg()[0], 2)})
+    emit(
+        args.out,
+        {
+            "check": "summary",
+            "device": str(device),
+            "passed": [r["check"] for r in checks if r["passed"]],
+            "failed": failed,
+            "seconds": round(time.perf_counter() - t_start, 1),
+            "load_avg_1min": round(os.getloadavg()[0], 2),
+        },
+    )
     return 1 if failed else 0
 
 
