@@ -1,4 +1,4 @@
-"""engine/ never imports Qt; the headless path loads no Qt module."""
+"""engine/ never imports Qt; the engine's tests import no Qt; the headless path loads no Qt module."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = ("PySide6", "PyQt5", "PyQt6", "pyqtgraph", "OpenGL", "desktop")
 
 
-def test_no_gui_imports_under_engine():
+def gui_imports(*paths: Path) -> list[str]:
+    """Every import of a GUI module (or of desktop) in these files and the .py files under these folders."""
     offenders = []
-    for path in (ROOT / "engine").rglob("*.py"):
+    files = [f for p in paths for f in (p.rglob("*.py") if p.is_dir() else [p])]
+    for path in files:
         tree = ast.parse(path.read_text(), str(path))
         for node in ast.walk(tree):
             names = []
@@ -31,7 +33,19 @@ def test_no_gui_imports_under_engine():
             for n in names:
                 if n.split(".")[0] in FORBIDDEN:
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {n}")
+    return offenders
+
+
+def test_no_gui_imports_under_engine():
+    offenders = gui_imports(ROOT / "engine")
     assert not offenders, "\n".join(offenders)
+
+
+def test_engine_tests_import_no_gui():
+    """tests/engine/ runs without Qt: its tests and conftests import neither Qt nor desktop."""
+    offenders = gui_imports(ROOT / "tests" / "engine", ROOT / "tests" / "conftest.py")
+    assert not offenders, "\n".join(offenders)
+    assert len(list((ROOT / "tests" / "engine").rglob("test_*.py"))) >= 20
 
 
 def test_headless_run_loads_no_qt(tmp_path):

@@ -21,7 +21,7 @@ from desktop.views.curves import CurvesView
 from engine.config import ExperimentConfig
 
 pytestmark = pytest.mark.gui
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
