@@ -122,7 +122,9 @@ class SurfaceEvaluator:
         m = self.model
         if not isinstance(m, nn.Sequential):
             return None
-        items = list(m._modules.items())
+        # The direct children in order, a module used twice listed at each place (as the
+        # Sequential runs it; named_children would list it once).
+        items = [(k, c) for k, c in m.named_modules(remove_duplicate=False) if k and "." not in k]
         i = 0
         while i < len(items) and isinstance(items[i][1], (nn.Flatten, nn.Identity)):
             i += 1

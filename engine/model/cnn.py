@@ -6,6 +6,7 @@ from torch import nn
 
 from engine.config import ModelConfig
 from engine.model.mlp import dense_blocks, hidden_block
+from engine.model.modes import BATCHNORM_TYPES
 
 
 class CNN(nn.Sequential):
@@ -36,4 +37,4 @@ class CNN(nn.Sequential):
         return [m for m in self if isinstance(m, (nn.Linear, nn.Conv2d))]
 
     def batchnorm_layers(self) -> list[nn.Module]:
-        return [m for m in self if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        return [m for m in self if isinstance(m, BATCHNORM_TYPES)]

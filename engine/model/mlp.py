@@ -7,6 +7,7 @@ from torch import nn
 
 from engine.config import ModelConfig
 from engine.model.init import initialize
+from engine.model.modes import BATCHNORM_TYPES
 
 
 def make_activation(cfg: ModelConfig) -> nn.Module:
@@ -133,7 +134,7 @@ class MLP(nn.Sequential):
         return [m for m in self if isinstance(m, nn.Linear)]
 
     def batchnorm_layers(self) -> list[nn.Module]:
-        return [m for m in self if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        return [m for m in self if isinstance(m, BATCHNORM_TYPES)]
 
 
 def batchnorm_labels(model: nn.Module) -> list[tuple[nn.Module, str]]:
@@ -149,7 +150,7 @@ def batchnorm_labels(model: nn.Module) -> list[tuple[nn.Module, str]]:
         elif isinstance(m, nn.Linear):
             n_dense += 1
             where, seen_activation = f"hidden layer {n_dense}", False
-        elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+        elif isinstance(m, BATCHNORM_TYPES):
             unit = "channels" if isinstance(m, nn.BatchNorm2d) else "units"
             side = "after" if seen_activation else "before"
             out.append((m, f"{where or 'input'}, {side} the activation ({m.num_features} {unit})"))

@@ -4,11 +4,43 @@ from __future__ import annotations
 
 from torch import nn
 
+# Every batch-norm class in torch.nn (the lazy ones become their plain class once initialized).
+BATCHNORM_TYPES: tuple[type[nn.Module], ...] = (
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    nn.BatchNorm3d,
+    nn.SyncBatchNorm,
+    nn.LazyBatchNorm1d,
+    nn.LazyBatchNorm2d,
+    nn.LazyBatchNorm3d,
+)
+
+# Every normalization class in torch.nn that keeps running statistics: batch and instance norm.
+NORM_TYPES: tuple[type[nn.Module], ...] = (
+    *BATCHNORM_TYPES,
+    nn.InstanceNorm1d,
+    nn.InstanceNorm2d,
+    nn.InstanceNorm3d,
+    nn.LazyInstanceNorm1d,
+    nn.LazyInstanceNorm2d,
+    nn.LazyInstanceNorm3d,
+)
+
+# Every dropout class in torch.nn.
+DROPOUT_TYPES: tuple[type[nn.Module], ...] = (
+    nn.Dropout,
+    nn.Dropout1d,
+    nn.Dropout2d,
+    nn.Dropout3d,
+    nn.AlphaDropout,
+    nn.FeatureAlphaDropout,
+)
+
 # Torch modules whose forward reads `self.training` (dropout, batch/instance norm, RNN
 # dropout, RReLU's random slope, attention dropout); transformer layers are caught by module.
 _MODE_DEPENDENT: tuple[type, ...] = (
-    nn.modules.dropout._DropoutNd,
-    nn.modules.batchnorm._NormBase,
+    *DROPOUT_TYPES,
+    *NORM_TYPES,
     nn.RNNBase,
     nn.RReLU,
     nn.MultiheadAttention,
