@@ -370,7 +370,7 @@ def _summarize_compiled(
             prev,
             prev_starts,
         )
-    except Exception as e:  # a compiler that fails on this machine: the torch path, never a lost run
+    except Exception as e:  # noqa: BLE001 - a compiler that fails on this machine: the torch path, never a lost run
         kernels.disable(f"{type(e).__name__}: {e}")
         return summarize_groups(groups, bins, layout=layout, read_along=read_along, previous=previous)
     for r, lo, hi, grown in zip(ranges, *table.tolist()):
@@ -472,7 +472,8 @@ def summarize_groups(
     if previous is not None:
         layers = [t.detach() for t in groups[previous[0]][0]]
         views = flat_views(previous[1], layers)
-        along_at.append(read.add(torch.stack(torch._foreach_norm([*torch._foreach_sub(layers, views), *views]))))
+        diffs = torch._foreach_sub(layers, views)  # noqa: SLF001 - torch's fused kernel, no public equivalent
+        along_at.append(read.add(torch.stack(torch._foreach_norm([*diffs, *views]))))  # noqa: SLF001 - fused kernel
     host = read.read()
     if live:
         hist[live] = layer_stats.hist(host[counts_at])
