@@ -93,8 +93,8 @@ def shared_surface(
     k = min(eval_samples, int(data.x_val.shape[0]))
     evaluator = SurfaceEvaluator(model, data.x_val[:k], data.y_val[:k], device="cpu")
     surf = None
-    for surf, _idx, _frac in compute_surface(evaluator, plane, n, span, cancelled):
-        pass
+    for step in compute_surface(evaluator, plane, n, span, cancelled):
+        surf = step[0]
     if surf is None or not surf.complete:
         raise LandscapeError("the shared surface was cancelled")
     paths = {r.name: project(plane, t)[0] for r, t in zip(recs, trajs)}

@@ -104,7 +104,9 @@ def load_csv(path: str, label_column: str) -> LoadedData:
                     try:
                         v = float(cell)
                     except ValueError:
-                        raise DataFileError(f"{p}: line {line_no}, column '{header[i]}': '{cell[:30]}' is not a number")
+                        raise DataFileError(
+                            f"{p}: line {line_no}, column '{header[i]}': '{cell[:30]}' is not a number"
+                        ) from None
                     if not math.isfinite(v):
                         raise DataFileError(
                             f"{p}: line {line_no}, column '{header[i]}': missing value ({cell or 'empty'})"
@@ -205,8 +207,8 @@ def load_image_folder(path: str, size: int, grayscale: bool = True) -> LoadedDat
         names.append(d.name)
         for f in files:
             try:
-                with Image.open(f) as im:
-                    im = im.convert("L" if grayscale else "RGB").resize((size, size), Image.Resampling.BILINEAR)
+                with Image.open(f) as raw:
+                    im = raw.convert("L" if grayscale else "RGB").resize((size, size), Image.Resampling.BILINEAR)
                     a = np.asarray(im, dtype=np.float64) / 255.0
             except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
                 raise DataFileError(f"{f}: unreadable image ({type(e).__name__}: {str(e)[:80]})") from None

@@ -53,6 +53,10 @@ class _Family:
         r = self.rows
         self.p, self.g, self.lr, self.vel, self.eff = p[r], g[r], lr[r], vel[r], eff[r]
 
+    def step(self, t: int) -> None:
+        """Advance every racer of the family by one step (t is 1-based)."""
+        raise NotImplementedError
+
 
 class _SGD(_Family):
     def __init__(self, rows: slice, cfgs: list[OptimConfig]) -> None:
@@ -92,7 +96,7 @@ class _Adagrad(_Family):
         self.sum = _col([c.initial_accumulator for c in cfgs])
 
     def step(self, t: int) -> None:
-        p, g, lr, vel, eff = self.p, self.g, self.lr, self.vel, self.eff
+        p, g, lr, eff = self.p, self.g, self.lr, self.eff
         if self.any_wd:
             g = g + self.wd * p
         self.sum += g * g
