@@ -79,13 +79,17 @@ class DataConfig(Section):
     )
     preprocess: Literal[PREPROCESSING] = Field(
         "auto",
-        description="Input preprocessing fitted on the training split: auto = standardize tabular sets, none for 2D/images",
+        description=(
+            "Input preprocessing fitted on the training split: auto = standardize tabular sets, none for 2D/images"
+        ),
     )  # type: ignore[valid-type]
     whiten_eps: float = Field(
         1e-8,
         ge=0.0,
         le=1.0,
-        description="Whitening: added to each covariance eigenvalue before dividing by its root (regularizes tiny directions)",
+        description=(
+            "Whitening: added to each covariance eigenvalue before dividing by its root (regularizes tiny directions)"
+        ),
     )
 
 
@@ -114,12 +118,18 @@ class ModelConfig(Section):
     )
     batch_norm: Literal[BN_PLACEMENTS] = Field(
         "off",
-        description="Batch norm in every hidden layer and conv block, before or after the activation (batch_norm_layers sets the dense layers one by one)",
+        description=(
+            "Batch norm in every hidden layer and conv block, "
+            "before or after the activation (batch_norm_layers sets the dense layers one by one)"
+        ),
     )  # type: ignore[valid-type]
     batch_norm_layers: list[Literal[BN_PLACEMENTS]] = Field(  # type: ignore[valid-type]
         default_factory=list,
         max_length=16,
-        description="Batch norm per hidden dense layer: off|before|after, one per model.hidden entry (e.g. before,off); empty = model.batch_norm in every layer",
+        description=(
+            "Batch norm per hidden dense layer: off|before|after, one per model.hidden entry "
+            "(e.g. before,off); empty = model.batch_norm in every layer"
+        ),
         json_schema_extra={"placeholder": "empty = model.batch_norm in every layer"},
     )
     bn_momentum: float = Field(
@@ -132,12 +142,18 @@ class ModelConfig(Section):
         0.0,
         ge=0.0,
         lt=1.0,
-        description="Drop probability after every hidden layer and conv block (inverted dropout: kept units scaled by 1/(1-p) in training)",
+        description=(
+            "Drop probability after every hidden layer and conv block "
+            "(inverted dropout: kept units scaled by 1/(1-p) in training)"
+        ),
     )
     dropout_layers: list[Annotated[float, Ge(0.0), Lt(1.0)]] = Field(
         default_factory=list,
         max_length=16,
-        description="Drop probability per hidden dense layer, one per model.hidden entry (e.g. 0.5,0); empty = model.dropout in every layer",
+        description=(
+            "Drop probability per hidden dense layer, one per model.hidden entry "
+            "(e.g. 0.5,0); empty = model.dropout in every layer"
+        ),
         json_schema_extra={"placeholder": "empty = model.dropout in every layer"},
     )
 
@@ -279,14 +295,18 @@ class LandscapeConfig(Section):
     )
     directions: Literal["pca", "random", "init"] = Field(
         "pca",
-        description="Plane: PCA of the trajectory, filter-normalized random, or init→current plus a random orthogonal direction",
+        description=(
+            "Plane: PCA of the trajectory, filter-normalized random, or init→current plus a random orthogonal direction"
+        ),
     )
     grid: int = Field(31, ge=5, le=401, description="Grid points per axis of the loss surface (N×N evaluations)")
     span: float = Field(
         1.0,
         gt=0.0,
         le=100.0,
-        description="Half-width of the grid: filter-normalized units (random) or multiples of the path's extent (pca/init)",
+        description=(
+            "Half-width of the grid: filter-normalized units (random) or multiples of the path's extent (pca/init)"
+        ),
     )
     eval_samples: int = Field(
         512, ge=16, le=100_000, description="Validation samples in the fixed evaluation subset of surfaces and 1D plots"
@@ -298,7 +318,10 @@ class LandscapeConfig(Section):
         10,
         ge=0,
         le=100_000,
-        description="Recompute the live surface every M epochs (0 = only on demand); the GUI waits at least 2 s and 4× the last job's time between two, so the job never takes the training's core",
+        description=(
+            "Recompute the live surface every M epochs (0 = only on demand); the GUI waits at least "
+            "2 s and 4× the last job's time between two, so the job never takes the training's core"
+        ),
     )
     sharpness_every: int = Field(
         10,
@@ -435,13 +458,19 @@ class MetricsConfig(Section):
         1,
         ge=1,
         le=100_000,
-        description="Epochs between two metric evaluations (the last epoch is always evaluated); raise it when epochs are only a few steps",
+        description=(
+            "Epochs between two metric evaluations (the last epoch is always evaluated); "
+            "raise it when epochs are only a few steps"
+        ),
     )
     min_steps: int = Field(
         100,
         ge=0,
         le=10_000_000,
-        description="Fewest training steps between two metric evaluations (bounds their cost when epochs are tiny; 0 = every epoch)",
+        description=(
+            "Fewest training steps between two metric evaluations "
+            "(bounds their cost when epochs are tiny; 0 = every epoch)"
+        ),
     )
     curve_points: int = Field(200, ge=10, le=100_000, description="Most points kept per ROC/PR curve")
 
