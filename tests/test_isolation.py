@@ -51,7 +51,8 @@ def test_engine_tests_import_no_gui():
 def test_headless_run_loads_no_qt(tmp_path):
     code = (
         "import sys, desktop.cli as c;"
-        f"rc = c.main(['run', '--set', 'train.epochs=1', '--set', 'data.n_samples=100', '--quiet', '--out', r'{tmp_path / 'a.descent'}']);"
+        "rc = c.main(['run', '--set', 'train.epochs=1', '--set', 'data.n_samples=100', '--quiet',"
+        f" '--out', r'{tmp_path / 'a.descent'}']);"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'OpenGL')];"
         "print('QT', bad); sys.exit(rc or (3 if bad else 0))"
     )

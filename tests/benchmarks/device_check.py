@@ -1,4 +1,4 @@
-"""Device check: Descent on an NVIDIA GPU against the CPU, in one short run (DESIGN.md,
+r"""Device check: Descent on an NVIDIA GPU against the CPU, in one short run (DESIGN.md,
 "Testing a desktop app here"; issue 4's GPU target). Prints one JSON line per check and a
 summary; exit status 0 when every check passed, 1 when one failed, 2 when --device cuda was
 asked for and there is no CUDA device.
@@ -39,10 +39,15 @@ threadpoolctl, but not pydantic (engine/config.py) nor kornia (engine/augment, i
 Trainer): carry them as wheels (9.7 MB; versions as in this project's venv; checked: these
 resolve for cp312 x86-64 and need nothing else the image lacks). Once, here, in the repo root:
     echo /.whl/ >> .git/info/exclude
-    python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5 typing-extensions==4.16.0 kornia==0.9.0 kornia-rs==0.2.0
+    python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+        --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+        -d .whl pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5 \
+        typing-extensions==4.16.0 kornia==0.9.0 kornia-rs==0.2.0
 Then ONE `run` call with carry [".whl"] and timeout_s 420 (the check takes about a minute on the
 GPU machine plus CUDA start-up; it writes $OUT/device_check.jsonl, which comes back):
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site || exit; PYTHONUNBUFFERED=1 python3 tests/benchmarks/device_check.py --device cuda --out $OUT/device_check.jsonl
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site || exit; \
+        PYTHONUNBUFFERED=1 python3 tests/benchmarks/device_check.py --device cuda --out $OUT/device_check.jsonl
 
 usage: python tests/benchmarks/device_check.py [--device cuda|cpu] [--out FILE] [--trials N] [--epochs N]
 """
