@@ -362,8 +362,8 @@ class CompareView(View):
             elif isinstance(e, Payload) and e.topic == "probes":
                 run.hist = {g: e.data[g] for g in ("act", "grad", "weight") if g in e.data}
                 layers = e.data.get("layers", {})
-                run.layer_labels = [str(l.get("label", i)) for i, l in enumerate(layers.get("activations", []))]
-                run.weight_labels = [str(l.get("label", i)) for i, l in enumerate(layers.get("weights", []))]
+                run.layer_labels = [str(d.get("label", i)) for i, d in enumerate(layers.get("activations", []))]
+                run.weight_labels = [str(d.get("label", i)) for i, d in enumerate(layers.get("weights", []))]
                 changed = True
         self._dirty = changed
         self.redraw_if_due()  # visible only, at most every MIN_REDRAW_S (View)
@@ -454,7 +454,7 @@ class CompareView(View):
             self.cb_layer.blockSignals(False)
         layer = self.cb_layer.currentIndex()
         any_data = False
-        for rid, (p, item) in self.hist_plots.items():
+        for rid, (_p, item) in self.hist_plots.items():
             run = self.runs[rid]
             h = run.hist.get(group)
             if h is None or layer < 0 or layer >= len(h["hist"]):
@@ -501,8 +501,8 @@ class CompareView(View):
             for k in c.epoch:
                 c.epoch[k].extend(s.get(f"epoch/{k}", np.zeros(0)))
             pm = rec.meta.get("probes", {})
-            run.layer_labels = [str(l.get("label", i)) for i, l in enumerate(pm.get("activations", []))]
-            run.weight_labels = [str(l.get("label", i)) for i, l in enumerate(pm.get("weights", []))]
+            run.layer_labels = [str(d.get("label", i)) for i, d in enumerate(pm.get("activations", []))]
+            run.weight_labels = [str(d.get("label", i)) for i, d in enumerate(pm.get("weights", []))]
             for g in ("act", "grad", "weight"):
                 h, r = rec.arrays.get(f"probes/{g}/hist"), rec.arrays.get(f"probes/{g}/range")
                 if h is not None and r is not None and h.ndim == 3 and len(h):
