@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-DATASETS = (
+DatasetName = Literal[
     "spiral",
     "moons",
     "circles",
@@ -28,13 +28,19 @@ DATASETS = (
     "csv",
     "npz",
     "image_folder",
-)
-PREPROCESSING = ("auto", "none", "standardize", "pca_whiten", "zca_whiten")
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu")
-BN_PLACEMENTS = ("off", "before", "after")
-INITS = ("zeros", "constant", "normal", "uniform", "xavier_uniform", "xavier_normal", "kaiming")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
-SCHEDULES = (
+]
+DATASETS: tuple[str, ...] = get_args(DatasetName)
+Preprocessing = Literal["auto", "none", "standardize", "pca_whiten", "zca_whiten"]
+PREPROCESSING: tuple[str, ...] = get_args(Preprocessing)
+ActivationName = Literal["sigmoid", "tanh", "relu", "leaky_relu", "prelu"]
+ACTIVATIONS: tuple[str, ...] = get_args(ActivationName)
+BatchNormPlacement = Literal["off", "before", "after"]
+BN_PLACEMENTS: tuple[str, ...] = get_args(BatchNormPlacement)
+InitName = Literal["zeros", "constant", "normal", "uniform", "xavier_uniform", "xavier_normal", "kaiming"]
+INITS: tuple[str, ...] = get_args(InitName)
+OptimizerName = Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
+OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
+ScheduleName = Literal[
     "constant",
     "step",
     "multistep",
@@ -45,7 +51,8 @@ SCHEDULES = (
     "one_cycle",
     "warmup",
     "plateau",
-)
+]
+SCHEDULES: tuple[str, ...] = get_args(ScheduleName)
 
 
 class ConfigError(ValueError):
@@ -57,7 +64,7 @@ class Section(BaseModel):
 
 
 class DataConfig(Section):
-    name: Literal[DATASETS] = Field("spiral", description="Data set: 2D synthetic sets or scikit-learn's shipped sets")  # type: ignore[valid-type]
+    name: DatasetName = Field("spiral", description="Data set: 2D synthetic sets or scikit-learn's shipped sets")
     noise: float = Field(0.15, ge=0.0, le=2.0, description="Noise added to the synthetic 2D sets (std, in data units)")
     n_samples: int = Field(1000, ge=20, le=200_000, description="Number of points generated for the synthetic 2D sets")
     n_classes: int = Field(
@@ -77,12 +84,12 @@ class DataConfig(Section):
     test_fraction: float = Field(
         0.0, ge=0.0, le=0.5, description="Fraction held out as a test set, never used for training or tuning (0 = none)"
     )
-    preprocess: Literal[PREPROCESSING] = Field(
+    preprocess: Preprocessing = Field(
         "auto",
         description=(
             "Input preprocessing fitted on the training split: auto = standardize tabular sets, none for 2D/images"
         ),
-    )  # type: ignore[valid-type]
+    )
     whiten_eps: float = Field(
         1e-8,
         ge=0.0,
@@ -100,10 +107,10 @@ class ModelConfig(Section):
         max_length=16,
         description="Widths of the hidden layers, input to output (e.g. 64,64)",
     )
-    activation: Literal[ACTIVATIONS] = Field("relu", description="Non-linearity after each hidden layer")  # type: ignore[valid-type]
+    activation: ActivationName = Field("relu", description="Non-linearity after each hidden layer")
     leaky_slope: float = Field(0.01, ge=0.0, le=1.0, description="Fixed negative slope of leaky ReLU")
     prelu_init: float = Field(0.25, ge=0.0, le=1.0, description="Initial (learnable) negative slope of PReLU")
-    init: Literal[INITS] = Field("kaiming", description="Weight initialization scheme of the linear layers")  # type: ignore[valid-type]
+    init: InitName = Field("kaiming", description="Weight initialization scheme of the linear layers")
     init_std: float = Field(0.01, gt=0.0, le=10.0, description="Std of 'normal' init and half-width of 'uniform' init")
     init_constant: float = Field(0.1, ge=-10.0, le=10.0, description="Value of every weight under 'constant' init")
     arch: Literal["mlp", "cnn"] = Field(
@@ -116,14 +123,14 @@ class ModelConfig(Section):
         max_length=6,
         description="cnn: output channels of each conv block (3×3 conv, 2×2 max-pool)",
     )
-    batch_norm: Literal[BN_PLACEMENTS] = Field(
+    batch_norm: BatchNormPlacement = Field(
         "off",
         description=(
             "Batch norm in every hidden layer and conv block, "
             "before or after the activation (batch_norm_layers sets the dense layers one by one)"
         ),
-    )  # type: ignore[valid-type]
-    batch_norm_layers: list[Literal[BN_PLACEMENTS]] = Field(  # type: ignore[valid-type]
+    )
+    batch_norm_layers: list[BatchNormPlacement] = Field(
         default_factory=list,
         max_length=16,
         description=(
@@ -202,7 +209,7 @@ class ModelConfig(Section):
 
 
 class OptimConfig(Section):
-    name: Literal[OPTIMIZERS] = Field("adam", description="Optimizer (torch.optim); momentum/nesterov are SGD variants")  # type: ignore[valid-type]
+    name: OptimizerName = Field("adam", description="Optimizer (torch.optim); momentum/nesterov are SGD variants")
     lr: float = Field(0.01, gt=0.0, le=10.0, description="Learning rate (step size)")
     momentum: float = Field(0.9, ge=0.0, lt=1.0, description="Momentum coefficient (momentum, nesterov, rmsprop)")
     dampening: float = Field(0.0, ge=0.0, lt=1.0, description="SGD dampening of the momentum buffer (0 for nesterov)")
@@ -232,7 +239,7 @@ class OptimConfig(Section):
 
 
 class ScheduleConfig(Section):
-    name: Literal[SCHEDULES] = Field("constant", description="Learning-rate schedule (torch.optim.lr_scheduler)")  # type: ignore[valid-type]
+    name: ScheduleName = Field("constant", description="Learning-rate schedule (torch.optim.lr_scheduler)")
     step_size: int = Field(10, ge=1, le=100_000, description="step: epochs between decays")
     gamma: float = Field(0.5, gt=0.0, le=1.0, description="step/multistep/exponential: decay factor")
     milestones: list[int] = Field(
@@ -619,18 +626,24 @@ def _kind_of(annotation: Any) -> tuple[str, tuple[str, ...]]:
     raise TypeError(f"unsupported field type {annotation!r}")
 
 
+def _number(bound: Any) -> float:
+    """A field bound as a float (annotated_types types bounds as comparison protocols)."""
+    return float(bound)
+
+
 def _bounds(metadata: Any) -> tuple[float | None, float | None, bool, bool]:
-    lo = hi = None
+    lo: float | None = None
+    hi: float | None = None
     lo_ex = hi_ex = False
     for m in metadata:
         if isinstance(m, Ge):
-            lo = m.ge
+            lo = _number(m.ge)
         elif isinstance(m, Gt):
-            lo, lo_ex = m.gt, True
+            lo, lo_ex = _number(m.gt), True
         elif isinstance(m, Le):
-            hi = m.le
+            hi = _number(m.le)
         elif isinstance(m, Lt):
-            hi, hi_ex = m.lt, True
+            hi, hi_ex = _number(m.lt), True
     return lo, hi, lo_ex, hi_ex
 
 
@@ -644,7 +657,7 @@ def _walk(model_cls: type[BaseModel], prefix: str, section: str):
         metadata = info.metadata
         if kind == "float_list":  # the bounds of each entry: list[Annotated[float, Ge(..), Lt(..)]]
             item = get_args(ann)[0]
-            metadata = getattr(item, "__metadata__", ())
+            metadata = list(getattr(item, "__metadata__", ()))
         lo, hi, lo_ex, hi_ex = _bounds(metadata)
         default = info.get_default(call_default_factory=True)
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
@@ -711,14 +724,14 @@ def parse_value(spec: FieldSpec, text: str) -> Any:
                 raise ValueError
             return values
         if spec.kind == "choice_list":
-            values = [p.strip("'\"").lower() for p in _list_items(t)]
-            bad = [v for v in values if v not in spec.choices]
+            choices = [p.strip("'\"").lower() for p in _list_items(t)]
+            bad = [v for v in choices if v not in spec.choices]
             if bad:
                 raise ConfigError(
                     f"{spec.key}: '{bad[0]}' is not one of {'|'.join(spec.choices)} "
                     f"(expected {spec.range_text()}, e.g. {','.join(spec.choices[:2])})"
                 )
-            return values
+            return choices
         if spec.kind == "float_pair":
             parts = [float(p) for p in t.strip("[]() ").split(",")]
             if len(parts) != 2:

@@ -46,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _fmt(v: float) -> str:
+def _fmt(v: float | None) -> str:
     return "n/a" if v is None or not math.isfinite(v) else f"{v:.4f}"
 
 

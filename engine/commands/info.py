@@ -51,7 +51,7 @@ RUN_SECTIONS.append(_landscape_section)
 
 
 def _comparison_section(session: Session) -> tuple[str, Any] | None:
-    from engine.compare.layout import summarize_comparison
+    from engine.export.summary import summarize_comparison
 
     summary = summarize_comparison(session)
     return ("comparison", summary) if summary is not None else None
@@ -89,8 +89,8 @@ def describe(session: Session) -> dict[str, Any]:
         "created": session.created,
         "runs": runs,
     }
-    for section in SESSION_SECTIONS:
-        item = section(session)
+    for session_section in SESSION_SECTIONS:
+        item = session_section(session)
         if item is not None:
             out[item[0]] = item[1]
     return _clean(out)

@@ -59,6 +59,7 @@ class DataBundle:
         return len(self.input_shape) == 3
 
     def to(self, device: torch.device) -> DataBundle:
+        assert self.x_test is not None and self.y_test is not None  # an empty split since __post_init__
         return DataBundle(
             self.x_train.to(device),
             self.y_train.to(device),

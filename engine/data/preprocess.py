@@ -33,6 +33,7 @@ class Preprocessor:
         Xc = X - self.mean
         if self.kind == "standardize":
             return Xc * self.scale
+        assert self.matrix is not None, "a whitening map is fitted with its matrix"
         return Xc @ self.matrix.T
 
     def to_meta(self) -> dict:

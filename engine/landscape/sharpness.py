@@ -61,7 +61,7 @@ def hvp_function(
     if method == "vjp":
         try:
             with torch.enable_grad():
-                _, pullback = vjp(grad(loss_of), params)
+                pullback = vjp(grad(loss_of), params)[1]
         finally:
             model.train(was_training)
 

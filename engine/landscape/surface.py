@@ -138,9 +138,15 @@ class SurfaceEvaluator:
             x0 = nn.Sequential(OrderedDict(items[:i]))(self.x).float()
         return {"w": w, "b": b, "rest": nn.Sequential(OrderedDict(items[i + 1 :])), "x0": x0}
 
+    @property
+    def _head(self) -> dict:
+        """The split-off first layer (the linear modes only have one)."""
+        assert self._first is not None
+        return self._first
+
     def _rest_parts(self) -> tuple[torch.Tensor, ParamLayout]:
         """Indices (in the full vector) and layout of the parameters after the first Linear."""
-        f = self._first
+        f = self._head
         names = [n for n in self.layout.names if n not in (f["w"], f["b"])]
         shapes = tuple(self.layout.shapes[self.layout.names.index(n)] for n in names)
         sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
@@ -183,14 +189,14 @@ class SurfaceEvaluator:
 
     def _first_layer_basis(self, pl: Plane) -> torch.Tensor:
         """(3, n, out): the first layer's pre-activations at center, along d1, along d2."""
-        f = self._first
+        f = self._head
         sw, sb = self.layout.slice(f["w"]), self.layout.slice(f["b"])
         shape = self.layout.shapes[self.layout.names.index(f["w"])]
         return torch.stack([f["x0"] @ v[sw].reshape(shape).T + v[sb] for v in (pl.center, pl.d1, pl.d2)])
 
     def _linear_loop_plane(self, pl: Plane, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         basis = self._first_layer_basis(pl)
-        rest = self._first["rest"]
+        rest = self._head["rest"]
         # Only the parameters after the first layer change per point (rest never reads
         # the first layer's, so they stay stale in the buffer).
         idx, _ = self._rest_parts()
@@ -215,7 +221,7 @@ class SurfaceEvaluator:
         z = (coeff @ basis.reshape(3, -1)).reshape(len(a), *basis.shape[1:])
         idx, rl = self._rest_parts()
         rest_vecs = pl.center[idx] + a[:, None] * pl.d1[idx] + b[:, None] * pl.d2[idx]
-        rest, buffers = self._first["rest"], self.buffers
+        rest, buffers = self._head["rest"], self.buffers
 
         def one(zk, vec):
             return self._point_metrics(functional_call(rest, (rl.split(vec), buffers), (zk,)))
@@ -347,7 +353,7 @@ def compute_surface(
     span: float,
     cancelled: Callable[[], bool] = lambda: False,
     batch: int = 256,
-) -> Iterator[tuple[Surface, np.ndarray, float]]:
+) -> Iterator[tuple[Surface, np.ndarray | None, float]]:
     """Coarse to fine: yields (surface so far, the axis indices complete so far, fraction done)
     after each batch of points; each level only evaluates the points the previous ones lack.
     Stops early (without finishing) when `cancelled()` turns true."""

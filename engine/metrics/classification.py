@@ -9,8 +9,6 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
-_trapezoid = getattr(np, "trapezoid", None) or np.trapz  # sklearn.metrics.auc's rule (numpy < 2: trapz)
-
 
 def _thin(*arrays: np.ndarray, points: int) -> tuple[np.ndarray, ...]:
     """Keep at most `points` points of a curve, always including both ends."""
@@ -29,7 +27,7 @@ def roc_and_pr_curves(y: np.ndarray, scores: np.ndarray) -> tuple[tuple[np.ndarr
     itself, and on the few hundred samples a run validates with, its input checks are most
     of the cost (about 1 ms a call)."""
     _, fps, _, tps, thr = skm.confusion_matrix_at_thresholds(y, scores)
-    keep = slice(None)
+    keep: slice | np.ndarray = slice(None)
     if fps.shape[0] > 2:  # roc_curve's drop_intermediate: keep the corners only
         keep = np.flatnonzero(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True])
     rf, rt = np.r_[0.0, fps[keep]], np.r_[0.0, tps[keep]]
@@ -98,7 +96,7 @@ def classification_report(
             # arrays): the areas follow from the curves exactly as roc_auc_score and
             # average_precision_score compute them (trapezoid ROC area; AP = Σ ΔR·P).
             (fpr, tpr, thr), (prec, rec, pthr) = roc_and_pr_curves(y, s)
-            roc_auc.append(float(_trapezoid(tpr, fpr)))
+            roc_auc.append(float(np.trapezoid(tpr, fpr)))  # sklearn.metrics.auc's rule
             ap.append(float(-np.sum(np.diff(rec) * prec[:-1])))
             thr = np.where(np.isfinite(thr), thr, 1.0)
             curves[f"roc/{c}"] = np.stack(_thin(fpr, tpr, thr, points=curve_points))

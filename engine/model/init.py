@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from torch import nn
@@ -10,8 +11,17 @@ from torch import nn
 from engine.config import ModelConfig
 
 
+_NonLinearity = Literal["sigmoid", "tanh", "relu", "leaky_relu"]
+
+
 def _gain(cfg: ModelConfig) -> float:
-    nl = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "leaky_relu": "leaky_relu", "prelu": "leaky_relu"}
+    nl: dict[str, _NonLinearity] = {
+        "sigmoid": "sigmoid",
+        "tanh": "tanh",
+        "relu": "relu",
+        "leaky_relu": "leaky_relu",
+        "prelu": "leaky_relu",
+    }
     param = cfg.leaky_slope if cfg.activation == "leaky_relu" else cfg.prelu_init
     return nn.init.calculate_gain(nl[cfg.activation], param if nl[cfg.activation] == "leaky_relu" else None)
 

@@ -173,7 +173,8 @@ def build_model(
                 f"model.arch=cnn needs image data (digits, an image folder or an NPZ of images); "
                 f"this data set has samples of shape {tuple(input_shape or (n_in,))} — use model.arch=mlp"
             )
-        model: nn.Module = CNN(tuple(input_shape), list(cfg.conv_channels), list(cfg.hidden), n_classes, cfg)
+        c, h, w = input_shape
+        model: nn.Module = CNN((c, h, w), list(cfg.conv_channels), list(cfg.hidden), n_classes, cfg)
     else:
         model = MLP(n_in, list(cfg.hidden), n_classes, cfg)
     initialize(model, cfg, g)

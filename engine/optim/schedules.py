@@ -26,8 +26,9 @@ class LRSchedule:
         self.step_count = 0
         n = cfg.name
         self.per_step = n in ("cyclic", "one_cycle", "warmup", "cosine_restarts")
+        self.sched: ls.LRScheduler | ls.ReduceLROnPlateau | None = None
         if n == "constant":
-            self.sched = None
+            pass
         elif n == "step":
             self.sched = ls.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
         elif n == "multistep":

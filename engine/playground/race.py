@@ -19,6 +19,7 @@ from engine.optim.schedules import LRSchedule
 from engine.playground.config import PlaygroundConfig
 from engine.playground.functions import TestFunction, get_function
 from engine.playground.stepper import BatchedOptimizers
+from engine.playground.torch_stepper import TorchOptimizers
 
 DIVERGE_LIMIT = 1e6  # |coordinate| beyond this counts as diverged (all domains are within ±6)
 SERIES = ("positions", "losses", "gradients", "updates", "velocities", "step_sizes", "lrs")
@@ -91,9 +92,8 @@ class Race:
         self.cfg = cfg
         self.fn = get_function(cfg.function)
         self.params = cfg.params
+        self.stepper: BatchedOptimizers | TorchOptimizers
         if cfg.exact:
-            from engine.playground.torch_stepper import TorchOptimizers
-
             self.stepper = TorchOptimizers([r.optim for r in cfg.racers])
         else:
             self.stepper = BatchedOptimizers([r.optim for r in cfg.racers])

@@ -92,7 +92,7 @@ def playground_from_session(session: Session) -> tuple[PlaygroundConfig, list[Ra
     info = {r.get("label"): r for r in meta.get("racers", []) if isinstance(r, dict)}
     paths = []
     for r in cfg.racers:
-        arrays = {}
+        arrays: dict[str, Any] = {}  # the RacerPath fields named in SERIES
         for name in SERIES:
             a = session.arrays.get(f"{KEY}/{r.label}/{name}")
             if a is None:

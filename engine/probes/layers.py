@@ -59,7 +59,7 @@ def activation_kind(module: nn.Module) -> str | None:
 
 def activation_layers(model: nn.Module) -> list[tuple[ProbedLayer, nn.Module]]:
     """Every activation module of the model, in forward (registration) order."""
-    out = []
+    out: list[tuple[ProbedLayer, nn.Module]] = []
     for name, m in model.named_modules():
         kind = activation_kind(m)
         if kind is not None:
@@ -69,7 +69,7 @@ def activation_layers(model: nn.Module) -> list[tuple[ProbedLayer, nn.Module]]:
 
 def weight_layers(model: nn.Module) -> list[tuple[ProbedLayer, nn.Module]]:
     """Every module with a weight matrix or kernel (Linear, Conv...); 1-D weights (norms) are skipped."""
-    out = []
+    out: list[tuple[ProbedLayer, nn.Module]] = []
     for name, m in model.named_modules():
         w = getattr(m, "weight", None)
         if isinstance(w, nn.Parameter) and w.dim() >= 2 and w.requires_grad:

@@ -346,13 +346,14 @@ def _summarize_compiled(
         if math.isnan(r.lo):
             r.lo, r.hi = lo, hi
     table = np.array([(r.lo, r.hi, r.grown) for r in ranges], dtype=np.float64).T.copy()  # lo, hi, grown
-    prev = prev_starts = None
+    prev: np.ndarray | None = None
+    prev_starts = None
     if previous is not None:  # the group's earlier values, compared in the same pass
         rows, prev_starts, total = plan.previous_layout(groups, previous[0])
-        prev = previous[1]
-        if prev.requires_grad or prev.dtype != torch.float32 or prev.dim() != 1 or not prev.is_cpu:
-            prev = prev.detach().reshape(-1).to("cpu", torch.float32)
-        prev = prev.numpy()
+        earlier = previous[1]
+        if earlier.requires_grad or earlier.dtype != torch.float32 or earlier.dim() != 1 or not earlier.is_cpu:
+            earlier = earlier.detach().reshape(-1).to("cpu", torch.float32)
+        prev = earlier.numpy()
         if prev.shape[0] != total:
             raise ValueError(f"previous values: {prev.shape[0]} for layers of {total} values")
     try:
@@ -467,7 +468,7 @@ def summarize_groups(
         layer_stats = _LayerStats([flat[i] for i in live], bins, layout, wide)
         stats_at = read.add(layer_stats.reductions())
         counts_at = read.add(layer_stats.bin([lims[i] for i in live]))
-    act_at = {i: _activation_parts(tensors[i], kinds_all[i], read) for i in live if kinds_all[i] is not None}
+    act_at = {i: _activation_parts(tensors[i], kind, read) for i in live if (kind := kinds_all[i]) is not None}
     along_at = [read.add(t.detach()) for t in read_along]
     if previous is not None:
         layers = [t.detach() for t in groups[previous[0]][0]]
