@@ -65,7 +65,8 @@ class PlaygroundSettings(BaseModel):
     """The race's surface and conditions (every field: range, default, help)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
-    function: Literal[FUNCTION_NAMES] = Field("rosenbrock", description="Test function (surface) to race on")  # type: ignore[valid-type]
+    # The names of FUNCTIONS: a Literal built at import time, which pydantic checks and mypy cannot read.
+    function: Literal[FUNCTION_NAMES] = Field("rosenbrock", description="Test function (surface) to race on")  # type: ignore[valid-type]  # see above
     condition: float = Field(
         10.0, ge=1.0, le=10_000.0, description="quadratic: condition number κ (ratio of curvatures)"
     )
@@ -114,7 +115,7 @@ class PlaygroundConfig(PlaygroundSettings):
 
     @property
     def start_point(self) -> tuple[float, float]:
-        return tuple(self.start) if self.start is not None else get_function(self.function).start  # type: ignore[return-value]
+        return self.start if self.start is not None else get_function(self.function).start
 
     @property
     def params(self) -> dict[str, float]:
