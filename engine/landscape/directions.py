@@ -101,9 +101,9 @@ def pca_plane(trajectory: torch.Tensor | np.ndarray, center: torch.Tensor, seed:
     if float(np.abs(rel).max()) == 0.0:
         raise LandscapeError("the trajectory has not moved yet: train a few steps before asking for a PCA plane")
     # Randomized SVD with 3 power iterations, float32: sklearn's "auto" choice (full SVD,
-    # float64) took 6 s for 400 × 26k snapshots under load.
-    # One BLAS thread: numpy's pool fights torch's threads on a small machine (DESIGN.md);
-    # measured here: 0.25 s with one thread, 0.8-2 s with two under load.
+    # float64) takes seconds for a few hundred snapshots of a 26k-parameter model.
+    # One BLAS thread: numpy's pool fights torch's threads on a small machine (DESIGN.md),
+    # and with two threads under load the fit is several times slower.
     with threadpool_limits(1):
         pca = PCA(n_components=2, svd_solver="randomized", iterated_power=3, random_state=seed).fit(rel)
     comps = torch.as_tensor(pca.components_, dtype=torch.float64)

@@ -11,9 +11,8 @@ Two ways to get H·v with torch.func (the Hessian is symmetric, so v·H = H·v):
   backward, bitwise-equal results).
 - "jvp" (forward-over-reverse): torch.func.jvp(grad(loss), (params,), (v,)), which re-runs
   the forward and backward pass for every product.
-Measured (CPU, one thread, load ≈ 1.0, 256 samples, per product): digits MLP 64-128-128-10
-vjp 1.61 ms, jvp 4.75 ms, autograd double backward 1.46 ms; spiral MLP (1251 parameters)
-vjp 0.70 ms, jvp 3.2 ms, double backward 0.58 ms. All agree to 1e-7.
+On the CPU "vjp" costs about what autograd's double backward does and a third of "jvp";
+all three agree to 1e-7 (tests/engine/landscape).
 """
 
 from __future__ import annotations

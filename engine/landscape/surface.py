@@ -9,9 +9,9 @@ Four strategies, chosen automatically (`mode="auto"`):
   in chunks sized from the free memory. On a GPU the default is batched: "linear-vmap"
   (or "vmap" when the model does not start Flatten → Linear); not yet measured on a GPU —
   tests/benchmarks/device_check.py times every strategy there and names the fastest.
-- "loop": one forward pass per point. On a CPU the loop matches or beats vmap (digits
-  MLP, 41×41 grid, one thread: vmap 1.1× slower than the loop on a quiet machine, 2-3×
-  slower under load), so the default with one CPU thread is "linear-loop"; with several
+- "loop": one forward pass per point. On a CPU with one thread the loop matches or beats
+  vmap, more so under load (tests/benchmarks/bench_landscape.py), so the default with one
+  CPU thread is "linear-loop"; with several
   threads the many small ops of a loop stall on OpenMP barriers and "linear-vmap" wins.
   "loop" is also the fallback when vmap cannot run a layer.
 The per-point loops bind the model's parameters to views of one flat buffer, so a new
@@ -37,7 +37,7 @@ from torch.func import functional_call, vmap
 from engine.landscape.directions import Plane
 from engine.landscape.params import LandscapeError, ParamLayout, check_finite
 
-CPU_MAX_CHUNK = 64  # bigger chunks stop paying off on a CPU (cache), measured on digits
+CPU_MAX_CHUNK = 64  # bigger chunks stop paying off on a CPU (they leave the cache)
 
 
 def available_memory(device: torch.device) -> int:

@@ -1,10 +1,10 @@
 """All racers stepped at once: torch.optim's update rules, vectorized over racers.
 
 Why not one torch.optim optimizer per racer? On a 2-vector the work is nothing and the
-overhead everything: on this machine one `Adam.step()` costs ~120 µs and the six
-optimizers of a race ~0.5 ms per lockstep, five seconds for 10,000 steps. Here the
-racers are rows of one (n, 2) float64 array, grouped by optimizer family, and each
-family's rule is applied to its rows with a few element-wise numpy ops (~1 µs each).
+overhead everything: a torch.optim step costs a hundred times the arithmetic it does
+(`exact=True` races take that path; tests/benchmarks/bench_playground.py compares them).
+Here the racers are rows of one (n, 2) float64 array, grouped by optimizer family, and
+each family's rule is applied to its rows with a few element-wise numpy ops.
 
 The rules are transcribed from torch.optim's single-tensor implementations (SGD with
 momentum/dampening/Nesterov, Adagrad, RMSprop with centering/momentum, Adam/AdamW with
@@ -36,7 +36,7 @@ def family_of(name: str) -> str:
 
 def _col(values) -> np.ndarray:
     """Per-row values broadcast to (k, 2) up front: on arrays this small numpy's
-    broadcasting costs ~3x a same-shape op (2.2 µs vs 0.6 µs measured)."""
+    broadcasting costs several times a same-shape op."""
     return np.repeat(np.asarray(values, dtype=np.float64).reshape(-1, 1), 2, axis=1)
 
 

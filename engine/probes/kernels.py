@@ -3,8 +3,9 @@
 On the CPU a probe's cost is not arithmetic but the number of tensor operations: each torch
 call costs several microseconds before it touches a value, and a probe of every layer needs
 a few dozen of them (reductions per size class, five binning steps, the bincount, the
-activation statistics): about 0.6 ms for the digits MLP. `summarize` does all of it for
-every layer in one call (about 0.13 ms there) and releases the GIL while it runs.
+activation statistics). `summarize` does all of it for every layer in one call (a fifth
+of the torch path's time for the digits MLP: tests/benchmarks/bench_probes.py) and
+releases the GIL while it runs.
 
 Layers are read where they lie: each is a contiguous float32 CPU tensor, passed by address
 (`summarize` checks that, and the caller copies any layer that is not). Per layer, in one

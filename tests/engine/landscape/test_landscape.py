@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch.nn.utils import vector_to_parameters
 
 from engine.config import ExperimentConfig
+from engine.landscape import surface as surface_module
 from engine.landscape.directions import filter_normalized_direction, init_plane, pca_plane, random_plane
 from engine.landscape.interpolation import line_losses
 from engine.landscape.params import LandscapeError, ParamLayout, flat_params
@@ -55,8 +56,8 @@ def test_surface_equals_direct_evaluation_at_20_points(batch_norm, mode):
     plane = random_plane(flat_params(model), layout, seed=3)
     ev = SurfaceEvaluator(model, x, y, mode=mode, max_chunk=7)
     surf = None
-    for surf, _, frac in compute_surface(ev, plane, 11, 1.0):
-        pass
+    for step in compute_surface(ev, plane, 11, 1.0):
+        surf, _, frac = step
     assert frac == 1.0 and surf.complete
     rng = np.random.default_rng(0)
     picks = rng.choice(11 * 11, 20, replace=False)
@@ -191,24 +192,30 @@ def test_oom_halves_the_chunk_and_results_stay_exact(monkeypatch):
     a, b = np.linspace(-1, 1, 30), np.linspace(1, -1, 30)
     ref, _ = SurfaceEvaluator(model, x, y, mode="vmap").evaluate_plane(plane, a, b)
     ev = SurfaceEvaluator(model, x, y, mode="vmap", max_chunk=32)
-    real = ev._vmap_points
+    real_vmap = surface_module.vmap
 
-    def flaky(vecs):
-        if vecs.shape[0] > 4:
-            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real(vecs)
+    def flaky_vmap(fn):
+        """The evaluator's batched call, out of memory above 4 points."""
+        batched = real_vmap(fn)
 
-    monkeypatch.setattr(ev, "_vmap_points", flaky)
+        def call(vecs):
+            if vecs.shape[0] > 4:
+                raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+            return batched(vecs)
+
+        return call
+
+    monkeypatch.setattr(surface_module, "vmap", flaky_vmap)
     got, _ = ev.evaluate_plane(plane, a, b)
     assert ev.chunk == 4 and np.allclose(got, ref, rtol=1e-6)
 
 
 def test_grid_levels_are_nested_and_coarse_first():
     levels = grid_levels(41)
-    assert [len(l) for l in levels] == [6, 11, 21, 41]
+    assert [len(level) for level in levels] == [6, 11, 21, 41]
     for small, big in zip(levels, levels[1:]):
         assert set(small) <= set(big)
-    assert all(l[0] == 0 and l[-1] == 40 for l in levels)
+    assert all(level[0] == 0 and level[-1] == 40 for level in levels)
 
 
 def test_cancel_stops_early_and_nonfinite_weights_are_refused():
@@ -218,7 +225,7 @@ def test_cancel_stops_early_and_nonfinite_weights_are_refused():
     plane = random_plane(flat_params(model), layout, seed=0)
     ev = SurfaceEvaluator(model, x, y)
     seen = []
-    for surf, _, frac in compute_surface(ev, plane, 21, 1.0, cancelled=lambda: len(seen) >= 1, batch=16):
+    for _surf, _, frac in compute_surface(ev, plane, 21, 1.0, cancelled=lambda: len(seen) >= 1, batch=16):
         seen.append(frac)
     assert len(seen) == 1 and seen[0] < 0.2
     bad = flat_params(model)
