@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 
 from engine.config import LIVE_KEYS, ConfigError, ExperimentConfig
 from engine.events import ErrorRaised, Event, EventChannel, Notice, RunFinished, StateChanged
+from engine.experiment import build_trainer
 from engine.session import (
     CheckpointError,
     RunRecord,
@@ -24,6 +25,7 @@ from engine.session import (
     capture_checkpoint,
     continue_run,
     load_session,
+    record_of,
     save_session,
 )
 from engine.train import EngineWorker, Trainer
@@ -58,7 +60,7 @@ class AppController(QObject):
             self.worker.shutdown(timeout=2.0)
         self._run_counter += 1
         self.run_id = f"run{self._run_counter}"
-        self.worker = EngineWorker(self.config, self.channel, run_id=self.run_id)
+        self.worker = EngineWorker(self.config, self.channel, run_id=self.run_id, trainer_factory=build_trainer)
 
     def start(self, paused: bool = False) -> None:
         """Build a new run from the current config and start it (or hold it at step 0)."""
@@ -165,7 +167,7 @@ class AppController(QObject):
 
         def grab(t: Trainer) -> None:
             try:
-                rec = t.to_record(self.run_id)
+                rec = record_of(t, self.run_id)
                 rec.checkpoint = capture_checkpoint(t)  # weights + optimizer state: the run can continue
                 box["record"] = rec
             finally:

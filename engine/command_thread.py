@@ -14,6 +14,7 @@ from typing import Any
 
 from engine.config import ConfigError
 from engine.events import ErrorRaised, EventChannel, StateChanged
+from engine.states import RunState
 
 
 def error_message(e: BaseException) -> str:
@@ -31,7 +32,7 @@ class CommandThread:
 
     def __init__(self, channel: EventChannel, thread_name: str) -> None:
         self.channel = channel
-        self.state = "idle"
+        self.state: RunState = RunState.IDLE
         self._commands: deque[tuple[str, Any]] = deque()
         self._wake = threading.Condition()
         self._quit = False
@@ -59,8 +60,8 @@ class CommandThread:
         return self._thread.is_alive()
 
     # -- engine thread -------------------------------------------------------------------
-    def _set_state(self, state: str, message: str = "") -> None:
-        self.state = state
+    def _set_state(self, state: RunState, message: str = "") -> None:
+        self.state = RunState(state)
         self.channel.put(StateChanged(self.state_id, state, message))
 
     def _report(self, e: BaseException, run_id: str | None = None) -> str:
@@ -71,7 +72,7 @@ class CommandThread:
     def _loop(self) -> None:
         while True:
             with self._wake:
-                while not self._quit and not self._commands and self.state != "running":
+                while not self._quit and not self._commands and self.state != RunState.RUNNING:
                     self._wake.wait(0.5)
                 if self._quit:
                     break
@@ -82,7 +83,7 @@ class CommandThread:
                     self._handle(name, arg)
                 except Exception as e:  # noqa: BLE001 - the engine thread must survive
                     self._command_failed(name, arg, e)
-            if self.state == "running":
+            if self.state == RunState.RUNNING:
                 try:
                     self._advance()
                 except Exception as e:  # noqa: BLE001
@@ -99,7 +100,7 @@ class CommandThread:
         self._step_failed(e)
 
     def _step_failed(self, e: BaseException) -> None:
-        self._set_state("error", self._report(e))
+        self._set_state(RunState.ERROR, self._report(e))
 
     def _on_quit(self) -> None:
         pass

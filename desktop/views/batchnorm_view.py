@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLay
 from desktop.plotting import color, style_plot
 from desktop.views.base import View
 from engine.events import Event, Payload
-from engine.model.batchnorm_probe import expected_gap
+from engine.batchnorm import expected_gap
 
 TOPIC = "batchnorm"
 BATCH, RUNNING = "#D55E00", "#0072B2"

@@ -1,6 +1,6 @@
 """The decision boundary of 2D data sets, live: the classifier's class probabilities over
 the plane as a colour map, with training points (filled) and validation points (white
-ring) on top. The grid is computed on the engine thread (engine.model.decision_boundary)
+ring) on top. The grid is computed on the engine thread (engine.boundary)
 a few times a second; this view only turns probabilities into colours."""
 
 from __future__ import annotations

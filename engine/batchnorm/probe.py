@@ -12,6 +12,7 @@ like √(2/π)/√B with the batch size B — why small batches give unstable es
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from engine.train.hooks import TrainerHook
 
 if TYPE_CHECKING:
     from engine.session.record import RunRecord
-    from engine.train.trainer import Trainer
+    from engine.train.context import RunContext
 
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d)
 MAX_UNITS = 8
@@ -88,13 +89,13 @@ class BatchNormProbe(TrainerHook):
         self.epoch_rows: list[tuple[int, float, float, float, float]] = []  # epoch, eval loss/acc, batch-stat loss/acc
         self.batch_size = 0
 
-    def on_start(self, trainer: Trainer) -> None:
+    def setup(self, ctx: RunContext) -> None:
         # Found by type, so any subset of layers may have batch norm (model.batch_norm_layers).
-        labelled = batchnorm_labels(trainer.model)
+        labelled = batchnorm_labels(ctx.model)
         self.layers = [m for m, _ in labelled]
         self.names = [label for _, label in labelled]
         self.units = min([MAX_UNITS] + [m.num_features for m in self.layers]) if self.layers else 0
-        self.batch_size = trainer.batch_size
+        self.batch_size = ctx.batch_size
 
     def _capture(self, i: int):
         def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
@@ -104,14 +105,14 @@ class BatchNormProbe(TrainerHook):
 
         return hook
 
-    def before_step(self, trainer: Trainer, xb: torch.Tensor, yb: torch.Tensor) -> None:
-        if not self.layers or trainer.step % self.every:
+    def before_step(self, ctx: RunContext, xb: torch.Tensor, yb: torch.Tensor) -> None:
+        if not self.layers or ctx.step % self.every:
             return
         self._current = [None] * len(self.layers)
         self._handles = [m.register_forward_pre_hook(self._capture(i)) for i, m in enumerate(self.layers)]
 
     @torch.no_grad()
-    def after_step(self, trainer: Trainer) -> None:
+    def after_step(self, ctx: RunContext) -> None:
         if not self._handles:
             return
         for h in self._handles:
@@ -128,11 +129,11 @@ class BatchNormProbe(TrainerHook):
             ratio = (bv / (rv + m.eps)).mean()
             rows.append(torch.cat([bm[:u], bv[:u], rm[:u], rv[:u], gap[None], ratio[None]]).float())
         self._pending.append(torch.stack(rows))
-        self._pending_steps.append(trainer.step)
+        self._pending_steps.append(ctx.step)
         if len(self._pending) >= self.emit_every:
-            self._flush(trainer)
+            self._flush(ctx)
 
-    def _flush(self, trainer: Trainer) -> None:
+    def _flush(self, ctx: RunContext) -> None:
         if not self._pending:
             return
         block = torch.stack(self._pending).cpu().numpy()  # (T, L, 4U+2), one host copy
@@ -140,9 +141,9 @@ class BatchNormProbe(TrainerHook):
         self._pending, self._pending_steps = [], []
         self.samples.extend(block)
         self.steps.extend(steps.tolist())
-        trainer.emit(
+        ctx.emit(
             Payload(
-                trainer.run_id,
+                ctx.run_id,
                 "batchnorm",
                 {"kind": "steps", "steps": steps, "layers": list(self.names), **self._split(block)},
             )
@@ -159,20 +160,20 @@ class BatchNormProbe(TrainerHook):
             "var_ratio": block[:, :, 4 * u + 1],
         }
 
-    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
-        self._flush(trainer)
+    def on_epoch_end(self, ctx: RunContext, metrics: Mapping[str, float]) -> None:
+        self._flush(ctx)
         if not self.layers:
             return
-        bl, ba = evaluate_with_batch_stats(trainer.model, trainer.data.x_val, trainer.data.y_val, trainer.batch_size)
-        row = (trainer.epoch, metrics["val_loss"], metrics["val_acc"], bl, ba)
+        bl, ba = evaluate_with_batch_stats(ctx.model, ctx.data.x_val, ctx.data.y_val, ctx.batch_size)
+        row = (ctx.epoch, metrics["val_loss"], metrics["val_acc"], bl, ba)
         self.epoch_rows.append(row)
-        trainer.emit(
+        ctx.emit(
             Payload(
-                trainer.run_id,
+                ctx.run_id,
                 "batchnorm",
                 {
                     "kind": "epoch",
-                    "epoch": trainer.epoch,
+                    "epoch": ctx.epoch,
                     "val_loss_running": row[1],
                     "val_acc_running": row[2],
                     "val_loss_batch": bl,
@@ -181,13 +182,13 @@ class BatchNormProbe(TrainerHook):
             )
         )
 
-    def on_finish(self, trainer: Trainer) -> None:
-        self._flush(trainer)
+    def on_finish(self, ctx: RunContext) -> None:
+        self._flush(ctx)
 
     def export(self, record: RunRecord) -> None:
         if not self.layers:
             return
-        record.meta["batchnorm"] = self.state()
+        record.meta["batchnorm"] = self.summary()
         record.arrays["batchnorm/steps"] = np.asarray(self.steps, dtype=np.int64)
         block = (
             np.stack(self.samples) if self.samples else np.zeros((0, len(self.layers), 4 * self.units + 2), np.float32)
@@ -196,7 +197,29 @@ class BatchNormProbe(TrainerHook):
             record.arrays[f"batchnorm/{k}"] = np.ascontiguousarray(v)
         record.arrays["batchnorm/epochs"] = np.asarray(self.epoch_rows, dtype=np.float64).reshape(-1, 5)
 
-    def state(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
+        width = 4 * self.units + 2
+        pending = torch.stack(self._pending).cpu().numpy() if self._pending else np.zeros((0, len(self.layers), width))
+        return {
+            "steps": np.asarray(self.steps, dtype=np.int64),
+            "samples": np.stack(self.samples) if self.samples else np.zeros((0, len(self.layers), width), np.float32),
+            "epoch_rows": np.asarray(self.epoch_rows, dtype=np.float64).reshape(-1, 5),
+            "pending": pending.astype(np.float32),
+            "pending_steps": np.asarray(self._pending_steps, dtype=np.int64),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.steps = [int(s) for s in state.get("steps", [])]
+        self.samples = list(np.asarray(state.get("samples", np.zeros((0, 0, 0), np.float32))))
+        self.epoch_rows = [
+            (int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]))
+            for r in np.asarray(state.get("epoch_rows", np.zeros((0, 5)))).reshape(-1, 5)
+        ]
+        dev = self.layers[0].running_mean.device if self.layers else None
+        self._pending = [torch.from_numpy(np.array(p)).to(dev) for p in np.asarray(state.get("pending", []))]
+        self._pending_steps = [int(s) for s in state.get("pending_steps", [])]
+
+    def summary(self) -> dict[str, Any]:
         return {
             "layers": self.names,
             "units": self.units,

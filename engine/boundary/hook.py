@@ -20,7 +20,7 @@ from engine.train.hooks import TrainerHook
 
 if TYPE_CHECKING:
     from engine.session.record import RunRecord
-    from engine.train.trainer import Trainer
+    from engine.train.context import RunContext
 
 
 def plane_extent(points: np.ndarray, margin: float = 0.15) -> tuple[float, float, float, float]:
@@ -65,14 +65,17 @@ class DecisionBoundaryHook(TrainerHook):
         self.last_step = 0
         self._t = 0.0
 
-    def on_start(self, trainer: Trainer) -> None:
-        d = trainer.data
+    def setup(self, ctx: RunContext) -> None:
+        d = ctx.data
         pts = torch.cat([d.x_train, d.x_val]).cpu().numpy()
         self.extent = plane_extent(pts)
-        self.grid = torch.as_tensor(grid_points(self.extent, self.resolution), device=trainer.device)
-        trainer.emit(
+        self.grid = torch.as_tensor(grid_points(self.extent, self.resolution), device=ctx.device)
+
+    def on_start(self, ctx: RunContext) -> None:
+        d = ctx.data
+        ctx.emit(
             Payload(
-                trainer.run_id,
+                ctx.run_id,
                 "decision_boundary",
                 {
                     "kind": "points",
@@ -86,20 +89,23 @@ class DecisionBoundaryHook(TrainerHook):
                 },
             )
         )
-        self._evaluate(trainer, droppable=True)
+        self._evaluate(ctx, droppable=True)
 
-    def _evaluate(self, trainer: Trainer, droppable: bool) -> None:
-        self.last_probs = evaluate_grid(trainer.model, self.grid, self.resolution)
-        self.last_step = trainer.step
+    def on_resume(self, ctx: RunContext) -> None:
+        self.on_start(ctx)  # the view of a continued run needs the points and a first grid
+
+    def _evaluate(self, ctx: RunContext, droppable: bool) -> None:
+        self.last_probs = evaluate_grid(ctx.model, self.grid, self.resolution)
+        self.last_step = ctx.step
         self._t = time.perf_counter()
-        trainer.emit(
+        ctx.emit(
             Payload(
-                trainer.run_id,
+                ctx.run_id,
                 "decision_boundary",
                 {
                     "kind": "grid",
-                    "step": trainer.step,
-                    "epoch": trainer.epoch,
+                    "step": ctx.step,
+                    "epoch": ctx.epoch,
                     "extent": self.extent,
                     "probs": self.last_probs,
                 },
@@ -107,18 +113,29 @@ class DecisionBoundaryHook(TrainerHook):
             )
         )
 
-    def after_step(self, trainer: Trainer) -> None:
+    def after_step(self, ctx: RunContext) -> None:
         if time.perf_counter() - self._t >= self.interval_s:
-            self._evaluate(trainer, droppable=True)
+            self._evaluate(ctx, droppable=True)
 
-    def on_finish(self, trainer: Trainer) -> None:
+    def on_finish(self, ctx: RunContext) -> None:
         if self.grid is not None:
-            self._evaluate(trainer, droppable=False)
+            self._evaluate(ctx, droppable=False)
 
     def export(self, record: RunRecord) -> None:
         if self.last_probs is not None:
             record.arrays["decision_boundary/probs"] = self.last_probs
-            record.meta["decision_boundary"] = self.state()
+            record.meta["decision_boundary"] = self.summary()
 
-    def state(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"step": self.last_step}
+        if self.last_probs is not None:
+            out["probs"] = self.last_probs
+        return out
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.last_step = int(state.get("step", 0))
+        probs = state.get("probs")
+        self.last_probs = np.asarray(probs) if probs is not None else None
+
+    def summary(self) -> dict[str, Any]:
         return {"extent": list(self.extent), "resolution": self.resolution, "step": self.last_step}

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from engine.commands.common import CommandError, ProgressBar, load_config
 from engine.events import EpochEnd, Event
-from engine.session import Session, SessionError, capture_checkpoint, save_session
-from engine.train import Trainer
+from engine.experiment import build_trainer
+from engine.session import Session, SessionError, capture_checkpoint, record_of, save_session
 
 HELP = "train headless and write a session file"
 
@@ -34,7 +34,7 @@ def main(args: argparse.Namespace) -> int:
     if not out.parent.exists():
         raise CommandError(f"{out}: folder {out.parent} does not exist")
     try:
-        trainer = Trainer(config, run_id=args.name)
+        trainer = build_trainer(config, run_id=args.name)
     except (ValueError, RuntimeError, OSError) as e:
         raise CommandError(str(e)) from None
     bar = None if args.quiet else ProgressBar(trainer.total_steps, "training")
@@ -60,7 +60,7 @@ def main(args: argparse.Namespace) -> int:
             f"epoch {trainer.epoch} loss {last['train_loss']:.4f} val acc {last['val_acc']:.3f}",
         )
         bar.close()
-    record = trainer.to_record(args.name)
+    record = record_of(trainer, args.name)
     record.checkpoint = capture_checkpoint(trainer)  # weights + optimizer state: the run can be continued
     try:
         save_session(Session(runs=[record]), out)

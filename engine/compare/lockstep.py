@@ -17,7 +17,10 @@ import torch
 from engine.config import ExperimentConfig
 from engine.data import DataBundle, load_data
 from engine.events import Event, RunFinished
-from engine.session.record import RunRecord
+from engine.experiment import build_trainer
+from engine.session.checkpoint import capture_checkpoint
+from engine.session.record import RunRecord, record_of
+from engine.states import RunState
 from engine.train.trainer import Trainer
 
 RNG_OFFSET = 3  # the per-run global RNG is seeded with config.seed + 3 (model: seed, batches: +1, augment: +2)
@@ -31,7 +34,7 @@ class LockstepRunner:
     """Owns the runs of a comparison; `step()` advances every unfinished run by one minibatch."""
 
     def __init__(
-        self, emit: Callable[[Event], None] | None = None, trainer_factory: Callable[..., Trainer] = Trainer
+        self, emit: Callable[[Event], None] | None = None, trainer_factory: Callable[..., Trainer] = build_trainer
     ) -> None:
         self.emit = emit or (lambda e: None)
         self.trainer_factory = trainer_factory
@@ -55,7 +58,7 @@ class LockstepRunner:
         t = self.trainer_factory(config, emit=self.emit, run_id=name, data=self.data_for(config))
         self._rng[name] = torch.Generator().manual_seed(config.seed + RNG_OFFSET).get_state()
         self._with_rng(name, t.start)
-        t.state = "running"
+        t.state = RunState.RUNNING
         self.trainers[name] = t
         self._reported.discard(name)
         return t
@@ -63,14 +66,8 @@ class LockstepRunner:
     def remove(self, name: str) -> RunRecord:
         """Take a run out (the others keep going); returns what it recorded so far."""
         t = self.trainers.pop(name)
-        if t.state == "running" or t.state == "paused":
-            t._flush()
-            t.state = "stopped"
-            for h in t.hooks:
-                h.on_finish(t)
-        from engine.session.checkpoint import capture_checkpoint
-
-        rec = t.to_record(name)
+        t.stop()
+        rec = record_of(t, name)
         rec.checkpoint = capture_checkpoint(t, rng=self._rng.pop(name, None))  # it can be continued later
         self.removed[name] = rec
         return rec
@@ -109,14 +106,19 @@ class LockstepRunner:
         if name in self._reported:
             return
         self._reported.add(name)
-        if t.state != "diverged":
-            t._flush()
+        t.flush()
         self.emit(RunFinished(name, t.final_metrics(), t.state))
 
     def flush(self) -> None:
         for t in self.trainers.values():
-            if t.state != "diverged":
-                t._flush()
+            t.flush()
+
+    def stop(self) -> None:
+        """Stop every run still going (each reports RunFinished once)."""
+        for name in self.active:
+            t = self.trainers[name]
+            t.stop()
+            self._finish(name, t)
 
     def run(self, max_rounds: int | None = None, on_round: Callable[[int], None] | None = None) -> int:
         """Step until every run is over (or max_rounds rounds); returns the rounds taken."""
@@ -132,11 +134,9 @@ class LockstepRunner:
 
     def records(self, checkpoints: bool = True) -> list[RunRecord]:
         """Every run (removed ones last) as a RunRecord, with weights and optimizer state."""
-        from engine.session.checkpoint import capture_checkpoint
-
         out = []
         for name, t in self.trainers.items():
-            rec = t.to_record(name)
+            rec = record_of(t, name)
             if checkpoints:
                 rec.checkpoint = capture_checkpoint(t, rng=self._rng.get(name))
             out.append(rec)

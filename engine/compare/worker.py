@@ -15,6 +15,7 @@ from engine.command_thread import CommandThread
 from engine.compare.lockstep import LockstepRunner
 from engine.config import ExperimentConfig
 from engine.events import EventChannel, StateChanged
+from engine.states import RunState
 
 COMPARISON_ID = "comparison"
 
@@ -58,7 +59,7 @@ class ComparisonWorker(CommandThread):
     # -- engine thread -------------------------------------------------------------------
     def _advance(self) -> None:
         if not self.runner.step():
-            self._set_state("finished")
+            self._set_state(RunState.FINISHED)
 
     def _command_failed(self, name: str, arg: Any, e: BaseException) -> None:
         # A failed add/remove is the named run's error; the comparison goes on.
@@ -66,38 +67,32 @@ class ComparisonWorker(CommandThread):
         self._report(e, run)
 
     def _step_failed(self, e: BaseException) -> None:
-        self._set_state("paused", self._report(e))
+        self._set_state(RunState.PAUSED, self._report(e))
 
     def _handle(self, name: str, arg: Any) -> None:
         r = self.runner
         if name == "add":
             run, cfg = arg
-            self.channel.put(StateChanged(run, "building"))
+            self.channel.put(StateChanged(run, RunState.BUILDING))
             t = r.add(run, cfg)
             self.channel.put(StateChanged(run, t.state))
-            if self.state == "finished":
-                self._set_state("running")
+            if self.state == RunState.FINISHED:
+                self._set_state(RunState.RUNNING)
         elif name == "remove":
             if arg in r.trainers:
                 r.remove(arg)
-                self.channel.put(StateChanged(arg, "removed"))
+                self.channel.put(StateChanged(arg, RunState.REMOVED))
         elif name == "pause":
             r.flush()
-            if self.state != "finished":
-                self._set_state("paused")
+            if self.state != RunState.FINISHED:
+                self._set_state(RunState.PAUSED)
         elif name == "resume":
             if r.active:
-                self._set_state("running")
-            elif self.state != "finished":
-                self._set_state("finished")
+                self._set_state(RunState.RUNNING)
+            elif self.state != RunState.FINISHED:
+                self._set_state(RunState.FINISHED)
         elif name == "stop":
-            for run in r.active:
-                t = r.trainers[run]
-                t._flush()
-                t.state = "stopped"
-                for h in t.hooks:
-                    h.on_finish(t)
-                r._finish(run, t)
-            self._set_state("stopped")
+            r.stop()
+            self._set_state(RunState.STOPPED)
         elif name == "call":
             arg(r)

@@ -28,6 +28,20 @@ class Diagnostic:
         d["value"] = self.value if math.isfinite(self.value) else None
         return d
 
+    @classmethod
+    def from_json(cls, d: dict) -> Diagnostic:
+        """What to_json wrote (a saved run's findings)."""
+        value = d.get("value")
+        return cls(
+            str(d["kind"]),
+            str(d["level"]),
+            int(d["step"]),
+            str(d["message"]),
+            int(d.get("epoch", 0)),
+            str(d.get("layer", "")),
+            float(value) if value is not None else math.nan,
+        )
+
 
 def check_initial_loss(loss: float, n_classes: int, tolerance: float) -> Diagnostic:
     """For C balanced classes a random network's cross-entropy should be about ln C."""

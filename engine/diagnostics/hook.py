@@ -2,13 +2,15 @@
 
 Each finding is emitted once (per kind and layer) as a Payload (topic "diagnostics") for
 the panel and the curve markers, and as a Notice for the status line; all of them are
-saved in the run's meta["diagnostics"].
+saved in the run's meta["diagnostics"]. The per-layer checks read the probes' latest
+statistics where the probe feature publishes them (RunContext.shared["probes"]).
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -24,11 +26,12 @@ from engine.diagnostics.checks import (
     loss_too_slow,
 )
 from engine.events import Notice, Payload
+from engine.states import RunState
 from engine.train.hooks import TrainerHook
 
 if TYPE_CHECKING:
     from engine.session.record import RunRecord
-    from engine.train.trainer import Trainer
+    from engine.train.context import RunContext
 
 
 @torch.no_grad()
@@ -43,6 +46,9 @@ def initial_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, max_samples
         model.train(was)
 
 
+PROBES = "probes"  # where the probe feature publishes its latest statistics (RunContext.shared)
+
+
 class DiagnosticsHook(TrainerHook):
     name = "diagnostics"
 
@@ -50,54 +56,48 @@ class DiagnosticsHook(TrainerHook):
         self.cfg = cfg
         self.found: list[Diagnostic] = []
         self._seen: set[tuple[str, str]] = set()
-        self._probes = None
         self._probe_step = -1
         self.initial_loss = math.nan
 
-    def _raise(self, trainer: Trainer, d: Diagnostic) -> None:
+    def _raise(self, ctx: RunContext, d: Diagnostic) -> None:
         key = (d.kind, d.layer)
         if key in self._seen:
             return
         self._seen.add(key)
         self.found.append(d)
-        trainer.emit(Payload(trainer.run_id, "diagnostics", d.to_json()))
-        trainer.emit(Notice(trainer.run_id, d.message, d.level))
+        ctx.emit(Payload(ctx.run_id, "diagnostics", d.to_json()))
+        ctx.emit(Notice(ctx.run_id, d.message, d.level))
 
-    def on_start(self, trainer: Trainer) -> None:
-        from engine.probes import ProbeHook
+    def on_start(self, ctx: RunContext) -> None:
+        self.initial_loss = initial_loss(ctx.model, ctx.data.x_train, ctx.data.y_train)
+        self._raise(ctx, check_initial_loss(self.initial_loss, ctx.data.n_classes, self.cfg.initial_loss_tolerance))
+        self._check_layers(ctx)
 
-        self._probes = next((h for h in trainer.hooks if isinstance(h, ProbeHook)), None)
-        self.initial_loss = initial_loss(trainer.model, trainer.data.x_train, trainer.data.y_train)
-        self._raise(
-            trainer, check_initial_loss(self.initial_loss, trainer.data.n_classes, self.cfg.initial_loss_tolerance)
-        )
-        self._check_layers(trainer)
+    def after_step(self, ctx: RunContext) -> None:
+        p = ctx.shared.get(PROBES)
+        if p is not None and p["step"] != self._probe_step:
+            self._check_layers(ctx)
 
-    def after_step(self, trainer: Trainer) -> None:
-        p = self._probes
-        if p is not None and p.latest is not None and p.latest["step"] != self._probe_step:
-            self._check_layers(trainer)
-
-    def _check_layers(self, trainer: Trainer) -> None:
-        p = self._probes
-        if p is None or p.latest is None:
+    def _check_layers(self, ctx: RunContext) -> None:
+        p = ctx.shared.get(PROBES)
+        if p is None:
             return
-        snap = p.latest
-        self._probe_step = snap["step"]
-        meta = p.layers_meta()["activations"]
+        snap = p["snapshot"]
+        self._probe_step = p["step"]
+        meta = p["layers"]["activations"]
         labels = [m["label"] for m in meta]
         kinds = [m["kind"] for m in meta]
         for d in layer_findings(snap["step"], labels, kinds, snap["act"], self.cfg.saturation_warn, self.cfg.dead_warn):
-            self._raise(trainer, d)
+            self._raise(ctx, d)
 
-    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
-        step, epoch = trainer.step, trainer.epoch
-        train = trainer.series["epoch/train_loss"].array()
-        val = trainer.series["epoch/val_loss"].array()
+    def on_epoch_end(self, ctx: RunContext, metrics: Mapping[str, float]) -> None:
+        step, epoch = ctx.step, ctx.epoch
+        train = ctx.read_series("epoch/train_loss")
+        val = ctx.read_series("epoch/val_loss")
         loss = metrics["train_loss"]
         if math.isfinite(self.initial_loss) and math.isfinite(loss) and loss > 1.5 * self.initial_loss:
             self._raise(
-                trainer,
+                ctx,
                 Diagnostic(
                     "lr_too_high",
                     "warning",
@@ -116,7 +116,7 @@ class DiagnosticsHook(TrainerHook):
             and loss_too_slow(self.initial_loss, loss, metrics["train_acc"], self.cfg.slow_loss_drop)
         ):
             self._raise(
-                trainer,
+                ctx,
                 Diagnostic(
                     "lr_too_low",
                     "warning",
@@ -131,7 +131,7 @@ class DiagnosticsHook(TrainerHook):
         w = self.cfg.window
         if is_overfitting(train, val, w):
             self._raise(
-                trainer,
+                ctx,
                 Diagnostic(
                     "overfitting",
                     "warning",
@@ -144,9 +144,9 @@ class DiagnosticsHook(TrainerHook):
                     value=float(val[-1]),
                 ),
             )
-        if is_underfitting(train, val, w, trainer.data.n_classes):
+        if is_underfitting(train, val, w, ctx.data.n_classes):
             self._raise(
-                trainer,
+                ctx,
                 Diagnostic(
                     "underfitting",
                     "warning",
@@ -160,25 +160,40 @@ class DiagnosticsHook(TrainerHook):
                 ),
             )
 
-    def on_finish(self, trainer: Trainer) -> None:
-        if trainer.state != "diverged":
+    def on_finish(self, ctx: RunContext) -> None:
+        if ctx.state != RunState.DIVERGED:
             return
-        loss = trainer.series.get("step/loss")
-        step = trainer.step
-        if loss is not None and len(loss):
-            bad = ~np.isfinite(loss.array())
+        loss = ctx.read_series("step/loss")
+        step = ctx.step
+        if len(loss):
+            bad = ~np.isfinite(loss)
             if bad.any():
                 step = int(np.argmax(bad)) + 1
         self._raise(
-            trainer,
+            ctx,
             Diagnostic(
                 "divergence",
                 "error",
                 step,
-                trainer.message or "the loss became NaN/Inf: the learning rate is likely too high",
-                trainer.epoch,
+                ctx.message or "the loss became NaN/Inf: the learning rate is likely too high",
+                ctx.epoch,
             ),
         )
 
     def export(self, record: RunRecord) -> None:
         record.meta["diagnostics"] = [d.to_json() for d in self.found]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "found": [d.to_json() for d in self.found],
+            "seen": sorted([list(k) for k in self._seen]),
+            "initial_loss": self.initial_loss if math.isfinite(self.initial_loss) else None,
+            "probe_step": self._probe_step,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.found = [Diagnostic.from_json(d) for d in state.get("found", [])]
+        self._seen = {(str(kind), str(layer)) for kind, layer in state.get("seen", [])}
+        loss = state.get("initial_loss")
+        self.initial_loss = float(loss) if loss is not None else math.nan
+        self._probe_step = int(state.get("probe_step", -1))

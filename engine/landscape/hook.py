@@ -4,11 +4,13 @@ streamed as Payload events and saved in the run record."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from engine.config import LandscapeConfig
 from engine.events import Payload
 from engine.landscape.params import ParamLayout
 from engine.landscape.sharpness import top_hessian_eigenvalue
@@ -17,7 +19,7 @@ from engine.train.hooks import TrainerHook
 
 if TYPE_CHECKING:
     from engine.session.record import RunRecord
-    from engine.train.trainer import Trainer
+    from engine.train.context import RunContext
 
 TOPIC_SNAPSHOTS = "landscape/snapshots"
 TOPIC_SHARPNESS = "landscape/sharpness"
@@ -32,32 +34,39 @@ class LandscapeHook(TrainerHook):
 
     name = "landscape"
 
-    def __init__(self, trainer: Trainer) -> None:
-        cfg = trainer.config.landscape
+    def __init__(self, cfg: LandscapeConfig) -> None:
         self.cfg = cfg
-        self.layout = ParamLayout.of(trainer.model)
-        self.traj = TrajectoryBuffer(self.layout.size, cfg.snapshot_every, cfg.max_snapshots) if cfg.snapshots else None
-        self._params = [dict(trainer.model.named_parameters())[n] for n in self.layout.names]
+        self.layout = ParamLayout((), (), ())
+        self.traj: TrajectoryBuffer | None = None
+        self._params: list[torch.Tensor] = []
         self._pending: list[tuple[int, torch.Tensor]] = []
         self._new_steps: list[int] = []
         self._new_rows: list[np.ndarray] = []
         self._t_emit = time.perf_counter()
         self.sharpness: list[tuple[int, int, float, float]] = []  # epoch, step, λ_max, lr
         self._eig_vec: torch.Tensor | None = None
-        n = min(cfg.eval_samples, SHARPNESS_SAMPLES, int(trainer.data.x_train.shape[0]))
-        self._sharp_x = trainer.data.x_train[:n]
-        self._sharp_y = trainer.data.y_train[:n]
+        self._sharp_x = self._sharp_y = torch.zeros(0)
         self._finished = False
-        self._model = trainer.model
+        self._model: torch.nn.Module | None = None
+
+    def setup(self, ctx: RunContext) -> None:
+        cfg = self.cfg
+        self.layout = ParamLayout.of(ctx.model)
+        self.traj = TrajectoryBuffer(self.layout.size, cfg.snapshot_every, cfg.max_snapshots) if cfg.snapshots else None
+        self._params = [dict(ctx.model.named_parameters())[n] for n in self.layout.names]
+        n = min(cfg.eval_samples, SHARPNESS_SAMPLES, int(ctx.data.x_train.shape[0]))
+        self._sharp_x = ctx.data.x_train[:n]
+        self._sharp_y = ctx.data.y_train[:n]
+        self._model = ctx.model
 
     # -- snapshots -------------------------------------------------------------------------
-    def _snap(self, trainer: Trainer) -> None:
+    def _snap(self, ctx: RunContext) -> None:
         with torch.no_grad():
             vec = torch.cat([p.detach().reshape(-1) for p in self._params])
         if vec.device.type == "cpu":
-            self._store(trainer.step, vec.float())
+            self._store(ctx.step, vec.float())
         else:
-            self._pending.append((trainer.step, vec.float()))
+            self._pending.append((ctx.step, vec.float()))
 
     def _store(self, step: int, vec: torch.Tensor) -> None:
         assert self.traj is not None
@@ -70,15 +79,15 @@ class LandscapeHook(TrainerHook):
             self._store(step, vec.cpu())
         self._pending = []
 
-    def _emit_snapshots(self, trainer: Trainer, force: bool = False) -> None:
+    def _emit_snapshots(self, ctx: RunContext, force: bool = False) -> None:
         if not self._new_steps:
             return
         if not force and time.perf_counter() - self._t_emit < EMIT_INTERVAL_S:
             return
         self._drain_pending()
-        trainer.emit(
+        ctx.emit(
             Payload(
-                trainer.run_id,
+                ctx.run_id,
                 TOPIC_SNAPSHOTS,
                 {
                     "steps": np.asarray(self._new_steps, dtype=np.int64),
@@ -90,50 +99,50 @@ class LandscapeHook(TrainerHook):
         self._new_steps, self._new_rows = [], []
         self._t_emit = time.perf_counter()
 
-    def on_start(self, trainer: Trainer) -> None:
+    def on_start(self, ctx: RunContext) -> None:
         if self.traj is not None:
-            self._snap(trainer)
+            self._snap(ctx)
             self._drain_pending()
-            self._emit_snapshots(trainer, force=True)
+            self._emit_snapshots(ctx, force=True)
 
-    def after_step(self, trainer: Trainer) -> None:
-        if self.traj is not None and trainer.step % self.traj.every == 0:
-            self._snap(trainer)
+    def after_step(self, ctx: RunContext) -> None:
+        if self.traj is not None and ctx.step % self.traj.every == 0:
+            self._snap(ctx)
             if not self._pending:
-                self._emit_snapshots(trainer)
+                self._emit_snapshots(ctx)
 
     # -- sharpness -------------------------------------------------------------------------
-    def measure_sharpness(self, trainer: Trainer) -> float:
+    def measure_sharpness(self, ctx: RunContext) -> float:
         """λ_max on the fixed training subset, warm-started from the last eigenvector."""
         lam, self._eig_vec, _ = top_hessian_eigenvalue(
-            trainer.model,
+            ctx.model,
             self._sharp_x,
             self._sharp_y,
             iters=self.cfg.sharpness_iters,
             tol=1e-3,
             v0=self._eig_vec,
-            seed=trainer.config.seed,
+            seed=ctx.config.seed,
         )
-        lr = float(trainer.optimizer.param_groups[0]["lr"])
-        self.sharpness.append((trainer.epoch, trainer.step, lam, lr))
-        trainer.emit(
+        lr = ctx.lr
+        self.sharpness.append((ctx.epoch, ctx.step, lam, lr))
+        ctx.emit(
             Payload(
-                trainer.run_id,
+                ctx.run_id,
                 TOPIC_SHARPNESS,
-                {"epoch": trainer.epoch, "step": trainer.step, "value": lam, "lr": lr, "two_over_lr": 2.0 / lr},
+                {"epoch": ctx.epoch, "step": ctx.step, "value": lam, "lr": lr, "two_over_lr": 2.0 / lr},
             )
         )
         return lam
 
-    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+    def on_epoch_end(self, ctx: RunContext, metrics: Mapping[str, float]) -> None:
         if self.traj is not None:
             self._drain_pending()
-            self._emit_snapshots(trainer, force=True)
+            self._emit_snapshots(ctx, force=True)
         k = self.cfg.sharpness_every
-        if k and (trainer.epoch % k == 0 or trainer.epoch == 1) and np.isfinite(metrics.get("train_loss", np.nan)):
-            self.measure_sharpness(trainer)
+        if k and (ctx.epoch % k == 0 or ctx.epoch == 1) and np.isfinite(metrics.get("train_loss", np.nan)):
+            self.measure_sharpness(ctx)
 
-    def on_finish(self, trainer: Trainer) -> None:
+    def on_finish(self, ctx: RunContext) -> None:
         if self._finished:
             return
         self._finished = True
@@ -143,13 +152,46 @@ class LandscapeHook(TrainerHook):
                 vec = torch.cat([p.detach().reshape(-1) for p in self._params]).float().cpu()
             # The path ends at the weights the run ends with (early stopping may have
             # restored earlier, better ones after the last snapshot).
-            if self.traj.count == 0 or self.traj.steps[-1] != trainer.step:
-                self._store(trainer.step, vec)
+            if self.traj.count == 0 or self.traj.steps[-1] != ctx.step:
+                self._store(ctx.step, vec)
             elif not np.array_equal(self.traj.params[-1], vec.numpy()):
-                self.traj.add(trainer.step, vec, replace=True)
-                self._new_steps.append(trainer.step)
+                self.traj.add(ctx.step, vec, replace=True)
+                self._new_steps.append(ctx.step)
                 self._new_rows.append(vec.numpy().copy())
-            self._emit_snapshots(trainer, force=True)
+            self._emit_snapshots(ctx, force=True)
+
+    # -- state -----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        self._drain_pending()
+        out: dict[str, Any] = {"finished": self._finished}
+        if self.traj is not None:
+            out.update(
+                {
+                    "trajectory": self.traj.params.copy(),
+                    "trajectory_steps": self.traj.steps,
+                    "every": self.traj.every,
+                    "thinned": self.traj.thinned,
+                }
+            )
+        out["sharpness"] = np.asarray(self.sharpness, dtype=np.float64).reshape(-1, 4)
+        if self._eig_vec is not None:  # the warm start of the next λ_max estimate
+            out["eig_vec"] = self._eig_vec.detach().cpu().numpy().copy()
+        return out
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._finished = bool(state.get("finished", False))
+        traj = self.traj
+        if traj is not None and "trajectory" in state:
+            params, steps = np.asarray(state["trajectory"]), np.asarray(state["trajectory_steps"])
+            traj.count = 0
+            for step, row in zip(steps, params):
+                traj.add(int(step), row)
+            traj.every, traj.thinned = int(state["every"]), int(state["thinned"])
+        rows = np.asarray(state.get("sharpness", np.zeros((0, 4))), dtype=np.float64).reshape(-1, 4)
+        self.sharpness = [(int(e), int(s), float(lam), float(lr)) for e, s, lam, lr in rows]
+        vec = state.get("eig_vec")
+        dev = self._sharp_x.device
+        self._eig_vec = torch.from_numpy(np.array(vec)).to(dev) if vec is not None else None
 
     # -- session ---------------------------------------------------------------------------
     def export(self, record: RunRecord) -> None:
@@ -166,5 +208,6 @@ class LandscapeHook(TrainerHook):
         record.meta["landscape"] = {**record.meta.get("landscape", {}), **meta}
         if not any(k.startswith("weights/") for k in record.arrays):
             # The weights the record ends with (buffers too: batch norm needs its statistics).
+            assert self._model is not None
             for k, v in self._model.state_dict().items():
                 record.arrays[f"weights/{k}"] = v.detach().cpu().numpy().copy()

@@ -7,6 +7,7 @@ pass in eval mode, and sklearn on small arrays.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from engine.train.hooks import TrainerHook
 
 if TYPE_CHECKING:
     from engine.session.record import RunRecord
-    from engine.train.trainer import Trainer
+    from engine.train.context import RunContext
 
 PER_EPOCH = ("precision", "recall", "f1", "roc_auc", "average_precision")
 
@@ -40,10 +41,10 @@ class MetricsHook(TrainerHook):
         self.probs: np.ndarray | None = None
 
     @torch.no_grad()
-    def _predict(self, trainer: Trainer) -> tuple[np.ndarray, np.ndarray]:
+    def _predict(self, ctx: RunContext) -> tuple[np.ndarray, np.ndarray]:
         n = self.cfg.max_samples
-        x, y = trainer.data.x_val[:n], trainer.data.y_val[:n]
-        model = trainer.model
+        x, y = ctx.data.x_val[:n], ctx.data.y_val[:n]
+        model = ctx.model
         was = model.training
         model.eval()
         try:
@@ -52,36 +53,68 @@ class MetricsHook(TrainerHook):
             model.train(was)
         return y.cpu().numpy(), probs.cpu().double().numpy()
 
-    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
-        last = trainer.epoch >= trainer.config.train.epochs
-        if not last and (
-            trainer.epoch % self.cfg.every or (self.steps and trainer.step - self.steps[-1] < self.cfg.min_steps)
-        ):
+    def on_epoch_end(self, ctx: RunContext, metrics: Mapping[str, float]) -> None:
+        last = ctx.epoch >= ctx.config.train.epochs
+        if not last and (ctx.epoch % self.cfg.every or (self.steps and ctx.step - self.steps[-1] < self.cfg.min_steps)):
             return
-        labels, probs = self._predict(trainer)
+        labels, probs = self._predict(ctx)
         if not np.isfinite(probs).all():
             return  # a diverging run: the diagnostics report it; metrics of NaN outputs mean nothing
         # Inputs are checked finite above: sklearn may skip its own (costly) validation.
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-            rep = classification_report(labels, probs, trainer.data.n_classes, self.cfg.curve_points)
+            rep = classification_report(labels, probs, ctx.data.n_classes, self.cfg.curve_points)
         self.labels, self.probs = labels, probs.astype(np.float32)
-        self.epochs.append(trainer.epoch)
-        self.steps.append(trainer.step)
+        self.epochs.append(ctx.epoch)
+        self.steps.append(ctx.step)
         for k in PER_EPOCH + ("confusion",):
             self.history[k].append(rep[k])
         self.history["accuracy"].append(np.float64(rep["accuracy"]))
         self.history["roc_auc_macro"].append(np.float64(rep["roc_auc_macro"]))
         self.latest = rep
         data = {
-            "epoch": trainer.epoch,
-            "step": trainer.step,
-            "n_classes": trainer.data.n_classes,
+            "epoch": ctx.epoch,
+            "step": ctx.step,
+            "n_classes": ctx.data.n_classes,
             "labels": labels,
             "probs": self.probs,
         }
         data.update({k: v for k, v in rep.items() if k != "curves"})
         data["curves"] = rep["curves"]
-        trainer.emit(Payload(trainer.run_id, "metrics", data, droppable=True))
+        ctx.emit(Payload(ctx.run_id, "metrics", data, droppable=True))
+
+    # -- state ------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        if not self.epochs:
+            return {}
+        assert self.latest is not None and self.labels is not None and self.probs is not None
+        curves = self.latest["curves"]
+        out: dict[str, Any] = {
+            "epochs": np.array(self.epochs, dtype=np.int64),
+            "steps": np.array(self.steps, dtype=np.int64),
+            "labels": self.labels,
+            "probs": self.probs,
+            "curve_names": list(curves),
+            "scored_classes": [int(c) for c in self.latest["scored_classes"]],
+        }
+        for k, v in self.history.items():
+            out[f"history/{k}"] = np.stack(v)
+        for i, curve in enumerate(curves.values()):
+            out[f"curve/{i}"] = np.asarray(curve)
+        return out
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "epochs" not in state:
+            return
+        self.epochs = [int(e) for e in state["epochs"]]
+        self.steps = [int(s) for s in state["steps"]]
+        for k in self.history:
+            self.history[k] = list(np.asarray(state[f"history/{k}"]))
+        self.labels, self.probs = np.asarray(state["labels"]), np.asarray(state["probs"])
+        # The last report as export reads it: its per-epoch values, curves and scored classes.
+        latest: dict[str, Any] = {k: v[-1] for k, v in self.history.items()}
+        latest["curves"] = {name: np.asarray(state[f"curve/{i}"]) for i, name in enumerate(state["curve_names"])}
+        latest["scored_classes"] = list(state["scored_classes"])
+        self.latest = latest
 
     def export(self, record: RunRecord) -> None:
         if not self.epochs:

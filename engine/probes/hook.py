@@ -10,6 +10,10 @@ Every `probes.every` steps (and once at init) the hook:
 Between probes it does nothing, so training runs at full speed. When `max_snapshots` are
 stored, every other one is dropped and the interval doubles: cost and memory stay bounded
 whatever the run length.
+
+After each probe the hook publishes `ctx.shared[SHARED_KEY]`: {"step", "snapshot" (the
+statistics by group), "layers" (layers_meta())}, for the features that read them (the
+diagnostics).
 """
 
 from __future__ import annotations
@@ -31,9 +35,10 @@ from engine.train.hooks import TrainerHook
 
 if TYPE_CHECKING:
     from engine.session.record import RunRecord
-    from engine.train.trainer import Trainer
+    from engine.train.context import RunContext
 
 GROUPS = ("act", "agrad", "grad", "weight")  # activations, their gradients, weight gradients, weights
+SHARED_KEY = "probes"
 
 
 def probe_batch(x: torch.Tensor, y: torch.Tensor, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,8 +78,8 @@ class ProbeHook(TrainerHook):
         self._layout = BinLayout()  # the binning layout, reused while no range grows
 
     # -- set-up -------------------------------------------------------------------------
-    def on_start(self, trainer: Trainer) -> None:
-        model = trainer.model
+    def setup(self, ctx: RunContext) -> None:
+        model = ctx.model
         self._acts = activation_layers(model)
         self._wlayers = weight_layers(model)
         self._mode_dependent = mode_dependent(model)
@@ -95,14 +100,24 @@ class ProbeHook(TrainerHook):
             walk.pop()
         self._walk = walk
         self._meta = None
-        self._x, _ = probe_batch(trainer.data.x_train, trainer.data.y_train, self.cfg.batch_size, trainer.config.seed)
+        self._x, _ = probe_batch(ctx.data.x_train, ctx.data.y_train, self.cfg.batch_size, ctx.config.seed)
         self._ranges = {
             "act": [GrowingRange() for _ in self._acts],
             "agrad": [GrowingRange() for _ in self._acts],
             "grad": [GrowingRange() for _ in self._wlayers],
             "weight": [GrowingRange() for _ in self._wlayers],
         }
-        self._probe(trainer, with_grads=False)
+
+    def on_start(self, ctx: RunContext) -> None:
+        self._probe(ctx, with_grads=False)
+
+    def on_resume(self, ctx: RunContext) -> None:
+        if self.latest is not None:  # (the views have them from the saved run)
+            ctx.shared[SHARED_KEY] = {
+                "step": self.latest["step"],
+                "snapshot": self.latest,
+                "layers": self.layers_meta(),
+            }
 
     def layers_meta(self) -> dict[str, Any]:
         """The probed layers and settings (the same dict while they do not change)."""
@@ -112,16 +127,16 @@ class ProbeHook(TrainerHook):
 
     def _layers_meta(self) -> dict[str, Any]:
         return {
-            "activations": [l.to_json() for l, _ in self._acts],
-            "weights": [l.to_json() for l, _ in self._wlayers],
+            "activations": [layer.to_json() for layer, _ in self._acts],
+            "weights": [layer.to_json() for layer, _ in self._wlayers],
             "every": self.every,
             "bins": self.cfg.bins,
             "probe_batch": int(self._x.shape[0]) if self._x is not None else 0,
         }
 
     # -- the step -----------------------------------------------------------------------
-    def before_step(self, trainer: Trainer, xb: torch.Tensor, yb: torch.Tensor) -> None:
-        if (trainer.step + 1) % self.every:
+    def before_step(self, ctx: RunContext, xb: torch.Tensor, yb: torch.Tensor) -> None:
+        if (ctx.step + 1) % self.every:
             return
         self._probing = True
         if not self.cfg.gradients:
@@ -141,7 +156,7 @@ class ProbeHook(TrainerHook):
 
         return fwd
 
-    def after_step(self, trainer: Trainer) -> None:
+    def after_step(self, ctx: RunContext) -> None:
         if not self._probing:
             return
         self._probing = False
@@ -150,18 +165,18 @@ class ProbeHook(TrainerHook):
         self._handles = []
         self._capture = [o.grad.detach() if o is not None and o.grad is not None else None for o in self._retained]
         self._retained = []
-        self._probe(trainer, with_grads=self.cfg.gradients)
+        self._probe(ctx, with_grads=self.cfg.gradients)
 
-    def on_finish(self, trainer: Trainer) -> None:
+    def on_finish(self, ctx: RunContext) -> None:
         for h in self._handles:
             h.remove()
         self._handles = []
-        if self._acts is not None and trainer.step != self._last_step and self._x is not None:
-            self._probe(trainer, with_grads=False)
+        if self._acts is not None and ctx.step != self._last_step and self._x is not None:
+            self._probe(ctx, with_grads=False)
 
     # -- one probe ------------------------------------------------------------------------
     @torch.no_grad()
-    def _forward_activations(self, trainer: Trainer) -> list[torch.Tensor]:
+    def _forward_activations(self, ctx: RunContext) -> list[torch.Tensor]:
         outs: list[torch.Tensor | None] = [None] * len(self._acts)
 
         def make(i: int):
@@ -170,7 +185,7 @@ class ProbeHook(TrainerHook):
 
             return fwd
 
-        model = trainer.model
+        model = ctx.model
         # A plain Sequential is walked child by child and the activations are its children's
         # outputs; anything else is run whole with forward hooks on the activation modules.
         handles = [] if self._sequential else [m.register_forward_hook(make(i)) for i, (_, m) in enumerate(self._acts)]
@@ -195,10 +210,10 @@ class ProbeHook(TrainerHook):
                 h.remove()
         return [o if o is not None else torch.zeros(0, device=self._x.device) for o in outs]
 
-    def _probe(self, trainer: Trainer, with_grads: bool) -> None:
+    def _probe(self, ctx: RunContext, with_grads: bool) -> None:
         bins = self.cfg.bins
-        acts = self._forward_activations(trainer)
-        snap: dict[str, Any] = {"step": int(trainer.step)}
+        acts = self._forward_activations(ctx)
+        snap: dict[str, Any] = {"step": int(ctx.step)}
         # The parameters themselves (the statistics only read them; no detached copies).
         weights = [m.weight for _, m in self._wlayers]
         grads = [w.grad for w in weights] if with_grads else []
@@ -232,33 +247,86 @@ class ProbeHook(TrainerHook):
         snap["prelu_slope"] = np.array(
             [next(slopes) if layer.kind == "prelu" else math.nan for layer, _ in self._acts], dtype=np.float64
         )
-        self._last_step = trainer.step
+        self._last_step = ctx.step
         self.snapshots.append(snap)
         self.latest = snap
         if len(self.snapshots) > self.cfg.max_snapshots:
             # Keep the one at init and every other one after it; probe half as often from now on.
             self.snapshots = self.snapshots[::2]
             self.every *= 2
-        data = {"step": snap["step"], "layers": self.layers_meta(), "every": self.every}
+        self._publish(ctx, snap)
+
+    def _publish(self, ctx: RunContext, snap: dict[str, Any]) -> None:
+        layers = self.layers_meta()
+        ctx.shared[SHARED_KEY] = {"step": snap["step"], "snapshot": snap, "layers": layers}
+        data = {"step": snap["step"], "layers": layers, "every": self.every}
         data.update({g: snap[g] for g in GROUPS})
         data["update_ratio"] = snap["update_ratio"]
         data["prelu_slope"] = snap["prelu_slope"]
-        trainer.emit(Payload(trainer.run_id, "probes", data))
+        ctx.emit(Payload(ctx.run_id, "probes", data))
+
+    # -- state ------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"every": self.every, "last_step": self._last_step}
+        for g, ranges in self._ranges.items():
+            out[f"ranges/{g}"] = np.array([[r.lo, r.hi, r.grown] for r in ranges], dtype=np.float64).reshape(-1, 3)
+        if self.snapshots:
+            out.update(_stack_snapshots("snapshots", self.snapshots))
+        if self.latest is not None:
+            out.update(_stack_snapshots("latest", [self.latest]))
+        return out
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.every = int(state.get("every", self.every))
+        self._last_step = int(state.get("last_step", self._last_step))
+        for g, ranges in self._ranges.items():
+            rows = state.get(f"ranges/{g}")
+            if rows is not None and len(rows) == len(ranges):
+                for r, (lo, hi, grown) in zip(ranges, np.asarray(rows, dtype=np.float64)):
+                    r.lo, r.hi, r.grown = float(lo), float(hi), int(grown)
+        self.snapshots = _unstack_snapshots("snapshots", state)
+        latest = _unstack_snapshots("latest", state)
+        self.latest = latest[0] if latest else (self.snapshots[-1] if self.snapshots else None)
+        self._meta = None
 
     # -- session ----------------------------------------------------------------------------
     def export(self, record: RunRecord) -> None:
         if not self.snapshots:
             return
-        snaps = self.snapshots
-        record.arrays["probes/steps"] = np.array([s["step"] for s in snaps], dtype=np.int64)
-        for g in GROUPS:
-            for key in snaps[0][g]:
-                record.arrays[f"probes/{g}/{key}"] = np.stack([s[g][key] for s in snaps])
-        record.arrays["probes/update_ratio"] = np.stack([s["update_ratio"] for s in snaps])
-        record.arrays["probes/prelu_slope"] = np.stack([s["prelu_slope"] for s in snaps])
+        record.arrays.update(_stack_snapshots("probes", self.snapshots))
         meta = self.layers_meta()
         meta["effective_every"] = self.every
         record.meta["probes"] = meta
+
+
+def _stack_snapshots(prefix: str, snaps: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Snapshots as arrays over the snapshots: <prefix>/steps, <prefix>/<group>/<key>, ..."""
+    out = {f"{prefix}/steps": np.array([s["step"] for s in snaps], dtype=np.int64)}
+    for g in GROUPS:
+        for key in snaps[0][g]:
+            out[f"{prefix}/{g}/{key}"] = np.stack([s[g][key] for s in snaps])
+    out[f"{prefix}/update_ratio"] = np.stack([s["update_ratio"] for s in snaps])
+    out[f"{prefix}/prelu_slope"] = np.stack([s["prelu_slope"] for s in snaps])
+    return out
+
+
+def _unstack_snapshots(prefix: str, state: dict[str, Any]) -> list[dict[str, Any]]:
+    """What _stack_snapshots stored, as the list of snapshots again."""
+    steps = state.get(f"{prefix}/steps")
+    if steps is None:
+        return []
+    snaps: list[dict[str, Any]] = [{"step": int(s)} for s in np.asarray(steps)]
+    for g in GROUPS:
+        head = f"{prefix}/{g}/"
+        for k, v in state.items():
+            if k.startswith(head):
+                for i, snap in enumerate(snaps):
+                    snap.setdefault(g, {})[k[len(head) :]] = np.asarray(v)[i]
+    for key in ("update_ratio", "prelu_slope"):
+        values = np.asarray(state[f"{prefix}/{key}"])
+        for i, snap in enumerate(snaps):
+            snap[key] = values[i]
+    return snaps
 
 
 def _empty(n: int, bins: int) -> dict[str, np.ndarray]:

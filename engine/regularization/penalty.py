@@ -11,6 +11,7 @@ penalty itself is recorded once per epoch as `epoch/penalty`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import torch
@@ -19,7 +20,7 @@ from torch import nn
 from engine.train.hooks import TrainerHook
 
 if TYPE_CHECKING:
-    from engine.train.trainer import Trainer
+    from engine.train.context import RunContext
 
 
 def penalized_weights(model: nn.Module) -> list[torch.Tensor]:
@@ -47,11 +48,11 @@ class PenaltyHook(TrainerHook):
         self.l2, self.l1 = float(l2), float(l1)
         self.weights: list[torch.Tensor] = []
 
-    def on_start(self, trainer: Trainer) -> None:
-        self.weights = penalized_weights(trainer.model)
+    def setup(self, ctx: RunContext) -> None:
+        self.weights = penalized_weights(ctx.model)
 
     @torch.no_grad()
-    def after_backward(self, trainer: Trainer) -> None:
+    def after_backward(self, ctx: RunContext) -> None:
         pairs = [(w, w.grad) for w in self.weights if w.grad is not None]
         if not pairs:
             return
@@ -62,7 +63,5 @@ class PenaltyHook(TrainerHook):
         if self.l1:
             torch._foreach_add_(gs, torch._foreach_sign(ws), alpha=self.l1)
 
-    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
-        value = penalty_value(self.weights, self.l2, self.l1)
-        metrics["penalty"] = value
-        trainer._series("epoch/penalty").append(value)
+    def on_epoch_end(self, ctx: RunContext, metrics: Mapping[str, float]) -> None:
+        ctx.record_epoch("penalty", penalty_value(self.weights, self.l2, self.l1))

@@ -1,9 +1,11 @@
-"""Checkpoints: what a run needs to continue exactly where it stopped.
+"""Checkpoints: what a run needs to continue exactly where it stopped, as a file can hold it.
 
-Weights (model state dict), optimizer state, learning-rate schedule state, the batch
-order (the epoch's permutation, the position in it and the batch generator's state), the
-running sums of the current epoch and the run's own global random state (dropout). All
-arrays are plain numeric .npy members and everything else is JSON: no pickle.
+A checkpoint is `Trainer.state_dict()` laid out as plain numeric arrays and JSON (no
+pickle): weights and buffers, optimizer state, learning-rate schedule, the batch order
+(the epoch's permutation, the position in it and the batch generator's state), the
+augmentation and dropout generators, the run's own global random state, the running sums
+of the current epoch, the last good weights and every hook's state. The series are not in
+it: the session stores them beside it (RunRecord.series).
 """
 
 from __future__ import annotations
@@ -28,15 +30,23 @@ class CheckpointError(ValueError):
 
 @dataclass
 class Checkpoint:
-    """`arrays`: model/<key>, optim/<param index>/<key>, rng/batch, rng/global, rng/dropout/<i>, perm;
-    `meta`: step, epoch, position in the epoch, optimizer groups, schedule, epoch sums."""
+    """`arrays`: model/<key>, optim/<param index>/<key>, rng/batch, rng/global, rng/augment,
+    rng/dropout/<i>, perm, good/<i> (last good weights), hooks/<hook>/<key>;
+    `meta`: step, epoch, position in the epoch, optimizer groups, schedule, epoch sums,
+    divergence watch (loss_ref, pending_ok), hooks (each hook's JSON state)."""
 
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def _np(t: torch.Tensor) -> np.ndarray:
+def _np(t: torch.Tensor | np.ndarray) -> np.ndarray:
+    if isinstance(t, np.ndarray):
+        return t.copy()
     return t.detach().cpu().contiguous().numpy().copy()
+
+
+def _tensor(a: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
+    return torch.from_numpy(np.array(a, dtype=np.uint8 if dtype == torch.uint8 else None))
 
 
 def _jsonable(obj: Any) -> Any:
@@ -47,55 +57,108 @@ def _jsonable(obj: Any) -> Any:
         return None
 
 
-def _dropout_states(model: torch.nn.Module) -> list:
-    """The model's dropout generators' states (models with seeded dropout layers), else []."""
-    try:
-        from engine.model.mlp import dropout_rng_states
-    except ImportError:
-        return []
-    return dropout_rng_states(model)
-
-
-def capture_checkpoint(trainer: Trainer, rng: torch.Tensor | None = None) -> Checkpoint:
-    """Snapshot a trainer between two steps (call on its engine thread, after a flush)."""
+def checkpoint_of_state(state: dict[str, Any]) -> Checkpoint:
+    """A Trainer.state_dict() as arrays and JSON (its series left out)."""
     ck = Checkpoint()
-    for k, v in trainer.model.state_dict().items():
+    for k, v in state["model"].items():
         ck.arrays[f"model/{k}"] = _np(v)
-    sd = trainer.optimizer.state_dict()
+    opt = state["optimizer"]
     scalars: dict[str, dict[str, Any]] = {}
-    for idx, st in sd["state"].items():
+    for idx, st in opt["state"].items():
         for k, v in st.items():
             if isinstance(v, torch.Tensor):
                 ck.arrays[f"optim/{int(idx)}/{k}"] = _np(v)
             else:
                 scalars.setdefault(str(int(idx)), {})[k] = v
-    ck.arrays["rng/batch"] = _np(trainer.batch_generator.get_state())
-    ck.arrays["rng/global"] = _np(rng if rng is not None else torch.get_rng_state())
-    aug = getattr(trainer, "augment", None)
-    if aug is not None and hasattr(aug, "generator"):
-        ck.arrays["rng/augment"] = _np(aug.generator.get_state())
-    if trainer._perm is not None:
-        ck.arrays["perm"] = _np(trainer._perm)
-    for i, st in enumerate(_dropout_states(trainer.model)):
+    rng = state["rng"]
+    ck.arrays["rng/batch"] = _np(rng["batch"])
+    ck.arrays["rng/global"] = _np(rng["global"])
+    if rng.get("augment") is not None:
+        ck.arrays["rng/augment"] = _np(rng["augment"])
+    if state.get("perm") is not None:
+        ck.arrays["perm"] = _np(state["perm"])
+    for i, st in enumerate(rng.get("dropout") or []):
         if st is not None:
             ck.arrays[f"rng/dropout/{i}"] = _np(st)
+    for i, g in enumerate(state.get("good_params") or []):
+        ck.arrays[f"good/{i}"] = _np(g)
+    hooks_meta: dict[str, dict[str, Any]] = {}
+    for name, hs in (state.get("hooks") or {}).items():
+        meta = hooks_meta[name] = {}
+        for k, v in hs.items():
+            if isinstance(v, np.ndarray):
+                ck.arrays[f"hooks/{name}/{k}"] = v
+            else:
+                meta[k] = _jsonable(v)
     ck.meta = {
-        "step": int(trainer.step),
-        "epoch": int(trainer.epoch),
-        "pos": int(trainer._pos),
+        "step": int(state["step"]),
+        "epoch": int(state["epoch"]),
+        "pos": int(state["pos"]),
         "optimizer": {
-            "class": type(trainer.optimizer).__name__,
-            "param_groups": _jsonable(sd["param_groups"]),
+            "class": opt["class"],
+            "param_groups": _jsonable(opt["param_groups"]),
             "scalars": _jsonable(scalars) or {},
         },
-        "schedule": _jsonable(trainer.schedule.state_dict()),
-        "epoch_sums": {
-            "loss": float(trainer._epoch_loss_sum),
-            "correct": int(trainer._epoch_correct),
-            "seen": int(trainer._epoch_seen),
-        },
+        "schedule": _jsonable(state["schedule"]),
+        "epoch_sums": dict(state["epoch_sums"]),
+        "loss_ref": state.get("loss_ref"),
+        "pending_ok": bool(state.get("pending_ok", True)),
+        "hooks": hooks_meta,
     }
     return ck
+
+
+def state_of_checkpoint(ck: Checkpoint) -> dict[str, Any]:
+    """The Trainer.state_dict() a checkpoint holds (without series). Checkpoints written
+    before hook states and last good weights were saved give the entries they have."""
+    m, a = ck.meta, ck.arrays
+    model = {k[len("model/") :]: _tensor(v) for k, v in a.items() if k.startswith("model/")}
+    opt = m.get("optimizer", {})
+    st: dict[int, dict[str, Any]] = {}
+    for k, v in a.items():
+        if k.startswith("optim/"):
+            _, idx, name = k.split("/", 2)
+            st.setdefault(int(idx), {})[name] = _tensor(v)
+    for idx, sc in (opt.get("scalars") or {}).items():
+        st.setdefault(int(idx), {}).update(sc)
+    n_drop = 1 + max((int(k.rsplit("/", 1)[1]) for k in a if k.startswith("rng/dropout/")), default=-1)
+    good = sorted((int(k[len("good/") :]), v) for k, v in a.items() if k.startswith("good/"))
+    hooks: dict[str, dict[str, Any]] = {name: dict(js) for name, js in (m.get("hooks") or {}).items()}
+    for k, v in a.items():
+        if k.startswith("hooks/"):
+            _, name, key = k.split("/", 2)
+            hooks.setdefault(name, {})[key] = v
+    return {
+        "step": int(m["step"]),
+        "epoch": int(m["epoch"]),
+        "pos": int(m["pos"]),
+        "model": model,
+        "optimizer": {"class": opt.get("class"), "state": st, "param_groups": opt.get("param_groups")},
+        "schedule": m.get("schedule"),
+        "perm": _tensor(a["perm"]) if "perm" in a else None,
+        "rng": {
+            "batch": _tensor(a["rng/batch"], torch.uint8),
+            "global": _tensor(a["rng/global"], torch.uint8),
+            "augment": _tensor(a["rng/augment"], torch.uint8) if "rng/augment" in a else None,
+            "dropout": [
+                _tensor(a[f"rng/dropout/{i}"], torch.uint8) if f"rng/dropout/{i}" in a else None for i in range(n_drop)
+            ],
+        },
+        "epoch_sums": m.get("epoch_sums", {}),
+        "good_params": [_tensor(v) for _, v in good] if good else None,
+        "loss_ref": m.get("loss_ref"),
+        "pending_ok": m.get("pending_ok", True),
+        "hooks": hooks,
+    }
+
+
+def capture_checkpoint(trainer: Trainer, rng: torch.Tensor | None = None) -> Checkpoint:
+    """Snapshot a trainer between two steps (call on its engine thread). `rng`: the run's
+    own global random state where it is kept apart from torch's (a comparison)."""
+    state = trainer.state_dict()
+    if rng is not None:
+        state["rng"]["global"] = rng
+    return checkpoint_of_state(state)
 
 
 def restore_checkpoint(trainer: Trainer, ck: Checkpoint, series: dict[str, np.ndarray] | None = None) -> torch.Tensor:
@@ -103,78 +166,17 @@ def restore_checkpoint(trainer: Trainer, ck: Checkpoint, series: dict[str, np.nd
 
     Returns the run's global random state (to set before its next step). Raises
     CheckpointError naming what does not match."""
-    m = ck.meta
-    model_sd = trainer.model.state_dict()
-    saved = {k[len("model/") :]: v for k, v in ck.arrays.items() if k.startswith("model/")}
-    if set(saved) != set(model_sd):
-        raise CheckpointError(
-            "the saved weights do not match the model built from the config "
-            f"({len(saved)} tensors saved, {len(model_sd)} expected)"
-        )
-    for k, v in saved.items():
-        if tuple(v.shape) != tuple(model_sd[k].shape):
-            raise CheckpointError(
-                f"weight '{k}' has shape {tuple(v.shape)}, the model expects {tuple(model_sd[k].shape)}"
-            )
-    dev = trainer.device
-    trainer.model.load_state_dict({k: torch.from_numpy(np.array(v)).to(dev) for k, v in saved.items()})
-    opt = m.get("optimizer", {})
-    if opt.get("class") != type(trainer.optimizer).__name__:
-        raise CheckpointError(
-            f"the optimizer state is for {opt.get('class')}, the config builds {type(trainer.optimizer).__name__}"
-        )
-    state: dict[int, dict[str, Any]] = {}
-    for k, v in ck.arrays.items():
-        if k.startswith("optim/"):
-            _, idx, name = k.split("/", 2)
-            # CPU tensors: load_state_dict moves them to the parameters' device (and keeps `step` where torch wants it)
-            state.setdefault(int(idx), {})[name] = torch.from_numpy(np.array(v))
-    for idx, sc in (opt.get("scalars") or {}).items():
-        state.setdefault(int(idx), {}).update(sc)
-    groups = opt.get("param_groups")
-    if groups is not None:
-        try:
-            trainer.optimizer.load_state_dict({"state": state, "param_groups": groups})
-        except (ValueError, KeyError, TypeError) as e:
-            raise CheckpointError(f"the optimizer state does not fit: {e}") from None
-    if m.get("schedule") is not None:
-        trainer.schedule.load_state_dict(m["schedule"])
-    trainer.batch_generator.set_state(torch.from_numpy(np.array(ck.arrays["rng/batch"], dtype=np.uint8)))
-    aug = getattr(trainer, "augment", None)
-    if aug is not None and "rng/augment" in ck.arrays:
-        aug.generator.set_state(torch.from_numpy(np.array(ck.arrays["rng/augment"], dtype=np.uint8)))
-    if "perm" in ck.arrays:
-        trainer._perm = torch.from_numpy(np.array(ck.arrays["perm"])).to(dev)
-    n_drop = len(_dropout_states(trainer.model))
-    if n_drop:
-        from engine.model.mlp import set_dropout_rng_states
-
-        set_dropout_rng_states(
-            trainer.model,
-            [
-                torch.from_numpy(np.array(ck.arrays[f"rng/dropout/{i}"], dtype=np.uint8))
-                if f"rng/dropout/{i}" in ck.arrays
-                else None
-                for i in range(n_drop)
-            ],
-        )
-    trainer.step, trainer.epoch, trainer._pos = int(m["step"]), int(m["epoch"]), int(m["pos"])
-    trainer.schedule.step_count = int((m.get("schedule") or {}).get("step_count", trainer.step))
-    sums = m.get("epoch_sums", {})
-    trainer._epoch_loss_sum = float(sums.get("loss", 0.0))
-    trainer._epoch_correct = int(sums.get("correct", 0))
-    trainer._epoch_seen = int(sums.get("seen", 0))
-    with torch.no_grad():
-        torch._foreach_copy_(trainer._good_params, [p.detach() for p in trainer.model.parameters()])
+    try:
+        state = state_of_checkpoint(ck)
+    except (KeyError, ValueError, TypeError) as e:
+        raise CheckpointError(f"the checkpoint is incomplete or corrupt ({e})") from None
     if series:
-        from engine.train.trainer import Series
-
-        trainer.series = {}
-        for k, v in series.items():
-            s = Series()
-            s.extend(v)
-            trainer.series[k] = s
-    return torch.from_numpy(np.array(ck.arrays["rng/global"], dtype=np.uint8))
+        state["series"] = series
+    try:
+        trainer.load_state_dict(state, restore_global_rng=False)
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
+    return state["rng"]["global"]
 
 
 def continue_run(
@@ -182,13 +184,18 @@ def continue_run(
     epochs: int | None = None,
     emit: Callable[[Event], None] | None = None,
     run_id: str | None = None,
+    trainer_factory: Callable[..., Trainer] | None = None,
 ) -> tuple[Trainer, torch.Tensor]:
-    """A trainer that continues a saved run (optionally with more epochs in total).
+    """A trainer that continues a saved run (optionally with more epochs in total), with
+    the features its config enables (engine.experiment.build_trainer) unless
+    `trainer_factory` says otherwise.
 
     Returns the trainer and its global random state; set it with torch.set_rng_state
     before stepping to get exactly the steps the run would have taken."""
-    from engine.train.trainer import Trainer
+    if trainer_factory is None:
+        from engine.experiment import build_trainer
 
+        trainer_factory = build_trainer
     if record.checkpoint is None:
         raise CheckpointError(f"run '{record.name}' was saved without weights; it cannot be continued")
     cfg = record.config
@@ -197,6 +204,6 @@ def continue_run(
         if epochs <= done:
             raise CheckpointError(f"run '{record.name}' already has {done} epochs; ask for more than that")
         cfg = cfg.with_updates({"train.epochs": epochs})
-    t = Trainer(cfg, emit=emit, run_id=run_id or record.name)
+    t = trainer_factory(cfg, emit=emit, run_id=run_id or record.name)
     rng = restore_checkpoint(t, record.checkpoint, record.series)
     return t, rng

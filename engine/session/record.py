@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.config import ExperimentConfig
+from engine.states import RunState
 
 if TYPE_CHECKING:
     from engine.session.checkpoint import Checkpoint
+    from engine.train.trainer import Trainer
 
 
 @dataclass
@@ -55,3 +57,28 @@ class Session:
             if r.name == name:
                 return r
         raise KeyError(name)
+
+
+def record_of(trainer: Trainer, name: str | None = None) -> RunRecord:
+    """What a run produced so far as a RunRecord (series, final metrics, every hook's export);
+    a running run is recorded as stopped. Call on its engine thread (it reports the buffered
+    steps first). The weights to continue it are `capture_checkpoint`'s."""
+    trainer.flush()
+    record = RunRecord(
+        name=name or trainer.run_id,
+        config=trainer.config,
+        series={k: s.array().copy() for k, s in trainer.series.items()},
+        final=trainer.final_metrics(),
+        state=RunState.STOPPED if trainer.state == RunState.RUNNING else RunState(trainer.state),
+        meta={
+            "message": trainer.message,
+            "device": str(trainer.device),
+            "n_train": trainer.n_train,
+            "n_val": int(trainer.data.x_val.shape[0]),
+            "n_classes": trainer.data.n_classes,
+            "steps_per_epoch": trainer.steps_per_epoch,
+        },
+    )
+    for h in trainer.hooks:
+        h.export(record)
+    return record

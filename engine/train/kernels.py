@@ -65,7 +65,7 @@ def l2_norm(flat: torch.Tensor, view: np.ndarray | None) -> float:
     if AVAILABLE and view is not None:
         try:
             return math.sqrt(_sum_squares(view))
-        except Exception as e:  # a compiler that fails on this machine: torch from now on
+        except Exception as e:  # noqa: BLE001 - a compiler that fails on this machine: torch from now on
             _disable("gradient norm", e)
     return float(torch.linalg.vector_norm(flat, dtype=torch.float64))  # float64 as the kernel: no overflow
 
@@ -81,6 +81,6 @@ def correct_count(logits: torch.Tensor | np.ndarray, labels: torch.Tensor | np.n
     if AVAILABLE and logits.ndim == 2 and logits.shape[1] and logits.shape[0] == labels.shape[0]:
         try:
             return int(_correct(logits, labels))
-        except Exception as e:  # a compiler that fails on this machine: numpy from now on
+        except Exception as e:  # noqa: BLE001 - a compiler that fails on this machine: numpy from now on
             _disable("accuracy count", e)
     return int(np.count_nonzero(logits.argmax(1) == labels))

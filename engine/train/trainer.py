@@ -9,10 +9,13 @@ a Python float and costs nothing to record.
 
 from __future__ import annotations
 
+import copy
 import math
 import operator
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,11 +27,14 @@ from engine.data import DataBundle, load_data
 from engine.events import EpochEnd, Event, Notice, StepBatch
 from engine.flat import flat_views
 from engine.model import build_model
+from engine.model.mlp import dropout_rng_states, set_dropout_rng_states
 from engine.model.modes import mode_dependent
 from engine.optim import apply_live_edit, build_optimizer, build_schedule
-from engine.session.record import RunRecord
-from engine.train.hooks import TrainerHook, default_hooks
+from engine.states import RunState
+from engine.train.hooks import TrainerHook
 from engine.train.kernels import correct_count, l2_norm
+
+HookFactory = Callable[[ExperimentConfig, DataBundle], Sequence[TrainerHook]]
 
 DIVERGED_MESSAGE = (
     "loss became {value} at step {step}: the learning rate ({lr:g}) is likely too high — "
@@ -109,7 +115,13 @@ class Series:
 
 
 class Trainer:
-    """Builds data, model, optimizer and schedule from a config and trains step by step."""
+    """Builds data, model, optimizer and schedule from a config and trains step by step.
+
+    The lifecycle: start (hooks set up), train_step / run, flush (report the buffered
+    steps), stop, and state_dict / load_state_dict (everything a continued run needs).
+    `hooks` is a list, or a factory called with the config and data (engine.experiment's
+    build_hooks gives a run the features its config asks for); None: a bare run. The
+    Trainer is the hooks' RunContext (engine/train/context.py)."""
 
     REPORT_INTERVAL_S = 0.1  # slow runs still report at least this often
 
@@ -119,7 +131,7 @@ class Trainer:
         emit: Callable[[Event], None] | None = None,
         run_id: str = "run",
         data: DataBundle | None = None,
-        hooks: list[TrainerHook] | None = None,
+        hooks: Sequence[TrainerHook] | HookFactory | None = None,
     ) -> None:
         self.config = config
         self.run_id = run_id
@@ -144,7 +156,7 @@ class Trainer:
 
         self.step = 0
         self.epoch = 0
-        self.state = "idle"
+        self.state = RunState.IDLE
         self.message = ""
         self._pos = self.n_train  # forces a new permutation at the first step
         self._perm: torch.Tensor | None = None
@@ -181,7 +193,11 @@ class Trainer:
         self.steps_per_s = 0.0
 
         self.series: dict[str, Series] = {}
-        self.hooks: list[TrainerHook] = list(hooks) if hooks is not None else default_hooks(self)
+        self.shared: dict[str, Any] = {}  # what one feature publishes for another (RunContext.shared)
+        self.hooks: list[TrainerHook] = list(hooks(config, self.data) if callable(hooks) else hooks or [])
+        self._hooks_ready = False  # setup has run
+        self._resumed = False  # load_state_dict has run: start calls on_resume, not on_start
+        self._epoch_metrics: dict[str, float] | None = None  # during on_epoch_end (record_epoch)
         self._phase_key: tuple | None = None
         self._phase_hooks: tuple = ([], [], [])
         self._started = False
@@ -210,22 +226,51 @@ class Trainer:
             s = self.series[name] = Series()
         return s
 
+    def read_series(self, name: str) -> np.ndarray:
+        """A recorded series at full resolution (empty when there is none yet)."""
+        s = self.series.get(name)
+        return s.array() if s is not None else np.zeros(0)
+
+    def record_epoch(self, name: str, value: float, series: bool = True) -> None:
+        """Add a hook's per-epoch value to this epoch's metrics (the EpochEnd event carries
+        them) and, with `series`, to the series "epoch/<name>". Only during on_epoch_end."""
+        if self._epoch_metrics is None:
+            raise RuntimeError(f"record_epoch('{name}') outside on_epoch_end")
+        self._epoch_metrics[name] = value
+        if series:
+            self._series(f"epoch/{name}").append(value)
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
     @property
     def total_steps(self) -> int:
         return self.steps_per_epoch * self.config.train.epochs
 
     @property
     def finished(self) -> bool:
-        return self.state in ("finished", "diverged", "stopped")
+        return RunState(self.state).over
+
+    def _setup_hooks(self) -> None:
+        if not self._hooks_ready:
+            self._hooks_ready = True
+            for h in self.hooks:
+                h.setup(self)
 
     def start(self) -> None:
-        """Run the hooks' view of the untrained network (called once, before step 1)."""
+        """Set the hooks up and show them the network before its first step here: on_start
+        for a new run (weights at init), on_resume for a continued one. Once per Trainer."""
         if self._started:
             return
         self._started = True
         self.model.train()
+        self._setup_hooks()
         for h in self.hooks:
-            h.on_start(self)
+            if self._resumed:
+                h.on_resume(self)
+            else:
+                h.on_start(self)
 
     # -- the step ------------------------------------------------------------------------
     def train_step(self) -> bool:
@@ -283,7 +328,7 @@ class Trainer:
         self._pos += self.batch_size
         if (
             self._buf_n >= self.report_every or time.perf_counter() - self._t_flush > self.REPORT_INTERVAL_S
-        ) and not self._flush():
+        ) and not self.flush():
             return False
         if self._pos >= self.n_train:
             return self._end_epoch()
@@ -314,14 +359,15 @@ class Trainer:
             return torch.zeros((), device=self.device)
         return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)).float())
 
-    def _flush(self) -> bool:
-        """Read the step buffers (one sync), emit them, check for divergence.
+    def flush(self) -> bool:
+        """Read the step buffers (one sync), emit them, check for divergence; False when
+        the run diverged.
 
         Runs once per epoch or `report_every` steps, after the training steps have pushed its
         code and data out of the caches: every extra tensor or numpy call costs several times
         its warm price here, so the small sums are plain Python over lists."""
         n = self._buf_n
-        if n == 0:
+        if n == 0:  # (also after a divergence: its window was reported and cleared)
             return True
         outs = torch.cat(self._buf_out)
         ys = torch.cat(self._buf_y)
@@ -389,13 +435,26 @@ class Trainer:
 
     def _diverge(self, value: float, step: int, lr: float) -> None:
         """Stop in the 'diverged' state; keep the last good weights and all data so far."""
-        self.state = "diverged"
+        self.state = RunState.DIVERGED
         self.message = DIVERGED_MESSAGE.format(value=value, step=step, lr=lr)
         with torch.no_grad():
             torch._foreach_copy_([p for p in self.model.parameters()], self._good_params)
         self.emit(Notice(self.run_id, self.message, "error"))
+        self._finish_hooks()
+
+    def _finish_hooks(self) -> None:
         for h in self.hooks:
             h.on_finish(self)
+
+    def stop(self) -> bool:
+        """End the run as 'stopped' (the user's stop): report the buffered steps, then the
+        hooks' on_finish. False (nothing done) when the run is already over."""
+        if self.finished:
+            return False
+        self.flush()
+        self.state = RunState.STOPPED
+        self._finish_hooks()
+        return True
 
     # -- evaluation ----------------------------------------------------------------------
     @torch.no_grad()
@@ -437,7 +496,7 @@ class Trainer:
                 model.train(was_training)
 
     def _end_epoch(self) -> bool:
-        if not self._flush():
+        if not self.flush():
             return False
         self.epoch += 1
         seen = max(1, self._epoch_seen)
@@ -457,26 +516,30 @@ class Trainer:
         for k, v in metrics.items():
             self._series(f"epoch/{k}").append(v)
         self.schedule.after_epoch(val_loss)
-        for h in self.hooks:
-            h.on_epoch_end(self, metrics)
+        # Hooks read the metrics; they add their own through record_epoch.
+        self._epoch_metrics, view = metrics, MappingProxyType(metrics)
+        try:
+            for h in self.hooks:
+                h.on_epoch_end(self, view)
+        finally:
+            self._epoch_metrics = None
         self.emit(EpochEnd(self.run_id, self.epoch, self.step, metrics))
         if not math.isfinite(val_loss):
             self._diverge(val_loss, self.step, metrics["lr"])
             return False
         if self.epoch >= self.config.train.epochs or self._stop_message:
-            self.state = "finished"
+            self.state = RunState.FINISHED
             self.message = self._stop_message or self.message
             if self._stop_message:
                 self.emit(Notice(self.run_id, self._stop_message))
-            for h in self.hooks:
-                h.on_finish(self)
+            self._finish_hooks()
             return False
         return True
 
     def recover(self) -> bool:
         """After a divergence: continue from the last good weights (already restored) with a
         fresh optimizer state (its moments may hold Inf/NaN). True if there was one."""
-        if self.state != "diverged":
+        if self.state != RunState.DIVERGED:
             return False
         self._buf_loss, self._buf_gn, self._buf_out, self._buf_y, self._buf_lr = [], [], [], [], []
         self._buf_bs = []
@@ -486,7 +549,7 @@ class Trainer:
         with torch.no_grad():
             torch._foreach_copy_(self._pending_params, self._good_params)
         self._pending_ok = True
-        self.state = "paused"
+        self.state = RunState.PAUSED
         self.message = ""
         return True
 
@@ -496,13 +559,13 @@ class Trainer:
 
     def run(self, max_steps: int | None = None) -> str:
         """Train to the end (or max_steps more steps) on the calling thread; returns the state."""
-        self.state = "running"
+        self.state = RunState.RUNNING
         n = 0
         while self.train_step():
             n += 1
             if max_steps is not None and n >= max_steps:
-                self._flush()
-                self.state = "paused"
+                self.flush()
+                self.state = RunState.PAUSED
                 break
         return self.state
 
@@ -523,29 +586,143 @@ class Trainer:
             s = self.series.get(f"epoch/{k}")
             out[k] = float(s.array()[-1]) if s is not None and len(s) else float("nan")
         out["epochs"] = float(self.epoch)
-        if self.state == "finished" and self.data.x_test.shape[0]:
+        if self.state == RunState.FINISHED and self.data.x_test.shape[0]:
             # The held-out test set: measured once the run is over, never during training.
             out["test_loss"], out["test_acc"] = self.evaluate(self.data.x_test, self.data.y_test)
         out["steps"] = float(self.step)
         return out
 
-    def to_record(self, name: str | None = None) -> RunRecord:
-        self._flush() if self.state not in ("diverged",) else None
-        record = RunRecord(
-            name=name or self.run_id,
-            config=self.config,
-            series={k: s.array().copy() for k, s in self.series.items()},
-            final=self.final_metrics(),
-            state=self.state if self.state != "running" else "stopped",
-            meta={
-                "message": self.message,
-                "device": str(self.device),
-                "n_train": self.n_train,
-                "n_val": int(self.data.x_val.shape[0]),
-                "n_classes": self.data.n_classes,
-                "steps_per_epoch": self.steps_per_epoch,
-            },
-        )
+    # -- state ---------------------------------------------------------------------------
+    def _hook_keys(self) -> list[tuple[str, TrainerHook]]:
+        """Each hook with the key its state is saved under: its name (name-2, ... for repeats)."""
+        seen: dict[str, int] = {}
+        out = []
         for h in self.hooks:
-            h.export(record)
-        return record
+            seen[h.name] = seen.get(h.name, 0) + 1
+            out.append((h.name if seen[h.name] == 1 else f"{h.name}-{seen[h.name]}", h))
+        return out
+
+    @torch.no_grad()
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a fresh Trainer of the same config needs to continue this run exactly:
+        weights and buffers, optimizer, schedule, batch order, the random generators (batch,
+        augmentation, dropout, torch's global one), the epoch's running sums, the last good
+        weights, the series and every hook's state (by hook name). A snapshot (copies):
+        later steps do not change it. Reports the buffered steps first (flush)."""
+        self.flush()
+        opt = self.optimizer.state_dict()
+        aug = self.augment
+        return {
+            "step": int(self.step),
+            "epoch": int(self.epoch),
+            "pos": int(self._pos),
+            "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+            "optimizer": {
+                "class": type(self.optimizer).__name__,
+                "state": {
+                    int(i): {k: v.detach().clone() if isinstance(v, torch.Tensor) else v for k, v in st.items()}
+                    for i, st in opt["state"].items()
+                },
+                "param_groups": copy.deepcopy(opt["param_groups"]),
+            },
+            "schedule": copy.deepcopy(self.schedule.state_dict()),
+            "perm": self._perm.clone() if self._perm is not None else None,
+            "rng": {
+                "batch": self.batch_generator.get_state(),
+                "global": torch.get_rng_state(),
+                "augment": aug.generator.get_state() if aug is not None and hasattr(aug, "generator") else None,
+                "dropout": dropout_rng_states(self.model),
+            },
+            "epoch_sums": {
+                "loss": float(self._epoch_loss_sum),
+                "correct": int(self._epoch_correct),
+                "seen": int(self._epoch_seen),
+            },
+            "good_params": [p.clone() for p in self._good_params],
+            "loss_ref": self._loss_ref,
+            "pending_ok": bool(self._pending_ok),
+            "series": {k: s.array().copy() for k, s in self.series.items()},
+            "hooks": {key: h.state_dict() for key, h in self._hook_keys()},
+        }
+
+    @torch.no_grad()
+    def load_state_dict(self, state: dict[str, Any], restore_global_rng: bool = True) -> None:
+        """Put this (fresh, not yet stepped) Trainer in the state `state_dict` returned; the
+        config may differ in train.epochs. Missing entries keep their fresh values (older
+        checkpoints). Raises ValueError naming what does not fit. With `restore_global_rng`
+        torch's global random state is set too (a caller that keeps a run's random state
+        apart, like a comparison, passes False and sets it around the steps itself)."""
+        own = self.model.state_dict()
+        saved = state["model"]
+        if set(saved) != set(own):
+            raise ValueError(
+                "the saved weights do not match the model built from the config "
+                f"({len(saved)} tensors saved, {len(own)} expected)"
+            )
+        for k, v in saved.items():
+            if tuple(v.shape) != tuple(own[k].shape):
+                raise ValueError(f"weight '{k}' has shape {tuple(v.shape)}, the model expects {tuple(own[k].shape)}")
+        opt = state.get("optimizer") or {}
+        if opt.get("class") != type(self.optimizer).__name__:
+            raise ValueError(
+                f"the optimizer state is for {opt.get('class')}, the config builds {type(self.optimizer).__name__}"
+            )
+        dev = self.device
+        self.model.load_state_dict({k: torch.as_tensor(v).to(dev) for k, v in saved.items()})
+        if opt.get("param_groups") is not None:
+            # CPU tensors are fine: load_state_dict moves them to the parameters' device.
+            st = {
+                int(i): {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in s.items()}
+                for i, s in (opt.get("state") or {}).items()
+            }
+            try:
+                self.optimizer.load_state_dict({"state": st, "param_groups": opt["param_groups"]})
+            except (ValueError, KeyError, TypeError) as e:
+                raise ValueError(f"the optimizer state does not fit: {e}") from None
+        sched = state.get("schedule")
+        if sched is not None:
+            self.schedule.load_state_dict(sched)
+        self.step, self.epoch, self._pos = int(state["step"]), int(state["epoch"]), int(state["pos"])
+        self.schedule.step_count = int((sched or {}).get("step_count", self.step))
+        perm = state.get("perm")
+        if perm is not None:
+            self._perm = torch.as_tensor(perm).to(dev)
+        rng = state.get("rng") or {}
+        if rng.get("batch") is not None:
+            self.batch_generator.set_state(torch.as_tensor(rng["batch"], dtype=torch.uint8))
+        if self.augment is not None and hasattr(self.augment, "generator") and rng.get("augment") is not None:
+            self.augment.generator.set_state(torch.as_tensor(rng["augment"], dtype=torch.uint8))
+        drop = rng.get("dropout") or []
+        if drop:
+            set_dropout_rng_states(
+                self.model, [torch.as_tensor(d, dtype=torch.uint8) if d is not None else None for d in drop]
+            )
+        if restore_global_rng and rng.get("global") is not None:
+            torch.set_rng_state(torch.as_tensor(rng["global"], dtype=torch.uint8))
+        sums = state.get("epoch_sums") or {}
+        self._epoch_loss_sum = float(sums.get("loss", 0.0))
+        self._epoch_correct = int(sums.get("correct", 0))
+        self._epoch_seen = int(sums.get("seen", 0))
+        params = [p.detach() for p in self.model.parameters()]
+        good = state.get("good_params")
+        if good is not None and [tuple(g.shape) for g in good] == [tuple(p.shape) for p in params]:
+            good = [torch.as_tensor(g).to(dev) for g in good]
+        else:  # older checkpoints: the saved weights were good (they come from a flushed, finite run)
+            good = params
+        torch._foreach_copy_(self._good_params, good)
+        # The weights at a state_dict are those of the last flushed window: pending judgement.
+        torch._foreach_copy_(self._pending_params, params)
+        self._pending_ok = bool(state.get("pending_ok", True))
+        ref = state.get("loss_ref")
+        self._loss_ref = float(ref) if ref is not None else None
+        series = state.get("series")
+        if series is not None:
+            self.series = {}
+            for k, v in series.items():
+                self._series(k).extend(v)
+        hooks = state.get("hooks") or {}
+        self._setup_hooks()
+        for key, h in self._hook_keys():
+            if key in hooks:
+                h.load_state_dict(hooks[key])
+        self._resumed = True

@@ -13,12 +13,16 @@ from typing import Any
 from engine.command_thread import CommandThread
 from engine.config import ExperimentConfig
 from engine.events import EventChannel, Notice, RunFinished
+from engine.states import RunState
 from engine.train.trainer import Trainer
 
 
 class EngineWorker(CommandThread):
     """Owns one Trainer on a daemon thread. States: idle, running, paused, finished,
-    diverged, stopped, error."""
+    diverged, stopped, error.
+
+    `trainer_factory(config, emit=..., run_id=...)` builds the run: the plain Trainer is a
+    bare run; engine.experiment.build_trainer gives it the features its config enables."""
 
     def __init__(
         self,
@@ -69,13 +73,13 @@ class EngineWorker(CommandThread):
             self._end_of_run()
 
     def _on_quit(self) -> None:
-        if self.trainer is not None and self.trainer.state == "running":
-            self.trainer.state = "stopped"
+        if self.trainer is not None and self.trainer.state == RunState.RUNNING:
+            self.trainer.state = RunState.STOPPED
 
     def _end_of_run(self) -> None:
         t = self.trainer
         assert t is not None
-        t._flush() if t.state != "diverged" else None
+        t.flush()
         self.channel.put(RunFinished(self.run_id, t.final_metrics(), t.state))
         self._set_state(t.state, t.message)
 
@@ -84,36 +88,32 @@ class EngineWorker(CommandThread):
         if name == "config":
             self.config = arg
         elif name == "build":
-            self._set_state("building")
+            self._set_state(RunState.BUILDING)
             self.trainer = self.trainer_factory(self.config, emit=self.channel.put, run_id=self.run_id)
             self.trainer.start()
-            self.trainer.state = "paused" if arg else "running"
+            self.trainer.state = RunState.PAUSED if arg else RunState.RUNNING
             self._set_state(self.trainer.state)
         elif name == "pause":
-            if self.state == "running" and t is not None:
-                t._flush()
-                t.state = "paused"
-                self._set_state("paused")
+            if self.state == RunState.RUNNING and t is not None:
+                t.flush()
+                t.state = RunState.PAUSED
+                self._set_state(RunState.PAUSED)
         elif name == "resume":
-            if t is not None and (self.state == "paused" or (self.state == "diverged" and t.recover())):
-                t.state = "running"
-                self._set_state("running")
+            if t is not None and (self.state == RunState.PAUSED or (self.state == RunState.DIVERGED and t.recover())):
+                t.state = RunState.RUNNING
+                self._set_state(RunState.RUNNING)
         elif name == "step":
-            if t is not None and self.state == "diverged" and t.recover():
-                self._set_state("paused")
-            if self.state in ("paused", "idle") and t is not None:
+            if t is not None and self.state == RunState.DIVERGED and t.recover():
+                self._set_state(RunState.PAUSED)
+            if self.state in (RunState.PAUSED, RunState.IDLE) and t is not None:
                 if not t.train_step():
                     self._end_of_run()
                 else:
-                    t._flush()
+                    t.flush()
         elif name == "stop":
-            if t is not None and self.state in ("running", "paused"):
-                t._flush()
-                t.state = "stopped"
-                for h in t.hooks:
-                    h.on_finish(t)
-                self.channel.put(RunFinished(self.run_id, t.final_metrics(), "stopped"))
-                self._set_state("stopped")
+            if t is not None and self.state in (RunState.RUNNING, RunState.PAUSED) and t.stop():
+                self.channel.put(RunFinished(self.run_id, t.final_metrics(), RunState.STOPPED))
+                self._set_state(RunState.STOPPED)
         elif name == "set":
             key, value = arg
             self.config = self.config.with_updates({key: value})

@@ -12,13 +12,13 @@ import sys
 import time
 
 from engine.config import ExperimentConfig
-from engine.train import Trainer
+from engine.experiment import build_trainer
 
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 8.0
 
 
 def headless(cfg: ExperimentConfig) -> float:
-    t = Trainer(cfg)
+    t = build_trainer(cfg)
     t.start()
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < SECONDS:

@@ -88,7 +88,7 @@ def hook_overhead(threads: int, trials: int = 3) -> dict:
         for key in ("without", "with"):
             t = Trainer(cfg, hooks=[])
             if key == "with":
-                t.hooks = [LandscapeHook(t)]
+                t.hooks = [LandscapeHook(t.config.landscape)]
             t0 = time.perf_counter()
             t.run()
             rates[key].append(t.step / (time.perf_counter() - t0))

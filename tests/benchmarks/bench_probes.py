@@ -39,6 +39,7 @@ from torch import nn
 
 from engine.config import ExperimentConfig
 from engine.events import EventChannel
+from engine.experiment import build_trainer
 from engine.probes import activation_layers, probe_batch
 from engine.train import Trainer
 
@@ -89,7 +90,7 @@ def descent_run(epochs: int, everything: bool = False) -> tuple[float, int, floa
 
     th = threading.Thread(target=consume, daemon=True)
     th.start()
-    t = Trainer(make_config(epochs, True, everything), emit=ch.put)
+    t = build_trainer(make_config(epochs, True, everything), emit=ch.put)
     c0, t0 = _cpu_clock(), time.perf_counter()
     t.run()
     dt, cpu = time.perf_counter() - t0, _cpu_clock() - c0
@@ -104,7 +105,7 @@ def probe_share(epochs: int) -> tuple[float, list[float]]:
     the CPU seconds of each probe (its before_step and after_step on a probed step)."""
     from engine.probes import ProbeHook
 
-    t = Trainer(make_config(epochs, True))
+    t = build_trainer(make_config(epochs, True))
     hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
     spent = [0.0]
     per_probe: list[float] = []

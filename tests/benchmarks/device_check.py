@@ -72,6 +72,9 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from bench_landscape import per_point_loop  # noqa: E402 - the same reference loop as the CPU benchmark
 
+from engine.experiment import build_trainer
+from engine.session.record import record_of
+
 GRID, N_EVAL = 41, 360
 RESULTS: list[dict] = []
 
@@ -128,9 +131,8 @@ def base_config(epochs: int):
 
 # -- 1. training + 2. probes ----------------------------------------------------------------
 def train(cfg, device: str, perturb: float = 0.0):
-    from engine.train import Trainer
 
-    t = Trainer(cfg.with_updates({"device": device}), run_id=device)
+    t = build_trainer(cfg.with_updates({"device": device}), run_id=device)
     if perturb:
         g = torch.Generator().manual_seed(123)
         with torch.no_grad():
@@ -141,7 +143,7 @@ def train(cfg, device: str, perturb: float = 0.0):
     t.run()
     sync(t.device)
     seconds = time.perf_counter() - t0
-    return t, t.to_record(device), t.step / seconds
+    return t, record_of(t, device), t.step / seconds
 
 
 def check_training(out, device: torch.device, epochs: int) -> tuple:

@@ -9,10 +9,10 @@ import torch.nn.functional as F
 
 from desktop.cli import main
 from engine.config import ExperimentConfig
+from engine.experiment import build_trainer
 from engine.landscape.analysis import eval_subset
 from engine.session import load_session, save_session
-from engine.session.record import Session
-from engine.train import Trainer
+from engine.session.record import Session, record_of
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -36,9 +36,9 @@ def session_file(tmp_path_factory):
     n_threads = torch.get_num_threads()
     torch.set_num_threads(1)
     for name, lr in (("a", 0.01), ("b", 0.03)):
-        t = Trainer(cfg.with_updates({"optim.lr": lr}), run_id=name)
+        t = build_trainer(cfg.with_updates({"optim.lr": lr}), run_id=name)
         t.run()
-        runs.append((t, t.to_record(name)))
+        runs.append((t, record_of(t, name)))
     torch.set_num_threads(n_threads)
     path = tmp_path_factory.mktemp("ls") / "two.descent"
     save_session(Session(runs=[r for _, r in runs]), path)

@@ -13,8 +13,8 @@ from desktop.controller import AppController
 from desktop.views.diagnostics import DiagnosticsView
 from engine.config import ExperimentConfig
 from engine.events import EventChannel
-from engine.session.record import Session
-from engine.train import Trainer
+from engine.experiment import build_trainer
+from engine.session.record import Session, record_of
 
 pytestmark = pytest.mark.gui
 
@@ -37,7 +37,7 @@ def test_findings_table_markers_and_overfit_button(qtbot, screenshot_dir):
         }
     )
     ch = EventChannel(100_000)
-    t = Trainer(cfg, emit=ch.put, run_id="r1")
+    t = build_trainer(cfg, emit=ch.put, run_id="r1")
     t.run()
     c = AppController(cfg.with_updates({"optim.name": "adam", "optim.lr": 0.01}))
     v = DiagnosticsView(c)
@@ -68,5 +68,5 @@ def test_findings_table_markers_and_overfit_button(qtbot, screenshot_dir):
     # Replay from a session: the same findings.
     v2 = DiagnosticsView(c)
     qtbot.addWidget(v2)
-    v2.load_session(Session(runs=[t.to_record()]))
+    v2.load_session(Session(runs=[record_of(t)]))
     assert [v2.table.item(r, 3).text() for r in range(v2.table.rowCount())] == kinds

@@ -11,7 +11,8 @@ from PySide6.QtGui import QImage
 from desktop.controller import AppController
 from desktop.plotting import configure_pyqtgraph
 from engine.config import ExperimentConfig
-from engine.train import Trainer
+from engine.experiment import build_trainer
+from engine.session.record import record_of
 
 pytestmark = pytest.mark.gui
 FAST = {"device": "cpu", "train.threads": 1}
@@ -126,7 +127,7 @@ def test_batchnorm_view_shows_batch_vs_running(qtbot, screenshot_dir):
         }
     )
     events: list = []
-    t = Trainer(cfg, emit=events.append, run_id="bn1")
+    t = build_trainer(cfg, emit=events.append, run_id="bn1")
     c = AppController(cfg)
     v = BatchNormView(c)
     _show(qtbot, v)
@@ -136,7 +137,7 @@ def test_batchnorm_view_shows_batch_vs_running(qtbot, screenshot_dir):
         v.handle_events(events[i : i + 50])
     assert v.layer.count() == 2
     xs, ys = v.c_bmean.getData()
-    assert len(xs) == len(t.to_record().arrays["batchnorm/steps"]) and np.isfinite(ys).all()
+    assert len(xs) == len(record_of(t).arrays["batchnorm/steps"]) and np.isfinite(ys).all()
     _, rv = v.c_rvar.getData()
     assert rv.min() > 0
     assert v.c_expected.value() == pytest.approx(0.2821, abs=1e-3)  # √(2/π)/√8
@@ -149,7 +150,7 @@ def test_batchnorm_view_shows_batch_vs_running(qtbot, screenshot_dir):
     from engine.session import Session
 
     w = BatchNormView(c)
-    w.load_session(Session(runs=[t.to_record("bn1")]))
+    w.load_session(Session(runs=[record_of(t, "bn1")]))
     assert len(w.c_bmean.getData()[0]) == len(xs)
 
 

@@ -12,8 +12,10 @@ from PySide6.QtGui import QImage
 from desktop.main_window import MainWindow
 from desktop.views.landscape import LandscapeView
 from engine.config import ExperimentConfig
+from engine.experiment import build_trainer
 from engine.landscape.analysis import stored_result
 from engine.session import load_session
+from engine.session.record import record_of
 
 pytestmark = pytest.mark.gui
 
@@ -71,20 +73,19 @@ def test_cancel_keeps_the_previous_surface_and_replay_computes(window, qtbot, tm
     from desktop.cli import main
     from engine.session import save_session
     from engine.session.record import Session
-    from engine.train import Trainer
 
     cfg = ExperimentConfig().with_updates(
         {"data.n_samples": 300, "train.epochs": 4, "device": "cpu", "landscape.grid": 9, "landscape.sharpness_every": 0}
     )
-    t = Trainer(cfg)
+    t = build_trainer(cfg)
     t.run()
-    src = save_session(Session(runs=[t.to_record("r")]), tmp_path / "r.descent")
+    src = save_session(Session(runs=[record_of(t, "r")]), tmp_path / "r.descent")
     out = tmp_path / "r2.descent"
     assert main(["landscape", str(src), "--quiet", "--out", str(out)]) == 0
     lv = view(window)
     window.controller.open(out)
     assert lv.result is not None and lv.result.surface.loss.shape == (9, 9)
-    assert len(lv.coords) == len(t.to_record("r").arrays["landscape/trajectory"])
+    assert len(lv.coords) == len(record_of(t, "r").arrays["landscape/trajectory"])
     xs, ys = lv.side.line.getData()
     assert xs is not None and len(xs) > 20 and ys[np.argmin(abs(xs - 1.0))] < ys[np.argmin(abs(xs))]
     before = lv.result.surface.loss.copy()
@@ -127,7 +128,6 @@ def test_shared_plane_replay_draws_every_run(window, tmp_path):
     from desktop.cli import main
     from engine.session import save_session
     from engine.session.record import Session
-    from engine.train import Trainer
 
     cfg = ExperimentConfig().with_updates(
         {
@@ -142,9 +142,9 @@ def test_shared_plane_replay_draws_every_run(window, tmp_path):
     )
     recs = []
     for name, lr in (("a", 0.01), ("b", 0.05)):
-        t = Trainer(cfg.with_updates({"optim.lr": lr}), run_id=name)
+        t = build_trainer(cfg.with_updates({"optim.lr": lr}), run_id=name)
         t.run()
-        recs.append(t.to_record(name))
+        recs.append(record_of(t, name))
     src = save_session(Session(runs=recs), tmp_path / "ab.descent")
     out = tmp_path / "ab2.descent"
     assert main(["landscape", str(src), "--shared", "--grid", "7", "--quiet", "--out", str(out)]) == 0

@@ -14,8 +14,9 @@ from desktop.main_window import MainWindow
 from desktop.views.landscape import LandscapeView
 from desktop.views.landscape_line import B_COLOR
 from engine.config import ExperimentConfig
+from engine.experiment import build_trainer
 from engine.session import Session, load_session, save_session
-from engine.train import Trainer
+from engine.session.record import record_of
 
 pytestmark = pytest.mark.gui
 
@@ -47,9 +48,9 @@ def lv(w: MainWindow) -> LandscapeView:
 
 
 def _saved(tmp_path, name: str, **updates) -> tuple:
-    t = Trainer(ExperimentConfig().with_updates({**BASE, "train.epochs": 8, **updates}), run_id=name)
+    t = build_trainer(ExperimentConfig().with_updates({**BASE, "train.epochs": 8, **updates}), run_id=name)
     t.run()
-    rec = t.to_record(name)
+    rec = record_of(t, name)
     return save_session(Session(runs=[rec]), tmp_path / f"{name}.descent"), rec
 
 

@@ -13,8 +13,8 @@ from desktop.controller import AppController
 from desktop.views.metrics_view import MetricsView
 from engine.config import ExperimentConfig
 from engine.events import EventChannel
-from engine.session.record import Session
-from engine.train import Trainer
+from engine.experiment import build_trainer
+from engine.session.record import Session, record_of
 
 pytestmark = pytest.mark.gui
 
@@ -26,7 +26,7 @@ def not_blank(img: QImage) -> bool:
 
 def run_events(cfg: ExperimentConfig, run_id: str = "r1"):
     ch = EventChannel(100_000)
-    t = Trainer(cfg, emit=ch.put, run_id=run_id)
+    t = build_trainer(cfg, emit=ch.put, run_id=run_id)
     t.run()
     return t, ch.drain()
 
@@ -89,6 +89,6 @@ def test_multiclass_confusion_matrix_and_replay(qtbot, screenshot_dir):
     # A saved session shows the same numbers.
     v2 = MetricsView(AppController(cfg))
     qtbot.addWidget(v2)
-    v2.load_session(Session(runs=[t.to_record()]))
+    v2.load_session(Session(runs=[record_of(t)]))
     assert np.array_equal(v2.latest["confusion"], cm) and v2.table.item(3, 3).text() == v.table.item(3, 3).text()
     assert len(v2.c_val_loss.getData()[0]) == 2

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QLineEdit
 from desktop.controller import AppController
 from desktop.panels.hyperparams import INVALID_STYLE, HyperparameterPanel
 from engine.config import ExperimentConfig
+from engine.session.record import record_of
 
 pytestmark = pytest.mark.gui
 
@@ -170,7 +171,7 @@ def test_batchnorm_view_names_the_layers_that_have_batch_norm(qtbot, screenshot_
 
     from desktop.plotting import configure_pyqtgraph
     from desktop.views.batchnorm_view import BatchNormView
-    from engine.model.batchnorm_probe import BatchNormProbe
+    from engine.batchnorm.probe import BatchNormProbe
     from engine.session import Session
     from engine.train import Trainer
 
@@ -213,7 +214,7 @@ def test_batchnorm_view_names_the_layers_that_have_batch_norm(qtbot, screenshot_
     v.grab().save(str(screenshot_dir / "batchnorm_view_per_layer.png"))
     w = BatchNormView(c)  # a session shows the same layer names
     qtbot.addWidget(w)
-    w.load_session(Session(runs=[t.to_record("bn-per-layer")]))
+    w.load_session(Session(runs=[record_of(t, "bn-per-layer")]))
     assert [w.layer.itemText(i) for i in range(w.layer.count())] == labels
     off = BatchNormView(c)
     qtbot.addWidget(off)

@@ -14,8 +14,8 @@ from desktop.views.depth_profile import DepthProfileView
 from desktop.views.gradients import GradientNormsView
 from desktop.views.histograms import HistogramsView
 from engine.config import ExperimentConfig
-from engine.session.record import Session
-from engine.train import Trainer
+from engine.experiment import build_trainer
+from engine.session.record import Session, record_of
 
 pytestmark = pytest.mark.gui
 
@@ -99,9 +99,9 @@ def test_histogram_views_update_during_a_run(qtbot, screenshot_dir):
 
 
 def test_views_replay_a_saved_run_and_show_the_symmetry_indicator(qtbot, screenshot_dir):
-    t = Trainer(cfg(**{"model.init": "constant", "model.init_constant": 0.02, "train.epochs": 1}))
+    t = build_trainer(cfg(**{"model.init": "constant", "model.init_constant": 0.02, "train.epochs": 1}))
     t.run()
-    session = Session(runs=[t.to_record()])
+    session = Session(runs=[record_of(t)])
     c = AppController(cfg())
     depth, hist = DepthProfileView(c), HistogramsView(c)
     for v in (depth, hist):

@@ -12,8 +12,9 @@ from desktop.controller import AppController
 from desktop.main_window import MainWindow
 from desktop.plotting import configure_pyqtgraph
 from engine.config import ExperimentConfig
+from engine.experiment import build_trainer
 from engine.session import Session, capture_checkpoint, save_session
-from engine.train import Trainer
+from engine.session.record import record_of
 
 pytestmark = pytest.mark.gui
 
@@ -32,9 +33,9 @@ def test_continue_saved_run_picks_up_where_it_stopped(qtbot, tmp_path):
             "metrics.enabled": False,
         }
     )
-    t = Trainer(cfg)
+    t = build_trainer(cfg)
     t.run()
-    rec = t.to_record("saved")
+    rec = record_of(t, "saved")
     rec.checkpoint = capture_checkpoint(t)
     save_session(Session(runs=[rec]), tmp_path / "s.descent")
     c = AppController(ExperimentConfig())

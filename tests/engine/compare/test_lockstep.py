@@ -20,7 +20,7 @@ from engine.compare import (
 )
 from engine.config import ConfigError, ExperimentConfig
 from engine.events import EventChannel, RunFinished, StateChanged, StepBatch
-from engine.train import Trainer
+from engine.experiment import build_trainer
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def test_lockstep_run_equals_run_alone_even_with_dropout(base):
     runner.add("a", cfg)
     runner.add("b", cfg.with_updates({"optim.name": "adam"}))
     runner.run()
-    alone = Trainer(cfg)
+    alone = build_trainer(cfg)
     torch.set_rng_state(torch.Generator().manual_seed(cfg.seed + 3).get_state())
     alone.run()
     got = runner.trainers["a"].series["step/loss"].array()

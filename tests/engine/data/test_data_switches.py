@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from engine.config import ExperimentConfig
-from engine.train import Trainer
+from engine.experiment import build_trainer
 
 BASE = {
     "data.name": "digits",
@@ -53,7 +53,7 @@ CASES = [
 
 
 def _after_steps(cfg: ExperimentConfig) -> dict[str, torch.Tensor]:
-    t = Trainer(cfg)
+    t = build_trainer(cfg)
     t.run(max_steps=3)
     return {k: v.detach().clone() for k, v in t.model.state_dict().items()} | {"_x": t.data.x_train[:5].clone()}
 
@@ -73,10 +73,10 @@ def test_early_stopping_switches_reach_the_hook():
     cfg = ExperimentConfig().with_updates(
         {**BASE, "reg.early_stopping": True, "reg.patience": 7, "reg.min_delta": 0.01}
     )
-    hook = next(h for h in Trainer(cfg).hooks if isinstance(h, EarlyStoppingHook))
+    hook = next(h for h in build_trainer(cfg).hooks if isinstance(h, EarlyStoppingHook))
     assert (hook.patience, hook.min_delta) == (7, 0.01)
     assert not any(
-        isinstance(h, EarlyStoppingHook) for h in Trainer(cfg.with_updates({"reg.early_stopping": False})).hooks
+        isinstance(h, EarlyStoppingHook) for h in build_trainer(cfg.with_updates({"reg.early_stopping": False})).hooks
     )
 
 

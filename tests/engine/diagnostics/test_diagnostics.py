@@ -16,7 +16,8 @@ from engine.diagnostics import (
     overfit_tiny_subset,
 )
 from engine.events import EventChannel, Notice, Payload
-from engine.train import Trainer
+from engine.experiment import build_trainer
+from engine.session.record import record_of
 
 
 def cfg(**updates) -> ExperimentConfig:
@@ -42,9 +43,9 @@ def test_initial_loss_check_against_ln_c():
 
 def test_sgd_lr_10_on_digits_is_flagged_as_lr_too_high():
     ch = EventChannel(100_000)
-    t = Trainer(cfg(**{"optim.name": "sgd", "optim.lr": 10.0, "train.epochs": 3}), emit=ch.put)
+    t = build_trainer(cfg(**{"optim.name": "sgd", "optim.lr": 10.0, "train.epochs": 3}), emit=ch.put)
     t.run()
-    diags = t.to_record().meta["diagnostics"]
+    diags = record_of(t).meta["diagnostics"]
     high = [d for d in diags if d["kind"] in ("lr_too_high", "divergence")]
     assert high and "too high" in high[0]["message"] and high[0]["step"] <= 23
     assert not any(d["kind"] == "lr_too_low" for d in diags)
@@ -57,7 +58,7 @@ def test_sgd_lr_10_on_digits_is_flagged_as_lr_too_high():
 
 def test_nan_loss_gives_a_divergence_diagnostic_with_its_step():
     # A huge lr with plain SGD on a sigmoid net sends the loss to NaN/Inf.
-    t = Trainer(
+    t = build_trainer(
         cfg(
             **{
                 "optim.name": "sgd",
@@ -78,21 +79,21 @@ def test_nan_loss_gives_a_divergence_diagnostic_with_its_step():
         next(t.model.parameters()).fill_(float("nan"))
     t.run(max_steps=2)
     assert t.state == "diverged"
-    d = [d for d in t.to_record().meta["diagnostics"] if d["kind"] == "divergence"]
+    d = [d for d in record_of(t).meta["diagnostics"] if d["kind"] == "divergence"]
     assert len(d) == 1 and d[0]["level"] == "error" and d[0]["step"] == 4 and "too high" in d[0]["message"]
 
 
 def test_too_low_lr_is_flagged():
-    t = Trainer(cfg(**{"optim.name": "sgd", "optim.lr": 1e-5, "train.epochs": 3}))
+    t = build_trainer(cfg(**{"optim.name": "sgd", "optim.lr": 1e-5, "train.epochs": 3}))
     t.run()
-    kinds = [d["kind"] for d in t.to_record().meta["diagnostics"]]
+    kinds = [d["kind"] for d in record_of(t).meta["diagnostics"]]
     assert "lr_too_low" in kinds and "lr_too_high" not in kinds
 
 
 def test_healthy_run_raises_no_warning():
-    t = Trainer(cfg(**{"train.epochs": 3}))
+    t = build_trainer(cfg(**{"train.epochs": 3}))
     t.run()
-    levels = [d["level"] for d in t.to_record().meta["diagnostics"]]
+    levels = [d["level"] for d in record_of(t).meta["diagnostics"]]
     assert levels == ["info"]
 
 
@@ -123,11 +124,11 @@ def test_layer_findings_name_the_layer_and_step():
 
 
 def test_saturation_warning_fires_on_a_saturating_init():
-    t = Trainer(
+    t = build_trainer(
         cfg(**{"model.activation": "sigmoid", "model.init": "normal", "model.init_std": 5.0, "train.epochs": 1})
     )
     t.run(max_steps=1)
-    diags = t.to_record().meta["diagnostics"]
+    diags = record_of(t).meta["diagnostics"]
     sat = [d for d in diags if d["kind"] == "saturation"]
     assert sat and sat[0]["step"] == 0 and sat[0]["value"] > 0.5
     assert any(d["kind"] == "initial_loss" and d["level"] == "warning" for d in diags)

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from engine.config import ExperimentConfig
 from engine.data import load_data
+from engine.experiment import build_trainer
 from engine.landscape.analysis import eval_subset, model_from_record
 from engine.landscape.between import (
     RunLine,
@@ -23,8 +24,7 @@ from engine.landscape.between import (
 )
 from engine.landscape.params import LandscapeError, ParamLayout
 from engine.session import load_session, save_session
-from engine.session.record import Session
-from engine.train import Trainer
+from engine.session.record import Session, record_of
 
 BASE = {
     "data.name": "iris",
@@ -45,10 +45,10 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def _run(name: str, **updates):
     n = torch.get_num_threads()
     torch.set_num_threads(1)
-    t = Trainer(ExperimentConfig().with_updates({**BASE, **updates}), run_id=name)
+    t = build_trainer(ExperimentConfig().with_updates({**BASE, **updates}), run_id=name)
     t.run()
     torch.set_num_threads(n)
-    return t, t.to_record(name)
+    return t, record_of(t, name)
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ import pytest
 
 from engine.config import ExperimentConfig
 from engine.events import Payload
+from engine.experiment import build_trainer
 from engine.landscape.hook import TOPIC_SHARPNESS, TOPIC_SNAPSHOTS, LandscapeHook
 from engine.landscape.params import ParamLayout, flat_params
 from engine.session import load_session, save_session
-from engine.session.record import Session
-from engine.train import Trainer
+from engine.session.record import Session, record_of
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -36,13 +36,13 @@ def _cfg(**extra):
 
 def test_run_records_a_bounded_trajectory_and_streams_it(tmp_path):
     events = []
-    t = Trainer(_cfg(), emit=events.append)
+    t = build_trainer(_cfg(), emit=events.append)
     assert any(isinstance(h, LandscapeHook) for h in t.hooks)
     t.run()
     payloads = [e for e in events if isinstance(e, Payload) and e.topic == TOPIC_SNAPSHOTS]
     streamed = np.concatenate([p.data["steps"] for p in payloads])
     assert streamed[0] == 0 and streamed[-1] == t.step and np.all(np.diff(streamed) > 0)
-    rec = t.to_record()
+    rec = record_of(t)
     traj, steps = rec.arrays["landscape/trajectory"], rec.arrays["landscape/trajectory_steps"]
     assert 8 <= len(steps) <= 16 and traj.shape == (len(steps), ParamLayout.of(t.model).size)
     assert traj.dtype == np.float32 and steps[0] == 0 and steps[-1] == t.step
@@ -63,7 +63,7 @@ def test_run_records_a_bounded_trajectory_and_streams_it(tmp_path):
 
 
 def test_hook_is_off_when_disabled():
-    t = Trainer(_cfg(**{"landscape.snapshots": False, "landscape.sharpness_every": 0}))
+    t = build_trainer(_cfg(**{"landscape.snapshots": False, "landscape.sharpness_every": 0}))
     assert not any(isinstance(h, LandscapeHook) for h in t.hooks)
 
 
@@ -78,7 +78,7 @@ def test_path_ends_at_restored_best_weights():
             "landscape.sharpness_every": 0,
         }
     )
-    t = Trainer(cfg)
+    t = build_trainer(cfg)
     t.run()
-    rec = t.to_record()
+    rec = record_of(t)
     assert np.array_equal(rec.arrays["landscape/trajectory"][-1], flat_params(t.model).numpy())

@@ -11,7 +11,9 @@ from sklearn import metrics as skm
 
 from engine.config import ExperimentConfig
 from engine.events import EventChannel, Payload
+from engine.experiment import build_trainer
 from engine.metrics import MetricsHook, classification_report, confusion_at_threshold
+from engine.session.record import record_of
 from engine.train import Trainer
 
 
@@ -30,7 +32,7 @@ def model_probs(t: Trainer, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_binary_roc_auc_equals_sklearn_and_threshold_confusion():
     ch = EventChannel(10_000)
-    t = Trainer(cfg(**{"data.name": "moons", "data.n_samples": 400, "train.epochs": 2}), emit=ch.put)
+    t = build_trainer(cfg(**{"data.name": "moons", "data.n_samples": 400, "train.epochs": 2}), emit=ch.put)
     t.run()
     hook = next(h for h in t.hooks if isinstance(h, MetricsHook))
     y, p = model_probs(t, 5000)
@@ -41,7 +43,7 @@ def test_binary_roc_auc_equals_sklearn_and_threshold_confusion():
     assert cm.sum() == len(y) and cm[:, 1].sum() == int((p[:, 1] >= 0.3).sum())
     payloads = [e for e in ch.drain() if isinstance(e, Payload) and e.topic == "metrics"]
     assert [e.data["epoch"] for e in payloads] == [1, 2]
-    rec = t.to_record()
+    rec = record_of(t)
     assert rec.arrays["metrics/roc_auc"].shape == (2, 1) and rec.arrays["metrics/confusion"].shape == (2, 2, 2)
     roc = rec.arrays["metrics/curves/roc_1"]
     assert roc.shape[0] == 3 and roc[0, 0] == 0.0 and roc[0, -1] == 1.0 and roc[1, -1] == 1.0
@@ -50,7 +52,7 @@ def test_binary_roc_auc_equals_sklearn_and_threshold_confusion():
 
 
 def test_multiclass_one_vs_rest_and_per_class_scores():
-    t = Trainer(cfg(**{"data.name": "digits", "train.epochs": 1, "metrics.max_samples": 200}))
+    t = build_trainer(cfg(**{"data.name": "digits", "train.epochs": 1, "metrics.max_samples": 200}))
     t.run()
     hook = next(h for h in t.hooks if isinstance(h, MetricsHook))
     y, p = model_probs(t, 200)
@@ -85,7 +87,7 @@ def test_curves_are_thinned_to_the_configured_points():
 
 
 def test_metrics_every_n_epochs_keeps_the_last_epoch():
-    t = Trainer(
+    t = build_trainer(
         cfg(
             **{
                 "data.name": "moons",
@@ -103,7 +105,7 @@ def test_metrics_every_n_epochs_keeps_the_last_epoch():
 
 def test_metrics_min_steps_bounds_their_cost_on_tiny_epochs():
     # 160 training samples, batch 64: 3 steps per epoch; at least 10 steps between evaluations.
-    t = Trainer(cfg(**{"data.name": "moons", "data.n_samples": 200, "train.epochs": 12, "metrics.min_steps": 10}))
+    t = build_trainer(cfg(**{"data.name": "moons", "data.n_samples": 200, "train.epochs": 12, "metrics.min_steps": 10}))
     t.run()
     hook = next(h for h in t.hooks if isinstance(h, MetricsHook))
     assert t.steps_per_epoch == 3

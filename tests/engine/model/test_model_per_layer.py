@@ -13,8 +13,10 @@ import torch
 from torch import nn
 
 from engine.config import ConfigError, ExperimentConfig, ModelConfig, field_spec, parse_set_args
+from engine.experiment import build_trainer
 from engine.model import build_model
 from engine.model.mlp import SeededDropout, batchnorm_labels
+from engine.session.record import record_of
 
 ROOT = Path(__file__).resolve().parents[3]
 ACTS = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.PReLU)
@@ -218,7 +220,8 @@ def test_per_layer_settings_change_the_run():
 
 
 def test_batchnorm_probe_records_only_the_layers_with_batch_norm():
-    from engine.model.batchnorm_probe import BatchNormProbe
+    from engine.batchnorm.probe import BatchNormProbe
+    from engine.session.record import RunRecord
     from engine.train import Trainer
 
     cfg = ExperimentConfig().with_updates({**FAST, "model.batch_norm_layers": ["off", "after"]})
@@ -226,7 +229,9 @@ def test_batchnorm_probe_records_only_the_layers_with_batch_norm():
     t = Trainer(cfg, hooks=[probe])
     t.run(max_steps=7)
     assert probe.names == ["hidden layer 2, after the activation (16 units)"]
-    block = probe._split(torch.stack([torch.as_tensor(s) for s in probe.samples]).numpy())
+    record = RunRecord("r", cfg)
+    probe.export(record)  # the recorded samples, one array per statistic
+    block = {k.removeprefix("batchnorm/"): v for k, v in record.arrays.items()}
     assert block["batch_mean"].shape[1] == 1 and len(probe.steps) == 4 and probe.steps[-1] == t.step
     bn = [m for m in t.model.modules() if isinstance(m, nn.BatchNorm1d)][0]
     assert abs(float(block["running_mean"][-1, 0, 0]) - float(bn.running_mean[0])) < 1e-6
@@ -242,7 +247,7 @@ def test_session_round_trip_keeps_per_layer_settings(tmp_path):
     t = Trainer(cfg, hooks=[])
     t.run(max_steps=3)
     path = tmp_path / "s.descent"
-    save_session(Session(runs=[t.to_record("r")]), path)
+    save_session(Session(runs=[record_of(t, "r")]), path)
     back = load_session(path).runs[0].config
     assert back == cfg and back.model.dropout_layers == [0.4, 0.0] and back.model.batch_norm_layers == ["before", "off"]
 
@@ -303,8 +308,7 @@ def test_cli_set_dropout_layers(tmp_path):
 
 
 def test_batch_norm_in_only_some_layers_gets_the_probe_and_the_pair_guard():
-    from engine.model.batchnorm_probe import BatchNormProbe
-    from engine.train import Trainer
+    from engine.batchnorm.probe import BatchNormProbe
 
     cfg = ExperimentConfig().with_updates(
         {
@@ -316,7 +320,7 @@ def test_batch_norm_in_only_some_layers_gets_the_probe_and_the_pair_guard():
             "device": "cpu",
         }
     )
-    t = Trainer(cfg)
+    t = build_trainer(cfg)
     assert any(isinstance(h, BatchNormProbe) for h in t.hooks)
     # The epoch's last batch would hold one sample: it borrows one so BN can normalize it.
     assert t.run() == "finished"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from engine.experiment import build_trainer
 from engine.probes import GrowingRange, ProbeHook, kernels
 from engine.probes.stats import BinLayout, summarize_groups
 
@@ -68,7 +69,6 @@ def test_compiled_and_torch_paths_agree_over_probes(monkeypatch):
 
 def test_sequential_walk_and_forward_hooks_capture_the_same_activations():
     from engine.config import ExperimentConfig
-    from engine.train import Trainer
 
     cfg = ExperimentConfig().with_updates(
         {
@@ -79,7 +79,7 @@ def test_sequential_walk_and_forward_hooks_capture_the_same_activations():
             "model.activation": "tanh",
         }
     )
-    t = Trainer(cfg)
+    t = build_trainer(cfg)
     hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
     t.start()
     assert hook._sequential
@@ -117,7 +117,6 @@ def test_probed_gradients_equal_autograd_on_the_same_batch():
     """The back-propagated gradients a probe captures (retained during the training step) and
     the weight gradients are those autograd gives for that step's batch and weights."""
     from engine.config import ExperimentConfig
-    from engine.train import Trainer
 
     cfg = ExperimentConfig().with_updates(
         {
@@ -131,7 +130,7 @@ def test_probed_gradients_equal_autograd_on_the_same_batch():
             "optim.lr": 1e-12,
         }
     )  # the weights barely move
-    t = Trainer(cfg)
+    t = build_trainer(cfg)
     hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
     t.run(max_steps=3)
     snap = hook.latest
@@ -224,7 +223,6 @@ def test_a_kernel_that_fails_falls_back_to_the_torch_path_with_a_warning(monkeyp
 @pytest.mark.usefixtures("probe_path")
 def test_update_ratio_is_the_sgd_step_over_the_weights_before_it():
     from engine.config import ExperimentConfig
-    from engine.train import Trainer
 
     lr = 0.05
     cfg = ExperimentConfig().with_updates(
@@ -238,7 +236,7 @@ def test_update_ratio_is_the_sgd_step_over_the_weights_before_it():
             "optim.lr": lr,
         }
     )
-    t = Trainer(cfg)
+    t = build_trainer(cfg)
     hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
     t.run(max_steps=3)
     snap = hook.latest

@@ -11,9 +11,10 @@ from torch import nn
 
 from engine.config import ExperimentConfig
 from engine.events import EventChannel, Payload
+from engine.experiment import build_trainer
 from engine.probes import GrowingRange, ProbeHook, activation_layers, summarize, summarize_probes
 from engine.probes.init_study import init_study
-from engine.train import Trainer
+from engine.session.record import record_of
 
 
 def digits_cfg(**updates) -> ExperimentConfig:
@@ -58,7 +59,7 @@ def test_constant_init_keeps_units_identical_after_training():
             "optim.lr": 0.1,
         }
     )
-    t = Trainer(cfg)
+    t = build_trainer(cfg)
     t.run(max_steps=15)
     hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
     assert hook.latest["step"] == 15
@@ -74,7 +75,7 @@ def test_constant_init_keeps_units_identical_after_training():
     for o in outs:
         assert torch.allclose(o, o[:, :1].expand_as(o), atol=1e-6)
     # A random init breaks the symmetry.
-    t2 = Trainer(cfg.with_updates({"model.init": "xavier_uniform"}))
+    t2 = build_trainer(cfg.with_updates({"model.init": "xavier_uniform"}))
     t2.run(max_steps=5)
     assert np.all(next(h for h in t2.hooks if isinstance(h, ProbeHook)).latest["act"]["unit_spread"] > 0.05)
 
@@ -144,7 +145,7 @@ def test_zero_width_layer_in_a_model_is_probed_without_crash():
             return self.act2(self.b(x))
 
     cfg = digits_cfg(**{"probes.every": 2})
-    t = Trainer(cfg)
+    t = build_trainer(cfg)
     t.model = Odd()
     t.params = [p for p in t.model.parameters()]
     t._good_params = [p.detach().clone() for p in t.model.parameters()]
@@ -158,7 +159,7 @@ def test_zero_width_layer_in_a_model_is_probed_without_crash():
 def test_probe_events_schedule_export_and_summary(tmp_path):
     ch = EventChannel(10_000)
     cfg = digits_cfg(**{"probes.every": 7, "model.activation": "prelu", "model.hidden": [12, 8]})
-    t = Trainer(cfg, emit=ch.put)
+    t = build_trainer(cfg, emit=ch.put)
     t.run(max_steps=21)
     payloads = [e for e in ch.drain() if isinstance(e, Payload) and e.topic == "probes"]
     assert [p.data["step"] for p in payloads] == [0, 7, 14, 21]
@@ -168,7 +169,7 @@ def test_probe_events_schedule_export_and_summary(tmp_path):
     assert np.isnan(first["grad"]["norm"]).all() and np.isfinite(last["grad"]["norm"]).all()
     assert np.isfinite(last["agrad"]["norm"]).all() and (last["update_ratio"] > 0).all()
     assert last["prelu_slope"][0] != pytest.approx(0.25, abs=1e-9)  # learned
-    rec = t.to_record()
+    rec = record_of(t)
     assert rec.arrays["probes/steps"].tolist() == [0, 7, 14, 21]
     assert rec.arrays["probes/act/hist"].shape == (4, 2, cfg.probes.bins)
     from engine.session import load_session, save_session
@@ -187,7 +188,7 @@ def test_probe_events_schedule_export_and_summary(tmp_path):
 
 def test_snapshot_count_is_bounded():
     cfg = digits_cfg(**{"probes.every": 1, "probes.max_snapshots": 10, "model.hidden": [8]})
-    t = Trainer(cfg)
+    t = build_trainer(cfg)
     t.run(max_steps=60)
     hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
     assert len(hook.snapshots) <= 11 and hook.every >= 4
@@ -196,7 +197,7 @@ def test_snapshot_count_is_bounded():
 
 
 def test_probes_off_means_no_probe_hook():
-    t = Trainer(digits_cfg(**{"probes.enabled": False}))
+    t = build_trainer(digits_cfg(**{"probes.enabled": False}))
     assert not any(isinstance(h, ProbeHook) for h in t.hooks)
 
 
@@ -207,14 +208,14 @@ def test_info_json_has_per_layer_probe_stats_diagnostics_and_metrics(tmp_path):
     from engine.session import load_session, save_session
     from engine.session.record import Session
 
-    t = Trainer(
+    t = build_trainer(
         digits_cfg(
             **{"probes.every": 10, "metrics.enabled": True, "diagnostics.enabled": True, "model.hidden": [16, 16]}
         )
     )
     t.run()
     path = tmp_path / "r.descent"
-    save_session(Session(runs=[t.to_record("r")]), path)
+    save_session(Session(runs=[record_of(t, "r")]), path)
     info = json.loads(json.dumps(describe(load_session(path))))  # strict JSON round trip
     run = info["runs"][0]
     probes = run["probes"]

@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from engine.config import ExperimentConfig
+from engine.experiment import build_trainer
 from engine.regularization import EarlyStoppingHook, PenaltyHook, penalized_weights, penalty_value
+from engine.session.record import record_of
 from engine.train import Trainer
 from engine.train.hooks import TrainerHook
 
@@ -43,7 +45,7 @@ def test_l1_and_l2_shrink_weights_and_record_the_penalty():
     base = {**FAST, "data.name": "moons", "model.hidden": [16], "train.epochs": 5, "optim.name": "sgd", "optim.lr": 0.1}
     norms = {}
     for name, extra in [("none", {}), ("l2", {"reg.l2": 0.05}), ("l1", {"reg.l1": 0.01})]:
-        t = Trainer(ExperimentConfig().with_updates({**base, **extra}))
+        t = build_trainer(ExperimentConfig().with_updates({**base, **extra}))
         t.run()
         ws = penalized_weights(t.model)
         norms[name] = (
@@ -93,7 +95,7 @@ def test_early_stopping_restores_the_best_validation_epoch():
     for k, v in t.model.state_dict().items():
         assert torch.equal(v, snaps.states[best][k]), k
     assert t.evaluate(t.data.x_val, t.data.y_val)[0] == pytest.approx(val.min(), rel=1e-6)
-    rec = t.to_record()
+    rec = record_of(t)
     assert rec.meta["early_stopping"]["best_epoch"] == best and rec.meta["early_stopping"]["restored"]
 
 
@@ -111,7 +113,7 @@ def test_early_stopping_at_the_last_epoch_restores_too():
             "reg.patience": 50,
         }
     )
-    t = Trainer(cfg)
+    t = build_trainer(cfg)
     t.run()
     val = t.series["epoch/val_loss"].array()
     assert t.epoch == 8 and int(np.argmin(val)) + 1 < 8  # the best epoch is not the last one
@@ -132,7 +134,7 @@ def _digits_tiny(extra: dict) -> tuple[dict[str, float], tuple[float, float], tu
             **extra,
         }
     )
-    t = Trainer(cfg)
+    t = build_trainer(cfg)
     t.run()
     curves = {k: float(t.series[f"epoch/{k}"].array()[-3:].mean()) for k in ("train_acc", "val_acc")}
     return curves, t.evaluate(t.data.x_train, t.data.y_train), t.evaluate(t.data.x_val, t.data.y_val)

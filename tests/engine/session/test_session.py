@@ -11,15 +11,16 @@ import zipfile
 import numpy as np
 import pytest
 
+from engine.experiment import build_trainer
 from engine.session import FORMAT_VERSION, RunRecord, Session, SessionError, load_session, save_session
-from engine.train import Trainer
+from engine.session.record import record_of
 
 
 @pytest.fixture
 def trained_session(small_config):
-    t = Trainer(small_config)
+    t = build_trainer(small_config)
     t.run()
-    rec = t.to_record("baseline")
+    rec = record_of(t, "baseline")
     rec.arrays["extra/matrix"] = np.arange(12, dtype=np.float32).reshape(3, 4)
     rec.meta["note"] = {"a": 1}
     return Session(runs=[rec], meta={"layout": {"tab": 0}}, arrays={"playground/x": np.linspace(0, 1, 5)})

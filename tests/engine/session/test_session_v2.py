@@ -11,6 +11,7 @@ import torch
 
 from engine.compare import LockstepRunner
 from engine.config import ExperimentConfig
+from engine.experiment import build_trainer
 from engine.session import (
     FORMAT_VERSION,
     CheckpointError,
@@ -22,7 +23,7 @@ from engine.session import (
     save_session,
 )
 from engine.session.archive import session_to_members
-from engine.train import Trainer
+from engine.session.record import record_of
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def _record_with_checkpoint(cfg: ExperimentConfig, steps: int):
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
 def test_continued_run_matches_uninterrupted_run(tmp_path, cfg, dropout):
     cfg = cfg.with_updates({"model.dropout": dropout})
-    whole = Trainer(cfg)
+    whole = build_trainer(cfg)
     torch.set_rng_state(torch.Generator().manual_seed(cfg.seed + 3).get_state())
     whole.run()
     # stop in the middle of epoch 2 (4 steps per epoch), save, open, continue
@@ -104,9 +105,9 @@ def test_round_trip_with_checkpoint_is_byte_stable(tmp_path, cfg):
 
 
 def test_version_1_file_still_opens(tmp_path, cfg):
-    t = Trainer(cfg)
+    t = build_trainer(cfg)
     t.run()
-    members = session_to_members(Session(runs=[t.to_record("old")]))
+    members = session_to_members(Session(runs=[record_of(t, "old")]))
     manifest = json.loads(members["manifest.json"])
     manifest["format_version"] = 1
     for r in manifest["runs"]:
@@ -136,7 +137,7 @@ def test_corrupt_checkpoint_member_is_named(tmp_path, cfg):
 
 
 def test_capture_between_steps_of_plain_trainer(cfg):
-    t = Trainer(cfg)
+    t = build_trainer(cfg)
     t.run(max_steps=3)
     ck = capture_checkpoint(t)
     assert {"model/1.weight", "optim/0/exp_avg", "rng/batch", "rng/global", "perm"} <= set(ck.arrays)

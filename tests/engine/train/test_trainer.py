@@ -11,14 +11,16 @@ import torch
 
 from engine.config import ExperimentConfig
 from engine.events import EpochEnd, EventChannel, RunFinished, StateChanged, StepBatch
+from engine.experiment import build_trainer
 from engine.model.init import init_linear
 from engine.optim import preview_schedule
+from engine.session.record import record_of
 from engine.train import EngineWorker, Trainer
 
 
 def test_loss_falls_on_spiral(small_config):
     cfg = small_config.with_updates({"train.epochs": 15})
-    t = Trainer(cfg)
+    t = build_trainer(cfg)
     assert t.run() == "finished"
     tl = t.series["epoch/train_loss"].array()
     assert tl[-1] < 0.6 * tl[0]
@@ -28,20 +30,20 @@ def test_loss_falls_on_spiral(small_config):
 
 
 def test_same_seed_same_loss_series(small_config):
-    a, b = Trainer(small_config), Trainer(small_config)
+    a, b = build_trainer(small_config), build_trainer(small_config)
     a.run(), b.run()
     assert np.array_equal(a.series["step/loss"].array(), b.series["step/loss"].array())
-    c = Trainer(small_config.with_updates({"seed": 1}))
+    c = build_trainer(small_config.with_updates({"seed": 1}))
     c.run()
     assert not np.array_equal(a.series["step/loss"].array(), c.series["step/loss"].array())
 
 
 def test_grad_norm_matches_direct_computation(small_config):
-    t = Trainer(small_config.with_updates({"train.report_every": 1}))
+    t = build_trainer(small_config.with_updates({"train.report_every": 1}))
     t.start()
     before = {k: v.clone() for k, v in t.model.state_dict().items()}
     t.train_step()
-    ref = Trainer(small_config)
+    ref = build_trainer(small_config)
     ref.model.load_state_dict(before)
     idx = t.last_batch_indices
     loss = ref.loss_fn(ref.model(ref.data.x_train[idx]), ref.data.y_train[idx])
@@ -64,14 +66,14 @@ def test_xavier_uniform_bound():
 @pytest.mark.parametrize("opt", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"])
 def test_every_optimizer_trains(small_config, opt):
     lr = {"sgd": 0.3, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.1}.get(opt, 0.01)
-    t = Trainer(small_config.with_updates({"optim.name": opt, "optim.lr": lr, "train.epochs": 6}))
+    t = build_trainer(small_config.with_updates({"optim.name": opt, "optim.lr": lr, "train.epochs": 6}))
     t.run()
     tl = t.series["epoch/train_loss"].array()
     assert tl[-1] < tl[0], f"{opt}: {tl}"
 
 
 def test_optimizer_hyperparameters_reach_torch(small_config):
-    t = Trainer(
+    t = build_trainer(
         small_config.with_updates(
             {
                 "optim.name": "rmsprop",
@@ -85,7 +87,7 @@ def test_optimizer_hyperparameters_reach_torch(small_config):
     g = t.optimizer.param_groups[0]
     assert isinstance(t.optimizer, torch.optim.RMSprop)
     assert (g["alpha"], g["centered"], g["eps"], g["momentum"]) == (0.9, True, 1e-6, 0.5)
-    t = Trainer(small_config.with_updates({"optim.name": "nesterov", "optim.momentum": 0.8}))
+    t = build_trainer(small_config.with_updates({"optim.name": "nesterov", "optim.momentum": 0.8}))
     assert t.optimizer.param_groups[0]["nesterov"] and t.optimizer.param_groups[0]["momentum"] == 0.8
 
 
@@ -133,13 +135,13 @@ def test_diverging_run_stops_with_message_and_keeps_data(report_every):
             "train.report_every": report_every,
         }
     )
-    t = Trainer(cfg)
+    t = build_trainer(cfg)
     assert t.run() == "diverged"
     assert "learning rate" in t.message and "too high" in t.message
     loss = t.series["step/loss"].array()
     assert len(loss) > 0 and not np.isfinite(loss[-1])
     assert all(torch.isfinite(p).all() for p in t.model.parameters())  # last good weights restored
-    rec = t.to_record()
+    rec = record_of(t)
     assert rec.state == "diverged" and len(rec.series["step/loss"]) == len(loss)
 
 
@@ -193,7 +195,7 @@ def test_worker_turns_exceptions_into_error_events(small_config):
 
 def test_epoch_events_carry_all_metrics(small_config):
     got = []
-    t = Trainer(small_config, emit=got.append)
+    t = build_trainer(small_config, emit=got.append)
     t.run()
     epochs = [e for e in got if isinstance(e, EpochEnd)]
     assert [e.epoch for e in epochs] == [1, 2, 3]
@@ -236,14 +238,14 @@ def test_diverged_run_resumes_from_last_good_weights_after_lowering_lr():
 def test_auto_threads_one_for_small_models_default_for_large(small_config):
     from engine.train.trainer import _DEFAULT_THREADS
 
-    t = Trainer(small_config)
+    t = build_trainer(small_config)
     assert t.threads == 1 and torch.get_num_threads() == 1
     big = small_config.with_updates(
         {"data.name": "digits", "model.hidden": [2048, 2048], "train.batch_size": 256, "train.epochs": 1}
     )
-    t = Trainer(big)
+    t = build_trainer(big)
     assert t.threads == _DEFAULT_THREADS and torch.get_num_threads() == _DEFAULT_THREADS
-    t = Trainer(small_config.with_updates({"train.threads": 2}))
+    t = build_trainer(small_config.with_updates({"train.threads": 2}))
     assert t.threads == 2 and torch.get_num_threads() == 2
 
 

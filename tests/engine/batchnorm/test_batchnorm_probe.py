@@ -1,4 +1,4 @@
-"""The batch-norm probe (batch vs running statistics, batch-size effect) and the decision-boundary grid."""
+"""The batch-norm probe: batch vs running statistics, the batch-size effect, the session arrays."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from engine.batchnorm.probe import BatchNormProbe, evaluate_with_batch_stats, expected_gap
 from engine.config import ExperimentConfig
 from engine.events import Payload
-from engine.model.batchnorm_probe import BatchNormProbe, evaluate_with_batch_stats, expected_gap
-from engine.model.decision_boundary import DecisionBoundaryHook
+from engine.experiment import build_trainer
+from engine.session.record import record_of
 from engine.train import Trainer
 
 FAST = {"device": "cpu", "train.threads": 1}
@@ -28,7 +29,7 @@ def _bn_run(batch: int, epochs: int = 2):
             "train.val_fraction": 0.5,
         }
     )
-    t = Trainer(cfg, emit=got.append)
+    t = build_trainer(cfg, emit=got.append)
     assert any(isinstance(h, BatchNormProbe) for h in t.hooks)
     t.run()
     return t, got
@@ -37,13 +38,13 @@ def _bn_run(batch: int, epochs: int = 2):
 def test_batchnorm_probe_shows_batch_noise_shrinking_with_batch_size():
     small, got = _bn_run(4, epochs=1)
     big, _ = _bn_run(32, epochs=3)
-    gs = small.to_record().arrays["batchnorm/mean_gap"][:, 0]
-    gb = big.to_record().arrays["batchnorm/mean_gap"][:, 0]
+    gs = record_of(small).arrays["batchnorm/mean_gap"][:, 0]
+    gb = record_of(big).arrays["batchnorm/mean_gap"][:, 0]
     g_small, g_big = gs[len(gs) // 2 :].mean(), gb[len(gb) // 2 :].mean()
     # |μ_B − μ̂|/σ̂ ≈ √(2/π)/√B: 0.40 at B=4, 0.14 at B=32
     assert g_small == pytest.approx(expected_gap(4), rel=0.3)
     assert g_small > 1.8 * g_big
-    rec = small.to_record()
+    rec = record_of(small)
     n = len(rec.arrays["batchnorm/steps"])
     assert rec.arrays["batchnorm/batch_mean"].shape == (n, 1, 8)
     assert rec.meta["batchnorm"]["batch_size"] == 4
@@ -84,51 +85,6 @@ def test_last_batch_of_one_sample_is_padded_for_batchnorm():
     assert t.run() == "finished"
 
 
-def test_decision_boundary_grid_matches_the_model_and_is_throttled():
-    got: list = []
-    cfg = ExperimentConfig().with_updates(
-        {
-            **FAST,
-            "data.name": "moons",
-            "data.n_samples": 400,
-            "train.epochs": 30,
-            "model.hidden": [16, 16],
-            "optim.lr": 0.03,
-        }
-    )
-    t = Trainer(cfg, emit=got.append)
-    hook = next(h for h in t.hooks if isinstance(h, DecisionBoundaryHook))
-    import time
-
-    t0 = time.perf_counter()
-    t.run()
-    elapsed = time.perf_counter() - t0
-    pl = [e for e in got if isinstance(e, Payload) and e.topic == "decision_boundary"]
-    assert pl[0].data["kind"] == "points" and pl[0].data["x_train"].shape == (320, 2)
-    grids = [e for e in pl if e.data["kind"] == "grid"]
-    assert 2 <= len(grids) <= elapsed / hook.interval_s + 3
-    assert grids[-1].droppable is False and grids[0].droppable is True
-    probs = grids[-1].data["probs"]
-    assert probs.shape == (90, 90, 2) and np.allclose(probs.sum(-1), 1, atol=1e-5)
-    # the grid cell nearest each validation point predicts what the model predicts there
-    x0, x1, y0, y1 = grids[-1].data["extent"]
-    xv = t.data.x_val.numpy()
-    j = np.clip(np.rint((xv[:, 0] - x0) / (x1 - x0) * 89).astype(int), 0, 89)
-    i = np.clip(np.rint((xv[:, 1] - y0) / (y1 - y0) * 89).astype(int), 0, 89)
-    with torch.no_grad():
-        t.model.eval()
-        pred = t.model(t.data.x_val).argmax(1).numpy()
-    assert (probs[i, j].argmax(1) == pred).mean() > 0.93
-    assert t.final_metrics()["val_acc"] > 0.9
-    rec = t.to_record()
-    assert rec.arrays["decision_boundary/probs"].shape == (90, 90, 2)
-
-
-def test_no_boundary_hook_for_non_2d_data_and_no_bn_probe_without_bn():
-    t = Trainer(ExperimentConfig().with_updates({**FAST, "data.name": "iris"}))
-    assert not any(isinstance(h, (DecisionBoundaryHook, BatchNormProbe)) for h in t.hooks)
-
-
 def test_probe_arrays_survive_a_session_round_trip(tmp_path):
     from engine.session import Session, load_session, save_session
 
@@ -143,9 +99,9 @@ def test_probe_arrays_survive_a_session_round_trip(tmp_path):
             "reg.l2": 0.01,
         }
     )
-    t = Trainer(cfg)
+    t = build_trainer(cfg)
     t.run()
-    rec = t.to_record("r")
+    rec = record_of(t, "r")
     path = save_session(Session(runs=[rec]), tmp_path / "s.descent")
     back = load_session(path).runs[0]
     for k in ("batchnorm/batch_mean", "batchnorm/mean_gap", "batchnorm/epochs", "decision_boundary/probs"):

@@ -1,0 +1,5 @@
+"""The classifier's decision boundary over the input plane, for 2D data sets."""
+
+from engine.boundary.hook import DecisionBoundaryHook, evaluate_grid, grid_points, plane_extent
+
+__all__ = ["DecisionBoundaryHook", "evaluate_grid", "grid_points", "plane_extent"]
