@@ -63,7 +63,7 @@ def run_app(
     if session is not None:
         controller.show_session(session, Path(session_path) if session_path else None)
         if session_path:
-            window._add_recent(session_path)
+            window.add_recent(session_path)
     else:
         controller.start(paused=paused)
     if tab and not window.show_tab(tab):
@@ -72,7 +72,7 @@ def run_app(
         out = Path(screenshot)
 
         def shoot() -> None:
-            window.bridge._on_timer_tick()  # draw what arrived last
+            window.bridge.tick()  # draw what arrived last
             app.processEvents()
             ok = window.grab().save(str(out))
             if not ok:

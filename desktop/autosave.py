@@ -1,7 +1,7 @@
 """Autosave and crash recovery.
 
-Every few minutes the window's session (the run, the comparison, what the views hold) is
-written atomically to the user data folder as `autosave-<pid>.descent`, next to a
+Every few minutes the app's session (AppController.snapshot(): the run, the comparison,
+what the views hold) is written atomically to the user data folder as `autosave-<pid>.descent`, next to a
 `running-<pid>.json` marker. A clean exit removes both. At start-up, a marker whose
 process is gone means that instance crashed: the window offers to recover its autosave.
 """
@@ -12,15 +12,12 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMessageBox, QWidget
 
+from desktop.controller import AppController
 from engine.session import SessionError, save_session
-
-if TYPE_CHECKING:
-    from desktop.main_window import MainWindow
 
 INTERVAL_MS = 3 * 60 * 1000
 
@@ -46,11 +43,20 @@ def _alive(pid: int) -> bool:
 
 
 class Autosaver(QObject):
+    """Saves `controller.snapshot()` on a timer; messages go out as the controller's notices;
+    the recovery question is a dialog over `parent`."""
+
     def __init__(
-        self, window: MainWindow, folder: str | Path | None = None, interval_ms: int = INTERVAL_MS, offer: bool = True
+        self,
+        controller: AppController,
+        parent: QWidget | None = None,
+        folder: str | Path | None = None,
+        interval_ms: int = INTERVAL_MS,
+        offer: bool = True,
     ) -> None:
-        super().__init__(window)
-        self.window = window
+        super().__init__(parent)
+        self.controller = controller
+        self.parent_widget = parent
         self.folder = Path(folder) if folder is not None else autosave_folder()
         self.pid = os.getpid()
         self.file = self.folder / f"autosave-{self.pid}.descent"
@@ -67,7 +73,7 @@ class Autosaver(QObject):
             self.enabled = False
             self.recoverable = []
             self.last_error = f"autosave is off: {self.folder} is not writable ({e.strerror or e})"
-            window.statusBar().showMessage(self.last_error, 15000)
+            controller.notice.emit(self.last_error, "warning")
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self.save_now)
@@ -81,16 +87,14 @@ class Autosaver(QObject):
         """Write the autosave now (nothing to save: no file). Errors go to the status bar."""
         if not self.enabled:
             return None
-        from desktop.export.menu import current_session
-
         try:
-            session = current_session(self.window)
+            session = self.controller.snapshot()
             if not session.runs:
                 return None
             save_session(session, self.file)
         except SessionError as e:
             self.last_error = f"autosave failed: {e}"
-            self.window.statusBar().showMessage(self.last_error, 15000)
+            self.controller.notice.emit(self.last_error, "warning")
             return None
         self.last_saved = time.time()
         return self.file
@@ -133,7 +137,7 @@ class Autosaver(QObject):
             "Recover session",
             f"Descent did not close normally last time. Recover the session autosaved at {when}?",
             QMessageBox.Yes | QMessageBox.Discard,
-            self.window,
+            self.parent_widget,
         )
         box.button(QMessageBox.Yes).setText("Recover")
         box.finished.connect(lambda r: self.recover() if r == QMessageBox.Yes else self.discard())
@@ -146,9 +150,9 @@ class Autosaver(QObject):
             return False
         newest = self.recoverable[0]
         try:
-            self.window.controller.open(newest)
+            self.controller.open(newest)
         except SessionError as e:
-            self.window.statusBar().showMessage(f"could not recover: {e}", 30000)
+            self.controller.notice.emit(f"could not recover: {e}", "warning")
             self.discard()
             return False
         try:
@@ -156,7 +160,7 @@ class Autosaver(QObject):
         except OSError:
             pass
         self.discard()
-        self.window.statusBar().showMessage("recovered the autosaved session", 15000)
+        self.controller.notice.emit("recovered the autosaved session", "info")
         return True
 
     def discard(self) -> None:

@@ -42,12 +42,16 @@ class Bridge(QObject):
         self.views.append(view)
 
     def _on_timer_tick(self) -> None:
+        self.tick()
+
+    def tick(self) -> None:
+        """Drain the channel and hand the batch to the controller and the views now."""
         events = self.controller.channel.drain()
         if not events:
             # Views that throttle their redraws draw what is still pending (the last
             # batch of a run may have arrived just after a redraw).
             for v in self.views:
-                if getattr(v, "_dirty", False):
+                if v.has_pending_redraw:
                     v.handle_events([])
             return
         t0 = time.perf_counter()

@@ -2,7 +2,9 @@
 
 The GUI talks to the engine only through here. Commands go to the EngineWorker (executed
 between two steps on the engine thread); events come back through the EventChannel,
-which the bridge drains on a timer.
+which the bridge drains on a timer. It also owns the work the views ask for: the job
+runner (desktop/jobs.py), the comparison (CompareController) and the Landscape tab's
+surfaces (LandscapeController); and `snapshot()`, the session as it stands now.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from desktop.compare_controller import CompareController
+from desktop.jobs import JobRunner
+from desktop.landscape_controller import LandscapeController
 from engine.config import LIVE_KEYS, ConfigError, ExperimentConfig
 from engine.events import ErrorRaised, Event, EventChannel, Notice, RunFinished, StateChanged
 from engine.experiment import build_trainer
@@ -53,6 +58,10 @@ class AppController(QObject):
         self.restart_needed = False
         self.last_final: dict[str, float] = {}
         self.continued_from: RunRecord | None = None  # set while run_started announces a continued run
+        self.jobs = JobRunner(self)  # long work that is not training, off the GUI thread
+        self.compare = CompareController(self, self)
+        self.landscape = LandscapeController(self, self)
+        self._session_parts: list[Callable[[Session], None]] = []
 
     # -- run control ---------------------------------------------------------------------
     def _new_worker(self) -> None:
@@ -105,9 +114,12 @@ class AppController(QObject):
             self.worker.stop()
 
     def shutdown(self, timeout: float = 2.0) -> bool:
+        """Stop the run, the comparison and every job; False if a thread did not end in time."""
+        ok = self.jobs.shutdown(timeout)
+        ok = self.compare.shutdown(timeout) and ok
         if self.worker is None:
-            return True
-        return self.worker.shutdown(timeout)
+            return ok
+        return self.worker.shutdown(timeout) and ok
 
     # -- config edits --------------------------------------------------------------------
     def set_field(self, key: str, value: Any) -> str | None:
@@ -177,14 +189,28 @@ class AppController(QObject):
             raise SessionError("the engine did not answer in time; try again")
         return box.get("record")
 
-    def save(self, path: str | Path, extra: Session | None = None) -> Path:
-        """Save the current run (plus what the views add) atomically."""
+    def add_session_part(self, part: Callable[[Session], None]) -> None:
+        """Something (a view) that adds what it alone holds to a session being saved."""
+        self._session_parts.append(part)
+
+    def snapshot(self, extra: Session | None = None) -> Session:
+        """The session as it stands now (what File ▸ Save writes, autosave and export read):
+        what the session parts add (the comparison, the playground race, surfaces), then the
+        current run first, or the opened session's runs when there is no run."""
         session = extra or Session()
+        if extra is None:
+            for part in self._session_parts:
+                part(session)
         record = self.current_record()
         if record is not None:
             session.runs.insert(0, record)
         elif self.session is not None and not session.runs:
             session.runs = list(self.session.runs)
+        return session
+
+    def save(self, path: str | Path, extra: Session | None = None) -> Path:
+        """Save the snapshot atomically (`extra`: a session the parts were already added to)."""
+        session = self.snapshot(extra)
         out = save_session(session, path)
         self.session, self.session_path = session, Path(path)
         return out

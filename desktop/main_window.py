@@ -8,8 +8,10 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QToolBar
 
+from desktop.autosave import Autosaver
 from desktop.bridge import Bridge
 from desktop.controller import AppController
+from desktop.export.menu import add_export_entries, install_export_menu
 from desktop.panels.hyperparams import HyperparameterPanel
 from desktop.tabs import GroupedTabs
 from desktop.views.base import View
@@ -43,6 +45,8 @@ class MainWindow(QMainWindow):
             views = [cls(controller) for cls in classes]
             self.views += views
             self.tabs.add_group(group, [(v, v.title) for v in views])
+        for v in self.views:
+            controller.add_session_part(v.save_into)  # what File ▸ Save, autosave and export see
         self.tabs.install_shortcuts(self)
         self.setCentralWidget(self.tabs)
 
@@ -65,11 +69,18 @@ class MainWindow(QMainWindow):
         self.bridge.timer.timeout.connect(self._update_status)
         self.bridge.start()
         self._restore_layout()
-        from desktop.autosave import Autosaver
-        from desktop.export.menu import install_export_menu
-
-        install_export_menu(self)  # File ▸ Export and export entries on every plot's context menu
-        self.autosave = Autosaver(self)  # every few minutes to the user data folder; offers recovery after a crash
+        self.export_menu = install_export_menu(
+            self.file_menu,
+            self,
+            controller.snapshot,
+            self.tabs.currentWidget,
+            self.last_dir,
+            self.statusBar().showMessage,
+        )
+        for v in self.views:
+            add_export_entries(v)  # plots not made with style_plot get the plot menu's entries too
+        # every few minutes to the user data folder; offers recovery after a crash
+        self.autosave = Autosaver(controller, self)
 
     # -- actions -------------------------------------------------------------------------
     def _action(self, text: str, shortcut: str | QKeySequence | None, slot, tip: str = "") -> QAction:
@@ -219,7 +230,7 @@ class MainWindow(QMainWindow):
     # -- sessions ------------------------------------------------------------------------
     def save_session_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
-            self, "Save session", str(self._last_dir() / "session.descent"), "Descent sessions (*.descent)"
+            self, "Save session", str(self.last_dir() / "session.descent"), "Descent sessions (*.descent)"
         )
         if path:
             self.save_session(path)
@@ -227,21 +238,18 @@ class MainWindow(QMainWindow):
     def save_session(self, path: str) -> bool:
         if not path.endswith(".descent"):
             path += ".descent"
-        extra = Session()
-        for v in self.views:
-            v.save_into(extra)
         try:
-            self.controller.save(path, extra)
+            self.controller.save(path)
         except SessionError as e:
             QMessageBox.warning(self, "Save session", str(e))
             return False
-        self._add_recent(path)
+        self.add_recent(path)
         self.statusBar().showMessage(f"saved {path}", 8000)
         return True
 
     def open_session_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Open session", str(self._last_dir()), "Descent sessions (*.descent);;All files (*)"
+            self, "Open session", str(self.last_dir()), "Descent sessions (*.descent);;All files (*)"
         )
         if path:
             self.open_session(path)
@@ -252,11 +260,12 @@ class MainWindow(QMainWindow):
         except SessionError as e:
             QMessageBox.warning(self, "Open session", str(e))
             return False
-        self._add_recent(path)
+        self.add_recent(path)
         self.setWindowTitle(f"Descent — {Path(path).name}")
         return True
 
-    def _last_dir(self) -> Path:
+    def last_dir(self) -> Path:
+        """Where file dialogs open: the folder of the most recent session file."""
         recent = self._recent()
         return Path(recent[0]).parent if recent else Path.home()
 
@@ -266,7 +275,8 @@ class MainWindow(QMainWindow):
             v = [v]
         return [str(x) for x in (v or [])]
 
-    def _add_recent(self, path: str) -> None:
+    def add_recent(self, path: str) -> None:
+        """Put a session file first in File ▸ Open recent."""
         path = str(Path(path).resolve())
         items = [p for p in self._recent() if p != path]
         self.settings.setValue("recent_files", [path] + items[: MAX_RECENT - 1])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
+from desktop.export.plot_menu import add_plot_context_menu
+
 # One colour per run/optimizer, used consistently everywhere (colour-blind friendly, Okabe-Ito + extras).
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000", "#8C564B", "#7F7F7F"]
 
@@ -79,6 +81,7 @@ def style_plot(plot: pg.PlotItem, title: str, xlabel: str, ylabel: str) -> None:
     plot.setClipToView(True)
     plot.setDownsampling(auto=True, mode="peak")
     cache_axes(plot)
+    add_plot_context_menu(plot)  # right click: save as PNG/SVG, curves as CSV
 
 
 def cache_axes(plot: pg.PlotItem) -> None:

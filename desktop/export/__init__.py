@@ -1,5 +1,2 @@
-"""Plot exports that need Qt: PNG (chosen size) and SVG via pyqtgraph's exporters; the report's images."""
-
-from desktop.export.plots import COMPARISON_PLOTS, export_item, render_comparison_plots
-
-__all__ = ["COMPARISON_PLOTS", "export_item", "render_comparison_plots"]
+"""Exports that need Qt: plots as PNG/SVG (items), the plots' context menu (plot_menu), the
+comparison report's images (plots) and the File ▸ Export menu (menu)."""

@@ -1,28 +1,23 @@
-"""Export from the GUI: a context menu on every plot and the File ▸ Export menu.
+"""Export from the GUI: the File ▸ Export menu and the export of a whole tab.
 
-Context menu (right click on a plot): save that plot as PNG (chosen width) or SVG, or its
-curves as CSV. File ▸ Export: every plot of the current tab (PNG/SVG; 3D views as PNG
-screenshots), all series as CSV, and the HTML comparison report.
+File ▸ Export: every plot of the current tab (PNG/SVG; 3D views as PNG screenshots), all
+series as CSV, and the HTML comparison report. The right-click entries of each plot are in
+desktop/export/plot_menu.py.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
-from desktop.export.plots import export_item, png_bytes
+from desktop.export.items import export_item, png_bytes
+from desktop.export.plot_menu import add_plot_context_menu, plot_title
 from engine.export import ExportError, html_report, write_csvs, write_text_atomic
 from engine.export.files import ensure_folder, safe_stem, write_bytes_atomic
 from engine.session import Session
-
-if TYPE_CHECKING:
-    from desktop.main_window import MainWindow
 
 
 def plot_items(widget: QWidget) -> list[pg.PlotItem]:
@@ -49,83 +44,13 @@ def gl_views(widget: QWidget) -> list[QWidget]:
     return list(widget.findChildren(GLViewWidget)) + list(widget.findChildren(OffscreenGLView))
 
 
-def plot_csv(plot: pg.PlotItem) -> str:
-    """The plot's curves as CSV: x and y columns per named curve."""
-    cols: list[tuple[str, np.ndarray]] = []
-    for i, item in enumerate(plot.listDataItems()):
-        x, y = item.getData()
-        if x is None or y is None:
-            continue
-        name = item.name() or f"curve{i + 1}"
-        cols += [(f"{name} x", np.asarray(x, float)), (f"{name} y", np.asarray(y, float))]
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow([c for c, _ in cols])
-    n = max((len(a) for _, a in cols), default=0)
-    for i in range(n):
-        w.writerow(["" if i >= len(a) or not np.isfinite(a[i]) else repr(float(a[i])) for _, a in cols])
-    return buf.getvalue()
-
-
-def _plot_title(plot: pg.PlotItem, default: str = "plot") -> str:
-    t = plot.titleLabel.text if plot.titleLabel is not None else ""
-    return safe_stem(t or default)
-
-
-def add_plot_context_menu(plot: pg.PlotItem, parent: QWidget) -> None:
-    """Add 'Save plot as PNG/SVG…' and 'Save curves as CSV…' to the plot's right-click menu (once)."""
-    vb = plot.getViewBox()
-    menu = vb.menu
-    if menu is None or getattr(vb, "_descent_export", False):
-        return
-    vb._descent_export = True
-    menu.addSeparator()
-
-    def ask(fmt: str) -> None:
-        name = _plot_title(plot)
-        path, _ = QFileDialog.getSaveFileName(
-            parent, f"Save plot as {fmt.upper()}", f"{name}.{fmt}", f"{fmt.upper()} (*.{fmt})"
-        )
-        if not path:
-            return
-        width = None
-        if fmt == "png":
-            w = int(plot.sceneBoundingRect().width()) or 800
-            width, ok = QInputDialog.getInt(parent, "PNG size", "Width in pixels:", max(w, 800), 16, 8192)
-            if not ok:
-                return
-        save_plot(plot, path, width, parent)
-
-    def ask_csv() -> None:
-        path, _ = QFileDialog.getSaveFileName(parent, "Save curves as CSV", f"{_plot_title(plot)}.csv", "CSV (*.csv)")
-        if path:
-            try:
-                write_text_atomic(path, plot_csv(plot))
-            except ExportError as e:
-                QMessageBox.warning(parent, "Export", str(e))
-
-    menu.addAction("Save plot as PNG…").triggered.connect(lambda: ask("png"))
-    menu.addAction("Save plot as SVG…").triggered.connect(lambda: ask("svg"))
-    menu.addAction("Save curves as CSV…").triggered.connect(ask_csv)
-
-
-def save_plot(plot, path: str, width: int | None, parent: QWidget | None) -> bool:
-    try:
-        export_item(plot, path, width)
-    except ExportError as e:
-        if parent is not None:
-            QMessageBox.warning(parent, "Export", str(e))
-        return False
-    return True
-
-
 def export_tab(widget: QWidget, folder: str | Path, fmt: str, width: int | None = None) -> list[Path]:
     """Every plot of a tab into a folder (.png or .svg; 3D views always .png); raises ExportError."""
     folder = ensure_folder(folder)
     out: list[Path] = []
     taken: set[str] = set()
     for i, plot in enumerate(plot_items(widget)):
-        stem = safe_stem(_plot_title(plot, f"plot{i + 1}"), taken)
+        stem = safe_stem(plot_title(plot, f"plot{i + 1}"), taken)
         out.append(export_item(plot, folder / f"{stem}.{fmt}", width if fmt == "png" else None))
     for i, gl in enumerate(gl_views(widget)):
         img = gl.grabFramebuffer()
@@ -139,80 +64,67 @@ def export_tab(widget: QWidget, folder: str | Path, fmt: str, width: int | None 
     return out
 
 
-def install_export_menu(window: MainWindow) -> None:
-    """File ▸ Export, and the export entries on every plot's context menu."""
-    menu = window.file_menu.addMenu("Export")
+def install_export_menu(
+    file_menu: QMenu,
+    parent: QWidget,
+    snapshot: Callable[[], Session],
+    current_tab: Callable[[], QWidget],
+    start_dir: Callable[[], Path],
+    status: Callable[[str, int], None],
+) -> QMenu:
+    """File ▸ Export: the current tab's plots, all series as CSV, the comparison report.
+    `snapshot` is the session as it stands (AppController.snapshot), `current_tab` the shown
+    tab, `start_dir` where the folder dialogs open, `status` shows a message for some ms."""
+    menu = file_menu.addMenu("Export")
     menu.setObjectName("menu:export")
-    window.export_menu = menu
 
     def folder(title: str) -> str:
-        return QFileDialog.getExistingDirectory(window, title, str(window._last_dir()))
+        return QFileDialog.getExistingDirectory(parent, title, str(start_dir()))
 
     def tab_images(fmt: str) -> None:
         d = folder(f"Export this tab's plots as {fmt.upper()}")
         if not d:
             return
         try:
-            files = export_tab(window.tabs.currentWidget(), d, fmt)
+            files = export_tab(current_tab(), d, fmt)
         except ExportError as e:
-            QMessageBox.warning(window, "Export", str(e))
+            QMessageBox.warning(parent, "Export", str(e))
             return
-        window.statusBar().showMessage(f"exported {len(files)} plot(s) to {d}", 8000)
+        status(f"exported {len(files)} plot(s) to {d}", 8000)
 
     def session_export(kind: str) -> None:
         d = folder("Export series as CSV" if kind == "csv" else "Export the comparison report")
         if d:
-            export_session_now(window, d, {kind})
+            export_session_now(snapshot, d, {kind}, parent, status)
 
     menu.addAction("This tab's plots as PNG…").triggered.connect(lambda: tab_images("png"))
     menu.addAction("This tab's plots as SVG…").triggered.connect(lambda: tab_images("svg"))
     menu.addAction("All series as CSV…").triggered.connect(lambda: session_export("csv"))
     menu.addAction("Comparison report (HTML)…").triggered.connect(lambda: session_export("html"))
-    for v in window.views:
-        for plot in plot_items(v):
-            add_plot_context_menu(plot, window)
-    install_lazy_plot_menus()
+    return menu
 
 
-def install_lazy_plot_menus() -> None:
-    """Plots created after the window opened (a comparison's per-run histograms, a view's
-    plots built on demand) get the export entries when their menu is first opened."""
-    if getattr(pg.ViewBox, "_descent_lazy_export", False):
-        return
-    original = pg.ViewBox.getMenu
-
-    def get_menu(vb, ev):
-        plot = vb.parentItem()
-        if isinstance(plot, pg.PlotItem) and not getattr(vb, "_descent_export", False):
-            views = vb.scene().views() if vb.scene() is not None else []
-            add_plot_context_menu(plot, views[0].window() if views else None)
-        return original(vb, ev)
-
-    pg.ViewBox.getMenu = get_menu
-    pg.ViewBox._descent_lazy_export = True
+def add_export_entries(widget: QWidget) -> None:
+    """The plot context-menu entries for every plot already inside `widget` (plots styled
+    with desktop.plotting.style_plot have them from their creation)."""
+    for plot in plot_items(widget):
+        add_plot_context_menu(plot)
 
 
-def current_session(window: MainWindow) -> Session:
-    """What File ▸ Save would write now: the current run plus what the views hold (the comparison)."""
-    session = Session()
-    for v in window.views:
-        v.save_into(session)
-    record = window.controller.current_record()
-    if record is not None:
-        session.runs.insert(0, record)
-    elif window.controller.session is not None and not session.runs:
-        session.runs = list(window.controller.session.runs)
-    return session
-
-
-def export_session_now(window: MainWindow, folder: str, kinds: set[str]) -> list[Path]:
-    """CSV and/or the HTML report of what the window holds now (the run, the comparison)."""
+def export_session_now(
+    snapshot: Callable[[], Session],
+    folder: str,
+    kinds: set[str],
+    parent: QWidget | None = None,
+    status: Callable[[str, int], None] | None = None,
+) -> list[Path]:
+    """CSV and/or the HTML report of the session as it stands (the run, the comparison)."""
     from desktop.export.plots import export_comparison_images
     from desktop.plotting import color
     from engine.compare.layout import run_colors
 
     try:
-        session = current_session(window)
+        session = snapshot()
         if not session.runs:
             raise ExportError("nothing to export yet: start a run or a comparison first")
         files: list[Path] = []
@@ -228,7 +140,9 @@ def export_session_now(window: MainWindow, folder: str, kinds: set[str]) -> list
                 )
             )
     except Exception as e:  # noqa: BLE001 - SessionError/ExportError: show, keep the work
-        QMessageBox.warning(window, "Export", str(e))
+        if parent is not None:
+            QMessageBox.warning(parent, "Export", str(e))
         return []
-    window.statusBar().showMessage(f"exported {len(files)} file(s) to {folder}", 8000)
+    if status is not None:
+        status(f"exported {len(files)} file(s) to {folder}", 8000)
     return files

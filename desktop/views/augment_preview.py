@@ -8,7 +8,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
-from desktop.views.background import BackgroundTask
 from desktop.views.base import View
 from engine.augment.preview import AugmentPreview, make_preview, mosaic
 
@@ -27,9 +26,6 @@ class AugmentPreviewView(View):
         self.preview: AugmentPreview | None = None
         self.seed = 0
         self._key = ""
-        self.task = BackgroundTask(self)
-        self.task.done.connect(self._on_task_done)
-        self.task.failed.connect(self._on_task_failed)
         self.info = QLabel("…")
         self.info.setWordWrap(True)
         self.variants = QSpinBox()
@@ -76,7 +72,7 @@ class AugmentPreviewView(View):
             return
         self._key = key
         n, v, seed = self.n_images.value(), self.variants.value(), self.seed
-        self.task.run(lambda: make_preview(cfg, n, v, seed))
+        self.start_job(lambda: make_preview(cfg, n, v, seed), self._on_job_result, self._on_job_error)
 
     def _on_resample_clicked(self) -> None:
         self.seed += 1
@@ -88,12 +84,12 @@ class AugmentPreviewView(View):
     def load_session(self, session) -> None:
         self.refresh()
 
-    def _on_task_failed(self, message: str) -> None:
+    def _on_job_error(self, message: str) -> None:
         self.preview = None
         self.image.clear()
         self.info.setText(message)
 
-    def _on_task_done(self, p: AugmentPreview) -> None:
+    def _on_job_result(self, p: AugmentPreview) -> None:
         self.preview = p
         img = mosaic(p)
         self.image.setImage(np.ascontiguousarray(img.transpose(1, 0, 2)), autoLevels=False, levels=(0, 255))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QWidget
 
+from desktop.jobs import JobHandle, JobRunner, runner_for
 from engine.events import Event
 
 if TYPE_CHECKING:
@@ -35,6 +36,11 @@ class View(QWidget):
         self._last_draw = 0.0
 
     # -- throttled redraws: views that set `_dirty` and implement redraw() ---------------
+    @property
+    def has_pending_redraw(self) -> bool:
+        """Data arrived that is not drawn yet (the bridge's idle ticks draw it)."""
+        return self._dirty
+
     def redraw(self) -> None:
         """Draw the current data (views that use the throttle override this)."""
 
@@ -47,6 +53,25 @@ class View(QWidget):
     def _mark_drawn(self) -> None:
         self._dirty = False
         self._last_draw = time.perf_counter()
+
+    # -- long work: jobs on the app's runner, one at a time per view --------------------------
+    @property
+    def jobs(self) -> JobRunner:
+        """The app's job runner (desktop/jobs.py): long work off the GUI thread."""
+        return runner_for(self.controller)
+
+    @property
+    def job_key(self) -> str:
+        return f"{type(self).__name__}:{id(self)}"
+
+    def start_job(self, job, on_result, on_error=None, on_progress=None) -> JobHandle:
+        """Run `job` (an engine job, or a plain function) off the GUI thread; the result,
+        errors and progress come back on it. A newer job of this view supersedes the older."""
+        return self.jobs.submit(self.job_key, job, on_result, on_progress, on_error)
+
+    @property
+    def job_running(self) -> bool:
+        return self.jobs.busy(self.job_key)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -85,4 +110,5 @@ class View(QWidget):
         """Add what this view alone holds (e.g. a playground race) to a session being saved."""
 
     def shutdown(self) -> None:
-        """The window is closing: stop this view's background work (threads, timers)."""
+        """The window is closing: stop this view's background work (jobs, timers)."""
+        self.jobs.cancel(self.job_key)

@@ -30,7 +30,9 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.compare_controller import CompareController
+from desktop.export.plot_menu import add_plot_context_menu
 from desktop.export.plots import COMPARISON_PLOTS
+from desktop.jobs import runner_for
 from desktop.plotting import color, style_plot
 from desktop.views.base import View
 from desktop.views.compare_line import RunLinePanel
@@ -101,9 +103,9 @@ class CompareView(View):
     title = "Compare"
     MIN_REDRAW_S = 0.15
 
-    def __init__(self, controller, parent: QWidget | None = None) -> None:
+    def __init__(self, controller, parent: QWidget | None = None, compare: CompareController | None = None) -> None:
         super().__init__(controller, parent)
-        self.compare = CompareController(controller, self)
+        self.compare: CompareController = compare if compare is not None else controller.compare
         self.runs: dict[str, ComparedRun] = {}
         self.loaded_session = None  # a replayed comparison (kept to save it again)
         self.compare.runs_reset.connect(self._on_compare_runs_reset)
@@ -122,10 +124,11 @@ class CompareView(View):
         bottom.addWidget(self.table)
         self.side_tabs = QTabWidget()
         self.side_tabs.addTab(self.hist_box, "Histograms")
-        self.surface_panel = SharedSurfacePanel(self._records_for_surface, self._colors_by_name)
+        jobs = runner_for(controller)
+        self.surface_panel = SharedSurfacePanel(self._records_for_surface, self._colors_by_name, jobs)
         self.side_tabs.addTab(self.surface_panel, "Shared loss surface")
         self.line_panel = RunLinePanel(
-            self._records_for_surface, self._colors_by_name, lambda: [r.name for r in self.runs.values()]
+            self._records_for_surface, self._colors_by_name, lambda: [r.name for r in self.runs.values()], jobs
         )
         self.side_tabs.addTab(self.line_panel, "Line between runs")
         bottom.addWidget(self.side_tabs)
@@ -426,6 +429,7 @@ class CompareView(View):
         self.hist_plots = {}
         for i, (rid, run) in enumerate(self.runs.items()):
             p = self.hist_glw.addPlot(row=0, col=i)
+            add_plot_context_menu(p)
             p.setTitle(f"<span style='color:{run.color}'>{run.name}</span>", size="9pt")
             p.getAxis("left").setStyle(showValues=False)
             item = p.plot(
@@ -530,6 +534,6 @@ class CompareView(View):
             self.line_panel.save_into(session, {r.name for r in self.runs.values()})
 
     def shutdown(self) -> None:
+        """Stop this view's jobs; the comparison itself belongs to the AppController."""
         self.surface_panel.shutdown()
         self.line_panel.shutdown()
-        self.compare.shutdown(1.5)

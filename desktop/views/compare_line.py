@@ -2,8 +2,8 @@
 accuracy, train and validation, the two runs marked at α = 0 and α = 1) and the Compare
 tab's panel that picks the two runs and computes the line in the background.
 
-The engine does the work (engine/landscape/between.py) in a BackgroundTask: a plain thread
-that never touches Qt; the result comes back on the GUI thread.
+The engine does the work (engine/landscape/between.py, a job) on the app's JobRunner
+(desktop/jobs.py); the result comes back on the GUI thread.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from desktop.jobs import JobRunner
 from desktop.plotting import color, style_plot
-from desktop.views.background import BackgroundTask
 from desktop.views.log_axis import DecadeLogAxis
-from engine.landscape.between import RunLine, store_lines, stored_lines
+from engine.jobs import Job
+from engine.landscape.between import RunLine, line_between_records_job, store_lines, stored_lines
 
 PREFIX = "comparison/line"
 META_PATH = ("comparison_lines",)
@@ -125,16 +126,21 @@ class RunLinePlot(pg.GraphicsLayoutWidget):
 
 class LinePanelBase(QWidget):
     """What the line panels share (this tab's and the Landscape tab's "Line to a saved run"):
-    the button that starts a line, a status line, the plot, and the BackgroundTask that
-    computes one line at a time. Subclasses lay them out and show a finished line."""
+    the button that starts a line, a status line, the plot, and the job runner that computes
+    one line at a time (under this panel's key). Subclasses lay them out and show a finished line."""
 
     def __init__(
-        self, button: str, tooltip: str, status: str, stacked: bool = False, parent: QWidget | None = None
+        self,
+        jobs: JobRunner,
+        button: str,
+        tooltip: str,
+        status: str,
+        stacked: bool = False,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.task = BackgroundTask(self)
-        self.task.done.connect(self._on_task_done)
-        self.task.failed.connect(self._on_task_failed)
+        self.jobs = jobs
+        self.job_key = f"line:{id(self)}"
         self.btn = QPushButton(button)
         self.btn.setToolTip(tooltip)
         self.status = QLabel(status)
@@ -144,33 +150,36 @@ class LinePanelBase(QWidget):
 
     @property
     def busy(self) -> bool:
-        return self.task.busy
+        return self.jobs.busy(self.job_key)
 
-    def _start(self, work: Callable, message: str, name: str) -> None:
+    def _start(self, job: Job[RunLine], message: str) -> None:
         self.btn.setEnabled(False)
         self.status.setText(message)
-        self.task.run(work, cancellable=True, name=name)
+        self.jobs.submit(self.job_key, job, on_result=self._on_job_result, on_error=self._on_job_error)
 
     def _error(self, message: str) -> None:
         self.status.setText(f"<span style='color:#D55E00'>{message}</span>")
 
-    def _on_task_done(self, line: RunLine) -> None:
+    def _on_job_result(self, line: RunLine) -> None:
         self.btn.setEnabled(True)
         self._line_done(line)
 
     def _line_done(self, line: RunLine) -> None:
         raise NotImplementedError
 
-    def _on_task_failed(self, message: str) -> None:
+    def _on_job_error(self, message: str) -> None:
         self.btn.setEnabled(True)
         self._error(message)
 
     def _cancel(self) -> None:
-        self.task.cancel()
+        self.jobs.cancel(self.job_key)
         self.btn.setEnabled(True)
 
     def shutdown(self) -> None:
-        self.task.shutdown()
+        h = self.jobs.handle(self.job_key)
+        self._cancel()
+        if h is not None:
+            h.wait(5.0)
 
 
 class RunLinePanel(LinePanelBase):
@@ -181,9 +190,11 @@ class RunLinePanel(LinePanelBase):
         get_records: Callable[[], list],
         colors: Callable[[], dict[str, int]],
         names: Callable[[], list[str]],
+        jobs: JobRunner,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(
+            jobs,
             "Compute line",
             "Loss and accuracy at (1−α)·θ_A + α·θ_B, α from −0.25 to 1.25, on a "
             "training subset and the validation subset (landscape.eval_samples); both runs need one "
@@ -248,7 +259,7 @@ class RunLinePanel(LinePanelBase):
     # -- computing -------------------------------------------------------------------------
     def compute(self) -> bool:
         """Take the two runs' records (the engine hands them over between steps) and compute the
-        line on a background thread; False (with the reason in the status line) when refused."""
+        line off the GUI thread; False (with the reason in the status line) when refused."""
         if self.busy:
             return False
         a, b = self.cb_a.currentText(), self.cb_b.currentText()
@@ -266,14 +277,7 @@ class RunLinePanel(LinePanelBase):
         if a not in records or b not in records:
             self._error(f"run '{a if a not in records else b}' is no longer in the comparison")
             return False
-        rec_a, rec_b = records[a], records[b]
-
-        def work(cancelled) -> RunLine:
-            from engine.landscape.between import line_between_records
-
-            return line_between_records(rec_a, rec_b, cancelled=cancelled)
-
-        self._start(work, f"computing the line {a} → {b}…", "descent-run-line")
+        self._start(line_between_records_job(records[a], records[b]), f"computing the line {a} → {b}…")
         return True
 
     def _line_done(self, line: RunLine) -> None:

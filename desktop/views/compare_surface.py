@@ -1,39 +1,39 @@
 """The comparison's runs on one shared loss surface (a panel of the Compare tab).
 
-The surface is computed on a background thread (engine/compare/surface.py: PCA plane of all
-trajectories, filter of the same architecture); the GUI thread only draws the heat map of
+The surface is a job (engine/compare/surface.py: PCA plane of all trajectories, filter of
+the same architecture) on the app's JobRunner; the GUI thread only draws the heat map of
 log10(loss) and each run's path in its colour, start ○ and end ●.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QTimer
+from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from desktop.jobs import JobRunner
 from desktop.plotting import color, style_plot
+from engine.compare.surface import shared_surface_job
 
 
 class SharedSurfacePanel(QWidget):
+    JOB_KEY = "compare:shared-surface"
+
     def __init__(
-        self, get_records: Callable[[], list], colors: Callable[[], dict[str, int]], parent: QWidget | None = None
+        self,
+        get_records: Callable[[], list],
+        colors: Callable[[], dict[str, int]],
+        jobs: JobRunner,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.get_records = get_records
         self.colors = colors
+        self.jobs = jobs
         self.surface = None
-        self._thread: threading.Thread | None = None
-        self._cancel = False
-        # The worker thread only stores its result; a GUI-thread timer picks it up (no Qt call
-        # ever happens on the worker thread).
-        self._result: tuple | None = None
-        self._poll = QTimer(self)
-        self._poll.setInterval(100)
-        self._poll.timeout.connect(self._on_poll_timeout)
         self.btn = QPushButton("Compute shared loss surface")
         self.btn.setToolTip(
             "PCA plane of all runs' trajectories (needs landscape.snapshots); runs must share model and data"
@@ -58,43 +58,37 @@ class SharedSurfacePanel(QWidget):
         lay.addWidget(self.plot_widget, 1)
 
     def compute(self) -> bool:
-        """Snapshot the runs (engine thread) and compute the surface in the background."""
-        if self._thread is not None and self._thread.is_alive():
+        """Snapshot the runs (engine thread) and compute the surface off the GUI thread."""
+        if self.jobs.busy(self.JOB_KEY):
             return False
         try:
             records = self.get_records()
         except Exception as e:  # noqa: BLE001 - SessionError: the engine did not answer
-            self.status.setText(f"<span style='color:#D55E00'>{e}</span>")
+            self._error(str(e))
             return False
         self.status.setText("computing…")
         self.btn.setEnabled(False)
-        self._cancel = False
-
-        def work() -> None:
-            from engine.compare.surface import shared_surface
-            from engine.landscape.params import LandscapeError
-
-            try:
-                self._result = (shared_surface(records, cancelled=lambda: self._cancel), "")
-            except (LandscapeError, ValueError, RuntimeError) as e:
-                self._result = (None, str(e))
-
-        self._result = None
-        self._thread = threading.Thread(target=work, name="descent-shared-surface", daemon=True)
-        self._thread.start()
-        self._poll.start()
+        self.jobs.submit(
+            self.JOB_KEY,
+            shared_surface_job(records),
+            on_result=self._on_job_result,
+            on_progress=self._on_job_progress,
+            on_error=self._on_job_error,
+        )
         return True
 
-    def _on_poll_timeout(self) -> None:
-        if self._result is None:
-            return
-        self._poll.stop()
-        surface, error = self._result
-        self._result = None
+    def _error(self, message: str) -> None:
+        self.status.setText(f"<span style='color:#D55E00'>{message}</span>")
+
+    def _on_job_progress(self, p) -> None:
+        self.status.setText(f"computing… {100 * p.fraction:.0f}%")
+
+    def _on_job_error(self, message: str) -> None:
         self.btn.setEnabled(True)
-        if surface is None:
-            self.status.setText(f"<span style='color:#D55E00'>{error}</span>")
-            return
+        self._error(message)
+
+    def _on_job_result(self, surface) -> None:
+        self.btn.setEnabled(True)
         self.show_surface(surface)
 
     def show_surface(self, surface) -> None:
@@ -124,7 +118,8 @@ class SharedSurfacePanel(QWidget):
         self.status.setText(f"{len(surface.paths)} paths · PCA explains {ev[0]:.0%} + {ev[1]:.0%} of the motion")
 
     def clear(self) -> None:
-        self._cancel = True
+        self.jobs.cancel(self.JOB_KEY)
+        self.btn.setEnabled(True)
         self.surface = None
         self.image.clear()
         for it in self.path_items:
@@ -133,7 +128,7 @@ class SharedSurfacePanel(QWidget):
         self.status.setText("")
 
     def shutdown(self) -> None:
-        self._cancel = True
-        self._poll.stop()
-        if self._thread is not None:
-            self._thread.join(5.0)
+        h = self.jobs.handle(self.JOB_KEY)
+        self.jobs.cancel(self.JOB_KEY)
+        if h is not None:
+            h.wait(5.0)

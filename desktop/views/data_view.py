@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.plotting import color, style_plot
-from desktop.views.background import BackgroundTask
 from desktop.views.base import View
 from engine.data.report import PreprocessReport, format_condition, preprocessing_report
 
@@ -50,9 +49,6 @@ class DataView(View):
         super().__init__(controller, parent)
         self.report: PreprocessReport | None = None
         self._key = ""
-        self.task = BackgroundTask(self)
-        self.task.done.connect(self._on_task_done)
-        self.task.failed.connect(self._on_task_failed)
 
         self.summary = QLabel("…")
         self.summary.setWordWrap(True)
@@ -113,7 +109,7 @@ class DataView(View):
             return
         self._key = key
         self.summary.setText(f"Loading {cfg.data.name}…")
-        self.task.run(lambda: preprocessing_report(cfg))
+        self.start_job(lambda: preprocessing_report(cfg), self._on_job_result, self._on_job_error)
 
     def on_run_started(self, run_id: str, config) -> None:
         self.refresh()
@@ -121,7 +117,7 @@ class DataView(View):
     def load_session(self, session) -> None:
         self.refresh()
 
-    def _on_task_failed(self, message: str) -> None:
+    def _on_job_error(self, message: str) -> None:
         self.report = None
         self.summary.setText(f"<span style='color:#D55E00'>{message}</span>")
         self.message.setText("No data to show: fix the problem above (data.* fields or the file) and it reloads.")
@@ -129,7 +125,7 @@ class DataView(View):
         self.cond_before.setText("")
         self.cond_after.setText("")
 
-    def _on_task_done(self, report: PreprocessReport) -> None:
+    def _on_job_result(self, report: PreprocessReport) -> None:
         self.report = report
         shape = "×".join(str(s) for s in report.input_shape)
         test = f", test {report.n_test}" if report.n_test else ", no test split"

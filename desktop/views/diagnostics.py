@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.plotting import GrowingArray, style_plot
-from desktop.views.background import BackgroundTask
 from desktop.views.base import View
 from desktop.views.log_axis import log_plot
 from engine.diagnostics import check_initial_loss, initial_loss, overfit_tiny_subset
@@ -52,9 +51,6 @@ class DiagnosticsView(View):
         self.step = GrowingArray()
         self.loss = GrowingArray()
         self._label = ""
-        self._task = BackgroundTask(self)
-        self._task.done.connect(self._on_job_done)
-        self._task.failed.connect(self._on_job_failed)
         # sanity checks
         self.n_samples = QSpinBox()
         self.n_samples.setRange(2, 1000)
@@ -196,16 +192,16 @@ class DiagnosticsView(View):
         ok = np.isfinite(loss) & (loss > 0)
         self.c_loss.setData(self.step.view()[ok], loss[ok])
 
-    # -- sanity checks (background threads; results come back through the relay) ----------------
+    # -- sanity checks (jobs off the GUI thread; results come back on it) ------------------------
     def _start_job(self, fn, label: str) -> None:
-        if self._task.busy:
+        if self.job_running:
             return
         self._label = label
         self.overfit_button.setEnabled(False)
         self.initial_button.setEnabled(False)
         self.result.setText(f"{label}…")
         config = self.controller.config
-        self._task.run(lambda: fn(config))
+        self.start_job(lambda: fn(config), self._on_job_done, self._on_job_failed)
 
     def _on_job_failed(self, message: str) -> None:
         self._on_job_done(

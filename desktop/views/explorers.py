@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.plotting import color, style_plot
-from desktop.views.background import BackgroundTask
 from desktop.views.base import View
 from desktop.views.histogram_strip import HistogramStrip
 from engine.config import ACTIVATIONS, DATASETS, INITS
@@ -134,9 +133,6 @@ class InitExplorerView(View):
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
         self.study: InitStudy | None = None
-        self._task = BackgroundTask(self)
-        self._task.done.connect(self._on_study_done)
-        self._task.failed.connect(self._on_study_failed)
         self.init = QComboBox()
         self.init.addItems(list(INITS))
         self.init.setCurrentText("normal")
@@ -201,7 +197,7 @@ class InitExplorerView(View):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if self.study is None and not self._task.busy:
+        if self.study is None and not self.job_running:
             self.run_study()
 
     def settings(self) -> dict:
@@ -216,8 +212,8 @@ class InitExplorerView(View):
         }
 
     def run_study(self) -> None:
-        """Build the network and probe it at init on a background thread."""
-        if self._task.busy:
+        """Build the network and probe it at init off the GUI thread."""
+        if self.job_running:
             return
         self.run_button.setEnabled(False)
         s = self.settings()
@@ -238,7 +234,7 @@ class InitExplorerView(View):
             cfg = base.with_updates(updates)
             return init_study(cfg, s["depth"], s["width"], s["init"], s["activation"])
 
-        self._task.run(work)
+        self.start_job(work, self._on_study_done, self._on_study_failed)
 
     def _on_study_failed(self, message: str) -> None:
         self.run_button.setEnabled(True)

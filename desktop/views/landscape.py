@@ -1,23 +1,19 @@
 """The Landscape tab: the loss surface of the network being trained, with its path.
 
 Snapshots stream from the engine's LandscapeHook (Payload events) and are projected onto
-the current plane as they arrive. Surfaces are background jobs (engine LandscapeJob on
-its own thread): the weights are copied on the engine thread between two steps
-(EngineWorker.call), the surface appears coarse first and refines; a new request or a
-new run cancels the job and keeps the previous surface. Batch-norm layers are evaluated
-in eval mode (running statistics), as the status line says.
+the current plane as they arrive. Surfaces are asked of the LandscapeController
+(desktop/landscape_controller.py), which runs them as jobs off the GUI thread: the surface
+appears coarse first and refines; a new request or a new run cancels the job and keeps the
+previous surface. Batch-norm layers are evaluated in eval mode (running statistics), as the
+status line says.
 """
 
 from __future__ import annotations
 
-import copy
-import threading
 import time
-from typing import Any
 
 import numpy as np
-import torch
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,30 +29,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.jobs import runner_for
+from desktop.landscape_controller import LandscapeController
 from desktop.views.base import View
 from desktop.views.landscape_line import LineToRunPanel
 from desktop.views.landscape_plots import LandscapeContour, LandscapeSidePlots, Lazy3D, SurfaceShape
 from engine.events import EpochEnd, Event, Payload, RunFinished
-from engine.landscape.analysis import (
-    LandscapeJob,
-    LandscapeRequest,
-    LandscapeResult,
-    SurfaceCache,
-    eval_subset,
-    model_from_record,
-    plane_for,
-    store_result,
-    stored_result,
-)
+from engine.landscape.analysis import LandscapeRequest, LandscapeResult, store_result, stored_result
 from engine.landscape.directions import KINDS, Plane
 from engine.landscape.hook import TOPIC_SHARPNESS, TOPIC_SNAPSHOTS
-from engine.landscape.interpolation import line_losses
-from engine.landscape.params import LandscapeError, ParamLayout, flat_params
+from engine.landscape.params import LandscapeError
 from engine.landscape.projection import project
-from engine.landscape.surface import Surface, SurfaceEvaluator
+from engine.landscape.surface import Surface
 from engine.landscape.trajectory import TrajectoryBuffer
 
-SNAPSHOT_TIMEOUT_S = 5.0
 # Automatic refreshes during a run share the machine with the training: the next one starts
 # no sooner than MIN_AUTO_REFRESH_S, nor sooner than AUTO_REFRESH_IDLE times the last job's
 # duration after it ended (a surface job then takes at most ~1/(1+AUTO_REFRESH_IDLE) of a
@@ -65,22 +51,15 @@ MIN_AUTO_REFRESH_S = 2.0
 AUTO_REFRESH_IDLE = 4.0
 
 
-class _JobSignals(QObject):
-    """Queued hand-over from the job thread to the GUI thread."""
-
-    update = Signal(object, object, float)  # Surface, completed level indices or None, fraction
-    done = Signal(object, object)  # LandscapeResult, 1D line dict or None
-    failed = Signal(str)
-
-
 class LandscapeView(View):
     """3D surface (log-loss option) with the live path, contour map, 1D interpolation,
     sharpness vs 2/lr and the faithfulness read-out."""
 
     title = "Landscape"
 
-    def __init__(self, controller, parent: QWidget | None = None) -> None:
+    def __init__(self, controller, parent: QWidget | None = None, surfaces: LandscapeController | None = None) -> None:
         super().__init__(controller, parent)
+        self.surfaces = surfaces or getattr(controller, "landscape", None) or LandscapeController(controller, self)
         self.run_id = ""
         self.traj: TrajectoryBuffer | None = None
         self.sharp: list[tuple[float, float, float]] = []  # epoch, λ_max, 2/lr
@@ -88,23 +67,19 @@ class LandscapeView(View):
         self.preview: Surface | None = None  # a job's coarse surface
         self.plane: Plane | None = None
         self.coords = np.zeros((0, 2))
-        self.job: LandscapeJob | None = None
-        self.cache = SurfaceCache()
         self.epochs_seen = 0
         self.last_refresh_epoch = 0
         self.session_record = None  # a replayed run
-        self.busy = False  # a job is being prepared or runs
-        self._token: object | None = None
+        self._stale = False  # hidden while a refresh was due
         self._job_started = 0.0
         self._last_job_end = -1e9
         self._last_job_s = 0.0
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.timeout.connect(self._on_refresh_timer)
-        self.signals = _JobSignals()
-        self.signals.update.connect(self._on_job_update)
-        self.signals.done.connect(self._on_job_done)
-        self.signals.failed.connect(self._on_job_failed)
+        self.surfaces.preview.connect(self._on_surfaces_preview)
+        self.surfaces.finished.connect(self._on_surfaces_finished)
+        self.surfaces.failed.connect(self._on_surfaces_failed)
         self._build_ui()
 
     # -- UI ------------------------------------------------------------------------------
@@ -153,7 +128,7 @@ class LandscapeView(View):
         self.surface3d = Lazy3D()
         self.contour = LandscapeContour()
         self.side = LandscapeSidePlots()
-        self.line_panel = LineToRunPanel(self._line_source)
+        self.line_panel = LineToRunPanel(self._line_source, runner_for(self.controller))
         self.side_tabs = QTabWidget()
         self.side_tabs.addTab(self.side, "1D · sharpness · faithfulness")
         self.side_tabs.addTab(self.line_panel, "Line to a saved run")
@@ -172,9 +147,13 @@ class LandscapeView(View):
         lay.addWidget(split, 1)
         self._sync_buttons()
 
+    @property
+    def busy(self) -> bool:
+        """A surface is being computed."""
+        return self.surfaces.busy
+
     def _sync_buttons(self) -> None:
-        running = self.job is not None and not self.job.cancelled and self.job._thread.is_alive()
-        self.cancel_btn.setEnabled(running)
+        self.cancel_btn.setEnabled(self.busy)
 
     def request(self) -> LandscapeRequest:
         seed = self.controller.config.seed if self.controller is not None else 0
@@ -274,7 +253,7 @@ class LandscapeView(View):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if getattr(self, "_stale", False) and not self.busy and self.traj is not None and len(self.traj) >= 2:
+        if self._stale and not self.busy and self.traj is not None and len(self.traj) >= 2:
             self._stale = False
             self.last_refresh_epoch = self.epochs_seen
             self.compute()
@@ -289,144 +268,33 @@ class LandscapeView(View):
     # -- jobs ----------------------------------------------------------------------------
     def cancel(self) -> None:
         """Stop the running job; the surface shown stays."""
-        if self.job is not None:
-            self.job.cancel()
-        self.job = None
-        self._token = None
-        self.busy = False
+        self.surfaces.cancel()
         self.progress.setValue(0)
         self._sync_buttons()
 
     def compute(self) -> None:
-        """Start a surface job around the current weights (or a replayed run's final weights)."""
+        """Ask for a surface around the current weights (or a replayed run's final weights)."""
         self.cancel()
         request = self.request()
         traj = self.traj.params.copy() if self.traj is not None and len(self.traj) else None
         steps = self.traj.steps if self.traj is not None else None
-        box: dict[str, Any] = {}
-        ready = threading.Event()
         try:
-            if self.session_record is not None:
-                self._grab_record(box)
-                ready.set()
-            else:
-                self._grab_live(box, ready)
+            self.surfaces.compute(request, traj, steps, self.session_record)
         except LandscapeError as e:
-            self._on_job_failed(str(e))
+            self._on_surfaces_failed(str(e))
             return
-        sig = self.signals
-        token = object()
-
-        def current() -> bool:
-            # False once this request was cancelled or replaced: its results are dropped.
-            return self._token is token
-
-        def fail(message: str) -> None:
-            if current():
-                sig.failed.emit(message)
-
-        def start_job() -> None:
-            # On a helper thread: wait for the engine's copy of the weights, then compute.
-            if not ready.wait(SNAPSHOT_TIMEOUT_S):
-                fail("the engine did not hand over the weights in time; try again")
-                return
-            if "error" in box:
-                fail(box["error"])
-                return
-            try:
-                model, x, y, center, init = box["model"], box["x"], box["y"], box["center"], box["init"]
-                layout = ParamLayout.of(model)
-                plane = plane_for(request, center, layout, traj, init)
-                evaluator = SurfaceEvaluator(model, x, y)
-            except LandscapeError as e:
-                fail(str(e))
-                return
-            key = SurfaceCache.key(center, request, int(x.shape[0]), 0 if traj is None else len(traj))
-            cached = self.cache.get(key)
-            if cached is not None:
-                if current():
-                    sig.done.emit(cached, None)
-                return
-
-            def update(surf: Surface, level, frac: float) -> None:
-                if current():
-                    sig.update.emit(surf, level, frac)
-
-            def finished(res: LandscapeResult) -> None:
-                line = None
-                if init is not None and float((center - init).norm()) > 0:
-                    try:
-                        line = line_losses(evaluator, init, center, n=41)
-                    except LandscapeError:
-                        line = None
-                self.cache.put(key, res)
-                if current() and not job.cancelled:
-                    sig.done.emit(res, line)
-
-            job = LandscapeJob(
-                evaluator, plane, request, traj, steps, on_update=update, on_done=finished, on_error=fail
-            )
-            if not current():
-                return
-            self.job = job
-            job.start()
-
-        self._token = token
-        self.busy = True
         self._job_started = time.perf_counter()
         self.progress.setValue(0)
         self.status.setText(
             f"Computing a {request.grid}×{request.grid} surface on a {request.kind} plane "
             "(coarse first)… batch-norm layers in eval mode."
         )
-        threading.Thread(target=start_job, name="descent-landscape-start", daemon=True).start()
-        self.cancel_btn.setEnabled(True)
-
-    def _grab_live(self, box: dict, ready: threading.Event) -> None:
-        ctl = self.controller
-        w = ctl.worker if ctl is not None else None
-        if w is None or w.trainer is None:
-            raise LandscapeError("no run yet: start training or open a session")
-        n = ctl.config.landscape.eval_samples
-
-        def grab(t) -> None:
-            try:
-                if t.state == "diverged":
-                    box["error"] = (
-                        "the run diverged: a surface around non-finite weights means nothing — "
-                        "lower the learning rate and restart"
-                    )
-                    return
-                box["model"] = copy.deepcopy(t.model)
-                x, y = eval_subset(t.data.x_val, t.data.y_val, n)
-                box["x"], box["y"] = x.clone(), y.clone()
-                box["center"] = flat_params(t.model)
-                layout = ParamLayout.of(t.model)
-                box["init"] = (
-                    torch.cat([t.initial_state[k].reshape(-1).float().cpu() for k in layout.names])
-                    if all(k in t.initial_state for k in layout.names)
-                    else None
-                )
-            except Exception as e:  # noqa: BLE001 - reported in the view
-                box["error"] = f"{type(e).__name__}: {e}"
-            finally:
-                ready.set()
-
-        ctl.with_trainer(grab)
-
-    def _grab_record(self, box: dict) -> None:
-        from engine.data import load_data
-
-        rec = self.session_record
-        data = load_data(rec.config)
-        model, final, init = model_from_record(rec, data)
-        x, y = eval_subset(data.x_val, data.y_val, rec.config.landscape.eval_samples)
-        box.update(model=model, x=x, y=y, center=final, init=init)
+        self._sync_buttons()
 
     # -- job results (GUI thread) --------------------------------------------------------
-    def _on_job_update(self, surf: Surface, level, frac: float) -> None:
+    def _on_surfaces_preview(self, surf: Surface | None, level, frac: float) -> None:
         self.progress.setValue(int(frac * 100))
-        if level is None or frac >= 1.0:
+        if surf is None or level is None or frac >= 1.0:
             return
         # A completed coarse level: show it as the preview.
         self.preview = surf
@@ -435,9 +303,7 @@ class LandscapeView(View):
         self._show_surface(a, b, loss)
         self._reproject()
 
-    def _on_job_done(self, res: LandscapeResult, line) -> None:
-        self.job = None
-        self.busy = False
+    def _on_surfaces_finished(self, res: LandscapeResult, line) -> None:
         self._last_job_end = time.perf_counter()
         self._last_job_s = self._last_job_end - self._job_started
         self._sync_buttons()
@@ -456,9 +322,7 @@ class LandscapeView(View):
             self.side.set_line(line["t"], line["loss"])
         self._show_faith(res)
 
-    def _on_job_failed(self, message: str) -> None:
-        self.job = None
-        self.busy = False
+    def _on_surfaces_failed(self, message: str) -> None:
         self._last_job_end = time.perf_counter()
         self._sync_buttons()
         self.progress.setValue(0)
@@ -526,7 +390,7 @@ class LandscapeView(View):
             line = {k: np.asarray(rec.arrays[f"landscape/line/init/{k}"]) for k in ("t", "loss")}
         self.line_panel.load(session)
         if res is not None:
-            self._on_job_done(res, line)
+            self._on_surfaces_finished(res, line)
             self._show_shared_paths(session, res)
         else:
             self.status.setText("This session has no surface yet: press Compute surface.")
@@ -559,48 +423,10 @@ class LandscapeView(View):
         self.line_panel.save_into(session)
 
     def shutdown(self) -> None:
-        self.cancel()
+        self.surfaces.shutdown()
         self.line_panel.shutdown()
 
     # -- the line to a saved run -----------------------------------------------------------
     def _line_source(self):
-        """Run A of the line to a saved run: a getter, called on the line's thread, of (name,
-        config, state, model at its weights, data). Live weights are copied on the engine thread."""
-        rec = self.session_record
-        if rec is not None:
-
-            def from_record():
-                from engine.data import load_data
-                from engine.landscape.between import record_weights
-
-                data = load_data(rec.config)
-                model, _ = record_weights(rec, data.n_features, data.n_classes, data.input_shape)
-                return rec.name, rec.config, rec.state, model, data
-
-            return from_record
-        ctl = self.controller
-        w = ctl.worker if ctl is not None else None
-        if w is None or w.trainer is None:
-            raise LandscapeError("no run yet: start training or open a session")
-        box: dict[str, Any] = {}
-        ready = threading.Event()
-        name = self.run_id or "this run"
-
-        def grab(t) -> None:
-            try:
-                box["value"] = (name, t.config, t.state, copy.deepcopy(t.model), t.data)
-            except Exception as e:  # noqa: BLE001 - reported in the panel
-                box["error"] = f"{type(e).__name__}: {e}"
-            finally:
-                ready.set()
-
-        ctl.with_trainer(grab)
-
-        def from_engine():
-            if not ready.wait(SNAPSHOT_TIMEOUT_S):
-                raise LandscapeError("the engine did not hand over the weights in time; try again")
-            if "error" in box:
-                raise LandscapeError(box["error"])
-            return box["value"]
-
-        return from_engine
+        """Run A of the line to a saved run (see LandscapeController.line_source)."""
+        return self.surfaces.line_source(self.session_record, self.run_id or "this run")

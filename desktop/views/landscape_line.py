@@ -2,8 +2,8 @@
 current) weights to the final weights of a run saved in another session file, when the two
 share one architecture (engine/landscape/between.py).
 
-The weights of a live run are copied on the engine thread between two steps; the line is
-computed by a BackgroundTask (a plain thread; the result comes back on the GUI thread).
+The weights of a live run are copied on the engine thread between two steps; the line is a
+job on the app's JobRunner (desktop/jobs.py; the result comes back on the GUI thread).
 """
 
 from __future__ import annotations
@@ -14,22 +14,25 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QVBoxLayout, QWidget
 
+from desktop.jobs import JobRunner
 from desktop.views.compare_line import LinePanelBase, describe
-from engine.landscape.between import RunLine, store_lines, stored_lines
+from engine.jobs import Job
+from engine.landscape.between import RunLine, line_to_record_job, store_lines, stored_lines
 from engine.landscape.params import LandscapeError
 
 PREFIX = "landscape/line_to"
 META_PATH = ("landscape", "line_to")
 A_COLOR, B_COLOR = "#D55E00", "#CC79A7"
 
-# A source of run A, called on the background thread: (name, config, state, model at its
+# A source of run A, called on the job's worker thread: (name, config, state, model at its
 # final weights, engine data set). Raises LandscapeError when there is no run.
 Source = Callable[[], tuple]
 
 
 class LineToRunPanel(LinePanelBase):
-    def __init__(self, prepare_source: Callable[[], Source], parent: QWidget | None = None) -> None:
+    def __init__(self, prepare_source: Callable[[], Source], jobs: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(
+            jobs,
             "Open…",
             "Open another session file: loss and accuracy along the straight line from this "
             "run's weights (α=0) to the final weights of its first run with the same architecture "
@@ -57,8 +60,8 @@ class LineToRunPanel(LinePanelBase):
             self.compute_to(path)
 
     def compute_to(self, path: str | Path) -> bool:
-        """Open `path`, take its first run of this architecture and compute the line in the
-        background; False (the reason in the status line) when refused."""
+        """Open `path`, take its first run of this architecture and compute the line off the
+        GUI thread; False (the reason in the status line) when refused."""
         from engine.session import SessionError, load_session
 
         if self.busy:
@@ -83,21 +86,19 @@ class LineToRunPanel(LinePanelBase):
             b.name = f"{rec.name} ({path.name})"  # a name unique even when both runs share one
             candidates.append(b)
 
-        def work(cancelled) -> RunLine:
-            from engine.landscape.between import line_to_record
-
+        def work() -> Job[RunLine]:
             name, cfg, state, model, data = source()
             errors = []
             for b in candidates:
                 try:
-                    return line_to_record(name, cfg, state, model, b, data, cancelled=cancelled)
+                    return (yield from line_to_record_job(name, cfg, state, model, b, data))
                 except LandscapeError as e:
                     errors.append(str(e))
             # one run: its reason; several: the first one's, and how many were tried
             more = f" (and {len(errors) - 1} other runs of {path.name} did not fit either)" if len(errors) > 1 else ""
             raise LandscapeError(errors[0] + more)
 
-        self._start(work, f"computing the line to {path.name}…", "descent-line-to-run")
+        self._start(work(), f"computing the line to {path.name}…")
         return True
 
     def _line_done(self, line: RunLine) -> None:

@@ -1,6 +1,6 @@
 """The "Playground" tab: optimizers racing on an exact 2-parameter surface.
 
-The race is computed by a RaceJob on a background thread (engine.playground.job); a
+The race is a job (engine.playground.job) on the app's job runner, off the GUI thread; a
 30 Hz frame timer moves a cursor along the recorded steps ("speed" steps per frame) and
 updates the 3D surface, the contour map, the loss plot and the legend in place. A saved
 race (a session's playground part) replays through the same drawing code.
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.jobs import JobHandle
 from desktop.panels.hyperparams import FieldEditor
 from desktop.views.base import View
 from desktop.views.playground_contour import Contour2D
@@ -38,8 +39,8 @@ from desktop.views.playground_racers import LegendTable, RacerEditor, Transport
 from engine.config import ConfigError, OptimConfig
 from engine.playground.config import PALETTE, PlaygroundConfig, Racer, make_config, settings_specs, suggested_lr
 from engine.playground.functions import get_function
-from engine.playground.job import RaceJob
-from engine.playground.race import RacerPath, nearest_minimum_distance
+from engine.playground.job import race_job
+from engine.playground.race import Race, RacerPath, nearest_minimum_distance
 from engine.playground.session import has_playground, paths_to_session, playground_from_session, race_to_session
 
 CMAP = "viridis"
@@ -60,7 +61,8 @@ class PlaygroundView(View):
         self.cfg = config or make_config("rosenbrock", None, {"steps": 3000})
         self.grid_n = grid_n
         self.cmap = pg.colormap.get(CMAP)
-        self.job: RaceJob | None = None
+        self.race: Race | None = None  # the race being computed or computed (its arrays are preallocated)
+        self.job: JobHandle | None = None  # the job advancing it
         self.replay: list[RacerPath] | None = None
         self.cursor = 0
         self.playing = True
@@ -78,7 +80,7 @@ class PlaygroundView(View):
         self.timer.timeout.connect(self._on_timer_frame)
 
     def showEvent(self, event) -> None:
-        if self.job is None and self.replay is None:
+        if self.race is None and self.replay is None:
             self.restart()  # the first race starts when the tab is first shown
         self.timer.start()  # frames only while the tab is visible
         super().showEvent(event)
@@ -184,10 +186,11 @@ class PlaygroundView(View):
 
     # -- race lifecycle ------------------------------------------------------------------
     def restart(self) -> None:
-        """(Re)start the race of self.cfg from step 0 on a background thread."""
+        """(Re)start the race of self.cfg from step 0, computed off the GUI thread."""
         self._stop_job()
         self.replay = None
-        self.job = RaceJob(self.cfg).start()
+        self.race = Race(self.cfg)
+        self.job = self.start_job(race_job(self.race), on_result=None)
         self._reset_display()
 
     def show_replay(self, cfg: PlaygroundConfig, paths: list[RacerPath]) -> None:
@@ -200,7 +203,8 @@ class PlaygroundView(View):
     def _stop_job(self) -> None:
         if self.job is not None:
             self.job.cancel()
-            self.job = None
+        self.job = None
+        self.race = None
 
     def _reset_display(self) -> None:
         cfg = self.cfg
@@ -239,7 +243,10 @@ class PlaygroundView(View):
 
     def shutdown(self) -> None:
         self.timer.stop()
+        job = self.job
         self._stop_job()
+        if job is not None:
+            job.wait(1.0)  # the chunk being computed ends
 
     def closeEvent(self, event) -> None:
         self.shutdown()
@@ -249,19 +256,19 @@ class PlaygroundView(View):
     def paths(self) -> list[RacerPath]:
         if self.replay is not None:
             return self.replay
-        if self.job is None:
+        race = self.race
+        if race is None:
             return []
-        if self._paths_cache is not None and self._paths_cache[0] is self.job:
+        if self._paths_cache is not None and self._paths_cache[0] is race:
             return self._paths_cache[1]
-        race = self.job.race
         paths = [race.path(i) for i in range(race.n)]
-        if not self.job.running:  # finished: the paths no longer change
-            self._paths_cache = (self.job, paths)
+        if not self.computing:  # finished: the paths no longer change
+            self._paths_cache = (race, paths)
         return paths
 
     @property
     def computing(self) -> bool:
-        return self.job is not None and self.job.running
+        return self.job is not None and self.job.computing
 
     def available_steps(self) -> int:
         return max((p.steps_taken for p in self.paths()), default=0)
@@ -329,8 +336,8 @@ class PlaygroundView(View):
         state = (
             "replaying a saved race"
             if self.replay is not None
-            else f"computing {100 * self.job.progress:.0f}%"
-            if self.computing and self.job
+            else f"computing {100 * self.race.done / max(1, self.race.total):.0f}%"
+            if self.computing and self.race is not None
             else ""
         )
         if self.job is not None and self.job.error:
@@ -491,6 +498,6 @@ class PlaygroundView(View):
     def save_into(self, session) -> None:
         if self.replay is not None:
             paths_to_session(self.cfg, self.replay, self.available_steps(), session)
-        elif self.job is not None and self.job.race.done > 0:
+        elif self.race is not None and self.race.done > 0:
             self.wait_computed(10.0)  # save a finished race, not one mid-chunk
-            race_to_session(self.job.race, session)
+            race_to_session(self.race, session)

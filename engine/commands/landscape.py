@@ -10,12 +10,13 @@ import numpy as np
 import torch
 
 from engine.commands.common import CommandError, ProgressBar
+from engine.jobs import run_job
 from engine.landscape.analysis import (
     LandscapeRequest,
     eval_subset,
+    landscape_job,
     model_from_record,
     plane_for,
-    run_landscape,
     store_result,
 )
 from engine.landscape.directions import KINDS, pca_plane
@@ -136,13 +137,9 @@ def _run(args: argparse.Namespace) -> int:
             plane = plane_for(request, final, layout, None if traj is None else np.asarray(traj), init)
         evaluator = SurfaceEvaluator(model, x, y, device="cpu")
         bar = None if args.quiet else ProgressBar(100, f"surface {request.grid}x{request.grid} ({plane.kind})")
-        result = run_landscape(
-            evaluator,
-            plane,
-            request,
-            None if traj is None else np.asarray(traj),
-            steps,
-            on_update=(lambda s, lvl, f: bar.update(int(f * 100))) if bar else None,
+        result = run_job(
+            landscape_job(evaluator, plane, request, None if traj is None else np.asarray(traj), steps),
+            on_progress=(lambda p: bar.update(int(p.fraction * 100))) if bar else None,
         )
         if bar is not None:
             bar.close()

@@ -8,13 +8,13 @@ and the data (a comparison of optimizers, schedules or regularizers does).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from engine.data import load_data
+from engine.jobs import Job, Progress, run_job
 from engine.landscape.directions import pca_plane
 from engine.landscape.params import LandscapeError
 from engine.landscape.projection import project
@@ -64,14 +64,11 @@ class SharedSurface:
         )
 
 
-def shared_surface(
-    records: list[RunRecord],
-    n: int = 25,
-    span: float = 1.0,
-    eval_samples: int = 512,
-    cancelled: Callable[[], bool] = lambda: False,
-) -> SharedSurface:
-    """Compute the shared surface; raises LandscapeError naming what is missing or differs."""
+def shared_surface_job(
+    records: list[RunRecord], n: int = 25, span: float = 1.0, eval_samples: int = 512
+) -> Job[SharedSurface]:
+    """The shared surface as a job (engine/jobs.py): progress after each batch of points;
+    raises LandscapeError naming what is missing or differs."""
     recs = [r for r in records if "landscape/trajectory" in r.arrays and len(r.arrays["landscape/trajectory"])]
     if not recs:
         raise LandscapeError("no run recorded its trajectory: turn on landscape.snapshots and train a few steps")
@@ -88,15 +85,20 @@ def shared_surface(
     center = torch.as_tensor(np.mean([t[-1] for t in trajs], axis=0))
     plane = pca_plane(np.concatenate(trajs), center)
     cfg = first.config
+    yield Progress(0.0, "loading the data")
     data = load_data(cfg)
     model = build_model(cfg.model, data.n_features, data.n_classes, cfg.seed, input_shape=data.input_shape)
     k = min(eval_samples, int(data.x_val.shape[0]))
     evaluator = SurfaceEvaluator(model, data.x_val[:k], data.y_val[:k], device="cpu")
     surf = None
-    for step in compute_surface(evaluator, plane, n, span, cancelled):
-        surf = step[0]
-    if surf is None or not surf.complete:
-        raise LandscapeError("the shared surface was cancelled")
+    for partial, _idx, frac in compute_surface(evaluator, plane, n, span):
+        surf = partial
+        yield Progress(frac, f"{n}×{n} shared surface")
     paths = {r.name: project(plane, t)[0] for r, t in zip(recs, trajs)}
     ev = plane.explained_variance or (float("nan"), float("nan"))
     return SharedSurface(surf.alphas, surf.betas, surf.loss, paths, (float(ev[0]), float(ev[1])))
+
+
+def shared_surface(records: list[RunRecord], n: int = 25, span: float = 1.0, eval_samples: int = 512) -> SharedSurface:
+    """The shared surface, computed here and now (the CLI, tests)."""
+    return run_job(shared_surface_job(records, n, span, eval_samples))

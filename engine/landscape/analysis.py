@@ -1,14 +1,12 @@
 """Landscape work outside the training loop: build an evaluator for a run, compute a
-surface with its path and faithfulness as a cancellable background job, cache results,
+surface with its path and faithfulness as a cancellable job (engine/jobs.py), cache results,
 and store them in a run record (arrays "landscape/..." and meta["landscape"])."""
 
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +15,7 @@ import torch
 from torch import nn
 
 from engine.config import ExperimentConfig
+from engine.jobs import Job, Progress
 from engine.landscape.directions import Plane, build_plane
 from engine.landscape.params import LandscapeError, ParamLayout, check_finite, flat_from_state
 from engine.landscape.projection import in_plane_fraction, project
@@ -136,90 +135,28 @@ def plane_for(
     return build_plane(kind, center, layout, trajectory=traj, init=init, seed=request.seed, zero_bias=request.zero_bias)
 
 
-def run_landscape(
+def landscape_job(
     evaluator: SurfaceEvaluator,
     plane: Plane,
     request: LandscapeRequest,
     traj: np.ndarray | None = None,
     steps: np.ndarray | None = None,
-    on_update: Callable[[Surface, np.ndarray | None, float], None] | None = None,
-    cancelled: Callable[[], bool] = lambda: False,
-) -> LandscapeResult:
-    """Compute the surface coarse to fine (calling on_update after each batch), then the
-    path's projection and the faithfulness read-out."""
+) -> Job[LandscapeResult]:
+    """The surface coarse to fine as a job (engine/jobs.py): after each batch it yields
+    Progress whose preview is (surface so far, the axis indices of a completed level or
+    None); then the path's projection and the faithfulness read-out; returns the result."""
     t0 = time.perf_counter()
-    surf = None
-    for surf, level, frac in compute_surface(evaluator, plane, request.grid, request.span, cancelled):
-        if on_update is not None:
-            on_update(surf, level, frac)
-    if surf is None:  # cancelled before the first batch
-        n = request.grid
-        axis = np.linspace(-request.span * plane.scale, request.span * plane.scale, n)
-        surf = Surface(
-            plane, axis, axis.copy(), np.full((n, n), np.nan), np.full((n, n), np.nan), np.zeros((n, n), bool)
-        )
+    n = request.grid
+    for surf, level, frac in compute_surface(evaluator, plane, n, request.span):
+        yield Progress(frac, f"{n}×{n} surface", (surf, level))
     result = LandscapeResult(surf, request, seconds=time.perf_counter() - t0, mode=evaluator.mode)
-    if traj is not None and len(traj) and surf.complete and not cancelled():
+    if traj is not None and len(traj):
+        yield Progress(1.0, "faithfulness")
         steps = np.arange(len(traj)) if steps is None else np.asarray(steps)
         result.path_steps = steps
         result.path_coords, _ = project(plane, traj)
         result.faith = faithfulness(evaluator, plane, traj, steps)
     return result
-
-
-class LandscapeJob:
-    """A surface computed on its own thread: progress and coarse previews through
-    `on_update`, the result through `on_done`, errors through `on_error`; `cancel()` stops
-    at the next batch and leaves the previous result untouched."""
-
-    def __init__(
-        self,
-        evaluator: SurfaceEvaluator,
-        plane: Plane,
-        request: LandscapeRequest,
-        traj: np.ndarray | None = None,
-        steps: np.ndarray | None = None,
-        on_update: Callable[[Surface, np.ndarray | None, float], None] | None = None,
-        on_done: Callable[[LandscapeResult], None] | None = None,
-        on_error: Callable[[str], None] | None = None,
-    ) -> None:
-        self.evaluator, self.plane, self.request = evaluator, plane, request
-        self.traj, self.steps = traj, steps
-        self.on_update, self.on_done, self.on_error = on_update, on_done, on_error
-        self._cancel = threading.Event()
-        self.result: LandscapeResult | None = None
-        self.error = ""
-        self._thread = threading.Thread(target=self._run, name="descent-landscape", daemon=True)
-
-    def start(self) -> LandscapeJob:
-        self._thread.start()
-        return self
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
-
-    def join(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def _run(self) -> None:
-        try:
-            res = run_landscape(
-                self.evaluator, self.plane, self.request, self.traj, self.steps, self.on_update, self._cancel.is_set
-            )
-            self.result = res
-            if self.on_done is not None and not self._cancel.is_set():
-                self.on_done(res)
-        except LandscapeError as e:
-            self.error = str(e)
-        except Exception as e:  # noqa: BLE001 - a job must report, never kill the app
-            self.error = f"{type(e).__name__}: {e}"
-        if self.error and self.on_error is not None:
-            self.on_error(self.error)
 
 
 # -- run records -----------------------------------------------------------------------

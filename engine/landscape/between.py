@@ -11,7 +11,6 @@ statistics) and on run A's data.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +19,7 @@ import torch
 from torch import nn
 
 from engine.config import ExperimentConfig
+from engine.jobs import Job, Progress, run_job
 from engine.landscape.analysis import eval_subset, load_record_state
 from engine.landscape.interpolation import line_losses
 from engine.landscape.params import LandscapeError, ParamLayout, check_finite, flat_params
@@ -156,7 +156,7 @@ def _check_shapes(name_a: str, layout_a: ParamLayout, name_b: str, layout_b: Par
         )
 
 
-def line_between(
+def line_between_job(
     model: nn.Module,
     final_a: torch.Tensor,
     final_b: torch.Tensor,
@@ -167,12 +167,11 @@ def line_between(
     n: int = 41,
     extend: float = 0.25,
     device: torch.device | str | None = None,
-    cancelled: Callable[[], bool] = lambda: False,
-) -> RunLine:
+) -> Job[RunLine]:
     """Loss and accuracy along the line from final_a to final_b (flat vectors in the layout of
     `model`, whose buffers are used), on the training and validation subsets, on `device`
-    (default: the data's). Raises
-    LandscapeError for non-finite weights or when cancelled."""
+    (default: the data's), as a job (engine/jobs.py) with progress after each split. Raises
+    LandscapeError for non-finite weights."""
     if not 0 <= extend <= 2:
         raise LandscapeError(f"the line's extension beyond the two runs must be in [0, 2], got {extend}")
     check_finite(final_a, f"final weights of run '{names[0]}'")
@@ -187,9 +186,8 @@ def line_between(
     t0 = time.perf_counter()
     out: dict[str, np.ndarray] = {}
     mode = ""
-    for split, (x, y) in (("train", train), ("val", val)):
-        if cancelled():
-            raise LandscapeError("the line was cancelled")
+    for i, (split, (x, y)) in enumerate((("train", train), ("val", val))):
+        yield Progress(i / 2, f"the line on the {'training' if split == 'train' else 'validation'} subset")
         if len(x) == 0:
             raise LandscapeError(f"the {'training' if split == 'train' else 'validation'} subset is empty")
         ev = SurfaceEvaluator(model, x, y, device=device)
@@ -233,7 +231,7 @@ def record_weights(
     return model, final
 
 
-def line_to_record(
+def line_to_record_job(
     name_a: str,
     cfg_a: ExperimentConfig,
     state_a: str,
@@ -244,8 +242,7 @@ def line_to_record(
     eval_samples: int | None = None,
     n: int = 41,
     extend: float = 0.25,
-    cancelled: Callable[[], bool] = lambda: False,
-) -> RunLine:
+) -> Job[RunLine]:
     """The line from run A (its model at its final weights: live, replayed or saved) to a saved
     run B's final weights, on A's data (`data`: an engine Data set). Raises LandscapeError
     naming the problem: same run, diverged run, different architectures, missing weights."""
@@ -254,7 +251,7 @@ def line_to_record(
     model_b, final_b = record_weights(rec_b, data.n_features, data.n_classes, data.input_shape)
     _check_shapes(name_a, ParamLayout.of(model_a), rec_b.name, ParamLayout.of(model_b))
     k = int(eval_samples or cfg_a.landscape.eval_samples)
-    line = line_between(
+    line = yield from line_between_job(
         model_a,
         final_a,
         final_b,
@@ -263,13 +260,12 @@ def line_to_record(
         names=(name_a, rec_b.name),
         n=n,
         extend=extend,
-        cancelled=cancelled,
     )
     line.notes = pair_notes(name_a, cfg_a, rec_b.name, rec_b.config)
     return line
 
 
-def line_between_records(
+def line_between_records_job(
     rec_a,
     rec_b,
     *,
@@ -277,26 +273,42 @@ def line_between_records(
     extend: float = 0.25,
     eval_samples: int | None = None,
     data=None,
-    cancelled: Callable[[], bool] = lambda: False,
-) -> RunLine:
-    """The line between two saved runs' final weights (RunRecords), on run A's data."""
+) -> Job[RunLine]:
+    """The line between two saved runs' final weights (RunRecords), on run A's data, as a job."""
     from engine.data import load_data
 
     check_pair(rec_a.name, rec_a.config, rec_a.state, rec_b.name, rec_b.config, rec_b.state)
     data = data if data is not None else load_data(rec_a.config)
     model_a, _final_a = record_weights(rec_a, data.n_features, data.n_classes, data.input_shape)
-    return line_to_record(
-        rec_a.name,
-        rec_a.config,
-        rec_a.state,
-        model_a,
-        rec_b,
-        data,
-        eval_samples=eval_samples,
-        n=n,
-        extend=extend,
-        cancelled=cancelled,
+    yield Progress(0.0, "loading the data")
+    return (
+        yield from line_to_record_job(
+            rec_a.name,
+            rec_a.config,
+            rec_a.state,
+            model_a,
+            rec_b,
+            data,
+            eval_samples=eval_samples,
+            n=n,
+            extend=extend,
+        )
     )
+
+
+def line_between(*args: Any, **kwargs: Any) -> RunLine:
+    """line_between_job run here and now."""
+    return run_job(line_between_job(*args, **kwargs))
+
+
+def line_to_record(*args: Any, **kwargs: Any) -> RunLine:
+    """line_to_record_job run here and now."""
+    return run_job(line_to_record_job(*args, **kwargs))
+
+
+def line_between_records(*args: Any, **kwargs: Any) -> RunLine:
+    """line_between_records_job run here and now (the CLI, tests)."""
+    return run_job(line_between_records_job(*args, **kwargs))
 
 
 def pair_notes(name_a: str, cfg_a: ExperimentConfig, name_b: str, cfg_b: ExperimentConfig) -> list[str]:

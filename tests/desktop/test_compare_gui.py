@@ -151,7 +151,7 @@ def test_bad_variant_is_named_and_nothing_starts(window, qtbot):
 def test_autosave_and_recovery_after_a_crash(window, qtbot, tmp_path):
     view = compare_view(window)
     folder = tmp_path / "autosave"
-    saver = Autosaver(window, folder=folder, offer=False)
+    saver = Autosaver(window.controller, window, folder=folder, offer=False)
     assert saver.save_now() is None  # nothing to save yet: no file
     view.compare.compare_optimizers(["sgd", "adam"])
     qtbot.waitUntil(
@@ -163,7 +163,7 @@ def test_autosave_and_recovery_after_a_crash(window, qtbot, tmp_path):
     shutil.copy(f, folder / "autosave-999999.descent")
     (folder / "running-999999.json").write_text("{}")
     view.compare.shutdown()
-    other = Autosaver(window, folder=folder, offer=False)
+    other = Autosaver(window.controller, window, folder=folder, offer=False)
     assert other.recoverable == [folder / "autosave-999999.descent"]
     assert other.recover()
     assert {r.name for r in view.runs.values()} == {"sgd", "adam"}

@@ -159,7 +159,8 @@ def test_tab_export_of_plots_and_3d_views(qtbot, tmp_path):
     import pyqtgraph.opengl as gl
     from PySide6.QtWidgets import QHBoxLayout, QWidget
 
-    from desktop.export.menu import export_tab, plot_csv
+    from desktop.export.menu import export_tab
+    from desktop.export.plot_menu import plot_csv
 
     # a 2D tab (under Xvfb/Mesa a GL widget beside a raster view in one window gets no
     # framebuffer, so 2D and 3D are checked in separate windows, as the app's tabs are)
@@ -215,16 +216,25 @@ def test_tab_export_of_plots_and_3d_views(qtbot, tmp_path):
 def test_plots_created_after_the_window_get_the_export_entries(qtbot):
     import pyqtgraph as pg
 
-    from desktop.export.menu import install_lazy_plot_menus
+    from desktop.export.menu import add_export_entries
+    from desktop.export.plot_menu import add_plot_context_menu
+    from desktop.plotting import style_plot
 
-    install_lazy_plot_menus()
-    pw = pg.PlotWidget(title="Made later")
+    original_get_menu = pg.ViewBox.getMenu
+    pw = pg.PlotWidget()
+    style_plot(pw.getPlotItem(), "Made later", "x", "y")  # how the views make their plots
     qtbot.addWidget(pw)
     vb = pw.getPlotItem().getViewBox()
-    before = [a.text() for a in vb.menu.actions()]
-    assert not any("Save plot" in t for t in before)
     menu = vb.getMenu(None)  # what a right-click asks for
     texts = [a.text() for a in menu.actions()]
     assert any(t.startswith("Save plot as PNG") for t in texts) and any("CSV" in t for t in texts)
-    vb.getMenu(None)  # only once
-    assert [a.text() for a in vb.menu.actions()].count(next(t for t in texts if t.startswith("Save plot as PNG"))) == 1
+    add_plot_context_menu(pw.getPlotItem())  # only once
+    add_export_entries(pw)
+    assert sum(a.text().startswith("Save plot as PNG") for a in vb.menu.actions()) == 1
+    # a plot made without style_plot gets them when a tab registers it; pyqtgraph's class is untouched
+    bare = pg.PlotWidget()
+    qtbot.addWidget(bare)
+    assert not any("Save plot" in a.text() for a in bare.getPlotItem().getViewBox().getMenu(None).actions())
+    add_export_entries(bare)
+    assert any("Save plot" in a.text() for a in bare.getPlotItem().getViewBox().getMenu(None).actions())
+    assert pg.ViewBox.getMenu is original_get_menu and not hasattr(pg.ViewBox, "_descent_lazy_export")

@@ -160,9 +160,9 @@ def test_bad_start_and_function_change(view, qtbot):
     view.settings["function"].widget.setCurrentText("quadratic")
     assert view.wait_computed(20)
     view._apply({"steps": 200_000})
-    job = view.job
+    job, race = view.job, view.race
     view._apply({"steps": 100})
-    assert not job.running and job.race.done < 200_000
+    assert not job.running and job.wait(2.0) and race.done < 200_000
     assert view.wait_computed(20) and view.available_steps() == 100
 
 
