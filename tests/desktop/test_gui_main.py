@@ -133,7 +133,7 @@ def test_save_and_open_session(window, qtbot, tmp_path):
     assert window.open_session(path)
     qtbot.waitUntil(lambda: c.state == "replay", timeout=5000)
     assert len(curves(window).run.step) == n
-    assert path in window._recent()[0]
+    assert path in window.recent_menu.actions()[0].text()  # first in File ▸ Open recent
     bad = tmp_path / "bad.descent"
     bad.write_bytes(b"junk")
     from PySide6.QtWidgets import QMessageBox

@@ -50,7 +50,7 @@ def test_curves_view_follows_the_run_in_coarse_steps_until_the_user_zooms(qtbot)
     for k in range(40):
         steps = np.arange(k * 25 + 1, (k + 1) * 25 + 1)
         v.handle_events([StepBatch("run", steps, np.ones(25), np.full(25, 0.01), np.ones(25), 0, 100.0)])
-        v._redraw()
+        v.redraw()
         ranges.append(tuple(v.p_loss.vb.viewRange()[0]))
     # 25 → 1,000 steps in 40 redraws: at most 8 axis ends per decade (1.6 decades here)
     assert ranges[-1][1] >= 1000 and len(set(ranges)) <= 14 and len(set(ranges)) < len(ranges) / 2
@@ -58,7 +58,7 @@ def test_curves_view_follows_the_run_in_coarse_steps_until_the_user_zooms(qtbot)
     assert v.p_loss.vb.viewRange()[1] == pytest.approx([-0.045, 1.5])
     assert v.p_gn.vb.viewRange()[1] == pytest.approx([-0.045, 1.5])
     v.handle_events([StepBatch("run", np.arange(1001, 1011), np.full(10, 3.0), np.full(10, 0.01), np.ones(10), 0, 1.0)])
-    v._redraw()
+    v.redraw()
     assert v.p_loss.vb.viewRange()[1][1] == pytest.approx(4.0)  # outgrown: the next nice top
     v.log_y.setChecked(True)  # log-y: pyqtgraph's own auto range
     assert v.p_loss.vb.state["autoRange"][1] is not False
@@ -67,8 +67,8 @@ def test_curves_view_follows_the_run_in_coarse_steps_until_the_user_zooms(qtbot)
     v.p_loss.vb.sigRangeChangedManually.emit([True, True])  # the user zoomed
     v.p_loss.setXRange(100, 200, padding=0)
     v.handle_events([StepBatch("run", np.arange(1011, 2001), np.ones(990), np.full(990, 0.01), np.ones(990), 0, 1.0)])
-    v._redraw()
+    v.redraw()
     assert v.p_loss.vb.viewRange()[0] == pytest.approx([100, 200])
     v.p_loss.vb.enableAutoRange(x=True)  # the "A" button
-    v._redraw()
+    v.redraw()
     assert v.p_loss.vb.viewRange()[0][1] >= 2000
