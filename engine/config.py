@@ -7,13 +7,15 @@ dotted keys (``optim.lr``, ``model.hidden``...).
 
 from __future__ import annotations
 
-import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from engine.safe_json import loads_limited
 
 DatasetName = Literal[
     "spiral",
@@ -518,7 +520,7 @@ class ExperimentConfig(Section):
         obj: Any = self
         for part in key.split("."):
             if not isinstance(obj, BaseModel) or part not in type(obj).model_fields:
-                raise ConfigError(f"unknown config key '{key}'")
+                raise ConfigError(f"unknown config key {quote_value(key)}")
             obj = getattr(obj, part)
         return obj
 
@@ -540,17 +542,25 @@ class ExperimentConfig(Section):
         return self.model_dump_json(indent=2)
 
     @classmethod
-    def from_json(cls, text: str) -> ExperimentConfig:
+    def from_json(cls, text: str | bytes) -> ExperimentConfig:
+        """A validated config from JSON text (a config file, a session's config.json); the
+        text's size, nesting and integer lengths are bounded. Raises ConfigError."""
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"malformed JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+            data = loads_limited(text, max_bytes=MAX_CONFIG_JSON_BYTES)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         return validate_config(data)
 
 
 # -- schema introspection (the panel, the CLI and the docs use this) ------------------
 LIST_KINDS = ("int_list", "float_list", "choice_list", "float_pair")
 """Kinds whose value is a comma-separated list on the command line and in the panel."""
+MAX_CONFIG_JSON_BYTES = 1024 * 1024
+"""Largest config JSON read (a full config is about 5 KB)."""
+MAX_QUOTED = 80
+"""Most characters of a bad value an error message quotes."""
+MAX_LISTED_PROBLEMS = 5
+"""Most validation problems one error message lists (a file can have thousands)."""
 
 
 @dataclass(frozen=True)
@@ -685,85 +695,182 @@ def field_specs() -> list[FieldSpec]:
 _SPEC_BY_KEY: dict[str, FieldSpec] | None = None
 
 
-def field_spec(key: str) -> FieldSpec:
+def _spec_by_key() -> dict[str, FieldSpec]:
     global _SPEC_BY_KEY
     if _SPEC_BY_KEY is None:
         _SPEC_BY_KEY = {s.key: s for s in field_specs()}
+    return _SPEC_BY_KEY
+
+
+def field_spec(key: str) -> FieldSpec:
+    specs = _spec_by_key()
     try:
-        return _SPEC_BY_KEY[key]
+        return specs[key]
     except KeyError:
-        close = [k for k in _SPEC_BY_KEY if k.split(".")[-1] == key.split(".")[-1]]
+        close = [k for k in specs if k.split(".")[-1] == key.split(".")[-1]]
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise ConfigError(f"unknown config key '{key}'{hint}") from None
+        raise ConfigError(f"unknown config key {quote_value(key)}{hint}") from None
+
+
+def quote_value(text: str, limit: int = MAX_QUOTED) -> str:
+    """A value for an error message: quoted, on one line (control characters escaped) and at
+    most `limit` characters long, with the full length said when it was cut."""
+    shown = repr(text[: limit + 1])
+    if len(text) <= limit and len(shown) <= limit + 2:
+        return shown
+    return f"{shown[: limit - 3]}... ({len(text)} characters)"
+
+
+# One rule for every kind: ASCII digits only (int() and float() also read other scripts'
+# digits and "1_0"), at most MAX_INT_DIGITS digits for an integer.
+_INT_TEXT = re.compile(r"[+-]?[0-9]{1,40}")
+_FLOAT_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+class _Unreadable(ValueError):
+    """A value parse_value cannot read; the message (possibly empty) says why."""
+
+
+def _parse_int(t: str) -> int:
+    if not _INT_TEXT.fullmatch(t):
+        raise _Unreadable
+    return int(t)
+
+
+def _parse_float(t: str) -> float:
+    if not _FLOAT_TEXT.fullmatch(t):
+        raise _Unreadable
+    v = float(t)
+    if not math.isfinite(v):
+        raise _Unreadable
+    return v
+
+
+def _parse_choice(spec: FieldSpec, t: str) -> str:
+    """The choice matching t case-insensitively, in its canonical case."""
+    word = t.strip("'\"").strip()
+    for c in spec.choices:
+        if c.lower() == word.lower():
+            return c
+    raise ConfigError(
+        f"{spec.key}: {quote_value(word)} is not one of {'|'.join(spec.choices)} "
+        f"(expected {spec.range_text()}, e.g. {','.join(spec.choices[:2])})"
+    )
+
+
+def _parse_item(spec: FieldSpec, t: str) -> Any:
+    """One scalar value or list entry of the field, by the field's kind."""
+    if spec.kind in ("int", "int_list"):
+        return _parse_int(t)
+    if spec.kind in ("float", "float_list", "float_pair"):
+        return _parse_float(t)
+    if spec.kind in ("choice", "choice_list"):
+        return _parse_choice(spec, t)
+    if spec.kind == "bool":
+        low = t.lower()
+        if low in _TRUE or low in _FALSE:
+            return low in _TRUE
+        raise _Unreadable
+    return t
 
 
 def parse_value(spec: FieldSpec, text: str) -> Any:
-    """Parse a command-line/panel string for a field; raises ConfigError naming the field."""
+    """Parse a command-line/panel string for a field; raises ConfigError naming the field.
+
+    The same rule for every kind: surrounding spaces ignored, ASCII digits only, choices
+    case-insensitive (stored in their canonical case), lists comma-separated with no empty
+    entry (an empty value is an empty list)."""
     t = text.strip()
     try:
-        if spec.kind == "bool":
-            low = t.lower()
-            if low in ("1", "true", "yes", "on"):
-                return True
-            if low in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if spec.kind == "int":
-            return int(t)
-        if spec.kind == "float":
-            v = float(t)
-            if not math.isfinite(v):
-                raise ValueError
-            return v
-        if spec.kind == "int_list":
-            t = t.strip("[]() ")
-            return [int(p) for p in t.split(",") if p.strip()] if t else []
-        if spec.kind == "float_list":
-            values = [float(p) for p in _list_items(t)]
-            if not all(math.isfinite(v) for v in values):
-                raise ValueError
+        if spec.is_list:
+            values = [_parse_item(spec, p) for p in _list_items(t)]
+            if spec.kind == "float_pair" and len(values) != 2:
+                raise _Unreadable(f"got {len(values)} value{'' if len(values) == 1 else 's'}")
             return values
-        if spec.kind == "choice_list":
-            choices = [p.strip("'\"").lower() for p in _list_items(t)]
-            bad = [v for v in choices if v not in spec.choices]
-            if bad:
-                raise ConfigError(
-                    f"{spec.key}: '{bad[0]}' is not one of {'|'.join(spec.choices)} "
-                    f"(expected {spec.range_text()}, e.g. {','.join(spec.choices[:2])})"
-                )
-            return choices
-        if spec.kind == "float_pair":
-            parts = [float(p) for p in t.strip("[]() ").split(",")]
-            if len(parts) != 2:
-                raise ValueError
-            return parts
-        return t
-    except ConfigError:
-        raise
-    except ValueError:
-        raise ConfigError(f"{spec.key}: cannot read '{text}' (expected {spec.range_text()})") from None
+        return _parse_item(spec, t)
+    except _Unreadable as e:
+        why = f": {e}" if str(e) else ""
+        raise ConfigError(f"{spec.key}: cannot read {quote_value(text)} (expected {spec.range_text()}){why}") from None
 
 
 def _list_items(text: str) -> list[str]:
-    """'[0.5, 0]' / '0.5,0' / '' → ['0.5', '0'] / []; an empty item ('0.5,,0') is an error."""
-    t = text.strip().strip("[]() ")
+    """'[0.5, 0]' / '0.5,0' / '' / '[]' → ['0.5', '0'] / [] / []; an empty entry ('0.5,,0',
+    ',') is an error."""
+    t = text.strip()
+    if len(t) >= 2 and (t[0], t[-1]) in (("[", "]"), ("(", ")")):
+        t = t[1:-1].strip()
     if not t:
         return []
     items = [p.strip() for p in t.split(",")]
     if any(not p for p in items):
-        raise ValueError
+        raise _Unreadable("an empty entry")
     return items
+
+
+def _checked_json_value(spec: FieldSpec, value: Any) -> Any:
+    """A value from config JSON (a file, a session), under the rule of parse_value: text is
+    parsed as on the command line, booleans are not numbers, choices are case-insensitive."""
+    if isinstance(value, str) and spec.kind != "text":
+        return parse_value(spec, value)
+    if isinstance(value, list) and spec.is_list:
+        return [_checked_json_entry(spec, i, v) for i, v in enumerate(value)]
+    if isinstance(value, bool) and spec.kind in ("int", "float"):
+        raise ConfigError(f"{spec.key}: {str(value).lower()} is a boolean, expected {spec.range_text()}")
+    return value
+
+
+def _checked_json_entry(spec: FieldSpec, index: int, value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return _parse_item(spec, value.strip())
+        except _Unreadable:
+            raise ConfigError(
+                f"{spec.key}: cannot read entry {index + 1} {quote_value(value)} (expected {spec.range_text()})"
+            ) from None
+    if isinstance(value, bool) and spec.kind != "choice_list":
+        raise ConfigError(
+            f"{spec.key}: entry {index + 1} is a boolean ({str(value).lower()}), expected {spec.range_text()}"
+        )
+    return value
+
+
+def _checked_json(data: Any) -> Any:
+    """The config JSON with every known field's value checked by _checked_json_value (a copy;
+    anything it cannot walk is left for pydantic to report)."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for spec in _spec_by_key().values():
+        node: Any = out
+        parts = spec.key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                break
+            node[part] = child = dict(child)
+            node = child
+        else:
+            if parts[-1] in node:
+                node[parts[-1]] = _checked_json_value(spec, node[parts[-1]])
+    return out
 
 
 def describe_validation_error(err: ValidationError) -> str:
     """One line per problem, naming the dotted field and the allowed range."""
     lines = []
-    for e in err.errors():
+    errors = err.errors()
+    for e in errors[:MAX_LISTED_PROBLEMS]:
         key = ".".join(str(p) for p in e["loc"] if not isinstance(p, int))
-        msg = e["msg"].removeprefix("Value error, ")
+        if len(key) > MAX_QUOTED or not key.isprintable():  # an unknown key from a file: quoted, cut
+            key = quote_value(key)
+        msg = " ".join(e["msg"].removeprefix("Value error, ").split())
         index = [p for p in e["loc"] if isinstance(p, int)]
         if index and e["type"] != "extra_forbidden":  # an entry of a list field: say which one
-            msg = f"entry {index[-1] + 1} ({e.get('input')!r}): {msg}"
+            shown = repr(e.get("input"))
+            shown = shown if len(shown) <= MAX_QUOTED else shown[: MAX_QUOTED - 3] + "..."
+            msg = f"entry {index[-1] + 1} ({shown}): {msg}"
         if msg.startswith("model.") and key == "model":  # a cross-field check that already names its field
             lines.append(msg)
             continue
@@ -774,12 +881,16 @@ def describe_validation_error(err: ValidationError) -> str:
         if e["type"] == "extra_forbidden":
             msg, allowed = "unknown config key", ""
         lines.append(f"{key or 'config'}: {msg}{allowed}")
+    if len(errors) > MAX_LISTED_PROBLEMS:
+        lines.append(f"and {len(errors) - MAX_LISTED_PROBLEMS} more problems")
     return "; ".join(lines)
 
 
-def validate_config(data: dict[str, Any]) -> ExperimentConfig:
+def validate_config(data: Any) -> ExperimentConfig:
+    """A validated config from JSON-like data (a file's, a session's, a dump with updates):
+    values are read under parse_value's rule, then by the model; raises ConfigError."""
     try:
-        return ExperimentConfig.model_validate(data)
+        return ExperimentConfig.model_validate(_checked_json(data))
     except ValidationError as e:
         raise ConfigError(describe_validation_error(e)) from None
 
@@ -789,7 +900,7 @@ def parse_set_args(pairs: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise ConfigError(f"--set expects KEY=VALUE, got '{pair}'")
+            raise ConfigError(f"--set expects KEY=VALUE, got {quote_value(pair)}")
         key, value = pair.split("=", 1)
         key = key.strip()
         out[key] = parse_value(field_spec(key), value)

@@ -154,3 +154,104 @@ def test_list_fields_round_trip_through_the_set_syntax(drops, bns):
     text_b = ", ".join(bns)
     parsed = parse_set_args([f"model.dropout_layers={text_d}", f"model.batch_norm_layers={text_b}"])
     assert parsed == {"model.dropout_layers": drops, "model.batch_norm_layers": bns}
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [
+        "seed=٣",  # Arabic-Indic digit: int() reads it as 3
+        "seed=１",  # full-width digit
+        "train.epochs=1_0",  # int() reads it as 10
+        "optim.lr=1_0e-3",
+        "model.hidden=1,,2",
+        "model.hidden=,",
+        "model.hidden=4,",
+        "model.dropout_layers=0.5,,0",
+        "model.batch_norm_layers=off,,before",
+        "optim.betas=0.9,,0.99",
+        "schedule.milestones=[]]",
+    ],
+)
+def test_one_parsing_rule_refuses_what_int_and_float_would_read(pair):
+    key = pair.split("=")[0]
+    with pytest.raises(ConfigError, match=f"^{key}: "):
+        parse_set_args([pair])
+
+
+def test_an_empty_value_is_an_empty_list_and_brackets_are_optional():
+    assert parse_set_args(["model.hidden="]) == {"model.hidden": []}
+    assert parse_set_args(["model.hidden=[]"]) == {"model.hidden": []}
+    assert parse_set_args(["model.hidden=[64, 32]"]) == {"model.hidden": [64, 32]}
+    assert ExperimentConfig().with_updates(parse_set_args(["model.hidden="])).model.hidden == []
+
+
+@pytest.mark.parametrize(
+    "pair, value",
+    [
+        ("optim.name=ADAM", "adam"),
+        ("model.batch_norm=BEFORE", "before"),
+        ("data.name=Breast_Cancer", "breast_cancer"),
+        ("model.batch_norm_layers=Before,OFF", ["before", "off"]),
+        ("device=CPU", "cpu"),
+    ],
+)
+def test_choices_are_case_insensitive_everywhere_and_stored_in_canonical_case(pair, value):
+    key = pair.split("=")[0]
+    parsed = parse_set_args([pair])
+    assert parsed == {key: value}
+    assert ExperimentConfig().with_updates(parsed).get(key) == value
+    # ... and the same in a config file
+    data = ExperimentConfig().model_dump(mode="json")
+    section, _, name = key.rpartition(".")
+    (data[section] if section else data)[name] = (
+        pair.split("=")[1].split(",") if isinstance(value, list) else (pair.split("=")[1])
+    )
+    assert ExperimentConfig.from_json(json.dumps(data)).get(key) == value
+
+
+@pytest.mark.parametrize("key", ["seed", "optim.lr", "train.epochs", "model.hidden", "model.dropout_layers"])
+def test_booleans_are_not_numbers_in_config_files(key):
+    data = ExperimentConfig().model_dump(mode="json")
+    section, _, name = key.rpartition(".")
+    (data[section] if section else data)[name] = [True] if field_spec(key).is_list else True
+    with pytest.raises(ConfigError, match=f"^{key}: .*boolean"):
+        ExperimentConfig.from_json(json.dumps(data))
+    with pytest.raises(ConfigError, match=f"^{key}: cannot read 'true'"):
+        parse_set_args([f"{key}=true"])
+
+
+def test_a_config_file_with_text_numbers_follows_the_command_line_rule():
+    assert ExperimentConfig.from_json('{"optim": {"lr": " 0.5 "}}').optim.lr == 0.5
+    with pytest.raises(ConfigError, match="^seed: cannot read '٣'"):
+        ExperimentConfig.from_json('{"seed": "٣"}')
+    with pytest.raises(ConfigError, match="^optim.lr: cannot read '1_0'"):
+        ExperimentConfig.from_json('{"optim": {"lr": "1_0"}}')
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested 100000 levels deep"),
+        ('{"seed": ' + "7" * 5000 + "}", "integer of 5000 digits"),
+        ('{"seed": 1' + " " * (2 * 1024 * 1024) + "}", "more than the"),
+    ],
+)
+def test_a_hostile_config_file_gives_a_one_line_error(text, problem):
+    with pytest.raises(ConfigError, match=problem) as e:
+        ExperimentConfig.from_json(text)
+    assert "\n" not in str(e.value)
+
+
+def test_messages_quote_a_long_or_multiline_value_on_one_short_line():
+    with pytest.raises(ConfigError) as e:
+        parse_set_args(["optim.lr=" + "1\n" * 10_000])
+    msg = str(e.value)
+    assert "\n" not in msg and len(msg) < 200, msg
+    assert "(20000 characters)" in msg
+    with pytest.raises(ConfigError) as e:
+        parse_set_args(["x" * 10_000])
+    assert len(str(e.value)) < 200
+    data = {"optim": {("k" * 5000): 1}, **{f"bad{i}": 1 for i in range(1000)}}
+    with pytest.raises(ConfigError) as e:
+        ExperimentConfig.from_json(json.dumps(data))
+    assert len(str(e.value)) < 1000 and "more problems" in str(e.value)
