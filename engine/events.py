@@ -2,16 +2,22 @@
 
 Events are small immutable records of plain Python/numpy values, never tensors. The
 channel never blocks the producer: when it is full, consecutive step batches are merged
-(nothing is lost, they only arrive in bigger batches); epoch, state, error and final
-events are never dropped.
+(nothing is lost, they only arrive in bigger batches), and a droppable event replaces the
+queued one of the same kind and run that it makes obsolete (a newer metrics report, a
+newer decision-boundary grid); epoch, state, error and final events are never dropped.
+
+Each feature's live event is its snapshot type (engine/<feature>/snapshot.py): the same
+frozen record the session stores, so the views decode one format.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -19,6 +25,18 @@ import numpy as np
 @dataclass(frozen=True)
 class Event:
     run_id: str
+
+    # True: when the channel is full, this event replaces the queued droppable one of the
+    # same kind and run (only the newest matters: a report, a grid); never for data that
+    # accumulates (steps, trajectory rows, findings).
+    droppable: ClassVar[bool] = False
+
+    def is_droppable(self) -> bool:
+        return self.droppable
+
+    def same_kind(self, other: Event) -> bool:
+        """Whether `other` is this kind of event of the same run (what a droppable one replaces)."""
+        return type(other) is type(self) and other.run_id == self.run_id
 
 
 @dataclass(frozen=True)
@@ -79,11 +97,63 @@ class Notice(Event):
 
 @dataclass(frozen=True)
 class Payload(Event):
-    """A feature-specific record (probes, surfaces, job progress...): `topic` says which."""
+    """A loosely typed record (background-job progress...): `topic` says which. Features
+    emit their own snapshot types instead."""
 
     topic: str
     data: dict[str, Any] = field(default_factory=dict)
-    droppable: bool = False  # True: may be replaced by a newer one of the same topic
+    # Per event here (True: a newer one of the same topic may replace it), hence the override.
+    droppable: bool = field(default=False, kw_only=True)  # type: ignore[misc]
+
+    def is_droppable(self) -> bool:
+        return self.droppable
+
+    def same_kind(self, other: Event) -> bool:
+        return isinstance(other, Payload) and other.topic == self.topic and other.run_id == self.run_id
+
+
+STEP_SERIES = ("loss", "lr", "grad_norm")  # the per-step series a StepBatch carries ("step/<name>")
+
+
+def series_events(run_id: str, series: Mapping[str, np.ndarray]) -> list[Event]:
+    """A saved run's full-resolution series as the events that drew them live: one StepBatch
+    of every step ("step/loss", "step/lr", "step/grad_norm"), then one EpochEnd per epoch
+    with every "epoch/<name>" value. Views decode live and saved curves with the same code.
+    Series of the wrong shape or length raise ValueError naming the series."""
+    steps: dict[str, np.ndarray] = {}
+    for name in STEP_SERIES:
+        if f"step/{name}" in series:
+            steps[name] = _series(series, f"step/{name}")
+    n = len(steps["loss"]) if "loss" in steps else max((len(v) for v in steps.values()), default=0)
+    for name in STEP_SERIES:
+        if name not in steps:
+            steps[name] = np.full(n, np.nan)
+        elif len(steps[name]) != n:
+            raise ValueError(f"series 'step/{name}' has {len(steps[name])} values, 'step/loss' has {n}")
+    out: list[Event] = []
+    if n:
+        out.append(
+            StepBatch(run_id, np.arange(1, n + 1, dtype=np.int64), steps["loss"], steps["lr"], steps["grad_norm"])
+        )
+    epoch = {k.removeprefix("epoch/"): _series(series, k) for k in series if k.startswith("epoch/")}
+    epoch_steps = epoch.pop("step", None)
+    m = max((len(v) for v in epoch.values()), default=0) if epoch_steps is None else len(epoch_steps)
+    for k, v in epoch.items():
+        if len(v) > m:
+            raise ValueError(f"series 'epoch/{k}' has {len(v)} values, 'epoch/step' has {m}")
+    for i in range(m):
+        step = int(epoch_steps[i]) if epoch_steps is not None else 0
+        out.append(
+            EpochEnd(run_id, i + 1, step, {k: float(v[i]) if i < len(v) else math.nan for k, v in epoch.items()})
+        )
+    return out
+
+
+def _series(series: Mapping[str, np.ndarray], name: str) -> np.ndarray:
+    a = np.asarray(series[name])
+    if a.ndim != 1 or a.dtype.kind not in "biuf":
+        raise ValueError(f"series '{name}': expected a 1-D numeric array, got shape {a.shape} of {a.dtype}")
+    return a.astype(np.float64, copy=False)
 
 
 class EventChannel:
@@ -94,7 +164,7 @@ class EventChannel:
         self._lock = threading.Lock()
         self.capacity = capacity
         self.coalesced = 0  # how many step batches were merged into others
-        self.dropped = 0  # how many droppable payloads were replaced
+        self.dropped = 0  # how many droppable events were replaced
 
     def put(self, event: Event) -> None:
         with self._lock:
@@ -107,10 +177,10 @@ class EventChannel:
                             items[i] = old.merged(event)
                             self.coalesced += 1
                             return
-                elif isinstance(event, Payload) and event.droppable:
+                elif event.is_droppable():
                     for i in range(len(items) - 1, -1, -1):
                         old = items[i]
-                        if isinstance(old, Payload) and old.topic == event.topic and old.run_id == event.run_id:
+                        if old.is_droppable() and event.same_kind(old):
                             items[i] = event
                             self.dropped += 1
                             return

@@ -113,14 +113,14 @@ class DepthProfileView(ProbeView):
         ticks = [[(k + 1, str(k + 1)) for k in range(len(labels))]]
         self.p_std.getAxis("bottom").setTicks(ticks)
         self.p_frac.getAxis("bottom").setTicks(ticks)
-        snap = self.store.snaps[i]["act"]
+        act = self.store.snaps[i].act
         self.strip.set_data(
-            list(snap["hist"]),
-            [tuple(r) for r in snap["range"]],
-            [f"{lab}  σ={s:.2g}" for lab, s in zip(labels, snap["std"])],
+            list(act.hist),
+            [tuple(r) for r in act.range],
+            [f"{lab}  σ={s:.2g}" for lab, s in zip(labels, act.std)],
             self.same_x.isChecked(),
         )
         self.step_label.setText(f"step {self.store.steps[i]}  ({i + 1}/{n})")
-        spread = np.asarray(snap.get("unit_spread", np.full(len(labels), np.nan)))
+        spread = act.unit_spread if act.unit_spread is not None else np.full(len(labels), np.nan)
         sym = [labels[k] for k in range(len(labels)) if np.isfinite(spread[k]) and spread[k] < SYMMETRY_TOL]
         self.symmetry.setText(f"⚠ symmetry: all units identical in {', '.join(sym)}" if sym else "")

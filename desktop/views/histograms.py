@@ -8,8 +8,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from desktop.views.probe_store import GROUP_TITLES, GROUPS, rebin
+from desktop.views.probe_store import GROUP_TITLES, rebin
 from desktop.views.probe_view import ProbeView
+from engine.probes.snapshot import GROUPS
 
 MAX_RIDGES = 24  # ridgelines drawn at most (evenly spread over the run)
 HEAT_BINS = 80
@@ -92,10 +93,7 @@ class HistogramsView(ProbeView):
         valid = [
             i
             for i in range(n)
-            if li >= 0
-            and self.store.snaps[i].get(g) is not None
-            and li < len(self.store.snaps[i][g]["hist"])
-            and self.store.snaps[i][g]["hist"][li].sum() > 0
+            if 0 <= li < len(self.store.snaps[i].group(g)) and self.store.snaps[i].group(g).hist[li].sum() > 0
         ]
         name = self.layer.currentText() or "—"
         if not valid:
@@ -110,8 +108,8 @@ class HistogramsView(ProbeView):
         else:
             self._draw_heat(g, li, valid)
         last = valid[-1]
-        std = self.store.snaps[last][g]["std"][li]
-        mean = self.store.snaps[last][g]["mean"][li]
+        std = self.store.snaps[last].group(g).std[li]
+        mean = self.store.snaps[last].group(g).mean[li]
         self.info.setText(f"{len(valid)} probes · step {self.store.steps[last]}: mean {mean:.3g}, std {std:.3g}")
 
     def _draw_ridges(self, g: str, li: int, valid: list[int]) -> None:

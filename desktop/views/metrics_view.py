@@ -20,8 +20,9 @@ from PySide6.QtWidgets import (
 
 from desktop.plotting import color, style_plot
 from desktop.views.base import View
-from engine.events import EpochEnd, Event, Payload
+from engine.events import EpochEnd, Event, Payload, series_events
 from engine.metrics import confusion_at_threshold
+from engine.metrics.snapshot import MetricsSnapshot, from_record
 
 TRAIN, VAL = "#0072B2", "#D55E00"
 
@@ -32,8 +33,8 @@ class MetricsView(View):
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
         self.run_id = ""
-        self.latest: dict | None = None
-        self._pending_metrics: dict | None = None
+        self.latest: MetricsSnapshot | None = None
+        self._pending_metrics: MetricsSnapshot | None = None
         self.epochs: dict[str, list[float]] = {
             k: [] for k in ("epoch", "train_loss", "val_loss", "train_acc", "val_acc")
         }
@@ -141,11 +142,11 @@ class MetricsView(View):
             if e.run_id != self.run_id:
                 continue
             if isinstance(e, Payload) and e.topic == "metrics":
-                new = e.data
+                e = MetricsSnapshot.from_payload(e)
+            if isinstance(e, MetricsSnapshot):
+                new = e
             elif isinstance(e, EpochEnd):
-                self.epochs["epoch"].append(e.epoch)
-                for k in ("train_loss", "val_loss", "train_acc", "val_acc"):
-                    self.epochs[k].append(e.metrics.get(k, np.nan))
+                self._add_epoch(e)
                 epochs = True
         # Drawn while visible and at most every MIN_REDRAW_S (a hidden tab draws nothing:
         # on the default experiment's 13-step epochs it was 11% of the GUI thread's time).
@@ -153,6 +154,11 @@ class MetricsView(View):
             self._pending_metrics = new
         self._dirty = self._dirty or new is not None or epochs
         self.redraw_if_due()
+
+    def _add_epoch(self, e: EpochEnd) -> None:
+        self.epochs["epoch"].append(e.epoch)
+        for k in ("train_loss", "val_loss", "train_acc", "val_acc"):
+            self.epochs[k].append(e.metrics.get(k, np.nan))
 
     def redraw(self) -> None:
         new, self._pending_metrics = self._pending_metrics, None
@@ -165,36 +171,19 @@ class MetricsView(View):
         if not session.runs:
             return
         rec = session.runs[0]
-        self.run_id = ""
-        s = rec.series
-        n = len(s.get("epoch/val_loss", []))
-        self.epochs["epoch"] = list(range(1, n + 1))
-        for k in ("train_loss", "val_loss", "train_acc", "val_acc"):
-            self.epochs[k] = list(s.get(f"epoch/{k}", np.full(n, np.nan)))
-        self._draw_epochs()
-        a = rec.arrays
-        if "metrics/epochs" not in a:
+        self.on_run_started("", rec.config)
+        try:
+            replay = series_events("", rec.series)
+            snaps = from_record(rec)
+        except ValueError as e:  # a malformed file: the rest of the session still shows
+            self.controller.notice.emit(f"{rec.name}: the saved metrics cannot be read: {e}", "error")
             return
-        scored = rec.meta.get("metrics", {}).get("scored_classes", [])
-        data = {
-            "epoch": int(a["metrics/epochs"][-1]),
-            "labels": a["metrics/labels"],
-            "probs": a["metrics/probs"],
-            "n_classes": int(a["metrics/probs"].shape[1]),
-            "scored_classes": np.array(scored),
-            "accuracy": float(a["metrics/accuracy"][-1]),
-            "roc_auc_macro": float(a["metrics/roc_auc_macro"][-1]),
-            "confusion": a["metrics/confusion"][-1],
-            "support": a["metrics/confusion"][-1].sum(1),
-            "curves": {
-                k.removeprefix("metrics/curves/").replace("_", "/"): v
-                for k, v in a.items()
-                if k.startswith("metrics/curves/")
-            },
-        }
-        for k in ("precision", "recall", "f1", "roc_auc"):
-            data[k] = a[f"metrics/{k}"][-1]
-        self.show_metrics(data)
+        for event in replay:
+            if isinstance(event, EpochEnd):
+                self._add_epoch(event)
+        self._draw_epochs()
+        if snaps:
+            self.show_metrics(snaps[-1])
 
     # -- drawing -----------------------------------------------------------------------------------
     def _set_binary(self, binary: bool) -> None:
@@ -202,30 +191,30 @@ class MetricsView(View):
         self.roc_point.setVisible(binary)
         self.pr_point.setVisible(binary)
 
-    def show_metrics(self, data: dict) -> None:
-        self.latest = data
-        n = int(data["n_classes"])
+    def show_metrics(self, snap: MetricsSnapshot) -> None:
+        self.latest = snap
+        n = snap.n_classes
         self._set_binary(n == 2)
-        scored = [int(c) for c in data["scored_classes"]]
+        scored = [int(c) for c in snap.scored_classes]
         self._ensure_curves(scored)
         for i, c in enumerate(scored):
-            auc = data["roc_auc"][i]
-            roc = data["curves"].get(f"roc/{c}")
-            pr = data["curves"].get(f"pr/{c}")
+            auc = snap.roc_auc[i]
+            roc = snap.curves.get(f"roc/{c}")
+            pr = snap.curves.get(f"pr/{c}")
             self.roc_curves[i].setData(*(roc[:2] if roc is not None else ([], [])))
             self.pr_curves[i].setData(*(pr[:2] if pr is not None else ([], [])))
             name = f"class {c}: AUC {auc:.3f}" if np.isfinite(auc) else f"class {c}: AUC n/a"
             if i < len(self.p_roc.legend.items):
                 self.p_roc.legend.items[i][1].setText(name)
-        self._fill_table(data)
+        self._fill_table(snap)
         self.summary.setText(
-            f"epoch {data['epoch']}: accuracy {data['accuracy']:.3f} · macro ROC AUC "
-            f"{data['roc_auc_macro']:.3f} · {len(data['labels'])} validation samples"
+            f"epoch {snap.epoch}: accuracy {snap.accuracy:.3f} · macro ROC AUC "
+            f"{snap.roc_auc_macro:.3f} · {int(snap.support.sum())} validation samples"
         )
-        if n == 2:
+        if n == 2 and snap.labels is not None:
             self._on_threshold_changed(self.threshold.value())
         else:
-            self._draw_confusion(np.asarray(data["confusion"]))
+            self._draw_confusion(snap.confusion)
 
     def _ensure_curves(self, scored: list[int]) -> None:
         if len(self.roc_curves) == len(scored):
@@ -242,18 +231,18 @@ class MetricsView(View):
         for p in (self.p_roc, self.p_pr):
             p.legend.setColumnCount(1 if len(scored) <= 5 else 2)
 
-    def _fill_table(self, data: dict) -> None:
-        n = int(data["n_classes"])
+    def _fill_table(self, snap: MetricsSnapshot) -> None:
+        n = snap.n_classes
         self.table.setRowCount(n)
-        scored = [int(c) for c in data["scored_classes"]]
-        support = np.asarray(data.get("support", np.asarray(data["confusion"]).sum(1)))
+        scored = [int(c) for c in snap.scored_classes]
+        support = snap.support
         for c in range(n):
-            auc = data["roc_auc"][scored.index(c)] if c in scored else np.nan
+            auc = snap.roc_auc[scored.index(c)] if c in scored else np.nan
             vals = [
                 str(c),
-                f"{data['precision'][c]:.3f}",
-                f"{data['recall'][c]:.3f}",
-                f"{data['f1'][c]:.3f}",
+                f"{snap.precision[c]:.3f}",
+                f"{snap.recall[c]:.3f}",
+                f"{snap.f1[c]:.3f}",
                 f"{auc:.3f}" if np.isfinite(auc) else "—",
                 str(int(support[c])),
             ]
@@ -293,9 +282,9 @@ class MetricsView(View):
         t = v / 100.0
         self.threshold_label.setText(f"threshold {t:.2f}")
         d = self.latest
-        if d is None or int(d["n_classes"]) != 2:
+        if d is None or d.n_classes != 2 or d.labels is None or d.probs is None:
             return
-        labels, scores = np.asarray(d["labels"]), np.asarray(d["probs"])[:, 1]
+        labels, scores = d.labels, d.probs[:, 1]
         cm = confusion_at_threshold(labels, scores, t)
         (tn, fp), (fn, tp) = cm
         tpr = tp / max(1, tp + fn)

@@ -1,21 +1,19 @@
-"""The probe history of one run on the GUI side, filled from live payloads or a saved record."""
+"""The probe history of one run on the GUI side: ProbeSnapshots, from a live run or a saved
+record alike (`for s in from_record(record): store.add(s)`)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from engine.probes import probe_history
+from engine.probes.snapshot import GROUP_LAYERS, GROUPS, ProbedLayers, ProbeSnapshot
 
-GROUPS = ("act", "agrad", "grad", "weight")
 GROUP_TITLES = {
     "act": "Activations",
     "agrad": "Back-propagated gradients ∂L/∂a",
     "grad": "Weight gradients ∂L/∂W",
     "weight": "Weights",
 }
-GROUP_LAYERS = {"act": "activations", "agrad": "activations", "grad": "weights", "weight": "weights"}
+NO_LAYERS = ProbedLayers((), (), 0, 0)
 
 
 class ProbeStore:
@@ -26,68 +24,47 @@ class ProbeStore:
 
     def clear(self) -> None:
         self.steps: list[int] = []
-        self.snaps: list[dict[str, Any]] = []
-        self.layers: dict[str, Any] = {"activations": [], "weights": []}
+        self.snaps: list[ProbeSnapshot] = []
+        self.layers: ProbedLayers = NO_LAYERS
         self._cache: dict[tuple[str, str], np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.snaps)
 
-    def add(self, data: dict[str, Any]) -> None:
-        """One live probe payload (topic "probes")."""
-        self.layers = data.get("layers", self.layers)
-        if self.steps and data["step"] <= self.steps[-1]:
-            return  # a repeated final probe
-        self.steps.append(int(data["step"]))
-        self.snaps.append({k: data[k] for k in (*GROUPS, "update_ratio", "prelu_slope") if k in data})
+    def add(self, snap: ProbeSnapshot) -> None:
+        """One snapshot, live or replayed; a repeated step (the final probe) is skipped."""
+        self.layers = snap.layers
+        if self.steps and snap.step <= self.steps[-1]:
+            return
+        self.steps.append(snap.step)
+        self.snaps.append(snap)
         self._cache.clear()
 
-    def load_record(self, record) -> bool:
-        """Replace the history with a saved run's; False if it has no probes."""
-        self.clear()
-        h = probe_history(record)
-        if h is None:
-            return False
-        self.layers = h["layers"]
-        for i, step in enumerate(h["steps"]):
-            snap: dict[str, Any] = {}
-            for g in GROUPS:
-                snap[g] = {
-                    k.split("/", 1)[1]: v[i]
-                    for k, v in h.items()
-                    if isinstance(v, np.ndarray) and k.startswith(g + "/")
-                }
-            for k in ("update_ratio", "prelu_slope"):
-                if k in h:
-                    snap[k] = h[k][i]
-            self.steps.append(int(step))
-            self.snaps.append(snap)
-        return True
-
     def labels(self, group: str) -> list[str]:
-        return [layer.get("label", str(i)) for i, layer in enumerate(self.layers.get(GROUP_LAYERS[group], []))]
+        return self.layers.labels(group)
 
     def kinds(self, group: str) -> list[str]:
-        return [layer.get("kind", "") for layer in self.layers.get(GROUP_LAYERS[group], [])]
+        return self.layers.kinds(group)
 
     def stat(self, group: str, key: str) -> np.ndarray:
-        """(snapshots, layers) array of one statistic; NaN where missing."""
+        """(snapshots, layers) array of one statistic of a group, or of "update_ratio" or
+        "prelu_slope" (key ignored); NaN where a snapshot lacks it."""
         ck = (group, key)
         if ck not in self._cache:
-            rows = []
             layer_group = group if group in GROUP_LAYERS else ("weight" if group == "update_ratio" else "act")
             n = len(self.labels(layer_group))
+            rows = []
             for s in self.snaps:
-                v = s.get(group, {}).get(key) if group in GROUPS else s.get(group)
+                v = getattr(s.group(group), key, None) if group in GROUPS else getattr(s, group)
                 rows.append(np.asarray(v, dtype=np.float64) if v is not None else np.full(n, np.nan))
             self._cache[ck] = np.stack(rows) if rows else np.zeros((0, n))
         return self._cache[ck]
 
     def hist(self, group: str, index: int, layer: int) -> tuple[np.ndarray, float, float]:
         """Counts and range of one layer's histogram at snapshot `index`."""
-        g = self.snaps[index][group]
-        lo, hi = g["range"][layer]
-        return np.asarray(g["hist"][layer], dtype=np.float64), float(lo), float(hi)
+        g = self.snaps[index].group(group)
+        lo, hi = g.range[layer]
+        return np.asarray(g.hist[layer], dtype=np.float64), float(lo), float(hi)
 
 
 def rebin(counts: np.ndarray, lo: float, hi: float, new_lo: float, new_hi: float, bins: int) -> np.ndarray:

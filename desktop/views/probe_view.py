@@ -1,12 +1,13 @@
 """The base of the views that draw the probes' snapshots (Histograms, Depth profile,
-Gradients): they keep the current run's snapshots in a ProbeStore, follow the run's
-"probes" payloads and replay a session's saved ones."""
+Gradients): they keep the current run's ProbeSnapshots in a ProbeStore, live from the run
+or replayed from a session's record, through the same `add`."""
 
 from __future__ import annotations
 
 from desktop.views.base import View
 from desktop.views.probe_store import ProbeStore
 from engine.events import Event, Payload
+from engine.probes.snapshot import ProbeSnapshot, from_record
 
 
 class ProbeView(View):
@@ -31,15 +32,27 @@ class ProbeView(View):
 
     def handle_events(self, events: list[Event]) -> None:
         for e in events:
-            if isinstance(e, Payload) and e.topic == "probes" and e.run_id == self.run_id:
+            if isinstance(e, Payload) and e.topic == "probes":
+                e = ProbeSnapshot.from_payload(e)
+            if isinstance(e, ProbeSnapshot) and e.run_id == self.run_id:
                 first = len(self.store) == 0
-                self.store.add(e.data)
+                self.store.add(e)
                 if first:
                     self.on_first_probe()
                 self._dirty = True
         self.redraw_if_due()
 
     def load_session(self, session) -> None:
-        if session.runs and self.store.load_record(session.runs[0]):
-            self.run_id = ""
-            self.reset_view()
+        if not session.runs:
+            return
+        rec = session.runs[0]
+        self.store.clear()
+        self.run_id = ""
+        try:
+            snaps = from_record(rec)
+        except ValueError as e:  # a malformed file: the rest of the session still shows
+            snaps = []
+            self.controller.notice.emit(f"{rec.name}: the saved probes cannot be read: {e}", "error")
+        for s in snaps:
+            self.store.add(s)
+        self.reset_view()

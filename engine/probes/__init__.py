@@ -2,8 +2,9 @@
 
 from engine.probes.hook import ProbeHook, probe_batch
 from engine.probes.layers import ProbedLayer, activation_layers, weight_layers
+from engine.probes.snapshot import GROUPS, LayerStats, ProbedLayers, ProbeSnapshot
 from engine.probes.stats import GrowingRange, LayerSummary, summarize
-from engine.probes.summary import probe_history, summarize_probes
+from engine.probes.summary import summarize_probes
 
 __all__ = [
     "ProbeHook",
@@ -14,6 +15,9 @@ __all__ = [
     "GrowingRange",
     "LayerSummary",
     "summarize",
-    "probe_history",
+    "GROUPS",
+    "LayerStats",
+    "ProbedLayers",
+    "ProbeSnapshot",
     "summarize_probes",
 ]

@@ -1,4 +1,4 @@
-"""Read probes back from a RunRecord: the history the views replay and `descent info --json` prints."""
+"""Saved probes as plain JSON: the per-layer statistics `descent info --json` prints."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from engine.probes.snapshot import from_record
 
 if TYPE_CHECKING:
     from engine.session.record import RunRecord
@@ -16,54 +18,48 @@ def _clean(values: np.ndarray) -> list[float | None]:
     return [float(v) if math.isfinite(v) else None for v in np.asarray(values, dtype=np.float64).ravel()]
 
 
-def probe_history(record: RunRecord) -> dict[str, Any] | None:
-    """{'steps', 'layers', and 'act/hist', 'grad/norm'... arrays} of a run, or None if it has no probes."""
-    if "probes/steps" not in record.arrays:
-        return None
-    out: dict[str, Any] = {
-        "steps": np.asarray(record.arrays["probes/steps"]),
-        "layers": record.meta.get("probes", {"activations": [], "weights": []}),
-    }
-    for key, arr in record.arrays.items():
-        if key.startswith("probes/") and key != "probes/steps":
-            out[key.removeprefix("probes/")] = np.asarray(arr)
-    return out
-
-
 def summarize_probes(record: RunRecord) -> dict[str, Any]:
-    """Per-layer statistics at every probe step plus the diagnostics raised (plain JSON)."""
+    """Per-layer statistics at every probe step plus the diagnostics raised (plain JSON);
+    "probes" is None without probes, {"error": ...} when the saved ones are malformed."""
     out: dict[str, Any] = {"diagnostics": list(record.meta.get("diagnostics", []))}
-    h = probe_history(record)
-    if h is None:
+    try:
+        snaps = from_record(record)
+    except ValueError as e:
+        out["probes"] = {"error": str(e)}
+        return out
+    if not snaps:
         out["probes"] = None
         return out
-    layers = h["layers"]
+    layers = snaps[-1].layers
+
+    def column(values: list[np.ndarray | None], i: int) -> list[float | None]:
+        return _clean(np.array([v[i] for v in values if v is not None]))
+
     acts = []
-    for i, layer in enumerate(layers.get("activations", [])):
-        entry = {"layer": layer.get("label", str(i)), "kind": layer.get("kind", "")}
+    for i, layer in enumerate(layers.activations):
+        entry: dict[str, Any] = {"layer": layer.label, "kind": layer.kind}
         for stat in ("mean", "std", "saturated", "dead", "unit_spread", "nonfinite"):
-            arr = h.get(f"act/{stat}")
-            if arr is not None and arr.ndim == 2 and i < arr.shape[1]:
-                entry[stat] = _clean(arr[:, i])
-        grad = h.get("agrad/norm")
-        if grad is not None and grad.ndim == 2 and i < grad.shape[1]:
-            entry["grad_norm"] = _clean(grad[:, i])
-        slope = h.get("prelu_slope")
-        if layer.get("kind") == "prelu" and slope is not None and i < slope.shape[1]:
-            entry["prelu_slope"] = _clean(slope[:, i])
+            values = [getattr(s.act, stat) for s in snaps]
+            if all(v is not None for v in values):
+                entry[stat] = column(values, i)
+        entry["grad_norm"] = column([s.agrad.norm for s in snaps], i)
+        if layer.kind == "prelu":
+            entry["prelu_slope"] = column([s.prelu_slope for s in snaps], i)
         acts.append(entry)
     weights = []
-    for i, layer in enumerate(layers.get("weights", [])):
-        entry = {"layer": layer.get("label", str(i))}
-        for src, name in (("weight/std", "weight_std"), ("grad/norm", "grad_norm"), ("update_ratio", "update_ratio")):
-            arr = h.get(src)
-            if arr is not None and arr.ndim == 2 and i < arr.shape[1]:
-                entry[name] = _clean(arr[:, i])
-        weights.append(entry)
+    for i, layer in enumerate(layers.weights):
+        weights.append(
+            {
+                "layer": layer.label,
+                "weight_std": column([s.weight.std for s in snaps], i),
+                "grad_norm": column([s.grad.norm for s in snaps], i),
+                "update_ratio": column([s.update_ratio for s in snaps], i),
+            }
+        )
     out["probes"] = {
-        "steps": [int(s) for s in h["steps"]],
-        "every": layers.get("every"),
-        "probe_batch": layers.get("probe_batch"),
+        "steps": [s.step for s in snaps],
+        "every": snaps[-1].every,
+        "probe_batch": layers.probe_batch,
         "activations": acts,
         "weights": weights,
     }

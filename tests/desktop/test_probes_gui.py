@@ -68,7 +68,7 @@ def test_histogram_views_update_during_a_run(qtbot, screenshot_dir):
         n = len(hist.store)
         assert n >= early + 3 and len(depth.store) == len(grads.store) == n
         assert sum(r.isVisible() for r in hist.ridges) == min(n, 24)
-        with_grads = sum(1 for s in hist.store.snaps if s["grad"]["hist"][0].sum() > 0)
+        with_grads = sum(1 for s in hist.store.snaps if s.grad.hist[0].sum() > 0)
         assert with_grads >= n - 2  # all but the probe at init (and a final one after stop)
         x, y = hist.ridges[0].getData()
         assert len(x) == cfg().probes.bins and np.all(np.isfinite(y))
