@@ -28,7 +28,7 @@ class RunRecord:
     final: dict[str, float] = field(default_factory=dict)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
-    state: str = "finished"
+    state: str = RunState.FINISHED
     checkpoint: Checkpoint | None = None
 
     def summary(self) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from engine.model import build_model
 from engine.model.mlp import dropout_rng_states, set_dropout_rng_states
 from engine.model.modes import mode_dependent
 from engine.optim import apply_live_edit, build_optimizer, build_schedule
-from engine.states import RunState
+from engine.states import TERMINAL, RunState
 from engine.train.hooks import TrainerHook
 from engine.train.kernels import correct_count, l2_norm
 
@@ -250,7 +250,7 @@ class Trainer:
 
     @property
     def finished(self) -> bool:
-        return RunState(self.state).over
+        return self.state in TERMINAL
 
     def _setup_hooks(self) -> None:
         if not self._hooks_ready:
