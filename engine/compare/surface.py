@@ -94,6 +94,8 @@ def shared_surface_job(
     for partial, _idx, frac in compute_surface(evaluator, plane, n, span):
         surf = partial
         yield Progress(frac, f"{n}×{n} shared surface")
+    if surf is None:
+        raise LandscapeError("the shared surface has no points")
     paths = {r.name: project(plane, t)[0] for r, t in zip(recs, trajs)}
     ev = plane.explained_variance or (float("nan"), float("nan"))
     return SharedSurface(surf.alphas, surf.betas, surf.loss, paths, (float(ev[0]), float(ev[1])))
