@@ -46,7 +46,8 @@ class LandscapeRequest:
 
 @dataclass
 class LandscapeResult:
-    """A finished (or cancelled, then `complete` is False) surface with the path on it."""
+    """A surface with the path on it (`complete` is False only for a partial surface read back
+    from a file: a cancelled job returns no result)."""
 
     surface: Surface
     request: LandscapeRequest
