@@ -58,6 +58,11 @@ class OffscreenGLView(GLViewMixin, QWidget):
         self.static_renders = 0  # how often the static layer was drawn
         self.frames_rendered = 0
 
+    @property
+    def error_text(self) -> str:
+        """Why the view cannot draw ('' while it can): shown in the view in place of the scene."""
+        return self._error
+
     # -- the GL context ------------------------------------------------------------------
     def _ensure_context(self) -> bool:
         if self._ctx is not None:
@@ -250,7 +255,9 @@ class OffscreenGLView(GLViewMixin, QWidget):
         p = QPainter(self)
         if self._image is None:
             p.fillRect(self.rect(), Qt.GlobalColor.white)
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, f"3D view unavailable: {self._error or 'no OpenGL'}")
+            p.drawText(
+                self.rect(), Qt.AlignmentFlag.AlignCenter, f"3D view unavailable: {self.error_text or 'no OpenGL'}"
+            )
         else:
             # GL rows run bottom-up: draw the image flipped instead of copying it flipped
             p.translate(0, self.height())

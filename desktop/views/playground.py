@@ -122,7 +122,7 @@ class PlaygroundView(View):
         self.start_edit.editingFinished.connect(self._on_start_edited)
         suggested = QPushButton("Suggested")
         suggested.setToolTip("Use the function's suggested start point")
-        suggested.clicked.connect(lambda: self._apply({"start": None}))
+        suggested.clicked.connect(lambda: self.apply({"start": None}))
         row = QHBoxLayout()
         row.addWidget(self.start_edit)
         row.addWidget(suggested)
@@ -349,8 +349,9 @@ class PlaygroundView(View):
         self.status.setText(text)
 
     # -- edits -----------------------------------------------------------------------------
-    def _apply(self, updates: dict[str, Any]) -> str | None:
-        """Apply setting/racer updates; a valid change restarts the race. Returns an error or None."""
+    def apply(self, updates: dict[str, Any]) -> str | None:
+        """Apply setting/racer updates (dotted keys as `PlaygroundConfig.with_updates` takes them,
+        e.g. "steps" or "adam.optim.lr"); a valid change restarts the race. Returns an error or None."""
         try:
             data_updates = dict(updates)
             if "start" in updates and updates["start"] is None:
@@ -380,17 +381,17 @@ class PlaygroundView(View):
     def _on_setting_commit(self, key: str, value: Any) -> str | None:
         if getattr(self.cfg, key) == value:
             return None
-        return self._apply({key: value})
+        return self.apply({key: value})
 
     def _on_start_edited(self) -> None:
         text = self.start_edit.text()
         x, y = self.cfg.start_point
         if text.strip() != f"{x:g}, {y:g}":
-            err = self._apply({"start": text})
+            err = self.apply({"start": text})
             self.start_edit.setStyleSheet("border: 2px solid #D55E00;" if err else "")
 
     def _on_contour_start_clicked(self, x: float, y: float) -> None:
-        self._apply({"start": [round(x, 4), round(y, 4)]})
+        self.apply({"start": [round(x, 4), round(y, 4)]})
 
     def _commit_racer_field(self, label: str, key: str, value: Any) -> str | None:
         i = [r.label for r in self.cfg.racers].index(label)
@@ -405,7 +406,7 @@ class PlaygroundView(View):
         section, field = key.split(".", 1)
         if getattr(getattr(self.cfg.racers[i], section), field) == value:
             return None
-        return self._apply({f"{label}.{key}": value})
+        return self.apply({f"{label}.{key}": value})
 
     def _on_editor_add(self, name: str) -> None:
         labels = {r.label for r in self.cfg.racers}

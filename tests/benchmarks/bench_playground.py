@@ -97,7 +97,7 @@ def bench_frames(n: int = 60) -> int:
             w, c = time.perf_counter(), time.process_time()
             if orbit:
                 view.surface.orbit(1.0, 0.0)  # a camera drag: the cached surface is redrawn too
-            view._on_timer_frame()  # exactly what the 30 Hz timer does (50 steps/frame)
+            view.timer.timeout.emit()  # one tick of the (stopped) 30 Hz timer: a frame of 50 steps
             app.processEvents()  # one paint + one window flush, as the timer's frames get
             view.surface.makeCurrent()
             GL.glFinish()

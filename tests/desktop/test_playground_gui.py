@@ -9,6 +9,7 @@ import pytest
 pytest.importorskip("PySide6")
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QPushButton
 
 from desktop.plotting import configure_pyqtgraph
 from desktop.views.playground import PlaygroundView
@@ -48,7 +49,7 @@ def test_race_draws_surface_paths_and_contour(view, qtbot, screenshot_dir):
     qtbot.wait(200)
     assert view.cursor == 2000
     # the 3D paths hold the drawn points, lifted onto the surface
-    for item, path in zip(view.surface.paths, view.paths()):
+    for item, _path in zip(view.surface.paths, view.paths()):
         pts = item.pos
         assert len(pts) > 100 and np.all(np.isfinite(pts))
         assert pts[:, 2].min() >= 0 and pts[:, 2].max() <= 4.2
@@ -106,17 +107,18 @@ def test_editing_racers_restarts_the_race(view, qtbot):
     assert ed.error and "optim.lr" in ed.error and view.cfg.racers[0].optim.lr == 0.0005
     n = len(view.cfg.racers)
     view.editor.add_combo.setCurrentText("adamw")
-    view.editor._on_field_commit  # noqa: B018 - the editor exists
-    view._on_editor_add("adamw")
+    assert view.editor.add_combo.currentText() == "adamw"
+    add = next(b for b in view.editor.findChildren(QPushButton) if b.text() == "Add")
+    qtbot.mouseClick(add, Qt.MouseButton.LeftButton)
     assert len(view.cfg.racers) == n + 1 and view.cfg.racers[-1].label == "adamw"
     assert len(view.surface.paths) == n + 1 and view.table.rowCount() == n + 1
     view.table.selectRow(0)
-    view._on_editor_remove()
+    qtbot.mouseClick(view.editor.remove, Qt.MouseButton.LeftButton)
     assert [r.label for r in view.cfg.racers][0] == "momentum" and len(view.cfg.racers) == n
 
 
 def test_diverging_racer_is_marked(view, qtbot):
-    view._apply({"sgd.lr": 0.05})
+    view.apply({"sgd.lr": 0.05})
     assert view.wait_computed(20)
     view.seek(2000)
     assert view.table.item(0, 4).text() == "diverged"
@@ -159,9 +161,9 @@ def test_bad_start_and_function_change(view, qtbot):
     # racer diverges: on the saddle every racer stops early and the race ends by itself)
     view.settings["function"].widget.setCurrentText("quadratic")
     assert view.wait_computed(20)
-    view._apply({"steps": 200_000})
+    view.apply({"steps": 200_000})
     job, race = view.job, view.race
-    view._apply({"steps": 100})
+    view.apply({"steps": 100})
     assert not job.running and job.wait(2.0) and race.done < 200_000
     assert view.wait_computed(20) and view.available_steps() == 100
 
@@ -206,14 +208,14 @@ def test_main_window_saves_and_reopens_the_race(qtbot, tmp_path):
         assert w.show_tab("Playground")
         view = next(v for v in w.views if isinstance(v, PlaygroundView))
         assert view.wait_computed(20)
-        view._apply({"function": "himmelblau", "steps": 400})
+        view.apply({"function": "himmelblau", "steps": 400})
         assert view.wait_computed(20)
         assert w.save_session(str(tmp_path / "s.descent"))
         session = load_session(tmp_path / "s.descent")
         assert session.meta["playground"]["config"]["function"] == "himmelblau"
         assert session.arrays["playground/adam/positions"].shape == (401, 2)
         # opening it replays the race in the tab
-        view._apply({"function": "rastrigin"})
+        view.apply({"function": "rastrigin"})
         c.show_session(session, tmp_path / "s.descent")
         assert view.replay is not None and view.cfg.function == "himmelblau"
     finally:
@@ -350,4 +352,4 @@ def test_a_failing_gl_render_is_shown_as_a_message_not_a_crash(qtbot, monkeypatc
     v.show()
     qtbot.waitExposed(v)
     img = v.grab().toImage()  # paints without raising
-    assert "glDrawArrays failed" in v._error and isinstance(img, QImage) and not img.isNull()
+    assert "glDrawArrays failed" in v.error_text and isinstance(img, QImage) and not img.isNull()
