@@ -109,17 +109,19 @@ def probe_share(epochs: int) -> tuple[float, list[float]]:
     hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
     spent = [0.0]
     per_probe: list[float] = []
+    probed = [False]  # whether the current step is probed: the hook probes step k when (k + 1) % every == 0
     for name in ("on_start", "before_step", "after_step", "on_finish"):
         orig = getattr(hook, name)
 
         def timed(*a, _orig=orig, _name=name):
-            probing = hook._probing
+            if _name == "before_step":
+                probed[0] = (a[0].step + 1) % hook.every == 0
             t0, c0 = time.perf_counter(), _cpu_clock()
             _orig(*a)
             spent[0] += time.perf_counter() - t0
-            if _name == "before_step" and hook._probing:
+            if _name == "before_step" and probed[0]:
                 per_probe.append(_cpu_clock() - c0)
-            elif _name == "after_step" and probing:
+            elif _name == "after_step" and probed[0]:
                 per_probe[-1] += _cpu_clock() - c0
 
         setattr(hook, name, timed)
@@ -158,7 +160,7 @@ def _bare(epochs: int, writer=None, validate: bool = False) -> tuple[float, int,
             steps += 1
             if writer is not None and steps % EVERY == 0:
                 outs = []
-                hs = [m.register_forward_hook(lambda _m, _i, o: outs.append(o.detach())) for _, m in acts]
+                hs = [m.register_forward_hook(lambda _m, _i, o, outs=outs: outs.append(o.detach())) for _, m in acts]
                 with torch.no_grad():
                     model(xp)
                 for h in hs:
