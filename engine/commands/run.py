@@ -53,7 +53,7 @@ def main(args: argparse.Namespace) -> int:
                     trainer.step, f"epoch {trainer.epoch} loss {last['train_loss']:.4f} val acc {last['val_acc']:.3f}"
                 )
     except KeyboardInterrupt:
-        trainer.state = "stopped"
+        trainer.stop()
     if bar is not None:
         bar.update(
             trainer.total_steps if trainer.state == "finished" else trainer.step,
