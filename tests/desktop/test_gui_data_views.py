@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QFileDialog, QPushButton
 
 from desktop.controller import AppController
 from desktop.plotting import configure_pyqtgraph
@@ -36,6 +38,12 @@ def _show(qtbot, view, w=1000, h=620):
     qtbot.waitExposed(view)
 
 
+def _click(qtbot, view, text: str) -> None:
+    """Click the view's push button labelled `text`, as a user would."""
+    button = next(b for b in view.findChildren(QPushButton) if b.text() == text)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
 def test_data_view_whitening_before_after(qtbot, screenshot_dir):
     configure_pyqtgraph()
     from desktop.views.data_view import DataView
@@ -59,7 +67,7 @@ def test_data_view_whitening_before_after(qtbot, screenshot_dir):
     _save(v, screenshot_dir, "data_view_moons_standardize.png")
 
 
-def test_data_view_reports_a_bad_file_in_one_line(qtbot, tmp_path):
+def test_data_view_reports_a_bad_file_in_one_line(qtbot, tmp_path, monkeypatch):
     from desktop.views.data_view import DataView
 
     bad = tmp_path / "bad.csv"
@@ -68,7 +76,8 @@ def test_data_view_reports_a_bad_file_in_one_line(qtbot, tmp_path):
     v = DataView(c)
     _show(qtbot, v)
     qtbot.waitUntil(lambda: v.report is not None, timeout=10000)
-    v._use("csv", str(bad))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *_a, **_k: (str(bad), ""))
+    _click(qtbot, v, "Open CSV…")
     qtbot.waitUntil(lambda: "no label column" in v.summary.text(), timeout=10000)
     assert str(bad) in v.summary.text() and v.report is None
     assert c.config.data.name == "csv" and c.config.data.path == str(bad)
@@ -103,7 +112,7 @@ def test_augment_preview_grid(qtbot, screenshot_dir):
     px = _save(v, screenshot_dir, "augment_preview_digits.png")
     assert px.std() > 20
     first = p.augmented.copy()
-    v._on_resample_clicked()
+    _click(qtbot, v, "New random draw")
     qtbot.waitUntil(lambda: v.preview is not p, timeout=10000)
     assert not np.array_equal(v.preview.augmented, first)
     c.set_field("data.name", "moons")
