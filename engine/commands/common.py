@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from engine.config import ConfigError, ExperimentConfig, parse_set_args
+from engine.config import MAX_CONFIG_JSON_BYTES, ConfigError, ExperimentConfig, parse_set_args
 
 
 class CommandError(Exception):
@@ -17,14 +17,16 @@ def load_config(config_path: str | None, sets: list[str] | None) -> ExperimentCo
     cfg = ExperimentConfig()
     if config_path:
         p = Path(config_path)
-        if not p.is_file():
+        if not p.is_file():  # also refuses devices and FIFOs, which could block or never end
             raise CommandError(f"{p}: no such config file")
         try:
-            cfg = ExperimentConfig.from_json(p.read_text())
+            with p.open("rb") as f:
+                text = f.read(MAX_CONFIG_JSON_BYTES + 1)  # from_json refuses more than the limit
+            cfg = ExperimentConfig.from_json(text)
+        except OSError as e:
+            raise CommandError(f"{p}: cannot read ({e.strerror or e})") from None
         except ConfigError as e:
             raise CommandError(f"{p}: {e}") from None
-        except UnicodeDecodeError:
-            raise CommandError(f"{p}: not a text file") from None
     try:
         return cfg.with_updates(parse_set_args(sets or []))
     except ConfigError as e:
