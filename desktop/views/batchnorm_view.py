@@ -12,12 +12,11 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLay
 
 from desktop.plotting import color, style_plot
 from desktop.views.base import View
+from engine.batchnorm.snapshot import LAYER_STATS, UNIT_STATS, BatchNormSnapshot, expected_gap, from_record
 from engine.events import Event, Payload
-from engine.batchnorm import expected_gap
 
-TOPIC = "batchnorm"
 BATCH, RUNNING = "#D55E00", "#0072B2"
-KEYS = ("batch_mean", "batch_var", "running_mean", "running_var", "mean_gap", "var_ratio")
+KEYS = (*UNIT_STATS, *LAYER_STATS)
 OFF_TEXT = (
     "Batch norm is off: set model.batch_norm to 'before' or 'after' the activation (every hidden layer), "
     "or choose it per hidden layer with model.batch_norm_layers (e.g. before,off),"
@@ -121,22 +120,29 @@ class BatchNormView(View):
 
     def handle_events(self, events: list[Event]) -> None:
         for e in events:
-            if not isinstance(e, Payload) or e.topic != TOPIC:
+            if isinstance(e, Payload) and e.topic == "batchnorm":
+                e = BatchNormSnapshot.from_payload(e)
+            if not isinstance(e, BatchNormSnapshot):
                 continue
             if e.run_id != self.run_id:
                 self._reset(e.run_id)
-            d = e.data
-            if d["kind"] == "steps":
-                if d.get("layers"):
-                    self.layer_names = [str(n) for n in d["layers"]]
-                self.blocks["steps"].append(np.asarray(d["steps"], dtype=np.float64))
-                for k in KEYS:
-                    self.blocks[k].append(np.asarray(d[k]))
-            else:
-                self.epochs.append((d["epoch"], d["val_acc_running"], d["val_acc_batch"]))
-            self._dirty = True
+            self.add(e)
         if self._dirty:
             self._redraw()
+
+    def add(self, snap: BatchNormSnapshot) -> None:
+        """One snapshot's step samples and epoch rows, live or replayed."""
+        if snap.layers:
+            self.layer_names = list(snap.layers)
+        if snap.batch_size:
+            self.batch_size = snap.batch_size
+        if len(snap.steps):
+            self.blocks["steps"].append(snap.steps.astype(np.float64))
+            for k in KEYS:
+                self.blocks[k].append(getattr(snap, k))
+        for row in snap.epochs:
+            self.epochs.append((row[0], row[2], row[4]))  # epoch, accuracy with running / batch statistics
+        self._dirty = True
 
     def _arrays(self) -> dict[str, np.ndarray]:
         out = {}
@@ -197,17 +203,17 @@ class BatchNormView(View):
     # -- sessions -------------------------------------------------------------------------
     def load_session(self, session) -> None:
         for rec in session.runs:
-            if "batchnorm/steps" not in rec.arrays:
+            try:
+                snaps = from_record(rec)
+            except ValueError as e:  # a malformed file: the rest of the session still shows
+                self.controller.notice.emit(f"{rec.name}: the saved batch-norm statistics cannot be read: {e}", "error")
+                continue
+            if not snaps:
                 continue
             self._reset(rec.name)
-            meta = rec.meta.get(TOPIC, {})
-            self.batch_size = int(meta.get("batch_size", rec.config.train.batch_size))
-            self.layer_names = [str(n) for n in meta.get("layers", [])]
-            self.blocks["steps"] = [rec.arrays["batchnorm/steps"].astype(np.float64)]
-            for k in KEYS:
-                self.blocks[k] = [rec.arrays[f"batchnorm/{k}"]]
-            ep = rec.arrays.get("batchnorm/epochs")
-            self.epochs = [(r[0], r[2], r[4]) for r in ep] if ep is not None else []
+            self.batch_size = rec.config.train.batch_size
+            for s in snaps:
+                self.add(s)
             self._redraw()
             return
 

@@ -9,7 +9,10 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayo
 
 from desktop.plotting import GrowingArray, IncrementalEMA, nice_ceiling, style_plot
 from desktop.views.base import View
-from engine.events import EpochEnd, Event, Payload, StepBatch
+from engine.diagnostics.checks import Diagnostic
+from engine.diagnostics.snapshot import DiagnosticSnapshot
+from engine.diagnostics.snapshot import from_record as diagnostics_of
+from engine.events import EpochEnd, Event, Payload, StepBatch, series_events
 
 TRAIN, VAL, STEP = "#0072B2", "#D55E00", "#9fb7d0"
 MARKER_COLORS = {"error": "#D55E00", "warning": "#E69F00", "info": "#009E73"}
@@ -176,23 +179,25 @@ class CurvesView(View):
             self.p_loss.removeItem(m)
         self.markers = []
 
-    def _add_diagnostic(self, d: dict) -> None:
-        if d.get("level") == "info" and d.get("kind") == "initial_loss":
+    def _add_diagnostic(self, d: Diagnostic) -> None:
+        if d.level == "info" and d.kind == "initial_loss":
             return  # the expected case: no marker
-        label = str(d.get("kind", "")).replace("_", " ")
-        if d.get("layer"):
-            label += f" ({d['layer']})"
-        self.add_marker(float(d.get("step", 0)), label, str(d.get("level", "warning")), str(d.get("message", "")))
+        label = d.kind.replace("_", " ")
+        if d.layer:
+            label += f" ({d.layer})"
+        self.add_marker(float(d.step), label, d.level, d.message)
 
     def handle_events(self, events: list[Event]) -> None:
         changed = self._dirty
         for e in events:
             if e.run_id != self.run_id:
                 continue
+            if isinstance(e, Payload) and e.topic == "diagnostics":
+                e = DiagnosticSnapshot.from_payload(e)
             if self.run.add(e):
                 changed = True
-            elif isinstance(e, Payload) and e.topic == "diagnostics":
-                self._add_diagnostic(e.data)
+            elif isinstance(e, DiagnosticSnapshot):
+                self._add_diagnostic(e.finding)
         self._dirty = changed
         self.redraw_if_due()  # visible only, at most every MIN_REDRAW_S (View)
 
@@ -204,24 +209,22 @@ class CurvesView(View):
             return
         rec = session.runs[0]
         self.run_id = ""
-        self.show_series(rec.series)
         self.clear_markers()
-        for d in rec.meta.get("diagnostics", []) or []:
-            if isinstance(d, dict):
-                self._add_diagnostic(d)
+        try:
+            self.show_series(rec.series)
+            found = diagnostics_of(rec)
+        except ValueError as e:  # a malformed file: the rest of the session still shows
+            self.controller.notice.emit(f"{rec.name}: the saved curves cannot be read: {e}", "error")
+            return
+        for s in found:
+            self._add_diagnostic(s.finding)
 
     def show_series(self, series: dict[str, np.ndarray]) -> None:
-        """Replay a saved run's full-resolution series."""
+        """Replay a saved run's full-resolution series (the events that drew them live);
+        raises ValueError for malformed series."""
         r = RunCurves(self.alpha)
-        loss = series.get("step/loss", np.zeros(0))
-        r.step.extend(np.arange(1, len(loss) + 1))
-        r.loss.extend(loss)
-        r.lr.extend(series.get("step/lr", np.zeros(0)))
-        r.grad_norm.extend(series.get("step/grad_norm", np.zeros(0)))
-        r.loss_ema.extend(loss)
-        r.epoch_step.extend(series.get("epoch/step", np.zeros(0)))
-        for k in r.epoch:
-            r.epoch[k].extend(series.get(f"epoch/{k}", np.zeros(0)))
+        for e in series_events("", series):
+            r.add(e)
         self.run = r
         self._epochs_drawn = -1
         self._redraw()

@@ -12,9 +12,9 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from desktop.plotting import color, style_plot
 from desktop.views.base import View
+from engine.boundary.snapshot import BoundaryPoints, BoundarySnapshot, from_payload, from_record
 from engine.events import Event, Payload
 
-TOPIC = "decision_boundary"
 STRENGTH = 0.6  # how much of the class colour tints the background at full confidence
 
 
@@ -71,16 +71,18 @@ class DecisionBoundaryView(View):
     def handle_events(self, events: list[Event]) -> None:
         latest_grid = None
         for e in events:
-            if not isinstance(e, Payload) or e.topic != TOPIC:
+            if isinstance(e, Payload) and e.topic == "decision_boundary":
+                e = from_payload(e)
+            if not isinstance(e, (BoundaryPoints, BoundarySnapshot)):
                 continue
             if e.run_id != self.run_id:
-                if e.data.get("kind") != "points":
+                if not isinstance(e, BoundaryPoints):
                     continue
                 self.run_id = e.run_id
-            if e.data["kind"] == "points":
-                self._set_points(e.data)
+            if isinstance(e, BoundaryPoints):
+                self._set_points(e)
             else:
-                latest_grid = e.data  # only the newest grid of a batch is drawn
+                latest_grid = e  # only the newest grid of a batch is drawn
         if latest_grid is not None:
             self._pending_grid = latest_grid
             self._dirty = True
@@ -89,7 +91,7 @@ class DecisionBoundaryView(View):
     def redraw(self) -> None:
         g, self._pending_grid = getattr(self, "_pending_grid", None), None
         if g is not None:
-            self._set_grid(g["probs"], g["extent"], g.get("step", 0), g.get("epoch", 0))
+            self._set_grid(g)
         self._mark_drawn()
 
     def on_run_started(self, run_id: str, config) -> None:
@@ -100,15 +102,15 @@ class DecisionBoundaryView(View):
             self.info.setText(f"The decision boundary is drawn for 2D data sets; '{config.data.name}' is not one.")
 
     # -- drawing --------------------------------------------------------------------------
-    def _set_points(self, d: dict) -> None:
+    def _set_points(self, d: BoundaryPoints) -> None:
         for it in self.train_items + self.val_items:
             self.plot.removeItem(it)
         self.legend.clear()
         self.train_items, self.val_items = [], []
-        names = d.get("class_names") or [str(k) for k in range(d["n_classes"])]
-        for k in range(int(d["n_classes"])):
-            tr = d["x_train"][d["y_train"] == k]
-            va = d["x_val"][d["y_val"] == k]
+        names = d.class_names
+        for k in range(d.n_classes):
+            tr = d.x_train[d.y_train == k]
+            va = d.x_val[d.y_val == k]
             a = pg.ScatterPlotItem(
                 tr[:, 0],
                 tr[:, 1],
@@ -126,28 +128,31 @@ class DecisionBoundaryView(View):
             pg.ScatterPlotItem(size=7, brush=pg.mkBrush(200, 200, 200), pen=pg.mkPen("w", width=1.6)),
             "validation (white ring)",
         )
-        self.extent = tuple(d["extent"])
+        self.extent = d.extent
         x0, x1, y0, y1 = self.extent
         self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
 
-    def _set_grid(self, probs: np.ndarray, extent, step: int, epoch: int) -> None:
-        rgb = probs_to_rgb(probs)  # (rows=y, cols=x, 3)
+    def _set_grid(self, g: BoundarySnapshot) -> None:
+        rgb = probs_to_rgb(g.probs)  # (rows=y, cols=x, 3)
         self.image.setImage(np.ascontiguousarray(rgb.transpose(1, 0, 2)), autoLevels=False, levels=(0, 255))
-        x0, x1, y0, y1 = extent
+        x0, x1, y0, y1 = g.extent
         self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         self.grids_drawn += 1
-        self.last_step = int(step)
+        self.last_step = g.step
         self.info.setText(
-            f"{self.run_id}: step {step}, epoch {epoch} — colour: the predicted class, "
+            f"{self.run_id}: step {g.step}, epoch {g.epoch} — colour: the predicted class, "
             f"faded where the classifier is unsure; filled points: training, white rings: validation."
         )
 
     # -- sessions -------------------------------------------------------------------------
     def load_session(self, session) -> None:
         for rec in session.runs:
-            probs = rec.arrays.get(f"{TOPIC}/probs")
-            meta = rec.meta.get(TOPIC)
-            if probs is None or not meta:
+            try:
+                grids = from_record(rec)
+            except ValueError as e:  # a malformed file: the rest of the session still shows
+                self.controller.notice.emit(f"{rec.name}: the saved decision boundary cannot be read: {e}", "error")
+                continue
+            if not grids:
                 continue
             from engine.data import load_data
 
@@ -158,16 +163,6 @@ class DecisionBoundaryView(View):
                 data = None
             self.run_id = rec.name
             if data is not None:
-                self._set_points(
-                    {
-                        "extent": meta["extent"],
-                        "n_classes": data.n_classes,
-                        "class_names": data.class_names,
-                        "x_train": data.x_train.numpy(),
-                        "y_train": data.y_train.numpy(),
-                        "x_val": data.x_val.numpy(),
-                        "y_val": data.y_val.numpy(),
-                    }
-                )
-            self._set_grid(probs, meta["extent"], meta.get("step", 0), int(rec.final.get("epochs", 0)))
+                self._set_points(BoundaryPoints.of(rec.name, data, grids[-1].extent))
+            self._set_grid(grids[-1])
             return

@@ -24,7 +24,9 @@ from desktop.plotting import GrowingArray, style_plot
 from desktop.views.base import View
 from desktop.views.log_axis import log_plot
 from engine.diagnostics import check_initial_loss, initial_loss, overfit_tiny_subset
-from engine.events import Event, Payload, StepBatch
+from engine.diagnostics.snapshot import DiagnosticSnapshot
+from engine.diagnostics.snapshot import from_record as diagnostics_of
+from engine.events import Event, Payload, StepBatch, series_events
 
 LEVEL_COLORS = {"info": "#009E73", "warning": "#E69F00", "error": "#D55E00"}
 COLUMNS = ["step", "epoch", "level", "kind", "layer", "message"]
@@ -121,23 +123,31 @@ class DiagnosticsView(View):
             if e.run_id != self.run_id:
                 continue
             if isinstance(e, Payload) and e.topic == "diagnostics":
-                self.add_finding(e.data)
-            elif isinstance(e, StepBatch):
-                self.step.extend(e.steps)
-                self.loss.extend(e.loss)
-                self._dirty = True
+                e = DiagnosticSnapshot.from_payload(e)
+            self._add_event(e)
         self.redraw_if_due()
+
+    def _add_event(self, e: Event) -> None:
+        """A finding or a step batch, live or replayed."""
+        if isinstance(e, DiagnosticSnapshot):
+            self.add_finding(e.finding.to_json())
+        elif isinstance(e, StepBatch):
+            self.step.extend(e.steps)
+            self.loss.extend(e.loss)
+            self._dirty = True
 
     def load_session(self, session) -> None:
         if not session.runs:
             return
         rec = session.runs[0]
         self.on_run_started("", rec.config)
-        loss = rec.series.get("step/loss", np.zeros(0))
-        self.step.extend(np.arange(1, len(loss) + 1))
-        self.loss.extend(loss)
-        for d in rec.meta.get("diagnostics", []):
-            self.add_finding(d)
+        try:
+            replay = [e for e in series_events("", rec.series) if isinstance(e, StepBatch)] + diagnostics_of(rec)
+        except ValueError as e:  # a malformed file: the rest of the session still shows
+            self.controller.notice.emit(f"{rec.name}: the saved diagnostics cannot be read: {e}", "error")
+            replay = []
+        for event in replay:
+            self._add_event(event)
         self.redraw()
 
     # -- findings ----------------------------------------------------------------------------------

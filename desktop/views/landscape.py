@@ -40,6 +40,7 @@ from engine.landscape.directions import KINDS, Plane
 from engine.landscape.hook import TOPIC_SHARPNESS, TOPIC_SNAPSHOTS
 from engine.landscape.params import LandscapeError
 from engine.landscape.projection import project
+from engine.landscape.snapshot import LandscapeSnapshot, from_record
 from engine.landscape.surface import Surface
 from engine.landscape.trajectory import TrajectoryBuffer
 
@@ -191,18 +192,10 @@ class LandscapeView(View):
         for e in events:
             if e.run_id != self.run_id or not self.run_id:
                 continue
-            if isinstance(e, Payload) and e.topic == TOPIC_SNAPSHOTS:
-                params = np.asarray(e.data["params"], dtype=np.float32)
-                if self.traj is None:
-                    cfg = self.controller.config.landscape
-                    self.traj = TrajectoryBuffer(params.shape[1], 1, cfg.max_snapshots)
-                for step, row in zip(np.asarray(e.data["steps"]).tolist(), params):
-                    self.traj.add(int(step), row)
-                new_rows += len(params)
-            elif isinstance(e, Payload) and e.topic == TOPIC_SHARPNESS:
-                self.sharp.append((float(e.data["epoch"]), float(e.data["value"]), float(e.data["two_over_lr"])))
-                s = np.asarray(self.sharp)
-                self.side.set_sharpness(s[:, 0], s[:, 1], s[:, 2])
+            if isinstance(e, Payload) and e.topic in (TOPIC_SNAPSHOTS, TOPIC_SHARPNESS):
+                e = LandscapeSnapshot.from_payload(e)
+            if isinstance(e, LandscapeSnapshot):
+                new_rows += self._add_snapshot(e, self.controller.config.landscape.max_snapshots)
             elif isinstance(e, EpochEnd):
                 self.epochs_seen = e.epoch
                 every = self.controller.config.landscape.refresh_epochs
@@ -231,6 +224,19 @@ class LandscapeView(View):
                     self._auto_refresh()
                 elif not self._refresh_timer.isActive():
                     self._refresh_timer.start(int(wait * 1000) + 1)
+
+    def _add_snapshot(self, snap: LandscapeSnapshot, capacity: int) -> int:
+        """A snapshot's path rows and sharpness estimates, live or replayed; the rows added."""
+        if len(snap.steps):
+            if self.traj is None:
+                self.traj = TrajectoryBuffer(snap.params.shape[1], 1, capacity)
+            for step, row in zip(snap.steps.tolist(), snap.params):
+                self.traj.add(int(step), row)
+        if len(snap.sharpness):
+            self.sharp.extend(zip(snap.sharpness[:, 0], snap.sharpness[:, 2], snap.two_over_lr))
+            s = np.asarray(self.sharp, dtype=np.float64)
+            self.side.set_sharpness(s[:, 0], s[:, 1], s[:, 2])
+        return len(snap.steps)
 
     def _auto_refresh(self) -> None:
         self._refresh_timer.stop()
@@ -375,16 +381,13 @@ class LandscapeView(View):
         rec = self.session_record
         if res is None and rec is not None:
             res = stored_result(rec, "surface") or stored_result(rec, "shared")
-        if rec is not None and "landscape/trajectory" in rec.arrays:
-            tr = np.asarray(rec.arrays["landscape/trajectory"], dtype=np.float32)
-            st = np.asarray(rec.arrays.get("landscape/trajectory_steps", np.arange(len(tr))))
-            self.traj = TrajectoryBuffer(tr.shape[1], 1, max(len(tr), 8))
-            for s_, row in zip(st.tolist(), tr):
-                self.traj.add(int(s_), row)
-        if rec is not None and "landscape/sharpness" in rec.arrays:
-            sh = np.asarray(rec.arrays["landscape/sharpness"])
-            if sh.ndim == 2 and len(sh):
-                self.side.set_sharpness(sh[:, 0], sh[:, 2], 2.0 / sh[:, 3])
+        try:
+            snaps = from_record(rec) if rec is not None else []
+        except ValueError as e:  # a malformed file: the rest of the session still shows
+            self.status.setText(f"{rec.name}: the saved path cannot be read: {e}")
+            snaps = []
+        for snap in snaps:
+            self._add_snapshot(snap, max(len(snap.steps), 8))  # the saved path whole
         line = None
         if rec is not None and "landscape/line/init/t" in rec.arrays:
             line = {k: np.asarray(rec.arrays[f"landscape/line/init/{k}"]) for k in ("t", "loss")}

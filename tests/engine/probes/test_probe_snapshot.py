@@ -3,6 +3,7 @@ from a session record without loss, and a malformed record is refused by name.""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from engine.events import EventChannel, Payload
 from engine.experiment import build_trainer
 from engine.probes.layers import ProbedLayer
 from engine.probes.snapshot import GROUPS, LayerStats, ProbedLayers, ProbeSnapshot, from_record, to_record
-from engine.session import RunRecord, Session, load_session
+from engine.session import RunRecord, load_session
 from engine.session.archive import session_to_members
 from engine.session.record import record_of
 
@@ -132,13 +133,8 @@ def test_a_session_saved_before_the_snapshot_types_opens_and_saves_identically()
     saved = {k: v for k, v in rec.arrays.items() if k.startswith("probes/")}
     assert arrays.keys() == saved.keys()
     # Written back, the session's members are byte for byte the ones it was read from.
-    rebuilt = RunRecord(
-        rec.name, rec.config, rec.series, rec.final, {**rec.arrays, **arrays}, {**rec.meta, **meta}, rec.state
-    )
-    rebuilt.checkpoint = rec.checkpoint
-    again = Session(
-        [rebuilt], session.arrays, session.meta, session.format_version, session.app_version, session.created
-    )
+    rebuilt = dataclasses.replace(rec, arrays={**rec.arrays, **arrays}, meta={**rec.meta, **meta})
+    again = dataclasses.replace(session, runs=[rebuilt])
     assert session_to_members(again) == session_to_members(session)
 
 
