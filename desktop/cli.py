@@ -7,8 +7,12 @@ only for `descent`, `descent open` and `--screenshot`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 from engine.commands.common import CommandError
 from engine.config import ConfigError
@@ -61,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             p = argparse.ArgumentParser(prog=f"descent {name}", description=mod.HELP)
             mod.add_arguments(p)
             args = p.parse_args(argv[1:])
-            return int(mod.main(args) or 0)
+            with _sigterm_unwinds():
+                return int(mod.main(args) or 0)
         if argv and argv[0] == "open":
             p = argparse.ArgumentParser(prog="descent open", description="open a session file in the window")
             p.add_argument("file")
@@ -89,7 +94,28 @@ def main(argv: list[str] | None = None) -> int:
     except (CommandError, ConfigError) as e:
         return _fail(str(e))
     except KeyboardInterrupt:
+        print("descent: interrupted", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """SIGTERM raises SystemExit(143) in the main thread, so that every `finally` and the
+    atomic writes' clean-up run (the default action ends the process on the spot, leaving
+    temporary files behind). The previous handler is restored afterwards."""
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        print("descent: terminated (SIGTERM)", file=sys.stderr)
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

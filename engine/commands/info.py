@@ -8,6 +8,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from engine.commands.common import CommandError
 from engine.session import Session, SessionError, load_session
 
@@ -60,9 +62,63 @@ def _comparison_section(session: Session) -> tuple[str, Any] | None:
 SESSION_SECTIONS.append(_comparison_section)
 
 
+SUMMARIZE_ABOVE = 100_000
+"""A series longer than this is summarized in `info` (its length, first, last, min, max)..."""
+LISTED_VALUES = 1_000_000
+"""... and so is every series after this many values of a session were listed (without --full)."""
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="session file (.descent)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help=f"list every value of every series (otherwise a series of more than {SUMMARIZE_ABOVE:,} values, "
+        f"or beyond {LISTED_VALUES:,} values in all, is summarized)",
+    )
+
+
+def _series_entry(values: np.ndarray, listed: bool) -> Any:
+    """A series as a list of floats, or its summary: {length, first, last, min, max} (NaN-aware)."""
+    if listed:
+        return values.astype(float).tolist()
+    v = values.astype(np.float64, copy=False)
+    finite = v[np.isfinite(v)]
+    return {
+        "summarized": True,
+        "length": int(v.size),
+        "first": float(v[0]) if v.size else None,
+        "last": float(v[-1]) if v.size else None,
+        "min": float(finite.min()) if finite.size else None,
+        "max": float(finite.max()) if finite.size else None,
+    }
+
+
+def _run_entry(record: Any, budget: list[int] | None) -> dict[str, Any]:
+    """What RunRecord.summary gives, with long series summarized unless budget is None (--full)."""
+    metrics = {}
+    for k, v in record.series.items():
+        listed = budget is None or (v.size <= SUMMARIZE_ABOVE and v.size <= budget[0])
+        if listed and budget is not None:
+            budget[0] -= v.size
+        metrics[k] = _series_entry(v, listed)
+    return {
+        "name": record.name,
+        "state": str(record.state),
+        "config": record.config.model_dump(mode="json"),
+        "metrics": metrics,
+        "final": dict(record.final),
+    }
+
+
+def _section(path: str, what: str, fn: Callable[[Any], Any], arg: Any) -> Any:
+    """A feature's section; a malformed member it reads is a one-line error naming the file."""
+    try:
+        return fn(arg)
+    except (ValueError, TypeError, KeyError, IndexError) as e:
+        text = " ".join(str(e).split())[:200]
+        raise CommandError(f"{path}: cannot describe {what}: {type(e).__name__}: {text}") from None
 
 
 def _clean(x: Any) -> Any:
@@ -76,12 +132,15 @@ def _clean(x: Any) -> Any:
     return x
 
 
-def describe(session: Session) -> dict[str, Any]:
+def describe(session: Session, full: bool = False, path: str = "session") -> dict[str, Any]:
+    """The session as JSON-able data; long series are summarized unless full. Raises
+    CommandError naming `path` when a feature's data in it is malformed."""
     runs = []
+    budget = None if full else [LISTED_VALUES]
     for r in session.runs:
-        entry = r.summary()
+        entry = _run_entry(r, budget)
         for section in RUN_SECTIONS:
-            entry.update(section(r))
+            entry.update(_section(path, f"run '{r.name}'", section, r))
         runs.append(entry)
     out: dict[str, Any] = {
         "format_version": session.format_version,
@@ -90,7 +149,7 @@ def describe(session: Session) -> dict[str, Any]:
         "runs": runs,
     }
     for session_section in SESSION_SECTIONS:
-        item = session_section(session)
+        item = _section(path, "the session", session_section, session)
         if item is not None:
             out[item[0]] = item[1]
     return _clean(out)
@@ -101,7 +160,7 @@ def main(args: argparse.Namespace) -> int:
         session = load_session(args.file)
     except SessionError as e:
         raise CommandError(str(e)) from None
-    info = describe(session)
+    info = describe(session, full=args.full, path=args.file)
     if args.json:
         print(json.dumps(info))
         return 0

@@ -6,10 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from engine.atomic import output_path_problem
 from engine.commands.common import CommandError, ProgressBar, load_config
 from engine.events import EpochEnd, Event
 from engine.experiment import build_trainer
 from engine.session import Session, SessionError, capture_checkpoint, record_of, save_session
+from engine.states import RunState
 
 HELP = "train headless and write a session file"
 
@@ -26,13 +28,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="session file to write (.descent)")
     p.add_argument("--name", default="run", help="name of the run inside the session")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--save-on-interrupt",
+        action="store_true",
+        help="on Ctrl-C (SIGINT), save the stopped run to --out (by default the file is left as it was; exit 130)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.set)
+    problem = output_path_problem(args.out)  # before training: its result must not be lost
+    if problem is not None:
+        raise CommandError(f"--out {args.out!r}: {problem}")
     out = Path(args.out)
-    if not out.parent.exists():
-        raise CommandError(f"{out}: folder {out.parent} does not exist")
     try:
         trainer = build_trainer(config, run_id=args.name)
     except (ValueError, RuntimeError, OSError) as e:
@@ -45,7 +53,8 @@ def main(args: argparse.Namespace) -> int:
             last.update(e.metrics)
 
     trainer.emit = on_event
-    trainer.state = "running"
+    trainer.state = RunState.RUNNING
+    interrupted = False
     try:
         while trainer.train_step():
             if bar is not None and trainer.step % 20 == 0:
@@ -53,19 +62,35 @@ def main(args: argparse.Namespace) -> int:
                     trainer.step, f"epoch {trainer.epoch} loss {last['train_loss']:.4f} val acc {last['val_acc']:.3f}"
                 )
     except KeyboardInterrupt:
-        trainer.stop()
+        interrupted = True
+        if args.save_on_interrupt:
+            trainer.stop()
     if bar is not None:
         bar.update(
             trainer.total_steps if trainer.state == "finished" else trainer.step,
             f"epoch {trainer.epoch} loss {last['train_loss']:.4f} val acc {last['val_acc']:.3f}",
         )
         bar.close()
+    if interrupted and not args.save_on_interrupt:
+        print(
+            f"descent: interrupted at step {trainer.step} of {trainer.total_steps}: nothing saved, {out} left as it "
+            "was (--save-on-interrupt saves the stopped run)",
+            file=sys.stderr,
+        )
+        return 130
     record = record_of(trainer, args.name)
     record.checkpoint = capture_checkpoint(trainer)  # weights + optimizer state: the run can be continued
     try:
         save_session(Session(runs=[record]), out)
     except SessionError as e:
         raise CommandError(str(e)) from None
+    if interrupted:
+        print(
+            f"descent: interrupted at step {trainer.step} of {trainer.total_steps}: the stopped run was saved to "
+            f"{out} (it can be continued)",
+            file=sys.stderr,
+        )
+        return 130
     if trainer.state == "diverged":
         print(f"descent: run diverged: {trainer.message} (session written to {out})", file=sys.stderr)
         return 1

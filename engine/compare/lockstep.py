@@ -18,8 +18,8 @@ from engine.config import ExperimentConfig
 from engine.data import DataBundle, load_data
 from engine.events import Event, RunFinished
 from engine.experiment import build_trainer
-from engine.session.checkpoint import capture_checkpoint
-from engine.session.record import RunRecord, record_of
+from engine.session.checkpoint import capture_checkpoint, record_of
+from engine.session.record import RunRecord
 from engine.states import RunState
 from engine.train.trainer import Trainer
 

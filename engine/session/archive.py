@@ -27,7 +27,6 @@ import math
 import os
 import re
 import stat
-import tempfile
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,10 +35,10 @@ from typing import Any
 import numpy as np
 
 from engine import __version__
+from engine.atomic import atomic_write, output_path_problem
 from engine.config import ConfigError, ExperimentConfig
 from engine.safe_json import loads_limited
-from engine.session.checkpoint import Checkpoint
-from engine.session.record import RunRecord, Session
+from engine.session.record import Checkpoint, RunRecord, Session
 from engine.states import RunState
 
 FORMAT_NAME = "descent-session"
@@ -63,10 +62,6 @@ MAX_NPY_HEADER = 10_000
 """Longest npy header read (numpy's own default limit)."""
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # member timestamps: saving twice gives identical bytes
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
-
-
-_UMASK = os.umask(0)  # read once at import (os.umask is process-wide: never toggle it later)
-os.umask(_UMASK)
 
 
 class SessionError(Exception):
@@ -127,18 +122,15 @@ def session_to_members(session: Session) -> dict[str, bytes]:
 
 
 def save_session(session: Session, path: str | os.PathLike) -> Path:
-    """Write atomically: a temporary file in the same folder, then a rename."""
+    """Write atomically (engine.atomic: a temporary file in the same folder, removed on any
+    failure, then a rename); raises SessionError naming the file."""
     path = Path(path)
     members = session_to_members(session)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise SessionError(f"{path}: folder {folder} does not exist")
+    problem = output_path_problem(path)
+    if problem is not None:
+        raise SessionError(f"{path}: {problem}")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as e:
-        raise SessionError(f"{path}: cannot write there ({e.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_write(path) as f:
             with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as z:
                 for name in ["manifest.json"] + sorted(n for n in members if n != "manifest.json"):
                     info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
@@ -149,18 +141,8 @@ def save_session(session: Session, path: str | os.PathLike) -> Path:
                     )
                     info.external_attr = 0o644 << 16
                     z.writestr(info, members[name])
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a session is an ordinary file
-        os.replace(tmp, path)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, OSError):
-            raise SessionError(f"{path}: cannot write ({e.strerror or e})") from None
-        raise
+    except OSError as e:
+        raise SessionError(f"{path}: cannot write ({e.strerror or e})") from None
     return path
 
 

@@ -5,38 +5,29 @@ pickle): weights and buffers, optimizer state, learning-rate schedule, the batch
 (the epoch's permutation, the position in it and the batch generator's state), the
 augmentation and dropout generators, the run's own global random state, the running sums
 of the current epoch, the last good weights and every hook's state. The series are not in
-it: the session stores them beside it (RunRecord.series).
+it: the session stores them beside it (RunRecord.series). `record_of` is the rest of what
+a run produced (series, final metrics, the features' exports).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from engine.session.record import Checkpoint, RunRecord
+from engine.states import RunState
+
 if TYPE_CHECKING:
     from engine.events import Event
-    from engine.session.record import RunRecord
     from engine.train.trainer import Trainer
 
 
 class CheckpointError(ValueError):
     """A checkpoint that does not fit the run it should continue."""
-
-
-@dataclass
-class Checkpoint:
-    """`arrays`: model/<key>, optim/<param index>/<key>, rng/batch, rng/global, rng/augment,
-    rng/dropout/<i>, perm, good/<i> (last good weights), hooks/<hook>/<key>;
-    `meta`: step, epoch, position in the epoch, optimizer groups, schedule, epoch sums,
-    divergence watch (loss_ref, pending_ok), hooks (each hook's JSON state)."""
-
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def _np(t: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -207,3 +198,28 @@ def continue_run(
     t = trainer_factory(cfg, emit=emit, run_id=run_id or record.name)
     rng = restore_checkpoint(t, record.checkpoint, record.series)
     return t, rng
+
+
+def record_of(trainer: Trainer, name: str | None = None) -> RunRecord:
+    """What a run produced so far as a RunRecord (series, final metrics, every hook's export);
+    a running run is recorded as stopped. Call on its engine thread (it reports the buffered
+    steps first). The weights to continue it are `capture_checkpoint`'s."""
+    trainer.flush()
+    record = RunRecord(
+        name=name or trainer.run_id,
+        config=trainer.config,
+        series={k: s.array().copy() for k, s in trainer.series.items()},
+        final=trainer.final_metrics(),
+        state=RunState.STOPPED if trainer.state == RunState.RUNNING else RunState(trainer.state),
+        meta={
+            "message": trainer.message,
+            "device": str(trainer.device),
+            "n_train": trainer.n_train,
+            "n_val": int(trainer.data.x_val.shape[0]),
+            "n_classes": trainer.data.n_classes,
+            "steps_per_epoch": trainer.steps_per_epoch,
+        },
+    )
+    for h in trainer.hooks:
+        h.export(record)
+    return record

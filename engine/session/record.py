@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from engine.config import ExperimentConfig
 from engine.states import RunState
 
-if TYPE_CHECKING:
-    from engine.session.checkpoint import Checkpoint
-    from engine.train.trainer import Trainer
+
+@dataclass
+class Checkpoint:
+    """What a run needs to continue, as a file holds it (engine.session.checkpoint fills it
+    from Trainer.state_dict). `arrays`: model/<key>, optim/<param index>/<key>, rng/batch,
+    rng/global, rng/augment, rng/dropout/<i>, perm, good/<i> (last good weights),
+    hooks/<hook>/<key>; `meta`: step, epoch, position in the epoch, optimizer groups,
+    schedule, epoch sums, divergence watch (loss_ref, pending_ok), hooks (each hook's JSON state)."""
+
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -57,28 +65,3 @@ class Session:
             if r.name == name:
                 return r
         raise KeyError(name)
-
-
-def record_of(trainer: Trainer, name: str | None = None) -> RunRecord:
-    """What a run produced so far as a RunRecord (series, final metrics, every hook's export);
-    a running run is recorded as stopped. Call on its engine thread (it reports the buffered
-    steps first). The weights to continue it are `capture_checkpoint`'s."""
-    trainer.flush()
-    record = RunRecord(
-        name=name or trainer.run_id,
-        config=trainer.config,
-        series={k: s.array().copy() for k, s in trainer.series.items()},
-        final=trainer.final_metrics(),
-        state=RunState.STOPPED if trainer.state == RunState.RUNNING else RunState(trainer.state),
-        meta={
-            "message": trainer.message,
-            "device": str(trainer.device),
-            "n_train": trainer.n_train,
-            "n_val": int(trainer.data.x_val.shape[0]),
-            "n_classes": trainer.data.n_classes,
-            "steps_per_epoch": trainer.steps_per_epoch,
-        },
-    )
-    for h in trainer.hooks:
-        h.export(record)
-    return record

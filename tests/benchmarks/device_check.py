@@ -73,7 +73,7 @@ import torch.nn.functional as F  # noqa: E402
 from bench_landscape import per_point_loop  # noqa: E402 - the same reference loop as the CPU benchmark
 
 from engine.experiment import build_trainer
-from engine.session.record import record_of
+from engine.session import record_of
 
 GRID, N_EVAL = 41, 360
 RESULTS: list[dict] = []

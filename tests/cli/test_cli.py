@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,3 +90,100 @@ def test_config_file_is_used(tmp_path):
     info = json.loads(descent("info", str(out), "--json").stdout)
     assert info["runs"][0]["config"]["data"]["name"] == "moons"
     assert info["runs"][0]["config"]["optim"]["lr"] == 0.05
+
+
+def _start_run(*args: str) -> tuple[subprocess.Popen, list[bytes]]:
+    """`descent run ARGS` in the background, once its progress bar shows training started."""
+    import threading
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "desktop.cli", "run", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    err: list[bytes] = []
+    assert proc.stderr is not None
+    stream = proc.stderr
+    threading.Thread(target=lambda: err.extend(iter(lambda: stream.read(1), b"")), daemon=True).start()
+    deadline = time.monotonic() + 120
+    while b"training [" not in b"".join(err):
+        assert proc.poll() is None and time.monotonic() < deadline, b"".join(err)
+        time.sleep(0.05)
+    return proc, err
+
+
+LONG_RUN = ("--set", "train.epochs=5000", "--set", "data.n_samples=400", "--set", "landscape.snapshots=false")
+
+
+def _temp_files(folder: Path) -> list[str]:
+    return [f for f in os.listdir(folder) if f.endswith(".tmp")]
+
+
+def test_sigint_keeps_the_old_file_and_exits_130(tmp_path):
+    out = tmp_path / "a.descent"
+    out.write_bytes(b"the previous session")
+    proc, err = _start_run(*LONG_RUN, "--out", str(out))
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    text = b"".join(err).decode()
+    assert "left as it was" in text and "--save-on-interrupt" in text and "Traceback" not in text, text
+    assert out.read_bytes() == b"the previous session"
+    assert _temp_files(tmp_path) == []
+
+
+def test_sigint_with_save_on_interrupt_saves_the_stopped_run(tmp_path):
+    out = tmp_path / "a.descent"
+    out.write_bytes(b"the previous session")
+    proc, err = _start_run(*LONG_RUN, "--save-on-interrupt", "--out", str(out))
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    assert "the stopped run was saved to" in b"".join(err).decode()
+    from engine.session import load_session
+
+    run = load_session(out).runs[0]
+    assert run.state == "stopped" and 0 < run.final["epochs"] < 5000
+    assert _temp_files(tmp_path) == []
+
+
+def test_sigterm_keeps_the_old_file_and_leaves_no_temporary_file(tmp_path):
+    out = tmp_path / "a.descent"
+    out.write_bytes(b"the previous session")
+    proc, err = _start_run(*LONG_RUN, "--out", str(out))
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 143
+    assert "Traceback" not in b"".join(err).decode()
+    assert out.read_bytes() == b"the previous session"
+    assert _temp_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("make_out", [lambda p: "", lambda p: str(p), lambda p: str(p / "missing" / "a.descent")])
+def test_out_is_checked_before_training(tmp_path, make_out):
+    r = descent("run", *LONG_RUN, "--out", make_out(tmp_path), timeout=60)
+    _one_line_error(r, "--out")
+    assert "training [" not in r.stderr  # refused before the (long) run started
+
+
+def test_a_hostile_config_file_gives_one_line_naming_the_file(tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 50_000 + "]" * 50_000)
+    _one_line_error(descent("run", "--config", str(deep), "--out", str(tmp_path / "x.descent")), "deep.json", "nested")
+    big = tmp_path / "big.json"
+    big.write_text('{"seed": ' + "9" * 5000 + "}")
+    _one_line_error(descent("run", "--config", str(big), "--out", str(tmp_path / "x.descent")), "big.json", "digits")
+
+
+def test_info_summarizes_long_series_unless_full(tmp_path):
+    import numpy as np
+
+    from engine.config import ExperimentConfig
+    from engine.session import RunRecord, Session, save_session
+
+    long = np.linspace(1.0, 0.0, 150_001)
+    rec = RunRecord("r", ExperimentConfig(), series={"step/loss": long, "epoch/val_acc": np.array([0.5, 0.75])})
+    path = save_session(Session(runs=[rec]), tmp_path / "long.descent")
+    run = json.loads(descent("info", str(path), "--json").stdout)["runs"][0]
+    assert run["metrics"]["epoch/val_acc"] == [0.5, 0.75]
+    assert run["metrics"]["step/loss"] == {
+        "summarized": True, "length": 150_001, "first": 1.0, "last": 0.0, "min": 0.0, "max": 1.0
+    }  # fmt: skip
+    full = json.loads(descent("info", str(path), "--json", "--full").stdout)["runs"][0]
+    assert len(full["metrics"]["step/loss"]) == 150_001

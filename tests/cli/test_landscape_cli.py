@@ -11,8 +11,7 @@ from desktop.cli import main
 from engine.config import ExperimentConfig
 from engine.experiment import build_trainer
 from engine.landscape.analysis import eval_subset
-from engine.session import load_session, save_session
-from engine.session.record import Session, record_of
+from engine.session import Session, load_session, record_of, save_session
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

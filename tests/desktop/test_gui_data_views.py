@@ -14,7 +14,7 @@ from desktop.controller import AppController
 from desktop.plotting import configure_pyqtgraph
 from engine.config import ExperimentConfig
 from engine.experiment import build_trainer
-from engine.session.record import record_of
+from engine.session import record_of
 
 pytestmark = pytest.mark.gui
 FAST = {"device": "cpu", "train.threads": 1}

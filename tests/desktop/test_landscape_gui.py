@@ -14,8 +14,7 @@ from desktop.views.landscape import LandscapeView
 from engine.config import ExperimentConfig
 from engine.experiment import build_trainer
 from engine.landscape.analysis import stored_result
-from engine.session import load_session
-from engine.session.record import record_of
+from engine.session import load_session, record_of
 
 pytestmark = pytest.mark.gui
 

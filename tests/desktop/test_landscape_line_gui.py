@@ -15,8 +15,7 @@ from desktop.views.landscape import LandscapeView
 from desktop.views.landscape_line import B_COLOR
 from engine.config import ExperimentConfig
 from engine.experiment import build_trainer
-from engine.session import Session, load_session, save_session
-from engine.session.record import record_of
+from engine.session import Session, load_session, record_of, save_session
 
 pytestmark = pytest.mark.gui
 

@@ -14,7 +14,7 @@ from desktop.views.metrics_view import MetricsView
 from engine.config import ExperimentConfig
 from engine.events import EventChannel
 from engine.experiment import build_trainer
-from engine.session.record import Session, record_of
+from engine.session import Session, record_of
 
 pytestmark = pytest.mark.gui
 

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QLineEdit
 from desktop.controller import AppController
 from desktop.panels.hyperparams import INVALID_STYLE, HyperparameterPanel
 from engine.config import ExperimentConfig
-from engine.session.record import record_of
+from engine.session import record_of
 
 pytestmark = pytest.mark.gui
 

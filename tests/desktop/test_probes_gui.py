@@ -15,7 +15,7 @@ from desktop.views.gradients import GradientNormsView
 from desktop.views.histograms import HistogramsView
 from engine.config import ExperimentConfig
 from engine.experiment import build_trainer
-from engine.session.record import Session, record_of
+from engine.session import Session, record_of
 
 pytestmark = pytest.mark.gui
 

@@ -13,8 +13,7 @@ from desktop.main_window import MainWindow
 from desktop.plotting import configure_pyqtgraph
 from engine.config import ExperimentConfig
 from engine.experiment import build_trainer
-from engine.session import Session, capture_checkpoint, save_session
-from engine.session.record import record_of
+from engine.session import Session, capture_checkpoint, record_of, save_session
 
 pytestmark = pytest.mark.gui
 

@@ -10,7 +10,7 @@ from engine.batchnorm.probe import BatchNormProbe, evaluate_with_batch_stats, ex
 from engine.config import ExperimentConfig
 from engine.events import Payload
 from engine.experiment import build_trainer
-from engine.session.record import record_of
+from engine.session import record_of
 from engine.train import Trainer
 
 FAST = {"device": "cpu", "train.threads": 1}

@@ -10,7 +10,7 @@ from engine.boundary.hook import DecisionBoundaryHook
 from engine.config import ExperimentConfig
 from engine.events import Payload
 from engine.experiment import build_trainer
-from engine.session.record import record_of
+from engine.session import record_of
 
 FAST = {"device": "cpu", "train.threads": 1}
 

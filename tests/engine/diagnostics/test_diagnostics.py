@@ -17,7 +17,7 @@ from engine.diagnostics import (
 )
 from engine.events import EventChannel, Notice, Payload
 from engine.experiment import build_trainer
-from engine.session.record import record_of
+from engine.session import record_of
 
 
 def cfg(**updates) -> ExperimentConfig:

@@ -23,8 +23,7 @@ from engine.landscape.between import (
     stored_lines,
 )
 from engine.landscape.params import LandscapeError, ParamLayout
-from engine.session import load_session, save_session
-from engine.session.record import Session, record_of
+from engine.session import Session, load_session, record_of, save_session
 
 BASE = {
     "data.name": "iris",

@@ -10,8 +10,7 @@ from engine.events import Payload
 from engine.experiment import build_trainer
 from engine.landscape.hook import TOPIC_SHARPNESS, TOPIC_SNAPSHOTS, LandscapeHook
 from engine.landscape.params import ParamLayout, flat_params
-from engine.session import load_session, save_session
-from engine.session.record import Session, record_of
+from engine.session import Session, load_session, record_of, save_session
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

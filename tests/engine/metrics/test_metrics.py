@@ -13,7 +13,7 @@ from engine.config import ExperimentConfig
 from engine.events import EventChannel, Payload
 from engine.experiment import build_trainer
 from engine.metrics import MetricsHook, classification_report, confusion_at_threshold
-from engine.session.record import record_of
+from engine.session import record_of
 from engine.train import Trainer
 
 

@@ -13,9 +13,8 @@ from engine.config import ExperimentConfig
 from engine.events import EventChannel, Payload
 from engine.experiment import build_trainer
 from engine.metrics.snapshot import MetricsSnapshot, from_record, to_record
-from engine.session import RunRecord, load_session
+from engine.session import RunRecord, load_session, record_of
 from engine.session.archive import session_to_members
-from engine.session.record import record_of
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "format2_main.descent"
 

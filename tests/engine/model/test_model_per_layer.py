@@ -16,7 +16,7 @@ from engine.config import ConfigError, ExperimentConfig, ModelConfig, field_spec
 from engine.experiment import build_trainer
 from engine.model import build_model
 from engine.model.mlp import SeededDropout, batchnorm_labels
-from engine.session.record import record_of
+from engine.session import record_of
 
 ROOT = Path(__file__).resolve().parents[3]
 ACTS = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.PReLU)

@@ -14,7 +14,7 @@ from engine.events import EventChannel, Payload
 from engine.experiment import build_trainer
 from engine.probes import GrowingRange, ProbeHook, activation_layers, summarize, summarize_probes
 from engine.probes.init_study import init_study
-from engine.session.record import record_of
+from engine.session import record_of
 
 
 def digits_cfg(**updates) -> ExperimentConfig:

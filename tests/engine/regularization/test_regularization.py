@@ -9,7 +9,7 @@ import torch
 from engine.config import ExperimentConfig
 from engine.experiment import build_trainer
 from engine.regularization import EarlyStoppingHook, PenaltyHook, penalized_weights, penalty_value
-from engine.session.record import record_of
+from engine.session import record_of
 from engine.train import Trainer
 from engine.train.hooks import TrainerHook
 

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from engine.experiment import build_trainer
-from engine.session import FORMAT_VERSION, RunRecord, Session, SessionError, load_session, save_session
-from engine.session.record import record_of
+from engine.session import FORMAT_VERSION, RunRecord, Session, SessionError, load_session, record_of, save_session
 
 
 @pytest.fixture

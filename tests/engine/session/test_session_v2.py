@@ -20,10 +20,10 @@ from engine.session import (
     capture_checkpoint,
     continue_run,
     load_session,
+    record_of,
     save_session,
 )
 from engine.session.archive import session_to_members
-from engine.session.record import record_of
 
 
 @pytest.fixture

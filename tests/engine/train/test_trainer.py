@@ -14,7 +14,7 @@ from engine.events import EpochEnd, EventChannel, RunFinished, StateChanged, Ste
 from engine.experiment import build_trainer
 from engine.model.init import init_linear
 from engine.optim import preview_schedule
-from engine.session.record import record_of
+from engine.session import record_of
 from engine.train import EngineWorker, Trainer
 
 
