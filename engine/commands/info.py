@@ -83,15 +83,21 @@ def _series_entry(values: np.ndarray, listed: bool) -> Any:
     """A series as a list of floats, or its summary: {length, first, last, min, max} (NaN-aware)."""
     if listed:
         return values.astype(float).tolist()
-    v = values.astype(np.float64, copy=False)
-    finite = v[np.isfinite(v)]
+    v = values.reshape(-1)
+    lo = hi = None
+    for i in range(0, v.size, 1 << 20):  # in chunks: no full-size temporary copies
+        chunk = v[i : i + (1 << 20)].astype(np.float64)
+        finite = chunk[np.isfinite(chunk)]
+        if finite.size:
+            lo = float(finite.min()) if lo is None else min(lo, float(finite.min()))
+            hi = float(finite.max()) if hi is None else max(hi, float(finite.max()))
     return {
         "summarized": True,
         "length": int(v.size),
         "first": float(v[0]) if v.size else None,
         "last": float(v[-1]) if v.size else None,
-        "min": float(finite.min()) if finite.size else None,
-        "max": float(finite.max()) if finite.size else None,
+        "min": lo,
+        "max": hi,
     }
 
 
