@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from desktop.cli import main as cli_main
 from engine.config import ExperimentConfig
@@ -303,3 +305,81 @@ def test_a_small_file_with_a_20m_value_series_stays_within_memory(tmp_path):
     rss, r = _peak_rss_mb("info", str(path), "--json")
     assert r.returncode == 2 and "allowed" in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert rss < 1000, rss
+
+
+# -- fuzzing: mutated valid sessions load or raise SessionError, never anything else ------
+
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+VALID_BYTES = io.BytesIO()
+with zipfile.ZipFile(VALID_BYTES, "w", zipfile.ZIP_DEFLATED) as _z:
+    for _name, _data in _valid_members().items():
+        _z.writestr(_name, _data)
+VALID_ZIP = VALID_BYTES.getvalue()
+JSON_LEAVES = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+JSON_VALUES = st.recursive(
+    JSON_LEAVES,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def _loads_or_refuses(path: Path) -> None:
+    try:
+        session = load_session(path)
+    except SessionError as e:
+        assert str(e).startswith(str(path)) and "\n" not in str(e), str(e)
+        return
+    for run in session.runs:  # what a loaded session promises its readers
+        assert all(v.ndim == 1 and v.dtype.kind in "biuf" for v in run.series.values())
+        assert all(isinstance(v, float) for v in run.final.values())
+        assert isinstance(run.meta, dict)
+
+
+@FUZZ
+@given(flips=st.lists(st.tuples(st.integers(0, len(VALID_ZIP) - 1), st.integers(0, 255)), min_size=1, max_size=8))
+def test_byte_flipped_sessions_load_or_are_refused(tmp_path, flips):
+    raw = bytearray(VALID_ZIP)
+    for at, value in flips:
+        raw[at] = value
+    path = tmp_path / "flipped.descent"
+    path.write_bytes(bytes(raw))
+    _loads_or_refuses(path)
+
+
+@FUZZ
+@given(
+    member=st.sampled_from(
+        ["manifest.json", "meta.json", f"{RUN}/final.json", f"{RUN}/meta.json", f"{RUN}/config.json"]
+    ),
+    key_path=st.lists(
+        st.text(max_size=6) | st.sampled_from(["runs", "dir", "name", "state", "format_version"]), max_size=3
+    ),
+    value=JSON_VALUES,
+)
+def test_sessions_with_mutated_json_load_or_are_refused(tmp_path, member, key_path, value):
+    members = _valid_members()
+    data = json.loads(members[member])
+    node = data
+    for k in key_path[:-1]:
+        if not isinstance(node, dict):
+            break
+        node = node.setdefault(k, {})
+    if isinstance(node, dict) and key_path:
+        node[key_path[-1]] = value
+    else:
+        data = value
+    members[member] = json.dumps(data).encode()
+    _loads_or_refuses(_write(tmp_path / "mutated.descent", members))
+
+
+@FUZZ
+@given(
+    shape=st.lists(st.integers(0, 4), max_size=3).map(tuple),
+    dtype=st.sampled_from(["<f8", ">f4", "<i8", "|u1", "|b1", "<c16", "<U3", "|S2", "<M8[s]", "|V4"]),
+    lie=st.sampled_from([None, "(5,)", "(1000000000000,)", "()", "(2, 2)", "'x'", "(-1,)"]),
+)
+def test_sessions_with_odd_or_lying_npy_members_load_or_are_refused(tmp_path, shape, dtype, lie):
+    data = _npy(np.zeros(shape, dtype=dtype))
+    if lie is not None:
+        data = data.replace(repr(shape).encode(), lie.encode().ljust(len(repr(shape))), 1)
+    _loads_or_refuses(_write(tmp_path / "npy.descent", {**_valid_members(), S: data}))
