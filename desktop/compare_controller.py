@@ -18,6 +18,7 @@ from engine.compare.worker import COMPARISON_ID
 from engine.config import ConfigError, ExperimentConfig
 from engine.events import ErrorRaised, Event, RunFinished, StateChanged
 from engine.session import RunRecord, Session, SessionError
+from engine.states import RunState
 
 RUN_PREFIX = "cmp:"  # run ids of comparison runs ("cmp3:adam"): never confused with the single run's "runN"
 
@@ -37,9 +38,9 @@ class CompareController(QObject):
         self.spec: ComparisonSpec | None = None
         self.colors: dict[str, int] = {}  # run id → palette index
         self.configs: dict[str, ExperimentConfig] = {}
-        self.states: dict[str, str] = {}
+        self.states: dict[str, RunState] = {}
         self.finals: dict[str, dict[str, float]] = {}
-        self.state = "idle"
+        self.state: RunState = RunState.IDLE
         self.generation = 0
         self._next_color = 0
 
@@ -69,7 +70,7 @@ class CompareController(QObject):
         for name, cfg in runs:
             self._announce(self.run_id(name), cfg)
         self.worker.start([(self.run_id(n), c) for n, c in runs], paused=paused)
-        self.state = "running" if not paused else "paused"
+        self.state = RunState.PAUSED if paused else RunState.RUNNING
         self.state_changed.emit(self.state)
 
     def compare_optimizers(self, names: list[str], base: ExperimentConfig | None = None) -> None:
@@ -84,14 +85,14 @@ class CompareController(QObject):
             self.start([Variant(name, overrides)])
             return
         rid = self.run_id(name)
-        if rid in self.colors and self.states.get(rid) != "removed":
+        if rid in self.colors and self.states.get(rid) != RunState.REMOVED:
             raise ConfigError(f"a run named '{name}' is already in the comparison")
         v = Variant(name, dict(overrides))
         cfg = self.spec.config_of(v)
         self.spec.variants.append(v)
         self._announce(rid, cfg)
         self.worker.add(rid, cfg)
-        if self.state in ("finished", "stopped"):
+        if self.state in (RunState.FINISHED, RunState.STOPPED):
             self.worker.resume()
 
     def remove(self, name_or_id: str) -> None:
@@ -105,7 +106,7 @@ class CompareController(QObject):
             self.colors[rid] = self._next_color
             self._next_color += 1
         self.configs[rid] = cfg
-        self.states[rid] = "building"
+        self.states[rid] = RunState.BUILDING
         self.run_added.emit(rid, self.colors[rid], cfg)
 
     def pause(self) -> None:
@@ -137,9 +138,13 @@ class CompareController(QObject):
                 elif e.run_id in self.colors:
                     self.states[e.run_id] = e.state
                     self.run_state.emit(e.run_id, e.state)
-            elif isinstance(e, ErrorRaised) and e.run_id in self.colors and self.states.get(e.run_id) == "building":
-                self.states[e.run_id] = "error"  # the run could not be built (e.g. a missing data file)
-                self.run_state.emit(e.run_id, "error")
+            elif (
+                isinstance(e, ErrorRaised)
+                and e.run_id in self.colors
+                and self.states.get(e.run_id) == RunState.BUILDING
+            ):
+                self.states[e.run_id] = RunState.ERROR  # the run could not be built (e.g. a missing data file)
+                self.run_state.emit(e.run_id, RunState.ERROR)
             elif isinstance(e, RunFinished) and e.run_id in self.colors:
                 self.finals[e.run_id] = dict(e.final)
                 self.states[e.run_id] = e.state
@@ -181,5 +186,5 @@ class CompareController(QObject):
             self.spec,
             [r.name for r in recs],
             {self.name_of(k): v for k, v in self.colors.items()},
-            hidden=[r.name for r in recs if self.states.get(self.run_id(r.name)) == "removed"],
+            hidden=[r.name for r in recs if self.states.get(self.run_id(r.name)) == RunState.REMOVED],
         )

@@ -33,7 +33,11 @@ from engine.session import (
     record_of,
     save_session,
 )
+from engine.states import RunState
 from engine.train import EngineWorker, Trainer
+
+# Resume or a single step from one of these builds a new run (nothing is left to step).
+START_OVER = frozenset({RunState.FINISHED, RunState.STOPPED, RunState.ERROR, RunState.REPLAY})
 
 
 class AppController(QObject):
@@ -52,7 +56,7 @@ class AppController(QObject):
         self.worker: EngineWorker | None = None
         self.run_id = ""
         self._run_counter = 0
-        self.state = "idle"
+        self.state: RunState = RunState.IDLE
         self.session: Session | None = None  # the last opened/saved session
         self.session_path: Path | None = None
         self.restart_needed = False
@@ -75,7 +79,7 @@ class AppController(QObject):
         """Build a new run from the current config and start it (or hold it at step 0)."""
         self._new_worker()
         assert self.worker is not None
-        self.state = "building"
+        self.state = RunState.BUILDING
         self.restart_needed = False
         self.pending_restart.emit(False)
         self.run_started.emit(self.run_id, self.config)
@@ -90,22 +94,22 @@ class AppController(QObject):
     def resume(self) -> None:
         """Resume a paused run; a diverged one continues from its last good weights;
         a finished/stopped one starts over."""
-        if self.worker is None or self.state in ("finished", "stopped", "error", "replay"):
+        if self.worker is None or self.state in START_OVER:
             self.start()
         else:
             self.worker.resume()
 
     def toggle_pause(self) -> None:
-        if self.state == "running":
+        if self.state == RunState.RUNNING:
             self.pause()
         else:
             self.resume()
 
     def single_step(self) -> None:
-        if self.worker is None or self.state in ("finished", "stopped", "error", "replay"):
+        if self.worker is None or self.state in START_OVER:
             self.start(paused=True)
         assert self.worker is not None
-        if self.state == "running":
+        if self.state == RunState.RUNNING:
             self.worker.pause()
         self.worker.single_step()
 
@@ -131,9 +135,9 @@ class AppController(QObject):
             return str(e)
         self.config = new
         self.field_edited.emit(key)
-        if key in LIVE_KEYS and self.worker is not None and self.state in ("running", "paused"):
+        if key in LIVE_KEYS and self.worker is not None and self.state in (RunState.RUNNING, RunState.PAUSED):
             self.worker.set_value(key, new.get(key))
-        elif self.state != "idle" or self.worker is not None:
+        elif self.state != RunState.IDLE or self.worker is not None:
             if not self.restart_needed:
                 self.restart_needed = True
                 self.pending_restart.emit(True)
@@ -162,7 +166,7 @@ class AppController(QObject):
         """Run fn(trainer) where the trainer may be touched: on the engine thread between two
         steps while the engine is live (returns True: fn runs later), else right here (False)."""
         w = self.worker
-        if w.alive and self.state in ("running", "paused", "building"):
+        if w.alive and self.state in (RunState.RUNNING, RunState.PAUSED, RunState.BUILDING):
             w.call(fn)
             return True
         fn(w.trainer)
@@ -235,7 +239,7 @@ class AppController(QObject):
         self._new_worker()
         assert self.worker is not None
         self.worker.trainer_factory = factory
-        self.state = "building"
+        self.state = RunState.BUILDING
         self.continued_from = record  # views show the saved history before the new steps
         self.run_started.emit(self.run_id, self.config)
         self.continued_from = None
@@ -255,6 +259,6 @@ class AppController(QObject):
         self.session, self.session_path = session, path
         if session.runs:
             self.set_config(session.runs[0].config)
-        self.state = "replay"
-        self.state_changed.emit("replay", f"showing {path.name if path else 'session'}")
+        self.state = RunState.REPLAY
+        self.state_changed.emit(RunState.REPLAY, f"showing {path.name if path else 'session'}")
         self.session_loaded.emit(session)

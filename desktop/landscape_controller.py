@@ -30,6 +30,7 @@ from engine.landscape.analysis import (
 from engine.landscape.interpolation import line_losses
 from engine.landscape.params import LandscapeError, ParamLayout, flat_params
 from engine.landscape.surface import SurfaceEvaluator
+from engine.states import RunState
 
 SNAPSHOT_TIMEOUT_S = 5.0
 JOB_KEY = "landscape:surface"
@@ -118,7 +119,7 @@ class LandscapeController(QObject):
         box = _EngineCopy()
 
         def grab(t) -> dict:
-            if t.state == "diverged":
+            if t.state == RunState.DIVERGED:
                 raise LandscapeError(
                     "the run diverged: a surface around non-finite weights means nothing — "
                     "lower the learning rate and restart"

@@ -17,17 +17,18 @@ from desktop.tabs import GroupedTabs
 from desktop.views.base import View
 from desktop.views.registry import tab_groups
 from engine.session import Session, SessionError
+from engine.states import RunState, parse_state
 from engine.train.trainer import resolve_device
 
 MAX_RECENT = 8
 STATE_COLORS = {
-    "running": "#009E73",
-    "paused": "#E69F00",
-    "diverged": "#D55E00",
-    "error": "#D55E00",
-    "finished": "#0072B2",
-    "stopped": "#555555",
-    "replay": "#CC79A7",
+    RunState.RUNNING: "#009E73",
+    RunState.PAUSED: "#E69F00",
+    RunState.DIVERGED: "#D55E00",
+    RunState.ERROR: "#D55E00",
+    RunState.FINISHED: "#0072B2",
+    RunState.STOPPED: "#555555",
+    RunState.REPLAY: "#CC79A7",
 }
 
 
@@ -148,7 +149,7 @@ class MainWindow(QMainWindow):
 
     def _build_status(self) -> None:
         sb = self.statusBar()
-        self.lbl_state = QLabel("idle")
+        self.lbl_state = QLabel(RunState.IDLE)
         self.lbl_device = QLabel()
         self.lbl_speed = QLabel()
         self.lbl_epoch = QLabel()
@@ -172,9 +173,9 @@ class MainWindow(QMainWindow):
             self.lbl_device.setText(f"device: {e}")
 
     def _on_controller_state_changed(self, state: str, message: str) -> None:
-        col = STATE_COLORS.get(state, "#000")
+        col = STATE_COLORS.get(parse_state(state, RunState.IDLE), "#000")
         self.lbl_state.setText(f"<b style='color:{col}'>{state}</b>")
-        self.act_pause.setText("Resume" if state != "running" else "Pause")
+        self.act_pause.setText("Pause" if state == RunState.RUNNING else "Resume")
         if message:
             self.statusBar().showMessage(message, 15000)
 

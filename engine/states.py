@@ -20,6 +20,7 @@ class RunState(StrEnum):
     ERROR = "error"
     REMOVED = "removed"  # a run taken out of a comparison
     CANCELLED = "cancelled"  # a background job stopped before its end
+    REPLAY = "replay"  # the desktop shows a reopened session: nothing to step, pause or stop
 
     @property
     def over(self) -> bool:

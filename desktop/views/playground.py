@@ -42,6 +42,7 @@ from engine.playground.functions import get_function
 from engine.playground.job import race_job
 from engine.playground.race import Race, RacerPath, nearest_minimum_distance
 from engine.playground.session import has_playground, paths_to_session, playground_from_session, race_to_session
+from engine.states import RunState
 
 CMAP = "viridis"
 
@@ -306,7 +307,7 @@ class PlaygroundView(View):
                 grads.append(None if g is None else -g)
             if vels is not None:
                 vels.append(-p.velocities[k - 1] if k > 0 else None)
-        stopped = [p.status == "diverged" and c >= p.steps_taken for p in paths]
+        stopped = [p.status == RunState.DIVERGED and c >= p.steps_taken for p in paths]
         self.surface.draw(cut, grads, vels)
         self.contour.draw([pos for pos, _ in cut], grads, vels, stopped)
         now = time.perf_counter()
@@ -324,8 +325,6 @@ class PlaygroundView(View):
         for row, (p, (pos, loss)) in enumerate(zip(paths, cut)):
             k = len(pos) - 1
             status = p.status if k >= p.steps_taken else "racing"
-            if p.status == "diverged" and k >= p.steps_taken:
-                status = "diverged"
             self.table.set_values(
                 row, float(loss[-1]), nearest_minimum_distance(fn, self.cfg.params, pos[-1]), k, status
             )
@@ -342,7 +341,7 @@ class PlaygroundView(View):
         )
         if self.job is not None and self.job.error:
             state = f"race failed: {self.job.error}"
-        diverged = [p.label for p in self.paths() if p.status == "diverged" and self.cursor >= p.steps_taken]
+        diverged = [p.label for p in self.paths() if p.status == RunState.DIVERGED and self.cursor >= p.steps_taken]
         text = f"<b>{fn.title}</b>: {fn.lesson}.<br>step {self.cursor} / {self.available_steps()} {state}"
         if diverged:
             text += f"<br><span style='color:#D55E00'>diverged: {', '.join(diverged)} (path stopped)</span>"

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from desktop.panels.hyperparams import FieldEditor
 from engine.config import OPTIMIZERS, ScheduleConfig
 from engine.playground.config import PlaygroundConfig, racer_field_spec, schedule_fields
+from engine.states import RunState
 
 FIELDS_OF = {
     "sgd": ("lr", "weight_decay"),
@@ -118,7 +119,7 @@ class LegendTable(QTableWidget):
             if it is not None and it.text() != text:
                 it.setText(text)
                 if col == 4:
-                    it.setForeground(QBrush(QColor("#D55E00" if status == "diverged" else "#222222")))
+                    it.setForeground(QBrush(QColor("#D55E00" if status == RunState.DIVERGED else "#222222")))
 
 
 class RacerEditor(QGroupBox):

@@ -12,6 +12,7 @@ from engine.compare import ComparisonSpec, LockstepRunner, grid_variants, parse_
 from engine.compare.layout import comparison_meta
 from engine.config import ConfigError
 from engine.session import Session, SessionError, save_session
+from engine.states import RunState
 
 HELP = (
     "train several variants of one experiment side by side (same seed: same initial weights and batches) "
@@ -82,7 +83,7 @@ def main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         for t in runner.trainers.values():
             if not t.finished:
-                t.state = "stopped"
+                t.state = RunState.STOPPED
     if bar is not None:
         bar.update(total, "")
         bar.close()
@@ -108,7 +109,7 @@ def main(args: argparse.Namespace) -> int:
             f"  {r.name:<{width}}  {r.state:<9} train loss {_fmt(f.get('train_loss'))}  "
             f"val loss {_fmt(f.get('val_loss'))}  val acc {_fmt(f.get('val_acc'))}"
         )
-    diverged = [r.name for r in records if r.state == "diverged"]
+    diverged = [r.name for r in records if r.state == RunState.DIVERGED]
     if diverged:
         print(f"descent: diverged: {', '.join(diverged)} (learning rate likely too high)", file=sys.stderr)
     return 0

@@ -24,6 +24,7 @@ from engine.landscape.interpolation import line_losses
 from engine.landscape.params import LandscapeError, ParamLayout
 from engine.landscape.surface import SurfaceEvaluator
 from engine.session import SessionError, load_session, save_session
+from engine.states import RunState
 
 HELP = (
     "compute the loss surface of a saved run around its final weights (plane: PCA of the trajectory, "
@@ -123,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
                 and r.config.model == cfg.model
                 and r.config.data == cfg.data
                 and "landscape/trajectory" in r.arrays
-                and r.state != "diverged"
+                and r.state != RunState.DIVERGED
             ]
             if len(peers) < 2:
                 raise CommandError(

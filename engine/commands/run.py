@@ -67,7 +67,7 @@ def main(args: argparse.Namespace) -> int:
             trainer.stop()
     if bar is not None:
         bar.update(
-            trainer.total_steps if trainer.state == "finished" else trainer.step,
+            trainer.total_steps if trainer.state == RunState.FINISHED else trainer.step,
             f"epoch {trainer.epoch} loss {last['train_loss']:.4f} val acc {last['val_acc']:.3f}",
         )
         bar.close()
@@ -91,7 +91,7 @@ def main(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
-    if trainer.state == "diverged":
+    if trainer.state == RunState.DIVERGED:
         print(f"descent: run diverged: {trainer.message} (session written to {out})", file=sys.stderr)
         return 1
     f = record.final

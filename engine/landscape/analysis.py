@@ -20,6 +20,7 @@ from engine.landscape.directions import Plane, build_plane
 from engine.landscape.params import LandscapeError, ParamLayout, check_finite, flat_from_state
 from engine.landscape.projection import in_plane_fraction, project
 from engine.landscape.surface import Surface, SurfaceEvaluator, compute_surface
+from engine.states import RunState
 
 FAITHFUL_POINTS = 48  # snapshots whose true loss is evaluated for the faithfulness read-out
 
@@ -184,7 +185,7 @@ def model_from_record(record, data) -> tuple[nn.Module, torch.Tensor, torch.Tens
     from engine.model import build_model
 
     cfg = record.config
-    if record.state == "diverged":
+    if record.state == RunState.DIVERGED:
         raise LandscapeError(
             f"run '{record.name}' diverged: a surface around its weights means nothing — "
             "rerun it with a lower learning rate"

@@ -24,6 +24,7 @@ from engine.landscape.analysis import eval_subset, load_record_state
 from engine.landscape.interpolation import line_losses
 from engine.landscape.params import LandscapeError, ParamLayout, check_finite, flat_params
 from engine.landscape.surface import SurfaceEvaluator
+from engine.states import RunState
 
 # model.* settings that change the evaluated function; the others (init, dropout in eval
 # mode, batch-norm momentum, PReLU's initial slope) may differ between the two runs.
@@ -133,7 +134,7 @@ def check_pair(
     if name_a == name_b:
         raise LandscapeError(f"choose two different runs (both are '{name_a}')")
     for name, state in ((name_a, state_a), (name_b, state_b)):
-        if state == "diverged":
+        if state == RunState.DIVERGED:
             raise LandscapeError(
                 f"run '{name}' diverged: a line to non-finite weights means nothing — "
                 "rerun it with a lower learning rate"
@@ -216,7 +217,7 @@ def record_weights(
     final weights; the flat final vector). Refuses diverged runs and missing or misshapen weights."""
     from engine.model import build_model
 
-    if record.state == "diverged":
+    if record.state == RunState.DIVERGED:
         raise LandscapeError(
             f"run '{record.name}' diverged: a line to non-finite weights means nothing — "
             "rerun it with a lower learning rate"

@@ -20,6 +20,7 @@ from engine.playground.config import PlaygroundConfig
 from engine.playground.functions import TestFunction, get_function
 from engine.playground.stepper import BatchedOptimizers
 from engine.playground.torch_stepper import TorchOptimizers
+from engine.states import RunState
 
 DIVERGE_LIMIT = 1e6  # |coordinate| beyond this counts as diverged (all domains are within ±6)
 SERIES = ("positions", "losses", "gradients", "updates", "velocities", "step_sizes", "lrs")
@@ -37,7 +38,7 @@ class RacerPath:
     velocities: np.ndarray
     step_sizes: np.ndarray
     lrs: np.ndarray
-    status: str = "running"  # running | finished | diverged
+    status: RunState = RunState.RUNNING  # running, finished or diverged
     message: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -193,7 +194,10 @@ class Race:
         row = int(self.rank[i])
         k = int(self.steps_taken[row]) if upto is None else min(upto, int(self.steps_taken[row]))
         pos = self.pos[: k + 1, row]
-        status = "diverged" if not self.alive[row] else ("finished" if self.done >= self.total else "running")
+        if not self.alive[row]:
+            status = RunState.DIVERGED
+        else:
+            status = RunState.FINISHED if self.done >= self.total else RunState.RUNNING
         return RacerPath(
             self.cfg.racers[i].label,
             pos,

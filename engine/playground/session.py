@@ -13,6 +13,7 @@ from engine.playground.config import PlaygroundConfig, validate_playground
 from engine.playground.functions import get_function
 from engine.playground.race import SERIES, Race, RacerPath, nearest_minimum_distance
 from engine.session import Session
+from engine.states import parse_state
 
 KEY = "playground"
 
@@ -110,9 +111,7 @@ def playground_from_session(session: Session) -> tuple[PlaygroundConfig, list[Ra
             raise ValueError(f"the session's playground racer '{r.label}' has arrays of inconsistent shapes")
         extra = info.get(r.label, {})
         paths.append(
-            RacerPath(
-                r.label, **arrays, status=str(extra.get("status", "finished")), message=str(extra.get("message", ""))
-            )
+            RacerPath(r.label, **arrays, status=parse_state(extra.get("status")), message=str(extra.get("message", "")))
         )
     return cfg, paths
 
