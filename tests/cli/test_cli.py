@@ -187,3 +187,23 @@ def test_info_summarizes_long_series_unless_full(tmp_path):
     }  # fmt: skip
     full = json.loads(descent("info", str(path), "--json", "--full").stdout)["runs"][0]
     assert len(full["metrics"]["step/loss"]) == 150_001
+
+
+def test_sigterm_during_a_write_leaves_no_temp_file(tmp_path):
+    """The CLI's SIGTERM handler unwinds the write (the default action would leave the file)."""
+    target = tmp_path / "a.descent"
+    code = (
+        "import sys, time\n"
+        "from desktop.cli import _sigterm_unwinds\n"
+        "from engine.atomic import atomic_write\n"
+        "with _sigterm_unwinds():\n"
+        f"    with atomic_write({str(target)!r}) as f:\n"
+        "        f.write(b'x' * 100000); f.flush(); print('writing', flush=True); time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"writing\n"
+    assert [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 143
+    assert os.listdir(tmp_path) == []

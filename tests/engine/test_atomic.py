@@ -5,17 +5,12 @@ never a live writer's."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from engine.atomic import atomic_write, output_path_problem, stale_temp_files
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _dead_pid() -> int:
@@ -56,27 +51,6 @@ def test_a_failed_write_leaves_the_target_and_no_temp_file(tmp_path):
                 raise exc
         assert target.read_bytes() == b"old"
         assert os.listdir(tmp_path) == ["a.txt"]
-
-
-def test_sigterm_during_a_write_leaves_no_temp_file(tmp_path):
-    """The CLI's SIGTERM handler unwinds the write (the default action would leave the file)."""
-    target = tmp_path / "a.descent"
-    code = (
-        "import sys, time\n"
-        "from desktop.cli import _sigterm_unwinds\n"
-        "from engine.atomic import atomic_write\n"
-        "with _sigterm_unwinds():\n"
-        f"    with atomic_write({str(target)!r}) as f:\n"
-        "        f.write(b'x' * 100000); f.flush(); print('writing', flush=True); time.sleep(60)\n"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None
-    assert proc.stdout.readline() == b"writing\n"
-    assert [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 143
-    time.sleep(0.05)
-    assert os.listdir(tmp_path) == []
 
 
 def test_output_path_problems(tmp_path):

@@ -4,6 +4,7 @@ gigabytes of memory — and `descent info` prints one line for each, never a tra
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -20,7 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from desktop.cli import main as cli_main
+from engine.commands import info as info_command
+from engine.commands.common import CommandError
 from engine.config import ExperimentConfig
 from engine.session import RunRecord, Session, SessionError, load_session
 from engine.session.archive import session_to_members
@@ -224,12 +226,13 @@ def test_hostile_file_is_refused_naming_file_and_member(tmp_path, case):
     assert "\n" not in msg and len(msg) < 500, msg
 
 
-def test_descent_info_prints_one_line_for_every_hostile_file(tmp_path, capsys):
+def test_descent_info_gives_a_one_line_command_error_for_every_hostile_file(tmp_path):
+    """`descent info` prints a CommandError as one line with exit code 2 (tests/cli)."""
     for i, (build, _, _) in enumerate(CORPUS.values()):
         path = build(tmp_path / f"h{i}.descent")
-        assert cli_main(["info", str(path), "--json"]) == 2
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and err[0].startswith(f"descent: error: {path}"), err
+        with pytest.raises(CommandError) as e:
+            info_command.main(argparse.Namespace(file=str(path), json=True, full=False))
+        assert str(e.value).startswith(str(path)) and "\n" not in str(e.value), str(e.value)
 
 
 def test_devices_and_fifos_are_refused_before_reading(tmp_path):
