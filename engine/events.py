@@ -21,6 +21,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from engine.states import RunState
+
 
 @dataclass(frozen=True)
 class Event:
@@ -71,7 +73,7 @@ class EpochEnd(Event):
 
 @dataclass(frozen=True)
 class StateChanged(Event):
-    state: str  # idle | running | paused | finished | stopped | diverged | error
+    state: RunState
     message: str = ""
 
 
@@ -84,7 +86,7 @@ class ErrorRaised(Event):
 @dataclass(frozen=True)
 class RunFinished(Event):
     final: dict[str, float]
-    state: str = "finished"
+    state: RunState = RunState.FINISHED
 
 
 @dataclass(frozen=True)
@@ -102,11 +104,10 @@ class Payload(Event):
 
     topic: str
     data: dict[str, Any] = field(default_factory=dict)
-    # Per event here (True: a newer one of the same topic may replace it), hence the override.
-    droppable: bool = field(default=False, kw_only=True)  # type: ignore[misc]
+    replaceable: bool = field(default=False, kw_only=True)  # True: a newer one of the topic may replace it
 
     def is_droppable(self) -> bool:
-        return self.droppable
+        return self.replaceable
 
     def same_kind(self, other: Event) -> bool:
         return isinstance(other, Payload) and other.topic == self.topic and other.run_id == self.run_id

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLay
 from desktop.plotting import color, style_plot
 from desktop.views.base import View
 from engine.batchnorm.snapshot import LAYER_STATS, UNIT_STATS, BatchNormSnapshot, expected_gap, from_record
-from engine.events import Event, Payload
+from engine.events import Event
 
 BATCH, RUNNING = "#D55E00", "#0072B2"
 KEYS = (*UNIT_STATS, *LAYER_STATS)
@@ -120,8 +120,6 @@ class BatchNormView(View):
 
     def handle_events(self, events: list[Event]) -> None:
         for e in events:
-            if isinstance(e, Payload) and e.topic == "batchnorm":
-                e = BatchNormSnapshot.from_payload(e)
             if not isinstance(e, BatchNormSnapshot):
                 continue
             if e.run_id != self.run_id:

@@ -40,7 +40,9 @@ from desktop.views.compare_surface import SharedSurfacePanel
 from desktop.views.curves import RunCurves
 from engine.compare.layout import is_comparison, run_colors
 from engine.config import OPTIMIZERS, ConfigError, parse_set_args
-from engine.events import Event, Payload
+from engine.events import Event, series_events
+from engine.probes.snapshot import ProbeSnapshot
+from engine.probes.snapshot import from_record as probes_of
 
 DEFAULT_OPTIMIZERS = ("sgd", "momentum", "adam")
 TABLE_COLUMNS = [
@@ -362,14 +364,18 @@ class CompareView(View):
                 continue
             if run.curves.add(e):
                 changed = True
-            elif isinstance(e, Payload) and e.topic == "probes":
-                run.hist = {g: e.data[g] for g in ("act", "grad", "weight") if g in e.data}
-                layers = e.data.get("layers", {})
-                run.layer_labels = [str(d.get("label", i)) for i, d in enumerate(layers.get("activations", []))]
-                run.weight_labels = [str(d.get("label", i)) for i, d in enumerate(layers.get("weights", []))]
+            elif isinstance(e, ProbeSnapshot):
+                self._show_probe(run, e)
                 changed = True
         self._dirty = changed
         self.redraw_if_due()  # visible only, at most every MIN_REDRAW_S (View)
+
+    @staticmethod
+    def _show_probe(run, snap: ProbeSnapshot) -> None:
+        """A run's latest probe (live or saved): its histograms and layer labels."""
+        run.hist = {g: {"hist": snap.group(g).hist, "range": snap.group(g).range} for g in ("act", "grad", "weight")}
+        run.layer_labels = snap.layers.labels("act")
+        run.weight_labels = snap.layers.labels("weight")
 
     def redraw(self) -> None:
         self._mark_drawn()
@@ -493,24 +499,14 @@ class CompareView(View):
                 continue
             run = self._add_run("saved:" + rec.name, rec.name, colors[rec.name])
             run.state = rec.state
-            s = rec.series
-            loss = s.get("step/loss", np.zeros(0))
-            c = run.curves
-            c.step.extend(np.arange(1, len(loss) + 1))
-            c.loss.extend(loss)
-            c.loss_ema.extend(loss)
-            c.lr.extend(s.get("step/lr", np.zeros(0)))
-            c.grad_norm.extend(s.get("step/grad_norm", np.zeros(0)))
-            c.epoch_step.extend(s.get("epoch/step", np.zeros(0)))
-            for k in c.epoch:
-                c.epoch[k].extend(s.get(f"epoch/{k}", np.zeros(0)))
-            pm = rec.meta.get("probes", {})
-            run.layer_labels = [str(d.get("label", i)) for i, d in enumerate(pm.get("activations", []))]
-            run.weight_labels = [str(d.get("label", i)) for i, d in enumerate(pm.get("weights", []))]
-            for g in ("act", "grad", "weight"):
-                h, r = rec.arrays.get(f"probes/{g}/hist"), rec.arrays.get(f"probes/{g}/range")
-                if h is not None and r is not None and h.ndim == 3 and len(h):
-                    run.hist[g] = {"hist": h[-1], "range": r[-1]}
+            try:  # the events that drew the run live, replayed
+                replay = series_events(rec.name, rec.series) + probes_of(rec)[-1:]
+            except ValueError as e:  # a malformed run: the others still show
+                self.controller.notice.emit(f"{rec.name}: cannot be read: {e}", "error")
+                replay = []
+            for e in replay:
+                if not run.curves.add(e) and isinstance(e, ProbeSnapshot):
+                    self._show_probe(run, e)
         self.lbl_state.setText(f"saved comparison · {len(self.runs)} runs")
         from engine.compare.surface import SharedSurface
 

@@ -12,7 +12,7 @@ from desktop.views.base import View
 from engine.diagnostics.checks import Diagnostic
 from engine.diagnostics.snapshot import DiagnosticSnapshot
 from engine.diagnostics.snapshot import from_record as diagnostics_of
-from engine.events import EpochEnd, Event, Payload, StepBatch, series_events
+from engine.events import EpochEnd, Event, StepBatch, series_events
 
 TRAIN, VAL, STEP = "#0072B2", "#D55E00", "#9fb7d0"
 MARKER_COLORS = {"error": "#D55E00", "warning": "#E69F00", "info": "#009E73"}
@@ -192,8 +192,6 @@ class CurvesView(View):
         for e in events:
             if e.run_id != self.run_id:
                 continue
-            if isinstance(e, Payload) and e.topic == "diagnostics":
-                e = DiagnosticSnapshot.from_payload(e)
             if self.run.add(e):
                 changed = True
             elif isinstance(e, DiagnosticSnapshot):

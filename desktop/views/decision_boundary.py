@@ -12,8 +12,8 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from desktop.plotting import color, style_plot
 from desktop.views.base import View
-from engine.boundary.snapshot import BoundaryPoints, BoundarySnapshot, from_payload, from_record
-from engine.events import Event, Payload
+from engine.boundary.snapshot import BoundaryPoints, BoundarySnapshot, from_record
+from engine.events import Event
 
 STRENGTH = 0.6  # how much of the class colour tints the background at full confidence
 
@@ -71,8 +71,6 @@ class DecisionBoundaryView(View):
     def handle_events(self, events: list[Event]) -> None:
         latest_grid = None
         for e in events:
-            if isinstance(e, Payload) and e.topic == "decision_boundary":
-                e = from_payload(e)
             if not isinstance(e, (BoundaryPoints, BoundarySnapshot)):
                 continue
             if e.run_id != self.run_id:

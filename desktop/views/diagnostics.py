@@ -26,7 +26,7 @@ from desktop.views.log_axis import log_plot
 from engine.diagnostics import check_initial_loss, initial_loss, overfit_tiny_subset
 from engine.diagnostics.snapshot import DiagnosticSnapshot
 from engine.diagnostics.snapshot import from_record as diagnostics_of
-from engine.events import Event, Payload, StepBatch, series_events
+from engine.events import Event, StepBatch, series_events
 
 LEVEL_COLORS = {"info": "#009E73", "warning": "#E69F00", "error": "#D55E00"}
 COLUMNS = ["step", "epoch", "level", "kind", "layer", "message"]
@@ -122,8 +122,6 @@ class DiagnosticsView(View):
         for e in events:
             if e.run_id != self.run_id:
                 continue
-            if isinstance(e, Payload) and e.topic == "diagnostics":
-                e = DiagnosticSnapshot.from_payload(e)
             self._add_event(e)
         self.redraw_if_due()
 

@@ -1,6 +1,6 @@
 """The Landscape tab: the loss surface of the network being trained, with its path.
 
-Snapshots stream from the engine's LandscapeHook (Payload events) and are projected onto
+Snapshots stream from the engine's LandscapeHook (LandscapeSnapshot events) and are projected onto
 the current plane as they arrive. Surfaces are asked of the LandscapeController
 (desktop/landscape_controller.py), which runs them as jobs off the GUI thread: the surface
 appears coarse first and refines; a new request or a new run cancels the job and keeps the
@@ -34,10 +34,9 @@ from desktop.landscape_controller import LandscapeController
 from desktop.views.base import View
 from desktop.views.landscape_line import LineToRunPanel
 from desktop.views.landscape_plots import LandscapeContour, LandscapeSidePlots, Lazy3D, SurfaceShape
-from engine.events import EpochEnd, Event, Payload, RunFinished
+from engine.events import EpochEnd, Event, RunFinished
 from engine.landscape.analysis import LandscapeRequest, LandscapeResult, store_result, stored_result
 from engine.landscape.directions import KINDS, Plane
-from engine.landscape.hook import TOPIC_SHARPNESS, TOPIC_SNAPSHOTS
 from engine.landscape.params import LandscapeError
 from engine.landscape.projection import project
 from engine.landscape.snapshot import LandscapeSnapshot, from_record
@@ -192,8 +191,6 @@ class LandscapeView(View):
         for e in events:
             if e.run_id != self.run_id or not self.run_id:
                 continue
-            if isinstance(e, Payload) and e.topic in (TOPIC_SNAPSHOTS, TOPIC_SHARPNESS):
-                e = LandscapeSnapshot.from_payload(e)
             if isinstance(e, LandscapeSnapshot):
                 new_rows += self._add_snapshot(e, self.controller.config.landscape.max_snapshots)
             elif isinstance(e, EpochEnd):

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from desktop.plotting import color, style_plot
 from desktop.views.base import View
-from engine.events import EpochEnd, Event, Payload, series_events
+from engine.events import EpochEnd, Event, series_events
 from engine.metrics import confusion_at_threshold
 from engine.metrics.snapshot import MetricsSnapshot, from_record
 
@@ -141,8 +141,6 @@ class MetricsView(View):
         for e in events:
             if e.run_id != self.run_id:
                 continue
-            if isinstance(e, Payload) and e.topic == "metrics":
-                e = MetricsSnapshot.from_payload(e)
             if isinstance(e, MetricsSnapshot):
                 new = e
             elif isinstance(e, EpochEnd):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from desktop.views.base import View
 from desktop.views.probe_store import ProbeStore
-from engine.events import Event, Payload
+from engine.events import Event
 from engine.probes.snapshot import ProbeSnapshot, from_record
 
 
@@ -32,8 +32,6 @@ class ProbeView(View):
 
     def handle_events(self, events: list[Event]) -> None:
         for e in events:
-            if isinstance(e, Payload) and e.topic == "probes":
-                e = ProbeSnapshot.from_payload(e)
             if isinstance(e, ProbeSnapshot) and e.run_id == self.run_id:
                 first = len(self.store) == 0
                 self.store.add(e)

@@ -5,13 +5,12 @@ cost on the validation set.
 Every `every` steps, forward hooks (registered for that one step only, so other steps pay
 nothing) record each BN layer's input mean/variance per unit; after the optimizer step
 the running estimates are read. Values stay on the device and are copied to the host in
-one go when a Payload("batchnorm") is emitted. The normalized gap |μ_B − μ̂|/σ̂ shrinks
+one go when a BatchNormSnapshot is emitted. The normalized gap |μ_B − μ̂|/σ̂ shrinks
 like √(2/π)/√B with the batch size B — why small batches give unstable estimates.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.events import Payload
+from engine.batchnorm.snapshot import BatchNormSnapshot, to_record
 from engine.model.mlp import batchnorm_labels
 from engine.train.hooks import TrainerHook
 
@@ -29,11 +28,6 @@ if TYPE_CHECKING:
 
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d)
 MAX_UNITS = 8
-
-
-def expected_gap(batch_size: int) -> float:
-    """E|μ_B − μ|/σ for Gaussian inputs: √(2/π)/√B."""
-    return math.sqrt(2.0 / math.pi) / math.sqrt(max(1, batch_size))
 
 
 @torch.no_grad()
@@ -70,7 +64,7 @@ def evaluate_with_batch_stats(
 
 
 class BatchNormProbe(TrainerHook):
-    """Records batch vs running statistics of every BN layer; emits Payload('batchnorm')."""
+    """Records batch vs running statistics of every BN layer; emits BatchNormSnapshots."""
 
     name = "batchnorm"
 
@@ -141,12 +135,19 @@ class BatchNormProbe(TrainerHook):
         self._pending, self._pending_steps = [], []
         self.samples.extend(block)
         self.steps.extend(steps.tolist())
-        ctx.emit(
-            Payload(
-                ctx.run_id,
-                "batchnorm",
-                {"kind": "steps", "steps": steps, "layers": list(self.names), **self._split(block)},
-            )
+        ctx.emit(self._snapshot(ctx.run_id, steps, block, np.zeros((0, 5))))
+
+    def _snapshot(self, run_id: str, steps: np.ndarray, block: np.ndarray, epochs: np.ndarray) -> BatchNormSnapshot:
+        """Samples (T, L, 4U+2) and epoch rows (E, 5) as a snapshot."""
+        return BatchNormSnapshot(
+            run_id,
+            tuple(self.names),
+            self.units,
+            self.batch_size,
+            self.every,
+            steps,
+            **self._split(block),
+            epochs=epochs,
         )
 
     def _split(self, block: np.ndarray) -> dict[str, np.ndarray]:
@@ -167,20 +168,8 @@ class BatchNormProbe(TrainerHook):
         bl, ba = evaluate_with_batch_stats(ctx.model, ctx.data.x_val, ctx.data.y_val, ctx.batch_size)
         row = (ctx.epoch, metrics["val_loss"], metrics["val_acc"], bl, ba)
         self.epoch_rows.append(row)
-        ctx.emit(
-            Payload(
-                ctx.run_id,
-                "batchnorm",
-                {
-                    "kind": "epoch",
-                    "epoch": ctx.epoch,
-                    "val_loss_running": row[1],
-                    "val_acc_running": row[2],
-                    "val_loss_batch": bl,
-                    "val_acc_batch": ba,
-                },
-            )
-        )
+        no_samples = np.zeros((0, len(self.layers), 4 * self.units + 2), np.float32)
+        ctx.emit(self._snapshot(ctx.run_id, np.zeros(0, np.int64), no_samples, np.asarray([row], dtype=np.float64)))
 
     def on_finish(self, ctx: RunContext) -> None:
         self._flush(ctx)
@@ -188,14 +177,14 @@ class BatchNormProbe(TrainerHook):
     def export(self, record: RunRecord) -> None:
         if not self.layers:
             return
-        record.meta["batchnorm"] = self.summary()
-        record.arrays["batchnorm/steps"] = np.asarray(self.steps, dtype=np.int64)
         block = (
             np.stack(self.samples) if self.samples else np.zeros((0, len(self.layers), 4 * self.units + 2), np.float32)
         )
-        for k, v in self._split(block).items():
-            record.arrays[f"batchnorm/{k}"] = np.ascontiguousarray(v)
-        record.arrays["batchnorm/epochs"] = np.asarray(self.epoch_rows, dtype=np.float64).reshape(-1, 5)
+        steps = np.asarray(self.steps, dtype=np.int64)
+        epochs = np.asarray(self.epoch_rows, dtype=np.float64).reshape(-1, 5)
+        arrays, meta = to_record([self._snapshot(record.name, steps, block, epochs)])
+        record.arrays.update(arrays)
+        record.meta.update(meta)
 
     def state_dict(self) -> dict[str, Any]:
         width = 4 * self.units + 2
@@ -218,12 +207,3 @@ class BatchNormProbe(TrainerHook):
         dev = self.layers[0].running_mean.device if self.layers else None
         self._pending = [torch.from_numpy(np.array(p)).to(dev) for p in np.asarray(state.get("pending", []))]
         self._pending_steps = [int(s) for s in state.get("pending_steps", [])]
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "layers": self.names,
-            "units": self.units,
-            "batch_size": self.batch_size,
-            "every": self.every,
-            "expected_gap": expected_gap(self.batch_size),
-        }

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.events import Event, Payload
+from engine.events import Event
 from engine.session.snapshot import meta_section, read_array, read_meta, same_values
 
 if TYPE_CHECKING:
@@ -60,34 +60,6 @@ class BatchNormSnapshot(Event):
     @property
     def expected_gap(self) -> float:
         return expected_gap(self.batch_size)
-
-    @classmethod
-    def from_payload(cls, e: Payload) -> BatchNormSnapshot:
-        """A "batchnorm" Payload of the hook (a block of steps, or an epoch) as a snapshot."""
-        d = e.data
-        if d["kind"] == "steps":
-            return cls(
-                e.run_id,
-                tuple(str(n) for n in d.get("layers", ())),
-                int(np.asarray(d["batch_mean"]).shape[2]),
-                0,
-                0,
-                np.asarray(d["steps"], dtype=np.int64),
-                **{k: np.asarray(d[k]) for k in (*UNIT_STATS, *LAYER_STATS)},
-                epochs=np.zeros((0, 5)),
-            )
-        row = [d["epoch"], d["val_loss_running"], d["val_acc_running"], d["val_loss_batch"], d["val_acc_batch"]]
-        return cls(
-            e.run_id,
-            (),
-            0,
-            0,
-            0,
-            np.zeros(0, np.int64),
-            **{k: np.zeros((0, 0, 0), np.float32) for k in UNIT_STATS},
-            **{k: np.zeros((0, 0), np.float32) for k in LAYER_STATS},
-            epochs=np.asarray([row], dtype=np.float64),
-        )
 
 
 def to_record(snaps: Sequence[BatchNormSnapshot]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -3,8 +3,8 @@ engine thread (between two steps, so the model is never read while it changes).
 
 At most every `interval_s` seconds the model (in eval mode, so batch norm uses its
 running estimates and dropout is off) is run on a fixed G×G grid covering the training
-and validation points, and the class probabilities go out as a droppable
-Payload("decision_boundary"): a slow view only ever misses intermediate grids.
+and validation points, and the class probabilities go out as a BoundarySnapshot, a
+droppable event: a slow view only ever misses intermediate grids.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from engine.events import Payload
+from engine.boundary.snapshot import BoundaryPoints, BoundarySnapshot, to_record
 from engine.train.hooks import TrainerHook
 
 if TYPE_CHECKING:
@@ -61,8 +61,7 @@ class DecisionBoundaryHook(TrainerHook):
         self.interval_s = float(interval_s)
         self.extent: tuple[float, float, float, float] = (0.0, 1.0, 0.0, 1.0)
         self.grid: torch.Tensor | None = None
-        self.last_probs: np.ndarray | None = None
-        self.last_step = 0
+        self.latest: BoundarySnapshot | None = None
         self._t = 0.0
 
     def setup(self, ctx: RunContext) -> None:
@@ -72,70 +71,42 @@ class DecisionBoundaryHook(TrainerHook):
         self.grid = torch.as_tensor(grid_points(self.extent, self.resolution), device=ctx.device)
 
     def on_start(self, ctx: RunContext) -> None:
-        d = ctx.data
-        ctx.emit(
-            Payload(
-                ctx.run_id,
-                "decision_boundary",
-                {
-                    "kind": "points",
-                    "extent": self.extent,
-                    "n_classes": d.n_classes,
-                    "class_names": list(d.class_names),
-                    "x_train": d.x_train.cpu().numpy(),
-                    "y_train": d.y_train.cpu().numpy(),
-                    "x_val": d.x_val.cpu().numpy(),
-                    "y_val": d.y_val.cpu().numpy(),
-                },
-            )
-        )
-        self._evaluate(ctx, droppable=True)
+        ctx.emit(BoundaryPoints.of(ctx.run_id, ctx.data, self.extent))
+        self._evaluate(ctx)
 
     def on_resume(self, ctx: RunContext) -> None:
         self.on_start(ctx)  # the view of a continued run needs the points and a first grid
 
-    def _evaluate(self, ctx: RunContext, droppable: bool) -> None:
-        self.last_probs = evaluate_grid(ctx.model, self.grid, self.resolution)
-        self.last_step = ctx.step
+    def _evaluate(self, ctx: RunContext) -> None:
+        if self.grid is None:  # (set up on every run)
+            return
+        probs = evaluate_grid(ctx.model, self.grid, self.resolution)
+        self.latest = BoundarySnapshot(ctx.run_id, ctx.step, ctx.epoch, self.extent, probs)
         self._t = time.perf_counter()
-        ctx.emit(
-            Payload(
-                ctx.run_id,
-                "decision_boundary",
-                {
-                    "kind": "grid",
-                    "step": ctx.step,
-                    "epoch": ctx.epoch,
-                    "extent": self.extent,
-                    "probs": self.last_probs,
-                },
-                droppable=droppable,
-            )
-        )
+        ctx.emit(self.latest)  # (the last one of a run: no newer grid can replace it)
 
     def after_step(self, ctx: RunContext) -> None:
         if time.perf_counter() - self._t >= self.interval_s:
-            self._evaluate(ctx, droppable=True)
+            self._evaluate(ctx)
 
     def on_finish(self, ctx: RunContext) -> None:
         if self.grid is not None:
-            self._evaluate(ctx, droppable=False)
+            self._evaluate(ctx)
 
     def export(self, record: RunRecord) -> None:
-        if self.last_probs is not None:
-            record.arrays["decision_boundary/probs"] = self.last_probs
-            record.meta["decision_boundary"] = self.summary()
+        arrays, meta = to_record([self.latest] if self.latest is not None else [])
+        record.arrays.update(arrays)
+        record.meta.update(meta)
 
     def state_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"step": self.last_step}
-        if self.last_probs is not None:
-            out["probs"] = self.last_probs
+        out: dict[str, Any] = {}
+        if self.latest is not None:
+            out.update({"step": self.latest.step, "epoch": self.latest.epoch, "probs": self.latest.probs})
         return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.last_step = int(state.get("step", 0))
         probs = state.get("probs")
-        self.last_probs = np.asarray(probs) if probs is not None else None
-
-    def summary(self) -> dict[str, Any]:
-        return {"extent": list(self.extent), "resolution": self.resolution, "step": self.last_step}
+        self.latest = None
+        if probs is not None:
+            step, epoch = int(state.get("step", 0)), int(state.get("epoch", 0))
+            self.latest = BoundarySnapshot("", step, epoch, self.extent, np.asarray(probs))

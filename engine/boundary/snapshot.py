@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from engine.events import Event, Payload
+from engine.events import Event
 from engine.session.snapshot import meta_section, read_array, read_meta, same_values
 
 if TYPE_CHECKING:
@@ -44,12 +44,6 @@ class BoundarySnapshot(Event):
     @property
     def resolution(self) -> int:
         return int(self.probs.shape[0])
-
-    @classmethod
-    def from_payload(cls, e: Payload) -> BoundarySnapshot:
-        """A "decision_boundary" grid Payload of the hook as a snapshot."""
-        d = e.data
-        return cls(e.run_id, int(d["step"]), int(d.get("epoch", 0)), _extent(d["extent"]), np.asarray(d["probs"]))
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,23 +75,6 @@ class BoundaryPoints(Event):
             data.x_val.cpu().numpy(),
             data.y_val.cpu().numpy(),
         )
-
-    @classmethod
-    def from_payload(cls, e: Payload) -> BoundaryPoints:
-        """A "decision_boundary" points Payload of the hook."""
-        d = e.data
-        names = d.get("class_names") or [str(k) for k in range(int(d["n_classes"]))]
-        return cls(
-            e.run_id,
-            _extent(d["extent"]),
-            tuple(str(n) for n in names),
-            *(np.asarray(d[k]) for k in ("x_train", "y_train", "x_val", "y_val")),
-        )
-
-
-def from_payload(e: Payload) -> BoundarySnapshot | BoundaryPoints:
-    """A "decision_boundary" Payload of the hook as the event it stands for."""
-    return BoundaryPoints.from_payload(e) if e.data.get("kind") == "points" else BoundarySnapshot.from_payload(e)
 
 
 def _extent(values: Sequence[float]) -> Extent:

@@ -1,9 +1,9 @@
 """DiagnosticsHook: runs the checks of `checks.py` during a run and reports what it finds.
 
-Each finding is emitted once (per kind and layer) as a Payload (topic "diagnostics") for
-the panel and the curve markers, and as a Notice for the status line; all of them are
-saved in the run's meta["diagnostics"]. The per-layer checks read the probes' latest
-statistics where the probe feature publishes them (RunContext.shared["probes"]).
+Each finding is emitted once (per kind and layer) as a DiagnosticSnapshot for the panel
+and the curve markers, and as a Notice for the status line; all of them are saved in the
+run's meta["diagnostics"]. The per-layer checks read the probes' latest snapshot where the
+probe feature publishes it (RunContext.shared["probes"]).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from engine.diagnostics.checks import (
     layer_findings,
     loss_too_slow,
 )
-from engine.events import Notice, Payload
+from engine.diagnostics.snapshot import DiagnosticSnapshot, to_record
+from engine.events import Notice
 from engine.states import RunState
 from engine.train.hooks import TrainerHook
 
@@ -65,7 +66,7 @@ class DiagnosticsHook(TrainerHook):
             return
         self._seen.add(key)
         self.found.append(d)
-        ctx.emit(Payload(ctx.run_id, "diagnostics", d.to_json()))
+        ctx.emit(DiagnosticSnapshot(ctx.run_id, d))
         ctx.emit(Notice(ctx.run_id, d.message, d.level))
 
     def on_start(self, ctx: RunContext) -> None:
@@ -75,19 +76,17 @@ class DiagnosticsHook(TrainerHook):
 
     def after_step(self, ctx: RunContext) -> None:
         p = ctx.shared.get(PROBES)
-        if p is not None and p["step"] != self._probe_step:
+        if p is not None and p.step != self._probe_step:
             self._check_layers(ctx)
 
     def _check_layers(self, ctx: RunContext) -> None:
-        p = ctx.shared.get(PROBES)
-        if p is None:
+        snap = ctx.shared.get(PROBES)  # a ProbeSnapshot
+        if snap is None:
             return
-        snap = p["snapshot"]
-        self._probe_step = p["step"]
-        meta = p["layers"]["activations"]
-        labels = [m["label"] for m in meta]
-        kinds = [m["kind"] for m in meta]
-        for d in layer_findings(snap["step"], labels, kinds, snap["act"], self.cfg.saturation_warn, self.cfg.dead_warn):
+        self._probe_step = snap.step
+        labels, kinds = snap.layers.labels("act"), snap.layers.kinds("act")
+        act = snap.act.arrays()
+        for d in layer_findings(snap.step, labels, kinds, act, self.cfg.saturation_warn, self.cfg.dead_warn):
             self._raise(ctx, d)
 
     def on_epoch_end(self, ctx: RunContext, metrics: Mapping[str, float]) -> None:
@@ -181,7 +180,8 @@ class DiagnosticsHook(TrainerHook):
         )
 
     def export(self, record: RunRecord) -> None:
-        record.meta["diagnostics"] = [d.to_json() for d in self.found]
+        _, meta = to_record([DiagnosticSnapshot(record.name, d) for d in self.found])
+        record.meta.update(meta)
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engine.diagnostics.checks import Diagnostic
-from engine.events import Event, Payload
+from engine.events import Event
 
 if TYPE_CHECKING:
     import numpy as np
@@ -24,11 +24,6 @@ class DiagnosticSnapshot(Event):
     """A finding of the run `run_id` (each kind and layer is reported once)."""
 
     finding: Diagnostic
-
-    @classmethod
-    def from_payload(cls, e: Payload) -> DiagnosticSnapshot:
-        """A "diagnostics" Payload of the hook (the finding's JSON) as a snapshot."""
-        return cls(e.run_id, Diagnostic.from_json(e.data))
 
 
 def to_record(snaps: Sequence[DiagnosticSnapshot]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

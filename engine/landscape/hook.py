@@ -1,5 +1,5 @@
 """The landscape hook: parameter snapshots every K steps and the sharpness every K epochs,
-streamed as Payload events and saved in the run record."""
+streamed as LandscapeSnapshot events and saved in the run record."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import torch
 
 from engine.config import LandscapeConfig
-from engine.events import Payload
 from engine.landscape.params import ParamLayout
 from engine.landscape.sharpness import top_hessian_eigenvalue
+from engine.landscape.snapshot import LandscapeSnapshot, to_record
 from engine.landscape.trajectory import TrajectoryBuffer
 from engine.train.hooks import TrainerHook
 
@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from engine.session.record import RunRecord
     from engine.train.context import RunContext
 
-TOPIC_SNAPSHOTS = "landscape/snapshots"
-TOPIC_SHARPNESS = "landscape/sharpness"
 EMIT_INTERVAL_S = 0.25
 SHARPNESS_SAMPLES = 256  # a fixed training subset: enough for λ_max, cheap on the training thread
 
@@ -85,19 +83,23 @@ class LandscapeHook(TrainerHook):
         if not force and time.perf_counter() - self._t_emit < EMIT_INTERVAL_S:
             return
         self._drain_pending()
-        ctx.emit(
-            Payload(
-                ctx.run_id,
-                TOPIC_SNAPSHOTS,
-                {
-                    "steps": np.asarray(self._new_steps, dtype=np.int64),
-                    "params": np.stack(self._new_rows),
-                    "every": self.traj.every if self.traj else 0,
-                },
-            )
-        )
+        steps = np.asarray(self._new_steps, dtype=np.int64)
+        ctx.emit(self._snapshot(ctx.run_id, steps, np.stack(self._new_rows), np.zeros((0, 4))))
         self._new_steps, self._new_rows = [], []
         self._t_emit = time.perf_counter()
+
+    def _snapshot(self, run_id: str, steps: np.ndarray, params: np.ndarray, sharpness: np.ndarray) -> LandscapeSnapshot:
+        every, thinned = (self.traj.every, self.traj.thinned) if self.traj is not None else (0, 0)
+        return LandscapeSnapshot(
+            run_id,
+            self.layout.names,
+            self.layout.size,
+            every,
+            thinned,
+            steps,
+            params.astype(np.float32, copy=False),
+            sharpness,
+        )
 
     def on_start(self, ctx: RunContext) -> None:
         if self.traj is not None:
@@ -125,13 +127,8 @@ class LandscapeHook(TrainerHook):
         )
         lr = ctx.lr
         self.sharpness.append((ctx.epoch, ctx.step, lam, lr))
-        ctx.emit(
-            Payload(
-                ctx.run_id,
-                TOPIC_SHARPNESS,
-                {"epoch": ctx.epoch, "step": ctx.step, "value": lam, "lr": lr, "two_over_lr": 2.0 / lr},
-            )
-        )
+        row = np.array([[ctx.epoch, ctx.step, lam, lr]], dtype=np.float64)
+        ctx.emit(self._snapshot(ctx.run_id, np.zeros(0, np.int64), np.zeros((0, self.layout.size)), row))
         return lam
 
     def on_epoch_end(self, ctx: RunContext, metrics: Mapping[str, float]) -> None:
@@ -195,17 +192,16 @@ class LandscapeHook(TrainerHook):
 
     # -- session ---------------------------------------------------------------------------
     def export(self, record: RunRecord) -> None:
-        meta: dict[str, Any] = {"param_names": list(self.layout.names), "n_params": self.layout.size}
+        self._drain_pending()
         if self.traj is not None:
-            self._drain_pending()
-            record.arrays["landscape/trajectory"] = self.traj.params.copy()
-            record.arrays["landscape/trajectory_steps"] = self.traj.steps
-            meta["snapshot_every"] = self.traj.every
-            meta["thinned"] = self.traj.thinned
-        if self.sharpness:
-            record.arrays["landscape/sharpness"] = np.asarray(self.sharpness, dtype=np.float64)
-            meta["sharpness_columns"] = ["epoch", "step", "lambda_max", "lr"]
-        record.meta["landscape"] = {**record.meta.get("landscape", {}), **meta}
+            steps, params = self.traj.steps, self.traj.params.copy()
+        else:
+            steps, params = np.zeros(0, np.int64), np.zeros((0, self.layout.size), np.float32)
+        sharpness = np.asarray(self.sharpness, dtype=np.float64).reshape(-1, 4)
+        arrays, meta = to_record([self._snapshot(record.name, steps, params, sharpness)])
+        record.arrays.update(arrays)
+        # (other entries of meta["landscape"], e.g. a surface's, stay)
+        record.meta["landscape"] = {**record.meta.get("landscape", {}), **meta["landscape"]}
         if not any(k.startswith("weights/") for k in record.arrays):
             # The weights the record ends with (buffers too: batch norm needs its statistics).
             assert self._model is not None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.events import Event, Payload
+from engine.events import Event
 from engine.session.snapshot import meta_section, read_array, read_meta, same_values
 
 if TYPE_CHECKING:
@@ -48,25 +48,6 @@ class LandscapeSnapshot(Event):
     def two_over_lr(self) -> np.ndarray:
         """2/lr of each sharpness estimate: gradient descent is stable while λ_max < 2/lr."""
         return 2.0 / self.sharpness[:, 3]
-
-    @classmethod
-    def from_payload(cls, e: Payload) -> LandscapeSnapshot:
-        """A "landscape/snapshots" or "landscape/sharpness" Payload of the hook."""
-        d = e.data
-        if e.topic.endswith("sharpness"):
-            row = np.array([[d["epoch"], d["step"], d["value"], d["lr"]]], dtype=np.float64)
-            return cls(e.run_id, (), 0, 0, 0, np.zeros(0, np.int64), np.zeros((0, 0), np.float32), row)
-        params = np.asarray(d["params"])
-        return cls(
-            e.run_id,
-            (),
-            int(params.shape[1]),
-            int(d["every"]),
-            0,
-            np.asarray(d["steps"], dtype=np.int64),
-            params,
-            np.zeros((0, 4)),
-        )
 
 
 def to_record(snaps: Sequence[LandscapeSnapshot]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -15,15 +15,13 @@ import sklearn
 import torch
 
 from engine.config import MetricsConfig
-from engine.events import Payload
 from engine.metrics.classification import classification_report
+from engine.metrics.snapshot import PREFIX, MetricsSnapshot, read, to_record
 from engine.train.hooks import TrainerHook
 
 if TYPE_CHECKING:
     from engine.session.record import RunRecord
     from engine.train.context import RunContext
-
-PER_EPOCH = ("precision", "recall", "f1", "roc_auc", "average_precision")
 
 
 class MetricsHook(TrainerHook):
@@ -31,14 +29,17 @@ class MetricsHook(TrainerHook):
 
     def __init__(self, cfg: MetricsConfig) -> None:
         self.cfg = cfg
-        self.epochs: list[int] = []
-        self.steps: list[int] = []
-        self.history: dict[str, list[np.ndarray]] = {
-            k: [] for k in PER_EPOCH + ("confusion", "accuracy", "roc_auc_macro")
-        }
-        self.latest: dict[str, Any] | None = None
-        self.labels: np.ndarray | None = None
-        self.probs: np.ndarray | None = None
+        # One per evaluation; only the last keeps its predictions and curves (what the
+        # session stores).
+        self.snapshots: list[MetricsSnapshot] = []
+        self._run_id = ""
+
+    @property
+    def latest(self) -> MetricsSnapshot | None:
+        return self.snapshots[-1] if self.snapshots else None
+
+    def setup(self, ctx: RunContext) -> None:
+        self._run_id = ctx.run_id
 
     @torch.no_grad()
     def _predict(self, ctx: RunContext) -> tuple[np.ndarray, np.ndarray]:
@@ -55,7 +56,8 @@ class MetricsHook(TrainerHook):
 
     def on_epoch_end(self, ctx: RunContext, metrics: Mapping[str, float]) -> None:
         last = ctx.epoch >= ctx.config.train.epochs
-        if not last and (ctx.epoch % self.cfg.every or (self.steps and ctx.step - self.steps[-1] < self.cfg.min_steps)):
+        recent = self.snapshots and ctx.step - self.snapshots[-1].step < self.cfg.min_steps
+        if not last and (ctx.epoch % self.cfg.every or recent):
             return
         labels, probs = self._predict(ctx)
         if not np.isfinite(probs).all():
@@ -63,73 +65,40 @@ class MetricsHook(TrainerHook):
         # Inputs are checked finite above: sklearn may skip its own (costly) validation.
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
             rep = classification_report(labels, probs, ctx.data.n_classes, self.cfg.curve_points)
-        self.labels, self.probs = labels, probs.astype(np.float32)
-        self.epochs.append(ctx.epoch)
-        self.steps.append(ctx.step)
-        for k in PER_EPOCH + ("confusion",):
-            self.history[k].append(rep[k])
-        self.history["accuracy"].append(np.float64(rep["accuracy"]))
-        self.history["roc_auc_macro"].append(np.float64(rep["roc_auc_macro"]))
-        self.latest = rep
-        data = {
-            "epoch": ctx.epoch,
-            "step": ctx.step,
-            "n_classes": ctx.data.n_classes,
-            "labels": labels,
-            "probs": self.probs,
-        }
-        data.update({k: v for k, v in rep.items() if k != "curves"})
-        data["curves"] = rep["curves"]
-        ctx.emit(Payload(ctx.run_id, "metrics", data, droppable=True))
+        snap = MetricsSnapshot(
+            ctx.run_id,
+            epoch=ctx.epoch,
+            step=ctx.step,
+            n_classes=ctx.data.n_classes,
+            accuracy=float(rep["accuracy"]),
+            roc_auc_macro=float(rep["roc_auc_macro"]),
+            confusion=rep["confusion"],
+            precision=rep["precision"],
+            recall=rep["recall"],
+            f1=rep["f1"],
+            roc_auc=rep["roc_auc"],
+            average_precision=rep["average_precision"],
+            scored_classes=rep["scored_classes"],
+            labels=labels,
+            probs=probs.astype(np.float32),
+            curves=rep["curves"],
+            max_samples=self.cfg.max_samples,
+        )
+        if self.snapshots:
+            self.snapshots[-1] = self.snapshots[-1].without_predictions()
+        self.snapshots.append(snap)
+        ctx.emit(snap)
 
     # -- state ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        if not self.epochs:
-            return {}
-        assert self.latest is not None and self.labels is not None and self.probs is not None
-        curves = self.latest["curves"]
-        out: dict[str, Any] = {
-            "epochs": np.array(self.epochs, dtype=np.int64),
-            "steps": np.array(self.steps, dtype=np.int64),
-            "labels": self.labels,
-            "probs": self.probs,
-            "curve_names": list(curves),
-            "scored_classes": [int(c) for c in self.latest["scored_classes"]],
-        }
-        for k, v in self.history.items():
-            out[f"history/{k}"] = np.stack(v)
-        for i, curve in enumerate(curves.values()):
-            out[f"curve/{i}"] = np.asarray(curve)
-        return out
+        arrays, meta = to_record(self.snapshots)
+        return {**arrays, "meta": meta[PREFIX]} if self.snapshots else {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if "epochs" not in state:
-            return
-        self.epochs = [int(e) for e in state["epochs"]]
-        self.steps = [int(s) for s in state["steps"]]
-        for k in self.history:
-            self.history[k] = list(np.asarray(state[f"history/{k}"]))
-        self.labels, self.probs = np.asarray(state["labels"]), np.asarray(state["probs"])
-        # The last report as export reads it: its per-epoch values, curves and scored classes.
-        latest: dict[str, Any] = {k: v[-1] for k, v in self.history.items()}
-        latest["curves"] = {name: np.asarray(state[f"curve/{i}"]) for i, name in enumerate(state["curve_names"])}
-        latest["scored_classes"] = list(state["scored_classes"])
-        self.latest = latest
+        meta = state.get("meta")
+        self.snapshots = read(state, {PREFIX: meta}, self._run_id) if isinstance(meta, dict) else []
 
     def export(self, record: RunRecord) -> None:
-        if not self.epochs:
-            return
-        record.arrays["metrics/epochs"] = np.array(self.epochs, dtype=np.int64)
-        record.arrays["metrics/steps"] = np.array(self.steps, dtype=np.int64)
-        for k, v in self.history.items():
-            record.arrays[f"metrics/{k}"] = np.stack(v)
-        assert self.latest is not None
-        for name, curve in self.latest["curves"].items():
-            record.arrays[f"metrics/curves/{name.replace('/', '_')}"] = curve
-        record.arrays["metrics/labels"] = self.labels
-        record.arrays["metrics/probs"] = self.probs
-        record.meta["metrics"] = {
-            "n_classes": int(self.probs.shape[1]),
-            "scored_classes": [int(c) for c in self.latest["scored_classes"]],
-            "max_samples": self.cfg.max_samples,
-        }
+        arrays, meta = to_record(self.snapshots)
+        record.arrays.update(arrays)
+        record.meta.update(meta)

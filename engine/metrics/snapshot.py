@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from engine.events import Event, Payload
+from engine.events import Event
 from engine.session.snapshot import meta_section, read_array, read_meta, same_values
 
 if TYPE_CHECKING:
@@ -71,30 +71,6 @@ class MetricsSnapshot(Event):
         """This snapshot as the record keeps it for every evaluation but the last."""
         return dataclasses.replace(self, labels=None, probs=None, curves={})
 
-    @classmethod
-    def from_payload(cls, e: Payload) -> MetricsSnapshot:
-        """A "metrics" Payload of the hook (its data dict) as a snapshot."""
-        d = e.data
-        return cls(
-            e.run_id,
-            epoch=int(d["epoch"]),
-            step=int(d["step"]),
-            n_classes=int(d["n_classes"]),
-            accuracy=float(d["accuracy"]),
-            roc_auc_macro=float(d["roc_auc_macro"]),
-            confusion=np.asarray(d["confusion"]),
-            precision=np.asarray(d["precision"]),
-            recall=np.asarray(d["recall"]),
-            f1=np.asarray(d["f1"]),
-            roc_auc=np.asarray(d["roc_auc"]),
-            average_precision=np.asarray(d["average_precision"]),
-            scored_classes=np.asarray(d["scored_classes"]),
-            labels=np.asarray(d["labels"]),
-            probs=np.asarray(d["probs"]),
-            curves=dict(d["curves"]),
-            max_samples=int(d.get("max_samples", 0)),
-        )
-
 
 def _curve_member(name: str) -> str:
     return f"{PREFIX}/curves/{name.replace('/', '_')}"
@@ -131,10 +107,14 @@ def to_record(snaps: Sequence[MetricsSnapshot]) -> tuple[dict[str, np.ndarray], 
 def from_record(record: RunRecord) -> list[MetricsSnapshot]:
     """A saved run's metrics, one snapshot per evaluated epoch (empty when it has none); a
     malformed record raises ValueError naming the member."""
-    a = record.arrays
+    return read(record.arrays, record.meta, record.name)
+
+
+def read(a: Mapping[str, np.ndarray], run_meta: Mapping[str, Any], run_id: str) -> list[MetricsSnapshot]:
+    """What to_record wrote (its arrays and meta entries), as the snapshots again."""
     if f"{PREFIX}/epochs" not in a:
         return []
-    meta = meta_section(record.meta, PREFIX)
+    meta = meta_section(run_meta, PREFIX)
     c = int(read_meta(meta, "n_classes", int, PREFIX))
     scored_list = read_meta(meta, "scored_classes", list, PREFIX)
     if not all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k < c for k in scored_list):
@@ -158,7 +138,7 @@ def from_record(record: RunRecord) -> list[MetricsSnapshot]:
     out = []
     for i in range(e):
         snap = MetricsSnapshot(
-            record.name,
+            run_id,
             epoch=int(epochs[i]),
             step=int(steps[i]),
             n_classes=c,

@@ -11,14 +11,14 @@ Between probes it does nothing, so training runs at full speed. When `max_snapsh
 stored, every other one is dropped and the interval doubles: cost and memory stay bounded
 whatever the run length.
 
-After each probe the hook publishes `ctx.shared[SHARED_KEY]`: {"step", "snapshot" (the
-statistics by group), "layers" (layers_meta())}, for the features that read them (the
-diagnostics).
+Each probe is a ProbeSnapshot (engine/probes/snapshot.py): emitted live, kept for the
+session, and published as `ctx.shared[SHARED_KEY]` for the features that read the latest
+statistics (the diagnostics).
 """
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,19 +26,18 @@ import torch
 from torch import nn
 
 from engine.config import ProbesConfig
-from engine.events import Payload
 from engine.flat import FlatCopy
 from engine.model.modes import mode_dependent
 from engine.probes.layers import activation_layers, weight_layers
-from engine.probes.stats import BinLayout, GrowingRange, LayerSummary, summarize_groups
+from engine.probes.snapshot import LayerStats, ProbedLayers, ProbeSnapshot, stack, to_record, unstack
+from engine.probes.stats import BinLayout, GrowingRange, summarize_groups
 from engine.train.hooks import TrainerHook
 
 if TYPE_CHECKING:
     from engine.session.record import RunRecord
     from engine.train.context import RunContext
 
-GROUPS = ("act", "agrad", "grad", "weight")  # activations, their gradients, weight gradients, weights
-SHARED_KEY = "probes"
+SHARED_KEY = "probes"  # ctx.shared[SHARED_KEY]: the latest ProbeSnapshot
 
 
 def probe_batch(x: torch.Tensor, y: torch.Tensor, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,8 +54,8 @@ class ProbeHook(TrainerHook):
     def __init__(self, cfg: ProbesConfig) -> None:
         self.cfg = cfg
         self.every = cfg.every
-        self.snapshots: list[dict[str, Any]] = []
-        self.latest: dict[str, Any] | None = None
+        self.snapshots: list[ProbeSnapshot] = []
+        self.latest: ProbeSnapshot | None = None
         self._acts: list = []
         self._wlayers: list = []
         self._ranges: dict[str, list[GrowingRange]] = {}
@@ -66,7 +65,8 @@ class ProbeHook(TrainerHook):
         self._handles: list = []
         self._w_before: torch.Tensor | None = None  # the weights before a probed step, flat
         self._w_copy = FlatCopy()  # ... taken into this buffer, kept between probes
-        self._meta: dict[str, Any] | None = None
+        self._layers: ProbedLayers | None = None
+        self._run_id = ""
         self._kinds: list[str] = []  # the activation layers' kinds
         self._prelu: list[nn.Module] = []  # the PReLU modules among them
         self._sequential = False  # forward by walking the model's children (no hooks needed)
@@ -99,8 +99,14 @@ class ProbeHook(TrainerHook):
         while walk and walk[-1][1] is None:
             walk.pop()
         self._walk = walk
-        self._meta = None
+        self._run_id = ctx.run_id
         self._x, _ = probe_batch(ctx.data.x_train, ctx.data.y_train, self.cfg.batch_size, ctx.config.seed)
+        self._layers = ProbedLayers(
+            tuple(layer for layer, _ in self._acts),
+            tuple(layer for layer, _ in self._wlayers),
+            self.cfg.bins,
+            int(self._x.shape[0]),
+        )
         self._ranges = {
             "act": [GrowingRange() for _ in self._acts],
             "agrad": [GrowingRange() for _ in self._acts],
@@ -113,26 +119,14 @@ class ProbeHook(TrainerHook):
 
     def on_resume(self, ctx: RunContext) -> None:
         if self.latest is not None:  # (the views have them from the saved run)
-            ctx.shared[SHARED_KEY] = {
-                "step": self.latest["step"],
-                "snapshot": self.latest,
-                "layers": self.layers_meta(),
-            }
+            ctx.shared[SHARED_KEY] = self.latest
 
-    def layers_meta(self) -> dict[str, Any]:
-        """The probed layers and settings (the same dict while they do not change)."""
-        if self._meta is None or self._meta["every"] != self.every:
-            self._meta = self._layers_meta()
-        return self._meta
-
-    def _layers_meta(self) -> dict[str, Any]:
-        return {
-            "activations": [layer.to_json() for layer, _ in self._acts],
-            "weights": [layer.to_json() for layer, _ in self._wlayers],
-            "every": self.every,
-            "bins": self.cfg.bins,
-            "probe_batch": int(self._x.shape[0]) if self._x is not None else 0,
-        }
+    @property
+    def layers(self) -> ProbedLayers:
+        """The probed layers and settings (known after setup)."""
+        if self._layers is None:
+            raise RuntimeError("the probes are not set up")
+        return self._layers
 
     # -- the step -----------------------------------------------------------------------
     def before_step(self, ctx: RunContext, xb: torch.Tensor, yb: torch.Tensor) -> None:
@@ -213,7 +207,6 @@ class ProbeHook(TrainerHook):
     def _probe(self, ctx: RunContext, with_grads: bool) -> None:
         bins = self.cfg.bins
         acts = self._forward_activations(ctx)
-        snap: dict[str, Any] = {"step": int(ctx.step)}
         # The parameters themselves (the statistics only read them; no detached copies).
         weights = [m.weight for _, m in self._wlayers]
         grads = [w.grad for w in weights] if with_grads else []
@@ -230,40 +223,44 @@ class ProbeHook(TrainerHook):
         if self._prelu:
             prelu_at, along = len(along), along + [torch.stack([m.weight.detach().float().mean() for m in self._prelu])]
         summaries, host = summarize_groups(groups, bins, layout=self._layout, read_along=along, previous=previous)
-        snap["act"], snap["weight"] = summaries[0].as_dict(), summaries[1].as_dict()
+        n_acts, n_weights = len(self._acts), len(self._wlayers)
+        ratio = np.full(n_weights, np.nan)
         if has_grads:
-            snap["grad"], snap["agrad"] = summaries[2].as_dict(), summaries[3].as_dict()
+            grad, agrad = LayerStats.from_arrays(summaries[2].as_dict()), LayerStats.from_arrays(summaries[3].as_dict())
             if previous is not None:
                 norms = host[-1]
                 num, den = norms[: len(weights)], norms[len(weights) :]
-                snap["update_ratio"] = num / np.maximum(den, 1e-30)
+                ratio = num / np.maximum(den, 1e-30)
         else:
-            snap["grad"] = _empty(len(self._wlayers), bins)
-            snap["agrad"] = _empty(len(self._acts), bins)
-        snap.setdefault("update_ratio", np.full(len(self._wlayers), math.nan))
+            grad, agrad = LayerStats.empty(n_weights, bins), LayerStats.empty(n_acts, bins)
         self._capture = []
         self._w_before = None
         slopes = iter(host[prelu_at] if prelu_at >= 0 else ())
-        snap["prelu_slope"] = np.array(
-            [next(slopes) if layer.kind == "prelu" else math.nan for layer, _ in self._acts], dtype=np.float64
+        slope = np.array([next(slopes) if layer.kind == "prelu" else np.nan for layer, _ in self._acts], np.float64)
+        snap = ProbeSnapshot(
+            ctx.run_id,
+            step=int(ctx.step),
+            every=self.every,
+            layers=self.layers,
+            act=LayerStats.from_arrays(summaries[0].as_dict()),
+            agrad=agrad,
+            grad=grad,
+            weight=LayerStats.from_arrays(summaries[1].as_dict()),
+            update_ratio=ratio,
+            prelu_slope=slope,
         )
         self._last_step = ctx.step
         self.snapshots.append(snap)
-        self.latest = snap
         if len(self.snapshots) > self.cfg.max_snapshots:
-            # Keep the one at init and every other one after it; probe half as often from now on.
+            # Keep the one at init and every other one after it; probe half as often from now on
+            # (the snapshot says so, and so does the last one kept: the record's interval).
             self.snapshots = self.snapshots[::2]
             self.every *= 2
-        self._publish(ctx, snap)
-
-    def _publish(self, ctx: RunContext, snap: dict[str, Any]) -> None:
-        layers = self.layers_meta()
-        ctx.shared[SHARED_KEY] = {"step": snap["step"], "snapshot": snap, "layers": layers}
-        data = {"step": snap["step"], "layers": layers, "every": self.every}
-        data.update({g: snap[g] for g in GROUPS})
-        data["update_ratio"] = snap["update_ratio"]
-        data["prelu_slope"] = snap["prelu_slope"]
-        ctx.emit(Payload(ctx.run_id, "probes", data))
+            snap = dataclasses.replace(snap, every=self.every)
+            self.snapshots[-1] = dataclasses.replace(self.snapshots[-1], every=self.every)
+        self.latest = snap
+        ctx.shared[SHARED_KEY] = snap
+        ctx.emit(snap)
 
     # -- state ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -271,9 +268,9 @@ class ProbeHook(TrainerHook):
         for g, ranges in self._ranges.items():
             out[f"ranges/{g}"] = np.array([[r.lo, r.hi, r.grown] for r in ranges], dtype=np.float64).reshape(-1, 3)
         if self.snapshots:
-            out.update(_stack_snapshots("snapshots", self.snapshots))
+            out.update(stack(self.snapshots, "snapshots"))
         if self.latest is not None:
-            out.update(_stack_snapshots("latest", [self.latest]))
+            out.update(stack([self.latest], "latest"))
         return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -284,59 +281,14 @@ class ProbeHook(TrainerHook):
             if rows is not None and len(rows) == len(ranges):
                 for r, (lo, hi, grown) in zip(ranges, np.asarray(rows, dtype=np.float64)):
                     r.lo, r.hi, r.grown = float(lo), float(hi), int(grown)
-        self.snapshots = _unstack_snapshots("snapshots", state)
-        latest = _unstack_snapshots("latest", state)
+        self.snapshots = (
+            unstack(state, self.layers, self.every, self._run_id, "snapshots") if "snapshots/steps" in state else []
+        )
+        latest = unstack(state, self.layers, self.every, self._run_id, "latest") if "latest/steps" in state else []
         self.latest = latest[0] if latest else (self.snapshots[-1] if self.snapshots else None)
-        self._meta = None
 
     # -- session ----------------------------------------------------------------------------
     def export(self, record: RunRecord) -> None:
-        if not self.snapshots:
-            return
-        record.arrays.update(_stack_snapshots("probes", self.snapshots))
-        meta = self.layers_meta()
-        meta["effective_every"] = self.every
-        record.meta["probes"] = meta
-
-
-def _stack_snapshots(prefix: str, snaps: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Snapshots as arrays over the snapshots: <prefix>/steps, <prefix>/<group>/<key>, ..."""
-    out = {f"{prefix}/steps": np.array([s["step"] for s in snaps], dtype=np.int64)}
-    for g in GROUPS:
-        for key in snaps[0][g]:
-            out[f"{prefix}/{g}/{key}"] = np.stack([s[g][key] for s in snaps])
-    out[f"{prefix}/update_ratio"] = np.stack([s["update_ratio"] for s in snaps])
-    out[f"{prefix}/prelu_slope"] = np.stack([s["prelu_slope"] for s in snaps])
-    return out
-
-
-def _unstack_snapshots(prefix: str, state: dict[str, Any]) -> list[dict[str, Any]]:
-    """What _stack_snapshots stored, as the list of snapshots again."""
-    steps = state.get(f"{prefix}/steps")
-    if steps is None:
-        return []
-    snaps: list[dict[str, Any]] = [{"step": int(s)} for s in np.asarray(steps)]
-    for g in GROUPS:
-        head = f"{prefix}/{g}/"
-        for k, v in state.items():
-            if k.startswith(head):
-                for i, snap in enumerate(snaps):
-                    snap.setdefault(g, {})[k[len(head) :]] = np.asarray(v)[i]
-    for key in ("update_ratio", "prelu_slope"):
-        values = np.asarray(state[f"{prefix}/{key}"])
-        for i, snap in enumerate(snaps):
-            snap[key] = values[i]
-    return snaps
-
-
-def _empty(n: int, bins: int) -> dict[str, np.ndarray]:
-    nan = np.full(n, math.nan)
-    return LayerSummary(
-        hist=np.zeros((n, bins), np.float32),
-        range=np.full((n, 2), math.nan),
-        mean=nan,
-        std=nan.copy(),
-        norm=nan.copy(),
-        count=np.zeros(n),
-        nonfinite=np.zeros(n),
-    ).as_dict()
+        arrays, meta = to_record(self.snapshots)
+        record.arrays.update(arrays)
+        record.meta.update(meta)

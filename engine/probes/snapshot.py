@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.events import Event, Payload
+from engine.events import Event
 from engine.probes.layers import ProbedLayer
 from engine.session.snapshot import meta_section, read_array, read_meta, same_values
 
@@ -158,24 +158,6 @@ class ProbeSnapshot(Event):
             raise KeyError(name)
         stats: LayerStats = getattr(self, name)
         return stats
-
-    @classmethod
-    def from_payload(cls, e: Payload) -> ProbeSnapshot:
-        """A "probes" Payload of the hook (its data dict) as a snapshot."""
-        d = e.data
-        layers = ProbedLayers.from_json(d["layers"])
-        return cls(
-            e.run_id,
-            step=int(d["step"]),
-            every=int(d.get("every", d["layers"].get("every", 0))),
-            layers=layers,
-            act=LayerStats.from_arrays(d["act"]),
-            agrad=LayerStats.from_arrays(d["agrad"]),
-            grad=LayerStats.from_arrays(d["grad"]),
-            weight=LayerStats.from_arrays(d["weight"]),
-            update_ratio=np.asarray(d["update_ratio"]),
-            prelu_slope=np.asarray(d["prelu_slope"]),
-        )
 
 
 def stack(snaps: Sequence[ProbeSnapshot], prefix: str = PREFIX) -> dict[str, np.ndarray]:

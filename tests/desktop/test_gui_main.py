@@ -258,26 +258,18 @@ def test_panel_search_and_folding(window, qtbot):
 
 
 def test_diagnostic_markers_on_the_loss_plot(window, qtbot):
-    from engine.events import Payload
+    from engine.diagnostics import Diagnostic
+    from engine.diagnostics.snapshot import DiagnosticSnapshot
 
     cv = curves(window)
     cv.on_run_started("r1", window.controller.config)
     cv.handle_events(
         [
-            Payload(
-                "r1",
-                "diagnostics",
-                {
-                    "kind": "lr_too_high",
-                    "level": "warning",
-                    "step": 40,
-                    "message": "loss rose above 1.5x its initial value",
-                },
+            DiagnosticSnapshot(
+                "r1", Diagnostic("lr_too_high", "warning", 40, "loss rose above 1.5x its initial value")
             ),
-            Payload(
-                "r1", "diagnostics", {"kind": "initial_loss", "level": "info", "step": 0, "message": "as expected"}
-            ),
-            Payload("other", "diagnostics", {"kind": "divergence", "level": "error", "step": 9}),
+            DiagnosticSnapshot("r1", Diagnostic("initial_loss", "info", 0, "as expected")),
+            DiagnosticSnapshot("other", Diagnostic("divergence", "error", 9, "")),
         ]
     )
     assert len(cv.markers) == 1 and cv.markers[0].value() == 40

@@ -49,11 +49,11 @@ def test_binary_metrics_threshold_slider_moves_the_point(qtbot, screenshot_dir):
     v.show()
     v.on_run_started("r1", cfg)
     v.handle_events(events)
-    assert v.latest["epoch"] == 3 and v.threshold.isEnabled()
+    assert v.latest.epoch == 3 and v.threshold.isEnabled()
     x, y = v.c_val_acc.getData()
     assert list(x) == [1.0, 2.0, 3.0] and np.allclose(y, t.series["epoch/val_acc"].array())
     v.threshold.setValue(50)  # already there: handle_events drew the point at threshold 0.50
-    labels, scores = v.latest["labels"], v.latest["probs"][:, 1]
+    labels, scores = v.latest.labels, v.latest.probs[:, 1]
     px, py = v.roc_point.getData()
     tp = int(((scores >= 0.5) & (labels == 1)).sum())
     assert py[0] == pytest.approx(tp / (labels == 1).sum())
@@ -80,7 +80,7 @@ def test_multiclass_confusion_matrix_and_replay(qtbot, screenshot_dir):
     v.on_run_started("r1", cfg)
     v.handle_events(events)
     assert not v.threshold.isEnabled() and len(v.roc_curves) == 10 and v.table.rowCount() == 10
-    cm = v.latest["confusion"]
+    cm = v.latest.confusion
     assert len(v.cm_text) == 100 and v.cm_text[0].toPlainText() == str(int(cm[0, 0]))
     img = v.grab().toImage()
     assert not_blank(img)
@@ -89,5 +89,5 @@ def test_multiclass_confusion_matrix_and_replay(qtbot, screenshot_dir):
     v2 = MetricsView(AppController(cfg))
     qtbot.addWidget(v2)
     v2.load_session(Session(runs=[record_of(t)]))
-    assert np.array_equal(v2.latest["confusion"], cm) and v2.table.item(3, 3).text() == v.table.item(3, 3).text()
+    assert np.array_equal(v2.latest.confusion, cm) and v2.table.item(3, 3).text() == v.table.item(3, 3).text()
     assert len(v2.c_val_loss.getData()[0]) == 2

@@ -36,7 +36,7 @@ def test_droppable_payload_is_replaced_not_queued():
     ch.put(StateChanged("r", "running"))
     ch.put(StateChanged("r", "paused"))
     for i in range(5):
-        ch.put(Payload("r", "surface", {"i": i}, droppable=True))
+        ch.put(Payload("r", "surface", {"i": i}, replaceable=True))
     events = ch.drain()
     payloads = [e for e in events if isinstance(e, Payload)]
     assert [p.data["i"] for p in payloads] == [4] or payloads[-1].data["i"] == 4

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.batchnorm.probe import BatchNormProbe, evaluate_with_batch_stats, expected_gap
+from engine.batchnorm import BatchNormProbe, BatchNormSnapshot, evaluate_with_batch_stats, expected_gap
 from engine.config import ExperimentConfig
-from engine.events import Payload
 from engine.experiment import build_trainer
 from engine.session import record_of
 from engine.train import Trainer
@@ -48,8 +47,8 @@ def test_batchnorm_probe_shows_batch_noise_shrinking_with_batch_size():
     n = len(rec.arrays["batchnorm/steps"])
     assert rec.arrays["batchnorm/batch_mean"].shape == (n, 1, 8)
     assert rec.meta["batchnorm"]["batch_size"] == 4
-    steps = [e for e in got if isinstance(e, Payload) and e.topic == "batchnorm" and e.data["kind"] == "steps"]
-    assert sum(len(e.data["steps"]) for e in steps) == n
+    snaps = [e for e in got if isinstance(e, BatchNormSnapshot)]
+    assert sum(len(e.steps) for e in snaps) == n and sum(len(e.epochs) for e in snaps) == 1
     # running estimates are smooth, batch statistics jump: step-to-step change of unit 0
     bm, rm = rec.arrays["batchnorm/batch_mean"][:, 0, 0], rec.arrays["batchnorm/running_mean"][:, 0, 0]
     assert np.abs(np.diff(bm)).mean() > 2 * np.abs(np.diff(rm)).mean()

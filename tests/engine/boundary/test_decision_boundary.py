@@ -7,8 +7,8 @@ import torch
 
 from engine.batchnorm.probe import BatchNormProbe
 from engine.boundary.hook import DecisionBoundaryHook
+from engine.boundary.snapshot import BoundaryPoints, BoundarySnapshot
 from engine.config import ExperimentConfig
-from engine.events import Payload
 from engine.experiment import build_trainer
 from engine.session import record_of
 
@@ -34,15 +34,15 @@ def test_decision_boundary_grid_matches_the_model_and_is_throttled():
     t0 = time.perf_counter()
     t.run()
     elapsed = time.perf_counter() - t0
-    pl = [e for e in got if isinstance(e, Payload) and e.topic == "decision_boundary"]
-    assert pl[0].data["kind"] == "points" and pl[0].data["x_train"].shape == (320, 2)
-    grids = [e for e in pl if e.data["kind"] == "grid"]
+    pl = [e for e in got if isinstance(e, (BoundaryPoints, BoundarySnapshot))]
+    assert isinstance(pl[0], BoundaryPoints) and pl[0].x_train.shape == (320, 2)
+    grids = [e for e in pl if isinstance(e, BoundarySnapshot)]
     assert 2 <= len(grids) <= elapsed / hook.interval_s + 3
-    assert grids[-1].droppable is False and grids[0].droppable is True
-    probs = grids[-1].data["probs"]
+    assert grids[-1].step == t.step and grids[0].droppable and not pl[0].droppable
+    probs = grids[-1].probs
     assert probs.shape == (90, 90, 2) and np.allclose(probs.sum(-1), 1, atol=1e-5)
     # the grid cell nearest each validation point predicts what the model predicts there
-    x0, x1, y0, y1 = grids[-1].data["extent"]
+    x0, x1, y0, y1 = grids[-1].extent
     xv = t.data.x_val.numpy()
     j = np.clip(np.rint((xv[:, 0] - x0) / (x1 - x0) * 89).astype(int), 0, 89)
     i = np.clip(np.rint((xv[:, 1] - y0) / (y1 - y0) * 89).astype(int), 0, 89)

@@ -15,7 +15,8 @@ from engine.diagnostics import (
     loss_too_slow,
     overfit_tiny_subset,
 )
-from engine.events import EventChannel, Notice, Payload
+from engine.diagnostics.snapshot import DiagnosticSnapshot
+from engine.events import EventChannel, Notice
 from engine.experiment import build_trainer
 from engine.session import record_of
 
@@ -50,9 +51,7 @@ def test_sgd_lr_10_on_digits_is_flagged_as_lr_too_high():
     assert high and "too high" in high[0]["message"] and high[0]["step"] <= 23
     assert not any(d["kind"] == "lr_too_low" for d in diags)
     events = ch.drain()
-    assert any(
-        isinstance(e, Payload) and e.topic == "diagnostics" and e.data["kind"] == high[0]["kind"] for e in events
-    )
+    assert any(isinstance(e, DiagnosticSnapshot) and e.finding.kind == high[0]["kind"] for e in events)
     assert any(isinstance(e, Notice) and "too high" in e.message for e in events)
 
 

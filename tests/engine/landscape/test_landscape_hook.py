@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from engine.config import ExperimentConfig
-from engine.events import Payload
 from engine.experiment import build_trainer
-from engine.landscape.hook import TOPIC_SHARPNESS, TOPIC_SNAPSHOTS, LandscapeHook
+from engine.landscape.hook import LandscapeHook
 from engine.landscape.params import ParamLayout, flat_params
+from engine.landscape.snapshot import LandscapeSnapshot
 from engine.session import Session, load_session, record_of, save_session
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -38,8 +38,8 @@ def test_run_records_a_bounded_trajectory_and_streams_it(tmp_path):
     t = build_trainer(_cfg(), emit=events.append)
     assert any(isinstance(h, LandscapeHook) for h in t.hooks)
     t.run()
-    payloads = [e for e in events if isinstance(e, Payload) and e.topic == TOPIC_SNAPSHOTS]
-    streamed = np.concatenate([p.data["steps"] for p in payloads])
+    snaps = [e for e in events if isinstance(e, LandscapeSnapshot)]
+    streamed = np.concatenate([s.steps for s in snaps])
     assert streamed[0] == 0 and streamed[-1] == t.step and np.all(np.diff(streamed) > 0)
     rec = record_of(t)
     traj, steps = rec.arrays["landscape/trajectory"], rec.arrays["landscape/trajectory_steps"]
@@ -50,9 +50,10 @@ def test_run_records_a_bounded_trajectory_and_streams_it(tmp_path):
     assert np.allclose(
         traj[0], np.concatenate([t.initial_state[n].reshape(-1).numpy() for n in ParamLayout.of(t.model).names])
     )
-    sharp = [e for e in events if isinstance(e, Payload) and e.topic == TOPIC_SHARPNESS]
-    assert [p.data["epoch"] for p in sharp] == [1, 2, 4]
-    assert all(p.data["value"] > 0 and p.data["two_over_lr"] == 2 / 0.01 for p in sharp)
+    sharp = np.concatenate([s.sharpness for s in snaps])
+    two_over_lr = np.concatenate([s.two_over_lr for s in snaps])
+    assert sharp[:, 0].tolist() == [1, 2, 4]
+    assert (sharp[:, 2] > 0).all() and (two_over_lr == 2 / 0.01).all()
     assert rec.arrays["landscape/sharpness"].shape == (3, 4)
     assert set(k for k in rec.arrays if k.startswith("weights/")) == {f"weights/{k}" for k in t.model.state_dict()}
     path = save_session(Session(runs=[rec]), tmp_path / "s.descent")

@@ -10,9 +10,10 @@ import torch
 from sklearn import metrics as skm
 
 from engine.config import ExperimentConfig
-from engine.events import EventChannel, Payload
+from engine.events import EventChannel
 from engine.experiment import build_trainer
 from engine.metrics import MetricsHook, classification_report, confusion_at_threshold
+from engine.metrics.snapshot import MetricsSnapshot
 from engine.session import record_of
 from engine.train import Trainer
 
@@ -36,19 +37,19 @@ def test_binary_roc_auc_equals_sklearn_and_threshold_confusion():
     t.run()
     hook = next(h for h in t.hooks if isinstance(h, MetricsHook))
     y, p = model_probs(t, 5000)
-    assert hook.latest["roc_auc"][0] == pytest.approx(skm.roc_auc_score(y, p[:, 1]), abs=1e-9)
-    assert hook.latest["average_precision"][0] == pytest.approx(skm.average_precision_score(y, p[:, 1]), abs=1e-9)
-    assert (hook.latest["confusion"] == skm.confusion_matrix(y, p.argmax(1))).all()
+    assert hook.latest.roc_auc[0] == pytest.approx(skm.roc_auc_score(y, p[:, 1]), abs=1e-9)
+    assert hook.latest.average_precision[0] == pytest.approx(skm.average_precision_score(y, p[:, 1]), abs=1e-9)
+    assert (hook.latest.confusion == skm.confusion_matrix(y, p.argmax(1))).all()
     cm = confusion_at_threshold(y, p[:, 1], 0.3)
     assert cm.sum() == len(y) and cm[:, 1].sum() == int((p[:, 1] >= 0.3).sum())
-    payloads = [e for e in ch.drain() if isinstance(e, Payload) and e.topic == "metrics"]
-    assert [e.data["epoch"] for e in payloads] == [1, 2]
+    snaps = [e for e in ch.drain() if isinstance(e, MetricsSnapshot)]
+    assert [e.epoch for e in snaps] == [1, 2] and snaps[0].droppable
     rec = record_of(t)
     assert rec.arrays["metrics/roc_auc"].shape == (2, 1) and rec.arrays["metrics/confusion"].shape == (2, 2, 2)
     roc = rec.arrays["metrics/curves/roc_1"]
     assert roc.shape[0] == 3 and roc[0, 0] == 0.0 and roc[0, -1] == 1.0 and roc[1, -1] == 1.0
     # The trapezoid area under the stored curve is the AUC (the curve is not thinned here).
-    assert np.trapezoid(roc[1], roc[0]) == pytest.approx(hook.latest["roc_auc"][0], abs=1e-9)
+    assert np.trapezoid(roc[1], roc[0]) == pytest.approx(hook.latest.roc_auc[0], abs=1e-9)
 
 
 def test_multiclass_one_vs_rest_and_per_class_scores():
@@ -58,13 +59,13 @@ def test_multiclass_one_vs_rest_and_per_class_scores():
     y, p = model_probs(t, 200)
     assert len(y) == 200
     ovr = skm.roc_auc_score(y, p, multi_class="ovr", average="macro", labels=list(range(10)))
-    assert hook.latest["roc_auc_macro"] == pytest.approx(ovr, abs=1e-9)
+    assert hook.latest.roc_auc_macro == pytest.approx(ovr, abs=1e-9)
     for c in range(10):
-        assert hook.latest["roc_auc"][c] == pytest.approx(skm.roc_auc_score(y == c, p[:, c]), abs=1e-9)
+        assert hook.latest.roc_auc[c] == pytest.approx(skm.roc_auc_score(y == c, p[:, c]), abs=1e-9)
     pr, rc, f1, _ = skm.precision_recall_fscore_support(y, p.argmax(1), labels=list(range(10)), zero_division=0)
-    assert np.allclose(hook.latest["precision"], pr) and np.allclose(hook.latest["recall"], rc)
-    assert np.allclose(hook.latest["f1"], f1)
-    assert hook.latest["accuracy"] == pytest.approx((p.argmax(1) == y).mean())
+    assert np.allclose(hook.latest.precision, pr) and np.allclose(hook.latest.recall, rc)
+    assert np.allclose(hook.latest.f1, f1)
+    assert hook.latest.accuracy == pytest.approx((p.argmax(1) == y).mean())
 
 
 def test_absent_class_gives_nan_auc_not_an_error():
@@ -100,7 +101,7 @@ def test_metrics_every_n_epochs_keeps_the_last_epoch():
     )
     t.run()
     hook = next(h for h in t.hooks if isinstance(h, MetricsHook))
-    assert hook.epochs == [2, 4, 5]
+    assert [s.epoch for s in hook.snapshots] == [2, 4, 5]
 
 
 def test_metrics_min_steps_bounds_their_cost_on_tiny_epochs():
@@ -109,8 +110,9 @@ def test_metrics_min_steps_bounds_their_cost_on_tiny_epochs():
     t.run()
     hook = next(h for h in t.hooks if isinstance(h, MetricsHook))
     assert t.steps_per_epoch == 3
-    assert hook.epochs == [1, 5, 9, 12]  # epochs at steps 3, 15, 27 and the last one
-    assert all(b - a >= 10 for a, b in zip(hook.steps[:-2], hook.steps[1:-1]))
+    assert [s.epoch for s in hook.snapshots] == [1, 5, 9, 12]  # epochs at steps 3, 15, 27 and the last one
+    steps = [s.step for s in hook.snapshots]
+    assert all(b - a >= 10 for a, b in zip(steps[:-2], steps[1:-1]))
 
 
 def test_curves_from_one_call_are_sklearns_roc_and_pr_curves():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine.config import ExperimentConfig
-from engine.events import EventChannel, Payload
+from engine.events import EventChannel
 from engine.experiment import build_trainer
 from engine.metrics.snapshot import MetricsSnapshot, from_record, to_record
 from engine.session import RunRecord, load_session, record_of
@@ -82,13 +82,8 @@ def test_saved_metrics_equal_the_live_ones_predictions_of_the_last():
     )
     t = build_trainer(cfg, emit=ch.put)
     t.run()
-    live = [
-        MetricsSnapshot.from_payload(e) if isinstance(e, Payload) else e
-        for e in ch.drain()
-        if isinstance(e, MetricsSnapshot) or (isinstance(e, Payload) and e.topic == "metrics")
-    ]
+    live = [e for e in ch.drain() if isinstance(e, MetricsSnapshot)]
     assert [s.epoch for s in live] == [1, 2, 3]
-    live = [dataclasses.replace(s, max_samples=cfg.metrics.max_samples) for s in live]  # (not in a Payload)
     saved = from_record(record_of(t, t.run_id))
     assert saved[:-1] == [s.without_predictions() for s in live[:-1]]
     saved_last = saved[-1]

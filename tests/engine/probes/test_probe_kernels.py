@@ -134,7 +134,7 @@ def test_probed_gradients_equal_autograd_on_the_same_batch():
     hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
     t.run(max_steps=3)
     snap = hook.latest
-    assert snap["step"] == 3
+    assert snap.step == 3
     idx = t.last_batch_indices
     x, y = t.data.x_train[idx], t.data.y_train[idx]
     outs = []
@@ -144,9 +144,9 @@ def test_probed_gradients_equal_autograd_on_the_same_batch():
         h.remove()
     want = torch.autograd.grad(loss, outs + [m.weight for _, m in hook._wlayers])
     n_acts = len(outs)
-    np.testing.assert_allclose(snap["agrad"]["norm"], [float(g.norm()) for g in want[:n_acts]], rtol=1e-4)
-    np.testing.assert_allclose(snap["grad"]["norm"], [float(g.norm()) for g in want[n_acts:]], rtol=1e-4)
-    assert snap["agrad"]["count"].tolist() == [float(o.numel()) for o in outs]
+    np.testing.assert_allclose(snap.agrad.norm, [float(g.norm()) for g in want[:n_acts]], rtol=1e-4)
+    np.testing.assert_allclose(snap.grad.norm, [float(g.norm()) for g in want[n_acts:]], rtol=1e-4)
+    assert snap.agrad.count.tolist() == [float(o.numel()) for o in outs]
 
 
 def test_layers_read_in_place_or_copied_when_they_cannot_be(monkeypatch):
@@ -240,11 +240,11 @@ def test_update_ratio_is_the_sgd_step_over_the_weights_before_it():
     hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
     t.run(max_steps=3)
     snap = hook.latest
-    assert snap["step"] == 3
+    assert snap.step == 3
     for i, (_, m) in enumerate(hook._wlayers):  # plain SGD: W_before = W_after + lr · grad
         w, g = m.weight.detach().double(), m.weight.grad.double()
         want = float((lr * g).norm() / (w + lr * g).norm())
-        assert snap["update_ratio"][i] == pytest.approx(want, rel=1e-3)
+        assert snap.update_ratio[i] == pytest.approx(want, rel=1e-3)
 
 
 def test_previous_values_of_the_wrong_size_are_refused():

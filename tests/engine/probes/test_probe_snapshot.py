@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine.config import ExperimentConfig
-from engine.events import EventChannel, Payload
+from engine.events import EventChannel
 from engine.experiment import build_trainer
 from engine.probes.layers import ProbedLayer
 from engine.probes.snapshot import GROUPS, LayerStats, ProbedLayers, ProbeSnapshot, from_record, to_record
@@ -108,11 +108,7 @@ def test_saved_probes_equal_the_live_ones():
     )
     t = build_trainer(cfg, emit=ch.put)
     t.run(max_steps=21)
-    live = [
-        ProbeSnapshot.from_payload(e) if isinstance(e, Payload) else e
-        for e in ch.drain()
-        if isinstance(e, ProbeSnapshot) or (isinstance(e, Payload) and e.topic == "probes")
-    ]
+    live = [e for e in ch.drain() if isinstance(e, ProbeSnapshot)]
     assert [s.step for s in live] == [0, 7, 14, 21]
     rec = record_of(t, t.run_id)
     saved = from_record(rec)

@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from engine.config import ExperimentConfig
-from engine.events import EventChannel, Payload
+from engine.events import EventChannel
 from engine.experiment import build_trainer
-from engine.probes import GrowingRange, ProbeHook, activation_layers, summarize, summarize_probes
+from engine.probes import GrowingRange, ProbeHook, ProbeSnapshot, activation_layers, summarize, summarize_probes
 from engine.probes.init_study import init_study
 from engine.session import record_of
 
@@ -62,8 +62,8 @@ def test_constant_init_keeps_units_identical_after_training():
     t = build_trainer(cfg)
     t.run(max_steps=15)
     hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
-    assert hook.latest["step"] == 15
-    spread = hook.latest["act"]["unit_spread"]
+    assert hook.latest.step == 15
+    spread = hook.latest.act.unit_spread
     assert np.all(spread < 1e-5), spread
     # The direct check: every unit of each hidden layer gives the same activation.
     outs = []
@@ -77,7 +77,7 @@ def test_constant_init_keeps_units_identical_after_training():
     # A random init breaks the symmetry.
     t2 = build_trainer(cfg.with_updates({"model.init": "xavier_uniform"}))
     t2.run(max_steps=5)
-    assert np.all(next(h for h in t2.hooks if isinstance(h, ProbeHook)).latest["act"]["unit_spread"] > 0.05)
+    assert np.all(next(h for h in t2.hooks if isinstance(h, ProbeHook)).latest.act.unit_spread > 0.05)
 
 
 @pytest.mark.usefixtures("probe_path")
@@ -152,8 +152,8 @@ def test_zero_width_layer_in_a_model_is_probed_without_crash():
     t.optimizer = torch.optim.SGD(t.params, lr=0.1)
     t.run(max_steps=4)
     hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
-    assert [s["step"] for s in hook.snapshots] == [0, 2, 4]
-    assert hook.latest["act"]["count"][0] == 0 and hook.latest["act"]["count"][1] > 0
+    assert [s.step for s in hook.snapshots] == [0, 2, 4]
+    assert hook.latest.act.count[0] == 0 and hook.latest.act.count[1] > 0
 
 
 def test_probe_events_schedule_export_and_summary(tmp_path):
@@ -161,14 +161,14 @@ def test_probe_events_schedule_export_and_summary(tmp_path):
     cfg = digits_cfg(**{"probes.every": 7, "model.activation": "prelu", "model.hidden": [12, 8]})
     t = build_trainer(cfg, emit=ch.put)
     t.run(max_steps=21)
-    payloads = [e for e in ch.drain() if isinstance(e, Payload) and e.topic == "probes"]
-    assert [p.data["step"] for p in payloads] == [0, 7, 14, 21]
-    first, last = payloads[0].data, payloads[-1].data
-    assert first["act"]["hist"].shape == (2, cfg.probes.bins)
-    assert first["act"]["hist"][0].sum() == cfg.probes.batch_size * 12  # probe batch × units
-    assert np.isnan(first["grad"]["norm"]).all() and np.isfinite(last["grad"]["norm"]).all()
-    assert np.isfinite(last["agrad"]["norm"]).all() and (last["update_ratio"] > 0).all()
-    assert last["prelu_slope"][0] != pytest.approx(0.25, abs=1e-9)  # learned
+    snaps = [e for e in ch.drain() if isinstance(e, ProbeSnapshot)]
+    assert [s.step for s in snaps] == [0, 7, 14, 21]
+    first, last = snaps[0], snaps[-1]
+    assert first.act.hist.shape == (2, cfg.probes.bins)
+    assert first.act.hist[0].sum() == cfg.probes.batch_size * 12  # probe batch × units
+    assert np.isnan(first.grad.norm).all() and np.isfinite(last.grad.norm).all()
+    assert np.isfinite(last.agrad.norm).all() and (last.update_ratio > 0).all()
+    assert last.prelu_slope[0] != pytest.approx(0.25, abs=1e-9)  # learned
     rec = record_of(t)
     assert rec.arrays["probes/steps"].tolist() == [0, 7, 14, 21]
     assert rec.arrays["probes/act/hist"].shape == (4, 2, cfg.probes.bins)
@@ -192,7 +192,7 @@ def test_snapshot_count_is_bounded():
     t.run(max_steps=60)
     hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
     assert len(hook.snapshots) <= 11 and hook.every >= 4
-    steps = [s["step"] for s in hook.snapshots]
+    steps = [s.step for s in hook.snapshots]
     assert steps[0] == 0 and steps == sorted(steps)
 
 

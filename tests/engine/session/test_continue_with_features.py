@@ -78,10 +78,10 @@ def assert_same_hook_states(whole: Trainer, cont: Trainer) -> None:
     )
     assert es_w.stopped_epoch == 4 and whole.epoch == 4  # the case the test is about
     pw, pc = hw["probes"], hc["probes"]
-    assert [s["step"] for s in pc.snapshots] == [s["step"] for s in pw.snapshots] and pc.every == pw.every > 1
-    np.testing.assert_array_equal(pc.snapshots[-1]["act"]["hist"], pw.snapshots[-1]["act"]["hist"])
+    assert [s.step for s in pc.snapshots] == [s.step for s in pw.snapshots] and pc.every == pw.every > 1
+    np.testing.assert_array_equal(pc.snapshots[-1].act.hist, pw.snapshots[-1].act.hist)
     assert [d.to_json() for d in hc["diagnostics"].found] == [d.to_json() for d in hw["diagnostics"].found]
-    assert hc["metrics"].epochs == hw["metrics"].epochs
+    assert [s.epoch for s in hc["metrics"].snapshots] == [s.epoch for s in hw["metrics"].snapshots]
     lw, lc = hw["landscape"], hc["landscape"]
     np.testing.assert_array_equal(lc.traj.steps, lw.traj.steps)
     np.testing.assert_array_equal(lc.traj.params, lw.traj.params)
