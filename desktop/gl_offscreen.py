@@ -2,19 +2,20 @@
 
 Why not `pyqtgraph.opengl.GLViewWidget`: it is a QOpenGLWidget, and a window holding a
 QOpenGLWidget is composed with OpenGL on every flush — any change anywhere in the window
-(a label, a plot) re-composes and swaps the whole window. Under Xvfb with Mesa's llvmpipe
-that costs ~14 ms of CPU per frame for a 1500×900 window (measured), half a 30 fps frame.
+(a label, a plot) re-composes and swaps the whole window, which under Xvfb with Mesa's
+llvmpipe is CPU work proportional to the window's size, on every frame.
 This widget is a plain QWidget: it renders the same pyqtgraph GL items into a framebuffer
 object of its own context (shared with Qt's global share context, so pyqtgraph's
-per-process shader programs work), reads the pixels back (~1-3 ms) and paints them with
+per-process shader programs work), reads the pixels back and paints them with
 QPainter; the window stays a raster window that flushes only what changed.
 
 Static layer: items passed to `set_static_items` (a big surface mesh) are rendered into a
 cache framebuffer (colour + depth) only when the camera, the size or the items change
 (`invalidate_static()`); every other frame blits the cache's colour and depth into the
 frame and draws only the moving items on top, depth-tested against the cached surface
-where their GL options ask for it. Under llvmpipe the 200×200 surface (80k triangles)
-costs ~10-20 ms to draw, the blit well under 1 ms.
+where their GL options ask for it. Under llvmpipe a 200×200 surface (80k triangles) is
+many times dearer to draw than the blit (tests/benchmarks/bench_playground.py --frames
+counts the surface's redraws and times the frames).
 
 Mouse and wheel camera control, items, `paint()`, `readQImage()`/`renderToArray()` come
 from pyqtgraph's GLViewMixin unchanged.

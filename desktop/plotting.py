@@ -87,7 +87,7 @@ def style_plot(plot: pg.PlotItem, title: str, xlabel: str, ylabel: str) -> None:
 def cache_axes(plot: pg.PlotItem) -> None:
     """Paint each axis (its ticks, labels and grid lines) from a pixmap that is redrawn only
     when the axis changes. pyqtgraph replays the axis' QPicture on every repaint of the
-    plot, ~1-2 ms per axis, which a live plot pays several times a second."""
+    plot, a cost a live plot would pay for every axis several times a second."""
     from PySide6.QtWidgets import QGraphicsItem
 
     for name in ("left", "bottom", "right", "top"):

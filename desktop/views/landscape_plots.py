@@ -67,8 +67,9 @@ class SurfaceShape:
 class LandscapeSurface3D(OffscreenGLView):
     """GLSurfacePlotItem coloured by height, the path as a line lifted onto the surface,
     and a marker at the current weights. Rendered offscreen (no QOpenGLWidget in the
-    window: with one, every window flush is GL-composited, ~12 ms of CPU under llvmpipe,
-    which slows the training beside it); the surface is cached and only the path redrawn."""
+    window: with one, every window flush is GL-composited, which under a software renderer
+    such as llvmpipe takes CPU from the training beside it); the surface is cached and only
+    the path redrawn."""
 
     def __init__(self, parent=None) -> None:
         pin_none_refcount()

@@ -146,8 +146,8 @@ class MetricsView(View):
             elif isinstance(e, EpochEnd):
                 self._add_epoch(e)
                 epochs = True
-        # Drawn while visible and at most every MIN_REDRAW_S (a hidden tab draws nothing:
-        # on the default experiment's 13-step epochs it was 11% of the GUI thread's time).
+        # Drawn while visible and at most every MIN_REDRAW_S: a hidden tab draws nothing, as
+        # short epochs would otherwise redraw every metric plot several times a second.
         if new is not None:
             self._pending_metrics = new
         self._dirty = self._dirty or new is not None or epochs

@@ -56,7 +56,7 @@ def thin_to_pixels(xy: np.ndarray, px: float, py: float, limit: int = MAX_DRAWN)
     """A path for drawing at a pixel size of (px, py) data units: consecutive points that
     fall in the same pixel are merged (the first and last point always stay), then at most
     ~limit rows. A converging optimizer takes thousands of sub-pixel steps; stroking them
-    cost Qt's antialiased raster engine ~2 ms per path and frame without changing a pixel."""
+    costs Qt's antialiased raster engine time on every frame without changing a pixel."""
     n = len(xy)
     if n <= 2 or not (px > 0 and py > 0 and math.isfinite(px) and math.isfinite(py)):
         return thin(xy, limit)
@@ -147,7 +147,7 @@ class Surface3D(OffscreenGLView):
     def set_racers(self, colors: list[str]) -> None:
         for it in self.paths:
             self.removeItem(it)
-        # no GL line smoothing: in Mesa's llvmpipe it costs ~6 ms of CPU per frame for 6 paths
+        # no GL line smoothing: in Mesa's llvmpipe it is done on the CPU, for every path and frame
         self.paths = [gl.GLLinePlotItem(pos=np.zeros((0, 3)), color=rgba(c), width=3, antialias=False) for c in colors]
         for it in self.paths:
             it.setGLOptions(ON_TOP)
@@ -203,8 +203,9 @@ class LossPlot(pg.PlotWidget):
     the plot, are cached as pixmaps and repainted only when their range changes, and the
     ranges change in coarse steps (x doubles, y snaps to whole decades on a log axis, to
     round numbers on a linear one) instead of following every new point. A loss that
-    converges to 1e-16 spans 18 decades: pyqtgraph's default log ticks drew ~180 grid
-    lines, 13 ms per axis paint under Xvfb; decade ticks draw a third of them, rarely."""
+    converges to 1e-16 spans 18 decades: pyqtgraph's default log ticks draw ten grid lines
+    per decade, a slow axis paint; decade ticks draw a third of them, rarely
+    (tests/benchmarks/bench_playground.py --frames times the frames)."""
 
     def __init__(self, parent=None) -> None:
         axis = DecadeLogAxis("left")

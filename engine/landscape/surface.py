@@ -100,9 +100,9 @@ class SurfaceEvaluator:
         self._first = self._split_first_linear()
         if mode == "auto":
             # GPU, or several CPU threads: batched (vmap) — few large ops amortize the
-            # per-op threading cost. One CPU thread: the per-point loop (cache-friendly).
-            # Measured on the digits MLP, 41×41: 1 thread, quiet: linear-loop 0.61 s,
-            # linear-vmap 0.64 s; 2 threads, loaded: linear-vmap 0.41 s, linear-loop 1.66 s.
+            # per-op threading cost. One CPU thread: the per-point loop (cache-friendly), as
+            # fast as vmap on a quiet machine and faster on a loaded one
+            # (tests/benchmarks/bench_landscape.py times each strategy).
             batched = self.device.type != "cpu" or torch.get_num_threads() > 1
             mode = ("linear-" if self._first is not None else "") + ("vmap" if batched else "loop")
         if mode.startswith("linear") and self._first is None:

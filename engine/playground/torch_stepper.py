@@ -3,8 +3,9 @@
 Same interface as BatchedOptimizers, so a Race can use either (`exact=True`): each racer
 is a Parameter that is a view of one row of the race's position array, its gradient a
 view of one row of the gradient array, and its velocity and effective step size are read
-from the optimizer's own state after every step. About 15x slower than the batched
-stepper (one optimizer.step() per racer and step); the tests check both agree.
+from the optimizer's own state after every step. Much slower than the batched stepper
+(one optimizer.step() per racer and step; tests/benchmarks/bench_playground.py times
+both); the tests check both agree.
 """
 
 from __future__ import annotations

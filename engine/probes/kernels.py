@@ -3,8 +3,8 @@
 On the CPU a probe's cost is not arithmetic but the number of tensor operations: each torch
 call costs several microseconds before it touches a value, and a probe of every layer needs
 a few dozen of them (reductions per size class, five binning steps, the bincount, the
-activation statistics). `summarize` does all of it for every layer in one call (a fifth
-of the torch path's time for the digits MLP: tests/benchmarks/bench_probes.py) and
+activation statistics). `summarize` does all of it for every layer in one call (much
+faster than the torch path on small models: tests/benchmarks/bench_probes.py) and
 releases the GIL while it runs.
 
 Layers are read where they lie: each is a contiguous float32 CPU tensor, passed by address
@@ -19,7 +19,7 @@ the dead-unit fraction and the spread across units, as `stats._activation_parts`
 The torch path in `stats.py` (a GPU run's) computes the same, and tests hold them together.
 
 Compiled on first use and cached on disk (numba's `cache=True`): a machine's first probe pays
-the compilation (a few seconds), later processes load it in about 0.15 s.
+the compilation, later processes load the compiled code from the cache.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """Compiled helpers for the trainer's per-step scalars on the CPU (numba; numpy/torch without it).
 
 - `l2_norm`: the global gradient norm of every step, over the flat gradient buffer, summed
-  in float64: about 2.4 µs for the digits MLP's 26k gradients, where torch's vector_norm
-  takes 5.3 µs (and returns a tensor the flush would then have to stack).
+  in float64: faster than torch's vector_norm for the small models it serves, and a plain
+  float where vector_norm returns a tensor the flush would then have to stack.
 - `correct_count`: the running training accuracy needs, once per report window, how many of
   the window's minibatch predictions were right: an argmax over a few classes for every
-  sample. numpy does that one row at a time (about 70 µs for 23 batches of 64 once the
-  training steps have pushed it out of the caches); one compiled pass costs a fraction."""
+  sample. numpy does that one row at a time; one compiled pass over the window is cheaper,
+  most of all once the training steps have pushed the predictions out of the caches
+  (tests/benchmarks/bench_trainer.py times the trainer these serve)."""
 
 from __future__ import annotations
 

@@ -76,8 +76,9 @@ def _numpy_view(flat: torch.Tensor | None) -> np.ndarray | None:
 def choose_threads(requested: int, device: torch.device, model: nn.Module, batch_size: int) -> int:
     """Set torch's CPU threads for a run: the requested count, or (0 = auto) one thread for
     small models — their ops are too small to split, and extra threads only spin and fight
-    the GUI for the cores (measured: the default experiment trained at 264 steps/s with 2
-    threads and 521 with 1 beside the window, and equally fast headless) — else torch's default."""
+    the GUI for the cores (beside the window one thread trains the default experiment
+    faster than two, and as fast headless: tests/benchmarks/bench_gui_training.py) — else
+    torch's default."""
     if device.type != "cpu":
         return torch.get_num_threads()
     if requested:
