@@ -122,7 +122,7 @@ def _section(path: str, what: str, fn: Callable[[Any], Any], arg: Any) -> Any:
     """A feature's section; a malformed member it reads is a one-line error naming the file."""
     try:
         return fn(arg)
-    except (ValueError, TypeError, KeyError, IndexError) as e:
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:  # what wrong-typed JSON raises
         text = " ".join(str(e).split())[:200]
         raise CommandError(f"{path}: cannot describe {what}: {type(e).__name__}: {text}") from None
 

@@ -207,3 +207,20 @@ def test_sigterm_during_a_write_leaves_no_temp_file(tmp_path):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 143
     assert os.listdir(tmp_path) == []
+
+
+def test_info_gives_one_line_for_a_feature_meta_of_the_wrong_type(tmp_path):
+    import zipfile
+
+    out = tmp_path / "a.descent"
+    r = descent("run", "--set", "train.epochs=2", "--set", "data.n_samples=200", "--quiet", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    for key in ("landscape", "metrics"):
+        bad = tmp_path / f"bad_{key}.descent"
+        with zipfile.ZipFile(out) as src, zipfile.ZipFile(bad, "w") as z:
+            for name in src.namelist():
+                data = src.read(name)
+                if name == "runs/000/meta.json":
+                    data = json.dumps({**json.loads(data), key: [1, 2]}).encode()
+                z.writestr(name, data)
+        _one_line_error(descent("info", str(bad)), str(bad))
