@@ -11,8 +11,9 @@ Two ways to get H·v with torch.func (the Hessian is symmetric, so v·H = H·v):
   backward, bitwise-equal results).
 - "jvp" (forward-over-reverse): torch.func.jvp(grad(loss), (params,), (v,)), which re-runs
   the forward and backward pass for every product.
-On the CPU "vjp" costs about what autograd's double backward does and a third of "jvp";
-all three agree to 1e-7 (tests/engine/landscape).
+On the CPU "vjp" costs about what autograd's double backward does and less than "jvp"
+(tests/benchmarks/device_check.py times all three); all three agree to 1e-7
+(tests/engine/landscape).
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ def per_class_scores(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     """Per-class precision, recall, F1 and support from a confusion matrix (rows: true class),
     as sklearn's precision_recall_fscore_support(zero_division=0) gives them for the same
     predictions: a score whose denominator is 0 is 0. (Calling it would check and count
-    the labels again, a third of a 10-class evaluation's cost.)"""
+    the labels again, a large share of an evaluation's cost.)"""
     tp = np.diag(cm).astype(np.float64)
     predicted, support = cm.sum(axis=0).astype(np.float64), cm.sum(axis=1)
     fp, fn = predicted - tp, support - tp

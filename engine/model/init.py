@@ -10,7 +10,6 @@ from torch import nn
 
 from engine.config import ModelConfig
 
-
 _NonLinearity = Literal["sigmoid", "tanh", "relu", "leaky_relu"]
 
 

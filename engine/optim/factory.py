@@ -45,7 +45,12 @@ def build_optimizer(params: Iterable[torch.nn.Parameter] | Iterable[dict], cfg: 
     if n in ("adam", "adamw"):
         cls = torch.optim.Adam if n == "adam" else torch.optim.AdamW
         return cls(
-            params, lr=cfg.lr, betas=(cfg.betas[0], cfg.betas[1]), eps=cfg.eps, weight_decay=cfg.weight_decay, amsgrad=cfg.amsgrad
+            params,
+            lr=cfg.lr,
+            betas=(cfg.betas[0], cfg.betas[1]),
+            eps=cfg.eps,
+            weight_decay=cfg.weight_decay,
+            amsgrad=cfg.amsgrad,
         )
     raise ValueError(f"unknown optimizer '{n}'")
 

@@ -61,7 +61,7 @@ class PenaltyHook(TrainerHook):
         if self.l2:
             torch._foreach_add_(gs, ws, alpha=self.l2)
         if self.l1:
-            torch._foreach_add_(gs, torch._foreach_sign(ws), alpha=self.l1)
+            torch._foreach_add_(gs, torch._foreach_sign(ws), alpha=self.l1)  # noqa: SLF001 - fused kernel, no public form
 
     def on_epoch_end(self, ctx: RunContext, metrics: Mapping[str, float]) -> None:
         ctx.record_epoch("penalty", penalty_value(self.weights, self.l2, self.l1))

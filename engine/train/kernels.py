@@ -76,6 +76,7 @@ def correct_count(logits: torch.Tensor | np.ndarray, labels: torch.Tensor | np.n
     compiled for float32/float64 on the CPU, torch for a tensor elsewhere (or of another
     dtype), numpy without numba."""
     if isinstance(logits, torch.Tensor):
+        assert isinstance(labels, torch.Tensor)  # the trainer's logits and labels are both tensors
         if not logits.is_cpu or logits.dtype not in (torch.float32, torch.float64):
             return int((logits.argmax(1) == labels).sum())
         logits, labels = logits.detach().numpy(), labels.numpy()

@@ -280,13 +280,14 @@ class Trainer:
             return False
         if not self._started:
             self.start()
-        if self._pos >= self.n_train:
+        if self._perm is None or self._pos >= self.n_train:
             self._perm = torch.randperm(self.n_train, generator=self.batch_generator).to(self.device)
             self._pos = 0
-        idx = self._perm[self._pos : self._pos + self.batch_size]
+        perm = self._perm
+        idx = perm[self._pos : self._pos + self.batch_size]
         if self._needs_pairs and idx.shape[0] == 1:
             # Batch norm cannot normalize a single sample: the epoch's last batch borrows one.
-            idx = self._perm[self._pos - 1 : self._pos + 1]
+            idx = perm[self._pos - 1 : self._pos + 1]
         self.last_batch_indices = idx
         xb = self.data.x_train[idx]
         yb = self.data.y_train[idx]
@@ -358,7 +359,8 @@ class Trainer:
         grads = [p.grad for p in self.params if p.grad is not None]
         if not grads:
             return torch.zeros((), device=self.device)
-        return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)).float())
+        norms = torch._foreach_norm(grads)  # noqa: SLF001 - torch's fused per-tensor norm, no public form
+        return torch.linalg.vector_norm(torch.stack(norms).float())
 
     def flush(self) -> bool:
         """Read the step buffers (one sync), emit them, check for divergence; False when
@@ -375,7 +377,7 @@ class Trainer:
         if self._host_scalars:  # floats already (see __init__)
             losses = self._buf_loss
             loss, gn = np.array(losses, dtype=np.float64), np.array(self._buf_gn, dtype=np.float64)
-            correct = correct_count(outs, ys)  # compiled: a tenth of torch's argmax
+            correct = correct_count(outs, ys)  # compiled: cheaper than torch's argmax on the CPU
         else:  # one stack of all 0-d values and one device→host copy
             dtype = self._buf_loss[0].dtype
             gns = self._buf_gn if self._buf_gn[0].dtype == dtype else [g.to(dtype) for g in self._buf_gn]
@@ -587,9 +589,11 @@ class Trainer:
             s = self.series.get(f"epoch/{k}")
             out[k] = float(s.array()[-1]) if s is not None and len(s) else float("nan")
         out["epochs"] = float(self.epoch)
-        if self.state == RunState.FINISHED and self.data.x_test.shape[0]:
+        x_test, y_test = self.data.x_test, self.data.y_test
+        assert x_test is not None and y_test is not None  # an empty split since DataBundle.__post_init__
+        if self.state == RunState.FINISHED and x_test.shape[0]:
             # The held-out test set: measured once the run is over, never during training.
-            out["test_loss"], out["test_acc"] = self.evaluate(self.data.x_test, self.data.y_test)
+            out["test_loss"], out["test_acc"] = self.evaluate(x_test, y_test)
         out["steps"] = float(self.step)
         return out
 

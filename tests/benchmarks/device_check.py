@@ -63,14 +63,14 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # run as a plain script on a machine where Descent is not installed
-    sys.path.insert(0, str(ROOT))
+import numpy as np
+import torch
+import torch.nn.functional as F
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from bench_landscape import per_point_loop  # noqa: E402 - the same reference loop as the CPU benchmark
+# The repository root first: the script runs on machines where Descent is not installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench_landscape import per_point_loop  # the same reference loop as the CPU benchmark
 
 from engine.experiment import build_trainer
 from engine.session import record_of
