@@ -7,9 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from engine.experiment import build_trainer
 from engine.probes import GrowingRange, ProbeHook, kernels
+from engine.probes.layers import activation_layers, weight_layers
 from engine.probes.stats import BinLayout, summarize_groups
 
 pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba is not installed")
@@ -67,8 +69,15 @@ def test_compiled_and_torch_paths_agree_over_probes(monkeypatch):
     assert compiled[2][0].nonfinite[2] == 1 and compiled[2][1].nonfinite[0] == 1
 
 
-def test_sequential_walk_and_forward_hooks_capture_the_same_activations():
+def test_sequential_walk_and_forward_hooks_capture_the_same_activations(monkeypatch):
+    """A plain Sequential is walked child by child, without hooks; the same modules in a
+    Sequential with a forward of its own are run whole with forward hooks. The first probe
+    of both reads the same activations."""
     from engine.config import ExperimentConfig
+
+    class OwnForward(nn.Sequential):
+        def forward(self, x):
+            return super().forward(x)
 
     cfg = ExperimentConfig().with_updates(
         {
@@ -77,16 +86,27 @@ def test_sequential_walk_and_forward_hooks_capture_the_same_activations():
             "train.epochs": 1,
             "device": "cpu",
             "model.activation": "tanh",
+            "metrics.enabled": False,
+            "diagnostics.enabled": False,
         }
     )
-    t = build_trainer(cfg)
-    hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
-    t.start()
-    assert hook._sequential
-    walked = hook._forward_activations(t)
-    hook._sequential = False
-    hooked = hook._forward_activations(t)
-    assert len(walked) == 2 and all(torch.equal(a, b) for a, b in zip(walked, hooked))
+    walked, hooked = build_trainer(cfg), build_trainer(cfg)
+    hooked.model = OwnForward(*hooked.model)  # the same modules and parameters
+    hooked_modules: list[nn.Module] = []
+    register = nn.Module.register_forward_hook
+
+    def counting(module, *args, **kwargs):
+        hooked_modules.append(module)
+        return register(module, *args, **kwargs)
+
+    monkeypatch.setattr(nn.Module, "register_forward_hook", counting)
+    walked.start()  # the first probe
+    assert hooked_modules == []
+    hooked.start()
+    assert hooked_modules == [m for _, m in activation_layers(hooked.model)] and len(hooked_modules) == 2
+    first = [next(h for h in t.hooks if isinstance(h, ProbeHook)).latest for t in (walked, hooked)]
+    assert first[0].act.count.tolist() == [float(first[0].layers.probe_batch * n) for n in (24, 16)]
+    assert first[0].act == first[1].act
 
 
 @pytest.mark.usefixtures("probe_path")
@@ -138,11 +158,11 @@ def test_probed_gradients_equal_autograd_on_the_same_batch():
     idx = t.last_batch_indices
     x, y = t.data.x_train[idx], t.data.y_train[idx]
     outs = []
-    handles = [m.register_forward_hook(lambda _m, _i, o: outs.append(o)) for _, m in hook._acts]
+    handles = [m.register_forward_hook(lambda _m, _i, o: outs.append(o)) for _, m in activation_layers(t.model)]
     loss = t.loss_fn(t.model(x), y)
     for h in handles:
         h.remove()
-    want = torch.autograd.grad(loss, outs + [m.weight for _, m in hook._wlayers])
+    want = torch.autograd.grad(loss, outs + [m.weight for _, m in weight_layers(t.model)])
     n_acts = len(outs)
     np.testing.assert_allclose(snap.agrad.norm, [float(g.norm()) for g in want[:n_acts]], rtol=1e-4)
     np.testing.assert_allclose(snap.grad.norm, [float(g.norm()) for g in want[n_acts:]], rtol=1e-4)
@@ -241,7 +261,7 @@ def test_update_ratio_is_the_sgd_step_over_the_weights_before_it():
     t.run(max_steps=3)
     snap = hook.latest
     assert snap.step == 3
-    for i, (_, m) in enumerate(hook._wlayers):  # plain SGD: W_before = W_after + lr · grad
+    for i, (_, m) in enumerate(weight_layers(t.model)):  # plain SGD: W_before = W_after + lr · grad
         w, g = m.weight.detach().double(), m.weight.grad.double()
         want = float((lr * g).norm() / (w + lr * g).norm())
         assert snap.update_ratio[i] == pytest.approx(want, rel=1e-3)

@@ -147,8 +147,7 @@ def test_zero_width_layer_in_a_model_is_probed_without_crash():
     cfg = digits_cfg(**{"probes.every": 2})
     t = build_trainer(cfg)
     t.model = Odd()
-    t.params = [p for p in t.model.parameters()]
-    t._good_params = [p.detach().clone() for p in t.model.parameters()]
+    t.params = [p for p in t.model.parameters()]  # the trainer takes new parameters for a new model
     t.optimizer = torch.optim.SGD(t.params, lr=0.1)
     t.run(max_steps=4)
     hook = next(h for h in t.hooks if isinstance(h, ProbeHook))
