@@ -34,6 +34,7 @@ class View(QWidget):
         self.controller = controller
         self._dirty = False  # data arrived that is not drawn yet
         self._last_draw = 0.0
+        self._config_stale = False  # the config changed while hidden (views that follow_config)
 
     # -- throttled redraws: views that set `_dirty` and implement redraw() ---------------
     @property
@@ -77,7 +78,7 @@ class View(QWidget):
         super().showEvent(event)
         if self._dirty:
             self.redraw()
-        if getattr(self, "_config_stale", False):
+        if self._config_stale:
             self._config_stale = False
             self.refresh()
 

@@ -48,6 +48,7 @@ class DecisionBoundaryView(View):
         self.extent: tuple[float, float, float, float] | None = None
         self.grids_drawn = 0
         self.last_step = -1
+        self._pending_grid: BoundarySnapshot | None = None  # the newest grid not drawn yet
         self.info = QLabel(
             "Start a run on a 2D data set (spiral, moons, circles, xor, blobs) to see its decision boundary."
         )
@@ -87,7 +88,7 @@ class DecisionBoundaryView(View):
         self.redraw_if_due()  # a hidden tab keeps only the newest grid and draws it when shown
 
     def redraw(self) -> None:
-        g, self._pending_grid = getattr(self, "_pending_grid", None), None
+        g, self._pending_grid = self._pending_grid, None
         if g is not None:
             self._set_grid(g)
         self._mark_drawn()
