@@ -43,6 +43,7 @@ from engine.config import OPTIMIZERS, ConfigError, parse_set_args
 from engine.events import Event, series_events
 from engine.probes.snapshot import ProbeSnapshot
 from engine.probes.snapshot import from_record as probes_of
+from engine.states import RunState, parse_state
 
 DEFAULT_OPTIMIZERS = ("sgd", "momentum", "adam")
 TABLE_COLUMNS = [
@@ -80,7 +81,7 @@ class ComparedRun:
     def __init__(self, run_id: str, name: str, color_index: int) -> None:
         self.run_id, self.name, self.color_index = run_id, name, color_index
         self.curves = RunCurves(0.9)
-        self.state = "building"
+        self.state: RunState = RunState.BUILDING
         self.hist: dict[str, dict[str, np.ndarray]] = {}  # group → {"hist": (L,bins), "range": (L,2)}
         self.layer_labels: list[str] = []
         self.items: dict[str, pg.PlotDataItem] = {}
@@ -237,7 +238,7 @@ class CompareView(View):
 
     def _records_for_surface(self) -> list:
         if self.compare.worker is not None:
-            removed = {self.compare.name_of(r) for r, st in self.compare.states.items() if st == "removed"}
+            removed = {self.compare.name_of(r) for r, st in self.compare.states.items() if st == RunState.REMOVED}
             return [r for r in self.compare.records() if r.name not in removed]
         if self.loaded_session is not None:
             shown = {r.name for r in self.runs.values()}
@@ -292,7 +293,7 @@ class CompareView(View):
                 self.compare.remove(item.data(Qt.UserRole))
 
     def _on_pause_clicked(self) -> None:
-        if self.compare.state == "running":
+        if self.compare.state == RunState.RUNNING:
             self.compare.pause()
         else:
             self.compare.resume()
@@ -346,13 +347,13 @@ class CompareView(View):
     def _on_compare_run_state(self, rid: str, state: str) -> None:
         run = self.runs.get(rid)
         if run is not None:
-            run.state = state
+            run.state = parse_state(state)
             self._dirty = True
 
     def _on_compare_state_changed(self, state: str) -> None:
         n = len(self.runs)
         self.lbl_state.setText(f"comparison: <b>{state}</b> · {n} run{'s' if n != 1 else ''}")
-        self.btn_pause.setText("Pause" if state == "running" else "Resume")
+        self.btn_pause.setText("Pause" if state == RunState.RUNNING else "Resume")
 
     # -- events --------------------------------------------------------------------------
     def handle_events(self, events: list[Event]) -> None:
@@ -498,7 +499,7 @@ class CompareView(View):
             if rec.name in hidden:
                 continue
             run = self._add_run("saved:" + rec.name, rec.name, colors[rec.name])
-            run.state = rec.state
+            run.state = parse_state(rec.state)
             try:  # the events that drew the run live, replayed
                 replay = series_events(rec.name, rec.series) + probes_of(rec)[-1:]
             except ValueError as e:  # a malformed run: the others still show
