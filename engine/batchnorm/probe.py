@@ -23,11 +23,20 @@ from engine.model.mlp import batchnorm_labels
 from engine.train.hooks import TrainerHook
 
 if TYPE_CHECKING:
+    from torch.nn.modules.batchnorm import _BatchNorm
+
     from engine.session.record import RunRecord
     from engine.train.context import RunContext
 
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d)
 MAX_UNITS = 8
+
+
+def running_stats(m: _BatchNorm) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A batch-norm layer's running mean, variance and count of batches seen."""
+    rm, rv, nb = m.running_mean, m.running_var, m.num_batches_tracked
+    assert rm is not None and rv is not None and nb is not None, "the models here track running statistics"
+    return rm, rv, nb
 
 
 @torch.no_grad()
@@ -38,7 +47,7 @@ def evaluate_with_batch_stats(
     (train-mode BN, running estimates untouched, dropout off): inference without running stats."""
     bns = [m for m in model.modules() if isinstance(m, BN_TYPES)]
     was = model.training
-    saved = [(m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone()) for m in bns]
+    saved = [tuple(t.clone() for t in running_stats(m)) for m in bns]
     model.eval()
     for m in bns:
         m.train()
@@ -55,10 +64,9 @@ def evaluate_with_batch_stats(
             correct += (out.argmax(1) == yb).sum()
             done += xb.shape[0]
     finally:  # the running estimates are put back exactly: this evaluation must not train them
-        for m, (rm, rv, nb) in zip(bns, saved):
-            m.running_mean.copy_(rm)
-            m.running_var.copy_(rv)
-            m.num_batches_tracked.copy_(nb)
+        for m, values in zip(bns, saved):
+            for live, value in zip(running_stats(m), values):
+                live.copy_(value)
         model.train(was)
     return float(loss) / max(1, done), float(correct) / max(1, done)
 
@@ -71,7 +79,7 @@ class BatchNormProbe(TrainerHook):
     def __init__(self, every: int = 5, emit_every: int = 8) -> None:
         self.every = max(1, int(every))
         self.emit_every = max(1, int(emit_every))
-        self.layers: list[nn.Module] = []
+        self.layers: list[_BatchNorm] = []
         self.names: list[str] = []
         self.units = 0
         self._handles: list[Any] = []
@@ -112,12 +120,13 @@ class BatchNormProbe(TrainerHook):
         for h in self._handles:
             h.remove()
         self._handles = []
-        if any(c is None for c in self._current):
+        current = [c for c in self._current if c is not None]
+        if len(current) < len(self.layers):
             return
         u = self.units
         rows = []
-        for m, (bm, bv) in zip(self.layers, self._current):
-            rm, rv = m.running_mean, m.running_var
+        for m, (bm, bv) in zip(self.layers, current):
+            rm, rv, _ = running_stats(m)
             sd = torch.sqrt(rv + m.eps)
             gap = ((bm - rm).abs() / sd).mean()
             ratio = (bv / (rv + m.eps)).mean()
@@ -204,6 +213,6 @@ class BatchNormProbe(TrainerHook):
             (int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]))
             for r in np.asarray(state.get("epoch_rows", np.zeros((0, 5)))).reshape(-1, 5)
         ]
-        dev = self.layers[0].running_mean.device if self.layers else None
+        dev = running_stats(self.layers[0])[0].device if self.layers else None
         self._pending = [torch.from_numpy(np.array(p)).to(dev) for p in np.asarray(state.get("pending", []))]
         self._pending_steps = [int(s) for s in state.get("pending_steps", [])]

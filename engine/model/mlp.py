@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
 from engine.config import ModelConfig
 from engine.model.init import initialize
 from engine.model.modes import BATCHNORM_TYPES
+
+if TYPE_CHECKING:
+    from torch.nn.modules.batchnorm import _BatchNorm
 
 
 def make_activation(cfg: ModelConfig) -> nn.Module:
@@ -137,10 +142,10 @@ class MLP(nn.Sequential):
         return [m for m in self if isinstance(m, BATCHNORM_TYPES)]
 
 
-def batchnorm_labels(model: nn.Module) -> list[tuple[nn.Module, str]]:
+def batchnorm_labels(model: nn.Module) -> list[tuple[_BatchNorm, str]]:
     """Every batch-norm layer with a label saying where it sits, e.g. 'hidden layer 2, before
     the activation (32 units)' or 'conv block 1, after the activation (16 channels)'."""
-    out: list[tuple[nn.Module, str]] = []
+    out: list[tuple[_BatchNorm, str]] = []
     n_conv = n_dense = 0
     where, seen_activation = "", False
     for m in model.modules():

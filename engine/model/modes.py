@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from torch import nn
 
+if TYPE_CHECKING:
+    from torch.nn.modules.batchnorm import _BatchNorm  # the base class of every batch-norm layer
+
 # Every batch-norm class in torch.nn (the lazy ones become their plain class once initialized).
-BATCHNORM_TYPES: tuple[type[nn.Module], ...] = (
+BATCHNORM_TYPES: tuple[type[_BatchNorm], ...] = (
     nn.BatchNorm1d,
     nn.BatchNorm2d,
     nn.BatchNorm3d,
