@@ -68,7 +68,7 @@ class ProbeHook(TrainerHook):
         self._layers: ProbedLayers | None = None
         self._run_id = ""
         self._kinds: list[str] = []  # the activation layers' kinds
-        self._prelu: list[nn.Module] = []  # the PReLU modules among them
+        self._prelu: list[nn.PReLU] = []  # the PReLU modules among them
         self._sequential = False  # forward by walking the model's children (no hooks needed)
         self._walk: list = []  # ... these: (child, activation index or None)
         self._probing = False
@@ -86,7 +86,7 @@ class ProbeHook(TrainerHook):
         children = {id(m) for m in model.children()}
         self._capture_fns = [self._retain(i) for i in range(len(self._acts))]
         self._kinds = [layer.kind for layer, _ in self._acts]
-        self._prelu = [m for layer, m in self._acts if layer.kind == "prelu"]
+        self._prelu = [m for _, m in self._acts if isinstance(m, nn.PReLU)]
         self._sequential = (
             isinstance(model, nn.Sequential)
             and type(model).forward is nn.Sequential.forward
@@ -95,7 +95,9 @@ class ProbeHook(TrainerHook):
         # The walk: each child up to the last activation layer (the layers after it only
         # compute the output, which no probe reads), with the activation's index or None.
         position = {id(m): i for i, (_, m) in enumerate(self._acts)}
-        walk = [(m, position.get(id(m))) for m in model] if self._sequential else []
+        walk: list[tuple[nn.Module, int | None]] = []
+        if self._sequential and isinstance(model, nn.Sequential):
+            walk = [(m, position.get(id(m))) for m in model]
         while walk and walk[-1][1] is None:
             walk.pop()
         self._walk = walk
@@ -171,6 +173,7 @@ class ProbeHook(TrainerHook):
     # -- one probe ------------------------------------------------------------------------
     @torch.no_grad()
     def _forward_activations(self, ctx: RunContext) -> list[torch.Tensor]:
+        assert self._x is not None  # the probe batch, chosen in setup
         outs: list[torch.Tensor | None] = [None] * len(self._acts)
 
         def make(i: int):
@@ -207,6 +210,7 @@ class ProbeHook(TrainerHook):
     def _probe(self, ctx: RunContext, with_grads: bool) -> None:
         bins = self.cfg.bins
         acts = self._forward_activations(ctx)
+        assert self._x is not None  # the probe batch, chosen in setup
         # The parameters themselves (the statistics only read them; no detached copies).
         weights = [m.weight for _, m in self._wlayers]
         grads = [w.grad for w in weights] if with_grads else []
@@ -217,7 +221,7 @@ class ProbeHook(TrainerHook):
             groups += [(grads, self._ranges["grad"], None), (caught, self._ranges["agrad"], None)]
         # Read along with the summaries (one device→host copy per probe): the PReLU slopes, and
         # (`previous`) the norms of each layer's update and of its weights before it.
-        along = []
+        along: list[torch.Tensor] = []
         prelu_at = -1
         previous = (1, self._w_before) if has_grads and self._w_before is not None and weights else None
         if self._prelu:
