@@ -86,7 +86,7 @@ class CommandThread:
             if self.state == RunState.RUNNING:
                 try:
                     self._advance()
-                except Exception as e:  # noqa: BLE001
+                except Exception as e:  # noqa: BLE001 - a failed step is reported, the thread lives on
                     self._step_failed(e)
         self._on_quit()
 

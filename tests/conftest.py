@@ -12,8 +12,8 @@ os.environ["XDG_CONFIG_HOME"] = _cfg_home
 os.environ.setdefault("XDG_DATA_HOME", tempfile.mkdtemp(prefix="descent-test-data-"))
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest  # noqa: E402 - after the environment above, which imports read
+import torch  # noqa: E402 - after the environment above, which imports read
 
 torch.set_num_threads(2)
 

@@ -61,7 +61,10 @@ class Augmenter:
                 return xb
             return self._noise(xb, n)
         x = xb.reshape(n, *self.input_shape)
-        col = lambda m: m.view(n, 1, 1, 1)  # noqa: E731
+
+        def col(m: torch.Tensor) -> torch.Tensor:  # one flag per image, broadcast over its pixels
+            return m.view(n, 1, 1, 1)
+
         if c.hflip_p > 0:
             x = torch.where(col(self._mask(n, c.hflip_p)), x.flip(-1), x)
         if c.crop_p > 0:

@@ -163,7 +163,10 @@ def load_data(config: ExperimentConfig, device: torch.device | str = "cpu") -> D
     s = split_data(config)
     pre = s.preprocessor
     X_tr, X_va, X_te = pre.transform(s.raw_train), pre.transform(s.raw_val), pre.transform(s.raw_test)
-    t = lambda a, dt: torch.as_tensor(np.ascontiguousarray(a), dtype=dt, device=device)  # noqa: E731
+
+    def t(a: np.ndarray, dt: torch.dtype) -> torch.Tensor:
+        return torch.as_tensor(np.ascontiguousarray(a), dtype=dt, device=device)
+
     d = s.data
     n_classes = int(d.y.max()) + 1
     names = d.class_names if len(d.class_names) == n_classes else []

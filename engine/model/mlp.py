@@ -96,7 +96,10 @@ def hidden_block(
     if placement not in ("off", "before", "after"):
         raise ValueError(f"batch norm placement must be off, before or after, got '{placement}'")
     bn_cls = nn.BatchNorm2d if conv else nn.BatchNorm1d
-    bn = lambda: bn_cls(width, eps=cfg.bn_eps, momentum=cfg.bn_momentum)  # noqa: E731
+
+    def bn() -> nn.Module:
+        return bn_cls(width, eps=cfg.bn_eps, momentum=cfg.bn_momentum)
+
     out: list[nn.Module] = [layer]
     if placement == "before":
         out.append(bn())

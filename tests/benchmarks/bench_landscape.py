@@ -59,7 +59,7 @@ def loss_landscapes_plane(model, x, y) -> tuple[float | None, str]:
         loss_landscapes.random_plane(
             model.cpu(), metric, distance=1, steps=GRID, normalization="filter", deepcopy_model=True
         )
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:  # noqa: BLE001 - the other library's failure is reported as a result
         return None, f"failed: {type(e).__name__}: {e}"
     return time.perf_counter() - t0, "ok"
 

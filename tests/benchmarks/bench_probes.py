@@ -205,7 +205,7 @@ def main() -> None:
     epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     trials = int(sys.argv[2]) if len(sys.argv) > 2 else 5  # best a multiple of the 5 variants
     try:
-        import tensorboard  # noqa: F401
+        import tensorboard  # noqa: F401 - only whether it is installed
 
         tb_error = ""
     except ImportError as e:

@@ -139,7 +139,7 @@ def test_metrics_are_read_only_to_hooks_and_record_epoch_adds_to_them():
 
         def on_epoch_end(self, ctx, metrics) -> None:
             with pytest.raises(TypeError):
-                metrics["x"] = 1.0  # type: ignore[index]
+                metrics["x"] = 1.0  # type: ignore[index] - the write a read-only Mapping refuses
             ctx.record_epoch("twice_loss", 2 * metrics["train_loss"])
             ctx.record_epoch("quiet", 1.0, series=False)
 
