@@ -19,11 +19,10 @@ def tab_groups() -> list[tuple[str, list[type]]]:
     from desktop.views.landscape import LandscapeView
     from desktop.views.metrics_view import MetricsView
     from desktop.views.playground import PlaygroundView
-    from desktop.views.weight_norms import WeightNormsView
 
     return [
         ("Training", [CurvesView, DiagnosticsView, MetricsView]),
-        ("Inside the network", [HistogramsView, DepthProfileView, GradientNormsView, WeightNormsView, BatchNormView]),
+        ("Inside the network", [HistogramsView, DepthProfileView, GradientNormsView, BatchNormView]),
         ("Landscape", [LandscapeView]),
         ("Playground", [PlaygroundView]),
         ("Data", [DataView, DecisionBoundaryView, AugmentPreviewView]),

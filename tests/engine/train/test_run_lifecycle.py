@@ -100,7 +100,6 @@ def test_hooks_are_called_in_the_exact_order_with_every_feature_on():
     names = [h.name for h in t.hooks]
     assert names == [
         "probes",
-        "weight_norms",
         "diagnostics",
         "metrics",
         "penalty",
