@@ -18,7 +18,7 @@ from desktop.views.base import View
 from desktop.views.registry import tab_groups
 from engine.session import Session, SessionError
 from engine.states import RunState, parse_state
-from engine.train.trainer import resolve_device
+from engine.train.device import resolve_device
 
 MAX_RECENT = 8
 STATE_COLORS = {

@@ -25,14 +25,16 @@ from engine.augment import build_augmenter
 from engine.config import LIVE_KEYS, ExperimentConfig
 from engine.data import DataBundle, load_data
 from engine.events import EpochEnd, Event, Notice, StepBatch
-from engine.flat import flat_views
 from engine.model import build_model
 from engine.model.mlp import dropout_rng_states, set_dropout_rng_states
 from engine.model.modes import mode_dependent
 from engine.optim import apply_live_edit, build_optimizer, build_schedule
 from engine.states import TERMINAL, RunState
+from engine.train.device import choose_threads, resolve_device
+from engine.train.gradients import GradientBuffer
 from engine.train.hooks import TrainerHook
-from engine.train.kernels import correct_count, l2_norm
+from engine.train.kernels import correct_count
+from engine.train.series import Series
 
 HookFactory = Callable[[ExperimentConfig, DataBundle], Sequence[TrainerHook]]
 
@@ -40,79 +42,6 @@ DIVERGED_MESSAGE = (
     "loss became {value} at step {step}: the learning rate ({lr:g}) is likely too high — "
     "lower it, then resume from the last good weights or restart"
 )
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise RuntimeError("device 'cuda' was requested but no CUDA device is available (set device=cpu)")
-        return torch.device("cuda")
-    return torch.device("cpu")
-
-
-_DEFAULT_THREADS = torch.get_num_threads()
-SMALL_STEP_WORK = 20_000_000  # parameters × batch size below which one CPU thread is fastest
-
-
-def _flat_grad_buffer(params: list[nn.Parameter]) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
-    """One zeroed buffer holding every parameter's gradient, and each parameter's view of it.
-
-    Autograd accumulates into an existing .grad in place, so once the views are attached
-    backward() writes straight into the buffer. (None, []) when the parameters do not share
-    one dtype and device (the per-tensor fallback is used then)."""
-    if not params or len({(p.dtype, p.device) for p in params}) != 1:
-        return None, []
-    flat = torch.zeros(sum(p.numel() for p in params), dtype=params[0].dtype, device=params[0].device)
-    return flat, flat_views(flat, params)
-
-
-def _numpy_view(flat: torch.Tensor | None) -> np.ndarray | None:
-    """The flat gradient buffer as a numpy array, where the compiled norm can read it."""
-    if flat is None or flat.device.type != "cpu" or flat.dtype not in (torch.float32, torch.float64):
-        return None
-    return flat.numpy()
-
-
-def choose_threads(requested: int, device: torch.device, model: nn.Module, batch_size: int) -> int:
-    """Set torch's CPU threads for a run: the requested count, or (0 = auto) one thread for
-    small models — their ops are too small to split, and extra threads only spin and fight
-    the GUI for the cores (beside the window one thread trains the default experiment
-    faster than two, and as fast headless: tests/benchmarks/bench_gui_training.py) — else
-    torch's default."""
-    if device.type != "cpu":
-        return torch.get_num_threads()
-    if requested:
-        n = requested
-    else:
-        work = sum(p.numel() for p in model.parameters()) * batch_size
-        n = 1 if work < SMALL_STEP_WORK else _DEFAULT_THREADS
-    if torch.get_num_threads() != n:
-        torch.set_num_threads(n)
-    return n
-
-
-class Series:
-    """A growing float series kept as numpy chunks (appending is O(1))."""
-
-    def __init__(self) -> None:
-        self._chunks: list[np.ndarray] = []
-        self._cache: np.ndarray | None = None
-
-    def extend(self, values) -> None:
-        self._chunks.append(np.asarray(values, dtype=np.float64).ravel())
-        self._cache = None
-
-    def append(self, value: float) -> None:
-        self.extend([value])
-
-    def array(self) -> np.ndarray:
-        if self._cache is None:
-            self._cache = np.concatenate(self._chunks) if self._chunks else np.zeros(0)
-            self._chunks = [self._cache]
-        return self._cache
-
-    def __len__(self) -> int:
-        return sum(len(c) for c in self._chunks)
 
 
 class Trainer:
@@ -175,9 +104,8 @@ class Trainer:
         self._buf_y: list[torch.Tensor] = []
         self._buf_lr: list[float] = []
         self._buf_bs: list[int] = []
-        # The gradients live in one flat buffer (each parameter's .grad is a view of it), so
-        # the per-step global gradient norm is one kernel and zeroing them is one more.
-        self._attach_grad_buffer()
+        # Zeroing the gradients and their global norm (engine/train/gradients.py).
+        self._grads = GradientBuffer(self.device)
         self._buf_n = 0
         self._epoch_loss_sum = 0.0
         self._epoch_correct = 0
@@ -298,25 +226,17 @@ class Trainer:
             h.before_step(self, xb, yb)
         out = self.model(xb)
         loss = self.loss_fn(out, yb)
-        if self._grad_owner is not self.params:  # the parameters were replaced
-            self._attach_grad_buffer()
-        flat = self._flat_grad
-        if flat is not None:
-            flat.zero_()
-            for p, v in zip(self.params, self._grad_views):
-                if p.grad is not v:  # someone set it to None or replaced it: re-attach the view
-                    p.grad = v
-        else:
-            self.optimizer.zero_grad(set_to_none=True)
+        grads = self._grads
+        grads.zero(self.params)
         loss.backward()
         for h in after_backward:
             h.after_backward(self)
         if self._host_scalars:
             self._buf_loss.append(loss.item())
-            self._buf_gn.append(l2_norm(flat, self._flat_view) if flat is not None else float(self._grad_norm()))
+            self._buf_gn.append(grads.norm())
         else:
             self._buf_loss.append(loss.detach())
-            self._buf_gn.append(torch.linalg.vector_norm(flat) if flat is not None else self._grad_norm())
+            self._buf_gn.append(grads.norm_tensor())
         self._buf_out.append(out.detach())
         self._buf_y.append(yb)
         self._buf_bs.append(idx.shape[0])
@@ -336,12 +256,6 @@ class Trainer:
             return self._end_epoch()
         return True
 
-    def _attach_grad_buffer(self) -> None:
-        """The flat gradient buffer of the current parameters, its views and numpy view."""
-        self._flat_grad, self._grad_views = _flat_grad_buffer(self.params)
-        self._flat_view = _numpy_view(self._flat_grad)
-        self._grad_owner = self.params
-
     def _step_hooks(self) -> tuple[list[TrainerHook], list[TrainerHook], list[TrainerHook]]:
         """The hooks that override before_step, after_backward and after_step (the others'
         are no-ops, not worth a call every step); rebuilt when the hook list changes."""
@@ -353,14 +267,6 @@ class Trainer:
                 for name in ("before_step", "after_backward", "after_step")
             )
         return self._phase_hooks
-
-    def _grad_norm(self) -> torch.Tensor:
-        """Global gradient norm when the gradients are not in one flat buffer."""
-        grads = [p.grad for p in self.params if p.grad is not None]
-        if not grads:
-            return torch.zeros((), device=self.device)
-        norms = torch._foreach_norm(grads)  # noqa: SLF001 - torch's fused per-tensor norm, no public form
-        return torch.linalg.vector_norm(torch.stack(norms).float())
 
     def flush(self) -> bool:
         """Read the step buffers (one sync), emit them, check for divergence; False when

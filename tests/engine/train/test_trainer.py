@@ -236,7 +236,7 @@ def test_diverged_run_resumes_from_last_good_weights_after_lowering_lr():
 
 
 def test_auto_threads_one_for_small_models_default_for_large(small_config):
-    from engine.train.trainer import _DEFAULT_THREADS
+    from engine.train.device import _DEFAULT_THREADS
 
     t = build_trainer(small_config)
     assert t.threads == 1 and torch.get_num_threads() == 1
