@@ -1,6 +1,6 @@
 """The session file: a zip of JSON and .npy members, written atomically, read safely.
 
-Layout (format version 2; resources/session-format.md documents every member):
+Layout (format version 3; resources/session-format.md documents every member):
   manifest.json                 format, format_version, app_version, created, runs[]
   meta.json                     session-level JSON (playground, layout, ...)
   arrays/<path>.npy             session-level arrays
@@ -10,9 +10,12 @@ Layout (format version 2; resources/session-format.md documents every member):
   runs/<NNN>/series/<name>.npy  full-resolution metric series
   runs/<NNN>/arrays/<path>.npy  other arrays (probes, weights, trajectories...)
   runs/<NNN>/checkpoint.json    (v2) step, epoch, optimizer groups, schedule: to continue the run
-  runs/<NNN>/checkpoint/<path>.npy  (v2) weights, optimizer tensors, random states, batch order
+  runs/<NNN>/checkpoint/<path>.npy  (v2) weights, optimizer tensors, random states, batch order;
+                                (v3) the features' states (hooks/<feature>/<key>) and last good weights
 
-Version 1 files (no checkpoints) still open.
+A feature's state often holds the same arrays as what the feature saved in the run
+(its history): such an array is written once, under arrays/, and the checkpoint's
+"arrays_in_record" names it (v3). Version 1 (no checkpoints) and 2 files still open.
 
 Loading never unpickles: .npy members are read with allow_pickle=False, members of any
 other kind, pickles and paths that escape the archive are refused.
@@ -42,7 +45,8 @@ from engine.session.record import Checkpoint, RunRecord, Session
 from engine.states import RunState
 
 FORMAT_NAME = "descent-session"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+SHARED_ARRAYS = "arrays_in_record"  # checkpoint.json: checkpoint array → the run array holding the same values
 STORE_ABOVE_BYTES = 256 * 1024  # members larger than this are stored, not deflated
 MAX_TOTAL_BYTES = 1024**3
 """Default cap on what an archive may unpack to (the environment variable
@@ -88,6 +92,23 @@ def _json_bytes(obj: Any) -> bytes:
     return json.dumps(obj, indent=1, sort_keys=True, allow_nan=True).encode()
 
 
+def _arrays_in_record(checkpoint: dict[str, np.ndarray], record: dict[str, np.ndarray]) -> dict[str, str]:
+    """The features' checkpoint arrays (hooks/...) equal to one of the run's arrays, each
+    mapped to that array's key: written once, not twice."""
+    by_kind: dict[tuple, list[str]] = {}
+    for k, v in record.items():
+        by_kind.setdefault((v.shape, v.dtype.str), []).append(k)
+    shared = {}
+    for k, v in checkpoint.items():
+        if not k.startswith("hooks/") or v.size == 0:
+            continue
+        for rk in by_kind.get((v.shape, v.dtype.str), []):
+            if np.array_equal(v, record[rk], equal_nan=v.dtype.kind in "fc"):
+                shared[k] = rk
+                break
+    return shared
+
+
 def session_to_members(session: Session) -> dict[str, bytes]:
     """Every archive member as bytes, keyed by its path (sorted on write)."""
     members: dict[str, bytes] = {}
@@ -103,9 +124,12 @@ def session_to_members(session: Session) -> dict[str, bytes]:
         for k, v in run.arrays.items():
             members[f"{d}/arrays/{_check_key(k)}.npy"] = _npy_bytes(v)
         if run.checkpoint is not None:
-            members[f"{d}/checkpoint.json"] = _json_bytes(run.checkpoint.meta)
+            shared = _arrays_in_record(run.checkpoint.arrays, run.arrays)
+            ck_meta = {**run.checkpoint.meta, SHARED_ARRAYS: shared} if shared else run.checkpoint.meta
+            members[f"{d}/checkpoint.json"] = _json_bytes(ck_meta)
             for k, v in run.checkpoint.arrays.items():
-                members[f"{d}/checkpoint/{_check_key(k)}.npy"] = _npy_bytes(v)
+                if k not in shared:
+                    members[f"{d}/checkpoint/{_check_key(k)}.npy"] = _npy_bytes(v)
     for k, v in session.arrays.items():
         members[f"arrays/{_check_key(k)}.npy"] = _npy_bytes(v)
     members["meta.json"] = _json_bytes(session.meta)
@@ -507,6 +531,15 @@ def _read_session(archive: SessionArchive) -> Session:
         )
         if f"{d}/checkpoint.json" in archive:
             ck_meta = archive.json(f"{d}/checkpoint.json", {}, dict)
-            run.checkpoint = Checkpoint(arrays=archive.arrays_under(f"{d}/checkpoint/", _NUMERIC), meta=ck_meta)
+            ck_arrays = archive.arrays_under(f"{d}/checkpoint/", _NUMERIC)
+            shared = ck_meta.pop(SHARED_ARRAYS, {})
+            member = f"{d}/checkpoint.json"
+            if not isinstance(shared, dict):
+                raise SessionError(f"{path}: member {member!r}: '{SHARED_ARRAYS}' is not a JSON object")
+            for k, rk in shared.items():
+                if not isinstance(rk, str) or rk not in run.arrays or not _SAFE_NAME.match(k) or k in ck_arrays:
+                    raise SessionError(f"{path}: member {member!r}: '{SHARED_ARRAYS}' entry {str(k)[:80]!r} is invalid")
+                ck_arrays[k] = run.arrays[rk]
+            run.checkpoint = Checkpoint(arrays=ck_arrays, meta=ck_meta)
         session.runs.append(run)
     return session

@@ -95,7 +95,7 @@ def test_round_trip_with_checkpoint_is_byte_stable(tmp_path, cfg):
     s = Session(runs=[rec], meta={"comparison": {"order": ["r"]}})
     save_session(s, tmp_path / "a.descent")
     s2 = load_session(tmp_path / "a.descent")
-    assert s2.format_version == FORMAT_VERSION == 2
+    assert s2.format_version == FORMAT_VERSION == 3
     ck, ck2 = rec.checkpoint, s2.runs[0].checkpoint
     assert ck.meta == ck2.meta and ck.arrays.keys() == ck2.arrays.keys()
     for k in ck.arrays:
@@ -158,3 +158,37 @@ def test_large_arrays_are_stored_uncompressed_and_round_trip(tmp_path, cfg):
     assert np.array_equal(back.arrays["landscape/trajectory"], big)
     save_session(load_session(p), tmp_path / "again.descent")
     assert p.read_bytes() == (tmp_path / "again.descent").read_bytes()
+
+
+def test_feature_states_equal_to_the_runs_arrays_are_written_once(tmp_path, cfg):
+    cfg = cfg.with_updates({"probes.enabled": True, "probes.every": 2, "landscape.snapshots": True})
+    rec = _record_with_checkpoint(cfg, 7)
+    members = session_to_members(Session(runs=[rec]))
+    ck_meta = json.loads(members["runs/000/checkpoint.json"])
+    shared = ck_meta["arrays_in_record"]
+    # the probe history and the path are in the run's arrays: the checkpoint names them
+    assert any(k.startswith("hooks/probes/") for k in shared) and any(k.startswith("hooks/landscape/") for k in shared)
+    for k, rk in shared.items():
+        assert f"runs/000/checkpoint/{k}.npy" not in members and f"runs/000/arrays/{rk}.npy" in members
+    hook_bytes = sum(v.nbytes for k, v in rec.checkpoint.arrays.items() if k.startswith("hooks/"))
+    written = sum(len(b) for n, b in members.items() if n.startswith("runs/000/checkpoint/hooks/"))
+    assert written < 0.2 * hook_bytes
+    save_session(Session(runs=[rec]), tmp_path / "a.descent")
+    back = load_session(tmp_path / "a.descent").runs[0].checkpoint
+    assert back.arrays.keys() == rec.checkpoint.arrays.keys() and "arrays_in_record" not in back.meta
+    for k, v in rec.checkpoint.arrays.items():
+        assert np.array_equal(back.arrays[k], v, equal_nan=v.dtype.kind == "f"), k
+    continue_run(load_session(tmp_path / "a.descent").runs[0])  # restores from the shared arrays
+
+
+def test_a_checkpoint_naming_a_missing_run_array_is_refused(tmp_path, cfg):
+    rec = _record_with_checkpoint(cfg.with_updates({"probes.enabled": True}), 4)
+    members = session_to_members(Session(runs=[rec]))
+    ck_meta = json.loads(members["runs/000/checkpoint.json"])
+    ck_meta["arrays_in_record"] = {"hooks/probes/steps": "probes/nowhere"}
+    members["runs/000/checkpoint.json"] = json.dumps(ck_meta).encode()
+    with zipfile.ZipFile(tmp_path / "b.descent", "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    with pytest.raises(SessionError, match="arrays_in_record"):
+        load_session(tmp_path / "b.descent")
