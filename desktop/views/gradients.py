@@ -1,4 +1,5 @@
-"""Gradient norm per layer over time (vanishing/exploding gradients at a glance), the
+"""Gradient norm per layer over time (vanishing/exploding gradients at a glance), or the
+weights' own norm (how weight decay and the learning rate shape their scale), the
 update-to-weight ratio per layer, and PReLU's learned slopes."""
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from desktop.plotting import color, style_plot
 from desktop.views.log_axis import log_plot
 from desktop.views.probe_view import ProbeView
 
-SOURCES = {"grad": "weight gradients ‖∂L/∂W‖", "agrad": "back-propagated gradients ‖∂L/∂a‖"}
+SOURCES = {
+    "grad": "weight gradients ‖∂L/∂W‖",
+    "agrad": "back-propagated gradients ‖∂L/∂a‖",
+    "weight": "weights ‖W‖",
+}
 
 
 class GradientNormsView(ProbeView):
@@ -31,7 +36,7 @@ class GradientNormsView(ProbeView):
         self.p_norm = log_plot(self.glw, row=0, col=0)
         self.p_ratio = log_plot(self.glw, row=1, col=0)
         self.p_slope = self.glw.addPlot(row=2, col=0)
-        style_plot(self.p_norm, "Gradient norm per layer (log scale)", "step", "L2 norm")
+        style_plot(self.p_norm, self._norm_title(), "step", "L2 norm")
         style_plot(self.p_ratio, "Update-to-weight ratio ‖ΔW‖/‖W‖ per layer (≈1e-3 is healthy)", "step", "ratio")
         style_plot(self.p_slope, "PReLU learned negative slope α per layer", "step", "α")
         for p in (self.p_norm, self.p_ratio):
@@ -52,7 +57,14 @@ class GradientNormsView(ProbeView):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(bar)
         lay.addWidget(self.glw, 1)
-        self.source.currentIndexChanged.connect(lambda _i: self.redraw(rebuild=True))
+        self.source.currentIndexChanged.connect(self._on_source_changed)
+
+    def _on_source_changed(self, _index: int) -> None:
+        self.p_norm.setTitle(self._norm_title())
+        self.redraw(rebuild=True)
+
+    def _norm_title(self) -> str:
+        return f"{SOURCES[self.source.currentData()]} per layer (log scale)"
 
     def reset_view(self) -> None:
         self.redraw(rebuild=True)
