@@ -1,5 +1,5 @@
 # The two set-up commands of the README: `make run` and `make test`.
-.PHONY: setup run test bench
+.PHONY: setup run test lint bench
 
 setup:
 	@bash packaging/setup.sh
@@ -9,8 +9,15 @@ run: setup
 	@if [ -n "$$DISPLAY" ] || [ -n "$$WAYLAND_DISPLAY" ]; then .venv/bin/descent; \
 	else echo "no display: running under xvfb-run"; xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/descent; fi
 
-# The whole test suite; pytest-xvfb starts a virtual display when there is none.
-test: setup
+# The code's guards: lint and import order, formatting, types of the engine, import layers.
+lint: setup
+	.venv/bin/ruff check engine desktop tests
+	.venv/bin/ruff format --check engine desktop tests
+	.venv/bin/mypy
+	.venv/bin/lint-imports
+
+# The guards, then the whole test suite; pytest-xvfb starts a virtual display when there is none.
+test: lint
 	.venv/bin/python -m pytest -q
 
 # Every benchmark script (one JSON line each); the GUI ones under a virtual display when there is none.
