@@ -15,7 +15,8 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from desktop.gl_offscreen import OffscreenGLView
 from desktop.plotting import style_plot
-from desktop.views.playground_plots import ON_TOP, pin_none_refcount, rgba, thin
+from desktop.qt_setup import pin_none_refcount
+from desktop.views.playground_plots import ON_TOP, rgba, thin
 from engine.landscape.projection import bilinear
 
 BOX = 10.0  # the surface spans [-BOX/2, BOX/2] in x and y in the 3D scene

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QGraphicsItem
 
 from desktop.gl_offscreen import OffscreenGLView
 from desktop.plotting import style_plot
-from desktop.qt_setup import pin_none_refcount, share_gl_contexts  # noqa: F401 (re-exported)
+from desktop.qt_setup import pin_none_refcount
 from desktop.views.log_axis import DecadeLogAxis
 from engine.playground.functions import TestFunction
 

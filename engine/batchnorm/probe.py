@@ -134,9 +134,9 @@ class BatchNormProbe(TrainerHook):
         self._pending.append(torch.stack(rows))
         self._pending_steps.append(ctx.step)
         if len(self._pending) >= self.emit_every:
-            self._flush(ctx)
+            self._emit_pending(ctx)
 
-    def _flush(self, ctx: RunContext) -> None:
+    def _emit_pending(self, ctx: RunContext) -> None:
         if not self._pending:
             return
         block = torch.stack(self._pending).cpu().numpy()  # (T, L, 4U+2), one host copy
@@ -171,7 +171,7 @@ class BatchNormProbe(TrainerHook):
         }
 
     def on_epoch_end(self, ctx: RunContext, metrics: Mapping[str, float]) -> None:
-        self._flush(ctx)
+        self._emit_pending(ctx)
         if not self.layers:
             return
         bl, ba = evaluate_with_batch_stats(ctx.model, ctx.data.x_val, ctx.data.y_val, ctx.batch_size)
@@ -181,7 +181,7 @@ class BatchNormProbe(TrainerHook):
         ctx.emit(self._snapshot(ctx.run_id, np.zeros(0, np.int64), no_samples, np.asarray([row], dtype=np.float64)))
 
     def on_finish(self, ctx: RunContext) -> None:
-        self._flush(ctx)
+        self._emit_pending(ctx)
 
     def export(self, record: RunRecord) -> None:
         if not self.layers:

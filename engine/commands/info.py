@@ -127,6 +127,10 @@ def _section(path: str, what: str, fn: Callable[[Any], Any], arg: Any) -> Any:
         raise CommandError(f"{path}: cannot describe {what}: {type(e).__name__}: {text}") from None
 
 
+def _fmt_metric(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.4f}"
+
+
 def _clean(x: Any) -> Any:
     """JSON has no NaN/Inf: write them as null."""
     if isinstance(x, float) and not math.isfinite(x):
@@ -176,11 +180,10 @@ def main(args: argparse.Namespace) -> int:
     )
     for r in info["runs"]:
         f = r["final"]
-        fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
         print(
             f"  run '{r['name']}' ({r['state']}): {r['config']['optim']['name']} lr {r['config']['optim']['lr']}, "
-            f"train loss {fmt(f.get('train_loss'))}, val loss {fmt(f.get('val_loss'))}, "
-            f"val acc {fmt(f.get('val_acc'))}; series: {', '.join(sorted(r['metrics']))}"
+            f"train loss {_fmt_metric(f.get('train_loss'))}, val loss {_fmt_metric(f.get('val_loss'))}, "
+            f"val acc {_fmt_metric(f.get('val_acc'))}; series: {', '.join(sorted(r['metrics']))}"
         )
     for k in info:
         if k not in ("format_version", "app_version", "created", "runs"):
