@@ -10,12 +10,15 @@ signals for run start/finish and session load.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtWidgets import QWidget
 
 from desktop.jobs import JobHandle, JobRunner, runner_for
 from engine.events import Event
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from desktop.controller import AppController
@@ -54,6 +57,16 @@ class View(QWidget):
     def _mark_drawn(self) -> None:
         self._dirty = False
         self._last_draw = time.perf_counter()
+
+    # -- saved sessions ----------------------------------------------------------------------
+    def read_saved(self, record, what: str, read: Callable[[], T]) -> T | None:
+        """What `read()` decodes from a saved run; None, with a notice naming the run and the
+        problem, when the file's data for this view is malformed (the rest still shows)."""
+        try:
+            return read()
+        except ValueError as e:
+            self.controller.notice.emit(f"{record.name}: the saved {what} cannot be read: {e}", "error")
+            return None
 
     # -- long work: jobs on the app's runner, one at a time per view --------------------------
     @property

@@ -201,11 +201,7 @@ class BatchNormView(View):
     # -- sessions -------------------------------------------------------------------------
     def load_session(self, session) -> None:
         for rec in session.runs:
-            try:
-                snaps = from_record(rec)
-            except ValueError as e:  # a malformed file: the rest of the session still shows
-                self.controller.notice.emit(f"{rec.name}: the saved batch-norm statistics cannot be read: {e}", "error")
-                continue
+            snaps = self.read_saved(rec, "batch-norm statistics", lambda r=rec: from_record(r))
             if not snaps:
                 continue
             self._reset(rec.name)

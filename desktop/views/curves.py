@@ -208,13 +208,12 @@ class CurvesView(View):
         rec = session.runs[0]
         self.run_id = ""
         self.clear_markers()
-        try:
+
+        def read() -> list:
             self.show_series(rec.series)
-            found = diagnostics_of(rec)
-        except ValueError as e:  # a malformed file: the rest of the session still shows
-            self.controller.notice.emit(f"{rec.name}: the saved curves cannot be read: {e}", "error")
-            return
-        for s in found:
+            return diagnostics_of(rec)
+
+        for s in self.read_saved(rec, "curves", read) or []:
             self._add_diagnostic(s.finding)
 
     def show_series(self, series: dict[str, np.ndarray]) -> None:

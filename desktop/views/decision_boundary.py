@@ -146,11 +146,7 @@ class DecisionBoundaryView(View):
     # -- sessions -------------------------------------------------------------------------
     def load_session(self, session) -> None:
         for rec in session.runs:
-            try:
-                grids = from_record(rec)
-            except ValueError as e:  # a malformed file: the rest of the session still shows
-                self.controller.notice.emit(f"{rec.name}: the saved decision boundary cannot be read: {e}", "error")
-                continue
+            grids = self.read_saved(rec, "decision boundary", lambda r=rec: from_record(r))
             if not grids:
                 continue
             from engine.data import load_data

@@ -139,12 +139,12 @@ class DiagnosticsView(View):
             return
         rec = session.runs[0]
         self.on_run_started("", rec.config)
-        try:
-            replay = [e for e in series_events("", rec.series) if isinstance(e, StepBatch)] + diagnostics_of(rec)
-        except ValueError as e:  # a malformed file: the rest of the session still shows
-            self.controller.notice.emit(f"{rec.name}: the saved diagnostics cannot be read: {e}", "error")
-            replay = []
-        for event in replay:
+        replay = self.read_saved(
+            rec,
+            "diagnostics",
+            lambda: [e for e in series_events("", rec.series) if isinstance(e, StepBatch)] + diagnostics_of(rec),
+        )
+        for event in replay or []:
             self._add_event(event)
         self.redraw()
 

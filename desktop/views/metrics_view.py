@@ -170,12 +170,10 @@ class MetricsView(View):
             return
         rec = session.runs[0]
         self.on_run_started("", rec.config)
-        try:
-            replay = series_events("", rec.series)
-            snaps = from_record(rec)
-        except ValueError as e:  # a malformed file: the rest of the session still shows
-            self.controller.notice.emit(f"{rec.name}: the saved metrics cannot be read: {e}", "error")
+        saved = self.read_saved(rec, "metrics", lambda: (series_events("", rec.series), from_record(rec)))
+        if saved is None:
             return
+        replay, snaps = saved
         for event in replay:
             if isinstance(event, EpochEnd):
                 self._add_epoch(event)

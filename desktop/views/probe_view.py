@@ -46,11 +46,6 @@ class ProbeView(View):
         rec = session.runs[0]
         self.store.clear()
         self.run_id = ""
-        try:
-            snaps = from_record(rec)
-        except ValueError as e:  # a malformed file: the rest of the session still shows
-            snaps = []
-            self.controller.notice.emit(f"{rec.name}: the saved probes cannot be read: {e}", "error")
-        for s in snaps:
+        for s in self.read_saved(rec, "probes", lambda: from_record(rec)) or []:
             self.store.add(s)
         self.reset_view()
