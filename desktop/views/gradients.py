@@ -64,7 +64,8 @@ class GradientNormsView(ProbeView):
         self.redraw(rebuild=True)
 
     def _norm_title(self) -> str:
-        return f"{SOURCES[self.source.currentData()]} per layer (log scale)"
+        what = SOURCES[self.source.currentData()]
+        return f"{what[0].upper()}{what[1:]} per layer (log scale)"
 
     def reset_view(self) -> None:
         self.redraw(rebuild=True)
