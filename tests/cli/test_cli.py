@@ -98,7 +98,13 @@ def _start_run(*args: str) -> tuple[subprocess.Popen, list[bytes]]:
     import time
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "desktop.cli", "run", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [sys.executable, "-m", "desktop.cli", "run", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        # A shell starts background jobs with SIGINT ignored, and a child inherits that (Python
+        # then installs no KeyboardInterrupt handler): the run gets Ctrl-C's default here.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     err: list[bytes] = []
     assert proc.stderr is not None
