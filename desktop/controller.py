@@ -97,7 +97,8 @@ class AppController(QObject):
         if self.worker is None or self.state in START_OVER:
             self.start()
         else:
-            self.worker.resume()
+            # A diverged run takes the optimizer settings edited since (lr, eps...).
+            self.worker.resume(self.config if self.state == RunState.DIVERGED else None)
 
     def toggle_pause(self) -> None:
         if self.state == RunState.RUNNING:
@@ -135,7 +136,8 @@ class AppController(QObject):
             return str(e)
         self.config = new
         self.field_edited.emit(key)
-        if key in LIVE_KEYS and self.worker is not None and self.state in (RunState.RUNNING, RunState.PAUSED):
+        live = (RunState.RUNNING, RunState.PAUSED, RunState.DIVERGED)
+        if key in LIVE_KEYS and self.worker is not None and self.state in live:
             self.worker.set_value(key, new.get(key))
         elif self.state != RunState.IDLE or self.worker is not None:
             if not self.restart_needed:

@@ -73,6 +73,8 @@ def checkpoint_of_state(state: dict[str, Any]) -> Checkpoint:
             ck.arrays[f"rng/dropout/{i}"] = _np(st)
     for i, g in enumerate(state.get("good_params") or []):
         ck.arrays[f"good/{i}"] = _np(g)
+    for i, b in enumerate(state.get("good_buffers") or []):
+        ck.arrays[f"good_buffers/{i}"] = _np(b)
     hooks_meta: dict[str, dict[str, Any]] = {}
     for name, hs in (state.get("hooks") or {}).items():
         meta = hooks_meta[name] = {}
@@ -114,6 +116,7 @@ def state_of_checkpoint(ck: Checkpoint) -> dict[str, Any]:
         st.setdefault(int(idx), {}).update(sc)
     n_drop = 1 + max((int(k.rsplit("/", 1)[1]) for k in a if k.startswith("rng/dropout/")), default=-1)
     good = sorted((int(k[len("good/") :]), v) for k, v in a.items() if k.startswith("good/"))
+    good_buffers = sorted((int(k[len("good_buffers/") :]), v) for k, v in a.items() if k.startswith("good_buffers/"))
     hooks: dict[str, dict[str, Any]] = {name: dict(js) for name, js in (m.get("hooks") or {}).items()}
     for k, v in a.items():
         if k.startswith("hooks/"):
@@ -137,6 +140,7 @@ def state_of_checkpoint(ck: Checkpoint) -> dict[str, Any]:
         },
         "epoch_sums": m.get("epoch_sums", {}),
         "good_params": [_tensor(v) for _, v in good] if good else None,
+        "good_buffers": [_tensor(v) for _, v in good_buffers] if good_buffers else None,
         "loss_ref": m.get("loss_ref"),
         "pending_ok": m.get("pending_ok", True),
         "hooks": hooks,
@@ -152,15 +156,24 @@ def capture_checkpoint(trainer: Trainer, rng: torch.Tensor | None = None) -> Che
     return checkpoint_of_state(state)
 
 
-def restore_checkpoint(trainer: Trainer, ck: Checkpoint, series: dict[str, np.ndarray] | None = None) -> torch.Tensor:
-    """Put a fresh trainer (same config apart from train.epochs) in the saved state.
+def _state(ck: Checkpoint) -> dict[str, Any]:
+    try:
+        return state_of_checkpoint(ck)
+    except (KeyError, ValueError, TypeError) as e:
+        raise CheckpointError(f"the checkpoint is incomplete or corrupt ({e})") from None
+
+
+def restore_checkpoint(
+    trainer: Trainer,
+    ck: Checkpoint | dict[str, Any],
+    series: dict[str, np.ndarray] | None = None,
+) -> torch.Tensor:
+    """Put a fresh trainer (same config apart from train.epochs) in the saved state (a
+    checkpoint, or the state_of_checkpoint it holds).
 
     Returns the run's global random state (to set before its next step). Raises
     CheckpointError naming what does not match."""
-    try:
-        state = state_of_checkpoint(ck)
-    except (KeyError, ValueError, TypeError) as e:
-        raise CheckpointError(f"the checkpoint is incomplete or corrupt ({e})") from None
+    state = _state(ck) if isinstance(ck, Checkpoint) else ck
     if series:
         state["series"] = series
     try:
@@ -170,33 +183,76 @@ def restore_checkpoint(trainer: Trainer, ck: Checkpoint, series: dict[str, np.nd
     return state["rng"]["global"]
 
 
+def _all_finite(tensors: list[Any]) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in tensors if isinstance(t, torch.Tensor) and t.is_floating_point())
+
+
 def continue_run(
     record: RunRecord,
     epochs: int | None = None,
     emit: Callable[[Event], None] | None = None,
     run_id: str | None = None,
     trainer_factory: Callable[..., Trainer] | None = None,
+    config_updates: dict[str, Any] | None = None,
 ) -> tuple[Trainer, torch.Tensor]:
     """A trainer that continues a saved run (optionally with more epochs in total), with
     the features its config enables (engine.experiment.build_trainer) unless
     `trainer_factory` says otherwise.
 
+    `config_updates` (key -> value, as ExperimentConfig.with_updates takes them) changes
+    the run's config; optimizer settings that differ from the saved ones replace the saved
+    optimizer groups. A diverged run continues from its last good parameters and buffers;
+    a diverged run, or one whose optimizer state holds Inf/NaN, starts a fresh optimizer
+    state. Each of these is said in a Notice (through `emit`).
+
     Returns the trainer and its global random state; set it with torch.set_rng_state
-    before stepping to get exactly the steps the run would have taken."""
+    before stepping to get exactly the steps the run would have taken. Raises
+    CheckpointError (ConfigError for a bad update)."""
+    from engine.events import Notice
+
     if trainer_factory is None:
         from engine.experiment import build_trainer
 
         trainer_factory = build_trainer
     if record.checkpoint is None:
         raise CheckpointError(f"run '{record.name}' was saved without weights; it cannot be continued")
-    cfg = record.config
+    cfg = record.config.with_updates(config_updates) if config_updates else record.config
     done = int(record.checkpoint.meta.get("epoch", 0))
     if epochs is not None:
         if epochs <= done:
             raise CheckpointError(f"run '{record.name}' already has {done} epochs; ask for more than that")
         cfg = cfg.with_updates({"train.epochs": epochs})
-    t = trainer_factory(cfg, emit=emit, run_id=run_id or record.name)
-    rng = restore_checkpoint(t, record.checkpoint, record.series)
+    run_id = run_id or record.name
+    say = emit or (lambda e: None)
+    state = _state(record.checkpoint)
+    notes = []
+    diverged = record.state == RunState.DIVERGED
+    if diverged:
+        notes.append("from its last good weights and buffers (the run diverged)")
+    opt = state["optimizer"]
+    moments = [v for st in opt["state"].values() for v in st.values()]
+    if diverged or not _all_finite(moments):
+        opt["state"] = {}
+        notes.append("with a fresh optimizer state")
+    saved_optim = record.config.optim
+    t = trainer_factory(cfg, emit=emit, run_id=run_id)
+    other_optimizer = cfg.optim.name != saved_optim.name
+    if other_optimizer:  # none of the saved optimizer state fits: the one built from cfg is used
+        state["optimizer"] = {"class": type(t.optimizer).__name__, "state": {}, "param_groups": None}
+    rng = restore_checkpoint(t, state, record.series)
+    if diverged:
+        t.reset_to_good_state()
+    if cfg.optim != saved_optim:
+        if other_optimizer:
+            t.schedule.rebase(cfg.optim.lr)
+        t.use_optim_config(running=cfg.optim if other_optimizer else saved_optim, fresh_state=False)
+        changed = [k for k in type(cfg.optim).model_fields if getattr(cfg.optim, k) != getattr(saved_optim, k)]
+        notes.append(
+            "with your optimizer settings instead of the saved ones: "
+            + ", ".join(f"optim.{k} = {getattr(cfg.optim, k)} (was {getattr(saved_optim, k)})" for k in changed)
+        )
+    if notes:
+        say(Notice(run_id, f"continuing '{record.name}' " + "; ".join(notes)))
     return t, rng
 
 

@@ -15,9 +15,10 @@ from engine.states import RunState
 class Checkpoint:
     """What a run needs to continue, as a file holds it (engine.session.checkpoint fills it
     from Trainer.state_dict). `arrays`: model/<key>, optim/<param index>/<key>, rng/batch,
-    rng/global, rng/augment, rng/dropout/<i>, perm, good/<i> (last good weights),
-    hooks/<hook>/<key>; `meta`: step, epoch, position in the epoch, optimizer groups,
-    schedule, epoch sums, divergence watch (loss_ref, pending_ok), hooks (each hook's JSON state)."""
+    rng/global, rng/augment, rng/dropout/<i>, perm, good/<i> and good_buffers/<i> (the last
+    good parameters and buffers), hooks/<hook>/<key>; `meta`: step, epoch, position in the
+    epoch, optimizer groups, schedule, epoch sums, divergence watch (loss_ref, pending_ok),
+    hooks (each hook's JSON state)."""
 
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)

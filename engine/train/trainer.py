@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from engine.augment import build_augmenter
-from engine.config import LIVE_KEYS, ExperimentConfig
+from engine.config import LIVE_KEYS, ExperimentConfig, OptimConfig
 from engine.data import DataBundle, load_data
 from engine.events import EpochEnd, Event, Notice, StepBatch
 from engine.model import build_model
@@ -38,10 +38,42 @@ from engine.train.series import Series
 
 HookFactory = Callable[[ExperimentConfig, DataBundle], Sequence[TrainerHook]]
 
-DIVERGED_MESSAGE = (
-    "loss became {value} at step {step}: the learning rate ({lr:g}) is likely too high — "
-    "lower it, then resume from the last good weights or restart"
-)
+DIVERGED_MESSAGE = "loss became {value} at step {step}: {cause}, then resume from the last good weights or restart"
+
+# Optimizers whose update divides by sqrt(second moment) + eps: a tiny eps lets a near-zero
+# moment blow a step up.
+EPS_OPTIMIZERS = ("adam", "adamw", "rmsprop", "adagrad")
+TINY_EPS = 1e-10
+# Batch norm over fewer samples than this gives batch statistics too noisy to train on.
+BN_MIN_BATCH = 4
+
+
+def divergence_cause(config: ExperimentConfig, batch_size: int, lr: float) -> str:
+    """The likely cause of a divergence, as advice: an eps too small for an optimizer that
+    divides by it, batch norm over a tiny batch, or (otherwise) a learning rate too high."""
+    optim = config.optim
+    if optim.name in EPS_OPTIMIZERS and optim.eps < TINY_EPS:
+        return f"{optim.name}'s eps ({optim.eps:g}) is likely too small — raise it (e.g. to 1e-8)"
+    if config.model.uses_batch_norm() and batch_size < BN_MIN_BATCH:
+        return (
+            f"batch norm over batches of {batch_size} (under {BN_MIN_BATCH}) is likely unstable — "
+            "use a larger batch or turn batch norm off"
+        )
+    return f"the learning rate ({lr:g}) is likely too high — lower it"
+
+
+def _all_finite(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """A 0-d bool tensor: whether every floating-point value in `tensors` is finite
+    (computed on their device, without a sync)."""
+    floats = [t for t in tensors if t.is_floating_point() and t.numel()]
+    if not floats:
+        return torch.tensor(True)
+    # The largest magnitude per tensor: NaN or Inf iff some value is.
+    norms = torch._foreach_norm(floats, ord=math.inf)  # noqa: SLF001 - torch's fused per-tensor norm, no public form
+    peaks = list(norms)
+    if len({p.dtype for p in peaks}) > 1:
+        peaks = [p.float() for p in peaks]
+    return torch.isfinite(torch.stack(peaks).max())
 
 
 class Trainer:
@@ -110,12 +142,17 @@ class Trainer:
         self._epoch_loss_sum = 0.0
         self._epoch_correct = 0
         self._epoch_seen = 0
-        # The last weights known to give a finite loss (restored when a run diverges).
-        self._good_params = [p.detach().clone() for p in self.model.parameters()]
-        self._pending_params = [p.detach().clone() for p in self.model.parameters()]
-        self._snap_owner: list | None = None  # self.params when _snap_params was taken
-        self._snap_params: list[torch.Tensor] = []
+        # The last state known to give a finite loss (restored when a run diverges): every
+        # parameter, then every registered buffer (batch norm's running statistics).
+        self._n_good_params = len(list(self.model.parameters()))
+        self._good = [t.clone() for t in self._live_state()]
+        self._pending = [t.clone() for t in self._live_state()]
+        self._pending_finite = torch.tensor(True)  # every value of _pending is finite
+        self._snap_owner: list | None = None  # self.params when _snap was taken
+        self._snap: list[torch.Tensor] = []  # the live parameters and buffers
         self._pending_ok = True  # the weights at init are judged by the first window
+        # The optimizer settings the optimizer runs with (built with, or edited to since).
+        self._optim_cfg = config.optim
         self._loss_ref: float | None = None
         self._t_last_flush = self._t_flush = time.perf_counter()
         self._steps_at_last_flush = 0
@@ -317,37 +354,49 @@ class Trainer:
         self._update_good_weights(losses)
         return True
 
-    def _update_good_weights(self, window_loss: list[float]) -> None:
-        """Keep the last weights known to be good, for recovery after a divergence.
+    def _live_state(self) -> list[torch.Tensor]:
+        """The model's parameters, then its buffers (the tensors themselves, detached)."""
+        return [p.detach() for p in self.model.parameters()] + list(self.model.buffers())
 
-        The weights at the end of a window are judged by the losses of the *next* window
-        (a loss measures the weights before its step's update), so a snapshot is promoted
-        one window later, and only when that window's losses are finite and not exploding
-        (below max(10·L0, L0 + 10), L0 the first window's median loss)."""
+    def _update_good_weights(self, window_loss: list[float]) -> None:
+        """Keep the last state (parameters and buffers) known to be good, for recovery after
+        a divergence.
+
+        The state at the end of a window is judged by the losses of the *next* window (a
+        loss measures the weights before its step's update), so a snapshot is promoted one
+        window later, and only when that window's losses are finite and not exploding
+        (below max(10·L0, L0 + 10), L0 the first window's median loss) and every value of
+        the snapshot is finite (batch norm's running statistics can overflow while the
+        training losses, which use batch statistics, stay finite)."""
         if self._loss_ref is None:
             self._loss_ref = float(np.median(window_loss))
         limit = max(10 * self._loss_ref, self._loss_ref + 10)
         ok = max(window_loss) <= limit
         if self._snap_owner is not self.params:  # first call, or the parameters were replaced
             self._snap_owner = self.params
-            self._snap_params = [p.detach() for p in self.model.parameters()]
-            if [p.shape for p in self._snap_params] != [p.shape for p in self._pending_params]:  # a new model
-                self._good_params = [p.clone() for p in self._snap_params]
-                self._pending_params = [p.clone() for p in self._snap_params]
+            self._snap = self._live_state()
+            self._n_good_params = len(list(self.model.parameters()))
+            if [t.shape for t in self._snap] != [t.shape for t in self._pending]:  # a new model
+                self._good = [t.clone() for t in self._snap]
+                self._pending = [t.clone() for t in self._snap]
+                self._pending_finite = _all_finite(self._pending)
                 self._pending_ok = ok
                 return
         with torch.no_grad():
-            if ok and self._pending_ok:  # the pending snapshot becomes the good one: swap, no copy
-                self._good_params, self._pending_params = self._pending_params, self._good_params
-            torch._foreach_copy_(self._pending_params, self._snap_params)
+            if ok and self._pending_ok and bool(self._pending_finite):
+                # The pending snapshot becomes the good one: swap, no copy.
+                self._good, self._pending = self._pending, self._good
+            torch._foreach_copy_(self._pending, self._snap)
+            # Read at the next flush, when the device has long finished it.
+            self._pending_finite = _all_finite(self._pending)
         self._pending_ok = ok
 
     def _diverge(self, value: float, step: int, lr: float) -> None:
         """Stop in the 'diverged' state; keep the last good weights and all data so far."""
         self.state = RunState.DIVERGED
-        self.message = DIVERGED_MESSAGE.format(value=value, step=step, lr=lr)
-        with torch.no_grad():
-            torch._foreach_copy_([p for p in self.model.parameters()], self._good_params)
+        cause = divergence_cause(self.config, self.batch_size, lr)
+        self.message = DIVERGED_MESSAGE.format(value=value, step=step, cause=cause)
+        self.restore_good_state()
         self.emit(Notice(self.run_id, self.message, "error"))
         self._finish_hooks()
 
@@ -445,19 +494,68 @@ class Trainer:
             return False
         return True
 
-    def recover(self) -> bool:
-        """After a divergence: continue from the last good weights (already restored) with a
-        fresh optimizer state (its moments may hold Inf/NaN). True if there was one."""
+    @torch.no_grad()
+    def restore_good_state(self) -> None:
+        """Put the last good parameters and buffers back into the model."""
+        torch._foreach_copy_(self._live_state(), self._good)
+
+    def good_state(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """The last good state: (parameters, buffers), in the model's order (not copies)."""
+        n = self._n_good_params
+        return self._good[:n], self._good[n:]
+
+    def use_optim_config(self, running: OptimConfig | None = None, fresh_state: bool = True) -> list[str]:
+        """Give the optimizer the settings of config.optim where they differ from `running`,
+        the settings it runs with (default: those it was built with or edited to since),
+        and with `fresh_state` an empty state (no moments). A different optimizer is built
+        anew (with the schedule, which keeps its step count). Returns the names of the
+        settings that changed."""
+        want, have = self.config.optim, running if running is not None else self._optim_cfg
+        changed = [k for k in type(want).model_fields if getattr(want, k) != getattr(have, k)]
+        if want.name != have.name:
+            self.optimizer = build_optimizer(self.model.parameters(), want)
+            step_count = self.schedule.step_count
+            self.schedule = build_schedule(self.optimizer, self.config, self.steps_per_epoch)
+            self.schedule.step_count = step_count
+        else:
+            if fresh_state:
+                self.optimizer.state.clear()
+            if changed:
+                defaults = build_optimizer([nn.Parameter(torch.zeros(1))], want).defaults
+                for group in self.optimizer.param_groups:
+                    group.update(defaults)
+                    if "initial_lr" in group:
+                        group["initial_lr"] = want.lr
+                if want.lr != have.lr:
+                    self.schedule.rebase(want.lr)
+        self._optim_cfg = want
+        return changed
+
+    @torch.no_grad()
+    def reset_to_good_state(self) -> None:
+        """Continue from the last good parameters and buffers: put them into the model and
+        make them the state pending judgement too. The epoch's running sums start over
+        (they hold the diverged losses)."""
+        self.restore_good_state()
+        self._epoch_loss_sum, self._epoch_correct, self._epoch_seen = 0.0, 0, 0
+        torch._foreach_copy_(self._pending, self._good)
+        self._pending_finite = torch.tensor(True)
+        self._pending_ok = True
+
+    def recover(self, config: ExperimentConfig | None = None) -> bool:
+        """After a divergence: continue from the last good parameters and buffers (already
+        restored) with a fresh optimizer state (its moments may hold Inf/NaN) and the
+        optimizer settings of the trainer's config (live edits included), or of `config`'s
+        optimizer section when given. True if there was a divergence to recover from."""
         if self.state != RunState.DIVERGED:
             return False
+        if config is not None:
+            self.config = self.config.model_copy(update={"optim": config.optim})
         self._buf_loss, self._buf_gn, self._buf_out, self._buf_y, self._buf_lr = [], [], [], [], []
         self._buf_bs = []
         self._buf_n = 0
-        self._epoch_loss_sum, self._epoch_correct, self._epoch_seen = 0.0, 0, 0
-        self.optimizer.state.clear()
-        with torch.no_grad():
-            torch._foreach_copy_(self._pending_params, self._good_params)
-        self._pending_ok = True
+        self.use_optim_config()
+        self.reset_to_good_state()
         self.state = RunState.PAUSED
         self.message = ""
         return True
@@ -486,6 +584,7 @@ class Trainer:
         ok = apply_live_edit(self.optimizer, key, value, self.schedule)
         if ok:
             self.config = self.config.with_updates({key: value})
+            self._optim_cfg = self._optim_cfg.model_copy(update={key.split(".")[-1]: value})
         return ok
 
     # -- results -------------------------------------------------------------------------
@@ -549,12 +648,21 @@ class Trainer:
                 "correct": int(self._epoch_correct),
                 "seen": int(self._epoch_seen),
             },
-            "good_params": [p.clone() for p in self._good_params],
+            "good_params": [p.clone() for p in self.good_state()[0]],
+            "good_buffers": [b.clone() for b in self.good_state()[1]],
             "loss_ref": self._loss_ref,
             "pending_ok": bool(self._pending_ok),
             "series": {k: s.array().copy() for k, s in self.series.items()},
             "hooks": {key: h.state_dict() for key, h in self._hook_keys()},
         }
+
+    def _saved_good(self, saved: Sequence[Any] | None, live: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Saved last good tensors on this device, or `live` where they are missing (older
+        checkpoints: the saved state was good, it comes from a flushed, finite run) or do
+        not fit."""
+        if saved is not None and [tuple(g.shape) for g in saved] == [tuple(t.shape) for t in live]:
+            return [torch.as_tensor(g).to(self.device) for g in saved]
+        return live
 
     @torch.no_grad()
     def load_state_dict(self, state: dict[str, Any], restore_global_rng: bool = True) -> None:
@@ -614,15 +722,13 @@ class Trainer:
         self._epoch_loss_sum = float(sums.get("loss", 0.0))
         self._epoch_correct = int(sums.get("correct", 0))
         self._epoch_seen = int(sums.get("seen", 0))
-        params = [p.detach() for p in self.model.parameters()]
-        good = state.get("good_params")
-        if good is not None and [tuple(g.shape) for g in good] == [tuple(p.shape) for p in params]:
-            good = [torch.as_tensor(g).to(dev) for g in good]
-        else:  # older checkpoints: the saved weights were good (they come from a flushed, finite run)
-            good = params
-        torch._foreach_copy_(self._good_params, good)
-        # The weights at a state_dict are those of the last flushed window: pending judgement.
-        torch._foreach_copy_(self._pending_params, params)
+        live = self._live_state()
+        params, buffers = live[: self._n_good_params], live[self._n_good_params :]
+        good = self._saved_good(state.get("good_params"), params) + self._saved_good(state.get("good_buffers"), buffers)
+        torch._foreach_copy_(self._good, good)
+        # The state at a state_dict is that of the last flushed window: pending judgement.
+        torch._foreach_copy_(self._pending, live)
+        self._pending_finite = _all_finite(self._pending)
         self._pending_ok = bool(state.get("pending_ok", True))
         ref = state.get("loss_ref")
         self._loss_ref = float(ref) if ref is not None else None

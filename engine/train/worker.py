@@ -45,8 +45,11 @@ class EngineWorker(CommandThread):
     def pause(self) -> None:
         self._post("pause")
 
-    def resume(self) -> None:
-        self._post("resume")
+    def resume(self, config: ExperimentConfig | None = None) -> None:
+        """Continue a paused run, or a diverged one from its last good state with a fresh
+        optimizer state and the optimizer settings of `config` when given (else of the
+        run's config, live edits included)."""
+        self._post("resume", config)
 
     def single_step(self) -> None:
         self._post("step")
@@ -99,7 +102,9 @@ class EngineWorker(CommandThread):
                 t.state = RunState.PAUSED
                 self._set_state(RunState.PAUSED)
         elif name == "resume":
-            if t is not None and (self.state == RunState.PAUSED or (self.state == RunState.DIVERGED and t.recover())):
+            if t is not None and (
+                self.state == RunState.PAUSED or (self.state == RunState.DIVERGED and t.recover(arg))
+            ):
                 t.state = RunState.RUNNING
                 self._set_state(RunState.RUNNING)
         elif name == "step":
