@@ -20,6 +20,7 @@ from engine.config import ConfigError
 # subcommand -> module with HELP, add_arguments(parser), main(args) -> int
 COMMANDS: dict[str, str] = {
     "run": "engine.commands.run",
+    "continue": "engine.commands.continue_run",
     "info": "engine.commands.info",
     "playground": "engine.commands.playground",
     "compare": "engine.commands.compare",

@@ -12,6 +12,7 @@ from engine.events import EpochEnd, Event
 from engine.experiment import build_trainer
 from engine.session import Session, SessionError, capture_checkpoint, record_of, save_session
 from engine.states import RunState
+from engine.train.trainer import Trainer
 
 HELP = "train headless and write a session file"
 
@@ -45,7 +46,14 @@ def main(args: argparse.Namespace) -> int:
         trainer = build_trainer(config, run_id=args.name)
     except (ValueError, RuntimeError, OSError) as e:
         raise CommandError(str(e)) from None
-    bar = None if args.quiet else ProgressBar(trainer.total_steps, "training")
+    return train_and_save(trainer, out, args.name, args.quiet, args.save_on_interrupt)
+
+
+def train_and_save(trainer: Trainer, out: Path, name: str, quiet: bool, save_on_interrupt: bool) -> int:
+    """Train to the end with a progress bar, write the run to `out` (with its checkpoint,
+    so it can be continued) and print how it ended; the exit code (1 for a divergence,
+    130 for Ctrl-C). Shared by `descent run` and `descent continue`."""
+    bar = None if quiet else ProgressBar(trainer.total_steps, "training")
     last = {"val_acc": float("nan"), "train_loss": float("nan")}
 
     def on_event(e: Event) -> None:
@@ -63,7 +71,7 @@ def main(args: argparse.Namespace) -> int:
                 )
     except KeyboardInterrupt:
         interrupted = True
-        if args.save_on_interrupt:
+        if save_on_interrupt:
             trainer.stop()
     if bar is not None:
         bar.update(
@@ -71,14 +79,14 @@ def main(args: argparse.Namespace) -> int:
             f"epoch {trainer.epoch} loss {last['train_loss']:.4f} val acc {last['val_acc']:.3f}",
         )
         bar.close()
-    if interrupted and not args.save_on_interrupt:
+    if interrupted and not save_on_interrupt:
         print(
             f"descent: interrupted at step {trainer.step} of {trainer.total_steps}: nothing saved, {out} left as it "
             "was (--save-on-interrupt saves the stopped run)",
             file=sys.stderr,
         )
         return 130
-    record = record_of(trainer, args.name)
+    record = record_of(trainer, name)
     record.checkpoint = capture_checkpoint(trainer)  # weights + optimizer state: the run can be continued
     try:
         save_session(Session(runs=[record]), out)
