@@ -33,10 +33,15 @@ SESSION_SECTIONS.append(_playground_section)
 
 def _inside_section(record: Any) -> dict:
     """Per-layer probe statistics per probe step, the diagnostics raised, the metrics (issue 5)."""
+    from engine.diagnostics.snapshot import from_record as diagnostics_of
     from engine.metrics import summarize_metrics
     from engine.probes import summarize_probes
 
-    return summarize_probes(record) | {"classification": summarize_metrics(record)}
+    return (
+        summarize_probes(record)
+        | {"diagnostics": [s.finding.to_json() for s in diagnostics_of(record)]}
+        | {"classification": summarize_metrics(record)}
+    )
 
 
 RUN_SECTIONS.append(_inside_section)

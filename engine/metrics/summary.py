@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.metrics.snapshot import from_record
+
 if TYPE_CHECKING:
     from engine.session.record import RunRecord
 
@@ -20,17 +22,17 @@ def _clean(a: Any) -> Any:
 
 def summarize_metrics(record: RunRecord) -> dict[str, Any] | None:
     """Per-epoch accuracy and macro ROC AUC; per-class precision/recall/F1/AUC and the
-    confusion matrix of the last epoch. None when the run has no metrics."""
-    a = record.arrays
-    if "metrics/epochs" not in a:
+    confusion matrix of the last epoch. None when the run has no metrics; a malformed
+    record raises ValueError naming the member."""
+    snaps = from_record(record)
+    if not snaps:
         return None
+    last = snaps[-1]
     return {
-        "epochs": [int(e) for e in a["metrics/epochs"]],
-        "accuracy": _clean(a["metrics/accuracy"]),
-        "roc_auc_macro": _clean(a["metrics/roc_auc_macro"]),
-        "last": {
-            k: _clean(a[f"metrics/{k}"][-1]) for k in ("precision", "recall", "f1", "roc_auc", "average_precision")
-        }
-        | {"confusion": [[int(v) for v in row] for row in a["metrics/confusion"][-1]]},
-        "scored_classes": record.meta.get("metrics", {}).get("scored_classes", []),
+        "epochs": [s.epoch for s in snaps],
+        "accuracy": _clean([s.accuracy for s in snaps]),
+        "roc_auc_macro": _clean([s.roc_auc_macro for s in snaps]),
+        "last": {k: _clean(getattr(last, k)) for k in ("precision", "recall", "f1", "roc_auc", "average_precision")}
+        | {"confusion": [[int(v) for v in row] for row in last.confusion]},
+        "scored_classes": [int(c) for c in last.scored_classes],
     }

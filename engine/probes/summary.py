@@ -19,9 +19,9 @@ def _clean(values: np.ndarray) -> list[float | None]:
 
 
 def summarize_probes(record: RunRecord) -> dict[str, Any]:
-    """Per-layer statistics at every probe step plus the diagnostics raised (plain JSON);
-    "probes" is None without probes, {"error": ...} when the saved ones are malformed."""
-    out: dict[str, Any] = {"diagnostics": list(record.meta.get("diagnostics", []))}
+    """Per-layer statistics at every probe step (plain JSON); "probes" is None without
+    probes, {"error": ...} when the saved ones are malformed."""
+    out: dict[str, Any] = {}
     try:
         snaps = from_record(record)
     except ValueError as e:
