@@ -156,7 +156,70 @@ def capture_checkpoint(trainer: Trainer, rng: torch.Tensor | None = None) -> Che
     return checkpoint_of_state(state)
 
 
+NUMERIC = "biuf"  # numpy dtype kinds a checkpoint array may hold
+INDEXED = ("good/", "good_buffers/", "rng/dropout/")  # <prefix><int>
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def check_checkpoint(ck: Checkpoint) -> None:
+    """Raise CheckpointError naming the member when the checkpoint's arrays or meta are not
+    of the types `checkpoint_of_state` writes (what the Trainer checks is left to it)."""
+    a, m = ck.arrays, ck.meta
+    if not isinstance(a, dict) or not isinstance(m, dict):
+        raise CheckpointError("the checkpoint's arrays or meta are not mappings")
+    for k, v in a.items():
+        if not isinstance(v, np.ndarray) or v.dtype.kind not in NUMERIC:
+            raise CheckpointError(f"checkpoint member '{k}' is not a numeric array")
+        index = next((k[len(p) :] for p in INDEXED if k.startswith(p)), None)
+        if index is not None and not index.isdigit():
+            raise CheckpointError(f"checkpoint member '{k}' has no layer index")
+        parts = k.split("/")
+        if k.startswith("optim/") and (len(parts) != 3 or not parts[1].isdigit()):
+            raise CheckpointError(f"checkpoint member '{k}' is not optim/<parameter index>/<name>")
+        if k.startswith("hooks/") and len(parts) < 3:
+            raise CheckpointError(f"checkpoint member '{k}' is not hooks/<hook>/<name>")
+    for k in ("rng/batch", "rng/global"):
+        if k not in a:
+            raise CheckpointError(f"checkpoint member '{k}' is missing")
+        if a[k].dtype != np.uint8 or a[k].ndim != 1:
+            raise CheckpointError(f"checkpoint member '{k}' is not a random state (1-D uint8)")
+
+    def meta(key: str, ok: Callable[[Any], bool], what: str, where: dict[str, Any] = m, name: str = "") -> None:
+        if key in where and not ok(where[key]):
+            raise CheckpointError(f"checkpoint meta '{name or key}' is {where[key]!r:.60}, not {what}")
+
+    for key in ("step", "epoch", "pos"):
+        if key not in m:
+            raise CheckpointError(f"checkpoint meta '{key}' is missing")
+        meta(key, lambda v: _is_int(v) and v >= 0, "a count")
+    meta("optimizer", lambda v: isinstance(v, dict), "a JSON object")
+    opt = m.get("optimizer", {})
+    meta("class", lambda v: isinstance(v, str), "a name", opt, "optimizer.class")
+    meta("param_groups", lambda v: v is None or isinstance(v, list), "a list", opt, "optimizer.param_groups")
+    if isinstance(opt.get("param_groups"), list) and not all(isinstance(g, dict) for g in opt["param_groups"]):
+        raise CheckpointError("checkpoint meta 'optimizer.param_groups' holds an entry that is not a JSON object")
+    meta("scalars", lambda v: v is None or isinstance(v, dict), "a JSON object", opt, "optimizer.scalars")
+    for idx, sc in (opt.get("scalars") or {}).items():
+        if not idx.isdigit() or not isinstance(sc, dict):
+            raise CheckpointError(f"checkpoint meta 'optimizer.scalars.{idx:.20}' is not a parameter's scalars")
+    meta("schedule", lambda v: v is None or isinstance(v, dict), "a JSON object")
+    meta("epoch_sums", lambda v: isinstance(v, dict), "a JSON object")
+    for key in ("loss", "correct", "seen"):
+        meta(key, _is_number, "a number", m.get("epoch_sums", {}), f"epoch_sums.{key}")
+    meta("loss_ref", lambda v: v is None or _is_number(v), "a number")
+    meta("pending_ok", lambda v: isinstance(v, bool), "true or false")
+    meta("hooks", lambda v: isinstance(v, dict) and all(isinstance(h, dict) for h in v.values()), "hook states")
+
+
 def _state(ck: Checkpoint) -> dict[str, Any]:
+    check_checkpoint(ck)
     try:
         return state_of_checkpoint(ck)
     except (KeyError, ValueError, TypeError) as e:
@@ -180,6 +243,9 @@ def restore_checkpoint(
         trainer.load_state_dict(state, restore_global_rng=False)
     except ValueError as e:
         raise CheckpointError(str(e)) from None
+    except (AttributeError, IndexError, KeyError, TypeError, RuntimeError) as e:
+        text = " ".join(str(e).split())[:120]
+        raise CheckpointError(f"the checkpoint does not fit the run ({type(e).__name__}: {text})") from None
     return state["rng"]["global"]
 
 
@@ -207,24 +273,39 @@ def continue_run(
 
     Returns the trainer and its global random state; set it with torch.set_rng_state
     before stepping to get exactly the steps the run would have taken. Raises
-    CheckpointError (ConfigError for a bad update)."""
-    from engine.events import Notice
-
+    CheckpointError naming the run and what does not fit (ConfigError for a bad update)."""
     if trainer_factory is None:
         from engine.experiment import build_trainer
 
         trainer_factory = build_trainer
     if record.checkpoint is None:
         raise CheckpointError(f"run '{record.name}' was saved without weights; it cannot be continued")
+    try:
+        return _continue_run(record, epochs, emit, run_id, trainer_factory, config_updates)
+    except CheckpointError as e:
+        raise CheckpointError(f"run '{record.name}': {e}") from None
+
+
+def _continue_run(
+    record: RunRecord,
+    epochs: int | None,
+    emit: Callable[[Event], None] | None,
+    run_id: str | None,
+    trainer_factory: Callable[..., Trainer],
+    config_updates: dict[str, Any] | None,
+) -> tuple[Trainer, torch.Tensor]:
+    from engine.events import Notice
+
+    assert record.checkpoint is not None
     cfg = record.config.with_updates(config_updates) if config_updates else record.config
-    done = int(record.checkpoint.meta.get("epoch", 0))
+    state = _state(record.checkpoint)
+    done = state["epoch"]
     if epochs is not None:
         if epochs <= done:
-            raise CheckpointError(f"run '{record.name}' already has {done} epochs; ask for more than that")
+            raise CheckpointError(f"it already has {done} epochs; ask for more than that")
         cfg = cfg.with_updates({"train.epochs": epochs})
     run_id = run_id or record.name
     say = emit or (lambda e: None)
-    state = _state(record.checkpoint)
     notes = []
     diverged = record.state == RunState.DIVERGED
     if diverged:

@@ -674,9 +674,11 @@ class Trainer:
         own = self.model.state_dict()
         saved = state["model"]
         if set(saved) != set(own):
+            odd = sorted(set(own) - set(saved)) or sorted(set(saved) - set(own))
             raise ValueError(
                 "the saved weights do not match the model built from the config "
-                f"({len(saved)} tensors saved, {len(own)} expected)"
+                f"({len(saved)} tensors saved, {len(own)} expected; "
+                f"'{odd[0]}' {'is missing' if odd[0] in own else 'is not in the model'})"
             )
         for k, v in saved.items():
             if tuple(v.shape) != tuple(own[k].shape):
@@ -699,10 +701,13 @@ class Trainer:
             except (ValueError, KeyError, TypeError) as e:
                 raise ValueError(f"the optimizer state does not fit: {e}") from None
         sched = state.get("schedule")
-        if sched is not None:
-            self.schedule.load_state_dict(sched)
         self.step, self.epoch, self._pos = int(state["step"]), int(state["epoch"]), int(state["pos"])
-        self.schedule.step_count = int((sched or {}).get("step_count", self.step))
+        try:
+            if sched is not None:
+                self.schedule.load_state_dict(sched)
+            self.schedule.step_count = int((sched or {}).get("step_count", self.step))
+        except (AttributeError, KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"the schedule state is malformed ({type(e).__name__}: {e})") from None
         perm = state.get("perm")
         if perm is not None:
             self._perm = torch.as_tensor(perm).to(dev)
@@ -741,5 +746,9 @@ class Trainer:
         self._setup_hooks()
         for key, h in self._hook_keys():
             if key in hooks:
-                h.load_state_dict(hooks[key])
+                try:
+                    h.load_state_dict(hooks[key])
+                except (AttributeError, IndexError, KeyError, TypeError, ValueError, RuntimeError) as e:
+                    text = " ".join(str(e).split())[:120]
+                    raise ValueError(f"the state of hook '{key}' is malformed ({type(e).__name__}: {text})") from None
         self._resumed = True
