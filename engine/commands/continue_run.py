@@ -8,9 +8,8 @@ from pathlib import Path
 
 import torch
 
-from engine.atomic import output_path_problem
 from engine.commands.common import CommandError
-from engine.commands.run import train_and_save
+from engine.commands.run import add_output_arguments, check_out, train_and_save
 from engine.config import ConfigError, parse_set_args
 from engine.events import Event, Notice
 from engine.session import CheckpointError, SessionError, continue_run, load_session
@@ -31,19 +30,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="change a config field before continuing, e.g. --set optim.lr=0.01 (repeatable); changed "
         "optimizer settings replace the saved ones",
     )
-    p.add_argument("--out", required=True, help="session file to write (.descent): the continued run alone")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument(
-        "--save-on-interrupt",
-        action="store_true",
-        help="on Ctrl-C (SIGINT), save the stopped run to --out (by default the file is left as it was; exit 130)",
-    )
+    add_output_arguments(p, "session file to write (.descent): the continued run alone")
 
 
 def main(args: argparse.Namespace) -> int:
-    problem = output_path_problem(args.out)  # before training: its result must not be lost
-    if problem is not None:
-        raise CommandError(f"--out {args.out!r}: {problem}")
+    check_out(args.out)
     try:
         updates = parse_set_args(args.set)
     except ConfigError as e:

@@ -26,8 +26,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a config field, e.g. --set optim.lr=0.1 (repeatable)",
     )
-    p.add_argument("--out", required=True, help="session file to write (.descent)")
     p.add_argument("--name", default="run", help="name of the run inside the session")
+    add_output_arguments(p, "session file to write (.descent)")
+
+
+def add_output_arguments(p: argparse.ArgumentParser, out_help: str) -> None:
+    """--out, --quiet and --save-on-interrupt: the options of a command that trains and saves."""
+    p.add_argument("--out", required=True, help=out_help)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "--save-on-interrupt",
@@ -36,11 +41,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def check_out(path: str) -> None:
+    """Refuse an --out that cannot be written, before training: its result must not be lost."""
+    problem = output_path_problem(path)
+    if problem is not None:
+        raise CommandError(f"--out {path!r}: {problem}")
+
+
 def main(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.set)
-    problem = output_path_problem(args.out)  # before training: its result must not be lost
-    if problem is not None:
-        raise CommandError(f"--out {args.out!r}: {problem}")
+    check_out(args.out)
     out = Path(args.out)
     try:
         trainer = build_trainer(config, run_id=args.name)
