@@ -16,8 +16,8 @@ import math
 import threading
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -32,13 +32,6 @@ class Event:
     # same kind and run (only the newest matters: a report, a grid); never for data that
     # accumulates (steps, trajectory rows, findings).
     droppable: ClassVar[bool] = False
-
-    def is_droppable(self) -> bool:
-        return self.droppable
-
-    def same_kind(self, other: Event) -> bool:
-        """Whether `other` is this kind of event of the same run (what a droppable one replaces)."""
-        return type(other) is type(self) and other.run_id == self.run_id
 
 
 @dataclass(frozen=True)
@@ -95,22 +88,6 @@ class Notice(Event):
 
     message: str
     level: str = "info"  # info | warning | error
-
-
-@dataclass(frozen=True)
-class Payload(Event):
-    """A loosely typed record (background-job progress...): `topic` says which. Features
-    emit their own snapshot types instead."""
-
-    topic: str
-    data: dict[str, Any] = field(default_factory=dict)
-    replaceable: bool = field(default=False, kw_only=True)  # True: a newer one of the topic may replace it
-
-    def is_droppable(self) -> bool:
-        return self.replaceable
-
-    def same_kind(self, other: Event) -> bool:
-        return isinstance(other, Payload) and other.topic == self.topic and other.run_id == self.run_id
 
 
 STEP_SERIES = ("loss", "lr", "grad_norm")  # the per-step series a StepBatch carries ("step/<name>")
@@ -178,10 +155,10 @@ class EventChannel:
                             items[i] = old.merged(event)
                             self.coalesced += 1
                             return
-                elif event.is_droppable():
+                elif event.droppable:
                     for i in range(len(items) - 1, -1, -1):
                         old = items[i]
-                        if old.is_droppable() and event.same_kind(old):
+                        if type(old) is type(event) and old.run_id == event.run_id:
                             items[i] = event
                             self.dropped += 1
                             return

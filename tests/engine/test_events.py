@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from engine.events import EpochEnd, EventChannel, Payload, RunFinished, StateChanged, StepBatch
+from engine.events import EpochEnd, Event, EventChannel, RunFinished, StateChanged, StepBatch
 
 
 def _batch(start: int, n: int) -> StepBatch:
@@ -31,15 +33,23 @@ def test_full_channel_merges_step_batches_without_losing_steps():
     assert len(events) < 30  # bounded: batches were merged
 
 
-def test_droppable_payload_is_replaced_not_queued():
+@dataclass(frozen=True)
+class Report(Event):
+    """A droppable event (only the newest matters)."""
+
+    droppable: ClassVar[bool] = True
+    i: int = 0
+
+
+def test_droppable_event_is_replaced_not_queued():
     ch = EventChannel(capacity=2)
     ch.put(StateChanged("r", "running"))
     ch.put(StateChanged("r", "paused"))
     for i in range(5):
-        ch.put(Payload("r", "surface", {"i": i}, replaceable=True))
+        ch.put(Report("r", i))
     events = ch.drain()
-    payloads = [e for e in events if isinstance(e, Payload)]
-    assert [p.data["i"] for p in payloads] == [4] or payloads[-1].data["i"] == 4
+    payloads = [e for e in events if isinstance(e, Report)]
+    assert [p.i for p in payloads] == [4] or payloads[-1].i == 4
     assert len(events) <= 4
 
 
