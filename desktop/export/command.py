@@ -15,18 +15,27 @@ from engine.export import ExportError, html_report, write_csvs, write_text_atomi
 from engine.export.files import ensure_folder
 from engine.session import SessionError, load_session
 
-HELP = "export a session's plots (png, svg), series (csv) and comparison report (html) to a folder"
-FORMATS = ("png", "svg", "csv", "html")
+HELP = "export a session's plots (png, svg, pdf), series (csv) and comparison report (html) to a folder"
+FORMATS = ("png", "svg", "pdf", "csv", "html")
+DEFAULT_FORMATS = ("png", "svg", "csv", "html")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="session file (.descent)")
     p.add_argument("--to", required=True, metavar="DIR", help="folder to write into (created if missing)")
     p.add_argument(
-        "--format", default=",".join(FORMATS), help="comma-separated subset of png,svg,csv,html (default: all)"
+        "--format",
+        default=",".join(DEFAULT_FORMATS),
+        help=f"comma-separated subset of {','.join(FORMATS)} (default: {','.join(DEFAULT_FORMATS)})",
     )
-    p.add_argument("--width", type=int, default=900, help="PNG width in pixels (default 900)")
-    p.add_argument("--height", type=int, default=560, help="PNG height in pixels (default 560)")
+    p.add_argument("--width", type=int, default=900, help="plot width in logical pixels (default 900)")
+    p.add_argument("--height", type=int, default=560, help="plot height in logical pixels (default 560)")
+    p.add_argument(
+        "--scale",
+        type=float,
+        default=2.0,
+        help="PNG pixels per logical pixel (default 2: a 900×560 plot is an 1800×1120 PNG; text and lines grow along)",
+    )
 
 
 def _qt_app():
@@ -43,7 +52,12 @@ def _qt_app():
 
 
 def export_session(
-    file: str | os.PathLike, folder: str | os.PathLike, formats: set[str], width: int = 900, height: int = 560
+    file: str | os.PathLike,
+    folder: str | os.PathLike,
+    formats: set[str],
+    width: int = 900,
+    height: int = 560,
+    scale: float = 2.0,
 ) -> list[Path]:
     """Everything asked for, into `folder`; raises SessionError or ExportError (one line each)."""
     session = load_session(file)
@@ -51,13 +65,13 @@ def export_session(
     files: list[Path] = []
     if "csv" in formats:
         files += write_csvs(session, folder)
-    if formats & {"png", "svg", "html"}:
+    if formats & {"png", "svg", "pdf", "html"}:
         app = _qt_app()  # noqa: F841 - must stay alive while plots are drawn
         from desktop.export.plots import export_comparison_images
         from desktop.plotting import color
         from engine.compare.layout import run_colors
 
-        images, report = export_comparison_images(session, folder, formats, width, height)
+        images, report = export_comparison_images(session, folder, formats, width, height, scale)
         files += images
         if "html" in formats:
             cols = run_colors(session)
@@ -80,8 +94,10 @@ def main(args: argparse.Namespace) -> int:
         )
     if not (16 <= args.width <= 8192 and 16 <= args.height <= 8192):
         raise CommandError("--width/--height: between 16 and 8192 pixels")
+    if not 0.1 <= args.scale <= 16 or max(args.width, args.height) * args.scale > 16384:
+        raise CommandError("--scale: between 0.1 and 16, and at most 16384 pixels a side")
     try:
-        files = export_session(args.file, args.to, formats, args.width, args.height)
+        files = export_session(args.file, args.to, formats, args.width, args.height, args.scale)
     except (SessionError, ExportError) as e:
         raise CommandError(str(e)) from None
     print(f"{args.to}: wrote {len(files)} files ({', '.join(sorted({p.suffix[1:] for p in files}))})")

@@ -1,65 +1,92 @@
-"""Plot items to image files: PNG (chosen width) and SVG, written atomically."""
+"""Plot items to image files: PNG (chosen size and scale), SVG and PDF, written atomically."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyqtgraph as pg
-import pyqtgraph.exporters
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRectF, QSizeF
 
+from desktop.export.vector import pdf_bytes, render_image, svg_bytes
 from engine.export.files import ExportError, ensure_folder, write_bytes_atomic
 
+IMAGE_FORMATS = (".png", ".svg", ".pdf")
+MIN_PNG_WIDTH = 1600  # a slide-ready PNG is at least this wide unless a size is asked for
 
-def export_item(item, path: str | os.PathLike, width: int | None = None) -> Path:
-    """Save a plot (PlotItem, GraphicsLayout or a GraphicsLayoutWidget's central item) as .png or .svg.
-    PNG `width` in pixels (height keeps the plot's aspect); raises ExportError with a one-line message."""
+
+def default_scale(width: float) -> int:
+    """The PNG scale for a plot `width` logical pixels wide: 2× the screen, or more to reach MIN_PNG_WIDTH."""
+    return max(2, -(-MIN_PNG_WIDTH // max(1, int(width))))
+
+
+def export_item(
+    item,
+    path: str | os.PathLike,
+    width: int | None = None,
+    height: int | None = None,
+    scale: float | None = None,
+) -> Path:
+    """Save a plot (PlotItem, GraphicsLayout or a GraphicsLayoutWidget) as .png, .svg or .pdf.
+    PNG: the plot laid out at `width`×`height` logical pixels (default: as shown) and drawn at
+    `scale` (default: 2×, or more so the picture is at least MIN_PNG_WIDTH wide); the file is
+    round(width·scale)×round(height·scale). Raises ExportError with a one-line message."""
     path = Path(path)
     target = item.ci if isinstance(item, pg.GraphicsLayoutWidget) else item
-    ensure_folder(path.parent)
     ext = path.suffix.lower()
-    if ext == ".svg":
-        return write_bytes_atomic(path, svg_bytes(target))
-    if ext != ".png":
-        raise ExportError(f"{path}: unknown image format '{ext}' (use .png or .svg)")
-    exp = pg.exporters.ImageExporter(target)
-    if width:
-        exp.parameters()["width"] = int(width)
-    img = exp.export(toBytes=True)
-    if img is None or img.isNull():
-        raise ExportError(f"{path}: the plot could not be drawn (empty image)")
-    return write_bytes_atomic(path, png_bytes(img))
+    if ext not in IMAGE_FORMATS:
+        raise ExportError(f"{path}: unknown image format '{ext or '(none)'}' (use .png, .svg or .pdf)")
+    ensure_folder(path.parent)
+    with laid_out_at(target, width, height):
+        if ext == ".svg":
+            data = svg_bytes(target)
+        elif ext == ".pdf":
+            data = pdf_bytes(target)
+        else:
+            data = png_bytes(render_png(target, scale))
+    return write_bytes_atomic(path, data)
 
 
-def svg_bytes(item) -> bytes:
-    """The item as SVG. pyqtgraph's SVGExporter first; with Qt ≥ 6.7 its path parser fails
-    (pyqtgraph issue #3485), then Qt's own QSvgGenerator draws the same scene region."""
-    try:
-        data = pg.exporters.SVGExporter(item).export(toBytes=True)
-        return bytes(data)
-    except (ValueError, IndexError):
-        pass
-    from PySide6.QtCore import QRectF
-    from PySide6.QtGui import QPainter
-    from PySide6.QtSvg import QSvgGenerator
-
+@contextlib.contextmanager
+def laid_out_at(item, width: int | None, height: int | None) -> Iterator[None]:
+    """Temporarily give a plot item another logical size (its old geometry is put back afterwards)."""
     rect = item.sceneBoundingRect()
-    ba = QByteArray()
-    buf = QBuffer(ba)
-    buf.open(QIODevice.WriteOnly)
-    gen = QSvgGenerator()
-    gen.setOutputDevice(buf)
-    gen.setSize(rect.size().toSize())
-    gen.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
-    gen.setTitle("Descent plot")
-    painter = QPainter(gen)
+    size = QSizeF(width or rect.width(), height or rect.height())
+    old = item.geometry() if hasattr(item, "geometry") else None
+    changed = old is not None and (abs(size.width() - rect.width()) > 0.5 or abs(size.height() - rect.height()) > 0.5)
+
+    def relayout() -> None:
+        lay = item.layout() if callable(getattr(item, "layout", None)) else None
+        if lay is not None:
+            lay.activate()
+
+    if changed:
+        item.setGeometry(QRectF(old.topLeft(), size))
+        relayout()
     try:
-        item.scene().render(painter, QRectF(0, 0, rect.width(), rect.height()), rect)
+        yield
     finally:
-        painter.end()
-    buf.close()
-    return bytes(ba.data())
+        if changed:
+            item.setGeometry(old)
+            relayout()
+
+
+def render_png(target, scale: float | None = None):
+    """The item drawn at `scale` (default: default_scale of its width) as a QImage of exactly
+    round(width·scale)×round(height·scale) pixels."""
+    rect = target.sceneBoundingRect()
+    scale = float(scale or default_scale(rect.width()))
+    if not 0.1 <= scale <= 16:
+        raise ExportError(f"scale {scale:g}: between 0.1 and 16")
+    w, h = round(rect.width() * scale), round(rect.height() * scale)
+    if w < 1 or h < 1 or w * h > 16384 * 16384:
+        raise ExportError(f"{w}×{h} pixels: not a size a PNG can be drawn at")
+    img = render_image(target, scale)
+    if img.isNull() or (img.width(), img.height()) != (w, h):
+        raise ExportError("the plot could not be drawn (empty image)")
+    return img
 
 
 def png_bytes(img) -> bytes:

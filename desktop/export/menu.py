@@ -1,8 +1,8 @@
 """Export from the GUI: the File ▸ Export menu and the export of a whole tab.
 
-File ▸ Export: every plot of the current tab (PNG/SVG; 3D views as PNG screenshots), all
-series as CSV, and the HTML comparison report. The right-click entries of each plot are in
-desktop/export/plot_menu.py.
+File ▸ Export: every plot of the current tab (PNG at a chosen size and scale, SVG or PDF; 3D
+views as PNG), all series as CSV, and the HTML comparison report into a file the user names.
+The right-click entries of each plot are in desktop/export/plot_menu.py.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QMessageBox, QWidget
 
-from desktop.export.items import export_item, png_bytes
+from desktop.export.items import default_scale, export_item, png_bytes
 from desktop.export.plot_menu import add_plot_context_menu, plot_title
+from desktop.export.size_dialog import PngSizeDialog
 from engine.export import ExportError, html_report, write_csvs, write_text_atomic
 from engine.export.files import ensure_folder, safe_stem, write_bytes_atomic
 from engine.session import Session
@@ -44,24 +46,48 @@ def gl_views(widget: QWidget) -> list[QWidget]:
     return list(widget.findChildren(GLViewWidget)) + list(widget.findChildren(OffscreenGLView))
 
 
-def export_tab(widget: QWidget, folder: str | Path, fmt: str, width: int | None = None) -> list[Path]:
-    """Every plot of a tab into a folder (.png or .svg; 3D views always .png); raises ExportError."""
+def export_tab(widget: QWidget, folder: str | Path, fmt: str, scale: float | None = None) -> list[Path]:
+    """Every plot of a tab into a folder (.png, .svg or .pdf; 3D views always .png), named by
+    their plain titles; PNGs drawn at `scale` (default: 2×, or enough for 1600 pixels wide).
+    Raises ExportError."""
+    if fmt not in ("png", "svg", "pdf"):
+        raise ExportError(f"unknown image format '{fmt}' (use png, svg or pdf)")
     folder = ensure_folder(folder)
     out: list[Path] = []
     taken: set[str] = set()
     for i, plot in enumerate(plot_items(widget)):
         stem = safe_stem(plot_title(plot, f"plot{i + 1}"), taken)
-        out.append(export_item(plot, folder / f"{stem}.{fmt}", width if fmt == "png" else None))
+        out.append(export_item(plot, folder / f"{stem}.{fmt}", scale=scale if fmt == "png" else None))
     for i, gl in enumerate(gl_views(widget)):
-        img = gl.grabFramebuffer()
-        if img.isNull() or img.width() == 0:  # no framebuffer object (e.g. Mesa under Xvfb): grab the widget
-            img = gl.grab().toImage()
+        img = gl_image(gl, scale)
         if img.isNull() or img.width() == 0:
             raise ExportError(f"3D view {i + 1} could not be drawn (is it visible?)")
         out.append(write_bytes_atomic(folder / f"{safe_stem(f'3d_view_{i + 1}', taken)}.png", png_bytes(img)))
     if not out:
         raise ExportError("this tab has no plots to export")
     return out
+
+
+def gl_image(gl: QWidget, scale: float | None = None):
+    """A 3D view's picture at `scale` times its size on screen (rendered again at that size
+    when it can be, else the frame on screen scaled smoothly)."""
+    scale = float(scale or default_scale(gl.width()))
+    w, h = max(1, round(gl.width() * scale)), max(1, round(gl.height() * scale))
+    img = gl.grabFramebuffer()
+    if img.isNull() or img.width() == 0:  # no framebuffer object (e.g. Mesa under Xvfb): grab the widget
+        img = gl.grab().toImage()
+    if img.isNull() or img.width() == 0:
+        return img
+    try:
+        import pyqtgraph as pg
+
+        arr = gl.renderToArray((w, h))  # GLViewMixin: the scene drawn again at the requested size
+        big = pg.functions.ndarray_to_qimage(arr.transpose((1, 0, 2)).copy(), pg.QtGui.QImage.Format.Format_RGBA8888)
+        if not big.isNull() and (big.width(), big.height()) == (w, h):
+            return big.copy()
+    except Exception:  # noqa: BLE001 - no framebuffer for that size here: scale the frame instead
+        pass
+    return img.scaled(w, h, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
 
 
 def install_export_menu(
@@ -82,25 +108,45 @@ def install_export_menu(
         return QFileDialog.getExistingDirectory(parent, title, str(start_dir()))
 
     def tab_images(fmt: str) -> None:
+        scale = None
+        if fmt == "png":
+            tab = current_tab()
+            dialog = PngSizeDialog(tab.width(), tab.height(), parent)
+            dialog.setWindowTitle("PNG scale")
+            dialog.width_box.setEnabled(False)  # a tab's plots keep their layout; only the scale applies
+            dialog.height_box.setEnabled(False)
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return
+            scale = dialog.values()[2]
         d = folder(f"Export this tab's plots as {fmt.upper()}")
         if not d:
             return
         try:
-            files = export_tab(current_tab(), d, fmt)
+            files = export_tab(current_tab(), d, fmt, scale)
         except ExportError as e:
             QMessageBox.warning(parent, "Export", str(e))
             return
         status(f"exported {len(files)} plot(s) to {d}", 8000)
 
-    def session_export(kind: str) -> None:
-        d = folder("Export series as CSV" if kind == "csv" else "Export the comparison report")
+    def csv_export() -> None:
+        d = folder("Export series as CSV")
         if d:
-            export_session_now(snapshot, d, {kind}, parent, status)
+            export_session_now(snapshot, d, {"csv"}, parent, status)
+
+    def report_export() -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            parent, "Save the comparison report", str(start_dir() / "report.html"), "HTML (*.html *.htm)"
+        )
+        if path:
+            if not path.lower().endswith((".html", ".htm")):
+                path += ".html"
+            export_session_now(snapshot, str(Path(path).parent), {"html"}, parent, status, report_name=Path(path).name)
 
     menu.addAction("This tab's plots as PNG…").triggered.connect(lambda: tab_images("png"))
     menu.addAction("This tab's plots as SVG…").triggered.connect(lambda: tab_images("svg"))
-    menu.addAction("All series as CSV…").triggered.connect(lambda: session_export("csv"))
-    menu.addAction("Comparison report (HTML)…").triggered.connect(lambda: session_export("html"))
+    menu.addAction("This tab's plots as PDF…").triggered.connect(lambda: tab_images("pdf"))
+    menu.addAction("All series as CSV…").triggered.connect(csv_export)
+    menu.addAction("Comparison report (HTML)…").triggered.connect(report_export)
     return menu
 
 
@@ -117,8 +163,9 @@ def export_session_now(
     kinds: set[str],
     parent: QWidget | None = None,
     status: Callable[[str, int], None] | None = None,
+    report_name: str = "report.html",
 ) -> list[Path]:
-    """CSV and/or the HTML report of the session as it stands (the run, the comparison)."""
+    """CSV and/or the HTML report (`report_name` inside `folder`) of the session as it stands."""
     from desktop.export.plots import export_comparison_images
     from desktop.plotting import color
     from engine.compare.layout import run_colors
@@ -135,7 +182,7 @@ def export_session_now(
             cols = run_colors(session)
             files.append(
                 write_text_atomic(
-                    Path(folder) / "report.html",
+                    ensure_folder(folder) / report_name,
                     html_report(session, images, [color(cols[r.name]) for r in session.runs]),
                 )
             )

@@ -1,4 +1,4 @@
-"""The export entries of a plot's own right-click menu: "Save plot as PNG…/SVG…" and
+"""The export entries of a plot's own right-click menu: "Save plot as PNG…/SVG…/PDF…" and
 "Save curves as CSV…".
 
 `add_plot_context_menu(plot)` adds them to that plot's ViewBox menu, once; desktop/plotting's
@@ -13,9 +13,10 @@ import io
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QWidget
 
 from desktop.export.items import export_item
+from desktop.export.size_dialog import PngSizeDialog
 from engine.export import ExportError, write_text_atomic
 from engine.export.files import safe_stem
 
@@ -41,7 +42,7 @@ def plot_csv(plot: pg.PlotItem) -> str:
 
 
 def plot_title(plot: pg.PlotItem, default: str = "plot") -> str:
-    """The plot's title as a file name stem."""
+    """The plot's title as a plain file name stem (its HTML markup dropped)."""
     t = plot.titleLabel.text if plot.titleLabel is not None else ""
     return safe_stem(t or default)
 
@@ -53,9 +54,16 @@ def window_of(plot: pg.PlotItem) -> QWidget | None:
     return views[0].window() if views else None
 
 
-def save_plot(plot, path: str, width: int | None, parent: QWidget | None) -> bool:
+def save_plot(
+    plot,
+    path: str,
+    parent: QWidget | None,
+    width: int | None = None,
+    height: int | None = None,
+    scale: float | None = None,
+) -> bool:
     try:
-        export_item(plot, path, width)
+        export_item(plot, path, width, height, scale)
     except ExportError as e:
         if parent is not None:
             QMessageBox.warning(parent, "Export", str(e))
@@ -69,7 +77,7 @@ def has_export_entries(plot: pg.PlotItem) -> bool:
 
 
 def add_plot_context_menu(plot: pg.PlotItem) -> None:
-    """Add 'Save plot as PNG/SVG…' and 'Save curves as CSV…' to the plot's right-click menu (once)."""
+    """Add 'Save plot as PNG/SVG/PDF…' and 'Save curves as CSV…' to the plot's right-click menu (once)."""
     menu = plot.getViewBox().menu
     if menu is None or has_export_entries(plot):
         return
@@ -82,13 +90,15 @@ def add_plot_context_menu(plot: pg.PlotItem) -> None:
         )
         if not path:
             return
-        width = None
-        if fmt == "png":
-            w = int(plot.sceneBoundingRect().width()) or 800
-            width, ok = QInputDialog.getInt(parent, "PNG size", "Width in pixels:", max(w, 800), 16, 8192)
-            if not ok:
-                return
-        save_plot(plot, path, width, parent)
+        if fmt != "png":
+            save_plot(plot, path, parent)
+            return
+        rect = plot.sceneBoundingRect()
+        dialog = PngSizeDialog(int(rect.width()), int(rect.height()), parent)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        w, h, s = dialog.values()
+        save_plot(plot, path, parent, w, h, s)
 
     def ask_csv() -> None:
         parent = window_of(plot)
@@ -103,4 +113,5 @@ def add_plot_context_menu(plot: pg.PlotItem) -> None:
     png.setObjectName(PNG_ACTION)
     png.triggered.connect(lambda: ask("png"))
     menu.addAction("Save plot as SVG…").triggered.connect(lambda: ask("svg"))
+    menu.addAction("Save plot as PDF…").triggered.connect(lambda: ask("pdf"))
     menu.addAction("Save curves as CSV…").triggered.connect(ask_csv)

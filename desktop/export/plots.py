@@ -1,4 +1,4 @@
-"""Plot exports: any pyqtgraph plot to PNG (chosen size) or SVG, and the comparison's key plots.
+"""The comparison's key plots, drawn off screen for `descent export` and the report: PNG, SVG, PDF.
 
 Headless use (the `descent export` command) runs on Qt's offscreen platform, which draws
 2D plots fine; 3D views need a real (or Xvfb) display and are grabbed with QWidget.grab.
@@ -14,10 +14,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from desktop.export.items import export_item, png_bytes
+from desktop.export.items import export_item, png_bytes, render_png
 from desktop.plotting import color, style_plot
 from engine.compare.layout import run_colors
-from engine.export.files import ensure_folder, write_bytes_atomic
+from engine.export.files import ensure_folder
 from engine.session.record import Session
 
 # key, title, series, x axis ("step" or "epoch"), y label, log-y
@@ -143,23 +143,29 @@ def _surface_widget(session: Session, width: int, height: int):
 
 
 def export_comparison_images(
-    session: Session, folder: str | os.PathLike, formats: set[str], width: int = 900, height: int = 560
+    session: Session,
+    folder: str | os.PathLike,
+    formats: set[str],
+    width: int = 900,
+    height: int = 560,
+    scale: float = 2.0,
 ) -> tuple[list[Path], list[tuple[str, bytes]]]:
-    """Write the key plots as PNG and/or SVG; returns the files and (caption, PNG bytes) for a report."""
+    """Write the key plots as PNG (width·scale × height·scale pixels), SVG and/or PDF (width × height);
+    returns the files and (caption, PNG bytes) for a report."""
     folder = ensure_folder(folder)
     files: list[Path] = []
     report: list[tuple[str, bytes]] = []
     for key, title, w in render_comparison_plots(session, width, height):
         target = w.ci
-        if "png" in formats or "html" in formats:
-            exp = pg.exporters.ImageExporter(target)
-            exp.parameters()["width"] = int(width)
-            data = png_bytes(exp.export(toBytes=True))
-            report.append((title, data))
+        try:
+            if "html" in formats:
+                report.append((title, png_bytes(render_png(target, 1.0))))
             if "png" in formats:
-                files.append(write_bytes_atomic(folder / f"{key}.png", data))
-        if "svg" in formats:
-            files.append(export_item(target, folder / f"{key}.svg"))
-        w.close()
-        w.deleteLater()
+                files.append(export_item(target, folder / f"{key}.png", scale=scale))
+            for fmt in ("svg", "pdf"):
+                if fmt in formats:
+                    files.append(export_item(target, folder / f"{key}.{fmt}"))
+        finally:
+            w.close()
+            w.deleteLater()
     return files, report

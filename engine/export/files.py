@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import os
 import re
+import unicodedata
 from pathlib import Path
 
 from engine.atomic import atomic_write
@@ -13,9 +15,17 @@ class ExportError(Exception):
     """An export that cannot be written; the message names the path and the reason."""
 
 
+def plain_text(markup: str) -> str:
+    """The text a plot title shows, without its HTML: tags dropped, entities decoded, spaces collapsed."""
+    text = re.sub(r"<[^>]*>", " ", markup)
+    return " ".join(html.unescape(text).split())
+
+
 def safe_stem(name: str, taken: set[str] | None = None) -> str:
-    """A file-name-safe version of a run name, unique within `taken` (which it updates)."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name.replace("=", "-")).strip("._") or "run"
+    """A plain file-name stem for a run name or a plot title (HTML dropped, accents folded to ASCII,
+    anything else but letters, digits, '.', '-' and '_' made '_'), unique within `taken` (which it updates)."""
+    ascii_name = unicodedata.normalize("NFKD", plain_text(name)).encode("ascii", "ignore").decode()
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name.replace("=", "-")).strip("._-") or "run"
     if taken is not None:
         base, i = stem, 2
         while stem in taken:

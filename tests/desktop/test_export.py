@@ -85,7 +85,7 @@ class _Tables(HTMLParser):
 
 def test_export_everything(qapp, session_file, tmp_path):
     out = tmp_path / "out"
-    files = export_session(session_file, out, {"png", "svg", "csv", "html"}, width=640, height=400)
+    files = export_session(session_file, out, {"png", "svg", "csv", "html"}, width=640, height=400, scale=1.5)
     names = {p.name for p in files}
     assert {
         "loss.png",
@@ -99,7 +99,7 @@ def test_export_everything(qapp, session_file, tmp_path):
     } <= names
     for png in out.glob("*.png"):
         img = QImage(str(png))
-        assert (img.width(), img.height()) == (640, 400), png.name
+        assert (img.width(), img.height()) == (960, 600), png.name
         a = np.frombuffer(bytes(img.convertToFormat(QImage.Format_RGB32).constBits()), np.uint8)
         assert a.std() > 10, f"{png.name} is blank"
     svg = (out / "val_loss.svg").read_text()
@@ -170,9 +170,9 @@ def test_tab_export_of_plots_and_3d_views(qtbot, tmp_path):
     qtbot.addWidget(pw)
     pw.show()
     qtbot.waitExposed(pw)
-    files = export_tab(pw, tmp_path, "png", width=500)
+    files = export_tab(pw, tmp_path, "png", scale=2)
     assert [p.name for p in files] == ["A_plot.png"]
-    assert QImage(str(tmp_path / "A_plot.png")).width() == 500
+    assert QImage(str(tmp_path / "A_plot.png")).width() == round(pw.getPlotItem().sceneBoundingRect().width() * 2)
     rows = plot_csv(pw.getPlotItem()).splitlines()
     assert rows[0] == "c x,c y" and rows[1:] == ["1.0,3.0", "2.0,1.0", "3.0,2.0"]
 
