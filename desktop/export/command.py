@@ -15,8 +15,11 @@ from engine.export import ExportError, html_report, write_csvs, write_text_atomi
 from engine.export.files import ensure_folder
 from engine.session import SessionError, load_session
 
-HELP = "export a session's plots (png, svg, pdf), series (csv) and comparison report (html) to a folder"
-FORMATS = ("png", "svg", "pdf", "csv", "html")
+HELP = (
+    "export a session's plots (png, svg, pdf), series (csv), comparison report (html) and "
+    "TensorBoard logdir (tensorboard: one sub-folder per run) to a folder"
+)
+FORMATS = ("png", "svg", "pdf", "csv", "html", "tensorboard")
 DEFAULT_FORMATS = ("png", "svg", "csv", "html")
 
 
@@ -65,6 +68,10 @@ def export_session(
     files: list[Path] = []
     if "csv" in formats:
         files += write_csvs(session, folder)
+    if "tensorboard" in formats:
+        from engine.export.tensorboard import write_tensorboard
+
+        files += write_tensorboard(session, folder)
     if formats & {"png", "svg", "pdf", "html"}:
         app = _qt_app()  # noqa: F841 - must stay alive while plots are drawn
         from desktop.export.plots import export_comparison_images
@@ -100,5 +107,6 @@ def main(args: argparse.Namespace) -> int:
         files = export_session(args.file, args.to, formats, args.width, args.height, args.scale)
     except (SessionError, ExportError) as e:
         raise CommandError(str(e)) from None
-    print(f"{args.to}: wrote {len(files)} files ({', '.join(sorted({p.suffix[1:] for p in files}))})")
+    kinds = sorted({p.suffix[1:] if p.suffix else "tensorboard run folder" for p in files})
+    print(f"{args.to}: wrote {len(files)} files ({', '.join(kinds)})")
     return 0

@@ -76,4 +76,4 @@ def test_compare_and_export_errors(tmp_path):
     bad = tmp_path / "bad.descent"
     bad.write_bytes(b"PK\x03\x04 truncated")
     _one_line_error(descent("export", str(bad), "--to", str(tmp_path / "o")), "bad.descent")
-    _one_line_error(descent("export", str(bad), "--to", str(tmp_path / "o"), "--format", "gif"), "gif")
+    _one_line_error(descent("export", str(bad), "--to", str(tmp_path / "o"), "--format", "bmp"), "bmp")
