@@ -145,6 +145,21 @@ def install_export_menu(
     menu.addAction("This tab's plots as PNG…").triggered.connect(lambda: tab_images("png"))
     menu.addAction("This tab's plots as SVG…").triggered.connect(lambda: tab_images("svg"))
     menu.addAction("This tab's plots as PDF…").triggered.connect(lambda: tab_images("pdf"))
+
+    def animation_export() -> None:
+        from desktop.export.animation_dialog import AnimationDialog, AnimationExport
+
+        session = snapshot()
+        dialog = AnimationDialog(session, parent)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        kinds, formats, spec = dialog.chosen()
+        d = folder("Export the animations into")
+        if d:
+            menu.animation = AnimationExport(session, d, kinds, formats, spec, parent, status)  # kept while it runs
+            menu.animation.start()
+
+    menu.addAction("Animation (GIF/MP4)…").triggered.connect(animation_export)
     menu.addAction("All series as CSV…").triggered.connect(csv_export)
     menu.addAction("Comparison report (HTML)…").triggered.connect(report_export)
     return menu
