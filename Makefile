@@ -1,5 +1,5 @@
 # The two set-up commands of the README: `make run` and `make test`.
-.PHONY: setup run test lint bench
+.PHONY: setup run test lint bench install-desktop uninstall-desktop
 
 setup:
 	@bash packaging/setup.sh
@@ -30,3 +30,30 @@ bench: setup
 	if .venv/bin/python -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then \
 		echo "== tests/benchmarks/device_check.py"; .venv/bin/python tests/benchmarks/device_check.py; \
 	else echo "== tests/benchmarks/device_check.py: no CUDA device here (python tests/benchmarks/device_check.py --device cpu checks the script itself)"; fi
+
+# The desktop entry, icons, AppStream metainfo and the .descent MIME type, into the user's XDG
+# folders (no root needed); Exec= points at the descent on PATH, else this checkout's .venv.
+XDG_DATA_HOME ?= $(HOME)/.local/share
+APP_ID := io.github.descent.Descent
+DESCENT_BIN ?= $(shell command -v descent 2>/dev/null || echo $(CURDIR)/.venv/bin/descent)
+
+install-desktop:
+	@install -d $(XDG_DATA_HOME)/applications $(XDG_DATA_HOME)/metainfo $(XDG_DATA_HOME)/mime/packages \
+		$(XDG_DATA_HOME)/icons/hicolor/scalable/apps
+	@sed 's|^Exec=descent |Exec=$(DESCENT_BIN) |' resources/descent.desktop > $(XDG_DATA_HOME)/applications/$(APP_ID).desktop
+	@install -m 644 resources/io.github.descent.Descent.metainfo.xml $(XDG_DATA_HOME)/metainfo/$(APP_ID).metainfo.xml
+	@install -m 644 resources/descent-mime.xml $(XDG_DATA_HOME)/mime/packages/$(APP_ID).xml
+	@install -m 644 resources/icons/descent.svg $(XDG_DATA_HOME)/icons/hicolor/scalable/apps/$(APP_ID).svg
+	@for s in 48 128 256; do install -d $(XDG_DATA_HOME)/icons/hicolor/$${s}x$${s}/apps; \
+		install -m 644 resources/icons/descent-$$s.png $(XDG_DATA_HOME)/icons/hicolor/$${s}x$${s}/apps/$(APP_ID).png; done
+	@-command -v update-mime-database >/dev/null && update-mime-database $(XDG_DATA_HOME)/mime
+	@-command -v update-desktop-database >/dev/null && update-desktop-database $(XDG_DATA_HOME)/applications
+	@echo "installed $(APP_ID) (Exec=$(DESCENT_BIN)) into $(XDG_DATA_HOME)"
+
+uninstall-desktop:
+	@rm -f $(XDG_DATA_HOME)/applications/$(APP_ID).desktop $(XDG_DATA_HOME)/metainfo/$(APP_ID).metainfo.xml \
+		$(XDG_DATA_HOME)/mime/packages/$(APP_ID).xml $(XDG_DATA_HOME)/icons/hicolor/scalable/apps/$(APP_ID).svg
+	@for s in 48 128 256; do rm -f $(XDG_DATA_HOME)/icons/hicolor/$${s}x$${s}/apps/$(APP_ID).png; done
+	@-command -v update-mime-database >/dev/null && update-mime-database $(XDG_DATA_HOME)/mime
+	@-command -v update-desktop-database >/dev/null && update-desktop-database $(XDG_DATA_HOME)/applications
+	@echo "removed $(APP_ID) from $(XDG_DATA_HOME)"

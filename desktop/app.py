@@ -9,6 +9,26 @@ from pathlib import Path
 from engine.config import ExperimentConfig
 from engine.session import Session
 
+DESKTOP_ID = "io.github.descent.Descent"
+
+
+def app_icon():
+    """Descent's icon: the scalable SVG plus the 48/128/256 px PNGs (resources/icons)."""
+    from PySide6.QtCore import QSize
+    from PySide6.QtGui import QIcon
+
+    from engine.resources import resource
+
+    icon = QIcon()
+    folder = resource("icons")
+    if folder.joinpath("descent.svg").is_file():
+        icon.addFile(str(folder.joinpath("descent.svg")))
+    for size in (48, 128, 256):
+        node = folder.joinpath(f"descent-{size}.png")
+        if node.is_file():
+            icon.addFile(str(node), QSize(size, size))
+    return icon
+
 
 def _make_app():
     from desktop.qt_setup import prepare_qt
@@ -21,6 +41,10 @@ def _make_app():
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Descent")
     app.setOrganizationName("Descent")
+    # the installed desktop entry's name (make install-desktop): the task bar groups the window
+    # under it and shows its icon
+    app.setDesktopFileName(DESKTOP_ID)
+    app.setWindowIcon(app_icon())
     configure_pyqtgraph()
     return app
 

@@ -35,8 +35,11 @@ def _gui_parser() -> argparse.ArgumentParser:
         prog="descent",
         description="Descent: a desktop lab for the optimization of deep "
         "neural networks. With no command, opens the window on the default experiment.",
-        epilog="commands: " + ", ".join([*COMMANDS, *GUI_COMMANDS]) + " (descent COMMAND --help for each)",
+        epilog="commands: "
+        + ", ".join([*COMMANDS, *GUI_COMMANDS])
+        + " (descent COMMAND --help for each); descent FILE.descent opens a session in the window",
     )
+    p.add_argument("--version", action="store_true", help="print the version and exit")
     p.add_argument("--config", help="experiment config JSON to open")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
     p.add_argument("--screenshot", metavar="PNG", help="run, save a screenshot of the window and exit")
@@ -57,8 +60,27 @@ def _fail(message: str) -> int:
     return 2
 
 
+def version() -> str:
+    """The installed distribution's version (the source tree's engine.__version__ when not installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("descent")
+    except PackageNotFoundError:
+        from engine import __version__
+
+        return __version__
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv in (["--version"], ["-V"]):
+        print(f"descent {version()}")
+        return 0
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS and argv[0] not in GUI_COMMANDS:
+        # `descent FILE.descent` (the desktop entry's Exec=descent %f): open the session in the window
+        argv = ["open", *argv]
     try:
         if argv and argv[0] in COMMANDS:
             name = argv[0]
@@ -84,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_app(session=session, session_path=args.file, screenshot=args.screenshot, tab=args.tab)
         args = _gui_parser().parse_args(argv)
+        if args.version:
+            print(f"descent {version()}")
+            return 0
         from engine.commands.common import load_config
 
         config = load_config(args.config, args.set)

@@ -9,7 +9,7 @@ DEB_PACKAGES="xvfb xauth libgl1 libgl1-mesa-dri libegl1 libxkbcommon-x11-0 libxc
 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-image0 libxcb-render-util0 \
 libxcb-xinerama0 libxcb-randr0 libxcb-xfixes0 libxcb-xkb1 libfontconfig1 libdbus-1-3 \
 libglib2.0-0 fonts-dejavu-core \
-librsvg2-bin"
+librsvg2-bin appstream desktop-file-utils"
 
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then
