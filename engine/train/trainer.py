@@ -666,6 +666,34 @@ class Trainer:
             return [torch.as_tensor(g).to(self.device) for g in saved]
         return live
 
+    def _check_optimizer_state(self) -> None:
+        """A loaded optimizer state must let the optimizer step: every tensor it holds for a
+        parameter has that parameter's shape (or is a scalar), and a step of a copy of the
+        optimizer (on copies of the parameters, zero gradients) goes through. torch.optim
+        would otherwise fail at the next training step, deep inside, with a bare KeyError
+        or RuntimeError (a moment missing from a damaged file, say)."""
+        index = {id(p): i for i, p in enumerate(self.model.parameters())}
+        for p, st in self.optimizer.state.items():
+            for k, v in st.items():
+                if isinstance(v, torch.Tensor) and v.ndim and tuple(v.shape) != tuple(p.shape):
+                    i = index.get(id(p), "?")
+                    raise ValueError(
+                        f"the optimizer state '{k}' of parameter {i} has shape {tuple(v.shape)}, "
+                        f"the parameter {tuple(p.shape)} (member optim/{i}/{k})"
+                    )
+        twin = copy.deepcopy(self.optimizer)
+        for group in twin.param_groups:
+            for p in group["params"]:
+                p.grad = torch.zeros_like(p)
+        try:
+            twin.step()
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as e:
+            text = " ".join(str(e).split())[:120]
+            raise ValueError(
+                f"the optimizer state does not work with {type(self.optimizer).__name__} "
+                f"({type(e).__name__}: {text}): an optim/ member is missing or malformed"
+            ) from None
+
     def _finite_or_fresh(self, live: list[torch.Tensor], fresh: list[torch.Tensor]) -> list[torch.Tensor]:
         """For a checkpoint without saved good buffers (written before they were kept): each
         live buffer, or its freshly built value where the live one holds Inf/NaN (batch-norm
@@ -718,6 +746,7 @@ class Trainer:
                 self.optimizer.load_state_dict({"state": st, "param_groups": opt["param_groups"]})
             except (ValueError, KeyError, TypeError) as e:
                 raise ValueError(f"the optimizer state does not fit: {e}") from None
+            self._check_optimizer_state()
         sched = state.get("schedule")
         self.step, self.epoch, self._pos = int(state["step"]), int(state["epoch"]), int(state["pos"])
         try:
