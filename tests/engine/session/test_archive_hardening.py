@@ -268,6 +268,22 @@ def test_members_the_session_does_not_use_are_never_read(tmp_path):
     assert [r.name for r in s.runs] == ["r"]
 
 
+def test_info_reads_no_checkpoint_while_continuing_reads_and_checks_it(tmp_path, capsys):
+    """`info` never reads the runs' weights (most of a file's bytes): a damaged checkpoint
+    does not stop it, while a full load refuses the file naming the member."""
+    members = {
+        **_valid_members(),
+        "runs/000/checkpoint.json": b"{}",
+        "runs/000/checkpoint/model/w.npy": b"\x93NUMPY damaged",
+    }
+    path = _write(tmp_path / "s.descent", members)
+    assert load_session(path, checkpoints=False).runs[0].checkpoint is None
+    with pytest.raises(SessionError, match="checkpoint/model/w.npy"):
+        load_session(path)
+    assert info_command.main(argparse.Namespace(file=str(path), json=True, full=False)) == 0
+    assert json.loads(capsys.readouterr().out)["runs"][0]["name"] == "r"
+
+
 def test_a_valid_session_still_opens_with_every_kind_of_array(tmp_path):
     record = RunRecord(
         name="r",
