@@ -115,6 +115,8 @@ def session_to_members(session: Session) -> dict[str, bytes]:
     runs_manifest = []
     for i, run in enumerate(session.runs):
         d = f"runs/{i:03d}"
+        if run.checkpoint_unread:
+            raise SessionError(f"run '{run.name}' was opened without its checkpoint; saving it would lose its weights")
         runs_manifest.append({"name": run.name, "dir": d, "state": run.state, "checkpoint": run.checkpoint is not None})
         members[f"{d}/config.json"] = run.config.model_dump_json(indent=1).encode()
         members[f"{d}/final.json"] = _json_bytes(run.final)
@@ -531,6 +533,7 @@ def _read_session(archive: SessionArchive, checkpoints: bool = True) -> Session:
             meta=archive.json(f"{d}/meta.json", {}, dict),
             state=state,
         )
+        run.checkpoint_unread = not checkpoints and f"{d}/checkpoint.json" in archive
         if checkpoints and f"{d}/checkpoint.json" in archive:
             ck_meta = archive.json(f"{d}/checkpoint.json", {}, dict)
             ck_arrays = archive.arrays_under(f"{d}/checkpoint/", _NUMERIC)

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from engine.commands import info as info_command
 from engine.commands.common import CommandError
 from engine.config import ExperimentConfig
-from engine.session import RunRecord, Session, SessionError, load_session
+from engine.session import RunRecord, Session, SessionError, load_session, save_session
 from engine.session.archive import session_to_members
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -277,7 +277,10 @@ def test_info_reads_no_checkpoint_while_continuing_reads_and_checks_it(tmp_path,
         "runs/000/checkpoint/model/w.npy": b"\x93NUMPY damaged",
     }
     path = _write(tmp_path / "s.descent", members)
-    assert load_session(path, checkpoints=False).runs[0].checkpoint is None
+    unread = load_session(path, checkpoints=False).runs[0]
+    assert unread.checkpoint is None and unread.has_checkpoint
+    with pytest.raises(SessionError, match="opened without its checkpoint"):
+        save_session(Session(runs=[unread]), tmp_path / "copy.descent")
     with pytest.raises(SessionError, match="checkpoint/model/w.npy"):
         load_session(path)
     assert info_command.main(argparse.Namespace(file=str(path), json=True, full=False)) == 0
