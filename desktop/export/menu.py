@@ -69,10 +69,20 @@ def export_tab(widget: QWidget, folder: str | Path, fmt: str, scale: float | Non
 
 
 def gl_image(gl: QWidget, scale: float | None = None):
-    """A 3D view's picture at `scale` times its size on screen (rendered again at that size
-    when it can be, else the frame on screen scaled smoothly)."""
+    """A 3D view's picture at `scale` times its size on screen (drawn again at that size when it
+    can be, else the frame on screen scaled smoothly), with the surface's colour bar on the right
+    when the view has one (`colour_scale()`)."""
     scale = float(scale or default_scale(gl.width()))
     w, h = max(1, round(gl.width() * scale)), max(1, round(gl.height() * scale))
+    bar = gl.colour_scale() if callable(getattr(gl, "colour_scale", None)) else None
+    bar_w = round(min(w / 4, 95 * scale)) if bar is not None else 0
+    img = _gl_frame(gl, w - bar_w, h)
+    if img.isNull() or img.width() == 0 or bar is None:
+        return img
+    return _with_colour_bar(img, bar, bar_w, scale)
+
+
+def _gl_frame(gl: QWidget, w: int, h: int):
     img = gl.grabFramebuffer()
     if img.isNull() or img.width() == 0:  # no framebuffer object (e.g. Mesa under Xvfb): grab the widget
         img = gl.grab().toImage()
@@ -88,6 +98,43 @@ def gl_image(gl: QWidget, scale: float | None = None):
     except Exception:  # noqa: BLE001 - no framebuffer for that size here: scale the frame instead
         pass
     return img.scaled(w, h, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
+
+
+def _with_colour_bar(frame, bar, bar_w: int, scale: float):
+    """The frame with a vertical colour bar (the colour map from low to high, five labelled ticks
+    and what the values are) painted in a white strip `bar_w` pixels wide on its right."""
+    import numpy as np
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QColor, QFont, QImage, QPainter
+
+    cmap, lo, hi, label = bar
+    w, h = frame.width() + bar_w, frame.height()
+    out = QImage(w, h, QImage.Format.Format_ARGB32)
+    out.fill(QColor("white"))
+    p = QPainter(out)
+    try:
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        p.drawImage(0, 0, frame)
+        font = QFont(p.font())
+        font.setPixelSize(max(8, round(11 * scale)))
+        p.setFont(font)
+        top, bottom = 0.12 * h, 0.88 * h
+        x0, bw = frame.width() + 0.12 * bar_w, 0.16 * bar_w
+        lut = cmap.getLookupTable(0.0, 1.0, 256, alpha=False)
+        rows = int(bottom - top)
+        for r in range(rows):
+            c = lut[min(255, int((1 - r / max(1, rows - 1)) * 255))]
+            p.fillRect(QRectF(x0, top + r, bw, 1.5), QColor(int(c[0]), int(c[1]), int(c[2])))
+        p.setPen(QColor("black"))
+        p.drawRect(QRectF(x0, top, bw, bottom - top))
+        for t in np.linspace(0.0, 1.0, 5):
+            y = bottom - t * (bottom - top)
+            p.drawLine(round(x0 + bw), round(y), round(x0 + bw + 4 * scale), round(y))
+            p.drawText(QRectF(x0 + bw + 6 * scale, y - 8 * scale, bar_w, 16 * scale), f"{lo + t * (hi - lo):.3g}")
+        p.drawText(QRectF(frame.width(), 0.02 * h, bar_w, 0.08 * h), Qt.AlignmentFlag.AlignCenter, label)
+    finally:
+        p.end()
+    return out
 
 
 def install_export_menu(

@@ -108,6 +108,13 @@ class LandscapeSurface3D(OffscreenGLView):
         else:
             self.surface.setData(x=x, y=y, z=hn * HEIGHT, colors=colors)
 
+    def colour_scale(self) -> tuple[pg.ColorMap, float, float, str] | None:
+        """The surface's colour map, the heights at its ends and what they are (for an exported colour bar)."""
+        shape = getattr(self, "shape", None)
+        if shape is None:
+            return None
+        return self.cmap, shape.hmin, shape.hmax, "log10 loss" if shape.log else "loss"
+
     def set_path(self, coords: np.ndarray) -> None:
         s = self.shape
         if s is None or len(coords) == 0:

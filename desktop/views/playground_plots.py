@@ -130,6 +130,7 @@ class Surface3D(OffscreenGLView):
 
     def set_grid(self, grid: SurfaceGrid, cmap: pg.ColorMap) -> None:
         self.grid = grid
+        self.cmap = cmap
         hn = (grid.H - grid.hmin) / max(grid.hmax - grid.hmin, 1e-300)
         # one RGBA row per vertex, in the mesh's vertex order (the (w, h, 4) form fails in pyqtgraph 0.14)
         colors = np.asarray(cmap.map(hn.ravel(), mode="byte"), dtype=np.uint8).reshape(-1, 4)  # 4 bytes/vertex
@@ -143,6 +144,13 @@ class Surface3D(OffscreenGLView):
         else:
             self.surface.setData(x=x, y=x, z=z, colors=colors)
         self.set_static_items([self.surface])  # drawn once per camera, then blitted back
+
+    def colour_scale(self) -> tuple[pg.ColorMap, float, float, str] | None:
+        """The surface's colour map, the heights at its ends and what they are (for an exported colour bar)."""
+        g = self.grid
+        if g is None:
+            return None
+        return self.cmap, g.hmin, g.hmax, "log10(f − f_min)" if g.log else "f(x, y)"
 
     def set_racers(self, colors: list[str]) -> None:
         for it in self.paths:

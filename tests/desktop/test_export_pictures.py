@@ -173,3 +173,34 @@ def test_bad_output_gives_one_line_and_no_file(qtbot, tmp_path, monkeypatch):
             export_item(p, out / f"plot.{ext}")
         assert "No space left on device" in str(e.value) and "\n" not in str(e.value)
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.gui
+def test_3d_view_exports_at_the_chosen_scale_with_its_colour_bar(qtbot, tmp_path):
+    from PySide6.QtWidgets import QHBoxLayout, QWidget
+
+    from desktop.views.playground_plots import Surface3D, SurfaceGrid
+    from engine.playground.config import make_config
+    from engine.playground.functions import get_function
+
+    cfg = make_config("rosenbrock")
+    view = Surface3D()
+    view.set_grid(SurfaceGrid(get_function("rosenbrock"), cfg.params, 40, log=True), pg.colormap.get("viridis"))
+    w = QWidget()
+    QHBoxLayout(w).addWidget(view)
+    w.resize(420, 320)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    qtbot.wait(50)
+    (png,) = export_tab(w, tmp_path, "png", scale=2)
+    img = QImage(str(png))
+    assert (img.width(), img.height()) == (2 * view.width(), 2 * view.height())
+    rgb = _rgb(img)
+    strip = rgb[:, -int(0.2 * img.width()) :]
+    yellow = (strip[..., 0] > 200) & (strip[..., 1] > 200) & (strip[..., 2] < 90)  # viridis' top
+    purple = (strip[..., 0] > 50) & (strip[..., 1] < 40) & (strip[..., 2] > 60)  # ... and its bottom
+    assert yellow.sum() > 50 and purple.sum() > 50, "no colour bar"
+    assert rgb[:, : img.width() // 2].std() > 10, "the 3D surface is blank"
+    SCREENSHOTS.mkdir(exist_ok=True)
+    shutil.copy(png, SCREENSHOTS / "export_3d_with_colour_bar.png")
