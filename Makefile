@@ -1,5 +1,5 @@
 # The two set-up commands of the README: `make run` and `make test`.
-.PHONY: setup run test lint bench install-desktop uninstall-desktop
+.PHONY: setup run test lint bench install-desktop uninstall-desktop bundle
 
 setup:
 	@bash packaging/setup.sh
@@ -57,3 +57,15 @@ uninstall-desktop:
 	@-command -v update-mime-database >/dev/null && update-mime-database $(XDG_DATA_HOME)/mime
 	@-command -v update-desktop-database >/dev/null && update-desktop-database $(XDG_DATA_HOME)/applications
 	@echo "removed $(APP_ID) from $(XDG_DATA_HOME)"
+
+# A PyInstaller one-folder bundle in dist/bundle/descent (minutes, a few GB of disk; not part of
+# make test), then its smoke test: --version, a screenshot of the default experiment (under
+# Xvfb when there is no display) and a headless run, with the bundle's size and start time.
+bundle: setup
+	@free=$$(df -Pk . | awk 'NR==2 {print $$4}'); if [ "$$free" -lt 6000000 ]; then \
+		echo "make bundle: needs about 6 GB free here, $$((free / 1024)) MB left" >&2; exit 1; fi
+	@.venv/bin/python -c "import PyInstaller" 2>/dev/null || \
+		.venv/bin/pip install -q -c packaging/constraints.txt -e '.[bundle]'
+	.venv/bin/pyinstaller --noconfirm --log-level WARN --distpath dist/bundle --workpath build/pyinstaller \
+		packaging/descent.spec
+	@bash packaging/smoke_bundle.sh dist/bundle/descent
