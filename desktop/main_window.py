@@ -60,6 +60,9 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self._build_status()
+        from desktop.lessons.dock import install_lessons
+
+        self.lessons_dock = install_lessons(self)  # the lecture's claims, each one click away
 
         self.bridge = Bridge(controller, self.views, parent=self)
         controller.run_started.connect(self._on_controller_run_started)
