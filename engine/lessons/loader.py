@@ -45,7 +45,8 @@ def parse_lesson(text: str, source: str = "lesson") -> Lesson:
 def describe(err: ValidationError) -> str:
     """The schema problems, each with its dotted field ("check.above: ...")."""
     parts = []
-    for e in err.errors()[:3]:
+    errors = sorted(err.errors(), key=lambda e: e["type"] != "extra_forbidden")  # a misspelt key first
+    for e in errors[:3]:
         loc = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-after"))
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
