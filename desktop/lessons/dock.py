@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QColor
@@ -21,7 +22,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QMainWindow,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -37,6 +37,9 @@ from engine.jobs import Progress
 from engine.lessons import Change, Lesson, LessonError, LessonResult, lesson_job, load_lesson_file, shipped_lessons
 from engine.lessons.schema import SECTIONS
 from engine.states import RunState
+
+if TYPE_CHECKING:
+    from desktop.main_window import MainWindow
 
 NOT_RUN, PASSED, FAILED = "not run", "✓", "✗"
 OWN_SECTION = "Your lessons"
@@ -339,13 +342,21 @@ class LessonsPanel(QWidget):
             self.run_lesson(nxt)
 
 
-def install_lessons(window: QMainWindow) -> QDockWidget:
+class LessonsDock(QDockWidget):
+    """The dock holding the LessonsPanel (`panel`)."""
+
+    def __init__(self, panel: LessonsPanel, parent: QWidget) -> None:
+        super().__init__("Lessons", parent)
+        self.panel = panel
+        self.setObjectName("dock:lessons")
+        self.setWidget(panel)
+
+
+def install_lessons(window: MainWindow) -> LessonsDock:
     """Add the Lessons dock to the main window (right side, open), File ▸ Open lesson… and
     Help ▸ Lessons."""
-    panel = LessonsPanel(window.controller, window.show_tab, window.settings)  # type: ignore[attr-defined]
-    dock = QDockWidget("Lessons", window)
-    dock.setObjectName("dock:lessons")
-    dock.setWidget(panel)
+    panel = LessonsPanel(window.controller, window.show_tab, window.settings)
+    dock = LessonsDock(panel, window)
     dock.setMinimumWidth(420)
     window.addDockWidget(Qt.RightDockWidgetArea, dock)
     file_menu = getattr(window, "file_menu", None)
@@ -367,5 +378,4 @@ def install_lessons(window: QMainWindow) -> QDockWidget:
         panel.show_list()
 
     show.triggered.connect(show_lessons)
-    dock.panel = panel  # type: ignore[attr-defined]
     return dock

@@ -48,3 +48,11 @@ def test_lesson_run_bad_input_exits_2(tmp_path, capsys):
     assert main(["lesson", "run", "roc-auc", "--control"]) == 2
     assert "has no control" in capsys.readouterr().err
     assert main(["lesson", "run", "momentum-ravine", "--out", str(tmp_path / "no" / "dir.descent")]) == 2
+
+
+def test_lesson_run_now_try_applies_the_lessons_change(capsys):
+    # Momentum 0.5 instead of 0.9: less speed along the ravine's floor, still far ahead of SGD.
+    rc = main(["lesson", "run", "momentum-ravine", "--now-try", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert data["changed"].startswith("Set the momentum racer's momentum to 0.5")
+    assert rc == (0 if data["passed"] else 1) and 1 < data["value"] < 1.381e5  # less than with 0.9
