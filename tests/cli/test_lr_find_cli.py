@@ -31,6 +31,12 @@ def test_json_prints_one_object_and_out_writes_a_session_with_the_result(tmp_pat
     result = stored_result(session)
     assert result is not None and result.suggested_lr == info["suggested_lr"]
     assert result.losses.tolist() == info["loss"] and result.config.data.name == "digits"
+    # descent info describes it.
+    assert main(["info", str(out), "--json"]) == 0
+    described = json.loads(capsys.readouterr().out)["lr_find"]
+    assert described["suggested_lr"] == info["suggested_lr"] and described["done"] == 40
+    assert main(["info", str(out)]) == 0
+    assert f"suggested lr {info['suggested_lr']:.3g} ({info['suggestion']})" in capsys.readouterr().out
 
 
 def test_the_human_read_out_names_both_suggestions_and_the_chosen_one(capsys):
