@@ -193,9 +193,10 @@ class LrFindView(View):
 
     def _on_job_progress(self, p: Progress) -> None:
         self.progress.setValue(int(round(100 * p.fraction)))
+        # The curve and its read-out change only when a window of losses arrives (a preview);
+        # the steps in between move the bar alone, leaving the GIL to the job.
         if isinstance(p.preview, LrRangeResult):
             self._draw(p.preview, final=False)
-        if p.message:
             self.status.setText(f"running the range test: {p.message}")
 
     def _on_job_result(self, result: LrRangeResult) -> None:
