@@ -6,7 +6,6 @@ session shows the result again when opened."""
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -30,15 +29,14 @@ def test_find_learning_rate_plots_the_curve_and_writes_the_panel(open_main_windo
     view = _view(window)
     progress: list[int] = []
     view.progress.valueChanged.connect(progress.append)
-    ticks: list[float] = []  # the GUI thread keeps running its timers while the job works
-    window.bridge.timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     window.act_lr_find.trigger()
     assert window.tabs.currentWidget() is view or view.isVisible()
     assert view.running and not view.run_btn.isEnabled() and view.cancel_btn.isEnabled()
     qtbot.waitUntil(lambda: view.result is not None, timeout=60_000)
     r = view.result
     assert r.done == 100 and not view.running and view.run_btn.isEnabled()
-    assert any(0 < p < 100 for p in progress) and progress[-1] == 100 and len(ticks) > 3
+    # The GUI thread's event loop ran while the job worked: it delivered intermediate progress.
+    assert any(0 < p < 100 for p in progress) and progress[-1] == 100
     # The plot: raw and smoothed loss against log10(lr), both suggestions marked on it.
     x, y = view.smooth_curve.getData()
     assert len(x) == 100 and np.allclose(10**x, r.lrs) and np.allclose(y, r.smoothed)
@@ -70,16 +68,13 @@ def test_find_learning_rate_plots_the_curve_and_writes_the_panel(open_main_windo
     view.show_result(None)
     assert window.open_session(str(path))
     assert view.result == r and len(view.smooth_curve.getData()[0]) == 100 and view.use_btn.isEnabled()
-
-
-def test_cancel_stops_the_test_and_bad_settings_are_named(open_main_window, qtbot):
-    window = open_main_window(CONFIG)
-    view = _view(window)
+    # Bad settings are named (the shown result stays); Cancel stops a long test.
     view.start_edit.setText("1")
     view.end_edit.setText("0.1")
     assert not view.start() and "start lr (1) must be below end lr (0.1)" in view.status.text()
     view.start_edit.setText("abc")
     assert not view.start() and "cannot read 'abc'" in view.status.text()
+    assert view.result == r and not view.running
     view.start_edit.setText("1e-6")
     view.end_edit.setText("10")
     view.iterations.setValue(5000)
@@ -90,3 +85,4 @@ def test_cancel_stops_the_test_and_bad_settings_are_named(open_main_window, qtbo
     assert handle.wait(10.0)
     qtbot.wait(50)
     assert view.result is None and view.run_btn.isEnabled() and "cancelled" in view.status.text()
+    assert not view.cancel_btn.isEnabled() and view.progress.value() == 0
