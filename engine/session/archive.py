@@ -261,6 +261,8 @@ class SessionArchive:
         total = 0
         for info in infos:
             name = info.filename
+            if not name:
+                raise SessionError(f"{self.path}: refused: a member has an empty name (a corrupt archive)")
             if not _safe_member(name):
                 raise SessionError(f"{self.path}: refused: member {name!r} escapes the archive")
             if name in out:
