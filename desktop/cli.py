@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "compare": "engine.commands.compare",
     "export": "desktop.export.command",  # CSV imports no Qt; images use the offscreen platform
     "landscape": "engine.commands.landscape",
+    "lr-find": "engine.commands.lr_find",
 }
 GUI_COMMANDS = ("open",)
 

@@ -17,6 +17,7 @@ def tab_groups() -> list[tuple[str, list[type]]]:
     from desktop.views.gradients import GradientNormsView
     from desktop.views.histograms import HistogramsView
     from desktop.views.landscape import LandscapeView
+    from desktop.views.lr_find_view import LrFindView
     from desktop.views.metrics_view import MetricsView
     from desktop.views.playground import PlaygroundView
 
@@ -28,6 +29,7 @@ def tab_groups() -> list[tuple[str, list[type]]]:
         ("Data", [DataView, DecisionBoundaryView, AugmentPreviewView]),
         ("Explorers", [ActivationExplorerView, InitExplorerView]),
         ("Compare", [CompareView]),
+        ("Tuning", [LrFindView]),
     ]
 
 
