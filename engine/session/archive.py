@@ -1,6 +1,6 @@
 """The session file: a zip of JSON and .npy members, written atomically, read safely.
 
-Layout (format version 3; resources/session-format.md documents every member):
+Layout (format version 4; resources/session-format.md documents every member):
   manifest.json                 format, format_version, app_version, created, runs[]
   meta.json                     session-level JSON (playground, layout, ...)
   arrays/<path>.npy             session-level arrays
@@ -45,7 +45,7 @@ from engine.session.record import Checkpoint, RunRecord, Session
 from engine.states import RunState
 
 FORMAT_NAME = "descent-session"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 SHARED_ARRAYS = "arrays_in_record"  # checkpoint.json: checkpoint array → the run array holding the same values
 STORE_ABOVE_BYTES = 256 * 1024  # members larger than this are stored, not deflated
 MAX_TOTAL_BYTES = 1024**3
