@@ -387,12 +387,11 @@ class NetworkDiagram(pg.GraphicsLayoutWidget):
             self.detail_image.clear()
             for it in self.detail_points:
                 it.hide()
-            for axis in ("bottom", "left"):
-                self.detail.showAxis(axis, False)
             self.detail.setTitle("Click a neuron to enlarge it")
+            self.detail.setLabel("bottom", "")
+            self.detail.setLabel("left", "")
+            self.detail.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
             return
-        for axis in ("bottom", "left"):
-            self.detail.showAxis(axis, True)
         i, u = self.selected
         layer = snap.layers[i]
         is_output = i == len(snap.layers) - 1

@@ -6,7 +6,8 @@ is off (probes, metrics, diagnostics, landscape, decision boundary) so the ratio
 maps' own. Events go into a list (what the engine's channel would get).
 
 Prints one JSON line: per network the median seconds per run on and off, the overhead
-(on/off − 1, target ≤ 0.05), the passes per run and the mean time of one pass, and the load
+(on/off − 1, target ≤ 0.05; `cpu_overhead` is the same in process CPU time, steadier when
+other processes compete for the cores), the passes per run and the mean time of one pass, and the load
 average (the machine may be shared). Usage: python tests/benchmarks/bench_network_view.py [rounds] [epochs]"""
 
 from __future__ import annotations
@@ -39,17 +40,17 @@ NETWORKS = {
 }
 
 
-def one_run(cfg: ExperimentConfig) -> tuple[float, int, float]:
+def one_run(cfg: ExperimentConfig) -> tuple[float, float, int, float]:
     events: list = []
     # only the maps are measured: the decision boundary's own grid is left out
     t = Trainer(
         cfg, emit=events.append, hooks=lambda c, d: [h for h in build_hooks(c, d) if h.name != "decision_boundary"]
     )
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     t.run()
-    dt = time.perf_counter() - t0
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
     hook = next((h for h in t.hooks if isinstance(h, NetworkViewHook)), None)
-    return dt, (hook.passes if hook else 0), (hook.seconds / max(hook.passes, 1) if hook else 0.0)
+    return dt, dc, (hook.passes if hook else 0), (hook.seconds / max(hook.passes, 1) if hook else 0.0)
 
 
 def main() -> None:
@@ -61,19 +62,25 @@ def main() -> None:
         base = ExperimentConfig().with_updates({**OFF, **updates, "train.epochs": epochs})
         on, off = base.with_updates({"network.enabled": True}), base.with_updates({"network.enabled": False})
         one_run(off)  # warm-up
-        t_on, t_off, passes, per_pass = [], [], [], []
+        t_on, t_off, c_on, c_off, passes, per_pass = [], [], [], [], [], []
         for _ in range(rounds):
-            a, n, p = one_run(on)
-            b, _, _ = one_run(off)
+            a, ca, n, p = one_run(on)
+            b, cb, _, _ = one_run(off)
             t_on.append(a)
             t_off.append(b)
+            c_on.append(ca)
+            c_off.append(cb)
             passes.append(n)
             per_pass.append(p)
         m_on, m_off = statistics.median(t_on), statistics.median(t_off)
+        cpu_on, cpu_off = statistics.median(c_on), statistics.median(c_off)
         out[name] = {
             "on_s": round(m_on, 4),
             "off_s": round(m_off, 4),
             "overhead": round(m_on / m_off - 1.0, 4),
+            "cpu_on_s": round(cpu_on, 4),
+            "cpu_off_s": round(cpu_off, 4),
+            "cpu_overhead": round(cpu_on / cpu_off - 1.0, 4),
             "passes_per_run": statistics.median(passes),
             "pass_ms": round(1000 * statistics.median(per_pass), 3),
             "refresh_hz": on.network.refresh_hz,

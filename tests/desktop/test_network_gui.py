@@ -35,15 +35,12 @@ def _save(widget, screenshot_dir, name: str) -> np.ndarray:
     return _pixels(widget)
 
 
-def _neuron_pixels(view, layer: int, unit_slot: int) -> np.ndarray:
-    """The screen pixels of one drawn neuron (its slot's rectangle in the diagram)."""
+def _neuron_pixels(img: np.ndarray, view, layer: int, unit_slot: int) -> np.ndarray:
+    """The pixels of one drawn neuron (its slot's rectangle) in a grab `img` of the diagram."""
     d = view.diagram
     rect = d.columns[layer].slots[unit_slot].frame.rect()
-    top_left = d.graph.mapViewToScene(rect.topLeft())
-    bottom_right = d.graph.mapViewToScene(rect.bottomRight())
-    tl = d.mapFromScene(top_left)
-    br = d.mapFromScene(bottom_right)
-    img = _pixels(d)
+    tl = d.mapFromScene(d.graph.mapViewToScene(rect.topLeft()))
+    br = d.mapFromScene(d.graph.mapViewToScene(rect.bottomRight()))
     y0, y1 = sorted((tl.y(), br.y()))
     x0, x1 = sorted((tl.x(), br.x()))
     return img[y0 + 2 : y1 - 1, x0 + 2 : x1 - 1]
@@ -71,18 +68,19 @@ def test_spiral_with_features_learns_live_in_the_first_view_and_toggles_and_rege
     assert w.tabs.currentWidget() is v  # the first view
     c = w.controller
     c.start()
-    qtbot.waitUntil(lambda: v.diagram.frames_drawn >= 3 and v.diagram.snap.step > 40, timeout=60000)
+    qtbot.waitUntil(lambda: v.diagram.frames_drawn >= 2 and v.diagram.snap.step > 40, timeout=60000)
     d = v.diagram
     snap = d.snap
     assert [layer.units for layer in snap.layers] == [7, 8, 8, 3]
     assert [s.label.toPlainText() for s in d.columns[0].slots] == ["x₁", "x₂", "x₁²", "x₂²", "x₁x₂", "sin x₁", "sin x₂"]
     assert len(d.point_items) == 6 and d.points is not None and d.points.x_train.shape == (320, 2)
     # every hidden neuron's picture on screen has structure (not blank, not one flat colour)
+    img = _pixels(d)
     for layer in (1, 2):
         for j in range(8):
-            px = _neuron_pixels(v, layer, j)
+            px = _neuron_pixels(img, v, layer, j)
             assert px.shape[0] >= 30 and px.shape[1] >= 30, px.shape
-    stds = [_neuron_pixels(v, 1, j).reshape(-1, 3).std(0).max() for j in range(8)]
+    stds = [_neuron_pixels(img, v, 1, j).reshape(-1, 3).std(0).max() for j in range(8)]
     assert np.median(stds) > 10, stds
     # hover a neuron and an edge, click a neuron to enlarge it
     x, y = 1 * COL, d.slot_y(2, 8)
@@ -123,10 +121,12 @@ def _edge_midpoint(d, i: int, j_to: int, j_from: int) -> tuple[float, float]:
     return (x0 + x1) / 2, (y0 + y1) / 2
 
 
-def _snapshot(cfg: ExperimentConfig) -> tuple[NetworkSnapshot, BoundaryPoints | None]:
+def _snapshot(cfg: ExperimentConfig, trainers: list | None = None) -> tuple[NetworkSnapshot, BoundaryPoints | None]:
     got: list = []
     t = build_trainer(cfg, emit=got.append)
     t.run()
+    if trainers is not None:
+        trainers.append(t)
     snaps = [e for e in got if isinstance(e, NetworkSnapshot)]
     points = next((e for e in got if isinstance(e, BoundaryPoints)), None)
     return snaps[-1], points
@@ -152,7 +152,8 @@ def test_xor_with_x1x2_and_no_hidden_layer_draws_its_one_linear_unit(qtbot, scre
         {**FAST, "data.name": "xor", "data.n_samples": 400, "data.features": "x1x2", "model.hidden": []}
     )
     cfg = cfg.with_updates({"train.epochs": 20, "optim.lr": 0.1})
-    snap, points = _snapshot(cfg)
+    trainers: list = []
+    snap, points = _snapshot(cfg, trainers)
     v = _view(qtbot, cfg, snap, points)
     assert [b.isChecked() for b in v.feature_boxes.values()] == [False] * 4 + [True] + [False] * 2
     assert [c.units for c in v.diagram.columns] == [1, 2]
@@ -161,6 +162,15 @@ def test_xor_with_x1x2_and_no_hidden_layer_draws_its_one_linear_unit(qtbot, scre
     assert drawn == 4  # two connections, two ends each
     px = _save(v, screenshot_dir, "network_xor_x1x2_linear.png")
     assert px.std() > 20
+    # a saved run opens in the view: its last snapshot, and its points rebuilt from its config
+    from engine.session import Session, record_of
+
+    saved = _view(qtbot, cfg, snap, None)
+    saved.load_session(Session(runs=[record_of(trainers[0], "saved")]))
+    assert saved.diagram.snap == NetworkSnapshot(
+        "saved", *[getattr(snap, f) for f in ("step", "epoch", "kind", "activation", "extent", "class_names", "layers")]
+    )
+    assert saved.diagram.points is not None and np.array_equal(saved.diagram.points.x_train, points.x_train)
 
 
 def test_digits_show_first_layer_filters_and_a_cnn_its_conv_filters_and_wide_layers_scroll(qtbot, screenshot_dir):
@@ -172,7 +182,7 @@ def test_digits_show_first_layer_filters_and_a_cnn_its_conv_filters_and_wide_lay
     d = v.diagram
     assert d.columns[1].units == 64 and len(d.columns[1].slots) == 10
     assert d.columns[1].more.toPlainText().startswith("+54 more ▼")
-    px = _neuron_pixels(v, 1, 0)
+    px = _neuron_pixels(_pixels(d), v, 1, 0)
     assert px.reshape(-1, 3).std(0).max() > 15  # an 8×8 weight image, not a flat square
     _save(v, screenshot_dir, "network_digits_mlp.png")
     assert d.scroll_layer_at(COL, 5) and d.columns[1].shown()[0] == 5
