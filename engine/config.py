@@ -524,6 +524,9 @@ class NetworkConfig(Section):
     samples: int = Field(
         512, ge=10, le=10_000, description="Validation samples for the per-class mean activations (image data)"
     )
+    max_units: int = Field(
+        64, ge=1, le=1024, description="Most units per layer whose pictures and weights are sent and saved"
+    )
 
 
 class ExperimentConfig(Section):

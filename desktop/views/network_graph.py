@@ -204,7 +204,7 @@ class NetworkDiagram(pg.GraphicsLayoutWidget):
 
     def show_snapshot(self, snap: NetworkSnapshot) -> None:
         """Draw a snapshot: rebuild the items only when the layout changed, else update them."""
-        shape = (snap.kind, tuple(layer.units for layer in snap.layers), tuple(layer.picture for layer in snap.layers))
+        shape = (snap.kind, tuple((layer.units, layer.drawn, layer.picture) for layer in snap.layers))
         if shape != self._shape:
             self._build(snap)
             self._shape = shape
@@ -220,12 +220,12 @@ class NetworkDiagram(pg.GraphicsLayoutWidget):
         self.graph.clear()
         self.columns = []
         if self.selected is not None and (
-            self.selected[0] >= len(snap.layers) or self.selected[1] >= snap.layers[self.selected[0]].units
+            self.selected[0] >= len(snap.layers) or self.selected[1] >= snap.layers[self.selected[0]].drawn
         ):
             self.selected = None
         n_max = 1
         for i, layer in enumerate(snap.layers):
-            n = min(layer.units, self.max_units)
+            n = min(layer.drawn, self.max_units)
             n_max = max(n_max, n)
             edges = []
             if i:
@@ -252,7 +252,7 @@ class NetworkDiagram(pg.GraphicsLayoutWidget):
             more = pg.TextItem(anchor=(0.5, 0.0), color=(90, 90, 90))
             self.graph.addItem(title)
             self.graph.addItem(more)
-            self.columns.append(Column(slots, title, more, layer.units, 0, edges))
+            self.columns.append(Column(slots, title, more, layer.drawn, 0, edges))
         top = (n_max - 1) / 2 * PITCH + 1.6
         x1 = (len(snap.layers) - 1) * COL
         self.graph.setRange(QRectF(-2.2, -top, x1 + 4.4, 2 * top), padding=0.02)
@@ -299,15 +299,15 @@ class NetworkDiagram(pg.GraphicsLayoutWidget):
         col.title.setText(f"{name} ({layer.units})" + (f"\n{flags}" if flags else ""))
         col.title.setColor("#D55E00" if dead else ("#CC79A7" if sat else (30, 30, 30)))
         col.title.setPos(x, self.slot_y(0, n) + 0.6)
-        hidden = layer.units - len(shown)
-        if hidden > 0:
-            above = col.offset
-            parts = ([f"▲ {above} above"] if above else []) + (
-                [f"+{layer.units - col.offset - len(shown)} more ▼"] if col.offset + len(shown) < layer.units else []
-            )
-            col.more.setText(" · ".join(parts) + "\n(scroll)")
-        else:
-            col.more.setText("")
+        below = layer.drawn - col.offset - len(shown)  # drawn further down: reached by scrolling
+        extra = layer.units - layer.drawn  # beyond network.max_units: no picture
+        parts = ([f"▲ {col.offset} above"] if col.offset else []) + (
+            [f"+{below + extra} more ▼"] if below + extra else []
+        )
+        hint = "(scroll)" if below or col.offset else ""
+        if extra:
+            hint = (hint + " " if hint else "") + f"(pictures of the first {layer.drawn})"
+        col.more.setText(" · ".join(parts) + (f"\n{hint}" if hint else ""))
         col.more.setPos(x, self.slot_y(n - 1, n) - 0.6)
         if i:
             self._fill_edges(i)

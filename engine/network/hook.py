@@ -2,9 +2,10 @@
 (between two steps, so the model is never read while it changes).
 
 The refresh is paced by time (network.refresh_hz) and by its own cost: after a pass that
-took t seconds of the engine thread's CPU time the next one waits at least t / MAX_SHARE,
-so the pictures never take more than that share of the training thread, however large the
-network (CPU time, not wall time: waiting for the GIL or for a busy core is not their cost).
+took t seconds of the engine thread's CPU time, the next one waits until the thread has
+spent at least t / MAX_SHARE more CPU time (training), so the pictures never take more than
+that share of the training thread, however large the network and however busy the machine
+(on a shared machine wall time stretches, CPU time does not).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class NetworkViewHook(TrainerHook):
         self.latest: NetworkSnapshot | None = None
         self.passes = 0
         self.seconds = 0.0  # time spent in the passes (the benchmark reads it)
-        self._next = 0.0
+        self._next = 0.0  # wall clock (perf_counter) of the next pass, at the earliest
+        self._next_cpu = 0.0  # and the engine thread's CPU time (thread_time) it must have reached
 
     def setup(self, ctx: RunContext) -> None:
         self.layout, self.extent = layout_of(ctx.data, self.cfg.samples, self.cfg.resolution, ctx.device)
@@ -51,7 +53,7 @@ class NetworkViewHook(TrainerHook):
         self._evaluate(ctx)
 
     def after_step(self, ctx: RunContext) -> None:
-        if time.perf_counter() >= self._next:
+        if time.perf_counter() >= self._next and time.thread_time() >= self._next_cpu:
             self._evaluate(ctx)
 
     def on_finish(self, ctx: RunContext) -> None:
@@ -61,7 +63,7 @@ class NetworkViewHook(TrainerHook):
         if self.layout is None:  # (set up on every run)
             return
         t0, c0 = time.perf_counter(), time.thread_time()
-        layers = network_pictures(ctx.model, ctx.config.model.activation, self.layout)
+        layers = network_pictures(ctx.model, ctx.config.model.activation, self.layout, self.cfg.max_units)
         self.latest = NetworkSnapshot(
             ctx.run_id,
             ctx.step,
@@ -73,10 +75,11 @@ class NetworkViewHook(TrainerHook):
             tuple(layers),
         )
         ctx.emit(self.latest)
-        t1, cost = time.perf_counter(), time.thread_time() - c0
+        t1, c1 = time.perf_counter(), time.thread_time()
         self.passes += 1
         self.seconds += t1 - t0
-        self._next = t1 + max(self.interval_s, cost / MAX_SHARE)
+        self._next = t1 + self.interval_s
+        self._next_cpu = c1 + (c1 - c0) / MAX_SHARE
 
     def export(self, record: RunRecord) -> None:
         arrays, meta = to_record([self.latest] if self.latest is not None else [])

@@ -124,8 +124,11 @@ class NetworkLayout:
 
 
 @torch.no_grad()
-def network_pictures(model: nn.Module, activation: str, lay: NetworkLayout) -> list[LayerPictures]:
-    """Every layer's pictures, flags and incoming weights (see engine/network/snapshot.py)."""
+def network_pictures(
+    model: nn.Module, activation: str, lay: NetworkLayout, max_units: int = 1 << 30
+) -> list[LayerPictures]:
+    """Every layer's flags, and the pictures and incoming weights of its first `max_units`
+    units (see engine/network/snapshot.py)."""
     out = layer_outputs(model, lay.x)
     weights = weight_layers(model)
     g = lay.resolution
@@ -161,21 +164,22 @@ def network_pictures(model: nn.Module, activation: str, lay: NetworkLayout) -> l
     prev = 0
     for i, (name, kind, p, labels) in enumerate(pics):
         units = p.shape[0]
+        keep = min(units, max_units)
         if 0 < i <= n_hidden:
             dead, sat = unit_flags(activation, out.pre[i - 1], out.post[i - 1])
         else:
             dead = sat = torch.zeros(units, dtype=torch.bool)
         if i:
             layer = weights[i - 1]
-            w = _connection(layer.weight, prev)
-            b = layer.bias if layer.bias is not None else torch.zeros(units)
+            w = _connection(layer.weight[:keep], prev)[:, : min(prev, max_units)]
+            b = layer.bias[:keep] if layer.bias is not None else torch.zeros(keep)
         else:
-            w, b = torch.zeros(units, 0), torch.zeros(units)
+            w, b = torch.zeros(keep, 0), torch.zeros(keep)
         layers.append(
             LayerPictures(
                 name,
                 kind,
-                p.float().cpu().numpy(),
+                p[:keep].float().cpu().numpy(),
                 dead.cpu().numpy(),
                 sat.cpu().numpy(),
                 w.float().cpu().numpy(),

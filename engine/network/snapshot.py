@@ -12,11 +12,13 @@ channels as units), the output. Each layer has one picture per unit, of a kind:
   "bars"   (U, C)        the unit's mean output over the samples of each class
 
 `to_record` / `from_record` convert the last snapshot to and from a RunRecord's members:
-  network/<i>/picture      float32, the pictures of layer i (shapes above)
+  network/<i>/picture      float32, the pictures of layer i's first S ≤ U units (shapes above;
+                           S = min(U, network.max_units))
   network/<i>/dead         uint8 (U,) 1 = the unit never fires (ReLU-like: never positive)
   network/<i>/saturated    uint8 (U,) 1 = the unit sits at its asymptotes (±1, 0/1) almost everywhere
-  network/<i>/weights      float32 (U, U_prev) for i ≥ 1: the signed strength of each connection
-  network/<i>/bias         float32 (U,) for i ≥ 1
+  network/<i>/weights      float32 (S, S_prev) for i ≥ 1: the signed strength of each connection
+                           between the units with pictures
+  network/<i>/bias         float32 (S,) for i ≥ 1
   meta["network"]          kind, step, epoch, activation, extent, class_names,
                            layers [{name, units, picture, labels}]
 """
@@ -42,21 +44,29 @@ Extent = tuple[float, float, float, float]
 
 @dataclass(frozen=True, eq=False)
 class LayerPictures:
-    """One layer of the drawn network: its units' pictures, flags and incoming weights."""
+    """One layer of the drawn network: its units' flags, and the pictures, incoming weights
+    and biases of its first S units (all of them unless the layer is wider than
+    network.max_units)."""
 
     name: str  # "inputs", "hidden 1", "conv 1", "output"
     picture: str  # one of PICTURES
-    pictures: np.ndarray  # (U, ...) float32
+    pictures: np.ndarray  # (S, ...) float32
     dead: np.ndarray  # (U,) bool
     saturated: np.ndarray  # (U,) bool
-    weights: np.ndarray  # (U, U_prev) float32; (U, 0) for the inputs
-    bias: np.ndarray  # (U,) float32; zeros for the inputs
+    weights: np.ndarray  # (S, S_prev) float32; (S, 0) for the inputs
+    bias: np.ndarray  # (S,) float32; zeros for the inputs
     labels: tuple[str, ...] = ()  # unit names where they have one (input features, classes)
 
     __eq__ = same_values
 
     @property
     def units(self) -> int:
+        """The layer's width."""
+        return int(self.dead.shape[0])
+
+    @property
+    def drawn(self) -> int:
+        """How many of its units have a picture."""
         return int(self.pictures.shape[0])
 
 
@@ -106,7 +116,13 @@ def to_record(snaps: Sequence[NetworkSnapshot]) -> tuple[dict[str, np.ndarray], 
             arrays[f"{p}/weights"] = np.ascontiguousarray(layer.weights, dtype=np.float32)
             arrays[f"{p}/bias"] = np.ascontiguousarray(layer.bias, dtype=np.float32)
         layers.append(
-            {"name": layer.name, "units": layer.units, "picture": layer.picture, "labels": list(layer.labels)}
+            {
+                "name": layer.name,
+                "units": layer.units,
+                "drawn": layer.drawn,
+                "picture": layer.picture,
+                "labels": list(layer.labels),
+            }
         )
     meta = {
         "kind": last.kind,
@@ -146,14 +162,17 @@ def from_record(record: RunRecord) -> list[NetworkSnapshot]:
             raise ValueError(f"'{KEY}.layers[{i}]' is not a JSON object")
         where = f"{KEY}.layers[{i}]"
         units = int(read_meta(entry, "units", int, where))
+        drawn = int(read_meta(entry, "drawn", int, where))
+        if not 0 < drawn <= units:
+            raise ValueError(f"'{where}.drawn' is {drawn}, not in [1, {units}]")
         picture = read_meta(entry, "picture", str, where)
         if picture not in PICTURES:
             raise ValueError(f"'{where}.picture' is {picture!r}, not one of {'|'.join(PICTURES)}")
         p = f"{KEY}/{i}"
         a = record.arrays
-        pics = read_array(a, f"{p}/picture", _picture_shape(picture, units))
-        weights = read_array(a, f"{p}/weights", (units, prev)) if i else np.zeros((units, 0), np.float32)
-        bias = read_array(a, f"{p}/bias", (units,)) if i else np.zeros(units, np.float32)
+        pics = read_array(a, f"{p}/picture", _picture_shape(picture, drawn))
+        weights = read_array(a, f"{p}/weights", (drawn, prev)) if i else np.zeros((drawn, 0), np.float32)
+        bias = read_array(a, f"{p}/bias", (drawn,)) if i else np.zeros(drawn, np.float32)
         labels = entry.get("labels", [])
         layers.append(
             LayerPictures(
@@ -167,7 +186,7 @@ def from_record(record: RunRecord) -> list[NetworkSnapshot]:
                 tuple(str(s) for s in labels) if isinstance(labels, list) else (),
             )
         )
-        prev = units
+        prev = drawn
     if not layers:
         raise ValueError(f"'{KEY}.layers' is empty")
     names = meta.get("class_names", [])

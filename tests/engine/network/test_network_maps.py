@@ -85,6 +85,25 @@ def test_a_unit_with_a_very_negative_bias_is_marked_dead_and_a_huge_tanh_unit_sa
     assert list(np.flatnonzero(layers[1].saturated)) == [4] and not layers[1].dead.any()
 
 
+def test_wide_layers_send_the_pictures_of_their_first_units_and_every_units_flags():
+    from engine.network.snapshot import to_record
+    from engine.session import RunRecord
+
+    cfg = ExperimentConfig().with_updates({**FAST, "data.name": "moons", "model.hidden": [9, 7]})
+    model, lay, full = _pictures(cfg, 16)
+    with torch.no_grad():
+        model[1].bias[8] = -1e3  # dead, beyond the units with pictures
+    layers = network_pictures(model, "relu", lay, max_units=4)
+    assert [(x.units, x.drawn) for x in layers] == [(2, 2), (9, 4), (7, 4), (2, 2)]
+    assert layers[1].dead[8] and layers[2].weights.shape == (4, 4) and layers[1].bias.shape == (4,)
+    np.testing.assert_allclose(layers[2].weights, full[2].weights[:4, :4])
+    np.testing.assert_allclose(layers[1].pictures, full[1].pictures[:4], atol=1e-6)
+    snap = NetworkSnapshot("r", 1, 0, "plane", "relu", (0.0, 1.0, 0.0, 1.0), ("0", "1"), tuple(layers))
+    rec = RunRecord("r", cfg)
+    rec.arrays, rec.meta = to_record([snap])
+    assert from_record(rec) == [snap]
+
+
 def test_image_data_shows_first_layer_weights_as_images_and_deeper_units_per_class():
     cfg = ExperimentConfig().with_updates({**FAST, "data.name": "digits", "model.hidden": [12, 7]})
     model, lay, layers = _pictures(cfg)
@@ -137,7 +156,7 @@ def test_an_old_session_without_network_members_opens_and_a_malformed_one_names_
         "extent": [0, 1, 0, 1],
         "step": 1,
         "epoch": 1,
-        "layers": [{"name": "inputs", "units": 3, "picture": "plane"}],
+        "layers": [{"name": "inputs", "units": 3, "drawn": 3, "picture": "plane"}],
     }
     with pytest.raises(ValueError, match="network/0/picture"):
         from_record(rec)
