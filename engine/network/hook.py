@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from engine.session.record import RunRecord
     from engine.train.context import RunContext
 
-MAX_SHARE = 0.04
+MAX_SHARE = 0.02
 """Most share of the training thread's time the pictures may take (the pacing's cap)."""
 
 
