@@ -362,7 +362,7 @@ class NetworkDiagram(pg.GraphicsLayoutWidget):
             )
             x0, x1, y0, y1 = snap.extent
             self.boundary_image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
-            self.boundary.setTitle("Output: the decision boundary (filled: training, white ring: validation)")
+            self.boundary.setTitle("Output: decision boundary (filled: training, ring: validation)")
             self.boundary.setLabel("bottom", "x1")
             self.boundary.setLabel("left", "x2")
             return
