@@ -74,6 +74,16 @@ def _landscape_section(record: Any) -> dict:
 RUN_SECTIONS.append(_landscape_section)
 
 
+def _network_section(record: Any) -> dict:
+    """The network view's last snapshot: per layer, which units are dead or saturated."""
+    from engine.network import summarize_network
+
+    return summarize_network(record)
+
+
+RUN_SECTIONS.append(_network_section)
+
+
 def _comparison_section(session: Session) -> tuple[str, Any] | None:
     from engine.export.summary import summarize_comparison
 

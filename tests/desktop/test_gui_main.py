@@ -33,6 +33,7 @@ def window(qtbot, tmp_path):
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
+    w.show_tab("Curves")  # these tests watch the curves (the Network view is the first view)
     w.activateWindow()  # shortcuts need an active window (no window manager under Xvfb)
     qtbot.waitUntil(w.isActiveWindow, timeout=5000)
     yield w
