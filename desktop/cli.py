@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "export": "desktop.export.command",  # CSV imports no Qt; images use the offscreen platform
     "landscape": "engine.commands.landscape",
     "lesson": "engine.commands.lesson",
+    "lr-find": "engine.commands.lr_find",
 }
 GUI_COMMANDS = ("open",)
 
