@@ -26,6 +26,7 @@ SECTIONS: dict[int, str] = {
 """The lecture's sections (LECTURE.md), the lesson list's headings."""
 
 VIEWS: tuple[str, ...] = (
+    "Network",
     "Curves",
     "Diagnostics",
     "Metrics",
@@ -41,6 +42,7 @@ VIEWS: tuple[str, ...] = (
     "Activations",
     "Init explorer",
     "Compare",
+    "LR range test",
 )
 """The main window's views by title (a desktop test keeps this list equal to the window's)."""
 
