@@ -33,12 +33,12 @@ from desktop.compare_controller import CompareController
 from desktop.export.plot_menu import add_plot_context_menu
 from desktop.export.plots import COMPARISON_PLOTS
 from desktop.jobs import runner_for
-from desktop.plotting import color, style_plot
+from desktop.plotting import color, run_pen, style_plot
 from desktop.views.base import View
 from desktop.views.compare_line import RunLinePanel
 from desktop.views.compare_surface import SharedSurfacePanel
 from desktop.views.curves import RunCurves
-from engine.compare.layout import is_comparison, run_colors
+from engine.compare.layout import comparison_session, is_comparison, run_colors
 from engine.config import OPTIMIZERS, ConfigError, parse_set_args
 from engine.events import Event, series_events
 from engine.probes.snapshot import ProbeSnapshot
@@ -316,7 +316,7 @@ class CompareView(View):
         run = ComparedRun(rid, name, ci)
         for key, _t, series, *_ in COMPARISON_PLOTS:
             run.items[key] = self.plots[key].plot(
-                pen=pg.mkPen(run.color, width=2),
+                pen=run_pen(ci),
                 name=name if key == "loss" else None,
                 symbol="o" if series.startswith("epoch/") else None,
                 symbolSize=4,
@@ -479,7 +479,27 @@ class CompareView(View):
             edges = np.linspace(lo, hi, len(counts) + 1)
             item.setData(edges, counts / counts.sum())
             any_data = True
+        self.hist_note.setText(self._probe_note(group, any(r.hist for r in self.runs.values())))
         self.hist_note.setVisible(not any_data)
+
+    def _probes_on(self) -> bool | None:
+        """Whether the compared runs record probes (None: no comparison to ask)."""
+        if self.compare.spec is not None:
+            return bool(self.compare.spec.base.probes.enabled)
+        if self.loaded_session is not None and self.loaded_session.runs:
+            return any(r.config.probes.enabled for r in self.loaded_session.runs)
+        return None
+
+    def _probe_note(self, group: str, have_probes: bool) -> str:
+        """Why no histogram shows: the reason that holds, not a blanket 'enable probes'."""
+        if have_probes:
+            return f"no {self.cb_group.currentText() or group} histogram for this layer in these runs"
+        on = self._probes_on()
+        if on is None:
+            return "no comparison yet: histograms show once runs record probes"
+        if on:
+            return "probes are on: the first histograms arrive after the first probe"
+        return "probes are off for these runs (turn on probes.enabled before comparing)"
 
     # -- sessions ------------------------------------------------------------------------
     def load_session(self, session) -> None:
@@ -492,8 +512,9 @@ class CompareView(View):
         self.line_panel.clear()
         if not is_comparison(session):
             return
-        self.loaded_session = session
         colors = run_colors(session)
+        session = comparison_session(session)  # not the main run saved beside the comparison
+        self.loaded_session = session
         hidden = set((session.meta.get("comparison") or {}).get("hidden", []))
         for rec in session.runs:
             if rec.name in hidden:
