@@ -53,6 +53,9 @@ class RunControls:
         self.controller = c = window.controller
         self.settings = window.settings
 
+        pause_button = toolbar.widgetForAction(window.act_pause)
+        if pause_button is not None:  # wide enough for its longest text, "Train more"
+            pause_button.setMinimumWidth(pause_button.fontMetrics().horizontalAdvance("Train more") + 16)
         toolbar.addSeparator()
         self.act_train_more = QAction("Train more", window)
         self.act_train_more.setShortcut(QKeySequence("Ctrl+M"))

@@ -38,6 +38,7 @@ from desktop.views.base import View
 from desktop.views.compare_line import RunLinePanel
 from desktop.views.compare_surface import SharedSurfacePanel
 from desktop.views.curves import RunCurves
+from desktop.views.empty_state import EmptyState
 from engine.compare.layout import comparison_session, is_comparison, run_colors
 from engine.config import OPTIMIZERS, ConfigError, parse_set_args
 from engine.events import Event, series_events
@@ -145,6 +146,24 @@ class CompareView(View):
         lay.addLayout(self.controls1)
         lay.addLayout(self.controls2)
         lay.addWidget(split, 1)
+        self.empty = EmptyState(split)
+        self._show_empty()
+        for cb in self.opt_boxes.values():  # the button names the checked optimizers
+            cb.toggled.connect(lambda _on: self._show_empty())
+
+    def _show_empty(self) -> None:
+        """No runs: say what a comparison is, with the button that starts one."""
+        if self.runs:
+            self.empty.clear()
+            return
+        names = self.checked_optimizers() or list(DEFAULT_OPTIMIZERS)
+        listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+        self.empty.show_message(
+            "No comparison yet: Compare trains one run per optimizer from the same init on the same "
+            "batches, and overlays them here.",
+            f"Compare {listed}",
+            self.compare_checked_optimizers,
+        )
 
     # -- widgets -------------------------------------------------------------------------
     def _build_controls(self) -> None:
@@ -232,7 +251,7 @@ class CompareView(View):
         lay.addLayout(row)
         self.hist_glw = pg.GraphicsLayoutWidget()
         lay.addWidget(self.hist_glw, 1)
-        self.hist_note = QLabel("no probe data (enable probes.enabled)")
+        self.hist_note = QLabel("no comparison yet: histograms show once runs record probes")
         lay.addWidget(self.hist_note)
         self.hist_plots: dict[str, tuple[pg.PlotItem, pg.PlotDataItem]] = {}
 
@@ -314,6 +333,7 @@ class CompareView(View):
 
     def _add_run(self, rid: str, name: str, ci: int) -> ComparedRun:
         run = ComparedRun(rid, name, ci)
+        self.empty.clear()
         for key, _t, series, *_ in COMPARISON_PLOTS:
             run.items[key] = self.plots[key].plot(
                 pen=run_pen(ci),
@@ -340,6 +360,7 @@ class CompareView(View):
         self._refresh_table()
         self._sync_hist_plots()
         self.line_panel.sync_runs()
+        self._show_empty()
 
     def _on_compare_run_removed(self, rid: str) -> None:
         self._drop(rid)

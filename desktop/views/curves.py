@@ -9,10 +9,12 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayo
 
 from desktop.plotting import GrowingArray, IncrementalEMA, nice_ceiling, style_plot
 from desktop.views.base import View
+from desktop.views.empty_state import EmptyState
 from engine.diagnostics.checks import Diagnostic
 from engine.diagnostics.snapshot import DiagnosticSnapshot
 from engine.diagnostics.snapshot import from_record as diagnostics_of
 from engine.events import EpochEnd, Event, StepBatch, series_events
+from engine.states import RunState
 
 TRAIN, VAL, STEP = "#0072B2", "#D55E00", "#9fb7d0"
 MARKER_COLORS = {"error": "#D55E00", "warning": "#E69F00", "info": "#009E73"}
@@ -145,10 +147,23 @@ class CurvesView(View):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(controls)
         lay.addWidget(self.glw, 1)
+        self.empty = EmptyState(self.glw)
+        controller.state_changed.connect(self._on_controller_state_changed)
+
+    def _on_controller_state_changed(self, state: str, _message: str = "") -> None:
+        """A run held at step 0 says how to start it (instead of empty axes)."""
+        if state == RunState.PAUSED and not len(self.run.step):
+            self.empty.show_message("Paused before the first step. Press Space to train.", "Train", self._start)
+        elif state in (RunState.BUILDING, RunState.RUNNING) or len(self.run.step):
+            self.empty.clear()
+
+    def _start(self) -> None:
+        self.controller.toggle_pause()
 
     # -- events --------------------------------------------------------------------------
     def on_run_started(self, run_id: str, config) -> None:
         self.clear_markers()
+        self.readout.setText(" ")  # the hover read-out described the previous run
         saved = getattr(self.controller, "continued_from", None)
         if saved is not None:  # a continued run: its saved history, then the new steps
             self.show_series(saved.series)
