@@ -90,6 +90,27 @@ class IncrementalEMA:
         self.out.extend(res)
 
 
+def minmax_decimate(x: np.ndarray, y: np.ndarray, max_points: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+    """At most ~max_points points that draw like (x, y): each bin of consecutive points
+    becomes its min and max (spikes stay visible). For display only; saved series never
+    are decimated. NaNs are ignored within a bin (a bin of only NaNs stays NaN)."""
+    n = len(x)
+    if n <= max_points or max_points < 4:
+        return x, y
+    bins = max_points // 2
+    size = n // bins
+    m = bins * size
+    yb = y[:m].reshape(bins, size)
+    lo = np.fmin.reduce(yb, axis=1)
+    hi = np.fmax.reduce(yb, axis=1)
+    xb = x[:m].reshape(bins, size)
+    xs = np.column_stack([xb[:, 0], xb[:, -1]]).ravel()
+    ys = np.column_stack([lo, hi]).ravel()
+    if m < n:
+        xs, ys = np.concatenate([xs, x[m:]]), np.concatenate([ys, y[m:]])
+    return xs, ys
+
+
 def style_plot(plot: pg.PlotItem, title: str, xlabel: str, ylabel: str) -> None:
     plot.setTitle(title, size="10pt")
     plot.setLabel("bottom", xlabel)

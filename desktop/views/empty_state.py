@@ -60,7 +60,9 @@ class EmptyState(QFrame):
         # a fixed width lets the wrapped sentence take the height it needs
         width = max(200, min(560, rect.width() - 40))
         self.message.setFixedWidth(width)
-        self.message.setMinimumHeight(self.message.heightForWidth(width))
+        height = self.message.heightForWidth(width)
+        if height > 0:
+            self.message.setMinimumHeight(height)
 
     def clear(self) -> None:
         self._action = None
