@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
@@ -146,6 +147,7 @@ class MainWindow(QMainWindow):
 
     def _build_status(self) -> None:
         sb = self.statusBar()
+        sb.messageChanged.connect(sb.setToolTip)  # a message longer than the bar: whole on hover
         self.lbl_state = QLabel(RunState.IDLE)
         self.lbl_device = QLabel()
         self.lbl_speed = QLabel()
@@ -179,7 +181,9 @@ class MainWindow(QMainWindow):
     def _on_controller_notice(self, message: str, level: str) -> None:
         self.statusBar().showMessage(message, 15000 if level != "error" else 60000)
         if level == "error" and not getattr(self, "quiet_errors", False):
-            self.lbl_pending.setText(f"<span style='color:#D55E00'>⚠ {message[:80]}</span>")
+            short = message if len(message) <= 80 else message[:79] + "…"  # whole in the tooltip
+            self.lbl_pending.setText(f"<span style='color:#D55E00'>⚠ {html.escape(short)}</span>")
+            self.lbl_pending.setToolTip(message)
 
     def _on_controller_pending_restart(self, pending: bool) -> None:
         self.lbl_pending.setText(

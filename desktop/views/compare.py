@@ -51,12 +51,12 @@ TABLE_COLUMNS = [
     ("run", None),
     ("state", None),
     ("epoch", None),
-    ("train loss", "train_loss"),
-    ("val loss", "val_loss"),
-    ("val acc", "val_acc"),
-    ("best val loss", "best_val_loss"),
-    ("best val acc", "best_val_acc"),
-]
+    ("train\nloss", "train_loss"),
+    ("val\nloss", "val_loss"),
+    ("val\nacc", "val_acc"),
+    ("best val\nloss", "best_val_loss"),
+    ("best val\nacc", "best_val_acc"),
+]  # two-line headers: every column fits the table's pane
 
 
 class _NumberItem(QTableWidgetItem):
@@ -139,6 +139,7 @@ class CompareView(View):
         split.addWidget(bottom)
         bottom.setStretchFactor(0, 3)
         bottom.setStretchFactor(1, 2)
+        bottom.setSizes([560, 440])  # the table's columns whole at the default window size
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         lay = QVBoxLayout(self)

@@ -21,7 +21,7 @@ MARKER_COLORS = {"error": "#D55E00", "warning": "#E69F00", "info": "#009E73"}
 X_AXES = {"step": "step", "epoch": "epoch", "wall": "wall time (s)"}  # x-axis mode → label
 GHOSTS = 3  # earlier runs of this session kept faded on the loss and accuracy plots
 GHOST_ALPHA = (150, 95, 55)  # newest to oldest
-MAX_DRAWN_POINTS = 4000  # per curve: longer series are min/max-decimated for display
+MAX_DRAWN_POINTS = 1600  # per curve at most: longer series are min/max-decimated for display
 
 
 class RunCurves:
@@ -360,17 +360,19 @@ class CurvesView(View):
         r = self.run
         mode = self.x_mode
         x = r.x_of_steps(mode)
-        # display only: at most MAX_DRAWN_POINTS per curve, so drawing stays bounded
-        self.c_step_loss.setData(*minmax_decimate(x, r.loss.view(), MAX_DRAWN_POINTS))
-        self.c_ema.setData(*minmax_decimate(x, r.loss_ema.out.view(), MAX_DRAWN_POINTS))
-        self.c_lr.setData(*minmax_decimate(x, r.lr.view(), MAX_DRAWN_POINTS))
+        # display only: about two points per pixel column (a min and a max), so a redraw's
+        # cost is bounded by the plot's width, not by the run's length
+        npts = self._drawn_points()
+        self.c_step_loss.setData(*minmax_decimate(x, r.loss.view(), npts))
+        self.c_ema.setData(*minmax_decimate(x, r.loss_ema.out.view(), npts))
+        self.c_lr.setData(*minmax_decimate(x, r.lr.view(), npts))
         if len(r.lr):
             lo, hi = float(np.nanmin(r.lr.view())), float(np.nanmax(r.lr.view()))
             if hi - lo <= 1e-12 * max(abs(hi), 1e-30):  # a constant lr: show it with room around
                 self.p_lr.setYRange(0, hi * 1.5 if hi > 0 else 1, padding=0)
             else:
                 self.p_lr.enableAutoRange(axis="y")
-        self.c_gn.setData(*minmax_decimate(x, r.grad_norm.view(), MAX_DRAWN_POINTS))
+        self.c_gn.setData(*minmax_decimate(x, r.grad_norm.view(), npts))
         ex = r.x_of_epochs(mode)
         if len(ex) != self._epochs_drawn:  # epoch curves change once an epoch, not every redraw
             self._epochs_drawn = len(ex)
@@ -386,6 +388,10 @@ class CurvesView(View):
         self._follow_x(float(x[-1]) if len(x) and np.isfinite(x[-1]) else 0.0)
         self._follow_y(self.p_loss, r.loss.view())
         self._follow_y(self.p_gn, r.grad_norm.view())
+
+    def _drawn_points(self) -> int:
+        width = int(self.p_loss.vb.width()) if self.p_loss.vb is not None else 0
+        return int(min(MAX_DRAWN_POINTS, max(400, 2 * width)))
 
     def _follow_y(self, plot: pg.PlotItem, ys: np.ndarray) -> None:
         """A non-negative series on a linear axis: y from 0 to a nice top that changes only

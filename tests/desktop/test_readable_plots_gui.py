@@ -81,7 +81,7 @@ def comparison_with_main_run() -> Session:
     return Session(runs=[_record("run1", "adam"), *runs], meta=meta)  # the main run saved first
 
 
-def test_compare_tab_shows_only_the_comparisons_runs(open_main_window, qtbot, tmp_path):
+def test_compare_tab_shows_only_the_comparisons_runs(open_main_window, qtbot, screenshot_dir):
     from desktop.views.compare import CompareView
     from engine.export.report import html_report
 
@@ -93,6 +93,12 @@ def test_compare_tab_shows_only_the_comparisons_runs(open_main_window, qtbot, tm
     colours = [pg.mkPen(r.items["loss"].opts["pen"]).color().name() for r in cv.runs.values()]
     assert len(set(colours)) == 3
     assert len(cv.legend.items) == 3
+    assert not cv.empty.showing
+    w.show_tab("Compare")
+    qtbot.wait(200)
+    t = cv.table
+    assert sum(t.columnWidth(j) for j in range(t.columnCount())) <= t.viewport().width()  # no column cut off
+    assert w.grab().save(str(screenshot_dir / "compare_three_runs.png"))
     # the saved again session keeps one comparison of three (not four) runs
     saved = Session()
     cv.save_into(saved)
@@ -130,3 +136,38 @@ def test_line_b_defaults_to_another_run_as_runs_arrive(qtbot):
         names.append(n)
         panel.sync_runs()
     assert (panel.cb_a.currentText(), panel.cb_b.currentText()) == ("sgd", "momentum")
+
+
+def test_landscape_3d_has_a_key_range_and_start_end_markers(qtbot, screenshot_dir):
+    from desktop.views.landscape_plots import CLIPPED_RGBA, Lazy3D, SurfaceShape
+
+    configure_pyqtgraph()
+    a = b = np.linspace(-1.0, 1.0, 21)
+    A, B = np.meshgrid(a, b, indexing="ij")
+    loss = 0.2 + A**2 + 0.5 * B**2
+    loss[-1, :] = 50.0  # a far wall: clipped at the 95th percentile
+    shape = SurfaceShape(a, b, loss, log=False)
+    assert shape.clipped.sum() == 21 and shape.hi < 50
+    w = Lazy3D()
+    qtbot.addWidget(w)
+    w.resize(640, 520)
+    w.show()
+    qtbot.waitExposed(w)
+    w.set_surface(shape)
+    t = np.linspace(0, 1, 30)
+    path = np.c_[0.8 - 0.8 * t, -0.7 + 0.7 * t]
+    w.set_path(path)
+    key = w.key
+    assert key.isVisible() and key.lo_label.text() == f"{shape.lo:.4g}" and key.hi_label.text() == f"{shape.hi:.4g}"
+    assert "clipped (5% of the grid)" in key.range_label.text() and "a (direction 1) -1 … 1" in key.range_label.text()
+    assert "start" in key.markers.text() and "end (now)" in key.markers.text()
+    v = w.view
+    assert v.start.pos[0][:2] == pytest.approx(shape.scene_xy(path[:1])[0])  # start at the path's first point
+    assert v.head.pos[0][:2] == pytest.approx(shape.scene_xy(path[-1:])[0])
+    assert len(v.halo.pos) == len(v.path.pos)  # the dark halo under the path
+    colors = v.surface.opts["colors"] if "colors" in v.surface.opts else None
+    if colors is not None:
+        grey = np.all(np.asarray(colors).reshape(-1, 4)[:, :3] == np.asarray(CLIPPED_RGBA[:3]) / 255.0, axis=1)
+        assert grey.sum() >= 21
+    qtbot.wait(200)
+    assert w.grab().save(str(screenshot_dir / "landscape_3d_key.png"))
