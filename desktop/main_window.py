@@ -147,7 +147,7 @@ class MainWindow(QMainWindow):
 
     def _build_status(self) -> None:
         sb = self.statusBar()
-        sb.messageChanged.connect(sb.setToolTip)  # a message longer than the bar: whole on hover
+        sb.messageChanged.connect(lambda m: sb.setToolTip(m))  # a message longer than the bar: whole on hover
         self.lbl_state = QLabel(RunState.IDLE)
         self.lbl_device = QLabel()
         self.lbl_speed = QLabel()
