@@ -84,6 +84,10 @@ class AugmentPreviewView(View):
         cfg = self.controller.config
         if not self._show_applies(cfg):
             self._key = ""
+            self.jobs.cancel(self.job_key)
+            self.preview = None
+            self.image.clear()
+            self.info.setText(f"Augmentation applies to image data; '{cfg.data.name}' is not images.")
             return
         key = _key(cfg)
         if key == self._key and not force:

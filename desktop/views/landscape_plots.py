@@ -92,6 +92,7 @@ class LandscapeSurface3D(OffscreenGLView):
         self.head = gl.GLScatterPlotItem(pos=np.zeros((0, 3)), size=12, pxMode=True, color=rgba(PATH_COLOR))
         self.start = gl.GLScatterPlotItem(pos=np.zeros((0, 3)), size=11, pxMode=True, color=rgba(START_COLOR))
         self.others: list[gl.GLLinePlotItem] = []
+        self.other_halos: list[gl.GLLinePlotItem] = []
         for depth, it in ((4.5, self.halo), (5, self.path), (9, self.start), (10, self.head)):
             it.setGLOptions(ON_TOP)
             it.setDepthValue(depth)
@@ -139,21 +140,21 @@ class LandscapeSurface3D(OffscreenGLView):
 
     def set_other_paths(self, paths: list[tuple[np.ndarray, str]]) -> None:
         """Other runs' paths on a shared plane."""
-        for it in self.others:
+        for it in self.others + self.other_halos:
             self.removeItem(it)
-        self.others = []
+        self.others, self.other_halos = [], []
         s = self.shape
         if s is None:
             return
         for coords, col in paths:
             c = thin(coords)
             pts = np.c_[s.scene_xy(c), s.scene_z(s.path_losses(c)) + 0.06]
-            for color, width, depth in ((HALO_COLOR, 5.5, 3.5), (col, 2.5, 4)):
+            for color, width, depth, items in ((HALO_COLOR, 5.5, 3.5, self.other_halos), (col, 2.5, 4, self.others)):
                 it = gl.GLLinePlotItem(pos=pts, color=rgba(color), width=width, antialias=True)
                 it.setGLOptions(ON_TOP)
                 it.setDepthValue(depth)
                 self.addItem(it)
-                self.others.append(it)
+                items.append(it)
 
 
 class LandscapeContour(pg.PlotWidget):
@@ -174,6 +175,7 @@ class LandscapeContour(pg.PlotWidget):
         self.addItem(self.start)
         self.addItem(self.head)
         self.other_items: list[pg.PlotDataItem] = []
+        self.other_halos: list[pg.PlotDataItem] = []  # a dark halo under each other path
 
     def set_surface(self, shape: SurfaceShape) -> None:
         a, b = shape.alphas, shape.betas
@@ -213,10 +215,12 @@ class LandscapeContour(pg.PlotWidget):
     def set_other_paths(self, paths: list[tuple[np.ndarray, str]]) -> None:
         for it in self.other_items:
             self.removeItem(it)
-        self.other_items = []
+        for it in self.other_halos:
+            self.removeItem(it)
+        self.other_items, self.other_halos = [], []
         for c, col in paths:
             t = thin(c)
-            self.other_items.append(self.plot(t[:, 0], t[:, 1], pen=pg.mkPen(HALO_COLOR, width=4.5)))
+            self.other_halos.append(self.plot(t[:, 0], t[:, 1], pen=pg.mkPen(HALO_COLOR, width=4.5)))
             self.other_items.append(self.plot(t[:, 0], t[:, 1], pen=pg.mkPen(col, width=2)))
 
 

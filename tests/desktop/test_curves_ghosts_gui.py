@@ -33,7 +33,9 @@ def test_ghosts_and_x_axes(open_main_window, qtbot, screenshot_dir):
     w.show_tab("Curves")
     for lr in (0.01, 0.05, 0.2):  # three runs: the first two become ghosts
         c.set_field("optim.lr", lr)
+        cv.readout.setText("step 3 · loss 0.5")  # a hover read-out of the run before
         c.restart()
+        assert cv.readout.text().strip() == ""  # cleared: it described the previous run
         qtbot.waitUntil(lambda: c.state == RunState.FINISHED, timeout=120000)
         qtbot.waitUntil(lambda: len(cv.run.epoch_step) == 2, timeout=60000)
     assert len(cv.ghosts) == 2

@@ -83,6 +83,7 @@ def test_multiclass_confusion_matrix_and_replay(qtbot, screenshot_dir):
     assert v.threshold.isHidden() and v.threshold_title.isHidden()  # the slider is for 2 classes only
     # the ten classes' key sits beside the plots, not over the ROC curves
     assert len(v.class_key.items) == 10 and v.class_key.parentItem() is not v.p_roc.vb
+    qtbot.wait(100)  # laid out
     assert not v.class_key.sceneBoundingRect().intersects(v.p_roc.vb.sceneBoundingRect())
     assert len({c.opts["pen"].color().name() for c in v.roc_curves}) == 10
     cm = v.latest.confusion

@@ -59,6 +59,10 @@ def test_finished_run_trains_more_from_its_weights(open_main_window, qtbot):
     val = t1.read_series("epoch/val_loss")
     np.testing.assert_array_equal(val[:2], first_val)  # its history kept
     assert val[2] < first_val[0]  # continued from trained weights
+    long = "x.y: " + "a long message that does not fit the status bar " * 6
+    c.notice.emit(long, "error")
+    assert w.statusBar().toolTip() == long and w.lbl_pending.toolTip() == long  # whole on hover
+    assert w.lbl_pending.text().endswith("…</span>")
     c.single_step()  # a finished run is not silently restarted by Step either
     qtbot.wait(200)
     assert c.worker.trainer is t1 and t1.step == first_steps * 5 // 2
