@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pyqtgraph as pg
-import pyqtgraph.exporters  # noqa: F401 - makes pg.exporters available (ImageExporter below)
+import pyqtgraph.exporters  # makes pg.exporters available (ImageExporter below)
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
