@@ -15,6 +15,7 @@ from engine.diagnostics.snapshot import from_record as diagnostics_of
 from engine.events import EpochEnd, Event, StepBatch, series_events
 
 TRAIN, VAL, STEP = "#0072B2", "#D55E00", "#9fb7d0"
+EPOCH_KEYS = ("train_loss", "val_loss", "train_acc", "val_acc", "train_loss_eval", "train_acc_eval")
 MARKER_COLORS = {"error": "#D55E00", "warning": "#E69F00", "info": "#009E73"}
 
 
@@ -28,9 +29,7 @@ class RunCurves:
         self.grad_norm = GrowingArray()
         self.loss_ema = IncrementalEMA(alpha)
         self.epoch_step = GrowingArray(64)
-        self.epoch: dict[str, GrowingArray] = {
-            k: GrowingArray(64) for k in ("train_loss", "val_loss", "train_acc", "val_acc")
-        }
+        self.epoch: dict[str, GrowingArray] = {k: GrowingArray(64) for k in EPOCH_KEYS}
 
     def add_steps(self, e: StepBatch) -> None:
         self.step.extend(e.steps)
@@ -85,17 +84,33 @@ class CurvesView(View):
         self.c_step_loss = self.p_loss.plot(pen=pg.mkPen(STEP, width=1), name="minibatch", antialias=False)
         self.c_ema = self.p_loss.plot(pen=pg.mkPen(TRAIN, width=2), name="minibatch (EMA)", antialias=False)
         self.c_train_loss = self.p_loss.plot(
-            pen=pg.mkPen(TRAIN, width=2, style=Qt.DashLine),
+            pen=pg.mkPen(TRAIN, width=1.5, style=Qt.DashLine),
             symbol="o",
             symbolSize=5,
+            symbolBrush=None,
+            symbolPen=TRAIN,
+            name="train, running (train mode)",
+        )
+        self.c_train_loss_eval = self.p_loss.plot(
+            pen=pg.mkPen(TRAIN, width=2.5),
+            symbol="s",
+            symbolSize=5,
             symbolBrush=TRAIN,
-            name="train (epoch)",
+            name="train, eval mode (≤512 samples)",
         )
         self.c_val_loss = self.p_loss.plot(
             pen=pg.mkPen(VAL, width=2), symbol="o", symbolSize=5, symbolBrush=VAL, name="validation"
         )
         self.c_train_acc = self.p_acc.plot(
-            pen=pg.mkPen(TRAIN, width=2), symbol="o", symbolSize=5, symbolBrush=TRAIN, name="train"
+            pen=pg.mkPen(TRAIN, width=1.5, style=Qt.DashLine),
+            symbol="o",
+            symbolSize=5,
+            symbolBrush=None,
+            symbolPen=TRAIN,
+            name="train, running (train mode)",
+        )
+        self.c_train_acc_eval = self.p_acc.plot(
+            pen=pg.mkPen(TRAIN, width=2.5), symbol="s", symbolSize=5, symbolBrush=TRAIN, name="train, eval mode"
         )
         self.c_val_acc = self.p_acc.plot(
             pen=pg.mkPen(VAL, width=2), symbol="o", symbolSize=5, symbolBrush=VAL, name="validation"
@@ -245,13 +260,25 @@ class CurvesView(View):
             self._epochs_drawn = len(ex)
             # symbols help while there are few epochs; beyond that they cost and clutter
             sym = "o" if len(ex) <= 60 else None
-            for c in (self.c_train_loss, self.c_val_loss, self.c_train_acc, self.c_val_acc):
-                if c.opts["symbol"] != sym:
-                    c.setSymbol(sym)
-            self.c_train_loss.setData(ex, r.epoch["train_loss"].view())
-            self.c_val_loss.setData(ex, r.epoch["val_loss"].view())
-            self.c_train_acc.setData(ex, r.epoch["train_acc"].view())
-            self.c_val_acc.setData(ex, r.epoch["val_acc"].view())
+            curves = {
+                "train_loss": self.c_train_loss,
+                "val_loss": self.c_val_loss,
+                "train_acc": self.c_train_acc,
+                "val_acc": self.c_val_acc,
+                "train_loss_eval": self.c_train_loss_eval,
+                "train_acc_eval": self.c_train_acc_eval,
+            }
+            symbols = {"train_loss_eval": "s", "train_acc_eval": "s"}
+            for k, c in curves.items():
+                want = symbols.get(k, "o") if sym else None
+                if c.opts["symbol"] != want:
+                    c.setSymbol(want)
+            for k, c in curves.items():
+                ys = r.epoch[k].view()
+                if np.isfinite(ys).any():
+                    c.setData(ex, ys)
+                else:  # a session saved before the eval-mode series existed: nothing to draw
+                    c.setData([], [])
         self._follow_x(float(x[-1]) if len(x) else 0.0)
         self._follow_y(self.p_loss, r.loss.view())
         self._follow_y(self.p_gn, r.grad_norm.view())
@@ -327,7 +354,8 @@ class CurvesView(View):
         if len(r.epoch_step):
             j = int(np.clip(np.searchsorted(r.epoch_step.view(), x), 0, len(r.epoch_step) - 1))
             parts.append(
-                f"epoch {j + 1}: val loss {r.epoch['val_loss'].view()[j]:.4g}, "
+                f"epoch {j + 1}: train loss (eval mode) {r.epoch['train_loss_eval'].view()[j]:.4g}, "
+                f"val loss {r.epoch['val_loss'].view()[j]:.4g}, "
                 f"val acc {r.epoch['val_acc'].view()[j]:.3f}"
             )
         self.readout.setText("  ·  ".join(parts))

@@ -1,6 +1,6 @@
 """The session file: a zip of JSON and .npy members, written atomically, read safely.
 
-Layout (format version 3; resources/session-format.md documents every member):
+Layout (format version 4; resources/session-format.md documents every member):
   manifest.json                 format, format_version, app_version, created, runs[]
   meta.json                     session-level JSON (playground, layout, ...)
   arrays/<path>.npy             session-level arrays
@@ -40,12 +40,13 @@ import numpy as np
 from engine import __version__
 from engine.atomic import atomic_write, output_path_problem
 from engine.config import ConfigError, ExperimentConfig
+from engine.data.datasets import SYNTHETIC_2D
 from engine.safe_json import loads_limited
 from engine.session.record import Checkpoint, RunRecord, Session
 from engine.states import RunState
 
 FORMAT_NAME = "descent-session"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 SHARED_ARRAYS = "arrays_in_record"  # checkpoint.json: checkpoint array → the run array holding the same values
 STORE_ABOVE_BYTES = 256 * 1024  # members larger than this are stored, not deflated
 MAX_TOTAL_BYTES = 1024**3
@@ -66,6 +67,17 @@ MAX_NPY_HEADER = 10_000
 """Longest npy header read (numpy's own default limit)."""
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # member timestamps: saving twice gives identical bytes
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
+
+
+def _as_saved(config: ExperimentConfig, version: int) -> ExperimentConfig:
+    """A config of a file older than version 4 with the meaning it was run with: there,
+    'auto' left the 2D sets unstandardized and the output layer had the hidden layers' init."""
+    if version >= 4:
+        return config
+    updates: dict[str, Any] = {"model.output_init": "same"}
+    if config.data.preprocess == "auto" and config.data.name in SYNTHETIC_2D:
+        updates["data.preprocess"] = "none"
+    return config.with_updates(updates)
 
 
 class SessionError(Exception):
@@ -517,7 +529,7 @@ def _read_session(archive: SessionArchive) -> Session:
         if cfg_name not in archive:
             raise SessionError(f"{path}: run '{name}' has no config ({cfg_name!r} is missing)")
         try:
-            config = ExperimentConfig.from_json(archive.read_bytes(cfg_name, MAX_JSON_MEMBER_BYTES))
+            config = _as_saved(ExperimentConfig.from_json(archive.read_bytes(cfg_name, MAX_JSON_MEMBER_BYTES)), version)
         except ConfigError as e:
             raise SessionError(f"{path}: member {cfg_name!r}: run '{name}' has an invalid config: {e}") from None
         run = RunRecord(

@@ -24,6 +24,7 @@ from engine.commands.common import CommandError
 from engine.config import ExperimentConfig
 from engine.diagnostics import snapshot as diagnostics_snapshot
 from engine.experiment import build_trainer
+from engine.gradnoise import snapshot as gradnoise_snapshot
 from engine.landscape import snapshot as landscape_snapshot
 from engine.metrics import snapshot as metrics_snapshot
 from engine.probes import snapshot as probes_snapshot
@@ -36,8 +37,9 @@ DECODERS = {
     "batchnorm": batchnorm_snapshot.from_record,
     "decision_boundary": boundary_snapshot.from_record,
     "landscape": landscape_snapshot.from_record,
+    "gradient_noise": gradnoise_snapshot.from_record,
 }
-FEATURE_PREFIXES = ("probes/", "metrics/", "batchnorm/", "decision_boundary/", "landscape/")
+FEATURE_PREFIXES = ("probes/", "metrics/", "batchnorm/", "decision_boundary/", "landscape/", "gradient_noise/")
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +58,10 @@ def every_feature_record() -> RunRecord:
             "landscape.snapshots": True,
             "landscape.snapshot_every": 2,
             "landscape.sharpness_every": 1,
+            "probes.gradient_noise": True,
+            "probes.gradient_noise_every": 2,
+            "probes.gradient_noise_batch_sizes": [4, 16],
+            "probes.gradient_noise_draws": 2,
         }
     )
     trainer = build_trainer(config)
