@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "landscape": "engine.commands.landscape",
     "sanity": "engine.commands.sanity",
     "init-study": "engine.commands.init_study",
+    "lesson": "engine.commands.lesson",
+    "lr-find": "engine.commands.lr_find",
 }
 GUI_COMMANDS = ("open",)
 

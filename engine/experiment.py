@@ -26,6 +26,7 @@ from engine.events import Event
 from engine.gradnoise import GradientNoiseHook
 from engine.landscape.hook import LandscapeHook
 from engine.metrics import MetricsHook
+from engine.network import NetworkViewHook
 from engine.probes import ProbeHook
 from engine.regularization import EarlyStoppingHook, PenaltyHook
 from engine.train.hooks import TrainerHook
@@ -55,7 +56,7 @@ FEATURES: list[Feature] = [
         lambda c, d: EarlyStoppingHook(c.reg.patience, c.reg.min_delta),
     ),
     Feature("batchnorm", 60, lambda c, d: c.model.uses_batch_norm(), lambda c, d: BatchNormProbe()),
-    Feature("decision_boundary", 70, lambda c, d: tuple(d.input_shape) == (2,), lambda c, d: DecisionBoundaryHook()),
+    Feature("decision_boundary", 70, lambda c, d: d.plane is not None, lambda c, d: DecisionBoundaryHook()),
     Feature(
         "gradient_noise",
         75,
@@ -68,6 +69,7 @@ FEATURES: list[Feature] = [
         lambda c, d: c.landscape.snapshots or bool(c.landscape.sharpness_every),
         lambda c, d: LandscapeHook(c.landscape),
     ),
+    Feature("network", 90, lambda c, d: c.network.enabled, lambda c, d: NetworkViewHook(c.network)),
 ]
 
 

@@ -11,6 +11,7 @@ from engine.diagnostics import snapshot as diagnostics_snapshot
 from engine.gradnoise import snapshot as gradnoise_snapshot
 from engine.landscape import snapshot as landscape_snapshot
 from engine.metrics import snapshot as metrics_snapshot
+from engine.network import snapshot as network_snapshot
 from engine.probes import snapshot as probes_snapshot
 from engine.session import Session
 
@@ -21,6 +22,7 @@ DECODERS = {
     "batchnorm": batchnorm_snapshot.from_record,
     "decision_boundary": boundary_snapshot.from_record,
     "landscape": landscape_snapshot.from_record,
+    "network": network_snapshot.from_record,
     "gradient_noise": gradnoise_snapshot.from_record,
 }
 

@@ -23,7 +23,15 @@ from engine.config import ExperimentConfig
 from engine.experiment import build_trainer
 from engine.session import RunRecord, Session, SessionError, load_session, record_of, save_session
 
-FEATURE_PREFIXES = ("probes/", "metrics/", "batchnorm/", "decision_boundary/", "landscape/", "gradient_noise/")
+FEATURE_PREFIXES = (
+    "probes/",
+    "metrics/",
+    "batchnorm/",
+    "decision_boundary/",
+    "landscape/",
+    "network/",
+    "gradient_noise/",
+)
 
 
 @pytest.fixture(scope="module")

@@ -112,6 +112,7 @@ def test_hooks_are_called_in_the_exact_order_with_every_feature_on():
         "decision_boundary",
         "gradient_noise",
         "landscape",
+        "network",
         "recorder",
     ]
     assert t.run() == RunState.FINISHED
