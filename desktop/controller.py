@@ -20,6 +20,8 @@ from desktop.compare_controller import CompareController
 from desktop.jobs import JobRunner
 from desktop.landscape_controller import LandscapeController
 from engine.config import LIVE_KEYS, ConfigError, ExperimentConfig
+from engine.diagnostics.checks import Diagnostic, top_finding
+from engine.diagnostics.snapshot import DiagnosticSnapshot
 from engine.events import ErrorRaised, Event, EventChannel, Notice, RunFinished, StateChanged
 from engine.experiment import build_trainer
 from engine.session import (
@@ -51,6 +53,7 @@ class AppController(QObject):
     session_loaded = Signal(object)  # Session
     notice = Signal(str, str)  # message, level (info|warning|error)
     pending_restart = Signal(bool)  # True: edits wait for a restart
+    finding_changed = Signal(str, str)  # the run's highest-ranked diagnostic: message, level ("" = none)
 
     def __init__(self, config: ExperimentConfig | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -58,6 +61,7 @@ class AppController(QObject):
         self.channel = EventChannel(capacity=512)
         self.worker: EngineWorker | None = None
         self.run_id = ""
+        self._findings: list[Diagnostic] = []  # the current run's diagnostics, as they arrive
         self._run_counter = 0
         self.state: RunState = RunState.IDLE
         self.session: Session | None = None  # the last opened/saved session
@@ -80,6 +84,8 @@ class AppController(QObject):
             self.worker.shutdown(timeout=2.0)
         self._run_counter += 1
         self.run_id = f"run{self._run_counter}"
+        self._findings = []
+        self.finding_changed.emit("", "")
         self.worker = EngineWorker(self.config, self.channel, run_id=self.run_id, trainer_factory=build_trainer)
         self.worker.set_max_steps_per_s(self.max_steps_per_s)
 
@@ -213,6 +219,16 @@ class AppController(QObject):
                 self.notice.emit(e.message, "error")
             elif isinstance(e, Notice):
                 self.notice.emit(e.message, e.level)
+            elif isinstance(e, DiagnosticSnapshot) and e.run_id == self.run_id:
+                self._on_finding(e.finding)
+
+    def _on_finding(self, finding: Diagnostic) -> None:
+        """Keep the run's findings; say when the highest-ranked one (by cause) changes."""
+        before = top_finding(self._findings)
+        self._findings.append(finding)
+        top = top_finding(self._findings)
+        if top is not before and top is not None and top.level != "info":
+            self.finding_changed.emit(top.message, top.level)
 
     def with_trainer(self, fn: Callable[[Trainer], Any]) -> bool:
         """Run fn(trainer) where the trainer may be touched: on the engine thread between two

@@ -163,6 +163,10 @@ class MainWindow(QMainWindow):
         self.lbl_speed = QLabel()
         self.lbl_epoch = QLabel()
         self.lbl_pending = QLabel()
+        self.lbl_finding = QLabel()  # the run's highest-ranked diagnostic (Diagnostics tab for all)
+        self.lbl_finding.setMaximumWidth(520)
+        self.controller.finding_changed.connect(self._on_controller_finding_changed)
+        sb.addWidget(self.lbl_finding, 1)
         self.lbl_speed.setMinimumWidth(110)
         self.lbl_epoch.setMinimumWidth(170)
         for w in (self.lbl_state, self.lbl_device, self.lbl_speed, self.lbl_epoch, self.lbl_pending):
@@ -194,6 +198,12 @@ class MainWindow(QMainWindow):
             short = message if len(message) <= 80 else message[:79] + "…"  # whole in the tooltip
             self.lbl_pending.setText(f"<span style='color:#D55E00'>⚠ {html.escape(short)}</span>")
             self.lbl_pending.setToolTip(message)
+
+    def _on_controller_finding_changed(self, message: str, level: str) -> None:
+        col = {"error": "#D55E00", "warning": "#E69F00"}.get(level, "#555")
+        short = message if len(message) <= 90 else message[:87] + "…"
+        self.lbl_finding.setText(f"<span style='color:{col}'>⚑ {short}</span>" if message else "")
+        self.lbl_finding.setToolTip(message)
 
     def _on_controller_pending_restart(self, pending: bool) -> None:
         self.lbl_pending.setText(
