@@ -1,15 +1,38 @@
 """Diagnostics: sanity checks and automatic flags raised during a run (lecture §7)."""
 
-from engine.diagnostics.checks import (
-    Diagnostic,
-    check_initial_loss,
-    is_overfitting,
-    is_underfitting,
-    layer_findings,
-    loss_too_slow,
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from engine.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from engine.diagnostics.checks import (
+        Diagnostic,
+        check_initial_loss,
+        is_overfitting,
+        is_underfitting,
+        layer_findings,
+        loss_too_slow,
+    )
+    from engine.diagnostics.hook import DiagnosticsHook, initial_loss
+    from engine.diagnostics.sanity import SanityResult, overfit_tiny_subset
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "Diagnostic": "engine.diagnostics.checks",
+        "check_initial_loss": "engine.diagnostics.checks",
+        "is_overfitting": "engine.diagnostics.checks",
+        "is_underfitting": "engine.diagnostics.checks",
+        "layer_findings": "engine.diagnostics.checks",
+        "loss_too_slow": "engine.diagnostics.checks",
+        "DiagnosticsHook": "engine.diagnostics.hook",
+        "initial_loss": "engine.diagnostics.hook",
+        "SanityResult": "engine.diagnostics.sanity",
+        "overfit_tiny_subset": "engine.diagnostics.sanity",
+    },
 )
-from engine.diagnostics.hook import DiagnosticsHook, initial_loss
-from engine.diagnostics.sanity import SanityResult, overfit_tiny_subset
 
 __all__ = [
     "Diagnostic",
