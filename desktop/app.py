@@ -58,7 +58,7 @@ def run_app(
         from PySide6.QtCore import QSettings
 
         settings = QSettings(str(Path(tempfile.mkdtemp(prefix="descent-shot-")) / "s.ini"), QSettings.IniFormat)
-    window = MainWindow(controller, settings=settings)
+    window = MainWindow(controller, settings=settings, ask_before_quit=not screenshot)
     window.show()
     if session is not None:
         controller.show_session(session, Path(session_path) if session_path else None)
