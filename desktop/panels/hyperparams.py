@@ -443,9 +443,12 @@ class HyperparameterPanel(QWidget):
         self.applied = config
         self._refresh_pending()
 
-    def _on_controller_config_changed(self, config: ExperimentConfig) -> None:
-        """A config shown from elsewhere (a session, a continued run) is what is in force."""
-        self.applied = config
+    def _on_controller_config_changed(self, _config: ExperimentConfig) -> None:
+        """A config set from elsewhere (a view's data file, an opened session): with no run
+        there is nothing in force to differ from; a running run keeps its config in force
+        (what differs from it stays pending)."""
+        if self.controller.worker is None:
+            self.applied = None
         self._refresh_pending()
 
     def _browse_path(self, spec: FieldSpec) -> str | None:

@@ -133,3 +133,15 @@ def test_edits_waiting_for_a_restart_are_marked_pending(panel):
     assert panel.restart_button.isVisibleTo(panel) and "Activation" in panel.restart_button.text()
     c.run_started.emit("run2", c.config)  # restarted with it
     assert not label.text().startswith("•") and panel.pending_keys() == []
+
+
+def test_a_config_set_from_a_view_stays_pending_while_a_run_is_in_force(panel):
+    c = panel.controller
+    c.run_started.emit("run1", c.config)
+    c.worker = object()  # a run is in force (only its presence matters here)
+    try:
+        c.set_field("data.name", "moons")
+        c.set_config(c.config)  # as the Data view does after opening a file
+        assert panel.pending_keys() == ["data.name"]
+    finally:
+        c.worker = None
