@@ -343,6 +343,8 @@ class HyperparameterPanel(QWidget):
                 rule = display_of(key).applies
                 why = rule.why if rule is not None else ""
                 label.setToolTip(f"{ed.base_tip}<br><i>not used now: {why}</i>")
+            else:
+                label.setToolTip(ed.base_tip)  # _refresh_pending adds the pending note
             section = ed.spec.section
             if visible:
                 shown_in[section] = shown_in.get(section, 0) + 1
@@ -432,7 +434,6 @@ class HyperparameterPanel(QWidget):
             elif label.text() != text:
                 label.setText(text)
                 label.setStyleSheet("")
-                label.setToolTip(self.editors[key].base_tip)
         if pending:
             names = ", ".join(self.labels[k] for k in self.editors if k in pending)
             self.restart_button.setText(f"Restart to apply: {names} (Ctrl+R)")

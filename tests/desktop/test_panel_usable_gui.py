@@ -84,6 +84,8 @@ def test_search_matches_section_titles_and_help_text(panel):
     assert "momentum|nesterov" in label.toolTip()
     panel.search.setText("")
     assert "optim.momentum" not in panel.visible_keys()
+    _choose(panel, "optim.name", "momentum")  # now it applies: shown, enabled, no "not used" note
+    assert "optim.momentum" in panel.visible_keys() and label.isEnabled() and "not used" not in label.toolTip()
 
 
 def test_wheel_over_an_unfocused_field_scrolls_the_panel(panel, qtbot):

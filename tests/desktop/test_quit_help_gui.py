@@ -85,8 +85,8 @@ def test_help_menu_and_the_toolbar_says_what_it_acts_on(window, qtbot, screensho
     for cls in tab_classes():
         text = help_text(cls.title)
         assert text and text.startswith(f"# {cls.title}"), cls.title
-    window.show_tab("Landscape")
     window.grab().save(str(screenshot_dir / "main_window_start.png"))
+    window.show_tab("Landscape")
     dialog = window.help_menu.show_view_help()
     assert dialog.windowTitle() == "Help — Landscape" and "loss surface" in dialog.browser.toPlainText()
     shortcuts = dict((what, keys) for keys, what in window.help_menu.shortcuts())
