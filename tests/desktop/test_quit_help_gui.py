@@ -28,7 +28,7 @@ def window(open_main_window):
 
 def _paused_run(window, qtbot) -> None:
     window.controller.start(paused=True)
-    qtbot.waitUntil(lambda: window.controller.state == RunState.PAUSED, timeout=30000)
+    qtbot.waitUntil(lambda: window.controller.state == RunState.PAUSED, timeout=120000)
     window.unsaved.refresh()
 
 
