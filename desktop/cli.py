@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "compare": "engine.commands.compare",
     "export": "desktop.export.command",  # CSV imports no Qt; images use the offscreen platform
     "landscape": "engine.commands.landscape",
+    "lesson": "engine.commands.lesson",
+    "lr-find": "engine.commands.lr_find",
 }
 GUI_COMMANDS = ("open",)
 

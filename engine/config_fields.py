@@ -78,6 +78,8 @@ FIELDS: dict[str, FieldDisplay] = {
     "data.label_column": _f("Label column", when("data.name", "csv")),
     "data.image_size": _f("Image size (px)", when("data.name", "image_folder")),
     "data.grayscale": _f("Grayscale", when("data.name", "image_folder")),
+    "data.features": _f("Input features", when("data.name", *SYNTHETIC_2D)),
+    "data.seed": _a("Data seed"),
     "data.test_fraction": _a("Test fraction"),
     "data.preprocess": _f("Preprocessing"),
     "data.whiten_eps": _a("Whitening epsilon", when("data.preprocess", "pca_whiten", "zca_whiten")),
@@ -190,6 +192,12 @@ FIELDS: dict[str, FieldDisplay] = {
     "metrics.every": _f("Every (epochs)", when("metrics.enabled", True)),
     "metrics.min_steps": _a("Fewest steps between", when("metrics.enabled", True)),
     "metrics.curve_points": _a("Points per curve", when("metrics.enabled", True)),
+    # -- network view
+    "network.enabled": _f("Neuron maps"),
+    "network.refresh_hz": _a("Refreshes per second", when("network.enabled", True)),
+    "network.resolution": _a("Map resolution", when("network.enabled", True)),
+    "network.samples": _a("Samples (image data)", when("network.enabled", True)),
+    "network.max_units": _a("Units per layer", when("network.enabled", True)),
     # -- run
     "seed": _f("Seed"),
     "device": _f("Device"),

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -187,6 +187,7 @@ class HyperparameterPanel(QWidget):
         super().__init__(parent)
         self.controller = controller
         self.editors: dict[str, FieldEditor] = {}
+        self._committing = ""  # the key the panel itself is setting
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setObjectName("panelStatus")
@@ -248,6 +249,7 @@ class HyperparameterPanel(QWidget):
         controller.pending_restart.connect(self._on_controller_pending_restart)
         controller.run_started.connect(self._on_controller_run_started)
         controller.field_edited.connect(lambda _key: self._refresh_rows())
+        controller.field_edited.connect(self._on_controller_field_edited)
         checks = getattr(controller, "restart_checks", None)
         if checks is not None:
             checks.append(self.restart_problem)
@@ -371,7 +373,11 @@ class HyperparameterPanel(QWidget):
         return self.editors[key]
 
     def _on_field_commit(self, key: str, value: Any) -> str | None:
-        error = self.controller.set_field(key, value)
+        self._committing = key
+        try:
+            error = self.controller.set_field(key, value)
+        finally:
+            self._committing = ""
         if error:
             self.status.setText(f"<span style='color:#D55E00'>{error}</span>")
         else:
@@ -479,6 +485,19 @@ class HyperparameterPanel(QWidget):
             self.editors["data.name"].set_value(name)
             self.field_committed.emit("data.name", name)
         return path
+
+    def _on_controller_field_edited(self, key: str) -> None:
+        """A field set from elsewhere (a suggested lr): show its value, highlighted a moment."""
+        ed = self.editors.get(key)
+        if ed is None or self._committing == key:
+            return
+        ed.set_value(self.controller.config.get(key))
+        section = self.sections.get(ed.spec.section)
+        if section is not None and not section[0].isChecked():
+            section[0].setChecked(True)
+        self.scroll.ensureWidgetVisible(ed.row_widget)
+        ed.widget.setStyleSheet("background: #FFE9A8;")
+        QTimer.singleShot(2500, ed.widget, lambda: ed.widget.setStyleSheet(""))
 
     def _on_controller_pending_restart(self, pending: bool) -> None:
         if not pending:

@@ -1,9 +1,9 @@
 """The session file: a zip of JSON and .npy members, written atomically, read safely.
 
-Layout (format version 3; resources/session-format.md documents every member):
+Layout (format version 4; resources/session-format.md documents every member):
   manifest.json                 format, format_version, app_version, created, runs[]
   meta.json                     session-level JSON (playground, layout, ...)
-  arrays/<path>.npy             session-level arrays
+  arrays/<path>.npy             session-level arrays ((v4) lr_find/*: the learning-rate range test)
   runs/<NNN>/config.json        the run's ExperimentConfig
   runs/<NNN>/final.json         final metrics
   runs/<NNN>/meta.json          the run's JSON metadata
@@ -45,7 +45,7 @@ from engine.session.record import Checkpoint, RunRecord, Session
 from engine.states import RunState
 
 FORMAT_NAME = "descent-session"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 SHARED_ARRAYS = "arrays_in_record"  # checkpoint.json: checkpoint array → the run array holding the same values
 STORE_ABOVE_BYTES = 256 * 1024  # members larger than this are stored, not deflated
 MAX_TOTAL_BYTES = 1024**3
@@ -261,6 +261,8 @@ class SessionArchive:
         total = 0
         for info in infos:
             name = info.filename
+            if not name:
+                raise SessionError(f"{self.path}: refused: a member has an empty name (a corrupt archive)")
             if not _safe_member(name):
                 raise SessionError(f"{self.path}: refused: member {name!r} escapes the archive")
             if name in out:
