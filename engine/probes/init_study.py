@@ -85,4 +85,25 @@ def init_study(
             h.remove()
     kinds = [layer.kind for layer, _ in layers]
     summary = summarize(outs, [GrowingRange() for _ in layers], bins, kinds)
+    for i, out in enumerate(outs):
+        bulk_histogram(summary, i, out, bins)
     return InitStudy([layer.label for layer, _ in layers], summary, int(x.shape[0]))
+
+
+def bulk_histogram(summary: LayerSummary, i: int, values: torch.Tensor, bins: int) -> None:
+    """Layer i's histogram over the bulk of its values (the 0.5-99.5% quantiles, padded 5%)
+    instead of their min..max: a layer whose spread collapsed shows its shape, not one spike
+    in a range a few extreme values set. The statistics (std, saturation...) keep every value."""
+    v = values.detach().flatten().float()
+    v = v[torch.isfinite(v)]
+    if v.numel() < 2:
+        return
+    if v.numel() > 1_000_000:  # quantile's input limit is far above; this keeps it quick
+        v = v[torch.randperm(v.numel(), generator=torch.Generator().manual_seed(0))[:1_000_000]]
+    lo, hi = torch.quantile(v, torch.tensor([0.005, 0.995])).tolist()
+    if not hi > lo:
+        return
+    pad = 0.05 * (hi - lo)
+    lo, hi = lo - pad, hi + pad
+    summary.hist[i] = torch.histc(v, bins, lo, hi).numpy()
+    summary.range[i] = (lo, hi)

@@ -158,6 +158,10 @@ class Trainer:
         self._loss_ref: float | None = None
         self._t_last_flush = self._t_flush = time.perf_counter()
         self._steps_at_last_flush = 0
+        # Wall time (series "step/wall"): seconds since the run started, pauses included, as
+        # TensorBoard's relative time; a continued run goes on from its saved last value.
+        self._wall_origin: float | None = None
+        self._wall_last = 0.0
         self.steps_per_s = 0.0
 
         self.series: dict[str, Series] = {}
@@ -232,6 +236,14 @@ class Trainer:
         if self._started:
             return
         self._started = True
+        saved = self.series.get("step/wall")
+        n_saved = len(self.series["step/loss"]) if "step/loss" in self.series else 0
+        if n_saved > (len(saved) if saved is not None else 0):  # a run saved before wall times: NaN
+            self._series("step/wall").extend(np.full(n_saved - (len(saved) if saved is not None else 0), np.nan))
+        known = self.read_series("step/wall")
+        known = known[np.isfinite(known)]
+        self._wall_last = float(known[-1]) if len(known) else 0.0
+        self._wall_origin = time.perf_counter() - self._wall_last
         self.model.train()
         self._setup_hooks()
         for h in self.hooks:
@@ -347,7 +359,12 @@ class Trainer:
         self._series("step/loss").extend(loss)
         self._series("step/lr").extend(lr)
         self._series("step/grad_norm").extend(gn)
-        self.emit(StepBatch(self.run_id, steps, loss, lr, gn, self.epoch, self.steps_per_s))
+        # the steps since the last read share its time span evenly (one call per flush)
+        wall_now = now - (self._wall_origin if self._wall_origin is not None else now)
+        wall = np.linspace(self._wall_last, wall_now, n + 1)[1:]
+        self._wall_last = wall_now
+        self._series("step/wall").extend(wall)
+        self.emit(StepBatch(self.run_id, steps, loss, lr, gn, self.epoch, self.steps_per_s, wall))
         if not math.isfinite(sum(losses)):  # a NaN or ±Inf among them (or huge finite losses)
             j = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
             if j is not None:
