@@ -20,6 +20,8 @@ from desktop.compare_controller import CompareController
 from desktop.jobs import JobRunner
 from desktop.landscape_controller import LandscapeController
 from engine.config import LIVE_KEYS, ConfigError, ExperimentConfig
+from engine.diagnostics.checks import Diagnostic, top_finding
+from engine.diagnostics.snapshot import DiagnosticSnapshot
 from engine.events import ErrorRaised, Event, EventChannel, Notice, RunFinished, StateChanged
 from engine.experiment import build_trainer
 from engine.session import (
@@ -51,6 +53,7 @@ class AppController(QObject):
     session_loaded = Signal(object)  # Session
     notice = Signal(str, str)  # message, level (info|warning|error)
     pending_restart = Signal(bool)  # True: edits wait for a restart
+    finding_changed = Signal(str, str)  # the run's highest-ranked diagnostic: message, level ("" = none)
 
     def __init__(self, config: ExperimentConfig | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -58,6 +61,7 @@ class AppController(QObject):
         self.channel = EventChannel(capacity=512)
         self.worker: EngineWorker | None = None
         self.run_id = ""
+        self._findings: list[Diagnostic] = []  # the current run's diagnostics, as they arrive
         self._run_counter = 0
         self.state: RunState = RunState.IDLE
         self.session: Session | None = None  # the last opened/saved session
@@ -69,6 +73,7 @@ class AppController(QObject):
         self.compare = CompareController(self, self)
         self.landscape = LandscapeController(self, self)
         self._session_parts: list[Callable[[Session], None]] = []
+        self.restart_checks: list[Callable[[], str | None]] = []  # each: why not to restart, or None
         # Steps per second at most for the main run (None: as fast as possible); the
         # window's speed control sets it. Headless code never paces.
         self.max_steps_per_s: float | None = None
@@ -80,6 +85,8 @@ class AppController(QObject):
             self.worker.shutdown(timeout=2.0)
         self._run_counter += 1
         self.run_id = f"run{self._run_counter}"
+        self._findings = []
+        self.finding_changed.emit("", "")
         self.worker = EngineWorker(self.config, self.channel, run_id=self.run_id, trainer_factory=build_trainer)
         self.worker.set_max_steps_per_s(self.max_steps_per_s)
 
@@ -99,7 +106,16 @@ class AppController(QObject):
         self.run_started.emit(self.run_id, self.config)
         self.worker.start(paused=paused)
 
-    restart = start
+    def restart(self) -> bool:
+        """Start over with the current config, unless a restart check (the panel: a field
+        showing a refused value) says why not; that message goes out as an error notice."""
+        for check in self.restart_checks:
+            problem = check()
+            if problem:
+                self.notice.emit(problem, "error")
+                return False
+        self.start()
+        return True
 
     def pause(self) -> None:
         if self.worker is not None:
@@ -213,6 +229,16 @@ class AppController(QObject):
                 self.notice.emit(e.message, "error")
             elif isinstance(e, Notice):
                 self.notice.emit(e.message, e.level)
+            elif isinstance(e, DiagnosticSnapshot) and e.run_id == self.run_id:
+                self._on_finding(e.finding)
+
+    def _on_finding(self, finding: Diagnostic) -> None:
+        """Keep the run's findings; say when the highest-ranked one (by cause) changes."""
+        before = top_finding(self._findings)
+        self._findings.append(finding)
+        top = top_finding(self._findings)
+        if top is not before and top is not None and top.level != "info":
+            self.finding_changed.emit(top.message, top.level)
 
     def with_trainer(self, fn: Callable[[Trainer], Any]) -> bool:
         """Run fn(trainer) where the trainer may be touched: on the engine thread between two

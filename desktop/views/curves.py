@@ -17,6 +17,7 @@ from engine.events import EpochEnd, Event, StepBatch, series_events
 from engine.states import RunState
 
 TRAIN, VAL, STEP = "#0072B2", "#D55E00", "#9fb7d0"
+EPOCH_KEYS = ("train_loss", "val_loss", "train_acc", "val_acc", "train_loss_eval", "train_acc_eval")
 MARKER_COLORS = {"error": "#D55E00", "warning": "#E69F00", "info": "#009E73"}
 X_AXES = {"step": "step", "epoch": "epoch", "wall": "wall time (s)"}  # x-axis mode → label
 GHOSTS = 3  # earlier runs of this session kept faded on the loss and accuracy plots
@@ -36,9 +37,7 @@ class RunCurves:
         self.steps_per_epoch_hint = 0.0  # from the config, until the first epoch ends
         self.loss_ema = IncrementalEMA(alpha)
         self.epoch_step = GrowingArray(64)
-        self.epoch: dict[str, GrowingArray] = {
-            k: GrowingArray(64) for k in ("train_loss", "val_loss", "train_acc", "val_acc")
-        }
+        self.epoch: dict[str, GrowingArray] = {k: GrowingArray(64) for k in EPOCH_KEYS}
 
     def add_steps(self, e: StepBatch) -> None:
         self.step.extend(e.steps)
@@ -134,17 +133,33 @@ class CurvesView(View):
         self.c_step_loss = self.p_loss.plot(pen=pg.mkPen(STEP, width=1), name="minibatch", antialias=False)
         self.c_ema = self.p_loss.plot(pen=pg.mkPen(TRAIN, width=2), name="minibatch (EMA)", antialias=False)
         self.c_train_loss = self.p_loss.plot(
-            pen=pg.mkPen(TRAIN, width=2, style=Qt.DashLine),
+            pen=pg.mkPen(TRAIN, width=1.5, style=Qt.DashLine),
             symbol="o",
             symbolSize=5,
+            symbolBrush=None,
+            symbolPen=TRAIN,
+            name="train, running (train mode)",
+        )
+        self.c_train_loss_eval = self.p_loss.plot(
+            pen=pg.mkPen(TRAIN, width=2.5),
+            symbol="s",
+            symbolSize=5,
             symbolBrush=TRAIN,
-            name="train (epoch)",
+            name="train, eval mode (≤512 samples)",
         )
         self.c_val_loss = self.p_loss.plot(
             pen=pg.mkPen(VAL, width=2), symbol="o", symbolSize=5, symbolBrush=VAL, name="validation"
         )
         self.c_train_acc = self.p_acc.plot(
-            pen=pg.mkPen(TRAIN, width=2), symbol="o", symbolSize=5, symbolBrush=TRAIN, name="train"
+            pen=pg.mkPen(TRAIN, width=1.5, style=Qt.DashLine),
+            symbol="o",
+            symbolSize=5,
+            symbolBrush=None,
+            symbolPen=TRAIN,
+            name="train, running (train mode)",
+        )
+        self.c_train_acc_eval = self.p_acc.plot(
+            pen=pg.mkPen(TRAIN, width=2.5), symbol="s", symbolSize=5, symbolBrush=TRAIN, name="train, eval mode"
         )
         self.c_val_acc = self.p_acc.plot(
             pen=pg.mkPen(VAL, width=2), symbol="o", symbolSize=5, symbolBrush=VAL, name="validation"
@@ -378,13 +393,25 @@ class CurvesView(View):
             self._epochs_drawn = len(ex)
             # symbols help while there are few epochs; beyond that they cost and clutter
             sym = "o" if len(ex) <= 60 else None
-            for c in (self.c_train_loss, self.c_val_loss, self.c_train_acc, self.c_val_acc):
-                if c.opts["symbol"] != sym:
-                    c.setSymbol(sym)
-            self.c_train_loss.setData(ex, r.epoch["train_loss"].view())
-            self.c_val_loss.setData(ex, r.epoch["val_loss"].view())
-            self.c_train_acc.setData(ex, r.epoch["train_acc"].view())
-            self.c_val_acc.setData(ex, r.epoch["val_acc"].view())
+            curves = {
+                "train_loss": self.c_train_loss,
+                "val_loss": self.c_val_loss,
+                "train_acc": self.c_train_acc,
+                "val_acc": self.c_val_acc,
+                "train_loss_eval": self.c_train_loss_eval,
+                "train_acc_eval": self.c_train_acc_eval,
+            }
+            symbols = {"train_loss_eval": "s", "train_acc_eval": "s"}
+            for k, c in curves.items():
+                want = symbols.get(k, "o") if sym else None
+                if c.opts["symbol"] != want:
+                    c.setSymbol(want)
+            for k, c in curves.items():
+                ys = r.epoch[k].view()
+                if np.isfinite(ys).any():
+                    c.setData(ex, ys)
+                else:  # a session saved before the eval-mode series existed: nothing to draw
+                    c.setData([], [])
         self._follow_x(float(x[-1]) if len(x) and np.isfinite(x[-1]) else 0.0)
         self._follow_y(self.p_loss, r.loss.view())
         self._follow_y(self.p_gn, r.grad_norm.view())
@@ -484,7 +511,8 @@ class CurvesView(View):
             exs = np.nan_to_num(r.x_of_epochs(mode), nan=-np.inf)
             j = int(np.clip(np.searchsorted(exs, x), 0, len(r.epoch_step) - 1))
             parts.append(
-                f"epoch {j + 1}: val loss {r.epoch['val_loss'].view()[j]:.4g}, "
+                f"epoch {j + 1}: train loss (eval mode) {r.epoch['train_loss_eval'].view()[j]:.4g}, "
+                f"val loss {r.epoch['val_loss'].view()[j]:.4g}, "
                 f"val acc {r.epoch['val_acc'].view()[j]:.3f}"
             )
         self.readout.setText("  ·  ".join(parts))

@@ -14,6 +14,7 @@ from desktop.plotting import color, style_plot
 from desktop.views.base import View
 from desktop.views.empty_state import TWO_D_DATASETS, EmptyState, apply_and_restart
 from engine.boundary.snapshot import BoundaryPoints, BoundarySnapshot, from_record
+from engine.data.datasets import preprocess_kind
 from engine.events import Event
 
 STRENGTH = 0.6  # how much of the class colour tints the background at full confidence
@@ -96,9 +97,18 @@ class DecisionBoundaryView(View):
             self._set_grid(g)
         self._mark_drawn()
 
+    def _label_axes(self, config) -> None:
+        """The plane is the network's input: after preprocessing (standardized, for 'auto')."""
+        kind = preprocess_kind(config.data)
+        suffix = {"standardize": " (standardized)", "pca_whiten": " (PCA-whitened)", "zca_whiten": " (ZCA-whitened)"}
+        suffix = suffix.get(kind, "")
+        self.plot.setLabel("bottom", f"x1{suffix}")
+        self.plot.setLabel("left", f"x2{suffix}")
+
     def on_run_started(self, run_id: str, config) -> None:
         self.run_id = run_id
         self._show_applies(config)
+        self._label_axes(config)
         if config.data.name in TWO_D_DATASETS or config.data.name in ("csv", "npz"):
             self.info.setText(f"{run_id}: waiting for the first grid…")
         else:
@@ -175,6 +185,7 @@ class DecisionBoundaryView(View):
                 self.info.setText(f"{rec.name}: {e}")
                 data = None
             self.run_id = rec.name
+            self._label_axes(rec.config)
             if data is not None:
                 self._set_points(BoundaryPoints.of(rec.name, data, grids[-1].extent))
             self._set_grid(grids[-1])

@@ -33,7 +33,10 @@ class InitStudy:
     @property
     def symmetric(self) -> np.ndarray:
         """True for layers whose units all compute the same thing (unbroken symmetry)."""
-        return np.asarray(self.summary.extra["unit_spread"]) < SYMMETRY_TOL
+        spread = np.asarray(self.summary.extra["unit_spread"], dtype=float)
+        # every unit outputs exactly 0 (zero init): no spread to measure, all units identical
+        silent = np.isnan(spread) & (np.asarray(self.summary.std, dtype=float) == 0)
+        return (spread < SYMMETRY_TOL) | silent
 
 
 def init_study(
@@ -57,6 +60,7 @@ def init_study(
         # per-layer lists are sized for the config's own depth: the study uses the model-wide settings
         "model.dropout_layers": [],
         "model.batch_norm_layers": [],
+        "model.activation_layers": [],
     }
     if init is not None:
         updates["model.init"] = init

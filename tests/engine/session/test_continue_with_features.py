@@ -33,6 +33,10 @@ def every_feature(**updates) -> ExperimentConfig:
             "reg.early_stopping": True,
             "landscape.snapshots": True,
             "landscape.sharpness_every": 1,
+            "probes.gradient_noise": True,
+            "probes.gradient_noise_every": 2,
+            "probes.gradient_noise_batch_sizes": [4, 16],
+            "probes.gradient_noise_draws": 2,
             **updates,
         }
     )
