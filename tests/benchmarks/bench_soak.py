@@ -22,6 +22,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 import threading
 import time
 
@@ -120,7 +121,7 @@ def report(
 
 def gui_soak(epochs: int) -> None:
     """The soak in the real app: window, bridge and views on the GUI thread."""
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QSettings, QTimer
 
     from desktop.app import _make_app
     from desktop.controller import AppController
@@ -128,7 +129,10 @@ def gui_soak(epochs: int) -> None:
 
     app = _make_app()
     controller = AppController(make_config(epochs))
-    window = MainWindow(controller)
+    # throw-away settings at full speed ("as fast as possible"), not the user's saved pace
+    settings = QSettings(os.path.join(tempfile.mkdtemp(prefix="descent-soak-"), "s.ini"), QSettings.IniFormat)
+    settings.setValue("run/max_steps_per_s", 0.0)
+    window = MainWindow(controller, settings=settings)
     window.resize(1600, 1000)
     window.show()
     bridge = window.bridge
