@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import multiprocessing
 import signal
 import sys
 import threading
@@ -26,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "compare": "engine.commands.compare",
     "export": "desktop.export.command",  # CSV imports no Qt; images use the offscreen platform
     "landscape": "engine.commands.landscape",
+    "search": "engine.commands.search",
 }
 GUI_COMMANDS = ("open",)
 
@@ -58,6 +60,7 @@ def _fail(message: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    multiprocessing.freeze_support()  # a frozen bundle's search workers start through this entry point
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in COMMANDS:
