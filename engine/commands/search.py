@@ -136,9 +136,8 @@ def main(args: argparse.Namespace) -> int:
         run = SearchRun(settings)
     except SearchError as e:
         raise CommandError(str(e)) from None
-    bar = (
-        None if args.quiet else ProgressBar(settings.budget, f"searching ({settings.sampler}, {settings.jobs} job(s))")
-    )
+    label = f"searching ({settings.sampler}, {settings.jobs} job{'s' if settings.jobs > 1 else ''})"
+    bar = None if args.quiet else ProgressBar(settings.budget, label)
 
     def on_progress(p) -> None:
         if bar is not None:
