@@ -19,6 +19,7 @@ def tab_groups() -> list[tuple[str, list[type]]]:
     from desktop.views.landscape import LandscapeView
     from desktop.views.metrics_view import MetricsView
     from desktop.views.playground import PlaygroundView
+    from desktop.views.search import SearchView
 
     return [
         ("Training", [CurvesView, DiagnosticsView, MetricsView]),
@@ -28,6 +29,7 @@ def tab_groups() -> list[tuple[str, list[type]]]:
         ("Data", [DataView, DecisionBoundaryView, AugmentPreviewView]),
         ("Explorers", [ActivationExplorerView, InitExplorerView]),
         ("Compare", [CompareView]),
+        ("Search", [SearchView]),
     ]
 
 
