@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "export": "desktop.export.command",  # CSV imports no Qt; images use the offscreen platform
     "landscape": "engine.commands.landscape",
     "search": "engine.commands.search",
+    "search-demo": "engine.commands.search_demo",
 }
 GUI_COMMANDS = ("open",)
 

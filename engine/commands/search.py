@@ -10,7 +10,7 @@ from pathlib import Path
 from engine.commands.common import CommandError, ProgressBar, load_config
 from engine.commands.run import check_out
 from engine.config import ConfigError, parse_set_args
-from engine.jobs import JobCancelled, JobRun
+from engine.jobs import JobCancelled, JobRun, Progress
 from engine.session import SessionError
 from engine.states import RunState
 from engine.tuning.search import PRUNERS, SAMPLER_ALIASES, SearchError, SearchRun, SearchSettings
@@ -139,7 +139,7 @@ def main(args: argparse.Namespace) -> int:
     label = f"searching ({settings.sampler}, {settings.jobs} job{'s' if settings.jobs > 1 else ''})"
     bar = None if args.quiet else ProgressBar(settings.budget, label)
 
-    def on_progress(p) -> None:
+    def on_progress(p: Progress) -> None:
         if bar is not None:
             snap = p.preview
             best = snap.best(1) if snap is not None else []
