@@ -57,6 +57,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "optuna-dashboard); alone: sqlite:///OUT.db beside --out",
     )
     p.add_argument("--study", default="", help="study name in the storage (default: --out's name)")
+    p.add_argument(
+        "--ray",
+        default="",
+        metavar="ADDRESS",
+        help="run the trials as Ray Tune trials on an existing Ray cluster (HOST:PORT of its head, or "
+        "ray://HOST:PORT); needs the cluster extra",
+    )
     p.add_argument("--refine-from", default="", metavar="F.descent", help="run the next round of this session's search")
     p.add_argument("--top", type=int, default=5, help="with --refine-from: narrow around the best K trials (default 5)")
     p.add_argument("--out", required=True, help="session file to write (.descent)")
@@ -133,7 +140,12 @@ def main(args: argparse.Namespace) -> int:
     check_out(args.out)
     out = Path(args.out)
     try:
-        run = SearchRun(settings)
+        if args.ray:
+            from engine.tuning.ray_backend import RaySearch
+
+            run: SearchRun = RaySearch(settings, args.ray)
+        else:
+            run = SearchRun(settings)
     except SearchError as e:
         raise CommandError(str(e)) from None
     label = f"searching ({settings.sampler}, {settings.jobs} job{'s' if settings.jobs > 1 else ''})"
