@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import wait
 from typing import Any
@@ -266,7 +265,6 @@ class SearchRun:
 
     settings: SearchSettings
     snapshot: SearchSnapshot = field(init=False)
-    data_check: Callable[[ExperimentConfig, int], None] | None = None
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -330,8 +328,6 @@ class SearchRun:
                 outcome = TrialOutcome(number, RunState.ERROR, message=f"invalid config: {e}")
                 self._finish(study, trial, outcome, values)
                 return True
-            if self.data_check is not None:
-                self.data_check(config, s.folds)
             task = TrialTask(number, config.model_dump_json(), s.folds, threads)
             record = TrialRecord(number, s.round, RunState.RUNNING, values, t_start=time.time())
             running[slot_index] = _Running(trial, task, values, record)

@@ -68,3 +68,47 @@ def test_search_tab_runs_refines_and_opens_a_trial(open_main_window, qtbot, scre
     view.save_into(session)
     back = search_of(session)
     assert back is not None and [t.score for t in back.trials] == [t.score for t in view.snapshot.trials]
+
+
+def test_a_saved_search_opens_in_the_search_tab(open_main_window, qtbot, tmp_path, screenshot_dir) -> None:
+    import numpy as np
+
+    from engine.tuning.snapshot import Round, SearchSnapshot, TrialRecord
+    from engine.tuning.storage import save_search
+
+    rng = np.random.default_rng(0)
+    trials = []
+    for n in range(12):  # a bowl in (log lr, log wd) with its floor at lr 0.1, wd 1e-4
+        lr, wd = 10 ** rng.uniform(-4, 0), 10 ** rng.uniform(-6, -1)
+        score = 0.2 + 0.3 * (math.log10(lr) + 1) ** 2 + 0.1 * (math.log10(wd) + 4) ** 2
+        state = RunState.PRUNED if score > 2 else RunState.FINISHED
+        curve = tuple(score * (1 + 1.0 / e) for e in (1, 2, 3))
+        trials.append(
+            TrialRecord(
+                n,
+                1 if n < 8 else 2,
+                state,
+                {"optim.lr": lr, "optim.weight_decay": wd},
+                score=score if state == RunState.FINISHED else math.nan,
+                curve=curve if state == RunState.FINISHED else curve[:1],
+                t_start=1.0,
+                t_end=2.0,
+            )
+        )
+    space = ("optim.lr=log:0.0001:1", "optim.weight_decay=log:1e-06:0.1")
+    snap = SearchSnapshot(
+        "saved", ExperimentConfig(), (Round(1, space, "random"), Round(2, space, "random")), tuple(trials), 12
+    )
+    path = save_search(snap, tmp_path / "saved.descent")
+    window = open_main_window(ExperimentConfig(), size=(1700, 950))
+    window.controller.open(path)
+    assert window.show_tab("Search")
+    view = next(v for v in window.views if v.title == "Search")
+    qtbot.waitUntil(lambda: bool(view.importance), timeout=120_000)
+    assert view.table.rowCount() == 12
+    assert len(view.picture.scatter.data) == 12  # pruned trials too (grey), each where it was sampled
+    assert {s["symbol"] for s in view.picture.scatter.data} == {"o", "t"}
+    best = snap.best(1)[0]
+    assert view.status.text().startswith("Saved search 'saved'") and f"#{best.number}" in view.status.text()
+    assert max(view.importance, key=view.importance.get) == "optim.lr"  # the bowl is steeper along lr
+    window.grab().save(str(screenshot_dir / "search_saved.png"))
