@@ -44,6 +44,7 @@ from engine.config import ConfigError
 from engine.session import Session
 from engine.states import RunState
 from engine.tuning.analysis import importances, search_params
+from engine.tuning.evaluate import evaluate_best_on_test
 from engine.tuning.search import PRUNERS, SearchError, SearchRun, SearchSettings
 from engine.tuning.snapshot import SearchFileError, SearchSnapshot, TrialRecord
 from engine.tuning.space import Param, SearchSpace, SpaceError, choice_label, narrowed_space, parse_space, trial_config
@@ -131,7 +132,13 @@ class SearchView(View):
         self.open_button.clicked.connect(self._on_open_clicked)
         self.compare_button = QPushButton("Send trial to Compare")
         self.compare_button.clicked.connect(self._on_compare_clicked)
-        for b in (self.refine_best, self.refine_rect, self.open_button, self.compare_button):
+        self.test_button = QPushButton("Evaluate best on test")
+        self.test_button.setToolTip(
+            "Retrain the best trial and measure it once on the test split (recorded in the session); "
+            "the search itself never reads the test split"
+        )
+        self.test_button.clicked.connect(self._on_test_clicked)
+        for b in (self.refine_best, self.refine_rect, self.open_button, self.compare_button, self.test_button):
             row2.addWidget(b)
         lay.addLayout(row2)
 
@@ -336,7 +343,7 @@ class SearchView(View):
         has = self.snapshot is not None and bool(self.snapshot.complete)
         self.start_button.setEnabled(not busy)
         self.stop_button.setEnabled(busy)
-        for b in (self.refine_best, self.refine_rect):
+        for b in (self.refine_best, self.refine_rect, self.test_button):
             b.setEnabled(has and not busy)
         for b in (self.open_button, self.compare_button):
             b.setEnabled(self.snapshot is not None and self.selected is not None)
@@ -454,6 +461,32 @@ class SearchView(View):
         self.controller.restart()
         self._say(f"Trial #{t.number} opened as the run: retrained with its seed, with every probe.")
         return True
+
+    def _on_test_clicked(self) -> None:
+        snap = self.snapshot
+        if snap is None or self.searching:
+            return
+        if snap.base.data.test_fraction <= 0:
+            self._say(
+                "This search has no test split (data.test_fraction is 0): set one in the panel and search again "
+                "(the training data changes with it).",
+                error=True,
+            )
+            return
+        self._say(f"Retraining trial #{snap.best(1)[0].number} to measure it on the test split…")
+        self.jobs.submit(
+            f"{self.job_key}:test", lambda: evaluate_best_on_test(snap), self._on_tested, on_error=self._on_search_error
+        )
+
+    def _on_tested(self, snap: SearchSnapshot) -> None:
+        self.snapshot = snap
+        ev = snap.test_evaluation or {}
+        loss = "n/a" if ev.get("test_loss") is None else f"{ev['test_loss']:.4f}"
+        self._say(
+            f"Trial #{ev.get('trial')} on the test split ({ev.get('n_test')} samples, done once): test loss {loss}, "
+            f"test acc {ev.get('test_acc', math.nan):.3f}; "
+            f"validation loss in the search {ev.get('val_loss', math.nan):.4f}"
+        )
 
     def _on_open_clicked(self) -> None:
         self.open_trial()

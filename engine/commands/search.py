@@ -66,6 +66,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--refine-from", default="", metavar="F.descent", help="run the next round of this session's search")
     p.add_argument("--top", type=int, default=5, help="with --refine-from: narrow around the best K trials (default 5)")
+    p.add_argument(
+        "--test-best",
+        default="",
+        metavar="F.descent",
+        help="instead of searching: retrain this session's best trial and measure it once on the test split "
+        "(recorded in --out)",
+    )
     p.add_argument("--out", required=True, help="session file to write (.descent)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -135,7 +142,28 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
         raise CommandError(str(e)) from None
 
 
+def test_best(args: argparse.Namespace) -> int:
+    """--test-best: the explicit test-split evaluation of a finished search's best trial."""
+    from engine.tuning.evaluate import evaluate_best_on_test
+
+    check_out(args.out)
+    try:
+        snapshot = evaluate_best_on_test(load_search(args.test_best))
+        save_search(snapshot, Path(args.out))
+    except (SessionError, SearchError) as e:
+        raise CommandError(str(e)) from None
+    ev = snapshot.test_evaluation or {}
+    print(
+        f"{args.out}: trial #{ev['trial']} on the test split ({ev['n_test']} samples): test loss "
+        f"{_fmt(ev['test_loss'] if ev['test_loss'] is not None else math.nan)}, test acc {ev['test_acc']:.4f} "
+        f"(validation loss in the search {_fmt(ev['val_loss'])})"
+    )
+    return 0
+
+
 def main(args: argparse.Namespace) -> int:
+    if args.test_best:
+        return test_best(args)
     settings = settings_from_args(args)
     check_out(args.out)
     out = Path(args.out)

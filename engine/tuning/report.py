@@ -35,6 +35,7 @@ def summarize_search(session: Session) -> dict[str, Any] | None:
         "states": counts,
         "folds": snap.folds,
         "pruner": snap.pruner,
+        "test_evaluation": snap.test_evaluation,
         "best": None
         if not best
         else {
@@ -62,6 +63,14 @@ def best_text(summary: dict[str, Any]) -> list[str]:
     lines.append(f"    best: trial #{b['number']} (round {b['round']}), validation loss {b['score']:.4f}{sd}")
     for k, v in b["params"].items():
         lines.append(f"      {k} = {v:.6g}" if isinstance(v, float) else f"      {k} = {choice_label(v)}")
+    ev = summary.get("test_evaluation")
+    if ev:
+        loss = "n/a" if ev.get("test_loss") is None else f"{ev['test_loss']:.4f}"
+        lines.append(
+            f"    evaluated on the test split ({ev.get('when', '')}): trial #{ev.get('trial')}, test loss {loss}"
+        )
+    else:
+        lines.append("    not evaluated on the test split (descent search --test-best)")
     return lines
 
 

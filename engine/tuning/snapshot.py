@@ -115,6 +115,7 @@ class SearchSnapshot:
     optuna_s: float = 0.0  # time spent in Optuna's own calls (ask, suggest, report, prune, tell)
     wall_s: float = 0.0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    test_evaluation: dict[str, Any] | None = None  # the best trial measured once on the test split
 
     @property
     def finished(self) -> list[TrialRecord]:
@@ -171,6 +172,7 @@ class SearchSnapshot:
             "optuna_s": self.optuna_s,
             "wall_s": self.wall_s,
             "notes": list(self.notes),
+            "test_evaluation": self.test_evaluation,
             "direction": "minimize",
             "metric": "val_loss",
         }
@@ -216,7 +218,19 @@ class SearchSnapshot:
             optuna_s=_float(meta.get("optuna_s", 0.0), "optuna_s"),
             wall_s=_float(meta.get("wall_s", 0.0), "wall_s"),
             notes=tuple(str(n) for n in meta.get("notes", []) if isinstance(n, str)),
+            test_evaluation=_test_evaluation(meta.get("test_evaluation")),
         )
+
+
+def _test_evaluation(v: Any) -> dict[str, Any] | None:
+    if v is None:
+        return None
+    if not isinstance(v, dict):
+        raise SearchFileError("search: 'test_evaluation' is not a JSON object")
+    for k in ("test_loss", "test_acc"):
+        if k in v and v[k] is not None and (isinstance(v[k], bool) or not isinstance(v[k], (int, float))):
+            raise SearchFileError(f"search: test_evaluation {k} is not a number")
+    return dict(v)
 
 
 def _list(meta: dict, key: str) -> list:

@@ -90,3 +90,23 @@ def test_ctrl_c_ends_the_search_and_keeps_the_finished_trials(tmp_path: Path) ->
     snap = load_search(out)
     assert snap.state == RunState.CANCELLED
     assert len(snap.complete) >= 2 and all(t.state in (RunState.FINISHED, RunState.STOPPED) for t in snap.trials)
+
+
+def test_best_trial_on_the_test_split_is_a_separate_recorded_step(tmp_path: Path, capsys, one_torch_thread) -> None:
+    a, b = tmp_path / "a.descent", tmp_path / "b.descent"
+    assert main(["search", *TINY, "--space", "optim.lr=log:1e-2:1", "--trials", "2", "--out", str(a), "--quiet"]) == 0
+    assert main(["search", "--test-best", str(a), "--out", str(b)]) == 2  # no test split: said, nothing written
+    err = capsys.readouterr().err
+    assert "no test split" in err and "search again" in err and not b.exists()
+    tiny_test = [*TINY, "--set", "data.test_fraction=0.2"]
+    assert (
+        main(["search", *tiny_test, "--space", "optim.lr=log:1e-2:1", "--trials", "2", "--out", str(a), "--quiet"]) == 0
+    )
+    assert load_search(a).test_evaluation is None
+    assert main(["search", "--test-best", str(a), "--out", str(b)]) == 0
+    ev = load_search(b).test_evaluation
+    assert ev is not None and ev["n_test"] == 40 and 0 <= ev["test_acc"] <= 1 and ev["test_loss"] > 0
+    assert ev["trial"] == load_search(a).best(1)[0].number
+    capsys.readouterr()
+    assert main(["info", str(b)]) == 0
+    assert "evaluated on the test split" in capsys.readouterr().out
