@@ -80,8 +80,8 @@ def test_a_saved_search_opens_in_the_search_tab(open_main_window, qtbot, tmp_pat
     trials = []
     for n in range(12):  # a bowl in (log lr, log wd) with its floor at lr 0.1, wd 1e-4
         lr, wd = 10 ** rng.uniform(-4, 0), 10 ** rng.uniform(-6, -1)
-        score = 0.2 + 0.3 * (math.log10(lr) + 1) ** 2 + 0.1 * (math.log10(wd) + 4) ** 2
-        state = RunState.PRUNED if score > 2 else RunState.FINISHED
+        score = 0.2 + 0.5 * (math.log10(lr) + 1) ** 2 + 0.02 * (math.log10(wd) + 4) ** 2
+        state = RunState.PRUNED if score > 3.5 else RunState.FINISHED
         curve = tuple(score * (1 + 1.0 / e) for e in (1, 2, 3))
         trials.append(
             TrialRecord(
