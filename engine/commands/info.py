@@ -182,7 +182,7 @@ def describe(session: Session, full: bool = False, path: str = "session") -> dic
 
 def main(args: argparse.Namespace) -> int:
     try:
-        session = load_session(args.file)
+        session = load_session(args.file, checkpoints=False)  # info shows no weights
     except SessionError as e:
         raise CommandError(str(e)) from None
     info = describe(session, full=args.full, path=args.file)

@@ -30,5 +30,5 @@ def summarize_comparison(session: Session) -> dict[str, Any] | None:
         "best_val_loss": best,
         "hidden": list(meta.get("hidden", [])),
         "shared_surface": "comparison_surface" in session.meta,
-        "checkpoints": [r.name for r in session.runs if r.checkpoint is not None],
+        "checkpoints": [r.name for r in session.runs if r.has_checkpoint],
     }

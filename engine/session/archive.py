@@ -116,6 +116,8 @@ def session_to_members(session: Session) -> dict[str, bytes]:
     runs_manifest = []
     for i, run in enumerate(session.runs):
         d = f"runs/{i:03d}"
+        if run.checkpoint_unread:
+            raise SessionError(f"run '{run.name}' was opened without its checkpoint; saving it would lose its weights")
         runs_manifest.append({"name": run.name, "dir": d, "state": run.state, "checkpoint": run.checkpoint is not None})
         members[f"{d}/config.json"] = run.config.model_dump_json(indent=1).encode()
         members[f"{d}/final.json"] = _json_bytes(run.final)
@@ -434,12 +436,14 @@ def read_members(path: str | os.PathLike, max_total_bytes: int | None = None) ->
         return {name: archive.read_bytes(name, archive.allowance) for name in archive.names()}
 
 
-def load_session(path: str | os.PathLike, max_total_bytes: int | None = None) -> Session:
+def load_session(path: str | os.PathLike, max_total_bytes: int | None = None, checkpoints: bool = True) -> Session:
     """Open a session file; raises SessionError with a message naming the file, the member
     and the problem. max_total_bytes caps what the archive may unpack to (MAX_TOTAL_BYTES,
-    or DESCENT_MAX_SESSION_BYTES, by default)."""
+    or DESCENT_MAX_SESSION_BYTES, by default). With checkpoints=False the runs' checkpoints
+    (weights, optimizer state: most of a file's bytes) are not read, and each run's
+    `checkpoint` is None: for readers that only show what the runs produced."""
     with SessionArchive(path, max_total_bytes) as archive:
-        return _read_session(archive)
+        return _read_session(archive, checkpoints)
 
 
 def _manifest_text(archive: SessionArchive, manifest: dict, key: str) -> str:
@@ -490,7 +494,7 @@ def _final_metrics(archive: SessionArchive, name: str) -> dict[str, float]:
     return out
 
 
-def _read_session(archive: SessionArchive) -> Session:
+def _read_session(archive: SessionArchive, checkpoints: bool = True) -> Session:
     path = archive.path
     if "manifest.json" not in archive:
         raise SessionError(f"{path}: not a Descent session (no manifest.json)")
@@ -530,7 +534,8 @@ def _read_session(archive: SessionArchive) -> Session:
             meta=archive.json(f"{d}/meta.json", {}, dict),
             state=state,
         )
-        if f"{d}/checkpoint.json" in archive:
+        run.checkpoint_unread = not checkpoints and f"{d}/checkpoint.json" in archive
+        if checkpoints and f"{d}/checkpoint.json" in archive:
             ck_meta = archive.json(f"{d}/checkpoint.json", {}, dict)
             ck_arrays = archive.arrays_under(f"{d}/checkpoint/", _NUMERIC)
             shared = ck_meta.pop(SHARED_ARRAYS, {})

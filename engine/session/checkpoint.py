@@ -323,6 +323,13 @@ def _continue_run(
     rng = restore_checkpoint(t, state, record.series)
     if diverged:
         t.reset_to_good_state()
+        if t.fresh_buffer_names:
+            notes.append(
+                f"with fresh values for {len(t.fresh_buffer_names)} buffer"
+                f"{'s' if len(t.fresh_buffer_names) != 1 else ''} that held Inf/NaN "
+                f"({', '.join(t.fresh_buffer_names[:4])}{', …' if len(t.fresh_buffer_names) > 4 else ''}; "
+                "this file kept no last good copy of them)"
+            )
     if cfg.optim != saved_optim:
         if other_optimizer:
             t.schedule.rebase(cfg.optim.lr)

@@ -39,6 +39,13 @@ class RunRecord:
     meta: dict[str, Any] = field(default_factory=dict)
     state: str = RunState.FINISHED
     checkpoint: Checkpoint | None = None
+    # The file holds a checkpoint that was left unread (load_session(checkpoints=False)).
+    checkpoint_unread: bool = False
+
+    @property
+    def has_checkpoint(self) -> bool:
+        """The run was saved with its weights and optimizer state (read or not)."""
+        return self.checkpoint is not None or self.checkpoint_unread
 
     def summary(self) -> dict[str, Any]:
         return {

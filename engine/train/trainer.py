@@ -145,6 +145,8 @@ class Trainer:
         # The last state known to give a finite loss (restored when a run diverges): every
         # parameter, then every registered buffer (batch norm's running statistics).
         self._n_good_params = len(list(self.model.parameters()))
+        # Buffers a checkpoint restored to their fresh values (load_state_dict, older files).
+        self.fresh_buffer_names: list[str] = []
         self._good = [t.clone() for t in self._live_state()]
         self._pending = [t.clone() for t in self._live_state()]
         self._pending_finite = torch.tensor(True)  # every value of _pending is finite
@@ -664,6 +666,49 @@ class Trainer:
             return [torch.as_tensor(g).to(self.device) for g in saved]
         return live
 
+    def _check_optimizer_state(self) -> None:
+        """A loaded optimizer state must let the optimizer step: every tensor it holds for a
+        parameter has that parameter's shape (or is a scalar), and a step of a copy of the
+        optimizer (on copies of the parameters, zero gradients) goes through. torch.optim
+        would otherwise fail at the next training step, deep inside, with a bare KeyError
+        or RuntimeError (a moment missing from a damaged file, say)."""
+        index = {id(p): i for i, p in enumerate(self.model.parameters())}
+        for p, st in self.optimizer.state.items():
+            for k, v in st.items():
+                if isinstance(v, torch.Tensor) and v.ndim and tuple(v.shape) != tuple(p.shape):
+                    i = index.get(id(p), "?")
+                    raise ValueError(
+                        f"the optimizer state '{k}' of parameter {i} has shape {tuple(v.shape)}, "
+                        f"the parameter {tuple(p.shape)} (member optim/{i}/{k})"
+                    )
+        twin = copy.deepcopy(self.optimizer)
+        for group in twin.param_groups:
+            for p in group["params"]:
+                p.grad = torch.zeros_like(p)
+        try:
+            twin.step()
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as e:
+            text = " ".join(str(e).split())[:120]
+            raise ValueError(
+                f"the optimizer state does not work with {type(self.optimizer).__name__} "
+                f"({type(e).__name__}: {text}): an optim/ member is missing or malformed"
+            ) from None
+
+    def _finite_or_fresh(self, live: list[torch.Tensor], fresh: list[torch.Tensor]) -> list[torch.Tensor]:
+        """For a checkpoint without saved good buffers (written before they were kept): each
+        live buffer, or its freshly built value where the live one holds Inf/NaN (batch-norm
+        statistics of a run that diverged). The names of the replaced buffers are kept in
+        `fresh_buffer_names` so that the caller can say so."""
+        names = [n for n, _ in self.model.named_buffers()]
+        out = []
+        for name, b, f in zip(names, live, fresh):
+            if b.is_floating_point() and not bool(torch.isfinite(b).all()):
+                self.fresh_buffer_names.append(name)
+                out.append(f.to(b.device))
+            else:
+                out.append(b)
+        return out
+
     @torch.no_grad()
     def load_state_dict(self, state: dict[str, Any], restore_global_rng: bool = True) -> None:
         """Put this (fresh, not yet stepped) Trainer in the state `state_dict` returned; the
@@ -672,6 +717,7 @@ class Trainer:
         torch's global random state is set too (a caller that keeps a run's random state
         apart, like a comparison, passes False and sets it around the steps itself)."""
         own = self.model.state_dict()
+        fresh_buffers = [b.clone() for b in self.model.buffers()]
         saved = state["model"]
         if set(saved) != set(own):
             odd = sorted(set(own) - set(saved)) or sorted(set(saved) - set(own))
@@ -700,6 +746,7 @@ class Trainer:
                 self.optimizer.load_state_dict({"state": st, "param_groups": opt["param_groups"]})
             except (ValueError, KeyError, TypeError) as e:
                 raise ValueError(f"the optimizer state does not fit: {e}") from None
+            self._check_optimizer_state()
         sched = state.get("schedule")
         self.step, self.epoch, self._pos = int(state["step"]), int(state["epoch"]), int(state["pos"])
         try:
@@ -729,7 +776,10 @@ class Trainer:
         self._epoch_seen = int(sums.get("seen", 0))
         live = self._live_state()
         params, buffers = live[: self._n_good_params], live[self._n_good_params :]
-        good = self._saved_good(state.get("good_params"), params) + self._saved_good(state.get("good_buffers"), buffers)
+        good_buffers = self._saved_good(state.get("good_buffers"), buffers)
+        if good_buffers is buffers:
+            good_buffers = self._finite_or_fresh(buffers, fresh_buffers)
+        good = self._saved_good(state.get("good_params"), params) + good_buffers
         torch._foreach_copy_(self._good, good)
         # The state at a state_dict is that of the last flushed window: pending judgement.
         torch._foreach_copy_(self._pending, live)

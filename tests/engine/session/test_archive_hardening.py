@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from engine.commands import info as info_command
 from engine.commands.common import CommandError
 from engine.config import ExperimentConfig
-from engine.session import RunRecord, Session, SessionError, load_session
+from engine.session import RunRecord, Session, SessionError, load_session, save_session
 from engine.session.archive import session_to_members
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -266,6 +266,25 @@ def test_members_the_session_does_not_use_are_never_read(tmp_path):
     members = {**_valid_members(), "runs/999/series/x.npy": b"not an array"}
     s = load_session(_write(tmp_path / "s.descent", members))
     assert [r.name for r in s.runs] == ["r"]
+
+
+def test_info_reads_no_checkpoint_while_continuing_reads_and_checks_it(tmp_path, capsys):
+    """`info` never reads the runs' weights (most of a file's bytes): a damaged checkpoint
+    does not stop it, while a full load refuses the file naming the member."""
+    members = {
+        **_valid_members(),
+        "runs/000/checkpoint.json": b"{}",
+        "runs/000/checkpoint/model/w.npy": b"\x93NUMPY damaged",
+    }
+    path = _write(tmp_path / "s.descent", members)
+    unread = load_session(path, checkpoints=False).runs[0]
+    assert unread.checkpoint is None and unread.has_checkpoint
+    with pytest.raises(SessionError, match="opened without its checkpoint"):
+        save_session(Session(runs=[unread]), tmp_path / "copy.descent")
+    with pytest.raises(SessionError, match="checkpoint/model/w.npy"):
+        load_session(path)
+    assert info_command.main(argparse.Namespace(file=str(path), json=True, full=False)) == 0
+    assert json.loads(capsys.readouterr().out)["runs"][0]["name"] == "r"
 
 
 def test_a_valid_session_still_opens_with_every_kind_of_array(tmp_path):

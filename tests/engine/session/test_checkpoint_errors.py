@@ -66,6 +66,8 @@ CASES = {
     "random state as floats": (_array("rng/global", lambda a: a.astype(np.float32)), "rng/global"),
     "last good weights as text": (_array("good/0", lambda a: np.array(["x"])), "good/0"),
     "landscape hook state missing": (_array("hooks/landscape/trajectory_steps", lambda a: None), "landscape"),
+    "a moment missing": (_array("optim/0/exp_avg", lambda a: None), "optim/ member is missing or malformed"),
+    "a moment of another shape": (_array("optim/1/exp_avg_sq", lambda a: a[:1]), "optim/1/exp_avg_sq"),
     "step is text": (_set(("step",), "x"), "step"),
     "epoch is null": (_set(("epoch",), None), "epoch"),
     "optimizer is null": (_set(("optimizer",), None), "optimizer"),

@@ -16,27 +16,13 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from session_fuzzing import DECODERS, decode_all
 
-from engine.batchnorm import snapshot as batchnorm_snapshot
-from engine.boundary import snapshot as boundary_snapshot
 from engine.commands import info as info_command
-from engine.commands.common import CommandError
 from engine.config import ExperimentConfig
-from engine.diagnostics import snapshot as diagnostics_snapshot
 from engine.experiment import build_trainer
-from engine.landscape import snapshot as landscape_snapshot
-from engine.metrics import snapshot as metrics_snapshot
-from engine.probes import snapshot as probes_snapshot
 from engine.session import RunRecord, Session, SessionError, load_session, record_of, save_session
 
-DECODERS = {
-    "probes": probes_snapshot.from_record,
-    "metrics": metrics_snapshot.from_record,
-    "diagnostics": diagnostics_snapshot.from_record,
-    "batchnorm": batchnorm_snapshot.from_record,
-    "decision_boundary": boundary_snapshot.from_record,
-    "landscape": landscape_snapshot.from_record,
-}
 FEATURE_PREFIXES = ("probes/", "metrics/", "batchnorm/", "decision_boundary/", "landscape/")
 
 
@@ -200,22 +186,6 @@ def _mutated(record: RunRecord, changes: list[tuple[str, Any, Any]]) -> RunRecor
     return out
 
 
-def _decode_all(session: Session) -> None:
-    """Every feature's decoder and `describe`: results, or ValueError naming what is wrong."""
-    record = session.runs[0]
-    for feature, from_record in DECODERS.items():
-        try:
-            from_record(record)
-        except ValueError as e:
-            assert str(e), feature
-    try:
-        info_command.describe(session)
-    except CommandError as e:
-        # describe turns any exception of a feature's section into a CommandError naming its
-        # class: only a ValueError (a malformed member, named) is expected there.
-        assert ": ValueError: " in str(e), str(e)
-
-
 def test_the_unmutated_run_decodes(every_feature_record: RunRecord, fuzz_dir: Path) -> None:
     path = save_session(Session(runs=[every_feature_record]), fuzz_dir / "valid.descent")
     record = load_session(path).runs[0]
@@ -241,6 +211,6 @@ def test_mutated_feature_data_decodes_or_names_the_member(every_feature_record: 
             session = load_session(path)
         except (SessionError, ValueError):
             return
-        _decode_all(session)
+        decode_all(session)
 
     check()

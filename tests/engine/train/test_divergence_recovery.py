@@ -120,6 +120,36 @@ def test_a_saved_diverged_adam_run_continues_with_the_users_lr(tmp_path):
     assert np.isfinite(t2.series["step/loss"].array()[done:]).all()
 
 
+def test_an_older_diverged_file_without_good_buffers_continues_with_fresh_bn_statistics(tmp_path):
+    """Files written before the last good buffers were kept hold the diverged BN statistics
+    and no good copy: the Inf/NaN ones start from their fresh values, and the notice says so."""
+    t = _bn_diverged()
+    rec = record_of(t)
+    rec.checkpoint = capture_checkpoint(t)
+    arrays = rec.checkpoint.arrays
+    for k in [k for k in arrays if k.startswith("good_buffers/")]:
+        del arrays[k]
+    poisoned = [k for k in arrays if k.endswith("running_var")]
+    assert poisoned
+    for k in poisoned:
+        arrays[k] = np.full_like(arrays[k], np.nan)
+    path = tmp_path / "old.descent"
+    save_session(Session(runs=[rec]), path)
+    loaded = load_session(path).runs[0]
+    notices: list[Notice] = []
+    t2, rng = continue_run(loaded, emit=notices.append, config_updates={"optim.lr": 0.01})
+    assert _finite(t2.model.state_dict().values())
+    for name, b in t2.model.named_buffers():
+        if name.endswith("running_var"):
+            assert torch.equal(b, torch.ones_like(b))  # BatchNorm's fresh value
+    text = " ".join(n.message for n in notices if isinstance(n, Notice))
+    assert f"fresh values for {len(poisoned)} buffers" in text and "running_var" in text
+    torch.set_rng_state(rng)
+    done = t2.step
+    assert t2.run() == "finished"
+    assert np.isfinite(t2.series["step/loss"].array()[done:]).all()
+
+
 def test_continue_keeps_the_saved_optimizer_groups_unless_the_settings_changed(tmp_path):
     cfg = ExperimentConfig().with_updates({"optim.name": "adam", "optim.lr": 0.01, "train.epochs": 2, "device": "cpu"})
     t = Trainer(cfg)
