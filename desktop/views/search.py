@@ -301,9 +301,9 @@ class SearchView(View):
         if run is not self.run:
             return
         self.snapshot = run.snapshot
-        state = "stopped" if run.snapshot.state == RunState.CANCELLED else "done"
+        ended = "ended by Stop" if run.snapshot.state == RunState.CANCELLED else "done"
         self._say(
-            f"Round {run.snapshot.rounds[-1].number} {state}: {len(run.snapshot.finished)} trials{self._best_text()}"
+            f"Round {run.snapshot.rounds[-1].number} {ended}: {len(run.snapshot.finished)} trials{self._best_text()}"
         )
         self._update_buttons()
         self._dirty = True
