@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 
@@ -51,7 +52,10 @@ def _search(
 
 
 def _per_min(seconds: float, snap: SearchSnapshot) -> float:
-    return 60.0 * len(snap.finished) / seconds
+    rate = 60.0 * len(snap.finished) / seconds
+    print(f"  {len(snap.finished)} trials, {snap.jobs} job(s), {snap.storage or 'in memory'}: {seconds:.1f} s, "
+          f"{rate:.1f} trials/min", file=sys.stderr, flush=True)  # fmt: skip
+    return rate
 
 
 def _overhead(snap: SearchSnapshot) -> float:
