@@ -144,8 +144,8 @@ class RaySearch(SearchRun):
             raise SearchError("--ray keeps the study in Ray Tune's searcher: --storage is not supported with it")
         super().__init__(settings)
         self.snapshot = replace(self.snapshot, storage=f"ray {shown_url(address)}")
+        probe_address(address)  # first: a dead address fails in seconds, before Ray is even imported
         self.ray = require_ray()
-        probe_address(address)
 
     def job(self) -> Job[SearchSnapshot]:
         s = self.settings

@@ -107,14 +107,17 @@ def trial_epochs(task: TrialTask, cache: BundleCache | None = None) -> TrialStep
     out = TrialOutcome(task.number, RunState.RUNNING, t_start=time.time(), worker=worker_name())
     try:
         config = ExperimentConfig.from_json(task.config_json)
-        config = config.with_updates({"train.threads": task.threads})
-        if torch.get_num_threads() != task.threads:
-            torch.set_num_threads(task.threads)
+        if config.train.threads > task.threads:  # jobs × threads ≤ cores
+            config = config.with_updates({"train.threads": task.threads})
         bundles = (cache or BundleCache()).get(config, task.folds)
         trainers = [
             Trainer(config, run_id=f"trial{task.number}/{i}", data=b, hooks=training_hooks)
             for i, b in enumerate(bundles)
         ]
+        # The trainer chose its threads (auto: one for a small model, whose ops are too small to
+        # split); never more than this worker's share of the cores.
+        if torch.get_num_threads() > task.threads:
+            torch.set_num_threads(task.threads)
         for t in trainers:
             t.state = RunState.RUNNING
         for epoch in range(1, config.train.epochs + 1):
