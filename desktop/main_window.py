@@ -60,6 +60,9 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self._build_status()
+        from desktop.lessons.dock import install_lessons
+
+        self.lessons_dock = install_lessons(self)  # the lecture's claims, each one click away
 
         self.bridge = Bridge(controller, self.views, parent=self)
         controller.run_started.connect(self._on_controller_run_started)
@@ -139,6 +142,13 @@ class MainWindow(QMainWindow):
             "Continue the opened session's first run from its saved weights and optimizer state",
         )
         run_menu.addAction(self.act_continue)
+        self.act_lr_find = self._action(
+            "Find learning rate…",
+            None,
+            self.find_learning_rate,
+            "LR range test on the panel's config: loss vs a growing lr, and a suggested lr",
+        )
+        run_menu.addAction(self.act_lr_find)
         self.view_menu = mb.addMenu("&View")
         self.view_menu.addAction(self.panel_dock.toggleViewAction())
         self.view_menu.addAction(tb.toggleViewAction())
@@ -209,6 +219,16 @@ class MainWindow(QMainWindow):
             return False
         self.tabs.setCurrentWidget(view)
         return view.compare_checked_optimizers()
+
+    def find_learning_rate(self) -> bool:
+        """Show the LR range test tab and start the test on the panel's config."""
+        from desktop.views.lr_find_view import LrFindView
+
+        view = next((v for v in self.views if isinstance(v, LrFindView)), None)
+        if view is None:
+            return False
+        self.tabs.setCurrentWidget(view)
+        return view.start()
 
     def continue_saved_run(self) -> bool:
         """Continue the opened session's first run for as many epochs again (status bar on error)."""

@@ -55,6 +55,9 @@ ScheduleName = Literal[
     "plateau",
 ]
 SCHEDULES: tuple[str, ...] = get_args(ScheduleName)
+InputFeature = Literal["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2"]
+INPUT_FEATURES: tuple[str, ...] = get_args(InputFeature)
+DEFAULT_FEATURES: tuple[InputFeature, ...] = ("x1", "x2")
 
 
 class ConfigError(ValueError):
@@ -100,6 +103,31 @@ class DataConfig(Section):
             "Whitening: added to each covariance eigenvalue before dividing by its root (regularizes tiny directions)"
         ),
     )
+    features: list[InputFeature] = Field(
+        default_factory=lambda: list(DEFAULT_FEATURES),
+        max_length=len(INPUT_FEATURES),
+        description="2D sets: the model's inputs, computed from the point (x1, x2) before preprocessing",
+    )
+    seed: int = Field(
+        -1,
+        ge=-1,
+        le=2**31 - 1,
+        description="Seed of the data sample (generation and splits), apart from the model's; -1 = the run's seed",
+    )
+
+    @field_validator("features")
+    @classmethod
+    def _features_distinct(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError(f"choose at least one input feature ({','.join(INPUT_FEATURES)})")
+        twice = [f for i, f in enumerate(v) if f in v[:i]]
+        if twice:
+            raise ValueError(f"input feature {twice[0]} is listed twice")
+        return v
+
+    def sample_seed(self, run_seed: int) -> int:
+        """The seed that draws the data sample: data.seed, or the run's seed when it is -1."""
+        return run_seed if self.seed < 0 else self.seed
 
 
 class ModelConfig(Section):
@@ -484,6 +512,23 @@ class MetricsConfig(Section):
     curve_points: int = Field(200, ge=10, le=100_000, description="Most points kept per ROC/PR curve")
 
 
+class NetworkConfig(Section):
+    """The network view: every neuron's output over the input plane (2D data) or its weights
+    and per-class mean activation (image data), computed on the engine thread."""
+
+    enabled: bool = Field(True, description="Compute the neuron maps of the network view while training")
+    refresh_hz: float = Field(
+        4.0, gt=0.0, le=30.0, description="Most neuron-map refreshes per second while training (one batched pass)"
+    )
+    resolution: int = Field(64, ge=8, le=256, description="Grid points per axis of each neuron's map (2D data)")
+    samples: int = Field(
+        512, ge=10, le=10_000, description="Validation samples for the per-class mean activations (image data)"
+    )
+    max_units: int = Field(
+        64, ge=1, le=1024, description="Most units per layer whose pictures and weights are sent and saved"
+    )
+
+
 class ExperimentConfig(Section):
     """One experiment: what to train, how, and where."""
 
@@ -498,6 +543,7 @@ class ExperimentConfig(Section):
     probes: ProbesConfig = Field(default_factory=ProbesConfig)
     diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Random seed: same seed, same init, same batches, same curves")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train: auto picks CUDA when available")
 

@@ -25,6 +25,7 @@ from engine.diagnostics import DiagnosticsHook
 from engine.events import Event
 from engine.landscape.hook import LandscapeHook
 from engine.metrics import MetricsHook
+from engine.network import NetworkViewHook
 from engine.probes import ProbeHook
 from engine.regularization import EarlyStoppingHook, PenaltyHook
 from engine.train.hooks import TrainerHook
@@ -54,13 +55,14 @@ FEATURES: list[Feature] = [
         lambda c, d: EarlyStoppingHook(c.reg.patience, c.reg.min_delta),
     ),
     Feature("batchnorm", 60, lambda c, d: c.model.uses_batch_norm(), lambda c, d: BatchNormProbe()),
-    Feature("decision_boundary", 70, lambda c, d: tuple(d.input_shape) == (2,), lambda c, d: DecisionBoundaryHook()),
+    Feature("decision_boundary", 70, lambda c, d: d.plane is not None, lambda c, d: DecisionBoundaryHook()),
     Feature(
         "landscape",
         80,
         lambda c, d: c.landscape.snapshots or bool(c.landscape.sharpness_every),
         lambda c, d: LandscapeHook(c.landscape),
     ),
+    Feature("network", 90, lambda c, d: c.network.enabled, lambda c, d: NetworkViewHook(c.network)),
 ]
 
 

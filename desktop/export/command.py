@@ -59,6 +59,9 @@ def export_session(
 
         images, report = export_comparison_images(session, folder, formats, width, height)
         files += images
+        from desktop.export.network import export_network_images
+
+        files += export_network_images(session, folder, formats, width, height)
         if "html" in formats:
             cols = run_colors(session)
             text = html_report(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -159,6 +159,7 @@ class HyperparameterPanel(QWidget):
         super().__init__(parent)
         self.controller = controller
         self.editors: dict[str, FieldEditor] = {}
+        self._committing = ""  # the key the panel itself is setting
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setObjectName("panelStatus")
@@ -183,6 +184,7 @@ class HyperparameterPanel(QWidget):
         scroll.setWidget(inner)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.scroll = scroll
         self.restart_button = QToolButton()
         self.restart_button.setText("Restart with these settings (Ctrl+R)")
         self.restart_button.clicked.connect(lambda: controller.restart())
@@ -204,6 +206,7 @@ class HyperparameterPanel(QWidget):
         self.set_config(controller.config)
         controller.config_changed.connect(self.set_config)
         controller.pending_restart.connect(self._on_controller_pending_restart)
+        controller.field_edited.connect(self._on_controller_field_edited)
 
     def _make_section(self, section: str, parent_layout: QVBoxLayout) -> tuple[QToolButton, QWidget, QFormLayout]:
         """A foldable group: a title button with an arrow above a form."""
@@ -255,7 +258,11 @@ class HyperparameterPanel(QWidget):
         return self.editors[key]
 
     def _on_field_commit(self, key: str, value: Any) -> str | None:
-        error = self.controller.set_field(key, value)
+        self._committing = key
+        try:
+            error = self.controller.set_field(key, value)
+        finally:
+            self._committing = ""
         if error:
             self.status.setText(f"<span style='color:#D55E00'>{error}</span>")
         else:
@@ -290,6 +297,19 @@ class HyperparameterPanel(QWidget):
             self.editors["data.name"].set_value(name)
             self.field_committed.emit("data.name", name)
         return path
+
+    def _on_controller_field_edited(self, key: str) -> None:
+        """A field set from elsewhere (a suggested lr): show its value, highlighted a moment."""
+        ed = self.editors.get(key)
+        if ed is None or self._committing == key:
+            return
+        ed.set_value(self.controller.config.get(key))
+        section = self.sections.get(ed.spec.section)
+        if section is not None and not section[0].isChecked():
+            section[0].setChecked(True)
+        self.scroll.ensureWidgetVisible(ed.row_widget)
+        ed.widget.setStyleSheet("background: #FFE9A8;")
+        QTimer.singleShot(2500, ed.widget, lambda: ed.widget.setStyleSheet(""))
 
     def _on_controller_pending_restart(self, pending: bool) -> None:
         self.restart_button.setVisible(pending)

@@ -17,19 +17,21 @@ def tab_groups() -> list[tuple[str, list[type]]]:
     from desktop.views.gradients import GradientNormsView
     from desktop.views.histograms import HistogramsView
     from desktop.views.landscape import LandscapeView
+    from desktop.views.lr_find_view import LrFindView
     from desktop.views.metrics_view import MetricsView
+    from desktop.views.network_view import NetworkView
     from desktop.views.playground import PlaygroundView
     from desktop.views.search import SearchView
 
     return [
-        ("Training", [CurvesView, DiagnosticsView, MetricsView]),
+        ("Training", [NetworkView, CurvesView, DiagnosticsView, MetricsView]),
         ("Inside the network", [HistogramsView, DepthProfileView, GradientNormsView, BatchNormView]),
         ("Landscape", [LandscapeView]),
         ("Playground", [PlaygroundView]),
         ("Data", [DataView, DecisionBoundaryView, AugmentPreviewView]),
         ("Explorers", [ActivationExplorerView, InitExplorerView]),
         ("Compare", [CompareView]),
-        ("Search", [SearchView]),
+        ("Tuning", [LrFindView, SearchView]),
     ]
 
 

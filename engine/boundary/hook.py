@@ -16,27 +16,12 @@ import numpy as np
 import torch
 
 from engine.boundary.snapshot import BoundaryPoints, BoundarySnapshot, to_record
+from engine.data.features import plane_grid
 from engine.train.hooks import TrainerHook
 
 if TYPE_CHECKING:
     from engine.session.record import RunRecord
     from engine.train.context import RunContext
-
-
-def plane_extent(points: np.ndarray, margin: float = 0.15) -> tuple[float, float, float, float]:
-    """(x0, x1, y0, y1) around the points, widened by `margin` of the span on each side."""
-    lo, hi = points.min(0), points.max(0)
-    span = np.maximum(hi - lo, 1e-6)
-    lo, hi = lo - margin * span, hi + margin * span
-    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
-
-
-def grid_points(extent: tuple[float, float, float, float], resolution: int) -> np.ndarray:
-    """(G·G, 2) grid, row-major: row i is y_i, column j is x_j."""
-    x0, x1, y0, y1 = extent
-    xs, ys = np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)
-    gx, gy = np.meshgrid(xs, ys)
-    return np.c_[gx.ravel(), gy.ravel()].astype(np.float32)
 
 
 @torch.no_grad()
@@ -65,10 +50,7 @@ class DecisionBoundaryHook(TrainerHook):
         self._t = 0.0
 
     def setup(self, ctx: RunContext) -> None:
-        d = ctx.data
-        pts = torch.cat([d.x_train, d.x_val]).cpu().numpy()
-        self.extent = plane_extent(pts)
-        self.grid = torch.as_tensor(grid_points(self.extent, self.resolution), device=ctx.device)
+        self.extent, self.grid = plane_grid(ctx.data, self.resolution, ctx.device)
 
     def on_start(self, ctx: RunContext) -> None:
         ctx.emit(BoundaryPoints.of(ctx.run_id, ctx.data, self.extent))

@@ -65,14 +65,15 @@ class BoundaryPoints(Event):
 
     @classmethod
     def of(cls, run_id: str, data: DataBundle, extent: Sequence[float]) -> BoundaryPoints:
-        """The points of a run's data (on any device)."""
+        """The points of a run's data (on any device), in the (x1, x2) plane."""
+        plane = data.plane
         return cls(
             run_id,
             _extent(extent),
             tuple(str(n) for n in data.class_names),
-            data.x_train.cpu().numpy(),
+            plane.x_train.astype(np.float32) if plane is not None else data.x_train.cpu().numpy(),
             data.y_train.cpu().numpy(),
-            data.x_val.cpu().numpy(),
+            plane.x_val.astype(np.float32) if plane is not None else data.x_val.cpu().numpy(),
             data.y_val.cpu().numpy(),
         )
 

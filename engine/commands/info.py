@@ -31,6 +31,23 @@ def _playground_section(session: Session) -> tuple[str, Any] | None:
 SESSION_SECTIONS.append(_playground_section)
 
 
+def _lr_find_section(session: Session) -> tuple[str, Any] | None:
+    """The learning-rate range test: settings, suggestions, stop (the curve's points counted)."""
+    from engine.tuning.lr_range_snapshot import KEY, stored_result
+
+    try:
+        result = stored_result(session)
+    except ValueError as e:
+        return KEY, {"error": str(e)}
+    if result is None:
+        return None
+    summary = {k: v for k, v in result.summary().items() if k not in ("lr", "loss", "smoothed")}
+    return KEY, summary
+
+
+SESSION_SECTIONS.append(_lr_find_section)
+
+
 def _inside_section(record: Any) -> dict:
     """Per-layer probe statistics per probe step, the diagnostics raised, the metrics (issue 5)."""
     from engine.diagnostics.snapshot import from_record as diagnostics_of
@@ -55,6 +72,16 @@ def _landscape_section(record: Any) -> dict:
 
 
 RUN_SECTIONS.append(_landscape_section)
+
+
+def _network_section(record: Any) -> dict:
+    """The network view's last snapshot: per layer, which units are dead or saturated."""
+    from engine.network import summarize_network
+
+    return summarize_network(record)
+
+
+RUN_SECTIONS.append(_network_section)
 
 
 def _comparison_section(session: Session) -> tuple[str, Any] | None:
@@ -205,6 +232,12 @@ def main(args: argparse.Namespace) -> int:
             from engine.tuning.report import best_text
 
             print("\n".join(best_text(info[k])))
+        elif k == "lr_find" and "suggested_lr" in info[k]:
+            lf = info[k]
+            print(
+                f"  lr range test: {lf['optimizer']} on {lf['data']}, {lf['done']} steps from {lf['start']:g} "
+                f"to {lf['end']:g} ({lf['stop']}); suggested lr {lf['suggested_lr']:.3g} ({lf['suggestion']})"
+            )
         elif k not in ("format_version", "app_version", "created", "runs"):
             print(f"  {k}: present")
     return 0

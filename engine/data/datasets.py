@@ -16,6 +16,7 @@ from sklearn import datasets as skd
 from sklearn.model_selection import train_test_split
 
 from engine.config import DataConfig, ExperimentConfig
+from engine.data.features import PlaneMap, affine_of, expand
 from engine.data.files import DataFileError, LoadedData, load_csv, load_image_folder, load_npz
 from engine.data.preprocess import Preprocessor, fit_preprocessor
 from engine.data.synthetic import make_2d
@@ -42,6 +43,7 @@ class DataBundle:
     class_names: list[str] = field(default_factory=list)
     preprocess: str = "none"
     value_range: tuple[float, float] = (0.0, 1.0)  # training inputs' min/max after preprocessing
+    plane: PlaneMap | None = None  # 2D data: the (x1, x2) points and the map plane → inputs
 
     def __post_init__(self) -> None:
         if self.x_test is None:
@@ -74,6 +76,7 @@ class DataBundle:
             self.class_names,
             self.preprocess,
             self.value_range,
+            self.plane,
         )
 
 
@@ -89,6 +92,8 @@ class Splits:
     y_test: np.ndarray
     preprocessor: Preprocessor
     data: LoadedData
+    plane_train: np.ndarray | None = None  # 2D data: each split's (x1, x2) points, before the features
+    plane_val: np.ndarray | None = None
 
     @property
     def x_train(self) -> np.ndarray:
@@ -140,22 +145,41 @@ def _split(X, y, fraction: float, seed: int, what: str, source: str):
         ) from None
 
 
+def with_features(data: LoadedData, cfg: DataConfig) -> tuple[LoadedData, int]:
+    """2D data with data.features computed from (x1, x2); the plane's two columns are
+    appended after the features (the splits cut them with the rows). Returns the data and
+    its number of features (0: not 2D data, nothing appended)."""
+    if tuple(data.input_shape) != (2,):
+        return data, 0
+    feats = expand(data.X, cfg.features)
+    f = feats.shape[1]
+    return LoadedData(np.c_[feats, data.X], data.y, (f,), data.class_names, list(cfg.features)), f
+
+
 def split_data(config: ExperimentConfig) -> Splits:
-    """Seeded, stratified test (optional) then validation split, and the preprocessing fitted on train."""
+    """Seeded, stratified test (optional) then validation split, and the preprocessing fitted
+    on train. The data's own seed (data.seed, else the run's) draws the sample and the splits."""
     cfg = config.data
-    data = load_raw(cfg, config.seed)
+    seed = cfg.sample_seed(config.seed)
+    data, n_feat = with_features(load_raw(cfg, seed), cfg)
     X, y = data.X, data.y
     source = cfg.path if cfg.name in USER_FILES else cfg.name
     n_test = 0.0 if cfg.test_fraction <= 0 else cfg.test_fraction
     if n_test:
-        X, X_te, y, y_te = _split(X, y, n_test, config.seed, "test", source)
+        X, X_te, y, y_te = _split(X, y, n_test, seed, "test", source)
     else:
         X_te, y_te = X[:0], y[:0]
     # val_fraction is a fraction of the whole set, so cut that share of what is left.
     val = min(0.95, config.train.val_fraction / (1.0 - n_test))
-    X_tr, X_va, y_tr, y_va = _split(X, y, val, config.seed, "validation", source)
+    X_tr, X_va, y_tr, y_va = _split(X, y, val, seed, "validation", source)
+    if not n_feat:
+        pre = fit_preprocessor(preprocess_kind(cfg), X_tr, cfg.whiten_eps)
+        return Splits(X_tr, X_va, X_te, y_tr, y_va, y_te, pre, data)
+    planes = X_tr[:, n_feat:], X_va[:, n_feat:]
+    X_tr, X_va, X_te = X_tr[:, :n_feat], X_va[:, :n_feat], X_te[:, :n_feat]
+    data = LoadedData(data.X[:, :n_feat], data.y, data.input_shape, data.class_names, data.feature_names)
     pre = fit_preprocessor(preprocess_kind(cfg), X_tr, cfg.whiten_eps)
-    return Splits(X_tr, X_va, X_te, y_tr, y_va, y_te, pre, data)
+    return Splits(X_tr, X_va, X_te, y_tr, y_va, y_te, pre, data, *planes)
 
 
 def load_data(config: ExperimentConfig, device: torch.device | str = "cpu") -> DataBundle:
@@ -184,4 +208,12 @@ def load_data(config: ExperimentConfig, device: torch.device | str = "cpu") -> D
         names,
         pre.kind,
         (float(X_tr.min()), float(X_tr.max())),
+        _plane_map(config, s),
     )
+
+
+def _plane_map(config: ExperimentConfig, s: Splits) -> PlaneMap | None:
+    if s.plane_train is None or s.plane_val is None:
+        return None
+    mean, matrix = affine_of(s.preprocessor, s.raw_train.shape[1])
+    return PlaneMap(tuple(config.data.features), s.plane_train, s.plane_val, mean, matrix)

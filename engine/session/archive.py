@@ -3,7 +3,7 @@
 Layout (format version 4; resources/session-format.md documents every member):
   manifest.json                 format, format_version, app_version, created, runs[]
   meta.json                     session-level JSON (playground, layout, ...)
-  arrays/<path>.npy             session-level arrays
+  arrays/<path>.npy             session-level arrays ((v4) lr_find/*: the learning-rate range test)
   runs/<NNN>/config.json        the run's ExperimentConfig
   runs/<NNN>/final.json         final metrics
   runs/<NNN>/meta.json          the run's JSON metadata
@@ -262,6 +262,8 @@ class SessionArchive:
         total = 0
         for info in infos:
             name = info.filename
+            if not name:
+                raise SessionError(f"{self.path}: refused: a member has an empty name (a corrupt archive)")
             if not _safe_member(name):
                 raise SessionError(f"{self.path}: refused: member {name!r} escapes the archive")
             if name in out:

@@ -97,9 +97,12 @@ def test_export_everything(qapp, session_file, tmp_path):
         "final_metrics.csv",
         "report.html",
     } <= names
+    assert {"network_sgd.png", "network_sgd.svg", "network_adam.png", "network_adam.svg"} <= names
     for png in out.glob("*.png"):
         img = QImage(str(png))
-        assert (img.width(), img.height()) == (640, 400), png.name
+        # the network view is drawn at least 1400×800 so every neuron's map stays readable
+        want = (1400, 800) if png.name.startswith("network_") else (640, 400)
+        assert (img.width(), img.height()) == want, png.name
         a = np.frombuffer(bytes(img.convertToFormat(QImage.Format_RGB32).constBits()), np.uint8)
         assert a.std() > 10, f"{png.name} is blank"
     svg = (out / "val_loss.svg").read_text()

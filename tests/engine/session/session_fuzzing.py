@@ -10,6 +10,7 @@ from engine.commands.common import CommandError
 from engine.diagnostics import snapshot as diagnostics_snapshot
 from engine.landscape import snapshot as landscape_snapshot
 from engine.metrics import snapshot as metrics_snapshot
+from engine.network import snapshot as network_snapshot
 from engine.probes import snapshot as probes_snapshot
 from engine.session import Session
 
@@ -20,6 +21,7 @@ DECODERS = {
     "batchnorm": batchnorm_snapshot.from_record,
     "decision_boundary": boundary_snapshot.from_record,
     "landscape": landscape_snapshot.from_record,
+    "network": network_snapshot.from_record,
 }
 
 

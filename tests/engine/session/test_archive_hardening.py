@@ -227,9 +227,13 @@ def test_hostile_file_is_refused_naming_file_and_member(tmp_path, case):
 
 
 def test_descent_info_gives_a_one_line_command_error_for_every_hostile_file(tmp_path):
-    """`descent info` prints a CommandError as one line with exit code 2 (tests/cli)."""
-    for i, (build, _, _) in enumerate(CORPUS.values()):
+    """`descent info` prints a CommandError as one line with exit code 2 (tests/cli). It reads
+    no checkpoint, so the hostile files whose damage lies there describe normally."""
+    for i, (build, member, _) in enumerate(CORPUS.values()):
         path = build(tmp_path / f"h{i}.descent")
+        if "checkpoint" in member:
+            assert info_command.main(argparse.Namespace(file=str(path), json=True, full=False)) == 0
+            continue
         with pytest.raises(CommandError) as e:
             info_command.main(argparse.Namespace(file=str(path), json=True, full=False))
         assert str(e.value).startswith(str(path)) and "\n" not in str(e.value), str(e.value)

@@ -23,7 +23,7 @@ from engine.config import ExperimentConfig
 from engine.experiment import build_trainer
 from engine.session import RunRecord, Session, SessionError, load_session, record_of, save_session
 
-FEATURE_PREFIXES = ("probes/", "metrics/", "batchnorm/", "decision_boundary/", "landscape/")
+FEATURE_PREFIXES = ("probes/", "metrics/", "batchnorm/", "decision_boundary/", "landscape/", "network/")
 
 
 @pytest.fixture(scope="module")

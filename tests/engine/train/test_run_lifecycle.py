@@ -107,6 +107,7 @@ def test_hooks_are_called_in_the_exact_order_with_every_feature_on():
         "batchnorm",
         "decision_boundary",
         "landscape",
+        "network",
         "recorder",
     ]
     assert t.run() == RunState.FINISHED
