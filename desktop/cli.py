@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "compare": "engine.commands.compare",
     "export": "desktop.export.command",  # CSV imports no Qt; images use the offscreen platform
     "landscape": "engine.commands.landscape",
+    "sanity": "engine.commands.sanity",
+    "init-study": "engine.commands.init_study",
     "lesson": "engine.commands.lesson",
     "lr-find": "engine.commands.lr_find",
     "search": "engine.commands.search",

@@ -20,6 +20,8 @@ from desktop.compare_controller import CompareController
 from desktop.jobs import JobRunner
 from desktop.landscape_controller import LandscapeController
 from engine.config import LIVE_KEYS, ConfigError, ExperimentConfig
+from engine.diagnostics.checks import Diagnostic, top_finding
+from engine.diagnostics.snapshot import DiagnosticSnapshot
 from engine.events import ErrorRaised, Event, EventChannel, Notice, RunFinished, StateChanged
 from engine.experiment import build_trainer
 from engine.session import (
@@ -36,8 +38,11 @@ from engine.session import (
 from engine.states import RunState
 from engine.train import EngineWorker, Trainer
 
-# Resume or a single step from one of these builds a new run (nothing is left to step).
+# Nothing is left to step in these: a single step builds a new run; Resume trains more
+# epochs from the run's weights (train_more), never silently from scratch.
 START_OVER = frozenset({RunState.FINISHED, RunState.STOPPED, RunState.ERROR, RunState.REPLAY})
+# A run in one of these can go on for more epochs (its weights and optimizer state are kept).
+CAN_TRAIN_MORE = frozenset({RunState.FINISHED, RunState.STOPPED, RunState.REPLAY})
 
 
 class AppController(QObject):
@@ -48,6 +53,7 @@ class AppController(QObject):
     session_loaded = Signal(object)  # Session
     notice = Signal(str, str)  # message, level (info|warning|error)
     pending_restart = Signal(bool)  # True: edits wait for a restart
+    finding_changed = Signal(str, str)  # the run's highest-ranked diagnostic: message, level ("" = none)
 
     def __init__(self, config: ExperimentConfig | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -55,6 +61,7 @@ class AppController(QObject):
         self.channel = EventChannel(capacity=512)
         self.worker: EngineWorker | None = None
         self.run_id = ""
+        self._findings: list[Diagnostic] = []  # the current run's diagnostics, as they arrive
         self._run_counter = 0
         self.state: RunState = RunState.IDLE
         self.session: Session | None = None  # the last opened/saved session
@@ -66,6 +73,10 @@ class AppController(QObject):
         self.compare = CompareController(self, self)
         self.landscape = LandscapeController(self, self)
         self._session_parts: list[Callable[[Session], None]] = []
+        # Steps per second at most for the main run (None: as fast as possible); the
+        # window's speed control sets it. Headless code never paces.
+        self.max_steps_per_s: float | None = None
+        self.more_epochs = 50  # what Train more adds
 
     # -- run control ---------------------------------------------------------------------
     def _new_worker(self) -> None:
@@ -73,7 +84,16 @@ class AppController(QObject):
             self.worker.shutdown(timeout=2.0)
         self._run_counter += 1
         self.run_id = f"run{self._run_counter}"
+        self._findings = []
+        self.finding_changed.emit("", "")
         self.worker = EngineWorker(self.config, self.channel, run_id=self.run_id, trainer_factory=build_trainer)
+        self.worker.set_max_steps_per_s(self.max_steps_per_s)
+
+    def set_speed(self, steps_per_s: float | None) -> None:
+        """Pace the main run to at most this many steps per second (None: as fast as possible)."""
+        self.max_steps_per_s = steps_per_s or None
+        if self.worker is not None:
+            self.worker.set_max_steps_per_s(self.max_steps_per_s)
 
     def start(self, paused: bool = False) -> None:
         """Build a new run from the current config and start it (or hold it at step 0)."""
@@ -92,9 +112,12 @@ class AppController(QObject):
             self.worker.pause()
 
     def resume(self) -> None:
-        """Resume a paused run; a diverged one continues from its last good weights;
-        a finished/stopped one starts over."""
-        if self.worker is None or self.state in START_OVER:
+        """Resume a paused run; a diverged one continues from its last good weights; a
+        finished, stopped or reopened one trains `more_epochs` more (train_more); after an
+        error, or with no run yet, a new run starts."""
+        if self.state in CAN_TRAIN_MORE:
+            self.train_more()
+        elif self.worker is None or self.state in START_OVER:
             self.start()
         else:
             # A diverged run takes the optimizer settings edited since (lr, eps...).
@@ -107,6 +130,11 @@ class AppController(QObject):
             self.resume()
 
     def single_step(self) -> None:
+        """One minibatch step (pausing a running run); with no run yet, a new paused run's
+        first step. A finished run is not stepped: it says how to go on."""
+        if self.state in CAN_TRAIN_MORE:
+            self.notice.emit("the run is over: Train more goes on from its weights, Restart starts afresh", "info")
+            return
         if self.worker is None or self.state in START_OVER:
             self.start(paused=True)
         assert self.worker is not None
@@ -117,6 +145,34 @@ class AppController(QObject):
     def stop(self) -> None:
         if self.worker is not None:
             self.worker.stop()
+
+    def can_train_more(self) -> bool:
+        """A finished or stopped run, or a reopened session's first run with its weights."""
+        if self.state == RunState.REPLAY:
+            return bool(self.session and self.session.runs and self.session.runs[0].checkpoint is not None)
+        return self.state in CAN_TRAIN_MORE and self.worker is not None and self.worker.trainer is not None
+
+    def train_more(self, epochs: int | None = None) -> bool:
+        """Train `epochs` (default `more_epochs`) more epochs from the current weights and
+        optimizer state: the finished/stopped run, or the reopened session's first run from
+        its checkpoint. False, with a notice saying why, when there is nothing to go on from."""
+        n = int(epochs or self.more_epochs)
+        try:
+            if self.state == RunState.REPLAY:
+                record = self.session.runs[0] if self.session and self.session.runs else None
+            elif self.state in CAN_TRAIN_MORE:
+                record = self.current_record()
+            else:
+                record = None
+            if record is None:
+                self.notice.emit("nothing to train more: no finished or saved run (Restart starts one)", "warning")
+                return False
+            done = int(record.checkpoint.meta.get("epoch", 0)) if record.checkpoint is not None else 0
+            self.continue_saved(record, done + n)
+        except (CheckpointError, SessionError) as e:
+            self.notice.emit(str(e), "error")
+            return False
+        return True
 
     def shutdown(self, timeout: float = 2.0) -> bool:
         """Stop the run, the comparison and every job; False if a thread did not end in time."""
@@ -163,6 +219,16 @@ class AppController(QObject):
                 self.notice.emit(e.message, "error")
             elif isinstance(e, Notice):
                 self.notice.emit(e.message, e.level)
+            elif isinstance(e, DiagnosticSnapshot) and e.run_id == self.run_id:
+                self._on_finding(e.finding)
+
+    def _on_finding(self, finding: Diagnostic) -> None:
+        """Keep the run's findings; say when the highest-ranked one (by cause) changes."""
+        before = top_finding(self._findings)
+        self._findings.append(finding)
+        top = top_finding(self._findings)
+        if top is not before and top is not None and top.level != "info":
+            self.finding_changed.emit(top.message, top.level)
 
     def with_trainer(self, fn: Callable[[Trainer], Any]) -> bool:
         """Run fn(trainer) where the trainer may be touched: on the engine thread between two

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
@@ -71,6 +72,9 @@ class MainWindow(QMainWindow):
         controller.session_loaded.connect(self._on_controller_session_loaded)
         controller.pending_restart.connect(self._on_controller_pending_restart)
         self.bridge.timer.timeout.connect(self._update_status)
+        from desktop.run_controls import RunControls
+
+        self.run_controls = RunControls(self, self.run_toolbar)  # speed, Train more
         self.bridge.start()
         self._restore_layout()
         self.export_menu = install_export_menu(
@@ -135,13 +139,6 @@ class MainWindow(QMainWindow):
             "One run per optimizer checked in the Compare tab, same init and batches",
         )
         run_menu.addAction(self.act_compare)
-        self.act_continue = self._action(
-            "Continue saved run",
-            None,
-            self.continue_saved_run,
-            "Continue the opened session's first run from its saved weights and optimizer state",
-        )
-        run_menu.addAction(self.act_continue)
         self.act_lr_find = self._action(
             "Find learning rate…",
             None,
@@ -149,6 +146,7 @@ class MainWindow(QMainWindow):
             "LR range test on the panel's config: loss vs a growing lr, and a suggested lr",
         )
         run_menu.addAction(self.act_lr_find)
+        self.run_menu = run_menu  # Train more joins it (desktop/run_controls.py)
         self.view_menu = mb.addMenu("&View")
         self.view_menu.addAction(self.panel_dock.toggleViewAction())
         self.view_menu.addAction(tb.toggleViewAction())
@@ -159,11 +157,16 @@ class MainWindow(QMainWindow):
 
     def _build_status(self) -> None:
         sb = self.statusBar()
+        sb.messageChanged.connect(lambda m: sb.setToolTip(m))  # a message longer than the bar: whole on hover
         self.lbl_state = QLabel(RunState.IDLE)
         self.lbl_device = QLabel()
         self.lbl_speed = QLabel()
         self.lbl_epoch = QLabel()
         self.lbl_pending = QLabel()
+        self.lbl_finding = QLabel()  # the run's highest-ranked diagnostic (Diagnostics tab for all)
+        self.lbl_finding.setMaximumWidth(520)
+        self.controller.finding_changed.connect(self._on_controller_finding_changed)
+        sb.addWidget(self.lbl_finding, 1)
         self.lbl_speed.setMinimumWidth(110)
         self.lbl_epoch.setMinimumWidth(170)
         for w in (self.lbl_state, self.lbl_device, self.lbl_speed, self.lbl_epoch, self.lbl_pending):
@@ -192,7 +195,15 @@ class MainWindow(QMainWindow):
     def _on_controller_notice(self, message: str, level: str) -> None:
         self.statusBar().showMessage(message, 15000 if level != "error" else 60000)
         if level == "error" and not getattr(self, "quiet_errors", False):
-            self.lbl_pending.setText(f"<span style='color:#D55E00'>⚠ {message[:80]}</span>")
+            short = message if len(message) <= 80 else message[:79] + "…"  # whole in the tooltip
+            self.lbl_pending.setText(f"<span style='color:#D55E00'>⚠ {html.escape(short)}</span>")
+            self.lbl_pending.setToolTip(message)
+
+    def _on_controller_finding_changed(self, message: str, level: str) -> None:
+        col = {"error": "#D55E00", "warning": "#E69F00"}.get(level, "#555")
+        short = message if len(message) <= 90 else message[:87] + "…"
+        self.lbl_finding.setText(f"<span style='color:{col}'>⚑ {short}</span>" if message else "")
+        self.lbl_finding.setToolTip(message)
 
     def _on_controller_pending_restart(self, pending: bool) -> None:
         self.lbl_pending.setText(
@@ -231,19 +242,12 @@ class MainWindow(QMainWindow):
         return view.start()
 
     def continue_saved_run(self) -> bool:
-        """Continue the opened session's first run for as many epochs again (status bar on error)."""
-        from engine.session import CheckpointError
-
+        """Train the opened session's first run for as many epochs again (Train more)."""
         session = self.controller.session
-        if session is None or not session.runs:
+        if session is None or not session.runs or self.controller.state != RunState.REPLAY:
             self.statusBar().showMessage("open a session first: there is no saved run to continue", 15000)
             return False
-        rec = session.runs[0]
-        done = int(rec.checkpoint.meta.get("epoch", 0)) if rec.checkpoint is not None else 0
-        try:
-            self.controller.continue_saved(rec, done + rec.config.train.epochs)
-        except CheckpointError as e:
-            self.statusBar().showMessage(str(e), 30000)
+        if not self.controller.train_more(session.runs[0].config.train.epochs):
             return False
         self.tabs.setCurrentIndex(0)
         return True

@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPen
 
 from desktop.export.plot_menu import add_plot_context_menu
 
-# One colour per run/optimizer, used consistently everywhere (colour-blind friendly, Okabe-Ito + extras).
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000", "#8C564B", "#7F7F7F"]
+# One colour per run/optimizer, used consistently everywhere: Okabe-Ito's colour-blind-safe
+# set (without its yellow, unreadable on white) and three more from Paul Tol's muted set.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#882255", "#999933", "#7F7F7F"]
+# After the tenth run the colours repeat with another line style, so no two runs look alike.
+LINE_STYLES = [Qt.SolidLine, Qt.DashLine, Qt.DotLine, Qt.DashDotLine]
 
 
 def color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
+
+
+def line_style(i: int) -> Qt.PenStyle:
+    """The line style of run `i`: solid for the first ten, then dashed, dotted..."""
+    return LINE_STYLES[(i // len(PALETTE)) % len(LINE_STYLES)]
+
+
+def run_pen(i: int, width: float = 2.0) -> QPen:
+    """The pen of run `i` (colour, then line style once the colours are used up)."""
+    return pg.mkPen(color(i), width=width, style=line_style(i))
 
 
 class GrowingArray:
@@ -73,6 +90,27 @@ class IncrementalEMA:
         self.out.extend(res)
 
 
+def minmax_decimate(x: np.ndarray, y: np.ndarray, max_points: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+    """At most ~max_points points that draw like (x, y): each bin of consecutive points
+    becomes its min and max (spikes stay visible). For display only; saved series never
+    are decimated. NaNs are ignored within a bin (a bin of only NaNs stays NaN)."""
+    n = len(x)
+    if n <= max_points or max_points < 4:
+        return x, y
+    bins = max_points // 2
+    size = n // bins
+    m = bins * size
+    yb = y[:m].reshape(bins, size)
+    lo = np.fmin.reduce(yb, axis=1)
+    hi = np.fmax.reduce(yb, axis=1)
+    xb = x[:m].reshape(bins, size)
+    xs = np.column_stack([xb[:, 0], xb[:, -1]]).ravel()
+    ys = np.column_stack([lo, hi]).ravel()
+    if m < n:
+        xs, ys = np.concatenate([xs, x[m:]]), np.concatenate([ys, y[m:]])
+    return xs, ys
+
+
 def style_plot(plot: pg.PlotItem, title: str, xlabel: str, ylabel: str) -> None:
     plot.setTitle(title, size="10pt")
     plot.setLabel("bottom", xlabel)
@@ -109,5 +147,55 @@ def nice_ceiling(x: float) -> float:
     return float(10.0 ** (k + 1))
 
 
+def tick_strings(values: list[float], spacing: float) -> list[str]:
+    """Tick labels that show the real values: plain numbers in the readable range, else one
+    scientific format for the whole axis ("1.5e+27"), never a scale factor on the label."""
+    vals = [float(v) for v in values]
+    finite = [abs(v) for v in vals if math.isfinite(v) and v != 0]
+    if not finite:
+        return [f"{v:g}" for v in vals]
+    big, small = max(finite), min(finite)
+    if big < 1e7 and spacing >= 1 and all(v == int(v) for v in vals if math.isfinite(v)):
+        return [f"{int(v)}" for v in vals]  # counts (steps, epochs): plain integers
+    if big >= 1e5 or big < 1e-3 or (spacing > 0 and spacing < 1e-4 and small < 1e-3):
+        # digits enough to tell neighbouring ticks apart, relative to the largest exponent
+        exp = math.floor(math.log10(big))
+        digits = max(0, min(6, exp - math.floor(math.log10(spacing)))) if spacing > 0 else 2
+        return [f"{v:.{digits}e}" if v != 0 else "0" for v in vals]
+    places = max(0, math.ceil(-math.log10(spacing))) if spacing > 0 else 2
+    return [f"{v:.{min(places, 8)}f}" if v != 0 else "0" for v in vals]
+
+
+def _linear_tick_strings(axis: pg.AxisItem, values, scale, spacing):
+    if axis.logMode:
+        return _LOG_TICK_STRINGS(axis, values, scale, spacing)
+    return tick_strings([v * scale for v in values], spacing * scale)
+
+
+def _no_si_prefix(axis: pg.AxisItem) -> None:
+    axis.autoSIPrefixScale = 1.0
+    axis.labelUnitPrefix = ""
+    axis._updateLabel()  # noqa: SLF001 - pyqtgraph's own refresh of the label text
+
+
+_LOG_TICK_STRINGS = pg.AxisItem.logTickStrings
+
+
+def install_readable_axes() -> None:
+    """Every pyqtgraph axis of the app shows real values: no SI-prefix scaling of the label
+    ("lr (x0.001)"), tick labels in one plain or scientific format per axis, and log axes
+    labelled at decades (plus 2 and 5 when fewer than two show). Done on the
+    class, once, so plots built anywhere (views, exports, reports) get it."""
+    if getattr(pg.AxisItem, "_descent_readable", False):
+        return
+    from desktop.views.log_axis import DecadeLogAxis
+
+    pg.AxisItem.updateAutoSIPrefix = _no_si_prefix
+    pg.AxisItem.tickStrings = _linear_tick_strings
+    pg.AxisItem.logTickValues = DecadeLogAxis.logTickValues  # decades (+2, 5), not 0.2…0.9
+    pg.AxisItem._descent_readable = True  # noqa: SLF001 - marks the class as set up (idempotent)
+
+
 def configure_pyqtgraph() -> None:
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
+    install_readable_axes()

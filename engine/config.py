@@ -92,7 +92,7 @@ class DataConfig(Section):
     preprocess: Preprocessing = Field(
         "auto",
         description=(
-            "Input preprocessing fitted on the training split: auto = standardize tabular sets, none for 2D/images"
+            "Input preprocessing fitted on the training split: auto = standardize 2D and tabular sets, none for images"
         ),
     )
     whiten_eps: float = Field(
@@ -137,12 +137,36 @@ class ModelConfig(Section):
         max_length=16,
         description="Widths of the hidden layers, input to output (e.g. 64,64)",
     )
-    activation: ActivationName = Field("relu", description="Non-linearity after each hidden layer")
+    activation: ActivationName = Field(
+        "relu", description="Non-linearity after each hidden layer (activation_layers sets the dense layers one by one)"
+    )
+    activation_layers: list[ActivationName] = Field(
+        default_factory=list,
+        max_length=16,
+        description=(
+            "Activation per hidden dense layer, one per model.hidden entry (e.g. tanh,relu); "
+            "empty = model.activation in every layer"
+        ),
+        json_schema_extra={"placeholder": "empty = model.activation in every layer"},
+    )
     leaky_slope: float = Field(0.01, ge=0.0, le=1.0, description="Fixed negative slope of leaky ReLU")
     prelu_init: float = Field(0.25, ge=0.0, le=1.0, description="Initial (learnable) negative slope of PReLU")
     init: InitName = Field("kaiming", description="Weight initialization scheme of the linear layers")
     init_std: float = Field(0.01, gt=0.0, le=10.0, description="Std of 'normal' init and half-width of 'uniform' init")
     init_constant: float = Field(0.1, ge=-10.0, le=10.0, description="Value of every weight under 'constant' init")
+    bias_init: float = Field(
+        0.0,
+        ge=-10.0,
+        le=10.0,
+        description="Initial value of every hidden bias (negative: ReLUs start dead); the output bias starts at 0",
+    )
+    output_init: Literal["small", "same"] = Field(
+        "small",
+        description=(
+            "Output layer: small = N(0, (0.03/√fan_in)²) so the initial logits are near 0 and the loss ≈ ln C; "
+            "same = model.init as in the hidden layers (zeros/constant always apply to every layer)"
+        ),
+    )
     arch: Literal["mlp", "cnn"] = Field(
         "mlp",
         description="mlp: dense layers; cnn: conv→[BN]→activation→pool blocks, then the dense layers (image data)",
@@ -212,7 +236,11 @@ class ModelConfig(Section):
 
     @model_validator(mode="after")
     def _per_layer_lengths(self) -> ModelConfig:
-        for key, fallback in (("batch_norm_layers", "batch_norm"), ("dropout_layers", "dropout")):
+        for key, fallback in (
+            ("batch_norm_layers", "batch_norm"),
+            ("dropout_layers", "dropout"),
+            ("activation_layers", "activation"),
+        ):
             values = getattr(self, key)
             if values and len(values) != len(self.hidden):
                 shown = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
@@ -227,6 +255,10 @@ class ModelConfig(Section):
     def batch_norm_per_layer(self) -> list[str]:
         """Batch-norm placement (off|before|after) of each hidden dense layer, input to output."""
         return list(self.batch_norm_layers) if self.batch_norm_layers else [self.batch_norm] * len(self.hidden)
+
+    def activation_per_layer(self) -> list[str]:
+        """The activation after each hidden dense layer, input to output."""
+        return list(self.activation_layers) if self.activation_layers else [self.activation] * len(self.hidden)
 
     def dropout_per_layer(self) -> list[float]:
         """Drop probability after each hidden dense layer, input to output."""
@@ -438,6 +470,39 @@ class ProbesConfig(Section):
         le=100_000,
         description="Probes kept; when full, every other one is dropped and the interval doubles",
     )
+    gradient_noise: bool = Field(
+        False,
+        description=(
+            "Measure the noise of minibatch gradients against the full-batch gradient of a fixed "
+            "training subset, per layer and batch size (costs several backward passes per measurement)"
+        ),
+    )
+    gradient_noise_every: int = Field(
+        100, ge=1, le=1_000_000, description="Gradient noise: steps between two measurements (plus init and end)"
+    )
+    gradient_noise_samples: int = Field(
+        512,
+        ge=8,
+        le=65_536,
+        description="Gradient noise: training samples of the subset whose full-batch gradient is the reference",
+    )
+    gradient_noise_batch_sizes: list[int] = Field(
+        default_factory=lambda: [4, 16, 64, 256],
+        min_length=1,
+        max_length=12,
+        description="Gradient noise: minibatch sizes compared (each at most gradient_noise_samples)",
+    )
+    gradient_noise_draws: int = Field(
+        8, ge=2, le=1000, description="Gradient noise: minibatches drawn per batch size and measurement"
+    )
+
+    @field_validator("gradient_noise_batch_sizes")
+    @classmethod
+    def _batch_sizes_in_range(cls, v: list[int]) -> list[int]:
+        for b in v:
+            if not 1 <= b <= 65_536:
+                raise ValueError(f"each batch size must be in [1, 65536], got {b}")
+        return v
 
 
 class DiagnosticsConfig(Section):
@@ -460,13 +525,22 @@ class DiagnosticsConfig(Section):
         3,
         ge=1,
         le=10_000,
-        description="Epochs after which a loss that barely fell is flagged (learning rate likely too low)",
+        description=(
+            "Epochs (and slow_loss_steps steps) after which a loss that barely fell is flagged: "
+            "lr too low if it crept, too high if it jumped up and down"
+        ),
+    )
+    slow_loss_steps: int = Field(
+        50,
+        ge=1,
+        le=10_000_000,
+        description="Steps (and slow_loss_epochs epochs) after which a loss that barely fell is flagged",
     )
     slow_loss_drop: float = Field(
         0.05,
         gt=0.0,
         lt=1.0,
-        description="Smallest relative drop of the training loss over those epochs that is not flagged",
+        description="Smallest relative drop of the (eval-mode) training loss since init that is not flagged",
     )
     saturation_warn: float = Field(
         0.5, gt=0.0, le=1.0, description="Warn when this fraction of a sigmoid/tanh layer's outputs is saturated"

@@ -44,8 +44,12 @@ class StepBatch(Event):
     grad_norm: np.ndarray  # float64 global gradient L2 norm
     epoch: int = 0
     steps_per_s: float = 0.0
+    wall: np.ndarray | None = None  # float64 seconds since the run started, at the end of each step
 
     def merged(self, other: StepBatch) -> StepBatch:
+        wall = None
+        if self.wall is not None and other.wall is not None:
+            wall = np.concatenate([self.wall, other.wall])
         return StepBatch(
             self.run_id,
             np.concatenate([self.steps, other.steps]),
@@ -54,6 +58,7 @@ class StepBatch(Event):
             np.concatenate([self.grad_norm, other.grad_norm]),
             other.epoch,
             other.steps_per_s,
+            wall,
         )
 
 
@@ -108,10 +113,20 @@ def series_events(run_id: str, series: Mapping[str, np.ndarray]) -> list[Event]:
             steps[name] = np.full(n, np.nan)
         elif len(steps[name]) != n:
             raise ValueError(f"series 'step/{name}' has {len(steps[name])} values, 'step/loss' has {n}")
+    wall = _series(series, "step/wall") if "step/wall" in series else None  # format 4 on
+    if wall is not None and len(wall) != n:
+        wall = None  # optional: without it, the curves have no wall-time axis
     out: list[Event] = []
     if n:
         out.append(
-            StepBatch(run_id, np.arange(1, n + 1, dtype=np.int64), steps["loss"], steps["lr"], steps["grad_norm"])
+            StepBatch(
+                run_id,
+                np.arange(1, n + 1, dtype=np.int64),
+                steps["loss"],
+                steps["lr"],
+                steps["grad_norm"],
+                wall=wall,
+            )
         )
     epoch = {k.removeprefix("epoch/"): _series(series, k) for k in series if k.startswith("epoch/")}
     epoch_steps = epoch.pop("step", None)

@@ -23,6 +23,7 @@ from engine.config import ExperimentConfig
 from engine.data import DataBundle
 from engine.diagnostics import DiagnosticsHook
 from engine.events import Event
+from engine.gradnoise import GradientNoiseHook
 from engine.landscape.hook import LandscapeHook
 from engine.metrics import MetricsHook
 from engine.network import NetworkViewHook
@@ -56,6 +57,12 @@ FEATURES: list[Feature] = [
     ),
     Feature("batchnorm", 60, lambda c, d: c.model.uses_batch_norm(), lambda c, d: BatchNormProbe()),
     Feature("decision_boundary", 70, lambda c, d: d.plane is not None, lambda c, d: DecisionBoundaryHook()),
+    Feature(
+        "gradient_noise",
+        75,
+        lambda c, d: c.probes.gradient_noise,
+        lambda c, d: GradientNoiseHook(c.probes, c.seed),
+    ),
     Feature(
         "landscape",
         80,

@@ -55,7 +55,7 @@ def export_session(
         app = _qt_app()  # noqa: F841 - must stay alive while plots are drawn
         from desktop.export.plots import export_comparison_images
         from desktop.plotting import color
-        from engine.compare.layout import run_colors
+        from engine.compare.layout import comparison_session, run_colors
 
         images, report = export_comparison_images(session, folder, formats, width, height)
         files += images
@@ -64,10 +64,11 @@ def export_session(
         files += export_network_images(session, folder, formats, width, height)
         if "html" in formats:
             cols = run_colors(session)
+            compared = comparison_session(session)  # the report shows the comparison's runs only
             text = html_report(
-                session,
+                compared,
                 report,
-                [color(cols[r.name]) for r in session.runs],
+                [color(cols[r.name]) for r in compared.runs],
                 title=f"Descent comparison — {Path(file).name}",
             )
             files.append(write_text_atomic(folder / "report.html", text))

@@ -14,7 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from desktop.export.items import export_item, png_bytes
-from desktop.export.plot_menu import add_plot_context_menu, plot_title
+from desktop.export.plot_menu import add_legend_toggle, add_plot_context_menu, plot_title
 from engine.export import ExportError, html_report, write_csvs, write_text_atomic
 from engine.export.files import ensure_folder, safe_stem, write_bytes_atomic
 from engine.session import Session
@@ -109,6 +109,7 @@ def add_export_entries(widget: QWidget) -> None:
     with desktop.plotting.style_plot have them from their creation)."""
     for plot in plot_items(widget):
         add_plot_context_menu(plot)
+        add_legend_toggle(plot)  # legends added after the plot was styled
 
 
 def export_session_now(
@@ -121,7 +122,7 @@ def export_session_now(
     """CSV and/or the HTML report of the session as it stands (the run, the comparison)."""
     from desktop.export.plots import export_comparison_images
     from desktop.plotting import color
-    from engine.compare.layout import run_colors
+    from engine.compare.layout import comparison_session, run_colors
 
     try:
         session = snapshot()
@@ -133,10 +134,11 @@ def export_session_now(
         if "html" in kinds:
             _, images = export_comparison_images(session, folder, {"html"})
             cols = run_colors(session)
+            compared = comparison_session(session)  # the report shows the comparison's runs only
             files.append(
                 write_text_atomic(
                     Path(folder) / "report.html",
-                    html_report(session, images, [color(cols[r.name]) for r in session.runs]),
+                    html_report(compared, images, [color(cols[r.name]) for r in compared.runs]),
                 )
             )
     except Exception as e:  # noqa: BLE001 - SessionError/ExportError: show, keep the work

@@ -99,8 +99,27 @@ def add_plot_context_menu(plot: pg.PlotItem) -> None:
             except ExportError as e:
                 QMessageBox.warning(parent, "Export", str(e))
 
+    add_legend_toggle(plot)
     png = menu.addAction("Save plot as PNG…")
     png.setObjectName(PNG_ACTION)
     png.triggered.connect(lambda: ask("png"))
     menu.addAction("Save plot as SVG…").triggered.connect(lambda: ask("svg"))
     menu.addAction("Save curves as CSV…").triggered.connect(ask_csv)
+
+
+LEGEND_ACTION = "plot:show-legend"
+
+
+def add_legend_toggle(plot: pg.PlotItem) -> None:
+    """A plot with a legend: 'Show legend' in its right-click menu (a legend can hide a curve;
+    it can also be dragged), and a translucent background so what is under it shows."""
+    legend = plot.legend
+    menu = plot.getViewBox().menu
+    if legend is None or menu is None or any(a.objectName() == LEGEND_ACTION for a in menu.actions()):
+        return
+    legend.setBrush(pg.mkBrush(255, 255, 255, 190))
+    act = menu.addAction("Show legend")
+    act.setObjectName(LEGEND_ACTION)
+    act.setCheckable(True)
+    act.setChecked(True)
+    act.toggled.connect(legend.setVisible)

@@ -15,8 +15,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from desktop.export.items import export_item, png_bytes
-from desktop.plotting import color, style_plot
-from engine.compare.layout import run_colors
+from desktop.plotting import color, run_pen, style_plot
+from engine.compare.layout import comparison_session, run_colors
 from engine.export.files import ensure_folder, write_bytes_atomic
 from engine.session.record import Session
 
@@ -46,7 +46,7 @@ def ema(values: np.ndarray, alpha: float = 0.9) -> np.ndarray:
 def _curve_data(session: Session, series: str, smooth: bool) -> list[tuple[str, int, np.ndarray, np.ndarray]]:
     colors = run_colors(session)
     out = []
-    for r in session.runs:
+    for r in comparison_session(session).runs:  # only the comparison's runs
         y = r.series.get(series)
         if y is None or len(y) == 0:
             continue
@@ -82,7 +82,7 @@ def render_comparison_plots(
             p.plot(
                 x,
                 y,
-                pen=pg.mkPen(color(ci), width=2),
+                pen=run_pen(ci),
                 name=name,
                 symbol="o" if xlabel == "epoch" and len(x) <= 60 else None,
                 symbolSize=5,

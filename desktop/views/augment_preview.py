@@ -9,6 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from desktop.views.base import View
+from desktop.views.empty_state import IMAGE_DATASETS, EmptyState, apply_and_restart
 from engine.augment.preview import AugmentPreview, make_preview, mosaic
 
 
@@ -62,11 +63,32 @@ class AugmentPreviewView(View):
         lay.addLayout(bar)
         lay.addWidget(self.info)
         lay.addWidget(self.glw, 1)
+        self.empty = EmptyState(self)
         self.follow_config()
         self.refresh()
 
+    def _show_applies(self, config) -> bool:
+        """Augmentation transforms images: on other data, say so and offer an image set."""
+        name = config.data.name
+        if name in IMAGE_DATASETS or name == "npz":
+            self.empty.clear()
+            return True
+        self.empty.show_message(
+            f"Augmentation applies to image data; '{name}' is not images.",
+            "Switch to digits (8×8 images) and restart",
+            lambda: apply_and_restart(self.controller, {"data.name": "digits"}),
+        )
+        return False
+
     def refresh(self, force: bool = False) -> None:
         cfg = self.controller.config
+        if not self._show_applies(cfg):
+            self._key = ""
+            self.jobs.cancel(self.job_key)
+            self.preview = None
+            self.image.clear()
+            self.info.setText(f"Augmentation applies to image data; '{cfg.data.name}' is not images.")
+            return
         key = _key(cfg)
         if key == self._key and not force:
             return

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLay
 
 from desktop.plotting import color, style_plot
 from desktop.views.base import View
+from desktop.views.empty_state import EmptyState, apply_and_restart
 from engine.batchnorm.snapshot import LAYER_STATS, UNIT_STATS, BatchNormSnapshot, expected_gap, from_record
 from engine.events import Event
 
@@ -89,6 +90,19 @@ class BatchNormView(View):
         lay.addWidget(self.info)
         lay.addLayout(bar)
         lay.addWidget(self.glw, 1)
+        self.empty = EmptyState(self)
+        self._show_applies(controller.config)
+
+    def _show_applies(self, config) -> None:
+        """Batch norm off: say so over the empty plots, with the button that turns it on."""
+        if config.model.uses_batch_norm():
+            self.empty.clear()
+            return
+        self.empty.show_message(
+            "Batch norm is off, so there are no batch statistics to show.",
+            "Turn on batch norm (after each activation) and restart",
+            lambda: apply_and_restart(self.controller, {"model.batch_norm_layers": [], "model.batch_norm": "after"}),
+        )
 
     # -- data -----------------------------------------------------------------------------
     def _reset(self, run_id: str) -> None:
@@ -108,6 +122,7 @@ class BatchNormView(View):
     def on_run_started(self, run_id: str, config) -> None:
         self._reset(run_id)
         self.batch_size = config.train.batch_size
+        self._show_applies(config)
         m = config.model
         if not m.uses_batch_norm():
             self.info.setText(OFF_TEXT + " and restart.")
@@ -200,11 +215,14 @@ class BatchNormView(View):
 
     # -- sessions -------------------------------------------------------------------------
     def load_session(self, session) -> None:
+        if session.runs:
+            self._show_applies(session.runs[0].config)
         for rec in session.runs:
             snaps = self.read_saved(rec, "batch-norm statistics", lambda r=rec: from_record(r))
             if not snaps:
                 continue
             self._reset(rec.name)
+            self.empty.clear()
             self.batch_size = rec.config.train.batch_size
             for s in snaps:
                 self.add(s)

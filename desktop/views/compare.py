@@ -33,12 +33,13 @@ from desktop.compare_controller import CompareController
 from desktop.export.plot_menu import add_plot_context_menu
 from desktop.export.plots import COMPARISON_PLOTS
 from desktop.jobs import runner_for
-from desktop.plotting import color, style_plot
+from desktop.plotting import color, run_pen, style_plot
 from desktop.views.base import View
 from desktop.views.compare_line import RunLinePanel
 from desktop.views.compare_surface import SharedSurfacePanel
 from desktop.views.curves import RunCurves
-from engine.compare.layout import is_comparison, run_colors
+from desktop.views.empty_state import EmptyState
+from engine.compare.layout import comparison_session, is_comparison, run_colors
 from engine.config import OPTIMIZERS, ConfigError, parse_set_args
 from engine.events import Event, series_events
 from engine.probes.snapshot import ProbeSnapshot
@@ -50,12 +51,12 @@ TABLE_COLUMNS = [
     ("run", None),
     ("state", None),
     ("epoch", None),
-    ("train loss", "train_loss"),
-    ("val loss", "val_loss"),
-    ("val acc", "val_acc"),
-    ("best val loss", "best_val_loss"),
-    ("best val acc", "best_val_acc"),
-]
+    ("train\nloss", "train_loss"),
+    ("val\nloss", "val_loss"),
+    ("val\nacc", "val_acc"),
+    ("best val\nloss", "best_val_loss"),
+    ("best val\nacc", "best_val_acc"),
+]  # two-line headers: every column fits the table's pane
 
 
 class _NumberItem(QTableWidgetItem):
@@ -138,6 +139,7 @@ class CompareView(View):
         split.addWidget(bottom)
         bottom.setStretchFactor(0, 3)
         bottom.setStretchFactor(1, 2)
+        bottom.setSizes([560, 440])  # the table's columns whole at the default window size
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         lay = QVBoxLayout(self)
@@ -145,6 +147,24 @@ class CompareView(View):
         lay.addLayout(self.controls1)
         lay.addLayout(self.controls2)
         lay.addWidget(split, 1)
+        self.empty = EmptyState(split)
+        self._show_empty()
+        for cb in self.opt_boxes.values():  # the button names the checked optimizers
+            cb.toggled.connect(lambda _on: self._show_empty())
+
+    def _show_empty(self) -> None:
+        """No runs: say what a comparison is, with the button that starts one."""
+        if self.runs:
+            self.empty.clear()
+            return
+        names = self.checked_optimizers() or list(DEFAULT_OPTIMIZERS)
+        listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+        self.empty.show_message(
+            "No comparison yet: Compare trains one run per optimizer from the same init on the same "
+            "batches, and overlays them here.",
+            f"Compare {listed}",
+            self.compare_checked_optimizers,
+        )
 
     # -- widgets -------------------------------------------------------------------------
     def _build_controls(self) -> None:
@@ -232,7 +252,7 @@ class CompareView(View):
         lay.addLayout(row)
         self.hist_glw = pg.GraphicsLayoutWidget()
         lay.addWidget(self.hist_glw, 1)
-        self.hist_note = QLabel("no probe data (enable probes.enabled)")
+        self.hist_note = QLabel("no comparison yet: histograms show once runs record probes")
         lay.addWidget(self.hist_note)
         self.hist_plots: dict[str, tuple[pg.PlotItem, pg.PlotDataItem]] = {}
 
@@ -314,9 +334,10 @@ class CompareView(View):
 
     def _add_run(self, rid: str, name: str, ci: int) -> ComparedRun:
         run = ComparedRun(rid, name, ci)
+        self.empty.clear()
         for key, _t, series, *_ in COMPARISON_PLOTS:
             run.items[key] = self.plots[key].plot(
-                pen=pg.mkPen(run.color, width=2),
+                pen=run_pen(ci),
                 name=name if key == "loss" else None,
                 symbol="o" if series.startswith("epoch/") else None,
                 symbolSize=4,
@@ -340,6 +361,7 @@ class CompareView(View):
         self._refresh_table()
         self._sync_hist_plots()
         self.line_panel.sync_runs()
+        self._show_empty()
 
     def _on_compare_run_removed(self, rid: str) -> None:
         self._drop(rid)
@@ -479,7 +501,27 @@ class CompareView(View):
             edges = np.linspace(lo, hi, len(counts) + 1)
             item.setData(edges, counts / counts.sum())
             any_data = True
+        self.hist_note.setText(self._probe_note(group, any(r.hist for r in self.runs.values())))
         self.hist_note.setVisible(not any_data)
+
+    def _probes_on(self) -> bool | None:
+        """Whether the compared runs record probes (None: no comparison to ask)."""
+        if self.compare.spec is not None:
+            return bool(self.compare.spec.base.probes.enabled)
+        if self.loaded_session is not None and self.loaded_session.runs:
+            return any(r.config.probes.enabled for r in self.loaded_session.runs)
+        return None
+
+    def _probe_note(self, group: str, have_probes: bool) -> str:
+        """Why no histogram shows: the reason that holds, not a blanket 'enable probes'."""
+        if have_probes:
+            return f"no {self.cb_group.currentText() or group} histogram for this layer in these runs"
+        on = self._probes_on()
+        if on is None:
+            return "no comparison yet: histograms show once runs record probes"
+        if on:
+            return "probes are on: the first histograms arrive after the first probe"
+        return "probes are off for these runs (turn on probes.enabled before comparing)"
 
     # -- sessions ------------------------------------------------------------------------
     def load_session(self, session) -> None:
@@ -492,8 +534,9 @@ class CompareView(View):
         self.line_panel.clear()
         if not is_comparison(session):
             return
-        self.loaded_session = session
         colors = run_colors(session)
+        session = comparison_session(session)  # not the main run saved beside the comparison
+        self.loaded_session = session
         hidden = set((session.meta.get("comparison") or {}).get("hidden", []))
         for rec in session.runs:
             if rec.name in hidden:

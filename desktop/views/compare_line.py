@@ -226,11 +226,14 @@ class RunLinePanel(LinePanelBase):
         if [self.cb_a.itemText(i) for i in range(self.cb_a.count())] == names:
             return
         a, b = self.cb_a.currentText(), self.cb_b.currentText()
-        for cb, keep, default in ((self.cb_a, a, 0), (self.cb_b, b, 1)):
+        a = a if a in names else (names[0] if names else "")
+        if b not in names or b == a:  # B defaults to another run than A
+            b = next((n for n in names if n != a), a)
+        for cb, keep in ((self.cb_a, a), (self.cb_b, b)):
             cb.blockSignals(True)
             cb.clear()
             cb.addItems(names)
-            cb.setCurrentIndex(names.index(keep) if keep in names else min(default, len(names) - 1))
+            cb.setCurrentIndex(names.index(keep) if keep in names else -1)
             cb.blockSignals(False)
         self._on_choice_changed()
 

@@ -5,17 +5,24 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
-from desktop.plotting import GrowingArray, IncrementalEMA, nice_ceiling, style_plot
+from desktop.plotting import GrowingArray, IncrementalEMA, minmax_decimate, nice_ceiling, style_plot
 from desktop.views.base import View
+from desktop.views.empty_state import EmptyState
 from engine.diagnostics.checks import Diagnostic
 from engine.diagnostics.snapshot import DiagnosticSnapshot
 from engine.diagnostics.snapshot import from_record as diagnostics_of
 from engine.events import EpochEnd, Event, StepBatch, series_events
+from engine.states import RunState
 
 TRAIN, VAL, STEP = "#0072B2", "#D55E00", "#9fb7d0"
+EPOCH_KEYS = ("train_loss", "val_loss", "train_acc", "val_acc", "train_loss_eval", "train_acc_eval")
 MARKER_COLORS = {"error": "#D55E00", "warning": "#E69F00", "info": "#009E73"}
+X_AXES = {"step": "step", "epoch": "epoch", "wall": "wall time (s)"}  # x-axis mode → label
+GHOSTS = 3  # earlier runs of this session kept faded on the loss and accuracy plots
+GHOST_ALPHA = (150, 95, 55)  # newest to oldest
+MAX_DRAWN_POINTS = 1600  # per curve at most: longer series are min/max-decimated for display
 
 
 class RunCurves:
@@ -26,18 +33,59 @@ class RunCurves:
         self.loss = GrowingArray()
         self.lr = GrowingArray()
         self.grad_norm = GrowingArray()
+        self.wall = GrowingArray()  # seconds since the run started (NaN where not recorded)
+        self.steps_per_epoch_hint = 0.0  # from the config, until the first epoch ends
         self.loss_ema = IncrementalEMA(alpha)
         self.epoch_step = GrowingArray(64)
-        self.epoch: dict[str, GrowingArray] = {
-            k: GrowingArray(64) for k in ("train_loss", "val_loss", "train_acc", "val_acc")
-        }
+        self.epoch: dict[str, GrowingArray] = {k: GrowingArray(64) for k in EPOCH_KEYS}
 
     def add_steps(self, e: StepBatch) -> None:
         self.step.extend(e.steps)
         self.loss.extend(e.loss)
         self.lr.extend(e.lr)
         self.grad_norm.extend(e.grad_norm)
+        self.wall.extend(e.wall if e.wall is not None else np.full(len(e.steps), np.nan))
         self.loss_ema.extend(np.asarray(e.loss, dtype=np.float64))
+
+    def steps_per_epoch(self) -> float:
+        """Steps in one epoch: the first epoch's end, else the config's estimate (0: unknown)."""
+        ex = self.epoch_step.view()
+        if len(ex) and ex[0] > 0:
+            return float(ex[0])
+        return self.steps_per_epoch_hint
+
+    def x_of_steps(self, mode: str) -> np.ndarray:
+        """The x of every step on an axis by step, epoch (fractional) or wall time."""
+        s = self.step.view()
+        if mode == "epoch":
+            spe = self.steps_per_epoch()
+            return s / spe if spe > 0 else np.full(len(s), np.nan)
+        if mode == "wall":
+            return self.wall.view()
+        return s
+
+    def x_of_epochs(self, mode: str) -> np.ndarray:
+        """The x of every epoch's end on the same axis."""
+        ex = self.epoch_step.view()
+        if mode == "epoch":
+            return np.arange(1, len(ex) + 1, dtype=np.float64)
+        if mode == "wall":
+            idx = ex.astype(np.int64) - int(self.step.view()[0] if len(self.step) else 1)
+            w = self.wall.view()
+            ok = (idx >= 0) & (idx < len(w))
+            out = np.full(len(ex), np.nan)
+            out[ok] = w[idx[ok]]
+            return out
+        return ex
+
+    def x_at_step(self, step: float, mode: str) -> float:
+        if mode == "step" or not len(self.step):
+            return step
+        xs = self.x_of_steps(mode)
+        ok = np.isfinite(xs)
+        if not ok.any():
+            return step
+        return float(np.interp(step, self.step.view()[ok], xs[ok]))
 
     def add(self, e: Event) -> bool:
         """Take a step batch or an epoch end; True if it was one (the curves changed)."""
@@ -85,17 +133,33 @@ class CurvesView(View):
         self.c_step_loss = self.p_loss.plot(pen=pg.mkPen(STEP, width=1), name="minibatch", antialias=False)
         self.c_ema = self.p_loss.plot(pen=pg.mkPen(TRAIN, width=2), name="minibatch (EMA)", antialias=False)
         self.c_train_loss = self.p_loss.plot(
-            pen=pg.mkPen(TRAIN, width=2, style=Qt.DashLine),
+            pen=pg.mkPen(TRAIN, width=1.5, style=Qt.DashLine),
             symbol="o",
             symbolSize=5,
+            symbolBrush=None,
+            symbolPen=TRAIN,
+            name="train, running (train mode)",
+        )
+        self.c_train_loss_eval = self.p_loss.plot(
+            pen=pg.mkPen(TRAIN, width=2.5),
+            symbol="s",
+            symbolSize=5,
             symbolBrush=TRAIN,
-            name="train (epoch)",
+            name="train, eval mode (≤512 samples)",
         )
         self.c_val_loss = self.p_loss.plot(
             pen=pg.mkPen(VAL, width=2), symbol="o", symbolSize=5, symbolBrush=VAL, name="validation"
         )
         self.c_train_acc = self.p_acc.plot(
-            pen=pg.mkPen(TRAIN, width=2), symbol="o", symbolSize=5, symbolBrush=TRAIN, name="train"
+            pen=pg.mkPen(TRAIN, width=1.5, style=Qt.DashLine),
+            symbol="o",
+            symbolSize=5,
+            symbolBrush=None,
+            symbolPen=TRAIN,
+            name="train, running (train mode)",
+        )
+        self.c_train_acc_eval = self.p_acc.plot(
+            pen=pg.mkPen(TRAIN, width=2.5), symbol="s", symbolSize=5, symbolBrush=TRAIN, name="train, eval mode"
         )
         self.c_val_acc = self.p_acc.plot(
             pen=pg.mkPen(VAL, width=2), symbol="o", symbolSize=5, symbolBrush=VAL, name="validation"
@@ -133,30 +197,108 @@ class CurvesView(View):
         self.smooth.valueChanged.connect(self._on_smooth_changed)
         self.smooth_label = QLabel()
         self._on_smooth_label()
+        self.x_axis = QComboBox()
+        for key, label in X_AXES.items():
+            self.x_axis.addItem(label, key)
+        self.x_axis.setToolTip("x axis: optimizer steps, epochs, or wall time since the run started")
+        self.x_axis.currentIndexChanged.connect(self._on_x_axis_changed)
+        self.ghosts: list[tuple[str, RunCurves, pg.PlotDataItem, pg.PlotDataItem]] = []
+        self.show_ghosts = QCheckBox(f"ghosts of the last {GHOSTS} runs")
+        self.show_ghosts.setChecked(True)
+        self.show_ghosts.setToolTip("Earlier runs of this session, faded behind the current one (kept in memory)")
+        self.show_ghosts.toggled.connect(lambda _on: self._draw_ghosts())
+        self.clear_ghosts_btn = QPushButton("Clear ghosts")
+        self.clear_ghosts_btn.clicked.connect(self.clear_ghosts)
         controls = QHBoxLayout()
+        controls.addWidget(QLabel("x axis"))
+        controls.addWidget(self.x_axis)
+        controls.addSpacing(12)
         controls.addWidget(self.log_y)
         controls.addSpacing(12)
         controls.addWidget(QLabel("EMA smoothing"))
         controls.addWidget(self.smooth)
         controls.addWidget(self.smooth_label)
+        controls.addSpacing(12)
+        controls.addWidget(self.show_ghosts)
+        controls.addWidget(self.clear_ghosts_btn)
         controls.addStretch(1)
         controls.addWidget(self.readout)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(controls)
         lay.addWidget(self.glw, 1)
+        self.empty = EmptyState(self.glw)
+        controller.state_changed.connect(self._on_controller_state_changed)
+
+    def _on_controller_state_changed(self, state: str, _message: str = "") -> None:
+        """A run held at step 0 says how to start it (instead of empty axes)."""
+        if state == RunState.PAUSED and not len(self.run.step):
+            self.empty.show_message("Paused before the first step. Press Space to train.", "Train", self._start)
+        elif state in (RunState.BUILDING, RunState.RUNNING) or len(self.run.step):
+            self.empty.clear()
+
+    def _start(self) -> None:
+        self.controller.toggle_pause()
 
     # -- events --------------------------------------------------------------------------
     def on_run_started(self, run_id: str, config) -> None:
         self.clear_markers()
+        self.readout.setText(" ")  # the hover read-out described the previous run
         saved = getattr(self.controller, "continued_from", None)
         if saved is not None:  # a continued run: its saved history, then the new steps
             self.show_series(saved.series)
         else:
+            if self.run_id and len(self.run.step):  # the run before becomes a ghost
+                self._push_ghost(self.run_id, self.run)
             self.run = RunCurves(self.alpha)
+            self.run.steps_per_epoch_hint = _steps_per_epoch_hint(config)
             self._epochs_drawn = -1
             self._redraw()
         self.run_id = run_id
+
+    # -- ghosts: the last runs of this session, faded -------------------------------------
+    def _push_ghost(self, run_id: str, run: RunCurves) -> None:
+        loss = self.p_loss.plot(antialias=False)
+        acc = self.p_acc.plot()
+        for item in (loss, acc):
+            item.setZValue(-5)  # behind the current run
+        self.ghosts.append((run_id, run, loss, acc))
+        while len(self.ghosts) > GHOSTS:
+            _rid, _r, old_loss, old_acc = self.ghosts.pop(0)
+            self._remove_ghost_items(old_loss, old_acc)
+        self._draw_ghosts()
+
+    def _remove_ghost_items(self, loss: pg.PlotDataItem, acc: pg.PlotDataItem) -> None:
+        for plot, item in ((self.p_loss, loss), (self.p_acc, acc)):
+            if plot.legend is not None:
+                plot.legend.removeItem(item)
+            plot.removeItem(item)
+
+    def clear_ghosts(self) -> None:
+        for _rid, _r, loss, acc in self.ghosts:
+            self._remove_ghost_items(loss, acc)
+        self.ghosts = []
+
+    def _draw_ghosts(self) -> None:
+        """Each ghost's smoothed loss and validation accuracy, fainter the older it is; the
+        newest has the legend entry."""
+        mode = self.x_mode
+        on = self.show_ghosts.isChecked()
+        n = len(self.ghosts)
+        for age, (_rid, r, loss, acc) in enumerate(reversed(self.ghosts)):
+            pen = pg.mkPen((110, 110, 110, GHOST_ALPHA[min(age, len(GHOST_ALPHA) - 1)]), width=1.5)
+            loss.setPen(pen)
+            acc.setPen(pen)
+            loss.setData(*minmax_decimate(r.x_of_steps(mode), r.loss_ema.out.view(), MAX_DRAWN_POINTS))
+            acc.setData(r.x_of_epochs(mode), r.epoch["val_acc"].view())
+            for plot, item in ((self.p_loss, loss), (self.p_acc, acc)):
+                item.setVisible(on)
+                legend = plot.legend
+                if legend is None:
+                    continue
+                legend.removeItem(item)
+                if on and age == 0:
+                    legend.addItem(item, f"earlier runs ({n}, faded)")
 
     # -- diagnostic markers --------------------------------------------------------------
     def add_marker(self, step: float, label: str, level: str = "warning", tip: str = "") -> None:
@@ -171,6 +313,8 @@ class CurvesView(View):
             labelOpts={"position": 0.92 - 0.1 * (len(self.markers) % 5), "color": col, "fill": (255, 255, 255, 200)},
         )
         line.setToolTip(tip or label)
+        line.step = step  # where it belongs whatever the x axis
+        line.setPos(self.run.x_at_step(step, self.x_mode))
         self.p_loss.addItem(line, ignoreBounds=True)
         self.markers.append(line)
 
@@ -229,32 +373,52 @@ class CurvesView(View):
     def _redraw(self) -> None:
         self._mark_drawn()
         r = self.run
-        x = r.step.view()
-        self.c_step_loss.setData(x, r.loss.view())
-        self.c_ema.setData(x, r.loss_ema.out.view())
-        self.c_lr.setData(x, r.lr.view())
+        mode = self.x_mode
+        x = r.x_of_steps(mode)
+        # display only: about two points per pixel column (a min and a max), so a redraw's
+        # cost is bounded by the plot's width, not by the run's length
+        npts = self._drawn_points()
+        self.c_step_loss.setData(*minmax_decimate(x, r.loss.view(), npts))
+        self.c_ema.setData(*minmax_decimate(x, r.loss_ema.out.view(), npts))
+        self.c_lr.setData(*minmax_decimate(x, r.lr.view(), npts))
         if len(r.lr):
             lo, hi = float(np.nanmin(r.lr.view())), float(np.nanmax(r.lr.view()))
             if hi - lo <= 1e-12 * max(abs(hi), 1e-30):  # a constant lr: show it with room around
                 self.p_lr.setYRange(0, hi * 1.5 if hi > 0 else 1, padding=0)
             else:
                 self.p_lr.enableAutoRange(axis="y")
-        self.c_gn.setData(x, r.grad_norm.view())
-        ex = r.epoch_step.view()
+        self.c_gn.setData(*minmax_decimate(x, r.grad_norm.view(), npts))
+        ex = r.x_of_epochs(mode)
         if len(ex) != self._epochs_drawn:  # epoch curves change once an epoch, not every redraw
             self._epochs_drawn = len(ex)
             # symbols help while there are few epochs; beyond that they cost and clutter
             sym = "o" if len(ex) <= 60 else None
-            for c in (self.c_train_loss, self.c_val_loss, self.c_train_acc, self.c_val_acc):
-                if c.opts["symbol"] != sym:
-                    c.setSymbol(sym)
-            self.c_train_loss.setData(ex, r.epoch["train_loss"].view())
-            self.c_val_loss.setData(ex, r.epoch["val_loss"].view())
-            self.c_train_acc.setData(ex, r.epoch["train_acc"].view())
-            self.c_val_acc.setData(ex, r.epoch["val_acc"].view())
-        self._follow_x(float(x[-1]) if len(x) else 0.0)
+            curves = {
+                "train_loss": self.c_train_loss,
+                "val_loss": self.c_val_loss,
+                "train_acc": self.c_train_acc,
+                "val_acc": self.c_val_acc,
+                "train_loss_eval": self.c_train_loss_eval,
+                "train_acc_eval": self.c_train_acc_eval,
+            }
+            symbols = {"train_loss_eval": "s", "train_acc_eval": "s"}
+            for k, c in curves.items():
+                want = symbols.get(k, "o") if sym else None
+                if c.opts["symbol"] != want:
+                    c.setSymbol(want)
+            for k, c in curves.items():
+                ys = r.epoch[k].view()
+                if np.isfinite(ys).any():
+                    c.setData(ex, ys)
+                else:  # a session saved before the eval-mode series existed: nothing to draw
+                    c.setData([], [])
+        self._follow_x(float(x[-1]) if len(x) and np.isfinite(x[-1]) else 0.0)
         self._follow_y(self.p_loss, r.loss.view())
         self._follow_y(self.p_gn, r.grad_norm.view())
+
+    def _drawn_points(self) -> int:
+        width = int(self.p_loss.vb.width()) if self.p_loss.vb is not None else 0
+        return int(min(MAX_DRAWN_POINTS, max(400, 2 * width)))
 
     def _follow_y(self, plot: pg.PlotItem, ys: np.ndarray) -> None:
         """A non-negative series on a linear axis: y from 0 to a nice top that changes only
@@ -290,6 +454,21 @@ class CurvesView(View):
             self.p_loss.setXRange(0, self._x_hi, padding=0.01)
 
     # -- controls ------------------------------------------------------------------------
+    @property
+    def x_mode(self) -> str:
+        return str(self.x_axis.currentData() or "step")
+
+    def _on_x_axis_changed(self, _i: int) -> None:
+        mode = self.x_mode
+        for p in (self.p_loss, self.p_acc, self.p_lr, self.p_gn):
+            p.setLabel("bottom", X_AXES[mode])
+        for m in self.markers:
+            m.setPos(self.run.x_at_step(m.step, mode))
+        self._epochs_drawn = -1
+        self._x_follow, self._x_hi = True, 0.0
+        self._redraw()
+        self._draw_ghosts()
+
     def _on_log_y_toggled(self, on: bool) -> None:
         self.p_loss.setLogMode(y=on)
         self.p_gn.setLogMode(y=on)
@@ -318,16 +497,29 @@ class CurvesView(View):
             return
         self.vline.setPos(x)
         r = self.run
-        parts = [f"step {x:.0f}"]
+        mode = self.x_mode
+        parts = [f"step {x:.0f}" if mode == "step" else f"{X_AXES[mode]} {x:.4g}"]
         if len(r.step):
-            i = int(np.clip(np.searchsorted(r.step.view(), x), 0, len(r.step) - 1))
+            xs = np.nan_to_num(r.x_of_steps(mode), nan=-np.inf)
+            i = int(np.clip(np.searchsorted(xs, x), 0, len(r.step) - 1))
+            if mode != "step":
+                parts.append(f"step {r.step.view()[i]:.0f}")
             parts.append(f"loss {r.loss.view()[i]:.4g} (EMA {r.loss_ema.out.view()[i]:.4g})")
             parts.append(f"lr {r.lr.view()[i]:.3g}")
             parts.append(f"‖g‖ {r.grad_norm.view()[i]:.3g}")
         if len(r.epoch_step):
-            j = int(np.clip(np.searchsorted(r.epoch_step.view(), x), 0, len(r.epoch_step) - 1))
+            exs = np.nan_to_num(r.x_of_epochs(mode), nan=-np.inf)
+            j = int(np.clip(np.searchsorted(exs, x), 0, len(r.epoch_step) - 1))
             parts.append(
-                f"epoch {j + 1}: val loss {r.epoch['val_loss'].view()[j]:.4g}, "
+                f"epoch {j + 1}: train loss (eval mode) {r.epoch['train_loss_eval'].view()[j]:.4g}, "
+                f"val loss {r.epoch['val_loss'].view()[j]:.4g}, "
                 f"val acc {r.epoch['val_acc'].view()[j]:.3f}"
             )
         self.readout.setText("  ·  ".join(parts))
+
+
+def _steps_per_epoch_hint(config) -> float:
+    """Steps per epoch estimated from the config (synthetic sets: exact) until an epoch ends."""
+    d, t = config.data, config.train
+    n_train = d.n_samples * (1 - d.test_fraction) * (1 - t.val_fraction)
+    return float(np.ceil(n_train / max(1, t.batch_size))) if n_train >= 1 else 0.0

@@ -12,7 +12,9 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from desktop.plotting import color, style_plot
 from desktop.views.base import View
+from desktop.views.empty_state import TWO_D_DATASETS, EmptyState, apply_and_restart
 from engine.boundary.snapshot import BoundaryPoints, BoundarySnapshot, from_record
+from engine.data.datasets import preprocess_kind
 from engine.events import Event
 
 STRENGTH = 0.6  # how much of the class colour tints the background at full confidence
@@ -67,6 +69,8 @@ class DecisionBoundaryView(View):
         lay = QVBoxLayout(self)
         lay.addWidget(self.info)
         lay.addWidget(self.glw, 1)
+        self.empty = EmptyState(self)
+        self._show_applies(controller.config)
 
     # -- events ---------------------------------------------------------------------------
     def handle_events(self, events: list[Event]) -> None:
@@ -93,12 +97,34 @@ class DecisionBoundaryView(View):
             self._set_grid(g)
         self._mark_drawn()
 
+    def _label_axes(self, config) -> None:
+        """The plane is the network's input: after preprocessing (standardized, for 'auto')."""
+        kind = preprocess_kind(config.data)
+        suffix = {"standardize": " (standardized)", "pca_whiten": " (PCA-whitened)", "zca_whiten": " (ZCA-whitened)"}
+        suffix = suffix.get(kind, "")
+        self.plot.setLabel("bottom", f"x1{suffix}")
+        self.plot.setLabel("left", f"x2{suffix}")
+
     def on_run_started(self, run_id: str, config) -> None:
         self.run_id = run_id
-        if config.data.name in ("spiral", "moons", "circles", "xor", "blobs") or config.data.name in ("csv", "npz"):
+        self._show_applies(config)
+        self._label_axes(config)
+        if config.data.name in TWO_D_DATASETS or config.data.name in ("csv", "npz"):
             self.info.setText(f"{run_id}: waiting for the first grid…")
         else:
             self.info.setText(f"The decision boundary is drawn for 2D data sets; '{config.data.name}' is not one.")
+
+    def _show_applies(self, config) -> None:
+        """Data with more than two inputs has no plane to draw: say so, offer a 2D set."""
+        name = config.data.name
+        if name in TWO_D_DATASETS or name in ("csv", "npz"):
+            self.empty.clear()
+            return
+        self.empty.show_message(
+            f"The decision boundary is drawn over a 2D input plane; '{name}' has more than two inputs.",
+            "Switch to spiral (2D) and restart",
+            lambda: apply_and_restart(self.controller, {"data.name": "spiral", "model.arch": "mlp"}),
+        )
 
     # -- drawing --------------------------------------------------------------------------
     def _set_points(self, d: BoundaryPoints) -> None:
@@ -145,6 +171,8 @@ class DecisionBoundaryView(View):
 
     # -- sessions -------------------------------------------------------------------------
     def load_session(self, session) -> None:
+        if session.runs:
+            self._show_applies(session.runs[0].config)
         for rec in session.runs:
             grids = self.read_saved(rec, "decision boundary", lambda r=rec: from_record(r))
             if not grids:
@@ -157,6 +185,7 @@ class DecisionBoundaryView(View):
                 self.info.setText(f"{rec.name}: {e}")
                 data = None
             self.run_id = rec.name
+            self._label_axes(rec.config)
             if data is not None:
                 self._set_points(BoundaryPoints.of(rec.name, data, grids[-1].extent))
             self._set_grid(grids[-1])

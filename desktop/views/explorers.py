@@ -83,6 +83,7 @@ class ActivationExplorerView(View):
         self.curves_f: dict[str, pg.PlotDataItem] = {}
         self.curves_df: dict[str, pg.PlotDataItem] = {}
         self.regions: dict[str, list[pg.LinearRegionItem]] = {}
+        self.band_keys: dict[str, pg.PlotDataItem] = {}  # the shaded bands' legend entries
         for i, name in enumerate(EXPLORER_ACTIVATIONS):
             pen = pg.mkPen(color(i), width=2, style=Qt.DashLine if name == "prelu" else Qt.SolidLine)
             self.curves_f[name] = self.p_f.plot(pen=pen, name=name)
@@ -98,6 +99,13 @@ class ActivationExplorerView(View):
                     r.setZValue(-10)
                     p.addItem(r, ignoreBounds=True)
                     self.regions[name].append(r)
+            if spans:  # overlapping bands blend: the key says whose shade is whose
+                key_color = pg.mkColor(color(i))
+                key_color.setAlpha(90)
+                sample = pg.PlotDataItem([], [], pen=None, fillLevel=0, fillBrush=pg.mkBrush(key_color))
+                self.band_keys[name] = sample
+                what = "saturated" if saturated_regions(name) else "f′ = 0"
+                self.p_df.legend.addItem(sample, f"{name}: {what} (shaded)")
         self.note = QLabel(
             "Sigmoid saturates for |x| > 4.6 and tanh for |x| > 2.3: f′ ≈ 0 there, so gradients vanish. "
             "ReLU's f′ is 0 for x < 0 (shaded): a unit that stays there is dead. Leaky ReLU/PReLU keep "
@@ -122,6 +130,12 @@ class ActivationExplorerView(View):
             self.curves_df[name].setVisible(on)
             for r in self.regions[name]:
                 r.setVisible(on)
+            key = self.band_keys.get(name)
+            if key is not None:  # the legend lists the shades shown
+                legend = self.p_df.legend
+                legend.removeItem(key)
+                if on:
+                    legend.addItem(key, f"{name}: {'saturated' if saturated_regions(name) else 'f′ = 0'} (shaded)")
 
 
 class InitExplorerView(View):
@@ -171,6 +185,13 @@ class InitExplorerView(View):
             bar.addWidget(QLabel(label))
             bar.addWidget(w)
         bar.addWidget(self.run_button)
+        self.same_x = QCheckBox("same x range for all layers")
+        self.same_x.setToolTip(
+            "Off: each layer's histogram spans its own values (σ in its title), so a collapsed layer "
+            "still shows its shape; on: one range for all, to compare spreads at a glance"
+        )
+        self.same_x.toggled.connect(lambda _on: self._draw_strip())
+        bar.addWidget(self.same_x)
         bar.addStretch(1)
         self.status = QLabel(
             "Glorot & Bengio (2010): with a small Gaussian the spread collapses layer after layer; "
@@ -236,6 +257,19 @@ class InitExplorerView(View):
 
         self.start_job(work, self._on_study_done, self._on_study_failed)
 
+    def _draw_strip(self) -> None:
+        out = self.study
+        if out is None:
+            return
+        s = out.summary
+        self.strip.set_layers(out.labels)
+        self.strip.set_data(
+            list(s.hist),
+            [tuple(r) for r in s.range],
+            [f"{lab}  σ={v:.2g}" for lab, v in zip(out.labels, s.std)],
+            same_x=self.same_x.isChecked(),
+        )
+
     def _on_study_failed(self, message: str) -> None:
         self.run_button.setEnabled(True)
         self.status.setText(f"init study failed: {message}")
@@ -248,13 +282,7 @@ class InitExplorerView(View):
         x = np.arange(1, n + 1, dtype=float)
         self.c_std.setData(x, s.std)
         self.p_std.getAxis("bottom").setTicks([[(k + 1, str(k + 1)) for k in range(n)]])
-        self.strip.set_layers(out.labels)
-        self.strip.set_data(
-            list(s.hist),
-            [tuple(r) for r in s.range],
-            [f"{lab}  σ={v:.2g}" for lab, v in zip(out.labels, s.std)],
-            same_x=True,
-        )
+        self._draw_strip()
         ratio = s.std[-1] / s.std[0] if s.std[0] > 0 else math.nan
         sat = np.nan_to_num(s.extra["saturated"], nan=0.0)
         dead = np.nan_to_num(s.extra["dead"], nan=0.0)

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from desktop.jobs import runner_for
 from desktop.landscape_controller import LandscapeController
 from desktop.views.base import View
+from desktop.views.empty_state import EmptyState
 from desktop.views.landscape_line import LineToRunPanel
 from desktop.views.landscape_plots import LandscapeContour, LandscapeSidePlots, Lazy3D, SurfaceShape
 from engine.events import EpochEnd, Event, RunFinished
@@ -145,6 +146,8 @@ class LandscapeView(View):
         lay.addWidget(self.status)
         lay.addWidget(self.faith_label)
         lay.addWidget(split, 1)
+        self.empty = EmptyState(split)  # over the 3D box and the contour until a surface shows
+        self.empty.show_message("No surface yet: it appears after the first epoch of a run.")
         self._sync_buttons()
 
     @property
@@ -184,6 +187,11 @@ class LandscapeView(View):
         self.faith_label.setText("")
         self.line_panel.clear()
         self.status.setText("Recording the path; the surface appears after the first epoch.")
+        self.empty.show_message(
+            "Recording the path: the surface appears after the first epoch.",
+            "Compute the surface now",
+            self.compute,
+        )
 
     def handle_events(self, events: list[Event]) -> None:
         new_rows = 0
@@ -288,6 +296,8 @@ class LandscapeView(View):
             return
         self._job_started = time.perf_counter()
         self.progress.setValue(0)
+        if self.empty.showing:
+            self.empty.show_message(f"Computing a {request.grid}×{request.grid} loss surface (coarse first)…")
         self.status.setText(
             f"Computing a {request.grid}×{request.grid} surface on a {request.kind} plane "
             "(coarse first)… batch-norm layers in eval mode."
@@ -330,8 +340,11 @@ class LandscapeView(View):
         self._sync_buttons()
         self.progress.setValue(0)
         self.status.setText(f"Surface not computed: {message}")
+        if self.result is None and self.preview is None:
+            self.empty.show_message(f"Surface not computed: {message}", "Try again", self.compute)
 
     def _show_surface(self, a: np.ndarray, b: np.ndarray, loss: np.ndarray) -> None:
+        self.empty.clear()
         shape = SurfaceShape(a, b, loss, self.log.isChecked())
         self.surface3d.set_surface(shape)
         self.contour.set_surface(shape)
@@ -394,6 +407,11 @@ class LandscapeView(View):
             self._show_shared_paths(session, res)
         else:
             self.status.setText("This session has no surface yet: press Compute surface.")
+            self.empty.show_message(
+                "This session holds no loss surface yet; it can be computed from the saved run's weights.",
+                "Compute surface",
+                self.compute,
+            )
 
     def _show_shared_paths(self, session, res: LandscapeResult) -> None:
         """On a shared plane (descent landscape --shared), every other run's path too."""

@@ -10,8 +10,8 @@ import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.opengl as gl
 from PySide6.QtCore import QRectF
-from PySide6.QtGui import QVector3D
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtGui import QImage, QPixmap, QVector3D
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from desktop.gl_offscreen import OffscreenGLView
 from desktop.plotting import style_plot
@@ -22,6 +22,9 @@ from engine.landscape.projection import bilinear
 BOX = 10.0  # the surface spans [-BOX/2, BOX/2] in x and y in the 3D scene
 HEIGHT = 4.0  # ... and [0, HEIGHT] in z
 PATH_COLOR = "#D55E00"
+START_COLOR = "#FFFFFF"
+HALO_COLOR = "#1A1A1A"
+CLIPPED_RGBA = (205, 205, 205, 255)  # surface cells above the drawn range
 CMAP = "viridis"
 
 
@@ -40,6 +43,8 @@ class SurfaceShape:
         if self.hi <= self.lo:
             self.hi = self.lo + 1e-6
         self.H = self.height(np.where(np.isfinite(loss), loss, self.hi))
+        # grid points above the drawn range (the far walls cut at the 95th percentile) or not finite
+        self.clipped = ~np.isfinite(loss) | (loss > self.hi * (1 + 1e-9))
         self.hmin, self.hmax = float(self.H.min()), float(self.H.max())
         if self.hmax <= self.hmin:
             self.hmax = self.hmin + 1e-6
@@ -82,18 +87,28 @@ class LandscapeSurface3D(OffscreenGLView):
         self.surface: gl.GLSurfacePlotItem | None = None
         self.cmap = pg.colormap.get(CMAP)
         self.path = gl.GLLinePlotItem(pos=np.zeros((0, 3)), color=rgba(PATH_COLOR), width=3, antialias=True)
+        # a dark halo under the path: it stays visible on every colour of the map
+        self.halo = gl.GLLinePlotItem(pos=np.zeros((0, 3)), color=rgba(HALO_COLOR), width=6.5, antialias=True)
         self.head = gl.GLScatterPlotItem(pos=np.zeros((0, 3)), size=12, pxMode=True, color=rgba(PATH_COLOR))
+        self.start = gl.GLScatterPlotItem(pos=np.zeros((0, 3)), size=11, pxMode=True, color=rgba(START_COLOR))
         self.others: list[gl.GLLinePlotItem] = []
-        for depth, it in ((5, self.path), (10, self.head)):
+        self.other_halos: list[gl.GLLinePlotItem] = []
+        for depth, it in ((4.5, self.halo), (5, self.path), (9, self.start), (10, self.head)):
             it.setGLOptions(ON_TOP)
             it.setDepthValue(depth)
             self.addItem(it)
+        # the box's floor and its height edge: where a, b and the loss are measured from
+        h, e = BOX / 2, [-BOX / 2, -BOX / 2, 0.0]
+        frame = np.array([[-h, -h, 0], [h, -h, 0], [h, h, 0], [-h, h, 0], [-h, -h, 0], e, [-h, -h, HEIGHT]])
+        self.frame = gl.GLLinePlotItem(pos=frame, color=(0.3, 0.3, 0.3, 1.0), width=1.5, antialias=True)
+        self.addItem(self.frame)
 
     def set_surface(self, shape: SurfaceShape) -> None:
         self.shape = shape
         hn = (shape.H - shape.hmin) / (shape.hmax - shape.hmin)
         colors = np.asarray(self.cmap.map(hn.ravel(), mode="byte"), dtype=np.uint8).reshape(-1, 4)
         colors[:, 3] = 255
+        colors[shape.clipped.ravel()] = CLIPPED_RGBA  # above the drawn range: marked, not just flat
         x = (
             np.linspace(-BOX / 2, BOX / 2, len(shape.alphas))
             if len(shape.alphas) < 2
@@ -111,32 +126,35 @@ class LandscapeSurface3D(OffscreenGLView):
     def set_path(self, coords: np.ndarray) -> None:
         s = self.shape
         if s is None or len(coords) == 0:
-            self.path.setData(pos=np.zeros((0, 3)))
-            self.head.setData(pos=np.zeros((0, 3)))
+            for it in (self.path, self.halo, self.head, self.start):
+                it.setData(pos=np.zeros((0, 3)))
             return
         c = thin(coords)
         pts = np.empty((len(c), 3))
         pts[:, :2] = s.scene_xy(c)
         pts[:, 2] = s.scene_z(s.path_losses(c)) + 0.06
         self.path.setData(pos=pts)
+        self.halo.setData(pos=pts)
         self.head.setData(pos=pts[-1:] + [0.0, 0.0, 0.06])
+        self.start.setData(pos=pts[:1] + [0.0, 0.0, 0.06])
 
     def set_other_paths(self, paths: list[tuple[np.ndarray, str]]) -> None:
         """Other runs' paths on a shared plane."""
-        for it in self.others:
+        for it in self.others + self.other_halos:
             self.removeItem(it)
-        self.others = []
+        self.others, self.other_halos = [], []
         s = self.shape
         if s is None:
             return
         for coords, col in paths:
             c = thin(coords)
             pts = np.c_[s.scene_xy(c), s.scene_z(s.path_losses(c)) + 0.06]
-            it = gl.GLLinePlotItem(pos=pts, color=rgba(col), width=2.5, antialias=True)
-            it.setGLOptions(ON_TOP)
-            it.setDepthValue(4)
-            self.addItem(it)
-            self.others.append(it)
+            for color, width, depth, items in ((HALO_COLOR, 5.5, 3.5, self.other_halos), (col, 2.5, 4, self.others)):
+                it = gl.GLLinePlotItem(pos=pts, color=rgba(color), width=width, antialias=True)
+                it.setGLOptions(ON_TOP)
+                it.setDepthValue(depth)
+                self.addItem(it)
+                items.append(it)
 
 
 class LandscapeContour(pg.PlotWidget):
@@ -150,12 +168,14 @@ class LandscapeContour(pg.PlotWidget):
         self.addItem(self.image)
         self.isos: list[pg.IsocurveItem] = []
         self.cmap = pg.colormap.get(CMAP)
+        self.halo = self.plot(pen=pg.mkPen(HALO_COLOR, width=5))  # the path stays visible on any colour
         self.path = self.plot(pen=pg.mkPen(PATH_COLOR, width=2.5))
         self.start = pg.ScatterPlotItem(symbol="s", size=9, brush="#ffffff", pen=pg.mkPen("k", width=1.5))
         self.head = pg.ScatterPlotItem(symbol="o", size=11, brush=PATH_COLOR, pen=pg.mkPen("k", width=1))
         self.addItem(self.start)
         self.addItem(self.head)
         self.other_items: list[pg.PlotDataItem] = []
+        self.other_halos: list[pg.PlotDataItem] = []  # a dark halo under each other path
 
     def set_surface(self, shape: SurfaceShape) -> None:
         a, b = shape.alphas, shape.betas
@@ -182,18 +202,26 @@ class LandscapeContour(pg.PlotWidget):
     def set_path(self, coords: np.ndarray) -> None:
         if len(coords) == 0:
             self.path.setData([], [])
+            self.halo.setData([], [])
             self.start.setData(pos=np.zeros((0, 2)))
             self.head.setData(pos=np.zeros((0, 2)))
             return
         c = thin(coords)
         self.path.setData(c[:, 0], c[:, 1])
+        self.halo.setData(c[:, 0], c[:, 1])
         self.start.setData(pos=coords[:1])
         self.head.setData(pos=coords[-1:])
 
     def set_other_paths(self, paths: list[tuple[np.ndarray, str]]) -> None:
         for it in self.other_items:
             self.removeItem(it)
-        self.other_items = [self.plot(thin(c)[:, 0], thin(c)[:, 1], pen=pg.mkPen(col, width=2)) for c, col in paths]
+        for it in self.other_halos:
+            self.removeItem(it)
+        self.other_items, self.other_halos = [], []
+        for c, col in paths:
+            t = thin(c)
+            self.other_halos.append(self.plot(t[:, 0], t[:, 1], pen=pg.mkPen(HALO_COLOR, width=4.5)))
+            self.other_items.append(self.plot(t[:, 0], t[:, 1], pen=pg.mkPen(col, width=2)))
 
 
 class LandscapeSidePlots(pg.GraphicsLayoutWidget):
@@ -251,13 +279,15 @@ class Lazy3D(QWidget):
         self._others: list[tuple[np.ndarray, str]] = []
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        self.key = SurfaceKey()
+        lay.addWidget(self.key)
         self.setMinimumSize(260, 220)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if self.view is None:
             self.view = LandscapeSurface3D()
-            self.layout().addWidget(self.view)
+            self.layout().insertWidget(0, self.view, 1)
             if self._shape is not None:
                 self.view.set_surface(self._shape)
             if self._path is not None:
@@ -267,6 +297,7 @@ class Lazy3D(QWidget):
 
     def set_surface(self, shape: SurfaceShape) -> None:
         self._shape = shape
+        self.key.set_shape(shape)
         if self.view is not None:
             self.view.set_surface(shape)
 
@@ -287,3 +318,61 @@ class Lazy3D(QWidget):
     @property
     def others(self) -> list:
         return self._others
+
+
+class SurfaceKey(QWidget):
+    """The 3D view's key: the colour bar with the loss range it spans (what is clipped and
+    how it is marked), the plane's axes, and which marker is the start and which the end."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.cmap = pg.colormap.get(CMAP)
+        self.lo_label = QLabel("")
+        self.hi_label = QLabel("")
+        self.bar = QLabel()
+        self.bar.setFixedHeight(12)
+        self.bar.setMinimumWidth(120)
+        self.range_label = QLabel("")
+        self.range_label.setWordWrap(True)
+        self.markers = QLabel(
+            f"<span style='background:#444;color:{START_COLOR}'>&nbsp;●&nbsp;</span> start &nbsp; "
+            f"<span style='color:{PATH_COLOR}'>●</span> end (now) &nbsp; "
+            f"<span style='color:{PATH_COLOR}'>━━</span> path &nbsp; "
+            "<span style='color:#888'>drag to turn, wheel to zoom</span>"
+        )
+        row = QHBoxLayout()
+        row.setContentsMargins(4, 0, 4, 0)
+        row.addWidget(QLabel("loss"))
+        row.addWidget(self.lo_label)
+        row.addWidget(self.bar, 1)
+        row.addWidget(self.hi_label)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.setSpacing(2)
+        lay.addLayout(row)
+        lay.addWidget(self.range_label)
+        lay.addWidget(self.markers)
+        self.setVisible(False)
+
+    def set_shape(self, shape: SurfaceShape) -> None:
+        self.setVisible(True)
+        self.lo_label.setText(f"{shape.lo:.4g}")
+        self.hi_label.setText(f"{shape.hi:.4g}")
+        img = np.asarray(self.cmap.map(np.linspace(0.0, 1.0, 256), mode="byte"), dtype=np.uint8)[:, :3]
+        rgb = np.ascontiguousarray(np.repeat(img[None], 12, axis=0))
+        qimg = QImage(rgb.data, 256, 12, 256 * 3, QImage.Format_RGB888)
+        self.bar.setPixmap(QPixmap.fromImage(qimg.copy()).scaled(max(120, self.bar.width()), 12))
+        self.bar.setScaledContents(True)
+        frac = float(shape.clipped.mean()) if shape.clipped.size else 0.0
+        scale = "log scale" if shape.log else "linear"
+        clipped = (
+            f"; <span style='background:rgb{CLIPPED_RGBA[:3]}'>&nbsp;grey&nbsp;</span>: above {shape.hi:.4g}, "
+            f"clipped ({frac:.0%} of the grid)"
+            if frac > 0
+            else ""
+        )
+        a, b = shape.alphas, shape.betas
+        self.range_label.setText(
+            f"height and colour: loss, {scale}{clipped} · floor: a (direction 1) {a[0]:.3g} … {a[-1]:.3g}, "
+            f"b (direction 2) {b[0]:.3g} … {b[-1]:.3g}"
+        )

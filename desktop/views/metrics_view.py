@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.plotting import color, style_plot
+from desktop.plotting import run_pen, style_plot
 from desktop.views.base import View
 from engine.events import EpochEnd, Event, series_events
 from engine.metrics import confusion_at_threshold
@@ -73,7 +73,9 @@ class MetricsView(View):
         self.p_la.getAxis("left").enableAutoSIPrefix(False)
         for p in (self.p_roc, self.p_pr):
             p.setRange(xRange=(0, 1), yRange=(0, 1.02), padding=0.02)
-            p.addLegend(offset=(-10, -10) if p is self.p_roc else (10, -10), labelTextSize="8pt")
+        # one key for both plots, beside them: ten classes' entries never cover a curve
+        self.class_key = pg.LegendItem(labelTextSize="8pt", verSpacing=-4)
+        self.glw.addItem(self.class_key, row=0, col=2)
         self.p_roc.plot([0, 1], [0, 1], pen=pg.mkPen("#777", style=Qt.DashLine))
         self.roc_curves: list[pg.PlotDataItem] = []
         self.pr_curves: list[pg.PlotDataItem] = []
@@ -108,7 +110,8 @@ class MetricsView(View):
         self.threshold_label = QLabel("threshold 0.50")
         self.summary = QLabel("no metrics yet: they are computed after every epoch (config: metrics.*)")
         top = QHBoxLayout()
-        top.addWidget(QLabel("Decision threshold (binary)"))
+        self.threshold_title = QLabel("Decision threshold (binary)")
+        top.addWidget(self.threshold_title)
         top.addWidget(self.threshold, 1)
         top.addWidget(self.threshold_label)
         top.addSpacing(16)
@@ -183,6 +186,9 @@ class MetricsView(View):
 
     # -- drawing -----------------------------------------------------------------------------------
     def _set_binary(self, binary: bool) -> None:
+        """The threshold slider exists for two-class problems only."""
+        for w in (self.threshold_title, self.threshold, self.threshold_label):
+            w.setVisible(binary)
         self.threshold.setEnabled(binary)
         self.roc_point.setVisible(binary)
         self.pr_point.setVisible(binary)
@@ -200,8 +206,8 @@ class MetricsView(View):
             self.roc_curves[i].setData(*(roc[:2] if roc is not None else ([], [])))
             self.pr_curves[i].setData(*(pr[:2] if pr is not None else ([], [])))
             name = f"class {c}: AUC {auc:.3f}" if np.isfinite(auc) else f"class {c}: AUC n/a"
-            if i < len(self.p_roc.legend.items):
-                self.p_roc.legend.items[i][1].setText(name)
+            if i < len(self.class_key.items):
+                self.class_key.items[i][1].setText(name)
         self._fill_table(snap)
         self.summary.setText(
             f"epoch {snap.epoch}: accuracy {snap.accuracy:.3f} · macro ROC AUC "
@@ -219,13 +225,12 @@ class MetricsView(View):
             self.p_roc.removeItem(c)
         for c in self.pr_curves:
             self.p_pr.removeItem(c)
-        self.p_roc.legend.clear()
-        self.p_pr.legend.clear()
-        width = 2 if len(scored) <= 3 else 1
-        self.roc_curves = [self.p_roc.plot(pen=pg.mkPen(color(c), width=width), name=f"class {c}") for c in scored]
-        self.pr_curves = [self.p_pr.plot(pen=pg.mkPen(color(c), width=width), name=f"class {c}") for c in scored]
-        for p in (self.p_roc, self.p_pr):
-            p.legend.setColumnCount(1 if len(scored) <= 5 else 2)
+        self.class_key.clear()
+        width = 2 if len(scored) <= 3 else 1.5
+        self.roc_curves = [self.p_roc.plot(pen=run_pen(c, width)) for c in scored]
+        self.pr_curves = [self.p_pr.plot(pen=run_pen(c, width)) for c in scored]
+        for c, item in zip(scored, self.roc_curves, strict=True):
+            self.class_key.addItem(item, f"class {c}")
 
     def _fill_table(self, snap: MetricsSnapshot) -> None:
         n = snap.n_classes

@@ -14,6 +14,7 @@ def tab_groups() -> list[tuple[str, list[type]]]:
     from desktop.views.depth_profile import DepthProfileView
     from desktop.views.diagnostics import DiagnosticsView
     from desktop.views.explorers import ActivationExplorerView, InitExplorerView
+    from desktop.views.gradient_noise import GradientNoiseView
     from desktop.views.gradients import GradientNormsView
     from desktop.views.histograms import HistogramsView
     from desktop.views.landscape import LandscapeView
@@ -25,7 +26,10 @@ def tab_groups() -> list[tuple[str, list[type]]]:
 
     return [
         ("Training", [NetworkView, CurvesView, DiagnosticsView, MetricsView]),
-        ("Inside the network", [HistogramsView, DepthProfileView, GradientNormsView, BatchNormView]),
+        (
+            "Inside the network",
+            [HistogramsView, DepthProfileView, GradientNormsView, GradientNoiseView, BatchNormView],
+        ),
         ("Landscape", [LandscapeView]),
         ("Playground", [PlaygroundView]),
         ("Data", [DataView, DecisionBoundaryView, AugmentPreviewView]),

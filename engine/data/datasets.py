@@ -128,10 +128,12 @@ def load_raw(cfg: DataConfig, seed: int) -> LoadedData:
 
 
 def preprocess_kind(cfg: DataConfig) -> str:
-    """'auto' standardizes features on arbitrary scales (tabular sets, user CSV/NPZ tables)."""
+    """'auto' standardizes features on arbitrary scales (2D sets, tabular sets, user CSV/NPZ
+    tables: blobs' centres reach ±10, which would make a random network's initial outputs
+    far from uniform); images keep their pixel scale."""
     if cfg.preprocess != "auto":
         return cfg.preprocess
-    return "standardize" if cfg.name in TABULAR or cfg.name in ("csv", "npz") else "none"
+    return "standardize" if cfg.name in SYNTHETIC_2D + TABULAR + ("csv", "npz") else "none"
 
 
 def _split(X, y, fraction: float, seed: int, what: str, source: str):

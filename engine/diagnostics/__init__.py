@@ -7,6 +7,10 @@ from engine.diagnostics.checks import (
     is_underfitting,
     layer_findings,
     loss_too_slow,
+    lr_verdict,
+    near_chance,
+    rank,
+    top_finding,
 )
 from engine.diagnostics.hook import DiagnosticsHook, initial_loss
 from engine.diagnostics.sanity import SanityResult, overfit_tiny_subset
@@ -18,6 +22,10 @@ __all__ = [
     "is_underfitting",
     "layer_findings",
     "loss_too_slow",
+    "lr_verdict",
+    "near_chance",
+    "rank",
+    "top_finding",
     "DiagnosticsHook",
     "initial_loss",
     "SanityResult",

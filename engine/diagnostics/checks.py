@@ -8,6 +8,28 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 SYMMETRY_TOL = 1e-5
+OSCILLATION_RISE = 0.10
+"""A rise of the (eval-mode) training loss by more than this fraction from one epoch to the
+next, on a run that made no progress, is an oscillating step: the learning rate is too high."""
+CHANCE_MARGIN = 0.10
+"""An accuracy within this fraction of the way from chance (1/C) to 1 counts as chance."""
+
+CAUSE_RANK = {
+    "divergence": 0,
+    "nonfinite_activations": 0,
+    "lr_too_high": 1,
+    "dead_units": 2,
+    "saturation": 2,
+    "symmetry": 3,
+    "initial_loss": 3,
+    "lr_too_low": 4,
+    "overfitting": 5,
+    "underfitting": 5,
+}
+"""Findings by cause, most fundamental first: a divergence explains a too-high lr's other
+symptoms, dead or saturated units explain slow progress, and over/underfitting verdicts
+only mean something once none of the causes above is active."""
+CAUSES = frozenset(k for k, r in CAUSE_RANK.items() if r <= CAUSE_RANK["lr_too_low"])
 
 
 @dataclass(frozen=True)
@@ -41,6 +63,41 @@ class Diagnostic:
             str(d.get("layer", "")),
             float(value) if value is not None else math.nan,
         )
+
+
+def rank(d: Diagnostic) -> int:
+    """Where a finding stands (0 = the most fundamental cause); info-level findings last."""
+    if d.level == "info":
+        return 100
+    return CAUSE_RANK.get(d.kind, 50)
+
+
+def top_finding(found: list[Diagnostic]) -> Diagnostic | None:
+    """The highest-ranked finding (the earliest among equals): what the status bar shows."""
+    return min(found, key=rank) if found else None
+
+
+def near_chance(accuracy: float, n_classes: int, margin: float = CHANCE_MARGIN) -> bool:
+    """Whether an accuracy is no better than guessing (within `margin` of the way to 1)."""
+    chance = 1.0 / max(1, n_classes)
+    return not math.isfinite(accuracy) or accuracy <= chance + margin * (1.0 - chance)
+
+
+def lr_verdict(initial_loss: float, losses: np.ndarray, train_acc: float, min_drop: float) -> str:
+    """After enough steps: "" when the training loss made progress (fell by `min_drop` of the
+    initial loss, or the data are fit), else "too_high" when it jumped up on the way (an
+    oscillating step: some epoch-to-epoch rise above OSCILLATION_RISE, or above the initial
+    loss by as much) and "too_low" when it crept (slow, steady progress)."""
+    losses = np.asarray(losses, dtype=float)
+    if not len(losses) or not loss_too_slow(initial_loss, float(losses[-1]), train_acc, min_drop):
+        return ""
+    seq = np.r_[initial_loss, losses]
+    seq = seq[np.isfinite(seq)]
+    rises = seq[1:] / np.maximum(seq[:-1], 1e-12) - 1.0
+    jumped = len(rises) and float(rises.max()) > OSCILLATION_RISE
+    if jumped or float(seq.max()) > (1 + OSCILLATION_RISE) * initial_loss:
+        return "too_high"
+    return "too_low"
 
 
 def check_initial_loss(loss: float, n_classes: int, tolerance: float) -> Diagnostic:
@@ -166,6 +223,11 @@ def layer_findings(
                 )
             )
         spread = float(stats["unit_spread"][i])
+        std = float(stats["std"][i]) if "std" in stats else math.nan
+        if not math.isfinite(spread) and std == 0.0 and kind != "relu" and not (math.isfinite(dead) and dead > 0):
+            # every unit outputs exactly 0 for every sample (zero init with tanh): no spread
+            # to measure, and the most symmetric layer there is
+            spread = 0.0
         if math.isfinite(spread) and spread < SYMMETRY_TOL:
             out.append(
                 Diagnostic(

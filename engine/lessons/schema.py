@@ -33,6 +33,7 @@ VIEWS: tuple[str, ...] = (
     "Histograms",
     "Depth profile",
     "Gradients",
+    "Gradient noise",
     "Batch norm",
     "Landscape",
     "Playground",

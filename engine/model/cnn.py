@@ -13,7 +13,7 @@ class CNN(nn.Sequential):
     """Unflatten → [3×3 conv → [BN] → activation → [BN] → [dropout] → 2×2 max-pool] × blocks
     → Flatten → dense hidden blocks → Linear (logits). Pooling stops once the image is 1×1.
     The conv blocks take the model-wide model.batch_norm/model.dropout; the dense layers
-    take the per-layer settings (model.batch_norm_layers/model.dropout_layers when given)."""
+    take the per-layer settings (model.batch_norm_layers/dropout_layers/activation_layers when given)."""
 
     def __init__(
         self, input_shape: tuple[int, int, int], channels: list[int], hidden: list[int], n_out: int, cfg: ModelConfig

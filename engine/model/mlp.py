@@ -15,9 +15,10 @@ if TYPE_CHECKING:
     from torch.nn.modules.batchnorm import _BatchNorm
 
 
-def make_activation(cfg: ModelConfig) -> nn.Module:
-    """One activation module; PReLU has a single learnable slope per layer."""
-    name = cfg.activation
+def make_activation(cfg: ModelConfig, name: str | None = None) -> nn.Module:
+    """One activation module (`name`, default the model-wide cfg.activation); PReLU has a
+    single learnable slope per layer."""
+    name = cfg.activation if name is None else name
     if name == "sigmoid":
         return nn.Sigmoid()
     if name == "tanh":
@@ -87,10 +88,11 @@ def hidden_block(
     conv: bool = False,
     batch_norm: str | None = None,
     dropout: float | None = None,
+    activation: str | None = None,
 ) -> list[nn.Module]:
     """layer → [BN] → activation → [BN] → [dropout]: batch norm before or after the
-    activation (lecture §3), inverted dropout (kept units scaled by 1/(1−p)). `batch_norm`
-    and `dropout` are this layer's settings (default: the model-wide cfg.batch_norm/cfg.dropout)."""
+    activation (lecture §3), inverted dropout (kept units scaled by 1/(1−p)). `batch_norm`,
+    `dropout` and `activation` are this layer's settings (default: the model-wide ones)."""
     placement = cfg.batch_norm if batch_norm is None else batch_norm
     p = cfg.dropout if dropout is None else dropout
     if placement not in ("off", "before", "after"):
@@ -103,7 +105,7 @@ def hidden_block(
     out: list[nn.Module] = [layer]
     if placement == "before":
         out.append(bn())
-    out.append(make_activation(cfg))
+    out.append(make_activation(cfg, activation))
     if placement == "after":
         out.append(bn())
     if p > 0:
@@ -112,18 +114,18 @@ def hidden_block(
 
 
 def dense_blocks(n_in: int, hidden: list[int], cfg: ModelConfig) -> list[nn.Module]:
-    """The hidden dense layers, each with its own batch norm and dropout
-    (cfg.batch_norm_per_layer(), cfg.dropout_per_layer())."""
-    placements, drops = cfg.batch_norm_per_layer(), cfg.dropout_per_layer()
-    if not len(placements) == len(drops) == len(hidden):
+    """The hidden dense layers, each with its own batch norm, dropout and activation
+    (cfg.batch_norm_per_layer(), cfg.dropout_per_layer(), cfg.activation_per_layer())."""
+    placements, drops, acts = cfg.batch_norm_per_layer(), cfg.dropout_per_layer(), cfg.activation_per_layer()
+    if not len(placements) == len(drops) == len(acts) == len(hidden):
         raise ValueError(
             f"per-layer settings for {len(hidden)} hidden layers expected, got batch norm for "
-            f"{len(placements)} and dropout for {len(drops)}"
+            f"{len(placements)}, dropout for {len(drops)} and activation for {len(acts)}"
         )
     layers: list[nn.Module] = []
     width = n_in
-    for h, placement, p in zip(hidden, placements, drops):
-        layers += hidden_block(nn.Linear(width, h), h, cfg, batch_norm=placement, dropout=p)
+    for h, placement, p, act in zip(hidden, placements, drops, acts):
+        layers += hidden_block(nn.Linear(width, h), h, cfg, batch_norm=placement, dropout=p, activation=act)
         width = h
     return layers
 

@@ -33,7 +33,10 @@ class InitStudy:
     @property
     def symmetric(self) -> np.ndarray:
         """True for layers whose units all compute the same thing (unbroken symmetry)."""
-        return np.asarray(self.summary.extra["unit_spread"]) < SYMMETRY_TOL
+        spread = np.asarray(self.summary.extra["unit_spread"], dtype=float)
+        # every unit outputs exactly 0 (zero init): no spread to measure, all units identical
+        silent = np.isnan(spread) & (np.asarray(self.summary.std, dtype=float) == 0)
+        return (spread < SYMMETRY_TOL) | silent
 
 
 def init_study(
@@ -57,6 +60,7 @@ def init_study(
         # per-layer lists are sized for the config's own depth: the study uses the model-wide settings
         "model.dropout_layers": [],
         "model.batch_norm_layers": [],
+        "model.activation_layers": [],
     }
     if init is not None:
         updates["model.init"] = init
@@ -85,4 +89,25 @@ def init_study(
             h.remove()
     kinds = [layer.kind for layer, _ in layers]
     summary = summarize(outs, [GrowingRange() for _ in layers], bins, kinds)
+    for i, out in enumerate(outs):
+        bulk_histogram(summary, i, out, bins)
     return InitStudy([layer.label for layer, _ in layers], summary, int(x.shape[0]))
+
+
+def bulk_histogram(summary: LayerSummary, i: int, values: torch.Tensor, bins: int) -> None:
+    """Layer i's histogram over the bulk of its values (the 0.5-99.5% quantiles, padded 5%)
+    instead of their min..max: a layer whose spread collapsed shows its shape, not one spike
+    in a range a few extreme values set. The statistics (std, saturation...) keep every value."""
+    v = values.detach().flatten().float()
+    v = v[torch.isfinite(v)]
+    if v.numel() < 2:
+        return
+    if v.numel() > 1_000_000:  # quantile's input limit is far above; this keeps it quick
+        v = v[torch.randperm(v.numel(), generator=torch.Generator().manual_seed(0))[:1_000_000]]
+    lo, hi = torch.quantile(v, torch.tensor([0.005, 0.995])).tolist()
+    if not hi > lo:
+        return
+    pad = 0.05 * (hi - lo)
+    lo, hi = lo - pad, hi + pad
+    summary.hist[i] = torch.histc(v, bins, lo, hi).numpy()
+    summary.range[i] = (lo, hi)

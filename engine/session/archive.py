@@ -41,6 +41,7 @@ import numpy as np
 from engine import __version__
 from engine.atomic import atomic_write, output_path_problem
 from engine.config import ConfigError, ExperimentConfig
+from engine.data.datasets import SYNTHETIC_2D
 from engine.safe_json import loads_limited
 from engine.session.record import Checkpoint, RunRecord, Session
 from engine.states import RunState
@@ -67,6 +68,17 @@ MAX_NPY_HEADER = 10_000
 """Longest npy header read (numpy's own default limit)."""
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # member timestamps: saving twice gives identical bytes
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
+
+
+def _as_saved(config: ExperimentConfig, version: int) -> ExperimentConfig:
+    """A config of a file older than version 4 with the meaning it was run with: there,
+    'auto' left the 2D sets unstandardized and the output layer had the hidden layers' init."""
+    if version >= 4:
+        return config
+    updates: dict[str, Any] = {"model.output_init": "same"}
+    if config.data.preprocess == "auto" and config.data.name in SYNTHETIC_2D:
+        updates["data.preprocess"] = "none"
+    return config.with_updates(updates)
 
 
 class SessionError(Exception):
@@ -524,7 +536,7 @@ def _read_session(archive: SessionArchive, checkpoints: bool = True) -> Session:
         if cfg_name not in archive:
             raise SessionError(f"{path}: run '{name}' has no config ({cfg_name!r} is missing)")
         try:
-            config = ExperimentConfig.from_json(archive.read_bytes(cfg_name, MAX_JSON_MEMBER_BYTES))
+            config = _as_saved(ExperimentConfig.from_json(archive.read_bytes(cfg_name, MAX_JSON_MEMBER_BYTES)), version)
         except ConfigError as e:
             raise SessionError(f"{path}: member {cfg_name!r}: run '{name}' has an invalid config: {e}") from None
         run = RunRecord(

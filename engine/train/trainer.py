@@ -46,6 +46,8 @@ EPS_OPTIMIZERS = ("adam", "adamw", "rmsprop", "adagrad")
 TINY_EPS = 1e-10
 # Batch norm over fewer samples than this gives batch statistics too noisy to train on.
 BN_MIN_BATCH = 4
+TRAIN_EVAL_SAMPLES = 512
+"""Training samples (a fixed, seeded subset) on which the eval-mode training loss is measured."""
 
 
 def divergence_cause(config: ExperimentConfig, batch_size: int, lr: float) -> str:
@@ -115,6 +117,11 @@ class Trainer:
         # the model does with the global RNG (dropout, noise).
         self.batch_generator = torch.Generator().manual_seed(config.seed + 1)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
+        # The fixed training subset on which the eval-mode training loss is measured each
+        # epoch (dropout off, batch norm on its running estimates: the model a user deploys).
+        pick = torch.randperm(self.n_train, generator=torch.Generator().manual_seed(config.seed + 4))
+        pick = pick[:TRAIN_EVAL_SAMPLES].sort().values.to(self.device)
+        self._x_train_eval, self._y_train_eval = self.data.x_train[pick], self.data.y_train[pick]
 
         self.step = 0
         self.epoch = 0
@@ -158,6 +165,10 @@ class Trainer:
         self._loss_ref: float | None = None
         self._t_last_flush = self._t_flush = time.perf_counter()
         self._steps_at_last_flush = 0
+        # Wall time (series "step/wall"): seconds since the run started, pauses included, as
+        # TensorBoard's relative time; a continued run goes on from its saved last value.
+        self._wall_origin: float | None = None
+        self._wall_last = 0.0
         self.steps_per_s = 0.0
 
         self.series: dict[str, Series] = {}
@@ -213,6 +224,11 @@ class Trainer:
         return float(self.optimizer.param_groups[0]["lr"])
 
     @property
+    def train_eval_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The fixed training subset (≤ TRAIN_EVAL_SAMPLES samples) of the eval-mode training loss."""
+        return self._x_train_eval, self._y_train_eval
+
+    @property
     def total_steps(self) -> int:
         return self.steps_per_epoch * self.config.train.epochs
 
@@ -232,6 +248,14 @@ class Trainer:
         if self._started:
             return
         self._started = True
+        saved = self.series.get("step/wall")
+        n_saved = len(self.series["step/loss"]) if "step/loss" in self.series else 0
+        if n_saved > (len(saved) if saved is not None else 0):  # a run saved before wall times: NaN
+            self._series("step/wall").extend(np.full(n_saved - (len(saved) if saved is not None else 0), np.nan))
+        known = self.read_series("step/wall")
+        known = known[np.isfinite(known)]
+        self._wall_last = float(known[-1]) if len(known) else 0.0
+        self._wall_origin = time.perf_counter() - self._wall_last
         self.model.train()
         self._setup_hooks()
         for h in self.hooks:
@@ -347,7 +371,12 @@ class Trainer:
         self._series("step/loss").extend(loss)
         self._series("step/lr").extend(lr)
         self._series("step/grad_norm").extend(gn)
-        self.emit(StepBatch(self.run_id, steps, loss, lr, gn, self.epoch, self.steps_per_s))
+        # the steps since the last read share its time span evenly (one call per flush)
+        wall_now = now - (self._wall_origin if self._wall_origin is not None else now)
+        wall = np.linspace(self._wall_last, wall_now, n + 1)[1:]
+        self._wall_last = wall_now
+        self._series("step/wall").extend(wall)
+        self.emit(StepBatch(self.run_id, steps, loss, lr, gn, self.epoch, self.steps_per_s, wall))
         if not math.isfinite(sum(losses)):  # a NaN or ±Inf among them (or huge finite losses)
             j = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
             if j is not None:
@@ -460,16 +489,22 @@ class Trainer:
             return False
         self.epoch += 1
         seen = max(1, self._epoch_seen)
-        # Train metrics are running averages over the epoch's minibatches (train mode).
+        # train_loss/train_acc: running averages over the epoch's minibatches (train mode:
+        # dropout on, batch statistics, weights changing during the epoch); the *_eval ones:
+        # the model at the epoch's end in eval mode on a fixed training subset, comparable
+        # with the validation loss.
         train_loss = self._epoch_loss_sum / seen
         train_acc = self._epoch_correct / seen
         self._epoch_loss_sum, self._epoch_correct, self._epoch_seen = 0.0, 0, 0
+        train_loss_eval, train_acc_eval = self.evaluate(self._x_train_eval, self._y_train_eval)
         val_loss, val_acc = self.evaluate(self.data.x_val, self.data.y_val)
         metrics = {
             "train_loss": train_loss,
             "val_loss": val_loss,
             "train_acc": train_acc,
             "val_acc": val_acc,
+            "train_loss_eval": train_loss_eval,
+            "train_acc_eval": train_acc_eval,
             "lr": float(self.optimizer.param_groups[0]["lr"]),
             "step": float(self.step),
         }
@@ -592,7 +627,7 @@ class Trainer:
     # -- results -------------------------------------------------------------------------
     def final_metrics(self) -> dict[str, float]:
         out: dict[str, float] = {}
-        for k in ("train_loss", "val_loss", "train_acc", "val_acc"):
+        for k in ("train_loss", "val_loss", "train_acc", "val_acc", "train_loss_eval", "train_acc_eval"):
             s = self.series.get(f"epoch/{k}")
             out[k] = float(s.array()[-1]) if s is not None and len(s) else float("nan")
         out["epochs"] = float(self.epoch)

@@ -7,6 +7,7 @@ concurrently. Every exception becomes an ErrorRaised event and the thread stays 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,10 @@ class EngineWorker(CommandThread):
         self.run_id = self.state_id = run_id
         self.trainer_factory = trainer_factory
         self.trainer: Trainer | None = None
+        # Steps per second at most (None: as fast as possible). A setting of the desktop app
+        # so a run can be watched; headless commands and benchmarks leave it at None.
+        self.max_steps_per_s: float | None = None
+        self._next_step_at = 0.0
 
     # -- commands (any thread) -------------------------------------------------------------
     def start(self, paused: bool = False) -> None:
@@ -72,8 +77,27 @@ class EngineWorker(CommandThread):
 
     # -- engine thread -------------------------------------------------------------------
     def _advance(self) -> None:
-        if self.trainer is not None and not self.trainer.train_step():
+        if self.trainer is None:
+            return
+        pace = self.max_steps_per_s
+        if pace:
+            now = time.perf_counter()
+            if now < self._next_step_at:
+                with self._wake:  # a command (pause, a new speed) ends the wait at once
+                    if not self._commands and not self._quit:
+                        self._wake.wait(self._next_step_at - now)
+                return
+            # one period after the last due time; no burst of catch-up steps after a pause
+            self._next_step_at = max(self._next_step_at, now - 1.0 / pace) + 1.0 / pace
+        if not self.trainer.train_step():
             self._end_of_run()
+
+    def set_max_steps_per_s(self, steps_per_s: float | None) -> None:
+        """Pace the run (None or 0: as fast as possible); takes effect at the next step."""
+        self.max_steps_per_s = float(steps_per_s) if steps_per_s else None
+        self._next_step_at = 0.0
+        with self._wake:
+            self._wake.notify()
 
     def _on_quit(self) -> None:
         if self.trainer is not None and self.trainer.state == RunState.RUNNING:

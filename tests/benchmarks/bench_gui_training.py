@@ -27,7 +27,9 @@ def headless(cfg: ExperimentConfig) -> float:
 
 
 def with_gui(cfg: ExperimentConfig) -> tuple[float, dict]:
-    from PySide6.QtCore import QTimer
+    import tempfile
+
+    from PySide6.QtCore import QSettings, QTimer
 
     from desktop.app import _make_app
     from desktop.controller import AppController
@@ -35,7 +37,10 @@ def with_gui(cfg: ExperimentConfig) -> tuple[float, dict]:
 
     app = _make_app()
     c = AppController(cfg)
-    w = MainWindow(c)
+    # throw-away settings at full speed ("as fast as possible"), not the user's saved pace
+    settings = QSettings(str(os.path.join(tempfile.mkdtemp(prefix="descent-bench-"), "s.ini")), QSettings.IniFormat)
+    settings.setValue("run/max_steps_per_s", 0.0)
+    w = MainWindow(c, settings=settings)
     w.show()
     w.show_tab(os.environ.get("BENCH_TAB", "Training"))
     c.start()

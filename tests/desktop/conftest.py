@@ -14,6 +14,15 @@ prepare_qt()
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 
 
+@pytest.fixture(autouse=True)
+def _train_as_fast_as_possible(monkeypatch):
+    """Windows in tests train unpaced (the app's default speed is slow enough to watch;
+    tests of the speed control set it back)."""
+    import desktop.run_controls
+
+    monkeypatch.setattr(desktop.run_controls, "DEFAULT_SPEED", None)
+
+
 @pytest.fixture
 def open_main_window(qtbot, tmp_path):
     """A factory: the real main window on a config, with throw-away settings, shown at a size;

@@ -35,8 +35,11 @@ def test_activation_explorer_curves_slope_and_shading(qtbot, screenshot_dir):
     lo, hi = v.regions["sigmoid"][2].getRegion()  # [left f, left f′, right f, right f′]
     assert 1 / (1 + np.exp(-lo)) == pytest.approx(0.99)
     assert v.regions["tanh"][0].isVisible() and not v.regions["prelu"]
+    keys = [lab.text for _s, lab in v.p_df.legend.items]
+    assert "sigmoid: saturated (shaded)" in keys and "relu: f′ = 0 (shaded)" in keys  # whose shade is whose
     v.checks["tanh"].setChecked(False)
     assert not v.curves_f["tanh"].isVisible() and not v.regions["tanh"][0].isVisible()
+    assert "tanh: saturated (shaded)" not in [lab.text for _s, lab in v.p_df.legend.items]
     v.checks["tanh"].setChecked(True)
     img = v.grab().toImage()
     assert not_blank(img)
@@ -61,6 +64,12 @@ def test_init_explorer_small_gaussian_collapses_xavier_stays_constant_is_symmetr
     s = run_study(qtbot, v, init="normal", std=0.01)
     assert len(s.labels) == 5 and s.std[-1] / s.std[0] < 0.1
     assert v.c_std.getData()[1][-1] == pytest.approx(s.std[-1])
+    # each layer's histogram spans its own values: the collapsed last layer is not a spike
+    first, last = (v.strip.plots[k].vb.viewRange()[0] for k in (0, -1))
+    assert (last[1] - last[0]) < 0.2 * (first[1] - first[0])
+    v.same_x.setChecked(True)  # one range for all, on request
+    assert v.strip.plots[-1].vb.viewRange()[0] == pytest.approx(v.strip.plots[0].vb.viewRange()[0])
+    v.same_x.setChecked(False)
     v.grab().save(str(screenshot_dir / "explorer_init_small_gaussian.png"))
     s = run_study(qtbot, v, init="xavier_uniform")
     assert s.std[-1] / s.std[0] > 0.5 and v.symmetry.text() == ""

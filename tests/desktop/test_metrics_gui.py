@@ -80,6 +80,12 @@ def test_multiclass_confusion_matrix_and_replay(qtbot, screenshot_dir):
     v.on_run_started("r1", cfg)
     v.handle_events(events)
     assert not v.threshold.isEnabled() and len(v.roc_curves) == 10 and v.table.rowCount() == 10
+    assert v.threshold.isHidden() and v.threshold_title.isHidden()  # the slider is for 2 classes only
+    # the ten classes' key sits beside the plots, not over the ROC curves
+    assert len(v.class_key.items) == 10 and v.class_key.parentItem() is not v.p_roc.vb
+    qtbot.wait(100)  # laid out
+    assert not v.class_key.sceneBoundingRect().intersects(v.p_roc.vb.sceneBoundingRect())
+    assert len({c.opts["pen"].color().name() for c in v.roc_curves}) == 10
     cm = v.latest.confusion
     assert len(v.cm_text) == 100 and v.cm_text[0].toPlainText() == str(int(cm[0, 0]))
     img = v.grab().toImage()

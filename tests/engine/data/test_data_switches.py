@@ -19,7 +19,7 @@ BASE = {
 
 # (context both runs share, the key changed, its new value)
 CASES = [
-    ({"data.name": "moons"}, "data.preprocess", "standardize"),
+    ({"data.name": "moons"}, "data.preprocess", "none"),  # auto standardizes the 2D sets
     ({"data.preprocess": "pca_whiten"}, "data.whiten_eps", 0.01),
     ({}, "data.preprocess", "zca_whiten"),
     ({}, "data.test_fraction", 0.2),
@@ -30,6 +30,9 @@ CASES = [
     ({"model.batch_norm": "before"}, "model.bn_momentum", 0.5),
     ({"model.batch_norm": "before"}, "model.bn_eps", 0.5),
     ({}, "model.dropout", 0.3),
+    ({}, "model.bias_init", -0.5),
+    ({}, "model.output_init", "same"),
+    ({}, "model.activation_layers", ["tanh"]),
     ({}, "model.dropout_layers", [0.3]),
     ({"model.dropout": 0.3}, "model.dropout_layers", [0.6]),
     ({}, "model.batch_norm_layers", ["after"]),

@@ -123,8 +123,18 @@ def test_layer_findings_name_the_layer_and_step():
 
 
 def test_saturation_warning_fires_on_a_saturating_init():
+    # output_init=same: the output layer gets the big init too, so the initial loss shows it
+    # (the default small output layer keeps the initial loss near ln C)
     t = build_trainer(
-        cfg(**{"model.activation": "sigmoid", "model.init": "normal", "model.init_std": 5.0, "train.epochs": 1})
+        cfg(
+            **{
+                "model.activation": "sigmoid",
+                "model.init": "normal",
+                "model.init_std": 5.0,
+                "model.output_init": "same",
+                "train.epochs": 1,
+            }
+        )
     )
     t.run(max_steps=1)
     diags = record_of(t).meta["diagnostics"]

@@ -24,7 +24,11 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _model(batch_norm: str = "off", hidden=(16, 12), n_in: int = 6, n_out: int = 3, seed: int = 0):
-    cfg = ExperimentConfig().with_updates({"model.hidden": list(hidden), "model.batch_norm": batch_norm})
+    # output_init=same: output weights of a trained network's size (a fresh small output
+    # layer gives a nearly flat surface around init, under filter-normalized directions too)
+    cfg = ExperimentConfig().with_updates(
+        {"model.hidden": list(hidden), "model.batch_norm": batch_norm, "model.output_init": "same"}
+    )
     m = build_model(cfg.model, n_in, n_out, seed)
     if batch_norm != "off":
         # Non-trivial running statistics, as after training.

@@ -45,7 +45,8 @@ def test_batchnorm_eval_uses_running_statistics_train_uses_the_batch():
     with torch.no_grad():
         ta = m(torch.cat([x, others_a]))[:8]
         tb = m(torch.cat([x, others_b]))[:8]
-    assert (ta - tb).abs().max() > 0.1  # train: batch statistics change the output
+    # train: batch statistics change the output by a large part of its scale
+    assert (ta - tb).abs().max() > 0.3 * ya.abs().max()
     assert not torch.equal(bn.running_mean, rm)  # and the running estimates move
 
 

@@ -124,6 +124,7 @@ def test_cnn_dense_part_per_layer_conv_blocks_model_wide():
     [
         ("model.dropout_layers", [0.5, 0.0, 0.2], "model.dropout"),
         ("model.batch_norm_layers", ["before"], "model.batch_norm"),
+        ("model.activation_layers", ["tanh"], "model.activation"),
     ],
 )
 def test_length_mismatch_names_the_field_expected_and_given(key, value, fallback):
@@ -341,8 +342,25 @@ def test_init_study_ignores_the_configs_per_layer_lists():
             "model.hidden": [16, 16],
             "model.dropout_layers": [0.5, 0.0],
             "model.batch_norm_layers": ["off", "after"],
+            "model.activation_layers": ["tanh", "relu"],
             "device": "cpu",
         }
     )
     study = init_study(cfg, depth=5, width=32, n_samples=64)
     assert len(study.labels) == 5 and study.std.shape == (5,) and (study.std > 0).all()
+
+
+def test_activation_layers_put_each_activation_in_its_layer_with_its_kaiming_gain():
+    cfg = ExperimentConfig().with_updates(
+        {"model.hidden": [256, 256, 256], "model.activation_layers": "tanh,relu,sigmoid", "model.init": "kaiming"}
+    )
+    m = build_model(cfg.model, 256, 3, 0)
+    acts = [type(x).__name__ for x in m if isinstance(x, ACTS)]
+    assert acts == ["Tanh", "ReLU", "Sigmoid"]
+    # Kaiming: std = gain/√fan_in with each layer's own gain (tanh 5/3, ReLU √2, sigmoid 1)
+    stds = [float(layer.weight.detach().std()) * 16 for layer in m.linear_layers()[:3]]
+    assert stds == pytest.approx([5 / 3, 2**0.5, 1.0], rel=0.03)
+    wide = build_model(cfg.model.model_copy(update={"activation_layers": []}), 256, 3, 0)
+    assert [type(x).__name__ for x in wide if isinstance(x, ACTS)] == ["ReLU"] * 3
+    with pytest.raises(ConfigError, match="model.activation_layers: .*not one of"):
+        cfg.with_updates({"model.activation_layers": "tanh,swish,relu"})

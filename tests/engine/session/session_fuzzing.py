@@ -8,6 +8,7 @@ from engine.boundary import snapshot as boundary_snapshot
 from engine.commands import info as info_command
 from engine.commands.common import CommandError
 from engine.diagnostics import snapshot as diagnostics_snapshot
+from engine.gradnoise import snapshot as gradnoise_snapshot
 from engine.landscape import snapshot as landscape_snapshot
 from engine.metrics import snapshot as metrics_snapshot
 from engine.network import snapshot as network_snapshot
@@ -22,6 +23,7 @@ DECODERS = {
     "decision_boundary": boundary_snapshot.from_record,
     "landscape": landscape_snapshot.from_record,
     "network": network_snapshot.from_record,
+    "gradient_noise": gradnoise_snapshot.from_record,
 }
 
 

@@ -23,7 +23,15 @@ from engine.config import ExperimentConfig
 from engine.experiment import build_trainer
 from engine.session import RunRecord, Session, SessionError, load_session, record_of, save_session
 
-FEATURE_PREFIXES = ("probes/", "metrics/", "batchnorm/", "decision_boundary/", "landscape/", "network/")
+FEATURE_PREFIXES = (
+    "probes/",
+    "metrics/",
+    "batchnorm/",
+    "decision_boundary/",
+    "landscape/",
+    "network/",
+    "gradient_noise/",
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +50,10 @@ def every_feature_record() -> RunRecord:
             "landscape.snapshots": True,
             "landscape.snapshot_every": 2,
             "landscape.sharpness_every": 1,
+            "probes.gradient_noise": True,
+            "probes.gradient_noise_every": 2,
+            "probes.gradient_noise_batch_sizes": [4, 16],
+            "probes.gradient_noise_draws": 2,
         }
     )
     trainer = build_trainer(config)

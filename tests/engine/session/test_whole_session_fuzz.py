@@ -53,6 +53,10 @@ def valid_members(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
             "probes.every": 2,
             "landscape.snapshots": True,
             "landscape.snapshot_every": 2,
+            "probes.gradient_noise": True,
+            "probes.gradient_noise_every": 2,
+            "probes.gradient_noise_batch_sizes": [4, 16],
+            "probes.gradient_noise_draws": 2,
         }
     )
     trainer = build_trainer(config)

@@ -35,6 +35,10 @@ def every_feature(**updates) -> ExperimentConfig:
             "reg.early_stopping": True,
             "landscape.snapshots": True,
             "landscape.sharpness_every": 1,
+            "probes.gradient_noise": True,
+            "probes.gradient_noise_every": 2,
+            "probes.gradient_noise_batch_sizes": [4, 16],
+            "probes.gradient_noise_draws": 2,
             **updates,
         }
     )
@@ -106,6 +110,7 @@ def test_hooks_are_called_in_the_exact_order_with_every_feature_on():
         "early_stopping",
         "batchnorm",
         "decision_boundary",
+        "gradient_noise",
         "landscape",
         "network",
         "recorder",
@@ -173,7 +178,7 @@ def test_train_package_imports_no_feature_package():
         "import sys, engine.train, engine.train.worker, engine.train.context\n"
         "bad = [m for m in sys.modules if m.split('.')[:2] in (['engine', p] for p in "
         "('probes', 'diagnostics', 'metrics', 'regularization', 'landscape', 'batchnorm', 'boundary', "
-        "'experiment', 'session'))]\n"
+        "'gradnoise', 'experiment', 'session'))]\n"
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

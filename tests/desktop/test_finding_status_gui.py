@@ -1,0 +1,37 @@
+"""The status bar shows the run's highest-ranked diagnostic (by cause), not the latest one."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from engine.config import ExperimentConfig
+from engine.diagnostics.checks import Diagnostic
+from engine.diagnostics.snapshot import DiagnosticSnapshot
+
+pytestmark = pytest.mark.gui
+
+
+def test_status_bar_keeps_the_highest_ranked_finding(open_main_window, screenshot_dir):
+    w = open_main_window(ExperimentConfig().with_updates({"device": "cpu"}), size=(1200, 700))
+    c = w.controller
+    c.start(paused=True)
+    rid = c.run_id
+    seen: list[str] = []
+    c.finding_changed.connect(lambda m, _lvl: seen.append(m))
+
+    def finding(kind: str, message: str, step: int) -> DiagnosticSnapshot:
+        return DiagnosticSnapshot(rid, Diagnostic(kind, "warning", step, message))
+
+    c.process([DiagnosticSnapshot(rid, Diagnostic("initial_loss", "info", 0, "initial loss ≈ ln 3"))])
+    assert seen == [] and w.lbl_finding.text() == ""  # the expected case says nothing
+    c.process([finding("dead_units", "relu 2: 97% of the units are dead", 10)])
+    c.process([finding("lr_too_high", "the training loss rose: the learning rate is likely too high", 13)])
+    c.process([finding("underfitting", "underfitting: train longer", 80)])
+    c.process([DiagnosticSnapshot("old-run", Diagnostic("divergence", "error", 1, "another run diverged"))])
+    assert seen == ["relu 2: 97% of the units are dead", "the training loss rose: the learning rate is likely too high"]
+    assert "learning rate is likely too high" in w.lbl_finding.text()
+    w.statusBar().grab().save(str(screenshot_dir / "status_bar_top_finding.png"))
+    c.start(paused=True)  # a new run starts with a clean slate
+    assert w.lbl_finding.text() == ""
