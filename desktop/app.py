@@ -58,14 +58,17 @@ def run_app(
         from PySide6.QtCore import QSettings
 
         settings = QSettings(str(Path(tempfile.mkdtemp(prefix="descent-shot-")) / "s.ini"), QSettings.IniFormat)
-    window = MainWindow(controller, settings=settings)
+    window = MainWindow(controller, settings=settings, ask_before_quit=not screenshot)
     window.show()
     if session is not None:
         controller.show_session(session, Path(session_path) if session_path else None)
         if session_path:
             window.add_recent(session_path)
     else:
-        controller.start(paused=paused)
+        # The window paints first; then the engine builds the run (a worker thread that would
+        # otherwise take the GIL from the first paint). The status bar says it is coming.
+        window.statusBar().showMessage("starting engine…")
+        after_first_paint(window, lambda: controller.start(paused=paused))
     if tab and not window.show_tab(tab):
         print(f"descent: warning: no tab named '{tab}'", file=sys.stderr)
     if screenshot:
@@ -88,3 +91,27 @@ def run_app(
     # (a thread still inside torch at exit aborts the process).
     controller.shutdown(timeout=10.0)
     return rc
+
+
+def after_first_paint(widget, fn, fallback_ms: int = 2000) -> None:
+    """Call fn once, right after the widget's first paint (or after fallback_ms if it has
+    not painted by then, e.g. a minimized window)."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    done = [False]
+
+    def fire() -> None:
+        if not done[0]:
+            done[0] = True
+            widget.removeEventFilter(watcher)
+            fn()
+
+    class _FirstPaint(QObject):
+        def eventFilter(self, obj, event) -> bool:
+            if event.type() == QEvent.Paint:
+                QTimer.singleShot(0, fire)  # after this frame is drawn
+            return False
+
+    watcher = _FirstPaint(widget)
+    widget.installEventFilter(watcher)
+    QTimer.singleShot(fallback_ms, fire)

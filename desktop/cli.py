@@ -2,6 +2,13 @@
 
 Headless subcommands live in engine/commands and import no Qt; the GUI is imported
 only for `descent`, `descent open` and `--screenshot`.
+
+Start-up stays short: this module imports only the standard library, so `descent --help`
+loads no engine, and a subcommand's module is imported only when that subcommand runs.
+A new subcommand registers with one line in COMMANDS (name -> module path); its module
+defines HELP (one line), add_arguments(parser) and main(args) -> int, and imports what is
+heavy (torch, scikit-learn) inside main or in modules main imports, never at the top of a
+module that reading a session or printing help needs.
 """
 
 from __future__ import annotations
@@ -10,13 +17,11 @@ import argparse
 import contextlib
 import importlib
 import multiprocessing
+import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator
-
-from engine.commands.common import CommandError
-from engine.config import ConfigError
 
 # subcommand -> module with HELP, add_arguments(parser), main(args) -> int
 COMMANDS: dict[str, str] = {
@@ -64,47 +69,62 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _user_errors() -> tuple[type[Exception], ...]:
+    """The errors printed as one line with exit code 2 (imported when one is raised)."""
+    from engine.commands.common import CommandError
+    from engine.config import ConfigError
+
+    return CommandError, ConfigError
+
+
 def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()  # a frozen bundle's search workers start through this entry point
     argv = list(sys.argv[1:] if argv is None else argv)
+    # Descent uses no pydantic plugins: skip the scan of every installed package's entry
+    # points that importing pydantic otherwise does (a sizeable part of `descent info`).
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
-        if argv and argv[0] in COMMANDS:
-            name = argv[0]
-            mod = importlib.import_module(COMMANDS[name])
-            p = argparse.ArgumentParser(prog=f"descent {name}", description=mod.HELP)
-            mod.add_arguments(p)
-            args = p.parse_args(argv[1:])
-            with _sigterm_unwinds():
-                return int(mod.main(args) or 0)
-        if argv and argv[0] == "open":
-            p = argparse.ArgumentParser(prog="descent open", description="open a session file in the window")
-            p.add_argument("file")
-            p.add_argument("--screenshot", metavar="PNG")
-            p.add_argument("--tab")
-            args = p.parse_args(argv[1:])
-            from engine.session import SessionError, load_session
-
-            try:
-                session = load_session(args.file)
-            except SessionError as e:
-                return _fail(str(e))
-            from desktop.app import run_app
-
-            return run_app(session=session, session_path=args.file, screenshot=args.screenshot, tab=args.tab)
-        args = _gui_parser().parse_args(argv)
-        from engine.commands.common import load_config
-
-        config = load_config(args.config, args.set)
-        from desktop.app import run_app
-
-        return run_app(
-            config=config, screenshot=args.screenshot, run_for=args.run_for, tab=args.tab, paused=args.paused
-        )
-    except (CommandError, ConfigError) as e:
-        return _fail(str(e))
+        return _main(argv)
     except KeyboardInterrupt:
         print("descent: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        if isinstance(e, _user_errors()):
+            return _fail(str(e))
+        raise
+
+
+def _main(argv: list[str]) -> int:
+    if argv and argv[0] in COMMANDS:
+        name = argv[0]
+        mod = importlib.import_module(COMMANDS[name])
+        p = argparse.ArgumentParser(prog=f"descent {name}", description=mod.HELP)
+        mod.add_arguments(p)
+        args = p.parse_args(argv[1:])
+        with _sigterm_unwinds():
+            return int(mod.main(args) or 0)
+    if argv and argv[0] == "open":
+        p = argparse.ArgumentParser(prog="descent open", description="open a session file in the window")
+        p.add_argument("file")
+        p.add_argument("--screenshot", metavar="PNG")
+        p.add_argument("--tab")
+        args = p.parse_args(argv[1:])
+        from engine.session import SessionError, load_session
+
+        try:
+            session = load_session(args.file)
+        except SessionError as e:
+            return _fail(str(e))
+        from desktop.app import run_app
+
+        return run_app(session=session, session_path=args.file, screenshot=args.screenshot, tab=args.tab)
+    args = _gui_parser().parse_args(argv)
+    from engine.commands.common import load_config
+
+    config = load_config(args.config, args.set)
+    from desktop.app import run_app
+
+    return run_app(config=config, screenshot=args.screenshot, run_for=args.run_for, tab=args.tab, paused=args.paused)
 
 
 @contextlib.contextmanager

@@ -73,6 +73,7 @@ class AppController(QObject):
         self.compare = CompareController(self, self)
         self.landscape = LandscapeController(self, self)
         self._session_parts: list[Callable[[Session], None]] = []
+        self.restart_checks: list[Callable[[], str | None]] = []  # each: why not to restart, or None
         # Steps per second at most for the main run (None: as fast as possible); the
         # window's speed control sets it. Headless code never paces.
         self.max_steps_per_s: float | None = None
@@ -105,7 +106,16 @@ class AppController(QObject):
         self.run_started.emit(self.run_id, self.config)
         self.worker.start(paused=paused)
 
-    restart = start
+    def restart(self) -> bool:
+        """Start over with the current config, unless a restart check (the panel: a field
+        showing a refused value) says why not; that message goes out as an error notice."""
+        for check in self.restart_checks:
+            problem = check()
+            if problem:
+                self.notice.emit(problem, "error")
+                return False
+        self.start()
+        return True
 
     def pause(self) -> None:
         if self.worker is not None:

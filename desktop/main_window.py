@@ -13,8 +13,11 @@ from desktop.autosave import Autosaver
 from desktop.bridge import Bridge
 from desktop.controller import AppController
 from desktop.export.menu import add_export_entries, install_export_menu
+from desktop.help_menu import HelpMenu
 from desktop.panels.hyperparams import HyperparameterPanel
+from desktop.run_scope import RunScope
 from desktop.tabs import GroupedTabs
+from desktop.unsaved import QuitGuard, UnsavedWork
 from desktop.views.base import View
 from desktop.views.registry import tab_groups
 from engine.session import Session, SessionError
@@ -34,11 +37,13 @@ STATE_COLORS = {
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, controller: AppController, settings: QSettings | None = None) -> None:
+    def __init__(
+        self, controller: AppController, settings: QSettings | None = None, ask_before_quit: bool = False
+    ) -> None:
         super().__init__()
         self.controller = controller
         self.settings = settings or QSettings("Descent", "Descent")
-        self.setWindowTitle("Descent — optimization lab")
+        self.setWindowTitle("Descent — optimization lab[*]")  # [*]: the unsaved-work marker
         self.resize(1500, 950)
 
         self.tabs = GroupedTabs()
@@ -89,6 +94,14 @@ class MainWindow(QMainWindow):
             add_export_entries(v)  # plots not made with style_plot get the plot menu's entries too
         # every few minutes to the user data folder; offers recovery after a crash
         self.autosave = Autosaver(controller, self)
+        self.unsaved = UnsavedWork(controller, self)
+        self.unsaved.changed.connect(self.setWindowModified)
+        self.ask_before_quit = ask_before_quit  # the app asks; windows made by tests close at once
+        self.quit_guard = QuitGuard(self, self.unsaved, self.save_session_dialog)
+        self.run_scope = RunScope(self)  # what the toolbar acts on; the dock hidden where it does not apply
+        self.help_menu = HelpMenu(
+            self, lambda: self.tabs.tabText(self.tabs.currentIndex()), lambda: self.controller.config.device
+        )
 
     # -- actions -------------------------------------------------------------------------
     def _action(self, text: str, shortcut: str | QKeySequence | None, slot, tip: str = "") -> QAction:
@@ -103,12 +116,14 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         c = self.controller
-        self.act_pause = self._action("Pause", Qt.Key_Space, c.toggle_pause, "Pause / resume training")
-        self.act_step = self._action("Step", Qt.Key_Right, c.single_step, "Pause and take one minibatch step")
-        self.act_restart = self._action(
-            "Restart", "Ctrl+R", c.restart, "Restart from a fresh init with the panel's settings"
+        self.act_pause = self._action("Pause", Qt.Key_Space, c.toggle_pause, "Pause / resume the main run")
+        self.act_step = self._action(
+            "Step", Qt.Key_Right, c.single_step, "Pause the main run and take one minibatch step"
         )
-        self.act_stop = self._action("Stop", "Ctrl+.", c.stop, "Stop the run (keeps its data)")
+        self.act_restart = self._action(
+            "Restart", "Ctrl+R", c.restart, "Restart the main run from a fresh init with the panel's settings"
+        )
+        self.act_stop = self._action("Stop", "Ctrl+.", c.stop, "Stop the main run (keeps its data)")
         self.act_open = self._action("Open session…", QKeySequence.Open, self.open_session_dialog)
         self.act_save = self._action("Save session…", QKeySequence.Save, self.save_session_dialog)
         self.act_quit = self._action("Quit", QKeySequence.Quit, self.close)
@@ -158,7 +173,7 @@ class MainWindow(QMainWindow):
     def _build_status(self) -> None:
         sb = self.statusBar()
         sb.messageChanged.connect(lambda m: sb.setToolTip(m))  # a message longer than the bar: whole on hover
-        self.lbl_state = QLabel(RunState.IDLE)
+        self.lbl_state = QLabel(f"main run: {RunState.IDLE}")
         self.lbl_device = QLabel()
         self.lbl_speed = QLabel()
         self.lbl_epoch = QLabel()
@@ -187,7 +202,7 @@ class MainWindow(QMainWindow):
 
     def _on_controller_state_changed(self, state: str, message: str) -> None:
         col = STATE_COLORS.get(parse_state(state, RunState.IDLE), "#000")
-        self.lbl_state.setText(f"<b style='color:{col}'>{state}</b>")
+        self.lbl_state.setText(f"main run: <b style='color:{col}'>{state}</b>")
         self.act_pause.setText("Pause" if state == RunState.RUNNING else "Resume")
         if message:
             self.statusBar().showMessage(message, 15000)
@@ -253,12 +268,11 @@ class MainWindow(QMainWindow):
         return True
 
     # -- sessions ------------------------------------------------------------------------
-    def save_session_dialog(self) -> None:
+    def save_session_dialog(self) -> bool:
         path, _ = QFileDialog.getSaveFileName(
             self, "Save session", str(self.last_dir() / "session.descent"), "Descent sessions (*.descent)"
         )
-        if path:
-            self.save_session(path)
+        return bool(path) and self.save_session(path)
 
     def save_session(self, path: str) -> bool:
         if not path.endswith(".descent"):
@@ -270,6 +284,8 @@ class MainWindow(QMainWindow):
             return False
         self.add_recent(path)
         self.statusBar().showMessage(f"saved {path}", 8000)
+        self.setWindowTitle(f"Descent — {Path(path).name}[*]")
+        self.unsaved.mark_saved()
         return True
 
     def open_session_dialog(self) -> None:
@@ -286,7 +302,7 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Open session", str(e))
             return False
         self.add_recent(path)
-        self.setWindowTitle(f"Descent — {Path(path).name}")
+        self.setWindowTitle(f"Descent — {Path(path).name}[*]")
         return True
 
     def last_dir(self) -> Path:
@@ -332,6 +348,9 @@ class MainWindow(QMainWindow):
         return self.tabs.select(title)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.ask_before_quit and not self.quit_guard.allow_close():
+            event.ignore()
+            return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("window/tab", self.tabs.currentIndex())

@@ -1,9 +1,12 @@
 """The hyperparameter panel, generated from the config schema (engine.config.field_specs).
 
-One editor per field, grouped by section, with the field's help text and allowed range
-as tooltip. Invalid input is marked at the field with the message; nothing is applied
-until it is valid. Live fields (lr, momentum, weight decay) apply to the running
-optimizer at once; the others wait for a restart, which the panel says.
+One editor per field, grouped by section, labelled and shown by engine.config_fields
+(human labels, the fields that apply to the current config, less-used ones under each
+section's folded "Advanced"), with the dotted key, help text and allowed range as tooltip.
+Invalid input is marked at the field with the message; nothing is applied until it is
+valid, and a restart is refused while a field shows a refused value. Live fields (lr,
+momentum, weight decay) apply to the running optimizer at once; the others wait for a
+restart and are marked pending until then.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QFileDialog,
@@ -29,6 +33,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.config import LIVE_KEYS, ExperimentConfig, FieldSpec, field_specs
+from engine.config_fields import applies, display_of
+from engine.states import RunState
 
 SECTION_TITLES = {
     "": "Run",
@@ -71,16 +77,19 @@ class FieldEditor:
         self.spec = spec
         self.on_commit = on_commit
         self._updating = False
-        tip = f"<b>{spec.key}</b><br>{spec.help}<br><i>allowed: {spec.range_text()}</i>"
+        tip = (
+            f"<b>{display_of(spec.key).label}</b> <code>{spec.key}</code><br>{spec.help}"
+            f"<br><i>allowed: {spec.range_text()}</i>"
+        )
         if spec.key in LIVE_KEYS:
             tip += "<br>applies live to the running optimizer"
         if spec.kind == "bool":
             w: QWidget = QCheckBox()
-            w.toggled.connect(lambda v: self._commit(bool(v)))
+            w.toggled.connect(lambda v: self.commit(bool(v)))
         elif spec.kind == "choice":
             w = QComboBox()
             w.addItems(list(spec.choices))
-            w.currentTextChanged.connect(lambda t: self._commit(t))
+            w.currentTextChanged.connect(lambda t: self.commit(t))
         elif (
             spec.kind == "int"
             and spec.minimum is not None
@@ -90,10 +99,10 @@ class FieldEditor:
             w = QSpinBox()
             w.setRange(int(spec.minimum), int(spec.maximum))
             w.setKeyboardTracking(False)
-            w.valueChanged.connect(lambda v: self._commit(int(v)))
+            w.valueChanged.connect(lambda v: self.commit(int(v)))
         else:
             w = QLineEdit()
-            w.editingFinished.connect(lambda: self._commit(w.text()))
+            w.editingFinished.connect(lambda: self.commit(w.text()))
             if spec.placeholder:
                 w.setPlaceholderText(spec.placeholder)
         w.setToolTip(tip)
@@ -137,7 +146,8 @@ class FieldEditor:
         self.widget.setToolTip(self.base_tip + (f"<br><span style='color:#D55E00'>{error}</span>" if error else ""))
         self.error = error
 
-    def _commit(self, value: Any) -> None:
+    def commit(self, value: Any) -> None:
+        """Validate and apply a value as if the user entered it; the field shows the result."""
         if self._updating:
             return
         self.mark(self.on_commit(self.spec.key, value))
@@ -147,11 +157,29 @@ class FieldEditor:
         path = browse(self.spec)
         if path:
             self.widget.setText(path)
-            self._commit(path)
+            self.commit(path)
+
+
+class _WheelToScroll(QObject):
+    """The mouse wheel over an editor without focus scrolls the panel instead of changing the
+    value (spin boxes and combo boxes take the wheel under the pointer otherwise)."""
+
+    def __init__(self, parent: QObject) -> None:
+        super().__init__(parent)
+        self.scroll: QScrollArea | None = None
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Wheel and isinstance(obj, QWidget) and not obj.hasFocus():
+            if self.scroll is not None:
+                QApplication.sendEvent(self.scroll.viewport(), event)
+            return True
+        return False
 
 
 class HyperparameterPanel(QWidget):
-    """Every config field, grouped by section, with validation at the field."""
+    """The config fields that apply to the current config, grouped by section (less-used ones
+    under each section's folded "Advanced"), with validation at the field, a search, and the
+    edits that wait for a restart marked as pending."""
 
     field_committed = Signal(str, object)  # key, value (after validation)
 
@@ -163,41 +191,53 @@ class HyperparameterPanel(QWidget):
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setObjectName("panelStatus")
+        self.applied: ExperimentConfig | None = None  # the config in force in the run (None: no run)
+        self._wheel_guard = _WheelToScroll(self)
         inner = QWidget()
         inner_lay = QVBoxLayout(inner)
         inner_lay.setContentsMargins(2, 2, 2, 2)
         self.sections: dict[str, tuple[QToolButton, QWidget, QFormLayout]] = {}
+        self.advanced: dict[str, tuple[QToolButton, QWidget, QFormLayout]] = {}
         self.rows: dict[str, tuple[QFormLayout, QLabel]] = {}
+        self.labels: dict[str, str] = {}
         for spec in field_specs():
             if spec.section not in self.sections:
                 self.sections[spec.section] = self._make_section(spec.section, inner_lay)
-            form = self.sections[spec.section][2]
+            shown = display_of(spec.key)
+            form = self._advanced_form(spec.section) if shown.advanced else self.sections[spec.section][2]
             ed = FieldEditor(spec, self._on_field_commit, browse=self._browse_path)
-            name = spec.key.split(".")[-1] + (" ⚡" if spec.key in LIVE_KEYS else "")
-            label = QLabel(name)
+            ed.widget.setFocusPolicy(Qt.StrongFocus)  # the wheel alone never focuses a field
+            ed.widget.installEventFilter(self._wheel_guard)
+            label = QLabel(shown.label + (" ⚡" if spec.key in LIVE_KEYS else ""))
+            label.setObjectName(f"label:{spec.key}")
             label.setToolTip(ed.base_tip)
+            label.setBuddy(ed.widget)
             form.addRow(label, ed.row_widget)
             self.editors[spec.key] = ed
             self.rows[spec.key] = (form, label)
+            self.labels[spec.key] = shown.label
         inner_lay.addStretch(1)
-        scroll = QScrollArea()
+        self.scroll = scroll = QScrollArea()
         scroll.setWidget(inner)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        self.scroll = scroll
+        self._wheel_guard.scroll = scroll
         self.restart_button = QToolButton()
         self.restart_button.setText("Restart with these settings (Ctrl+R)")
         self.restart_button.clicked.connect(lambda: controller.restart())
         self.restart_button.setVisible(False)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
-        hint = QLabel("⚡ = applies live; other changes apply on restart. Hover a field for its range.")
+        hint = QLabel(
+            "⚡ = applies live; other changes apply on restart (• pending). "
+            "Hover a field for its key and range; only the settings that apply are shown."
+        )
         hint.setWordWrap(True)
         hint.setStyleSheet("color: #555; font-size: 9pt;")
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Find a setting (name or help text)…")
+        self.search.setPlaceholderText("Find a setting (name, section or help text)…")
         self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(self._on_search_changed)
+        self.search.textChanged.connect(lambda _t: self._refresh_rows())
         lay.addWidget(hint)
         lay.addWidget(self.search)
         lay.addWidget(self.status)
@@ -205,54 +245,129 @@ class HyperparameterPanel(QWidget):
         lay.addWidget(scroll, 1)
         self.set_config(controller.config)
         controller.config_changed.connect(self.set_config)
+        controller.config_changed.connect(self._on_controller_config_changed)
         controller.pending_restart.connect(self._on_controller_pending_restart)
+        controller.run_started.connect(self._on_controller_run_started)
+        controller.field_edited.connect(lambda _key: self._refresh_rows())
         controller.field_edited.connect(self._on_controller_field_edited)
+        checks = getattr(controller, "restart_checks", None)
+        if checks is not None:
+            checks.append(self.restart_problem)
 
     def _make_section(self, section: str, parent_layout: QVBoxLayout) -> tuple[QToolButton, QWidget, QFormLayout]:
         """A foldable group: a title button with an arrow above a form."""
         header = QToolButton()
         header.setText(SECTION_TITLES.get(section, section.capitalize()))
+        header.setObjectName(f"section:{section}")
         header.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
         header.setCheckable(True)
         header.setStyleSheet("QToolButton { border: none; font-weight: bold; }")
         body = QWidget()
-        form = QFormLayout(body)
-        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
-        form.setLabelAlignment(Qt.AlignRight)
-        form.setContentsMargins(6, 0, 6, 4)
-        form.setVerticalSpacing(3)
+        body_lay = QVBoxLayout(body)
+        body_lay.setContentsMargins(0, 0, 0, 0)
+        body_lay.setSpacing(0)
+        form = _make_form()
+        body_lay.addLayout(form)
 
         def fold(open_: bool) -> None:
             header.setArrowType(Qt.DownArrow if open_ else Qt.RightArrow)
-            body.setVisible(open_)
+            self._refresh_rows()
 
         header.toggled.connect(fold)
         header.setChecked(section in OPEN_SECTIONS)
-        fold(section in OPEN_SECTIONS)
+        header.setArrowType(Qt.DownArrow if section in OPEN_SECTIONS else Qt.RightArrow)
+        body.setVisible(section in OPEN_SECTIONS)
         parent_layout.addWidget(header)
         parent_layout.addWidget(body)
         return header, body, form
 
-    def _on_search_changed(self, text: str) -> None:
-        """Show only the fields whose key or help matches; open the sections that hold them."""
-        needle = text.strip().lower()
-        hits: dict[str, int] = {}
+    def _advanced_form(self, section: str) -> QFormLayout:
+        """The section's folded "Advanced" group (made on its first advanced field)."""
+        if section not in self.advanced:
+            body_lay = self.sections[section][1].layout()
+            assert isinstance(body_lay, QVBoxLayout)
+            toggle = QToolButton()
+            toggle.setText("Advanced")
+            toggle.setObjectName(f"advanced:{section}")
+            toggle.setCheckable(True)
+            toggle.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+            toggle.setArrowType(Qt.RightArrow)
+            toggle.setStyleSheet("QToolButton { border: none; color: #555; }")
+            box = QWidget()
+            form = _make_form()
+            form.setContentsMargins(14, 0, 6, 4)
+            box.setLayout(form)
+            box.setVisible(False)
+
+            def fold(open_: bool) -> None:
+                toggle.setArrowType(Qt.DownArrow if open_ else Qt.RightArrow)
+                self._refresh_rows()
+
+            toggle.toggled.connect(fold)
+            body_lay.addWidget(toggle, 0, Qt.AlignLeft)
+            body_lay.addWidget(box)
+            self.advanced[section] = (toggle, box, form)
+        return self.advanced[section][2]
+
+    def _search_hits(self, needle: str) -> set[str]:
+        """Keys matching the search: by label, key, help text or section title."""
+        hits = set()
+        for key, ed in self.editors.items():
+            spec = ed.spec
+            title = SECTION_TITLES.get(spec.section, spec.section).lower()
+            texts = (key.lower(), self.labels[key].lower(), spec.help.lower(), title)
+            if any(needle in t for t in texts):
+                hits.add(key)
+        return hits
+
+    def visible_keys(self) -> list[str]:
+        """Keys whose rows are shown (their section and Advanced group open), in panel order."""
+        return [key for key, (_form, label) in self.rows.items() if label.isVisibleTo(self)]
+
+    def _refresh_rows(self) -> None:
+        """Show the fields that apply to the current config (and match the search). While
+        searching, matching fields that do not apply are shown greyed, saying when they apply."""
+        if not hasattr(self, "search"):
+            return  # still building
+        config = self.controller.config
+        needle = self.search.text().strip().lower()
+        hits = self._search_hits(needle) if needle else None
+        shown_in: dict[str, int] = {}
+        advanced_in: dict[str, int] = {}
         for key, (form, label) in self.rows.items():
-            spec = self.editors[key].spec
-            match = not needle or needle in key.lower() or needle in spec.help.lower()
-            form.setRowVisible(label, match)
-            hits[spec.section] = hits.get(spec.section, 0) + int(match)
-        for section, (header, body, _form) in self.sections.items():
-            header.setVisible(not needle or hits.get(section, 0) > 0)
-            if needle:
-                body.setVisible(hits.get(section, 0) > 0)
+            ed = self.editors[key]
+            ok = applies(key, config)
+            visible = ok if hits is None else key in hits
+            form.setRowVisible(label, visible)
+            label.setEnabled(ok)
+            ed.widget.setEnabled(ok)
+            if not ok:
+                rule = display_of(key).applies
+                why = rule.why if rule is not None else ""
+                label.setToolTip(f"{ed.base_tip}<br><i>not used now: {why}</i>")
             else:
-                body.setVisible(header.isChecked())
+                label.setToolTip(ed.base_tip)  # _refresh_pending adds the pending note
+            section = ed.spec.section
+            if visible:
+                shown_in[section] = shown_in.get(section, 0) + 1
+                if display_of(key).advanced:
+                    advanced_in[section] = advanced_in.get(section, 0) + 1
+        for section, (header, body, _form) in self.sections.items():
+            header.setVisible(hits is None or shown_in.get(section, 0) > 0)
+            body.setVisible(shown_in.get(section, 0) > 0 if hits is not None else header.isChecked())
+            if section in self.advanced:
+                toggle, box, _ = self.advanced[section]
+                n = advanced_in.get(section, 0)
+                toggle.setVisible(n > 0)
+                toggle.setText(f"Advanced ({n})")
+                box.setVisible(n > 0 and (hits is not None or toggle.isChecked()))
+        self._refresh_pending()
 
     def set_config(self, config: ExperimentConfig) -> None:
         for key, ed in self.editors.items():
             ed.set_value(config.get(key))
         self.status.setText("")
+        self._refresh_rows()
 
     def editor(self, key: str) -> FieldEditor:
         return self.editors[key]
@@ -267,8 +382,81 @@ class HyperparameterPanel(QWidget):
             self.status.setText(f"<span style='color:#D55E00'>{error}</span>")
         else:
             self.status.setText("")
+            live = (RunState.RUNNING, RunState.PAUSED, RunState.DIVERGED)
+            if self.applied is not None and key in LIVE_KEYS and self.controller.state in live:
+                self.applied = self.applied.with_updates({key: self.controller.config.get(key)})
             self.field_committed.emit(key, self.controller.config.get(key))
+        self._refresh_rows()
         return error
+
+    # -- invalid and pending edits ---------------------------------------------------------
+    def commit_typed_text(self) -> None:
+        """Commit text typed into a field but not yet confirmed (Ctrl+R pressed while typing)."""
+        config = self.controller.config
+        for key, ed in self.editors.items():
+            w = ed.widget
+            if isinstance(w, QLineEdit) and w.isEnabled() and w.text() != _text_of(ed.spec, config.get(key)):
+                ed.commit(w.text())
+
+    def invalid_fields(self) -> list[str]:
+        """Keys whose editor shows text that was refused (not what the config holds)."""
+        return [k for k, ed in self.editors.items() if ed.error]
+
+    def restart_problem(self) -> str | None:
+        """Why a restart must wait (fields showing refused values), or None. The first such
+        field is scrolled to and focused."""
+        self.commit_typed_text()
+        bad = self.invalid_fields()
+        if not bad:
+            return None
+        names = ", ".join(f"{self.labels[k]} ({k})" for k in bad)
+        message = (
+            f"not restarted: fix {names} first — the field{'s show' if len(bad) > 1 else ' shows'} "
+            "a value that was refused"
+        )
+        self.status.setText(f"<span style='color:#D55E00'>{message}</span>")
+        w = self.editors[bad[0]].widget
+        if w.isVisibleTo(self):
+            self.scroll.ensureWidgetVisible(w)
+            w.setFocus()
+        return message
+
+    def pending_keys(self) -> list[str]:
+        """Keys edited since the run started that take effect only on restart."""
+        if self.applied is None:
+            return []
+        config = self.controller.config
+        return [k for k in self.editors if config.get(k) != self.applied.get(k)]
+
+    def _refresh_pending(self) -> None:
+        pending = set(self.pending_keys())
+        for key, (_form, label) in self.rows.items():
+            text = self.labels[key] + (" ⚡" if key in LIVE_KEYS else "")
+            if key in pending:
+                was = _text_of(self.editors[key].spec, self.applied.get(key)) if self.applied else ""
+                label.setText(f"• {text}")
+                label.setStyleSheet("color: #B35900; font-style: italic;")
+                label.setToolTip(f"{self.editors[key].base_tip}<br><b>pending</b>: applies on restart (running: {was})")
+            elif label.text() != text:
+                label.setText(text)
+                label.setStyleSheet("")
+        if pending:
+            names = ", ".join(self.labels[k] for k in self.editors if k in pending)
+            self.restart_button.setText(f"Restart to apply: {names} (Ctrl+R)")
+            self.restart_button.setToolTip(f"{len(pending)} edit(s) wait for a restart")
+        self.restart_button.setVisible(bool(pending) or self.controller.restart_needed)
+
+    def _on_controller_run_started(self, _run_id: str, config: ExperimentConfig) -> None:
+        self.applied = config
+        self._refresh_pending()
+
+    def _on_controller_config_changed(self, _config: ExperimentConfig) -> None:
+        """A config set from elsewhere (a view's data file, an opened session): with no run
+        there is nothing in force to differ from; a running run keeps its config in force
+        (what differs from it stays pending)."""
+        if self.controller.worker is None:
+            self.applied = None
+        self._refresh_pending()
 
     def _browse_path(self, spec: FieldSpec) -> str | None:
         """A file dialog (csv, npz) or a folder dialog (image_folder), chosen by data.name. For
@@ -312,4 +500,15 @@ class HyperparameterPanel(QWidget):
         QTimer.singleShot(2500, ed.widget, lambda: ed.widget.setStyleSheet(""))
 
     def _on_controller_pending_restart(self, pending: bool) -> None:
-        self.restart_button.setVisible(pending)
+        if not pending:
+            self.status.setText("")
+        self._refresh_pending()
+
+
+def _make_form() -> QFormLayout:
+    form = QFormLayout()
+    form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+    form.setLabelAlignment(Qt.AlignRight)
+    form.setContentsMargins(6, 0, 6, 4)
+    form.setVerticalSpacing(3)
+    return form

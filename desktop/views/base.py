@@ -30,6 +30,8 @@ class View(QWidget):
     """Base class of a main-window tab."""
 
     title = "View"
+    own_work = ""  # work this tab runs with its own controls ("race", "comparison"); "" = the main run's
+    uses_panel = True  # False: the hyperparameter dock does not apply here (the window hides it)
     MIN_REDRAW_S = 0.2  # throttled redraws: drawing holds the GIL the engine thread needs
 
     def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:

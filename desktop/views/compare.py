@@ -105,6 +105,7 @@ class ComparedRun:
 
 class CompareView(View):
     title = "Compare"
+    own_work = "comparison"
     MIN_REDRAW_S = 0.15
 
     def __init__(self, controller, parent: QWidget | None = None, compare: CompareController | None = None) -> None:
@@ -183,9 +184,11 @@ class CompareView(View):
         )
         self.btn_compare.clicked.connect(self.compare_checked_optimizers)
         c1.addWidget(self.btn_compare)
-        self.btn_pause = QPushButton("Pause")
+        self.btn_pause = QPushButton("Pause comparison")
+        self.btn_pause.setToolTip("Pause or resume the comparison's runs (the toolbar acts on the main run)")
         self.btn_pause.clicked.connect(self._on_pause_clicked)
-        self.btn_stop = QPushButton("Stop")
+        self.btn_stop = QPushButton("Stop comparison")
+        self.btn_stop.setToolTip("Stop the comparison's runs, keeping their data (the toolbar acts on the main run)")
         self.btn_stop.clicked.connect(self.compare.stop)
         c1.addWidget(self.btn_pause)
         c1.addWidget(self.btn_stop)
@@ -375,7 +378,7 @@ class CompareView(View):
     def _on_compare_state_changed(self, state: str) -> None:
         n = len(self.runs)
         self.lbl_state.setText(f"comparison: <b>{state}</b> · {n} run{'s' if n != 1 else ''}")
-        self.btn_pause.setText("Pause" if state == RunState.RUNNING else "Resume")
+        self.btn_pause.setText("Pause comparison" if state == RunState.RUNNING else "Resume comparison")
 
     # -- events --------------------------------------------------------------------------
     def handle_events(self, events: list[Event]) -> None:

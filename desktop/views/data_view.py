@@ -150,6 +150,13 @@ class DataView(View):
             f"condition number of the training covariance before: <b>{format_condition(r.cond_before)}</b>"
         )
         self.cond_after.setText(f"after {r.kind}: <b>{format_condition(r.cond_after)}</b>")
+        # No preprocessing: "after" would repeat "before"; one plot, and a sentence saying so.
+        self.p_after.setVisible(r.kind != "none")
+        if r.kind == "none":
+            self.cond_after.setText(
+                "no preprocessing (data.preprocess): the network sees these inputs as they are; "
+                "choose standardize or a whitening in the panel to compare"
+            )
         if r.before.shape[1] == 2:
             self._draw_scatter(r)
         elif r.cov_before is not None:
@@ -164,6 +171,8 @@ class DataView(View):
             (self.p_before, self.scatter_before, r.before, "Training inputs (raw)"),
             (self.p_after, self.scatter_after, r.after, f"After {r.kind}"),
         ):
+            if not plot.isVisible():
+                continue
             style_plot(plot, title, "x1", "x2")
             item.setData(pos=pts, brush=brushes)
             plot.addItem(item)
@@ -178,6 +187,8 @@ class DataView(View):
             (self.p_before, self.img_before, mats[0], f"{name} (raw)"),
             (self.p_after, self.img_after, mats[1], f"{name} after {r.kind}"),
         ):
+            if not plot.isVisible():
+                continue
             lim = float(np.abs(m).max()) or 1.0
             style_plot(plot, f"{title} — scale ±{lim:.3g}", "feature j", "feature i")
             item.setImage(m.T, levels=(-lim, lim), autoLevels=False)  # ImageItem is x-major

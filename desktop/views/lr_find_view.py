@@ -47,6 +47,7 @@ def _lr_text(lr: float) -> str:
 
 class LrFindView(View):
     title = "LR range test"
+    own_work = "range test"
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)

@@ -51,6 +51,8 @@ class PlaygroundView(View):
     """Optimizer race on a test function: 3D surface, contour map, loss plot, legend, controls."""
 
     title = "Playground"
+    own_work = "race"
+    uses_panel = False  # the race has its own settings panel
     FRAME_MS = 33
     TABLE_EVERY_S = 0.25
     LOSS_EVERY_S = 0.1

@@ -209,10 +209,11 @@ class Transport(QWidget):
         super().__init__(parent)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        self.play = QPushButton("Pause")
+        self.play = QPushButton("Pause race")
         self.play.setObjectName("playground:play")
-        self.step = QPushButton("Step")
-        self.reset = QPushButton("Reset")
+        self.play.setToolTip("Play or pause this tab's race (the toolbar acts on the main run)")
+        self.step = QPushButton("Step race")
+        self.reset = QPushButton("Reset race")
         self.speed = QComboBox()
         self.speed.addItems([f"{s} / frame" for s in self.SPEEDS])
         self.speed.setCurrentIndex(3)
@@ -225,4 +226,4 @@ class Transport(QWidget):
         return self.SPEEDS[self.speed.currentIndex()]
 
     def set_playing(self, playing: bool) -> None:
-        self.play.setText("Pause" if playing else "Play")
+        self.play.setText("Pause race" if playing else "Play race")

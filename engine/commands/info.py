@@ -66,7 +66,7 @@ RUN_SECTIONS.append(_inside_section)
 
 def _landscape_section(record: Any) -> dict:
     """Trajectory snapshots, sharpness and saved loss surfaces (issue 4)."""
-    from engine.landscape.analysis import summarize_landscape
+    from engine.landscape.summary import summarize_landscape
 
     return summarize_landscape(record)
 

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from sklearn import datasets as skd
-from sklearn.model_selection import train_test_split
 
 from engine.config import DataConfig, ExperimentConfig
 from engine.data.features import PlaneMap, affine_of, expand
@@ -102,6 +100,8 @@ class Splits:
 
 def load_raw(cfg: DataConfig, seed: int) -> LoadedData:
     """The whole data set, unsplit: features (N, F), labels 0..C-1, sample shape."""
+    from sklearn import datasets as skd  # scikit-learn loads on first use, not with the window
+
     if cfg.name in SYNTHETIC_2D:
         X, y = make_2d(cfg.name, cfg.n_samples, cfg.n_classes, cfg.noise, seed)
         return LoadedData(np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.int64), (2,), [], ["x1", "x2"])
@@ -138,6 +138,8 @@ def preprocess_kind(cfg: DataConfig) -> str:
 
 def _split(X, y, fraction: float, seed: int, what: str, source: str):
     try:
+        from sklearn.model_selection import train_test_split  # scikit-learn loads on first use, not with the window
+
         return train_test_split(X, y, test_size=fraction, random_state=seed, stratify=y)
     except ValueError:
         counts = np.bincount(y)

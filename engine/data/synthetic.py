@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn import datasets as skd
 
 
 def spiral(n: int, n_classes: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -30,6 +29,8 @@ def xor(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.
 
 
 def make_2d(name: str, n: int, n_classes: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn import datasets as skd  # scikit-learn loads on first use, not with the window
+
     rng = np.random.default_rng(seed)
     if name == "spiral":
         return spiral(n, n_classes, noise, rng)

@@ -7,7 +7,6 @@ import math
 from typing import Any
 
 import numpy as np
-from sklearn import metrics as skm
 
 
 def _thin(*arrays: np.ndarray, points: int) -> tuple[np.ndarray, ...]:
@@ -26,6 +25,8 @@ def roc_and_pr_curves(y: np.ndarray, scores: np.ndarray) -> tuple[tuple[np.ndarr
     sklearn.metrics.confusion_matrix_at_thresholds call. Each of the two makes that call
     itself, and on the few hundred samples a run validates with, its input checks are most
     of the cost."""
+    from sklearn import metrics as skm  # scikit-learn loads on first use, not with the window
+
     _, fps, _, tps, thr = skm.confusion_matrix_at_thresholds(y, scores)
     keep: slice | np.ndarray = slice(None)
     if fps.shape[0] > 2:  # roc_curve's drop_intermediate: keep the corners only
@@ -76,6 +77,8 @@ def classification_report(
         raise ValueError(f"probabilities of shape {probs.shape} do not match {labels.shape[0]} labels")
     classes = np.arange(n_classes)
     pred = probs.argmax(1)
+    from sklearn import metrics as skm
+
     cm = skm.confusion_matrix(labels, pred, labels=classes).astype(np.int64)
     p, r, f1, support = per_class_scores(cm)
     out: dict[str, Any] = {
@@ -116,5 +119,7 @@ def classification_report(
 
 def confusion_at_threshold(labels: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
     """Binary 2×2 confusion matrix when class 1 is predicted for score ≥ threshold."""
+    from sklearn import metrics as skm
+
     pred = (np.asarray(scores) >= threshold).astype(np.int64)
     return skm.confusion_matrix(np.asarray(labels, dtype=np.int64), pred, labels=[0, 1]).astype(np.int64)

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import sklearn
 import torch
 
 from engine.config import MetricsConfig
@@ -62,6 +61,8 @@ class MetricsHook(TrainerHook):
         labels, probs = self._predict(ctx)
         if not np.isfinite(probs).all():
             return  # a diverging run: the diagnostics report it; metrics of NaN outputs mean nothing
+        import sklearn  # scikit-learn loads on first use, not with the window
+
         # Inputs are checked finite above: sklearn may skip its own (costly) validation.
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
             rep = classification_report(labels, probs, ctx.data.n_classes, self.cfg.curve_points)

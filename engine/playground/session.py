@@ -4,16 +4,18 @@ hold the paths. Replay reads them back; `summarize_playground` is what `descent 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.config import ConfigError
 from engine.playground.config import PlaygroundConfig, validate_playground
 from engine.playground.functions import get_function
-from engine.playground.race import SERIES, Race, RacerPath, nearest_minimum_distance
 from engine.session import Session
 from engine.states import parse_state
+
+if TYPE_CHECKING:
+    from engine.playground.race import Race, RacerPath
 
 KEY = "playground"
 
@@ -24,6 +26,8 @@ def _finite(x: float) -> float | None:
 
 def racer_summary(cfg: PlaygroundConfig, i: int, path: RacerPath) -> dict[str, Any]:
     """JSON description of one racer's result (legend table, session meta, info --json)."""
+    from engine.playground.race import nearest_minimum_distance  # torch: not needed to summarize a file
+
     fn = get_function(cfg.function)
     r = cfg.racers[i]
     last = path.positions[-1]
@@ -51,6 +55,8 @@ def paths_to_session(
     cfg: PlaygroundConfig, paths: list[RacerPath], steps_done: int, session: Session | None = None
 ) -> Session:
     """Add a race's config and recorded paths (live or replayed) to a session."""
+    from engine.playground.race import SERIES
+
     session = session if session is not None else Session()
     fn = get_function(cfg.function)
     for k in [k for k in session.arrays if k.startswith(f"{KEY}/")]:
@@ -83,6 +89,8 @@ def has_playground(session: Session) -> bool:
 
 def playground_from_session(session: Session) -> tuple[PlaygroundConfig, list[RacerPath]]:
     """The race's config and recorded paths; ValueError naming the problem if malformed."""
+    from engine.playground.race import SERIES, RacerPath
+
     meta = session.meta.get(KEY)
     if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
         raise ValueError("the session holds no playground race")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from torch import nn
+
+from engine.probes.snapshot import ProbedLayer  # defined there: reading a session needs no torch
+
+__all__ = ["ACTIVATION_KINDS", "BOUNDS", "RELU_LIKE", "ProbedLayer", "activation_layers", "weight_layers"]
 
 # Activation modules and the name the views show for them.
 ACTIVATION_KINDS: dict[type, str] = {
@@ -31,22 +33,6 @@ BOUNDS: dict[str, tuple[float, float]] = {
 }
 # Units of these are "dead" when their output is never positive on the probe batch.
 RELU_LIKE = frozenset({"relu", "relu6", "leaky_relu", "prelu"})
-
-
-@dataclass(frozen=True)
-class ProbedLayer:
-    """One watched module: its qualified name in the model, what it is, its position."""
-
-    name: str
-    kind: str
-    index: int
-
-    @property
-    def label(self) -> str:
-        return f"{self.kind} {self.index + 1}"
-
-    def to_json(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "index": self.index, "label": self.label}
 
 
 def activation_kind(module: nn.Module) -> str | None:

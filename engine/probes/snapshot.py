@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.events import Event
-from engine.probes.layers import ProbedLayer
 from engine.session.snapshot import meta_section, read_array, read_meta, same_values
 
 if TYPE_CHECKING:
@@ -80,6 +79,22 @@ class LayerStats:
 
     def __len__(self) -> int:
         return int(self.hist.shape[0])
+
+
+@dataclass(frozen=True)
+class ProbedLayer:
+    """One watched module: its qualified name in the model, what it is, its position."""
+
+    name: str
+    kind: str
+    index: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.index + 1}"
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "index": self.index, "label": self.label}
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ def test_data_view_whitening_before_after(qtbot, screenshot_dir):
     c = AppController(ExperimentConfig().with_updates({"data.name": "wine", "data.preprocess": "zca_whiten"}))
     v = DataView(c)
     _show(qtbot, v)
-    qtbot.waitUntil(lambda: v.report is not None, timeout=10000)
+    qtbot.waitUntil(lambda: v.report is not None, timeout=60000)  # the first report imports scikit-learn
     assert v.report.kind == "zca_whiten"
     assert np.abs(v.report.cov_after - np.eye(13)).max() < 1e-4
     assert "1.29e+07" in v.cond_before.text() and "<b>1</b>" in v.cond_after.text()
@@ -75,7 +75,7 @@ def test_data_view_reports_a_bad_file_in_one_line(qtbot, tmp_path, monkeypatch):
     c = AppController(ExperimentConfig())
     v = DataView(c)
     _show(qtbot, v)
-    qtbot.waitUntil(lambda: v.report is not None, timeout=10000)
+    qtbot.waitUntil(lambda: v.report is not None, timeout=60000)  # the first report imports scikit-learn
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *_a, **_k: (str(bad), ""))
     _click(qtbot, v, "Open CSV…")
     qtbot.waitUntil(lambda: "no label column" in v.summary.text(), timeout=10000)
@@ -218,3 +218,20 @@ def test_a_hidden_data_view_recomputes_only_when_shown(qtbot):
     assert v.report.name == "moons"  # nothing computed while hidden
     v.show()
     qtbot.waitUntil(lambda: v.report.name == "circles", timeout=10000)
+
+
+def test_data_view_without_preprocessing_shows_one_plot_and_says_why(qtbot, screenshot_dir):
+    from desktop.views.data_view import DataView
+
+    configure_pyqtgraph()
+    c = AppController(ExperimentConfig().with_updates({"data.n_samples": 200}))  # spiral: auto = none
+    v = DataView(c)
+    _show(qtbot, v)
+    qtbot.waitUntil(lambda: v.report is not None, timeout=60000)
+    assert v.report.kind == "none"
+    assert v.p_before.isVisible() and not v.p_after.isVisible()  # no identical "after none" plot
+    assert "no preprocessing" in v.cond_after.text() and "after none" not in v.cond_after.text()
+    _save(v, screenshot_dir, "data_view_spiral_none.png")
+    c.set_field("data.preprocess", "standardize")
+    qtbot.waitUntil(lambda: v.report is not None and v.report.kind == "standardize", timeout=60000)
+    assert v.p_after.isVisible() and "after standardize" in v.cond_after.text()
