@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import multiprocessing
 import os
 import signal
 import sys
@@ -35,6 +36,8 @@ COMMANDS: dict[str, str] = {
     "init-study": "engine.commands.init_study",
     "lesson": "engine.commands.lesson",
     "lr-find": "engine.commands.lr_find",
+    "search": "engine.commands.search",
+    "search-demo": "engine.commands.search_demo",
 }
 GUI_COMMANDS = ("open",)
 
@@ -91,6 +94,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    multiprocessing.freeze_support()  # a frozen bundle's search workers start through this entry point
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv in (["--version"], ["-V"]):
         print(f"descent {version()}")

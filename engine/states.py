@@ -21,6 +21,7 @@ class RunState(StrEnum):
     REMOVED = "removed"  # a run taken out of a comparison
     CANCELLED = "cancelled"  # a background job stopped before its end
     REPLAY = "replay"  # the desktop shows a reopened session: nothing to step, pause or stop
+    PRUNED = "pruned"  # a search trial stopped early by the pruner (its curve was clearly worse)
 
     @property
     def over(self) -> bool:

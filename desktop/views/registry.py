@@ -22,6 +22,7 @@ def tab_groups() -> list[tuple[str, list[type]]]:
     from desktop.views.metrics_view import MetricsView
     from desktop.views.network_view import NetworkView
     from desktop.views.playground import PlaygroundView
+    from desktop.views.search import SearchView
 
     return [
         ("Training", [NetworkView, CurvesView, DiagnosticsView, MetricsView]),
@@ -34,7 +35,7 @@ def tab_groups() -> list[tuple[str, list[type]]]:
         ("Data", [DataView, DecisionBoundaryView, AugmentPreviewView]),
         ("Explorers", [ActivationExplorerView, InitExplorerView]),
         ("Compare", [CompareView]),
-        ("Tuning", [LrFindView]),
+        ("Tuning", [LrFindView, SearchView]),
     ]
 
 

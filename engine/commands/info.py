@@ -94,6 +94,16 @@ def _comparison_section(session: Session) -> tuple[str, Any] | None:
 SESSION_SECTIONS.append(_comparison_section)
 
 
+def _search_section(session: Session) -> tuple[str, Any] | None:
+    from engine.tuning.report import summarize_search
+
+    summary = summarize_search(session)
+    return ("search", summary) if summary is not None else None
+
+
+SESSION_SECTIONS.append(_search_section)
+
+
 SUMMARIZE_ABOVE = 100_000
 """A series longer than this is summarized in `info` (its length, first, last, min, max)..."""
 LISTED_VALUES = 1_000_000
@@ -218,7 +228,11 @@ def main(args: argparse.Namespace) -> int:
             f"val acc {_fmt_metric(f.get('val_acc'))}; series: {', '.join(sorted(r['metrics']))}"
         )
     for k in info:
-        if k == "lr_find" and "suggested_lr" in info[k]:
+        if k == "search":
+            from engine.tuning.report import best_text
+
+            print("\n".join(best_text(info[k])))
+        elif k == "lr_find" and "suggested_lr" in info[k]:
             lf = info[k]
             print(
                 f"  lr range test: {lf['optimizer']} on {lf['data']}, {lf['done']} steps from {lf['start']:g} "

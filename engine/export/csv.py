@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.export.files import ensure_folder, safe_stem, write_text_atomic
+from engine.export.files import ExportError, ensure_folder, safe_stem, write_text_atomic
 from engine.export.table import final_table
 from engine.session.record import RunRecord, Session
 
@@ -66,4 +66,12 @@ def write_csvs(session: Session, folder: str | os.PathLike) -> list[Path]:
         for kind, text in series_tables(run).items():
             written.append(write_text_atomic(folder / f"{stem}_{kind}.csv", text))
     written.append(write_text_atomic(folder / "final_metrics.csv", final_csv(session)))
+    from engine.tuning.report import search_csv
+
+    try:
+        trials = search_csv(session)
+    except ValueError as e:
+        raise ExportError(f"cannot export the search: {e}") from None
+    if trials is not None:
+        written.append(write_text_atomic(folder / "search_trials.csv", trials))
     return written

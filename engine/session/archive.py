@@ -15,7 +15,8 @@ Layout (format version 4; resources/session-format.md documents every member):
 
 A feature's state often holds the same arrays as what the feature saved in the run
 (its history): such an array is written once, under arrays/, and the checkpoint's
-"arrays_in_record" names it (v3). Version 1 (no checkpoints) and 2 files still open.
+"arrays_in_record" names it (v3). Version 4 adds optional session-level members (a search:
+meta.json "search", arrays/search/...). Version 1 (no checkpoints), 2 and 3 files still open.
 
 Loading never unpickles: .npy members are read with allow_pickle=False, members of any
 other kind, pickles and paths that escape the archive are refused.

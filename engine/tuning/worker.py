@@ -1,0 +1,122 @@
+"""Trials in worker processes: `--jobs N` runs N trials at once, each in its own process.
+
+Processes, not threads: training a small network is mostly Python, and the GIL would run
+threads one at a time. The processes are started with multiprocessing's "spawn" (the same
+on every platform, safe with torch's threads; a frozen bundle calls freeze_support at its
+entry point), and `worker_main` is a module-level function so a spawned child can import it.
+
+The protocol over each worker's pipe, as JSON-able tuples:
+  parent → worker   ("trial", TrialTask fields) | ("go", bool) | ("quit",)
+  worker → parent   ("epoch", EpochReport fields) | ("done", TrialOutcome JSON)
+After each epoch the worker waits for ("go", keep_going): the pruner lives in the parent.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from dataclasses import asdict
+from multiprocessing.connection import Connection
+from typing import Any
+
+from engine.tuning.kfold import BundleCache
+from engine.tuning.trial import EpochReport, TrialOutcome, TrialTask, trial_epochs
+
+
+def worker_main(conn: Connection, threads: int) -> None:
+    """A worker process's loop: run the trials it is sent until told to quit or the pipe closes."""
+    import signal
+
+    import torch
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's: it stops the search and us
+    torch.set_num_threads(threads)
+    cache = BundleCache()
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg[0] != "trial":
+            return
+        gen = trial_epochs(TrialTask(**msg[1]), cache)
+        try:
+            report = next(gen)
+            while True:
+                conn.send(("epoch", asdict(report)))
+                reply = conn.recv()
+                if reply[0] != "go":
+                    gen.close()
+                    return
+                report = gen.send(bool(reply[1]))
+        except StopIteration as stop:
+            conn.send(("done", stop.value.to_json()))
+        except (EOFError, OSError, BrokenPipeError):
+            return
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def threads_per_worker(jobs: int, cores: int | None = None) -> int:
+    """Torch threads for each of `jobs` workers so that jobs × threads ≤ cores."""
+    return max(1, (cores or usable_cores()) // max(1, jobs))
+
+
+class WorkerProcess:
+    """One spawned worker and its end of the pipe; `task` is the trial it runs (None: idle)."""
+
+    def __init__(self, threads: int) -> None:
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.process = ctx.Process(target=worker_main, args=(child, threads), daemon=True, name="descent-trial")
+        self.process.start()
+        child.close()
+        self.task: TrialTask | None = None
+
+    def start(self, task: TrialTask) -> None:
+        self.task = task
+        self.conn.send(("trial", asdict(task)))
+
+    def receive(self) -> EpochReport | TrialOutcome:
+        """The worker's next message (raises EOFError when the process ended)."""
+        kind, data = self.conn.recv()
+        if kind == "epoch":
+            return EpochReport(**data)
+        return TrialOutcome.from_json(data)
+
+    def reply(self, keep_going: bool) -> None:
+        self.conn.send(("go", keep_going))
+
+    def exit_text(self) -> str:
+        self.process.join(timeout=1.0)
+        code = self.process.exitcode
+        return f"worker process ended unexpectedly (exit code {code})"
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop the worker: ask it to quit, then terminate it if it does not (it may be mid-epoch)."""
+        try:
+            self.conn.send(("quit",))
+        except (OSError, BrokenPipeError):
+            pass
+        self.process.join(timeout=0.2 if self.task is not None else timeout)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout=timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout=timeout)
+        self.conn.close()
+
+
+def process_alive(worker: WorkerProcess) -> bool:
+    return worker.process.is_alive()
+
+
+def connections(workers: list[WorkerProcess]) -> list[Any]:
+    return [w.conn for w in workers if w.task is not None]
