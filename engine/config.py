@@ -32,6 +32,8 @@ DatasetName = Literal[
     "image_folder",
 ]
 DATASETS: tuple[str, ...] = get_args(DatasetName)
+SYNTHETIC_2D: tuple[str, ...] = ("spiral", "moons", "circles", "xor", "blobs")
+"""The 2D sets generated from data.noise and data.n_samples."""
 Preprocessing = Literal["auto", "none", "standardize", "pca_whiten", "zca_whiten"]
 PREPROCESSING: tuple[str, ...] = get_args(Preprocessing)
 ActivationName = Literal["sigmoid", "tanh", "relu", "leaky_relu", "prelu"]

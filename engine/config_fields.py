@@ -13,10 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.config import ExperimentConfig, field_specs
-
-SYNTHETIC_2D = ("spiral", "moons", "circles", "xor", "blobs")
-"""Data sets generated from data.noise and data.n_samples (engine.data.datasets.SYNTHETIC_2D)."""
+from engine.config import SYNTHETIC_2D, ExperimentConfig, field_specs
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSpin
 from desktop.views.base import View
 from desktop.views.network_graph import NetworkDiagram
 from engine.boundary.snapshot import BoundaryPoints
-from engine.data.datasets import SYNTHETIC_2D
+from engine.config import SYNTHETIC_2D
 from engine.data.features import FEATURES, LABELS
 from engine.events import Event
 from engine.network.snapshot import NetworkSnapshot, from_record

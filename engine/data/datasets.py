@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from engine.config import DataConfig, ExperimentConfig
+from engine.config import SYNTHETIC_2D, DataConfig, ExperimentConfig
 from engine.data.features import PlaneMap, affine_of, expand
 from engine.data.files import DataFileError, LoadedData, load_csv, load_image_folder, load_npz
 from engine.data.preprocess import Preprocessor, fit_preprocessor
 from engine.data.synthetic import make_2d
 
-SYNTHETIC_2D = ("spiral", "moons", "circles", "xor", "blobs")
 TABULAR = ("breast_cancer", "wine", "iris")
 USER_FILES = ("csv", "npz", "image_folder")
 

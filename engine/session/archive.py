@@ -40,8 +40,7 @@ import numpy as np
 
 from engine import __version__
 from engine.atomic import atomic_write, output_path_problem
-from engine.config import ConfigError, ExperimentConfig
-from engine.data.datasets import SYNTHETIC_2D
+from engine.config import SYNTHETIC_2D, ConfigError, ExperimentConfig
 from engine.safe_json import loads_limited
 from engine.session.record import Checkpoint, RunRecord, Session
 from engine.states import RunState
