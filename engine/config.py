@@ -979,6 +979,9 @@ def _checked_json(data: Any) -> Any:
     return out
 
 
+MAX_MESSAGE_CHARS = 400
+
+
 def describe_validation_error(err: ValidationError) -> str:
     """One line per problem, naming the dotted field and the allowed range."""
     lines = []
@@ -1003,9 +1006,14 @@ def describe_validation_error(err: ValidationError) -> str:
         if e["type"] == "extra_forbidden":
             msg, allowed = "unknown config key", ""
         lines.append(f"{key or 'config'}: {msg}{allowed}")
-    if len(errors) > MAX_LISTED_PROBLEMS:
-        lines.append(f"and {len(errors) - MAX_LISTED_PROBLEMS} more problems")
-    return "; ".join(lines)
+    shown = []
+    for line in lines:  # the message stays short: the first problems, then how many more
+        if shown and len("; ".join([*shown, line])) > MAX_MESSAGE_CHARS:
+            break
+        shown.append(line)
+    if len(errors) > len(shown):
+        shown.append(f"and {len(errors) - len(shown)} more problem{'s' if len(errors) - len(shown) != 1 else ''}")
+    return "; ".join(shown)
 
 
 def validate_config(data: Any) -> ExperimentConfig:

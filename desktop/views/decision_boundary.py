@@ -98,12 +98,13 @@ class DecisionBoundaryView(View):
         self._mark_drawn()
 
     def _label_axes(self, config) -> None:
-        """The plane is the network's input: after preprocessing (standardized, for 'auto')."""
+        """The plane is the data set's own (x1, x2), as the Data view shows it before
+        preprocessing: each grid point goes through the input features and the preprocessing
+        on its way into the network (engine.data.features.plane_grid)."""
         kind = preprocess_kind(config.data)
-        suffix = {"standardize": " (standardized)", "pca_whiten": " (PCA-whitened)", "zca_whiten": " (ZCA-whitened)"}
-        suffix = suffix.get(kind, "")
-        self.plot.setLabel("bottom", f"x1{suffix}")
-        self.plot.setLabel("left", f"x2{suffix}")
+        note = "" if kind == "none" else f" (the network sees it after {kind})"
+        self.plot.setLabel("bottom", f"x1{note}")
+        self.plot.setLabel("left", "x2")
 
     def on_run_started(self, run_id: str, config) -> None:
         self.run_id = run_id

@@ -44,6 +44,7 @@ VIEWS: tuple[str, ...] = (
     "Init explorer",
     "Compare",
     "LR range test",
+    "Search",
 )
 """The main window's views by title (a desktop test keeps this list equal to the window's)."""
 

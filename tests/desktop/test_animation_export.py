@@ -56,7 +56,7 @@ def _mp4_frames(path: Path) -> list[np.ndarray]:
         return [np.asarray(f) for f in r]
 
 
-def test_every_animation_in_both_formats(qapp, session_file, tmp_path):
+def test_every_animation_in_both_formats(qapp, session_file, tmp_path, screenshot_dir):
     assert available_animations(load_session(session_file)) == {"race": None, "landscape": None, "curves": None}
     files = export_animations(session_file, tmp_path, ["gif", "mp4"], None, fps=5, seconds=1.2, width=W, height=H)
     assert sorted(p.name for p in files) == [
@@ -71,9 +71,7 @@ def test_every_animation_in_both_formats(qapp, session_file, tmp_path):
             body = slice(40, H - 30)  # below the caption, above the legend
             assert np.abs(first[body] - last[body]).mean() > 0.5, f"{kind}: the path did not move"
             assert frames[0].std() > 20, f"{kind}: blank frame"
-        Image.fromarray(_gif_frames(tmp_path / f"{kind}.gif")[-1]).save(
-            Path(__file__).resolve().parents[1] / "screenshots" / f"animation_{kind}_last.png"
-        )
+        Image.fromarray(_gif_frames(tmp_path / f"{kind}.gif")[-1]).save(screenshot_dir / f"animation_{kind}_last.png")
 
 
 def test_cancel_leaves_nothing_and_missing_data_is_named(qapp, session_file, tmp_path):

@@ -224,7 +224,7 @@ def test_data_view_without_preprocessing_shows_one_plot_and_says_why(qtbot, scre
     from desktop.views.data_view import DataView
 
     configure_pyqtgraph()
-    c = AppController(ExperimentConfig().with_updates({"data.n_samples": 200}))  # spiral: auto = none
+    c = AppController(ExperimentConfig().with_updates({"data.n_samples": 200, "data.preprocess": "none"}))
     v = DataView(c)
     _show(qtbot, v)
     qtbot.waitUntil(lambda: v.report is not None, timeout=60000)

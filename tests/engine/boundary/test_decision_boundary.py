@@ -43,7 +43,7 @@ def test_decision_boundary_grid_matches_the_model_and_is_throttled():
     assert probs.shape == (90, 90, 2) and np.allclose(probs.sum(-1), 1, atol=1e-5)
     # the grid cell nearest each validation point predicts what the model predicts there
     x0, x1, y0, y1 = grids[-1].extent
-    xv = t.data.x_val.numpy()
+    xv = t.data.plane.x_val if t.data.plane is not None else t.data.x_val.numpy()  # the plane's (x1, x2)
     j = np.clip(np.rint((xv[:, 0] - x0) / (x1 - x0) * 89).astype(int), 0, 89)
     i = np.clip(np.rint((xv[:, 1] - y0) / (y1 - y0) * 89).astype(int), 0, 89)
     with torch.no_grad():

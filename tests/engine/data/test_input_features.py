@@ -41,8 +41,8 @@ def test_features_are_computed_from_the_plane_before_preprocessing_and_the_plane
     np.testing.assert_allclose(
         p.inputs(torch.as_tensor(p.x_val, dtype=torch.float32)).numpy(), d.x_val.numpy(), atol=1e-5
     )
-    # the default (x1, x2) keeps the data exactly as before
-    plain = load_data(ExperimentConfig().with_updates({"data.name": "spiral"}))
+    # the default features (x1, x2) without preprocessing keep the data exactly as generated
+    plain = load_data(ExperimentConfig().with_updates({"data.name": "spiral", "data.preprocess": "none"}))
     np.testing.assert_array_equal(plain.x_train.numpy(), plain.plane.x_train.astype(np.float32))
 
 
