@@ -1006,14 +1006,15 @@ def describe_validation_error(err: ValidationError) -> str:
         if e["type"] == "extra_forbidden":
             msg, allowed = "unknown config key", ""
         lines.append(f"{key or 'config'}: {msg}{allowed}")
-    shown = []
+    listed: list[str] = []
     for line in lines:  # the message stays short: the first problems, then how many more
-        if shown and len("; ".join([*shown, line])) > MAX_MESSAGE_CHARS:
+        if listed and len("; ".join([*listed, line])) > MAX_MESSAGE_CHARS:
             break
-        shown.append(line)
-    if len(errors) > len(shown):
-        shown.append(f"and {len(errors) - len(shown)} more problem{'s' if len(errors) - len(shown) != 1 else ''}")
-    return "; ".join(shown)
+        listed.append(line)
+    more = len(errors) - len(listed)
+    if more > 0:
+        listed.append(f"and {more} more problem{'s' if more != 1 else ''}")
+    return "; ".join(listed)
 
 
 def validate_config(data: Any) -> ExperimentConfig:
