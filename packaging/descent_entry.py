@@ -2,8 +2,9 @@
 
 Frozen, numba's cache cannot live beside the (read-only) bundled modules: it is asked to use the
 user's cache folder (~/.cache/Descent/numba); where numba was imported before this runs, it
-falls back to its own user-wide folder (~/.cache/numba), writable too. freeze_support lets worker processes (multiprocessing's spawn) start the bundle
-again as a worker instead of a second app.
+falls back to its own user-wide folder (~/.cache/numba), writable too. freeze_support lets
+worker processes (multiprocessing's spawn) start the bundle again as a worker instead of a
+second app.
 """
 
 import multiprocessing

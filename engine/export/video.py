@@ -89,6 +89,11 @@ class AnimationWriter:
         return self
 
     def _open_mp4(self, imageio):
+        import imageio_ffmpeg
+
+        # imageio's FFMPEG writer runs imageio-ffmpeg's bundled binary: a missing or broken one
+        # is named here (RuntimeError) before any frame is drawn
+        imageio_ffmpeg.get_ffmpeg_exe()
         return imageio.get_writer(
             str(self._tmp["mp4"]),
             format="FFMPEG",
