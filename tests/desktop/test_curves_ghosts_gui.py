@@ -8,22 +8,15 @@ import pytest
 
 pytest.importorskip("PySide6")
 
+from small_runs import SMALL_RUN
+
 from desktop.views.curves import MAX_DRAWN_POINTS, CurvesView
 from engine.config import ExperimentConfig
 from engine.states import RunState
 
 pytestmark = pytest.mark.gui
 
-SMALL = {
-    "train.epochs": 2,
-    "data.n_samples": 200,
-    "model.hidden": [8],
-    "device": "cpu",
-    "probes.enabled": False,
-    "diagnostics.enabled": False,
-    "metrics.enabled": False,
-    "landscape.snapshots": False,
-}
+SMALL = {**SMALL_RUN, "landscape.snapshots": False}
 
 
 def test_ghosts_and_x_axes(open_main_window, qtbot, screenshot_dir):

@@ -7,22 +7,15 @@ import pytest
 
 pytest.importorskip("PySide6")
 
+from small_runs import SMALL_RUN
+
 from engine.config import ExperimentConfig
 from engine.session import RunRecord, Session
 from engine.states import RunState
 
 pytestmark = pytest.mark.gui
 
-SMALL = {
-    "train.epochs": 2,
-    "data.n_samples": 200,
-    "model.hidden": [8],
-    "device": "cpu",
-    "probes.enabled": False,
-    "diagnostics.enabled": False,
-    "metrics.enabled": False,
-    "landscape.snapshots": False,
-}
+SMALL = {**SMALL_RUN, "landscape.snapshots": False}
 
 
 def view(w, title):

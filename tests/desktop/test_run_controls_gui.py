@@ -7,26 +7,18 @@ import pytest
 
 pytest.importorskip("PySide6")
 
+from small_runs import SMALL_RUN
+
 import desktop.run_controls as run_controls
 from engine.config import ExperimentConfig
 from engine.states import RunState
 
 pytestmark = pytest.mark.gui
 
-SMALL = {
-    "train.epochs": 2,
-    "data.n_samples": 200,
-    "model.hidden": [8],
-    "device": "cpu",
-    "probes.enabled": False,
-    "diagnostics.enabled": False,
-    "metrics.enabled": False,
-}
-
 
 def test_default_speed_is_slow_enough_to_watch_the_default_run(open_main_window, monkeypatch):
     monkeypatch.setattr(run_controls, "DEFAULT_SPEED", run_controls.WATCHABLE_SPEED)
-    w = open_main_window(ExperimentConfig().with_updates(SMALL))
+    w = open_main_window(ExperimentConfig().with_updates(SMALL_RUN))
     rc = w.run_controls
     assert rc.speed_label.text() == "10 steps/s"
     c = w.controller
@@ -43,7 +35,7 @@ def test_default_speed_is_slow_enough_to_watch_the_default_run(open_main_window,
 
 
 def test_finished_run_trains_more_from_its_weights(open_main_window, qtbot):
-    w = open_main_window(ExperimentConfig().with_updates(SMALL))
+    w = open_main_window(ExperimentConfig().with_updates(SMALL_RUN))
     c = w.controller
     c.start()
     qtbot.waitUntil(lambda: c.state == RunState.FINISHED, timeout=30000)
@@ -74,7 +66,7 @@ def test_paced_worker_keeps_its_pace(qtbot):
     from engine.train import EngineWorker
 
     w = EngineWorker(
-        ExperimentConfig().with_updates(SMALL | {"train.epochs": 50}), EventChannel(), "paced", build_trainer
+        ExperimentConfig().with_updates(SMALL_RUN | {"train.epochs": 50}), EventChannel(), "paced", build_trainer
     )
     w.set_max_steps_per_s(20)
     w.start()
