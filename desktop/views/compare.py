@@ -39,6 +39,7 @@ from desktop.views.compare_line import RunLinePanel
 from desktop.views.compare_surface import SharedSurfacePanel
 from desktop.views.curves import RunCurves
 from desktop.views.empty_state import EmptyState
+from desktop.views.table_items import NumberItem
 from engine.compare.layout import comparison_session, is_comparison, run_colors
 from engine.config import OPTIMIZERS, ConfigError, parse_set_args
 from engine.events import Event, series_events
@@ -57,23 +58,6 @@ TABLE_COLUMNS = [
     ("best val\nloss", "best_val_loss"),
     ("best val\nacc", "best_val_acc"),
 ]  # two-line headers: every column fits the table's pane
-
-
-class _NumberItem(QTableWidgetItem):
-    """A table cell that sorts by its number (NaN last)."""
-
-    def __init__(self, value: float, text: str) -> None:
-        super().__init__(text)
-        self.value = value
-        self.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        a, b = self.value, getattr(other, "value", math.nan)
-        if math.isnan(a):
-            return False
-        if math.isnan(b):
-            return True
-        return a < b
 
 
 class ComparedRun:
@@ -447,10 +431,10 @@ class CompareView(View):
             t.setItem(r, 0, name)
             t.setItem(r, 1, QTableWidgetItem(run.state))
             n_ep = len(run.curves.epoch_step)
-            t.setItem(r, 2, _NumberItem(float(n_ep), str(n_ep)))
+            t.setItem(r, 2, NumberItem(float(n_ep), str(n_ep)))
             for col, (_h, key) in enumerate(TABLE_COLUMNS[3:], start=3):
                 v = run.metric(key)
-                t.setItem(r, col, _NumberItem(v, "–" if math.isnan(v) else f"{v:.4f}"))
+                t.setItem(r, col, NumberItem(v, "–" if math.isnan(v) else f"{v:.4f}"))
         t.setSortingEnabled(True)
 
     # -- histograms ----------------------------------------------------------------------

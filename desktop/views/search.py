@@ -39,6 +39,7 @@ from desktop.views.search_plots import (
     PicturePlot,
     trial_text,
 )
+from desktop.views.table_items import NumberItem
 from engine.compare.spec import config_differences, flatten_config
 from engine.config import ConfigError
 from engine.session import Session
@@ -55,25 +56,8 @@ DEFAULT_SPACE = "optim.lr=log:1e-4:1 optim.weight_decay=log:1e-6:1e-1"
 SAMPLERS = ("random", "tpe", "grid", "qmc", "cmaes")
 
 
-class _NumberItem(QTableWidgetItem):
-    """A table cell that sorts by its number (NaN last)."""
-
-    def __init__(self, value: float, text: str) -> None:
-        super().__init__(text)
-        self.value = value
-        self.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        a, b = self.value, getattr(other, "value", math.nan)
-        if math.isnan(a):
-            return False
-        if math.isnan(b):
-            return True
-        return a < b
-
-
-def _num(v: float, fmt: str = "{:.4f}") -> _NumberItem:
-    return _NumberItem(v, fmt.format(v) if math.isfinite(v) else "—")
+def _num(v: float, fmt: str = "{:.4f}") -> NumberItem:
+    return NumberItem(v, fmt.format(v) if math.isfinite(v) else "—")
 
 
 class SearchView(View):
