@@ -23,6 +23,7 @@ X_AXES = {"step": "step", "epoch": "epoch", "wall": "wall time (s)"}  # x-axis m
 GHOSTS = 3  # earlier runs of this session kept faded on the loss and accuracy plots
 GHOST_ALPHA = (150, 95, 55)  # newest to oldest
 MAX_DRAWN_POINTS = 1600  # per curve at most: longer series are min/max-decimated for display
+X_HEADROOM = 1.5  # a run that outgrows the step axis gets this much more: fewer re-laid axes
 
 
 class RunCurves:
@@ -450,7 +451,10 @@ class CurvesView(View):
         if not self._x_follow:
             return
         if xmax > self._x_hi or self._x_hi > 8 * max(xmax, 1.0):  # grown past the end, or a new run
-            self._x_hi = nice_ceiling(max(xmax, 10.0))
+            # a growing run gets half again as much room: the four linked step axes (ticks,
+            # labels, grid) are re-laid about five times per decade of steps, not eight
+            grown = self._x_hi > 0 and xmax > self._x_hi
+            self._x_hi = nice_ceiling(max(xmax * (X_HEADROOM if grown else 1.0), 10.0))
             self.p_loss.setXRange(0, self._x_hi, padding=0.01)
 
     # -- controls ------------------------------------------------------------------------
