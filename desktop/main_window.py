@@ -27,8 +27,7 @@ from engine.train.device import resolve_device
 
 MAX_RECENT = 8
 STATUS_EVERY_S = 0.25
-"""The speed and step labels change at most 4 times a second: each change re-lays and
-repaints the status bar, which at the bridge's 30 Hz costs the GUI thread for nothing."""
+"""The speed and step labels change at most 4 times a second (the bridge ticks at 30 Hz)."""
 STATE_COLORS = {
     RunState.RUNNING: "#009E73",
     RunState.PAUSED: "#E69F00",
@@ -187,8 +186,10 @@ class MainWindow(QMainWindow):
         self.lbl_finding.setMaximumWidth(520)
         self.controller.finding_changed.connect(self._on_controller_finding_changed)
         sb.addWidget(self.lbl_finding, 1)
-        self.lbl_speed.setMinimumWidth(110)
-        self.lbl_epoch.setMinimumWidth(170)
+        # fixed sizes: a new text then repaints the label alone (a label that may resize
+        # re-lays the window and repaints the whole central area at every change)
+        self.lbl_speed.setFixedSize(110, self.lbl_speed.sizeHint().height())
+        self.lbl_epoch.setFixedSize(170, self.lbl_epoch.sizeHint().height())
         for w in (self.lbl_state, self.lbl_device, self.lbl_speed, self.lbl_epoch, self.lbl_pending):
             sb.addPermanentWidget(w)
         try:
@@ -247,6 +248,9 @@ class MainWindow(QMainWindow):
                 (self.lbl_epoch, f"epoch {t.epoch}/{t.config.train.epochs} · step {t.step}"),
             ):
                 if label.text() != text:
+                    need = label.fontMetrics().horizontalAdvance(text) + 8
+                    if need > label.width():  # grown: wider in 40 px steps (rarely re-lays the bar)
+                        label.setFixedWidth(-(-need // 40) * 40)
                     label.setText(text)
 
     def compare_optimizers(self) -> bool:
