@@ -6,6 +6,11 @@ same snapshot as a local search; pruning is Ray's own scheduler (ASHA, or the me
 rule). Ray is an optional extra (`pip install descent[cluster]`), imported only here and only
 when asked for. Before connecting, the address is probed with a short TCP timeout, so a dead
 address fails in seconds instead of hanging in ray.init.
+
+`--jobs N` caps the trials running at once on the cluster (Tune's max_concurrent_trials);
+without it the cluster's free CPUs decide. Each trial is a new Ray actor (a new process that
+imports torch and builds its data): Tune's `reuse_actors` ran every trial of a search on one
+actor, one after the other, on the two-node test cluster, so it is left off.
 """
 
 from __future__ import annotations
@@ -138,8 +143,11 @@ def _stream_callback(key: str) -> Any:
 class RaySearch(SearchRun):
     """A search round whose trials run on a Ray cluster; `job()` streams them into the snapshot."""
 
-    def __init__(self, settings: SearchSettings, address: str) -> None:
+    def __init__(self, settings: SearchSettings, address: str, max_concurrent: int = 0) -> None:
         self.address = address
+        if max_concurrent < 0:
+            raise SearchError(f"--jobs {max_concurrent}: expected at least 1")
+        self.max_concurrent = max_concurrent  # 0: as many trials at once as the cluster has CPUs
         if settings.storage:
             raise SearchError("--ray keeps the study in Ray Tune's searcher: --storage is not supported with it")
         super().__init__(settings)
@@ -183,7 +191,12 @@ class RaySearch(SearchRun):
             tuner = tune.Tuner(
                 tune.with_resources(ray_trial, {"cpu": threads}),
                 param_space={"__folds": s.folds, "__threads": threads},
-                tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=s.budget),
+                tune_config=tune.TuneConfig(
+                    search_alg=searcher,
+                    scheduler=scheduler,
+                    num_samples=s.budget,
+                    max_concurrent_trials=self.max_concurrent or None,
+                ),
                 run_config=tune.RunConfig(
                     storage_path=tempfile.mkdtemp(prefix="descent-ray-"),
                     verbose=0,

@@ -18,6 +18,8 @@ ends the running trials as STOPPED and keeps every finished one (`SearchRun.snap
 from __future__ import annotations
 
 import math
+import os
+import socket
 import time
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import wait
@@ -31,8 +33,8 @@ from engine.states import RunState
 from engine.tuning.kfold import BundleCache, search_bundles
 from engine.tuning.snapshot import Round, SearchSnapshot, TrialRecord
 from engine.tuning.space import Param, SearchSpace, choice_label, sample, trial_config, value_of
-from engine.tuning.trial import EpochReport, TrialOutcome, TrialSteps, TrialTask, trial_epochs
-from engine.tuning.worker import WorkerProcess, threads_per_worker, usable_cores
+from engine.tuning.trial import EpochReport, TrialOutcome, TrialSteps, TrialTask, trial_epochs, worker_name
+from engine.tuning.worker import POOL, threads_per_worker, usable_cores
 
 PRUNERS = ("none", "median", "asha", "hyperband")
 SAMPLER_ALIASES = {
@@ -223,6 +225,32 @@ def record_of(frozen: optuna.trial.FrozenTrial, space: SearchSpace, round: int) 
     )
 
 
+ORPHAN_NOTE = "trial(s) left running in the storage by a process that ended"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def fail_orphans(study: optuna.Study) -> dict[int, str]:
+    """Mark failed the stored trials left RUNNING by a process of this machine that has ended
+    (killed mid-search); their numbers with the message. A running trial of a live process,
+    or of another machine, is left alone."""
+    out: dict[int, str] = {}
+    for frozen in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        pid, _, host = str(frozen.user_attrs.get("owner", "")).partition("@")
+        if host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid)):
+            study.tell(frozen.number, state=optuna.trial.TrialState.FAIL)
+            out[frozen.number] = f"left running by process {pid}, which ended: marked failed when resumed"
+    return out
+
+
 @dataclass
 class _Running:
     trial: optuna.Trial
@@ -301,12 +329,16 @@ class SearchRun:
         threads = threads_per_worker(s.jobs)
         offset = 0 if s.previous is None else 1 + max((t.number for t in s.previous.trials), default=-1)
         # (trial numbers of a later round follow the earlier rounds' in the snapshot)
+        stale = fail_orphans(study)  # left RUNNING by a process that ended: failed, not counted
         for frozen in study.get_trials(deepcopy=False):  # a resumed study: its trials are this round's
             if frozen.state.is_finished():
-                self._put(replace(record_of(frozen, s.space, s.round), number=offset + frozen.number))
-        slots: list[Any] = (
-            [InProcessSlot()] if s.jobs == 1 and s.in_process else [WorkerProcess(threads) for _ in range(s.jobs)]
-        )
+                rec = replace(record_of(frozen, s.space, s.round), number=offset + frozen.number)
+                self._put(replace(rec, message=stale[frozen.number]) if frozen.number in stale else rec)
+        if stale:
+            self.snapshot = replace(
+                self.snapshot, notes=(*self.snapshot.notes, f"{len(stale)} {ORPHAN_NOTE}: marked failed, not counted")
+            )
+        slots: list[Any] = [InProcessSlot()] if s.jobs == 1 and s.in_process else POOL.take(s.jobs, threads)
         running: dict[int, _Running] = {}  # slot index → its trial
         optuna_s = 0.0
         stopping = False
@@ -314,12 +346,13 @@ class SearchRun:
         def ask(slot_index: int) -> bool:
             nonlocal optuna_s
             t0 = time.perf_counter()
-            if len(study.get_trials(deepcopy=False)) >= s.budget:
+            if sum(1 for t in study.get_trials(deepcopy=False) if t.number not in stale) >= s.budget:
                 optuna_s += time.perf_counter() - t0
                 return False
             trial = study.ask()
             values = sample(s.space, s.base, lambda p: _suggest(trial, p), all_params=s.is_grid)
             trial.set_user_attr("round", s.round)
+            trial.set_user_attr("owner", worker_name())  # a resumed search fails it if this process ends first
             optuna_s += time.perf_counter() - t0
             number = offset + trial.number
             try:
@@ -328,7 +361,7 @@ class SearchRun:
                 outcome = TrialOutcome(number, RunState.ERROR, message=f"invalid config: {e}")
                 self._finish(study, trial, outcome, values)
                 return True
-            task = TrialTask(number, config.model_dump_json(), s.folds, threads)
+            task = TrialTask(number, config.model_dump_json(), s.folds, threads, prune=s.pruner != "none")
             record = TrialRecord(number, s.round, RunState.RUNNING, values, t_start=time.time())
             running[slot_index] = _Running(trial, task, values, record)
             self._put(record)
@@ -349,6 +382,7 @@ class SearchRun:
                     curve=(*rec.curve, msg.value),
                     curve_sd=(*rec.curve_sd, msg.sd),
                     train_curve=(*rec.train_curve, msg.train_loss),
+                    worker=msg.worker,
                 )
                 self._put(r.record)
                 slots[slot_index].reply(not prune)
@@ -376,9 +410,9 @@ class SearchRun:
                         except (EOFError, OSError):
                             r = running[i]
                             text = slots[i].exit_text()
-                            slots[i].close()
-                            slots[i] = WorkerProcess(threads)
+                            slots[i] = POOL.replace(slots[i], threads)
                             msg = TrialOutcome(r.task.number, RunState.ERROR, message=text, t_start=r.record.t_start)
+                            msg.curve, msg.t_end, msg.worker = list(r.record.curve), time.time(), r.record.worker
                         handle(i, msg)
                 self.snapshot = replace(self.snapshot, optuna_s=optuna_s, wall_s=time.perf_counter() - t_wall)
                 done = sum(1 for t in self.snapshot.finished if t.round == s.round)
@@ -394,8 +428,10 @@ class SearchRun:
                 )
                 stopped.curve, stopped.t_end = list(r.record.curve), time.time()
                 self._finish(study, r.trial, stopped, r.params)
-            for slot in slots:
-                slot.close()
+            if isinstance(slots[0], InProcessSlot):
+                slots[0].close()
+            else:
+                POOL.give_back(slots)  # the idle ones stay warm for the next round or search
             if self.snapshot.state == RunState.RUNNING:
                 self.snapshot = replace(self.snapshot, state=RunState.CANCELLED, wall_s=time.perf_counter() - t_wall)
 
