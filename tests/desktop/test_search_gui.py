@@ -114,7 +114,9 @@ def test_a_saved_search_opens_in_the_search_tab(open_main_window, qtbot, tmp_pat
     window.grab().save(str(screenshot_dir / "search_saved.png"))
 
 
-def test_refine_to_the_rectangle_then_stop_keeps_the_finished_trials(open_main_window, qtbot, tmp_path) -> None:
+def test_refine_to_the_rectangle_then_stop_keeps_the_finished_trials(
+    open_main_window, qtbot, tmp_path, screenshot_dir
+) -> None:
     from engine.tuning.snapshot import Round, SearchSnapshot, TrialRecord
     from engine.tuning.storage import save_search
 
@@ -141,6 +143,8 @@ def test_refine_to_the_rectangle_then_stop_keeps_the_finished_trials(open_main_w
     lr_range, wd_range = (tuple(float(x) for x in text.split(":")[1:]) for text in view.snapshot.rounds[1].space)
     assert lr_range == pytest.approx((1e-2, 1e-1)) and wd_range == pytest.approx((1e-5, 1e-3))
     qtbot.waitUntil(lambda: sum(t.round == 2 for t in view.snapshot.finished) >= 3, timeout=240_000)
+    view.redraw()
+    window.grab().save(str(screenshot_dir / "search_rectangle_running.png"))
     view.stop_button.click()
     qtbot.waitUntil(lambda: not view.searching and view.snapshot.state != RunState.RUNNING, timeout=60_000)
     snap = view.snapshot
