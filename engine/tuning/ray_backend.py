@@ -7,10 +7,11 @@ rule). Ray is an optional extra (`pip install descent[cluster]`), imported only 
 when asked for. Before connecting, the address is probed with a short TCP timeout, so a dead
 address fails in seconds instead of hanging in ray.init.
 
-`--jobs N` caps the trials running at once on the cluster (Tune's max_concurrent_trials);
-without it the cluster's free CPUs decide. Each trial is a new Ray actor (a new process that
-imports torch and builds its data): Tune's `reuse_actors` ran every trial of a search on one
-actor, one after the other, on the two-node test cluster, so it is left off.
+Like the local worker pool, Ray's trial actors are reused from trial to trial (Tune's
+`reuse_actors`): an actor's process imports torch once and keeps its data sets (`_CACHE`, by
+the config's data key) for the next trials it runs. `--jobs N` caps the trials running at once
+on the cluster; without it the cap is the cluster's CPU count. (Tune needs the cap: with
+reused actors and none, it ran every trial on one actor, one after the other.)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 from engine.config import ExperimentConfig
 from engine.jobs import Job, Progress
 from engine.states import RunState
+from engine.tuning.kfold import BundleCache
 from engine.tuning.search import SearchError, SearchRun, SearchSettings, _suggest, make_sampler, shown_url
 from engine.tuning.snapshot import SearchSnapshot, TrialRecord
 from engine.tuning.space import SearchSpace, sample, trial_config
@@ -36,6 +38,8 @@ from engine.tuning.trial import TrialOutcome, TrialTask, trial_epochs
 INSTALL_HINT = "--ray needs Ray Tune: pip install 'descent[cluster]' (or pip install 'ray[tune]')"
 PROBE_TIMEOUT_S = 3.0
 METRIC = "val_loss"
+_CACHE = BundleCache()
+"""The data sets of the trials this (reused) Ray actor process has run."""
 
 
 def require_ray() -> Any:
@@ -74,7 +78,7 @@ def ray_trainable(config: dict[str, Any]) -> None:
 
     task = TrialTask(**config["__task"])
     node = ray.get_runtime_context().get_node_id()
-    gen = trial_epochs(task)
+    gen = trial_epochs(task, _CACHE)
     try:
         report = next(gen)
         while True:
@@ -195,7 +199,8 @@ class RaySearch(SearchRun):
                     search_alg=searcher,
                     scheduler=scheduler,
                     num_samples=s.budget,
-                    max_concurrent_trials=self.max_concurrent or None,
+                    max_concurrent_trials=self.max_concurrent or max(1, int(ray.cluster_resources().get("CPU", 1))),
+                    reuse_actors=True,
                 ),
                 run_config=tune.RunConfig(
                     storage_path=tempfile.mkdtemp(prefix="descent-ray-"),

@@ -196,7 +196,9 @@ _STATE_OF = {
 
 def record_of(frozen: optuna.trial.FrozenTrial, space: SearchSpace, round: int) -> TrialRecord:
     """A stored Optuna trial as a TrialRecord (a resumed study, another process's trials)."""
-    attrs = frozen.user_attrs
+    # How the trial ended is one user attribute (one storage write); studies written before kept
+    # each value in its own.
+    attrs = {**frozen.user_attrs, **frozen.user_attrs.get("outcome", {})}
     state = _STATE_OF.get(frozen.state)
     if state is None:
         state = RunState(attrs.get("state", RunState.ERROR.value))
@@ -441,18 +443,18 @@ class SearchRun:
     def _finish(self, study: optuna.Study, trial: optuna.Trial, out: TrialOutcome, params: dict[str, Any]) -> float:
         """Tell the study how the trial ended and record it; the seconds Optuna took."""
         t0 = time.perf_counter()
-        for k, v in (
-            ("state", out.state.value),
-            ("score_sd", out.score_sd),
-            ("val_acc", out.val_acc),
-            ("curve_sd", out.curve_sd),
-            ("train_curve", out.train_curve),
-            ("message", out.message),
-            ("t_start", out.t_start),
-            ("t_end", out.t_end),
-            ("worker", out.worker),
-        ):
-            trial.set_user_attr(k, v)
+        outcome = {  # one attribute: each set_user_attr is a transaction in an RDB storage
+            "state": out.state.value,
+            "score_sd": out.score_sd,
+            "val_acc": out.val_acc,
+            "curve_sd": out.curve_sd,
+            "train_curve": out.train_curve,
+            "message": out.message,
+            "t_start": out.t_start,
+            "t_end": out.t_end,
+            "worker": out.worker,
+        }
+        trial.set_user_attr("outcome", outcome)
         if out.state == RunState.FINISHED:
             study.tell(trial, out.score)
         elif out.state == RunState.PRUNED:
