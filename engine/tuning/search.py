@@ -341,7 +341,10 @@ class SearchRun:
                 self.snapshot, notes=(*self.snapshot.notes, f"{len(stale)} {ORPHAN_NOTE}: marked failed, not counted")
             )
         slots: list[Any] = [InProcessSlot()] if s.jobs == 1 and s.in_process else POOL.take(s.jobs, threads)
-        running: dict[int, _Running] = {}  # slot index → its trial
+        # slot index → its trials in order: the one it trains, then (workers, no pruner) one
+        # more already sent, so that a worker never waits for this process between two trials
+        running: dict[int, list[_Running]] = {i: [] for i in range(len(slots))}
+        depth = 2 if s.pruner == "none" and not isinstance(slots[0], InProcessSlot) else 1
         optuna_s = 0.0
         stopping = False
 
@@ -365,14 +368,17 @@ class SearchRun:
                 return True
             task = TrialTask(number, config.model_dump_json(), s.folds, threads, prune=s.pruner != "none")
             record = TrialRecord(number, s.round, RunState.RUNNING, values, t_start=time.time())
-            running[slot_index] = _Running(trial, task, values, record)
-            self._put(record)
+            queue = running[slot_index]
+            queue.append(_Running(trial, task, values, record))
+            if len(queue) == 1:  # it trains now (a queued one shows as running when it starts)
+                self._put(record)
             slots[slot_index].start(task)
             return True
 
         def handle(slot_index: int, msg: EpochReport | TrialOutcome) -> None:
             nonlocal optuna_s
-            r = running[slot_index]
+            queue = running[slot_index]
+            r = queue[0]
             if isinstance(msg, EpochReport):
                 t0 = time.perf_counter()
                 r.trial.report(msg.value, msg.epoch)
@@ -389,30 +395,35 @@ class SearchRun:
                 self._put(r.record)
                 slots[slot_index].reply(not prune)
                 return
-            del running[slot_index]
-            slots[slot_index].task = None
+            queue.pop(0)
+            slots[slot_index].task = queue[0].task if queue else None
             optuna_s += self._finish(study, r.trial, msg, r.params)
+            if queue:  # the next one, already sent, starts now
+                queue[0].record = replace(queue[0].record, t_start=time.time())
+                self._put(queue[0].record)
 
         try:
             while True:
                 for i in range(len(slots)):
-                    while not stopping and i not in running:
+                    while not stopping and len(running[i]) < depth:
                         if not ask(i):
                             stopping = True
-                if not running:
+                if not any(running.values()):
                     break
                 if isinstance(slots[0], InProcessSlot):
                     handle(0, slots[0].poll())
                 else:
-                    busy = {slots[i].conn: i for i in running}
+                    busy = {slots[i].conn: i for i, queue in running.items() if queue}
                     for conn in wait(list(busy), timeout=0.1):
                         i = busy[conn]
                         try:
                             msg = slots[i].receive()
                         except (EOFError, OSError):
-                            r = running[i]
+                            r = running[i][0]
                             text = slots[i].exit_text()
                             slots[i] = POOL.replace(slots[i], threads)
+                            for queued in running[i][1:]:  # the trials sent after it go to the new worker
+                                slots[i].start(queued.task)
                             msg = TrialOutcome(r.task.number, RunState.ERROR, message=text, t_start=r.record.t_start)
                             msg.curve, msg.t_end, msg.worker = list(r.record.curve), time.time(), r.record.worker
                         handle(i, msg)
@@ -424,7 +435,7 @@ class SearchRun:
             )
             return self.snapshot
         finally:
-            for r in list(running.values()):  # cancelled: the running trials end as stopped
+            for r in [r for queue in running.values() for r in queue]:  # cancelled: they end as stopped
                 stopped = TrialOutcome(
                     r.task.number, RunState.STOPPED, message="stopped with the search", t_start=r.record.t_start
                 )
