@@ -13,7 +13,7 @@ from engine.compare.layout import comparison_meta
 from engine.config import ConfigError, ExperimentConfig
 from engine.experiment import build_trainer
 from engine.jobs import Job, Progress, run_job
-from engine.lessons.metrics import LessonError, compute
+from engine.lessons.metrics import Details, LessonError, compute_details
 from engine.lessons.schema import Change, Lesson
 from engine.playground.config import PlaygroundConfig, make_config
 from engine.playground.race import Race
@@ -199,18 +199,19 @@ def check_result(lesson: Lesson, session: Session, change: Change | None = None)
     args = dict(check.args)
     if change is not None:
         args.update(change.check_args)
-    value = compute(session, check.metric, args)
+    value, details = compute_details(session, check.metric, args)
     passed = check.passed(value) if not math.isnan(value) else False
     template = check.say if passed else check.say_not
     return LessonResult(
-        lesson, session, value, passed, format_sentence(template, value), 0.0, change.text if change else ""
+        lesson, session, value, passed, format_sentence(template, value, details), 0.0, change.text if change else ""
     )
 
 
-def format_sentence(template: str, value: float) -> str:
-    """The check's sentence with {value} (optionally formatted, e.g. {value:.1%}) filled in."""
+def format_sentence(template: str, value: float, details: Details | None = None) -> str:
+    """The check's sentence with {value} (optionally formatted, e.g. {value:.1%}) and the
+    metric's details ({loss:.3g}, {ln_c:.2f}...) filled in."""
     try:
-        return template.format(value=value)
+        return template.format(**(details or {}), value=value)
     except (ValueError, KeyError, IndexError):
         return f"{template} ({value:g})"
 
