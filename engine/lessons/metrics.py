@@ -475,6 +475,96 @@ def _race_step_shrink(session: Session, args: Args) -> float:
     return float(n[-k:].mean() / max(n[:k].mean(), 1e-300))
 
 
+# -- the Init explorer ----------------------------------------------------------------
+def _explorer_row(session: Session, stat: str) -> np.ndarray:
+    from engine.lessons.explorer import explorer_numbers
+
+    try:
+        return explorer_numbers(session, stat)
+    except ValueError as e:
+        raise LessonError(f"check.args.stat: {e}" if "statistic" in str(e) else str(e)) from None
+
+
+@metric(
+    "explorer",
+    "a per-layer number of the Init explorer at init (stat std|saturated|dead|symmetric), reduced by `layer` "
+    "(max|min|mean|first|last or an index; default max)",
+)
+def _explorer(session: Session, args: Args) -> tuple[float, Details]:
+    row = _explorer_row(session, str(_arg(args, "stat", "saturated")))
+    value = _reduce(row, args.get("layer", "max"), "explorer")
+    state = session.meta.get("explorer", {})
+    details: Details = {k: v for k, v in state.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
+    details["layers"] = int(row.size)
+    return value, details
+
+
+@metric("explorer_depth_ratio", "the Init explorer's last-layer activation std divided by the first layer's")
+def _explorer_depth_ratio(session: Session, args: Args) -> float:
+    row = _explorer_row(session, "std")
+    return float(row[-1] / row[0]) if row[0] > 0 else math.nan
+
+
+# -- coarse-to-fine search ------------------------------------------------------------
+def _search(session: Session) -> Any:
+    from engine.tuning.snapshot import SearchFileError
+    from engine.tuning.storage import search_of
+
+    try:
+        snap = search_of(session)
+    except SearchFileError as e:
+        raise LessonError(str(e)) from None
+    if snap is None or len(snap.rounds) < 2:
+        raise LessonError("the lesson's result holds no coarse-to-fine search (two rounds)")
+    return snap
+
+
+@metric(
+    "refine_gain",
+    "the coarse round's validation loss minus the refined round's (`of` = median, default, or best): > 0 when "
+    "the refined round's trials score better",
+)
+def _refine_gain(session: Session, args: Args) -> tuple[float, Details]:
+    snap = _search(session)
+    of = _arg(args, "of", "median")
+    if of not in ("median", "best"):
+        raise LessonError(f"check.args.of: expected median or best, got {of!r}")
+    rounds = [sorted(t.score for t in snap.complete if t.round == n) for n in (1, 2)]
+    if not rounds[0] or not rounds[1]:
+        return math.nan, {}
+    c, r = snap.best(1, round=1)[0], snap.best(1, round=2)[0]
+    key = snap.keys()[0]
+    rng = next((t.split("=", 1)[1] for t in snap.rounds[1].space if t.split("=", 1)[0] == key), "")
+    medians = [float(np.median(scores)) for scores in rounds]
+    details: Details = {
+        "coarse": c.score,
+        "refined": r.score,
+        "coarse_median": medians[0],
+        "refined_median": medians[1],
+        "key": key,
+        "coarse_best": _param_text(c.params.get(key)),
+        "refined_best": _param_text(r.params.get(key)),
+        "range": _range_text(rng),
+        "how": snap.rounds[1].how,
+    }
+    value = medians[0] - medians[1] if of == "median" else c.score - r.score
+    return value, details
+
+
+def _param_text(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def _range_text(text: str) -> str:
+    """A space item's range for a sentence: "log:0.0374:0.213" → "0.0374–0.213 (log scale)"."""
+    scale, _, rest = text.partition(":")
+    lo, sep, hi = rest.partition(":")
+    try:
+        return f"{float(lo):.3g}–{float(hi):.3g}" + (" (log scale)" if scale == "log" else "") if sep else text
+    except ValueError:
+        return text
+
+
 # -- combinations ----------------------------------------------------------------------
 def _pair(session: Session, args: Args) -> tuple[float, float]:
     of = _arg(args, "of")
