@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from engine.compare import LockstepRunner
@@ -98,6 +99,25 @@ def run_configs(lesson: Lesson, change: Change | None = None) -> list[tuple[str,
         per = change.variants.get(v.name, {}) if change is not None else {}
         out.append((v.name, _config(_updates(setup.set, v.set, extra, per), f"setup.variants.{v.name}")))
     return out
+
+
+def compare_plan(lesson: Lesson, change: Change | None = None) -> tuple[ExperimentConfig, list[tuple[str, dict]]]:
+    """A compare lesson as the Compare tab runs it: the base config (the lesson's defaults, its
+    `set` and the change's) and each variant's own keys (name, dotted key → value)."""
+    base = _config(_updates(lesson.setup.set, change.set if change is not None else {}), "setup.set")
+    run_configs(lesson, change)  # every variant's config is valid (LessonError names the bad one)
+    per = change.variants if change is not None else {}
+    return base, [(v.name, _updates(v.set, per.get(v.name, {}))) for v in lesson.setup.variants]
+
+
+def with_checkpoint_weights(record: RunRecord) -> RunRecord:
+    """The record with its final weights as weights/<key> (what the checks read), taken from
+    its checkpoint (model/<key>) when it has one."""
+    if record.checkpoint is not None and not any(k.startswith("weights/") for k in record.arrays):
+        for k, v in record.checkpoint.arrays.items():
+            if k.startswith("model/"):
+                record.arrays[f"weights/{k.removeprefix('model/')}"] = np.asarray(v).copy()
+    return record
 
 
 def race_config(lesson: Lesson, change: Change | None = None) -> PlaygroundConfig:
@@ -246,6 +266,18 @@ def lesson_job(lesson: Lesson, change: Change | None = None) -> Job[LessonResult
         session = yield from _train(run_configs(lesson, change), lesson.setup.kind == "compare")
     session.meta["lesson"] = {"id": lesson.id, "title": lesson.title, "changed": change.text if change else ""}
     yield Progress(0.99, "checking")
+    result = check_result(lesson, session, change)
+    result.seconds = time.perf_counter() - t0
+    session.meta["lesson"].update({"value": result.to_json()["value"], "passed": result.passed})
+    return result
+
+
+def check_job(lesson: Lesson, session: Session, change: Change | None = None) -> Job[LessonResult]:
+    """The check of a result computed elsewhere (the window's run, comparison, race, explorer
+    or search that a lesson set up): a job, since some checks train or evaluate again."""
+    t0 = time.perf_counter()
+    yield Progress(0.99, "checking")
+    session.meta["lesson"] = {"id": lesson.id, "title": lesson.title, "changed": change.text if change else ""}
     result = check_result(lesson, session, change)
     result.seconds = time.perf_counter() - t0
     session.meta["lesson"].update({"value": result.to_json()["value"], "passed": result.passed})
