@@ -102,6 +102,7 @@ class LessonsPanel(QWidget):
         self._race = None
         self._race_computed = False
         self._started = 0.0  # perf_counter when the lesson started
+        self._slider_speed: float | None = None  # the speed slider's pace when a run lesson started
         self._poll = QTimer(self)
         self._poll.setInterval(200)
         self._poll.timeout.connect(self._poll_progress)
@@ -328,6 +329,7 @@ class LessonsPanel(QWidget):
             self._starting = False
         if c.worker is not None:
             c.worker.set_max_steps_per_s(None)  # a lesson runs unpaced; the slider paces it again if moved
+        self._slider_speed = c.max_steps_per_s
         self._live_run_id = c.run_id
         self.watching = "run"
         self._poll.start()
@@ -408,7 +410,9 @@ class LessonsPanel(QWidget):
             t = self.controller.worker.trainer if self.controller.worker is not None else None
             if t is not None:
                 total = max(1, t.total_steps)
-                frac, text = t.step / total, f"training in the window · epoch {t.epoch} · step {t.step}/{total}"
+                paced = self.controller.max_steps_per_s != self._slider_speed  # the slider moved since the start
+                pace = "at the speed slider's pace" if paced else "at full speed"
+                frac, text = t.step / total, f"training in the window {pace} · epoch {t.epoch} · step {t.step}/{total}"
         elif self.watching == "compare":
             w = self.controller.compare.worker
             trainers = list(w.runner.trainers.values()) if w is not None else []

@@ -53,20 +53,23 @@ def test_lessons_dock_runs_a_lesson_live_and_shows_its_check(open_main_window, q
     # One click on a training lesson: it becomes the window's main run, trained live (the
     # speed slider's pace does not hold it back), then the check shows in the dock.
     before = w.controller.run_id
+    w.controller.set_speed(10.0)  # the app's watchable default pace: a lesson is not held to it
     panel.tree.itemClicked.emit(_item(panel, "overfitting"), 0)
+    assert w.controller.worker.max_steps_per_s is None and w.controller.max_steps_per_s == 10.0
     assert panel.stack.currentWidget() is panel.lesson_page and panel.running and panel.watching == "run"
     assert w.controller.run_id != before and w.controller.config.model.hidden == [128, 128]
     assert panel.lbl_title.text().startswith("Overfitting") and panel.lbl_bullets.text().count("•") == 2
     assert w.tabs.currentWidget().title == "Curves"
     qtbot.waitUntil(lambda: panel.progress.value() >= 250 or not panel.running, timeout=120000)
     assert panel.running and w.controller.state == RunState.RUNNING
-    assert panel.lbl_progress.text().startswith("training in the window · epoch ")
+    assert panel.lbl_progress.text().startswith("training in the window at full speed · epoch ")
     qtbot.wait(300)  # the bridge draws what has arrived
     assert _curve_points(w) > 0
     w.grab().save(str(screenshot_dir / "lessons_running.png"))
     qtbot.waitUntil(lambda: not panel.running, timeout=120000)
     assert panel.result is not None and panel.result.passed
     assert panel.lbl_check.text().startswith("✓  The validation loss ended ")
+    w.controller.set_speed(None)
     assert "overfit_rise = " in panel.lbl_value.text() and "> 0.3" in panel.lbl_value.text()
     # The finished lesson is the window's own run: Train more and Restart work on it.
     assert w.controller.state == RunState.FINISHED and w.controller.can_train_more()
