@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.compare import Variant
+from engine.compare.layout import comparison_meta
 from engine.config import ConfigError
 from engine.jobs import Progress
 from engine.lessons import Change, Lesson, LessonError, LessonResult, load_lesson_file, shipped_lessons
@@ -57,7 +58,7 @@ from engine.lessons.runner import (
 from engine.lessons.schema import SECTIONS
 from engine.lessons.search import coarse_to_fine
 from engine.playground.session import race_to_session
-from engine.session import Session
+from engine.session import Session, SessionError
 from engine.states import RunState
 from engine.tuning.storage import session_with_search
 
@@ -441,7 +442,11 @@ class LessonsPanel(QWidget):
         if c.run_id != self._live_run_id:
             self._lost("the window shows other work now")
         elif state in (RunState.FINISHED, RunState.DIVERGED):
-            record = c.current_record()
+            try:
+                record = c.current_record()
+            except SessionError as e:
+                self._on_job_error(str(e))
+                return
             if record is None:
                 self._on_job_error("the run left no result")
                 return
@@ -457,10 +462,11 @@ class LessonsPanel(QWidget):
         if self.watching != "compare":
             return
         if state == RunState.FINISHED:
-            cmp = self.controller.compare
-            records = [with_checkpoint_weights(r) for r in cmp.records()]
-            from engine.compare.layout import comparison_meta
-
+            try:
+                records = [with_checkpoint_weights(r) for r in self.controller.compare.records()]
+            except SessionError as e:
+                self._on_job_error(str(e))
+                return
             meta = {"comparison": comparison_meta(None, [r.name for r in records])}
             self._check(Session(runs=records, meta=meta))
         elif state in (RunState.STOPPED, RunState.ERROR, RunState.CANCELLED):
