@@ -493,6 +493,13 @@ class SearchView(View):
         self._say(f"Trial #{t.number} sent to the Compare tab.")
 
     # -- sessions --------------------------------------------------------------------------
+    def show_live(self, snapshot: SearchSnapshot, message: str) -> None:
+        """Show a search that runs elsewhere (a lesson's coarse-to-fine job) as it goes."""
+        self.run, self.snapshot = None, snapshot
+        self.status.setText(f"Round {snapshot.rounds[-1].number}: {message}{self._best_text()}")
+        self._dirty = True
+        self.redraw_if_due()
+
     def load_session(self, session: Session) -> None:
         try:
             snap = search_of(session)
