@@ -176,7 +176,7 @@ def test_bad_output_gives_one_line_and_no_file(qtbot, tmp_path, monkeypatch):
 
 
 @pytest.mark.gui
-def test_3d_view_exports_at_the_chosen_scale_with_its_colour_bar(qtbot, tmp_path):
+def test_3d_view_exports_at_the_chosen_scale_with_its_axes_and_colour_bar(qtbot, tmp_path):
     from PySide6.QtWidgets import QHBoxLayout, QWidget
 
     from desktop.views.playground_plots import Surface3D, SurfaceGrid
@@ -202,5 +202,10 @@ def test_3d_view_exports_at_the_chosen_scale_with_its_colour_bar(qtbot, tmp_path
     purple = (strip[..., 0] > 50) & (strip[..., 1] < 40) & (strip[..., 2] > 60)  # ... and its bottom
     assert yellow.sum() > 50 and purple.sum() > 50, "no colour bar"
     assert rgb[:, : img.width() // 2].std() > 10, "the 3D surface is blank"
+    # the axes: dark grey lines and labels (ticks, x / y / f titles) around the surface
+    scene = rgb[:, : int(0.75 * img.width())].astype(int)
+    grey = (scene.max(axis=2) < 110) & (scene.max(axis=2) - scene.min(axis=2) < 25)
+    assert grey.sum() > 1500, "no 3D axes"
+    assert grey[int(0.55 * img.height()) :].sum() > 500, "no axis along the front floor edges"
     SCREENSHOTS.mkdir(exist_ok=True)
-    shutil.copy(png, SCREENSHOTS / "export_3d_with_colour_bar.png")
+    shutil.copy(png, SCREENSHOTS / "export_3d_with_axes.png")
