@@ -105,7 +105,7 @@ def export_session(
         files += images
         from desktop.export.network import export_network_images
 
-        files += export_network_images(session, folder, formats, width, height)
+        files += export_network_images(session, folder, formats, width, height, scale)
         if "html" in formats:
             cols = run_colors(session)
             compared = comparison_session(session)  # the report shows the comparison's runs only
