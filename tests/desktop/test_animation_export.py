@@ -123,3 +123,33 @@ def test_gui_dialog_progress_and_cancel(qtbot, session_file, tmp_path):
     cancelled.progress.findChild(QPushButton).click()  # the dialog's Cancel button
     assert not cancelled.running and cancelled.cancelled
     assert list((tmp_path / "cancel").iterdir()) == []
+
+
+def test_cancel_during_the_second_of_two_queued_animations(qtbot, session_file, tmp_path):
+    from PySide6.QtWidgets import QPushButton
+
+    from desktop.export.animation_dialog import AnimationExport
+
+    s = load_session(session_file)
+    spec = AnimationSpec(4, 1, W, H)  # 4 frames each
+    messages: list[str] = []
+    queued = AnimationExport(
+        s, tmp_path, ["curves", "landscape"], ["gif"], spec, status=lambda m, ms: messages.append(m)
+    )
+    assert queued.total == 8
+    queued.start()
+    qtbot.waitUntil(lambda: queued.done >= 6, timeout=60_000)  # two frames into the landscape
+    queued.progress.findChild(QPushButton).click()
+    assert not queued.running and queued.cancelled and queued.job is None
+    qtbot.wait(100)  # nothing starts after the cancel
+    # the finished animation stays whole; nothing of the cancelled one, no temporary file
+    assert [p.name for p in tmp_path.iterdir()] == ["curves.gif"]
+    assert [p.name for p in queued.files] == ["curves.gif"] and len(_gif_frames(tmp_path / "curves.gif")) == 4
+    assert "cancelled" in messages[-1]
+    # cancelled during the first: neither is written
+    first = AnimationExport(s, tmp_path / "first", ["curves", "landscape"], ["gif", "mp4"], spec)
+    first.start()
+    qtbot.waitUntil(lambda: first.done >= 2, timeout=60_000)
+    first.cancel()
+    qtbot.wait(100)
+    assert first.done == 2 and list((tmp_path / "first").iterdir()) == []
