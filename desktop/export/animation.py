@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import shiboken6
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from desktop.export.plots import ema
@@ -113,6 +113,7 @@ class Stage(QWidget):
         lay.addWidget(self.caption)
         lay.addLayout(self.body, 1)
         self.setFixedSize(spec.width, spec.height)
+        self._framed = False
 
     def add_view(self, widget: QWidget) -> None:
         """A view side by side with the others; small frames shrink it below its on-screen minimum."""
@@ -129,16 +130,45 @@ class Stage(QWidget):
 
         return [tuple(int(h[i : i + 2], 16) for i in (1, 3, 5)) for h in [*PALETTE, PATH_COLOR]]
 
+    def views_3d(self) -> list[QWidget]:
+        """The stage's 3D surface views (their frames get axes painted on)."""
+        view = getattr(self, "surface", None)
+        return [view] if view is not None else []
+
     def frame(self) -> np.ndarray:
-        """The stage as an RGB array of exactly the spec's size."""
+        """The stage as an RGB array of exactly the spec's size, the 3D views with their axes."""
+        from desktop.export.axes3d import fit_camera, view_axes
+
         QApplication.processEvents()
+        if not self._framed:  # laid out now: the cameras step back so the axes' labels fit
+            self._framed = True
+            for view in self.views_3d():
+                fit_camera(view, view_axes(view), view.width(), view.height(), 1.0)
+                view.update()
+            QApplication.processEvents()
         img = self.grab().toImage()
         w, h = self.spec.width, self.spec.height
         if (img.width(), img.height()) != (w, h):  # a high-DPI screen grabs more pixels
             img = img.scaled(w, h, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        img = self._with_3d_axes(img)
         img = img.convertToFormat(QImage.Format.Format_RGB888)
         a = np.frombuffer(bytes(img.constBits()), np.uint8).reshape(h, img.bytesPerLine())
         return a[:, : w * 3].reshape(h, w, 3).copy()
+
+    def _with_3d_axes(self, img: QImage) -> QImage:
+        from desktop.export.axes3d import paint_axes, view_axes
+
+        img = img.convertToFormat(QImage.Format.Format_ARGB32)
+        for view in self.views_3d():
+            axes = view_axes(view)
+            if not axes:
+                continue
+            at = QRect(view.mapTo(self, QPoint(0, 0)), view.size())
+            part = paint_axes(img.copy(at), view, axes, (view.width(), view.height()), 1.0)
+            p = QPainter(img)
+            p.drawImage(at.topLeft(), part)
+            p.end()
+        return img
 
 
 def _legend(names: list[str], colors: list[str]) -> QLabel:

@@ -172,25 +172,27 @@ def framed_for_axes(gl, width: int, height: int, scale: float) -> Iterator[list[
         yield axes
         return
     old = gl.opts["distance"]
-    mx = min(0.15 * width, 60 * scale)
-    my = min(0.15 * height, 40 * scale)
-    corners = _box_corners(axes)
     try:
-        for _ in range(15):
-            p = project(gl, corners, width, height)
-            if (
-                p[:, 0].min() >= mx
-                and p[:, 0].max() <= width - mx
-                and p[:, 1].min() >= my
-                and p[:, 1].max() <= height - my
-            ):
-                break
-            gl.opts["distance"] *= 1.08
+        fit_camera(gl, axes, width, height, scale)
         yield axes
     finally:
         if gl.opts["distance"] != old:
             gl.opts["distance"] = old
             gl.update()
+
+
+def fit_camera(gl, axes: list[Axis3D], width: int, height: int, scale: float) -> None:
+    """Move the camera back (never closer) until the axes' box, with room for labels drawn at
+    `scale`, fits a `width`×`height` rendering of the view."""
+    mx = min(0.15 * width, 60 * scale)
+    my = min(0.15 * height, 40 * scale)
+    corners = _box_corners(axes)
+    for _ in range(15):
+        p = project(gl, corners, width, height)
+        inside_x = p[:, 0].min() >= mx and p[:, 0].max() <= width - mx
+        if inside_x and p[:, 1].min() >= my and p[:, 1].max() <= height - my:
+            return
+        gl.opts["distance"] *= 1.08
 
 
 def paint_axes(img: QImage, gl, axes: list[Axis3D], view_size: tuple[int, int], scale: float) -> QImage:

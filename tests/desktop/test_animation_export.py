@@ -71,6 +71,10 @@ def test_every_animation_in_both_formats(qapp, session_file, tmp_path, screensho
             body = slice(40, H - 30)  # below the caption, above the legend
             assert np.abs(first[body] - last[body]).mean() > 0.5, f"{kind}: the path did not move"
             assert frames[0].std() > 20, f"{kind}: blank frame"
+        if kind != "curves":  # the 3D view (left half) has its axes: dark grey lines, ticks and labels
+            left = _gif_frames(tmp_path / f"{kind}.gif")[-1][40 : H - 30, : W // 2].astype(int)
+            grey = (left.max(axis=2) < 110) & (left.max(axis=2) - left.min(axis=2) < 25)
+            assert grey.sum() > 150, f"{kind}: no 3D axes ({grey.sum()} grey pixels)"
         Image.fromarray(_gif_frames(tmp_path / f"{kind}.gif")[-1]).save(screenshot_dir / f"animation_{kind}_last.png")
 
 
