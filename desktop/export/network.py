@@ -29,7 +29,8 @@ def export_network_images(
 ) -> list[Path]:
     """network.png / network.svg (network_<run>.* when the session has several runs) of every
     run that saved a network snapshot, laid out at width×height logical pixels (at least
-    MIN_SIZE), the PNG drawn at `scale` like the other plots; raises ExportError on a write failure."""
+    MIN_SIZE), the PNG drawn at `scale` like the other plots (at most 16384 pixels a side); raises
+    ExportError on a write failure."""
     from desktop.views.network_graph import NetworkDiagram
     from desktop.views.network_view import saved_points
 
@@ -53,7 +54,9 @@ def export_network_images(
         QApplication.processEvents()
         stem = "network" if len(runs) == 1 else f"network_{_safe(rec.name)}"
         if "png" in formats:
-            files.append(write_bytes_atomic(folder / f"{stem}.png", png_bytes(render_png(d.ci, scale))))
+            # laid out larger than the plots: kept within what a PNG can be drawn at (16384 a side)
+            fit = min(scale, 16384 / max(w, h))
+            files.append(write_bytes_atomic(folder / f"{stem}.png", png_bytes(render_png(d.ci, fit))))
         if "svg" in formats:
             files.append(export_item(d.ci, folder / f"{stem}.svg"))
         d.close()
