@@ -157,3 +157,33 @@ def test_cancel_during_the_second_of_two_queued_animations(qtbot, session_file, 
     first.cancel()
     qtbot.wait(100)
     assert first.done == 2 and list((tmp_path / "first").iterdir()) == []
+
+
+def test_landscape_animation_on_a_comparisons_shared_surface(qapp, session_file, tmp_path):
+    import copy
+
+    from desktop.plotting import color
+    from engine.compare.layout import run_colors
+    from engine.compare.surface import SharedSurface
+
+    s = load_session(session_file)
+    run = s.runs[0]
+    run.arrays = {k: v for k, v in run.arrays.items() if not k.startswith(("landscape/surface", "landscape/shared"))}
+    s.arrays = {k: v for k, v in s.arrays.items() if not k.startswith("landscape/")}
+    twin = copy.deepcopy(run)
+    twin.name = "twin"
+    s.runs.append(twin)
+    a = np.linspace(-1, 1, 9)
+    line = np.linspace(0, 1, 5)[:, None]
+    paths = {run.name: 0.8 * (1 - line) * [1, 1], "twin": (1 - line) * [-0.8, 0.6]}
+    SharedSurface(a, a, a[:, None] ** 2 + a[None, :] ** 2 + 0.1, paths).save_into(s)
+    assert available_animations(s)["landscape"] is None  # what `descent compare --surface` saves
+    (gif,) = run_job(animation_job(s, "landscape", tmp_path, ["gif"], AnimationSpec(4, 1, W, H)))
+    frames = [f.astype(int) for f in _gif_frames(gif)]
+    twin_rgb = _rgb_of(color(run_colors(s)["twin"]))
+    near = [(np.abs(f[:, W // 2 :] - twin_rgb).sum(axis=2) < 40).sum() for f in frames]
+    assert near[-1] > near[0] + 20, near  # the other run's path grows on the contour map too
+
+
+def _rgb_of(hex_color: str) -> tuple[int, int, int]:
+    return tuple(int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
