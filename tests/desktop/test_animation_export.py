@@ -135,28 +135,35 @@ def test_cancel_during_the_second_of_two_queued_animations(qtbot, session_file, 
     from desktop.export.animation_dialog import AnimationExport
 
     s = load_session(session_file)
-    spec = AnimationSpec(4, 1, W, H)  # 4 frames each
+    spec = AnimationSpec(4, 5, W, H)  # 20 frames each
     messages: list[str] = []
     queued = AnimationExport(
         s, tmp_path, ["curves", "landscape"], ["gif"], spec, status=lambda m, ms: messages.append(m)
     )
-    assert queued.total == 8
+    assert queued.total == 40
     queued.start()
-    qtbot.waitUntil(lambda: queued.done >= 6, timeout=60_000)  # two frames into the landscape
-    queued.progress.findChild(QPushButton).click()
-    assert not queued.running and queued.cancelled and queued.job is None
-    qtbot.wait(100)  # nothing starts after the cancel
+    qtbot.waitUntil(lambda: queued.done >= 22, timeout=120_000)  # into the landscape
+    queued.progress.findChild(QPushButton).click()  # the progress dialog's Cancel button
+    at_cancel = queued.done
+    assert 22 <= at_cancel < 40 and not queued.running and queued.cancelled and queued.job is None
+    qtbot.wait(100)
+    assert queued.done == at_cancel  # nothing goes on after the cancel
     # the finished animation stays whole; nothing of the cancelled one, no temporary file
     assert [p.name for p in tmp_path.iterdir()] == ["curves.gif"]
-    assert [p.name for p in queued.files] == ["curves.gif"] and len(_gif_frames(tmp_path / "curves.gif")) == 4
+    assert [p.name for p in queued.files] == ["curves.gif"]
+    # whole: all 5 s of it (Pillow merges identical consecutive frames, adding up their durations)
+    gif = Image.open(tmp_path / "curves.gif")
+    assert sum(f.info["duration"] for f in ImageSequence.Iterator(gif)) == 20 * 250
     assert "cancelled" in messages[-1]
-    # cancelled during the first: neither is written
+    # cancelled during the first: neither is written, the second never starts
     first = AnimationExport(s, tmp_path / "first", ["curves", "landscape"], ["gif", "mp4"], spec)
     first.start()
     qtbot.waitUntil(lambda: first.done >= 2, timeout=60_000)
     first.cancel()
+    at_cancel = first.done
     qtbot.wait(100)
-    assert first.done == 2 and list((tmp_path / "first").iterdir()) == []
+    assert at_cancel < 20 and first.done == at_cancel and not first.running
+    assert list((tmp_path / "first").iterdir()) == []
 
 
 def test_landscape_animation_on_a_comparisons_shared_surface(qapp, session_file, tmp_path):
