@@ -428,7 +428,9 @@ class CurvesView(View):
                 else:  # a session saved before the eval-mode series existed: nothing to draw
                     c.setData([], [])
         self._follow_x(float(x[-1]) if len(x) and np.isfinite(x[-1]) else 0.0)
-        self._follow_y(self.p_loss, r.loss.view())
+        # the loss plot's top covers the epoch curves too (a rising validation loss stays in view)
+        epoch_losses = [r.epoch[k].view() for k in ("val_loss", "train_loss", "train_loss_eval")]
+        self._follow_y(self.p_loss, np.concatenate([r.loss.view(), *epoch_losses]))
         self._follow_y(self.p_gn, r.grad_norm.view())
 
     def _drawn_points(self) -> int:

@@ -45,3 +45,22 @@ def test_racing_epochs_drop_their_markers_until_the_run_ends(qtbot):
     v.redraw()
     assert all(c.opts["symbol"] is not None for c in epoch_curves)
     assert len(v.c_val_loss.getData()[0]) == 10
+
+
+def test_the_loss_plot_keeps_a_rising_validation_loss_in_view(qtbot):
+    """Step losses stay at 1 while the validation loss climbs to 3: the top follows it."""
+    from desktop.controller import AppController
+    from desktop.views.curves import CurvesView
+
+    v = CurvesView(AppController(ExperimentConfig()))
+    qtbot.addWidget(v)
+    v.show()
+    v.on_run_started("r", ExperimentConfig())
+    for k in range(1, 6):
+        steps = np.arange(10 * (k - 1) + 1, 10 * k + 1)
+        metrics = dict(METRICS, val_loss=1.0 + 0.5 * k)
+        v.handle_events([StepBatch("r", steps, np.ones(10), np.full(10, 0.01), np.ones(10), k, 100.0)])
+        v.handle_events([EpochEnd("r", k, int(steps[-1]), metrics)])
+        v.redraw()
+    top = v.p_loss.vb.viewRange()[1][1]
+    assert top >= 3.5, top
