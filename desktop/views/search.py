@@ -344,7 +344,8 @@ class SearchView(View):
         for combo, default in ((self.x_combo, 0), (self.y_combo, 1)):
             combo.blockSignals(True)
             combo.clear()
-            combo.addItems(keys)
+            # one parameter: the score over it (y offers "validation loss", which is no parameter)
+            combo.addItems(keys + (["validation loss"] if combo is self.y_combo and len(keys) == 1 else []))
             combo.setCurrentIndex(min(default, len(keys) - 1))
             combo.blockSignals(False)
         self._on_axes_changed()
