@@ -404,10 +404,13 @@ class SearchRun:
 
         try:
             while True:
-                for i in range(len(slots)):
-                    while not stopping and len(running[i]) < depth:
-                        if not ask(i):
-                            stopping = True
+                # Every slot gets a trial before any gets a second: a search of two trials on two
+                # workers trains them at once, not one after the other on the first worker.
+                for level in range(1, depth + 1):
+                    for i in range(len(slots)):
+                        while not stopping and len(running[i]) < level:
+                            if not ask(i):
+                                stopping = True
                 if not any(running.values()):
                     break
                 if isinstance(slots[0], InProcessSlot):

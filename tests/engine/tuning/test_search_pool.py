@@ -33,6 +33,8 @@ def test_workers_stay_warm_across_searches_and_a_crashed_one_fails_only_its_tria
     assert len(second.complete) == 4
     assert POOL.started == started  # no new process: the same two workers trained both searches
     assert {t.worker for t in second.trials} == {t.worker for t in first.trials}
+    pair = run_job(SearchRun(_settings(2, 2)).job())
+    assert len(pair.complete) == 2 and len({t.worker for t in pair.trials}) == 2  # one trial on each worker
 
     job = SearchRun(_settings(6, 400)).job()  # long trials: killed mid-training
     killed: set[str] = set()
