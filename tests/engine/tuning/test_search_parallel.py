@@ -22,6 +22,7 @@ def test_two_jobs_overlap_and_match_one_job_on_a_seeded_grid(one_torch_thread) -
         settings = SearchSettings(base, space, trials=6, sampler="grid", grid_points=3, jobs=jobs, seed=0)
         return run_job(SearchRun(settings).job())
 
+    results(2)  # starts two workers: the first one up would train these short trials alone until the other is
     one, two = results(1), results(2)
     key = lambda t: (round(t.params["optim.lr"], 9), t.params["train.batch_size"])  # noqa: E731 - a sort key
     assert sorted(map(key, one.complete)) == sorted(map(key, two.complete)) and len(two.complete) == 6
