@@ -7,6 +7,10 @@ Measures, in one process, alternating the variants (ABAB, `--rounds` times):
     import, data build) is reported beside it;
   * Optuna's own time per trial (ask, suggest, report, should_prune, tell) as a share of the
     trial's training time, with in-memory storage (target ≤ 2%) and with sqlite beside it;
+  * where the time goes (Linux): CPU seconds per trial of the process(es) that train (this
+    process for --jobs 1, the two workers for --jobs 2) and the share of their time they were
+    ready to run but waited for a core another process held. Equal CPU per trial and a high wait
+    share mean the speed-up was lost to the machine's other load, not to the workers;
   * with --ray: the same search through Ray Tune on a local two-node cluster (started here, one
     CPU per node, shut down after) against --jobs 2, target ≥ 0.6×.
 Prints one JSON line (with the load average: the machine may be shared).
@@ -18,11 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
 import tempfile
 import time
+from typing import Any
 
 from engine.config import ExperimentConfig
 from engine.jobs import run_job
@@ -60,6 +66,31 @@ def _per_min(seconds: float, snap: SearchSnapshot) -> float:
     return rate
 
 
+def _sched(pids: list[int]) -> tuple[float, float]:
+    """Seconds on a CPU and seconds ready but waiting for one, summed over the processes'
+    threads (/proc/<pid>/task/*/schedstat); NaN where that is not available."""
+    run = wait = 0
+    try:
+        for pid in pids:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                    on_cpu, waiting, _slices = f.read().split()
+                run, wait = run + int(on_cpu), wait + int(waiting)
+    except (OSError, ValueError):
+        return math.nan, math.nan
+    return run / 1e9, wait / 1e9
+
+
+def _timed(pids: list[int], *args: Any) -> tuple[float, SearchSnapshot, float, float]:
+    """A search with the CPU ms per finished trial of `pids` and their wait share (%)."""
+    run0, wait0 = _sched(pids)
+    seconds, snap = _search(*args)
+    run1, wait1 = _sched(pids)
+    run, wait = run1 - run0, wait1 - wait0
+    share = 100.0 * wait / (run + wait) if run + wait else math.nan
+    return seconds, snap, 1000.0 * run / max(1, len(snap.finished)), share
+
+
 def _overhead(snap: SearchSnapshot) -> float:
     """Optuna's time as a percentage of the trials' training time."""
     train = sum(t.duration_s for t in snap.trials)
@@ -75,14 +106,19 @@ def main() -> None:
     a = p.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     _search(2, 1, 1)  # warm-up: imports and compiled kernels of this process
-    cold_s, _ = _search(2, 1, 2)  # starts the pool's two workers (they stay up for every search below)
+    cold_s, cold = _search(2, 1, 2)  # starts the pool's two workers (they stay up for every search below)
+    workers = sorted({int(t.worker.split("@")[0]) for t in cold.trials})
     one, two, mem, sql = [], [], [], []
+    cpu1, cpu2, wait1, wait2 = [], [], [], []
     for _ in range(a.rounds):
-        s1, snap1 = _search(a.trials, a.epochs, 1)
+        s1, snap1, c1, w1 = _timed([os.getpid()], a.trials, a.epochs, 1)
         one.append(_per_min(s1, snap1))
         mem.append(_overhead(snap1))
-        s2, snap2 = _search(a.trials, a.epochs, 2)
+        s2, snap2, c2, w2 = _timed(workers, a.trials, a.epochs, 2)
         two.append(_per_min(s2, snap2))
+        cpu1, cpu2, wait1, wait2 = [*cpu1, c1], [*cpu2, c2], [*wait1, w1], [*wait2, w2]
+        print(f"  CPU per trial: {c1:.1f} ms in-process, {c2:.1f} ms in the workers; waiting for a core: "
+              f"{w1:.0f}% in-process, {w2:.0f}% in the workers", file=sys.stderr, flush=True)  # fmt: skip
         with tempfile.TemporaryDirectory() as d:
             _s3, snap3 = _search(a.trials, a.epochs, 1, storage=f"sqlite:///{d}/bench.db")
         sql.append(_overhead(snap3))
@@ -96,6 +132,10 @@ def main() -> None:
         "jobs2_speedup": round(statistics.median(two) / statistics.median(one), 3),
         "target_jobs2_speedup": 1.7,
         "pool_cold_start_s": round(cold_s, 2),
+        "jobs1_cpu_ms_per_trial": round(statistics.median(cpu1), 1),
+        "jobs2_worker_cpu_ms_per_trial": round(statistics.median(cpu2), 1),
+        "jobs1_wait_for_core_pct": round(statistics.median(wait1), 1),
+        "jobs2_wait_for_core_pct": round(statistics.median(wait2), 1),
         "optuna_overhead_pct_inmemory": round(statistics.median(mem), 3),
         "optuna_overhead_pct_sqlite": round(statistics.median(sql), 3),
         "target_overhead_pct": 2.0,
