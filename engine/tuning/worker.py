@@ -192,6 +192,11 @@ class WorkerPool:
         with self._lock:
             return len(self._idle)
 
+    def idle_pids(self) -> list[int]:
+        """The idle workers' process ids (the benchmark reads their CPU time)."""
+        with self._lock:
+            return [w.process.pid for w in self._idle if w.process.pid is not None]
+
     def shutdown(self) -> None:
         """End every idle worker (a search still running keeps its own until it ends)."""
         with self._lock:

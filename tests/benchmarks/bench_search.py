@@ -35,6 +35,7 @@ from engine.jobs import run_job
 from engine.tuning.search import SearchRun, SearchSettings
 from engine.tuning.snapshot import SearchSnapshot
 from engine.tuning.space import parse_space
+from engine.tuning.worker import POOL
 
 SPACE = ["optim.lr=log:1e-4:1", "optim.weight_decay=log:1e-6:1e-2"]
 
@@ -106,8 +107,8 @@ def main() -> None:
     a = p.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     _search(2, 1, 1)  # warm-up: imports and compiled kernels of this process
-    cold_s, cold = _search(2, 1, 2)  # starts the pool's two workers (they stay up for every search below)
-    workers = sorted({int(t.worker.split("@")[0]) for t in cold.trials})
+    cold_s, _ = _search(2, 1, 2)  # starts the pool's two workers (they stay up for every search below)
+    workers = POOL.idle_pids()
     one, two, mem, sql = [], [], [], []
     cpu1, cpu2, wait1, wait2 = [], [], [], []
     for _ in range(a.rounds):

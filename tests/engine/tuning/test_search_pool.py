@@ -29,6 +29,7 @@ def test_workers_stay_warm_across_searches_and_a_crashed_one_fails_only_its_tria
     first = run_job(SearchRun(_settings(4, 2)).job())
     started = POOL.started
     assert len(first.complete) == 4 and POOL.idle() == 2
+    assert sorted(POOL.idle_pids()) == sorted({int(t.worker.split("@")[0]) for t in first.trials})
     second = run_job(SearchRun(_settings(4, 2)).job())
     assert len(second.complete) == 4
     assert POOL.started == started  # no new process: the same two workers trained both searches
