@@ -11,8 +11,9 @@ The protocol over each worker's pipe, as JSON-able tuples:
 After each epoch the worker waits for ("go", keep_going): the pruner lives in the parent.
 A search without a pruner (TrialTask.prune False) streams its epochs without waiting.
 
-Starting a worker costs seconds (importing torch and the engine, then building the data set),
-more than a small trial trains. So workers are kept warm in one `POOL` per process: a search
+Starting a worker costs seconds (importing torch and the engine, a tiny warm-up trial that pays
+torch's and numba's first-use costs, then building the data set), more than a small trial
+trains. So workers are kept warm in one `POOL` per process: a search
 takes its workers from the pool and gives the idle ones back when it ends, and each worker
 keeps its data sets (`BundleCache`, by the config's data key) across trials, rounds and
 searches. A worker still busy when a search is stopped is ended (its epoch may take long); one
