@@ -34,7 +34,7 @@ from engine.tuning.kfold import BundleCache, search_bundles
 from engine.tuning.snapshot import Round, SearchSnapshot, TrialRecord
 from engine.tuning.space import Param, SearchSpace, choice_label, sample, trial_config, value_of
 from engine.tuning.trial import EpochReport, TrialOutcome, TrialSteps, TrialTask, trial_epochs, worker_name
-from engine.tuning.worker import POOL, threads_per_worker, usable_cores
+from engine.tuning.worker import POOL, threads_per_worker, usable_cores, warm_up
 
 PRUNERS = ("none", "median", "asha", "hyperband")
 SAMPLER_ALIASES = {
@@ -265,6 +265,7 @@ class InProcessSlot:
     """Runs one trial at a time here (jobs=1): each poll trains one epoch."""
 
     def __init__(self) -> None:
+        warm_up()  # a fresh process's first-use costs, not the first trial's
         self.cache = BundleCache()
         self.task: TrialTask | None = None
         self._gen: TrialSteps | None = None

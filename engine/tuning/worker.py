@@ -78,13 +78,25 @@ WARM_UP = {"data.name": "moons", "data.n_samples": 40, "model.hidden": [4], "tra
 """A trial small enough to cost milliseconds, trained once by each new worker before its first trial."""
 
 
+_warm = False
+
+
 def warm_up() -> None:
-    """Pay this process's one-time costs of training before the first trial: torch imports
-    torch._dynamo at the first optimizer it builds (about 1.5 s of CPU) and numba loads the
-    trainer's kernels at their first call (about 0.2 s). Paid inside the first trial they made
-    it last some 30 times longer than the next (its duration in the Search tab) and, while it
-    ran, the other worker trained alone."""
+    """Pay this process's one-time costs of training before its first trial (once; torch's
+    thread count is left as it was): torch imports torch._dynamo at the first optimizer it
+    builds (about 1.5 s of CPU) and numba loads the trainer's kernels at their first call
+    (about 0.2 s). Paid inside the first trial they made it last some 30 times longer than
+    the next (its duration in the Search tab) and, in a worker, the other worker trained alone
+    meanwhile."""
+    global _warm
+    if _warm:
+        return
+    import torch
+
+    threads = torch.get_num_threads()
     run_trial(TrialTask(-1, ExperimentConfig().with_updates(WARM_UP).model_dump_json(), prune=False), BundleCache(1))
+    torch.set_num_threads(threads)
+    _warm = True
 
 
 def usable_cores() -> int:
