@@ -82,7 +82,7 @@ def run_app(
         from PySide6.QtCore import QSettings
 
         settings = QSettings(str(Path(tempfile.mkdtemp(prefix="descent-shot-")) / "s.ini"), QSettings.IniFormat)
-    window = MainWindow(controller, settings=settings, ask_before_quit=not screenshot)
+    window = MainWindow(controller, settings=settings, ask_before_quit=not screenshot, lessons_now=False)
     window.show()
     if session is not None:
         controller.show_session(session, Path(session_path) if session_path else None)
@@ -93,6 +93,9 @@ def run_app(
         # otherwise take the GIL from the first paint). The status bar says it is coming.
         window.statusBar().showMessage("starting engine…")
         after_first_paint(window, lambda: controller.start(paused=paused))
+    # The Lessons dock imports torch: it comes once the engine has loaded it (or after the
+    # first paint when there is no run to build).
+    after_first_paint(window, lambda: when_engine_ready(controller, window.install_lessons))
     if tab and not window.show_tab(tab):
         print(f"descent: warning: no tab named '{tab}'", file=sys.stderr)
     if screenshot:
@@ -115,6 +118,23 @@ def run_app(
     # (a thread still inside torch at exit aborts the process).
     controller.shutdown(timeout=10.0)
     return rc
+
+
+def when_engine_ready(controller, fn) -> None:
+    """Call fn once the main run is no longer being built (torch is loaded by then), or at
+    once when nothing is being built."""
+    from engine.states import RunState
+
+    if controller.state != RunState.BUILDING:
+        fn()
+        return
+
+    def on_state(state: str, _message: str) -> None:
+        if state != RunState.BUILDING:
+            controller.state_changed.disconnect(on_state)
+            fn()
+
+    controller.state_changed.connect(on_state)
 
 
 def after_first_paint(widget, fn, fallback_ms: int = 2000) -> None:

@@ -11,7 +11,6 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayo
 from desktop.plotting import style_plot
 from desktop.views.histogram_strip import HistogramStrip
 from desktop.views.probe_view import ProbeView
-from engine.probes.init_study import SYMMETRY_TOL
 
 NOW, INIT = "#0072B2", "#999999"
 
@@ -87,6 +86,8 @@ class DepthProfileView(ProbeView):
         return self.slider.value()
 
     def redraw(self, keep_slider: bool = False) -> None:
+        from engine.probes.init_study import SYMMETRY_TOL
+
         self._mark_drawn()
         n = len(self.store)
         labels = self.store.labels("act")

@@ -30,7 +30,7 @@ from desktop.plotting import style_plot
 from desktop.views.base import View
 from engine.jobs import Progress
 from engine.states import RunState
-from engine.tuning.lr_range import MAX_ITERATIONS, LrRangeError, LrRangeSettings, lr_range_job
+from engine.tuning.lr_range_settings import MAX_ITERATIONS, LrRangeError, LrRangeSettings
 from engine.tuning.lr_range_snapshot import MIN_OVER_10, STEEPEST, LrRangeResult, stored_result
 
 SMOOTH_COLOR = "#0072B2"
@@ -159,6 +159,8 @@ class LrFindView(View):
     def start(self) -> bool:
         """Run the range test on the controller's config off the GUI thread; False (the
         reason in the status line) when the settings are refused."""
+        from engine.tuning.lr_range import lr_range_job
+
         try:
             settings = self.settings()
         except LrRangeError as e:

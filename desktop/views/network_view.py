@@ -15,7 +15,7 @@ from desktop.views.base import View
 from desktop.views.network_graph import NetworkDiagram
 from engine.boundary.snapshot import BoundaryPoints
 from engine.config import SYNTHETIC_2D
-from engine.data.features import FEATURES, LABELS
+from engine.data.feature_names import FEATURES, LABELS
 from engine.events import Event
 from engine.network.snapshot import NetworkSnapshot, from_record
 from engine.states import RunState

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -44,13 +45,12 @@ from engine.compare.spec import config_differences, flatten_config
 from engine.config import ConfigError
 from engine.session import Session
 from engine.states import RunState
-from engine.tuning.analysis import importances, search_params
-from engine.tuning.evaluate import evaluate_best_on_test
-from engine.tuning.search import PRUNERS, SearchError, SearchRun, SearchSettings
 from engine.tuning.snapshot import SearchFileError, SearchSnapshot, TrialRecord
 from engine.tuning.space import Param, SearchSpace, SpaceError, choice_label, narrowed_space, parse_space, trial_config
 from engine.tuning.storage import search_of, session_with_search
-from engine.tuning.worker import usable_cores
+
+if TYPE_CHECKING:
+    from engine.tuning.search import SearchRun, SearchSettings
 
 DEFAULT_SPACE = "optim.lr=log:1e-4:1 optim.weight_decay=log:1e-6:1e-1"
 SAMPLERS = ("random", "tpe", "grid", "qmc", "cmaes")
@@ -77,6 +77,8 @@ class SearchView(View):
 
     # -- layout ----------------------------------------------------------------------------
     def _build(self) -> None:
+        from engine.tuning.options import PRUNERS, usable_cores
+
         lay = QVBoxLayout(self)
         row = QHBoxLayout()
         self.space_edit = QLineEdit(DEFAULT_SPACE)
@@ -172,6 +174,8 @@ class SearchView(View):
 
     def settings(self, space_text: str | None = None) -> SearchSettings:
         """The settings of a new first round from the controls and the panel's config."""
+        from engine.tuning.search import SearchSettings
+
         space = parse_space((space_text if space_text is not None else self.space_edit.text()).split())
         base = self.controller.config
         return SearchSettings(
@@ -189,6 +193,8 @@ class SearchView(View):
 
     def start_search(self, settings: SearchSettings) -> bool:
         """Start a round; False (with the reason in the status line) when it cannot start."""
+        from engine.tuning.search import SearchError, SearchRun
+
         if self.searching:
             return False
         try:
@@ -295,6 +301,8 @@ class SearchView(View):
         self._compute_importance()
 
     def _compute_importance(self) -> None:
+        from engine.tuning.analysis import importances
+
         snap = self.snapshot
         if snap is None:
             return
@@ -333,6 +341,8 @@ class SearchView(View):
             b.setEnabled(self.snapshot is not None and self.selected is not None)
 
     def _refresh_params(self) -> None:
+        from engine.tuning.analysis import search_params
+
         if self.snapshot is None:
             return
         params = search_params(self.snapshot)
@@ -447,6 +457,8 @@ class SearchView(View):
         return True
 
     def _on_test_clicked(self) -> None:
+        from engine.tuning.evaluate import evaluate_best_on_test
+
         snap = self.snapshot
         if snap is None or self.searching:
             return
