@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsItem, QWidget
 
-from desktop.plotting import style_plot
+from desktop.plotting import line_style, style_plot
 from desktop.views.log_axis import DecadeLogAxis
 from engine.playground.functions import TestFunction
 
@@ -214,7 +214,10 @@ class LossPlot(pg.PlotWidget):
         self.follow_x = True
         pi.disableAutoRange(axis="x")
         pi.setXRange(0, self.x_max, padding=0.02)
-        self.curves = [self.plot(pen=pg.mkPen(c, width=2), name=lb, antialias=False) for c, lb in zip(colors, labels)]
+        self.curves = [  # after the palette's tenth colour, another line style (as the runs' plots)
+            self.plot(pen=pg.mkPen(c, width=2, style=line_style(i)), name=lb, antialias=False)
+            for i, (c, lb) in enumerate(zip(colors, labels))
+        ]
         self.curves_y = [self.plot(pen=pg.mkPen(c, width=2, style=Qt.DashLine), antialias=False) for c in colors]
         self.set_mode(self.mode)
 
