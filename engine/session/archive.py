@@ -1,6 +1,6 @@
 """The session file: a zip of JSON and .npy members, written atomically, read safely.
 
-Layout (format version 4; resources/session-format.md documents every member):
+Layout (format version 5; resources/session-format.md documents every member):
   manifest.json                 format, format_version, app_version, created, runs[]
   meta.json                     session-level JSON (playground, layout, ...)
   arrays/<path>.npy             session-level arrays ((v4) lr_find/*: the learning-rate range test)
@@ -16,7 +16,8 @@ Layout (format version 4; resources/session-format.md documents every member):
 A feature's state often holds the same arrays as what the feature saved in the run
 (its history): such an array is written once, under arrays/, and the checkpoint's
 "arrays_in_record" names it (v3). Version 4 adds optional session-level members (a search:
-meta.json "search", arrays/search/...). Version 1 (no checkpoints), 2 and 3 files still open.
+meta.json "search", arrays/search/...); version 5 more (the Curves' ghost runs: meta.json "ghosts",
+arrays/ghosts/...). Version 1 (no checkpoints), 2, 3 and 4 files still open.
 
 Loading never unpickles: .npy members are read with allow_pickle=False, members of any
 other kind, pickles and paths that escape the archive are refused.
@@ -46,7 +47,7 @@ from engine.session.record import Checkpoint, RunRecord, Session
 from engine.states import RunState
 
 FORMAT_NAME = "descent-session"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 SHARED_ARRAYS = "arrays_in_record"  # checkpoint.json: checkpoint array → the run array holding the same values
 STORE_ABOVE_BYTES = 256 * 1024  # members larger than this are stored, not deflated
 MAX_TOTAL_BYTES = 1024**3

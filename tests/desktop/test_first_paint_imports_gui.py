@@ -59,6 +59,8 @@ def make_and_watch():
                         report["state"] = str(c.state)
                         report["torch_after"] = "torch" in sys.modules
                         report["has_trainer"] = c.worker is not None and c.worker.trainer is not None
+                        report["help_menus"] = [a.text() for a in win.menuBar().actions()].count("&Help")
+                        report["lessons_in_help"] = "Lessons" in [a.text() for a in win.help_menu.menu.actions()]
                         print("REPORT " + json.dumps(report), flush=True)
                         os._exit(0)
                     QTimer.singleShot(50, poll)
@@ -86,12 +88,13 @@ def test_first_paint_imports_no_engine_then_the_run_is_built(tmp_path):
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("REPORT ")]
     assert lines, f"no report (rc {r.returncode}): {r.stderr[-600:]}"
     rep = json.loads(lines[-1][len("REPORT ") :])
-    loaded = set(rep["modules"])
+    loaded = set(rep.pop("modules"))
     top = {m.split(".")[0] for m in loaded}
     assert not top & HEAVY, sorted(top & HEAVY)
     assert not loaded & ENGINE_BUILDERS, sorted(loaded & ENGINE_BUILDERS)
-    assert rep["tabs"] >= 8  # the whole window: every tab group is there at the first paint
-    assert rep["status"] == "starting engine…"
-    assert not rep["worker"] and not rep["lessons"]  # both come after the paint
+    assert rep["tabs"] >= 8, rep  # the whole window: every tab group is there at the first paint
+    assert rep["status"] == "starting engine…", rep
+    assert not rep["worker"] and not rep["lessons"], rep  # both come after the paint
     # ... and then the engine loads and builds the run, held at step 0
-    assert rep["state"] == "paused" and rep["has_trainer"] and rep["torch_after"]
+    assert rep["state"] == "paused" and rep["has_trainer"] and rep["torch_after"], rep
+    assert rep["help_menus"] == 1 and rep["lessons_in_help"], rep  # the dock joins the one Help menu

@@ -17,6 +17,7 @@ def test_edits_before_any_run_and_a_playground_race_are_unsaved(open_main_window
     cfg = ExperimentConfig().with_updates({"train.epochs": 2, "data.n_samples": 200, "device": "cpu"})
     w = open_main_window(cfg, size=(1300, 850))
     assert w.controller.worker is None and not w.isWindowModified()
+    assert [a.text() for a in w.menuBar().actions()].count("&Help") == 1  # one Help menu, Lessons in it
     assert w.quit_guard.allow_close()  # nothing held: no question
 
     # an edit in the panel, no run yet: the title says unsaved at once, and quitting asks

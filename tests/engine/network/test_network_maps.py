@@ -137,7 +137,7 @@ def test_hook_is_paced_and_the_last_snapshot_survives_a_session_round_trip(tmp_p
     assert 2 <= len(snaps) == hook.passes and snaps[-1].step == t.step and snaps[0].droppable
     path = save_session(Session(runs=[record_of(t)]), tmp_path / "s.descent")
     loaded = load_session(path)
-    assert loaded.format_version == 4
+    assert loaded.format_version == 5
     assert from_record(loaded.runs[0]) == [snaps[-1]]
     info = describe(loaded)
     net = info["runs"][0]["network"]

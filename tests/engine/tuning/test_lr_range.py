@@ -194,7 +194,7 @@ def test_the_result_round_trips_through_a_session_file_and_old_files_still_open(
         for info in src.infolist():
             data = src.read(info)
             if info.filename == "manifest.json":
-                data = data.replace(b'"format_version": 4', b'"format_version": 3')
+                data = data.replace(b'"format_version": 5', b'"format_version": 3')
                 assert b'"format_version": 3' in data
             dst.writestr(info, data)
     assert load_session(old).format_version == 3 and stored_result(load_session(old)) is None
