@@ -361,7 +361,9 @@ class MainWindow(QMainWindow):
             from desktop.lessons.dock import install_lessons
 
             self.lessons_dock = install_lessons(self)
-            self.restoreDockWidget(self.lessons_dock)  # a no-op before the saved layout is restored
+            if self.isVisible():  # added after the saved layout was restored: its place, then open or not
+                self.restoreDockWidget(self.lessons_dock)
+                self.lessons_dock.setVisible(self.settings.value("window/lessons", True, type=bool))
         return self.lessons_dock
 
     def show_tab(self, title: str) -> bool:
@@ -375,6 +377,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("window/tab", self.tabs.currentIndex())
+        if self.lessons_dock is not None:
+            self.settings.setValue("window/lessons", self.lessons_dock.isVisible())
         self.bridge.stop()
         self.autosave.close_cleanly()
         self.controller.shutdown(timeout=1.5)

@@ -61,6 +61,7 @@ def make_and_watch():
                         report["has_trainer"] = c.worker is not None and c.worker.trainer is not None
                         report["help_menus"] = [a.text() for a in win.menuBar().actions()].count("&Help")
                         report["lessons_in_help"] = "Lessons" in [a.text() for a in win.help_menu.menu.actions()]
+                        report["lessons_visible"] = win.lessons_dock.isVisible()
                         print("REPORT " + json.dumps(report), flush=True)
                         os._exit(0)
                     QTimer.singleShot(50, poll)
@@ -98,3 +99,4 @@ def test_first_paint_imports_no_engine_then_the_run_is_built(tmp_path):
     # ... and then the engine loads and builds the run, held at step 0
     assert rep["state"] == "paused" and rep["has_trainer"] and rep["torch_after"], rep
     assert rep["help_menus"] == 1 and rep["lessons_in_help"], rep  # the dock joins the one Help menu
+    assert rep["lessons_visible"], rep  # open beside the window, as on a first start
