@@ -85,7 +85,10 @@ def run_app(
     window = MainWindow(controller, settings=settings, ask_before_quit=not screenshot, lessons_now=False)
     window.show()
     if session is not None:
-        controller.show_session(session, Path(session_path) if session_path else None)
+        # The window paints first; then the session's views are filled (several import torch).
+        where = Path(session_path) if session_path else None
+        window.statusBar().showMessage(f"opening {where.name if where else 'session'}…")
+        after_first_paint(window, lambda: controller.show_session(session, where))
         if session_path:
             window.add_recent(session_path)
     else:
