@@ -84,21 +84,24 @@ def run_app(
         settings = QSettings(str(Path(tempfile.mkdtemp(prefix="descent-shot-")) / "s.ini"), QSettings.IniFormat)
     window = MainWindow(controller, settings=settings, ask_before_quit=not screenshot, lessons_now=False)
     window.show()
-    if session is not None:
-        # The window paints first; then the session's views are filled (several import torch).
-        where = Path(session_path) if session_path else None
-        window.statusBar().showMessage(f"opening {where.name if where else 'session'}…")
-        after_first_paint(window, lambda: controller.show_session(session, where))
-        if session_path:
-            window.add_recent(session_path)
-    else:
-        # The window paints first; then the engine builds the run (a worker thread that would
-        # otherwise take the GIL from the first paint). The status bar says it is coming.
-        window.statusBar().showMessage("starting engine…")
-        after_first_paint(window, lambda: controller.start(paused=paused))
-    # The Lessons dock imports torch: it comes once the engine has loaded it (or after the
-    # first paint when there is no run to build).
-    after_first_paint(window, lambda: when_engine_ready(controller, window.install_lessons))
+    where = Path(session_path) if session_path else None
+
+    def after_paint() -> None:
+        if session is not None:
+            controller.show_session(session, where)
+        else:
+            controller.start(paused=paused)
+        # The Lessons dock imports torch: it comes once the engine thread has loaded it (at
+        # once for a session: there is no run to build).
+        when_engine_ready(controller, window.install_lessons)
+
+    # The window paints first; then the session fills the views (several import torch), or
+    # the engine builds the run on its thread (which would otherwise take the GIL from the
+    # first paint). The status bar says what is coming.
+    window.statusBar().showMessage(f"opening {where.name if where else 'session'}…" if session else "starting engine…")
+    after_first_paint(window, after_paint)
+    if session is not None and session_path:
+        window.add_recent(session_path)
     if tab and not window.show_tab(tab):
         print(f"descent: warning: no tab named '{tab}'", file=sys.stderr)
     if screenshot:

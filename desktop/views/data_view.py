@@ -123,7 +123,7 @@ class DataView(View):
         self.start_job(lambda: _report(cfg), self._on_job_result, self._on_job_error)
 
     def on_run_started(self, run_id: str, config) -> None:
-        self.refresh()
+        self._on_config_edited()  # now if shown, else when shown
 
     def load_session(self, session) -> None:
         self.refresh()

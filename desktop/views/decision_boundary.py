@@ -100,7 +100,7 @@ class DecisionBoundaryView(View):
         """The plane is the data set's own (x1, x2), as the Data view shows it before
         preprocessing: each grid point goes through the input features and the preprocessing
         on its way into the network (engine.data.features.plane_grid)."""
-        from engine.data.datasets import preprocess_kind
+        from engine.data.kinds import preprocess_kind
 
         kind = preprocess_kind(config.data)
         note = "" if kind == "none" else f" (the network sees it after {kind})"

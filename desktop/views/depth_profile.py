@@ -86,8 +86,6 @@ class DepthProfileView(ProbeView):
         return self.slider.value()
 
     def redraw(self, keep_slider: bool = False) -> None:
-        from engine.probes.init_study import SYMMETRY_TOL
-
         self._mark_drawn()
         n = len(self.store)
         labels = self.store.labels("act")
@@ -123,5 +121,7 @@ class DepthProfileView(ProbeView):
         )
         self.step_label.setText(f"step {self.store.steps[i]}  ({i + 1}/{n})")
         spread = act.unit_spread if act.unit_spread is not None else np.full(len(labels), np.nan)
+        from engine.probes.init_study import SYMMETRY_TOL  # torch: loaded by now (probes came)
+
         sym = [labels[k] for k in range(len(labels)) if np.isfinite(spread[k]) and spread[k] < SYMMETRY_TOL]
         self.symmetry.setText(f"⚠ symmetry: all units identical in {', '.join(sym)}" if sym else "")

@@ -1,7 +1,7 @@
 """The window paints before the engine loads: at the main window's first paint the process
 has imported no torch, scikit-learn, scipy, numba, optuna or OpenGL, and nothing has built a
-run; the status bar says "starting engine…". Then the engine loads on its own thread and the
-run is built (paused: "Press Space to train"), and the Lessons dock arrives.
+run; the status bar says "starting engine…". Then the engine loads torch on its own thread
+(never the GUI thread), the run is built (paused), and the Lessons dock arrives.
 
 Asserted on sys.modules in a fresh process running the real entry point, not on time
 (tests/benchmarks/bench_startup.py measures the time)."""
@@ -27,8 +27,18 @@ ENGINE_BUILDERS = {"engine.experiment", "engine.train.trainer", "engine.data.dat
 # The real `descent --paused` with an application-wide event filter: at the first paint of
 # anything in the main window it records what is imported, then waits for the run to be built.
 PROBE = """
-import json, os, sys
+import json, os, sys, threading
 import desktop.app as app_module
+
+first_import = {}
+
+class Spy:  # which thread imports torch first
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" and not first_import:
+            first_import["thread"] = threading.current_thread().name
+        return None
+
+sys.meta_path.insert(0, Spy())
 
 make_app = app_module._make_app
 report = {}
@@ -62,6 +72,7 @@ def make_and_watch():
                         report["help_menus"] = [a.text() for a in win.menuBar().actions()].count("&Help")
                         report["lessons_in_help"] = "Lessons" in [a.text() for a in win.help_menu.menu.actions()]
                         report["lessons_visible"] = win.lessons_dock.isVisible()
+                        report["torch_thread"] = first_import.get("thread")
                         print("REPORT " + json.dumps(report), flush=True)
                         os._exit(0)
                     QTimer.singleShot(50, poll)
@@ -100,3 +111,4 @@ def test_first_paint_imports_no_engine_then_the_run_is_built(tmp_path):
     assert rep["state"] == "paused" and rep["has_trainer"] and rep["torch_after"], rep
     assert rep["help_menus"] == 1 and rep["lessons_in_help"], rep  # the dock joins the one Help menu
     assert rep["lessons_visible"], rep  # open beside the window, as on a first start
+    assert rep["torch_thread"] not in (None, "MainThread"), rep  # torch loads off the GUI thread
