@@ -143,7 +143,7 @@ def when_engine_ready(controller, fn) -> None:
     controller.state_changed.connect(on_state)
 
 
-def after_first_paint(widget, fn, fallback_ms: int = 2000) -> None:
+def after_first_paint(widget, fn, fallback_ms: int = 5000) -> None:
     """Call fn once, right after the widget's first paint (or after fallback_ms if it has
     not painted by then, e.g. a minimized window)."""
     from PySide6.QtCore import QEvent, QObject, QTimer
