@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import sys
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
@@ -25,6 +26,8 @@ from engine.session import Session, SessionError
 from engine.states import RunState, parse_state
 
 MAX_RECENT = 8
+STATUS_EVERY_S = 0.25
+"""The speed and step labels change at most 4 times a second (the bridge ticks at 30 Hz)."""
 STATE_COLORS = {
     RunState.RUNNING: "#009E73",
     RunState.PAUSED: "#E69F00",
@@ -80,6 +83,7 @@ class MainWindow(QMainWindow):
         controller.notice.connect(self._on_controller_notice)
         controller.session_loaded.connect(self._on_controller_session_loaded)
         controller.pending_restart.connect(self._on_controller_pending_restart)
+        self._status_at = 0.0  # when the speed and step labels were last set
         self.bridge.timer.timeout.connect(self._update_status)
         from desktop.run_controls import RunControls
 
@@ -165,6 +169,13 @@ class MainWindow(QMainWindow):
             "LR range test on the panel's config: loss vs a growing lr, and a suggested lr",
         )
         run_menu.addAction(self.act_lr_find)
+        self.act_lr_find_weights = self._action(
+            "Find learning rate from the current weights…",
+            None,
+            lambda: self.find_learning_rate(from_weights=True),
+            "LR range test from the current (or reopened) run's weights and optimizer state",
+        )
+        run_menu.addAction(self.act_lr_find_weights)
         self.run_menu = run_menu  # Train more joins it (desktop/run_controls.py)
         self.view_menu = mb.addMenu("&View")
         self.view_menu.addAction(self.panel_dock.toggleViewAction())
@@ -186,8 +197,10 @@ class MainWindow(QMainWindow):
         self.lbl_finding.setMaximumWidth(520)
         self.controller.finding_changed.connect(self._on_controller_finding_changed)
         sb.addWidget(self.lbl_finding, 1)
-        self.lbl_speed.setMinimumWidth(110)
-        self.lbl_epoch.setMinimumWidth(170)
+        # fixed sizes: a new text then repaints the label alone (a label that may resize
+        # re-lays the window and repaints the whole central area at every change)
+        self.lbl_speed.setFixedSize(110, self.lbl_speed.sizeHint().height())
+        self.lbl_epoch.setFixedSize(170, self.lbl_epoch.sizeHint().height())
         for w in (self.lbl_state, self.lbl_device, self.lbl_speed, self.lbl_epoch, self.lbl_pending):
             sb.addPermanentWidget(w)
         self._show_device(self.controller.config)
@@ -242,11 +255,22 @@ class MainWindow(QMainWindow):
             v.load_session(session)
 
     def _update_status(self) -> None:
+        now = time.perf_counter()
+        if now - self._status_at < STATUS_EVERY_S:
+            return
+        self._status_at = now
         w = self.controller.worker
         t = w.trainer if w is not None else None
         if t is not None:
-            self.lbl_speed.setText(f"{t.steps_per_s:,.0f} steps/s")
-            self.lbl_epoch.setText(f"epoch {t.epoch}/{t.config.train.epochs} · step {t.step}")
+            for label, text in (
+                (self.lbl_speed, f"{t.steps_per_s:,.0f} steps/s"),
+                (self.lbl_epoch, f"epoch {t.epoch}/{t.config.train.epochs} · step {t.step}"),
+            ):
+                if label.text() != text:
+                    need = label.fontMetrics().horizontalAdvance(text) + 8
+                    if need > label.width():  # grown: wider in 40 px steps (rarely re-lays the bar)
+                        label.setFixedWidth(-(-need // 40) * 40)
+                    label.setText(text)
 
     def compare_optimizers(self) -> bool:
         """Show the Compare tab and start one run per checked optimizer."""
@@ -258,14 +282,16 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(view)
         return view.compare_checked_optimizers()
 
-    def find_learning_rate(self) -> bool:
-        """Show the LR range test tab and start the test on the panel's config."""
+    def find_learning_rate(self, from_weights: bool = False) -> bool:
+        """Show the LR range test tab and start the test on the panel's config (or from the
+        current run's weights)."""
         from desktop.views.lr_find_view import LrFindView
 
         view = next((v for v in self.views if isinstance(v, LrFindView)), None)
         if view is None:
             return False
         self.tabs.setCurrentWidget(view)
+        view.from_weights.setChecked(from_weights)
         return view.start()
 
     def continue_saved_run(self) -> bool:

@@ -174,9 +174,15 @@ def _linear_tick_strings(axis: pg.AxisItem, values, scale, spacing):
 
 
 def _no_si_prefix(axis: pg.AxisItem) -> None:
-    axis.autoSIPrefixScale = 1.0
-    axis.labelUnitPrefix = ""
-    axis._updateLabel()  # noqa: SLF001 - pyqtgraph's own refresh of the label text
+    """pyqtgraph calls this at every range change of an axis: the ticks are redrawn, and the
+    label text (re-laid as HTML) only when a scale had been set (never, with this)."""
+    if axis.autoSIPrefixScale != 1.0 or axis.labelUnitPrefix != "":
+        axis.autoSIPrefixScale = 1.0
+        axis.labelUnitPrefix = ""
+        axis._updateLabel()  # noqa: SLF001 - pyqtgraph's own refresh of the label text
+    else:
+        axis.picture = None
+        axis.update()
 
 
 _LOG_TICK_STRINGS = pg.AxisItem.logTickStrings

@@ -51,9 +51,15 @@ class View(QWidget):
         """Draw the current data (views that use the throttle override this)."""
 
     def redraw_if_due(self) -> None:
-        """Redraw when something is pending, the view is visible and the last redraw is
-        at least MIN_REDRAW_S old; the bridge's idle ticks draw what is left pending."""
-        if self._dirty and self.isVisible() and time.perf_counter() - self._last_draw >= self.MIN_REDRAW_S:
+        """Redraw when something is pending, the view is on screen (its tab shown, the window
+        not minimised) and the last redraw is at least MIN_REDRAW_S old; the bridge's idle
+        ticks draw what is left pending (after a restore too)."""
+        if (
+            self._dirty
+            and self.isVisible()
+            and not self.window().isMinimized()
+            and time.perf_counter() - self._last_draw >= self.MIN_REDRAW_S
+        ):
             self.redraw()
 
     def _mark_drawn(self) -> None:

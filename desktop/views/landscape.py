@@ -65,6 +65,7 @@ class LandscapeView(View):
         self.run_id = ""
         self.traj: TrajectoryBuffer | None = None
         self.sharp: list[tuple[float, float, float]] = []  # epoch, λ_max, 2/lr
+        self._sharp_stale = False  # sharpness estimates not drawn yet (the view was hidden)
         self.result: LandscapeResult | None = None  # the surface shown (complete)
         self.preview: Surface | None = None  # a job's coarse surface
         self.plane: Plane | None = None
@@ -180,6 +181,7 @@ class LandscapeView(View):
         self.session_record = None
         self.traj = None
         self.sharp = []
+        self._sharp_stale = False
         self.result = self.preview = self.plane = None
         self.coords = np.zeros((0, 2))
         self.epochs_seen = self.last_refresh_epoch = 0
@@ -249,9 +251,15 @@ class LandscapeView(View):
                 self.traj.add(int(step), row)
         if len(snap.sharpness):
             self.sharp.extend(zip(snap.sharpness[:, 0], snap.sharpness[:, 2], snap.two_over_lr))
-            s = np.asarray(self.sharp, dtype=np.float64)
-            self.side.set_sharpness(s[:, 0], s[:, 1], s[:, 2])
+            self._sharp_stale = True
+            if self.isVisible():  # hidden: drawn when shown
+                self._draw_sharpness()
         return len(snap.steps)
+
+    def _draw_sharpness(self) -> None:
+        self._sharp_stale = False
+        s = np.asarray(self.sharp, dtype=np.float64).reshape(-1, 3)
+        self.side.set_sharpness(s[:, 0], s[:, 1], s[:, 2])
 
     def _auto_refresh(self) -> None:
         self._refresh_timer.stop()
@@ -274,6 +282,8 @@ class LandscapeView(View):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        if self._sharp_stale:
+            self._draw_sharpness()
         if self._stale and not self.busy and self.traj is not None and len(self.traj) >= 2:
             self._stale = False
             self.last_refresh_epoch = self.epochs_seen

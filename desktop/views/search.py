@@ -11,6 +11,7 @@ or joins the Compare tab.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -354,7 +355,8 @@ class SearchView(View):
         for combo, default in ((self.x_combo, 0), (self.y_combo, 1)):
             combo.blockSignals(True)
             combo.clear()
-            combo.addItems(keys)
+            # one parameter: the score over it (y offers "validation loss", which is no parameter)
+            combo.addItems(keys + (["validation loss"] if combo is self.y_combo and len(keys) == 1 else []))
             combo.setCurrentIndex(min(default, len(keys) - 1))
             combo.blockSignals(False)
         self._on_axes_changed()
@@ -505,6 +507,13 @@ class SearchView(View):
         self._say(f"Trial #{t.number} sent to the Compare tab.")
 
     # -- sessions --------------------------------------------------------------------------
+    def show_live(self, snapshot: SearchSnapshot, message: str) -> None:
+        """Show a search that runs elsewhere (a lesson's coarse-to-fine job) as it goes."""
+        self.run, self.snapshot = None, snapshot
+        self.status.setText(f"Round {snapshot.rounds[-1].number}: {message}{self._best_text()}")
+        self._dirty = True
+        self.redraw_if_due()
+
     def load_session(self, session: Session) -> None:
         try:
             snap = search_of(session)
@@ -529,4 +538,7 @@ class SearchView(View):
         self.jobs.cancel(self.job_key)
         self.jobs.cancel(f"{self.job_key}:importance")
         if self._handle is not None:
-            self._handle.wait(10.0)  # the job's finally ends the worker processes
+            self._handle.wait(10.0)  # the job's finally ends the busy worker processes
+        worker = sys.modules.get("engine.tuning.worker")  # loaded if a search ran (it imports torch)
+        if worker is not None:
+            worker.POOL.shutdown()  # and the idle, warm ones

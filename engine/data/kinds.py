@@ -3,9 +3,11 @@ before the engine has loaded (engine.data.datasets loads the data)."""
 
 from __future__ import annotations
 
-from engine.config import SYNTHETIC_2D, DataConfig
+from engine.config import DATASETS, SYNTHETIC_2D, DataConfig
 
 TABULAR = ("breast_cancer", "wine", "iris")
+# the data sets the Init explorer (and its lessons) offer: every one that needs no file
+EXPLORER_DATASETS: tuple[str, ...] = tuple(d for d in DATASETS if d not in ("csv", "npz", "image_folder"))
 
 
 def preprocess_kind(cfg: DataConfig) -> str:

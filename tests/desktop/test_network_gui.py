@@ -157,9 +157,9 @@ def test_xor_with_x1x2_and_no_hidden_layer_draws_its_one_linear_unit(qtbot, scre
     v = _view(qtbot, cfg, snap, points)
     assert [b.isChecked() for b in v.feature_boxes.values()] == [False] * 4 + [True] + [False] * 2
     assert [c.units for c in v.diagram.columns] == [1, 2]
-    assert len(v.diagram.columns[1].edges) == 8
-    drawn = sum(len(c.xData) for c in v.diagram.columns[1].edges if c.xData is not None)
-    assert drawn == 4  # two connections, two ends each
+    edges = v.diagram.columns[1].edges
+    assert edges.segments == 2  # two connections
+    assert sum(path.elementCount() for path in edges.paths if path is not None) == 4  # two ends each
     px = _save(v, screenshot_dir, "network_xor_x1x2_linear.png")
     assert px.std() > 20
     # a saved run opens in the view: its last snapshot, and its points rebuilt from its config
