@@ -131,7 +131,9 @@ class HelpMenu:
     def shortcuts(self) -> list[tuple[str, str]]:
         """(keys, what) for every action of the window that has a shortcut, sorted by what."""
         seen = {}
-        for a in self.window.actions():
+        for a in self.window.findChildren(QAction):  # the window's, its toolbars' and its menus'
+            if not a.isVisible():
+                continue
             keys = a.shortcut().toString(QKeySequence.NativeText)
             if keys:
                 seen[(keys, a.text().replace("&", ""))] = None

@@ -632,7 +632,7 @@ def install_lessons(window: MainWindow) -> LessonsDock:
     if help_menu is None:
         help_menu = menu_bar.addMenu("&Help")
     show = help_menu.addAction("Lessons")
-    show.setShortcut("F1")
+    show.setShortcut("Ctrl+L")  # (F1 is Help for this view)
 
     def show_lessons() -> None:
         dock.show()
