@@ -619,7 +619,7 @@ def install_lessons(window: MainWindow) -> LessonsDock:
     if explorer is not None:
         explorer.study_done.connect(panel.on_explorer_study)
     dock = LessonsDock(panel, window)
-    dock.setMinimumWidth(420)
+    dock.setMinimumWidth(320)  # beside the panel, the first view keeps ~950 px at 1600 wide
     window.addDockWidget(Qt.RightDockWidgetArea, dock)
     file_menu = getattr(window, "file_menu", None)
     if file_menu is not None:

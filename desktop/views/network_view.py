@@ -69,6 +69,7 @@ class NetworkView(View):
             "<span style='color:#D55E00'>▢</span> dead &nbsp; <span style='color:#CC79A7'>▢</span> saturated"
             " &nbsp; — hover for values, click a neuron to enlarge it"
         )
+        legend.setWordWrap(True)  # wraps rather than widening the view past the room beside the docks
         lay = QVBoxLayout(self)
         lay.addLayout(bar)
         lay.addWidget(self.info)

@@ -103,9 +103,10 @@ class SearchView(View):
         row.addWidget(self.stop_button)
         lay.addLayout(row)
 
-        row2 = QHBoxLayout()
         self.status = QLabel("No search yet: choose a space and press Search (trials never see the test split).")
-        row2.addWidget(self.status, 2)
+        self.status.setWordWrap(True)  # a long progress line wraps instead of widening the tab
+        lay.addWidget(self.status)
+        row2 = QHBoxLayout()
         self.top_k = self._spin(row2, "Best k", 1, 1000, 5)
         self.refine_best = QPushButton("Refine around the best k")
         self.refine_best.clicked.connect(self._on_refine_best_clicked)
@@ -127,6 +128,7 @@ class SearchView(View):
         self.test_button.clicked.connect(self._on_test_clicked)
         for b in (self.refine_best, self.refine_rect, self.open_button, self.compare_button, self.test_button):
             row2.addWidget(b)
+        row2.addStretch(1)
         lay.addLayout(row2)
 
         split = QSplitter(Qt.Horizontal)
