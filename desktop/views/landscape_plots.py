@@ -80,7 +80,7 @@ class LandscapeContour(pg.PlotWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        style_plot(self.getPlotItem(), "Contour map with the path", "a (direction 1)", "b (direction 2)")
+        style_plot(self.getPlotItem(), "Contour map with the path", "α (direction 1)", "β (direction 2)")
         self.getPlotItem().setClipToView(False)
         self.image = pg.ImageItem()
         self.addItem(self.image)
@@ -307,8 +307,8 @@ class SurfaceKey(QWidget):
         )
         a, b = shape.alphas, shape.betas
         self.range_label.setText(
-            f"height and colour: loss, {scale}{clipped} · floor: a (direction 1) {a[0]:.3g} … {a[-1]:.3g}, "
-            f"b (direction 2) {b[0]:.3g} … {b[-1]:.3g}"
+            f"height and colour: loss, {scale}{clipped} · floor: α (direction 1) {a[0]:.3g} … {a[-1]:.3g}, "
+            f"β (direction 2) {b[0]:.3g} … {b[-1]:.3g}"
         )
 
 

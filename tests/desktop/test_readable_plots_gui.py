@@ -159,7 +159,7 @@ def test_landscape_3d_has_a_key_range_and_start_end_markers(qtbot, screenshot_di
     w.set_path(path)
     key = w.key
     assert key.isVisible() and key.lo_label.text() == f"{shape.lo:.4g}" and key.hi_label.text() == f"{shape.hi:.4g}"
-    assert "clipped (5% of the grid)" in key.range_label.text() and "a (direction 1) -1 … 1" in key.range_label.text()
+    assert "clipped (5% of the grid)" in key.range_label.text() and "α (direction 1) -1 … 1" in key.range_label.text()
     assert "start" in key.markers.text() and "end (now)" in key.markers.text()
     v = w.view
     assert v.start.pos[0][:2] == pytest.approx(shape.scene_xy(path[:1])[0])  # start at the path's first point
