@@ -171,3 +171,19 @@ def test_landscape_3d_has_a_key_range_and_start_end_markers(qtbot, screenshot_di
         assert grey.sum() >= 21
     qtbot.wait(200)
     assert w.grab().save(str(screenshot_dir / "landscape_3d_key.png"))
+
+
+def test_a_log_axis_within_one_decade_labels_at_least_three_values(qapp):
+    """A loss between 0.3 and 1.5 on a log axis: not only "0.5" and "1"."""
+    import math
+
+    from desktop.views.log_axis import DecadeLogAxis
+
+    axis = DecadeLogAxis("left")
+    (_, ticks), *_ = axis.logTickValues(math.log10(0.3), math.log10(1.5), 300, [])
+    values = [round(10**t, 6) for t in ticks]
+    assert values == [0.3, 0.5, 1.0], values
+    (_, ticks), *_ = axis.logTickValues(math.log10(0.6), math.log10(0.95), 300, [])
+    assert len(ticks) >= 3 and all(0.6 <= 10**t <= 0.95 for t in ticks)
+    majors = axis.logTickValues(-3, 0, 300, [])[0][1]
+    assert majors == [-3.0, -2.0, -1.0, 0.0]  # several decades: decades only on the first level
