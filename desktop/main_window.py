@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import sys
 import time
 from pathlib import Path
 
@@ -23,7 +24,6 @@ from desktop.views.base import View
 from desktop.views.registry import tab_groups
 from engine.session import Session, SessionError
 from engine.states import RunState, parse_state
-from engine.train.device import resolve_device
 
 MAX_RECENT = 8
 STATUS_EVERY_S = 0.25
@@ -41,7 +41,11 @@ STATE_COLORS = {
 
 class MainWindow(QMainWindow):
     def __init__(
-        self, controller: AppController, settings: QSettings | None = None, ask_before_quit: bool = False
+        self,
+        controller: AppController,
+        settings: QSettings | None = None,
+        ask_before_quit: bool = False,
+        lessons_now: bool = True,
     ) -> None:
         super().__init__()
         self.controller = controller
@@ -69,9 +73,9 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self._build_status()
-        from desktop.lessons.dock import install_lessons
-
-        self.lessons_dock = install_lessons(self)  # the lecture's claims, each one click away
+        self.lessons_dock = None  # the lecture's claims, each one click away (install_lessons)
+        if lessons_now:  # the app adds it once the engine has loaded (it imports torch)
+            self.install_lessons()
 
         self.bridge = Bridge(controller, self.views, parent=self)
         controller.run_started.connect(self._on_controller_run_started)
@@ -98,7 +102,7 @@ class MainWindow(QMainWindow):
             add_export_entries(v)  # plots not made with style_plot get the plot menu's entries too
         # every few minutes to the user data folder; offers recovery after a crash
         self.autosave = Autosaver(controller, self)
-        self.unsaved = UnsavedWork(controller, self)
+        self.unsaved = UnsavedWork(controller, self, parts=[v.work_token for v in self.views])
         self.unsaved.changed.connect(self.setWindowModified)
         self.ask_before_quit = ask_before_quit  # the app asks; windows made by tests close at once
         self.quit_guard = QuitGuard(self, self.unsaved, self.save_session_dialog)
@@ -199,8 +203,17 @@ class MainWindow(QMainWindow):
         self.lbl_epoch.setFixedSize(170, self.lbl_epoch.sizeHint().height())
         for w in (self.lbl_state, self.lbl_device, self.lbl_speed, self.lbl_epoch, self.lbl_pending):
             sb.addPermanentWidget(w)
+        self._show_device(self.controller.config)
+
+    def _show_device(self, config) -> None:
+        """The device the run uses; until the engine has loaded torch, the configured one."""
+        if "torch" not in sys.modules:  # resolving would import torch on the GUI thread
+            self.lbl_device.setText(f"device: {config.device}")
+            return
+        from engine.train.device import resolve_device
+
         try:
-            self.lbl_device.setText(f"device: {resolve_device(self.controller.config.device)}")
+            self.lbl_device.setText(f"device: {resolve_device(config.device)}")
         except RuntimeError as e:
             self.lbl_device.setText(f"device: {e}")
 
@@ -208,15 +221,14 @@ class MainWindow(QMainWindow):
     def _on_controller_run_started(self, run_id: str, config) -> None:
         for v in self.views:
             v.on_run_started(run_id, config)
-        try:
-            self.lbl_device.setText(f"device: {resolve_device(config.device)}")
-        except RuntimeError as e:
-            self.lbl_device.setText(f"device: {e}")
+        self._show_device(config)
 
     def _on_controller_state_changed(self, state: str, message: str) -> None:
         col = STATE_COLORS.get(parse_state(state, RunState.IDLE), "#000")
         self.lbl_state.setText(f"main run: <b style='color:{col}'>{state}</b>")
         self.act_pause.setText("Pause" if state == RunState.RUNNING else "Resume")
+        if state != RunState.BUILDING:
+            self._show_device(self.controller.config)  # the engine has loaded torch by now
         if message:
             self.statusBar().showMessage(message, 15000)
 
@@ -369,6 +381,17 @@ class MainWindow(QMainWindow):
         if tab is not None:
             self.tabs.setCurrentIndex(int(tab) if int(tab) < self.tabs.count() else 0)
 
+    def install_lessons(self):
+        """Add the Lessons dock (once), where the saved layout had it."""
+        if self.lessons_dock is None:
+            from desktop.lessons.dock import install_lessons
+
+            self.lessons_dock = install_lessons(self)
+            if self.isVisible():  # added after the saved layout was restored: its place, then open or not
+                self.restoreDockWidget(self.lessons_dock)
+                self.lessons_dock.setVisible(self.settings.value("window/lessons", True, type=bool))
+        return self.lessons_dock
+
     def show_tab(self, title: str) -> bool:
         """Show a view by its title (or a group by its name)."""
         return self.tabs.select(title)
@@ -380,6 +403,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("window/tab", self.tabs.currentIndex())
+        if self.lessons_dock is not None:
+            self.settings.setValue("window/lessons", self.lessons_dock.isVisible())
         self.bridge.stop()
         self.autosave.close_cleanly()
         self.controller.shutdown(timeout=1.5)

@@ -619,7 +619,7 @@ def install_lessons(window: MainWindow) -> LessonsDock:
     if explorer is not None:
         explorer.study_done.connect(panel.on_explorer_study)
     dock = LessonsDock(panel, window)
-    dock.setMinimumWidth(420)
+    dock.setMinimumWidth(320)  # beside the panel, the first view keeps ~950 px at 1600 wide
     window.addDockWidget(Qt.RightDockWidgetArea, dock)
     file_menu = getattr(window, "file_menu", None)
     if file_menu is not None:
@@ -632,7 +632,7 @@ def install_lessons(window: MainWindow) -> LessonsDock:
     if help_menu is None:
         help_menu = menu_bar.addMenu("&Help")
     show = help_menu.addAction("Lessons")
-    show.setShortcut("F1")
+    show.setShortcut("Ctrl+L")  # (F1 is Help for this view)
 
     def show_lessons() -> None:
         dock.show()

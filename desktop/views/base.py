@@ -131,6 +131,11 @@ class View(QWidget):
     def save_into(self, session: Session) -> None:
         """Add what this view alone holds (e.g. a playground race) to a session being saved."""
 
+    def work_token(self) -> object:
+        """What this view alone holds that a save would keep, as a value compared with the
+        one at the last save or open (the title's unsaved marker); None: nothing."""
+        return None
+
     def shutdown(self) -> None:
         """The window is closing: stop this view's background work (jobs, timers)."""
         self.jobs.cancel(self.job_key)

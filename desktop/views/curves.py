@@ -358,7 +358,17 @@ class CurvesView(View):
             self._epochs_drawn = -1  # the markers change
         self._redraw()
 
+    def save_into(self, session) -> None:
+        from desktop.views.curves_ghosts import save_ghosts
+
+        save_ghosts(self, session)  # the faded earlier runs are kept with the session
+
     def load_session(self, session) -> None:
+        from desktop.views.curves_ghosts import load_ghosts
+
+        self.clear_ghosts()  # the opened session's ghosts replace this window's
+        for name, run in load_ghosts(self, session):
+            self._push_ghost(name, run)
         if not session.runs:
             return
         rec = session.runs[0]

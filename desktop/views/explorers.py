@@ -4,6 +4,7 @@ the initialization study (every layer's activations at init, on real data)."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -24,14 +25,10 @@ from desktop.plotting import color, style_plot
 from desktop.views.base import View
 from desktop.views.histogram_strip import HistogramStrip
 from engine.config import ACTIVATIONS, INITS, ExperimentConfig
-from engine.lessons.explorer import EXPLORER_DATASETS, explorer_config
-from engine.probes.activation_curves import (
-    EXPLORER_ACTIVATIONS,
-    activation_curve,
-    saturated_regions,
-    zero_gradient_regions,
-)
-from engine.probes.init_study import InitStudy, init_study
+from engine.data.kinds import EXPLORER_DATASETS
+
+if TYPE_CHECKING:
+    from engine.probes.init_study import InitStudy
 
 X_RANGE = 6.0
 
@@ -43,6 +40,8 @@ class ActivationExplorerView(View):
     title = "Activations"
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
+        from engine.probes.activation_regions import EXPLORER_ACTIVATIONS, saturated_regions, zero_gradient_regions
+
         super().__init__(controller, parent)
         self.x = np.linspace(-X_RANGE, X_RANGE, 601)
         self.checks: dict[str, QCheckBox] = {}
@@ -118,9 +117,16 @@ class ActivationExplorerView(View):
         lay.addLayout(bar)
         lay.addWidget(self.glw, 1)
         lay.addWidget(self.note)
+        self._dirty = True  # the curves (torch autograd) are drawn when the view is first shown
+
+    def redraw(self) -> None:
         self._on_controls_changed()
 
     def _on_controls_changed(self, *_args) -> None:
+        self._mark_drawn()
+        from engine.probes.activation_curves import activation_curve
+        from engine.probes.activation_regions import EXPLORER_ACTIVATIONS, saturated_regions
+
         for name in EXPLORER_ACTIVATIONS:
             on = self.checks[name].isChecked()
             slope = self.slope.value() if name == "leaky_relu" else self.alpha.value()
@@ -255,6 +261,9 @@ class InitExplorerView(View):
 
     def run_study(self) -> None:
         """Build the network and probe it at init off the GUI thread."""
+        from engine.lessons.explorer import explorer_config
+        from engine.probes.init_study import init_study
+
         if self.job_running:
             return
         self.run_button.setEnabled(False)

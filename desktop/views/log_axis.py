@@ -1,4 +1,5 @@
-"""A log-scale axis that labels decades (plus 2 and 5 when fewer than two decades show),
+"""A log-scale axis that labels decades (plus 2 and 5 when fewer than two decades show, and
+finer steps when even those give fewer than three labels),
 instead of pyqtgraph's crowded 0.2, 0.3, ... 0.9 labels."""
 
 from __future__ import annotations
@@ -22,7 +23,17 @@ class DecadeLogAxis(pg.AxisItem):
         ]
         if len(majors) >= 2:
             return [(None, majors), (None, minors)]
-        return [(None, sorted(majors + minors))]
+        ticks = sorted(majors + minors)
+        for mantissas in ((2, 3, 5), (2, 3, 4, 5, 6, 8), (1.5, 2, 3, 4, 5, 6, 7, 8, 9)):
+            if len(ticks) >= 3:  # within one decade, finer steps until three labels show
+                break
+            ticks = sorted(
+                d + math.log10(m)
+                for d in range(math.floor(lo) - 1, math.ceil(hi) + 1)
+                for m in (1, *mantissas)
+                if lo <= d + math.log10(m) <= hi
+            )
+        return [(None, ticks)]
 
 
 def log_plot(layout: pg.GraphicsLayoutWidget, **kw) -> pg.PlotItem:

@@ -13,7 +13,6 @@ from PySide6.QtCore import Qt
 
 from desktop.plotting import style_plot
 from engine.states import RunState
-from engine.tuning.analysis import axis_range, axis_values
 from engine.tuning.snapshot import SearchSnapshot, TrialRecord
 from engine.tuning.space import Param, choice_label
 
@@ -43,6 +42,8 @@ def score_colors(scores: np.ndarray) -> list[tuple[int, int, int, int]]:
 def _ticks_for(axis: pg.AxisItem, param: Param | None) -> None:
     """Tick labels of a parameter's axis: its choices, or decades (1e-3...) for a log range,
     whose positions are log10 of the values."""
+    from engine.tuning.analysis import axis_range
+
     if param is not None and param.scale == "choice":
         axis.setTicks([[(i, str(choice_label(c))) for i, c in enumerate(param.choices)]])
     elif param is not None and param.scale == "log":
@@ -135,6 +136,8 @@ class PicturePlot:
     def set_axes(self, px: Param | None, py: Param | None) -> None:
         """Choose the parameters on x and y (y None: the score itself, for a one-parameter
         search); the rectangle is reset to the middle half."""
+        from engine.tuning.analysis import axis_range
+
         self.px, self.py = px, py
         over = "one parameter" if px is not None and py is None else "two parameters"
         self.plot.setTitle(f"Score over {over} (yellow = lowest loss)", size="10pt")
@@ -161,6 +164,8 @@ class PicturePlot:
         self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.05)
 
     def draw(self, snap: SearchSnapshot, selected: int | None = None) -> None:
+        from engine.tuning.analysis import axis_values
+
         if self.px is None:
             self.scatter.setData([], [])
             self.best.setData([], [])
@@ -224,6 +229,8 @@ class ParallelPlot:
         self.items: list[pg.PlotDataItem] = []
 
     def draw(self, snap: SearchSnapshot, params: dict[str, Param]) -> None:
+        from engine.tuning.analysis import axis_range, axis_values
+
         for it in self.items:
             self.plot.removeItem(it)
         self.items = []

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from engine.config import DATASETS, ExperimentConfig
+from engine.config import ExperimentConfig
+from engine.data.kinds import EXPLORER_DATASETS as EXPLORER_DATASETS  # torch-free, for the explorer's window
 from engine.probes.init_study import InitStudy, init_study
 from engine.session import Session
 
-EXPLORER_DATASETS: tuple[str, ...] = tuple(d for d in DATASETS if d not in ("csv", "npz", "image_folder"))
 """The data sets the explorer offers (those that need no file)."""
 
 META_KEY = "explorer"

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing as mp
-import os
 import threading
 from dataclasses import asdict
 from multiprocessing.connection import Connection
@@ -33,6 +32,7 @@ from typing import Any
 
 from engine.config import ExperimentConfig
 from engine.tuning.kfold import BundleCache
+from engine.tuning.options import usable_cores
 from engine.tuning.trial import EpochReport, TrialOutcome, TrialTask, run_trial, trial_epochs
 
 
@@ -97,14 +97,6 @@ def warm_up() -> None:
     run_trial(TrialTask(-1, ExperimentConfig().with_updates(WARM_UP).model_dump_json(), prune=False), BundleCache(1))
     torch.set_num_threads(threads)
     _warm = True
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def threads_per_worker(jobs: int, cores: int | None = None) -> int:

@@ -159,7 +159,7 @@ def test_landscape_3d_has_a_key_range_and_start_end_markers(qtbot, screenshot_di
     w.set_path(path)
     key = w.key
     assert key.isVisible() and key.lo_label.text() == f"{shape.lo:.4g}" and key.hi_label.text() == f"{shape.hi:.4g}"
-    assert "clipped (5% of the grid)" in key.range_label.text() and "a (direction 1) -1 … 1" in key.range_label.text()
+    assert "clipped (5% of the grid)" in key.range_label.text() and "α (direction 1) -1 … 1" in key.range_label.text()
     assert "start" in key.markers.text() and "end (now)" in key.markers.text()
     v = w.view
     assert v.start.pos[0][:2] == pytest.approx(shape.scene_xy(path[:1])[0])  # start at the path's first point
@@ -171,3 +171,19 @@ def test_landscape_3d_has_a_key_range_and_start_end_markers(qtbot, screenshot_di
         assert grey.sum() >= 21
     qtbot.wait(200)
     assert w.grab().save(str(screenshot_dir / "landscape_3d_key.png"))
+
+
+def test_a_log_axis_within_one_decade_labels_at_least_three_values(qapp):
+    """A loss between 0.3 and 1.5 on a log axis: not only "0.5" and "1"."""
+    import math
+
+    from desktop.views.log_axis import DecadeLogAxis
+
+    axis = DecadeLogAxis("left")
+    (_, ticks), *_ = axis.logTickValues(math.log10(0.3), math.log10(1.5), 300, [])
+    values = [round(10**t, 6) for t in ticks]
+    assert values == [0.3, 0.5, 1.0], values
+    (_, ticks), *_ = axis.logTickValues(math.log10(0.6), math.log10(0.95), 300, [])
+    assert len(ticks) >= 3 and all(0.6 <= 10**t <= 0.95 for t in ticks)
+    majors = axis.logTickValues(-3, 0, 300, [])[0][1]
+    assert majors == [-3.0, -2.0, -1.0, 0.0]  # several decades: decades only on the first level

@@ -33,6 +33,7 @@ def test_status_labels_follow_the_run_without_relaying_the_window(open_main_wind
     for obj in (w.statusBar(), w.lbl_epoch):
         obj.installEventFilter(counter)
     texts: set[str] = set()
+    c.set_speed(200)  # ~6 s for the 1,200 steps: long enough for many label texts on any machine
     c.start()
     qtbot.waitUntil(lambda: texts.add(w.lbl_epoch.text()) or len(texts) >= 9, timeout=60000)
     c.stop()
