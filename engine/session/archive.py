@@ -46,7 +46,7 @@ from engine.session.record import Checkpoint, RunRecord, Session
 from engine.states import RunState
 
 FORMAT_NAME = "descent-session"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 SHARED_ARRAYS = "arrays_in_record"  # checkpoint.json: checkpoint array → the run array holding the same values
 STORE_ABOVE_BYTES = 256 * 1024  # members larger than this are stored, not deflated
 MAX_TOTAL_BYTES = 1024**3

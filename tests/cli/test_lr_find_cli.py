@@ -27,7 +27,7 @@ def test_json_prints_one_object_and_out_writes_a_session_with_the_result(tmp_pat
     assert info["min_over_10_lr"] == pytest.approx(info["min_loss_lr"] / 10)
     assert info["optimizer"] == "adam" and info["data"] == "digits" and info["out"] == str(out)
     session = load_session(out)
-    assert session.format_version == 4 and not session.runs
+    assert session.format_version == 5 and not session.runs
     result = stored_result(session)
     assert result is not None and result.suggested_lr == info["suggested_lr"]
     assert result.losses.tolist() == info["loss"] and result.config.data.name == "digits"

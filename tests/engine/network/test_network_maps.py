@@ -15,7 +15,7 @@ from engine.experiment import build_trainer
 from engine.model import build_model
 from engine.network import NetworkSnapshot, NetworkViewHook, direct_unit_map, from_record, network_pictures
 from engine.network.maps import layout_of
-from engine.session import Session, load_session, record_of, save_session
+from engine.session import FORMAT_VERSION, Session, load_session, record_of, save_session
 
 FAST = {
     "device": "cpu",
@@ -137,7 +137,7 @@ def test_hook_is_paced_and_the_last_snapshot_survives_a_session_round_trip(tmp_p
     assert 2 <= len(snaps) == hook.passes and snaps[-1].step == t.step and snaps[0].droppable
     path = save_session(Session(runs=[record_of(t)]), tmp_path / "s.descent")
     loaded = load_session(path)
-    assert loaded.format_version == 4
+    assert loaded.format_version == FORMAT_VERSION
     assert from_record(loaded.runs[0]) == [snaps[-1]]
     info = describe(loaded)
     net = info["runs"][0]["network"]

@@ -95,7 +95,7 @@ def test_round_trip_with_checkpoint_is_byte_stable(tmp_path, cfg):
     s = Session(runs=[rec], meta={"comparison": {"order": ["r"]}})
     save_session(s, tmp_path / "a.descent")
     s2 = load_session(tmp_path / "a.descent")
-    assert s2.format_version == FORMAT_VERSION == 4
+    assert s2.format_version == FORMAT_VERSION == 5
     ck, ck2 = rec.checkpoint, s2.runs[0].checkpoint
     assert ck.meta == ck2.meta and ck.arrays.keys() == ck2.arrays.keys()
     for k in ck.arrays:

@@ -16,7 +16,7 @@ from engine.config import ExperimentConfig
 from engine.data import load_data
 from engine.experiment import build_trainer
 from engine.jobs import JobCancelled, run_job
-from engine.session import Session, load_session, save_session
+from engine.session import FORMAT_VERSION, Session, load_session, save_session
 from engine.train.trainer import Trainer
 from engine.tuning.lr_range import LrRangeError, LrRangeSettings, lr_range_job
 from engine.tuning.lr_range_snapshot import (
@@ -194,7 +194,7 @@ def test_the_result_round_trips_through_a_session_file_and_old_files_still_open(
         for info in src.infolist():
             data = src.read(info)
             if info.filename == "manifest.json":
-                data = data.replace(b'"format_version": 4', b'"format_version": 3')
+                data = data.replace(f'"format_version": {FORMAT_VERSION}'.encode(), b'"format_version": 3')
                 assert b'"format_version": 3' in data
             dst.writestr(info, data)
     assert load_session(old).format_version == 3 and stored_result(load_session(old)) is None

@@ -51,7 +51,7 @@ def test_sqlite_and_session_round_trip_and_resume(tmp_path: Path, one_torch_thre
         (t.number, t.params, t.score, t.curve, t.state) for t in snap.trials
     ]
     assert back.rounds == snap.rounds and back.base == snap.base and back.storage == url
-    assert load_session(out).format_version == FORMAT_VERSION == 4
+    assert load_session(out).format_version == FORMAT_VERSION == 5
 
     study = optuna.load_study(study_name="lrs", storage=url)  # Optuna itself reads the study
     assert [t.value for t in study.trials] == [t.score for t in snap.trials]

@@ -1,0 +1,104 @@
+"""UpdateHook: at the probe cadence (probes.every, doubling with the probes when
+probes.max_snapshots are kept), the weights of each layer are copied before the optimizer
+step and compared after it; the optimizer's state is read right after the same step.
+
+Off the cadence its before_step is one modulo and its after_step one attribute test: no
+copy, no tensor work, no host-device read. On the cadence: one foreach copy of the weight
+layers into a buffer kept between probes, and one device→host read of all the numbers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from engine.config import ProbesConfig
+from engine.flat import FlatCopy, flat_views
+from engine.probes.layers import weight_layers
+from engine.train.hooks import TrainerHook
+from engine.updates.measure import state_names, state_stats
+from engine.updates.snapshot import KEY, UpdateSnapshot, from_members, to_record
+
+if TYPE_CHECKING:
+    from engine.session.record import RunRecord
+    from engine.train.context import RunContext
+
+
+class UpdateHook(TrainerHook):
+    name = "updates"
+
+    def __init__(self, cfg: ProbesConfig) -> None:
+        self.every = cfg.every
+        self.max_snapshots = cfg.max_snapshots
+        self.snapshots: list[UpdateSnapshot] = []
+        self._weights: list[torch.Tensor] = []
+        self._labels: tuple[str, ...] = ()
+        self.weights_copy = FlatCopy()  # its buffer is kept between probes
+        self._before: torch.Tensor | None = None  # the weights before a probed step, flat
+
+    def setup(self, ctx: RunContext) -> None:
+        layers = weight_layers(ctx.model)
+        self._weights = [w for _, m in layers if isinstance(w := m.weight, torch.Tensor)]
+        self._labels = tuple(layer.label for layer, _ in layers)
+
+    def before_step(self, ctx: RunContext, xb: torch.Tensor, yb: torch.Tensor) -> None:
+        if (ctx.step + 1) % self.every:
+            return
+        self._before = self.weights_copy.take(self._weights)
+
+    def after_step(self, ctx: RunContext) -> None:
+        before = self._before
+        if before is None:
+            return
+        self._before = None
+        self._measure(ctx, before)
+
+    @torch.no_grad()
+    def _measure(self, ctx: RunContext, before: torch.Tensor) -> None:
+        weights = self._weights
+        old = flat_views(before, weights)
+        deltas = torch._foreach_sub([w.detach() for w in weights], old)  # noqa: SLF001 - fused per-tensor op, no public form
+        norms = torch._foreach_norm(deltas) + torch._foreach_norm(old)  # noqa: SLF001 - fused per-tensor norms
+        opt = ctx.optimizer
+        names = state_names(opt, weights)
+        stats = state_stats(opt, weights, names)
+        n = len(weights)
+        host = torch.cat([torch.stack(norms).float().reshape(-1), stats.reshape(-1)]).cpu().numpy().astype(np.float64)
+        snap = UpdateSnapshot(
+            ctx.run_id,
+            int(ctx.step),
+            self.every,
+            self._labels,
+            ctx.config.optim.name,
+            names,
+            host[:n],
+            host[n : 2 * n],
+            host[2 * n :].reshape(len(names), n),
+        )
+        self.snapshots.append(snap)
+        if len(self.snapshots) >= self.max_snapshots:
+            # As the probes do: keep every other one (the steps on the doubled cadence) and
+            # measure half as often from now on.
+            self.every *= 2
+            self.snapshots = [s for s in self.snapshots if s.step % self.every == 0]
+        ctx.emit(snap)
+
+    def export(self, record: RunRecord) -> None:
+        arrays, meta = to_record(self.snapshots)
+        record.arrays.update(arrays)
+        record.meta.update(meta)
+
+    def state_dict(self) -> dict[str, Any]:
+        arrays, meta = to_record(self.snapshots)
+        out: dict[str, Any] = {k.removeprefix(f"{KEY}/"): v for k, v in arrays.items()}
+        out.update({"meta": meta.get(KEY), "every": self.every})
+        return out
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        names = ("steps", "update_norm", "weight_norm", "state")
+        arrays = {f"{KEY}/{k}": np.asarray(state[k]) for k in names if k in state}
+        meta = state.get("meta")
+        self.snapshots = from_members("", arrays, {KEY: meta}) if meta is not None else []
+        self.every = int(state.get("every", self.every))
