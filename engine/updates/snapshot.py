@@ -32,7 +32,7 @@ STATE_STATS: dict[str, str] = {
     "velocity": "velocity ‖v‖ (momentum buffer)",
     "exp_avg": "first moment ‖m‖",
     "exp_avg_sq_rms": "second moment RMS √v",
-    "adam_step": "Adam step |lr·m̂/(√v̂+ε)| (mean)",
+    "adam_step": "Adam step |lr·m/(√v+ε)|, bias-corrected (mean)",
     "square_avg_rms": "RMSprop RMS √E[g²]",
     "sum_rms": "Adagrad RMS √Σg²",
 }
