@@ -33,6 +33,7 @@ class UpdateHook(TrainerHook):
         self.every = cfg.every
         self.max_snapshots = cfg.max_snapshots
         self.snapshots: list[UpdateSnapshot] = []
+        self._params: list[torch.Tensor] = []
         self._weights: list[torch.Tensor] = []
         self._labels: tuple[str, ...] = ()
         self.weights_copy = FlatCopy()  # its buffer is kept between probes
@@ -40,8 +41,15 @@ class UpdateHook(TrainerHook):
 
     def setup(self, ctx: RunContext) -> None:
         layers = weight_layers(ctx.model)
-        self._weights = [w for _, m in layers if isinstance(w := m.weight, torch.Tensor)]
+        # Detached views of the weights: the optimizer updates them in place, so they stay the
+        # live weights, and nothing computed from them enters autograd.
+        self._params = [w for _, m in layers if isinstance(w := m.weight, torch.Tensor)]  # torch.optim's state keys
+        self._weights = [w.detach() for w in self._params]
         self._labels = tuple(layer.label for layer, _ in layers)
+        self._views: list[torch.Tensor] = []
+        self._views_of: torch.Tensor | None = None  # the copy buffer the views are of
+        self._names: tuple[str, ...] = ()  # the optimizer's statistics (state_names) ...
+        self._names_key: tuple[int, int] | None = None  # ... for this optimizer and state size
 
     def before_step(self, ctx: RunContext, xb: torch.Tensor, yb: torch.Tensor) -> None:
         if (ctx.step + 1) % self.every:
@@ -55,17 +63,22 @@ class UpdateHook(TrainerHook):
         self._before = None
         self._measure(ctx, before)
 
-    @torch.no_grad()
     def _measure(self, ctx: RunContext, before: torch.Tensor) -> None:
         weights = self._weights
-        old = flat_views(before, weights)
-        deltas = torch._foreach_sub([w.detach() for w in weights], old)  # noqa: SLF001 - fused per-tensor op, no public form
-        norms = torch._foreach_norm(deltas) + torch._foreach_norm(old)  # noqa: SLF001 - fused per-tensor norms
+        if self._views_of is not before:
+            self._views, self._views_of = flat_views(before, weights), before
+        old = self._views
+        norms = torch._foreach_norm(old)  # noqa: SLF001 - fused per-tensor norms, no public form
+        torch._foreach_sub_(old, weights)  # in place in the copy: w_before − w_after = −Δw
+        norms = torch._foreach_norm(old) + norms  # noqa: SLF001 - fused per-tensor norms
         opt = ctx.optimizer
-        names = state_names(opt, weights)
-        stats = state_stats(opt, weights, names)
+        key = (id(opt), len(opt.state))  # another optimizer, or its state made or cleared
+        if key != self._names_key:
+            self._names, self._names_key = state_names(opt, self._params), key
+        names = self._names
+        stats = state_stats(opt, self._params, names)
         n = len(weights)
-        host = torch.cat([torch.stack(norms).float().reshape(-1), stats.reshape(-1)]).cpu().numpy().astype(np.float64)
+        host = torch.cat([torch.stack(norms).float(), stats.reshape(-1)]).cpu().numpy().astype(np.float64)
         snap = UpdateSnapshot(
             ctx.run_id,
             int(ctx.step),

@@ -54,9 +54,9 @@ def state_names(optimizer: torch.optim.Optimizer, params: Sequence[torch.Tensor]
     return tuple(k for k in STATE_STATS if k in have)
 
 
-def _root_mean(t: torch.Tensor) -> torch.Tensor:
-    """√mean(t): for a mean of squares (v, E[g²], Σg²), the RMS of what was squared."""
-    return t.float().mean().sqrt() if t.numel() else torch.zeros((), device=t.device)
+def _norms(tensors: list[torch.Tensor], ord: float) -> list[torch.Tensor]:
+    """Each tensor's L2 (ord 2) or L1 (ord 1) norm in one fused call, as float32."""
+    return [n.float() for n in torch._foreach_norm(tensors, ord)]  # noqa: SLF001 - torch's fused per-tensor norm, no public form
 
 
 def _adam_step(optimizer: torch.optim.Optimizer, p: torch.Tensor, st: dict) -> torch.Tensor | None:
@@ -71,39 +71,42 @@ def _adam_step(optimizer: torch.optim.Optimizer, p: torch.Tensor, st: dict) -> t
     b1, b2 = (float(b) for b in group["betas"])
     lr, eps = float(group["lr"]), float(group["eps"])
     bc1, bc2 = 1 - b1**step, 1 - b2**step
-    denom = (v.float() / bc2).sqrt().add_(eps)
+    denom = (v.float() / bc2).sqrt_().add_(eps)
     return (m.float() / bc1).div_(denom).abs_().mean() * lr
 
 
-@torch.no_grad()
+# Statistic → (the torch state it reads, the norm taken: 2 = ‖t‖, 1 = √(Σt/n), t ≥ 0).
+_FROM_STATE = {
+    "velocity": ("momentum_buffer", 2),
+    "exp_avg": ("exp_avg", 2),
+    "exp_avg_sq_rms": ("exp_avg_sq", 1),
+    "square_avg_rms": ("square_avg", 1),
+    "sum_rms": ("sum", 1),
+}
+
+
 def state_stats(optimizer: torch.optim.Optimizer, params: Sequence[torch.Tensor], names: Sequence[str]) -> torch.Tensor:
     """(len(names), len(params)) float32 tensor on the parameters' device: each statistic of
-    `names` (STATE_STATS keys) per parameter; NaN where a parameter has no such state."""
+    `names` (STATE_STATS keys) per parameter; NaN where a parameter has no such state. One
+    fused norm per statistic (no per-parameter Python work but Adam's step). The state
+    tensors need no gradient, so no autograd graph is built."""
     device = params[0].device if params else torch.device("cpu")
     nan = torch.full((), math.nan, device=device)
+    states = [optimizer.state.get(p) or {} for p in params]
     rows: list[torch.Tensor] = []
     for name in names:
-        row = []
-        for p in params:
-            st = optimizer.state.get(p) or {}
-            value: torch.Tensor | None = None
-            if name == "velocity":
-                buf = st.get("momentum_buffer")
-                value = buf.float().norm() if isinstance(buf, torch.Tensor) else None
-            elif name == "exp_avg":
-                m = st.get("exp_avg")
-                value = m.float().norm() if isinstance(m, torch.Tensor) else None
-            elif name == "exp_avg_sq_rms":
-                v = st.get("exp_avg_sq")
-                value = _root_mean(v) if isinstance(v, torch.Tensor) else None
-            elif name == "adam_step":
+        row = [nan] * len(params)
+        if name == "adam_step":
+            for j, (p, st) in enumerate(zip(params, states)):
                 value = _adam_step(optimizer, p, st)
-            elif name == "square_avg_rms":
-                s = st.get("square_avg")
-                value = _root_mean(s) if isinstance(s, torch.Tensor) else None
-            elif name == "sum_rms":
-                s = st.get("sum")
-                value = _root_mean(s) if isinstance(s, torch.Tensor) else None
-            row.append(value.float() if value is not None else nan)
+                if value is not None:
+                    row[j] = value.float()
+        else:
+            key, order = _FROM_STATE[name]
+            have = [(j, t) for j, st in enumerate(states) if isinstance(t := st.get(key), torch.Tensor) and t.numel()]
+            if have:
+                norms = _norms([t for _, t in have], order)
+                for (j, t), n in zip(have, norms):
+                    row[j] = n if order == 2 else (n / t.numel()).sqrt()
         rows.append(torch.stack(row) if row else torch.zeros(0, device=device))
     return torch.stack(rows) if rows else torch.zeros((0, len(params)), device=device)
