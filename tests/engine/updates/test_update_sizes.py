@@ -104,8 +104,9 @@ def test_rmsprop_and_adagrad_accumulators_are_read_from_torch_state(name, state)
     )
 
 
-def test_copies_weights_only_on_the_probe_cadence(monkeypatch):
-    t, events = _trainer(**{"optim.name": "momentum", "probes.every": 4})
+@pytest.mark.parametrize("probe_gradients", [False, True])
+def test_copies_weights_only_on_the_probe_cadence_or_uses_the_probes_copy(monkeypatch, probe_gradients):
+    t, events = _trainer(**{"optim.name": "momentum", "probes.every": 4, "probes.gradients": probe_gradients})
     hook = next(h for h in t.hooks if isinstance(h, UpdateHook))
     taken: list[int] = []
     take = hook.weights_copy.take
@@ -113,7 +114,21 @@ def test_copies_weights_only_on_the_probe_cadence(monkeypatch):
     t.run()
     snaps = [e for e in events if isinstance(e, UpdateSnapshot)]
     assert t.step == 10 and [s.step for s in snaps] == [4, 8]
-    assert taken == [3, 7]  # before the probed steps only
+    # before the probed steps only; none when the probes copy the weights of that step anyway
+    assert taken == ([] if probe_gradients else [3, 7])
+    if probe_gradients:  # the probes' ratio is the same measurement
+        probes = next(h for h in t.hooks if h.name == "probes")
+        ratios = {p.step: p.update_ratio for p in probes.snapshots}
+        for s in snaps:
+            np.testing.assert_allclose(s.update_ratio, ratios[s.step], rtol=1e-5)
+    # either way the same numbers
+    other, other_events = _trainer(
+        **{"optim.name": "momentum", "probes.every": 4, "probes.gradients": not probe_gradients}
+    )
+    other.run()
+    for a, b in zip(snaps, [e for e in other_events if isinstance(e, UpdateSnapshot)]):
+        np.testing.assert_allclose(a.update_norm, b.update_norm, rtol=1e-4)
+        np.testing.assert_allclose(a.weight_norm, b.weight_norm, rtol=1e-5)
 
 
 def test_thinning_doubles_the_interval_like_the_probes():
