@@ -161,6 +161,13 @@ class MainWindow(QMainWindow):
             "LR range test on the panel's config: loss vs a growing lr, and a suggested lr",
         )
         run_menu.addAction(self.act_lr_find)
+        self.act_lr_find_weights = self._action(
+            "Find learning rate from the current weights…",
+            None,
+            lambda: self.find_learning_rate(from_weights=True),
+            "LR range test from the current (or reopened) run's weights and optimizer state",
+        )
+        run_menu.addAction(self.act_lr_find_weights)
         self.run_menu = run_menu  # Train more joins it (desktop/run_controls.py)
         self.view_menu = mb.addMenu("&View")
         self.view_menu.addAction(self.panel_dock.toggleViewAction())
@@ -246,14 +253,16 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(view)
         return view.compare_checked_optimizers()
 
-    def find_learning_rate(self) -> bool:
-        """Show the LR range test tab and start the test on the panel's config."""
+    def find_learning_rate(self, from_weights: bool = False) -> bool:
+        """Show the LR range test tab and start the test on the panel's config (or from the
+        current run's weights)."""
         from desktop.views.lr_find_view import LrFindView
 
         view = next((v for v in self.views if isinstance(v, LrFindView)), None)
         if view is None:
             return False
         self.tabs.setCurrentWidget(view)
+        view.from_weights.setChecked(from_weights)
         return view.start()
 
     def continue_saved_run(self) -> bool:

@@ -106,6 +106,11 @@ def export_session(
         from desktop.export.network import export_network_images
 
         files += export_network_images(session, folder, formats, width, height)
+        from desktop.export.search_images import export_search_images
+
+        tuning_images, tuning_report = export_search_images(session, folder, formats, width, height, scale)
+        files += tuning_images
+        report += tuning_report
         if "html" in formats:
             cols = run_colors(session)
             compared = comparison_session(session)  # the report shows the comparison's runs only

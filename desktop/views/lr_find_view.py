@@ -15,6 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
@@ -28,7 +29,10 @@ from PySide6.QtWidgets import (
 
 from desktop.plotting import style_plot
 from desktop.views.base import View
+from engine.config import ExperimentConfig
 from engine.jobs import Progress
+from engine.session import SessionError
+from engine.session.checkpoint import CheckpointError, start_state
 from engine.states import RunState
 from engine.tuning.lr_range import MAX_ITERATIONS, LrRangeError, LrRangeSettings, lr_range_job
 from engine.tuning.lr_range_snapshot import MIN_OVER_10, STEEPEST, LrRangeResult, stored_result
@@ -68,6 +72,11 @@ class LrFindView(View):
         self.factor.setValue(DEFAULTS.diverge_factor)
         self.factor.setSuffix("× min")
         self.factor.setToolTip("stop once the smoothed loss passes this many times its minimum")
+        self.from_weights = QCheckBox("from the current weights")
+        self.from_weights.setToolTip(
+            "Start the sweep from the current run's weights and optimizer state (a finished, paused or "
+            "reopened run) instead of a fresh init: where should the lr be now, mid-training?"
+        )
         self.run_btn = QPushButton("Find learning rate")
         self.run_btn.setToolTip("Run the range test on the panel's config (the current run is not touched)")
         self.run_btn.clicked.connect(self.start)
@@ -87,6 +96,7 @@ class LrFindView(View):
             self.iterations,
             QLabel("stop at"),
             self.factor,
+            self.from_weights,
             self.run_btn,
             self.cancel_btn,
             self.progress,
@@ -164,19 +174,47 @@ class LrFindView(View):
         except LrRangeError as e:
             self.status.setText(f"<span style='color:#D55E00'>{e}</span>")
             return False
-        config = self.controller.config
+        config, state, origin = self.controller.config, None, ""
+        if self.from_weights.isChecked():
+            try:
+                found = self._current_weights()
+            except (SessionError, CheckpointError) as e:
+                self.status.setText(f"<span style='color:#D55E00'>{e}</span>")
+                return False
+            if found is None:
+                self.status.setText(
+                    "<span style='color:#D55E00'>no run with weights yet: train or open one, or untick "
+                    "“from the current weights”</span>"
+                )
+                return False
+            config, state, origin = found
         self.show_result(None)
         self.status.setText(
             f"running the range test: {config.optim.name} on {config.data.name}, lr {settings.start:g} → "
-            f"{settings.end:g} over {settings.iterations} steps…"
+            f"{settings.end:g} over {settings.iterations} steps{origin}…"
         )
         self.progress.setValue(0)
         self.run_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
         self.handle = self.start_job(
-            lr_range_job(config, settings), self._on_job_result, self._on_job_error, self._on_job_progress
+            lr_range_job(config, settings, start_state=state),
+            self._on_job_result,
+            self._on_job_error,
+            self._on_job_progress,
         )
         return True
+
+    def _current_weights(self) -> tuple[ExperimentConfig, dict, str] | None:
+        """The current run's config, start state and a phrase naming it; None without one."""
+        c = self.controller
+        if c.state == RunState.REPLAY:
+            record = c.session.runs[0] if c.session is not None and c.session.runs else None
+        else:
+            record = c.current_record()
+        if record is None or record.checkpoint is None:
+            return None
+        epoch = int(record.checkpoint.meta.get("epoch", 0))
+        return record.config, start_state(record.checkpoint), f" from run {record.name}'s weights (epoch {epoch})"
 
     def cancel(self) -> None:
         self.jobs.cancel(self.job_key)

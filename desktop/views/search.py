@@ -50,7 +50,7 @@ from engine.tuning.search import PRUNERS, SearchError, SearchRun, SearchSettings
 from engine.tuning.snapshot import SearchFileError, SearchSnapshot, TrialRecord
 from engine.tuning.space import Param, SearchSpace, SpaceError, choice_label, narrowed_space, parse_space, trial_config
 from engine.tuning.storage import search_of, session_with_search
-from engine.tuning.worker import usable_cores
+from engine.tuning.worker import POOL, usable_cores
 
 DEFAULT_SPACE = "optim.lr=log:1e-4:1 optim.weight_decay=log:1e-6:1e-1"
 SAMPLERS = ("random", "tpe", "grid", "qmc", "cmaes")
@@ -517,4 +517,5 @@ class SearchView(View):
         self.jobs.cancel(self.job_key)
         self.jobs.cancel(f"{self.job_key}:importance")
         if self._handle is not None:
-            self._handle.wait(10.0)  # the job's finally ends the worker processes
+            self._handle.wait(10.0)  # the job's finally ends the busy worker processes
+        POOL.shutdown()  # and the idle, warm ones

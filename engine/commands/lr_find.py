@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from typing import Any
 
 from engine.commands.common import CommandError, ProgressBar, load_config
 from engine.commands.run import check_out
+from engine.config import ConfigError, ExperimentConfig, parse_set_args
 from engine.jobs import Progress, run_job
-from engine.session import Session, SessionError, save_session
+from engine.session import Session, SessionError, load_session, save_session
+from engine.session.checkpoint import CheckpointError, start_state
 from engine.tuning.lr_range import LrRangeError, LrRangeSettings, lr_range_job
 from engine.tuning.lr_range_snapshot import MIN_OVER_10, STEEPEST, LrRangeResult
 
@@ -21,6 +24,14 @@ DEFAULTS = LrRangeSettings()
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "session",
+        nargs="?",
+        metavar="F.descent",
+        help="start from a saved run's weights and optimizer state (its config; --set may change the batch size, "
+        "data, optimizer...) instead of a fresh init",
+    )
+    p.add_argument("--run", default="", metavar="NAME", help="with F.descent: which run (default: its first)")
     p.add_argument("--config", help="experiment config JSON (default: the default experiment)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
     p.add_argument("--start", type=float, default=DEFAULTS.start, help=f"first lr (default {DEFAULTS.start:g})")
@@ -38,7 +49,13 @@ def main(args: argparse.Namespace) -> int:
         settings = LrRangeSettings(args.start, args.end, args.iterations)
     except LrRangeError as e:
         raise CommandError(str(e)) from None
-    config = load_config(args.config, args.set)
+    state, run_name = None, ""
+    if args.session:
+        config, state, run_name = _saved_start(args)
+    else:
+        if args.run:
+            raise CommandError("--run needs a session file to take the run from (descent lr-find F.descent --run NAME)")
+        config = load_config(args.config, args.set)
     if args.out:
         check_out(args.out)
     bar = None if args.quiet or args.json else ProgressBar(settings.iterations, "lr-find")
@@ -48,7 +65,7 @@ def main(args: argparse.Namespace) -> int:
             bar.update(round(p.fraction * settings.iterations), p.message.ljust(36))
 
     try:
-        result = run_job(lr_range_job(config, settings), on_progress)
+        result = run_job(lr_range_job(config, settings, start_state=state), on_progress)
     except (ValueError, RuntimeError, OSError) as e:
         raise CommandError(str(e)) from None
     finally:
@@ -64,10 +81,35 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**result.summary(), "out": args.out}, allow_nan=False))
         return 0
+    if args.session:
+        print(f"from the weights and optimizer state of run {run_name!r} in {args.session}")
     print(describe(result))
     if args.out:
         print(f"wrote {args.out}")
     return 0
+
+
+def _saved_start(args: argparse.Namespace) -> tuple[ExperimentConfig, dict[str, Any], str]:
+    """The config and start state of a session's run (`--run`, default the first)."""
+    if args.config:
+        raise CommandError("lr-find F.descent uses the run's config: give --set changes, not --config")
+    try:
+        session = load_session(args.session)
+    except SessionError as e:
+        raise CommandError(str(e)) from None
+    names = [r.name for r in session.runs]
+    if not names:
+        raise CommandError(f"{args.session}: holds no run to start from")
+    record = next((r for r in session.runs if r.name == (args.run or names[0])), None)
+    if record is None:
+        raise CommandError(f"--run {args.run!r}: {args.session} holds the runs {', '.join(names[:8])}")
+    if record.checkpoint is None:
+        raise CommandError(f"{args.session}: run {record.name!r} was saved without its weights")
+    try:
+        config = record.config.with_updates(parse_set_args(args.set))
+        return config, start_state(record.checkpoint), record.name
+    except (ConfigError, CheckpointError) as e:
+        raise CommandError(str(e)) from None
 
 
 def describe(result: LrRangeResult) -> str:

@@ -44,7 +44,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--prune", default="none", choices=PRUNERS, help="stop clearly worse trials early (default none)")
     p.add_argument("--folds", type=int, default=1, help="k-fold cross-validation (default 1: the hold-out split)")
-    p.add_argument("--jobs", type=int, default=1, help="trials at once, each in its own worker process (default 1)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="trials at once, each in its own worker process (default 1); with --ray: at most this many at once "
+        "on the cluster (default: as many as its CPUs)",
+    )
     p.add_argument("--grid-points", type=int, default=5, help="grid: points per continuous range (default 5)")
     p.add_argument("--seed", type=int, default=None, help="sampler seed (default: the config's seed)")
     p.add_argument(
@@ -118,6 +124,8 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
             how = ""
         if args.folds < 1:
             raise CommandError(f"--folds {args.folds}: expected 1 (hold-out) or more")
+        if args.jobs is not None and args.jobs < 1:
+            raise CommandError(f"--jobs {args.jobs}: expected at least 1")
         storage = args.storage
         study = args.study or (prev.study_name if prev else Path(args.out).stem) or "descent-search"
         if storage == "default":
@@ -129,7 +137,7 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
             sampler=args.sampler,
             pruner=args.prune,
             folds=args.folds,
-            jobs=args.jobs,
+            jobs=1 if args.ray or args.jobs is None else args.jobs,  # --ray: the cluster's concurrency
             grid_points=args.grid_points,
             storage=storage,
             study_name=study,
@@ -171,12 +179,16 @@ def main(args: argparse.Namespace) -> int:
         if args.ray:
             from engine.tuning.ray_backend import RaySearch
 
-            run: SearchRun = RaySearch(settings, args.ray)
+            run: SearchRun = RaySearch(settings, args.ray, max_concurrent=args.jobs or 0)
         else:
             run = SearchRun(settings)
     except SearchError as e:
         raise CommandError(str(e)) from None
-    label = f"searching ({settings.sampler}, {settings.jobs} job{'s' if settings.jobs > 1 else ''})"
+    if args.ray:
+        at_once = f"at most {args.jobs} at once" if args.jobs else "as many at once as its CPUs"
+        label = f"searching ({settings.sampler}, on the Ray cluster, {at_once})"
+    else:
+        label = f"searching ({settings.sampler}, {settings.jobs} job{'s' if settings.jobs > 1 else ''})"
     bar = None if args.quiet else ProgressBar(settings.budget, label)
 
     def on_progress(p: Progress) -> None:
@@ -220,6 +232,8 @@ def report(snapshot: SearchSnapshot, out: Path | None = None, top: int = 5) -> N
     where = f"{out}: " if out else ""
     states = ", ".join(f"{v} {k}" for k, v in counts.items())
     print(f"{where}search '{snapshot.study_name}', {len(snapshot.trials)} trials ({states})")
+    for note in snapshot.notes:
+        print(f"note: {note}")
     best = snapshot.best(top)
     if not best:
         print("no complete trial")

@@ -74,7 +74,7 @@ def write_csvs(session: Session, folder: str | os.PathLike) -> list[Path]:
         if updates is not None:
             written.append(write_text_atomic(folder / f"{stem}_updates.csv", updates))
     written.append(write_text_atomic(folder / "final_metrics.csv", final_csv(session)))
-    from engine.tuning.report import search_csv
+    from engine.tuning.report import lr_find_csv, search_csv
 
     try:
         trials = search_csv(session)
@@ -82,4 +82,7 @@ def write_csvs(session: Session, folder: str | os.PathLike) -> list[Path]:
         raise ExportError(f"cannot export the search: {e}") from None
     if trials is not None:
         written.append(write_text_atomic(folder / "search_trials.csv", trials))
+    lr_find = lr_find_csv(session)
+    if lr_find is not None:
+        written.append(write_text_atomic(folder / "lr_find.csv", lr_find))
     return written

@@ -218,6 +218,12 @@ def check_checkpoint(ck: Checkpoint) -> None:
     meta("hooks", lambda v: isinstance(v, dict) and all(isinstance(h, dict) for h in v.values()), "hook states")
 
 
+def start_state(ck: Checkpoint) -> dict[str, Any]:
+    """The Trainer.state_dict a checkpoint holds, checked (CheckpointError naming the problem):
+    what a job that starts from a run's weights (the lr range test) is given."""
+    return _state(ck)
+
+
 def _state(ck: Checkpoint) -> dict[str, Any]:
     check_checkpoint(ck)
     try:

@@ -6,6 +6,12 @@ same snapshot as a local search; pruning is Ray's own scheduler (ASHA, or the me
 rule). Ray is an optional extra (`pip install descent[cluster]`), imported only here and only
 when asked for. Before connecting, the address is probed with a short TCP timeout, so a dead
 address fails in seconds instead of hanging in ray.init.
+
+Like the local worker pool, Ray's trial actors are reused from trial to trial (Tune's
+`reuse_actors`): an actor's process imports torch once and keeps its data sets (`_CACHE`, by
+the config's data key) for the next trials it runs. `--jobs N` caps the trials running at once
+on the cluster; without it the cap is the cluster's CPU count. (Tune needs the cap: with
+reused actors and none, it ran every trial on one actor, one after the other.)
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 from engine.config import ExperimentConfig
 from engine.jobs import Job, Progress
 from engine.states import RunState
+from engine.tuning.kfold import BundleCache
 from engine.tuning.search import SearchError, SearchRun, SearchSettings, _suggest, make_sampler, shown_url
 from engine.tuning.snapshot import SearchSnapshot, TrialRecord
 from engine.tuning.space import SearchSpace, sample, trial_config
@@ -31,6 +38,8 @@ from engine.tuning.trial import TrialOutcome, TrialTask, trial_epochs
 INSTALL_HINT = "--ray needs Ray Tune: pip install 'descent[cluster]' (or pip install 'ray[tune]')"
 PROBE_TIMEOUT_S = 3.0
 METRIC = "val_loss"
+_CACHE = BundleCache()
+"""The data sets of the trials this (reused) Ray actor process has run."""
 
 
 def require_ray() -> Any:
@@ -69,7 +78,7 @@ def ray_trainable(config: dict[str, Any]) -> None:
 
     task = TrialTask(**config["__task"])
     node = ray.get_runtime_context().get_node_id()
-    gen = trial_epochs(task)
+    gen = trial_epochs(task, _CACHE)
     try:
         report = next(gen)
         while True:
@@ -138,8 +147,11 @@ def _stream_callback(key: str) -> Any:
 class RaySearch(SearchRun):
     """A search round whose trials run on a Ray cluster; `job()` streams them into the snapshot."""
 
-    def __init__(self, settings: SearchSettings, address: str) -> None:
+    def __init__(self, settings: SearchSettings, address: str, max_concurrent: int = 0) -> None:
         self.address = address
+        if max_concurrent < 0:
+            raise SearchError(f"--jobs {max_concurrent}: expected at least 1")
+        self.max_concurrent = max_concurrent  # 0: as many trials at once as the cluster has CPUs
         if settings.storage:
             raise SearchError("--ray keeps the study in Ray Tune's searcher: --storage is not supported with it")
         super().__init__(settings)
@@ -183,7 +195,13 @@ class RaySearch(SearchRun):
             tuner = tune.Tuner(
                 tune.with_resources(ray_trial, {"cpu": threads}),
                 param_space={"__folds": s.folds, "__threads": threads},
-                tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=s.budget),
+                tune_config=tune.TuneConfig(
+                    search_alg=searcher,
+                    scheduler=scheduler,
+                    num_samples=s.budget,
+                    max_concurrent_trials=self.max_concurrent or max(1, int(ray.cluster_resources().get("CPU", 1))),
+                    reuse_actors=True,
+                ),
                 run_config=tune.RunConfig(
                     storage_path=tempfile.mkdtemp(prefix="descent-ray-"),
                     verbose=0,

@@ -7,6 +7,8 @@ import io
 import math
 from typing import Any
 
+import numpy as np
+
 from engine.session.record import Session
 from engine.tuning.snapshot import SearchSnapshot
 from engine.tuning.space import choice_label
@@ -94,3 +96,28 @@ def search_csv(session: Session) -> str | None:
     """The trials CSV of the session's search (None without one); ValueError when malformed."""
     snap = search_of(session)
     return None if snap is None else trials_csv(snap)
+
+
+def lr_find_csv(session: Session) -> str | None:
+    """The session's learning-rate range test as CSV: lr, loss and smoothed loss per iteration,
+    the two suggestions named on the rows nearest to them (the chosen one "(suggested)");
+    None without one."""
+    from engine.tuning.lr_range_snapshot import stored_result
+
+    r = stored_result(session)
+    if r is None:
+        return None
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["iteration", "lr", "loss", "smoothed_loss", "suggestion"])
+    lrs = np.asarray(r.lrs, dtype=np.float64)
+    rows: dict[int, str] = {}
+    for name, lr in (("steepest", r.steepest_lr), ("min/10", r.min_over_10_lr)):
+        if lr is not None and math.isfinite(lr) and lr > 0:  # the row nearest to it on the log axis
+            i = int(np.argmin(np.abs(np.log(lrs / lr))))
+            rows[i] = " + ".join(
+                filter(None, [rows.get(i, ""), name + (" (suggested)" if name == r.suggestion else "")])
+            )
+    for i, (lr, loss, sm) in enumerate(zip(r.lrs, r.losses, r.smoothed)):
+        w.writerow([i, repr(float(lr)), repr(float(loss)), repr(float(sm)), rows.get(i, "")])
+    return buf.getvalue()

@@ -18,6 +18,8 @@ ends the running trials as STOPPED and keeps every finished one (`SearchRun.snap
 from __future__ import annotations
 
 import math
+import os
+import socket
 import time
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import wait
@@ -31,8 +33,8 @@ from engine.states import RunState
 from engine.tuning.kfold import BundleCache, search_bundles
 from engine.tuning.snapshot import Round, SearchSnapshot, TrialRecord
 from engine.tuning.space import Param, SearchSpace, choice_label, sample, trial_config, value_of
-from engine.tuning.trial import EpochReport, TrialOutcome, TrialSteps, TrialTask, trial_epochs
-from engine.tuning.worker import WorkerProcess, threads_per_worker, usable_cores
+from engine.tuning.trial import EpochReport, TrialOutcome, TrialSteps, TrialTask, trial_epochs, worker_name
+from engine.tuning.worker import POOL, threads_per_worker, usable_cores
 
 PRUNERS = ("none", "median", "asha", "hyperband")
 SAMPLER_ALIASES = {
@@ -194,7 +196,9 @@ _STATE_OF = {
 
 def record_of(frozen: optuna.trial.FrozenTrial, space: SearchSpace, round: int) -> TrialRecord:
     """A stored Optuna trial as a TrialRecord (a resumed study, another process's trials)."""
-    attrs = frozen.user_attrs
+    # How the trial ended is one user attribute (one storage write); studies written before kept
+    # each value in its own.
+    attrs = {**frozen.user_attrs, **frozen.user_attrs.get("outcome", {})}
     state = _STATE_OF.get(frozen.state)
     if state is None:
         state = RunState(attrs.get("state", RunState.ERROR.value))
@@ -221,6 +225,32 @@ def record_of(frozen: optuna.trial.FrozenTrial, space: SearchSpace, round: int) 
         t_end=float(attrs.get("t_end", 0.0)),
         worker=str(attrs.get("worker", "")),
     )
+
+
+ORPHAN_NOTE = "trial(s) left running in the storage by a process that ended"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def fail_orphans(study: optuna.Study) -> dict[int, str]:
+    """Mark failed the stored trials left RUNNING by a process of this machine that has ended
+    (killed mid-search); their numbers with the message. A running trial of a live process,
+    or of another machine, is left alone."""
+    out: dict[int, str] = {}
+    for frozen in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        pid, _, host = str(frozen.user_attrs.get("owner", "")).partition("@")
+        if host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid)):
+            study.tell(frozen.number, state=optuna.trial.TrialState.FAIL)
+            out[frozen.number] = f"left running by process {pid}, which ended: marked failed when resumed"
+    return out
 
 
 @dataclass
@@ -301,25 +331,33 @@ class SearchRun:
         threads = threads_per_worker(s.jobs)
         offset = 0 if s.previous is None else 1 + max((t.number for t in s.previous.trials), default=-1)
         # (trial numbers of a later round follow the earlier rounds' in the snapshot)
+        stale = fail_orphans(study)  # left RUNNING by a process that ended: failed, not counted
         for frozen in study.get_trials(deepcopy=False):  # a resumed study: its trials are this round's
             if frozen.state.is_finished():
-                self._put(replace(record_of(frozen, s.space, s.round), number=offset + frozen.number))
-        slots: list[Any] = (
-            [InProcessSlot()] if s.jobs == 1 and s.in_process else [WorkerProcess(threads) for _ in range(s.jobs)]
-        )
-        running: dict[int, _Running] = {}  # slot index → its trial
+                rec = replace(record_of(frozen, s.space, s.round), number=offset + frozen.number)
+                self._put(replace(rec, message=stale[frozen.number]) if frozen.number in stale else rec)
+        if stale:
+            self.snapshot = replace(
+                self.snapshot, notes=(*self.snapshot.notes, f"{len(stale)} {ORPHAN_NOTE}: marked failed, not counted")
+            )
+        slots: list[Any] = [InProcessSlot()] if s.jobs == 1 and s.in_process else POOL.take(s.jobs, threads)
+        # slot index → its trials in order: the one it trains, then (workers, no pruner) one
+        # more already sent, so that a worker never waits for this process between two trials
+        running: dict[int, list[_Running]] = {i: [] for i in range(len(slots))}
+        depth = 2 if s.pruner == "none" and not isinstance(slots[0], InProcessSlot) else 1
         optuna_s = 0.0
         stopping = False
 
         def ask(slot_index: int) -> bool:
             nonlocal optuna_s
             t0 = time.perf_counter()
-            if len(study.get_trials(deepcopy=False)) >= s.budget:
+            if sum(1 for t in study.get_trials(deepcopy=False) if t.number not in stale) >= s.budget:
                 optuna_s += time.perf_counter() - t0
                 return False
             trial = study.ask()
             values = sample(s.space, s.base, lambda p: _suggest(trial, p), all_params=s.is_grid)
             trial.set_user_attr("round", s.round)
+            trial.set_user_attr("owner", worker_name())  # a resumed search fails it if this process ends first
             optuna_s += time.perf_counter() - t0
             number = offset + trial.number
             try:
@@ -328,16 +366,19 @@ class SearchRun:
                 outcome = TrialOutcome(number, RunState.ERROR, message=f"invalid config: {e}")
                 self._finish(study, trial, outcome, values)
                 return True
-            task = TrialTask(number, config.model_dump_json(), s.folds, threads)
+            task = TrialTask(number, config.model_dump_json(), s.folds, threads, prune=s.pruner != "none")
             record = TrialRecord(number, s.round, RunState.RUNNING, values, t_start=time.time())
-            running[slot_index] = _Running(trial, task, values, record)
-            self._put(record)
+            queue = running[slot_index]
+            queue.append(_Running(trial, task, values, record))
+            if len(queue) == 1:  # it trains now (a queued one shows as running when it starts)
+                self._put(record)
             slots[slot_index].start(task)
             return True
 
         def handle(slot_index: int, msg: EpochReport | TrialOutcome) -> None:
             nonlocal optuna_s
-            r = running[slot_index]
+            queue = running[slot_index]
+            r = queue[0]
             if isinstance(msg, EpochReport):
                 t0 = time.perf_counter()
                 r.trial.report(msg.value, msg.epoch)
@@ -349,36 +390,42 @@ class SearchRun:
                     curve=(*rec.curve, msg.value),
                     curve_sd=(*rec.curve_sd, msg.sd),
                     train_curve=(*rec.train_curve, msg.train_loss),
+                    worker=msg.worker,
                 )
                 self._put(r.record)
                 slots[slot_index].reply(not prune)
                 return
-            del running[slot_index]
-            slots[slot_index].task = None
+            queue.pop(0)
+            slots[slot_index].task = queue[0].task if queue else None
             optuna_s += self._finish(study, r.trial, msg, r.params)
+            if queue:  # the next one, already sent, starts now
+                queue[0].record = replace(queue[0].record, t_start=time.time())
+                self._put(queue[0].record)
 
         try:
             while True:
                 for i in range(len(slots)):
-                    while not stopping and i not in running:
+                    while not stopping and len(running[i]) < depth:
                         if not ask(i):
                             stopping = True
-                if not running:
+                if not any(running.values()):
                     break
                 if isinstance(slots[0], InProcessSlot):
                     handle(0, slots[0].poll())
                 else:
-                    busy = {slots[i].conn: i for i in running}
+                    busy = {slots[i].conn: i for i, queue in running.items() if queue}
                     for conn in wait(list(busy), timeout=0.1):
                         i = busy[conn]
                         try:
                             msg = slots[i].receive()
                         except (EOFError, OSError):
-                            r = running[i]
+                            r = running[i][0]
                             text = slots[i].exit_text()
-                            slots[i].close()
-                            slots[i] = WorkerProcess(threads)
+                            slots[i] = POOL.replace(slots[i], threads)
+                            for queued in running[i][1:]:  # the trials sent after it go to the new worker
+                                slots[i].start(queued.task)
                             msg = TrialOutcome(r.task.number, RunState.ERROR, message=text, t_start=r.record.t_start)
+                            msg.curve, msg.t_end, msg.worker = list(r.record.curve), time.time(), r.record.worker
                         handle(i, msg)
                 self.snapshot = replace(self.snapshot, optuna_s=optuna_s, wall_s=time.perf_counter() - t_wall)
                 done = sum(1 for t in self.snapshot.finished if t.round == s.round)
@@ -388,14 +435,16 @@ class SearchRun:
             )
             return self.snapshot
         finally:
-            for r in list(running.values()):  # cancelled: the running trials end as stopped
+            for r in [r for queue in running.values() for r in queue]:  # cancelled: they end as stopped
                 stopped = TrialOutcome(
                     r.task.number, RunState.STOPPED, message="stopped with the search", t_start=r.record.t_start
                 )
                 stopped.curve, stopped.t_end = list(r.record.curve), time.time()
                 self._finish(study, r.trial, stopped, r.params)
-            for slot in slots:
-                slot.close()
+            if isinstance(slots[0], InProcessSlot):
+                slots[0].close()
+            else:
+                POOL.give_back(slots)  # the idle ones stay warm for the next round or search
             if self.snapshot.state == RunState.RUNNING:
                 self.snapshot = replace(self.snapshot, state=RunState.CANCELLED, wall_s=time.perf_counter() - t_wall)
 
@@ -405,18 +454,18 @@ class SearchRun:
     def _finish(self, study: optuna.Study, trial: optuna.Trial, out: TrialOutcome, params: dict[str, Any]) -> float:
         """Tell the study how the trial ended and record it; the seconds Optuna took."""
         t0 = time.perf_counter()
-        for k, v in (
-            ("state", out.state.value),
-            ("score_sd", out.score_sd),
-            ("val_acc", out.val_acc),
-            ("curve_sd", out.curve_sd),
-            ("train_curve", out.train_curve),
-            ("message", out.message),
-            ("t_start", out.t_start),
-            ("t_end", out.t_end),
-            ("worker", out.worker),
-        ):
-            trial.set_user_attr(k, v)
+        outcome = {  # one attribute: each set_user_attr is a transaction in an RDB storage
+            "state": out.state.value,
+            "score_sd": out.score_sd,
+            "val_acc": out.val_acc,
+            "curve_sd": out.curve_sd,
+            "train_curve": out.train_curve,
+            "message": out.message,
+            "t_start": out.t_start,
+            "t_end": out.t_end,
+            "worker": out.worker,
+        }
+        trial.set_user_attr("outcome", outcome)
         if out.state == RunState.FINISHED:
             study.tell(trial, out.score)
         elif out.state == RunState.PRUNED:

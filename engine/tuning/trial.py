@@ -45,6 +45,7 @@ class TrialTask:
     config_json: str
     folds: int = 1
     threads: int = 1
+    prune: bool = True  # a pruner decides after each epoch (False: the worker never waits for it)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class EpochReport:
     value: float  # validation loss (fold mean)
     sd: float  # its standard deviation over the folds (0 for hold-out)
     train_loss: float
+    worker: str = ""  # the process training it (pid@host)
 
 
 @dataclass
@@ -134,7 +136,7 @@ def trial_epochs(task: TrialTask, cache: BundleCache | None = None) -> TrialStep
             out.train_curve.append(float(np.mean(trains)))
             out.fold_scores = [float(v) for v in vals]
             out.val_acc = float(np.mean([t.read_series("epoch/val_acc")[-1] for t in trainers]))
-            go = yield EpochReport(task.number, epoch, mean, sd, out.train_curve[-1])
+            go = yield EpochReport(task.number, epoch, mean, sd, out.train_curve[-1], out.worker)
             if not go:
                 out.state, out.message = RunState.PRUNED, f"pruned after epoch {epoch}"
                 return out

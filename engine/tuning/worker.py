@@ -9,12 +9,23 @@ The protocol over each worker's pipe, as JSON-able tuples:
   parent → worker   ("trial", TrialTask fields) | ("go", bool) | ("quit",)
   worker → parent   ("epoch", EpochReport fields) | ("done", TrialOutcome JSON)
 After each epoch the worker waits for ("go", keep_going): the pruner lives in the parent.
+A search without a pruner (TrialTask.prune False) streams its epochs without waiting.
+
+Starting a worker costs seconds (importing torch and the engine, then building the data set),
+more than a small trial trains. So workers are kept warm in one `POOL` per process: a search
+takes its workers from the pool and gives the idle ones back when it ends, and each worker
+keeps its data sets (`BundleCache`, by the config's data key) across trials, rounds and
+searches. A worker still busy when a search is stopped is ended (its epoch may take long); one
+that crashed is replaced. The pool's workers quit when the process exits, or on `POOL.shutdown()`
+(the desktop calls it when its window closes).
 """
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing as mp
 import os
+import threading
 from dataclasses import asdict
 from multiprocessing.connection import Connection
 from typing import Any
@@ -39,11 +50,16 @@ def worker_main(conn: Connection, threads: int) -> None:
             return
         if msg[0] != "trial":
             return
-        gen = trial_epochs(TrialTask(**msg[1]), cache)
+        task = TrialTask(**msg[1])
+        torch.set_num_threads(task.threads)  # this search's share of the cores (a pooled worker serves many)
+        gen = trial_epochs(task, cache)
         try:
             report = next(gen)
             while True:
                 conn.send(("epoch", asdict(report)))
+                if not task.prune:
+                    report = gen.send(True)
+                    continue
                 reply = conn.recv()
                 if reply[0] != "go":
                     gen.close()
@@ -91,7 +107,8 @@ class WorkerProcess:
         return TrialOutcome.from_json(data)
 
     def reply(self, keep_going: bool) -> None:
-        self.conn.send(("go", keep_going))
+        if self.task is not None and self.task.prune:
+            self.conn.send(("go", keep_going))
 
     def exit_text(self) -> str:
         self.process.join(timeout=1.0)
@@ -112,6 +129,63 @@ class WorkerProcess:
             self.process.kill()
             self.process.join(timeout=timeout)
         self.conn.close()
+
+
+class WorkerPool:
+    """Warm worker processes shared by the searches of this process (thread-safe: the desktop
+    runs searches on a job thread). Idle workers are kept up to the number of cores."""
+
+    def __init__(self) -> None:
+        self._idle: list[WorkerProcess] = []
+        self._lock = threading.Lock()
+        self.started = 0  # workers started over the pool's life (a test and the benchmark read it)
+        atexit.register(self.shutdown)
+
+    def take(self, n: int, threads: int) -> list[WorkerProcess]:
+        """`n` workers: idle ones that are still alive first, new ones for the rest."""
+        with self._lock:
+            alive = [w for w in self._idle if process_alive(w)]
+            for w in self._idle:
+                if w not in alive:
+                    w.close()
+            taken, self._idle = alive[:n], alive[n:]
+            self.started += n - len(taken)
+        return taken + [WorkerProcess(threads) for _ in range(n - len(taken))]
+
+    def replace(self, worker: WorkerProcess, threads: int) -> WorkerProcess:
+        """A fresh worker in place of one that crashed (or was ended mid-trial)."""
+        worker.close()
+        with self._lock:
+            self.started += 1
+        return WorkerProcess(threads)
+
+    def give_back(self, workers: list[WorkerProcess]) -> None:
+        """Idle, living workers go back to the pool; a busy one (a stopped search's) is ended."""
+        keep: list[WorkerProcess] = []
+        for w in workers:
+            if w.task is None and process_alive(w):
+                keep.append(w)
+            else:
+                w.close()
+        with self._lock:
+            room = max(0, usable_cores() - len(self._idle))
+            self._idle.extend(keep[:room])
+        for w in keep[room:]:
+            w.close()
+
+    def idle(self) -> int:
+        with self._lock:
+            return len(self._idle)
+
+    def shutdown(self) -> None:
+        """End every idle worker (a search still running keeps its own until it ends)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for w in idle:
+            w.close()
+
+
+POOL = WorkerPool()
 
 
 def process_alive(worker: WorkerProcess) -> bool:

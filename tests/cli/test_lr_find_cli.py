@@ -67,3 +67,21 @@ def test_bad_input_is_one_line_and_exit_2(args, message, capsys, tmp_path):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0] and err[0].startswith("descent: error:")
     assert not out.exists()
+
+
+def test_lr_find_from_a_saved_runs_weights_starts_where_the_run_ended(tmp_path, capsys):
+    run = tmp_path / "run.descent"
+    assert main(["run", *DIGITS, "--set", "optim.name=adam", "--set", "train.epochs=3", "--out", str(run)]) == 0
+    trained = float(load_session(run).runs[0].series["epoch/train_loss"][-1])
+    capsys.readouterr()
+    sweep = ["--start", "1e-6", "--end", "1", "--iterations", "30", "--json"]
+    assert main(["lr-find", *DIGITS, *sweep]) == 0
+    fresh = json.loads(capsys.readouterr().out)
+    assert main(["lr-find", str(run), *sweep]) == 0
+    warm = json.loads(capsys.readouterr().out)
+    # at lr 1e-6 nothing moves: the first losses are the trained run's, far below a fresh init's
+    assert warm["loss"][0] < 2 * trained < 0.5 * fresh["loss"][0]
+    assert main(["lr-find", str(run), "--run", "nope", "--quiet"]) == 2
+    assert "holds the runs" in capsys.readouterr().err
+    assert main(["lr-find", "--run", "r1", "--quiet"]) == 2
+    assert "needs a session file" in capsys.readouterr().err

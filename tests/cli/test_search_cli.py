@@ -58,6 +58,7 @@ def test_search_refine_info_and_export(tmp_path: Path, capsys, one_torch_thread)
         (["--space", "optim.nam=choice:sgd"], "optim.nam"),
         (["--space", "optim.lr", "--sampler", "annealing"], "unknown sampler"),
         (["--space", "optim.lr", "--jobs", "0"], "--jobs 0"),
+        (["--space", "optim.lr", "--jobs", "0", "--ray", "127.0.0.1:9"], "--jobs 0: expected at least 1"),
         ([], "nothing to search"),
     ],
 )

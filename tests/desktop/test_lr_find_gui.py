@@ -86,3 +86,23 @@ def test_find_learning_rate_plots_the_curve_and_writes_the_panel(open_main_windo
     qtbot.wait(50)
     assert view.result is None and view.run_btn.isEnabled() and "cancelled" in view.status.text()
     assert not view.cancel_btn.isEnabled() and view.progress.value() == 0
+
+
+def test_find_learning_rate_from_a_reopened_runs_weights(open_main_window, qtbot, tmp_path):
+    from desktop.cli import main as descent
+
+    path = tmp_path / "trained.descent"
+    sets = ["--set", "data.name=digits", "--set", "train.threads=1", "--set", "optim.name=adam"]
+    assert descent(["run", *sets, "--set", "train.epochs=3", "--out", str(path), "--quiet"]) == 0
+    trained = float(load_session(path).runs[0].series["epoch/train_loss"][-1])
+    window = open_main_window(CONFIG)
+    view = _view(window)
+    view.iterations.setValue(20)
+    window.act_lr_find_weights.trigger()  # nothing trained or opened yet: says so, starts nothing
+    assert not view.running and "no run with weights yet" in view.status.text()
+    window.controller.open(path)
+    window.act_lr_find_weights.trigger()
+    assert view.running and "weights (epoch 3)" in view.status.text()
+    qtbot.waitUntil(lambda: view.result is not None, timeout=60_000)
+    assert view.result.losses[0] < 2 * trained < 1.0  # the sweep began where the run ended (fresh: ~2.3)
+    assert view.result.config.optim.name == "adam"

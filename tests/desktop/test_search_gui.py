@@ -112,3 +112,52 @@ def test_a_saved_search_opens_in_the_search_tab(open_main_window, qtbot, tmp_pat
     assert view.status.text().startswith("Saved search 'saved'") and f"#{best.number}" in view.status.text()
     assert max(view.importance, key=view.importance.get) == "optim.lr"  # the bowl is steeper along lr
     window.grab().save(str(screenshot_dir / "search_saved.png"))
+
+
+def test_refine_to_the_rectangle_then_stop_keeps_the_finished_trials(
+    open_main_window, qtbot, tmp_path, screenshot_dir
+) -> None:
+    from engine.tuning.snapshot import Round, SearchSnapshot, TrialRecord
+    from engine.tuning.storage import save_search
+
+    base = ExperimentConfig().with_updates(
+        {"data.name": "moons", "data.n_samples": 200, "model.hidden": [8], "train.epochs": 4, "optim.name": "sgd"}
+    )
+    trials = tuple(
+        TrialRecord(n, 1, RunState.FINISHED, {"optim.lr": lr, "optim.weight_decay": wd}, score=s, curve=(s,))
+        for n, (lr, wd, s) in enumerate([(1e-3, 1e-5, 0.6), (0.05, 1e-4, 0.3), (0.5, 1e-2, 0.5), (0.02, 1e-3, 0.35)])
+    )
+    space = ("optim.lr=log:0.0001:1", "optim.weight_decay=log:1e-06:0.1")
+    path = save_search(SearchSnapshot("rect", base, (Round(1, space, "random"),), trials, 4), tmp_path / "r.descent")
+    window = open_main_window(base, size=(1500, 900))
+    window.controller.open(path)
+    assert window.show_tab("Search")
+    view = next(v for v in window.views if v.title == "Search")
+    assert (view.picture.px.key, view.picture.py.key) == ("optim.lr", "optim.weight_decay")
+    view.picture.roi.setPos([-2.0, -5.0])  # the rectangle (log10 axes): lr 1e-2..1e-1, wd 1e-5..1e-3
+    view.picture.roi.setSize([1.0, 2.0])
+    view.trials.setValue(400)  # more than finish before Stop
+    view.jobs_spin.setValue(1)
+    view.refine_rect.click()
+    assert view.searching
+    lr_range, wd_range = (tuple(float(x) for x in text.split(":")[1:]) for text in view.snapshot.rounds[1].space)
+    assert lr_range == pytest.approx((1e-2, 1e-1)) and wd_range == pytest.approx((1e-5, 1e-3))
+    qtbot.waitUntil(lambda: sum(t.round == 2 for t in view.snapshot.finished) >= 3, timeout=240_000)
+    view.redraw()
+    window.grab().save(str(screenshot_dir / "search_rectangle_running.png"))
+    view.stop_button.click()
+    qtbot.waitUntil(lambda: not view.searching and view.snapshot.state != RunState.RUNNING, timeout=60_000)
+    snap = view.snapshot
+    assert snap.state == RunState.CANCELLED and "ended by Stop" in view.status.text()
+    round2 = [t for t in snap.trials if t.round == 2]
+    kept = [t for t in round2 if t.state == RunState.FINISHED]
+    assert 3 <= len(kept) < 400 and all(math.isfinite(t.score) and len(t.curve) == 4 for t in kept)
+    assert not [t for t in snap.trials if t.state == RunState.RUNNING]  # a running trial ended as stopped
+    assert all(1e-2 <= t.params["optim.lr"] <= 1e-1 and 1e-5 <= t.params["optim.weight_decay"] <= 1e-3 for t in round2)
+    assert len(snap.trials) == 4 + len(round2)  # round 1 kept beside the stopped round
+    session = Session()
+    view.save_into(session)
+    back = search_of(session)
+    assert back is not None and len([t for t in back.trials if t.state == RunState.FINISHED and t.round == 2]) == len(
+        kept
+    )

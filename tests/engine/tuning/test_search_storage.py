@@ -109,3 +109,22 @@ def test_session_members_are_json_and_npy_only(tmp_path: Path) -> None:
     meta = json.loads(zipfile.ZipFile(out).read("meta.json"))
     assert meta["search"]["trials"][0]["state"] == "pruned" and meta["search"]["trials"][0]["score"] is None
     assert load_search(out).trials[0].curve == (1.0, 0.5)
+
+
+def test_a_trial_left_running_by_a_killed_process_is_failed_and_not_counted(tmp_path, one_torch_thread) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    study = optuna.create_study(study_name="lrs", storage=url, direction="minimize")
+    orphan = study.ask({"optim.lr": optuna.distributions.FloatDistribution(1e-3, 1, log=True)})
+    orphan.set_user_attr("owner", f"{gone.stdout.strip()}@{socket.gethostname()}")  # that process has ended
+    snap = run_job(SearchRun(_settings(url, trials=3)).job())
+    assert len(snap.complete) == 3  # the orphan did not take one of the three places
+    failed = [t for t in snap.trials if t.state == RunState.ERROR]
+    assert [t.number for t in failed] == [orphan.number] and "marked failed when resumed" in failed[0].message
+    assert snap.notes and "left running" in snap.notes[-1]
+    stored = optuna.load_study(study_name="lrs", storage=url).get_trials()
+    assert stored[orphan.number].state == optuna.trial.TrialState.FAIL and len(stored) == 4
