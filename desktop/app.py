@@ -82,17 +82,26 @@ def run_app(
         from PySide6.QtCore import QSettings
 
         settings = QSettings(str(Path(tempfile.mkdtemp(prefix="descent-shot-")) / "s.ini"), QSettings.IniFormat)
-    window = MainWindow(controller, settings=settings, ask_before_quit=not screenshot)
+    window = MainWindow(controller, settings=settings, ask_before_quit=not screenshot, lessons_now=False)
     window.show()
-    if session is not None:
-        controller.show_session(session, Path(session_path) if session_path else None)
-        if session_path:
-            window.add_recent(session_path)
-    else:
-        # The window paints first; then the engine builds the run (a worker thread that would
-        # otherwise take the GIL from the first paint). The status bar says it is coming.
-        window.statusBar().showMessage("starting engine…")
-        after_first_paint(window, lambda: controller.start(paused=paused))
+    where = Path(session_path) if session_path else None
+
+    def after_paint() -> None:
+        if session is not None:
+            controller.show_session(session, where)
+        else:
+            controller.start(paused=paused)
+        # The Lessons dock imports torch: it comes once the engine thread has loaded it (at
+        # once for a session: there is no run to build).
+        when_engine_ready(controller, window.install_lessons)
+
+    # The window paints first; then the session fills the views (several import torch), or
+    # the engine builds the run on its thread (which would otherwise take the GIL from the
+    # first paint). The status bar says what is coming.
+    window.statusBar().showMessage(f"opening {where.name if where else 'session'}…" if session else "starting engine…")
+    after_first_paint(window, after_paint)
+    if session is not None and session_path:
+        window.add_recent(session_path)
     if tab and not window.show_tab(tab):
         print(f"descent: warning: no tab named '{tab}'", file=sys.stderr)
     if screenshot:
@@ -117,7 +126,24 @@ def run_app(
     return rc
 
 
-def after_first_paint(widget, fn, fallback_ms: int = 2000) -> None:
+def when_engine_ready(controller, fn) -> None:
+    """Call fn once the main run is no longer being built (torch is loaded by then), or at
+    once when nothing is being built."""
+    from engine.states import RunState
+
+    if controller.state != RunState.BUILDING:
+        fn()
+        return
+
+    def on_state(state: str, _message: str) -> None:
+        if state != RunState.BUILDING:
+            controller.state_changed.disconnect(on_state)
+            fn()
+
+    controller.state_changed.connect(on_state)
+
+
+def after_first_paint(widget, fn, fallback_ms: int = 5000) -> None:
     """Call fn once, right after the widget's first paint (or after fallback_ms if it has
     not painted by then, e.g. a minimized window)."""
     from PySide6.QtCore import QEvent, QObject, QTimer

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import importlib
 import multiprocessing
 import os
@@ -85,6 +86,14 @@ def version() -> str:
         return __version__
 
 
+def _mistyped_command(word: str) -> str | None:
+    """The command `word` is a typo of (`descent exprot`), unless it names an existing file or looks like a path."""
+    if os.path.exists(word) or "." in word or os.sep in word or (os.altsep and os.altsep in word):
+        return None
+    close = difflib.get_close_matches(word, [*COMMANDS, *GUI_COMMANDS], n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def _user_errors() -> tuple[type[Exception], ...]:
     """The errors printed as one line with exit code 2 (imported when one is raised)."""
     from engine.commands.common import CommandError
@@ -100,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"descent {version()}")
         return 0
     if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS and argv[0] not in GUI_COMMANDS:
+        mistyped = _mistyped_command(argv[0])
+        if mistyped:
+            return _fail(f"unknown command '{argv[0]}'; did you mean '{mistyped}'?")
         # `descent FILE.descent` (the desktop entry's Exec=descent %f): open the session in the window
         argv = ["open", *argv]
     # Descent uses no pydantic plugins: skip the scan of every installed package's entry

@@ -12,9 +12,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.compare import ComparisonSpec, ComparisonWorker, Variant, optimizer_variants
 from engine.compare.layout import comparison_meta
-from engine.compare.worker import COMPARISON_ID
+from engine.compare.spec import ComparisonSpec, Variant, optimizer_variants
+from engine.compare.worker import COMPARISON_ID, ComparisonWorker
 from engine.config import ConfigError, ExperimentConfig
 from engine.events import ErrorRaised, Event, RunFinished, StateChanged
 from engine.session import RunRecord, Session, SessionError

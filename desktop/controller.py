@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -23,26 +23,25 @@ from engine.config import LIVE_KEYS, ConfigError, ExperimentConfig
 from engine.diagnostics.checks import Diagnostic, top_finding
 from engine.diagnostics.snapshot import DiagnosticSnapshot
 from engine.events import ErrorRaised, Event, EventChannel, Notice, RunFinished, StateChanged
-from engine.experiment import build_trainer
-from engine.session import (
-    CheckpointError,
-    RunRecord,
-    Session,
-    SessionError,
-    capture_checkpoint,
-    continue_run,
-    load_session,
-    record_of,
-    save_session,
-)
+from engine.session import RunRecord, Session, SessionError, load_session, save_session
 from engine.states import RunState
-from engine.train import EngineWorker, Trainer
+
+if TYPE_CHECKING:  # torch: imported on the engine thread when a run is built
+    from engine.train import EngineWorker, Trainer
 
 # Nothing is left to step in these: a single step builds a new run; Resume trains more
 # epochs from the run's weights (train_more), never silently from scratch.
 START_OVER = frozenset({RunState.FINISHED, RunState.STOPPED, RunState.ERROR, RunState.REPLAY})
 # A run in one of these can go on for more epochs (its weights and optimizer state are kept).
 CAN_TRAIN_MORE = frozenset({RunState.FINISHED, RunState.STOPPED, RunState.REPLAY})
+
+
+def _build_trainer(config: ExperimentConfig, **kw: Any) -> Trainer:
+    """engine.experiment.build_trainer, imported on the engine thread (torch loads there, not
+    on the GUI thread before the window's first paint)."""
+    from engine.experiment import build_trainer
+
+    return build_trainer(config, **kw)
 
 
 class AppController(QObject):
@@ -87,7 +86,9 @@ class AppController(QObject):
         self.run_id = f"run{self._run_counter}"
         self._findings = []
         self.finding_changed.emit("", "")
-        self.worker = EngineWorker(self.config, self.channel, run_id=self.run_id, trainer_factory=build_trainer)
+        from engine.train.worker import EngineWorker  # torch-free; the run is built on its thread
+
+        self.worker = EngineWorker(self.config, self.channel, run_id=self.run_id, trainer_factory=_build_trainer)
         self.worker.set_max_steps_per_s(self.max_steps_per_s)
 
     def set_speed(self, steps_per_s: float | None) -> None:
@@ -166,6 +167,8 @@ class AppController(QObject):
         """Train `epochs` (default `more_epochs`) more epochs from the current weights and
         optimizer state: the finished/stopped run, or the reopened session's first run from
         its checkpoint. False, with a notice saying why, when there is nothing to go on from."""
+        from engine.session import CheckpointError
+
         n = int(epochs or self.more_epochs)
         try:
             if self.state == RunState.REPLAY:
@@ -260,6 +263,8 @@ class AppController(QObject):
         done = threading.Event()
 
         def grab(t: Trainer) -> None:
+            from engine.session import capture_checkpoint, record_of
+
             try:
                 rec = record_of(t, self.run_id)
                 rec.checkpoint = capture_checkpoint(t)  # weights + optimizer state: the run can continue
@@ -300,6 +305,8 @@ class AppController(QObject):
     def continue_saved(self, record: RunRecord, epochs: int | None = None, paused: bool = False) -> None:
         """Continue a saved run from its weights and optimizer state (same batches it would have seen).
         Raises CheckpointError when the record has no checkpoint or asks for no more epochs."""
+        from engine.session import CheckpointError, continue_run
+
         if record.checkpoint is None:
             raise CheckpointError(f"run '{record.name}' was saved without weights; it cannot be continued")
         done = int(record.checkpoint.meta.get("epoch", 0))

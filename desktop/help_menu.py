@@ -98,7 +98,9 @@ class HelpMenu:
         self.current_title = current_title
         self.config_device = config_device
         self.dialog: QDialog | None = None  # the last one opened (tests read it)
-        self.menu: QMenu = window.menuBar().addMenu("&Help")
+        # one Help menu: the one already there (the Lessons dock may have made it), else a new one
+        existing = next((a.menu() for a in window.menuBar().actions() if a.text() == "&Help" and a.menu()), None)
+        self.menu: QMenu = existing or window.menuBar().addMenu("&Help")
         self.act_view_help = self._add("Help for this view", QKeySequence.HelpContents, self.show_view_help)
         self.act_shortcuts = self._add("Keyboard shortcuts", "Ctrl+/", self.show_shortcuts)
         self.menu.addSeparator()
@@ -129,7 +131,9 @@ class HelpMenu:
     def shortcuts(self) -> list[tuple[str, str]]:
         """(keys, what) for every action of the window that has a shortcut, sorted by what."""
         seen = {}
-        for a in self.window.actions():
+        for a in self.window.findChildren(QAction):  # the window's, its toolbars' and its menus'
+            if not a.isVisible():
+                continue
             keys = a.shortcut().toString(QKeySequence.NativeText)
             if keys:
                 seen[(keys, a.text().replace("&", ""))] = None

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
-from superqt.utils import create_worker
 
 from engine.jobs import Job, JobCancelled, Progress, call_job, cancellable, error_message
 from engine.states import RunState
@@ -154,6 +153,8 @@ class JobRunner(QObject):
     ) -> JobHandle:
         """Start `job` (a generator, or a plain function called on the worker thread),
         cancelling the job still running under `key`."""
+        from superqt.utils import create_worker
+
         self.cancel(key)
         if not inspect.isgenerator(job):
             job = call_job(job)

@@ -11,26 +11,16 @@ from __future__ import annotations
 
 import copy
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from PySide6.QtCore import QObject, Signal
 
 from desktop.jobs import runner_for
 from engine.jobs import Job, Progress
-from engine.landscape.analysis import (
-    LandscapeRequest,
-    LandscapeResult,
-    SurfaceCache,
-    eval_subset,
-    landscape_job,
-    model_from_record,
-    plane_for,
-)
-from engine.landscape.interpolation import line_losses
-from engine.landscape.params import LandscapeError, ParamLayout, flat_params
-from engine.landscape.surface import SurfaceEvaluator
 from engine.states import RunState
+
+if TYPE_CHECKING:  # torch: imported when a surface is asked for, not before the window paints
+    from engine.landscape.analysis import LandscapeRequest, LandscapeResult, SurfaceCache
 
 SNAPSHOT_TIMEOUT_S = 5.0
 JOB_KEY = "landscape:surface"
@@ -54,6 +44,8 @@ class _EngineCopy:
 
     def wait(self) -> Job[Any]:
         """A job step: wait (cancellably) for the copy; raises LandscapeError on failure."""
+        from engine.landscape.params import LandscapeError
+
         waited = 0.0
         while not self.ready.wait(0.05):
             waited += 0.05
@@ -78,8 +70,17 @@ class LandscapeController(QObject):
         super().__init__(parent)
         self.app = app  # the AppController (None: only saved runs)
         self.jobs = runner_for(app)
-        self.cache = SurfaceCache()
+        self._cache: SurfaceCache | None = None
         self._handle = None
+
+    @property
+    def cache(self) -> SurfaceCache:
+        """The surfaces computed so far (made on first use)."""
+        if self._cache is None:
+            from engine.landscape.analysis import SurfaceCache
+
+            self._cache = SurfaceCache()
+        return self._cache
 
     @property
     def busy(self) -> bool:
@@ -111,6 +112,11 @@ class LandscapeController(QObject):
 
     # -- the weights -----------------------------------------------------------------------
     def _live_weights(self, eval_samples: int | None) -> _EngineCopy:
+        import torch
+
+        from engine.landscape.analysis import eval_subset
+        from engine.landscape.params import LandscapeError, ParamLayout, flat_params
+
         app = self.app
         w = app.worker if app is not None else None
         if w is None or w.trainer is None:
@@ -148,6 +154,7 @@ class LandscapeController(QObject):
     @staticmethod
     def _record_weights(rec) -> _EngineCopy:
         from engine.data import load_data
+        from engine.landscape.analysis import eval_subset, model_from_record
 
         data = load_data(rec.config)
         model, final, init = model_from_record(rec, data)
@@ -160,6 +167,8 @@ class LandscapeController(QObject):
         """Run A of the line to a saved run: a getter, called on the line's worker thread, of
         (name, config, state, model at its weights, data). Live weights are copied on the
         engine thread now; raises LandscapeError when there is no run."""
+        from engine.landscape.params import LandscapeError
+
         if record is not None:
 
             def from_record():
@@ -189,6 +198,11 @@ class LandscapeController(QObject):
 
     # -- the job (worker thread) ---------------------------------------------------------------
     def _surface_job(self, weights: _EngineCopy, request: LandscapeRequest, traj, steps) -> Job[tuple]:
+        from engine.landscape.analysis import SurfaceCache, landscape_job, plane_for
+        from engine.landscape.interpolation import line_losses
+        from engine.landscape.params import LandscapeError, ParamLayout
+        from engine.landscape.surface import SurfaceEvaluator
+
         w = yield from weights.wait()
         model, x, y, center, init = w["model"], w["x"], w["y"], w["center"], w["init"]
         plane = plane_for(request, center, ParamLayout.of(model), traj, init)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import sys
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
@@ -22,9 +24,10 @@ from desktop.views.base import View
 from desktop.views.registry import tab_groups
 from engine.session import Session, SessionError
 from engine.states import RunState, parse_state
-from engine.train.device import resolve_device
 
 MAX_RECENT = 8
+STATUS_EVERY_S = 0.25
+"""The speed and step labels change at most 4 times a second (the bridge ticks at 30 Hz)."""
 STATE_COLORS = {
     RunState.RUNNING: "#009E73",
     RunState.PAUSED: "#E69F00",
@@ -38,7 +41,11 @@ STATE_COLORS = {
 
 class MainWindow(QMainWindow):
     def __init__(
-        self, controller: AppController, settings: QSettings | None = None, ask_before_quit: bool = False
+        self,
+        controller: AppController,
+        settings: QSettings | None = None,
+        ask_before_quit: bool = False,
+        lessons_now: bool = True,
     ) -> None:
         super().__init__()
         self.controller = controller
@@ -66,9 +73,9 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self._build_status()
-        from desktop.lessons.dock import install_lessons
-
-        self.lessons_dock = install_lessons(self)  # the lecture's claims, each one click away
+        self.lessons_dock = None  # the lecture's claims, each one click away (install_lessons)
+        if lessons_now:  # the app adds it once the engine has loaded (it imports torch)
+            self.install_lessons()
 
         self.bridge = Bridge(controller, self.views, parent=self)
         controller.run_started.connect(self._on_controller_run_started)
@@ -76,6 +83,7 @@ class MainWindow(QMainWindow):
         controller.notice.connect(self._on_controller_notice)
         controller.session_loaded.connect(self._on_controller_session_loaded)
         controller.pending_restart.connect(self._on_controller_pending_restart)
+        self._status_at = 0.0  # when the speed and step labels were last set
         self.bridge.timer.timeout.connect(self._update_status)
         from desktop.run_controls import RunControls
 
@@ -94,7 +102,7 @@ class MainWindow(QMainWindow):
             add_export_entries(v)  # plots not made with style_plot get the plot menu's entries too
         # every few minutes to the user data folder; offers recovery after a crash
         self.autosave = Autosaver(controller, self)
-        self.unsaved = UnsavedWork(controller, self)
+        self.unsaved = UnsavedWork(controller, self, parts=[v.work_token for v in self.views])
         self.unsaved.changed.connect(self.setWindowModified)
         self.ask_before_quit = ask_before_quit  # the app asks; windows made by tests close at once
         self.quit_guard = QuitGuard(self, self.unsaved, self.save_session_dialog)
@@ -189,12 +197,23 @@ class MainWindow(QMainWindow):
         self.lbl_finding.setMaximumWidth(520)
         self.controller.finding_changed.connect(self._on_controller_finding_changed)
         sb.addWidget(self.lbl_finding, 1)
-        self.lbl_speed.setMinimumWidth(110)
-        self.lbl_epoch.setMinimumWidth(170)
+        # fixed sizes: a new text then repaints the label alone (a label that may resize
+        # re-lays the window and repaints the whole central area at every change)
+        self.lbl_speed.setFixedSize(110, self.lbl_speed.sizeHint().height())
+        self.lbl_epoch.setFixedSize(170, self.lbl_epoch.sizeHint().height())
         for w in (self.lbl_state, self.lbl_device, self.lbl_speed, self.lbl_epoch, self.lbl_pending):
             sb.addPermanentWidget(w)
+        self._show_device(self.controller.config)
+
+    def _show_device(self, config) -> None:
+        """The device the run uses; until the engine has loaded torch, the configured one."""
+        if "torch" not in sys.modules:  # resolving would import torch on the GUI thread
+            self.lbl_device.setText(f"device: {config.device}")
+            return
+        from engine.train.device import resolve_device
+
         try:
-            self.lbl_device.setText(f"device: {resolve_device(self.controller.config.device)}")
+            self.lbl_device.setText(f"device: {resolve_device(config.device)}")
         except RuntimeError as e:
             self.lbl_device.setText(f"device: {e}")
 
@@ -202,15 +221,14 @@ class MainWindow(QMainWindow):
     def _on_controller_run_started(self, run_id: str, config) -> None:
         for v in self.views:
             v.on_run_started(run_id, config)
-        try:
-            self.lbl_device.setText(f"device: {resolve_device(config.device)}")
-        except RuntimeError as e:
-            self.lbl_device.setText(f"device: {e}")
+        self._show_device(config)
 
     def _on_controller_state_changed(self, state: str, message: str) -> None:
         col = STATE_COLORS.get(parse_state(state, RunState.IDLE), "#000")
         self.lbl_state.setText(f"main run: <b style='color:{col}'>{state}</b>")
         self.act_pause.setText("Pause" if state == RunState.RUNNING else "Resume")
+        if state != RunState.BUILDING:
+            self._show_device(self.controller.config)  # the engine has loaded torch by now
         if message:
             self.statusBar().showMessage(message, 15000)
 
@@ -237,11 +255,22 @@ class MainWindow(QMainWindow):
             v.load_session(session)
 
     def _update_status(self) -> None:
+        now = time.perf_counter()
+        if now - self._status_at < STATUS_EVERY_S:
+            return
+        self._status_at = now
         w = self.controller.worker
         t = w.trainer if w is not None else None
         if t is not None:
-            self.lbl_speed.setText(f"{t.steps_per_s:,.0f} steps/s")
-            self.lbl_epoch.setText(f"epoch {t.epoch}/{t.config.train.epochs} · step {t.step}")
+            for label, text in (
+                (self.lbl_speed, f"{t.steps_per_s:,.0f} steps/s"),
+                (self.lbl_epoch, f"epoch {t.epoch}/{t.config.train.epochs} · step {t.step}"),
+            ):
+                if label.text() != text:
+                    need = label.fontMetrics().horizontalAdvance(text) + 8
+                    if need > label.width():  # grown: wider in 40 px steps (rarely re-lays the bar)
+                        label.setFixedWidth(-(-need // 40) * 40)
+                    label.setText(text)
 
     def compare_optimizers(self) -> bool:
         """Show the Compare tab and start one run per checked optimizer."""
@@ -352,6 +381,17 @@ class MainWindow(QMainWindow):
         if tab is not None:
             self.tabs.setCurrentIndex(int(tab) if int(tab) < self.tabs.count() else 0)
 
+    def install_lessons(self):
+        """Add the Lessons dock (once), where the saved layout had it."""
+        if self.lessons_dock is None:
+            from desktop.lessons.dock import install_lessons
+
+            self.lessons_dock = install_lessons(self)
+            if self.isVisible():  # added after the saved layout was restored: its place, then open or not
+                self.restoreDockWidget(self.lessons_dock)
+                self.lessons_dock.setVisible(self.settings.value("window/lessons", True, type=bool))
+        return self.lessons_dock
+
     def show_tab(self, title: str) -> bool:
         """Show a view by its title (or a group by its name)."""
         return self.tabs.select(title)
@@ -363,6 +403,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("window/tab", self.tabs.currentIndex())
+        if self.lessons_dock is not None:
+            self.settings.setValue("window/lessons", self.lessons_dock.isVisible())
         self.bridge.stop()
         self.autosave.close_cleanly()
         self.controller.shutdown(timeout=1.5)

@@ -10,10 +10,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPen
 
 from desktop.export.plot_menu import add_plot_context_menu
+from engine.palette import PALETTE as ENGINE_PALETTE
 
-# One colour per run/optimizer, used consistently everywhere: Okabe-Ito's colour-blind-safe
-# set (without its yellow, unreadable on white) and three more from Paul Tol's muted set.
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#882255", "#999933", "#7F7F7F"]
+# One colour per run/optimizer, used consistently everywhere (the Playground's racers too):
+# engine/palette.py, colour-blind safe.
+PALETTE = list(ENGINE_PALETTE)
 # After the tenth run the colours repeat with another line style, so no two runs look alike.
 LINE_STYLES = [Qt.SolidLine, Qt.DashLine, Qt.DotLine, Qt.DashDotLine]
 
@@ -173,9 +174,15 @@ def _linear_tick_strings(axis: pg.AxisItem, values, scale, spacing):
 
 
 def _no_si_prefix(axis: pg.AxisItem) -> None:
-    axis.autoSIPrefixScale = 1.0
-    axis.labelUnitPrefix = ""
-    axis._updateLabel()  # noqa: SLF001 - pyqtgraph's own refresh of the label text
+    """pyqtgraph calls this at every range change of an axis: the ticks are redrawn, and the
+    label text (re-laid as HTML) only when a scale had been set (never, with this)."""
+    if axis.autoSIPrefixScale != 1.0 or axis.labelUnitPrefix != "":
+        axis.autoSIPrefixScale = 1.0
+        axis.labelUnitPrefix = ""
+        axis._updateLabel()  # noqa: SLF001 - pyqtgraph's own refresh of the label text
+    else:
+        axis.picture = None
+        axis.update()
 
 
 _LOG_TICK_STRINGS = pg.AxisItem.logTickStrings

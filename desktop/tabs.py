@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 
 class GroupedTabs(QWidget):
@@ -26,6 +26,7 @@ class GroupedTabs(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.groups)
         self._views: list[QWidget] = []
+        self._pages: list[QScrollArea] = []  # per view: the scroll area it sits in
         self._titles: list[str] = []
         self._where: list[tuple[int, QTabWidget | None]] = []  # per view: group index, inner tabs
         self._group_names: list[str] = []
@@ -43,25 +44,31 @@ class GroupedTabs(QWidget):
         if len(views) == 1:
             view, title = views[0]
             self._inner.append(None)
-            self._add(view, title, g, None)
-            self.groups.addTab(view, title)
+            self.groups.addTab(self._add(view, title, g, None), title)
             self.groups.setTabToolTip(g, title)
             return
         inner = QTabWidget()
         inner.setDocumentMode(True)
         inner.setObjectName(f"tabs:{name}")
         for view, title in views:
-            inner.addTab(view, title)
-            self._add(view, title, g, inner)
+            inner.addTab(self._add(view, title, g, inner), title)
         inner.currentChanged.connect(lambda _i: self._emit_current())
         self._inner.append(inner)
         self.groups.addTab(inner, name)
         self.groups.setTabToolTip(g, " · ".join(t for _, t in views))
 
-    def _add(self, view: QWidget, title: str, g: int, inner: QTabWidget | None) -> None:
+    def _add(self, view: QWidget, title: str, g: int, inner: QTabWidget | None) -> QScrollArea:
+        """The view's page: a scroll area, so that a view wider or taller than the room left
+        by the docks scrolls instead of widening the window past the screen."""
+        page = QScrollArea()
+        page.setWidgetResizable(True)  # the view fills the page, and scrolls only below its minimum size
+        page.setFrameShape(QFrame.NoFrame)
+        page.setWidget(view)
         self._views.append(view)
+        self._pages.append(page)
         self._titles.append(title)
         self._where.append((g, inner))
+        return page
 
     def install_shortcuts(self, window: QWidget) -> None:
         """Ctrl+1 … Ctrl+9 select a group; Ctrl+PgDown/PgUp step through every view."""
@@ -108,7 +115,7 @@ class GroupedTabs(QWidget):
             return -1
         inner = self._inner[g]
         page = inner.currentWidget() if inner is not None else self.groups.widget(g)
-        return self.indexOf(page)
+        return self._pages.index(page) if page in self._pages else -1
 
     def currentWidget(self) -> QWidget | None:
         i = self.currentIndex()
@@ -119,7 +126,7 @@ class GroupedTabs(QWidget):
             return
         g, inner = self._where[i]
         if inner is not None:
-            inner.setCurrentWidget(self._views[i])
+            inner.setCurrentWidget(self._pages[i])
         self.groups.setCurrentIndex(g)
 
     def setCurrentWidget(self, view: QWidget) -> None:

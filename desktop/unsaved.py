@@ -2,7 +2,9 @@
 the Save / Discard / Cancel question when quitting with such work.
 
 Work is unsaved when the main run or the comparison has moved on since the last save or
-open (another run, more steps, a run that finished), or while either is still training.
+open (another run, more steps, a run that finished), while either is still training, when
+the config was edited (even before any run), or when a view holds work of its own that
+changed (`parts`: e.g. the Playground's race of racers the user set up).
 Autosave (desktop/autosave.py) keeps covering crashes; a quit the user confirmed is a
 clean exit, so Discard really discards (the autosave is removed with it).
 """
@@ -25,12 +27,21 @@ class UnsavedWork(QObject):
 
     changed = Signal(bool)  # dirty
 
-    def __init__(self, controller, parent: QObject | None = None, check_ms: int = CHECK_MS) -> None:
+    def __init__(
+        self,
+        controller,
+        parent: QObject | None = None,
+        check_ms: int = CHECK_MS,
+        parts: list[Callable[[], object]] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.controller = controller
+        self.parts = list(parts or [])  # each: a token of what a view alone holds (None: nothing)
         self.dirty = False
         self._saved = self.progress()
         controller.run_started.connect(lambda *_: self.refresh())
+        controller.field_edited.connect(lambda _key: self.refresh())
+        controller.config_changed.connect(lambda _cfg: self.refresh())
         controller.session_loaded.connect(lambda _s: self.mark_saved())
         controller.compare.state_changed.connect(lambda _s: self.refresh())
         self.timer = QTimer(self)
@@ -40,7 +51,7 @@ class UnsavedWork(QObject):
 
     def progress(self) -> tuple[Any, ...]:
         """What identifies the work held now: the run, its step and state, the comparison's
-        generation and its runs' states."""
+        generation and its runs' states, the config, and what the views hold."""
         c = self.controller
         t = c.worker.trainer if c.worker is not None else None
         cmp = c.compare
@@ -50,6 +61,8 @@ class UnsavedWork(QObject):
             str(c.state),
             cmp.generation,
             tuple(sorted((k, str(v)) for k, v in cmp.states.items())),
+            c.config,
+            tuple(part() for part in self.parts),
         )
 
     def running(self) -> bool:

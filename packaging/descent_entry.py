@@ -1,8 +1,9 @@
 """The frozen app's entry point (PyInstaller, packaging/descent.spec): the `descent` command.
 
 Frozen, numba's cache cannot live beside the (read-only) bundled modules: it is asked to use the
-user's cache folder (~/.cache/Descent/numba); where numba was imported before this runs, it
-falls back to its own user-wide folder (~/.cache/numba), writable too. freeze_support lets
+user's cache folder (~/.cache/Descent/numba). numba honours that only for functions whose source
+file exists, so the spec ships the kernel modules as .py files (module_collection_mode); for any
+other it falls back to its own user-wide folder (~/.cache/numba), writable too. freeze_support lets
 worker processes (multiprocessing's spawn) start the bundle again as a worker instead of a
 second app.
 """

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import shiboken6
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from desktop.export.plots import ema
@@ -36,7 +36,7 @@ WHAT_TO_RUN = {
     "race": "no Playground race in this session: record one first "
     "(descent playground --function rosenbrock --optimizers sgd,adam --out FILE, or save the Playground tab)",
     "landscape": "no loss surface with a path in this session: compute one first "
-    "(descent landscape FILE --out FILE; the run needs landscape snapshots)",
+    "(descent landscape FILE --out FILE, or descent compare --surface; the run needs landscape snapshots)",
     "curves": "no training curves in this session: train a run first (descent run or descent compare)",
 }
 
@@ -65,8 +65,29 @@ class AnimationSpec:
 # ---- what a session has ----
 
 
+@dataclass(frozen=True)
+class _Grid:
+    alphas: np.ndarray
+    betas: np.ndarray
+    loss: np.ndarray
+
+
+@dataclass(frozen=True)
+class _SharedPath:
+    """A run's path on a comparison's shared surface (descent compare --surface), with what the
+    landscape animation reads of a stored landscape result."""
+
+    surface: _Grid
+    path_coords: np.ndarray
+    path_steps: np.ndarray
+    faith: dict | None = None
+    others: tuple[tuple[str, np.ndarray], ...] = ()  # the comparison's other runs: (name, path)
+
+
 def _landscape_source(session: Session):
-    """(run, stored surface result) of the first run with a surface and a path of ≥ 2 points."""
+    """(run, stored surface result) of the first run with a surface and a path of ≥ 2 points;
+    else the first run's path on the comparison's shared surface."""
+    from engine.compare.surface import SharedSurface
     from engine.landscape.analysis import stored_result
 
     live = stored_result(session, "live")
@@ -74,6 +95,18 @@ def _landscape_source(session: Session):
         for res in (live, stored_result(run, "surface"), stored_result(run, "shared")):
             if res is not None and len(res.path_coords) >= 2:
                 return run, res
+    shared = SharedSurface.from_session(session)
+    for run in session.runs if shared is not None else []:
+        coords = np.asarray(shared.paths.get(run.name, np.zeros((0, 2))), dtype=np.float64).reshape(-1, 2)
+        if len(coords) >= 2:
+            steps = np.asarray(run.arrays.get("landscape/trajectory_steps", np.zeros(0)))
+            steps = steps if len(steps) == len(coords) else np.arange(len(coords))
+            others = tuple(
+                (name, np.asarray(c, dtype=np.float64).reshape(-1, 2))
+                for name, c in shared.paths.items()
+                if name != run.name and len(c) >= 2
+            )
+            return run, _SharedPath(_Grid(shared.alphas, shared.betas, shared.loss), coords, steps, None, others)
     return None
 
 
@@ -113,6 +146,7 @@ class Stage(QWidget):
         lay.addWidget(self.caption)
         lay.addLayout(self.body, 1)
         self.setFixedSize(spec.width, spec.height)
+        self._framed = False
 
     def add_view(self, widget: QWidget) -> None:
         """A view side by side with the others; small frames shrink it below its on-screen minimum."""
@@ -129,16 +163,45 @@ class Stage(QWidget):
 
         return [tuple(int(h[i : i + 2], 16) for i in (1, 3, 5)) for h in [*PALETTE, PATH_COLOR]]
 
+    def views_3d(self) -> list[QWidget]:
+        """The stage's 3D surface views (their frames get axes painted on)."""
+        view = getattr(self, "surface", None)
+        return [view] if view is not None else []
+
     def frame(self) -> np.ndarray:
-        """The stage as an RGB array of exactly the spec's size."""
+        """The stage as an RGB array of exactly the spec's size, the 3D views with their axes."""
+        from desktop.export.axes3d import fit_camera, view_axes
+
         QApplication.processEvents()
+        if not self._framed:  # laid out now: the cameras step back so the axes' labels fit
+            self._framed = True
+            for view in self.views_3d():
+                fit_camera(view, view_axes(view), view.width(), view.height(), 1.0)
+                view.update()
+            QApplication.processEvents()
         img = self.grab().toImage()
         w, h = self.spec.width, self.spec.height
         if (img.width(), img.height()) != (w, h):  # a high-DPI screen grabs more pixels
             img = img.scaled(w, h, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        img = self._with_3d_axes(img)
         img = img.convertToFormat(QImage.Format.Format_RGB888)
         a = np.frombuffer(bytes(img.constBits()), np.uint8).reshape(h, img.bytesPerLine())
         return a[:, : w * 3].reshape(h, w, 3).copy()
+
+    def _with_3d_axes(self, img: QImage) -> QImage:
+        from desktop.export.axes3d import paint_axes, view_axes
+
+        img = img.convertToFormat(QImage.Format.Format_ARGB32)
+        for view in self.views_3d():
+            axes = view_axes(view)
+            if not axes:
+                continue
+            at = QRect(view.mapTo(self, QPoint(0, 0)), view.size())
+            part = paint_axes(img.copy(at), view, axes, (view.width(), view.height()), 1.0)
+            p = QPainter(img)
+            p.drawImage(at.topLeft(), part)
+            p.end()
+        return img
 
 
 def _legend(names: list[str], colors: list[str]) -> QLabel:
@@ -205,6 +268,7 @@ class LandscapeStage(Stage):
         if found is None:
             raise ExportError(WHAT_TO_RUN["landscape"])
         self.run, res = found
+        self.shared = isinstance(res, _SharedPath)
         s = res.surface
         finite = s.loss[np.isfinite(s.loss)]
         log = bool(finite.size and finite.min() > 0 and finite.max() / finite.min() > 30)
@@ -224,6 +288,17 @@ class LandscapeStage(Stage):
         self.contour.set_surface(self.shape)
         self.add_view(self.surface)
         self.add_view(self.contour)
+        # on a comparison's shared surface every run's path grows along, each in its run colour
+        self.others: list[tuple[str, np.ndarray, str]] = []
+        if isinstance(res, _SharedPath) and res.others:
+            from desktop.plotting import color
+            from desktop.views.landscape_plots import PATH_COLOR
+            from engine.compare.layout import run_colors
+
+            cols = run_colors(session)
+            self.others = [(name, c, color(cols.get(name, i + 1))) for i, (name, c) in enumerate(res.others)]
+            names = [self.run.name] + [name for name, _, _ in self.others]
+            self.layout().addWidget(_legend(names, [PATH_COLOR] + [col for _, _, col in self.others]))
 
     def show_frame(self, i: int, n: int) -> None:
         # a fractional position along the snapshots: the head glides between them, so a path of a
@@ -239,7 +314,25 @@ class LandscapeStage(Stage):
         step = float(steps[k] + f * (steps[k + 1] - steps[k]))
         loss = float(self.losses[k] + f * (self.losses[k + 1] - self.losses[k]))
         epoch = f"epoch {step / self.per_epoch:.2f} — " if self.per_epoch else ""
-        self.caption.setText(f"<b>{self.run.name}</b> on its loss landscape — {epoch}step {step:.0f} — loss {loss:.4g}")
+        if self.others:
+            grown = [(name, _grown(c, i, n), col) for name, c, col in self.others]
+            self.surface.set_other_paths([(c, col) for _, c, col in grown])
+            self.contour.set_other_paths([(c, col) for _, c, col in grown])
+            heads = np.array([shown[-1]] + [c[-1] for _, c, _ in grown])
+            at = self.shape.path_losses(heads)
+            losses = ", ".join(f"{name} {v:.4g}" for name, v in zip([self.run.name] + [g[0] for g in grown], at))
+            self.caption.setText(f"The comparison's shared loss surface — {epoch}step {step:.0f} — loss: {losses}")
+            return
+        where = "the comparison's shared loss surface" if self.shared else "its loss landscape"
+        self.caption.setText(f"<b>{self.run.name}</b> on {where} — {epoch}step {step:.0f} — loss {loss:.4g}")
+
+
+def _grown(coords: np.ndarray, i: int, n: int) -> np.ndarray:
+    """A path's first i/(n-1) part, its head gliding between the snapshots."""
+    t = i / max(1, n - 1) * (len(coords) - 1)
+    k = min(int(t), len(coords) - 2)
+    head = coords[k] + (t - k) * (coords[k + 1] - coords[k])
+    return np.vstack([coords[: k + 1], head[None, :]])
 
 
 class CurvesStage(Stage):

@@ -105,7 +105,7 @@ def export_session(
         files += images
         from desktop.export.network import export_network_images
 
-        files += export_network_images(session, folder, formats, width, height)
+        files += export_network_images(session, folder, formats, width, height, scale)
         from desktop.export.search_images import export_search_images
 
         tuning_images, tuning_report = export_search_images(session, folder, formats, width, height, scale)

@@ -14,6 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QMessageBox, QWidget
 
+from desktop.export.axes3d import drawn_thicker, framed_for_axes, paint_axes
 from desktop.export.items import default_scale, export_item, png_bytes
 from desktop.export.plot_menu import add_legend_toggle, add_plot_context_menu, plot_title
 from desktop.export.size_dialog import PngSizeDialog
@@ -70,34 +71,47 @@ def export_tab(widget: QWidget, folder: str | Path, fmt: str, scale: float | Non
 
 def gl_image(gl: QWidget, scale: float | None = None):
     """A 3D view's picture at `scale` times its size on screen (drawn again at that size when it
-    can be, else the frame on screen scaled smoothly), with the surface's colour bar on the right
-    when the view has one (`colour_scale()`)."""
+    can be, else the frame on screen scaled smoothly), with the surface's axes (ticks, labels,
+    titles) and its colour bar on the right when the view has one (`colour_scale()`)."""
     scale = float(scale or default_scale(gl.width()))
     w, h = max(1, round(gl.width() * scale)), max(1, round(gl.height() * scale))
     bar = gl.colour_scale() if callable(getattr(gl, "colour_scale", None)) else None
     bar_w = round(min(w / 4, 95 * scale)) if bar is not None else 0
-    img = _gl_frame(gl, w - bar_w, h)
-    if img.isNull() or img.width() == 0 or bar is None:
+    with framed_for_axes(gl, w - bar_w, h, scale) as axes, drawn_thicker(gl, scale):
+        img, drawn_at = _gl_frame(gl, w - bar_w, h)
+        if img.isNull() or img.width() == 0:
+            return img
+        img = paint_axes(img, gl, axes, drawn_at, scale)
+    if bar is None:
         return img
     return _with_colour_bar(img, bar, bar_w, scale)
 
 
 def _gl_frame(gl: QWidget, w: int, h: int):
+    """(the scene as a w×h image, the size it was rendered at before any stretching)."""
     img = gl.grabFramebuffer()
     if img.isNull() or img.width() == 0:  # no framebuffer object (e.g. Mesa under Xvfb): grab the widget
         img = gl.grab().toImage()
     if img.isNull() or img.width() == 0:
-        return img
+        return img, (1, 1)
     try:
+        import sys
+
+        import numpy as np
         import pyqtgraph as pg
 
-        arr = gl.renderToArray((w, h))  # GLViewMixin: the scene drawn again at the requested size
-        big = pg.functions.ndarray_to_qimage(arr.transpose((1, 0, 2)).copy(), pg.QtGui.QImage.Format.Format_RGBA8888)
+        # GLViewMixin: the scene drawn again at the requested size, h×w×4 bytes in B, G, R, A order
+        # (QImage's RGB32 in memory on a little-endian machine; the alpha byte is ignored)
+        arr = np.ascontiguousarray(gl.renderToArray((w, h)))
+        if sys.byteorder == "big":
+            arr = np.ascontiguousarray(arr[..., ::-1])
+        big = pg.functions.ndarray_to_qimage(arr, pg.QtGui.QImage.Format.Format_RGB32)
         if not big.isNull() and (big.width(), big.height()) == (w, h):
-            return big.copy()
+            return big.copy(), (w, h)
     except Exception:  # noqa: BLE001 - no framebuffer for that size here: scale the frame instead
         pass
-    return img.scaled(w, h, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    shown = (gl.width(), gl.height())
+    return img.scaled(w, h, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation), shown
 
 
 def _with_colour_bar(frame, bar, bar_w: int, scale: float):

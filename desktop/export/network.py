@@ -7,12 +7,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pyqtgraph as pg
-import pyqtgraph.exporters  # makes pg.exporters available (ImageExporter below)
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from desktop.export.items import export_item, png_bytes
+from desktop.export.items import export_item, png_bytes, render_png
 from engine.export.files import ensure_folder, write_bytes_atomic
 from engine.network.snapshot import from_record
 from engine.session.record import Session
@@ -22,10 +20,17 @@ MIN_SIZE = (1400, 800)
 
 
 def export_network_images(
-    session: Session, folder: str | os.PathLike, formats: set[str], width: int = 900, height: int = 560
+    session: Session,
+    folder: str | os.PathLike,
+    formats: set[str],
+    width: int = 900,
+    height: int = 560,
+    scale: float = 2.0,
 ) -> list[Path]:
     """network.png / network.svg (network_<run>.* when the session has several runs) of every
-    run that saved a network snapshot; raises ExportError on a write failure."""
+    run that saved a network snapshot, laid out at width×height logical pixels (at least
+    MIN_SIZE), the PNG drawn at `scale` like the other plots (at most 16384 pixels a side); raises
+    ExportError on a write failure."""
     from desktop.views.network_graph import NetworkDiagram
     from desktop.views.network_view import saved_points
 
@@ -49,9 +54,9 @@ def export_network_images(
         QApplication.processEvents()
         stem = "network" if len(runs) == 1 else f"network_{_safe(rec.name)}"
         if "png" in formats:
-            exp = pg.exporters.ImageExporter(d.ci)
-            exp.parameters()["width"] = int(w)
-            files.append(write_bytes_atomic(folder / f"{stem}.png", png_bytes(exp.export(toBytes=True))))
+            # laid out larger than the plots: kept within what a PNG can be drawn at (16384 a side)
+            fit = min(scale, 16384 / max(w, h))
+            files.append(write_bytes_atomic(folder / f"{stem}.png", png_bytes(render_png(d.ci, fit))))
         if "svg" in formats:
             files.append(export_item(d.ci, folder / f"{stem}.svg"))
         d.close()

@@ -60,13 +60,14 @@ def render_search_plots(
         CurvesPlot(p).draw(snap)
         out.append(("search_curves", "Search: learning curves of all trials (pruned grey)", _shown(w)))
         keys = list(params)
-        if len(keys) >= 2:
+        if keys:
             w, p = _widget(width, height)
             picture = PicturePlot(p)
-            picture.set_axes(params[keys[0]], params[keys[1]])
+            picture.set_axes(params[keys[0]], params[keys[1]] if len(keys) >= 2 else None)
             picture.roi.hide()  # the refine rectangle is the tab's tool, not part of the result
             picture.draw(snap)
-            title = f"Search: validation loss over {keys[0]} and {keys[1]} (yellow = lowest; ★ best)"
+            over = f"{keys[0]} and {keys[1]}" if len(keys) >= 2 else keys[0]
+            title = f"Search: validation loss over {over} (yellow = lowest; ★ best)"
             out.append(("search_scatter", title, _shown(w)))
         if keys and snap.complete:
             w, p = _widget(width, height)

@@ -357,5 +357,45 @@ def portable_svg(data: bytes, font_family: str, width: float, height: float) -> 
         parent.remove(el)
         wrap.append(el)
         parent.insert(index, wrap)
+    for el in root.iter(f"{{{SVG_NS}}}image"):
+        _keep_pixels_sharp(el)
     text = ET.tostring(root, encoding="unicode")
     return ('<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n' + text).encode("utf-8")
+
+
+SHARP_PIXELS = 512  # a small embedded image is enlarged (nearest neighbour) to about this many pixels a side
+
+
+def _keep_pixels_sharp(el: ET.Element) -> None:
+    """A heat map's cells stay square blocks in every renderer, as in the PNG: Qt marks the image
+    `image-rendering="optimizeSpeed"`, which Inkscape and PDF viewers honour, browsers only as
+    `pixelated`, and librsvg not at all (it smooths a 25×25 grid into a blur). So the bitmap of
+    a small image is enlarged by a whole factor with nearest-neighbour sampling (flat blocks
+    compress to almost nothing in PNG) and marked `pixelated` for browsers."""
+    import base64
+
+    href_key = f"{{{XLINK_NS}}}href"
+    href = el.get(href_key) or el.get("href") or ""
+    head, _, payload = href.partition(",")
+    if not head.startswith("data:image/") or ";base64" not in head:
+        return
+    el.set("style", (el.get("style", "") + ";image-rendering:pixelated").lstrip(";"))
+    img = QImage.fromData(base64.b64decode(payload))
+    if img.isNull() or max(img.width(), img.height()) * 2 > SHARP_PIXELS:
+        return
+    k = max(2, SHARP_PIXELS // max(img.width(), img.height()))
+    big = img.scaled(
+        img.width() * k,
+        img.height() * k,
+        Qt.AspectRatioMode.IgnoreAspectRatio,
+        Qt.TransformationMode.FastTransformation,
+    )
+    ba = QByteArray()
+    buf = QBuffer(ba)
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    big.save(buf, "PNG")
+    buf.close()
+    el.set(
+        href_key if el.get(href_key) is not None else "href",
+        "data:image/png;base64," + base64.b64encode(bytes(ba.data())).decode(),
+    )

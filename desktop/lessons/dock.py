@@ -1,20 +1,26 @@
 """The Lessons dock: a list of lessons by lecture section with their state (not run / ✓ / ✗),
 and a lesson page with its text, progress, what to look for and, when done, the check.
 
-One click on a lesson runs it as an engine job (engine.lessons.lesson_job) on the app's job
-runner, then shows its result in the main window like an opened session and brings its
-first view forward. The panel then holds the lesson's config: the user may change
-anything and restart — the lesson only sets the start.
+One click on a lesson loads its setup into the window and runs it there, live, so the user
+watches the claim happen: a run lesson becomes the window's main run (its curves and views
+fill in as it trains; it runs as fast as the machine allows, unless the speed slider is moved
+while it runs), a comparison runs in the Compare tab, a race in the Playground, an explorer
+state in the Init explorer and a coarse-to-fine search in the Search tab. When it is over,
+its check is computed from what the window computed (engine.lessons.check_job, off the GUI
+thread) and shown in the dock. The panel then holds the lesson's config: the user may change
+anything and restart — the lesson only sets the start. Starting other work in the place the
+lesson runs (another run, comparison or race) ends the lesson's watch.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QColor
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -33,10 +39,28 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.compare import Variant
+from engine.compare.layout import comparison_meta
+from engine.config import ConfigError
 from engine.jobs import Progress
-from engine.lessons import Change, Lesson, LessonError, LessonResult, lesson_job, load_lesson_file, shipped_lessons
+from engine.lessons import Change, Lesson, LessonError, LessonResult, load_lesson_file, shipped_lessons
+from engine.lessons.explorer import explorer_session
+from engine.lessons.runner import (
+    check_job,
+    compare_plan,
+    explorer_state,
+    race_config,
+    run_configs,
+    search_plan,
+    validate_lesson,
+    with_checkpoint_weights,
+)
 from engine.lessons.schema import SECTIONS
+from engine.lessons.search import coarse_to_fine
+from engine.playground.session import race_to_session
+from engine.session import Session, SessionError
 from engine.states import RunState
+from engine.tuning.storage import session_with_search
 
 if TYPE_CHECKING:
     from desktop.main_window import MainWindow
@@ -64,11 +88,29 @@ class LessonsPanel(QWidget):
         show_tab: Callable[[str], bool],
         settings: QSettings,
         parent: QWidget | None = None,
+        view_of: Callable[[str], QWidget | None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.controller = controller
         self.show_tab = show_tab
+        self.view_of = view_of or (lambda _title: None)
         self.settings = settings
+        self.change: Change | None = None
+        self.generation = 0  # the lesson being watched; callbacks of an earlier one are ignored
+        self.watching = ""  # where the lesson runs: run|compare|playground|explorer|search ("" = nothing)
+        self._starting = False  # the lesson itself is starting the window's run or comparison
+        self._live_run_id = ""
+        self._race = None
+        self._race_computed = False
+        self._started = 0.0  # perf_counter when the lesson started
+        self._slider_speed: float | None = None  # the speed slider's pace when a run lesson started
+        self._poll = QTimer(self)
+        self._poll.setInterval(200)
+        self._poll.timeout.connect(self._poll_progress)
+        controller.state_changed.connect(self._on_run_state)
+        controller.run_started.connect(self._on_run_started)
+        controller.compare.state_changed.connect(self._on_compare_state)
+        controller.compare.runs_reset.connect(self._on_compare_reset)
         self.lessons: list[Lesson] = []
         self.own: list[Lesson] = []
         self.current: Lesson | None = None
@@ -251,13 +293,230 @@ class LessonsPanel(QWidget):
             self.run_lesson(self.current, self.current.now_try)
 
     def run_lesson(self, lesson: Lesson, change: Change | None = None) -> None:
-        """Show the lesson's page and run it (with `change`, e.g. its 'now try')."""
-        self.current, self.result, self.running = lesson, None, True
-        if self.controller.state == RunState.RUNNING:
-            self.controller.pause()  # the lesson gets the CPU
+        """Show the lesson's page, load its setup into the window and run it there (with
+        `change`, e.g. its 'now try'); its check follows when it is over."""
+        self._stop_watching()
+        self.generation += 1
+        self.current, self.result, self.running, self.change = lesson, None, True, change
+        self._started = time.perf_counter()
         self._show_lesson_text(lesson, change)
+        kind = lesson.setup.kind
+        try:
+            validate_lesson(lesson)
+            if kind != "run" and self.controller.state == RunState.RUNNING:
+                self.controller.pause()  # the lesson gets the CPU
+            {
+                "run": self._start_run,
+                "compare": self._start_compare,
+                "playground": self._start_race,
+                "explorer": self._start_explorer,
+                "search": self._start_search,
+            }[kind](lesson, change)
+        except (LessonError, ConfigError, ValueError) as e:
+            self._on_job_error(str(e))
+            return
+        if lesson.views:
+            self.show_tab(lesson.views[0])
+
+    # -- where each kind runs, live ------------------------------------------------------------
+    def _start_run(self, lesson: Lesson, change: Change | None) -> None:
+        ((_name, cfg),) = run_configs(lesson, change)
+        c = self.controller
+        c.set_config(cfg)
+        self._starting = True
+        try:
+            c.start()
+        finally:
+            self._starting = False
+        if c.worker is not None:
+            c.worker.set_max_steps_per_s(None)  # a lesson runs unpaced; the slider paces it again if moved
+        self._slider_speed = c.max_steps_per_s
+        self._live_run_id = c.run_id
+        self.watching = "run"
+        self._poll.start()
+
+    def _start_compare(self, lesson: Lesson, change: Change | None) -> None:
+        base, variants = compare_plan(lesson, change)
+        self._starting = True
+        try:
+            self.controller.compare.start([Variant(name, overrides) for name, overrides in variants], base)
+        finally:
+            self._starting = False
+        self.watching = "compare"
+        self._poll.start()
+
+    def _start_race(self, lesson: Lesson, change: Change | None) -> None:
+        view = self.view_of("Playground")
+        if view is None:
+            raise LessonError("this window has no Playground")
+        view.cfg = race_config(lesson, change)
+        view.restart()
+        self._race, self._race_computed = view.race, False
+        self.watching = "playground"
+        gen = self.generation
+        if view.job is not None:
+            view.job.over.connect(lambda _h, g=gen, v=view: self._on_race_over(g, v))
+        self._poll.start()
+
+    def _start_explorer(self, lesson: Lesson, change: Change | None) -> None:
+        view = self.view_of("Init explorer")
+        if view is None:
+            raise LessonError("this window has no Init explorer")
+        base, state = explorer_state(lesson, change)
+        self.watching = "explorer"
+        self._explorer_state = state
+        self.lbl_progress.setText(f"building a {state['depth']}×{state['width']} {state['activation']} network…")
+        self.progress.setRange(0, 0)  # busy: one short computation
+        view.show_state(state, base)
+
+    def _start_search(self, lesson: Lesson, change: Change | None) -> None:
+        base, plan = search_plan(lesson, change)
+        view = self.view_of("Search")
+        if view is not None:
+            view.space_edit.setText(" ".join(plan.space))  # Refine and Search go on from the lesson's space
+        job = coarse_to_fine(
+            base, list(plan.space), plan.trials, plan.refine_trials, plan.top, plan.around, plan.sampler
+        )
+        self.watching = "search"
+        gen = self.generation
         self.controller.jobs.submit(
-            "lesson", lesson_job(lesson, change), self._on_job_result, self._on_job_progress, self._on_job_error
+            "lesson",
+            job,
+            lambda snap, g=gen: self._on_search_done(g, snap),
+            lambda p, g=gen: self._on_search_progress(g, p),
+            lambda msg, g=gen: self._on_job_error(msg) if g == self.generation else None,
+        )
+
+    # -- following what runs -------------------------------------------------------------------
+    def _stop_watching(self) -> None:
+        self.watching = ""
+        self._poll.stop()
+        self._race = None
+        self.progress.setRange(0, 1000)
+        self.controller.jobs.cancel("lesson")
+
+    def _lost(self, why: str) -> None:
+        """The window's work the lesson watched was replaced by the user's own."""
+        if not self.running or not self.watching:
+            return
+        self._stop_watching()
+        self.running = False
+        self.progress.hide()
+        self.lbl_progress.setText(f"The lesson stopped watching: {why}. Run again to start it over.")
+        self.btn_again.setEnabled(True)
+
+    def _poll_progress(self) -> None:
+        frac, text = None, ""
+        if self.watching == "run":
+            t = self.controller.worker.trainer if self.controller.worker is not None else None
+            if t is not None:
+                total = max(1, t.total_steps)
+                paced = self.controller.max_steps_per_s != self._slider_speed  # the slider moved since the start
+                pace = "at the speed slider's pace" if paced else "at full speed"
+                frac, text = t.step / total, f"training in the window {pace} · epoch {t.epoch} · step {t.step}/{total}"
+        elif self.watching == "compare":
+            w = self.controller.compare.worker
+            trainers = list(w.runner.trainers.values()) if w is not None else []
+            if trainers:
+                done, total = sum(t.step for t in trainers), max(1, sum(t.total_steps for t in trainers))
+                frac, text = done / total, f"{len(trainers)} runs in the Compare tab · step {done}/{total}"
+        elif self.watching == "playground" and self._race is not None:
+            view = self.view_of("Playground")
+            race, steps = self._race, max(1, self._race.cfg.steps)
+            shown = min(race.done, getattr(view, "cursor", race.done))
+            if self._race_computed and (shown >= race.done or view is None or not view.isVisible() or not view.playing):
+                self._check(race_to_session(race))  # the race has been played to its end
+                return
+            frac, text = shown / steps, f"racing in the Playground · step {shown}/{steps}"
+        if frac is not None:
+            self._on_job_progress(Progress(min(frac, 0.99), text))
+
+    def _on_run_started(self, run_id: str, _config) -> None:
+        if self.watching == "run" and not self._starting and run_id != self._live_run_id:
+            self._lost("another run started in the window")
+
+    def _on_run_state(self, state: str, _message: str) -> None:
+        if self.watching != "run":
+            return
+        c = self.controller
+        if c.run_id != self._live_run_id:
+            self._lost("the window shows other work now")
+        elif state in (RunState.FINISHED, RunState.DIVERGED):
+            try:
+                record = c.current_record()
+            except SessionError as e:
+                self._on_job_error(str(e))
+                return
+            if record is None:
+                self._on_job_error("the run left no result")
+                return
+            self._check(Session(runs=[with_checkpoint_weights(record)]))
+        elif state in (RunState.STOPPED, RunState.ERROR):
+            self._lost(f"the run {'was stopped' if state == RunState.STOPPED else 'failed'}")
+
+    def _on_compare_reset(self) -> None:
+        if self.watching == "compare" and not self._starting:
+            self._lost("another comparison started")
+
+    def _on_compare_state(self, state: str) -> None:
+        if self.watching != "compare":
+            return
+        if state == RunState.FINISHED:
+            try:
+                records = [with_checkpoint_weights(r) for r in self.controller.compare.records()]
+            except SessionError as e:
+                self._on_job_error(str(e))
+                return
+            meta = {"comparison": comparison_meta(None, [r.name for r in records])}
+            self._check(Session(runs=records, meta=meta))
+        elif state in (RunState.STOPPED, RunState.ERROR, RunState.CANCELLED):
+            self._lost("the comparison was stopped")
+
+    def _on_race_over(self, gen: int, view) -> None:
+        race = self._race
+        if gen != self.generation or self.watching != "playground" or race is None:
+            return
+        if view.race is not race or not race.finished:
+            self._lost("the race was restarted")
+            return
+        self._race_computed = True  # the check follows once the Playground has played it (_poll_progress)
+
+    def on_explorer_study(self, study) -> None:
+        """The Init explorer showed a study: the lesson's, if it waits for one."""
+        if self.watching != "explorer":
+            return
+        self._check(explorer_session(self._explorer_state, study))
+
+    def _on_search_progress(self, gen: int, p: Progress) -> None:
+        if gen != self.generation:
+            return
+        self._on_job_progress(p)
+        view = self.view_of("Search")
+        if view is not None and p.preview is not None:
+            view.show_live(p.preview, p.message)
+
+    def _on_search_done(self, gen: int, snapshot) -> None:
+        if gen != self.generation or self.watching != "search":
+            return
+        session = session_with_search(snapshot)
+        view = self.view_of("Search")
+        if view is not None:
+            view.load_session(session)
+        self._check(session)
+
+    def _check(self, session: Session) -> None:
+        """Compute the lesson's check from what the window computed, off the GUI thread."""
+        lesson, change, gen = self.current, self.change, self.generation
+        assert lesson is not None
+        self._stop_watching()
+        self.progress.setValue(990)
+        self.lbl_progress.setText("checking…")
+        self.controller.jobs.submit(
+            "lesson",
+            check_job(lesson, session, change),
+            lambda r, g=gen: self._on_job_result(r) if g == self.generation else None,
+            None,
+            lambda msg, g=gen: self._on_job_error(msg) if g == self.generation else None,
         )
 
     def _show_lesson_text(self, lesson: Lesson, change: Change | None) -> None:
@@ -274,7 +533,7 @@ class LessonsPanel(QWidget):
         now = lesson.now_try
         self.lbl_now.setText(f"Now try: {now.text}" if now is not None else "")
         self.lbl_now.setVisible(now is not None)
-        self.btn_now.setVisible(now is not None and bool(now.set or now.variants or now.race or now.check_args))
+        self.btn_now.setVisible(now is not None and now.runnable)
         self.btn_now.setEnabled(False)
         self.btn_again.setEnabled(False)
         while self.views_row.count():
@@ -296,6 +555,7 @@ class LessonsPanel(QWidget):
         self.lbl_progress.setText(p.message)
 
     def _on_job_error(self, message: str) -> None:
+        self._stop_watching()
         self.running = False
         self.progress.hide()
         self.lbl_progress.setText("")
@@ -308,10 +568,8 @@ class LessonsPanel(QWidget):
         lesson = result.lesson
         self.progress.setValue(1000)
         self.progress.hide()
-        self.lbl_progress.setText(f"done in {result.seconds:.1f} s")
-        self.controller.show_session(result.session)
-        if lesson.views:
-            self.show_tab(lesson.views[0])
+        took = time.perf_counter() - self._started
+        self.lbl_progress.setText(f"done in {took:.1f} s (the check took {result.seconds:.1f} s)")
         mark = PASSED if result.passed else FAILED
         self._show_check(f"{mark}  {result.sentence}", PASS_COLOR if result.passed else FAIL_COLOR)
         value = f"{result.value:.4g}" if math.isfinite(result.value) else str(result.value)
@@ -355,9 +613,13 @@ class LessonsDock(QDockWidget):
 def install_lessons(window: MainWindow) -> LessonsDock:
     """Add the Lessons dock to the main window (right side, open), File ▸ Open lesson… and
     Help ▸ Lessons."""
-    panel = LessonsPanel(window.controller, window.show_tab, window.settings)
+    views = {v.title: v for v in getattr(window, "views", [])}
+    panel = LessonsPanel(window.controller, window.show_tab, window.settings, view_of=views.get)
+    explorer = views.get("Init explorer")
+    if explorer is not None:
+        explorer.study_done.connect(panel.on_explorer_study)
     dock = LessonsDock(panel, window)
-    dock.setMinimumWidth(420)
+    dock.setMinimumWidth(320)  # beside the panel, the first view keeps ~950 px at 1600 wide
     window.addDockWidget(Qt.RightDockWidgetArea, dock)
     file_menu = getattr(window, "file_menu", None)
     if file_menu is not None:
@@ -370,7 +632,7 @@ def install_lessons(window: MainWindow) -> LessonsDock:
     if help_menu is None:
         help_menu = menu_bar.addMenu("&Help")
     show = help_menu.addAction("Lessons")
-    show.setShortcut("F1")
+    show.setShortcut("Ctrl+L")  # (F1 is Help for this view)
 
     def show_lessons() -> None:
         dock.show()

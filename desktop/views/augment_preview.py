@@ -4,13 +4,24 @@ never pass through augmentation; the preview only ever shows training samples.""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from desktop.views.base import View
 from desktop.views.empty_state import IMAGE_DATASETS, EmptyState, apply_and_restart
-from engine.augment.preview import AugmentPreview, make_preview, mosaic
+
+if TYPE_CHECKING:
+    from engine.augment.preview import AugmentPreview
+
+
+def _preview(cfg, n: int, variants: int, seed: int) -> AugmentPreview:
+    """The preview, on the job's thread (torch is imported there)."""
+    from engine.augment.preview import make_preview
+
+    return make_preview(cfg, n, variants, seed)
 
 
 def _key(config) -> str:
@@ -94,7 +105,7 @@ class AugmentPreviewView(View):
             return
         self._key = key
         n, v, seed = self.n_images.value(), self.variants.value(), self.seed
-        self.start_job(lambda: make_preview(cfg, n, v, seed), self._on_job_result, self._on_job_error)
+        self.start_job(lambda: _preview(cfg, n, v, seed), self._on_job_result, self._on_job_error)
 
     def _on_resample_clicked(self) -> None:
         self.seed += 1
@@ -112,6 +123,8 @@ class AugmentPreviewView(View):
         self.info.setText(message)
 
     def _on_job_result(self, p: AugmentPreview) -> None:
+        from engine.augment.preview import mosaic
+
         self.preview = p
         img = mosaic(p)
         self.image.setImage(np.ascontiguousarray(img.transpose(1, 0, 2)), autoLevels=False, levels=(0, 255))

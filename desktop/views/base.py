@@ -51,9 +51,15 @@ class View(QWidget):
         """Draw the current data (views that use the throttle override this)."""
 
     def redraw_if_due(self) -> None:
-        """Redraw when something is pending, the view is visible and the last redraw is
-        at least MIN_REDRAW_S old; the bridge's idle ticks draw what is left pending."""
-        if self._dirty and self.isVisible() and time.perf_counter() - self._last_draw >= self.MIN_REDRAW_S:
+        """Redraw when something is pending, the view is on screen (its tab shown, the window
+        not minimised) and the last redraw is at least MIN_REDRAW_S old; the bridge's idle
+        ticks draw what is left pending (after a restore too)."""
+        if (
+            self._dirty
+            and self.isVisible()
+            and not self.window().isMinimized()
+            and time.perf_counter() - self._last_draw >= self.MIN_REDRAW_S
+        ):
             self.redraw()
 
     def _mark_drawn(self) -> None:
@@ -124,6 +130,11 @@ class View(QWidget):
 
     def save_into(self, session: Session) -> None:
         """Add what this view alone holds (e.g. a playground race) to a session being saved."""
+
+    def work_token(self) -> object:
+        """What this view alone holds that a save would keep, as a value compared with the
+        one at the last save or open (the title's unsaved marker); None: nothing."""
+        return None
 
     def shutdown(self) -> None:
         """The window is closing: stop this view's background work (jobs, timers)."""

@@ -9,6 +9,7 @@ The engine does the work (engine/landscape/between.py, a job) on the app's JobRu
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -19,7 +20,9 @@ from desktop.jobs import JobRunner
 from desktop.plotting import color, style_plot
 from desktop.views.log_axis import DecadeLogAxis
 from engine.jobs import Job
-from engine.landscape.between import RunLine, line_between_records_job, store_lines, stored_lines
+
+if TYPE_CHECKING:
+    from engine.landscape.between import RunLine
 
 PREFIX = "comparison/line"
 META_PATH = ("comparison_lines",)
@@ -263,6 +266,8 @@ class RunLinePanel(LinePanelBase):
     def compute(self) -> bool:
         """Take the two runs' records (the engine hands them over between steps) and compute the
         line off the GUI thread; False (with the reason in the status line) when refused."""
+        from engine.landscape.between import line_between_records_job
+
         if self.busy:
             return False
         a, b = self.cb_a.currentText(), self.cb_b.currentText()
@@ -297,6 +302,8 @@ class RunLinePanel(LinePanelBase):
 
     def load(self, session) -> None:
         """Show the lines a saved comparison holds."""
+        from engine.landscape.between import stored_lines
+
         self.clear()
         lines, problems = stored_lines(session, PREFIX, META_PATH)
         self.lines = {(ln.a, ln.b): ln for ln in lines}
@@ -308,6 +315,8 @@ class RunLinePanel(LinePanelBase):
             self._error("saved line not shown: " + "; ".join(problems))
 
     def save_into(self, session, run_names: set[str]) -> None:
+        from engine.landscape.between import store_lines
+
         lines = [ln for ln in self.lines.values() if ln.a in run_names and ln.b in run_names]
         if lines:
             store_lines(session, lines, PREFIX, META_PATH)

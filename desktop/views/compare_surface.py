@@ -16,7 +16,6 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 
 from desktop.jobs import JobRunner
 from desktop.plotting import color, style_plot
-from engine.compare.surface import shared_surface_job
 
 
 class SharedSurfacePanel(QWidget):
@@ -59,6 +58,8 @@ class SharedSurfacePanel(QWidget):
 
     def compute(self) -> bool:
         """Snapshot the runs (engine thread) and compute the surface off the GUI thread."""
+        from engine.compare.surface import shared_surface_job
+
         if self.jobs.busy(self.JOB_KEY):
             return False
         try:

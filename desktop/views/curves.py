@@ -13,7 +13,7 @@ from desktop.views.empty_state import EmptyState
 from engine.diagnostics.checks import Diagnostic
 from engine.diagnostics.snapshot import DiagnosticSnapshot
 from engine.diagnostics.snapshot import from_record as diagnostics_of
-from engine.events import EpochEnd, Event, StepBatch, series_events
+from engine.events import EpochEnd, Event, RunFinished, StepBatch, series_events
 from engine.states import RunState
 
 TRAIN, VAL, STEP = "#0072B2", "#D55E00", "#9fb7d0"
@@ -23,6 +23,7 @@ X_AXES = {"step": "step", "epoch": "epoch", "wall": "wall time (s)"}  # x-axis m
 GHOSTS = 3  # earlier runs of this session kept faded on the loss and accuracy plots
 GHOST_ALPHA = (150, 95, 55)  # newest to oldest
 MAX_DRAWN_POINTS = 1600  # per curve at most: longer series are min/max-decimated for display
+X_HEADROOM = 1.5  # a run that outgrows the step axis gets this much more: fewer re-laid axes
 
 
 class RunCurves:
@@ -173,6 +174,7 @@ class CurvesView(View):
         self._x_hi = 0.0
         self._x_follow = True
         self._epochs_drawn = -1
+        self._epochs_racing = False  # several epochs arrive per live redraw (a run at full speed)
         self.p_loss.vb.sigRangeChangedManually.connect(self._on_manual_range)
         # Loss and gradient norm (linear y) get the same coarse steps on y: [0, nice top].
         self._y_top = {self.p_loss: 0.0, self.p_gn: 0.0}
@@ -253,6 +255,7 @@ class CurvesView(View):
             self.run = RunCurves(self.alpha)
             self.run.steps_per_epoch_hint = _steps_per_epoch_hint(config)
             self._epochs_drawn = -1
+            self._epochs_racing = False
             self._redraw()
         self.run_id = run_id
 
@@ -340,13 +343,32 @@ class CurvesView(View):
                 changed = True
             elif isinstance(e, DiagnosticSnapshot):
                 self._add_diagnostic(e.finding)
+            elif isinstance(e, RunFinished):  # the end: epoch markers as for a calm run
+                self._epochs_drawn = -1
+                self._epochs_racing = False
+                changed = True
         self._dirty = changed
         self.redraw_if_due()  # visible only, at most every MIN_REDRAW_S (View)
 
     def redraw(self) -> None:
+        """The live redraw: once epoch curves gain several epochs between two redraws, they
+        are drawn without markers until the run ends (see _redraw)."""
+        if not self._epochs_racing and self._epochs_drawn >= 0 and len(self.run.epoch_step) - self._epochs_drawn > 1:
+            self._epochs_racing = True
+            self._epochs_drawn = -1  # the markers change
         self._redraw()
 
+    def save_into(self, session) -> None:
+        from desktop.views.curves_ghosts import save_ghosts
+
+        save_ghosts(self, session)  # the faded earlier runs are kept with the session
+
     def load_session(self, session) -> None:
+        from desktop.views.curves_ghosts import load_ghosts
+
+        self.clear_ghosts()  # the opened session's ghosts replace this window's
+        for name, run in load_ghosts(self, session):
+            self._push_ghost(name, run)
         if not session.runs:
             return
         rec = session.runs[0]
@@ -368,6 +390,7 @@ class CurvesView(View):
             r.add(e)
         self.run = r
         self._epochs_drawn = -1
+        self._epochs_racing = False
         self._redraw()
 
     def _redraw(self) -> None:
@@ -391,8 +414,10 @@ class CurvesView(View):
         ex = r.x_of_epochs(mode)
         if len(ex) != self._epochs_drawn:  # epoch curves change once an epoch, not every redraw
             self._epochs_drawn = len(ex)
-            # symbols help while there are few epochs; beyond that they cost and clutter
-            sym = "o" if len(ex) <= 60 else None
+            # symbols help while there are few epochs; beyond that, or while epochs race in
+            # several per redraw (pyqtgraph re-makes every marker at each redraw: the costliest
+            # part of a redraw at full speed), they cost and clutter
+            sym = "o" if len(ex) <= 60 and not self._epochs_racing else None
             curves = {
                 "train_loss": self.c_train_loss,
                 "val_loss": self.c_val_loss,
@@ -413,7 +438,9 @@ class CurvesView(View):
                 else:  # a session saved before the eval-mode series existed: nothing to draw
                     c.setData([], [])
         self._follow_x(float(x[-1]) if len(x) and np.isfinite(x[-1]) else 0.0)
-        self._follow_y(self.p_loss, r.loss.view())
+        # the loss plot's top covers the epoch curves too (a rising validation loss stays in view)
+        epoch_losses = [r.epoch[k].view() for k in ("val_loss", "train_loss", "train_loss_eval")]
+        self._follow_y(self.p_loss, np.concatenate([r.loss.view(), *epoch_losses]))
         self._follow_y(self.p_gn, r.grad_norm.view())
 
     def _drawn_points(self) -> int:
@@ -450,7 +477,10 @@ class CurvesView(View):
         if not self._x_follow:
             return
         if xmax > self._x_hi or self._x_hi > 8 * max(xmax, 1.0):  # grown past the end, or a new run
-            self._x_hi = nice_ceiling(max(xmax, 10.0))
+            # a growing run gets half again as much room: the four linked step axes (ticks,
+            # labels, grid) are re-laid about five times per decade of steps, not eight
+            grown = self._x_hi > 0 and xmax > self._x_hi
+            self._x_hi = nice_ceiling(max(xmax * (X_HEADROOM if grown else 1.0), 10.0))
             self.p_loss.setXRange(0, self._x_hi, padding=0.01)
 
     # -- controls ------------------------------------------------------------------------

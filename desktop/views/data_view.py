@@ -8,6 +8,8 @@ The split and the preprocessing fit run off the GUI thread (engine.data.report).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import (
@@ -23,7 +25,9 @@ from PySide6.QtWidgets import (
 
 from desktop.plotting import color, style_plot
 from desktop.views.base import View
-from engine.data.report import PreprocessReport, format_condition, preprocessing_report
+
+if TYPE_CHECKING:
+    from engine.data.report import PreprocessReport
 
 RELEVANT = ("data", "train.val_fraction", "seed")  # what changes the data view
 
@@ -38,6 +42,13 @@ def diverging_lut() -> np.ndarray:
 
 def _data_key(config) -> str:
     return config.data.model_dump_json() + f"|{config.train.val_fraction}|{config.seed}"
+
+
+def _report(cfg) -> PreprocessReport:
+    """The preprocessing report, on the job's thread (torch is imported there)."""
+    from engine.data.report import preprocessing_report
+
+    return preprocessing_report(cfg)
 
 
 class DataView(View):
@@ -98,7 +109,7 @@ class DataView(View):
         self.scatter_before = pg.ScatterPlotItem(size=5, pen=None)
         self.scatter_after = pg.ScatterPlotItem(size=5, pen=None)
         self.follow_config()
-        self.refresh()
+        self._config_stale = True  # computed when shown or when a run starts, not before the first paint
 
     # -- data -----------------------------------------------------------------------------
     def refresh(self, force: bool = False) -> None:
@@ -109,10 +120,10 @@ class DataView(View):
             return
         self._key = key
         self.summary.setText(f"Loading {cfg.data.name}…")
-        self.start_job(lambda: preprocessing_report(cfg), self._on_job_result, self._on_job_error)
+        self.start_job(lambda: _report(cfg), self._on_job_result, self._on_job_error)
 
     def on_run_started(self, run_id: str, config) -> None:
-        self.refresh()
+        self._on_config_edited()  # now if shown, else when shown
 
     def load_session(self, session) -> None:
         self.refresh()
@@ -138,6 +149,8 @@ class DataView(View):
 
     # -- drawing --------------------------------------------------------------------------
     def _draw(self) -> None:
+        from engine.data.report import format_condition
+
         r = self.report
         if r is None:
             return

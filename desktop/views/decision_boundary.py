@@ -14,7 +14,6 @@ from desktop.plotting import color, style_plot
 from desktop.views.base import View
 from desktop.views.empty_state import TWO_D_DATASETS, EmptyState, apply_and_restart
 from engine.boundary.snapshot import BoundaryPoints, BoundarySnapshot, from_record
-from engine.data.datasets import preprocess_kind
 from engine.events import Event
 
 STRENGTH = 0.6  # how much of the class colour tints the background at full confidence
@@ -101,6 +100,8 @@ class DecisionBoundaryView(View):
         """The plane is the data set's own (x1, x2), as the Data view shows it before
         preprocessing: each grid point goes through the input features and the preprocessing
         on its way into the network (engine.data.features.plane_grid)."""
+        from engine.data.kinds import preprocess_kind
+
         kind = preprocess_kind(config.data)
         note = "" if kind == "none" else f" (the network sees it after {kind})"
         self.plot.setLabel("bottom", f"x1{note}")

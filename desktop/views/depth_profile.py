@@ -11,7 +11,6 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayo
 from desktop.plotting import style_plot
 from desktop.views.histogram_strip import HistogramStrip
 from desktop.views.probe_view import ProbeView
-from engine.probes.init_study import SYMMETRY_TOL
 
 NOW, INIT = "#0072B2", "#999999"
 
@@ -122,5 +121,7 @@ class DepthProfileView(ProbeView):
         )
         self.step_label.setText(f"step {self.store.steps[i]}  ({i + 1}/{n})")
         spread = act.unit_spread if act.unit_spread is not None else np.full(len(labels), np.nan)
+        from engine.probes.init_study import SYMMETRY_TOL  # torch: loaded by now (probes came)
+
         sym = [labels[k] for k in range(len(labels)) if np.isfinite(spread[k]) and spread[k] < SYMMETRY_TOL]
         self.symmetry.setText(f"⚠ symmetry: all units identical in {', '.join(sym)}" if sym else "")

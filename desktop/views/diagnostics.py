@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
 from desktop.plotting import GrowingArray, style_plot
 from desktop.views.base import View
 from desktop.views.log_axis import log_plot
-from engine.diagnostics import check_initial_loss, initial_loss, overfit_tiny_subset
 from engine.diagnostics.snapshot import DiagnosticSnapshot
 from engine.diagnostics.snapshot import from_record as diagnostics_of
 from engine.events import Event, StepBatch, series_events
@@ -35,6 +34,7 @@ COLUMNS = ["step", "epoch", "level", "kind", "layer", "message"]
 def initial_loss_check(config) -> dict:
     """The initial-loss sanity check on a fresh, untrained model of the config."""
     from engine.data import load_data
+    from engine.diagnostics import check_initial_loss, initial_loss
     from engine.model import build_model
 
     data = load_data(config)
@@ -224,6 +224,8 @@ class DiagnosticsView(View):
         )
 
     def _on_overfit_clicked(self) -> None:
+        from engine.diagnostics import overfit_tiny_subset
+
         n, steps = self.n_samples.value(), self.max_steps.value()
 
         def job(config) -> dict:

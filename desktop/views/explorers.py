@@ -4,10 +4,11 @@ the initialization study (every layer's activations at init, on real data)."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -23,14 +24,11 @@ from PySide6.QtWidgets import (
 from desktop.plotting import color, style_plot
 from desktop.views.base import View
 from desktop.views.histogram_strip import HistogramStrip
-from engine.config import ACTIVATIONS, DATASETS, INITS
-from engine.probes.activation_curves import (
-    EXPLORER_ACTIVATIONS,
-    activation_curve,
-    saturated_regions,
-    zero_gradient_regions,
-)
-from engine.probes.init_study import InitStudy, init_study
+from engine.config import ACTIVATIONS, INITS, ExperimentConfig
+from engine.data.kinds import EXPLORER_DATASETS
+
+if TYPE_CHECKING:
+    from engine.probes.init_study import InitStudy
 
 X_RANGE = 6.0
 
@@ -42,6 +40,8 @@ class ActivationExplorerView(View):
     title = "Activations"
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
+        from engine.probes.activation_regions import EXPLORER_ACTIVATIONS, saturated_regions, zero_gradient_regions
+
         super().__init__(controller, parent)
         self.x = np.linspace(-X_RANGE, X_RANGE, 601)
         self.checks: dict[str, QCheckBox] = {}
@@ -117,9 +117,16 @@ class ActivationExplorerView(View):
         lay.addLayout(bar)
         lay.addWidget(self.glw, 1)
         lay.addWidget(self.note)
+        self._dirty = True  # the curves (torch autograd) are drawn when the view is first shown
+
+    def redraw(self) -> None:
         self._on_controls_changed()
 
     def _on_controls_changed(self, *_args) -> None:
+        self._mark_drawn()
+        from engine.probes.activation_curves import activation_curve
+        from engine.probes.activation_regions import EXPLORER_ACTIVATIONS, saturated_regions
+
         for name in EXPLORER_ACTIVATIONS:
             on = self.checks[name].isChecked()
             slope = self.slope.value() if name == "leaky_relu" else self.alpha.value()
@@ -143,10 +150,12 @@ class InitExplorerView(View):
     at init, before any training, for a batch of real data."""
 
     title = "Init explorer"
+    study_done = Signal(object)  # the InitStudy just shown
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
         self.study: InitStudy | None = None
+        self.base: ExperimentConfig | None = None  # the config the network is built from (None: the panel's)
         self.init = QComboBox()
         self.init.addItems(list(INITS))
         self.init.setCurrentText("normal")
@@ -169,7 +178,7 @@ class InitExplorerView(View):
         self.constant.setSingleStep(0.05)
         self.constant.setValue(0.1)
         self.data = QComboBox()
-        self.data.addItems([d for d in DATASETS if d not in ("csv", "npz", "image_folder")])
+        self.data.addItems(list(EXPLORER_DATASETS))
         self.data.setCurrentText("digits")
         self.run_button = QPushButton("Show at init")
         bar = QHBoxLayout()
@@ -214,7 +223,7 @@ class InitExplorerView(View):
         lay.addWidget(self.glw, 2)
         lay.addWidget(QLabel("Activation histograms per layer at init (fraction of values)"))
         lay.addWidget(self.strip, 3)
-        self.run_button.clicked.connect(self.run_study)
+        self.run_button.clicked.connect(self._on_run_clicked)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -232,27 +241,38 @@ class InitExplorerView(View):
             "data": self.data.currentText(),
         }
 
+    def _on_run_clicked(self) -> None:
+        self.base = None  # the user's own study: built from the panel's config
+        self.run_study()
+
+    def show_state(self, state: dict, base: ExperimentConfig | None = None) -> None:
+        """Set the controls to `state` (init, activation, depth, width, init_std, init_constant,
+        data: a lesson's explorer state) and show the network at init, built from `base`."""
+        self.base = base
+        self.init.setCurrentText(state["init"])
+        self.activation.setCurrentText(state["activation"])
+        self.depth.setValue(int(state["depth"]))
+        self.width.setValue(int(state["width"]))
+        self.std.setValue(float(state["init_std"]))
+        self.constant.setValue(float(state["init_constant"]))
+        self.data.setCurrentText(state["data"])
+        self.jobs.cancel(self.job_key)
+        self.run_study()
+
     def run_study(self) -> None:
         """Build the network and probe it at init off the GUI thread."""
+        from engine.lessons.explorer import explorer_config
+        from engine.probes.init_study import init_study
+
         if self.job_running:
             return
         self.run_button.setEnabled(False)
         s = self.settings()
         self.status.setText(f"building a {s['depth']}×{s['width']} {s['activation']} network with {s['init']} init…")
-        base = self.controller.config
+        base = self.base or self.controller.config
 
         def work() -> InitStudy:
-            updates = {
-                "data.name": s["data"],
-                "model.init_std": s["init_std"],
-                "model.init_constant": s["init_constant"],
-            }
-            fields = type(base.model).model_fields
-            if "arch" in fields:  # the study is about dense layers, without batch norm
-                updates["model.arch"] = "mlp"
-            if "batch_norm" in fields:
-                updates["model.batch_norm"] = "off"
-            cfg = base.with_updates(updates)
+            cfg = explorer_config(base, s["data"], s["init_std"], s["init_constant"])
             return init_study(cfg, s["depth"], s["width"], s["init"], s["activation"])
 
         self.start_job(work, self._on_study_done, self._on_study_failed)
@@ -297,3 +317,4 @@ class InitExplorerView(View):
             if sym
             else ""
         )
+        self.study_done.emit(out)

@@ -11,6 +11,7 @@ status line says.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
@@ -36,13 +37,13 @@ from desktop.views.empty_state import EmptyState
 from desktop.views.landscape_line import LineToRunPanel
 from desktop.views.landscape_plots import LandscapeContour, LandscapeSidePlots, Lazy3D, SurfaceShape
 from engine.events import EpochEnd, Event, RunFinished
-from engine.landscape.analysis import LandscapeRequest, LandscapeResult, store_result, stored_result
-from engine.landscape.directions import KINDS, Plane
-from engine.landscape.params import LandscapeError
-from engine.landscape.projection import project
 from engine.landscape.snapshot import LandscapeSnapshot, from_record
-from engine.landscape.surface import Surface
-from engine.landscape.trajectory import TrajectoryBuffer
+
+if TYPE_CHECKING:
+    from engine.landscape.analysis import LandscapeRequest, LandscapeResult
+    from engine.landscape.directions import Plane
+    from engine.landscape.surface import Surface
+    from engine.landscape.trajectory import TrajectoryBuffer
 
 # Automatic refreshes during a run share the machine with the training: the next one starts
 # no sooner than MIN_AUTO_REFRESH_S, nor sooner than AUTO_REFRESH_IDLE times the last job's
@@ -64,6 +65,7 @@ class LandscapeView(View):
         self.run_id = ""
         self.traj: TrajectoryBuffer | None = None
         self.sharp: list[tuple[float, float, float]] = []  # epoch, λ_max, 2/lr
+        self._sharp_stale = False  # sharpness estimates not drawn yet (the view was hidden)
         self.result: LandscapeResult | None = None  # the surface shown (complete)
         self.preview: Surface | None = None  # a job's coarse surface
         self.plane: Plane | None = None
@@ -85,10 +87,15 @@ class LandscapeView(View):
 
     # -- UI ------------------------------------------------------------------------------
     def _build_ui(self) -> None:
+        from typing import get_args
+
+        from engine.config import LandscapeConfig
+
+        kinds = get_args(LandscapeConfig.model_fields["directions"].annotation)  # the planes, without torch
         cfg = self.controller.config.landscape if self.controller is not None else None
         bar = QHBoxLayout()
         self.kind = QComboBox()
-        self.kind.addItems(list(KINDS))
+        self.kind.addItems(list(kinds))
         self.kind.setToolTip("Plane: PCA of the trajectory, filter-normalized random, init → current + random")
         self.grid = QSpinBox()
         self.grid.setRange(5, 401)
@@ -159,6 +166,8 @@ class LandscapeView(View):
         self.cancel_btn.setEnabled(self.busy)
 
     def request(self) -> LandscapeRequest:
+        from engine.landscape.analysis import LandscapeRequest
+
         seed = self.controller.config.seed if self.controller is not None else 0
         zero = self.controller.config.landscape.zero_bias_directions if self.controller is not None else True
         return LandscapeRequest(self.kind.currentText(), self.grid.value(), float(self.span.value()), seed, zero)
@@ -172,6 +181,7 @@ class LandscapeView(View):
         self.session_record = None
         self.traj = None
         self.sharp = []
+        self._sharp_stale = False
         self.result = self.preview = self.plane = None
         self.coords = np.zeros((0, 2))
         self.epochs_seen = self.last_refresh_epoch = 0
@@ -232,6 +242,8 @@ class LandscapeView(View):
 
     def _add_snapshot(self, snap: LandscapeSnapshot, capacity: int) -> int:
         """A snapshot's path rows and sharpness estimates, live or replayed; the rows added."""
+        from engine.landscape.trajectory import TrajectoryBuffer
+
         if len(snap.steps):
             if self.traj is None:
                 self.traj = TrajectoryBuffer(snap.params.shape[1], 1, capacity)
@@ -239,9 +251,15 @@ class LandscapeView(View):
                 self.traj.add(int(step), row)
         if len(snap.sharpness):
             self.sharp.extend(zip(snap.sharpness[:, 0], snap.sharpness[:, 2], snap.two_over_lr))
-            s = np.asarray(self.sharp, dtype=np.float64)
-            self.side.set_sharpness(s[:, 0], s[:, 1], s[:, 2])
+            self._sharp_stale = True
+            if self.isVisible():  # hidden: drawn when shown
+                self._draw_sharpness()
         return len(snap.steps)
+
+    def _draw_sharpness(self) -> None:
+        self._sharp_stale = False
+        s = np.asarray(self.sharp, dtype=np.float64).reshape(-1, 3)
+        self.side.set_sharpness(s[:, 0], s[:, 1], s[:, 2])
 
     def _auto_refresh(self) -> None:
         self._refresh_timer.stop()
@@ -264,12 +282,16 @@ class LandscapeView(View):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        if self._sharp_stale:
+            self._draw_sharpness()
         if self._stale and not self.busy and self.traj is not None and len(self.traj) >= 2:
             self._stale = False
             self.last_refresh_epoch = self.epochs_seen
             self.compute()
 
     def _reproject(self) -> None:
+        from engine.landscape.projection import project
+
         if self.plane is None or self.traj is None or len(self.traj) == 0:
             return
         self.coords, _ = project(self.plane, self.traj.params)
@@ -285,6 +307,8 @@ class LandscapeView(View):
 
     def compute(self) -> None:
         """Ask for a surface around the current weights (or a replayed run's final weights)."""
+        from engine.landscape.params import LandscapeError
+
         self.cancel()
         request = self.request()
         traj = self.traj.params.copy() if self.traj is not None and len(self.traj) else None
@@ -382,6 +406,8 @@ class LandscapeView(View):
 
     # -- sessions ------------------------------------------------------------------------
     def load_session(self, session) -> None:
+        from engine.landscape.analysis import stored_result
+
         self.cancel()
         self.run_id = ""
         self.result = self.preview = self.plane = None
@@ -436,6 +462,8 @@ class LandscapeView(View):
             )
 
     def save_into(self, session) -> None:
+        from engine.landscape.analysis import store_result
+
         if self.result is not None and self.result.complete:
             store_result(session, self.result, "live")
         self.line_panel.save_into(session)

@@ -11,14 +11,16 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QVBoxLayout, QWidget
 
 from desktop.jobs import JobRunner
 from desktop.views.compare_line import LinePanelBase, describe
 from engine.jobs import Job
-from engine.landscape.between import RunLine, line_to_record_job, store_lines, stored_lines
-from engine.landscape.params import LandscapeError
+
+if TYPE_CHECKING:
+    from engine.landscape.between import RunLine
 
 PREFIX = "landscape/line_to"
 META_PATH = ("landscape", "line_to")
@@ -62,6 +64,8 @@ class LineToRunPanel(LinePanelBase):
     def compute_to(self, path: str | Path) -> bool:
         """Open `path`, take its first run of this architecture and compute the line off the
         GUI thread; False (the reason in the status line) when refused."""
+        from engine.landscape.between import line_to_record_job
+        from engine.landscape.params import LandscapeError
         from engine.session import SessionError, load_session
 
         if self.busy:
@@ -117,6 +121,8 @@ class LineToRunPanel(LinePanelBase):
         self.show_line(None)
 
     def load(self, session) -> None:
+        from engine.landscape.between import stored_lines
+
         self.clear()
         lines, problems = stored_lines(session, PREFIX, META_PATH)
         if lines:
@@ -125,5 +131,7 @@ class LineToRunPanel(LinePanelBase):
             self._error("saved line not shown: " + "; ".join(problems))
 
     def save_into(self, session) -> None:
+        from engine.landscape.between import store_lines
+
         if self.line is not None:
             store_lines(session, [self.line], PREFIX, META_PATH)

@@ -6,18 +6,21 @@ Items are created once; new surfaces and path points only call setData on them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import pyqtgraph as pg
-import pyqtgraph.opengl as gl
 from PySide6.QtCore import QRectF
-from PySide6.QtGui import QImage, QPixmap, QVector3D
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from desktop.gl_offscreen import OffscreenGLView
 from desktop.plotting import style_plot
-from desktop.qt_setup import pin_none_refcount
-from desktop.views.playground_plots import ON_TOP, rgba, thin
-from engine.landscape.projection import bilinear
+from desktop.views.playground_plots import thin
+
+if TYPE_CHECKING:
+    from pyqtgraph.opengl import GLLinePlotItem
+
+    from desktop.views.landscape_3d import LandscapeSurface3D
 
 BOX = 10.0  # the surface spans [-BOX/2, BOX/2] in x and y in the 3D scene
 HEIGHT = 4.0  # ... and [0, HEIGHT] in z
@@ -65,103 +68,11 @@ class SurfaceShape:
 
     def path_losses(self, coords: np.ndarray) -> np.ndarray:
         """The surface under each path point (bilinear), clamped into the grid."""
+        from engine.landscape.projection import bilinear
+
         a = np.clip(coords[:, 0], self.alphas[0], self.alphas[-1])
         b = np.clip(coords[:, 1], self.betas[0], self.betas[-1])
         return bilinear(self.alphas, self.betas, self.loss, a, b)
-
-
-class LandscapeSurface3D(OffscreenGLView):
-    """GLSurfacePlotItem coloured by height, the path as a line lifted onto the surface,
-    and a marker at the current weights. Rendered offscreen (no QOpenGLWidget in the
-    window: with one, every window flush is GL-composited, which under a software renderer
-    such as llvmpipe takes CPU from the training beside it); the surface is cached and only
-    the path redrawn."""
-
-    def __init__(self, parent=None) -> None:
-        pin_none_refcount()
-        super().__init__(parent)
-        self.setBackgroundColor("w")
-        self.setCameraPosition(pos=QVector3D(0.0, 0.0, HEIGHT * 0.35), distance=16.0, elevation=38, azimuth=-60)
-        self.setMinimumSize(260, 220)
-        self.shape: SurfaceShape | None = None
-        self.surface: gl.GLSurfacePlotItem | None = None
-        self.cmap = pg.colormap.get(CMAP)
-        self.path = gl.GLLinePlotItem(pos=np.zeros((0, 3)), color=rgba(PATH_COLOR), width=3, antialias=True)
-        # a dark halo under the path: it stays visible on every colour of the map
-        self.halo = gl.GLLinePlotItem(pos=np.zeros((0, 3)), color=rgba(HALO_COLOR), width=6.5, antialias=True)
-        self.head = gl.GLScatterPlotItem(pos=np.zeros((0, 3)), size=12, pxMode=True, color=rgba(PATH_COLOR))
-        self.start = gl.GLScatterPlotItem(pos=np.zeros((0, 3)), size=11, pxMode=True, color=rgba(START_COLOR))
-        self.others: list[gl.GLLinePlotItem] = []
-        self.other_halos: list[gl.GLLinePlotItem] = []
-        for depth, it in ((4.5, self.halo), (5, self.path), (9, self.start), (10, self.head)):
-            it.setGLOptions(ON_TOP)
-            it.setDepthValue(depth)
-            self.addItem(it)
-        # the box's floor and its height edge: where a, b and the loss are measured from
-        h, e = BOX / 2, [-BOX / 2, -BOX / 2, 0.0]
-        frame = np.array([[-h, -h, 0], [h, -h, 0], [h, h, 0], [-h, h, 0], [-h, -h, 0], e, [-h, -h, HEIGHT]])
-        self.frame = gl.GLLinePlotItem(pos=frame, color=(0.3, 0.3, 0.3, 1.0), width=1.5, antialias=True)
-        self.addItem(self.frame)
-
-    def set_surface(self, shape: SurfaceShape) -> None:
-        self.shape = shape
-        hn = (shape.H - shape.hmin) / (shape.hmax - shape.hmin)
-        colors = np.asarray(self.cmap.map(hn.ravel(), mode="byte"), dtype=np.uint8).reshape(-1, 4)
-        colors[:, 3] = 255
-        colors[shape.clipped.ravel()] = CLIPPED_RGBA  # above the drawn range: marked, not just flat
-        x = (
-            np.linspace(-BOX / 2, BOX / 2, len(shape.alphas))
-            if len(shape.alphas) < 2
-            else (shape.alphas - shape.alphas[0]) / (shape.alphas[-1] - shape.alphas[0]) * BOX - BOX / 2
-        )
-        y = (shape.betas - shape.betas[0]) / (shape.betas[-1] - shape.betas[0]) * BOX - BOX / 2
-        if self.surface is None:
-            self.surface = gl.GLSurfacePlotItem(x=x, y=y, z=hn * HEIGHT, colors=colors, smooth=False)
-            self.surface.setGLOptions("opaque")
-            self.addItem(self.surface)
-            self.set_static_items([self.surface])  # drawn once per camera, then blitted back
-        else:
-            self.surface.setData(x=x, y=y, z=hn * HEIGHT, colors=colors)
-
-    def colour_scale(self) -> tuple[pg.ColorMap, float, float, str] | None:
-        """The surface's colour map, the heights at its ends and what they are (for an exported colour bar)."""
-        shape = getattr(self, "shape", None)
-        if shape is None:
-            return None
-        return self.cmap, shape.hmin, shape.hmax, "log10 loss" if shape.log else "loss"
-
-    def set_path(self, coords: np.ndarray) -> None:
-        s = self.shape
-        if s is None or len(coords) == 0:
-            for it in (self.path, self.halo, self.head, self.start):
-                it.setData(pos=np.zeros((0, 3)))
-            return
-        c = thin(coords)
-        pts = np.empty((len(c), 3))
-        pts[:, :2] = s.scene_xy(c)
-        pts[:, 2] = s.scene_z(s.path_losses(c)) + 0.06
-        self.path.setData(pos=pts)
-        self.halo.setData(pos=pts)
-        self.head.setData(pos=pts[-1:] + [0.0, 0.0, 0.06])
-        self.start.setData(pos=pts[:1] + [0.0, 0.0, 0.06])
-
-    def set_other_paths(self, paths: list[tuple[np.ndarray, str]]) -> None:
-        """Other runs' paths on a shared plane."""
-        for it in self.others + self.other_halos:
-            self.removeItem(it)
-        self.others, self.other_halos = [], []
-        s = self.shape
-        if s is None:
-            return
-        for coords, col in paths:
-            c = thin(coords)
-            pts = np.c_[s.scene_xy(c), s.scene_z(s.path_losses(c)) + 0.06]
-            for color, width, depth, items in ((HALO_COLOR, 5.5, 3.5, self.other_halos), (col, 2.5, 4, self.others)):
-                it = gl.GLLinePlotItem(pos=pts, color=rgba(color), width=width, antialias=True)
-                it.setGLOptions(ON_TOP)
-                it.setDepthValue(depth)
-                self.addItem(it)
-                items.append(it)
 
 
 class LandscapeContour(pg.PlotWidget):
@@ -174,6 +85,7 @@ class LandscapeContour(pg.PlotWidget):
         self.image = pg.ImageItem()
         self.addItem(self.image)
         self.isos: list[pg.IsocurveItem] = []
+        self.clipped = np.zeros((0, 0), dtype=bool)  # the image's cells above the drawn range
         self.cmap = pg.colormap.get(CMAP)
         self.halo = self.plot(pen=pg.mkPen(HALO_COLOR, width=5))  # the path stays visible on any colour
         self.path = self.plot(pen=pg.mkPen(PATH_COLOR, width=2.5))
@@ -185,6 +97,8 @@ class LandscapeContour(pg.PlotWidget):
         self.other_halos: list[pg.PlotDataItem] = []  # a dark halo under each other path
 
     def set_surface(self, shape: SurfaceShape) -> None:
+        from engine.landscape.projection import bilinear
+
         a, b = shape.alphas, shape.betas
         # Resample onto a regular image grid (coarse previews have an uneven last step).
         n = max(len(a), 2)
@@ -193,8 +107,19 @@ class LandscapeContour(pg.PlotWidget):
         H = shape.height(
             bilinear(a, b, np.where(np.isfinite(shape.loss), shape.loss, shape.hi), A.ravel(), B.ravel())
         ).reshape(n, n)
-        self.image.setImage(H, autoLevels=False, levels=(shape.hmin, shape.hmax))
-        self.image.setColorMap(self.cmap)
+        # coloured as the 3D view: the colour map over the drawn range, grey where the loss is
+        # above it (clipped, or not finite) so a cut-off wall does not read as a plateau
+        unit = np.clip((H - shape.hmin) / (shape.hmax - shape.hmin), 0.0, 1.0)
+        rgba = np.asarray(self.cmap.map(unit.ravel(), mode="byte"), dtype=np.uint8).reshape(n, n, 4)
+        self.clipped = bilinear(a, b, shape.clipped.astype(float), A.ravel(), B.ravel()).reshape(n, n) >= 0.5
+        rgba[self.clipped] = CLIPPED_RGBA
+        self.image.setImage(rgba, autoLevels=False, levels=(0, 255))
+        frac = float(self.clipped.mean())
+        self.getPlotItem().setTitle(
+            "Contour map with the path"
+            + (f" · grey: loss above {shape.hi:.4g}, clipped ({frac:.0%})" if frac > 0 else ""),
+            size="10pt",
+        )
         self.image.setRect(QRectF(a[0], b[0], a[-1] - a[0], b[-1] - b[0]))
         for it in self.isos:
             if it.scene() is not None:
@@ -280,7 +205,7 @@ class Lazy3D(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.view: LandscapeSurface3D | None = None
+        self.view: LandscapeSurface3D | None = None  # made on first show
         self._shape: SurfaceShape | None = None
         self._path: np.ndarray | None = None
         self._others: list[tuple[np.ndarray, str]] = []
@@ -293,6 +218,8 @@ class Lazy3D(QWidget):
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if self.view is None:
+            from desktop.views.landscape_3d import LandscapeSurface3D  # OpenGL: loaded on first show
+
             self.view = LandscapeSurface3D()
             self.layout().insertWidget(0, self.view, 1)
             if self._shape is not None:
@@ -319,7 +246,7 @@ class Lazy3D(QWidget):
             self.view.set_other_paths(paths)
 
     @property
-    def path(self) -> gl.GLLinePlotItem | None:
+    def path(self) -> GLLinePlotItem | None:
         return None if self.view is None else self.view.path
 
     @property
@@ -383,3 +310,12 @@ class SurfaceKey(QWidget):
             f"height and colour: loss, {scale}{clipped} · floor: a (direction 1) {a[0]:.3g} … {a[-1]:.3g}, "
             f"b (direction 2) {b[0]:.3g} … {b[-1]:.3g}"
         )
+
+
+def __getattr__(name: str) -> Any:
+    """LandscapeSurface3D lives in desktop.views.landscape_3d (OpenGL, imported on first use)."""
+    if name == "LandscapeSurface3D":
+        from desktop.views.landscape_3d import LandscapeSurface3D
+
+        return LandscapeSurface3D
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,9 +32,8 @@ from desktop.views.base import View
 from engine.config import ExperimentConfig
 from engine.jobs import Progress
 from engine.session import SessionError
-from engine.session.checkpoint import CheckpointError, start_state
 from engine.states import RunState
-from engine.tuning.lr_range import MAX_ITERATIONS, LrRangeError, LrRangeSettings, lr_range_job
+from engine.tuning.lr_range_settings import MAX_ITERATIONS, LrRangeError, LrRangeSettings
 from engine.tuning.lr_range_snapshot import MIN_OVER_10, STEEPEST, LrRangeResult, stored_result
 
 SMOOTH_COLOR = "#0072B2"
@@ -169,6 +168,9 @@ class LrFindView(View):
     def start(self) -> bool:
         """Run the range test on the controller's config off the GUI thread; False (the
         reason in the status line) when the settings are refused."""
+        from engine.session.checkpoint import CheckpointError
+        from engine.tuning.lr_range import lr_range_job
+
         try:
             settings = self.settings()
         except LrRangeError as e:
@@ -206,6 +208,8 @@ class LrFindView(View):
 
     def _current_weights(self) -> tuple[ExperimentConfig, dict, str] | None:
         """The current run's config, start state and a phrase naming it; None without one."""
+        from engine.session.checkpoint import start_state
+
         c = self.controller
         if c.state == RunState.REPLAY:
             record = c.session.runs[0] if c.session is not None and c.session.runs else None

@@ -5,17 +5,21 @@ output as the decision boundary with the data, and the neuron picked by a click,
 
 One GraphicsLayoutWidget holds it all (so it exports as one PNG/SVG). The items are made
 when the layout changes (another network, another number of neurons shown) and updated in
-place for every snapshot: images with setImage, connections with setData on a few curves
-per layer pair (one per sign and width class, drawn as segment pairs).
+place for every snapshot, touching only what changed (Qt repaints only what is touched):
+a layer's shown pictures are coloured in one vectorised pass and each neuron's image is
+replaced only when its pixels differ; the connections of a layer pair are one item with a
+path per sign and width class, rebuilt only when a connection changes class; texts,
+frames, titles and axes are set only when their value changes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QPainterPath
 from PySide6.QtWidgets import QGraphicsRectItem
 
 from desktop.plotting import color, style_plot
@@ -77,11 +81,13 @@ def bars_rgb(values: np.ndarray, scale: float) -> np.ndarray:
     return out
 
 
-def unit_rgb(layer: LayerPictures, is_output: bool, class_names: int) -> np.ndarray:
-    """Every unit's picture as (U, H, W, 3) uint8, row 0 at the top."""
-    p = layer.pictures
+def unit_rgb(layer: LayerPictures, is_output: bool, class_names: int, units: list[int] | None = None) -> np.ndarray:
+    """The units' pictures (all, or those listed) as (U, H, W, 3) uint8, row 0 at the top; a
+    layer's colour range is that of all its units, whichever are coloured."""
+    every = layer.pictures
+    p = every if units is None else every[units]
     if layer.picture == "bars":
-        return bars_rgb(p, scale_of(p))
+        return bars_rgb(p, scale_of(every))
     if layer.picture == "rgb":
         lo = p.reshape(len(p), -1).min(1)[:, None, None, None]
         hi = p.reshape(len(p), -1).max(1)[:, None, None, None]
@@ -89,11 +95,65 @@ def unit_rgb(layer: LayerPictures, is_output: bool, class_names: int) -> np.ndar
     if layer.picture == "plane":
         flipped = p[:, ::-1, :]  # row 0 of a map is the bottom of the plane (y0)
         if is_output:  # class probabilities: white → the class colour
-            cols = class_colors(max(class_names, len(p)))[: len(p)]
+            cols = class_colors(max(class_names, len(every)))[: len(every)]
+            cols = cols if units is None else cols[units]
             rgb = 1.0 - flipped[..., None] * (1.0 - cols[:, None, None, :])
             return (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
-        return to_rgb(flipped, scale_of(p))
-    return to_rgb(p, scale_of(p))  # weights as a gray image: signed
+        return to_rgb(flipped, scale_of(every))
+    return to_rgb(p, scale_of(every))  # weights as a gray image: signed
+
+
+class EdgesItem(pg.GraphicsObject):
+    """The connections between two layers: one path of segment pairs per sign and width
+    class, stroked with that class's pen (what a PlotCurveItem with connect="pairs" draws,
+    without its per-paint overhead, as one item)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pens = []
+        for sign in (1, -1):
+            base = POS if sign > 0 else NEG
+            for k, w in enumerate(WIDTHS):
+                alpha = int(90 + 165 * k / (len(WIDTHS) - 1))
+                self.pens.append(pg.mkPen((int(base[0]), int(base[1]), int(base[2]), alpha), width=w))
+        self.paths: list[QPainterPath | None] = [None] * len(self.pens)
+        self.segments = 0  # connections drawn
+        self.antialias = bool(pg.getConfigOption("antialias"))
+        self._rect = QRectF()
+        self._key: tuple = ()
+        self.setZValue(-5)
+
+    def set_segments(self, xs: np.ndarray, ys: np.ndarray, cls: np.ndarray) -> bool:
+        """Segments (E, 2) x and y of their ends, each in pen class `cls` (E,); False (and
+        nothing repainted) when they are what is drawn already."""
+        key = (xs.tobytes(), ys.tobytes(), cls.tobytes())
+        if key == self._key:
+            return False
+        self._key = key
+        for k in range(len(self.pens)):
+            m = cls == k
+            self.paths[k] = pg.arrayToQPath(xs[m].ravel(), ys[m].ravel(), connect="pairs") if m.any() else None
+        self.segments = len(cls)
+        self.prepareGeometryChange()
+        if len(cls):
+            pad = 0.1  # the widest pen, in view units (a neuron is about 60 px)
+            x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
+            self._rect = QRectF(x0 - pad, y0 - pad, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad)
+        else:
+            self._rect = QRectF()
+        self.update()
+        return True
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(self, p, *_args) -> None:
+        opts = getattr(self, "_exportOpts", False)
+        p.setRenderHint(p.RenderHint.Antialiasing, opts.get("antialias", True) if opts else self.antialias)
+        for pen, path in zip(self.pens, self.paths):
+            if path is not None:
+                p.setPen(pen)
+                p.drawPath(path)
 
 
 @dataclass
@@ -104,6 +164,7 @@ class Slot:
     frame: QGraphicsRectItem
     label: pg.TextItem  # the unit's name (input features, classes)
     unit: int = -1
+    pixels: np.ndarray | None = None  # what the image shows now (replaced only when it differs)
 
 
 @dataclass
@@ -115,7 +176,7 @@ class Column:
     more: pg.TextItem
     units: int
     offset: int = 0
-    edges: list[pg.PlotCurveItem] = field(default_factory=list)  # connections from the previous layer
+    edges: EdgesItem | None = None  # connections from the previous layer
 
     def shown(self) -> list[int]:
         return list(range(self.offset, min(self.units, self.offset + len(self.slots))))
@@ -152,6 +213,7 @@ class NetworkDiagram(pg.GraphicsLayoutWidget):
         self.hover_text = ""
         self.frames_drawn = 0
         self._shape: tuple = ()
+        self._set: dict[tuple, object] = {}  # what each item was last set to (see _changed)
 
         self.graph = GraphBox(self)
         self.graph.invertY(False)
@@ -180,6 +242,7 @@ class NetworkDiagram(pg.GraphicsLayoutWidget):
     def set_points(self, points: BoundaryPoints | None) -> None:
         """The training (filled) and validation (white ring) points, drawn on the 2D plots."""
         self.points = points
+        self._set.pop(("detail",), None)  # the enlarged neuron's range takes in the new points
         for plot, items in ((self.boundary, self.point_items), (self.detail, self.detail_points)):
             for it in items:
                 plot.removeItem(it)
@@ -216,9 +279,17 @@ class NetworkDiagram(pg.GraphicsLayoutWidget):
         self.frames_drawn += 1
 
     # -- building ----------------------------------------------------------------------------
+    def _changed(self, key: tuple, value: object) -> bool:
+        """Whether `value` differs from what item `key` was last set to (and remember it)."""
+        if key in self._set and self._set[key] == value:
+            return False
+        self._set[key] = value
+        return True
+
     def _build(self, snap: NetworkSnapshot) -> None:
         self.graph.clear()
         self.columns = []
+        self._set = {k: v for k, v in self._set.items() if k[0] in ("output", "detail")}
         if self.selected is not None and (
             self.selected[0] >= len(snap.layers) or self.selected[1] >= snap.layers[self.selected[0]].drawn
         ):
@@ -227,17 +298,10 @@ class NetworkDiagram(pg.GraphicsLayoutWidget):
         for i, layer in enumerate(snap.layers):
             n = min(layer.drawn, self.max_units)
             n_max = max(n_max, n)
-            edges = []
+            edges = None
             if i:
-                for sign in (1, -1):
-                    base = POS if sign > 0 else NEG
-                    for k, w in enumerate(WIDTHS):
-                        alpha = int(90 + 165 * k / (len(WIDTHS) - 1))
-                        c = pg.mkPen((int(base[0]), int(base[1]), int(base[2]), alpha), width=w)
-                        curve = pg.PlotCurveItem(pen=c, connect="pairs")
-                        curve.setZValue(-5)
-                        self.graph.addItem(curve)
-                        edges.append(curve)
+                edges = EdgesItem()
+                self.graph.addItem(edges)
             slots = []
             for _ in range(n):
                 img = pg.ImageItem()
@@ -266,39 +330,50 @@ class NetworkDiagram(pg.GraphicsLayoutWidget):
         snap = self.snap
         layer, col = snap.layers[i], self.columns[i]
         is_output = i == len(snap.layers) - 1
-        rgb = unit_rgb(layer, is_output, len(snap.class_names))
         shown = col.shown()
+        # the shown pictures in one pass, flipped and transposed to pyqtgraph's (x, y) order
+        rgb = unit_rgb(layer, is_output, len(snap.class_names), shown)
+        pics = np.ascontiguousarray(rgb[:, ::-1].transpose(0, 2, 1, 3))
         n = len(col.slots)
         x = i * COL
         for j, slot in enumerate(col.slots):
             if j >= len(shown):
-                slot.image.hide()
-                slot.frame.hide()
-                slot.label.hide()
+                if self._changed(("slot", i, j), None):
+                    slot.image.hide()
+                    slot.frame.hide()
+                    slot.label.hide()
+                    slot.pixels = None
                 continue
             u = shown[j]
             slot.unit = u
-            pic = rgb[u]
-            h, w = pic.shape[:2]
+            pic = pics[j]
+            w, h = pic.shape[:2]
             sx, sy = (1.0, min(1.0, h / w)) if w >= h else (min(1.0, w / h), 1.0)
             y = self.slot_y(j, n)
             rect = QRectF(x - sx / 2, y - sy / 2, sx, sy)
-            slot.image.setImage(np.ascontiguousarray(pic[::-1].transpose(1, 0, 2)), autoLevels=False, levels=(0, 255))
-            slot.image.setRect(rect)
-            slot.image.show()
-            slot.frame.setRect(QRectF(x - 0.5, y - 0.5, 1.0, 1.0) if layer.picture != "bars" else rect)
-            slot.frame.setPen(self._pen(i, u, layer))
-            slot.frame.show()
+            if slot.pixels is None or not np.array_equal(slot.pixels, pic):
+                slot.image.setImage(pic, autoLevels=False)  # uint8 RGB: no levels, no rescaling pass
+                slot.pixels = pic
             named = (i == 0 or is_output) and u < len(layer.labels)
-            slot.label.setText(layer.labels[u] if named else "")
-            slot.label.setPos(x - 0.6 if i == 0 else x + 0.6, y)
-            slot.label.setVisible(named)
+            text = layer.labels[u] if named else ""
+            frame = QRectF(x - 0.5, y - 0.5, 1.0, 1.0) if layer.picture != "bars" else rect
+            if self._changed(("slot", i, j), (rect, frame, self._pen(i, u, layer), text, named)):
+                slot.image.setRect(rect)
+                slot.image.show()
+                slot.frame.setRect(frame)
+                slot.frame.setPen(self._pen(i, u, layer))
+                slot.frame.show()
+                slot.label.setText(text)
+                slot.label.setPos(x - 0.6 if i == 0 else x + 0.6, y)
+                slot.label.setVisible(named)
         dead, sat = int(layer.dead.sum()), int(layer.saturated.sum())
         flags = ", ".join(t for t in (f"{dead} dead" if dead else "", f"{sat} saturated" if sat else "") if t)
         name = layer.name if i else "inputs"
-        col.title.setText(f"{name} ({layer.units})" + (f"\n{flags}" if flags else ""))
-        col.title.setColor("#D55E00" if dead else ("#CC79A7" if sat else (30, 30, 30)))
-        col.title.setPos(x, self.slot_y(0, n) + 0.6)
+        title = f"{name} ({layer.units})" + (f"\n{flags}" if flags else "")
+        if self._changed(("title", i), (title, dead, sat)):
+            col.title.setText(title)
+            col.title.setColor("#D55E00" if dead else ("#CC79A7" if sat else (30, 30, 30)))
+            col.title.setPos(x, self.slot_y(0, n) + 0.6)
         below = layer.drawn - col.offset - len(shown)  # drawn further down: reached by scrolling
         extra = layer.units - layer.drawn  # beyond network.max_units: no picture
         parts = ([f"▲ {col.offset} above"] if col.offset else []) + (
@@ -307,8 +382,10 @@ class NetworkDiagram(pg.GraphicsLayoutWidget):
         hint = "(scroll)" if below or col.offset else ""
         if extra:
             hint = (hint + " " if hint else "") + f"(pictures of the first {layer.drawn})"
-        col.more.setText(" · ".join(parts) + (f"\n{hint}" if hint else ""))
-        col.more.setPos(x, self.slot_y(n - 1, n) - 0.6)
+        more = " · ".join(parts) + (f"\n{hint}" if hint else "")
+        if self._changed(("more", i), more):
+            col.more.setText(more)
+            col.more.setPos(x, self.slot_y(n - 1, n) - 0.6)
         if i:
             self._fill_edges(i)
 
@@ -342,14 +419,12 @@ class NetworkDiagram(pg.GraphicsLayoutWidget):
 
     def _fill_edges(self, i: int) -> None:
         xs, ys, ws, _ = self._segments(i)
-        curves = self.columns[i].edges
+        edges = self.columns[i].edges
+        assert edges is not None
         top = float(np.abs(ws).max()) if ws.size else 1.0
         top = top if top > 0 else 1.0
         cls = np.minimum((np.abs(ws) / top * len(WIDTHS)).astype(int), len(WIDTHS) - 1)
-        for s, sign in enumerate((1, -1)):
-            for k in range(len(WIDTHS)):
-                m = (cls == k) & ((ws >= 0) if sign > 0 else (ws < 0))
-                curves[s * len(WIDTHS) + k].setData(xs[m].ravel(), ys[m].ravel(), connect="pairs")
+        edges.set_segments(xs, ys, np.where(ws >= 0, cls, cls + len(WIDTHS)))  # positive classes first
 
     # -- the output and the enlarged neuron ----------------------------------------------------
     def _draw_output(self, snap: NetworkSnapshot) -> None:
@@ -361,18 +436,21 @@ class NetworkDiagram(pg.GraphicsLayoutWidget):
                 np.ascontiguousarray(rgb.transpose(1, 0, 2)), autoLevels=False, levels=(0, 255)
             )
             x0, x1, y0, y1 = snap.extent
-            self.boundary_image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
-            self.boundary.setTitle("Output: decision boundary (filled: training, ring: validation)")
-            self.boundary.setLabel("bottom", "x1")
-            self.boundary.setLabel("left", "x2")
+            if self._changed(("output", "plane"), tuple(snap.extent)):  # titles and axes: only when they change
+                self.boundary_image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+                self.boundary.setTitle("Output: decision boundary (filled: training, ring: validation)")
+                self.boundary.setLabel("bottom", "x1")
+                self.boundary.setLabel("left", "x2")
             return
         m = out.pictures  # (C outputs, C true classes)
         c = m.shape[0]
         # row r = true class r (bottom up), column k = output k, tinted by the output's colour
         rgb = (np.clip(1.0 - m.T[..., None] * (1.0 - class_colors(c)[None, :, :]), 0, 1) * 255).astype(np.uint8)
         self.boundary_image.setImage(np.ascontiguousarray(rgb.transpose(1, 0, 2)), autoLevels=False, levels=(0, 255))
-        self.boundary_image.setRect(QRectF(0, 0, c, c))
         names = list(snap.class_names) if len(snap.class_names) == c else [str(k) for k in range(c)]
+        if not self._changed(("output", "plane"), (c, tuple(names))):
+            return
+        self.boundary_image.setRect(QRectF(0, 0, c, c))
         ticks = [[(k + 0.5, names[k]) for k in range(c)]]
         self.boundary.getAxis("bottom").setTicks(ticks)
         self.boundary.getAxis("left").setTicks(ticks)
@@ -384,31 +462,34 @@ class NetworkDiagram(pg.GraphicsLayoutWidget):
     def _draw_detail(self) -> None:
         snap = self.snap
         if snap is None or self.selected is None:
-            self.detail_image.clear()
-            for it in self.detail_points:
-                it.hide()
-            self.detail.setTitle("Click a neuron to enlarge it")
-            self.detail.setLabel("bottom", "")
-            self.detail.setLabel("left", "")
-            self.detail.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+            if self._changed(("detail",), None):  # emptied once, not on every snapshot
+                self.detail_image.clear()
+                for it in self.detail_points:
+                    it.hide()
+                self.detail.setTitle("Click a neuron to enlarge it")
+                self.detail.setLabel("bottom", "")
+                self.detail.setLabel("left", "")
+                self.detail.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
             return
         i, u = self.selected
         layer = snap.layers[i]
         is_output = i == len(snap.layers) - 1
-        pic = unit_rgb(layer, is_output, len(snap.class_names))[u]
+        pic = unit_rgb(layer, is_output, len(snap.class_names), [u])[0]
         self.detail_image.setImage(
             np.ascontiguousarray(pic[::-1].transpose(1, 0, 2)), autoLevels=False, levels=(0, 255)
         )
+        self.detail.setTitle(f"{self.describe_unit(i, u)}")
         plane = layer.picture == "plane"
+        h, w = pic.shape[:2]
+        if not self._changed(("detail",), (plane, layer.picture, tuple(snap.extent), h, w, len(self.detail_points))):
+            return
         if plane:
             x0, x1, y0, y1 = snap.extent
             self.detail_image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         else:
-            h, w = pic.shape[:2]
             self.detail_image.setRect(QRectF(0, 0, w, h))
         for it in self.detail_points:
             it.setVisible(plane)
-        self.detail.setTitle(f"{self.describe_unit(i, u)}")
         bars = layer.picture == "bars"
         self.detail.setLabel("bottom", "x1" if plane else ("class" if bars else "pixel"))
         self.detail.setLabel("left", "x2" if plane else ("" if bars else "pixel"))

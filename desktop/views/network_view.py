@@ -15,7 +15,7 @@ from desktop.views.base import View
 from desktop.views.network_graph import NetworkDiagram
 from engine.boundary.snapshot import BoundaryPoints
 from engine.config import SYNTHETIC_2D
-from engine.data.features import FEATURES, LABELS
+from engine.data.feature_names import FEATURES, LABELS
 from engine.events import Event
 from engine.network.snapshot import NetworkSnapshot, from_record
 from engine.states import RunState
@@ -69,6 +69,7 @@ class NetworkView(View):
             "<span style='color:#D55E00'>▢</span> dead &nbsp; <span style='color:#CC79A7'>▢</span> saturated"
             " &nbsp; — hover for values, click a neuron to enlarge it"
         )
+        legend.setWordWrap(True)  # wraps rather than widening the view past the room beside the docks
         lay = QVBoxLayout(self)
         lay.addLayout(bar)
         lay.addWidget(self.info)

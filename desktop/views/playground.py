@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -34,15 +34,16 @@ from desktop.jobs import JobHandle
 from desktop.panels.hyperparams import FieldEditor
 from desktop.views.base import View
 from desktop.views.playground_contour import Contour2D
-from desktop.views.playground_plots import SERIES_MODES, LossPlot, Surface3D, SurfaceGrid
+from desktop.views.playground_plots import SERIES_MODES, LazySurface3D, LossPlot, SurfaceGrid
 from desktop.views.playground_racers import LegendTable, RacerEditor, Transport
 from engine.config import ConfigError, OptimConfig
 from engine.playground.config import PALETTE, PlaygroundConfig, Racer, make_config, settings_specs, suggested_lr
 from engine.playground.functions import get_function
-from engine.playground.job import race_job
-from engine.playground.race import Race, RacerPath, nearest_minimum_distance
 from engine.playground.session import has_playground, paths_to_session, playground_from_session, race_to_session
 from engine.states import RunState
+
+if TYPE_CHECKING:
+    from engine.playground.race import Race, RacerPath
 
 CMAP = "viridis"
 
@@ -62,6 +63,7 @@ class PlaygroundView(View):
     ) -> None:
         super().__init__(controller, parent)
         self.cfg = config or make_config("rosenbrock", None, {"steps": 3000})
+        self._first_cfg = self.cfg  # the race shown by itself (work_token)
         self.grid_n = grid_n
         self.cmap = pg.colormap.get(CMAP)
         self.race: Race | None = None  # the race being computed or computed (its arrays are preallocated)
@@ -94,7 +96,7 @@ class PlaygroundView(View):
 
     # -- layout ---------------------------------------------------------------------------
     def _build_ui(self) -> None:
-        self.surface = Surface3D()
+        self.surface = LazySurface3D()  # OpenGL once shown
         self.contour = Contour2D()
         self.contour.start_clicked.connect(self._on_contour_start_clicked)
         self.loss_plot = LossPlot()
@@ -190,6 +192,9 @@ class PlaygroundView(View):
     # -- race lifecycle ------------------------------------------------------------------
     def restart(self) -> None:
         """(Re)start the race of self.cfg from step 0, computed off the GUI thread."""
+        from engine.playground.job import race_job
+        from engine.playground.race import Race
+
         self._stop_job()
         self.replay = None
         self.race = Race(self.cfg)
@@ -323,6 +328,8 @@ class PlaygroundView(View):
         self.frame_times.append(time.perf_counter() - t0)
 
     def _update_table(self, paths: list[RacerPath], cut) -> None:
+        from engine.playground.race import nearest_minimum_distance
+
         fn = get_function(self.cfg.function)
         for row, (p, (pos, loss)) in enumerate(zip(paths, cut)):
             k = len(pos) - 1
@@ -496,6 +503,15 @@ class PlaygroundView(View):
             self.status.setText(f"<span style='color:#D55E00'>cannot replay the playground race: {e}</span>")
             return
         self.show_replay(cfg, paths)
+
+    def work_token(self) -> object:
+        """The race the user set up (its config) or the replay shown; the race the tab starts
+        by itself, on its first config, is nothing to lose."""
+        if self.replay is not None:
+            return ("replay", self.cfg)
+        if self.race is None or self.cfg == self._first_cfg:
+            return None
+        return ("race", self.cfg)
 
     def save_into(self, session) -> None:
         if self.replay is not None:

@@ -15,7 +15,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QImage, QPainter, QPainterPath
 from PySide6.QtWidgets import QGraphicsItem
 
-from desktop.plotting import style_plot
+from desktop.plotting import line_style, style_plot
 from desktop.views.playground_plots import SurfaceGrid, thin_to_pixels
 
 N_LEVELS = 10
@@ -127,7 +127,7 @@ class Contour2D(pg.PlotWidget):
     def set_racers(self, colors: list[str]) -> None:
         for it in self.curves + self.grad_items + self.vel_items:
             self.removeItem(it)
-        self.curves = [self.plot(pen=pg.mkPen(c, width=2.5)) for c in colors]
+        self.curves = [self.plot(pen=pg.mkPen(c, width=2.5, style=line_style(i))) for i, c in enumerate(colors)]
         self.grad_items = [self.plot(pen=pg.mkPen(c, width=2), connect="pairs") for c in colors]
         self.vel_items = [self.plot(pen=pg.mkPen(c, width=2, style=Qt.DashLine), connect="pairs") for c in colors]
         self.colors = colors

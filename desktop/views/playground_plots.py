@@ -8,33 +8,24 @@ the recorded paths are never thinned.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
-import pyqtgraph.opengl as gl
-import torch
-from OpenGL import GL
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QVector3D
-from PySide6.QtWidgets import QGraphicsItem
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsItem, QWidget
 
-from desktop.gl_offscreen import OffscreenGLView
-from desktop.plotting import style_plot
-from desktop.qt_setup import pin_none_refcount
+from desktop.plotting import line_style, style_plot
 from desktop.views.log_axis import DecadeLogAxis
 from engine.playground.functions import TestFunction
+
+if TYPE_CHECKING:
+    from desktop.views.playground_3d import Surface3D
 
 BOX = 10.0  # the surface spans [-BOX/2, BOX/2] in x and y in the 3D scene
 HEIGHT = 4.0  # ... and [0, HEIGHT] in z
 MAX_DRAWN = 1500  # points per path drawn per frame
-# Paths, markers and arrows are drawn over the surface (no depth test): a path in a valley
-# must stay visible behind the valley's wall.
-ON_TOP = {
-    GL.GL_DEPTH_TEST: False,
-    GL.GL_BLEND: True,
-    GL.GL_CULL_FACE: False,
-    "glBlendFunc": (GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA),
-}
 
 
 def rgba(color: str, alpha: float = 1.0) -> tuple[float, float, float, float]:
@@ -69,16 +60,16 @@ def thin_to_pixels(xy: np.ndarray, px: float, py: float, limit: int = MAX_DRAWN)
 
 
 class SurfaceGrid:
-    """The function on a grid (evaluated with torch) and the height transform (linear or log)."""
+    """The function on a grid (evaluated with numpy) and the height transform (linear or log)."""
 
     def __init__(self, fn: TestFunction, params: dict, n: int = 200, log: bool = False) -> None:
         self.fn, self.params, self.n, self.log = fn, params, n, log
         (x0, x1), (y0, y1) = fn.domain
         self.xs = np.linspace(x0, x1, n)
         self.ys = np.linspace(y0, y1, n)
-        X, Y = torch.meshgrid(torch.from_numpy(self.xs), torch.from_numpy(self.ys), indexing="ij")
-        with torch.no_grad():
-            self.Z = fn.value(X, Y, torch, params).numpy()  # Z[i, j] = f(xs[i], ys[j])
+        X, Y = np.meshgrid(self.xs, self.ys, indexing="ij")
+        with np.errstate(all="ignore"):  # overflow far from the minimum is drawn as clipped
+            self.Z = np.asarray(fn.value(X, Y, np, params), dtype=float)  # Z[i, j] = f(xs[i], ys[j])
         finite = self.Z[np.isfinite(self.Z)]
         self.zmin, self.zmax = float(finite.min()), float(finite.max())
         self.delta = max(1e-12, 1e-4 * (self.zmax - self.zmin))
@@ -107,89 +98,58 @@ class SurfaceGrid:
         return out
 
 
-class Surface3D(OffscreenGLView):
-    """GLSurfacePlotItem with a colormap, a GLLinePlotItem path and a marker per racer,
-    and optional gradient / velocity arrows at the current points."""
+class LazySurface3D(QWidget):
+    """The playground's 3D view (Surface3D), made on first show or first use: OpenGL is
+    imported then, not before the window's first paint. Keeps the latest grid, racers and
+    drawing and hands them over in the order they came; any other attribute is the view's."""
 
     def __init__(self, parent=None) -> None:
-        pin_none_refcount()
         super().__init__(parent)
-        self.setBackgroundColor("w")
-        self.setCameraPosition(pos=QVector3D(0.0, 0.0, HEIGHT * 0.35), distance=14.5, elevation=42, azimuth=-65)
-        self.setMinimumSize(240, 200)
-        self.grid: SurfaceGrid | None = None
-        self.surface: gl.GLSurfacePlotItem | None = None
-        self.paths: list[gl.GLLinePlotItem] = []
-        self.markers = gl.GLScatterPlotItem(pos=np.zeros((0, 3)), size=11, pxMode=True)
-        self.grad_arrows = gl.GLLinePlotItem(pos=np.zeros((0, 3)), mode="lines", width=2.5)
-        self.vel_arrows = gl.GLLinePlotItem(pos=np.zeros((0, 3)), mode="lines", width=2.5)
-        for it in (self.markers, self.grad_arrows, self.vel_arrows):
-            it.setGLOptions(ON_TOP)
-            it.setDepthValue(10)  # drawn after the surface and the paths
-            self.addItem(it)
+        self.view: Surface3D | None = None
+        self._calls: dict[str, tuple] = {}  # the latest call of each kind, oldest first
+        self.setMinimumSize(240, 200)  # no layout: sized like the view itself in the splitter
+
+    def ensure(self) -> Surface3D:
+        """The 3D view, made now if it is not yet."""
+        if self.view is None:
+            from desktop.views.playground_3d import Surface3D
+
+            self.view = Surface3D(self)
+            self.view.setGeometry(self.rect())
+            self.view.show()
+            for name, args in self._calls.items():
+                getattr(self.view, name)(*args)
+        return self.view
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.ensure()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.view is not None:
+            self.view.setGeometry(self.rect())
+
+    def _call(self, name: str, *args) -> None:
+        if self.view is not None:
+            getattr(self.view, name)(*args)
+            return
+        self._calls.pop(name, None)
+        self._calls[name] = args
 
     def set_grid(self, grid: SurfaceGrid, cmap: pg.ColorMap) -> None:
-        self.grid = grid
-        self.cmap = cmap
-        hn = (grid.H - grid.hmin) / max(grid.hmax - grid.hmin, 1e-300)
-        # one RGBA row per vertex, in the mesh's vertex order (the (w, h, 4) form fails in pyqtgraph 0.14)
-        colors = np.asarray(cmap.map(hn.ravel(), mode="byte"), dtype=np.uint8).reshape(-1, 4)  # 4 bytes/vertex
-        colors[:, 3] = 255
-        x = np.linspace(-BOX / 2, BOX / 2, grid.n)
-        z = hn * HEIGHT
-        if self.surface is None:
-            self.surface = gl.GLSurfacePlotItem(x=x, y=x, z=z, colors=colors, smooth=False)
-            self.surface.setGLOptions("opaque")
-            self.addItem(self.surface)
-        else:
-            self.surface.setData(x=x, y=x, z=z, colors=colors)
-        self.set_static_items([self.surface])  # drawn once per camera, then blitted back
-
-    def colour_scale(self) -> tuple[pg.ColorMap, float, float, str] | None:
-        """The surface's colour map, the heights at its ends and what they are (for an exported colour bar)."""
-        g = self.grid
-        if g is None:
-            return None
-        return self.cmap, g.hmin, g.hmax, "log10(f − f_min)" if g.log else "f(x, y)"
+        self._call("set_grid", grid, cmap)
 
     def set_racers(self, colors: list[str]) -> None:
-        for it in self.paths:
-            self.removeItem(it)
-        # no GL line smoothing: in Mesa's llvmpipe it is done on the CPU, for every path and frame
-        self.paths = [gl.GLLinePlotItem(pos=np.zeros((0, 3)), color=rgba(c), width=3, antialias=False) for c in colors]
-        for it in self.paths:
-            it.setGLOptions(ON_TOP)
-            it.setDepthValue(5)
-            self.addItem(it)
-        self.colors = np.array([rgba(c) for c in colors])
+        self._call("set_racers", colors)
 
-    def draw(self, paths: list[tuple[np.ndarray, np.ndarray]], grads: list | None, vels: list | None) -> None:
-        """paths: per racer (positions (k+1, 2), losses (k+1,)); grads/vels: per racer a 2-vector or None."""
-        g = self.grid
-        if g is None:
-            return
-        heads = np.zeros((len(paths), 3))
-        for i, (pos, loss) in enumerate(paths):
-            pts = g.scene_points(thin(pos), thin(loss))
-            self.paths[i].setData(pos=pts)
-            heads[i] = g.scene_points(pos[-1:], loss[-1:], lift=0.12)[0]
-        self.markers.setData(pos=heads, color=self.colors[: len(paths)])
-        self._arrows(self.grad_arrows, heads, grads, 1.0)
-        self._arrows(self.vel_arrows, heads, vels, 0.55)
+    def draw(self, *args) -> None:
+        self._call("draw", *args)
 
-    def _arrows(self, item: gl.GLLinePlotItem, heads: np.ndarray, vecs: list | None, alpha: float) -> None:
-        if not vecs:
-            item.setData(pos=np.zeros((0, 3)))
-            return
-        seg, col = [], []
-        for i, v in enumerate(vecs):
-            if v is None or not np.all(np.isfinite(v)) or not np.any(v):
-                continue
-            d = np.asarray(v, dtype=np.float64) / np.hypot(*v) * (0.09 * BOX)
-            seg += [heads[i], heads[i] + [d[0], d[1], 0.0]]
-            c = tuple(self.colors[i][:3]) + (alpha,)
-            col += [c, c]
-        item.setData(pos=np.array(seg).reshape(-1, 3), color=np.array(col).reshape(-1, 4))
+    def __getattr__(self, name: str) -> Any:
+        if name in ("view", "_calls") or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.ensure(), name)
 
 
 SERIES_MODES = {
@@ -254,7 +214,10 @@ class LossPlot(pg.PlotWidget):
         self.follow_x = True
         pi.disableAutoRange(axis="x")
         pi.setXRange(0, self.x_max, padding=0.02)
-        self.curves = [self.plot(pen=pg.mkPen(c, width=2), name=lb, antialias=False) for c, lb in zip(colors, labels)]
+        self.curves = [  # after the palette's tenth colour, another line style (as the runs' plots)
+            self.plot(pen=pg.mkPen(c, width=2, style=line_style(i)), name=lb, antialias=False)
+            for i, (c, lb) in enumerate(zip(colors, labels))
+        ]
         self.curves_y = [self.plot(pen=pg.mkPen(c, width=2, style=Qt.DashLine), antialias=False) for c in colors]
         self.set_mode(self.mode)
 
@@ -350,3 +313,12 @@ def _extend(lo: float, hi: float, y: np.ndarray, log: bool) -> tuple[float, floa
     if v.size:
         lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
     return lo, hi
+
+
+def __getattr__(name: str) -> Any:
+    """Surface3D and ON_TOP live in desktop.views.playground_3d (OpenGL, imported on first use)."""
+    if name in ("Surface3D", "ON_TOP"):
+        from desktop.views import playground_3d
+
+        return getattr(playground_3d, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

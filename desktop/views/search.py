@@ -11,7 +11,9 @@ or joins the Compare tab.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -44,13 +46,12 @@ from engine.compare.spec import config_differences, flatten_config
 from engine.config import ConfigError
 from engine.session import Session
 from engine.states import RunState
-from engine.tuning.analysis import importances, search_params
-from engine.tuning.evaluate import evaluate_best_on_test
-from engine.tuning.search import PRUNERS, SearchError, SearchRun, SearchSettings
 from engine.tuning.snapshot import SearchFileError, SearchSnapshot, TrialRecord
 from engine.tuning.space import Param, SearchSpace, SpaceError, choice_label, narrowed_space, parse_space, trial_config
 from engine.tuning.storage import search_of, session_with_search
-from engine.tuning.worker import POOL, usable_cores
+
+if TYPE_CHECKING:
+    from engine.tuning.search import SearchRun, SearchSettings
 
 DEFAULT_SPACE = "optim.lr=log:1e-4:1 optim.weight_decay=log:1e-6:1e-1"
 SAMPLERS = ("random", "tpe", "grid", "qmc", "cmaes")
@@ -77,6 +78,8 @@ class SearchView(View):
 
     # -- layout ----------------------------------------------------------------------------
     def _build(self) -> None:
+        from engine.tuning.options import PRUNERS, usable_cores
+
         lay = QVBoxLayout(self)
         row = QHBoxLayout()
         self.space_edit = QLineEdit(DEFAULT_SPACE)
@@ -100,9 +103,10 @@ class SearchView(View):
         row.addWidget(self.stop_button)
         lay.addLayout(row)
 
-        row2 = QHBoxLayout()
         self.status = QLabel("No search yet: choose a space and press Search (trials never see the test split).")
-        row2.addWidget(self.status, 2)
+        self.status.setWordWrap(True)  # a long progress line wraps instead of widening the tab
+        lay.addWidget(self.status)
+        row2 = QHBoxLayout()
         self.top_k = self._spin(row2, "Best k", 1, 1000, 5)
         self.refine_best = QPushButton("Refine around the best k")
         self.refine_best.clicked.connect(self._on_refine_best_clicked)
@@ -124,6 +128,7 @@ class SearchView(View):
         self.test_button.clicked.connect(self._on_test_clicked)
         for b in (self.refine_best, self.refine_rect, self.open_button, self.compare_button, self.test_button):
             row2.addWidget(b)
+        row2.addStretch(1)
         lay.addLayout(row2)
 
         split = QSplitter(Qt.Horizontal)
@@ -172,6 +177,8 @@ class SearchView(View):
 
     def settings(self, space_text: str | None = None) -> SearchSettings:
         """The settings of a new first round from the controls and the panel's config."""
+        from engine.tuning.search import SearchSettings
+
         space = parse_space((space_text if space_text is not None else self.space_edit.text()).split())
         base = self.controller.config
         return SearchSettings(
@@ -189,6 +196,8 @@ class SearchView(View):
 
     def start_search(self, settings: SearchSettings) -> bool:
         """Start a round; False (with the reason in the status line) when it cannot start."""
+        from engine.tuning.search import SearchError, SearchRun
+
         if self.searching:
             return False
         try:
@@ -295,6 +304,8 @@ class SearchView(View):
         self._compute_importance()
 
     def _compute_importance(self) -> None:
+        from engine.tuning.analysis import importances
+
         snap = self.snapshot
         if snap is None:
             return
@@ -333,6 +344,8 @@ class SearchView(View):
             b.setEnabled(self.snapshot is not None and self.selected is not None)
 
     def _refresh_params(self) -> None:
+        from engine.tuning.analysis import search_params
+
         if self.snapshot is None:
             return
         params = search_params(self.snapshot)
@@ -344,7 +357,8 @@ class SearchView(View):
         for combo, default in ((self.x_combo, 0), (self.y_combo, 1)):
             combo.blockSignals(True)
             combo.clear()
-            combo.addItems(keys)
+            # one parameter: the score over it (y offers "validation loss", which is no parameter)
+            combo.addItems(keys + (["validation loss"] if combo is self.y_combo and len(keys) == 1 else []))
             combo.setCurrentIndex(min(default, len(keys) - 1))
             combo.blockSignals(False)
         self._on_axes_changed()
@@ -447,6 +461,8 @@ class SearchView(View):
         return True
 
     def _on_test_clicked(self) -> None:
+        from engine.tuning.evaluate import evaluate_best_on_test
+
         snap = self.snapshot
         if snap is None or self.searching:
             return
@@ -493,6 +509,13 @@ class SearchView(View):
         self._say(f"Trial #{t.number} sent to the Compare tab.")
 
     # -- sessions --------------------------------------------------------------------------
+    def show_live(self, snapshot: SearchSnapshot, message: str) -> None:
+        """Show a search that runs elsewhere (a lesson's coarse-to-fine job) as it goes."""
+        self.run, self.snapshot = None, snapshot
+        self.status.setText(f"Round {snapshot.rounds[-1].number}: {message}{self._best_text()}")
+        self._dirty = True
+        self.redraw_if_due()
+
     def load_session(self, session: Session) -> None:
         try:
             snap = search_of(session)
@@ -518,4 +541,6 @@ class SearchView(View):
         self.jobs.cancel(f"{self.job_key}:importance")
         if self._handle is not None:
             self._handle.wait(10.0)  # the job's finally ends the busy worker processes
-        POOL.shutdown()  # and the idle, warm ones
+        worker = sys.modules.get("engine.tuning.worker")  # loaded if a search ran (it imports torch)
+        if worker is not None:
+            worker.POOL.shutdown()  # and the idle, warm ones

@@ -13,7 +13,6 @@ from PySide6.QtCore import Qt
 
 from desktop.plotting import style_plot
 from engine.states import RunState
-from engine.tuning.analysis import axis_range, axis_values
 from engine.tuning.snapshot import SearchSnapshot, TrialRecord
 from engine.tuning.space import Param, choice_label
 
@@ -43,6 +42,8 @@ def score_colors(scores: np.ndarray) -> list[tuple[int, int, int, int]]:
 def _ticks_for(axis: pg.AxisItem, param: Param | None) -> None:
     """Tick labels of a parameter's axis: its choices, or decades (1e-3...) for a log range,
     whose positions are log10 of the values."""
+    from engine.tuning.analysis import axis_range
+
     if param is not None and param.scale == "choice":
         axis.setTicks([[(i, str(choice_label(c))) for i, c in enumerate(param.choices)]])
     elif param is not None and param.scale == "log":
@@ -133,14 +134,28 @@ class PicturePlot:
         self.py: Param | None = None
 
     def set_axes(self, px: Param | None, py: Param | None) -> None:
-        """Choose the parameters on x and y; the rectangle is reset to the middle half."""
+        """Choose the parameters on x and y (y None: the score itself, for a one-parameter
+        search); the rectangle is reset to the middle half."""
+        from engine.tuning.analysis import axis_range
+
         self.px, self.py = px, py
+        over = "one parameter" if px is not None and py is None else "two parameters"
+        self.plot.setTitle(f"Score over {over} (yellow = lowest loss)", size="10pt")
         self.plot.setLabel("bottom", px.key + (" (log)" if px and px.scale == "log" else "") if px else "")
-        self.plot.setLabel("left", py.key + (" (log)" if py and py.scale == "log" else "") if py else "")
+        left = py.key + (" (log)" if py.scale == "log" else "") if py else ("validation loss" if px else "")
+        self.plot.setLabel("left", left)
         _ticks_for(self.plot.getAxis("bottom"), px)
         _ticks_for(self.plot.getAxis("left"), py)
-        if px is None or py is None:
+        if px is None:
             self.roi.hide()
+            return
+        if py is None:  # score on y: the rectangle chooses an x range over the data's scores
+            x0, x1 = axis_range(px)
+            self.roi.setPos([x0 + 0.25 * (x1 - x0), 0.0])
+            self.roi.setSize([0.5 * (x1 - x0), 1.0])
+            self.roi.show()
+            self.plot.enableAutoRange(y=True)
+            self.plot.setXRange(x0, x1, padding=0.05)
             return
         (x0, x1), (y0, y1) = axis_range(px), axis_range(py)
         self.roi.setPos([x0 + 0.25 * (x1 - x0), y0 + 0.25 * (y1 - y0)])
@@ -149,14 +164,28 @@ class PicturePlot:
         self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.05)
 
     def draw(self, snap: SearchSnapshot, selected: int | None = None) -> None:
-        if self.px is None or self.py is None:
+        from engine.tuning.analysis import axis_values
+
+        if self.px is None:
             self.scatter.setData([], [])
             self.best.setData([], [])
             self.selected.setData([], [])
             return
-        ts = [t for t in snap.trials if self.px.key in t.params and self.py.key in t.params]
+        py = self.py
+        ts = [t for t in snap.trials if self.px.key in t.params and (py is None or py.key in t.params)]
+        if py is None:  # score over one parameter: finished trials only
+            ts = [t for t in ts if math.isfinite(t.score)]
         xs = axis_values(self.px, [t.params[self.px.key] for t in ts])
-        ys = axis_values(self.py, [t.params[self.py.key] for t in ts])
+        ys = (
+            axis_values(py, [t.params[py.key] for t in ts])
+            if py is not None
+            else np.array([t.score for t in ts], dtype=np.float64)
+        )
+        if py is None and len(ys):  # the rectangle spans the scores; its x range is the user's
+            lo, hi = float(ys.min()), float(ys.max())
+            pad = 0.05 * (hi - lo) + 1e-9
+            self.roi.setPos([self.roi.pos()[0], lo - pad], update=False)
+            self.roi.setSize([self.roi.size()[0], hi - lo + 2 * pad])
         colors = score_colors(np.array([t.score for t in ts]))
         rounds = sorted({t.round for t in ts})
         spots = [
@@ -178,13 +207,15 @@ class PicturePlot:
 
     def rectangle(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
         """The rectangle's (x range, y range) in parameter values (log axes back from log10)."""
-        if self.px is None or self.py is None or not self.roi.isVisible():
+        if self.px is None or not self.roi.isVisible():
             return None
         (x, y), (w, h) = self.roi.pos(), self.roi.size()
 
         def back(p: Param, a: float, b: float) -> tuple[float, float]:
             return (10**a, 10**b) if p.scale == "log" else (a, b)
 
+        if self.py is None:  # score on y: only the x range narrows the space
+            return back(self.px, x, x + w), (y, y + h)
         return back(self.px, x, x + w), back(self.py, y, y + h)
 
 
@@ -198,6 +229,8 @@ class ParallelPlot:
         self.items: list[pg.PlotDataItem] = []
 
     def draw(self, snap: SearchSnapshot, params: dict[str, Param]) -> None:
+        from engine.tuning.analysis import axis_range, axis_values
+
         for it in self.items:
             self.plot.removeItem(it)
         self.items = []

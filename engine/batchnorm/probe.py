@@ -207,6 +207,14 @@ class BatchNormProbe(TrainerHook):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        width = 4 * self.units + 2
+        for key in ("samples", "pending"):
+            arr = np.asarray(state.get(key, np.zeros((0, len(self.layers), width))))
+            if arr.size and (arr.ndim != 3 or arr.shape[1:] != (len(self.layers), width)):
+                raise ValueError(
+                    f"the batch-norm probe's '{key}' has shape {arr.shape}; this run needs "
+                    f"(n, {len(self.layers)}, {width})"
+                )
         self.steps = [int(s) for s in state.get("steps", [])]
         self.samples = list(np.asarray(state.get("samples", np.zeros((0, 0, 0), np.float32))))
         self.epoch_rows = [

@@ -9,13 +9,15 @@ and the thread stays alive. The comparison as a whole reports its state under ru
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.command_thread import CommandThread
-from engine.compare.lockstep import LockstepRunner
 from engine.config import ExperimentConfig
 from engine.events import EventChannel, StateChanged
 from engine.states import RunState
+
+if TYPE_CHECKING:
+    from engine.compare.lockstep import LockstepRunner
 
 COMPARISON_ID = "comparison"
 
@@ -27,6 +29,8 @@ class ComparisonWorker(CommandThread):
 
     def __init__(self, channel: EventChannel) -> None:
         super().__init__(channel, "descent-comparison")
+        from engine.compare.lockstep import LockstepRunner  # torch: only once a comparison starts
+
         self.runner = LockstepRunner(emit=channel.put)
 
     # -- commands (any thread) -----------------------------------------------------------

@@ -16,10 +16,10 @@ import torch
 from engine.config import SYNTHETIC_2D, DataConfig, ExperimentConfig
 from engine.data.features import PlaneMap, affine_of, expand
 from engine.data.files import DataFileError, LoadedData, load_csv, load_image_folder, load_npz
+from engine.data.kinds import preprocess_kind
 from engine.data.preprocess import Preprocessor, fit_preprocessor
 from engine.data.synthetic import make_2d
 
-TABULAR = ("breast_cancer", "wine", "iris")
 USER_FILES = ("csv", "npz", "image_folder")
 
 
@@ -124,15 +124,6 @@ def load_raw(cfg: DataConfig, seed: int) -> LoadedData:
     if cfg.name == "image_folder":
         return load_image_folder(cfg.path, cfg.image_size, cfg.grayscale)
     raise ValueError(f"data.name: unknown data set '{cfg.name}'")
-
-
-def preprocess_kind(cfg: DataConfig) -> str:
-    """'auto' standardizes features on arbitrary scales (2D sets, tabular sets, user CSV/NPZ
-    tables: blobs' centres reach ±10, which would make a random network's initial outputs
-    far from uniform); images keep their pixel scale."""
-    if cfg.preprocess != "auto":
-        return cfg.preprocess
-    return "standardize" if cfg.name in SYNTHETIC_2D + TABULAR + ("csv", "npz") else "none"
 
 
 def _split(X, y, fraction: float, seed: int, what: str, source: str):

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from engine.config import INPUT_FEATURES as FEATURES  # the names data.features takes, in display order
+from engine.data.feature_names import LABELS
 
 __all__ = [
     "DEFAULT",
@@ -31,16 +32,6 @@ __all__ = [
     "plane_extent",
     "plane_grid",
 ]
-LABELS: dict[str, str] = {
-    "x1": "x₁",
-    "x2": "x₂",
-    "x1_sq": "x₁²",
-    "x2_sq": "x₂²",
-    "x1x2": "x₁x₂",
-    "sin_x1": "sin x₁",
-    "sin_x2": "sin x₂",
-}
-"""How views write each feature."""
 DEFAULT: tuple[str, ...] = ("x1", "x2")
 
 

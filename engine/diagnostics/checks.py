@@ -216,8 +216,9 @@ def layer_findings(
                     "warning",
                     step,
                     f"{label}: {dead:.0%} of the units are dead (zero "
-                    "for every probe sample, so they get no gradient): lower the learning rate or "
-                    "try leaky ReLU",
+                    "for every probe sample, so they get no gradient): a too-large step or negative "
+                    "biases put them there; lower the learning rate, start the biases at 0 "
+                    "(model.bias_init) or try leaky ReLU",
                     layer=label,
                     value=dead,
                 )

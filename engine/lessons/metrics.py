@@ -5,6 +5,8 @@ metric predictions, final weights, a race's paths — so a saved lesson gives th
 when it is opened again. `run` names a run of the session (a comparison's variant) or a
 playground racer; absent, the first run. `ratio` and `difference` combine one metric of two
 runs `a` and `b`. Bad arguments raise LessonError naming the metric and the argument.
+A metric may also say more than its number (`Details`: e.g. the first loss and ln C beside
+their relative error), which a check's sentence can name ({loss:.3g}).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -27,36 +29,52 @@ from engine.session import RunRecord, Session
 from engine.states import RunState
 
 Args = dict[str, Any]
+Details = dict[str, float | str]
 
 
 class LessonError(ValueError):
     """A lesson that cannot be read or run, with a message naming the field or argument."""
 
 
+MetricFn = Callable[[Session, Args], "float | tuple[float, Details]"]
+
+
 @dataclass(frozen=True)
 class Metric:
     name: str
     help: str
-    fn: Callable[[Session, Args], float]
+    fn: MetricFn
 
 
 METRICS: dict[str, Metric] = {}
 
 
-def metric(name: str, help: str) -> Callable[[Callable[[Session, Args], float]], Callable[[Session, Args], float]]:
-    def add(fn: Callable[[Session, Args], float]) -> Callable[[Session, Args], float]:
+F = TypeVar("F", bound=MetricFn)
+
+
+def metric(name: str, help: str) -> Callable[[F], F]:
+    def add(fn: F) -> F:
         METRICS[name] = Metric(name, help, fn)
         return fn
 
     return add
 
 
-def compute(session: Session, name: str, args: Args) -> float:
-    """The metric's value for a lesson's result; LessonError for an unknown metric or bad args."""
+def compute_details(session: Session, name: str, args: Args) -> tuple[float, Details]:
+    """The metric's value and what else it says (for the check's sentence); LessonError for
+    an unknown metric or bad args."""
     m = METRICS.get(name)
     if m is None:
         raise LessonError(f"check.metric: unknown metric {name!r} (known: {', '.join(sorted(METRICS))})")
-    return float(m.fn(session, args))
+    out = m.fn(session, args)
+    if isinstance(out, tuple):
+        return float(out[0]), dict(out[1])
+    return float(out), {}
+
+
+def compute(session: Session, name: str, args: Args) -> float:
+    """The metric's value for a lesson's result; LessonError for an unknown metric or bad args."""
+    return compute_details(session, name, args)[0]
 
 
 # -- argument helpers ------------------------------------------------------------------
@@ -182,25 +200,34 @@ def _epoch(session: Session, args: Args) -> float:
 @metric(
     "loss_growth", "mean minibatch loss of the last tenth of the run divided by the first minibatch's (inf: diverged)"
 )
-def _loss_growth(session: Session, args: Args) -> float:
+def _loss_growth(session: Session, args: Args) -> tuple[float, Details]:
     r = _run(session, args)
     loss = np.asarray(r.series.get("step/loss", np.zeros(0)), dtype=float)
     if r.state == RunState.DIVERGED or (loss.size and not np.all(np.isfinite(loss))):
-        return math.inf
+        bad = np.nonzero(~np.isfinite(loss))[0]
+        step = int(bad[0]) + 1 if bad.size else int(loss.size)
+        return math.inf, {"what": f"diverged to NaN/Inf by step {step} (the run stopped as diverged)"}
     if loss.size < 2:
         raise LessonError(f"run {r.name!r} has fewer than 2 steps")
     tail = loss[-max(1, loss.size // 10) :]
-    return float(tail.mean() / loss[0])
+    g = float(tail.mean() / loss[0])
+    word = "rose to" if g > 1 else "fell to"
+    return g, {"what": f"{word} {g:.2f}× the first minibatch's ({loss[0]:.3g} → {tail.mean():.3g})"}
 
 
 @metric("initial_loss_error", "|first minibatch loss − ln C| / ln C (the sanity check: ≈ 0 at a good init)")
-def _initial_loss_error(session: Session, args: Args) -> float:
+def _initial_loss_error(session: Session, args: Args) -> tuple[float, Details]:
     r = _run(session, args)
     loss = np.asarray(r.series.get("step/loss", np.zeros(0)), dtype=float)
     n_classes = int(r.meta.get("n_classes", 0))
     if loss.size == 0 or n_classes < 2:
         raise LessonError(f"run {r.name!r} has no first loss or class count")
-    return float(abs(loss[0] - math.log(n_classes)) / math.log(n_classes))
+    ln_c, first = math.log(n_classes), float(loss[0])
+    high = first >= ln_c
+    factor = first / ln_c if high else (ln_c / first if first > 0 else math.inf)
+    details: Details = {"loss": first, "ln_c": ln_c, "classes": n_classes, "factor": factor}
+    details["direction"] = "too high" if high else "too low"
+    return abs(first - ln_c) / ln_c, details
 
 
 @metric(
@@ -269,48 +296,42 @@ def _weight_norm(session: Session, args: Args) -> float:
     return float(math.sqrt(sum(float((m**2).sum()) for m in mats)))
 
 
-def gradient_noise(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, draws: int, seed: int) -> float:
-    """E‖g_B − g‖² / ‖g‖²: the relative variance of minibatch gradients of `batch_size`
-    samples around the full-batch gradient g of (x, y), over `draws` random minibatches."""
-    model.eval()  # the same function for every batch (dropout and batch norm fixed)
-    params = [p for p in model.parameters() if p.requires_grad]
+def _noise_rows(record: RunRecord, args: Args) -> tuple[np.ndarray, list[int], int]:
+    """The run's gradient-noise measurements (probes.gradient_noise: the Gradient noise view's
+    numbers): rel_var (T, B, L), its batch sizes and the reference subset's size N."""
+    from engine.gradnoise.snapshot import from_record
 
-    def grad(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        loss = nn.functional.cross_entropy(model(xb), yb)
-        return torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, params)])
-
-    full = grad(x, y)
-    g = torch.Generator().manual_seed(seed)
-    n = x.shape[0]
-    dev = 0.0
-    for _ in range(draws):
-        idx = torch.randperm(n, generator=g)[: min(batch_size, n)]
-        dev += float(((grad(x[idx], y[idx]) - full) ** 2).sum())
-    return dev / draws / max(float((full**2).sum()), 1e-30)
+    try:
+        snaps = from_record(record)
+    except ValueError as e:
+        raise LessonError(f"run {record.name!r}: {e}") from None
+    if not snaps:
+        raise LessonError(f"run {record.name!r} has no gradient-noise measurements (is probes.gradient_noise on?)")
+    return np.stack([s.rel_var for s in snaps]), list(snaps[-1].batch_sizes), int(snaps[-1].samples)
 
 
-@metric("gradient_noise", "relative variance of minibatch gradients (batch_size) around the full-batch gradient")
-def _gradient_noise(session: Session, args: Args) -> float:
-    r = _run(session, args)
-    model, data = model_and_data(r)
-    bs = int(_arg(args, "batch_size", kinds=(int,)))
-    n = min(512, int(data.x_train.shape[0]))
-    return gradient_noise(model, data.x_train[:n], data.y_train[:n], bs, int(args.get("draws", 32)), r.config.seed)
+def _size_index(sizes: list[int], args: Args, key: str) -> int:
+    b = int(_arg(args, key, kinds=(int,)))
+    if b not in sizes:
+        raise LessonError(f"check.args.{key}: batch size {b} was not measured (measured: {', '.join(map(str, sizes))})")
+    return sizes.index(b)
 
 
 @metric(
     "gradient_noise_ratio",
-    "relative variance of minibatch gradients of `small` samples divided by that of `large` samples (final weights)",
+    "relative variance E‖g_B − G‖²/‖G‖² of `small`-sample minibatch gradients divided by that of `large`-sample "
+    "ones, from the Gradient noise view's measurements (mean over the run's measurements, reduced over layers "
+    "by `layer`, default mean)",
 )
-def _gradient_noise_ratio(session: Session, args: Args) -> float:
-    r = _run(session, args)
-    model, data = model_and_data(r)
-    n = min(512, int(data.x_train.shape[0]))
-    x, y = data.x_train[:n], data.y_train[:n]
-    draws = int(args.get("draws", 32))
-    small = gradient_noise(model, x, y, int(_arg(args, "small", kinds=(int,))), draws, r.config.seed)
-    large = gradient_noise(model, x, y, int(_arg(args, "large", kinds=(int,))), draws, r.config.seed)
-    return small / large if large > 0 else math.inf
+def _gradient_noise_ratio(session: Session, args: Args) -> tuple[float, Details]:
+    rel, sizes, n = _noise_rows(_run(session, args), args)
+    i, j = _size_index(sizes, args, "small"), _size_index(sizes, args, "large")
+    per_layer = np.nanmean(rel[:, i, :], axis=0) / np.maximum(np.nanmean(rel[:, j, :], axis=0), 1e-300)
+    value = _reduce(per_layer, args.get("layer", "mean"), "gradient_noise_ratio")
+    small, large = sizes[i], sizes[j]
+    # minibatches drawn without replacement from N samples: variance ∝ 1/B − 1/N
+    ideal = (1 / small - 1 / n) / (1 / large - 1 / n) if large < n else math.inf
+    return value, {"small": small, "large": large, "samples": n, "ideal": ideal}
 
 
 # -- batch norm ------------------------------------------------------------------------
@@ -452,6 +473,96 @@ def _race_step_shrink(session: Session, args: Args) -> float:
     n = np.linalg.norm(p.updates, axis=1)
     k = max(1, len(n) // 10)
     return float(n[-k:].mean() / max(n[:k].mean(), 1e-300))
+
+
+# -- the Init explorer ----------------------------------------------------------------
+def _explorer_row(session: Session, stat: str) -> np.ndarray:
+    from engine.lessons.explorer import explorer_numbers
+
+    try:
+        return explorer_numbers(session, stat)
+    except ValueError as e:
+        raise LessonError(f"check.args.stat: {e}" if "statistic" in str(e) else str(e)) from None
+
+
+@metric(
+    "explorer",
+    "a per-layer number of the Init explorer at init (stat std|saturated|dead|symmetric), reduced by `layer` "
+    "(max|min|mean|first|last or an index; default max)",
+)
+def _explorer(session: Session, args: Args) -> tuple[float, Details]:
+    row = _explorer_row(session, str(_arg(args, "stat", "saturated")))
+    value = _reduce(row, args.get("layer", "max"), "explorer")
+    state = session.meta.get("explorer", {})
+    details: Details = {k: v for k, v in state.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
+    details["layers"] = int(row.size)
+    return value, details
+
+
+@metric("explorer_depth_ratio", "the Init explorer's last-layer activation std divided by the first layer's")
+def _explorer_depth_ratio(session: Session, args: Args) -> float:
+    row = _explorer_row(session, "std")
+    return float(row[-1] / row[0]) if row[0] > 0 else math.nan
+
+
+# -- coarse-to-fine search ------------------------------------------------------------
+def _search(session: Session) -> Any:
+    from engine.tuning.snapshot import SearchFileError
+    from engine.tuning.storage import search_of
+
+    try:
+        snap = search_of(session)
+    except SearchFileError as e:
+        raise LessonError(str(e)) from None
+    if snap is None or len(snap.rounds) < 2:
+        raise LessonError("the lesson's result holds no coarse-to-fine search (two rounds)")
+    return snap
+
+
+@metric(
+    "refine_gain",
+    "the coarse round's validation loss minus the refined round's (`of` = median, default, or best): > 0 when "
+    "the refined round's trials score better",
+)
+def _refine_gain(session: Session, args: Args) -> tuple[float, Details]:
+    snap = _search(session)
+    of = _arg(args, "of", "median")
+    if of not in ("median", "best"):
+        raise LessonError(f"check.args.of: expected median or best, got {of!r}")
+    rounds = [sorted(t.score for t in snap.complete if t.round == n) for n in (1, 2)]
+    if not rounds[0] or not rounds[1]:
+        return math.nan, {}
+    c, r = snap.best(1, round=1)[0], snap.best(1, round=2)[0]
+    key = snap.keys()[0]
+    rng = next((t.split("=", 1)[1] for t in snap.rounds[1].space if t.split("=", 1)[0] == key), "")
+    medians = [float(np.median(scores)) for scores in rounds]
+    details: Details = {
+        "coarse": c.score,
+        "refined": r.score,
+        "coarse_median": medians[0],
+        "refined_median": medians[1],
+        "key": key,
+        "coarse_best": _param_text(c.params.get(key)),
+        "refined_best": _param_text(r.params.get(key)),
+        "range": _range_text(rng),
+        "how": snap.rounds[1].how,
+    }
+    value = medians[0] - medians[1] if of == "median" else c.score - r.score
+    return value, details
+
+
+def _param_text(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def _range_text(text: str) -> str:
+    """A space item's range for a sentence: "log:0.0374:0.213" → "0.0374–0.213 (log scale)"."""
+    scale, _, rest = text.partition(":")
+    lo, sep, hi = rest.partition(":")
+    try:
+        return f"{float(lo):.3g}–{float(hi):.3g}" + (" (log scale)" if scale == "log" else "") if sep else text
+    except ValueError:
+        return text
 
 
 # -- combinations ----------------------------------------------------------------------

@@ -8,18 +8,26 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from pydantic import ValidationError
+
 from engine.compare import LockstepRunner
 from engine.compare.layout import comparison_meta
 from engine.config import ConfigError, ExperimentConfig
 from engine.experiment import build_trainer
 from engine.jobs import Job, Progress, run_job
-from engine.lessons.metrics import LessonError, compute
-from engine.lessons.schema import Change, Lesson
+from engine.lessons.explorer import explore, explorer_session
+from engine.lessons.loader import describe
+from engine.lessons.metrics import Details, LessonError, compute_details
+from engine.lessons.schema import Change, Explorer, Lesson, Search
+from engine.lessons.search import coarse_to_fine
 from engine.playground.config import PlaygroundConfig, make_config
 from engine.playground.race import Race
 from engine.playground.session import race_to_session
 from engine.session import RunRecord, Session, record_of
 from engine.train.trainer import Trainer
+from engine.tuning.space import parse_space
+from engine.tuning.storage import session_with_search
 
 LESSON_DEFAULTS: dict[str, Any] = {
     "landscape.snapshots": False,
@@ -93,6 +101,25 @@ def run_configs(lesson: Lesson, change: Change | None = None) -> list[tuple[str,
     return out
 
 
+def compare_plan(lesson: Lesson, change: Change | None = None) -> tuple[ExperimentConfig, list[tuple[str, dict]]]:
+    """A compare lesson as the Compare tab runs it: the base config (the lesson's defaults, its
+    `set` and the change's) and each variant's own keys (name, dotted key → value)."""
+    base = _config(_updates(lesson.setup.set, change.set if change is not None else {}), "setup.set")
+    run_configs(lesson, change)  # every variant's config is valid (LessonError names the bad one)
+    per = change.variants if change is not None else {}
+    return base, [(v.name, _updates(v.set, per.get(v.name, {}))) for v in lesson.setup.variants]
+
+
+def with_checkpoint_weights(record: RunRecord) -> RunRecord:
+    """The record with its final weights as weights/<key> (what the checks read), taken from
+    its checkpoint (model/<key>) when it has one."""
+    if record.checkpoint is not None and not any(k.startswith("weights/") for k in record.arrays):
+        for k, v in record.checkpoint.arrays.items():
+            if k.startswith("model/"):
+                record.arrays[f"weights/{k.removeprefix('model/')}"] = np.asarray(v).copy()
+    return record
+
+
 def race_config(lesson: Lesson, change: Change | None = None) -> PlaygroundConfig:
     race = lesson.setup.race
     assert race is not None
@@ -111,6 +138,38 @@ def _text(v: Any) -> str:
     return str(v)
 
 
+def explorer_state(lesson: Lesson, change: Change | None = None) -> tuple[ExperimentConfig, dict[str, Any]]:
+    """The base config and the explorer state of an explorer lesson, with the change applied."""
+    ex = lesson.setup.explorer
+    assert ex is not None
+    base = _config(_updates(lesson.setup.set, change.set if change is not None else {}), "setup.set")
+    state = ex.model_dump()
+    if change is not None and change.explorer:
+        try:
+            state = Explorer.model_validate({**state, **change.explorer}).model_dump()
+        except ValidationError as e:
+            raise LessonError(f"explorer: {describe(e).removeprefix('lesson: ')}") from None
+    return base, state
+
+
+def search_plan(lesson: Lesson, change: Change | None = None) -> tuple[ExperimentConfig, Search]:
+    """The base config and the search of a search lesson, with the change applied; every
+    space item is checked (SpaceError names it)."""
+    plan = lesson.setup.search
+    assert plan is not None
+    base = _config(_updates(lesson.setup.set, change.set if change is not None else {}), "setup.set")
+    if change is not None and change.search:
+        try:
+            plan = Search.model_validate({**plan.model_dump(), **change.search})
+        except ValidationError as e:
+            raise LessonError(f"search: {describe(e).removeprefix('lesson: ')}") from None
+    try:
+        parse_space(list(plan.space))
+    except ConfigError as e:
+        raise LessonError(f"setup.search.space: {e}") from None
+    return base, plan
+
+
 def validate_lesson(lesson: Lesson) -> None:
     """Build every config the lesson can run (as shipped, with its now-try change and its
     control) and look its metric up: LessonError names what is wrong, before anything runs."""
@@ -124,6 +183,10 @@ def validate_lesson(lesson: Lesson) -> None:
         try:
             if lesson.setup.kind == "playground":
                 race_config(lesson, change)
+            elif lesson.setup.kind == "explorer":
+                explorer_state(lesson, change)
+            elif lesson.setup.kind == "search":
+                search_plan(lesson, change)
             else:
                 run_configs(lesson, change)
         except LessonError as e:
@@ -183,10 +246,38 @@ def lesson_job(lesson: Lesson, change: Change | None = None) -> Job[LessonResult
     yield Progress(0.0, "setting up")
     if lesson.setup.kind == "playground":
         session = yield from _race(race_config(lesson, change))
+    elif lesson.setup.kind == "explorer":
+        base, state = explorer_state(lesson, change)
+        yield Progress(0.1, f"building a {state['depth']}×{state['width']} {state['activation']} network")
+        try:
+            session = explorer_session(state, explore(base, state))
+        except (ValueError, RuntimeError, OSError) as e:
+            raise LessonError(str(e)) from None
+    elif lesson.setup.kind == "search":
+        base, plan = search_plan(lesson, change)
+        try:
+            snapshot = yield from coarse_to_fine(
+                base, list(plan.space), plan.trials, plan.refine_trials, plan.top, plan.around, plan.sampler
+            )
+        except (ValueError, RuntimeError, OSError) as e:
+            raise LessonError(str(e)) from None
+        session = session_with_search(snapshot)
     else:
         session = yield from _train(run_configs(lesson, change), lesson.setup.kind == "compare")
     session.meta["lesson"] = {"id": lesson.id, "title": lesson.title, "changed": change.text if change else ""}
     yield Progress(0.99, "checking")
+    result = check_result(lesson, session, change)
+    result.seconds = time.perf_counter() - t0
+    session.meta["lesson"].update({"value": result.to_json()["value"], "passed": result.passed})
+    return result
+
+
+def check_job(lesson: Lesson, session: Session, change: Change | None = None) -> Job[LessonResult]:
+    """The check of a result computed elsewhere (the window's run, comparison, race, explorer
+    or search that a lesson set up): a job, since some checks train or evaluate again."""
+    t0 = time.perf_counter()
+    yield Progress(0.99, "checking")
+    session.meta["lesson"] = {"id": lesson.id, "title": lesson.title, "changed": change.text if change else ""}
     result = check_result(lesson, session, change)
     result.seconds = time.perf_counter() - t0
     session.meta["lesson"].update({"value": result.to_json()["value"], "passed": result.passed})
@@ -199,18 +290,19 @@ def check_result(lesson: Lesson, session: Session, change: Change | None = None)
     args = dict(check.args)
     if change is not None:
         args.update(change.check_args)
-    value = compute(session, check.metric, args)
+    value, details = compute_details(session, check.metric, args)
     passed = check.passed(value) if not math.isnan(value) else False
     template = check.say if passed else check.say_not
     return LessonResult(
-        lesson, session, value, passed, format_sentence(template, value), 0.0, change.text if change else ""
+        lesson, session, value, passed, format_sentence(template, value, details), 0.0, change.text if change else ""
     )
 
 
-def format_sentence(template: str, value: float) -> str:
-    """The check's sentence with {value} (optionally formatted, e.g. {value:.1%}) filled in."""
+def format_sentence(template: str, value: float, details: Details | None = None) -> str:
+    """The check's sentence with {value} (optionally formatted, e.g. {value:.1%}) and the
+    metric's details ({loss:.3g}, {ln_c:.2f}...) filled in."""
     try:
-        return template.format(value=value)
+        return template.format(**(details or {}), value=value)
     except (ValueError, KeyError, IndexError):
         return f"{template} ({value:g})"
 

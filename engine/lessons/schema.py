@@ -1,11 +1,11 @@
 """The lesson format: one TOML file per lesson, validated by these pydantic models.
 
 A lesson names a claim of the lecture, sets up an experiment that shows it (one run, a
-comparison of variants, or a playground race), says which views to open and what to look
-for, and ends with a check: a named metric computed from the result, a threshold, and the
-sentence shown with the number. `control` is the same setup with the cause removed (the
-check must then fail); lessons whose check compares with an independent computation have
-none. Unknown keys are errors everywhere.
+comparison of variants, a playground race, an explorer state or a coarse-to-fine search),
+says which views to open and what to look for, and ends with a check: a named metric
+computed from the result, a threshold, and the sentence shown with the number. `control`
+is the same setup with the cause removed (the check must then fail); lessons whose check
+compares with an independent computation have none. Unknown keys are errors everywhere.
 """
 
 from __future__ import annotations
@@ -72,14 +72,64 @@ class Race(Strict):
     set: dict[str, Value] = Field(default_factory=dict)
 
 
+def _a(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+class Explorer(Strict):
+    """The Init explorer at a state: a `depth`×`width` network of the setup's config with
+    this init and activation, looked at before any training on a batch of real data."""
+
+    view: Literal["Init explorer"] = "Init explorer"
+    init: str = "normal"
+    activation: str = "tanh"
+    depth: int = Field(5, ge=1, le=12)
+    width: int = Field(256, ge=1, le=2048)
+    init_std: float = Field(0.01, gt=0.0, le=10.0)
+    init_constant: float = Field(0.1, ge=-10.0, le=10.0)
+    data: str = "digits"
+
+    @model_validator(mode="after")
+    def _known_names(self) -> Explorer:
+        from engine.config import ACTIVATIONS, INITS
+        from engine.lessons.explorer import EXPLORER_DATASETS
+
+        for key, value, known in (
+            ("init", self.init, INITS),
+            ("activation", self.activation, ACTIVATIONS),
+            ("data", self.data, EXPLORER_DATASETS),
+        ):
+            if value not in known:
+                raise ValueError(f"{key}: unknown {key} {value!r} (known: {', '.join(known)})")
+        return self
+
+
+class Search(Strict):
+    """A coarse-to-fine search: a coarse round of `trials` over `space` (`KEY=SCALE:LOW:HIGH`
+    items, as `descent search --space`), then a refined round of `refine_trials` in the space
+    narrowed around the best `top` trials of the coarse round (`around = "worst"`: around the
+    worst, the control that removes the cause)."""
+
+    space: list[str] = Field(..., min_length=1, max_length=8)
+    trials: int = Field(8, ge=2, le=200)
+    refine_trials: int = Field(8, ge=1, le=200)
+    top: int = Field(3, ge=1, le=50)
+    around: Literal["best", "worst"] = "best"
+    sampler: str = "random"
+
+
 class Setup(Strict):
     """What the lesson runs: `run` (the config `set`), `compare` (the config `set` plus one
-    run per variant, same seed: same init and batches) or `playground` (a race)."""
+    run per variant, same seed: same init and batches), `playground` (a race), `explorer`
+    (the Init explorer at a state, on the config `set`) or `search` (a coarse round, then a
+    refined one, over the config `set`)."""
 
-    kind: Literal["run", "compare", "playground"]
+    kind: Literal["run", "compare", "playground", "explorer", "search"]
     set: dict[str, Value] = Field(default_factory=dict)
     variants: list[Variant] = Field(default_factory=list, max_length=8)
     race: Race | None = None
+    explorer: Explorer | None = None
+    search: Search | None = None
 
     @model_validator(mode="after")
     def _kind_fields(self) -> Setup:
@@ -87,10 +137,11 @@ class Setup(Strict):
             raise ValueError("a compare setup needs at least 2 variants")
         if self.kind != "compare" and self.variants:
             raise ValueError(f"variants are only for kind 'compare', not '{self.kind}'")
-        if self.kind == "playground" and self.race is None:
-            raise ValueError("a playground setup needs a [setup.race] table")
-        if self.kind != "playground" and self.race is not None:
-            raise ValueError(f"a race is only for kind 'playground', not '{self.kind}'")
+        for kind, table in (("playground", "race"), ("explorer", "explorer"), ("search", "search")):
+            if self.kind == kind and getattr(self, table) is None:
+                raise ValueError(f"{_a(kind)} {kind} setup needs a [setup.{table}] table")
+            if self.kind != kind and getattr(self, table) is not None:
+                raise ValueError(f"{_a(table)} {table} is only for kind '{kind}', not '{self.kind}'")
         names = [v.name for v in self.variants]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -100,13 +151,21 @@ class Setup(Strict):
 
 class Change(Strict):
     """A change to the setup: dotted config keys for every run (`set`), per variant
-    (`variants`: name → keys), race keys (`race`), check arguments (`check_args`)."""
+    (`variants`: name → keys), race keys (`race`), explorer or search fields (`explorer`,
+    `search`), check arguments (`check_args`)."""
 
     text: str = Field(..., min_length=1, max_length=400)
     set: dict[str, Value] = Field(default_factory=dict)
     variants: dict[str, dict[str, Value]] = Field(default_factory=dict)
     race: dict[str, Value] = Field(default_factory=dict)
+    explorer: dict[str, Value] = Field(default_factory=dict)
+    search: dict[str, Value] = Field(default_factory=dict)
     check_args: dict[str, Value] = Field(default_factory=dict)
+
+    @property
+    def runnable(self) -> bool:
+        """Whether it changes what runs (not only its text)."""
+        return bool(self.set or self.variants or self.race or self.explorer or self.search or self.check_args)
 
 
 class Check(Strict):

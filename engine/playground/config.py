@@ -24,23 +24,10 @@ from engine.config import (
     field_spec,
     parse_value,
 )
+from engine.palette import PALETTE  # the racers' colours: the runs' palette
 from engine.playground.functions import FUNCTIONS, get_function
 
 FUNCTION_NAMES = tuple(FUNCTIONS)
-PALETTE = (
-    "#e6194b",
-    "#3cb44b",
-    "#4363d8",
-    "#f58231",
-    "#911eb4",
-    "#42d4f4",
-    "#f032e6",
-    "#bfef45",
-    "#9a6324",
-    "#469990",
-    "#808000",
-    "#000075",
-)
 ADAPTIVE = ("adagrad", "rmsprop", "adam", "adamw")
 MAX_RACERS = 12
 

@@ -3,15 +3,23 @@ activation explorer. Derivatives come from autograd on the same torch modules th
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from torch import nn
 
-from engine.probes.stats import SAT_MARGIN
+from engine.probes.activation_regions import (  # the explorer's names, kept importable from here
+    EXPLORER_ACTIVATIONS,
+    saturated_regions,
+    zero_gradient_regions,
+)
 
-EXPLORER_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu")
+__all__ = [
+    "EXPLORER_ACTIVATIONS",
+    "activation_curve",
+    "activation_module",
+    "saturated_regions",
+    "zero_gradient_regions",
+]
 
 
 def activation_module(name: str, slope: float = 0.01) -> nn.Module:
@@ -37,20 +45,3 @@ def activation_curve(name: str, x: np.ndarray, slope: float = 0.01) -> tuple[np.
     y = m.double()(t)
     (g,) = torch.autograd.grad(y.sum(), t)
     return y.detach().numpy(), g.numpy()
-
-
-def saturated_regions(name: str) -> list[tuple[float, float]]:
-    """Input intervals where the output is within 1% of the output span of a bound (the
-    probes' definition of saturated): there f′ ≈ 0 and learning stalls."""
-    if name == "sigmoid":
-        a = math.log((1 - SAT_MARGIN) / SAT_MARGIN)  # σ(a) = 0.99
-        return [(-math.inf, -a), (a, math.inf)]
-    if name == "tanh":
-        a = math.atanh(1 - 2 * SAT_MARGIN)  # tanh(a) = 0.98 (1% of the span of 2)
-        return [(-math.inf, -a), (a, math.inf)]
-    return []
-
-
-def zero_gradient_regions(name: str) -> list[tuple[float, float]]:
-    """Where f′ is exactly 0 (ReLU for x < 0: a unit that stays there is dead)."""
-    return [(-math.inf, 0.0)] if name == "relu" else []

@@ -24,9 +24,9 @@ import torch
 
 from engine.flat import flat_views
 from engine.probes import kernels
+from engine.probes.activation_regions import SAT_MARGIN
 from engine.probes.layers import BOUNDS, RELU_LIKE
 
-SAT_MARGIN = 0.01  # saturated: within 1% of the output span of a bound
 SPREAD_SAMPLES = 32  # samples used for the spread across units (the symmetry indicator)
 WIDE_RANGE = 1e30  # a histogram range beyond this (a diverging run) is binned in float64
 KEEP_BUFFERS = 1 << 22  # values: a probe's work buffers up to this size are kept between probes

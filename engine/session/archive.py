@@ -1,6 +1,6 @@
 """The session file: a zip of JSON and .npy members, written atomically, read safely.
 
-Layout (format version 4; resources/session-format.md documents every member):
+Layout (format version 5; resources/session-format.md documents every member):
   manifest.json                 format, format_version, app_version, created, runs[]
   meta.json                     session-level JSON (playground, layout, ...)
   arrays/<path>.npy             session-level arrays ((v4) lr_find/*: the learning-rate range test)
@@ -16,7 +16,8 @@ Layout (format version 4; resources/session-format.md documents every member):
 A feature's state often holds the same arrays as what the feature saved in the run
 (its history): such an array is written once, under arrays/, and the checkpoint's
 "arrays_in_record" names it (v3). Version 4 adds optional session-level members (a search:
-meta.json "search", arrays/search/...). Version 1 (no checkpoints), 2 and 3 files still open.
+meta.json "search", arrays/search/...); version 5 more (the Curves' ghost runs: meta.json "ghosts",
+arrays/ghosts/...). Version 1 (no checkpoints), 2, 3 and 4 files still open.
 
 Loading never unpickles: .npy members are read with allow_pickle=False, members of any
 other kind, pickles and paths that escape the archive are refused.

@@ -9,28 +9,31 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.command_thread import CommandThread
 from engine.config import ExperimentConfig
 from engine.events import EventChannel, Notice, RunFinished
 from engine.states import RunState
-from engine.train.trainer import Trainer
+
+if TYPE_CHECKING:
+    from engine.train.trainer import Trainer
 
 
 class EngineWorker(CommandThread):
     """Owns one Trainer on a daemon thread. States: idle, running, paused, finished,
     diverged, stopped, error.
 
-    `trainer_factory(config, emit=..., run_id=...)` builds the run: the plain Trainer is a
-    bare run; engine.experiment.build_trainer gives it the features its config enables."""
+    `trainer_factory(config, emit=..., run_id=...)` builds the run on the engine thread:
+    the plain Trainer (the default) is a bare run; engine.experiment.build_trainer gives it
+    the features its config enables. Torch is imported there, so creating a worker is cheap."""
 
     def __init__(
         self,
         config: ExperimentConfig,
         channel: EventChannel,
         run_id: str = "run",
-        trainer_factory: Callable[..., Trainer] = Trainer,
+        trainer_factory: Callable[..., Trainer] | None = None,
     ) -> None:
         super().__init__(channel, f"descent-engine-{run_id}")
         self.config = config
@@ -116,7 +119,12 @@ class EngineWorker(CommandThread):
             self.config = arg
         elif name == "build":
             self._set_state(RunState.BUILDING)
-            self.trainer = self.trainer_factory(self.config, emit=self.channel.put, run_id=self.run_id)
+            factory = self.trainer_factory
+            if factory is None:
+                from engine.train.trainer import Trainer
+
+                factory = Trainer
+            self.trainer = factory(self.config, emit=self.channel.put, run_id=self.run_id)
             self.trainer.start()
             self.trainer.state = RunState.PAUSED if arg else RunState.RUNNING
             self._set_state(self.trainer.state)

@@ -31,12 +31,12 @@ from engine.config import ConfigError, ExperimentConfig
 from engine.jobs import Job, Progress
 from engine.states import RunState
 from engine.tuning.kfold import BundleCache, search_bundles
+from engine.tuning.options import PRUNERS, usable_cores
 from engine.tuning.snapshot import Round, SearchSnapshot, TrialRecord
 from engine.tuning.space import Param, SearchSpace, choice_label, sample, trial_config, value_of
 from engine.tuning.trial import EpochReport, TrialOutcome, TrialSteps, TrialTask, trial_epochs, worker_name
-from engine.tuning.worker import POOL, threads_per_worker, usable_cores
+from engine.tuning.worker import POOL, threads_per_worker
 
-PRUNERS = ("none", "median", "asha", "hyperband")
 SAMPLER_ALIASES = {
     "grid": "GridSampler",
     "random": "RandomSampler",

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing as mp
-import os
 import threading
 from dataclasses import asdict
 from multiprocessing.connection import Connection
 from typing import Any
 
 from engine.tuning.kfold import BundleCache
+from engine.tuning.options import usable_cores
 from engine.tuning.trial import EpochReport, TrialOutcome, TrialTask, trial_epochs
 
 
@@ -69,14 +69,6 @@ def worker_main(conn: Connection, threads: int) -> None:
             conn.send(("done", stop.value.to_json()))
         except (EOFError, OSError, BrokenPipeError):
             return
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def threads_per_worker(jobs: int, cores: int | None = None) -> int:

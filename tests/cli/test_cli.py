@@ -230,3 +230,22 @@ def test_info_gives_one_line_for_a_feature_meta_of_the_wrong_type(tmp_path):
                     data = json.dumps({**json.loads(data), key: [1, 2]}).encode()
                 z.writestr(name, data)
         _one_line_error(descent("info", str(bad)), str(bad))
+
+
+def test_a_mistyped_command_is_named_with_the_one_meant(tmp_path, monkeypatch, capsys):
+    from desktop.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["exprot", "x.descent", "--to", "out"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "descent: error: unknown command 'exprot'; did you mean 'export'?"
+    assert main(["lr-fnd"]) == 2
+    assert "did you mean 'lr-find'?" in capsys.readouterr().err
+    # a real file of that name is a session to open: it is read (here: found not to be a session)
+    (tmp_path / "exprot").write_bytes(b"not a session")
+    assert main(["exprot"]) == 2
+    err = capsys.readouterr().err
+    assert "exprot" in err and "unknown command" not in err and len(err.strip().splitlines()) == 1
+    # a missing file with a path-like name is reported as a missing file, not a typo
+    assert main(["export.descent"]) == 2
+    assert "unknown command" not in capsys.readouterr().err

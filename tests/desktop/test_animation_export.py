@@ -71,6 +71,10 @@ def test_every_animation_in_both_formats(qapp, session_file, tmp_path, screensho
             body = slice(40, H - 30)  # below the caption, above the legend
             assert np.abs(first[body] - last[body]).mean() > 0.5, f"{kind}: the path did not move"
             assert frames[0].std() > 20, f"{kind}: blank frame"
+        if kind != "curves":  # the 3D view (left half) has its axes: dark grey lines, ticks and labels
+            left = _gif_frames(tmp_path / f"{kind}.gif")[-1][40 : H - 30, : W // 2].astype(int)
+            grey = (left.max(axis=2) < 110) & (left.max(axis=2) - left.min(axis=2) < 25)
+            assert grey.sum() > 150, f"{kind}: no 3D axes ({grey.sum()} grey pixels)"
         Image.fromarray(_gif_frames(tmp_path / f"{kind}.gif")[-1]).save(screenshot_dir / f"animation_{kind}_last.png")
 
 
@@ -123,3 +127,70 @@ def test_gui_dialog_progress_and_cancel(qtbot, session_file, tmp_path):
     cancelled.progress.findChild(QPushButton).click()  # the dialog's Cancel button
     assert not cancelled.running and cancelled.cancelled
     assert list((tmp_path / "cancel").iterdir()) == []
+
+
+def test_cancel_during_the_second_of_two_queued_animations(qtbot, session_file, tmp_path):
+    from PySide6.QtWidgets import QPushButton
+
+    from desktop.export.animation_dialog import AnimationExport
+
+    s = load_session(session_file)
+    spec = AnimationSpec(4, 5, W, H)  # 20 frames each
+    messages: list[str] = []
+    queued = AnimationExport(
+        s, tmp_path, ["curves", "landscape"], ["gif"], spec, status=lambda m, ms: messages.append(m)
+    )
+    assert queued.total == 40
+    queued.start()
+    qtbot.waitUntil(lambda: queued.done >= 22, timeout=120_000)  # into the landscape
+    queued.progress.findChild(QPushButton).click()  # the progress dialog's Cancel button
+    at_cancel = queued.done
+    assert 22 <= at_cancel < 40 and not queued.running and queued.cancelled and queued.job is None
+    qtbot.wait(100)
+    assert queued.done == at_cancel  # nothing goes on after the cancel
+    # the finished animation stays whole; nothing of the cancelled one, no temporary file
+    assert [p.name for p in tmp_path.iterdir()] == ["curves.gif"]
+    assert [p.name for p in queued.files] == ["curves.gif"]
+    # whole: all 5 s of it (Pillow merges identical consecutive frames, adding up their durations)
+    gif = Image.open(tmp_path / "curves.gif")
+    assert sum(f.info["duration"] for f in ImageSequence.Iterator(gif)) == 20 * 250
+    assert "cancelled" in messages[-1]
+    # cancelled during the first: neither is written, the second never starts
+    first = AnimationExport(s, tmp_path / "first", ["curves", "landscape"], ["gif", "mp4"], spec)
+    first.start()
+    qtbot.waitUntil(lambda: first.done >= 2, timeout=60_000)
+    first.cancel()
+    at_cancel = first.done
+    qtbot.wait(100)
+    assert at_cancel < 20 and first.done == at_cancel and not first.running
+    assert list((tmp_path / "first").iterdir()) == []
+
+
+def test_landscape_animation_on_a_comparisons_shared_surface(qapp, session_file, tmp_path):
+    import copy
+
+    from desktop.plotting import color
+    from engine.compare.layout import run_colors
+    from engine.compare.surface import SharedSurface
+
+    s = load_session(session_file)
+    run = s.runs[0]
+    run.arrays = {k: v for k, v in run.arrays.items() if not k.startswith(("landscape/surface", "landscape/shared"))}
+    s.arrays = {k: v for k, v in s.arrays.items() if not k.startswith("landscape/")}
+    twin = copy.deepcopy(run)
+    twin.name = "twin"
+    s.runs.append(twin)
+    a = np.linspace(-1, 1, 9)
+    line = np.linspace(0, 1, 5)[:, None]
+    paths = {run.name: 0.8 * (1 - line) * [1, 1], "twin": (1 - line) * [-0.8, 0.6]}
+    SharedSurface(a, a, a[:, None] ** 2 + a[None, :] ** 2 + 0.1, paths).save_into(s)
+    assert available_animations(s)["landscape"] is None  # what `descent compare --surface` saves
+    (gif,) = run_job(animation_job(s, "landscape", tmp_path, ["gif"], AnimationSpec(4, 1, W, H)))
+    frames = [f.astype(int) for f in _gif_frames(gif)]
+    twin_rgb = _rgb_of(color(run_colors(s)["twin"]))
+    near = [(np.abs(f[:, W // 2 :] - twin_rgb).sum(axis=2) < 40).sum() for f in frames]
+    assert near[-1] > near[0] + 20, near  # the other run's path grows on the contour map too
+
+
+def _rgb_of(hex_color: str) -> tuple[int, int, int]:
+    return tuple(int(hex_color[i : i + 2], 16) for i in (1, 3, 5))

@@ -100,8 +100,9 @@ def test_export_everything(qapp, session_file, tmp_path):
     assert {"network_sgd.png", "network_sgd.svg", "network_adam.png", "network_adam.svg"} <= names
     for png in out.glob("*.png"):
         img = QImage(str(png))
-        # the network view is drawn at least 1400×800 so every neuron's map stays readable
-        want = (1400, 800) if png.name.startswith("network_") else (960, 600)
+        # the network view is laid out at least 1400×800 so every neuron's map stays readable;
+        # every PNG is drawn at --scale 1.5
+        want = (2100, 1200) if png.name.startswith("network_") else (960, 600)
         assert (img.width(), img.height()) == want, png.name
         a = np.frombuffer(bytes(img.convertToFormat(QImage.Format_RGB32).constBits()), np.uint8)
         assert a.std() > 10, f"{png.name} is blank"

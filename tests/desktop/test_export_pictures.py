@@ -110,6 +110,39 @@ def test_svg_is_small_portable_and_draws_like_the_png(qtbot, tmp_path):
     assert 0.5 < mask_a / mask_b < 2.0, (mask_a, mask_b)
 
 
+@pytest.mark.skipif(shutil.which("rsvg-convert") is None, reason="rsvg-convert (Debian librsvg2-bin) not installed")
+def test_svg_heat_map_keeps_its_cells_square_in_librsvg(qtbot, tmp_path):
+    # a loss surface's grid is a small image stretched over the plot: librsvg smooths such an
+    # image into a blur whatever `image-rendering` says; the PNG (and Inkscape, PDF) show cells
+    configure_pyqtgraph()
+    w = pg.GraphicsLayoutWidget()
+    w.resize(500, 400)
+    p = w.addPlot()
+    style_plot(p, "Surface", "a", "b")
+    img = pg.ImageItem((np.indices((6, 6)).sum(axis=0) % 2).astype(float), levels=(0, 1))
+    img.setColorMap(pg.colormap.get("viridis"))
+    p.addItem(img)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    p.autoRange(padding=0)
+    qtbot.wait(20)
+    pw, ph = round(p.sceneBoundingRect().width()), round(p.sceneBoundingRect().height())
+    svg = export_item(p, tmp_path / "heat.svg")
+    assert "image-rendering:pixelated" in svg.read_text()
+    rendered = tmp_path / "rsvg.png"
+    subprocess.run(["rsvg-convert", "-w", str(pw), "-h", str(ph), "-o", str(rendered), str(svg)], check=True)
+    a = _rgb(QImage(str(rendered))).astype(int)
+    b = _rgb(QImage(str(export_item(p, tmp_path / "heat.png", scale=1)))).astype(int)
+    # the cells inside the axes: every pixel is viridis' bottom or top colour, as in the PNG
+    rows, cols = np.nonzero(np.abs(b - (253, 231, 36)).sum(axis=2) < 60)
+    box = np.s_[rows.min() + 3 : rows.max() - 3, cols.min() + 3 : cols.max() - 3]
+    ends = np.array([(68, 1, 84), (253, 231, 36)])
+    off = np.abs(a[box][..., None, :] - ends).sum(axis=-1).min(axis=-1)
+    assert (off > 60).mean() < 0.05, f"{(off > 60).mean():.0%} of the cells' pixels are blurred"
+    assert np.abs(a[box] - b[box]).mean() < 12
+
+
 def test_pdf_is_one_vector_page(qtbot, tmp_path):
     w, p, _ = _plot(qtbot, n=5000)
     pdf = export_item(p, tmp_path / "plot.pdf").read_bytes()
@@ -176,7 +209,7 @@ def test_bad_output_gives_one_line_and_no_file(qtbot, tmp_path, monkeypatch):
 
 
 @pytest.mark.gui
-def test_3d_view_exports_at_the_chosen_scale_with_its_colour_bar(qtbot, tmp_path):
+def test_3d_view_exports_at_the_chosen_scale_with_its_axes_and_colour_bar(qtbot, tmp_path):
     from PySide6.QtWidgets import QHBoxLayout, QWidget
 
     from desktop.views.playground_plots import Surface3D, SurfaceGrid
@@ -202,5 +235,10 @@ def test_3d_view_exports_at_the_chosen_scale_with_its_colour_bar(qtbot, tmp_path
     purple = (strip[..., 0] > 50) & (strip[..., 1] < 40) & (strip[..., 2] > 60)  # ... and its bottom
     assert yellow.sum() > 50 and purple.sum() > 50, "no colour bar"
     assert rgb[:, : img.width() // 2].std() > 10, "the 3D surface is blank"
+    # the axes: dark grey lines and labels (ticks, x / y / f titles) around the surface
+    scene = rgb[:, : int(0.75 * img.width())].astype(int)
+    grey = (scene.max(axis=2) < 110) & (scene.max(axis=2) - scene.min(axis=2) < 25)
+    assert grey.sum() > 1500, "no 3D axes"
+    assert grey[int(0.55 * img.height()) :].sum() > 500, "no axis along the front floor edges"
     SCREENSHOTS.mkdir(exist_ok=True)
-    shutil.copy(png, SCREENSHOTS / "export_3d_with_colour_bar.png")
+    shutil.copy(png, SCREENSHOTS / "export_3d_with_axes.png")

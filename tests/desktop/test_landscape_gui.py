@@ -54,6 +54,8 @@ def test_surface_appears_and_path_grows_while_training(window, qtbot, screenshot
     assert "Faithfulness" in lv.faith_label.text()
     qtbot.waitUntil(lambda: len(lv.sharp) >= 1, timeout=30000)
     qtbot.wait(500)
+    drawn, _lam = lv.side.sharp.getData()
+    assert drawn is not None and len(drawn) == len(lv.sharp)  # shown: drawn as the estimates arrive
     img = window.grab().toImage()
     img.save(str(screenshot_dir / "landscape_training.png"))
     assert _not_blank(img)

@@ -31,7 +31,14 @@ def _item(panel, lesson_id):
     raise KeyError(lesson_id)
 
 
-def test_lessons_dock_runs_a_lesson_and_shows_its_check(open_main_window, qtbot, screenshot_dir, tmp_path):
+def _curve_points(w) -> int:
+    """Minibatch-loss points drawn on the Curves view (the live main run's)."""
+    view = next(v for v in w.views if v.title == "Curves")
+    x, _y = view.c_step_loss.getData()
+    return 0 if x is None else len(x)
+
+
+def test_lessons_dock_runs_a_lesson_live_and_shows_its_check(open_main_window, qtbot, screenshot_dir, tmp_path):
     w = open_main_window(ExperimentConfig().with_updates({"train.epochs": 3, "data.n_samples": 300}), (1600, 950))
     dock = w.lessons_dock
     panel = dock.panel
@@ -43,47 +50,98 @@ def test_lessons_dock_runs_a_lesson_and_shows_its_check(open_main_window, qtbot,
     assert _item(panel, "momentum-ravine").text(1) == NOT_RUN
     w.grab().save(str(screenshot_dir / "lessons_start.png"))
 
-    # One click on a training lesson: its page, progress while it runs, then the check and its view.
+    # One click on a training lesson: it becomes the window's main run, trained live (the
+    # speed slider's pace does not hold it back), then the check shows in the dock.
+    before = w.controller.run_id
+    w.controller.set_speed(10.0)  # the app's watchable default pace: a lesson is not held to it
     panel.tree.itemClicked.emit(_item(panel, "overfitting"), 0)
-    assert panel.stack.currentWidget() is panel.lesson_page and panel.running
+    assert w.controller.worker.max_steps_per_s is None and w.controller.max_steps_per_s == 10.0
+    assert panel.stack.currentWidget() is panel.lesson_page and panel.running and panel.watching == "run"
+    assert w.controller.run_id != before and w.controller.config.model.hidden == [128, 128]
     assert panel.lbl_title.text().startswith("Overfitting") and panel.lbl_bullets.text().count("•") == 2
-    qtbot.waitUntil(lambda: panel.progress.value() >= 150 or not panel.running, timeout=120000)
-    assert panel.running and panel.lbl_progress.text().startswith("epoch ")
+    assert w.tabs.currentWidget().title == "Curves"
+    qtbot.waitUntil(lambda: panel.progress.value() >= 250 or not panel.running, timeout=120000)
+    assert panel.running and w.controller.state == RunState.RUNNING
+    assert panel.lbl_progress.text().startswith("training in the window at full speed · epoch ")
+    qtbot.wait(300)  # the bridge draws what has arrived
+    assert _curve_points(w) > 0
     w.grab().save(str(screenshot_dir / "lessons_running.png"))
     qtbot.waitUntil(lambda: not panel.running, timeout=120000)
     assert panel.result is not None and panel.result.passed
     assert panel.lbl_check.text().startswith("✓  The validation loss ended ")
+    w.controller.set_speed(None)
     assert "overfit_rise = " in panel.lbl_value.text() and "> 0.3" in panel.lbl_value.text()
-    assert w.tabs.currentWidget().title == "Curves"
-    assert w.controller.state == RunState.REPLAY and w.controller.config.model.hidden == [
-        128,
-        128,
-    ]  # the panel holds it
+    # The finished lesson is the window's own run: Train more and Restart work on it.
+    assert w.controller.state == RunState.FINISHED and w.controller.can_train_more()
     w.grab().save(str(screenshot_dir / "lessons_finished.png"))
 
-    # An init lesson opens the Depth profile.
+    # Now try: the lesson's change runs live too and the check reports ✗; the list keeps the lesson's ✓.
     panel.run_lesson(panel.lesson_by_id("small-gaussian-depth"))
     qtbot.waitUntil(lambda: not panel.running, timeout=120000)
     assert panel.result.passed and panel.lbl_check.text().startswith("✓  At init, the last layer's activations have")
     assert w.tabs.currentWidget().title == "Depth profile"
-    w.grab().save(str(screenshot_dir / "lessons_depth.png"))
-
-    # Now try: the lesson's change (Xavier) runs and the check reports ✗; the list keeps the lesson's own ✓.
     panel.btn_now.click()
     qtbot.waitUntil(lambda: not panel.running, timeout=120000)
     assert not panel.result.passed and panel.lbl_check.text().startswith("✗  At init, the last layer keeps")
-    w.grab().save(str(screenshot_dir / "lessons_now_try.png"))
+    assert w.controller.config.model.init == "xavier_normal"
     panel.btn_back.click()
     assert _item(panel, "small-gaussian-depth").text(1) == PASSED
 
-    # Next lesson runs the following one (a playground race) and shows the Playground.
-    panel.run_lesson(panel.lesson_by_id("saddle-point"))
+    # A comparison lesson runs live in the Compare tab.
+    panel.run_lesson(panel.lesson_by_id("standardize-inputs"))
+    assert panel.watching == "compare" and w.tabs.currentWidget().title == "Compare"
+    assert sorted(w.controller.compare.spec.variants[i].name for i in range(2)) == ["raw", "standardized"]
+    qtbot.waitUntil(lambda: not panel.running, timeout=120000)
+    assert panel.result.passed and w.controller.compare.state == RunState.FINISHED
+    w.grab().save(str(screenshot_dir / "lessons_compare.png"))
+
+    # An explorer lesson opens the Init explorer at its state; the check reads its numbers.
+    panel.run_lesson(panel.lesson_by_id("large-init-saturation"))
+    explorer = next(v for v in w.views if v.title == "Init explorer")
+    assert w.tabs.currentWidget() is explorer and explorer.std.value() == 1.0 and explorer.depth.value() == 6
     qtbot.waitUntil(lambda: not panel.running, timeout=60000)
-    assert panel.result.passed and w.tabs.currentWidget().title == "Playground"
+    sat = explorer.study.summary.extra["saturated"]
+    assert panel.result.passed and panel.result.value == pytest.approx(float(sat.mean()), abs=1e-9)
+    w.grab().save(str(screenshot_dir / "lessons_explorer.png"))
+
+    # A playground race runs live in the Playground; Next lesson runs the following one.
+    panel.run_lesson(panel.lesson_by_id("saddle-point"))
+    assert panel.watching == "playground" and w.tabs.currentWidget().title == "Playground"
+    qtbot.waitUntil(lambda: not panel.running, timeout=60000)
+    assert panel.result.passed
     panel.btn_next.click()
     assert panel.current.id == "plateau"
     qtbot.waitUntil(lambda: not panel.running, timeout=60000)
     w.grab().save(str(screenshot_dir / "lessons_playground.png"))
+
+
+def test_a_lesson_stops_watching_when_the_user_starts_other_work(open_main_window, qtbot):
+    w = open_main_window(ExperimentConfig().with_updates({"train.epochs": 1, "data.n_samples": 200}))
+    panel = w.lessons_dock.panel
+    panel.run_lesson(panel.lesson_by_id("gradient-noise"))
+    assert panel.watching == "run"
+    w.controller.start()  # the user restarts with the panel's config
+    assert not panel.running and "another run started" in panel.lbl_progress.text()
+    assert panel.btn_again.isEnabled() and not panel.lbl_check.isVisible()
+    # A run that diverges ends the lesson too: its check reads the diverged run.
+    panel.run_lesson(panel.lesson_by_id("lr-too-high"))
+    qtbot.waitUntil(lambda: not panel.running, timeout=60000)
+    assert w.controller.state == RunState.DIVERGED and panel.result.passed
+    assert panel.lbl_check.text().startswith("✓  The loss diverged to NaN/Inf by step ")
+
+
+def test_a_search_lesson_runs_live_in_the_search_tab(open_main_window, qtbot, screenshot_dir):
+    w = open_main_window(ExperimentConfig().with_updates({"train.epochs": 1, "data.n_samples": 200}), (1600, 950))
+    panel = w.lessons_dock.panel
+    search = next(v for v in w.views if v.title == "Search")
+    panel.run_lesson(panel.lesson_by_id("coarse-to-fine"))
+    assert panel.watching == "search" and w.tabs.currentWidget() is search
+    qtbot.waitUntil(lambda: search.snapshot is not None and len(search.snapshot.finished) >= 3, timeout=60000)
+    assert panel.running  # the trials appear while the search runs
+    qtbot.waitUntil(lambda: not panel.running, timeout=120000)
+    assert panel.result.passed and [r.number for r in search.snapshot.rounds] == [1, 2]
+    assert len(search.snapshot.finished) == 14
+    w.grab().save(str(screenshot_dir / "lessons_search.png"))
 
 
 def test_a_teachers_lesson_file_opens_and_a_bad_one_is_refused(open_main_window, qtbot, tmp_path, monkeypatch):

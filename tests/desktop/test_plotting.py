@@ -52,8 +52,10 @@ def test_curves_view_follows_the_run_in_coarse_steps_until_the_user_zooms(qtbot)
         v.handle_events([StepBatch("run", steps, np.ones(25), np.full(25, 0.01), np.ones(25), 0, 100.0)])
         v.redraw()
         ranges.append(tuple(v.p_loss.vb.viewRange()[0]))
-    # 25 → 1,000 steps in 40 redraws: at most 8 axis ends per decade (1.6 decades here)
-    assert ranges[-1][1] >= 1000 and len(set(ranges)) <= 14 and len(set(ranges)) < len(ranges) / 2
+    # 25 → 1,000 steps in 40 redraws: a growing run gets room ahead, about five axis ends
+    # per decade (1.6 decades here), each with the data inside it
+    assert ranges[-1][1] >= 1000 and len(set(ranges)) <= 8
+    assert all(hi >= k * 25 + 25 for k, (_lo, hi) in enumerate(ranges))
     # y (loss, gradient norm): from 0 to a nice top, unchanged while the data stay under it
     assert v.p_loss.vb.viewRange()[1] == pytest.approx([-0.045, 1.5])
     assert v.p_gn.vb.viewRange()[1] == pytest.approx([-0.045, 1.5])

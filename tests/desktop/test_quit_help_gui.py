@@ -89,8 +89,13 @@ def test_help_menu_and_the_toolbar_says_what_it_acts_on(window, qtbot, screensho
     window.show_tab("Landscape")
     dialog = window.help_menu.show_view_help()
     assert dialog.windowTitle() == "Help — Landscape" and "loss surface" in dialog.browser.toPlainText()
-    shortcuts = dict((what, keys) for keys, what in window.help_menu.shortcuts())
+    window.install_lessons()
+    listed = window.help_menu.shortcuts()
+    shortcuts = dict((what, keys) for keys, what in listed)
     assert shortcuts["Restart"] == "Ctrl+R" and shortcuts["Help for this view"] == "F1"
+    assert shortcuts["Lessons"] == "Ctrl+L"  # menu actions are listed too
+    keys = [k for k, _ in listed]
+    assert len(keys) == len(set(keys)), sorted(keys)  # one action per key: Qt ignores an ambiguous shortcut
 
     box = window.help_menu.show_about()
     qtbot.waitExposed(box)

@@ -73,3 +73,34 @@ def test_search_and_lr_find_plots_csvs_and_report(qapp, tmp_path):
     html = (tmp_path / "out" / "report.html").read_text()
     assert html.count("data:image/png") >= 6
     assert "Search: validation loss over optim.lr and optim.weight_decay" in html and "LR range test" in html
+
+
+def test_a_one_parameter_search_plots_the_score_over_it(qapp, tmp_path):
+    """With lr alone, the picture is the validation loss over lr (not lr against lr), and the
+    rectangle narrows lr only."""
+    import pyqtgraph as pg
+
+    from desktop.views.search_plots import PicturePlot
+    from engine.tuning.space import parse_space
+
+    trials = [
+        TrialRecord(n, 1, RunState.FINISHED, {"optim.lr": lr}, score=1.0 + (math.log10(lr) + 1) ** 2, curve=(2.0,))
+        for n, lr in enumerate((1e-4, 1e-3, 1e-2, 1e-1, 1.0))
+    ]
+    rounds = (Round(1, ("optim.lr=log:0.0001:1",), "random"),)
+    snap = SearchSnapshot("one", ExperimentConfig(), rounds, tuple(trials), 5)
+    widget = pg.PlotWidget()  # kept: the plot item lives as long as its widget
+    plot = widget.getPlotItem()
+    picture = PicturePlot(plot)
+    picture.set_axes(parse_space(["optim.lr=log:0.0001:1"]).params[0], None)
+    picture.draw(snap)
+    xs, ys = picture.scatter.getData()
+    assert np.allclose(xs, [-4, -3, -2, -1, 0]) and np.allclose(ys, [10.0, 5.0, 2.0, 1.0, 2.0])
+    assert plot.getAxis("left").labelText == "validation loss"
+    (x_lo, x_hi), _ = picture.rectangle()
+    assert 1e-4 < x_lo < x_hi < 1.0
+    out = tmp_path / "one"
+    path = tmp_path / "one.descent"
+    save_session(session_with_search(snap, Session()), path)
+    export_session(path, out, {"png"}, 600, 400, 1.0)
+    assert _ink(out / "search_scatter.png") > 0.01

@@ -2,10 +2,12 @@
 environment runs headless; the desktop entry and the AppStream metainfo pass their validators;
 make install-desktop / uninstall-desktop put and remove them in the XDG folders.
 
-The wheel goes into a new venv with --no-deps; the third-party packages it declares are the
-ones this checkout's environment already holds, made visible by a plain path entry (no site
-dir: the editable install of the checkout is not activated there). Installing 1.5 GB of the
-same wheels again would take minutes; packaging/smoke_wheel.sh does that full install by hand.
+The wheel is installed by pip into a new venv with --no-deps (pip writes the `descent` command
+as a user gets it); the third-party packages it declares are the ones this checkout's
+environment already holds, made visible by a plain path entry (no site dir: the editable install
+of the checkout is not activated there), and every declared requirement is checked to be met by
+them. Installing 1.5 GB of the same wheels again would take minutes; packaging/smoke_wheel.sh
+does that full install by hand.
 """
 
 from __future__ import annotations
@@ -62,10 +64,17 @@ def test_wheel_in_a_new_venv_runs_headless(wheel, tmp_path):
     )
     deps = [p for p in site.getsitepackages() if "site-packages" in p]
     (site_dir / "descent_test_deps.pth").write_text("\n".join(deps) + "\n")  # plain paths, not site dirs
-    with zipfile.ZipFile(wheel) as z:  # what pip does with a pure-Python wheel, minus the scripts
-        z.extractall(site_dir)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DISPLAY")}
     env.update(OMP_NUM_THREADS="1", QT_QPA_PLATFORM="offscreen")
+    pip = [sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "--no-index", "--no-compile"]
+    r = subprocess.run([*pip, "--quiet", str(wheel)], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    # the command pip wrote, as a user types it
+    descent = env_dir / "bin" / "descent"
+    r = subprocess.run([str(descent), "--help"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert r.returncode == 0 and "usage: descent" in r.stdout and "export" in r.stdout, r.stderr[-2000:]
+    r = subprocess.run([str(descent), "info", "missing.descent"], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "missing.descent" in r.stderr
     # one interpreter for every step (torch is imported once): where things come from, the
     # declared dependencies, then descent --version, run, info and export as a user types them
     script = """
@@ -105,6 +114,35 @@ print(json.dumps(out))
     assert got["codes"] == [0, 0, 0, 0], got["texts"]
     assert got["texts"][0].strip() == "descent 0.1.0" and "run" in got["texts"][2]
     assert {"final_metrics.csv", "loss.png", "loss.svg"} <= {p.name for p in (tmp_path / "out").iterdir()}
+
+
+def test_wheel_metadata_declares_pyprojects_requirements(wheel):
+    import tomllib
+    from email.parser import Parser
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    with zipfile.ZipFile(wheel) as z:
+        (meta_name,) = [n for n in z.namelist() if n.endswith(".dist-info/METADATA")]
+        meta = Parser().parsestr(z.read(meta_name).decode())
+        entry_points = z.read(meta_name.replace("METADATA", "entry_points.txt")).decode()
+
+    def key(req: Requirement) -> tuple:
+        return req.name.lower().replace("_", "-"), str(req.specifier), tuple(sorted(req.extras)), str(req.marker or "")
+
+    want = {key(Requirement(d)) for d in project["dependencies"]}
+    for extra, reqs in project["optional-dependencies"].items():
+        for d in reqs:
+            r = Requirement(d)
+            marker = f'extra == "{extra}"' if r.marker is None else f'({r.marker}) and extra == "{extra}"'
+            want.add(key(Requirement(f"{d.split(';')[0]}; {marker}")))
+    got = {key(Requirement(r)) for r in meta.get_all("Requires-Dist") or []}
+    assert got == want, (sorted(got - want), sorted(want - got))
+    assert set(meta.get_all("Provides-Extra") or []) == set(project["optional-dependencies"])
+    assert meta["Name"] == "descent" and meta["Version"] == project["version"]
+    assert meta["Requires-Python"] == project["requires-python"]
+    assert "descent = desktop.cli:main" in entry_points
 
 
 @pytest.mark.skipif(shutil.which("desktop-file-validate") is None, reason="desktop-file-utils not installed")

@@ -44,6 +44,8 @@ def test_at_least_25_lessons_cover_every_section_with_unique_ids():
         "tiny-subset",
         "loss-vs-accuracy",
         "roc-auc",
+        "coarse-to-fine",
+        "large-init-saturation",
     ):
         assert needed in ids
 

@@ -164,6 +164,8 @@ def test_mutated_sessions_load_continue_or_are_refused_by_name(valid_members: di
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         database=None,
+        # The same examples on every CI run; WHOLE_SESSION_FUZZ_RANDOM=1 explores new ones.
+        derandomize=os.environ.get("WHOLE_SESSION_FUZZ_RANDOM") != "1",
     )
     @given(changes=member_mutations(names))
     def check(changes: list[tuple]) -> None:
@@ -177,3 +179,16 @@ def test_mutated_sessions_load_continue_or_are_refused_by_name(valid_members: di
         _continues(session)
 
     check()
+
+
+def test_a_foreign_array_as_the_batch_norm_probes_pending_samples_is_refused(
+    valid_members: dict[str, bytes], tmp_path: Path
+) -> None:
+    """Found by the fuzzer: a sample block of another shape crashed the first step in torch.stack."""
+    source, target = "runs/000/arrays/batchnorm/batch_mean.npy", "runs/000/checkpoint/hooks/batchnorm/pending.npy"
+    assert source in valid_members
+    changes = [("rename", source, target)]
+    session = load_session(_write(tmp_path / "m.descent", _mutated(valid_members, changes)))
+    record = session.runs[0]
+    with pytest.raises(CheckpointError, match="pending.*has shape"):
+        continue_run(record, config_updates={"train.threads": 1})

@@ -1,0 +1,66 @@
+"""Curves at full speed: epochs that race in several per redraw are drawn as lines without
+markers (pyqtgraph re-makes every marker at every redraw); a calm run keeps its markers,
+and a raced run gets them back when it ends."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.config import ExperimentConfig
+from engine.events import EpochEnd, RunFinished, StepBatch
+
+METRICS = {"train_loss": 1.0, "val_loss": 1.1, "train_acc": 0.5, "val_acc": 0.4}
+
+
+def _epoch(k: int) -> list:
+    steps = np.arange(10 * (k - 1) + 1, 10 * k + 1)
+    return [
+        StepBatch("r", steps, np.ones(10), np.full(10, 0.01), np.ones(10), k, 100.0),
+        EpochEnd("r", k, int(steps[-1]), METRICS),
+    ]
+
+
+def test_racing_epochs_drop_their_markers_until_the_run_ends(qtbot):
+    from desktop.controller import AppController
+    from desktop.views.curves import CurvesView
+
+    v = CurvesView(AppController(ExperimentConfig()))
+    qtbot.addWidget(v)
+    v.show()
+    v.on_run_started("r", ExperimentConfig())
+    epoch_curves = (v.c_val_loss, v.c_train_loss, v.c_val_acc, v.c_train_acc_eval)
+    for k in (1, 2, 3):  # one epoch per redraw: a calm run, markers on
+        v.handle_events(_epoch(k))
+        v.redraw()
+    assert all(c.opts["symbol"] is not None for c in epoch_curves)
+    assert len(v.c_val_loss.getData()[0]) == 3
+    v.handle_events([e for k in range(4, 10) for e in _epoch(k)])  # six epochs in one redraw
+    v.redraw()
+    assert all(c.opts["symbol"] is None for c in epoch_curves)
+    assert len(v.c_val_loss.getData()[0]) == 9  # every epoch drawn, as a line
+    v.handle_events(_epoch(10))  # one more: still racing (no flicker of markers)
+    v.redraw()
+    assert v.c_val_loss.opts["symbol"] is None
+    v.handle_events([RunFinished("r", {})])
+    v.redraw()
+    assert all(c.opts["symbol"] is not None for c in epoch_curves)
+    assert len(v.c_val_loss.getData()[0]) == 10
+
+
+def test_the_loss_plot_keeps_a_rising_validation_loss_in_view(qtbot):
+    """Step losses stay at 1 while the validation loss climbs to 3: the top follows it."""
+    from desktop.controller import AppController
+    from desktop.views.curves import CurvesView
+
+    v = CurvesView(AppController(ExperimentConfig()))
+    qtbot.addWidget(v)
+    v.show()
+    v.on_run_started("r", ExperimentConfig())
+    for k in range(1, 6):
+        steps = np.arange(10 * (k - 1) + 1, 10 * k + 1)
+        metrics = dict(METRICS, val_loss=1.0 + 0.5 * k)
+        v.handle_events([StepBatch("r", steps, np.ones(10), np.full(10, 0.01), np.ones(10), k, 100.0)])
+        v.handle_events([EpochEnd("r", k, int(steps[-1]), metrics)])
+        v.redraw()
+    top = v.p_loss.vb.viewRange()[1][1]
+    assert top >= 3.5, top
