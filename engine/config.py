@@ -472,6 +472,13 @@ class ProbesConfig(Section):
         le=100_000,
         description="Probes kept; when full, every other one is dropped and the interval doubles",
     )
+    updates: bool = Field(
+        True,
+        description=(
+            "At each probe also record per-layer update size ‖Δw‖, ‖Δw‖/‖w‖ and the optimizer's state "
+            "norms (momentum velocity, Adam moments)"
+        ),
+    )
     gradient_noise: bool = Field(
         False,
         description=(

@@ -178,6 +178,7 @@ FIELDS: dict[str, FieldDisplay] = {
     "probes.batch_size": _a("Probe batch size", when("probes.enabled", True)),
     "probes.gradients": _f("Gradients too", when("probes.enabled", True)),
     "probes.max_snapshots": _a("Probes kept", when("probes.enabled", True)),
+    "probes.updates": _f("Update size and optimizer state", when("probes.enabled", True)),
     "probes.gradient_noise": _f("Gradient noise"),
     "probes.gradient_noise_every": _a("Gradient noise every (steps)", when("probes.gradient_noise", True)),
     "probes.gradient_noise_samples": _a("Gradient noise samples", when("probes.gradient_noise", True)),

@@ -31,6 +31,7 @@ from engine.probes import ProbeHook
 from engine.regularization import EarlyStoppingHook, PenaltyHook
 from engine.train.hooks import TrainerHook
 from engine.train.trainer import Trainer
+from engine.updates.hook import UpdateHook
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Feature:
 
 FEATURES: list[Feature] = [
     Feature("probes", 10, lambda c, d: c.probes.enabled, lambda c, d: ProbeHook(c.probes)),
+    Feature("updates", 15, lambda c, d: c.probes.enabled and c.probes.updates, lambda c, d: UpdateHook(c.probes)),
     Feature("diagnostics", 20, lambda c, d: c.diagnostics.enabled, lambda c, d: DiagnosticsHook(c.diagnostics)),
     Feature("metrics", 30, lambda c, d: c.metrics.enabled, lambda c, d: MetricsHook(c.metrics)),
     Feature("penalty", 40, lambda c, d: c.reg.l2 > 0 or c.reg.l1 > 0, lambda c, d: PenaltyHook(c.reg.l2, c.reg.l1)),

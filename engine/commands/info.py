@@ -84,6 +84,16 @@ def _network_section(record: Any) -> dict:
 RUN_SECTIONS.append(_network_section)
 
 
+def _updates_section(record: Any) -> dict:
+    """Per probed step and weight layer: ‖Δw‖, ‖Δw‖/‖w‖ and the optimizer-state norms."""
+    from engine.updates.snapshot import summarize_updates
+
+    return summarize_updates(record)
+
+
+RUN_SECTIONS.append(_updates_section)
+
+
 def _comparison_section(session: Session) -> tuple[str, Any] | None:
     from engine.export.summary import summarize_comparison
 

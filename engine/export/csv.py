@@ -13,6 +13,7 @@ import numpy as np
 from engine.export.files import ExportError, ensure_folder, safe_stem, write_text_atomic
 from engine.export.table import final_table
 from engine.session.record import RunRecord, Session
+from engine.updates.snapshot import updates_csv
 
 
 def _fmt(v: float) -> str:
@@ -57,7 +58,8 @@ def final_csv(session: Session) -> str:
 
 
 def write_csvs(session: Session, folder: str | os.PathLike) -> list[Path]:
-    """`<run>_steps.csv` and `<run>_epochs.csv` per run plus `final_metrics.csv`; raises ExportError."""
+    """`<run>_steps.csv` and `<run>_epochs.csv` per run (and `<run>_updates.csv`, per probed step
+    and weight layer, when the run has update sizes) plus `final_metrics.csv`; raises ExportError."""
     folder = ensure_folder(folder)
     written: list[Path] = []
     taken: set[str] = set()
@@ -65,6 +67,12 @@ def write_csvs(session: Session, folder: str | os.PathLike) -> list[Path]:
         stem = safe_stem(run.name, taken)
         for kind, text in series_tables(run).items():
             written.append(write_text_atomic(folder / f"{stem}_{kind}.csv", text))
+        try:
+            updates = updates_csv(run)
+        except ValueError as e:
+            raise ExportError(f"cannot export the update sizes of '{run.name}': {e}") from None
+        if updates is not None:
+            written.append(write_text_atomic(folder / f"{stem}_updates.csv", updates))
     written.append(write_text_atomic(folder / "final_metrics.csv", final_csv(session)))
     from engine.tuning.report import lr_find_csv, search_csv
 

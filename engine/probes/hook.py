@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from engine.train.context import RunContext
 
 SHARED_KEY = "probes"  # ctx.shared[SHARED_KEY]: the latest ProbeSnapshot
+# For the update sizes (engine/updates), which then need no copy and no norms of their own:
+WEIGHTS_BEFORE_KEY = "probes/weights_before"  # (step number after it, flat weights before it)
+UPDATE_NORMS_KEY = "probes/update_norms"  # (step number, ‖ΔW‖ per weight layer, ‖W‖ before it)
 
 
 def probe_batch(x: torch.Tensor, y: torch.Tensor, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -138,6 +141,7 @@ class ProbeHook(TrainerHook):
         if not self.cfg.gradients:
             return
         self._w_before = self._w_copy.take([m.weight for _, m in self._wlayers])
+        ctx.shared[WEIGHTS_BEFORE_KEY] = (ctx.step + 1, self._w_before)
         self._retained = [None] * len(self._acts)
         self._handles = [m.register_forward_hook(fn) for (_, m), fn in zip(self._acts, self._capture_fns)]
 
@@ -235,6 +239,7 @@ class ProbeHook(TrainerHook):
                 norms = host[-1]
                 num, den = norms[: len(weights)], norms[len(weights) :]
                 ratio = num / np.maximum(den, 1e-30)
+                ctx.shared[UPDATE_NORMS_KEY] = (int(ctx.step), num.copy(), den.copy())
         else:
             grad, agrad = LayerStats.empty(n_weights, bins), LayerStats.empty(n_acts, bins)
         self._capture = []

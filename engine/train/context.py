@@ -62,6 +62,10 @@ class RunContext(Protocol):
     def batch_size(self) -> int: ...
 
     @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The torch.optim optimizer (its state: momentum buffers, moments); read only."""
+
+    @property
     def lr(self) -> float:
         """The learning rate of the optimizer's first parameter group, now."""
 

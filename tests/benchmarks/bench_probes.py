@@ -6,7 +6,9 @@ Model and data: sklearn digits, MLP 64-128-128-10 ReLU, batch 64, SGD lr 0.1 mom
 - bare: forward, backward, step; nothing else (bare_val: plus one validation pass per epoch,
   as Descent does; reported beside the target, which is judged against bare).
 - descent: the Trainer with probes every 20 steps (activation, back-propagated gradient,
-  weight-gradient and weight histograms + statistics per layer, update ratios) and per-step
+  weight-gradient and weight histograms + statistics per layer, update ratios), the update
+  sizes and optimizer-state norms at the same cadence (engine/updates; its cost on and off
+  its cadence is reported apart), the network view's pictures (on by default) and per-step
   scalars (loss, lr, gradient norm); events drained by a consumer thread as the GUI's
   bridge would. This is the configuration the target applies to.
 - descent_everything: the same plus diagnostics and per-epoch sklearn metrics (confusion
@@ -130,6 +132,37 @@ def probe_share(epochs: int) -> tuple[float, list[float]]:
     return spent[0] / (time.perf_counter() - t0), per_probe
 
 
+def updates_cost(epochs: int) -> tuple[list[float], list[float]]:
+    """The update-size feature's CPU time (engine/updates, on by default with the probes), in
+    a probed run: per measurement (its before_step and after_step on a probed step), and per
+    step off its cadence (the two calls that only check the cadence)."""
+    from engine.updates.hook import UpdateHook
+
+    t = build_trainer(make_config(epochs, True))
+    hook = next(h for h in t.hooks if isinstance(h, UpdateHook))
+    on: list[float] = []
+    off: list[float] = []
+    armed = [False]
+    for name in ("before_step", "after_step"):
+        orig = getattr(hook, name)
+
+        def timed(*a, _orig=orig, _name=name):
+            if _name == "before_step":
+                armed[0] = (a[0].step + 1) % hook.every == 0
+            c0 = time.thread_time()
+            _orig(*a)
+            spent = time.thread_time() - c0
+            into = on if armed[0] else off
+            if _name == "before_step":
+                into.append(spent)  # a step starts
+            else:
+                into[-1] += spent  # the same step's after_step
+
+        setattr(hook, name, timed)
+    t.run()
+    return on, off
+
+
 def _bare(epochs: int, writer=None, validate: bool = False) -> tuple[float, int, float]:
     ref = Trainer(make_config(epochs, False), hooks=[])
     cfg = ref.config
@@ -237,6 +270,7 @@ def main() -> None:
     shares = sorted((probe_share(epochs) for _ in range(3)), key=lambda r: r[0])
     share = shares[1][0]
     probe_ms = sorted(1000 * c for _, per in shares for c in per)
+    upd_on, upd_off = updates_cost(epochs)
     ratio = med["descent"] / med["bare"]
     out = {
         "benchmark": "probes_full_instrumentation",
@@ -264,6 +298,10 @@ def main() -> None:
         "probe_cpu_ms_median": round(probe_ms[len(probe_ms) // 2], 3) if probe_ms else None,
         "probe_cpu_ms_mean": round(sum(probe_ms) / len(probe_ms), 3) if probe_ms else None,
         "bare_cpu_ms_per_step": round(1000 / cpu_med["bare"], 3),
+        # The update-size feature (engine/updates): thread CPU per measurement, and per step
+        # off its cadence (a cadence check: must stay negligible next to bare_cpu_ms_per_step).
+        "updates_cpu_ms_per_measure_median": round(1000 * sorted(upd_on)[len(upd_on) // 2], 3) if upd_on else None,
+        "updates_off_cadence_us_per_step_mean": round(1e6 * sum(upd_off) / len(upd_off), 2) if upd_off else None,
         "everything_steps_per_s": round(med["descent_everything"], 1),
         "cpu_ratio_everything_vs_bare": round(cpu_med["descent_everything"] / cpu_med["bare"], 3),
         "ratio_everything_vs_bare": round(med["descent_everything"] / med["bare"], 3),

@@ -14,6 +14,7 @@ from engine.metrics import snapshot as metrics_snapshot
 from engine.network import snapshot as network_snapshot
 from engine.probes import snapshot as probes_snapshot
 from engine.session import Session
+from engine.updates import snapshot as updates_snapshot
 
 DECODERS = {
     "probes": probes_snapshot.from_record,
@@ -24,6 +25,7 @@ DECODERS = {
     "landscape": landscape_snapshot.from_record,
     "network": network_snapshot.from_record,
     "gradient_noise": gradnoise_snapshot.from_record,
+    "updates": updates_snapshot.from_record,
 }
 
 

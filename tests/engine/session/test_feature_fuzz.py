@@ -31,6 +31,7 @@ FEATURE_PREFIXES = (
     "landscape/",
     "network/",
     "gradient_noise/",
+    "updates/",
 )
 
 

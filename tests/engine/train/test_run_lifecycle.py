@@ -104,6 +104,7 @@ def test_hooks_are_called_in_the_exact_order_with_every_feature_on():
     names = [h.name for h in t.hooks]
     assert names == [
         "probes",
+        "updates",
         "diagnostics",
         "metrics",
         "penalty",
@@ -178,7 +179,7 @@ def test_train_package_imports_no_feature_package():
         "import sys, engine.train, engine.train.worker, engine.train.context\n"
         "bad = [m for m in sys.modules if m.split('.')[:2] in (['engine', p] for p in "
         "('probes', 'diagnostics', 'metrics', 'regularization', 'landscape', 'batchnorm', 'boundary', "
-        "'gradnoise', 'experiment', 'session'))]\n"
+        "'gradnoise', 'updates', 'experiment', 'session'))]\n"
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
