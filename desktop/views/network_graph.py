@@ -49,10 +49,18 @@ def diverging_lut() -> np.ndarray:
 LUT = diverging_lut()
 
 
-def scale_of(values: np.ndarray) -> float:
-    """The largest |value| (1 when there is none), the symmetric colour range of a layer."""
-    m = float(np.nanmax(np.abs(values))) if values.size else 0.0
+def scale_of(values: np.ndarray, percentile: float = 100.0) -> float:
+    """The largest |value| (or that percentile of them; 1 when there is none), the symmetric
+    colour range of a layer."""
+    a = np.abs(values[np.isfinite(values)]) if values.size else np.zeros(0)
+    m = float(np.percentile(a, percentile)) if a.size else 0.0
     return m if np.isfinite(m) and m > 0 else 1.0
+
+
+# A layer's neuron maps share one colour range: the 99th percentile of its |outputs| over the
+# plane, so one unit growing large far from the data (ReLU in a corner) does not leave every
+# other map a pale wash; the few values beyond it show at full colour.
+PLANE_PERCENTILE = 99.0
 
 
 def to_rgb(values: np.ndarray, scale: float) -> np.ndarray:
@@ -99,7 +107,7 @@ def unit_rgb(layer: LayerPictures, is_output: bool, class_names: int, units: lis
             cols = cols if units is None else cols[units]
             rgb = 1.0 - flipped[..., None] * (1.0 - cols[:, None, None, :])
             return (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
-        return to_rgb(flipped, scale_of(every))
+        return to_rgb(flipped, scale_of(every, PLANE_PERCENTILE))
     return to_rgb(p, scale_of(every))  # weights as a gray image: signed
 
 
@@ -233,8 +241,12 @@ class NetworkDiagram(pg.GraphicsLayoutWidget):
         self.detail.addItem(self.detail_image)
         self.detail_points: list[pg.ScatterPlotItem] = []
         ci = self.ci
-        ci.layout.setColumnStretchFactor(0, 3)
-        ci.layout.setColumnStretchFactor(1, 2)
+        # small preferred widths, so the 1:1 stretch shares the room (the plots' own preferred
+        # widths otherwise left the graph, and each neuron's map, the smaller part)
+        for item in (self.graph, self.boundary, self.detail):
+            item.setPreferredWidth(50)
+        ci.layout.setColumnStretchFactor(0, 1)
+        ci.layout.setColumnStretchFactor(1, 1)
         self.scene().sigMouseMoved.connect(self._on_scene_moved)
         self.scene().sigMouseClicked.connect(self._on_scene_clicked)
 
@@ -438,7 +450,7 @@ class NetworkDiagram(pg.GraphicsLayoutWidget):
             x0, x1, y0, y1 = snap.extent
             if self._changed(("output", "plane"), tuple(snap.extent)):  # titles and axes: only when they change
                 self.boundary_image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
-                self.boundary.setTitle("Output: decision boundary (filled: training, ring: validation)")
+                self.boundary.setTitle("Output: decision boundary (filled: train, ring: validation)")
                 self.boundary.setLabel("bottom", "x1")
                 self.boundary.setLabel("left", "x2")
             return
