@@ -169,7 +169,7 @@ def tick_strings(values: list[float], spacing: float) -> list[str]:
 
 def _linear_tick_strings(axis: pg.AxisItem, values, scale, spacing):
     if axis.logMode:
-        return _LOG_TICK_STRINGS(axis, values, scale, spacing)
+        return axis.logTickStrings(values, scale, spacing)  # DecadeLogAxis's (installed on the class)
     return tick_strings([v * scale for v in values], spacing * scale)
 
 
@@ -185,9 +185,6 @@ def _no_si_prefix(axis: pg.AxisItem) -> None:
         axis.update()
 
 
-_LOG_TICK_STRINGS = pg.AxisItem.logTickStrings
-
-
 def install_readable_axes() -> None:
     """Every pyqtgraph axis of the app shows real values: no SI-prefix scaling of the label
     ("lr (x0.001)"), tick labels in one plain or scientific format per axis, and log axes
@@ -200,6 +197,7 @@ def install_readable_axes() -> None:
     pg.AxisItem.updateAutoSIPrefix = _no_si_prefix
     pg.AxisItem.tickStrings = _linear_tick_strings
     pg.AxisItem.logTickValues = DecadeLogAxis.logTickValues  # decades (+2, 5), not 0.2…0.9
+    pg.AxisItem.logTickStrings = DecadeLogAxis.logTickStrings  # two significant digits
     pg.AxisItem._descent_readable = True  # noqa: SLF001 - marks the class as set up (idempotent)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pyqtgraph as pg
 
 
@@ -34,6 +35,10 @@ class DecadeLogAxis(pg.AxisItem):
                 if lo <= d + math.log10(m) <= hi
             )
         return [(None, ticks)]
+
+    def logTickStrings(self, values, scale, spacing):
+        """Two significant digits (pyqtgraph's one wrote 0.0015 as "0.002", beside a real 0.002)."""
+        return [f"{x:.2g}" for x in 10 ** np.asarray(values, dtype=float) * np.asarray(scale, dtype=float)]
 
 
 def log_plot(layout: pg.GraphicsLayoutWidget, **kw) -> pg.PlotItem:

@@ -185,5 +185,8 @@ def test_a_log_axis_within_one_decade_labels_at_least_three_values(qapp):
     assert values == [0.3, 0.5, 1.0], values
     (_, ticks), *_ = axis.logTickValues(math.log10(0.6), math.log10(0.95), 300, [])
     assert len(ticks) >= 3 and all(0.6 <= 10**t <= 0.95 for t in ticks)
+    (_, ticks), *_ = axis.logTickValues(math.log10(0.00095), math.log10(0.0021), 300, [])
+    labels = axis.logTickStrings(ticks, 1.0, 0.1)
+    assert labels == ["0.001", "0.0015", "0.002"], labels  # each label names its own value
     majors = axis.logTickValues(-3, 0, 300, [])[0][1]
     assert majors == [-3.0, -2.0, -1.0, 0.0]  # several decades: decades only on the first level
