@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from engine.config import NetworkConfig
+from engine.model.modes import mode_dependent
 from engine.network.maps import NetworkLayout, layout_of, network_pictures
 from engine.network.snapshot import NetworkSnapshot, to_record
 from engine.train.hooks import TrainerHook
@@ -42,9 +43,11 @@ class NetworkViewHook(TrainerHook):
         self.seconds = 0.0  # time spent in the passes (the benchmark reads it)
         self._next = 0.0  # wall clock (perf_counter) of the next pass, at the earliest
         self._next_cpu = 0.0  # and the engine thread's CPU time (thread_time) it must have reached
+        self.switch_mode = True  # whether a pass switches the model to eval mode (engine/model/modes.py)
 
     def setup(self, ctx: RunContext) -> None:
         self.layout, self.extent = layout_of(ctx.data, self.cfg.samples, self.cfg.resolution, ctx.device)
+        self.switch_mode = mode_dependent(ctx.model)
 
     def on_start(self, ctx: RunContext) -> None:
         self._evaluate(ctx)
@@ -63,7 +66,9 @@ class NetworkViewHook(TrainerHook):
         if self.layout is None:  # (set up on every run)
             return
         t0, c0 = time.perf_counter(), time.thread_time()
-        layers = network_pictures(ctx.model, ctx.config.model.activation, self.layout, self.cfg.max_units)
+        layers = network_pictures(
+            ctx.model, ctx.config.model.activation, self.layout, self.cfg.max_units, self.switch_mode
+        )
         self.latest = NetworkSnapshot(
             ctx.run_id,
             ctx.step,

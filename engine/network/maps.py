@@ -9,7 +9,7 @@ Everything stays in torch on the run's device until the one copy to numpy at the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -34,10 +34,13 @@ class LayerOutputs:
 
 
 @torch.no_grad()
-def layer_outputs(model: nn.Module, x: torch.Tensor) -> LayerOutputs:
-    """Run the Sequential model on x in eval mode, keeping each activation's input and output."""
+def layer_outputs(model: nn.Module, x: torch.Tensor, switch: bool = True) -> LayerOutputs:
+    """Run the Sequential model on x in eval mode, keeping each activation's input and output.
+    `switch=False` where eval mode computes the same as training mode (engine/model/modes.py's
+    `mode_dependent` says so): the switch walks every module twice."""
     was = model.training
-    model.eval()
+    if switch:
+        model.eval()
     pre: list[torch.Tensor] = []
     post: list[torch.Tensor] = []
     try:
@@ -48,7 +51,8 @@ def layer_outputs(model: nn.Module, x: torch.Tensor) -> LayerOutputs:
                 post.append(y)
             x = y
     finally:
-        model.train(was)
+        if switch:
+            model.train(was)
     return LayerOutputs(pre, post, x)
 
 
@@ -92,12 +96,16 @@ def _connection(w: torch.Tensor, n_prev: int) -> torch.Tensor:
     return w
 
 
-def _class_means(act: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tensor:
+def _class_members(y: torch.Tensor, n_classes: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, C) one-hot rows of the samples' classes and (C, 1) the samples per class (at least 1)."""
+    onehot = torch.nn.functional.one_hot(y, n_classes).to(dtype)
+    return onehot, onehot.sum(0).clamp_min(1.0)[:, None]
+
+
+def _class_means(act: torch.Tensor, onehot: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     """(U, C): the mean of each unit over the samples of each class (conv: and its positions)."""
     a = act.flatten(2).mean(2) if act.dim() == 4 else act
-    onehot = torch.nn.functional.one_hot(y, n_classes).to(a.dtype)
-    counts = onehot.sum(0).clamp_min(1.0)
-    return (onehot.T @ a / counts[:, None]).T
+    return (onehot.T @ a / counts).T
 
 
 def _as_image(w: torch.Tensor, shape: Sequence[int]) -> tuple[str, torch.Tensor]:
@@ -121,15 +129,24 @@ class NetworkLayout:
     resolution: int = 0
     input_labels: tuple[str, ...] = ()
     class_names: tuple[str, ...] = ()
+    _members: tuple[torch.Tensor, torch.Tensor] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def class_means(self, act: torch.Tensor) -> torch.Tensor:
+        """(U, C): each unit's mean over the layout's samples of each class (their classes are
+        one-hot encoded once)."""
+        assert self.y is not None, "samples come with their labels"
+        if self._members is None or self._members[0].dtype != act.dtype:
+            self._members = _class_members(self.y, self.n_classes, act.dtype)
+        return _class_means(act, *self._members)
 
 
 @torch.no_grad()
 def network_pictures(
-    model: nn.Module, activation: str, lay: NetworkLayout, max_units: int = 1 << 30
+    model: nn.Module, activation: str, lay: NetworkLayout, max_units: int = 1 << 30, switch: bool = True
 ) -> list[LayerPictures]:
     """Every layer's flags, and the pictures and incoming weights of its first `max_units`
-    units (see engine/network/snapshot.py)."""
-    out = layer_outputs(model, lay.x)
+    units (see engine/network/snapshot.py); `switch` as for `layer_outputs`."""
+    out = layer_outputs(model, lay.x, switch)
     weights = weight_layers(model)
     g = lay.resolution
     n_hidden = len(out.post)
@@ -140,8 +157,7 @@ def network_pictures(
         kind, img = _as_image(lay.x.mean(0, keepdim=True), lay.input_shape)
         pics.append(("inputs", kind, img, ("mean input image",)))
     else:
-        assert lay.y is not None, "samples come with their labels"
-        pics.append(("inputs", "bars", _class_means(lay.x, lay.y, lay.n_classes), lay.input_labels))
+        pics.append(("inputs", "bars", lay.class_means(lay.x), lay.input_labels))
     n_conv = sum(isinstance(w, nn.Conv2d) for w in weights)
     for i, post in enumerate(out.post):
         name = f"conv {i + 1}" if i < n_conv else f"hidden {i + 1 - n_conv}"
@@ -151,14 +167,12 @@ def network_pictures(
             kind, img = _as_image(weights[0].weight, lay.input_shape)
             pics.append((name, kind, img, ()))
         else:
-            assert lay.y is not None, "samples come with their labels"
-            pics.append((name, "bars", _class_means(post, lay.y, lay.n_classes), ()))
+            pics.append((name, "bars", lay.class_means(post), ()))
     probs = torch.softmax(out.logits, dim=1)
     if lay.kind == "plane":
         pics.append(("output", "plane", probs.T.reshape(-1, g, g), lay.class_names))
     else:
-        assert lay.y is not None, "samples come with their labels"
-        pics.append(("output", "bars", _class_means(probs, lay.y, lay.n_classes), lay.class_names))
+        pics.append(("output", "bars", lay.class_means(probs), lay.class_names))
 
     layers: list[LayerPictures] = []
     prev = 0

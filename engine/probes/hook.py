@@ -30,7 +30,7 @@ from engine.flat import FlatCopy
 from engine.model.modes import mode_dependent
 from engine.probes.layers import activation_layers, weight_layers
 from engine.probes.snapshot import LayerStats, ProbedLayers, ProbeSnapshot, stack, to_record, unstack
-from engine.probes.stats import BinLayout, GrowingRange, summarize_groups
+from engine.probes.stats import BinLayout, GrowingRange, LayerSummary, summarize_groups
 from engine.train.hooks import TrainerHook
 
 if TYPE_CHECKING:
@@ -49,6 +49,23 @@ def probe_batch(x: torch.Tensor, y: torch.Tensor, size: int, seed: int) -> tuple
     g = torch.Generator().manual_seed(seed + 2)
     idx = torch.randperm(n, generator=g)[: min(size, n)].sort().values.to(x.device)
     return x[idx], y[idx]
+
+
+def _layer_stats(s: LayerSummary) -> LayerStats:
+    """A group's summary as the snapshot's statistics (the same arrays, not copied)."""
+    extra = s.extra
+    return LayerStats(
+        s.hist,
+        s.range,
+        s.mean,
+        s.std,
+        s.norm,
+        s.count,
+        s.nonfinite,
+        extra.get("saturated"),
+        extra.get("dead"),
+        extra.get("unit_spread"),
+    )
 
 
 class ProbeHook(TrainerHook):
@@ -234,7 +251,7 @@ class ProbeHook(TrainerHook):
         n_acts, n_weights = len(self._acts), len(self._wlayers)
         ratio = np.full(n_weights, np.nan)
         if has_grads:
-            grad, agrad = LayerStats.from_arrays(summaries[2].as_dict()), LayerStats.from_arrays(summaries[3].as_dict())
+            grad, agrad = _layer_stats(summaries[2]), _layer_stats(summaries[3])
             if previous is not None:
                 norms = host[-1]
                 num, den = norms[: len(weights)], norms[len(weights) :]
@@ -251,10 +268,10 @@ class ProbeHook(TrainerHook):
             step=int(ctx.step),
             every=self.every,
             layers=self.layers,
-            act=LayerStats.from_arrays(summaries[0].as_dict()),
+            act=_layer_stats(summaries[0]),
             agrad=agrad,
             grad=grad,
-            weight=LayerStats.from_arrays(summaries[1].as_dict()),
+            weight=_layer_stats(summaries[1]),
             update_ratio=ratio,
             prelu_slope=slope,
         )

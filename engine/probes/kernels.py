@@ -339,7 +339,7 @@ def summarize(
     elif (
         prev.dtype != np.float32
         or prev.ndim != 1
-        or any(s >= 0 and s + n > prev.shape[0] for s, n in zip(prev_starts.tolist(), sizes.tolist()))
+        or bool(np.any((prev_starts >= 0) & (prev_starts + sizes > prev.shape[0])))
     ):
         raise ValueError("summarize: `prev` must be a flat float32 array covering every compared layer")
     _summarize(

@@ -356,6 +356,7 @@ def _summarize_compiled(
         prev = earlier.numpy()
         if prev.shape[0] != total:
             raise ValueError(f"previous values: {prev.shape[0]} for layers of {total} values")
+    grown_before, unset_before = table[2].copy(), np.isnan(table[0])
     try:
         hist, res = kernels.summarize(
             tensors,
@@ -374,8 +375,11 @@ def _summarize_compiled(
     except Exception as e:  # noqa: BLE001 - a compiler that fails on this machine: the torch path, never a lost run
         kernels.disable(f"{type(e).__name__}: {e}")
         return summarize_groups(groups, bins, layout=layout, read_along=read_along, previous=previous)
-    for r, lo, hi, grown in zip(ranges, *table.tolist()):
-        r.lo, r.hi, r.grown = lo, hi, int(grown)
+    # The kernel sets a range (where there was none) or grows it (and counts that): only
+    # those layers' ranges change, usually none.
+    for i in np.flatnonzero((table[2] != grown_before) | (unset_before & ~np.isnan(table[0]))).tolist():
+        r = ranges[i]
+        r.lo, r.hi, r.grown = float(table[0, i]), float(table[1, i]), int(table[2, i])
     cols = res.T.copy()  # one contiguous row per result: each group's part is a plain slice
     lims = res[:, kernels.RANGE_LO : kernels.RANGE_HI + 1].copy()
     results = []

@@ -21,7 +21,7 @@ from engine.flat import FlatCopy, flat_views
 from engine.probes.hook import UPDATE_NORMS_KEY, WEIGHTS_BEFORE_KEY
 from engine.probes.layers import weight_layers
 from engine.train.hooks import TrainerHook
-from engine.updates.measure import state_names, state_stats
+from engine.updates.measure import state_names, state_table
 from engine.updates.snapshot import KEY, UpdateSnapshot, from_members, to_record
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ class UpdateHook(TrainerHook):
             self._names, self._names_key = state_names(opt, self._params), key
         names = self._names
         n = len(self._weights)
-        values = state_stats(opt, self._params, names).cpu().numpy().astype(np.float64) if names else np.zeros((0, n))
+        values = state_table(opt, self._params, names)
         snap = UpdateSnapshot(
             ctx.run_id,
             int(ctx.step),

@@ -19,8 +19,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
+from engine.updates import kernels
 from engine.updates.snapshot import STATE_STATS
 
 
@@ -110,3 +112,73 @@ def state_stats(optimizer: torch.optim.Optimizer, params: Sequence[torch.Tensor]
                     row[j] = n if order == 2 else (n / t.numel()).sqrt()
         rows.append(torch.stack(row) if row else torch.zeros(0, device=device))
     return torch.stack(rows) if rows else torch.zeros((0, len(params)), device=device)
+
+
+def _readable(t: object) -> bool:
+    """Whether the compiled path can read a state tensor in place."""
+    return isinstance(t, torch.Tensor) and t.dtype == torch.float32 and t.is_cpu and t.is_contiguous()
+
+
+def state_table(optimizer: torch.optim.Optimizer, params: Sequence[torch.Tensor], names: Sequence[str]) -> np.ndarray:
+    """`state_stats` on the host, as a (len(names), len(params)) float64 array: on the CPU, where
+    numba is installed, in one compiled call (engine/updates/kernels.py) that reads the state
+    tensors in place; otherwise (or for any other device or dtype) through `state_stats`."""
+    n = len(params)
+    if not names:
+        return np.zeros((0, n))
+    if kernels.AVAILABLE:
+        table = _compiled_table(optimizer, params, names)
+        if table is not None:
+            return table
+    return state_stats(optimizer, params, names).cpu().numpy().astype(np.float64)
+
+
+def _compiled_table(
+    optimizer: torch.optim.Optimizer, params: Sequence[torch.Tensor], names: Sequence[str]
+) -> np.ndarray | None:
+    """The compiled path of `state_table`; None where a state tensor is not a contiguous
+    float32 CPU tensor (the torch path then reads them all)."""
+    n = len(params)
+    size = len(names) * n
+    first = np.zeros(size, np.int64)
+    second = np.zeros(size, np.int64)
+    sizes = np.zeros(size, np.int64)
+    kinds = np.full(size, kernels.NORM, np.int64)
+    consts = np.ones((size, 3))
+    lr = np.ones(size)
+    missing = np.zeros(size, bool)
+    states = [optimizer.state.get(p) or {} for p in params]
+    keep: list[torch.Tensor] = []  # (the tensors whose addresses are read)
+    i = 0
+    for name in names:
+        for p, st in zip(params, states):
+            if name == "adam_step":
+                group = _param_group(optimizer, p)
+                m = st.get("exp_avg")
+                v = st.get("max_exp_avg_sq") if st.get("max_exp_avg_sq") is not None else st.get("exp_avg_sq")
+                step = float(st.get("step", 0))
+                if group is None or "betas" not in group or m is None or v is None or step <= 0:
+                    missing[i] = True
+                elif not (_readable(m) and _readable(v)) or m.numel() != v.numel():
+                    return None
+                else:
+                    b1, b2 = (float(b) for b in group["betas"])
+                    first[i], second[i], sizes[i], kinds[i] = m.data_ptr(), v.data_ptr(), m.numel(), kernels.ADAM
+                    consts[i] = (1 - b1**step, 1 - b2**step, float(group["eps"]))
+                    lr[i] = float(group["lr"])
+                    keep += [m, v]
+            else:
+                key, order = _FROM_STATE[name]
+                t = st.get(key)
+                if not isinstance(t, torch.Tensor) or not t.numel():
+                    missing[i] = True
+                elif not _readable(t):
+                    return None
+                else:
+                    first[i], sizes[i] = t.data_ptr(), t.numel()
+                    kinds[i] = kernels.NORM if order == 2 else kernels.RMS
+                    keep.append(t)
+            i += 1
+    values = kernels.state_values(first, second, sizes, kinds, consts) * lr
+    values[missing] = math.nan
+    return values.reshape(len(names), n)

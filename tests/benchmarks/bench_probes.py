@@ -20,7 +20,10 @@ Model and data: sklearn digits, MLP 64-128-128-10 ReLU, batch 64, SGD lr 0.1 mom
 Prints one JSON line. Target: descent >= 0.9 of the bare loop's steps/s. Alongside the wall-clock
 ratios: the same ratios in CPU time of the training thread (cpu_ratio_*; steadier on a
 shared machine) and the CPU cost of one probe (probe_cpu_ms_median/_mean, measured inside
-three probed runs) next to the bare loop's CPU time per step.
+three probed runs) next to the bare loop's CPU time per step, and `cpu_us_per_step`: the CPU
+microseconds per step of the bare loop and of each part Descent adds (the trainer's own work,
+the probes, the update sizes, the network view's pictures), from three more variants that
+switch the features off one by one (FEATURE_STEPS).
 Usage: python tests/benchmarks/bench_probes.py [epochs_per_trial] [trials] [threads]
 (on a heavily shared machine, threads=1 avoids torch's thread-pool stalls that swamp the
 comparison; the JSON records the 1-minute load average)
@@ -49,7 +52,19 @@ EVERY = 20
 THREADS = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 
 
-def make_config(epochs: int, instrumented: bool, everything: bool = False) -> ExperimentConfig:
+# The default instrumentation taken apart, feature by feature (the `features` variants): each
+# drops one more feature than the one before, so the difference of two neighbours' CPU time per
+# step is one feature's cost, measured in whole runs (its effect on the steps around it too).
+FEATURE_STEPS = {
+    "descent_no_network": {"network.enabled": False},
+    "descent_probes_only": {"network.enabled": False, "probes.updates": False},
+    "descent_trainer_only": {"network.enabled": False, "probes.enabled": False},
+}
+
+
+def make_config(
+    epochs: int, instrumented: bool, everything: bool = False, overrides: dict | None = None
+) -> ExperimentConfig:
     other = {}
     if "landscape" in ExperimentConfig.model_fields:  # another feature's hook: not measured here
         other.update({"landscape.snapshots": False, "landscape.sharpness_every": 0})
@@ -72,6 +87,7 @@ def make_config(epochs: int, instrumented: bool, everything: bool = False) -> Ex
             "diagnostics.enabled": everything,
             "metrics.enabled": everything,
         }
+        | (overrides or {})
     )
 
 
@@ -81,7 +97,7 @@ def _cpu_clock() -> float:
     return time.thread_time() if THREADS == 1 else time.process_time()
 
 
-def descent_run(epochs: int, everything: bool = False) -> tuple[float, int, float]:
+def descent_run(epochs: int, everything: bool = False, overrides: dict | None = None) -> tuple[float, int, float]:
     ch = EventChannel()
     stop = threading.Event()
 
@@ -92,7 +108,7 @@ def descent_run(epochs: int, everything: bool = False) -> tuple[float, int, floa
 
     th = threading.Thread(target=consume, daemon=True)
     th.start()
-    t = build_trainer(make_config(epochs, True, everything), emit=ch.put)
+    t = build_trainer(make_config(epochs, True, everything, overrides), emit=ch.put)
     c0, t0 = _cpu_clock(), time.perf_counter()
     t.run()
     dt, cpu = time.perf_counter() - t0, _cpu_clock() - c0
@@ -236,7 +252,7 @@ def tensorboard_run(epochs: int) -> tuple[float, int, float]:
 def main() -> None:
     torch.set_num_threads(THREADS)
     epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    trials = int(sys.argv[2]) if len(sys.argv) > 2 else 5  # best a multiple of the 5 variants
+    trials = int(sys.argv[2]) if len(sys.argv) > 2 else 8  # best a multiple of the 8 variants
     try:
         import tensorboard  # noqa: F401 - only whether it is installed
 
@@ -249,6 +265,8 @@ def main() -> None:
         "descent": descent_run,
         "descent_everything": lambda e: descent_run(e, everything=True),
     }
+    for name, overrides in FEATURE_STEPS.items():
+        runners[name] = lambda e, o=overrides: descent_run(e, overrides=o)
     if not tb_error:
         runners["tensorboard"] = tensorboard_run
     for f in runners.values():
@@ -305,6 +323,17 @@ def main() -> None:
         "everything_steps_per_s": round(med["descent_everything"], 1),
         "cpu_ratio_everything_vs_bare": round(cpu_med["descent_everything"] / cpu_med["bare"], 3),
         "ratio_everything_vs_bare": round(med["descent_everything"] / med["bare"], 3),
+    }
+    # CPU µs per step of each part of the default instrumentation (differences of the variants
+    # above; on a busy machine a small part may come out slightly negative: noise).
+    us = {k: 1e6 / v for k, v in cpu_med.items()}
+    out["cpu_us_per_step"] = {
+        "bare": round(us["bare"], 1),
+        "trainer": round(us["descent_trainer_only"] - us["bare"], 1),  # validation, eval pass, scalars
+        "probes": round(us["descent_probes_only"] - us["descent_trainer_only"], 1),
+        "updates": round(us["descent_no_network"] - us["descent_probes_only"], 1),
+        "network": round(us["descent"] - us["descent_no_network"], 1),
+        "descent": round(us["descent"], 1),
     }
     if tb_error:
         out["tensorboard"] = tb_error
