@@ -66,19 +66,18 @@ def unit_flags(activation: str, pre: torch.Tensor, post: torch.Tensor) -> tuple[
     unit whose input is never positive (its output is 0, or only the leak, everywhere);
     saturated = a sigmoid/tanh unit at its asymptotes at SATURATED_FRACTION of the points."""
     units = pre.shape[1]
-    flat_pre = pre.transpose(0, 1).reshape(units, -1)
-    flat_post = post.transpose(0, 1).reshape(units, -1)
+    others = (0, *range(2, pre.dim()))  # every dimension but the units' (reduced in place, no copy)
     none = torch.zeros(units, dtype=torch.bool, device=pre.device)
     if activation in ("relu", "leaky_relu", "prelu"):
-        return flat_pre.amax(1) <= 0, none
+        return pre.amax(dim=others) <= 0, none
     m = SATURATION_MARGIN
     if activation == "tanh":
-        at = flat_post.abs() >= 1 - m
+        at = post.abs() >= 1 - m
     elif activation == "sigmoid":
-        at = (flat_post <= m) | (flat_post >= 1 - m)
+        at = (post <= m) | (post >= 1 - m)
     else:
         return none, none
-    return none, at.float().mean(1) >= SATURATED_FRACTION
+    return none, at.float().mean(dim=others) >= SATURATED_FRACTION
 
 
 def _connection(w: torch.Tensor, n_prev: int) -> torch.Tensor:
@@ -168,7 +167,9 @@ def network_pictures(
             pics.append((name, kind, img, ()))
         else:
             pics.append((name, "bars", lay.class_means(post), ()))
-    probs = torch.softmax(out.logits, dim=1)
+    # Over the classes, laid out as the first dimension: torch's CPU softmax over a short last
+    # dimension (a few classes) takes several times longer; the same values up to rounding.
+    probs = torch.softmax(out.logits.T.contiguous(), dim=0).T
     if lay.kind == "plane":
         pics.append(("output", "plane", probs.T.reshape(-1, g, g), lay.class_names))
     else:
