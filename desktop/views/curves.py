@@ -175,6 +175,7 @@ class CurvesView(View):
         self._x_follow = True
         self._epochs_drawn = -1
         self._epochs_racing = False  # several epochs arrive per live redraw (a run at full speed)
+        self._run_state = RunState.IDLE  # the main run's: epochs race only while it runs
         self.p_loss.vb.sigRangeChangedManually.connect(self._on_manual_range)
         # Loss and gradient norm (linear y) get the same coarse steps on y: [0, nice top].
         self._y_top = {self.p_loss: 0.0, self.p_gn: 0.0}
@@ -233,7 +234,14 @@ class CurvesView(View):
         controller.state_changed.connect(self._on_controller_state_changed)
 
     def _on_controller_state_changed(self, state: str, _message: str = "") -> None:
-        """A run held at step 0 says how to start it (instead of empty axes)."""
+        """A run held at step 0 says how to start it (instead of empty axes); a run that is
+        no longer running (paused, stopped, finished) gets its epoch markers back."""
+        self._run_state = state
+        if state != RunState.RUNNING and self._epochs_racing:
+            self._epochs_racing = False
+            self._epochs_drawn = -1  # the markers change
+            self._dirty = True  # drawn now if in view, else when shown (or by the bridge's idle ticks)
+            self.redraw_if_due()
         if state == RunState.PAUSED and not len(self.run.step):
             self.empty.show_message("Paused before the first step. Press Space to train.", "Train", self._start)
         elif state in (RunState.BUILDING, RunState.RUNNING) or len(self.run.step):
@@ -351,9 +359,14 @@ class CurvesView(View):
         self.redraw_if_due()  # visible only, at most every MIN_REDRAW_S (View)
 
     def redraw(self) -> None:
-        """The live redraw: once epoch curves gain several epochs between two redraws, they
-        are drawn without markers until the run ends (see _redraw)."""
-        if not self._epochs_racing and self._epochs_drawn >= 0 and len(self.run.epoch_step) - self._epochs_drawn > 1:
+        """The live redraw: once epoch curves gain several epochs between two redraws of a
+        running run, they are drawn without markers until it pauses, stops or ends (see _redraw)."""
+        if (
+            not self._epochs_racing
+            and self._run_state == RunState.RUNNING
+            and self._epochs_drawn >= 0
+            and len(self.run.epoch_step) - self._epochs_drawn > 1
+        ):
             self._epochs_racing = True
             self._epochs_drawn = -1  # the markers change
         self._redraw()
