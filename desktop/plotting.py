@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -110,6 +111,20 @@ def minmax_decimate(x: np.ndarray, y: np.ndarray, max_points: int = 4000) -> tup
     if m < n:
         xs, ys = np.concatenate([xs, x[m:]]), np.concatenate([ys, y[m:]])
     return xs, ys
+
+
+class PaintTimedLayout(pg.GraphicsLayoutWidget):
+    """A GraphicsLayoutWidget that keeps the GUI thread's CPU time of its last paint (what a
+    view with a drawing budget counts as part of a redraw's cost, desktop/views/base.py)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.last_paint_s = 0.0
+
+    def paintEvent(self, ev) -> None:
+        t = time.thread_time()
+        super().paintEvent(ev)
+        self.last_paint_s = time.thread_time() - t
 
 
 def style_plot(plot: pg.PlotItem, title: str, xlabel: str, ylabel: str) -> None:

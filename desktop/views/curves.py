@@ -7,7 +7,14 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
-from desktop.plotting import GrowingArray, IncrementalEMA, minmax_decimate, nice_ceiling, style_plot
+from desktop.plotting import (
+    GrowingArray,
+    IncrementalEMA,
+    PaintTimedLayout,
+    minmax_decimate,
+    nice_ceiling,
+    style_plot,
+)
 from desktop.views.base import View
 from desktop.views.empty_state import EmptyState
 from engine.diagnostics.checks import Diagnostic
@@ -109,6 +116,7 @@ class CurvesView(View):
 
     title = "Curves"
     MIN_REDRAW_S = 0.25  # ≤ 4 redraws/s: drawing holds the GIL and a core the engine thread needs
+    DRAW_BUDGET = 0.02  # ... and at full speed fewer, so that drawing takes ≤ 2% of a core (View)
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
@@ -116,7 +124,7 @@ class CurvesView(View):
         self.alpha = 0.9
         self.run = RunCurves(self.alpha)
         self.run_id = ""
-        self.glw = pg.GraphicsLayoutWidget()
+        self.glw = PaintTimedLayout()
         self.p_loss = self.glw.addPlot(row=0, col=0)
         self.p_acc = self.glw.addPlot(row=0, col=1)
         self.p_lr = self.glw.addPlot(row=1, col=0)
@@ -370,6 +378,9 @@ class CurvesView(View):
             self._epochs_racing = True
             self._epochs_drawn = -1  # the markers change
         self._redraw()
+
+    def paint_cpu_s(self) -> float:
+        return self.glw.last_paint_s
 
     def save_into(self, session) -> None:
         from desktop.views.curves_ghosts import save_ghosts

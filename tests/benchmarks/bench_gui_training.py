@@ -135,12 +135,14 @@ def with_gui(cfg: ExperimentConfig, tab: str, clock: GuiClock) -> tuple[float, d
     per_view = {name: ms / elapsed for name, ms in clock.ms.items()}
     per_view["rest (event loop, widgets, status bar)"] = (cpu_ms - sum(clock.ms.values())) / elapsed
     busiest = sorted(per_view.items(), key=lambda kv: -kv[1])[:7]
+    front = w.tabs.currentWidget()
     w.close()
     w.deleteLater()
     return rate, {
         "gui_thread_cpu_ms_per_s": round(cpu_ms / elapsed, 1),
         "cpu_ms_per_s": {k: round(v, 1) for k, v in busiest},
         "max_bridge_tick_ms": round(w.bridge.max_tick_ms, 1),
+        "redraw_interval_s": round(front.redraw_interval(), 3),  # the view in front's, at the end
     }
 
 

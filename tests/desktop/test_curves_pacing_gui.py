@@ -100,3 +100,24 @@ def test_the_loss_plot_keeps_a_rising_validation_loss_in_view(qtbot):
         v.redraw()
     top = v.p_loss.vb.viewRange()[1][1]
     assert top >= 3.5, top
+
+
+def test_at_full_speed_a_costly_picture_is_redrawn_less_often(qtbot):
+    """Redraws are spaced so that drawing (a redraw and its paint, in GUI-thread CPU time)
+    stays within DRAW_BUDGET of a core while the run goes as fast as it can; between
+    MIN_REDRAW_S and MAX_REDRAW_S; a paced run keeps MIN_REDRAW_S."""
+    c, v = _racing_view(qtbot)
+    qtbot.waitExposed(v)
+    v.handle_events(_epoch(1))
+    v._last_draw = 0.0  # noqa: SLF001 - due now
+    v.handle_events(_epoch(2))
+    qtbot.waitUntil(lambda: v.glw.last_paint_s > 0, timeout=3000)  # the paint is measured
+    v._last_draw = 0.0  # noqa: SLF001 - due now
+    v.handle_events(_epoch(3))
+    assert v._draw_cpu_s >= v.glw.last_paint_s * 0.3 > 0  # noqa: SLF001 - counts the paint
+    budget = v.DRAW_BUDGET
+    for cost, interval in ((0.001, v.MIN_REDRAW_S), (0.012, 0.012 / budget), (0.2, v.MAX_REDRAW_S)):
+        v._draw_cpu_s = cost  # noqa: SLF001 - a picture that costs this much
+        assert abs(v.redraw_interval() - interval) < 1e-9, (cost, v.redraw_interval())
+    c.max_steps_per_s = 200.0  # a paced run leaves the engine time: the usual pace
+    assert v.redraw_interval() == v.MIN_REDRAW_S
