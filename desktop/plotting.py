@@ -219,3 +219,6 @@ def install_readable_axes() -> None:
 def configure_pyqtgraph() -> None:
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
     install_readable_axes()
+    from desktop.lazy_menus import install_lazy_view_menus
+
+    install_lazy_view_menus()  # plots' right-click menus are built on first use

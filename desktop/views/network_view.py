@@ -28,7 +28,7 @@ class NetworkView(View):
     """Every neuron of the network, its connections and the output's decision boundary."""
 
     title = "Network"
-    DRAW_BUDGET = 0.02  # at full speed, drawing takes ≤ 2% of a core: the engine thread needs the GIL (View)
+    DRAW_BUDGET = 0.04  # at full speed drawing takes ≤ 4% of a core (~2 pictures/s): the engine needs the GIL
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
