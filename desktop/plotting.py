@@ -114,17 +114,17 @@ def minmax_decimate(x: np.ndarray, y: np.ndarray, max_points: int = 4000) -> tup
 
 
 class PaintTimedLayout(pg.GraphicsLayoutWidget):
-    """A GraphicsLayoutWidget that keeps the GUI thread's CPU time of its last paint (what a
-    view with a drawing budget counts as part of a redraw's cost, desktop/views/base.py)."""
+    """A GraphicsLayoutWidget that adds up the GUI thread's CPU time of its paints (what a
+    view with a drawing budget counts as part of its redraws' cost, desktop/views/base.py)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.last_paint_s = 0.0
+        self.paint_s = 0.0
 
     def paintEvent(self, ev) -> None:
         t = time.thread_time()
         super().paintEvent(ev)
-        self.last_paint_s = time.thread_time() - t
+        self.paint_s += time.thread_time() - t
 
 
 def style_plot(plot: pg.PlotItem, title: str, xlabel: str, ylabel: str) -> None:

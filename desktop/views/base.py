@@ -42,7 +42,8 @@ class View(QWidget):
         self.controller = controller
         self._dirty = False  # data arrived that is not drawn yet
         self._last_draw = 0.0
-        self._draw_cpu_s = 0.0  # the GUI thread's CPU time per redraw and its paint (a running mean)
+        self._draw_cpu_s = 0.0  # the GUI thread's CPU time per redraw and its paints (a running mean)
+        self._painted_s = 0.0  # paint_cpu_s() at the last redraw
         self._config_stale = False  # the config changed while hidden (views that follow_config)
 
     # -- throttled redraws: views that set `_dirty` and implement redraw() ---------------
@@ -65,10 +66,12 @@ class View(QWidget):
             and time.perf_counter() - self._last_draw >= self.redraw_interval()
         ):
             t = thread_time()
-            paint_before = self.paint_cpu_s()
+            painted = self.paint_cpu_s()
             self.redraw()
-            # what the last redraw cost: its own CPU time and the paint that showed the one before
-            cost = thread_time() - t + paint_before
+            # a redraw's cost: its own CPU time and the paints since the one before (they
+            # showed that one: one paint, or two where an axis was re-laid)
+            cost = thread_time() - t + painted - self._painted_s
+            self._painted_s = painted
             self._draw_cpu_s = cost if self._draw_cpu_s == 0 else 0.7 * self._draw_cpu_s + 0.3 * cost
 
     def redraw_interval(self) -> float:
@@ -82,8 +85,8 @@ class View(QWidget):
         return min(self.MAX_REDRAW_S, max(self.MIN_REDRAW_S, self._draw_cpu_s / self.DRAW_BUDGET))
 
     def paint_cpu_s(self) -> float:
-        """The GUI thread's CPU time of this view's last paint (views with a DRAW_BUDGET whose
-        plots measure it, see desktop/plotting.py's PaintTimedLayout); 0: not measured."""
+        """The GUI thread's CPU time spent painting this view so far (views with a DRAW_BUDGET
+        whose plots measure it, see desktop/plotting.py's PaintTimedLayout); 0: not measured."""
         return 0.0
 
     def _mark_drawn(self) -> None:

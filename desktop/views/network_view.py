@@ -144,7 +144,7 @@ class NetworkView(View):
         self._mark_drawn()
 
     def paint_cpu_s(self) -> float:
-        return self.diagram.last_paint_s
+        return self.diagram.paint_s
 
     def show_snapshot(self, snap: NetworkSnapshot) -> None:
         self.diagram.show_snapshot(snap)
