@@ -116,7 +116,7 @@ class CurvesView(View):
 
     title = "Curves"
     MIN_REDRAW_S = 0.25  # ≤ 4 redraws/s: drawing holds the GIL and a core the engine thread needs
-    DRAW_BUDGET = 0.03  # ... and at full speed fewer, so that drawing takes ≤ 3% of a core (View),
+    DRAW_BUDGET = 0.025  # ... and at full speed fewer, so that drawing takes ≤ 2.5% of a core (View),
     MAX_REDRAW_S = 0.5  # but at least 2 a second (a re-laid step axis alone costs about 20 ms)
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
