@@ -40,3 +40,23 @@ def test_no_plot_menu_is_built_before_a_right_click_and_then_it_has_every_entry(
     )  # after pyqtgraph's
     vb.menu.real().close()
     assert not any(b.menu.built for b in boxes if b is not vb)  # the others still wait
+
+
+def test_a_line_plot_on_a_hidden_side_tab_is_built_when_shown_with_the_line_given_before(qtbot):
+    import numpy as np
+
+    from desktop.views.compare_line import RunLinePlot
+    from engine.landscape.between import RunLine
+
+    plot = RunLinePlot()
+    qtbot.addWidget(plot)
+    alpha = np.linspace(-0.25, 1.25, 7)
+    line = RunLine("sgd", "adam", alpha, 1 + alpha**2, 0.5 + 0 * alpha, 1.2 + alpha**2, 0.4 + 0 * alpha)
+    plot.set_line(line, "#0072B2", "#E69F00")
+    assert not plot.built and not plot.ci.items  # nothing made while hidden
+    plot.show()
+    qtbot.waitExposed(plot)
+    assert plot.built and len(plot.ci.items) == 2
+    item = plot.items["val_loss"]  # (xData, yData: the values, not their log10 on the log axis)
+    assert np.allclose(item.xData, alpha) and np.allclose(item.yData, 1.2 + alpha**2)
+    assert [m.label.format for m in plot.marks] == ["sgd", "adam", "sgd", "adam"]
