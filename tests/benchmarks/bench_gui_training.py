@@ -7,7 +7,8 @@ Prints one JSON line: the ratio per view in front (`ratio_curves`, `ratio_networ
 is the lower), and per view in front the GUI thread's milliseconds per second of training:
 `gui_thread_cpu_ms_per_s` (CPU time of the GUI thread, the figure least moved by other load
 on the machine) and `cpu_ms_per_s`, its busiest parts: each view handling events and painting,
-the controller, and the rest.
+the controller, and the rest; `redraw_interval_s`: the view in front's least time between two
+redraws at the end (its drawing budget at full speed, desktop/views/base.py).
 
 usage: [BENCH_TABS=Curves,Network] xvfb-run -a python tests/benchmarks/bench_gui_training.py [SECONDS]"""
 
