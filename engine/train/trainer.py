@@ -139,15 +139,11 @@ class Trainer:
         # On the CPU the loss and gradient norm are read as floats each step (no device to
         # wait for, and cheaper than stacking 0-d tensors later); elsewhere they stay tensors.
         self._host_scalars = self.device.type == "cpu"
-        self._buf_loss: list = []
-        self._buf_gn: list = []  # global gradient norms
-        self._buf_out: list[torch.Tensor] = []  # logits, for the running accuracy
-        self._buf_y: list[torch.Tensor] = []
-        self._buf_lr: list[float] = []
-        self._buf_bs: list[int] = []
+        # One row per step: (loss, global gradient norm, lr, batch size, logits, labels); the
+        # logits and labels give the running accuracy. One append per step, split at the flush.
+        self._buf: list[tuple] = []
         # Zeroing the gradients and their global norm (engine/train/gradients.py).
         self._grads = GradientBuffer(self.device)
-        self._buf_n = 0
         self._epoch_loss_sum = 0.0
         self._epoch_correct = 0
         self._epoch_seen = 0
@@ -296,25 +292,20 @@ class Trainer:
         loss.backward()
         for h in after_backward:
             h.after_backward(self)
+        # the logits are detached when joined (flush): no tensor made per step
+        lr = self.optimizer.param_groups[0]["lr"]
         if self._host_scalars:
-            self._buf_loss.append(loss.item())
-            self._buf_gn.append(grads.norm())
+            self._buf.append((loss.item(), grads.norm(), lr, idx.shape[0], out, yb))
         else:
-            self._buf_loss.append(loss.detach())
-            self._buf_gn.append(grads.norm_tensor())
-        self._buf_out.append(out)  # detached when joined (flush): no tensor made per step
-        self._buf_y.append(yb)
-        self._buf_bs.append(idx.shape[0])
-        self._buf_lr.append(self.optimizer.param_groups[0]["lr"])
+            self._buf.append((loss.detach(), grads.norm_tensor(), lr, idx.shape[0], out, yb))
         self.optimizer.step()
         self.step += 1
-        self._buf_n += 1
         self.schedule.after_step()
         for h in after:
             h.after_step(self)
         self._pos += self.batch_size
         if (
-            self._buf_n >= self.report_every or time.perf_counter() - self._t_flush > self.REPORT_INTERVAL_S
+            len(self._buf) >= self.report_every or time.perf_counter() - self._t_flush > self.REPORT_INTERVAL_S
         ) and not self.flush():
             return False
         if self._pos >= self.n_train:
@@ -340,33 +331,31 @@ class Trainer:
         Runs once per epoch or `report_every` steps, after the training steps have pushed its
         code and data out of the caches: every extra tensor or numpy call costs several times
         its warm price here, so the small sums are plain Python over lists."""
-        n = self._buf_n
+        n = len(self._buf)
         if n == 0:  # (also after a divergence: its window was reported and cleared)
             return True
+        losses, gns, lrs, sizes, out_list, y_list = zip(*self._buf)
         with torch.no_grad():
-            outs = torch.cat(self._buf_out)
-        ys = torch.cat(self._buf_y)
+            outs = torch.cat(out_list)
+        ys = torch.cat(y_list)
         if self._host_scalars:  # floats already (see __init__)
-            losses = self._buf_loss
             # one conversion for the three series (rows of one array)
-            loss, gn, lr = np.array([losses, self._buf_gn, self._buf_lr], dtype=np.float64)
+            loss, gn, lr = np.array([losses, gns, lrs], dtype=np.float64)
             correct = correct_count(outs, ys)  # compiled: cheaper than torch's argmax on the CPU
         else:  # one stack of all 0-d values and one device→host copy
-            dtype = self._buf_loss[0].dtype
-            gns = self._buf_gn if self._buf_gn[0].dtype == dtype else [g.to(dtype) for g in self._buf_gn]
+            dtype = losses[0].dtype
+            gns = gns if gns[0].dtype == dtype else tuple(g.to(dtype) for g in gns)
             hit = (outs.argmax(1) == ys).sum()
-            packed = torch.stack(self._buf_loss + gns + [hit.to(dtype)]).cpu().numpy().astype(np.float64)
+            packed = torch.stack([*losses, *gns, hit.to(dtype)]).cpu().numpy().astype(np.float64)
             correct = int(round(packed[-1]))
             loss, gn = packed[:n], packed[n : 2 * n]
             losses = loss.tolist()
-            lr = np.array(self._buf_lr, dtype=np.float64)
-        sizes = self._buf_bs
+            lr = np.array(lrs, dtype=np.float64)
         self._epoch_loss_sum += sum(map(operator.mul, losses, sizes))
         self._epoch_correct += correct
         self._epoch_seen += sum(sizes)
         steps = np.arange(self.step - n + 1, self.step + 1, dtype=np.int64)
-        self._buf_loss, self._buf_gn, self._buf_out, self._buf_y, self._buf_bs, self._buf_lr = [], [], [], [], [], []
-        self._buf_n = 0
+        self._buf = []
         now = self._t_flush = time.perf_counter()
         dt = now - self._t_last_flush
         if dt > 0.2:
@@ -395,7 +384,7 @@ class Trainer:
         """The model's parameters, then its buffers (the tensors themselves, detached)."""
         return [p.detach() for p in self.model.parameters()] + list(self.model.buffers())
 
-    def _update_good_weights(self, window_loss: list[float]) -> None:
+    def _update_good_weights(self, window_loss: Sequence[float]) -> None:
         """Keep the last state (parameters and buffers) known to be good, for recovery after
         a divergence.
 
@@ -621,9 +610,7 @@ class Trainer:
             return False
         if config is not None:
             self.config = self.config.model_copy(update={"optim": config.optim})
-        self._buf_loss, self._buf_gn, self._buf_out, self._buf_y, self._buf_lr = [], [], [], [], []
-        self._buf_bs = []
-        self._buf_n = 0
+        self._buf = []
         self.use_optim_config()
         self.reset_to_good_state()
         self.state = RunState.PAUSED
