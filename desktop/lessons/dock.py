@@ -7,8 +7,10 @@ fill in as it trains; it runs as fast as the machine allows, unless the speed sl
 while it runs), a comparison runs in the Compare tab, a race in the Playground, an explorer
 state in the Init explorer and a coarse-to-fine search in the Search tab. When it is over,
 its check is computed from what the window computed (engine.lessons.check_job, off the GUI
-thread) and shown in the dock. The panel then holds the lesson's config: the user may change
-anything and restart — the lesson only sets the start. Starting other work in the place the
+thread) and shown in the dock. The panel then holds the lesson's config (a comparison's or a
+search's base: what its runs share; the window's main run keeps its own, and the panel marks
+where they differ as pending until a restart): the user may change anything and restart,
+compare or search again — the lesson only sets the start. Starting other work in the place the
 lesson runs (another run, comparison or race) ends the lesson's watch.
 """
 
@@ -337,6 +339,7 @@ class LessonsPanel(QWidget):
 
     def _start_compare(self, lesson: Lesson, change: Change | None) -> None:
         base, variants = compare_plan(lesson, change)
+        self.controller.set_config(base)  # the panel shows what the variants share
         self._starting = True
         try:
             self.controller.compare.start([Variant(name, overrides) for name, overrides in variants], base)
@@ -371,6 +374,7 @@ class LessonsPanel(QWidget):
 
     def _start_search(self, lesson: Lesson, change: Change | None) -> None:
         base, plan = search_plan(lesson, change)
+        self.controller.set_config(base)  # the panel shows what every trial starts from
         view = self.view_of("Search")
         if view is not None:
             view.space_edit.setText(" ".join(plan.space))  # Refine and Search go on from the lesson's space
