@@ -162,6 +162,10 @@ def test_a_search_lesson_runs_live_in_the_search_tab(open_main_window, qtbot, sc
     qtbot.waitUntil(lambda: not panel.running, timeout=120000)
     assert panel.result.passed and [r.number for r in search.snapshot.rounds] == [1, 2]
     assert len(search.snapshot.finished) == 14
+    # One parameter: the picture is the validation loss over it, not lr against lr.
+    assert search.x_combo.currentText() == "optim.lr" and search.y_combo.currentText() == "validation loss"
+    assert search.picture.plot.getAxis("left").labelText == "validation loss"
+    qtbot.wait(50)  # the dock lays out the check's sentence
     w.grab().save(str(screenshot_dir / "lessons_search.png"))
 
 
