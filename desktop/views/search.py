@@ -137,6 +137,9 @@ class SearchView(View):
         self.parallel = ParallelPlot(self.graphics.addPlot(row=1, col=0, colspan=2))
         self.importance_plot = ImportancePlot(self.graphics.addPlot(row=1, col=2))
         self.picture.scatter.sigClicked.connect(self._on_picture_clicked)
+        # the plots' titles and axes need this much: narrower, the tab scrolls instead of clipping them
+        grid_min = self.graphics.ci.effectiveSizeHint(Qt.MinimumSize).width()
+        self.graphics.setMinimumWidth(math.ceil(grid_min) + 2 * self.graphics.frameWidth())
 
         self.table = QTableWidget(0, 0)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
