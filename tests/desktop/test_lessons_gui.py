@@ -106,8 +106,13 @@ def test_lessons_dock_runs_a_lesson_live_and_shows_its_check(open_main_window, q
         and "running: spiral" in w.panel.rows["data.name"][1].toolTip()
     )
     assert not w.panel.rows["seed"][1].text().startswith("•")  # the same in both: not pending
+    button = w.panel.restart_button
+    assert button.isVisible() and f"and {len(pending) - 2} more (Ctrl+R)" in button.text()
+    assert all(w.panel.labels[k] in button.toolTip() for k in pending)
+    assert w.panel_dock.width() < 400  # the long list does not widen the panel over the views
     qtbot.waitUntil(lambda: not panel.running, timeout=120000)
     assert panel.result.passed and w.controller.compare.state == RunState.FINISHED
+    qtbot.wait(50)  # the dock lays out the check's sentence
     w.grab().save(str(screenshot_dir / "lessons_compare.png"))
 
     # An explorer lesson opens the Init explorer at its state; the check reads its numbers.
