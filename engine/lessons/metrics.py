@@ -247,15 +247,19 @@ def _overfit_rise(session: Session, args: Args) -> float:
 @metric(
     "loss_up_accuracy_held",
     "relative rise of the validation loss above its minimum while validation accuracy stayed at or above its "
-    "value there (0 when accuracy fell)",
+    "value there, less `tolerance` (absolute, default 0; the metric is 0 when accuracy fell further)",
 )
-def _loss_up_accuracy_held(session: Session, args: Args) -> float:
+def _loss_up_accuracy_held(session: Session, args: Args) -> tuple[float, Details]:
     r = _run(session, args)
     loss, acc = _series(r, "val_loss"), _series(r, "val_acc")
+    tolerance = float(_arg(args, "tolerance", 0.0, (int, float)))
+    if not 0 <= tolerance < 1:
+        raise LessonError(f"check.args.tolerance: expected a fraction in [0, 1), got {tolerance}")
     i = int(np.nanargmin(loss))
-    if acc[-1] + 1e-9 < acc[i]:
-        return 0.0
-    return float(loss[-1] / loss[i] - 1.0)
+    details: Details = {"acc_at_min": float(acc[i]), "acc_end": float(acc[-1]), "epoch_min": i + 1}
+    if acc[-1] + tolerance + 1e-9 < acc[i]:
+        return 0.0, details
+    return float(loss[-1] / loss[i] - 1.0), details
 
 
 # -- the model's final weights ---------------------------------------------------------
