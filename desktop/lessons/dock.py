@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -180,7 +181,9 @@ class LessonsPanel(QWidget):
         self.lbl_check = _label("", "font-size: 13px; padding: 6px; border-radius: 4px;")
         self.lbl_value = _label("", "color: #555;")
         self.lbl_now = _label("", "margin-top: 6px;")
-        self.views_row = QHBoxLayout()
+        # the view buttons two to a row under "Views:" (three in one row were wider than the
+        # dock, and the page's text was cut off at its right edge)
+        self.views_row = QGridLayout()
         self.views_row.setContentsMargins(0, 0, 0, 0)
         views_box = QWidget()
         views_box.setLayout(self.views_row)
@@ -544,13 +547,13 @@ class LessonsPanel(QWidget):
             w = self.views_row.takeAt(0).widget()
             if w is not None:
                 w.deleteLater()
-        self.views_row.addWidget(QLabel("Views:"))
-        for title in lesson.views:
+        self.views_row.addWidget(QLabel("Views:"), 0, 0, 1, 2)
+        for i, title in enumerate(lesson.views):
             b = QPushButton(title)
             b.setToolTip(f"Show the {title} view")
             b.clicked.connect(lambda _=False, t=title: self.show_tab(t))
-            self.views_row.addWidget(b)
-        self.views_row.addStretch(1)
+            self.views_row.addWidget(b, 1 + i // 2, i % 2)
+        self.views_row.setColumnStretch(2, 1)
         self.btn_next.setEnabled(self._next_of(lesson) is not None)
         self.stack.setCurrentWidget(self.lesson_page)
 

@@ -73,6 +73,9 @@ def test_lessons_dock_runs_a_lesson_live_and_shows_its_check(open_main_window, q
     assert "overfit_rise = " in panel.lbl_value.text() and "> 0.3" in panel.lbl_value.text()
     # The finished lesson is the window's own run: Train more and Restart work on it.
     assert w.controller.state == RunState.FINISHED and w.controller.can_train_more()
+    body = panel.lbl_text.parentWidget()  # the lesson page's text column, in its scroll area
+    assert body.minimumSizeHint().width() <= body.parentWidget().width()  # three view buttons fit: nothing cut off
+    qtbot.wait(50)  # the dock lays out the check's sentence
     w.grab().save(str(screenshot_dir / "lessons_finished.png"))
 
     # Now try: the lesson's change runs live too and the check reports ✗; the list keeps the lesson's ✓.
