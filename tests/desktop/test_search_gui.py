@@ -129,6 +129,9 @@ def test_a_saved_search_opens_in_the_search_tab(open_main_window, qtbot, tmp_pat
     best = snap.best(1)[0]
     assert view.status.text().startswith("Saved search 'saved'") and f"#{best.number}" in view.status.text()
     assert max(view.importance, key=view.importance.get) == "optim.lr"  # the bowl is steeper along lr
+    window.grab()  # painting widens the importance plot's axis to the parameters' names
+    qtbot.wait(50)
+    assert view.importance_plot.plot.getAxis("left").width() > 100  # "optim.weight_decay" has room
     window.grab().save(str(screenshot_dir / "search_saved.png"))
 
 
