@@ -1,0 +1,147 @@
+"""What runs on a Ray cluster's nodes for `--ray`: a light module (the standard library, Ray and
+engine.states only at import; torch and the trainer are imported inside the function that trains).
+
+Two ways a Ray Tune trial trains:
+
+* `ray_trial` (in engine/tuning/ray_backend.py, with a pruner): one Optuna trial per Tune
+  trial, trained in the Tune trial's own actor, reporting each epoch so that Tune's scheduler
+  (ASHA, the median rule) can stop it there.
+* `ray_batch_trial` (this module, no pruner): one Tune trial trains a *batch* of Optuna trials,
+  one after the other, and reports each as it ends. Tune's own cost per trial (scheduling, the
+  actor's reset, result handling: about 0.1–0.3 s) is then paid once per batch instead of once
+  per trial, which matters for trials of tens of milliseconds. Each Optuna trial is still asked
+  and told on its own by Ray's `OptunaSearch` (engine/tuning/ray_backend.py, `BatchSearch`) and
+  recorded as its own trial.
+
+A batch trains in a `TrialHost`: a Ray actor per CPU of each node, created by the searching
+process when it connects and kept as long as it stays connected, pinned to its node and
+holding no CPU of its own; a `HostBroker` actor lends each Tune trial a free host on the
+Tune trial's node (which holds that CPU meanwhile and only waits). A host's process imports
+torch once, pays the first-use costs once (`warm_up`) and keeps its data sets (`_CACHE`), so
+the next trials, batches and searches of the same connection start warm; Tune's own actors
+are new at every search (Tune starts them per `fit`) and stay light: this module imports the
+engine's training code only inside `train_task`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from engine.states import RunState
+
+METRIC = "val_loss"
+
+_CACHE: Any = None
+"""The data sets (engine.tuning.kfold.BundleCache) of the trials this Ray worker process has run."""
+
+
+def cache() -> Any:
+    """This process's data sets, kept across the trials it runs."""
+    global _CACHE
+    if _CACHE is None:
+        from engine.tuning.kfold import BundleCache
+
+        _CACHE = BundleCache()
+    return _CACHE
+
+
+def train_task(task: dict[str, Any]) -> dict[str, Any]:
+    """One whole trial (TrialTask fields) in a reused Ray worker process; its outcome as JSON."""
+    from engine.tuning.trial import TrialTask, run_trial
+    from engine.tuning.worker import warm_up
+
+    warm_up()  # once per process: torch's and numba's first-use costs, not inside the first trial
+    return run_trial(TrialTask(**task), cache()).to_json()
+
+
+class TrialHost:
+    """A Ray actor that trains whole trials (`train_task`) in one warm process, kept for the
+    connection's life: one per CPU of each node, pinned to its node, holding no CPU itself (the
+    Tune trial that leases it holds that node's CPU meanwhile)."""
+
+    def __init__(self) -> None:
+        from engine.tuning.worker import warm_up
+
+        warm_up()  # while Tune starts its trial actors, not inside the first trial
+
+    def train(self, task: dict[str, Any]) -> dict[str, Any]:
+        return train_task(task)
+
+    def pid(self) -> int:
+        import os
+
+        return os.getpid()
+
+
+class HostBroker:
+    """A Ray actor that lends each Tune trial a free trial host on its own node."""
+
+    def __init__(self, hosts: dict[str, list[Any]]) -> None:
+        self.hosts = hosts  # node id → its hosts' actor handles
+        self.free = {node: list(range(len(h))) for node, h in hosts.items()}
+
+    def lease(self, node: str) -> tuple[str, int, Any] | None:
+        """(node, index, host) of a free host, on `node` if it has one; None if none is free."""
+        for n in [node, *self.free]:
+            if self.free.get(n):
+                i = self.free[n].pop(0)
+                return n, i, self.hosts[n][i]
+        return None
+
+    def give_back(self, node: str, index: int) -> None:
+        if index not in self.free[node]:
+            self.free[node].append(index)
+
+    def reset(self) -> None:
+        """Every host free again (a search starts: leases of a stopped search's trials end)."""
+        self.free = {node: list(range(len(h))) for node, h in self.hosts.items()}
+
+
+def ray_batch_trial(config: dict[str, Any]) -> None:
+    """Tune's trainable without a pruner: the batch's Optuna trials (`config["__batch"]`, each
+    with its config JSON) one after the other on this node, one Tune report per trial."""
+    import ray
+    from ray import tune
+
+    node = ray.get_runtime_context().get_node_id()
+    broker = ray.get_actor(config["__broker"]) if config.get("__broker") else None
+    lease = ray.get(broker.lease.remote(node)) if broker is not None else None
+    try:
+        for k, item in enumerate(config["__batch"]):
+            task = {
+                "number": -1,
+                "config_json": item["__config"],
+                "folds": int(config["__folds"]),
+                "threads": int(config["__threads"]),
+                "prune": False,
+            }
+            try:  # in the leased warm host, or here when no host is free
+                outcome = ray.get(lease[2].train.remote(task)) if lease else train_task(task)
+            except Exception as e:  # noqa: BLE001 - a host that died mid-trial fails that trial, the batch goes on
+                message = f"the Ray worker failed: {str(e).splitlines()[0]}"
+                outcome = {"number": -1, "state": RunState.ERROR.value, "message": message}
+            _report(tune, outcome, k, lease[0] if lease else node)
+    finally:
+        if lease and broker is not None:
+            broker.give_back.remote(lease[0], lease[1])
+
+
+def _report(tune: Any, outcome: dict[str, Any], k: int, node: str) -> None:
+    score = float(outcome.get("score", math.nan))
+    curve = outcome.get("curve") or [math.nan]
+    value = score if math.isfinite(score) else float(curve[-1])
+    seconds = float(outcome.get("t_end", 0.0)) - float(outcome.get("t_start", 0.0))
+    tune.report(
+        {
+            METRIC: value,
+            "epoch": len(outcome.get("curve", ())),
+            "node": node,
+            "batch_index": k,
+            # flat, for the searcher (Tune flattens what it hands searchers): how it ended, and how long it took
+            "trial_state": outcome["state"],
+            "trial_score": score,
+            "trial_s": seconds if outcome.get("t_start") else math.nan,
+            "outcome": outcome,
+        }
+    )
