@@ -205,45 +205,28 @@ _CONNECTED: list[str] = []
 """The address this process is connected to (kept across searches, like the warm worker pool)."""
 
 
-_HOSTS: dict[str, Any] = {}
-"""This connection's trial hosts: their broker's name and handle, and the nodes they were made for."""
+_BROKER: dict[str, Any] = {}
+"""This connection's host broker (engine/tuning/ray_relay.py): its name and handle."""
 
 
 def connect(ray: Any, address: str) -> str:
     """Connect to the cluster at `address`, or stay connected; the name of the connection's
-    host broker (engine/tuning/ray_relay.py): one warm trial host per CPU of each live node,
-    made at the first search and again when the cluster's nodes change. The hosts (and the
-    torch and data sets they hold) live as long as this connection, like the local worker pool."""
+    host broker, whose warm trial hosts (and the torch and data sets they hold) live as long as
+    this connection, like the local worker pool."""
     if not (ray.is_initialized() and _CONNECTED == [address]):
         if ray.is_initialized():
             ray.shutdown()
-        _HOSTS.clear()
+        _BROKER.clear()
         ray.init(address=address, logging_level="ERROR", log_to_driver=False)
         _CONNECTED[:] = [address]
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+    if _BROKER:
+        ray.get(_BROKER["handle"].reset.remote())
+    else:
+        from engine.tuning.ray_relay import HostBroker
 
-    from engine.tuning.ray_relay import HostBroker, TrialHost
-
-    nodes = {n["NodeID"]: int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n["Alive"]}
-    if _HOSTS.get("nodes") == nodes:
-        ray.get(_HOSTS["broker"].reset.remote())
-        return str(_HOSTS["name"])
-    for old in [_HOSTS.get("broker"), *(h for hosts in _HOSTS.get("hosts", {}).values() for h in hosts)]:
-        if old is not None:
-            ray.kill(old)
-    host = ray.remote(num_cpus=0, max_restarts=-1)(TrialHost)  # a host a trial killed comes back (cold)
-    hosts = {
-        node: [
-            host.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote()
-            for _ in range(cpus)
-        ]
-        for node, cpus in nodes.items()
-        if cpus > 0
-    }
-    name = f"descent-hosts-{os.getpid()}-{time.monotonic_ns()}"
-    broker = ray.remote(num_cpus=0)(HostBroker).options(name=name).remote(hosts)
-    _HOSTS.update(nodes=nodes, hosts=hosts, broker=broker, name=name)
-    return name
+        name = f"descent-hosts-{os.getpid()}-{time.monotonic_ns()}"
+        _BROKER.update(name=name, handle=ray.remote(num_cpus=0)(HostBroker).options(name=name).remote())
+    return str(_BROKER["name"])
 
 
 # What the driver's Tune loop hands the search job: a queue and a stop flag per search, found

@@ -13,10 +13,10 @@ Two ways a Ray Tune trial trains:
   and told on its own by Ray's `OptunaSearch` (engine/tuning/ray_backend.py, `BatchSearch`) and
   recorded as its own trial.
 
-A batch trains in a `TrialHost`: a Ray actor per CPU of each node, created by the searching
-process when it connects and kept as long as it stays connected, pinned to its node and
-holding no CPU of its own; a `HostBroker` actor lends each Tune trial a free host on the
-Tune trial's node (which holds that CPU meanwhile and only waits). A host's process imports
+A batch trains in a `TrialHost`: a Ray actor pinned to the Tune trial's node and holding no
+CPU of its own (the Tune trial holds that CPU meanwhile and only waits), lent by the
+connection's `HostBroker`, which makes hosts as they are needed and keeps them as long as the
+searching process stays connected. A host's process imports
 torch once, pays the first-use costs once (`warm_up`) and keeps its data sets (`_CACHE`), so
 the next trials, batches and searches of the same connection start warm; Tune's own actors
 are new at every search (Tune starts them per `fit`) and stay light: this module imports the
@@ -56,9 +56,7 @@ def train_task(task: dict[str, Any]) -> dict[str, Any]:
 
 
 class TrialHost:
-    """A Ray actor that trains whole trials (`train_task`) in one warm process, kept for the
-    connection's life: one per CPU of each node, pinned to its node, holding no CPU itself (the
-    Tune trial that leases it holds that node's CPU meanwhile)."""
+    """A Ray actor that trains whole trials (`train_task`) in one warm process."""
 
     def __init__(self) -> None:
         from engine.tuning.worker import warm_up
@@ -75,19 +73,28 @@ class TrialHost:
 
 
 class HostBroker:
-    """A Ray actor that lends each Tune trial a free trial host on its own node."""
+    """A Ray actor that lends each Tune trial a free trial host on the Tune trial's node, making
+    one there when none is free (so a node gets as many hosts as trials ran on it at once, at
+    most its CPUs). The hosts are the broker's: they live as long as it does."""
 
-    def __init__(self, hosts: dict[str, list[Any]]) -> None:
-        self.hosts = hosts  # node id → its hosts' actor handles
-        self.free = {node: list(range(len(h))) for node, h in hosts.items()}
+    def __init__(self) -> None:
+        self.hosts: dict[str, list[Any]] = {}  # node id → its hosts' actor handles
+        self.free: dict[str, list[int]] = {}
 
-    def lease(self, node: str) -> tuple[str, int, Any] | None:
-        """(node, index, host) of a free host, on `node` if it has one; None if none is free."""
-        for n in [node, *self.free]:
-            if self.free.get(n):
-                i = self.free[n].pop(0)
-                return n, i, self.hosts[n][i]
-        return None
+    def lease(self, node: str) -> tuple[str, int, Any]:
+        """(node, index, host) of a free host on `node`."""
+        free = self.free.setdefault(node, [])
+        if not free:
+            import ray
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            pinned = NodeAffinitySchedulingStrategy(node, soft=False)
+            # no CPU of its own (the Tune trial holds it); a host a trial killed comes back (cold)
+            host = ray.remote(num_cpus=0, max_restarts=-1)(TrialHost).options(scheduling_strategy=pinned)
+            self.hosts.setdefault(node, []).append(host.remote())
+            free.append(len(self.hosts[node]) - 1)
+        i = free.pop(0)
+        return node, i, self.hosts[node][i]
 
     def give_back(self, node: str, index: int) -> None:
         if index not in self.free[node]:
@@ -97,6 +104,12 @@ class HostBroker:
         """Every host free again (a search starts: leases of a stopped search's trials end)."""
         self.free = {node: list(range(len(h))) for node, h in self.hosts.items()}
 
+    def pids(self) -> dict[str, list[int]]:
+        """The hosts' process ids by node."""
+        import ray
+
+        return {node: ray.get([h.pid.remote() for h in hosts]) for node, hosts in self.hosts.items()}
+
 
 def ray_batch_trial(config: dict[str, Any]) -> None:
     """Tune's trainable without a pruner: the batch's Optuna trials (`config["__batch"]`, each
@@ -105,8 +118,8 @@ def ray_batch_trial(config: dict[str, Any]) -> None:
     from ray import tune
 
     node = ray.get_runtime_context().get_node_id()
-    broker = ray.get_actor(config["__broker"]) if config.get("__broker") else None
-    lease = ray.get(broker.lease.remote(node)) if broker is not None else None
+    broker = ray.get_actor(config["__broker"])
+    _node, index, host = ray.get(broker.lease.remote(node))
     try:
         for k, item in enumerate(config["__batch"]):
             task = {
@@ -116,15 +129,14 @@ def ray_batch_trial(config: dict[str, Any]) -> None:
                 "threads": int(config["__threads"]),
                 "prune": False,
             }
-            try:  # in the leased warm host, or here when no host is free
-                outcome = ray.get(lease[2].train.remote(task)) if lease else train_task(task)
+            try:
+                outcome = ray.get(host.train.remote(task))
             except Exception as e:  # noqa: BLE001 - a host that died mid-trial fails that trial, the batch goes on
                 message = f"the Ray worker failed: {str(e).splitlines()[0]}"
                 outcome = {"number": -1, "state": RunState.ERROR.value, "message": message}
-            _report(tune, outcome, k, lease[0] if lease else node)
+            _report(tune, outcome, k, node)
     finally:
-        if lease and broker is not None:
-            broker.give_back.remote(lease[0], lease[1])
+        broker.give_back.remote(node, index)
 
 
 def _report(tune: Any, outcome: dict[str, Any], k: int, node: str) -> None:
