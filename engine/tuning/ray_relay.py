@@ -120,20 +120,28 @@ def ray_batch_trial(config: dict[str, Any]) -> None:
     node = ray.get_runtime_context().get_node_id()
     broker = ray.get_actor(config["__broker"])
     _node, index, host = ray.get(broker.lease.remote(node))
+    tasks = [
+        {
+            "number": -1,
+            "config_json": item["__config"],
+            "folds": int(config["__folds"]),
+            "threads": int(config["__threads"]),
+            "prune": False,
+        }
+        for item in config["__batch"]
+    ]
     try:
-        for k, item in enumerate(config["__batch"]):
-            task = {
-                "number": -1,
-                "config_json": item["__config"],
-                "folds": int(config["__folds"]),
-                "threads": int(config["__threads"]),
-                "prune": False,
-            }
+        # One trial queued ahead on the host (an actor runs its calls in order): it starts the
+        # next trial as soon as one ends, without waiting for this actor's round trip.
+        pending = [host.train.remote(t) for t in tasks[:2]]
+        for k in range(len(tasks)):
             try:
-                outcome = ray.get(host.train.remote(task))
+                outcome = ray.get(pending.pop(0))
             except Exception as e:  # noqa: BLE001 - a host that died mid-trial fails that trial, the batch goes on
                 message = f"the Ray worker failed: {str(e).splitlines()[0]}"
                 outcome = {"number": -1, "state": RunState.ERROR.value, "message": message}
+            if k + 2 < len(tasks):
+                pending.append(host.train.remote(tasks[k + 2]))
             _report(tune, outcome, k, node)
     finally:
         broker.give_back.remote(node, index)

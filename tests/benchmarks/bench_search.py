@@ -16,7 +16,9 @@ Measures, in one process, alternating the variants (ABAB, `--rounds` times):
     Ray search (connecting, starting the warm trial hosts) is timed apart (`ray_cold_start_s`);
     the rounds after it alternate Ray and --jobs 2. Beside the rates, the overhead per trial of
     each: the slots' time not spent inside a trial (wall × slots − Σ trial time) per trial.
-    `--ray-only` skips the --jobs 1 / sqlite rounds.
+    `--ray-only` skips the --jobs 1 / sqlite rounds. Each round also times an empty Tune run (two
+    trials that only report) on the same connection: no search through Tune can be faster, so
+    --jobs 2's time over it bounds what ray_vs_jobs2 can reach on this machine.
 Prints one JSON line (with the load average: the machine may be shared).
 
     PYTHONPATH=. python tests/benchmarks/bench_search.py [--trials 32] [--epochs 5] [--rounds 2] [--ray] [--ray-only]
@@ -108,6 +110,25 @@ def _slot_overhead_ms(seconds: float, snap: SearchSnapshot, slots: int) -> float
     return 1000.0 * (seconds * slots - inside) / max(1, len(snap.finished))
 
 
+def _empty_tune_fit(trials: int = 2) -> float:
+    """Seconds of a Tune run of `trials` trials that do nothing but report, on the connected
+    cluster: what any Tune-based search pays (its trial actors start, report, stop) even with
+    trials of no length."""
+    from ray import tune
+
+    def empty(config: dict) -> None:
+        tune.report({"val_loss": 0.0})
+
+    with tempfile.TemporaryDirectory() as d:
+        t = time.perf_counter()
+        tune.Tuner(
+            tune.with_resources(empty, {"cpu": 1}),
+            tune_config=tune.TuneConfig(num_samples=trials, max_concurrent_trials=2, reuse_actors=True),
+            run_config=tune.RunConfig(storage_path=d, verbose=0),
+        ).fit()
+        return time.perf_counter() - t
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--trials", type=int, default=32)
@@ -167,7 +188,7 @@ def main() -> None:
             t = time.perf_counter()
             _search(a.trials, a.epochs, 1, ray_address=cluster.address)  # connects, starts the warm trial hosts
             ray_cold = time.perf_counter() - t
-            rays, twos, ray_over, two_over = [], [], [], []
+            rays, twos, ray_over, two_over, empties, two_s = [], [], [], [], [], []
             for _ in range(a.rounds):
                 sr, snapr = _search(a.trials, a.epochs, 1, ray_address=cluster.address)
                 rays.append(_per_min(sr, snapr))
@@ -175,7 +196,10 @@ def main() -> None:
                 s2, snap2 = _search(a.trials, a.epochs, 2)
                 twos.append(_per_min(s2, snap2))
                 two_over.append(_slot_overhead_ms(s2, snap2, 2))
-                print(f"  overhead per trial: Ray {ray_over[-1]:.0f} ms, --jobs 2 {two_over[-1]:.0f} ms",
+                two_s.append(s2)
+                empties.append(_empty_tune_fit())
+                print(f"  overhead per trial: Ray {ray_over[-1]:.0f} ms, --jobs 2 {two_over[-1]:.0f} ms; "
+                      f"an empty 2-trial Tune run: {empties[-1]:.1f} s",
                       file=sys.stderr, flush=True)  # fmt: skip
         finally:
             ray.shutdown()
@@ -188,6 +212,9 @@ def main() -> None:
             "ray_cold_start_s": round(ray_cold, 2),
             "ray_overhead_ms_per_trial": round(statistics.median(ray_over), 1),
             "jobs2_overhead_ms_per_trial": round(statistics.median(two_over), 1),
+            # no Tune-based search beats an empty Tune run: the best ray_vs_jobs2 any could reach here
+            "tune_empty_fit_s": round(statistics.median(empties), 2),
+            "ray_vs_jobs2_upper_bound": round(statistics.median(two_s) / statistics.median(empties), 3),
         }
     out["loadavg"] = [round(x, 2) for x in os.getloadavg()]
     out["cores"] = os.cpu_count()
