@@ -130,21 +130,49 @@ def ray_batch_trial(config: dict[str, Any]) -> None:
         }
         for item in config["__batch"]
     ]
-    try:
+    pending: list[Any] = []
+    submitted = 0
+
+    def top_up() -> None:
         # One trial queued ahead on the host (an actor runs its calls in order): it starts the
         # next trial as soon as one ends, without waiting for this actor's round trip.
-        pending = [host.train.remote(t) for t in tasks[:2]]
+        nonlocal submitted
+        while len(pending) < 2 and submitted < len(tasks):
+            pending.append(host.train.remote(tasks[submitted]))
+            submitted += 1
+
+    try:
+        top_up()
         for k in range(len(tasks)):
             try:
                 outcome = ray.get(pending.pop(0))
             except Exception as e:  # noqa: BLE001 - a host that died mid-trial fails that trial, the batch goes on
                 message = f"the Ray worker failed: {str(e).splitlines()[0]}"
                 outcome = {"number": -1, "state": RunState.ERROR.value, "message": message}
-            if k + 2 < len(tasks):
-                pending.append(host.train.remote(tasks[k + 2]))
+                # Ray restarts the host (cold); the trial queued behind this one did not fail
+                # and is sent again once the host answers.
+                _wait_for(host)
+                pending.clear()
+                submitted = k + 1
+            top_up()
             _report(tune, outcome, k, node)
     finally:
         broker.give_back.remote(node, index)
+
+
+def _wait_for(host: Any, timeout_s: float = 120.0) -> None:
+    """Until the (restarting) host answers, or `timeout_s` (its next trials then fail on their own)."""
+    import time
+
+    import ray
+
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        try:
+            ray.get(host.pid.remote(), timeout=max(0.1, end - time.monotonic()))
+            return
+        except Exception:  # noqa: BLE001 - not back yet (unavailable while Ray restarts it): ask again
+            time.sleep(0.2)
 
 
 def _report(tune: Any, outcome: dict[str, Any], k: int, node: str) -> None:
