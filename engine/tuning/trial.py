@@ -19,7 +19,7 @@ import os
 import socket
 import time
 from collections.abc import Generator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -76,27 +76,6 @@ class TrialOutcome:
     t_start: float = 0.0
     t_end: float = 0.0
     worker: str = ""
-    val_acc_curve: list[float] = field(default_factory=list)  # per epoch, so that `pruned_at` can cut back
-    fold_curve: list[list[float]] = field(default_factory=list)
-
-    def pruned_at(self, epoch: int) -> TrialOutcome:
-        """The outcome the trial would have had, pruned right after `epoch` (a worker that trained
-        on while the pruner decided, and then heard it was pruned there)."""
-        return replace(
-            self,
-            state=RunState.PRUNED,
-            score=math.nan,
-            score_sd=math.nan,
-            val_acc=self.val_acc_curve[epoch - 1] if epoch <= len(self.val_acc_curve) else math.nan,
-            fold_scores=list(self.fold_curve[epoch - 1]) if epoch <= len(self.fold_curve) else [],
-            curve=self.curve[:epoch],
-            curve_sd=self.curve_sd[:epoch],
-            train_curve=self.train_curve[:epoch],
-            val_acc_curve=self.val_acc_curve[:epoch],
-            fold_curve=self.fold_curve[:epoch],
-            message=f"pruned after epoch {epoch}",
-            t_end=time.time(),
-        )
 
     def to_json(self) -> dict:
         d = dict(self.__dict__)
@@ -157,8 +136,6 @@ def trial_epochs(task: TrialTask, cache: BundleCache | None = None) -> TrialStep
             out.train_curve.append(float(np.mean(trains)))
             out.fold_scores = [float(v) for v in vals]
             out.val_acc = float(np.mean([t.read_series("epoch/val_acc")[-1] for t in trainers]))
-            out.fold_curve.append(out.fold_scores)
-            out.val_acc_curve.append(out.val_acc)
             go = yield EpochReport(task.number, epoch, mean, sd, out.train_curve[-1], out.worker)
             if not go:
                 out.state, out.message = RunState.PRUNED, f"pruned after epoch {epoch}"

@@ -8,10 +8,8 @@ entry point), and `worker_main` is a module-level function so a spawned child ca
 The protocol over each worker's pipe, as JSON-able tuples:
   parent → worker   ("trial", TrialTask fields) | ("go", bool) | ("quit",)
   worker → parent   ("epoch", EpochReport fields) | ("done", TrialOutcome JSON)
-After each epoch the parent answers ("go", keep_going): the pruner lives in the parent. The
-worker does not wait for it: it trains the next epoch meanwhile, reads the answer after that
-epoch and, on a stop, returns the outcome cut back to the epoch that was judged. A search
-without a pruner (TrialTask.prune False) streams its epochs and is never answered.
+After each epoch the worker waits for ("go", keep_going): the pruner lives in the parent.
+A search without a pruner (TrialTask.prune False) streams its epochs without waiting.
 
 Starting a worker costs seconds (importing torch and the engine, a tiny warm-up trial that pays
 torch's and numba's first-use costs, then building the data set), more than a small trial
@@ -35,7 +33,7 @@ from typing import Any
 from engine.config import ExperimentConfig
 from engine.tuning.kfold import BundleCache
 from engine.tuning.options import usable_cores
-from engine.tuning.trial import EpochReport, TrialOutcome, TrialSteps, TrialTask, run_trial, trial_epochs
+from engine.tuning.trial import EpochReport, TrialOutcome, TrialTask, run_trial, trial_epochs
 
 
 def worker_main(conn: Connection, threads: int) -> None:
@@ -57,50 +55,23 @@ def worker_main(conn: Connection, threads: int) -> None:
             return
         task = TrialTask(**msg[1])
         torch.set_num_threads(task.threads)  # this search's share of the cores (a pooled worker serves many)
+        gen = trial_epochs(task, cache)
         try:
-            outcome = _run(conn, task, trial_epochs(task, cache))
+            report = next(gen)
+            while True:
+                conn.send(("epoch", asdict(report)))
+                if not task.prune:
+                    report = gen.send(True)
+                    continue
+                reply = conn.recv()
+                if reply[0] != "go":
+                    gen.close()
+                    return
+                report = gen.send(bool(reply[1]))
+        except StopIteration as stop:
+            conn.send(("done", stop.value.to_json()))
         except (EOFError, OSError, BrokenPipeError):
             return
-        if outcome is None:
-            return
-        conn.send(("done", outcome.to_json()))
-
-
-def _run(conn: Connection, task: TrialTask, gen: TrialSteps) -> TrialOutcome | None:
-    """One trial: stream its epochs to the parent; its outcome (None: told to quit).
-
-    With a pruner the parent answers each epoch with go/stop, and the worker trains the next
-    epoch while it decides (the answer is usually there when that epoch ends). A "stop" for
-    epoch e then gives exactly the outcome of a trial pruned after e (`pruned_at`), and the
-    parent sees the same messages in the same order as if the worker had waited; a pruned
-    trial costs at most one epoch it throws away."""
-    try:
-        report = next(gen)
-    except StopIteration as stop:
-        return stop.value
-    while True:
-        conn.send(("epoch", asdict(report)))
-        asked = report.epoch  # the epoch the parent decides on
-        ended: TrialOutcome | None = None
-        try:
-            report = gen.send(True)  # the next epoch, trained meanwhile
-        except StopIteration as stop:
-            ended = stop.value
-        if task.prune:
-            reply = conn.recv()
-            if reply[0] != "go":
-                gen.close()
-                return None
-            if not reply[1]:
-                if ended is None:
-                    try:
-                        gen.send(False)
-                    except StopIteration as stop:
-                        ended = stop.value
-                assert ended is not None
-                return ended.pruned_at(asked)
-        if ended is not None:
-            return ended
 
 
 WARM_UP = {"data.name": "moons", "data.n_samples": 40, "model.hidden": [4], "train.epochs": 1, "train.batch_size": 8}
