@@ -9,8 +9,9 @@ address fails in seconds instead of hanging in ray.init.
 
 Like the local worker pool, what a trial needs is kept warm: this process stays connected to
 the cluster across searches (`connect`), Tune's trial actors are reused from trial to trial
-(`reuse_actors`), and an actor's or worker's process imports torch once and keeps its data
-sets (by the config's data key) for the next trials it runs. `--jobs N` caps the trials running
+(`reuse_actors`), and the process that trains (a trial host without a pruner, the Tune actor
+with one) imports torch once and keeps its data sets (by the config's data key) for the next
+trials it runs. `--jobs N` caps the trials running
 at once on the cluster; without it the cap is the cluster's CPU count. (Tune needs the cap: with
 reused actors and none, it ran every trial on one actor, one after the other.)
 
@@ -18,7 +19,9 @@ Without a pruner a Tune trial trains a batch of Optuna trials (engine/tuning/ray
 `BatchSearch` asks Ray's `OptunaSearch` for each member and tells it each result as it comes,
 and sizes the batches from the trials' measured length so that a Tune trial lasts about
 `BATCH_TARGET_S` (Tune's own cost per trial, 0.1–0.3 s, is then about a tenth of it) while the
-budget stays spread over every slot. The first batch of a search holds one trial. With a pruner
+budget stays spread over every slot. Until a trial has been timed (the first search on a base
+config in this process), a batch holds one trial. A batch's trials are asked together, so a
+sampler that learns (TPE) learns from them only as they report. With a pruner
 (ASHA, median, hyperband) each Tune trial is one Optuna trial, reported epoch by epoch, since
 Tune's scheduler stops Tune trials, not members of a batch.
 """
