@@ -201,6 +201,8 @@ class MainWindow(QMainWindow):
         # re-lays the window and repaints the whole central area at every change)
         self.lbl_speed.setFixedSize(110, self.lbl_speed.sizeHint().height())
         self.lbl_epoch.setFixedSize(170, self.lbl_epoch.sizeHint().height())
+        for live in (self.lbl_speed, self.lbl_epoch):  # opaque: the bar and window behind are not repainted
+            live.setAutoFillBackground(True)
         for w in (self.lbl_state, self.lbl_device, self.lbl_speed, self.lbl_epoch, self.lbl_pending):
             sb.addPermanentWidget(w)
         self._show_device(self.controller.config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -112,6 +113,20 @@ def minmax_decimate(x: np.ndarray, y: np.ndarray, max_points: int = 4000) -> tup
     return xs, ys
 
 
+class PaintTimedLayout(pg.GraphicsLayoutWidget):
+    """A GraphicsLayoutWidget that adds up the GUI thread's CPU time of its paints (what a
+    view with a drawing budget counts as part of its redraws' cost, desktop/views/base.py)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.paint_s = 0.0
+
+    def paintEvent(self, ev) -> None:
+        t = time.thread_time()
+        super().paintEvent(ev)
+        self.paint_s += time.thread_time() - t
+
+
 def style_plot(plot: pg.PlotItem, title: str, xlabel: str, ylabel: str) -> None:
     plot.setTitle(title, size="10pt")
     plot.setLabel("bottom", xlabel)
@@ -204,3 +219,6 @@ def install_readable_axes() -> None:
 def configure_pyqtgraph() -> None:
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
     install_readable_axes()
+    from desktop.lazy_menus import install_lazy_view_menus
+
+    install_lazy_view_menus()  # plots' right-click menus are built on first use

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from time import thread_time
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtWidgets import QWidget
@@ -33,12 +34,16 @@ class View(QWidget):
     own_work = ""  # work this tab runs with its own controls ("race", "comparison"); "" = the main run's
     uses_panel = True  # False: the hyperparameter dock does not apply here (the window hides it)
     MIN_REDRAW_S = 0.2  # throttled redraws: drawing holds the GIL the engine thread needs
+    DRAW_BUDGET = 0.0  # > 0: redraws are spaced so that drawing takes at most this share of a core
+    MAX_REDRAW_S = 1.0  # ... but a view in front redraws at least this often
 
     def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
         self._dirty = False  # data arrived that is not drawn yet
         self._last_draw = 0.0
+        self._draw_cpu_s = 0.0  # the GUI thread's CPU time per redraw and its paints (a running mean)
+        self._painted_s = 0.0  # paint_cpu_s() at the last redraw
         self._config_stale = False  # the config changed while hidden (views that follow_config)
 
     # -- throttled redraws: views that set `_dirty` and implement redraw() ---------------
@@ -52,15 +57,37 @@ class View(QWidget):
 
     def redraw_if_due(self) -> None:
         """Redraw when something is pending, the view is on screen (its tab shown, the window
-        not minimised) and the last redraw is at least MIN_REDRAW_S old; the bridge's idle
-        ticks draw what is left pending (after a restore too)."""
+        not minimised) and the last redraw is at least redraw_interval() old; the bridge's
+        idle ticks draw what is left pending (after a restore too)."""
         if (
             self._dirty
             and self.isVisible()
             and not self.window().isMinimized()
-            and time.perf_counter() - self._last_draw >= self.MIN_REDRAW_S
+            and time.perf_counter() - self._last_draw >= self.redraw_interval()
         ):
+            t = thread_time()
+            painted = self.paint_cpu_s()
             self.redraw()
+            # a redraw's cost: its own CPU time and the paints since the one before (they
+            # showed that one: one paint, or two where an axis was re-laid)
+            cost = thread_time() - t + painted - self._painted_s
+            self._painted_s = painted
+            self._draw_cpu_s = cost if self._draw_cpu_s == 0 else 0.7 * self._draw_cpu_s + 0.3 * cost
+
+    def redraw_interval(self) -> float:
+        """The least time between two live redraws: MIN_REDRAW_S, or with a DRAW_BUDGET as
+        long as it takes for the redraws' CPU time (with their paints) to stay within that
+        share of the GUI thread while the main run goes as fast as it can (a costlier
+        picture, or a slower machine, redraws less often: the engine thread needs the GIL),
+        never more than MAX_REDRAW_S."""
+        if self.DRAW_BUDGET <= 0 or getattr(self.controller, "max_steps_per_s", None):
+            return self.MIN_REDRAW_S  # a paced run leaves the engine time to spare
+        return min(self.MAX_REDRAW_S, max(self.MIN_REDRAW_S, self._draw_cpu_s / self.DRAW_BUDGET))
+
+    def paint_cpu_s(self) -> float:
+        """The GUI thread's CPU time spent painting this view so far (views with a DRAW_BUDGET
+        whose plots measure it, see desktop/plotting.py's PaintTimedLayout); 0: not measured."""
+        return 0.0
 
     def _mark_drawn(self) -> None:
         self._dirty = False

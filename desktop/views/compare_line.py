@@ -67,6 +67,27 @@ class RunLinePlot(pg.GraphicsLayoutWidget):
     def __init__(self, parent=None, stacked: bool = False) -> None:
         super().__init__(parent)
         self.setBackground("w")
+        self.stacked = stacked
+        # the plots are made when first shown (they sit on side tabs seldom opened): not
+        # before the window's first paint; a line given before is drawn then
+        self.built = False
+        self.line: RunLine | None = None
+        self._colors = ("#555555", "#555555")
+
+    def __getattr__(self, name: str):
+        if name in ("p_loss", "p_acc", "items", "marks") and not self.__dict__.get("built", True):
+            self._build()
+            return getattr(self, name)
+        raise AttributeError(name)
+
+    def showEvent(self, ev) -> None:
+        if not self.built:
+            self._build()
+        super().showEvent(ev)
+
+    def _build(self) -> None:
+        self.built = True
+        stacked = self.stacked
         axis = _LossAxis("left")
         axis.enableAutoSIPrefix(False)
         self.p_loss = self.addPlot(row=0, col=0, axisItems={"left": axis})
@@ -103,10 +124,14 @@ class RunLinePlot(pg.GraphicsLayoutWidget):
                 )
                 p.addItem(m)
                 self.marks.append(m)
-        self.line: RunLine | None = None
+        if self.line is not None:
+            self.set_line(self.line, *self._colors)
 
     def set_line(self, line: RunLine | None, color_a: str = "#555555", color_b: str = "#555555") -> None:
         self.line = line
+        self._colors = (color_a, color_b)
+        if not self.built:
+            return  # drawn when the plots are made
         if line is None:
             for it in self.items.values():
                 it.setData([], [])

@@ -7,7 +7,14 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
-from desktop.plotting import GrowingArray, IncrementalEMA, minmax_decimate, nice_ceiling, style_plot
+from desktop.plotting import (
+    GrowingArray,
+    IncrementalEMA,
+    PaintTimedLayout,
+    minmax_decimate,
+    nice_ceiling,
+    style_plot,
+)
 from desktop.views.base import View
 from desktop.views.empty_state import EmptyState
 from engine.diagnostics.checks import Diagnostic
@@ -109,6 +116,8 @@ class CurvesView(View):
 
     title = "Curves"
     MIN_REDRAW_S = 0.25  # ≤ 4 redraws/s: drawing holds the GIL and a core the engine thread needs
+    DRAW_BUDGET = 0.025  # ... and at full speed fewer, so that drawing takes ≤ 2.5% of a core (View),
+    MAX_REDRAW_S = 0.5  # but at least 2 a second (a re-laid step axis alone costs about 20 ms)
 
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(controller, parent)
@@ -116,7 +125,7 @@ class CurvesView(View):
         self.alpha = 0.9
         self.run = RunCurves(self.alpha)
         self.run_id = ""
-        self.glw = pg.GraphicsLayoutWidget()
+        self.glw = PaintTimedLayout()
         self.p_loss = self.glw.addPlot(row=0, col=0)
         self.p_acc = self.glw.addPlot(row=0, col=1)
         self.p_lr = self.glw.addPlot(row=1, col=0)
@@ -175,6 +184,7 @@ class CurvesView(View):
         self._x_follow = True
         self._epochs_drawn = -1
         self._epochs_racing = False  # several epochs arrive per live redraw (a run at full speed)
+        self._run_state = RunState.IDLE  # the main run's: epochs race only while it runs
         self.p_loss.vb.sigRangeChangedManually.connect(self._on_manual_range)
         # Loss and gradient norm (linear y) get the same coarse steps on y: [0, nice top].
         self._y_top = {self.p_loss: 0.0, self.p_gn: 0.0}
@@ -233,7 +243,14 @@ class CurvesView(View):
         controller.state_changed.connect(self._on_controller_state_changed)
 
     def _on_controller_state_changed(self, state: str, _message: str = "") -> None:
-        """A run held at step 0 says how to start it (instead of empty axes)."""
+        """A run held at step 0 says how to start it (instead of empty axes); a run that is
+        no longer running (paused, stopped, finished) gets its epoch markers back."""
+        self._run_state = state
+        if state != RunState.RUNNING and self._epochs_racing:
+            self._epochs_racing = False
+            self._epochs_drawn = -1  # the markers change
+            self._dirty = True  # drawn now if in view, else when shown (or by the bridge's idle ticks)
+            self.redraw_if_due()
         if state == RunState.PAUSED and not len(self.run.step):
             self.empty.show_message("Paused before the first step. Press Space to train.", "Train", self._start)
         elif state in (RunState.BUILDING, RunState.RUNNING) or len(self.run.step):
@@ -351,12 +368,20 @@ class CurvesView(View):
         self.redraw_if_due()  # visible only, at most every MIN_REDRAW_S (View)
 
     def redraw(self) -> None:
-        """The live redraw: once epoch curves gain several epochs between two redraws, they
-        are drawn without markers until the run ends (see _redraw)."""
-        if not self._epochs_racing and self._epochs_drawn >= 0 and len(self.run.epoch_step) - self._epochs_drawn > 1:
+        """The live redraw: once epoch curves gain several epochs between two redraws of a
+        running run, they are drawn without markers until it pauses, stops or ends (see _redraw)."""
+        if (
+            not self._epochs_racing
+            and self._run_state == RunState.RUNNING
+            and self._epochs_drawn >= 0
+            and len(self.run.epoch_step) - self._epochs_drawn > 1
+        ):
             self._epochs_racing = True
             self._epochs_drawn = -1  # the markers change
         self._redraw()
+
+    def paint_cpu_s(self) -> float:
+        return self.glw.paint_s
 
     def save_into(self, session) -> None:
         from desktop.views.curves_ghosts import save_ghosts

@@ -22,7 +22,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QPainterPath
 from PySide6.QtWidgets import QGraphicsRectItem
 
-from desktop.plotting import color, style_plot
+from desktop.plotting import PaintTimedLayout, color, style_plot
 from desktop.views.decision_boundary import class_colors, probs_to_rgb
 from engine.boundary.snapshot import BoundaryPoints
 from engine.network.snapshot import LayerPictures, NetworkSnapshot
@@ -207,7 +207,7 @@ class GraphBox(pg.ViewBox):
             ev.ignore()
 
 
-class NetworkDiagram(pg.GraphicsLayoutWidget):
+class NetworkDiagram(PaintTimedLayout):
     """The graph (left), the output's decision boundary and the enlarged neuron (right)."""
 
     def __init__(self, max_units: int = 10, parent=None) -> None:

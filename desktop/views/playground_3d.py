@@ -7,9 +7,11 @@ import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.opengl as gl
 from OpenGL import GL
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QVector3D
 
 from desktop.gl_offscreen import OffscreenGLView
+from desktop.plotting import line_style
 from desktop.qt_setup import pin_none_refcount
 from desktop.views.playground_plots import BOX, HEIGHT, SurfaceGrid, rgba, thin
 
@@ -21,6 +23,36 @@ ON_TOP = {
     GL.GL_CULL_FACE: False,
     "glBlendFunc": (GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA),
 }
+
+# OpenGL lines have no dash styles: a racer whose 2D line style is not solid (the eleventh
+# racer on, whose colour comes round again) gets its path drawn as segments with gaps in
+# the same pattern, lengths in scene units along the path (the box is BOX wide), on first.
+DASHES: dict[Qt.PenStyle, tuple[float, ...]] = {
+    Qt.DashLine: (0.3, 0.15),
+    Qt.DotLine: (0.06, 0.14),
+    Qt.DashDotLine: (0.3, 0.12, 0.06, 0.12),
+}
+
+
+def dashed(pts: np.ndarray, pattern: tuple[float, ...]) -> np.ndarray:
+    """The polyline `pts` (n, 3) as pairs of points (GL "lines" mode) drawn in the dash
+    `pattern` (on, off, on, off… lengths along the path): the path is cut at its vertices
+    and at every dash end, and the pieces that fall in an "on" part are kept."""
+    pts = np.asarray(pts, dtype=np.float64)
+    if len(pts) < 2:
+        return np.zeros((0, 3))
+    s = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))]
+    total, period = float(s[-1]), float(sum(pattern))
+    if not (total > 0 and np.isfinite(total)):
+        return np.zeros((0, 3))
+    ends = np.cumsum(pattern)  # the ends of the pattern's parts within one period
+    cuts = (np.arange(int(total // period) + 1)[:, None] * period + ends[None, :]).ravel()
+    u = np.union1d(s, cuts[cuts < total])
+    mid = ((u[:-1] + u[1:]) / 2) % period
+    on = (np.searchsorted(ends, mid, side="right") % 2) == 0  # parts 0, 2, …: dashes
+    xyz = np.column_stack([np.interp(u, s, pts[:, k]) for k in range(3)])
+    seg = np.stack([xyz[:-1][on], xyz[1:][on]], axis=1)
+    return seg.reshape(-1, 3)
 
 
 class Surface3D(OffscreenGLView):
@@ -72,7 +104,17 @@ class Surface3D(OffscreenGLView):
         for it in self.paths:
             self.removeItem(it)
         # no GL line smoothing: in Mesa's llvmpipe it is done on the CPU, for every path and frame
-        self.paths = [gl.GLLinePlotItem(pos=np.zeros((0, 3)), color=rgba(c), width=3, antialias=False) for c in colors]
+        self.dashes = [DASHES.get(line_style(i)) for i in range(len(colors))]  # None: a solid path
+        self.paths = [
+            gl.GLLinePlotItem(
+                pos=np.zeros((0, 3)),
+                color=rgba(c),
+                width=3,
+                antialias=False,
+                mode="line_strip" if d is None else "lines",
+            )
+            for c, d in zip(colors, self.dashes, strict=True)
+        ]
         for it in self.paths:
             it.setGLOptions(ON_TOP)
             it.setDepthValue(5)
@@ -87,7 +129,8 @@ class Surface3D(OffscreenGLView):
         heads = np.zeros((len(paths), 3))
         for i, (pos, loss) in enumerate(paths):
             pts = g.scene_points(thin(pos), thin(loss))
-            self.paths[i].setData(pos=pts)
+            dash = self.dashes[i]
+            self.paths[i].setData(pos=pts if dash is None else dashed(pts, dash))
             heads[i] = g.scene_points(pos[-1:], loss[-1:], lift=0.12)[0]
         self.markers.setData(pos=heads, color=self.colors[: len(paths)])
         self._arrows(self.grad_arrows, heads, grads, 1.0)

@@ -7,7 +7,8 @@ Prints one JSON line: the ratio per view in front (`ratio_curves`, `ratio_networ
 is the lower), and per view in front the GUI thread's milliseconds per second of training:
 `gui_thread_cpu_ms_per_s` (CPU time of the GUI thread, the figure least moved by other load
 on the machine) and `cpu_ms_per_s`, its busiest parts: each view handling events and painting,
-the controller, and the rest.
+the controller, and the rest; `redraw_interval_s`: the view in front's least time between two
+redraws at the end (its drawing budget at full speed, desktop/views/base.py).
 
 usage: [BENCH_TABS=Curves,Network] xvfb-run -a python tests/benchmarks/bench_gui_training.py [SECONDS]"""
 
@@ -135,12 +136,14 @@ def with_gui(cfg: ExperimentConfig, tab: str, clock: GuiClock) -> tuple[float, d
     per_view = {name: ms / elapsed for name, ms in clock.ms.items()}
     per_view["rest (event loop, widgets, status bar)"] = (cpu_ms - sum(clock.ms.values())) / elapsed
     busiest = sorted(per_view.items(), key=lambda kv: -kv[1])[:7]
+    front = w.tabs.currentWidget()
     w.close()
     w.deleteLater()
     return rate, {
         "gui_thread_cpu_ms_per_s": round(cpu_ms / elapsed, 1),
         "cpu_ms_per_s": {k: round(v, 1) for k, v in busiest},
         "max_bridge_tick_ms": round(w.bridge.max_tick_ms, 1),
+        "redraw_interval_s": round(front.redraw_interval(), 3),  # the view in front's, at the end
     }
 
 

@@ -94,6 +94,7 @@ def test_a_burst_of_snapshots_is_drawn_at_most_once_per_pacing_interval_newest_f
     tabs.setCurrentWidget(v)
     now = [1000.0]
     monkeypatch.setattr(view_base, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
+    monkeypatch.setattr(v, "DRAW_BUDGET", 0.0)  # the fixed pace alone (the budget: test_curves_pacing_gui)
     pace = v.MIN_REDRAW_S
     drawn_steps = []
     for s in _burst(snap, 60):  # 60 snapshots, one every 10 ms: 0.59 s of a fast run
