@@ -66,7 +66,7 @@ def test_search_tab_runs_refines_and_opens_a_trial(open_main_window, qtbot, scre
     # leave (under 1,000 px would still fit): no sideways scrolling, every plot whole, every column shown.
     assert window.grab().size().toTuple() == (1700, 950)
     assert window.panel_dock.isVisible() and window.lessons_dock.isVisible()
-    page = view.parentWidget().parentWidget()  # the tab's scroll area
+    page = window.tabs.page_of(view)  # the tab's scroll area
     assert view.minimumSizeHint().width() <= min(page.viewport().width(), 1000)
     assert page.horizontalScrollBar().maximum() == 0 and view.width() == page.viewport().width()
     for plot in (view.history, view.curves, view.picture, view.parallel, view.importance_plot):
