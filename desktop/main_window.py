@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMe
 from desktop.autosave import Autosaver
 from desktop.bridge import Bridge
 from desktop.controller import AppController
+from desktop.elided_label import ElidedLabel
 from desktop.export.menu import add_export_entries, install_export_menu
 from desktop.help_menu import HelpMenu
 from desktop.panels.hyperparams import HyperparameterPanel
@@ -193,7 +194,7 @@ class MainWindow(QMainWindow):
         self.lbl_speed = QLabel()
         self.lbl_epoch = QLabel()
         self.lbl_pending = QLabel()
-        self.lbl_finding = QLabel()  # the run's highest-ranked diagnostic (Diagnostics tab for all)
+        self.lbl_finding = ElidedLabel()  # the run's highest-ranked diagnostic (Diagnostics tab for all)
         self.lbl_finding.setMaximumWidth(520)
         self.controller.finding_changed.connect(self._on_controller_finding_changed)
         sb.addWidget(self.lbl_finding, 1)
@@ -243,9 +244,8 @@ class MainWindow(QMainWindow):
 
     def _on_controller_finding_changed(self, message: str, level: str) -> None:
         col = {"error": "#D55E00", "warning": "#E69F00"}.get(level, "#555")
-        short = message if len(message) <= 90 else message[:87] + "…"
-        self.lbl_finding.setText(f"<span style='color:{col}'>⚑ {short}</span>" if message else "")
-        self.lbl_finding.setToolTip(message)
+        self.lbl_finding.setStyleSheet(f"color: {col}")
+        self.lbl_finding.set_full_text(f"⚑ {message}" if message else "")  # elided to its room, whole on hover
 
     def _on_controller_pending_restart(self, pending: bool) -> None:
         self.lbl_pending.setText(

@@ -14,6 +14,18 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFrame, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 
+class _MinimumOnlyLayout(QVBoxLayout):
+    """The holder's layout between a view and its scroll area. It reports no height-for-width:
+    a word-wrapped label inside a view gives the view's layout height-for-width, and a
+    resizable QScrollArea then makes the view as tall as its *preferred* height, so views
+    that fit (the Init explorer, the Landscape) scrolled vertically with their plots cut off
+    at the fold. Without it the scroll area keeps the view at the room it has, and scrolls
+    only below the view's minimum size."""
+
+    def hasHeightForWidth(self) -> bool:
+        return False
+
+
 class GroupedTabs(QWidget):
     current_changed = Signal(int)  # flat index of the view now shown
 
@@ -63,7 +75,11 @@ class GroupedTabs(QWidget):
         page = QScrollArea()
         page.setWidgetResizable(True)  # the view fills the page, and scrolls only below its minimum size
         page.setFrameShape(QFrame.NoFrame)
-        page.setWidget(view)
+        holder = QWidget()
+        lay = _MinimumOnlyLayout(holder)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(view)
+        page.setWidget(holder)
         self._views.append(view)
         self._pages.append(page)
         self._titles.append(title)
@@ -108,6 +124,10 @@ class GroupedTabs(QWidget):
 
     def group_names(self) -> list[str]:
         return list(self._group_names)
+
+    def page_of(self, view: QWidget) -> QScrollArea:
+        """The scroll area a view sits in."""
+        return self._pages[self._views.index(view)]
 
     def currentIndex(self) -> int:
         g = self.groups.currentIndex()

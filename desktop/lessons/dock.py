@@ -7,8 +7,10 @@ fill in as it trains; it runs as fast as the machine allows, unless the speed sl
 while it runs), a comparison runs in the Compare tab, a race in the Playground, an explorer
 state in the Init explorer and a coarse-to-fine search in the Search tab. When it is over,
 its check is computed from what the window computed (engine.lessons.check_job, off the GUI
-thread) and shown in the dock. The panel then holds the lesson's config: the user may change
-anything and restart — the lesson only sets the start. Starting other work in the place the
+thread) and shown in the dock. The panel then holds the lesson's config (a comparison's or a
+search's base: what its runs share; the window's main run keeps its own, and the panel marks
+where they differ as pending until a restart): the user may change anything and restart,
+compare or search again — the lesson only sets the start. Starting other work in the place the
 lesson runs (another run, comparison or race) ends the lesson's watch.
 """
 
@@ -26,6 +28,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -178,7 +181,9 @@ class LessonsPanel(QWidget):
         self.lbl_check = _label("", "font-size: 13px; padding: 6px; border-radius: 4px;")
         self.lbl_value = _label("", "color: #555;")
         self.lbl_now = _label("", "margin-top: 6px;")
-        self.views_row = QHBoxLayout()
+        # the view buttons two to a row under "Views:" (three in one row were wider than the
+        # dock, and the page's text was cut off at its right edge)
+        self.views_row = QGridLayout()
         self.views_row.setContentsMargins(0, 0, 0, 0)
         views_box = QWidget()
         views_box.setLayout(self.views_row)
@@ -337,6 +342,7 @@ class LessonsPanel(QWidget):
 
     def _start_compare(self, lesson: Lesson, change: Change | None) -> None:
         base, variants = compare_plan(lesson, change)
+        self.controller.set_config(base)  # the panel shows what the variants share
         self._starting = True
         try:
             self.controller.compare.start([Variant(name, overrides) for name, overrides in variants], base)
@@ -371,6 +377,7 @@ class LessonsPanel(QWidget):
 
     def _start_search(self, lesson: Lesson, change: Change | None) -> None:
         base, plan = search_plan(lesson, change)
+        self.controller.set_config(base)  # the panel shows what every trial starts from
         view = self.view_of("Search")
         if view is not None:
             view.space_edit.setText(" ".join(plan.space))  # Refine and Search go on from the lesson's space
@@ -540,13 +547,13 @@ class LessonsPanel(QWidget):
             w = self.views_row.takeAt(0).widget()
             if w is not None:
                 w.deleteLater()
-        self.views_row.addWidget(QLabel("Views:"))
-        for title in lesson.views:
+        self.views_row.addWidget(QLabel("Views:"), 0, 0, 1, 2)
+        for i, title in enumerate(lesson.views):
             b = QPushButton(title)
             b.setToolTip(f"Show the {title} view")
             b.clicked.connect(lambda _=False, t=title: self.show_tab(t))
-            self.views_row.addWidget(b)
-        self.views_row.addStretch(1)
+            self.views_row.addWidget(b, 1 + i // 2, i % 2)
+        self.views_row.setColumnStretch(2, 1)
         self.btn_next.setEnabled(self._next_of(lesson) is not None)
         self.stack.setCurrentWidget(self.lesson_page)
 

@@ -441,9 +441,12 @@ class HyperparameterPanel(QWidget):
                 label.setText(text)
                 label.setStyleSheet("")
         if pending:
-            names = ", ".join(self.labels[k] for k in self.editors if k in pending)
-            self.restart_button.setText(f"Restart to apply: {names} (Ctrl+R)")
-            self.restart_button.setToolTip(f"{len(pending)} edit(s) wait for a restart")
+            names = [self.labels[k] for k in self.editors if k in pending]
+            # at most three names on the button (a lesson's config can differ in many fields,
+            # and the button's width is the panel's); the tooltip lists them all
+            shown = ", ".join(names) if len(names) <= 3 else f"{', '.join(names[:2])} and {len(names) - 2} more"
+            self.restart_button.setText(f"Restart to apply: {shown} (Ctrl+R)")
+            self.restart_button.setToolTip(f"{len(pending)} edit(s) wait for a restart: {', '.join(names)}")
         self.restart_button.setVisible(bool(pending) or self.controller.restart_needed)
 
     def _on_controller_run_started(self, _run_id: str, config: ExperimentConfig) -> None:

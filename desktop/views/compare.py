@@ -130,6 +130,7 @@ class CompareView(View):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(self.controls1)
+        lay.addLayout(self.controls1b)
         lay.addLayout(self.controls2)
         lay.addWidget(split, 1)
         self.empty = EmptyState(split)
@@ -168,17 +169,20 @@ class CompareView(View):
         )
         self.btn_compare.clicked.connect(self.compare_checked_optimizers)
         c1.addWidget(self.btn_compare)
+        c1.addStretch(1)
+        # the comparison's own controls on a row of their own: with the optimizers beside them
+        # the row needed ~1,150 px, more than the docks leave at 1600 px (the tab scrolled sideways)
+        c1b = QHBoxLayout()
         self.btn_pause = QPushButton("Pause comparison")
         self.btn_pause.setToolTip("Pause or resume the comparison's runs (the toolbar acts on the main run)")
         self.btn_pause.clicked.connect(self._on_pause_clicked)
         self.btn_stop = QPushButton("Stop comparison")
         self.btn_stop.setToolTip("Stop the comparison's runs, keeping their data (the toolbar acts on the main run)")
         self.btn_stop.clicked.connect(self.compare.stop)
-        c1.addWidget(self.btn_pause)
-        c1.addWidget(self.btn_stop)
-        c1.addStretch(1)
+        c1b.addWidget(self.btn_pause)
+        c1b.addWidget(self.btn_stop)
         self.lbl_state = QLabel("no comparison")
-        c1.addWidget(self.lbl_state)
+        c1b.addWidget(self.lbl_state, 1)
         c2 = QHBoxLayout()
         c2.addWidget(QLabel("Add a run:"))
         self.ed_name = QLineEdit()
@@ -195,7 +199,7 @@ class CompareView(View):
         for w in (self.ed_name, self.ed_overrides, self.btn_add, self.btn_remove):
             c2.addWidget(w)
         c2.addWidget(self.lbl_message, 1)
-        self.controls1, self.controls2 = c1, c2
+        self.controls1, self.controls1b, self.controls2 = c1, c1b, c2
 
     def _build_plots(self) -> None:
         self.glw = pg.GraphicsLayoutWidget()

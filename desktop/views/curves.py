@@ -182,6 +182,7 @@ class CurvesView(View):
         # the plot's "A" button resumes it.
         self._x_hi = 0.0
         self._x_follow = True
+        self._x_fit = False  # set when the main run stops running: the next redraw drops the headroom
         self._epochs_drawn = -1
         self._epochs_racing = False  # several epochs arrive per live redraw (a run at full speed)
         self._run_state = RunState.IDLE  # the main run's: epochs race only while it runs
@@ -245,12 +246,14 @@ class CurvesView(View):
     def _on_controller_state_changed(self, state: str, _message: str = "") -> None:
         """A run held at step 0 says how to start it (instead of empty axes); a run that is
         no longer running (paused, stopped, finished) gets its epoch markers back."""
-        self._run_state = state
+        was_running, self._run_state = self._run_state == RunState.RUNNING, state
         if state != RunState.RUNNING and self._epochs_racing:
             self._epochs_racing = False
             self._epochs_drawn = -1  # the markers change
             self._dirty = True  # drawn now if in view, else when shown (or by the bridge's idle ticks)
-            self.redraw_if_due()
+        if was_running and state != RunState.RUNNING and len(self.run.step):
+            self._x_fit, self._dirty = True, True  # the step axis fits the run again (no headroom past its end)
+        self.redraw_if_due()
         if state == RunState.PAUSED and not len(self.run.step):
             self.empty.show_message("Paused before the first step. Press Space to train.", "Train", self._start)
         elif state in (RunState.BUILDING, RunState.RUNNING) or len(self.run.step):
@@ -501,11 +504,14 @@ class CurvesView(View):
             self._x_follow, self._x_hi = True, 0.0
         if not self._x_follow:
             return
-        if xmax > self._x_hi or self._x_hi > 8 * max(xmax, 1.0):  # grown past the end, or a new run
+        tight = nice_ceiling(max(xmax, 10.0))
+        fit, self._x_fit = self._x_fit, False
+        # grown past the end, a new run, or a run that stopped with headroom left past its end
+        if xmax > self._x_hi or self._x_hi > 8 * max(xmax, 1.0) or (fit and self._x_hi > tight):
             # a growing run gets half again as much room: the four linked step axes (ticks,
             # labels, grid) are re-laid about five times per decade of steps, not eight
-            grown = self._x_hi > 0 and xmax > self._x_hi
-            self._x_hi = nice_ceiling(max(xmax * (X_HEADROOM if grown else 1.0), 10.0))
+            grown = not fit and self._x_hi > 0 and xmax > self._x_hi
+            self._x_hi = nice_ceiling(max(xmax * X_HEADROOM, 10.0)) if grown else tight
             self.p_loss.setXRange(0, self._x_hi, padding=0.01)
 
     # -- controls ------------------------------------------------------------------------

@@ -181,27 +181,29 @@ class InitExplorerView(View):
         self.data.addItems(list(EXPLORER_DATASETS))
         self.data.setCurrentText("digits")
         self.run_button = QPushButton("Show at init")
-        bar = QHBoxLayout()
-        for label, w in (
-            ("init", self.init),
-            ("σ / half-width", self.std),
-            ("constant", self.constant),
-            ("activation", self.activation),
-            ("depth", self.depth),
-            ("width", self.width),
-            ("data", self.data),
+        # two rows: on one the controls needed ~1,240 px, more than the docks leave at 1600 px
+        bar, bar2 = QHBoxLayout(), QHBoxLayout()
+        for row, label, w in (
+            (bar, "init", self.init),
+            (bar, "σ / half-width", self.std),
+            (bar, "constant", self.constant),
+            (bar, "activation", self.activation),
+            (bar2, "depth", self.depth),
+            (bar2, "width", self.width),
+            (bar2, "data", self.data),
         ):
-            bar.addWidget(QLabel(label))
-            bar.addWidget(w)
-        bar.addWidget(self.run_button)
+            row.addWidget(QLabel(label))
+            row.addWidget(w)
+        bar.addStretch(1)
+        bar2.addWidget(self.run_button)
         self.same_x = QCheckBox("same x range for all layers")
         self.same_x.setToolTip(
             "Off: each layer's histogram spans its own values (σ in its title), so a collapsed layer "
             "still shows its shape; on: one range for all, to compare spreads at a glance"
         )
         self.same_x.toggled.connect(lambda _on: self._draw_strip())
-        bar.addWidget(self.same_x)
-        bar.addStretch(1)
+        bar2.addWidget(self.same_x)
+        bar2.addStretch(1)
         self.status = QLabel(
             "Glorot & Bengio (2010): with a small Gaussian the spread collapses layer after layer; "
             "Xavier keeps it about constant."
@@ -218,6 +220,7 @@ class InitExplorerView(View):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(bar)
+        lay.addLayout(bar2)
         lay.addWidget(self.status)
         lay.addWidget(self.symmetry)
         lay.addWidget(self.glw, 2)

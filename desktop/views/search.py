@@ -78,6 +78,9 @@ class SearchView(View):
 
     # -- layout ----------------------------------------------------------------------------
     def _build(self) -> None:
+        """Narrow enough for the room the panel and Lessons docks leave at 1700 px (under
+        1,000 px): the controls in short rows, the five plots in a 3×2 grid above the trials
+        table (a vertical splitter), the trial actions under the table."""
         from engine.tuning.options import PRUNERS, usable_cores
 
         lay = QVBoxLayout(self)
@@ -88,12 +91,7 @@ class SearchView(View):
             "(list fields: choice:64;32,32); KEY alone takes its default range"
         )
         row.addWidget(QLabel("Space"))
-        row.addWidget(self.space_edit, 3)
-        self.trials = self._spin(row, "Trials", 1, 10_000, 20)
-        self.sampler = self._combo(row, "Sampler", SAMPLERS)
-        self.pruner = self._combo(row, "Prune", PRUNERS)
-        self.folds = self._spin(row, "Folds", 1, 20, 1)
-        self.jobs_spin = self._spin(row, "Jobs", 1, usable_cores(), min(2, usable_cores()))
+        row.addWidget(self.space_edit, 1)
         self.start_button = QPushButton("Search")
         self.start_button.clicked.connect(self._on_start_clicked)
         self.stop_button = QPushButton("Stop")
@@ -102,20 +100,54 @@ class SearchView(View):
         row.addWidget(self.start_button)
         row.addWidget(self.stop_button)
         lay.addLayout(row)
+        row = QHBoxLayout()
+        self.trials = self._spin(row, "Trials", 1, 10_000, 20)
+        self.sampler = self._combo(row, "Sampler", SAMPLERS)
+        self.pruner = self._combo(row, "Prune", PRUNERS)
+        self.folds = self._spin(row, "Folds", 1, 20, 1)
+        self.jobs_spin = self._spin(row, "Jobs", 1, usable_cores(), min(2, usable_cores()))
+        row.addStretch(1)
+        lay.addLayout(row)
 
         self.status = QLabel("No search yet: choose a space and press Search (trials never see the test split).")
         self.status.setWordWrap(True)  # a long progress line wraps instead of widening the tab
         lay.addWidget(self.status)
-        row2 = QHBoxLayout()
-        self.top_k = self._spin(row2, "Best k", 1, 1000, 5)
+        row = QHBoxLayout()
+        self.top_k = self._spin(row, "Best k", 1, 1000, 5)
         self.refine_best = QPushButton("Refine around the best k")
         self.refine_best.clicked.connect(self._on_refine_best_clicked)
         self.refine_rect = QPushButton("Refine to the rectangle")
         self.refine_rect.clicked.connect(self._on_refine_rect_clicked)
-        self.x_combo = self._combo(row2, "x", ())
-        self.y_combo = self._combo(row2, "y", ())
+        row.addWidget(self.refine_best)
+        row.addWidget(self.refine_rect)
+        row.addStretch(1)
+        picture_axes = QLabel("Picture:")
+        picture_axes.setToolTip("The parameters on the axes of the score picture")
+        row.addWidget(picture_axes)
+        self.x_combo = self._combo(row, "x", (), max_chars=14)
+        self.y_combo = self._combo(row, "y", (), max_chars=14)
         self.x_combo.currentIndexChanged.connect(self._on_axes_changed)
         self.y_combo.currentIndexChanged.connect(self._on_axes_changed)
+        lay.addLayout(row)
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.history = HistoryPlot(self.graphics.addPlot(row=0, col=0))
+        self.curves = CurvesPlot(self.graphics.addPlot(row=0, col=1))
+        self.picture = PicturePlot(self.graphics.addPlot(row=0, col=2))
+        self.parallel = ParallelPlot(self.graphics.addPlot(row=1, col=0, colspan=2))
+        self.importance_plot = ImportancePlot(self.graphics.addPlot(row=1, col=2))
+        self.picture.scatter.sigClicked.connect(self._on_picture_clicked)
+        # the plots' titles and axes need this much: narrower, the tab scrolls instead of clipping them
+        grid_min = self.graphics.ci.effectiveSizeHint(Qt.MinimumSize).width()
+        self.graphics.setMinimumWidth(math.ceil(grid_min) + 2 * self.graphics.frameWidth())
+
+        self.table = QTableWidget(0, 0)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setSortingEnabled(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.itemSelectionChanged.connect(self._on_table_selection)
         self.open_button = QPushButton("Open trial as run")
         self.open_button.clicked.connect(self._on_open_clicked)
         self.compare_button = QPushButton("Send trial to Compare")
@@ -126,31 +158,23 @@ class SearchView(View):
             "the search itself never reads the test split"
         )
         self.test_button.clicked.connect(self._on_test_clicked)
-        for b in (self.refine_best, self.refine_rect, self.open_button, self.compare_button, self.test_button):
-            row2.addWidget(b)
-        row2.addStretch(1)
-        lay.addLayout(row2)
+        trials = QWidget()
+        trials_lay = QVBoxLayout(trials)
+        trials_lay.setContentsMargins(0, 0, 0, 0)
+        trials_lay.addWidget(self.table, 1)
+        row = QHBoxLayout()
+        for b in (self.open_button, self.compare_button, self.test_button):
+            row.addWidget(b)
+        row.addStretch(1)
+        trials_lay.addLayout(row)
 
-        split = QSplitter(Qt.Horizontal)
-        self.table = QTableWidget(0, 0)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.table.setSortingEnabled(True)
-        self.table.verticalHeader().setVisible(False)
-        self.table.itemSelectionChanged.connect(self._on_table_selection)
-        split.addWidget(self.table)
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.history = HistoryPlot(self.graphics.addPlot(row=0, col=0))
-        self.curves = CurvesPlot(self.graphics.addPlot(row=0, col=1))
-        self.picture = PicturePlot(self.graphics.addPlot(row=0, col=2))
-        self.parallel = ParallelPlot(self.graphics.addPlot(row=1, col=0, colspan=2))
-        self.importance_plot = ImportancePlot(self.graphics.addPlot(row=1, col=2))
-        self.picture.scatter.sigClicked.connect(self._on_picture_clicked)
+        split = QSplitter(Qt.Vertical)
         split.addWidget(self.graphics)
+        split.addWidget(trials)
+        split.setChildrenCollapsible(False)
         split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 5)
-        split.setSizes([560, 1100])
+        split.setStretchFactor(1, 2)
+        split.setSizes([450, 300])
         lay.addWidget(split, 1)
         self._update_buttons()
 
@@ -162,9 +186,15 @@ class SearchView(View):
         row.addWidget(s)
         return s
 
-    def _combo(self, row: QHBoxLayout, label: str, items) -> QComboBox:
+    def _combo(self, row: QHBoxLayout, label: str, items, max_chars: int = 0) -> QComboBox:
+        """A labelled combo box as wide as its longest item, or, with `max_chars`, as wide as
+        that many characters (longer items are elided; the list shows them whole)."""
         c = QComboBox()
-        c.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+        if max_chars:
+            c.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            c.setMinimumContentsLength(max_chars)
+        else:
+            c.setSizeAdjustPolicy(QComboBox.AdjustToContents)
         c.addItems(list(items))
         row.addWidget(QLabel(label))
         row.addWidget(c)
@@ -359,7 +389,7 @@ class SearchView(View):
             combo.clear()
             # one parameter: the score over it (y offers "validation loss", which is no parameter)
             combo.addItems(keys + (["validation loss"] if combo is self.y_combo and len(keys) == 1 else []))
-            combo.setCurrentIndex(min(default, len(keys) - 1))
+            combo.setCurrentIndex(min(default, combo.count() - 1))
             combo.blockSignals(False)
         self._on_axes_changed()
 

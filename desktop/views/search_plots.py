@@ -86,7 +86,7 @@ class CurvesPlot:
 
     def __init__(self, plot: pg.PlotItem) -> None:
         self.plot = plot
-        style_plot(plot, "Learning curves of all trials (pruned: grey)", "epoch", "validation loss")
+        style_plot(plot, "Learning curves (pruned: grey)", "epoch", "validation loss")
         self.items: dict[int, pg.PlotDataItem] = {}
 
     def draw(self, snap: SearchSnapshot) -> None:
@@ -120,7 +120,7 @@ class PicturePlot:
 
     def __init__(self, plot: pg.PlotItem) -> None:
         self.plot = plot
-        style_plot(plot, "Score over two parameters (yellow = lowest loss)", "", "")
+        style_plot(plot, "Score over two parameters (yellow = best)", "", "")
         self.scatter = pg.ScatterPlotItem(size=10, pen=pg.mkPen(40, 40, 40, 160))
         self.best = pg.ScatterPlotItem(size=22, symbol="star", brush=None, pen=pg.mkPen("#D55E00", width=2.5))
         self.selected = pg.ScatterPlotItem(size=18, symbol="o", brush=None, pen=pg.mkPen("#0072B2", width=2.5))
@@ -140,7 +140,7 @@ class PicturePlot:
 
         self.px, self.py = px, py
         over = "one parameter" if px is not None and py is None else "two parameters"
-        self.plot.setTitle(f"Score over {over} (yellow = lowest loss)", size="10pt")
+        self.plot.setTitle(f"Score over {over} (yellow = best)", size="10pt")
         self.plot.setLabel("bottom", px.key + (" (log)" if px and px.scale == "log" else "") if px else "")
         left = py.key + (" (log)" if py.scale == "log" else "") if py else ("validation loss" if px else "")
         self.plot.setLabel("left", left)

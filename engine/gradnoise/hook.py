@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from engine.config import ProbesConfig
-from engine.gradnoise.measure import gradient_noise, weight_layers
+from engine.gradnoise.measure import gradient_noise, reference_subset, weight_layers
 from engine.gradnoise.snapshot import KEY, GradientNoiseSnapshot, from_members, to_record
 from engine.train.hooks import TrainerHook
 
@@ -35,11 +35,7 @@ class GradientNoiseHook(TrainerHook):
         self._last_step = -1
 
     def setup(self, ctx: RunContext) -> None:
-        d = ctx.data
-        n = int(d.x_train.shape[0])
-        pick = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + 6))[: self.samples]
-        pick = pick.sort().values.to(d.x_train.device)
-        self._x, self._y = d.x_train[pick], d.y_train[pick]
+        self._x, self._y = reference_subset(ctx.data.x_train, ctx.data.y_train, self.samples, self.seed)
 
     def _measure(self, ctx: RunContext) -> None:
         if self._x is None or self._y is None or ctx.step == self._last_step:

@@ -10,6 +10,10 @@ gradient of one layer's weights,
 The model is evaluated in eval mode (dropout off, batch norm on its running estimates), so
 the spread is the sampling noise of the data alone; torch.autograd.grad leaves the
 parameters' .grad alone, and nothing in the model changes.
+
+`expected_noise` computes the same relative variance without drawing anything: from the N
+per-sample gradients g_i (torch.func: vmap over grad), with S = (1/N) Σ ‖g_i − G‖², the mean
+of B of them drawn without replacement has E‖g_B − G‖² = S (N − B) / (B (N − 1)) exactly.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+from torch.func import functional_call, grad, vmap
 
 
 def weight_layers(model: nn.Module) -> list[tuple[str, torch.Tensor]]:
@@ -31,6 +36,14 @@ def weight_layers(model: nn.Module) -> list[tuple[str, torch.Tensor]]:
             n_conv += 1
             out.append((f"conv {n_conv} ({'×'.join(map(str, m.weight.shape))})", m.weight))
     return out
+
+
+def reference_subset(x: torch.Tensor, y: torch.Tensor, samples: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed training subset whose full-batch gradient is the reference: `samples` of
+    them (all when fewer), picked by `seed`, in their original order."""
+    pick = torch.randperm(int(x.shape[0]), generator=torch.Generator().manual_seed(seed + 6))[:samples]
+    pick = pick.sort().values.to(x.device)
+    return x[pick], y[pick]
 
 
 def gradient_noise(
@@ -77,3 +90,37 @@ def gradient_noise(
         return sizes, rel, cos
     finally:
         model.train(was)
+
+
+def expected_noise(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_sizes: list[int]) -> np.ndarray:
+    """The exact E‖g_B − G‖² / ‖G‖² (B, L) that `gradient_noise` estimates by drawing, from the
+    per-sample gradients of the N samples (eval mode, weight_layers order); a batch size
+    above N is refused with ValueError."""
+    n = int(x.shape[0])
+    for b in batch_sizes:
+        if not 1 <= b <= n:
+            raise ValueError(f"batch size {b} is not in [1, {n}] (the subset has {n} samples)")
+    names = {id(p): k for k, p in model.named_parameters()}
+    keys = [names[id(w)] for _, w in weight_layers(model)]
+    params = {k: p.detach() for k, p in model.named_parameters()}
+    buffers = {k: b.detach() for k, b in model.named_buffers()}
+
+    def loss(p: dict[str, torch.Tensor], xi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
+        out = functional_call(model, (p, buffers), (xi.unsqueeze(0),))
+        return nn.functional.cross_entropy(out, yi.unsqueeze(0))
+
+    was = model.training
+    model.eval()
+    try:
+        per_sample = vmap(grad(loss), in_dims=(None, 0, 0))(params, x, y)
+    finally:
+        model.train(was)
+    out = np.zeros((len(batch_sizes), len(keys)))
+    for j, k in enumerate(keys):
+        g = per_sample[k].reshape(n, -1).double()
+        full = g.mean(0)
+        spread = float((g - full).square().sum(1).mean())
+        full_sq = max(float(full.square().sum()), 1e-30)
+        for i, b in enumerate(batch_sizes):
+            out[i, j] = spread * (n - b) / (b * max(n - 1, 1)) / full_sq
+    return out

@@ -247,15 +247,19 @@ def _overfit_rise(session: Session, args: Args) -> float:
 @metric(
     "loss_up_accuracy_held",
     "relative rise of the validation loss above its minimum while validation accuracy stayed at or above its "
-    "value there (0 when accuracy fell)",
+    "value there, less `tolerance` (absolute, default 0; the metric is 0 when accuracy fell further)",
 )
-def _loss_up_accuracy_held(session: Session, args: Args) -> float:
+def _loss_up_accuracy_held(session: Session, args: Args) -> tuple[float, Details]:
     r = _run(session, args)
     loss, acc = _series(r, "val_loss"), _series(r, "val_acc")
+    tolerance = float(_arg(args, "tolerance", 0.0, (int, float)))
+    if not 0 <= tolerance < 1:
+        raise LessonError(f"check.args.tolerance: expected a fraction in [0, 1), got {tolerance}")
     i = int(np.nanargmin(loss))
-    if acc[-1] + 1e-9 < acc[i]:
-        return 0.0
-    return float(loss[-1] / loss[i] - 1.0)
+    details: Details = {"acc_at_min": float(acc[i]), "acc_end": float(acc[-1]), "epoch_min": i + 1}
+    if acc[-1] + tolerance + 1e-9 < acc[i]:
+        return 0.0, details
+    return float(loss[-1] / loss[i] - 1.0), details
 
 
 # -- the model's final weights ---------------------------------------------------------
@@ -296,9 +300,9 @@ def _weight_norm(session: Session, args: Args) -> float:
     return float(math.sqrt(sum(float((m**2).sum()) for m in mats)))
 
 
-def _noise_rows(record: RunRecord, args: Args) -> tuple[np.ndarray, list[int], int]:
+def _noise_snapshots(record: RunRecord) -> list[Any]:
     """The run's gradient-noise measurements (probes.gradient_noise: the Gradient noise view's
-    numbers): rel_var (T, B, L), its batch sizes and the reference subset's size N."""
+    numbers), oldest first."""
     from engine.gradnoise.snapshot import from_record
 
     try:
@@ -307,31 +311,58 @@ def _noise_rows(record: RunRecord, args: Args) -> tuple[np.ndarray, list[int], i
         raise LessonError(f"run {record.name!r}: {e}") from None
     if not snaps:
         raise LessonError(f"run {record.name!r} has no gradient-noise measurements (is probes.gradient_noise on?)")
-    return np.stack([s.rel_var for s in snaps]), list(snaps[-1].batch_sizes), int(snaps[-1].samples)
+    return snaps
 
 
-def _size_index(sizes: list[int], args: Args, key: str) -> int:
-    b = int(_arg(args, key, kinds=(int,)))
-    if b not in sizes:
-        raise LessonError(f"check.args.{key}: batch size {b} was not measured (measured: {', '.join(map(str, sizes))})")
-    return sizes.index(b)
+def _numbers(values: np.ndarray) -> str:
+    return ", ".join(f"{v:.3g}" for v in values)
 
 
 @metric(
-    "gradient_noise_ratio",
-    "relative variance E‖g_B − G‖²/‖G‖² of `small`-sample minibatch gradients divided by that of `large`-sample "
-    "ones, from the Gradient noise view's measurements (mean over the run's measurements, reduced over layers "
-    "by `layer`, default mean)",
+    "gradient_noise_law",
+    "how far the Gradient noise view's last measurement (E‖g_B − G‖²/‖G‖² per batch size, geometric mean over "
+    "layers) is from its exact value computed independently from the per-sample gradients of the same subset at "
+    "the final weights: the worst factor over the batch sizes (1 = exact agreement)",
 )
-def _gradient_noise_ratio(session: Session, args: Args) -> tuple[float, Details]:
-    rel, sizes, n = _noise_rows(_run(session, args), args)
-    i, j = _size_index(sizes, args, "small"), _size_index(sizes, args, "large")
-    per_layer = np.nanmean(rel[:, i, :], axis=0) / np.maximum(np.nanmean(rel[:, j, :], axis=0), 1e-300)
-    value = _reduce(per_layer, args.get("layer", "mean"), "gradient_noise_ratio")
+def _gradient_noise_law(session: Session, args: Args) -> tuple[float, Details]:
+    from engine.gradnoise.measure import expected_noise, reference_subset
+
+    record = _run(session, args)
+    snaps = _noise_snapshots(record)
+    last = snaps[-1]
+    steps = len(record.series.get("step/loss", ()))
+    if last.step != steps:
+        raise LessonError(
+            f"run {record.name!r}: the last gradient-noise measurement (step {last.step}) is not at the final "
+            f"weights (step {steps})"
+        )
+    sizes, n = list(last.batch_sizes), int(last.samples)
+    model, data = model_and_data(record)
+    x, y = reference_subset(data.x_train, data.y_train, record.config.probes.gradient_noise_samples, record.config.seed)
+    if int(x.shape[0]) != n:
+        raise LessonError(f"run {record.name!r}: the reference subset has {x.shape[0]} samples, the measurements {n}")
+    exact = expected_noise(model, x, y, sizes)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        measured = np.exp(np.nanmean(np.log(last.rel_var), axis=1))
+        predicted = np.exp(np.nanmean(np.log(exact), axis=1))
+        factor = np.maximum(measured / predicted, predicted / measured)
+    value = float(np.max(factor)) if np.all(np.isfinite(factor)) else math.inf
+    # over the whole run, as the view shows it: the smallest batch size against the largest
+    i, j = int(np.argmin(sizes)), int(np.argmax(sizes))
+    rel = np.stack([s.rel_var for s in snaps])
+    ratio = float(np.nanmean(np.nanmean(rel[:, i], axis=0) / np.maximum(np.nanmean(rel[:, j], axis=0), 1e-300)))
     small, large = sizes[i], sizes[j]
-    # minibatches drawn without replacement from N samples: variance ∝ 1/B − 1/N
     ideal = (1 / small - 1 / n) / (1 / large - 1 / n) if large < n else math.inf
-    return value, {"small": small, "large": large, "samples": n, "ideal": ideal}
+    return value, {
+        "sizes": ", ".join(map(str, sizes)),
+        "measured": _numbers(measured),
+        "exact": _numbers(predicted),
+        "samples": n,
+        "small": small,
+        "large": large,
+        "ratio": ratio,
+        "ideal": ideal,
+    }
 
 
 # -- batch norm ------------------------------------------------------------------------

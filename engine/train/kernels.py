@@ -1,8 +1,9 @@
 """Compiled helpers for the trainer's per-step scalars on the CPU (numba; numpy/torch without it).
 
 - `l2_norm`: the global gradient norm of every step, over the flat gradient buffer, summed
-  in float64: faster than torch's vector_norm for the small models it serves, and a plain
-  float where vector_norm returns a tensor the flush would then have to stack.
+  in float64 (float32 values in float32 blocks of 1024, the blocks in float64): faster
+  than torch's vector_norm for the small models it serves, and a plain float where
+  vector_norm returns a tensor the flush would then have to stack.
 - `correct_count`: the running training accuracy needs, once per report window, how many of
   the window's minibatch predictions were right: an argmax over a few classes for every
   sample. numpy does that one row at a time; one compiled pass over the window is cheaper,
@@ -32,24 +33,47 @@ if AVAILABLE:
             total += d * d
         return total
 
+    @jit(fastmath={"reassoc", "contract"})
+    def _sum_squares_f32(x):  # pragma: no cover - compiled
+        """float32 squares summed in float32 over blocks of 1024 (the loop vectorizes; a
+        float64 sum converts every value first, about half as fast), the blocks in float64:
+        within a few 1e-9 of the float64 sum. Inf once a block passes float32's range."""
+        total = np.float64(0.0)
+        n = x.shape[0]
+        full = n - n % 1024
+        for s in range(0, full, 1024):
+            block = np.float32(0.0)
+            for j in range(1024):
+                v = x[s + j]
+                block += v * v
+            total += block
+        block = np.float32(0.0)
+        for j in range(full, n):
+            block += x[j] * x[j]
+        return total + block
+
     @jit()
     def _correct(logits, labels):  # pragma: no cover - compiled
         """Rows whose argmax (numpy's: the first maximum; the first NaN if there is one)
-        equals the label."""
+        equals the label: no score above the label's, none equal to it before it, no NaN
+        (or, for a NaN at the label, none before it). Compares every score of a row without
+        branching on them, which runs about a third faster than tracking the maximum."""
         hits = 0
+        c = logits.shape[1]
         for i in range(logits.shape[0]):
-            best = 0
-            top = logits[i, 0]
-            if not np.isnan(top):
-                for j in range(1, logits.shape[1]):
+            k = labels[i]
+            if k < 0 or k >= c:
+                continue
+            t = logits[i, k]
+            ok = True
+            if np.isnan(t):
+                for j in range(k):
+                    ok &= not np.isnan(logits[i, j])
+            else:
+                for j in range(c):
                     v = logits[i, j]
-                    if np.isnan(v):
-                        best = j
-                        break
-                    if v > top:
-                        best, top = j, v
-            if best == labels[i]:
-                hits += 1
+                    ok &= (v < t) | ((v == t) & (j >= k))
+            hits += ok
         return hits
 
 
@@ -65,6 +89,11 @@ def l2_norm(flat: torch.Tensor, view: np.ndarray | None) -> float:
     """||flat||: `view` is flat's numpy view (float32 or float64, on the CPU) or None."""
     if AVAILABLE and view is not None:
         try:
+            if view.itemsize == 4:
+                total = _sum_squares_f32(view)
+                if total != math.inf:
+                    return math.sqrt(total)
+                # a block's sum passed float32's range (or a value is ±Inf): again in float64
             return math.sqrt(_sum_squares(view))
         except Exception as e:  # noqa: BLE001 - a compiler that fails on this machine: torch from now on
             _disable("gradient norm", e)

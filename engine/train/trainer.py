@@ -35,8 +35,10 @@ from engine.train.gradients import GradientBuffer
 from engine.train.hooks import TrainerHook
 from engine.train.kernels import correct_count
 from engine.train.series import Series
+from engine.train.statecopy import StateCopy
 
 HookFactory = Callable[[ExperimentConfig, DataBundle], Sequence[TrainerHook]]
+_NO_STEP_HOOKS: tuple[list[TrainerHook], list[TrainerHook], list[TrainerHook]] = ([], [], [])
 
 DIVERGED_MESSAGE = "loss became {value} at step {step}: {cause}, then resume from the last good weights or restart"
 
@@ -48,6 +50,10 @@ TINY_EPS = 1e-10
 BN_MIN_BATCH = 4
 TRAIN_EVAL_SAMPLES = 512
 """Training samples (a fixed, seeded subset) on which the eval-mode training loss is measured."""
+EVAL_CHUNK = 8192
+"""Most samples of one evaluation forward pass."""
+EVAL_JOIN_BYTES = 32 << 20
+"""Largest validation set copied beside the training subset for their joint evaluation."""
 
 
 def divergence_cause(config: ExperimentConfig, batch_size: int, lr: float) -> str:
@@ -62,21 +68,6 @@ def divergence_cause(config: ExperimentConfig, batch_size: int, lr: float) -> st
             "use a larger batch or turn batch norm off"
         )
     return f"the learning rate ({lr:g}) is likely too high — lower it"
-
-
-def _all_finite(tensors: Sequence[torch.Tensor]) -> torch.Tensor | bool:
-    """Whether every floating-point value in `tensors` is finite: a bool on the CPU, a 0-d
-    bool tensor elsewhere (computed on the device, without a sync; read it with bool())."""
-    floats = [t for t in tensors if t.is_floating_point() and t.numel()]
-    if not floats:
-        return True
-    # The L2 norm per tensor: NaN or Inf when some value is, and Inf too when a float32 value
-    # passes ~1e19 (its square overflows) — weights that large are no state to go back to
-    # either. About 8 times cheaper than the largest magnitude (ord=inf) on the CPU.
-    norms = torch._foreach_norm(floats, 2)  # noqa: SLF001 - torch's fused per-tensor norm, no public form
-    if floats[0].is_cpu:  # reading CPU scalars costs less than stacking them
-        return math.isfinite(sum([n.item() for n in norms]))
-    return torch.isfinite(torch.stack([n.float() for n in norms]).sum())
 
 
 class Trainer:
@@ -123,6 +114,16 @@ class Trainer:
         pick = torch.randperm(self.n_train, generator=torch.Generator().manual_seed(config.seed + 4))
         pick = pick[:TRAIN_EVAL_SAMPLES].sort().values.to(self.device)
         self._x_train_eval, self._y_train_eval = self.data.x_train[pick], self.data.y_train[pick]
+        # The epoch's two evaluations (that subset, then the validation set) joined for one
+        # forward pass when they fit one chunk and the copy is small.
+        x_val = self.data.x_val
+        both = pick.numel() + x_val.shape[0]
+        self._eval_xy: tuple[torch.Tensor, torch.Tensor] | None = None
+        if x_val.shape[0] and both <= EVAL_CHUNK and x_val.numel() * x_val.element_size() <= EVAL_JOIN_BYTES:
+            self._eval_xy = (
+                torch.cat([self._x_train_eval, x_val]),
+                torch.cat([self._y_train_eval, self.data.y_val]),
+            )
 
         self.step = 0
         self.epoch = 0
@@ -138,15 +139,11 @@ class Trainer:
         # On the CPU the loss and gradient norm are read as floats each step (no device to
         # wait for, and cheaper than stacking 0-d tensors later); elsewhere they stay tensors.
         self._host_scalars = self.device.type == "cpu"
-        self._buf_loss: list = []
-        self._buf_gn: list = []  # global gradient norms
-        self._buf_out: list[torch.Tensor] = []  # logits, for the running accuracy
-        self._buf_y: list[torch.Tensor] = []
-        self._buf_lr: list[float] = []
-        self._buf_bs: list[int] = []
+        # One row per step: (loss, global gradient norm, lr, batch size, logits, labels); the
+        # logits and labels give the running accuracy. One append per step, split at the flush.
+        self._buf: list[tuple] = []
         # Zeroing the gradients and their global norm (engine/train/gradients.py).
         self._grads = GradientBuffer(self.device)
-        self._buf_n = 0
         self._epoch_loss_sum = 0.0
         self._epoch_correct = 0
         self._epoch_seen = 0
@@ -155,8 +152,8 @@ class Trainer:
         self._n_good_params = len(list(self.model.parameters()))
         # Buffers a checkpoint restored to their fresh values (load_state_dict, older files).
         self.fresh_buffer_names: list[str] = []
-        self._good = [t.clone() for t in self._live_state()]
-        self._pending = [t.clone() for t in self._live_state()]
+        self._good = StateCopy(self._live_state())
+        self._pending = StateCopy(self._live_state())
         self._pending_finite: torch.Tensor | bool = True  # every value of _pending is finite
         self._snap_owner: list | None = None  # self.params when _snap was taken
         self._snap: list[torch.Tensor] = []  # the live parameters and buffers
@@ -285,7 +282,7 @@ class Trainer:
         yb = self.data.y_train[idx]
         if self.augment is not None:
             xb = self.augment(xb)
-        before, after_backward, after = self._step_hooks()
+        before, after_backward, after = self._step_hooks() if self.hooks else _NO_STEP_HOOKS
         for h in before:
             h.before_step(self, xb, yb)
         out = self.model(xb)
@@ -295,25 +292,20 @@ class Trainer:
         loss.backward()
         for h in after_backward:
             h.after_backward(self)
+        # the logits are detached when joined (flush): no tensor made per step
+        lr = self.optimizer.param_groups[0]["lr"]
         if self._host_scalars:
-            self._buf_loss.append(loss.item())
-            self._buf_gn.append(grads.norm())
+            self._buf.append((loss.item(), grads.norm(), lr, idx.shape[0], out, yb))
         else:
-            self._buf_loss.append(loss.detach())
-            self._buf_gn.append(grads.norm_tensor())
-        self._buf_out.append(out.detach())
-        self._buf_y.append(yb)
-        self._buf_bs.append(idx.shape[0])
-        self._buf_lr.append(self.optimizer.param_groups[0]["lr"])
+            self._buf.append((loss.detach(), grads.norm_tensor(), lr, idx.shape[0], out, yb))
         self.optimizer.step()
         self.step += 1
-        self._buf_n += 1
         self.schedule.after_step()
         for h in after:
             h.after_step(self)
         self._pos += self.batch_size
         if (
-            self._buf_n >= self.report_every or time.perf_counter() - self._t_flush > self.REPORT_INTERVAL_S
+            len(self._buf) >= self.report_every or time.perf_counter() - self._t_flush > self.REPORT_INTERVAL_S
         ) and not self.flush():
             return False
         if self._pos >= self.n_train:
@@ -339,31 +331,31 @@ class Trainer:
         Runs once per epoch or `report_every` steps, after the training steps have pushed its
         code and data out of the caches: every extra tensor or numpy call costs several times
         its warm price here, so the small sums are plain Python over lists."""
-        n = self._buf_n
+        n = len(self._buf)
         if n == 0:  # (also after a divergence: its window was reported and cleared)
             return True
-        outs = torch.cat(self._buf_out)
-        ys = torch.cat(self._buf_y)
+        losses, gns, lrs, sizes, out_list, y_list = zip(*self._buf)
+        with torch.no_grad():
+            outs = torch.cat(out_list)
+        ys = torch.cat(y_list)
         if self._host_scalars:  # floats already (see __init__)
-            losses = self._buf_loss
-            loss, gn = np.array(losses, dtype=np.float64), np.array(self._buf_gn, dtype=np.float64)
+            # one conversion for the three series (rows of one array)
+            loss, gn, lr = np.array([losses, gns, lrs], dtype=np.float64)
             correct = correct_count(outs, ys)  # compiled: cheaper than torch's argmax on the CPU
         else:  # one stack of all 0-d values and one device→host copy
-            dtype = self._buf_loss[0].dtype
-            gns = self._buf_gn if self._buf_gn[0].dtype == dtype else [g.to(dtype) for g in self._buf_gn]
+            dtype = losses[0].dtype
+            gns = gns if gns[0].dtype == dtype else tuple(g.to(dtype) for g in gns)
             hit = (outs.argmax(1) == ys).sum()
-            packed = torch.stack(self._buf_loss + gns + [hit.to(dtype)]).cpu().numpy().astype(np.float64)
+            packed = torch.stack([*losses, *gns, hit.to(dtype)]).cpu().numpy().astype(np.float64)
             correct = int(round(packed[-1]))
             loss, gn = packed[:n], packed[n : 2 * n]
             losses = loss.tolist()
-        sizes = self._buf_bs
+            lr = np.array(lrs, dtype=np.float64)
         self._epoch_loss_sum += sum(map(operator.mul, losses, sizes))
         self._epoch_correct += correct
         self._epoch_seen += sum(sizes)
-        lr = np.array(self._buf_lr, dtype=np.float64)
         steps = np.arange(self.step - n + 1, self.step + 1, dtype=np.int64)
-        self._buf_loss, self._buf_gn, self._buf_out, self._buf_y, self._buf_bs, self._buf_lr = [], [], [], [], [], []
-        self._buf_n = 0
+        self._buf = []
         now = self._t_flush = time.perf_counter()
         dt = now - self._t_last_flush
         if dt > 0.2:
@@ -372,9 +364,11 @@ class Trainer:
         self._series("step/loss").extend(loss)
         self._series("step/lr").extend(lr)
         self._series("step/grad_norm").extend(gn)
-        # the steps since the last read share its time span evenly (one call per flush)
+        # the steps since the last read share its time span evenly (in Python: np.linspace's
+        # checks, or array arithmetic, cost more here than a window's few floats)
         wall_now = now - (self._wall_origin if self._wall_origin is not None else now)
-        wall = np.linspace(self._wall_last, wall_now, n + 1)[1:]
+        w0, dw = self._wall_last, (wall_now - self._wall_last) / n
+        wall = np.array([w0 + dw * i for i in range(1, n)] + [wall_now])
         self._wall_last = wall_now
         self._series("step/wall").extend(wall)
         self.emit(StepBatch(self.run_id, steps, loss, lr, gn, self.epoch, self.steps_per_s, wall))
@@ -390,7 +384,7 @@ class Trainer:
         """The model's parameters, then its buffers (the tensors themselves, detached)."""
         return [p.detach() for p in self.model.parameters()] + list(self.model.buffers())
 
-    def _update_good_weights(self, window_loss: list[float]) -> None:
+    def _update_good_weights(self, window_loss: Sequence[float]) -> None:
         """Keep the last state (parameters and buffers) known to be good, for recovery after
         a divergence.
 
@@ -408,19 +402,19 @@ class Trainer:
             self._snap_owner = self.params
             self._snap = self._live_state()
             self._n_good_params = len(list(self.model.parameters()))
-            if [t.shape for t in self._snap] != [t.shape for t in self._pending]:  # a new model
-                self._good = [t.clone() for t in self._snap]
-                self._pending = [t.clone() for t in self._snap]
-                self._pending_finite = _all_finite(self._pending)
+            if [t.shape for t in self._snap] != [t.shape for t in self._pending.tensors]:  # a new model
+                self._good = StateCopy(self._snap)
+                self._pending = StateCopy(self._snap)
+                self._pending_finite = self._pending.all_finite()
                 self._pending_ok = ok
                 return
         with torch.no_grad():
             if ok and self._pending_ok and bool(self._pending_finite):
                 # The pending snapshot becomes the good one: swap, no copy.
                 self._good, self._pending = self._pending, self._good
-            torch._foreach_copy_(self._pending, self._snap)
+            self._pending.copy_from(self._snap)
             # Read at the next flush, when the device has long finished it.
-            self._pending_finite = _all_finite(self._pending)
+            self._pending_finite = self._pending.all_finite()
         self._pending_ok = ok
 
     def _diverge(self, value: float, step: int, lr: float) -> None:
@@ -448,8 +442,17 @@ class Trainer:
 
     # -- evaluation ----------------------------------------------------------------------
     @torch.no_grad()
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 8192) -> tuple[float, float]:
-        """Mean cross-entropy and accuracy in eval mode.
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, chunk: int = EVAL_CHUNK) -> tuple[float, float]:
+        """Mean cross-entropy and accuracy in eval mode."""
+        return self._evaluate(x, y, (x.shape[0],), chunk)[0]
+
+    def _evaluate(
+        self, x: torch.Tensor, y: torch.Tensor, ends: tuple[int, ...], chunk: int = EVAL_CHUNK
+    ) -> list[tuple[float, float]]:
+        """Mean cross-entropy and accuracy in eval mode of consecutive parts of (x, y), the
+        parts ending at the rows `ends` (the last is x's length); with more than one part x
+        must fit one chunk (one forward pass for all parts: in eval mode every sample's
+        output depends on that sample alone).
 
         The eval/train switch is skipped for a model that computes the same in both modes
         (it walks every module twice). On the CPU the sums are read as they come (no device
@@ -461,29 +464,47 @@ class Trainer:
         switch = was_training and self._mode_dependent
         if switch:
             model.eval()
-        n = max(1, x.shape[0])
+        bounds = list(zip((0, *ends[:-1]), ends))
         try:
             if self._host_scalars:
-                loss_sum = correct = 0.0
+                sums = [[0.0, 0.0] for _ in bounds]
                 for s in range(0, x.shape[0], chunk):
                     out, target = model(x[s : s + chunk]), y[s : s + chunk]
-                    loss_sum += nn.functional.cross_entropy(out, target, reduction="sum").item()
-                    correct += correct_count(out, target)
-                return loss_sum / n, correct / n
-            parts = []  # per chunk: summed loss and correct count, read back in one copy
-            for s in range(0, x.shape[0], chunk):
-                out = model(x[s : s + chunk])
-                parts += [
-                    nn.functional.cross_entropy(out, y[s : s + chunk], reduction="sum").double(),
-                    (out.argmax(1) == y[s : s + chunk]).sum().double(),
-                ]
-            if not parts:
-                return 0.0, 0.0
-            loss_sum, correct = torch.stack(parts).view(-1, 2).sum(0).tolist()
-            return loss_sum / n, correct / n
+                    for part, (a, b) in zip(sums, bounds):
+                        o, t = (out, target) if len(bounds) == 1 else (out[a:b], target[a:b])
+                        part[0] += nn.functional.cross_entropy(o, t, reduction="sum").item()
+                        part[1] += correct_count(o, t)
+            else:
+                parts = []  # per chunk and part: summed loss and correct count, read back in one copy
+                for s in range(0, x.shape[0], chunk):
+                    out, target = model(x[s : s + chunk]), y[s : s + chunk]
+                    for a, b in bounds:
+                        o, t = (out, target) if len(bounds) == 1 else (out[a:b], target[a:b])
+                        parts += [
+                            nn.functional.cross_entropy(o, t, reduction="sum").double(),
+                            (o.argmax(1) == t).sum().double(),
+                        ]
+                if not parts:
+                    return [(0.0, 0.0) for _ in bounds]
+                per = torch.stack(parts).view(-1, len(bounds), 2).sum(0).tolist()
+                sums = [[float(v) for v in p] for p in per]
+            return [(ls / max(1, b - a), c / max(1, b - a)) for (ls, c), (a, b) in zip(sums, bounds)]
         finally:
             if switch:
                 model.train(was_training)
+
+    def _evaluate_epoch(self) -> tuple[float, float, float, float]:
+        """The eval-mode loss and accuracy on the fixed training subset, then on the
+        validation set: one forward pass over both when they were joined at the start."""
+        if self._eval_xy is None:
+            return (
+                *self.evaluate(self._x_train_eval, self._y_train_eval),
+                *self.evaluate(self.data.x_val, self.data.y_val),
+            )
+        x, y = self._eval_xy
+        with torch.no_grad():
+            (a, b), (c, d) = self._evaluate(x, y, (self._x_train_eval.shape[0], x.shape[0]))
+        return a, b, c, d
 
     def _end_epoch(self) -> bool:
         if not self.flush():
@@ -497,8 +518,7 @@ class Trainer:
         train_loss = self._epoch_loss_sum / seen
         train_acc = self._epoch_correct / seen
         self._epoch_loss_sum, self._epoch_correct, self._epoch_seen = 0.0, 0, 0
-        train_loss_eval, train_acc_eval = self.evaluate(self._x_train_eval, self._y_train_eval)
-        val_loss, val_acc = self.evaluate(self.data.x_val, self.data.y_val)
+        train_loss_eval, train_acc_eval, val_loss, val_acc = self._evaluate_epoch()
         metrics = {
             "train_loss": train_loss,
             "val_loss": val_loss,
@@ -535,12 +555,13 @@ class Trainer:
     @torch.no_grad()
     def restore_good_state(self) -> None:
         """Put the last good parameters and buffers back into the model."""
-        torch._foreach_copy_(self._live_state(), self._good)
+        torch._foreach_copy_(self._live_state(), self._good.tensors)
 
     def good_state(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """The last good state: (parameters, buffers), in the model's order (not copies)."""
         n = self._n_good_params
-        return self._good[:n], self._good[n:]
+        good = self._good.tensors
+        return good[:n], good[n:]
 
     def use_optim_config(self, running: OptimConfig | None = None, fresh_state: bool = True) -> list[str]:
         """Give the optimizer the settings of config.optim where they differ from `running`,
@@ -576,7 +597,7 @@ class Trainer:
         (they hold the diverged losses)."""
         self.restore_good_state()
         self._epoch_loss_sum, self._epoch_correct, self._epoch_seen = 0.0, 0, 0
-        torch._foreach_copy_(self._pending, self._good)
+        self._pending.copy_from(self._good.tensors)
         self._pending_finite = True
         self._pending_ok = True
 
@@ -589,9 +610,7 @@ class Trainer:
             return False
         if config is not None:
             self.config = self.config.model_copy(update={"optim": config.optim})
-        self._buf_loss, self._buf_gn, self._buf_out, self._buf_y, self._buf_lr = [], [], [], [], []
-        self._buf_bs = []
-        self._buf_n = 0
+        self._buf = []
         self.use_optim_config()
         self.reset_to_good_state()
         self.state = RunState.PAUSED
@@ -816,10 +835,10 @@ class Trainer:
         if good_buffers is buffers:
             good_buffers = self._finite_or_fresh(buffers, fresh_buffers)
         good = self._saved_good(state.get("good_params"), params) + good_buffers
-        torch._foreach_copy_(self._good, good)
+        self._good.copy_from(good)
         # The state at a state_dict is that of the last flushed window: pending judgement.
-        torch._foreach_copy_(self._pending, live)
-        self._pending_finite = _all_finite(self._pending)
+        self._pending.copy_from(live)
+        self._pending_finite = self._pending.all_finite()
         self._pending_ok = bool(state.get("pending_ok", True))
         ref = state.get("loss_ref")
         self._loss_ref = float(ref) if ref is not None else None

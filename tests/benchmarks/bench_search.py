@@ -12,10 +12,16 @@ Measures, in one process, alternating the variants (ABAB, `--rounds` times):
     ready to run but waited for a core another process held. Equal CPU per trial and a high wait
     share mean the speed-up was lost to the machine's other load, not to the workers;
   * with --ray: the same search through Ray Tune on a local two-node cluster (started here, one
-    CPU per node, shut down after) against --jobs 2, target ≥ 0.6×.
+    CPU per node, shut down after) against --jobs 2, target ≥ 0.6×. As for the pool, the first
+    Ray search (connecting, starting the warm trial hosts) is timed apart (`ray_cold_start_s`);
+    the rounds after it alternate Ray and --jobs 2. Beside the rates, the overhead per trial of
+    each: the slots' time not spent inside a trial (wall × slots − Σ trial time) per trial.
+    `--ray-only` skips the --jobs 1 / sqlite rounds. Each round also times an empty Tune run (two
+    trials that only report) on the same connection: no search through Tune can be faster, so
+    --jobs 2's time over it bounds what ray_vs_jobs2 can reach on this machine.
 Prints one JSON line (with the load average: the machine may be shared).
 
-    PYTHONPATH=. python tests/benchmarks/bench_search.py [--trials 32] [--epochs 5] [--rounds 2] [--ray]
+    PYTHONPATH=. python tests/benchmarks/bench_search.py [--trials 32] [--epochs 5] [--rounds 2] [--ray] [--ray-only]
 """
 
 from __future__ import annotations
@@ -98,20 +104,47 @@ def _overhead(snap: SearchSnapshot) -> float:
     return 100.0 * snap.optuna_s / train if train else float("nan")
 
 
+def _slot_overhead_ms(seconds: float, snap: SearchSnapshot, slots: int) -> float:
+    """The slots' time outside the trials, per finished trial (ms): scheduling, reporting, waiting."""
+    inside = sum(t.duration_s for t in snap.trials)
+    return 1000.0 * (seconds * slots - inside) / max(1, len(snap.finished))
+
+
+def _empty_tune_fit(trials: int = 2) -> float:
+    """Seconds of a Tune run of `trials` trials that do nothing but report, on the connected
+    cluster: what any Tune-based search pays (its trial actors start, report, stop) even with
+    trials of no length."""
+    from ray import tune
+
+    def empty(config: dict) -> None:
+        tune.report({"val_loss": 0.0})
+
+    with tempfile.TemporaryDirectory() as d:
+        t = time.perf_counter()
+        tune.Tuner(
+            tune.with_resources(empty, {"cpu": 1}),
+            tune_config=tune.TuneConfig(num_samples=trials, max_concurrent_trials=2, reuse_actors=True),
+            run_config=tune.RunConfig(storage_path=d, verbose=0),
+        ).fit()
+        return time.perf_counter() - t
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--trials", type=int, default=32)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--ray", action="store_true", help="also measure Ray Tune on a local two-node cluster")
+    p.add_argument("--ray-only", action="store_true", help="only the Ray rounds against --jobs 2")
     a = p.parse_args()
+    a.ray = a.ray or a.ray_only
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     _search(2, 1, 1)  # warm-up: imports and compiled kernels of this process
     cold_s, _ = _search(2, 1, 2)  # starts the pool's two workers (they stay up for every search below)
     workers = POOL.idle_pids()
     one, two, mem, sql = [], [], [], []
     cpu1, cpu2, wait1, wait2 = [], [], [], []
-    for _ in range(a.rounds):
+    for _ in range(0 if a.ray_only else a.rounds):
         s1, snap1, c1, w1 = _timed([os.getpid()], a.trials, a.epochs, 1)
         one.append(_per_min(s1, snap1))
         mem.append(_overhead(snap1))
@@ -123,24 +156,24 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as d:
             _s3, snap3 = _search(a.trials, a.epochs, 1, storage=f"sqlite:///{d}/bench.db")
         sql.append(_overhead(snap3))
-    out = {
-        "bench": "search",
-        "trials": a.trials,
-        "epochs": a.epochs,
-        "rounds": a.rounds,
-        "jobs1_trials_per_min": round(statistics.median(one), 2),
-        "jobs2_trials_per_min": round(statistics.median(two), 2),
-        "jobs2_speedup": round(statistics.median(two) / statistics.median(one), 3),
-        "target_jobs2_speedup": 1.7,
-        "pool_cold_start_s": round(cold_s, 2),
-        "jobs1_cpu_ms_per_trial": round(statistics.median(cpu1), 1),
-        "jobs2_worker_cpu_ms_per_trial": round(statistics.median(cpu2), 1),
-        "jobs1_wait_for_core_pct": round(statistics.median(wait1), 1),
-        "jobs2_wait_for_core_pct": round(statistics.median(wait2), 1),
-        "optuna_overhead_pct_inmemory": round(statistics.median(mem), 3),
-        "optuna_overhead_pct_sqlite": round(statistics.median(sql), 3),
-        "target_overhead_pct": 2.0,
-    }
+    out: dict[str, Any] = {"bench": "search", "trials": a.trials, "epochs": a.epochs, "rounds": a.rounds}
+    if not a.ray_only:
+        out |= {
+            "jobs1_trials_per_min": round(statistics.median(one), 2),
+            "jobs2_trials_per_min": round(statistics.median(two), 2),
+            "jobs2_speedup": round(statistics.median(two) / statistics.median(one), 3),
+            "target_jobs2_speedup": 1.7,
+            "pool_cold_start_s": round(cold_s, 2),
+            "jobs1_cpu_ms_per_trial": round(statistics.median(cpu1), 1),
+            "jobs2_worker_cpu_ms_per_trial": round(statistics.median(cpu2), 1),
+            "jobs1_wait_for_core_pct": round(statistics.median(wait1), 1),
+            "jobs2_wait_for_core_pct": round(statistics.median(wait2), 1),
+            "optuna_overhead_pct_inmemory": round(statistics.median(mem), 3),
+            "optuna_overhead_pct_sqlite": round(statistics.median(sql), 3),
+            "target_overhead_pct": 2.0,
+        }
+    else:
+        out["pool_cold_start_s"] = round(cold_s, 2)
     if a.ray:
         import ray
         from ray.cluster_utils import Cluster
@@ -152,19 +185,36 @@ def main() -> None:
         try:
             cluster.add_node(num_cpus=1, object_store_memory=80 * 1024**2)
             cluster.wait_for_nodes()
-            rays, twos = [], []
+            t = time.perf_counter()
+            _search(a.trials, a.epochs, 1, ray_address=cluster.address)  # connects, starts the warm trial hosts
+            ray_cold = time.perf_counter() - t
+            rays, twos, ray_over, two_over, empties, two_s = [], [], [], [], [], []
             for _ in range(a.rounds):
                 sr, snapr = _search(a.trials, a.epochs, 1, ray_address=cluster.address)
                 rays.append(_per_min(sr, snapr))
+                ray_over.append(_slot_overhead_ms(sr, snapr, 2))
                 s2, snap2 = _search(a.trials, a.epochs, 2)
                 twos.append(_per_min(s2, snap2))
+                two_over.append(_slot_overhead_ms(s2, snap2, 2))
+                two_s.append(s2)
+                empties.append(_empty_tune_fit())
+                print(f"  overhead per trial: Ray {ray_over[-1]:.0f} ms, --jobs 2 {two_over[-1]:.0f} ms; "
+                      f"an empty 2-trial Tune run: {empties[-1]:.1f} s",
+                      file=sys.stderr, flush=True)  # fmt: skip
         finally:
             ray.shutdown()
             cluster.shutdown()
         out |= {
             "ray_trials_per_min": round(statistics.median(rays), 2),
+            "jobs2_trials_per_min_beside_ray": round(statistics.median(twos), 2),
             "ray_vs_jobs2": round(statistics.median(rays) / statistics.median(twos), 3),
             "target_ray_vs_jobs2": 0.6,
+            "ray_cold_start_s": round(ray_cold, 2),
+            "ray_overhead_ms_per_trial": round(statistics.median(ray_over), 1),
+            "jobs2_overhead_ms_per_trial": round(statistics.median(two_over), 1),
+            # no Tune-based search beats an empty Tune run: the best ray_vs_jobs2 any could reach here
+            "tune_empty_fit_s": round(statistics.median(empties), 2),
+            "ray_vs_jobs2_upper_bound": round(statistics.median(two_s) / statistics.median(empties), 3),
         }
     out["loadavg"] = [round(x, 2) for x in os.getloadavg()]
     out["cores"] = os.cpu_count()

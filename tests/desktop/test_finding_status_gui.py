@@ -31,7 +31,18 @@ def test_status_bar_keeps_the_highest_ranked_finding(open_main_window, screensho
     c.process([finding("underfitting", "underfitting: train longer", 80)])
     c.process([DiagnosticSnapshot("old-run", Diagnostic("divergence", "error", 1, "another run diverged"))])
     assert seen == ["relu 2: 97% of the units are dead", "the training loss rose: the learning rate is likely too high"]
-    assert "learning rate is likely too high" in w.lbl_finding.text()
+    assert "learning rate is likely too high" in w.lbl_finding.full_text()
+    assert "learning rate is likely too high" in w.lbl_finding.toolTip()
+    # a finding longer than its room ends in "…" inside the label, never under the labels beside it
+    long = "overfitting: for 5 epochs the training loss (eval mode) fell while the validation loss rose " * 2
+    c.process([finding("overfitting", long.strip(), 90), finding("divergence", long.strip(), 91)])
+    w.resize(900, 700)
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()
+    lbl = w.lbl_finding
+    assert lbl.text().endswith("…") and lbl.fontMetrics().horizontalAdvance(lbl.text()) <= lbl.contentsRect().width()
+    assert lbl.geometry().right() < w.lbl_state.geometry().left()
     w.statusBar().grab().save(str(screenshot_dir / "status_bar_top_finding.png"))
     c.start(paused=True)  # a new run starts with a clean slate
     assert w.lbl_finding.text() == ""

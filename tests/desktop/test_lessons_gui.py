@@ -73,6 +73,9 @@ def test_lessons_dock_runs_a_lesson_live_and_shows_its_check(open_main_window, q
     assert "overfit_rise = " in panel.lbl_value.text() and "> 0.3" in panel.lbl_value.text()
     # The finished lesson is the window's own run: Train more and Restart work on it.
     assert w.controller.state == RunState.FINISHED and w.controller.can_train_more()
+    body = panel.lbl_text.parentWidget()  # the lesson page's text column, in its scroll area
+    assert body.minimumSizeHint().width() <= body.parentWidget().width()  # three view buttons fit: nothing cut off
+    qtbot.wait(50)  # the dock lays out the check's sentence
     w.grab().save(str(screenshot_dir / "lessons_finished.png"))
 
     # Now try: the lesson's change runs live too and the check reports ✗; the list keeps the lesson's ✓.
@@ -87,12 +90,32 @@ def test_lessons_dock_runs_a_lesson_live_and_shows_its_check(open_main_window, q
     panel.btn_back.click()
     assert _item(panel, "small-gaussian-depth").text(1) == PASSED
 
-    # A comparison lesson runs live in the Compare tab.
+    # A comparison lesson runs live in the Compare tab; the panel shows what its variants share,
+    # and marks pending exactly where that differs from the main run still in force.
+    in_force = w.panel.applied
+    assert in_force is not None and in_force.data.name == "spiral"
     panel.run_lesson(panel.lesson_by_id("standardize-inputs"))
     assert panel.watching == "compare" and w.tabs.currentWidget().title == "Compare"
     assert sorted(w.controller.compare.spec.variants[i].name for i in range(2)) == ["raw", "standardized"]
+    base = w.controller.compare.spec.base
+    assert w.controller.config == base and base.data.name == "wine" and base.model.hidden == [32]
+    assert w.panel.editors["data.name"].widget.currentText() == "wine"
+    assert w.panel.editors["model.hidden"].widget.text() == "32"
+    pending = w.panel.pending_keys()
+    assert {"data.name", "model.hidden", "train.epochs"} <= set(pending)
+    assert pending == [k for k in w.panel.editors if base.get(k) != in_force.get(k)]
+    assert (
+        w.panel.rows["data.name"][1].text().startswith("•")
+        and "running: spiral" in w.panel.rows["data.name"][1].toolTip()
+    )
+    assert not w.panel.rows["seed"][1].text().startswith("•")  # the same in both: not pending
+    button = w.panel.restart_button
+    assert button.isVisible() and f"and {len(pending) - 2} more (Ctrl+R)" in button.text()
+    assert all(w.panel.labels[k] in button.toolTip() for k in pending)
+    assert w.panel_dock.width() < 400  # the long list does not widen the panel over the views
     qtbot.waitUntil(lambda: not panel.running, timeout=120000)
     assert panel.result.passed and w.controller.compare.state == RunState.FINISHED
+    qtbot.wait(50)  # the dock lays out the check's sentence
     w.grab().save(str(screenshot_dir / "lessons_compare.png"))
 
     # An explorer lesson opens the Init explorer at its state; the check reads its numbers.
@@ -136,11 +159,21 @@ def test_a_search_lesson_runs_live_in_the_search_tab(open_main_window, qtbot, sc
     search = next(v for v in w.views if v.title == "Search")
     panel.run_lesson(panel.lesson_by_id("coarse-to-fine"))
     assert panel.watching == "search" and w.tabs.currentWidget() is search
+    # The panel shows the config every trial starts from (no main run: nothing pending), and
+    # the Search tab's next round starts from it.
+    cfg = w.controller.config
+    assert cfg.data.name == "spiral" and cfg.optim.name == "sgd" and cfg.train.batch_size == 16
+    assert w.panel.editors["optim.name"].widget.currentText() == "sgd" and w.panel.pending_keys() == []
+    assert search.settings().base == cfg
     qtbot.waitUntil(lambda: search.snapshot is not None and len(search.snapshot.finished) >= 3, timeout=60000)
     assert panel.running  # the trials appear while the search runs
     qtbot.waitUntil(lambda: not panel.running, timeout=120000)
     assert panel.result.passed and [r.number for r in search.snapshot.rounds] == [1, 2]
     assert len(search.snapshot.finished) == 14
+    # One parameter: the picture is the validation loss over it, not lr against lr.
+    assert search.x_combo.currentText() == "optim.lr" and search.y_combo.currentText() == "validation loss"
+    assert search.picture.plot.getAxis("left").labelText == "validation loss"
+    qtbot.wait(50)  # the dock lays out the check's sentence
     w.grab().save(str(screenshot_dir / "lessons_search.png"))
 
 

@@ -74,3 +74,28 @@ def test_curves_view_follows_the_run_in_coarse_steps_until_the_user_zooms(qtbot)
     v.p_loss.vb.enableAutoRange(x=True)  # the "A" button
     v.redraw()
     assert v.p_loss.vb.viewRange()[0][1] >= 2000
+
+
+def test_curves_step_axis_drops_its_headroom_when_the_run_stops(qtbot):
+    """A growing run gets room ahead on the step axis; once it finishes, the axis ends at the
+    run's last step again (a 600-step run was shown on an axis to 900)."""
+    from desktop.controller import AppController
+    from desktop.views.curves import CurvesView
+    from engine.config import ExperimentConfig
+    from engine.events import StepBatch
+    from engine.states import RunState
+
+    v = CurvesView(AppController(ExperimentConfig()))
+    qtbot.addWidget(v)
+    v.show()
+    v.on_run_started("run", ExperimentConfig())
+    v.controller.state_changed.emit(RunState.RUNNING, "")
+    for k in range(24):
+        steps = np.arange(k * 25 + 1, (k + 1) * 25 + 1)
+        v.handle_events([StepBatch("run", steps, np.ones(25), np.full(25, 0.01), np.ones(25), 0, 100.0)])
+        v.redraw()
+    running_hi = v.p_loss.vb.viewRange()[0][1]
+    assert running_hi > 700  # 600 steps, with room ahead while it runs
+    v.controller.state_changed.emit(RunState.FINISHED, "")
+    v.redraw()
+    assert 600 <= v.p_loss.vb.viewRange()[0][1] < 620  # fits the run (nice end 600, 1% padding)

@@ -15,6 +15,9 @@ pytestmark = pytest.mark.gui
 
 
 def test_search_tab_runs_refines_and_opens_a_trial(open_main_window, qtbot, screenshot_dir) -> None:
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
     config = ExperimentConfig().with_updates(
         {"data.name": "moons", "data.n_samples": 200, "model.hidden": [8], "train.epochs": 3, "optim.name": "sgd"}
     )
@@ -28,6 +31,8 @@ def test_search_tab_runs_refines_and_opens_a_trial(open_main_window, qtbot, scre
     assert view.searching and view.stop_button.isEnabled() and not view.start_button.isEnabled()
     qtbot.waitUntil(lambda: view.snapshot is not None and len(view.snapshot.finished) >= 3, timeout=240_000)
     view.redraw()
+    window.grab()  # painting widens the axes to their new tick labels; the next paint shows them so
+    QApplication.sendPostedEvents(None, QEvent.LayoutRequest)  # (and nothing else: the search keeps running)
     window.grab().save(str(screenshot_dir / "search_running.png"))
     qtbot.waitUntil(lambda: not view.searching and view.snapshot.state == RunState.FINISHED, timeout=240_000)
     qtbot.waitUntil(lambda: bool(view.importance), timeout=120_000)
@@ -55,7 +60,20 @@ def test_search_tab_runs_refines_and_opens_a_trial(open_main_window, qtbot, scre
     assert all(lr_low <= t.params["optim.lr"] <= lr_high for t in round2)
     symbols = {s["symbol"] for s in view.picture.scatter.data}
     assert len(symbols) == 2  # each round its own marker
+    qtbot.wait(200)  # the axes widen to their new tick labels
     window.grab().save(str(screenshot_dir / "search_refined.png"))
+    # At a true 1700×950 with the panel and Lessons docks open, the tab fits the room they
+    # leave (under 1,000 px would still fit): no sideways scrolling, every plot whole, every column shown.
+    assert window.grab().size().toTuple() == (1700, 950)
+    assert window.panel_dock.isVisible() and window.lessons_dock.isVisible()
+    page = window.tabs.page_of(view)  # the tab's scroll area
+    assert view.minimumSizeHint().width() <= min(page.viewport().width(), 1000)
+    assert page.horizontalScrollBar().maximum() == 0 and view.width() == page.viewport().width()
+    for plot in (view.history, view.curves, view.picture, view.parallel, view.importance_plot):
+        box = plot.plot.sceneBoundingRect()
+        assert box.left() >= 0 and box.right() <= view.graphics.width() and box.bottom() <= view.graphics.height()
+        assert box.width() >= 200 and box.height() >= 150, (type(plot).__name__, box)
+    assert view.table.horizontalScrollBar().maximum() == 0
 
     best = view.snapshot.best(1)[0]
     view.select_trial(best.number)
@@ -111,6 +129,9 @@ def test_a_saved_search_opens_in_the_search_tab(open_main_window, qtbot, tmp_pat
     best = snap.best(1)[0]
     assert view.status.text().startswith("Saved search 'saved'") and f"#{best.number}" in view.status.text()
     assert max(view.importance, key=view.importance.get) == "optim.lr"  # the bowl is steeper along lr
+    window.grab()  # painting widens the importance plot's axis to the parameters' names
+    qtbot.wait(50)
+    assert view.importance_plot.plot.getAxis("left").width() > 100  # "optim.weight_decay" has room
     window.grab().save(str(screenshot_dir / "search_saved.png"))
 
 

@@ -61,3 +61,27 @@ def test_an_older_session_has_no_measurements_and_keeps_the_meaning_of_its_confi
     # written when 'auto' left the 2D sets raw and the output layer had the hidden layers' init
     assert rec.config.data.name == "spiral" and rec.config.data.preprocess == "none"  # saved as "auto"
     assert rec.config.model.output_init == "same"
+
+
+def test_expected_noise_equals_the_mean_over_every_possible_minibatch():
+    from itertools import combinations
+
+    from engine.gradnoise.measure import expected_noise
+
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 3))
+    x, y = torch.randn(9, 3), torch.randint(0, 3, (9,))
+    exact = expected_noise(model, x, y, [1, 2, 4, 9])
+    params = [model[0].weight, model[2].weight]
+
+    def grads(idx: list[int]) -> list[torch.Tensor]:
+        loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+        return [g.double() for g in torch.autograd.grad(loss, params)]
+
+    full = grads(list(range(9)))
+    for i, b in enumerate([1, 2, 4]):  # all 9, 36 and 126 minibatches drawn without replacement
+        devs = [[(g - f).square().sum() for g, f in zip(grads(list(c)), full)] for c in combinations(range(9), b)]
+        brute = np.array(devs).mean(0) / np.array([f.square().sum() for f in full])
+        assert np.allclose(exact[i], brute, rtol=1e-6), (b, exact[i], brute)
+    assert np.allclose(exact[3], 0)  # B = N: the minibatch is the whole subset
+    assert model.training  # left as it was

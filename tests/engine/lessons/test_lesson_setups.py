@@ -126,7 +126,7 @@ def test_sentences_give_the_numbers_in_words(one_torch_thread):
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-@pytest.mark.parametrize("lesson_id", ["augmentation", "lr-too-high"])
+@pytest.mark.parametrize("lesson_id", ["augmentation", "lr-too-high", "bn-train-eval", "overfitting"])
 def test_formerly_thin_margins_hold_over_seeds(lesson_id, seed, one_torch_thread):
     lesson = find_lesson(lesson_id)
     result = run_lesson(lesson, Change(text=f"seed {seed}", set={"seed": seed}))

@@ -66,6 +66,7 @@ def test_lesson_check_fails_with_the_cause_removed(lesson, one_torch_thread):
 
 def test_lessons_without_a_control_are_those_checked_against_an_independent_computation():
     assert sorted(lesson.id for lesson in LESSONS if lesson.check.control is None) == [
+        "gradient-noise",
         "loss-vs-accuracy",
         "roc-auc",
     ]

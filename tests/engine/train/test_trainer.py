@@ -285,6 +285,10 @@ def test_l2_norm_is_the_float64_norm_of_the_gradients(compiled, monkeypatch):
         assert kernels.l2_norm(big, big.numpy()) == pytest.approx(
             want * (1e30 if dtype == torch.float64 else 1e17), rel=1e-5
         )
+        if dtype == torch.float32:  # one value past float32's squares, in a later block
+            lone = flat.clone()
+            lone[20000] = 3e19
+            assert kernels.l2_norm(lone, lone.numpy()) == pytest.approx(3e19, rel=1e-6)
         for bad, check in ((float("nan"), math.isnan), (float("inf"), math.isinf)):
             odd = flat.clone()
             odd[5] = bad
@@ -302,6 +306,7 @@ def test_a_failing_trainer_kernel_hands_over_with_a_warning(monkeypatch):
 
     monkeypatch.setattr(kernels, "AVAILABLE", True)  # restored after the test
     monkeypatch.setattr(kernels, "_sum_squares", broken)
+    monkeypatch.setattr(kernels, "_sum_squares_f32", broken)
     flat = torch.ones(16)
     with pytest.warns(RuntimeWarning, match="LLVM cannot compile here"):
         assert kernels.l2_norm(flat, flat.numpy()) == 4.0
