@@ -17,6 +17,9 @@ IMAGE_FORMATS = (".png", ".svg", ".pdf")
 MIN_PNG_WIDTH = 1600  # a slide-ready PNG is at least this wide unless a size is asked for
 
 
+MIN_LOGICAL_WIDTH = 320  # a plot narrower than this on screen is laid out this wide for export
+
+
 def default_scale(width: float) -> int:
     """The PNG scale for a plot `width` logical pixels wide: 2× the screen, or more to reach MIN_PNG_WIDTH."""
     return max(2, -(-MIN_PNG_WIDTH // max(1, int(width))))
@@ -39,6 +42,8 @@ def export_item(
     if ext not in IMAGE_FORMATS:
         raise ExportError(f"{path}: unknown image format '{ext or '(none)'}' (use .png, .svg or .pdf)")
     ensure_folder(path.parent)
+    if width is None and target.sceneBoundingRect().width() < MIN_LOGICAL_WIDTH:
+        width = MIN_LOGICAL_WIDTH  # a plot squeezed on screen (a narrow side pane) is exported readable
     with laid_out_at(target, width, height):
         if ext == ".svg":
             data = svg_bytes(target)

@@ -109,7 +109,8 @@ class CompareView(View):
         self._build_histograms()
         split = QSplitter(Qt.Vertical)
         split.addWidget(self.glw)
-        bottom = QSplitter(Qt.Horizontal)
+        self.bottom = bottom = QSplitter(Qt.Horizontal)
+        self._table_need = 0  # the table pane's width when last fitted to its columns
         bottom.addWidget(self.table)
         self.side_tabs = QTabWidget()
         self.side_tabs.addTab(self.hist_box, "Histograms")
@@ -244,6 +245,7 @@ class CompareView(View):
         self.hist_glw = pg.GraphicsLayoutWidget()
         lay.addWidget(self.hist_glw, 1)
         self.hist_note = QLabel("no comparison yet: histograms show once runs record probes")
+        self.hist_note.setWordWrap(True)  # a long note wraps instead of widening the side pane
         lay.addWidget(self.hist_note)
         self.hist_plots: dict[str, tuple[pg.PlotItem, pg.PlotDataItem]] = {}
 
@@ -440,6 +442,25 @@ class CompareView(View):
                 v = run.metric(key)
                 t.setItem(r, col, NumberItem(v, "–" if math.isnan(v) else f"{v:.4f}"))
         t.setSortingEnabled(True)
+        self._fit_table_pane()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._fit_table_pane()  # runs shown while the tab was hidden: the panes had no size yet
+
+    def _fit_table_pane(self) -> None:
+        """Give the table the width its columns need (the histograms and surface tabs take the
+        rest), once each time that width changes: a fixed 3:2 split cut the last columns off
+        in a window of 1600 px with both docks open. A width the user drags stays until then."""
+        t = self.table
+        head = t.horizontalHeader()
+        need = sum(max(head.sectionSizeHint(j), t.sizeHintForColumn(j)) for j in range(t.columnCount()))
+        need += 2 * t.frameWidth() + t.verticalScrollBar().sizeHint().width()
+        total = sum(self.bottom.sizes())
+        if need == self._table_need or total <= 0:
+            return
+        self._table_need = need
+        self.bottom.setSizes([min(need, total), max(total - need, 0)])
 
     # -- histograms ----------------------------------------------------------------------
     def _sync_hist_plots(self) -> None:

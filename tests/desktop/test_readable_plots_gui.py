@@ -85,7 +85,7 @@ def test_compare_tab_shows_only_the_comparisons_runs(open_main_window, qtbot, sc
     from desktop.views.compare import CompareView
     from engine.export.report import html_report
 
-    w = open_main_window(ExperimentConfig())
+    w = open_main_window(ExperimentConfig(), size=(1600, 1000))  # the reference size: every view fits (docks open)
     cv = next(v for v in w.views if isinstance(v, CompareView))
     session = comparison_with_main_run()
     w.controller.show_session(session)
