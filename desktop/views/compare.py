@@ -469,9 +469,11 @@ class CompareView(View):
         self.hist_glw.clear()
         self.hist_plots = {}
         for i, (rid, run) in enumerate(self.runs.items()):
-            p = self.hist_glw.addPlot(row=0, col=i)
+            # one above the other: distributions compare best over stacked x axes, and columns in
+            # the narrow side pane crowded their tick labels into each other ("0.20.40.6")
+            p = self.hist_glw.addPlot(row=i, col=0)
             add_plot_context_menu(p)
-            p.setTitle(f"<span style='color:{run.color}'>{run.name}</span>", size="9pt")
+            p.setLabel("left", run.name, color=run.color)  # beside, not above: the stacked plots keep their height
             p.getAxis("left").setStyle(showValues=False)
             item = p.plot(
                 stepMode="center",
