@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
 
 from engine.jobs import Job, JobCancelled, Progress, call_job, cancellable, error_message
 from engine.states import RunState
@@ -142,6 +142,7 @@ class JobRunner(QObject):
         self.pool.setMaxThreadCount(max_threads)
         self._handles: dict[str, JobHandle] = {}  # the current job of each key
         self._live: set[JobHandle] = set()  # every handle whose worker has not finished
+        self._retired: list[JobHandle] = []  # finished, let go on the event loop's next turn
 
     def submit(
         self,
@@ -168,9 +169,18 @@ class JobRunner(QObject):
 
     @Slot(object)
     def _on_handle_over(self, handle: JobHandle) -> None:
-        self._live.discard(handle)
         if self._handles.get(handle.key) is handle and not handle.running:
             del self._handles[handle.key]
+        # The handle (with its worker) is let go on a later turn of the event loop. Let go here,
+        # its last reference was the bound slot PySide was still delivering the worker's queued
+        # `finished` to, and the QObject was destroyed inside that call: a segfault in
+        # Shiboken's override lookup from ~QObject (about 1 run in 4 of the diagnostics test).
+        self._retired.append(handle)
+        QTimer.singleShot(0, self._release_retired)
+
+    def _release_retired(self) -> None:
+        retired, self._retired = self._retired, []
+        self._live.difference_update(retired)
 
     def handle(self, key: str) -> JobHandle | None:
         return self._handles.get(key)

@@ -119,6 +119,7 @@ def with_gui(cfg: ExperimentConfig, tab: str, clock: GuiClock) -> tuple[float, d
             return
         clock.ms.clear()
         clock.on = True
+        marks["max_tick_before"], w.bridge.max_tick_ms = w.bridge.max_tick_ms, 0.0  # the window's build apart
         marks["t0"], marks["s0"], marks["cpu0"] = time.perf_counter(), t.step, time.thread_time()
         QTimer.singleShot(int(SECONDS * 1000), end)
 
@@ -142,7 +143,8 @@ def with_gui(cfg: ExperimentConfig, tab: str, clock: GuiClock) -> tuple[float, d
     return rate, {
         "gui_thread_cpu_ms_per_s": round(cpu_ms / elapsed, 1),
         "cpu_ms_per_s": {k: round(v, 1) for k, v in busiest},
-        "max_bridge_tick_ms": round(w.bridge.max_tick_ms, 1),
+        "max_bridge_tick_ms": round(w.bridge.max_tick_ms, 1),  # within the measured seconds
+        "max_bridge_tick_ms_before": round(marks["max_tick_before"], 1),  # the first draws (views built)
         "redraw_interval_s": round(front.redraw_interval(), 3),  # the view in front's, at the end
     }
 
