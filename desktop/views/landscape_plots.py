@@ -116,8 +116,10 @@ class LandscapeContour(pg.PlotWidget):
         self.image.setImage(rgba, autoLevels=False, levels=(0, 255))
         frac = float(self.clipped.mean())
         self.getPlotItem().setTitle(
+            # short: the title sets the plot's minimum width, and the side pane is narrow
             "Contour map with the path"
-            + (f" · grey: loss above {shape.hi:.4g}, clipped ({frac:.0%})" if frac > 0 else ""),
+            if frac == 0
+            else f"Contour map · grey: clipped above {shape.hi:.3g} ({frac:.0%})",
             size="10pt",
         )
         self.image.setRect(QRectF(a[0], b[0], a[-1] - a[0], b[-1] - b[0]))

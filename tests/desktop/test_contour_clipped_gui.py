@@ -39,7 +39,7 @@ def test_landscape_contour_marks_clipped_cells_grey(qtbot, screenshot_dir):
     low = np.asarray(w.cmap.map(np.array([0.0]), mode="byte"))[0][:3]
     assert np.abs(img[10, 10, :3].astype(int) - low.astype(int)).max() <= 3  # ... the minimum the map's low end
     assert 0.03 < grey.mean() < 0.1
-    assert "grey: loss above" in w.getPlotItem().titleLabel.text and "clipped" in w.getPlotItem().titleLabel.text
+    assert "grey: clipped above" in w.getPlotItem().titleLabel.text and "clipped" in w.getPlotItem().titleLabel.text
 
     whole = SurfaceShape(a, b, 0.2 + A**2, log=True)  # a log height shows the whole range: nothing clipped
     assert not whole.clipped.any()

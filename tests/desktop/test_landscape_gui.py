@@ -30,7 +30,8 @@ def window(open_main_window):
     return open_main_window(
         ExperimentConfig().with_updates(
             {"train.epochs": 400, "device": "cpu", "landscape.grid": 21, "landscape.refresh_epochs": 5}
-        )
+        ),
+        size=(1600, 1000),  # the reference size (both docks open)
     )
 
 
