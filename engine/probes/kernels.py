@@ -74,19 +74,7 @@ if AVAILABLE:
 
 # -- one probe in one call ---------------------------------------------------------------------
 if AVAILABLE:
-    from numba.extending import intrinsic
-
-    @intrinsic
-    def _float32_at(typingctx, address):  # pragma: no cover - compiled
-        """The float32 pointer at an integer address (a CPU tensor's data_ptr())."""
-        if not isinstance(address, numba.types.Integer):
-            return None
-        ptr = numba.types.CPointer(numba.types.float32)
-
-        def codegen(context, builder, signature, args):
-            return builder.inttoptr(args[0], context.get_value_type(ptr))
-
-        return ptr(address), codegen
+    from engine.compiled import float32_at as _float32_at
 
 
 # Columns of the per-layer results of `summarize` (MIN and MAX only where the range had to be
