@@ -504,14 +504,18 @@ class CurvesView(View):
             self._x_follow, self._x_hi = True, 0.0
         if not self._x_follow:
             return
-        tight = nice_ceiling(max(xmax, 10.0))
+        # at least 10 steps; by epoch or wall time the run's own end (a 10 s floor put a short
+        # run's 0.01 s in the axis' first 0.1%, squashed, and pyqtgraph's auto-downsampling
+        # then dropped its second half)
+        floor = 10.0 if self.x_mode == "step" else 0.0
+        tight = nice_ceiling(max(xmax, floor))
         fit, self._x_fit = self._x_fit, False
         # grown past the end, a new run, or a run that stopped with headroom left past its end
         if xmax > self._x_hi or self._x_hi > 8 * max(xmax, 1.0) or (fit and self._x_hi > tight):
             # a growing run gets half again as much room: the four linked step axes (ticks,
             # labels, grid) are re-laid about five times per decade of steps, not eight
             grown = not fit and self._x_hi > 0 and xmax > self._x_hi
-            self._x_hi = nice_ceiling(max(xmax * X_HEADROOM, 10.0)) if grown else tight
+            self._x_hi = nice_ceiling(max(xmax * X_HEADROOM, floor)) if grown else tight
             self.p_loss.setXRange(0, self._x_hi, padding=0.01)
 
     # -- controls ------------------------------------------------------------------------

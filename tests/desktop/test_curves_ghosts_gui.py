@@ -52,6 +52,7 @@ def test_ghosts_and_x_axes(open_main_window, qtbot, screenshot_dir):
     assert cv.p_loss.getAxis("bottom").labelText == "wall time (s)"
     x, _y = cv.c_ema.getData()
     assert x[-1] == pytest.approx(wall[-1])
+    assert cv.p_loss.vb.viewRange()[0][1] <= 2 * wall[-1]  # the axis ends near the run's end (not at 10 s)
     cv.x_axis.setCurrentIndex(cv.x_axis.findData("epoch"))
     x, _y = cv.c_ema.getData()
     assert x[-1] == pytest.approx(2.0)
