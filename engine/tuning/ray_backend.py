@@ -8,35 +8,26 @@ when asked for. Before connecting, the address is probed with a short TCP timeou
 address fails in seconds instead of hanging in ray.init.
 
 Like the local worker pool, what a trial needs is kept warm: this process stays connected to
-the cluster across searches (`connect`), Tune's trial actors are reused from trial to trial
-(`reuse_actors`), and the process that trains (a trial host without a pruner, the Tune actor
-with one) imports torch once and keeps its data sets (by the config's data key) for the next
-trials it runs. `--jobs N` caps the trials running
-at once on the cluster; without it the cap is the cluster's CPU count. (Tune needs the cap: with
-reused actors and none, it ran every trial on one actor, one after the other.)
+the cluster across searches (`connect`), the searches share one Ray Tune run
+(engine/tuning/ray_session.py), so Tune's trial actors and their processes carry over from one
+search to the next, and the processes that train (a trial host without a pruner, the Tune actor
+with one) import torch once and keep their data sets (by the config's data key) for the next
+trials they run. `--jobs N` caps the trials running at once on the cluster; without it the cap is
+the cluster's CPU count.
 
-Without a pruner a Tune trial trains a batch of Optuna trials (engine/tuning/ray_relay.py):
-`BatchSearch` asks Ray's `OptunaSearch` for each member and tells it each result as it comes,
-and sizes the batches from the trials' measured length so that a Tune trial lasts about
-`BATCH_TARGET_S` (Tune's own cost per trial, 0.1–0.3 s, is then about a tenth of it) while the
-budget stays spread over every slot. Until a trial has been timed (the first search on a base
-config in this process), a batch holds one trial. A batch's trials are asked together, so a
-sampler that learns (TPE) learns from them only as they report. With a pruner
-(ASHA, median, hyperband) each Tune trial is one Optuna trial, reported epoch by epoch, since
+Without a pruner a search is one Tune trial that holds a CPU on each of its slots and trains the
+search's Optuna trials on the warm hosts there, each asked from Ray's `OptunaSearch` just ahead
+of its training and told as soon as it reports (engine/tuning/ray_relay.py). With a pruner
+(ASHA, median, hyperband) each Optuna trial is its own Tune trial, reported epoch by epoch, since
 Tune's scheduler stops Tune trials, not members of a batch.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import queue
-import shutil
 import socket
-import statistics
-import tempfile
-import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -45,7 +36,8 @@ from engine.config import ExperimentConfig
 from engine.jobs import Job, Progress
 from engine.states import RunState
 from engine.tuning.kfold import BundleCache
-from engine.tuning.ray_relay import METRIC, ray_batch_trial
+from engine.tuning.ray_relay import METRIC
+from engine.tuning.ray_session import SearchEntry, TuneSession
 from engine.tuning.search import SearchError, SearchRun, SearchSettings, _suggest, make_sampler, shown_url
 from engine.tuning.snapshot import SearchSnapshot, TrialRecord
 from engine.tuning.space import SearchSpace, sample, trial_config
@@ -53,8 +45,6 @@ from engine.tuning.trial import TrialOutcome, TrialTask, trial_epochs
 
 INSTALL_HINT = "--ray needs Ray Tune: pip install 'descent[cluster]' (or pip install 'ray[tune]')"
 PROBE_TIMEOUT_S = 3.0
-BATCH_TARGET_S = 2.0
-"""How long a Tune trial that trains a batch of Optuna trials should last (no pruner)."""
 _CACHE = BundleCache()
 """The data sets of the trials this (reused) Ray actor process has run."""
 
@@ -130,80 +120,6 @@ def ray_trial(config: dict[str, Any]) -> None:
     ray_trainable({**config, "__task": task.__dict__})
 
 
-BATCH_SHARE = 2
-"""A batch takes at most 1/(BATCH_SHARE × slots) of the trials left: batches shrink toward the
-end, so that a slot whose Tune actor started late, or a slower node, does not hold the tail."""
-
-
-def batch_size(budget_left: int, slots: int, trial_s: list[float], target_s: float = BATCH_TARGET_S) -> int:
-    """How many Optuna trials the next Tune trial trains: enough for it to last about
-    `target_s` at the median trial length measured (one while nothing is measured), never more
-    than a share of what is left (`BATCH_SHARE`), never more than what is left."""
-    if budget_left <= 0:
-        return 0
-    if not trial_s:
-        return 1
-    wanted = math.ceil(target_s / max(statistics.median(trial_s), 1e-3))
-    return max(1, min(wanted, math.ceil(budget_left / (BATCH_SHARE * max(1, slots))), budget_left))
-
-
-_TRIAL_S: dict[str, list[float]] = {}
-"""The trial lengths measured by this process's last search on each base config: the next
-search on it sizes its first batches from them instead of starting with batches of one."""
-
-
-def batch_search(inner: Any, budget: int, slots: int, trial_s: list[float] | None = None) -> Any:
-    """A Tune searcher whose every suggestion is a batch of `inner`'s (Ray's OptunaSearch):
-    member k of Tune trial T is Optuna's trial "T#k", asked on its own and told its result as
-    soon as the batch reports it (a member that never reported is told it failed)."""
-    from ray.tune.search import Searcher
-
-    class BatchSearch(Searcher):
-        def __init__(self) -> None:
-            super().__init__(metric=METRIC, mode="min")
-            self.inner = inner
-            self.asked = 0
-            self.members: dict[str, int] = {}
-            self.told: set[str] = set()
-            self.trial_s: list[float] = list(trial_s or ())
-
-        def set_search_properties(self, metric: Any, mode: Any, config: dict, **spec: Any) -> bool:
-            return bool(self.inner.set_search_properties(metric, mode, config, **spec))
-
-        def suggest(self, trial_id: str) -> dict | str | None:
-            n = batch_size(budget - self.asked, slots, self.trial_s)
-            if n == 0:
-                return Searcher.FINISHED
-            batch = [self.inner.suggest(f"{trial_id}#{k}") for k in range(n)]
-            self.asked += n
-            self.members[trial_id] = n
-            return {"__batch": batch}
-
-        def on_trial_result(self, trial_id: str, result: dict) -> None:
-            if "batch_index" not in result:
-                return
-            seconds = float(result.get("trial_s", math.nan))
-            if math.isfinite(seconds):
-                self.trial_s.append(seconds)
-            finished = result.get("trial_state") == RunState.FINISHED
-            self._tell(f"{trial_id}#{result['batch_index']}", float(result["trial_score"]) if finished else None)
-
-        def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-            for k in range(self.members.get(trial_id, 0)):
-                self._tell(f"{trial_id}#{k}", None)
-
-        def _tell(self, member: str, score: float | None) -> None:
-            if member in self.told:
-                return
-            self.told.add(member)
-            if score is not None and math.isfinite(score):
-                self.inner.on_trial_complete(member, {METRIC: score})
-            else:
-                self.inner.on_trial_complete(member, None, error=True)
-
-    return BatchSearch()
-
-
 _CONNECTED: list[str] = []
 """The address this process is connected to (kept across searches, like the warm worker pool)."""
 
@@ -217,14 +133,14 @@ def connect(ray: Any, address: str) -> str:
     host broker, whose warm trial hosts (and the torch and data sets they hold) live as long as
     this connection, like the local worker pool."""
     if not (ray.is_initialized() and _CONNECTED == [address]):
-        if ray.is_initialized():
-            ray.shutdown()
-        _BROKER.clear()
+        disconnect()
         ray.init(address=address, logging_level="ERROR", log_to_driver=False)
         _CONNECTED[:] = [address]
-    if _BROKER:
-        ray.get(_BROKER["handle"].reset.remote())
-    else:
+    session = _SESSION[0] if _SESSION else None
+    if not (session is not None and session.busy):  # no other search holds a host now
+        if _BROKER:
+            ray.get(_BROKER["handle"].reset.remote())
+    if not _BROKER:
         from engine.tuning.ray_relay import HostBroker
 
         name = f"descent-hosts-{os.getpid()}-{time.monotonic_ns()}"
@@ -232,37 +148,51 @@ def connect(ray: Any, address: str) -> str:
     return str(_BROKER["name"])
 
 
-# What the driver's Tune loop hands the search job: a queue and a stop flag per search, found
-# by key (Tune pickles its callbacks and stopper; a queue or an event cannot be pickled).
-_CHANNELS: dict[str, tuple[queue.Queue, threading.Event]] = {}
+_SESSION: list[TuneSession] = []
+"""The connection's shared Tune run, while it lasts."""
 
 
-def _put_event(key: str, item: tuple) -> None:
-    _CHANNELS[key][0].put(item)
+def tune_session(ray: Any) -> TuneSession:
+    """The connection's Tune run, started when there is none (or the last one has ended)."""
+    session = _SESSION[0] if _SESSION else None
+    if session is None or session.closing or session.ended.is_set():
+        if session is not None:
+            session.close()
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        session = TuneSession(_BROKER["handle"], _BROKER["name"], cpus).start()
+        _SESSION[:] = [session]
+    return session
 
 
-def _should_stop(key: str, _trial_id: str, _result: dict) -> bool:
-    return _CHANNELS[key][1].is_set()
+def session_info() -> dict[str, Any]:
+    """The connection's Tune run: how many Tune trials it ran and in which processes."""
+    session = _SESSION[0] if _SESSION else None
+    if session is None:
+        return {"running": False, "tune_trials": 0, "tune_pids": []}
+    return {
+        "running": not session.ended.is_set(),
+        "key": session.key,
+        "tune_trials": session.tune_trials,
+        "tune_pids": sorted(session.tune_pids),
+    }
 
 
-def _stream_callback(key: str) -> Any:
-    """A Tune callback passing each trial's results and end to the search job."""
-    from ray import tune
+def end_session() -> None:
+    """End the connection's shared Tune run now (its cached actors give their CPUs back); the
+    next search starts a new one."""
+    if _SESSION:
+        _SESSION.pop().close()
 
-    class Stream(tune.Callback):
-        def on_trial_start(self, iteration, trials, trial, **info):
-            _put_event(key, ("start", trial.trial_id, None, dict(trial.config)))
 
-        def on_trial_result(self, iteration, trials, trial, result, **info):
-            _put_event(key, ("result", trial.trial_id, dict(result), dict(trial.config)))
+def disconnect() -> None:
+    """End the shared Tune run and this process's Ray connection."""
+    import ray
 
-        def on_trial_complete(self, iteration, trials, trial, **info):
-            _put_event(key, ("complete", trial.trial_id, None, dict(trial.config)))
-
-        def on_trial_error(self, iteration, trials, trial, **info):
-            _put_event(key, ("error", trial.trial_id, None, dict(trial.config)))
-
-    return Stream()
+    end_session()
+    _BROKER.clear()
+    _CONNECTED.clear()
+    if ray.is_initialized():
+        ray.shutdown()
 
 
 class RaySearch(SearchRun):
@@ -283,18 +213,12 @@ class RaySearch(SearchRun):
     def job(self) -> Job[SearchSnapshot]:
         s = self.settings
         ray = self.ray
-        from ray import tune
         from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, HyperBandScheduler, MedianStoppingRule
         from ray.tune.search.optuna import OptunaSearch
 
         t_wall = time.perf_counter()
         offset = 0 if s.previous is None else 1 + max((t.number for t in s.previous.trials), default=-1)
-        key = f"search-{id(self)}-{time.monotonic_ns()}"
-        events: queue.Queue = queue.Queue()
-        stop = threading.Event()
-        _CHANNELS[key] = (events, stop)
         space, base = s.space, s.base
-
         searcher = OptunaSearch(
             space=DefineByRun(space, base, s.is_grid),
             metric=METRIC,
@@ -310,90 +234,66 @@ class RaySearch(SearchRun):
             ),
             "hyperband": HyperBandScheduler(time_attr="epoch", metric=METRIC, mode="min", max_t=epochs),
         }[s.pruner]
-        threads = 1
         # Descent streams every result into its snapshot itself: Tune's JSON, CSV and TensorBoard
         # result files would be written (and synced) for nobody.
         os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
         broker = connect(ray, self.address)
-        slots = self.max_concurrent or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        slots = min(self.max_concurrent or cpus, cpus)
         batched = s.pruner == "none"
-        base_key = base.model_dump_json()
-        storage = tempfile.mkdtemp(prefix="descent-ray-")
-        try:
-            tuner = tune.Tuner(
-                tune.with_resources(ray_batch_trial if batched else ray_trial, {"cpu": threads}),
-                param_space={"__folds": s.folds, "__threads": threads, "__broker": broker},
-                tune_config=tune.TuneConfig(
-                    search_alg=batch_search(searcher, s.budget, slots, _TRIAL_S.get(base_key)) if batched else searcher,
-                    scheduler=scheduler,
-                    num_samples=s.budget,
-                    max_concurrent_trials=slots,
-                    reuse_actors=True,
-                ),
-                run_config=tune.RunConfig(
-                    storage_path=storage,
-                    verbose=0,
-                    callbacks=[_stream_callback(key)],
-                    stop=functools.partial(_should_stop, key),
-                ),
-            )
-        except BaseException:
-            _CHANNELS.pop(key, None)
-            shutil.rmtree(storage, ignore_errors=True)
-            raise
-        failure: list[BaseException] = []
-
-        def fit() -> None:
-            try:
-                tuner.fit()
-            except BaseException as e:  # noqa: BLE001 - handed to the job's thread, raised there
-                failure.append(e)
-            finally:
-                events.put(("end", None, None, None))
-
-        thread = threading.Thread(target=fit, name="descent-ray-tune", daemon=True)
+        entry = SearchEntry(
+            f"search-{id(self)}-{time.monotonic_ns()}",
+            searcher,
+            scheduler,
+            batched=batched,
+            budget=s.budget,
+            slots=slots,
+            folds=s.folds,
+            threads=1,
+            broker=broker,
+        )
+        session = tune_session(ray)
+        while not session.register(entry):  # that run is ending: a new one
+            session = tune_session(ray)
         numbers: dict[str, int] = {}
         records: dict[str, TrialRecord] = {}
-        batches: dict[str, int] = {}  # Tune trial → how many Optuna trials it trains
+        owner: dict[str, str] = {}  # record → the Tune trial that trains it
 
-        def member(trial_id: str, k: int | None, config: dict[str, Any]) -> str:
-            """The record of a Tune trial (k None) or of member k of its batch, made when first seen."""
-            name = trial_id if k is None else f"{trial_id}#{k}"
+        def record(name: str, trial_id: str, values: dict[str, Any]) -> str:
+            """The record of a trial, made when first seen."""
             if name not in records:
                 numbers[name] = offset + len(numbers)
-                values = config.get("__values", {}) if k is None else config["__batch"][k].get("__values", {})
                 records[name] = TrialRecord(numbers[name], s.round, RunState.RUNNING, dict(values), t_start=time.time())
+                owner[name] = trial_id
                 self._put(records[name])
             return name
 
-        thread.start()
         try:
             while True:
                 try:
-                    kind, trial_id, result, config = events.get(timeout=0.2)
+                    kind, trial_id, result, config = entry.events.get(timeout=0.2)
                 except queue.Empty:
                     yield self._progress(t_wall)
                     continue
                 if kind == "end":
+                    if result is not None:
+                        raise SearchError(f"Ray Tune failed: {result}")
                     break
-                size = len(config.get("__batch", ()))
-                if size:
-                    batches[trial_id] = size
-                if kind == "start":
-                    member(trial_id, 0 if size else None, config)
+                if kind == "start" and not batched:
+                    record(trial_id, trial_id, config.get("__values", {}))
                 elif kind == "result" and result is not None:
-                    k = result.get("batch_index")
-                    name = member(trial_id, k, config)
-                    records[name] = _with_result(records[name], result)
-                    self._put(records[name])
-                    if k is not None and k + 1 < size:  # the batch's next trial starts now
-                        member(trial_id, k + 1, config)
-                else:  # the Tune trial ended: what is still running in it was stopped, or failed
-                    for name in [trial_id, *(f"{trial_id}#{k}" for k in range(size))]:
-                        rec = records.get(name)
-                        if rec is None or rec.state != RunState.RUNNING:
+                    for member in result.get("running", ()):
+                        record(member, trial_id, entry.values.get(member, {}))
+                    name = result.get("member") if batched else trial_id
+                    if name:
+                        record(name, trial_id, entry.values.get(name, {}) if batched else config.get("__values", {}))
+                        records[name] = _with_result(records[name], result)
+                        self._put(records[name])
+                elif kind in ("complete", "error"):  # the Tune trial ended: what is still running in it ended too
+                    for name, rec in list(records.items()):
+                        if owner[name] != trial_id or rec.state != RunState.RUNNING:
                             continue
-                        if kind == "complete" and (size or stop.is_set()):  # no scheduler stops a batch
+                        if kind == "complete" and (batched or entry.stop.is_set()):  # no scheduler stops a batch
                             rec = replace(rec, state=RunState.STOPPED, message="stopped with the search")
                         elif kind == "complete":
                             rec = replace(rec, state=RunState.PRUNED, message="stopped by the Ray scheduler")
@@ -402,23 +302,19 @@ class RaySearch(SearchRun):
                         records[name] = replace(rec, t_end=time.time())
                         self._put(records[name])
                 yield self._progress(t_wall)
-            thread.join()
-            if failure:
-                raise SearchError(f"Ray Tune failed: {failure[0]}")
-            lengths = [r.t_end - r.t_start for r in records.values() if r.state == RunState.FINISHED and r.t_end]
-            if lengths:
-                _TRIAL_S[base_key] = lengths[-50:]
-            if batched and batches:
+            if batched and entry.tune_trials:
                 note = (
-                    f"round {s.round}: {len(batches)} Ray Tune trials trained its {sum(batches.values())} trials "
-                    f"(up to {max(batches.values())} each: without a pruner a Tune trial trains a batch)"
+                    f"round {s.round}: {entry.tune_trials} Ray Tune trials trained its {len(records)} trials "
+                    f"on {slots} slots (without a pruner a Tune trial trains a batch)"
                 )
                 self.snapshot = replace(self.snapshot, notes=(*self.snapshot.notes, note))
             self.snapshot = replace(self.snapshot, state=RunState.FINISHED, wall_s=time.perf_counter() - t_wall)
             return self.snapshot
         finally:
-            stop.set()
-            thread.join(timeout=60)
+            if not entry.done.is_set():
+                session.stop(entry)
+                entry.done.wait(60)
+            session.unregister(entry)
             for rec in records.values():
                 if rec.state == RunState.RUNNING:
                     self._put(
@@ -426,8 +322,6 @@ class RaySearch(SearchRun):
                     )
             if self.snapshot.state == RunState.RUNNING:
                 self.snapshot = replace(self.snapshot, state=RunState.CANCELLED, wall_s=time.perf_counter() - t_wall)
-            _CHANNELS.pop(key, None)
-            shutil.rmtree(storage, ignore_errors=True)
 
     def _progress(self, t_wall: float) -> Progress:
         s = self.settings

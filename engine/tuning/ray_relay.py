@@ -1,26 +1,23 @@
 """What runs on a Ray cluster's nodes for `--ray`: a light module (the standard library, Ray and
 engine.states only at import; torch and the trainer are imported inside the function that trains).
 
-Two ways a Ray Tune trial trains:
+Tune's trainable is `session_trial` (engine/tuning/ray_session.py runs one Tune run per
+connection), in one of two modes:
 
-* `ray_trial` (in engine/tuning/ray_backend.py, with a pruner): one Optuna trial per Tune
-  trial, trained in the Tune trial's own actor, reporting each epoch so that Tune's scheduler
-  (ASHA, the median rule) can stop it there.
-* `ray_batch_trial` (this module, no pruner): one Tune trial trains a *batch* of Optuna trials,
-  one after the other, and reports each as it ends. Tune's own cost per trial (scheduling, the
-  actor's reset, result handling: about 0.1–0.3 s) is then paid once per batch instead of once
-  per trial, which matters for trials of tens of milliseconds. Each Optuna trial is still asked
-  and told on its own by Ray's `OptunaSearch` (engine/tuning/ray_backend.py, `BatchSearch`) and
-  recorded as its own trial.
+* "single" (with a pruner): one Optuna trial per Tune trial, trained in the Tune trial's own
+  actor (`ray_trial` in engine/tuning/ray_backend.py), reporting each epoch so that Tune's
+  scheduler (ASHA, the median rule) can stop it there.
+* "batch" (no pruner): one Tune trial trains a whole search's Optuna trials. It holds one CPU on
+  each of the search's slots (a placement group, `trial_resources`) and trains on a warm
+  `TrialHost` on each slot's node, taking the Optuna trials from the search's queue (kept by the
+  connection's `HostBroker` and filled by the driver as results come) and reporting each as it
+  ends. Each Optuna trial is still asked and told on its own by Ray's `OptunaSearch`.
 
-A batch trains in a `TrialHost`: a Ray actor pinned to the Tune trial's node and holding no
-CPU of its own (the Tune trial holds that CPU meanwhile and only waits), lent by the
-connection's `HostBroker`, which makes hosts as they are needed and keeps them as long as the
-searching process stays connected. A host's process imports
-torch once, pays the first-use costs once (`warm_up`) and keeps its data sets (`_CACHE`), so
-the next trials, batches and searches of the same connection start warm; Tune's own actors
-are new at every search (Tune starts them per `fit`) and stay light: this module imports the
-engine's training code only inside `train_task`.
+A `TrialHost` is a Ray actor pinned to a node and holding no CPU of its own (the Tune trial holds
+that CPU meanwhile), lent by the connection's `HostBroker`, which makes hosts as they are needed
+and keeps them as long as the searching process stays connected. A host's process imports torch
+once, pays the first-use costs once (`warm_up`) and keeps its data sets (`_CACHE`), so the next
+trials and searches of the same connection start warm.
 """
 
 from __future__ import annotations
@@ -80,6 +77,7 @@ class HostBroker:
     def __init__(self) -> None:
         self.hosts: dict[str, list[Any]] = {}  # node id → its hosts' actor handles
         self.free: dict[str, list[int]] = {}
+        self.queues: dict[str, list[Any]] = {}  # search key → its batch's queued Optuna trials
 
     def lease(self, node: str) -> tuple[str, int, Any]:
         """(node, index, host) of a free host on `node`."""
@@ -100,6 +98,21 @@ class HostBroker:
         if index not in self.free[node]:
             self.free[node].append(index)
 
+    def put(self, key: str, items: list[Any]) -> None:
+        """Queue Optuna trials (dicts with the trial's id, index and config JSON; None marks
+        the end) for the batch of search `key`."""
+        self.queues.setdefault(key, []).extend(items)
+
+    def take(self, key: str, n: int) -> list[Any]:
+        """Up to `n` queued items of search `key` (fewer, or none, when fewer are queued)."""
+        q = self.queues.get(key, [])
+        taken, self.queues[key] = q[:n], q[n:]
+        return taken
+
+    def drop(self, key: str) -> int:
+        """Forget search `key`'s queue; how many items were still in it."""
+        return len(self.queues.pop(key, []))
+
     def reset(self) -> None:
         """Every host free again (a search starts: leases of a stopped search's trials end)."""
         self.free = {node: list(range(len(h))) for node, h in self.hosts.items()}
@@ -111,53 +124,103 @@ class HostBroker:
         return {node: ray.get([h.pid.remote() for h in hosts]) for node, hosts in self.hosts.items()}
 
 
-def ray_batch_trial(config: dict[str, Any]) -> None:
-    """Tune's trainable without a pruner: the batch's Optuna trials (`config["__batch"]`, each
-    with its config JSON) one after the other on this node, one Tune report per trial."""
+def trial_resources(config: dict[str, Any]) -> Any:
+    """What a Tune trial holds: one bundle of `__threads` CPUs per slot, spread over the nodes."""
+    from ray.tune.execution.placement_groups import PlacementGroupFactory
+
+    bundle = {"CPU": float(config.get("__threads", 1))}
+    return PlacementGroupFactory([bundle] * int(config.get("__bundles", 1)), strategy="SPREAD")
+
+
+def session_trial(config: dict[str, Any]) -> None:
+    """Tune's trainable: a batch of the search's Optuna trials, or one trial epoch by epoch."""
+    if config.get("__mode") == "batch":
+        batch_trial(config)
+    else:
+        from engine.tuning.ray_backend import ray_trial
+
+        ray_trial(config)
+
+
+DEPTH = 2
+"""Optuna trials sent to a host at once: the one it trains and the next, queued behind it."""
+
+
+def batch_trial(config: dict[str, Any]) -> None:
+    """The search's Optuna trials on a warm host per slot (the nodes of this Tune trial's
+    placement group), taken from the search's queue until its end mark, one Tune report per trial."""
+    import os
+    import time
+
     import ray
     from ray import tune
 
-    node = ray.get_runtime_context().get_node_id()
+    pg = ray.util.get_current_placement_group()
+    placed = ray.util.placement_group_table(pg)["bundles_to_node_id"] if pg is not None else {}
+    here = ray.get_runtime_context().get_node_id()
+    nodes = [str(placed[i]) for i in sorted(placed)] or [here]
     broker = ray.get_actor(config["__broker"])
-    _node, index, host = ray.get(broker.lease.remote(node))
-    tasks = [
-        {
-            "number": -1,
-            "config_json": item["__config"],
-            "folds": int(config["__folds"]),
-            "threads": int(config["__threads"]),
-            "prune": False,
-        }
-        for item in config["__batch"]
-    ]
-    pending: list[Any] = []
-    submitted = 0
+    leases = ray.get([broker.lease.remote(node) for node in nodes])
+    hosts = [host for _node, _index, host in leases]
+    key = str(config["__search"])
+    common = {"number": -1, "folds": int(config["__folds"]), "threads": int(config["__threads"]), "prune": False}
+    inflight: dict[Any, tuple[int, dict[str, Any]]] = {}  # result ref → (slot, queued item)
+    load = [0] * len(hosts)
+    ended = False
 
-    def top_up() -> None:
-        # One trial queued ahead on the host (an actor runs its calls in order): it starts the
-        # next trial as soon as one ends, without waiting for this actor's round trip.
-        nonlocal submitted
-        while len(pending) < 2 and submitted < len(tasks):
-            pending.append(host.train.remote(tasks[submitted]))
-            submitted += 1
+    def send(slot: int, item: dict[str, Any]) -> None:
+        ref = hosts[slot].train.remote({**common, "config_json": item["config_json"]})
+        inflight[ref] = (slot, item)
+        load[slot] += 1
+
+    def running() -> list[str]:
+        return [item["id"] for _slot, item in inflight.values()]
+
+    def take() -> None:
+        nonlocal ended
+        room = sum(DEPTH - n for n in load)
+        if room and not ended:
+            for item in ray.get(broker.take.remote(key, room)):
+                if item is None:
+                    ended = True
+                    break
+                send(min(range(len(hosts)), key=load.__getitem__), item)
 
     try:
-        top_up()
-        for k in range(len(tasks)):
+        take()
+        # the first report: which trials it started (and where), before any has ended
+        tune.report({METRIC: math.nan, "running": running(), "node": here, "tune_pid": os.getpid()})
+        while True:
+            take()
+            if not inflight:
+                if ended:
+                    return
+                time.sleep(0.005)  # the driver queues the next trials as results come
+                continue
+            # while a slot has room, look at the queue again soon rather than wait for a result
+            starving = not ended and sum(load) < DEPTH * len(hosts)
+            ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.01 if starving else None)
+            if not ready:
+                continue
+            slot, item = inflight.pop(ready[0])
+            load[slot] -= 1
             try:
-                outcome = ray.get(pending.pop(0))
+                outcome = ray.get(ready[0])
             except Exception as e:  # noqa: BLE001 - a host that died mid-trial fails that trial, the batch goes on
                 message = f"the Ray worker failed: {str(e).splitlines()[0]}"
                 outcome = {"number": -1, "state": RunState.ERROR.value, "message": message}
-                # Ray restarts the host (cold); the trial queued behind this one did not fail
-                # and is sent again once the host answers.
-                _wait_for(host)
-                pending.clear()
-                submitted = k + 1
-            top_up()
-            _report(tune, outcome, k, node)
+                # Ray restarts the host (cold); the trials queued behind this one did not fail
+                # and are sent again once the host answers.
+                _wait_for(hosts[slot])
+                for ref, (s, behind) in list(inflight.items()):
+                    if s == slot:
+                        del inflight[ref]
+                        load[slot] -= 1
+                        send(slot, behind)
+            _report(tune, outcome, item, nodes[slot], running(), os.getpid())
     finally:
-        broker.give_back.remote(node, index)
+        for node, index, _host in leases:
+            broker.give_back.remote(node, index)
 
 
 def _wait_for(host: Any, timeout_s: float = 120.0) -> None:
@@ -175,7 +238,7 @@ def _wait_for(host: Any, timeout_s: float = 120.0) -> None:
             time.sleep(0.2)
 
 
-def _report(tune: Any, outcome: dict[str, Any], k: int, node: str) -> None:
+def _report(tune: Any, outcome: dict[str, Any], item: dict[str, Any], node: str, running: list[str], pid: int) -> None:
     score = float(outcome.get("score", math.nan))
     curve = outcome.get("curve") or [math.nan]
     value = score if math.isfinite(score) else float(curve[-1])
@@ -185,7 +248,10 @@ def _report(tune: Any, outcome: dict[str, Any], k: int, node: str) -> None:
             METRIC: value,
             "epoch": len(outcome.get("curve", ())),
             "node": node,
-            "batch_index": k,
+            "member": item["id"],
+            "batch_index": item["k"],
+            "running": running,  # the batch's trials in training now
+            "tune_pid": pid,
             # flat, for the searcher (Tune flattens what it hands searchers): how it ended, and how long it took
             "trial_state": outcome["state"],
             "trial_score": score,

@@ -16,9 +16,15 @@ Measures, in one process, alternating the variants (ABAB, `--rounds` times):
     Ray search (connecting, starting the warm trial hosts) is timed apart (`ray_cold_start_s`);
     the rounds after it alternate Ray and --jobs 2. Beside the rates, the overhead per trial of
     each: the slots' time not spent inside a trial (wall × slots − Σ trial time) per trial.
-    `--ray-only` skips the --jobs 1 / sqlite rounds. Each round also times an empty Tune run (two
-    trials that only report) on the same connection: no search through Tune can be faster, so
-    --jobs 2's time over it bounds what ray_vs_jobs2 can reach on this machine.
+    `--ray-only` skips the --jobs 1 / sqlite rounds. The searches of one connection share one
+    Tune run (engine/tuning/ray_session.py), so the rounds measure searches that start warm.
+    After the rounds that run is ended and, on the same connection: a search that starts its
+    own Tune run (`ray_fresh_run_search_s`, what a search pays after the shared run has ended),
+    and an empty Tune run of two trials that only report (`tune_empty_fit_s`, no search that
+    starts its own Tune run can be faster: `ray_vs_jobs2_upper_bound` is --jobs 2's time over
+    it), with where its time goes (`tune_empty_fit_breakdown_s`: from `fit` to the start of its
+    first trial actor's process; from there to the trainable running, i.e. starting Python,
+    importing Ray and Ray Tune, joining the cluster; from there to `fit` returning).
 Prints one JSON line (with the load average: the machine may be shared).
 
     PYTHONPATH=. python tests/benchmarks/bench_search.py [--trials 32] [--epochs 5] [--rounds 2] [--ray] [--ray-only]
@@ -110,23 +116,36 @@ def _slot_overhead_ms(seconds: float, snap: SearchSnapshot, slots: int) -> float
     return 1000.0 * (seconds * slots - inside) / max(1, len(snap.finished))
 
 
-def _empty_tune_fit(trials: int = 2) -> float:
+def _process_start() -> float:
+    """When this process started (time.time() seconds; /proc, to 10 ms)."""
+    with open("/proc/self/stat") as f:
+        ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+    with open("/proc/uptime") as f:
+        up = float(f.read().split()[0])
+    return time.time() - (up - ticks / os.sysconf("SC_CLK_TCK"))
+
+
+def _empty_tune_fit(trials: int = 2) -> tuple[float, list[float]]:
     """Seconds of a Tune run of `trials` trials that do nothing but report, on the connected
-    cluster: what any Tune-based search pays (its trial actors start, report, stop) even with
-    trials of no length."""
+    cluster: what a Tune run costs (its trial actors start, report, stop) even with trials of no
+    length; and its parts: `fit` → the first trial actor's process starts → its trainable runs →
+    `fit` returns."""
     from ray import tune
 
     def empty(config: dict) -> None:
-        tune.report({"val_loss": 0.0})
+        tune.report({"val_loss": 0.0, "proc_start": _process_start(), "entered": time.time()})
 
     with tempfile.TemporaryDirectory() as d:
-        t = time.perf_counter()
-        tune.Tuner(
+        t0, t = time.time(), time.perf_counter()
+        grid = tune.Tuner(
             tune.with_resources(empty, {"cpu": 1}),
             tune_config=tune.TuneConfig(num_samples=trials, max_concurrent_trials=2, reuse_actors=True),
             run_config=tune.RunConfig(storage_path=d, verbose=0),
         ).fit()
-        return time.perf_counter() - t
+        seconds = time.perf_counter() - t
+    first = min((r.metrics for r in grid), key=lambda m: m["entered"])
+    start, entered = first["proc_start"] - t0, first["entered"] - t0
+    return seconds, [start, entered - start, seconds - entered]
 
 
 def main() -> None:
@@ -175,7 +194,6 @@ def main() -> None:
     else:
         out["pool_cold_start_s"] = round(cold_s, 2)
     if a.ray:
-        import ray
         from ray.cluster_utils import Cluster
 
         os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
@@ -188,7 +206,7 @@ def main() -> None:
             t = time.perf_counter()
             _search(a.trials, a.epochs, 1, ray_address=cluster.address)  # connects, starts the warm trial hosts
             ray_cold = time.perf_counter() - t
-            rays, twos, ray_over, two_over, empties, two_s = [], [], [], [], [], []
+            rays, twos, ray_over, two_over, empties, two_s, parts, fresh = [], [], [], [], [], [], [], []
             for _ in range(a.rounds):
                 sr, snapr = _search(a.trials, a.epochs, 1, ray_address=cluster.address)
                 rays.append(_per_min(sr, snapr))
@@ -197,12 +215,24 @@ def main() -> None:
                 twos.append(_per_min(s2, snap2))
                 two_over.append(_slot_overhead_ms(s2, snap2, 2))
                 two_s.append(s2)
-                empties.append(_empty_tune_fit())
-                print(f"  overhead per trial: Ray {ray_over[-1]:.0f} ms, --jobs 2 {two_over[-1]:.0f} ms; "
-                      f"an empty 2-trial Tune run: {empties[-1]:.1f} s",
+                print(f"  overhead per trial: Ray {ray_over[-1]:.0f} ms, --jobs 2 {two_over[-1]:.0f} ms",
+                      file=sys.stderr, flush=True)  # fmt: skip
+            from engine.tuning.ray_backend import end_session
+
+            for _ in range(a.rounds):  # with no shared Tune run (it holds the CPUs while it waits)
+                end_session()
+                fresh.append(_search(a.trials, a.epochs, 1, ray_address=cluster.address)[0])
+                end_session()
+                seconds, split = _empty_tune_fit()
+                empties.append(seconds)
+                parts.append(split)
+                print(f"  a search starting its own Tune run: {fresh[-1]:.1f} s; an empty 2-trial Tune run: "
+                      f"{seconds:.2f} s (" + ", ".join(f"{x:.2f}" for x in split) + ")",
                       file=sys.stderr, flush=True)  # fmt: skip
         finally:
-            ray.shutdown()
+            from engine.tuning.ray_backend import disconnect
+
+            disconnect()
             cluster.shutdown()
         out |= {
             "ray_trials_per_min": round(statistics.median(rays), 2),
@@ -213,7 +243,14 @@ def main() -> None:
             "ray_overhead_ms_per_trial": round(statistics.median(ray_over), 1),
             "jobs2_overhead_ms_per_trial": round(statistics.median(two_over), 1),
             # no Tune-based search beats an empty Tune run: the best ray_vs_jobs2 any could reach here
+            "ray_fresh_run_search_s": round(statistics.median(fresh), 2),
+            "ray_vs_jobs2_fresh_run": round(statistics.median(two_s) / statistics.median(fresh), 3),
             "tune_empty_fit_s": round(statistics.median(empties), 2),
+            "tune_empty_fit_breakdown_s": {
+                name: round(statistics.median(p[i] for p in parts), 2)
+                for i, name in enumerate(["to_actor_process_start", "process_start_to_trainable", "to_fit_return"])
+            },
+            # for a search that starts its own Tune run: no such search beats an empty Tune run
             "ray_vs_jobs2_upper_bound": round(statistics.median(two_s) / statistics.median(empties), 3),
         }
     out["loadavg"] = [round(x, 2) for x in os.getloadavg()]

@@ -1,14 +1,15 @@
 """--ray for real: a two-node Ray cluster on 127.0.0.1 started (and shut down) by the test, a
 6-trial search through Ray Tune, trials on both nodes, results equal to a local seeded run; a
-second search on the same connection trains in the same warm processes, in batches; an ASHA
-search keeps one Optuna trial per Tune trial. Batch sizing and the batch searcher's ask/tell
-without a cluster."""
+second search on the same connection runs in the same Tune run, Tune trial process and warm
+trial hosts, as one batch; an ASHA search keeps one Optuna trial per Tune trial. A search's
+ask/tell through the shared Tune run without a cluster."""
 
 from __future__ import annotations
 
 import math
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,7 @@ def _pid(worker: str) -> str:
 def test_ray_search_on_a_two_node_local_cluster(monkeypatch, one_torch_thread) -> None:
     from ray.cluster_utils import Cluster
 
-    from engine.tuning.ray_backend import RaySearch
+    from engine.tuning.ray_backend import RaySearch, disconnect, session_info
 
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
     # the cluster's workers import this checkout's engine
@@ -68,15 +69,19 @@ def test_ray_search_on_a_two_node_local_cluster(monkeypatch, one_torch_thread) -
         cluster.add_node(num_cpus=1, object_store_memory=80 * 1024**2)
         cluster.wait_for_nodes()
         snap = run_job(RaySearch(_settings(), cluster.address).job())
-        # the same search again on the same connection: the warm hosts train it, in batches
-        # sized from the first search's trial lengths
+        first = session_info()
+        # the same search again on the same connection: the same Tune run, its Tune trial in the
+        # same (cached) actor process, trained by the same warm hosts
         again = run_job(RaySearch(_settings(), cluster.address).job())
+        second = session_info()
         settings = _settings()
         settings.pruner, settings.trials, settings.sampler = "asha", 4, "random"
         asha = run_job(RaySearch(settings, cluster.address).job())
+        third = session_info()
     finally:
-        ray.shutdown()  # this process's connection, then exactly the cluster this test started (never `ray stop`)
-        cluster.shutdown()
+        disconnect()  # the shared Tune run, then this process's connection
+        cluster.shutdown()  # exactly the cluster this test started (never `ray stop`)
+    assert not ray.is_initialized()
     assert len(snap.complete) == 6
     assert len({_node(t.worker) for t in snap.trials}) == 2, "the trials did not run on both nodes"
     local = run_job(SearchRun(_settings()).job())
@@ -90,23 +95,14 @@ def test_ray_search_on_a_two_node_local_cluster(monkeypatch, one_torch_thread) -
     # one warm host process per node trained both searches
     pids = {_pid(t.worker) for t in snap.trials}
     assert {_pid(t.worker) for t in again.trials} <= pids and len(pids) == 2
-    # without a pruner, fewer Tune trials than trials: the second search's first batches are already full
-    tune_trials = int(re.search(r"(\d+) Ray Tune trials trained its 6 trials", again.notes[-1]).group(1))
-    assert tune_trials < 6
+    # without a pruner, one Tune trial trains the whole search, in the process that ran the first search's
+    assert any(n.startswith("round 1: 1 Ray Tune trials trained its 6 trials on 2 slots") for n in again.notes)
+    assert first["key"] == second["key"] == third["key"] and third["running"]  # one Tune run for all three
+    assert len(first["tune_pids"]) == 1 and second["tune_pids"] == first["tune_pids"]
+    assert second["tune_trials"] == 2 and third["tune_trials"] == 6
     # with ASHA, each Optuna trial is its own Tune trial, reported epoch by epoch (and may be pruned)
     assert len(asha.finished) == 4 and not any("batch" in n for n in asha.notes)
     assert all(t.state in ("finished", "pruned") and len(t.curve) >= 1 for t in asha.trials)
-
-
-def test_batches_are_sized_from_the_trials_length_and_shrink_toward_the_end() -> None:
-    from engine.tuning.ray_backend import batch_size
-
-    assert batch_size(32, 2, []) == 1  # nothing measured yet
-    assert batch_size(32, 2, [0.05] * 5) == 8  # 2 s would be 40 trials; a quarter of what is left
-    assert batch_size(4, 2, [0.05]) == 1
-    assert batch_size(1000, 2, [0.05, 0.05, 9.0]) == 40  # the median: 2 s / 50 ms
-    assert batch_size(1000, 2, [5.0]) == 1  # long trials: one per Tune trial
-    assert batch_size(0, 2, [0.05]) == 0
 
 
 class _FakeOptunaSearch:
@@ -116,33 +112,120 @@ class _FakeOptunaSearch:
         self.asked: list[str] = []
         self.told: dict[str, tuple] = {}
 
-    def set_search_properties(self, metric, mode, config, **spec) -> bool:
-        return True
-
     def suggest(self, trial_id: str) -> dict:
         self.asked.append(trial_id)
-        return {"__values": {"optim.lr": 0.1 * len(self.asked)}, "__config": "{}"}
+        return {"__values": {"optim.lr": 0.1 * len(self.asked)}, "__config": f"config {len(self.asked)}"}
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        pass
 
     def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:
         self.told[trial_id] = (result, error)
 
 
-def test_the_batch_searcher_asks_and_tells_each_optuna_trial_on_its_own() -> None:
+class _Call:
+    def __init__(self, log: list, name: str) -> None:
+        self.log, self.name = log, name
+
+    def remote(self, *args):
+        self.log.append((self.name, *args))
+
+
+class _FakeBroker:
+    """Stands for the connection's HostBroker: records what the driver queues for the batches."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple] = []
+        self.put, self.drop = _Call(self.log, "put"), _Call(self.log, "drop")
+
+    def queued(self) -> list:
+        return [item for call in self.log if call[0] == "put" for item in call[2]]
+
+
+def _entry(batched: bool, budget: int, slots: int = 2):
+    from ray.tune.schedulers import FIFOScheduler
+
+    from engine.tuning.ray_session import SearchEntry
+
+    entry = SearchEntry(
+        "s1", _FakeOptunaSearch(), FIFOScheduler(), batched=batched, budget=budget, slots=slots, folds=1, threads=1,
+        broker="b",
+    )  # fmt: skip
+    entry.broker = _FakeBroker()
+    return entry
+
+
+def test_a_batch_search_is_one_tune_trial_whose_optuna_trials_are_asked_ahead_and_told_as_they_report() -> None:
+    from engine.tuning.ray_session import METRIC
+
+    entry = _entry(batched=True, budget=5)
+    config = entry.suggest("T1")
+    assert config["__mode"] == "batch" and config["__bundles"] == 2  # one CPU on each of the 2 slots
+    assert entry.inner.asked == ["T1#0", "T1#1", "T1#2", "T1#3"]  # two per slot, queued for the hosts
+    assert [i["id"] for i in entry.broker.queued()] == entry.inner.asked
+    assert entry.suggest("T2") is None  # one Tune trial trains the whole search
+    entry.result("T1", {"running": ["T1#0", "T1#1"]})  # the batch's first report tells nothing
+    assert entry.inner.told == {}
+    entry.result("T1", {"member": "T1#0", "trial_state": "finished", "trial_score": 0.25})
+    assert entry.inner.told == {"T1#0": ({METRIC: 0.25}, False)}  # told as soon as it reported
+    assert entry.inner.asked[-1] == "T1#4" and entry.broker.queued()[-1] is None  # the 5th, then the end mark
+    entry.result("T1", {"member": "T1#1", "trial_state": "diverged", "trial_score": math.nan})
+    assert entry.inner.told["T1#1"] == (None, True)  # a diverged trial is a failed Optuna trial
+    assert len(entry.inner.asked) == 5 and not entry.done.is_set()
+    entry.complete("T1", None, error=False)  # T1#2..4 never reported (the trial was stopped): failed
+    assert {m for m, (_r, err) in entry.inner.told.items() if err} == {"T1#1", "T1#2", "T1#3", "T1#4"}
+    assert entry.done.is_set() and ("drop", "s1") in entry.broker.log
+    kinds = [entry.events.get_nowait()[0] for _ in range(entry.events.qsize())]
+    assert kinds == ["complete", "end"]
+
+
+def test_a_batch_whose_tune_trial_failed_goes_on_in_a_new_one_and_a_stop_ends_it() -> None:
+    entry = _entry(batched=True, budget=10, slots=1)
+    entry.suggest("T1")
+    entry.complete("T1", None, error=True)  # the Tune trial's actor died: its two members failed
+    assert not entry.done.is_set()
+    assert entry.suggest("T2") is not None and entry.inner.asked[-2:] == ["T2#2", "T2#3"]
+    entry.request_stop()
+    assert entry.broker.queued()[-1] is None  # the batch ends after the trials it has started
+    assert entry.suggest("T3") is None
+    entry.complete("T2", None, error=False)
+    assert entry.done.is_set() and len(entry.inner.asked) == 4
+
+
+def test_a_pruned_search_has_one_tune_trial_per_optuna_trial_up_to_its_slots() -> None:
+    entry = _entry(batched=False, budget=3, slots=2)
+    first, second = entry.suggest("A"), entry.suggest("B")
+    assert first["__mode"] == "single" and first["__config"] == "config 1" and second["__bundles"] == 1
+    assert entry.suggest("C") is None  # two at once
+    entry.complete("A", {"val_loss": 0.5}, error=False)
+    assert entry.inner.told["A"] == ({"val_loss": 0.5}, False)
+    assert entry.suggest("C") is not None and entry.suggest("D") is None  # the budget of 3 is asked
+    entry.complete("B", None, error=True)
+    assert not entry.done.is_set()
+    entry.complete("C", {"val_loss": 0.1}, error=False)
+    assert entry.done.is_set()
+
+
+def test_the_shared_tune_run_routes_searches_and_ends_when_idle(monkeypatch) -> None:
     from ray.tune.search import Searcher
 
-    from engine.tuning.ray_backend import METRIC, batch_search
+    from engine.tuning import ray_session
+    from engine.tuning.ray_session import TuneSession
 
-    inner = _FakeOptunaSearch()
-    search = batch_search(inner, budget=5, slots=1, trial_s=[1.0])  # 2 trials per Tune trial, then 1
-    first = search.suggest("a")
-    assert [m["__values"]["optim.lr"] for m in first["__batch"]] == [0.1, 0.2] and inner.asked == ["a#0", "a#1"]
-    search.on_trial_result("a", {"batch_index": 0, "trial_state": "finished", "trial_score": 0.5, "trial_s": 1.0})
-    assert inner.told == {"a#0": ({METRIC: 0.5}, False)}  # told as soon as it reported
-    search.on_trial_complete("a")  # a#1 never reported (the Tune trial failed or was stopped)
-    assert inner.told["a#1"] == (None, True)
-    assert len(search.suggest("b")["__batch"]) == 2
-    search.on_trial_result("b", {"batch_index": 0, "trial_state": "diverged", "trial_score": math.nan})
-    assert inner.told["b#0"] == (None, True)  # a diverged trial is a failed Optuna trial
-    assert len(search.suggest("c")["__batch"]) == 1  # the fifth and last
-    assert search.suggest("d") == Searcher.FINISHED
-    assert len(inner.asked) == 5
+    session = TuneSession(_FakeBroker(), "b", max_concurrent=2)  # its Tune run is not started here
+    try:
+        entry = _entry(batched=True, budget=2)
+        assert session.register(entry) and entry.broker is session.broker
+        assert session.suggest("T1")["__search"] == "s1" and session.scheduler_of("T1") is entry.scheduler
+        assert session.suggest("T2") is None  # a trial runs: Tune's loop goes on at once
+        session.result("T1", {"member": "T1#0", "trial_state": "finished", "trial_score": 0.2})
+        session.complete("T1", None, error=False)
+        assert entry.done.is_set() and session.scheduler_of("T1") is None
+        session.unregister(entry)
+        monkeypatch.setattr(ray_session, "IDLE_S", 0.3)
+        t = time.monotonic()
+        assert session.suggest("T3") == Searcher.FINISHED  # idle past IDLE_S: the run ends
+        assert 0.1 < time.monotonic() - t < 2 and session.closing
+        assert not session.register(_entry(batched=True, budget=2))  # a new search starts a new run
+    finally:
+        session.discard()
