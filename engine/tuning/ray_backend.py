@@ -79,24 +79,31 @@ def probe_address(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
 
 def ray_trainable(config: dict[str, Any]) -> None:
     """One trial in a Ray worker: train epoch by epoch and report each epoch to Tune (whose
-    scheduler may stop the trial at a report), then the outcome in a last report."""
+    scheduler may stop the trial at a report), the last one with the trial's outcome (a scheduler
+    stops a trial that reaches its last epoch: the outcome must come with that report)."""
     import ray
     from ray import tune
 
     task = TrialTask(**config["__task"])
     node = ray.get_runtime_context().get_node_id()
+    try:
+        epochs = ExperimentConfig.from_json(task.config_json).train.epochs
+    except ValueError:
+        epochs = 0  # trial_epochs fails it with the message
     gen = trial_epochs(task, _CACHE)
     try:
         report = next(gen)
         while True:
-            metrics = {METRIC: report.value, "val_loss_sd": report.sd, "train_loss": report.train_loss}
-            tune.report({**metrics, "epoch": report.epoch, "node": node})
+            if report.epoch < epochs:
+                metrics = {METRIC: report.value, "val_loss_sd": report.sd, "train_loss": report.train_loss}
+                tune.report({**metrics, "epoch": report.epoch, "node": node, "tune_pid": os.getpid()})
             report = gen.send(True)
     except StopIteration as stop:
         outcome: TrialOutcome = stop.value
     last = outcome.curve[-1] if outcome.curve else math.nan
     value = outcome.score if math.isfinite(outcome.score) else last
-    tune.report({METRIC: value, "epoch": len(outcome.curve), "node": node, "outcome": outcome.to_json()})
+    final = {METRIC: value, "epoch": len(outcome.curve), "node": node, "tune_pid": os.getpid()}
+    tune.report({**final, "outcome": outcome.to_json()})
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,9 @@ def test_ray_search_on_a_two_node_local_cluster(monkeypatch, one_torch_thread) -
         settings.pruner, settings.trials, settings.sampler = "asha", 4, "random"
         asha = run_job(RaySearch(settings, cluster.address).job())
         third = session_info()
+        settings.seed = 1
+        asha_again = run_job(RaySearch(settings, cluster.address).job())
+        fourth = session_info()
     finally:
         disconnect()  # the shared Tune run, then this process's connection
         cluster.shutdown()  # exactly the cluster this test started (never `ray stop`)
@@ -103,6 +106,11 @@ def test_ray_search_on_a_two_node_local_cluster(monkeypatch, one_torch_thread) -
     # with ASHA, each Optuna trial is its own Tune trial, reported epoch by epoch (and may be pruned)
     assert len(asha.finished) == 4 and not any("batch" in n for n in asha.notes)
     assert all(t.state in ("finished", "pruned") and len(t.curve) >= 1 for t in asha.trials)
+    # a trial that reached its last epoch finished (ASHA stops it there: its outcome comes with that report)
+    assert any(t.state == "finished" and len(t.curve) == 2 and t.score == t.curve[-1] for t in asha.trials)
+    # the next pruned search starts in the Tune trial process the last one left (Tune keeps one)
+    asha_pids, again_pids = set(third["tune_pids"]) - set(second["tune_pids"]), set(fourth["tune_pids"])
+    assert len(asha_again.finished) == 4 and len(again_pids - set(third["tune_pids"])) < len(asha_pids)
 
 
 class _FakeOptunaSearch:
