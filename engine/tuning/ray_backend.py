@@ -1,7 +1,7 @@
 """Scale-out: a search's trials as Ray Tune trials on an existing Ray cluster (`--ray ADDRESS`).
 
 The same space (define-by-run through Ray's OptunaSearch, with the same Optuna sampler), the
-same trials (engine/tuning/trial.py, run by `ray_trainable` in Ray's worker processes) and the
+same trials (engine/tuning/trial.py, run by warm trial hosts in Ray's worker processes) and the
 same snapshot as a local search; pruning is Ray's own scheduler (ASHA, or the median stopping
 rule). Ray is an optional extra (`pip install descent[cluster]`), imported only here and only
 when asked for. Before connecting, the address is probed with a short TCP timeout, so a dead
@@ -10,16 +10,16 @@ address fails in seconds instead of hanging in ray.init.
 Like the local worker pool, what a trial needs is kept warm: this process stays connected to
 the cluster across searches (`connect`), the searches share one Ray Tune run
 (engine/tuning/ray_session.py), so Tune's trial actors and their processes carry over from one
-search to the next, and the processes that train (a trial host without a pruner, the Tune actor
-with one) import torch once and keep their data sets (by the config's data key) for the next
-trials they run. `--jobs N` caps the trials running at once on the cluster; without it the cap is
-the cluster's CPU count.
+search to the next, and the processes that train (the connection's trial hosts) import torch
+once and keep their data sets (by the config's data key) for the next trials they run.
+`--jobs N` caps the trials running at once on the cluster; without it the cap is the cluster's
+CPU count.
 
 Without a pruner a search is one Tune trial that holds a CPU on each of its slots and trains the
 search's Optuna trials on the warm hosts there, each asked from Ray's `OptunaSearch` just ahead
 of its training and told as soon as it reports (engine/tuning/ray_relay.py). With a pruner
-(ASHA, median, hyperband) each Optuna trial is its own Tune trial, reported epoch by epoch, since
-Tune's scheduler stops Tune trials, not members of a batch.
+(ASHA, median, hyperband) each Optuna trial is its own Tune trial, trained on a warm host and
+reported epoch by epoch, since Tune's scheduler stops Tune trials, not members of a batch.
 """
 
 from __future__ import annotations
@@ -35,18 +35,15 @@ from typing import Any
 from engine.config import ExperimentConfig
 from engine.jobs import Job, Progress
 from engine.states import RunState
-from engine.tuning.kfold import BundleCache
 from engine.tuning.ray_relay import METRIC
 from engine.tuning.ray_session import SearchEntry, TuneSession
 from engine.tuning.search import SearchError, SearchRun, SearchSettings, _suggest, make_sampler, shown_url
 from engine.tuning.snapshot import SearchSnapshot, TrialRecord
 from engine.tuning.space import SearchSpace, sample, trial_config
-from engine.tuning.trial import TrialOutcome, TrialTask, trial_epochs
+from engine.tuning.trial import TrialOutcome
 
 INSTALL_HINT = "--ray needs Ray Tune: pip install 'descent[cluster]' (or pip install 'ray[tune]')"
 PROBE_TIMEOUT_S = 3.0
-_CACHE = BundleCache()
-"""The data sets of the trials this (reused) Ray actor process has run."""
 
 
 def require_ray() -> Any:
@@ -77,35 +74,6 @@ def probe_address(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
         ) from None
 
 
-def ray_trainable(config: dict[str, Any]) -> None:
-    """One trial in a Ray worker: train epoch by epoch and report each epoch to Tune (whose
-    scheduler may stop the trial at a report), the last one with the trial's outcome (a scheduler
-    stops a trial that reaches its last epoch: the outcome must come with that report)."""
-    import ray
-    from ray import tune
-
-    task = TrialTask(**config["__task"])
-    node = ray.get_runtime_context().get_node_id()
-    try:
-        epochs = ExperimentConfig.from_json(task.config_json).train.epochs
-    except ValueError:
-        epochs = 0  # trial_epochs fails it with the message
-    gen = trial_epochs(task, _CACHE)
-    try:
-        report = next(gen)
-        while True:
-            if report.epoch < epochs:
-                metrics = {METRIC: report.value, "val_loss_sd": report.sd, "train_loss": report.train_loss}
-                tune.report({**metrics, "epoch": report.epoch, "node": node, "tune_pid": os.getpid()})
-            report = gen.send(True)
-    except StopIteration as stop:
-        outcome: TrialOutcome = stop.value
-    last = outcome.curve[-1] if outcome.curve else math.nan
-    value = outcome.score if math.isfinite(outcome.score) else last
-    final = {METRIC: value, "epoch": len(outcome.curve), "node": node, "tune_pid": os.getpid()}
-    tune.report({**final, "outcome": outcome.to_json()})
-
-
 @dataclass(frozen=True)
 class DefineByRun:
     """The search space as Ray's OptunaSearch asks for it: a function of an Optuna trial (a
@@ -119,12 +87,6 @@ class DefineByRun:
         values = sample(self.space, self.base, lambda p: _suggest(trial, p), all_params=self.all_params)
         config, _notes = trial_config(self.base, values)
         return {"__values": values, "__config": config.model_dump_json()}
-
-
-def ray_trial(config: dict[str, Any]) -> None:
-    """Tune's trainable: the trial task from the searcher's config and the search's constants."""
-    task = TrialTask(-1, config["__config"], int(config["__folds"]), int(config["__threads"]))
-    ray_trainable({**config, "__task": task.__dict__})
 
 
 _CONNECTED: list[str] = []

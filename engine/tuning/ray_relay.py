@@ -4,9 +4,9 @@ engine.states only at import; torch and the trainer are imported inside the func
 Tune's trainable is `session_trial` (engine/tuning/ray_session.py runs one Tune run per
 connection), in one of two modes:
 
-* "single" (with a pruner): one Optuna trial per Tune trial, trained in the Tune trial's own
-  actor (`ray_trial` in engine/tuning/ray_backend.py), reporting each epoch so that Tune's
-  scheduler (ASHA, the median rule) can stop it there.
+* "single" (with a pruner): one Optuna trial per Tune trial, trained epoch by epoch on a warm
+  `TrialHost` on the Tune trial's node, each epoch reported so that Tune's scheduler (ASHA,
+  the median rule) can stop it there.
 * "batch" (no pruner): one Tune trial trains a whole search's Optuna trials. It holds one CPU on
   each of the search's slots (a placement group, `trial_resources`) and trains on a warm
   `TrialHost` on each slot's node, taking the Optuna trials from the search's queue (kept by the
@@ -53,15 +53,62 @@ def train_task(task: dict[str, Any]) -> dict[str, Any]:
 
 
 class TrialHost:
-    """A Ray actor that trains whole trials (`train_task`) in one warm process."""
+    """A Ray actor that trains trials in one warm process: whole (`train`, a batch's trial) or
+    epoch by epoch (`begin`, `step`, `close`: a Tune trial whose scheduler may stop it)."""
 
     def __init__(self) -> None:
         from engine.tuning.worker import warm_up
 
         warm_up()  # while Tune starts its trial actors, not inside the first trial
+        self._steps: Any = None  # the epoch-by-epoch trial (engine.tuning.trial.trial_epochs)
+        self._epochs = 0
 
     def train(self, task: dict[str, Any]) -> dict[str, Any]:
         return train_task(task)
+
+    def begin(self, task: dict[str, Any]) -> dict[str, Any]:
+        """Start a trial epoch by epoch (ending any the last lease left): its first epoch."""
+        from engine.config import ExperimentConfig
+        from engine.tuning.trial import TrialTask, trial_epochs
+        from engine.tuning.worker import warm_up
+
+        warm_up()
+        self.close()
+        t = TrialTask(**task)
+        try:
+            self._epochs = ExperimentConfig.from_json(t.config_json).train.epochs
+        except ValueError:
+            self._epochs = 0  # trial_epochs fails the trial with the message
+        self._steps = trial_epochs(t, cache())
+        return self._advance(first=True)
+
+    def step(self) -> dict[str, Any]:
+        """Go on with the trial: its next epoch (the last one together with the trial's outcome)."""
+        if self._steps is None:
+            raise RuntimeError("no trial is running on this host")
+        return self._advance(first=False)
+
+    def close(self) -> None:
+        """End the trial here (Tune's scheduler stopped it)."""
+        if self._steps is not None:
+            self._steps.close()
+            self._steps = None
+
+    def _advance(self, first: bool) -> dict[str, Any]:
+        """The next epoch's report ({"epoch", "value", "sd", "train_loss"}); at the last epoch,
+        or when the trial ended, {"outcome"} too (Tune's scheduler stops a trial at its last
+        epoch's report: the outcome must come with it)."""
+        epoch: dict[str, Any] = {}
+        try:
+            report = next(self._steps) if first else self._steps.send(True)
+            epoch = {"epoch": report.epoch, "value": report.value, "sd": report.sd, "train_loss": report.train_loss}
+            if report.epoch < self._epochs:
+                return epoch
+            self._steps.send(True)  # the last epoch: only the outcome is left
+        except StopIteration as stop:
+            self._steps = None
+            return {**epoch, "outcome": stop.value.to_json()}
+        raise RuntimeError("the trial went on after its last epoch")
 
     def pid(self) -> int:
         import os
@@ -137,9 +184,45 @@ def session_trial(config: dict[str, Any]) -> None:
     if config.get("__mode") == "batch":
         batch_trial(config)
     else:
-        from engine.tuning.ray_backend import ray_trial
+        single_trial(config)
 
-        ray_trial(config)
+
+def single_trial(config: dict[str, Any]) -> None:
+    """One Optuna trial, trained epoch by epoch on a warm host on this node, each epoch reported
+    to Tune (whose scheduler may stop the trial at a report: the host's trial is then closed),
+    the last one with the trial's outcome."""
+    import os
+
+    import ray
+    from ray import tune
+
+    node = ray.get_runtime_context().get_node_id()
+    broker = ray.get_actor(config["__broker"])
+    _node, index, host = ray.get(broker.lease.remote(node))
+    task = {
+        "number": -1,
+        "config_json": config["__config"],
+        "folds": int(config["__folds"]),
+        "threads": int(config["__threads"]),
+    }
+    try:
+        step = ray.get(host.begin.remote(task))
+        while True:
+            report = {"epoch": step["epoch"], "node": node, "tune_pid": os.getpid()} if "epoch" in step else {}
+            if "value" in step:
+                report |= {METRIC: step["value"], "val_loss_sd": step["sd"], "train_loss": step["train_loss"]}
+            if "outcome" in step:
+                outcome = step["outcome"]
+                score, curve = float(outcome.get("score", math.nan)), outcome.get("curve") or [math.nan]
+                value = score if math.isfinite(score) else float(curve[-1])
+                final = {METRIC: value, "epoch": len(outcome.get("curve", ())), "node": node, "tune_pid": os.getpid()}
+                tune.report({**report, **final, "outcome": outcome})
+                return
+            tune.report(report)
+            step = ray.get(host.step.remote())
+    finally:
+        host.close.remote()  # after its last step (an actor runs one caller's calls in order)
+        broker.give_back.remote(node, index)
 
 
 DEPTH = 2

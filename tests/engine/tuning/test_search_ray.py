@@ -16,6 +16,7 @@ import pytest
 
 from engine.config import ExperimentConfig
 from engine.jobs import run_job
+from engine.states import RunState
 from engine.tuning.search import SearchError, SearchRun, SearchSettings
 from engine.tuning.space import parse_space
 
@@ -81,6 +82,17 @@ def test_ray_search_on_a_two_node_local_cluster(monkeypatch, one_torch_thread) -
         settings.seed = 1
         asha_again = run_job(RaySearch(settings, cluster.address).job())
         fourth = session_info()
+        # Stop (Ctrl+C, the Stop button) in the middle of a long search, then a search after it
+        many = _settings()
+        many.trials, many.sampler = 300, "random"
+        stopping = RaySearch(many, cluster.address)
+        job = stopping.job()
+        for _progress in job:
+            if len(stopping.snapshot.finished) >= 8:
+                break
+        job.close()
+        after_stop = run_job(RaySearch(_settings(), cluster.address).job())
+        fifth = session_info()
     finally:
         disconnect()  # the shared Tune run, then this process's connection
         cluster.shutdown()  # exactly the cluster this test started (never `ray stop`)
@@ -111,6 +123,11 @@ def test_ray_search_on_a_two_node_local_cluster(monkeypatch, one_torch_thread) -
     # the next pruned search starts in the Tune trial process the last one left (Tune keeps one)
     asha_pids, again_pids = set(third["tune_pids"]) - set(second["tune_pids"]), set(fourth["tune_pids"])
     assert len(asha_again.finished) == 4 and len(again_pids - set(third["tune_pids"])) < len(asha_pids)
+    stopped = stopping.snapshot
+    assert stopped.state == RunState.CANCELLED and 8 <= len(stopped.finished) < 300
+    assert {t.state for t in stopped.trials} <= {RunState.FINISHED, RunState.STOPPED}  # none left running
+    assert fifth["key"] == first["key"] and len(after_stop.complete) == 6  # the shared run went on
+    assert sorted(by_local.values()) == pytest.approx(sorted(t.score for t in after_stop.complete), rel=1e-6)
 
 
 class _FakeOptunaSearch:
