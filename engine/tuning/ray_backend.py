@@ -206,6 +206,9 @@ class RaySearch(SearchRun):
         # Descent streams every result into its snapshot itself: Tune's JSON, CSV and TensorBoard
         # result files would be written (and synced) for nobody.
         os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+        # Tune's console output: its new engine prints an experiment table even at verbose=0,
+        # across the search's progress bar; the former one is silent at verbose=0
+        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
         broker = connect(ray, self.address)
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         slots = min(self.max_concurrent or cpus, cpus)
