@@ -9,16 +9,16 @@ this process stays connected and searches keep coming: each search registers a `
 asks the entries for Tune trials, a routing scheduler hands each trial to its own search's
 scheduler, and Tune's actor reuse keeps a finished trial's actor (and its warm process) for the
 next search's trial. The run ends after `IDLE_S` without a search (its cached actor then gives
-its CPUs back to the cluster), after `MAX_TUNE_TRIALS` trials, when the process disconnects, or
-when a search needs more trials at once than the run allows; the next search starts a new one.
+its CPUs back to the cluster), at an idle moment after `MAX_TUNE_TRIALS` trials, or when the
+process disconnects; the next search starts a new one.
 
 Without a pruner a search is one Tune trial holding one CPU on each of its slots (a placement
 group of `slots` bundles, spread over the nodes) that trains the search's Optuna trials on warm
 trial hosts there (engine/tuning/ray_relay.py), pulling them from a queue that the entry fills:
 each Optuna trial is asked from `OptunaSearch` a little ahead of being trained (two per slot)
 and told as soon as it reports, so a sampler that learns (TPE) learns from the results as they
-come. With a pruner every Optuna trial is its own Tune trial, reported epoch by epoch, so that
-Tune's scheduler (ASHA, median, hyperband) can stop it.
+come. With a pruner every Optuna trial is its own Tune trial, trained on a warm host and reported
+epoch by epoch, so that Tune's scheduler (ASHA, median, hyperband) can stop it.
 
 Tune pickles its searcher, scheduler, callbacks and stopper; they hold only the session's key
 and find its state in `_SESSIONS`.
