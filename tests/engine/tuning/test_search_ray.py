@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -93,6 +94,17 @@ def test_ray_search_on_a_two_node_local_cluster(monkeypatch, one_torch_thread) -
         job.close()
         after_stop = run_job(RaySearch(_settings(), cluster.address).job())
         fifth = session_info()
+        # a trial host killed in the middle of a batch: the trial it was training fails, the search goes on
+        hit = _settings()
+        hit.trials, hit.sampler = 40, "random"
+        killing = RaySearch(hit, cluster.address)
+        job, killed, killed_node = killing.job(), 0, ""
+        for _progress in job:
+            done = killing.snapshot.finished
+            if not killed and len(done) >= 5:
+                killed, killed_node = int(_pid(done[-1].worker)), _node(done[-1].worker)
+                os.kill(killed, signal.SIGKILL)
+        survived = killing.snapshot
     finally:
         disconnect()  # the shared Tune run, then this process's connection
         cluster.shutdown()  # exactly the cluster this test started (never `ray stop`)
@@ -128,6 +140,11 @@ def test_ray_search_on_a_two_node_local_cluster(monkeypatch, one_torch_thread) -
     assert {t.state for t in stopped.trials} <= {RunState.FINISHED, RunState.STOPPED}  # none left running
     assert fifth["key"] == first["key"] and len(after_stop.complete) == 6  # the shared run went on
     assert sorted(by_local.values()) == pytest.approx(sorted(t.score for t in after_stop.complete), rel=1e-6)
+    failed = [t for t in survived.trials if t.state == RunState.ERROR]
+    assert len(survived.trials) == 40 and len(failed) <= 1 and len(survived.complete) == 40 - len(failed)
+    assert all(t.message.startswith("the Ray worker failed") for t in failed)
+    restarted = {_pid(t.worker) for t in survived.complete if _node(t.worker) == killed_node} - {str(killed)}
+    assert killed and restarted  # Ray restarted the host on its node, and it trained the trials sent there after
 
 
 class _FakeOptunaSearch:
