@@ -125,6 +125,16 @@ def _process_start() -> float:
     return time.time() - (up - ticks / os.sysconf("SC_CLK_TCK"))
 
 
+def _wait_for_free_cpus(timeout_s: float = 10.0) -> None:
+    """Until every CPU of the connected cluster is free again (or `timeout_s`)."""
+    import ray
+
+    end = time.monotonic() + timeout_s
+    total = ray.cluster_resources().get("CPU", 0)
+    while time.monotonic() < end and ray.available_resources().get("CPU", 0) < total:
+        time.sleep(0.02)
+
+
 def _empty_tune_fit(trials: int = 2) -> tuple[float, list[float]]:
     """Seconds of a Tune run of `trials` trials that do nothing but report, on the connected
     cluster: what a Tune run costs (its trial actors start, report, stop) even with trials of no
@@ -223,6 +233,7 @@ def main() -> None:
                 end_session()
                 fresh.append(_search(a.trials, a.epochs, 1, ray_address=cluster.address)[0])
                 end_session()
+                _wait_for_free_cpus()  # the ended run's placement groups go back to the cluster
                 seconds, split = _empty_tune_fit()
                 empties.append(seconds)
                 parts.append(split)
