@@ -138,12 +138,13 @@ def session_info() -> dict[str, Any]:
     session = _SESSION[0] if _SESSION else None
     if session is None:
         return {"running": False, "tune_trials": 0, "tune_pids": []}
-    return {
-        "running": not session.ended.is_set(),
-        "key": session.key,
-        "tune_trials": session.tune_trials,
-        "tune_pids": sorted(session.tune_pids),
-    }
+    with session.cond:
+        return {
+            "running": not session.ended.is_set(),
+            "key": session.key,
+            "tune_trials": session.tune_trials,
+            "tune_pids": sorted(session.tune_pids),
+        }
 
 
 def end_session() -> None:

@@ -451,7 +451,8 @@ def _stream_callback(session_key: str) -> Any:
         def on_trial_result(self, iteration, trials, trial, result, **info):
             session = _session(session_key)
             if session is not None and "tune_pid" in result:
-                session.tune_pids.add(int(result["tune_pid"]))
+                with session.cond:
+                    session.tune_pids.add(int(result["tune_pid"]))
             entry = _entry(trial.trial_id)
             if entry is not None:
                 entry.events.put(("result", trial.trial_id, dict(result), dict(trial.config)))
