@@ -132,6 +132,13 @@ def test_ray_search_on_a_two_node_local_cluster(monkeypatch, one_torch_thread) -
     assert all(t.state in ("finished", "pruned") and len(t.curve) >= 1 for t in asha.trials)
     # a trial that reached its last epoch finished (ASHA stops it there: its outcome comes with that report)
     assert any(t.state == "finished" and len(t.curve) == 2 and t.score == t.curve[-1] for t in asha.trials)
+    # trained epoch by epoch on a host, a pruned search's trial trains as it does here
+    from engine.tuning.space import trial_config
+    from engine.tuning.trial import TrialTask, run_trial
+
+    ran = next(t for t in asha.trials if t.state == "finished")
+    config, _notes = trial_config(settings.base, ran.params)
+    assert run_trial(TrialTask(-1, config.model_dump_json())).curve == pytest.approx(list(ran.curve), rel=1e-6)
     # the next pruned search starts in the Tune trial process the last one left (Tune keeps one)
     asha_pids, again_pids = set(third["tune_pids"]) - set(second["tune_pids"]), set(fourth["tune_pids"])
     assert len(asha_again.finished) == 4 and len(again_pids - set(third["tune_pids"])) < len(asha_pids)
