@@ -379,8 +379,8 @@ def _summarize_compiled(
     # The kernel sets a range (where there was none) or grows it (and counts that) in the
     # table; usually it changes none.
     if changed:
-        lo, hi, grown = table.tolist()
-        for r, a, b, k in zip(ranges, lo, hi, grown):
+        lo_hi_grown: list[list[float]] = table.tolist()
+        for r, a, b, k in zip(ranges, *lo_hi_grown):
             r.lo, r.hi, r.grown = a, b, int(k)
     cols = res.T.copy()  # one contiguous row per result: each group's part is a plain slice
     lims = res[:, kernels.RANGE_LO : kernels.RANGE_HI + 1].copy()
