@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QFont, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QToolBar
 
 from desktop.autosave import Autosaver
@@ -202,6 +202,11 @@ class MainWindow(QMainWindow):
         # re-lays the window and repaints the whole central area at every change)
         self.lbl_speed.setFixedSize(110, self.lbl_speed.sizeHint().height())
         self.lbl_epoch.setFixedSize(170, self.lbl_epoch.sizeHint().height())
+        # the run state's label as wide as its longest state (bold): a new state neither clips nor re-lays it
+        bold = QFont(self.lbl_state.font())
+        bold.setBold(True)
+        widest = max(QFontMetrics(bold).horizontalAdvance(f"main run: {s}") for s in RunState)
+        self.lbl_state.setFixedSize(widest + 8, self.lbl_state.sizeHint().height())
         for live in (self.lbl_speed, self.lbl_epoch):  # opaque: the bar and window behind are not repainted
             live.setAutoFillBackground(True)
         for w in (self.lbl_state, self.lbl_device, self.lbl_speed, self.lbl_epoch, self.lbl_pending):

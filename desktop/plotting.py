@@ -200,10 +200,31 @@ def _no_si_prefix(axis: pg.AxisItem) -> None:
         axis.update()
 
 
+def _room_for_tick_labels(axis: pg.AxisItem, x: int) -> None:
+    """pyqtgraph's own bookkeeping of the widest tick label (`x` px), then, for a vertical axis
+    given a fixed width (views fix them so that changing tick labels do not re-lay the plots),
+    the width grown to hold the label, the ticks and that text side by side (pyqtgraph's own
+    measure), so that a wider label ("1e+03" on a log axis) never runs into the axis title.
+    It grows only: a re-lay out when the labels first get wider, none when they narrow again."""
+    _UPDATE_MAX_TEXT_SIZE(axis, x)
+    if axis.orientation not in ("left", "right") or axis.fixedWidth is None or not axis.style["showValues"]:
+        return
+    need = x + axis.style["tickTextOffset"][0] + max(0, axis.style["tickLength"])
+    if axis.label.isVisible():
+        need += axis.label.boundingRect().height() * 0.8
+    if need > axis.fixedWidth:
+        axis.fixedWidth = math.ceil(need)
+        axis._updateWidth()  # noqa: SLF001 - pyqtgraph's own re-sizing of the axis
+
+
+_UPDATE_MAX_TEXT_SIZE = pg.AxisItem._updateMaxTextSize  # noqa: SLF001 - wrapped by _room_for_tick_labels
+
+
 def install_readable_axes() -> None:
     """Every pyqtgraph axis of the app shows real values: no SI-prefix scaling of the label
     ("lr (x0.001)"), tick labels in one plain or scientific format per axis, and log axes
-    labelled at decades (plus 2 and 5 when fewer than two show). Done on the
+    labelled at decades (plus 2 and 5 when fewer than two show); an axis of fixed width makes
+    room for its widest tick label. Done on the
     class, once, so plots built anywhere (views, exports, reports) get it."""
     if getattr(pg.AxisItem, "_descent_readable", False):
         return
@@ -213,6 +234,7 @@ def install_readable_axes() -> None:
     pg.AxisItem.tickStrings = _linear_tick_strings
     pg.AxisItem.logTickValues = DecadeLogAxis.logTickValues  # decades (+2, 5), not 0.2…0.9
     pg.AxisItem.logTickStrings = DecadeLogAxis.logTickStrings  # two significant digits
+    pg.AxisItem._updateMaxTextSize = _room_for_tick_labels  # noqa: SLF001 - fixed widths grow to fit their labels
     pg.AxisItem._descent_readable = True  # noqa: SLF001 - marks the class as set up (idempotent)
 
 

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QWidget
 
 from desktop.jobs import JobHandle, JobRunner, runner_for
 from engine.events import Event
+from engine.states import RunState
 
 T = TypeVar("T")
 
@@ -80,8 +81,12 @@ class View(QWidget):
         share of the GUI thread while the main run goes as fast as it can (a costlier
         picture, or a slower machine, redraws less often: the engine thread needs the GIL),
         never more than MAX_REDRAW_S."""
-        if self.DRAW_BUDGET <= 0 or getattr(self.controller, "max_steps_per_s", None):
-            return self.MIN_REDRAW_S  # a paced run leaves the engine time to spare
+        if (
+            self.DRAW_BUDGET <= 0
+            or getattr(self.controller, "max_steps_per_s", None)  # a paced run leaves the engine time to spare
+            or getattr(self.controller, "state", RunState.RUNNING) != RunState.RUNNING  # no run to slow down
+        ):
+            return self.MIN_REDRAW_S
         return min(self.MAX_REDRAW_S, max(self.MIN_REDRAW_S, self._draw_cpu_s / self.DRAW_BUDGET))
 
     def paint_cpu_s(self) -> float:

@@ -369,6 +369,10 @@ class CompareView(View):
         n = len(self.runs)
         self.lbl_state.setText(f"comparison: <b>{state}</b> · {n} run{'s' if n != 1 else ''}")
         self.btn_pause.setText("Pause comparison" if state == RunState.RUNNING else "Resume comparison")
+        if state != RunState.RUNNING:
+            # the table and curves as the comparison ended, drawn at once beside its new state
+            # (by handle_events once the rest of this batch is in, or the bridge's next idle tick)
+            self._last_draw, self._dirty = 0.0, True
 
     # -- events --------------------------------------------------------------------------
     def handle_events(self, events: list[Event]) -> None:

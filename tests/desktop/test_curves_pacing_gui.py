@@ -31,6 +31,7 @@ def _racing_view(qtbot):
     qtbot.addWidget(v)
     v.show()
     v.on_run_started("r", ExperimentConfig())
+    c.state = RunState.RUNNING  # (as the controller sets it before it signals)
     c.state_changed.emit(RunState.RUNNING, "")
     return c, v
 
@@ -121,4 +122,22 @@ def test_at_full_speed_a_costly_picture_is_redrawn_less_often(qtbot):
         v._draw_cpu_s = cost  # noqa: SLF001 - a picture that costs this much
         assert abs(v.redraw_interval() - interval) < 1e-9, (cost, v.redraw_interval())
     c.max_steps_per_s = 200.0  # a paced run leaves the engine time: the usual pace
+    assert v.redraw_interval() == v.MIN_REDRAW_S
+
+
+def test_a_run_that_ends_at_full_speed_is_drawn_whole_at_once(qtbot):
+    """At full speed a costly picture waits up to MAX_REDRAW_S between redraws; when the run
+    ends its last steps are drawn at once (the lesson's check and the finished state must not
+    show beside a curve that stops short), and with no run training the budget no longer applies."""
+    c, v = _racing_view(qtbot)
+    v.handle_events(_epoch(1))
+    v.redraw()
+    v._draw_cpu_s = 0.2  # noqa: SLF001 - a picture that costs this much: redrawn once a second
+    assert v.redraw_interval() == v.MAX_REDRAW_S
+    v.handle_events([e for k in range(2, 6) for e in _epoch(k)])  # arrive within the second
+    assert v.has_pending_redraw and v.c_step_loss.getData()[0][-1] == 10
+    c.state = RunState.FINISHED
+    c.state_changed.emit(RunState.FINISHED, "")
+    assert not v.has_pending_redraw
+    assert v.c_step_loss.getData()[0][-1] == 50 and len(v.c_val_loss.getData()[0]) == 5
     assert v.redraw_interval() == v.MIN_REDRAW_S

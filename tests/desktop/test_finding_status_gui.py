@@ -46,3 +46,16 @@ def test_status_bar_keeps_the_highest_ranked_finding(open_main_window, screensho
     w.statusBar().grab().save(str(screenshot_dir / "status_bar_top_finding.png"))
     c.start(paused=True)  # a new run starts with a clean slate
     assert w.lbl_finding.text() == ""
+
+
+def test_the_run_state_shows_whole_the_moment_it_changes(open_main_window):
+    """Every state's text fits its label at once: no re-layout is waited for (a screenshot
+    taken as the default run finished showed 'main run: fini')."""
+    from engine.states import RunState
+
+    w = open_main_window(ExperimentConfig())
+    lbl = w.lbl_state
+    width = lbl.width()
+    for state in RunState:
+        w.controller.state_changed.emit(state, "")
+        assert lbl.sizeHint().width() <= lbl.width() == width, state

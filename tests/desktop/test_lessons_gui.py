@@ -115,6 +115,9 @@ def test_lessons_dock_runs_a_lesson_live_and_shows_its_check(open_main_window, q
     assert w.panel_dock.width() < 400  # the long list does not widen the panel over the views
     qtbot.waitUntil(lambda: not panel.running, timeout=120000)
     assert panel.result.passed and w.controller.compare.state == RunState.FINISHED
+    table = next(v for v in w.views if v.title == "Compare").table
+    states = [table.item(r, 1).text() for r in range(table.rowCount())]
+    assert states == [RunState.FINISHED] * 2  # drawn with the comparison's end, not a redraw later
     qtbot.wait(50)  # the dock lays out the check's sentence
     w.grab().save(str(screenshot_dir / "lessons_compare.png"))
 

@@ -47,7 +47,7 @@ def test_find_learning_rate_plots_the_curve_and_writes_the_panel(open_main_windo
     assert tenth.value() == pytest.approx(math.log10(r.min_loss_lr / 10))
     assert "★" in (steep if r.suggestion == STEEPEST else tenth).label.format
     assert f"Suggested lr: {r.suggested_lr:.3g}" in view.suggestion.text()
-    window.resize(1400, 900)
+    window.resize(1600, 1000)  # the reference size, both docks open
     qtbot.wait(100)
     window.grab().save(str(screenshot_dir / "lr_find_window.png"))
     # One click: the panel's optim.lr field shows the suggested lr, and the config has it.

@@ -99,3 +99,42 @@ def test_curves_step_axis_drops_its_headroom_when_the_run_stops(qtbot):
     v.controller.state_changed.emit(RunState.FINISHED, "")
     v.redraw()
     assert 600 <= v.p_loss.vb.viewRange()[0][1] < 620  # fits the run (nice end 600, 1% padding)
+
+
+def test_a_fixed_width_axis_grows_to_fit_its_widest_tick_label(qtbot):
+    """Views fix their left axes' widths (no re-layout as labels change); a log axis's
+    "1e+03" then ran into the axis title (Compare's gradient norm, 'L2 norm' over '1e+02').
+    The width grows to what pyqtgraph would reserve itself, and does not shrink back."""
+    import pyqtgraph as pg
+    from PySide6.QtGui import QFont
+
+    from desktop.plotting import install_readable_axes, style_plot
+
+    install_readable_axes()
+    glw = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(glw)
+    glw.resize(700, 300)
+    fixed, auto = glw.addPlot(row=0, col=0), glw.addPlot(row=0, col=1)
+    for p in (fixed, auto):
+        style_plot(p, "Gradient norm", "step", "L2 norm")
+        p.setLogMode(y=True)
+        p.plot(np.arange(100.0), np.geomspace(0.05, 5000.0, 100))
+        p.getAxis("left").setStyle(tickFont=QFont("DejaVu Sans", 12))  # a larger desktop font than the tests'
+    fixed.getAxis("left").setWidth(52)
+    glw.show()
+    qtbot.waitExposed(glw)
+    left, free = fixed.getAxis("left"), auto.getAxis("left")
+
+    def laid_out() -> None:
+        for _ in range(3):  # paints measure the tick labels; the layout follows
+            glw.grab()
+            qtbot.wait(20)
+
+    laid_out()
+    need = free.width()
+    assert need > 60  # the room pyqtgraph's own sizing gives these labels and the title
+    assert left.width() >= need - 1
+    fixed.setLogMode(y=False)
+    fixed.setYRange(0, 1)
+    laid_out()
+    assert left.width() >= need - 1  # narrower labels: no re-layout back

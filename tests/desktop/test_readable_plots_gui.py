@@ -188,5 +188,8 @@ def test_a_log_axis_within_one_decade_labels_at_least_three_values(qapp):
     (_, ticks), *_ = axis.logTickValues(math.log10(0.00095), math.log10(0.0021), 300, [])
     labels = axis.logTickStrings(ticks, 1.0, 0.1)
     assert labels == ["0.001", "0.0015", "0.002"], labels  # each label names its own value
+    decades = [round(math.log10(v), 9) for v in (1e-5, 1e-4, 0.01, 1, 10, 100, 1500, 1e4, 1e5, 2.5e6)]
+    labels = axis.logTickStrings(decades, 1.0, 1.0)
+    assert labels == ["1e-05", "0.0001", "0.01", "1", "10", "100", "1500", "10000", "1e+05", "2.5e+06"], labels
     majors = axis.logTickValues(-3, 0, 300, [])[0][1]
     assert majors == [-3.0, -2.0, -1.0, 0.0]  # several decades: decades only on the first level
