@@ -98,6 +98,7 @@ if AVAILABLE:
     PREVIOUS,
 ) = range(16)
 RESULTS = 16
+PREV_ERROR = "summarize: `prev` must be a flat float32 array covering every compared layer"
 # Per-layer activation flags (`kind` argument).
 BOUNDED, RELU_LIKE = 1, 2
 
@@ -236,8 +237,12 @@ if AVAILABLE:
     def _summarize(
         addresses, sizes, lo, hi, grown, kinds, shapes, mids, halves, spread_samples, prev, prev_starts, hist, out
     ):  # pragma: no cover - compiled
+        for layer in range(addresses.shape[0]):
+            if prev_starts[layer] >= 0 and prev_starts[layer] + sizes[layer] > prev.shape[0]:
+                return -1  # the earlier values do not cover this layer: nothing read
         bins = hist.shape[1]
         top = bins - 0.5
+        changed = 0
         scratch = np.zeros((4, bins), np.int64)
         idx = np.empty(sizes.max() if sizes.shape[0] else 0, np.int32)
         for layer in range(addresses.shape[0]):
@@ -273,6 +278,7 @@ if AVAILABLE:
             row[STD] = np.sqrt(max(squares / (n - bad) - mean * mean, 0.0))
             if not np.isnan(vmin):
                 _fit(lo, hi, grown, layer, vmin, vmax)
+                changed += 1
             _range(lo, hi, layer, row)
             per_unit = bins / (hi[layer] - lo[layer])
             scratch[:, :] = 0
@@ -286,6 +292,7 @@ if AVAILABLE:
             row[HAS_HIST] = 1.0
             if kinds[layer] >= 0:
                 _activation(x, shapes[layer], kinds[layer], mids[layer], halves[layer], spread_samples, row)
+        return changed
 
 
 def summarize(
@@ -301,11 +308,12 @@ def summarize(
     bins: int,
     prev: np.ndarray | None = None,
     prev_starts: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Every layer's statistics, range (lo, hi, grown: updated in place as GrowingRange.fit
     does; `grown` a float64 array like them) and histogram, in one call: ((layers, bins)
-    counts as float32, as the torch path gives them (exact up to 2**24 per bin), and
-    (layers, RESULTS) results).
+    counts as float32, as the torch path gives them (exact up to 2**24 per bin),
+    (layers, RESULTS) results, and how many layers' ranges were set or may have grown: 0
+    when lo, hi and grown are untouched).
     `layers`: tensors, read in place where they are contiguous float32 CPU tensors (the
     kernel reads raw memory, so anything else is copied into that form first).
     `kinds[i]`: -1 for a layer that is not an activation, else 0, BOUNDED or RELU_LIKE;
@@ -324,13 +332,11 @@ def summarize(
     out = np.empty((len(layers), RESULTS))
     if prev is None or prev_starts is None:
         prev, prev_starts = np.zeros(0, np.float32), np.full(len(layers), -1, np.int64)
-    elif (
-        prev.dtype != np.float32
-        or prev.ndim != 1
-        or bool(np.any((prev_starts >= 0) & (prev_starts + sizes > prev.shape[0])))
-    ):
-        raise ValueError("summarize: `prev` must be a flat float32 array covering every compared layer")
-    _summarize(
+    elif prev.dtype != np.float32 or prev.ndim != 1:
+        raise ValueError(PREV_ERROR)
+    changed = _summarize(
         addresses, sizes, lo, hi, grown, kinds, shapes, mids, halves, spread_samples, prev, prev_starts, hist, out
     )
-    return hist, out
+    if changed < 0:  # (the kernel checks the extent before it reads anything)
+        raise ValueError(PREV_ERROR)
+    return hist, out, changed

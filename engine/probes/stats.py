@@ -345,7 +345,9 @@ def _summarize_compiled(
         r = ranges[i]
         if math.isnan(r.lo):
             r.lo, r.hi = lo, hi
-    table = np.array([(r.lo, r.hi, r.grown) for r in ranges], dtype=np.float64).T.copy()  # lo, hi, grown
+    n = len(ranges)
+    table = np.array([r.lo for r in ranges] + [r.hi for r in ranges] + [r.grown for r in ranges], np.float64)
+    table = table.reshape(3, n)  # rows lo, hi, grown
     prev: np.ndarray | None = None
     prev_starts = None
     if previous is not None:  # the group's earlier values, compared in the same pass
@@ -356,9 +358,8 @@ def _summarize_compiled(
         prev = earlier.numpy()
         if prev.shape[0] != total:
             raise ValueError(f"previous values: {prev.shape[0]} for layers of {total} values")
-    grown_before, unset_before = table[2].copy(), np.isnan(table[0])
     try:
-        hist, res = kernels.summarize(
+        hist, res, changed = kernels.summarize(
             tensors,
             table[0],
             table[1],
@@ -375,11 +376,12 @@ def _summarize_compiled(
     except Exception as e:  # noqa: BLE001 - a compiler that fails on this machine: the torch path, never a lost run
         kernels.disable(f"{type(e).__name__}: {e}")
         return summarize_groups(groups, bins, layout=layout, read_along=read_along, previous=previous)
-    # The kernel sets a range (where there was none) or grows it (and counts that): only
-    # those layers' ranges change, usually none.
-    for i in np.flatnonzero((table[2] != grown_before) | (unset_before & ~np.isnan(table[0]))).tolist():
-        r = ranges[i]
-        r.lo, r.hi, r.grown = float(table[0, i]), float(table[1, i]), int(table[2, i])
+    # The kernel sets a range (where there was none) or grows it (and counts that) in the
+    # table; usually it changes none.
+    if changed:
+        lo_hi_grown: list[list[float]] = table.tolist()
+        for r, a, b, k in zip(ranges, *lo_hi_grown):
+            r.lo, r.hi, r.grown = a, b, int(k)
     cols = res.T.copy()  # one contiguous row per result: each group's part is a plain slice
     lims = res[:, kernels.RANGE_LO : kernels.RANGE_HI + 1].copy()
     results = []
