@@ -74,6 +74,7 @@ class SearchView(View):
         self.selected: int | None = None
         self._table_keys: list[str] = []
         self._handle = None  # the running round's job
+        self._failed: str | None = None  # why the last round's job failed
         self._build()
 
     # -- layout ----------------------------------------------------------------------------
@@ -106,6 +107,18 @@ class SearchView(View):
         self.pruner = self._combo(row, "Prune", PRUNERS)
         self.folds = self._spin(row, "Folds", 1, 20, 1)
         self.jobs_spin = self._spin(row, "Jobs", 1, usable_cores(), min(2, usable_cores()))
+        self.ray_edit = QLineEdit()
+        self.ray_edit.setPlaceholderText("this machine")
+        self.ray_edit.setToolTip(
+            "Where the trials run: empty, on this machine in worker processes (Jobs at once); or a Ray "
+            "cluster's address (HOST:PORT, ray://HOST:10001, or auto) — then they run there as Ray Tune "
+            "trials, on all its CPUs, and stream back here (needs the cluster extra: "
+            "pip install 'descent[cluster]'; start a cluster with `ray start --head`)"
+        )
+        self.ray_edit.setMaximumWidth(170)
+        self.ray_edit.textChanged.connect(lambda text: self.jobs_spin.setEnabled(not text.strip()))
+        row.addWidget(QLabel("Ray cluster"))
+        row.addWidget(self.ray_edit)
         row.addStretch(1)
         lay.addLayout(row)
 
@@ -230,8 +243,16 @@ class SearchView(View):
 
         if self.searching:
             return False
+        address = self.ray_edit.text().strip()
+        self._failed = None
         try:
-            self.run = SearchRun(settings)
+            if address:
+                from engine.tuning.ray_backend import RaySearch
+
+                # its job probes the address and imports Ray first, off the GUI thread
+                self.run = RaySearch(settings, address, check_now=False)
+            else:
+                self.run = SearchRun(settings)
         except SearchError as e:
             self._say(str(e), error=True)
             return False
@@ -242,7 +263,8 @@ class SearchView(View):
             run.job(), self._on_search_result, self._on_search_error, self._on_search_progress
         )
         handle.over.connect(lambda _h, r=run: self._on_search_over(r))
-        self._say(f"Round {settings.round}: starting {settings.budget} trials in {settings.jobs} worker process(es)…")
+        where = f"on the Ray cluster at {address}" if address else f"in {settings.jobs} worker process(es)"
+        self._say(f"Round {settings.round}: starting {settings.budget} trials {where}…")
         self._update_buttons()
         self._dirty = True
         self.redraw()
@@ -318,6 +340,7 @@ class SearchView(View):
         self.snapshot = snap
 
     def _on_search_error(self, message: str) -> None:
+        self._failed = message
         self._say(f"Search failed: {message}", error=True)
 
     def _on_search_over(self, run: SearchRun) -> None:
@@ -325,9 +348,9 @@ class SearchView(View):
             return
         self.snapshot = run.snapshot
         ended = "ended by Stop" if run.snapshot.state == RunState.CANCELLED else "done"
-        self._say(
-            f"Round {run.snapshot.rounds[-1].number} {ended}: {len(run.snapshot.finished)} trials{self._best_text()}"
-        )
+        if self._failed is None:  # (a failure's message stays)
+            snap = run.snapshot
+            self._say(f"Round {snap.rounds[-1].number} {ended}: {len(snap.finished)} trials{self._best_text()}")
         self._update_buttons()
         self._dirty = True
         self.redraw()

@@ -168,7 +168,10 @@ def disconnect() -> None:
 class RaySearch(SearchRun):
     """A search round whose trials run on a Ray cluster; `job()` streams them into the snapshot."""
 
-    def __init__(self, settings: SearchSettings, address: str, max_concurrent: int = 0) -> None:
+    def __init__(self, settings: SearchSettings, address: str, max_concurrent: int = 0, check_now: bool = True) -> None:
+        """`check_now`: probe the address and import Ray here (the command line: a bad address
+        fails before anything starts); else the job does it first (a window's job thread: the
+        probe's seconds and Ray's import stay off the GUI thread)."""
         self.address = address
         if max_concurrent < 0:
             raise SearchError(f"--jobs {max_concurrent}: expected at least 1")
@@ -177,11 +180,19 @@ class RaySearch(SearchRun):
             raise SearchError("--ray keeps the study in Ray Tune's searcher: --storage is not supported with it")
         super().__init__(settings)
         self.snapshot = replace(self.snapshot, storage=f"ray {shown_url(address)}")
-        probe_address(address)  # first: a dead address fails in seconds, before Ray is even imported
+        self.ray: Any = None
+        if check_now:
+            self._check()
+
+    def _check(self) -> None:
+        probe_address(self.address)  # first: a dead address fails in seconds, before Ray is even imported
         self.ray = require_ray()
 
     def job(self) -> Job[SearchSnapshot]:
         s = self.settings
+        if self.ray is None:
+            yield Progress(0.0, f"connecting to the Ray cluster at {shown_url(self.address)}…", preview=self.snapshot)
+            self._check()
         ray = self.ray
         from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, HyperBandScheduler, MedianStoppingRule
         from ray.tune.search.optuna import OptunaSearch
