@@ -138,6 +138,17 @@ def style_plot(plot: pg.PlotItem, title: str, xlabel: str, ylabel: str) -> None:
     add_plot_context_menu(plot)  # right click: save as PNG/SVG, curves as CSV
 
 
+def whole_number_ticks(axis: pg.AxisItem) -> None:
+    """Ticks at whole numbers only, for counts (trials, epochs): no "0.5" between two trials
+    when a short range would get pyqtgraph's half steps."""
+    spacing = axis.tickSpacing
+
+    def counts(lo: float, hi: float, size: float) -> list[tuple[float, float]]:
+        return [(s, o) for s, o in spacing(lo, hi, size) if s >= 1] or [(1.0, 0.0)]
+
+    axis.tickSpacing = counts
+
+
 def cache_axes(plot: pg.PlotItem) -> None:
     """Paint each axis (its ticks, labels and grid lines) from a pixmap that is redrawn only
     when the axis changes. pyqtgraph replays the axis' QPicture on every repaint of the

@@ -11,7 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
-from desktop.plotting import style_plot
+from desktop.plotting import style_plot, whole_number_ticks
 from engine.states import RunState
 from engine.tuning.snapshot import SearchSnapshot, TrialRecord
 from engine.tuning.space import Param, choice_label
@@ -62,6 +62,7 @@ class HistoryPlot:
     def __init__(self, plot: pg.PlotItem) -> None:
         self.plot = plot
         style_plot(plot, "Optimization history", "trial", "validation loss")
+        whole_number_ticks(plot.getAxis("bottom"))
         self.points = plot.plot([], [], pen=None, symbol="o", symbolSize=7)
         self.pruned = plot.plot([], [], pen=None, symbol="x", symbolSize=7, symbolBrush=GREY, symbolPen=GREY)
         self.best = plot.plot([], [], pen=pg.mkPen("#D55E00", width=2), stepMode=None, name="best so far")
@@ -87,6 +88,7 @@ class CurvesPlot:
     def __init__(self, plot: pg.PlotItem) -> None:
         self.plot = plot
         style_plot(plot, "Learning curves (pruned: grey)", "epoch", "validation loss")
+        whole_number_ticks(plot.getAxis("bottom"))
         self.items: dict[int, pg.PlotDataItem] = {}
 
     def draw(self, snap: SearchSnapshot) -> None:

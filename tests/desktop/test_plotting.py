@@ -138,3 +138,19 @@ def test_a_fixed_width_axis_grows_to_fit_its_widest_tick_label(qtbot):
     fixed.setYRange(0, 1)
     laid_out()
     assert left.width() >= need - 1  # narrower labels: no re-layout back
+
+
+def test_count_axes_tick_whole_numbers_only(qtbot):
+    """The search's trial and epoch axes: 4 trials or 2 epochs get no "0.5" ticks."""
+    import pyqtgraph as pg
+
+    from desktop.plotting import whole_number_ticks
+
+    for hi in (1.0, 3.0, 2000.0):
+        axis = pg.AxisItem("bottom")
+        whole_number_ticks(axis)
+        values = [v for _, level in axis.tickValues(0.0, hi, 300) for v in level]
+        assert values and all(float(v).is_integer() for v in values), (hi, values)
+        plain = pg.AxisItem("bottom")
+        if hi <= 3:  # what pyqtgraph alone gives a short range
+            assert any(not float(v).is_integer() for _, level in plain.tickValues(0.0, hi, 300) for v in level)
