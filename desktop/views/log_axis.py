@@ -37,14 +37,16 @@ class DecadeLogAxis(pg.AxisItem):
         return [(None, ticks)]
 
     def logTickStrings(self, values, scale, spacing):
-        """Two significant digits (pyqtgraph's one wrote 0.0015 as "0.002", beside a real 0.002),
-        written out from 0.0001 to 10000 ("100" beside "10", not "1e+02"), in powers of ten beyond."""
-        return [
-            np.format_float_positional(x, precision=2, unique=False, fractional=False, trim="-")
-            if 1e-4 <= abs(x) < 1e5
-            else f"{x:.2g}"
-            for x in 10 ** np.asarray(values, dtype=float) * np.asarray(scale, dtype=float)
-        ]
+        return [log_tick_label(x) for x in 10 ** np.asarray(values, dtype=float) * np.asarray(scale, dtype=float)]
+
+
+def log_tick_label(x: float) -> str:
+    """A log axis's label for the value x: two significant digits (pyqtgraph's one wrote 0.0015
+    as "0.002", beside a real 0.002), written out from 0.0001 to 10000 ("100" beside "10", not
+    "1e+02"), in powers of ten beyond ("1e-05", "1e+05")."""
+    if 1e-4 <= abs(x) < 1e5:
+        return str(np.format_float_positional(x, precision=2, unique=False, fractional=False, trim="-"))
+    return f"{x:.2g}"
 
 
 def log_plot(layout: pg.GraphicsLayoutWidget, **kw) -> pg.PlotItem:

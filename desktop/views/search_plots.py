@@ -12,6 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
 from desktop.plotting import style_plot, whole_number_ticks
+from desktop.views.log_axis import log_tick_label
 from engine.states import RunState
 from engine.tuning.snapshot import SearchSnapshot, TrialRecord
 from engine.tuning.space import Param, choice_label
@@ -40,8 +41,8 @@ def score_colors(scores: np.ndarray) -> list[tuple[int, int, int, int]]:
 
 
 def _ticks_for(axis: pg.AxisItem, param: Param | None) -> None:
-    """Tick labels of a parameter's axis: its choices, or decades (1e-3...) for a log range,
-    whose positions are log10 of the values."""
+    """Tick labels of a parameter's axis: its choices, or decades (0.001, 0.01, … as the log
+    axes of the other plots write them) for a log range, whose positions are log10 of the values."""
     from engine.tuning.analysis import axis_range
 
     if param is not None and param.scale == "choice":
@@ -50,7 +51,7 @@ def _ticks_for(axis: pg.AxisItem, param: Param | None) -> None:
         lo, hi = axis_range(param)
         decades = range(math.floor(lo), math.ceil(hi) + 1)
         minors = [d + math.log10(m) for d in decades for m in (2, 5) if lo <= d + math.log10(m) <= hi]
-        axis.setTicks([[(float(d), f"1e{d}") for d in decades], [(m, "") for m in minors]])
+        axis.setTicks([[(float(d), log_tick_label(10.0**d)) for d in decades], [(m, "") for m in minors]])
     else:
         axis.setTicks(None)
 

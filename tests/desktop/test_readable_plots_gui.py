@@ -193,3 +193,19 @@ def test_a_log_axis_within_one_decade_labels_at_least_three_values(qapp):
     assert labels == ["1e-05", "0.0001", "0.01", "1", "10", "100", "1500", "10000", "1e+05", "2.5e+06"], labels
     majors = axis.logTickValues(-3, 0, 300, [])[0][1]
     assert majors == [-3.0, -2.0, -1.0, 0.0]  # several decades: decades only on the first level
+
+
+def test_the_search_pictures_log_axes_write_values_as_the_other_log_axes_do(qapp):
+    """The score picture's log axes (positions log10 of the values) label decades like every
+    other log axis: 0.001 … 1, not "1e-3 … 1e0"."""
+    import pyqtgraph as pg
+
+    from desktop.views.search_plots import _ticks_for
+    from engine.tuning.space import Param
+
+    axis = pg.AxisItem("bottom")
+    _ticks_for(axis, Param("optim.lr", "log", 1e-3, 1.0))
+    (majors, _minors) = axis._tickLevels  # noqa: SLF001 - the ticks set on the axis
+    assert [label for _, label in majors] == ["0.001", "0.01", "0.1", "1"]
+    _ticks_for(axis, Param("reg.l2", "log", 1e-6, 1e-5))
+    assert [label for _, label in axis._tickLevels[0]] == ["1e-06", "1e-05"]  # noqa: SLF001 - as above
