@@ -229,13 +229,21 @@ def _room_for_tick_labels(axis: pg.AxisItem, x: int) -> None:
 
 
 _UPDATE_MAX_TEXT_SIZE = pg.AxisItem._updateMaxTextSize  # noqa: SLF001 - wrapped by _room_for_tick_labels
+_ADD_LEGEND = pg.PlotItem.addLegend
+LEGEND_BRUSH = (255, 255, 255, 215)
+"""A legend's card: nearly opaque white, so that its labels stay readable over the curves it sits on."""
+
+
+def _legend_on_a_card(plot: pg.PlotItem, offset=(30, 30), **kwargs) -> pg.LegendItem:
+    kwargs.setdefault("brush", pg.mkBrush(*LEGEND_BRUSH))
+    return _ADD_LEGEND(plot, offset=offset, **kwargs)
 
 
 def install_readable_axes() -> None:
     """Every pyqtgraph axis of the app shows real values: no SI-prefix scaling of the label
     ("lr (x0.001)"), tick labels in one plain or scientific format per axis, and log axes
     labelled at decades (plus 2 and 5 when fewer than two show); an axis of fixed width makes
-    room for its widest tick label. Done on the
+    room for its widest tick label; legends sit on a white card. Done on the
     class, once, so plots built anywhere (views, exports, reports) get it."""
     if getattr(pg.AxisItem, "_descent_readable", False):
         return
@@ -246,6 +254,7 @@ def install_readable_axes() -> None:
     pg.AxisItem.logTickValues = DecadeLogAxis.logTickValues  # decades (+2, 5), not 0.2…0.9
     pg.AxisItem.logTickStrings = DecadeLogAxis.logTickStrings  # two significant digits
     pg.AxisItem._updateMaxTextSize = _room_for_tick_labels  # noqa: SLF001 - fixed widths grow to fit their labels
+    pg.PlotItem.addLegend = _legend_on_a_card  # legends on a white card: readable over the curves
     pg.AxisItem._descent_readable = True  # noqa: SLF001 - marks the class as set up (idempotent)
 
 

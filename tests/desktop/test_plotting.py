@@ -154,3 +154,16 @@ def test_count_axes_tick_whole_numbers_only(qtbot):
         plain = pg.AxisItem("bottom")
         if hi <= 3:  # what pyqtgraph alone gives a short range
             assert any(not float(v).is_integer() for _, level in plain.tickValues(0.0, hi, 300) for v in level)
+
+
+def test_legends_sit_on_a_white_card(qtbot):
+    """A legend over the curves (Curves' loss legend over its validation curve) stays readable."""
+    import pyqtgraph as pg
+
+    from desktop.plotting import LEGEND_BRUSH, install_readable_axes
+
+    install_readable_axes()
+    legend = pg.PlotItem().addLegend(offset=(-10, 10))
+    assert legend.brush().color().getRgb() == LEGEND_BRUSH
+    own = pg.PlotItem().addLegend(brush=pg.mkBrush(0, 0, 0, 0))  # a view may still choose its own
+    assert own.brush().color().alpha() == 0
