@@ -465,7 +465,7 @@ class SearchView(View):
                 _num(tr.score_sd),
                 _num(tr.val_acc, "{:.3f}"),
                 _num(float(tr.epochs), "{:.0f}"),
-                _num(tr.duration_s, "{:.1f}" if tr.duration_s >= 1 else "{:.2f}"),  # short trials: not all "0.0"
+                _num(tr.duration_s, "{:.1f}" if tr.duration_s >= 1 else "{:.2g}"),  # short trials: not all "0.0"
             ]
             if tr.message:
                 cells[2].setToolTip(tr.message)

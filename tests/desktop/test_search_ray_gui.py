@@ -91,7 +91,8 @@ def test_search_tab_runs_its_rounds_on_a_ray_cluster(open_main_window, qtbot, mo
         assert len(view.picture.scatter.data) == 4
         last = view.table.columnCount() - 1
         assert view.table.horizontalHeaderItem(last).text() == "time (s)"
-        assert all(float(view.table.item(r, last).text()) > 0 for r in range(4))  # tens of ms: not "0.0"
+        times = [view.table.item(r, last).text() for r in range(4)]
+        assert all(float(t) > 0 for t in times), times  # a few ms each on a warm host: not "0.0"
         window = view.window()
         view.redraw()
         window.grab()  # painting widens the axes to their new tick labels; the next paint shows them so
