@@ -253,7 +253,6 @@ def main() -> None:
             "ray_cold_start_s": round(ray_cold, 2),
             "ray_overhead_ms_per_trial": round(statistics.median(ray_over), 1),
             "jobs2_overhead_ms_per_trial": round(statistics.median(two_over), 1),
-            # no Tune-based search beats an empty Tune run: the best ray_vs_jobs2 any could reach here
             "ray_fresh_run_search_s": round(statistics.median(fresh), 2),
             "ray_vs_jobs2_fresh_run": round(statistics.median(two_s) / statistics.median(fresh), 3),
             "tune_empty_fit_s": round(statistics.median(empties), 2),

@@ -34,6 +34,7 @@ TRIALS = int(sys.argv[2]) if len(sys.argv) > 2 else 8
 sys.argv[1:] = [str(EPOCHS), "1", "1"]  # bench_probes reads its thread count (here 1) at import
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_probes as bp  # noqa: E402 - the same model, data and variants as the target benchmark
+from bench_trainer import validate_epoch  # noqa: E402 - bench_trainer's baseline's epoch evaluation
 
 from engine.experiment import build_trainer  # noqa: E402
 from engine.train import Trainer  # noqa: E402
@@ -71,7 +72,6 @@ def bare_steps(epochs: int) -> np.ndarray:
     loss_fn = nn.CrossEntropyLoss()
     g = torch.Generator().manual_seed(ref.config.seed + 1)
     n, bs = x.shape[0], ref.config.train.batch_size
-    x_sub, y_sub = ref.train_eval_batch
     clock, times = time.thread_time, []
     for _ in range(epochs):
         c0 = clock()
@@ -83,12 +83,7 @@ def bare_steps(epochs: int) -> np.ndarray:
             loss.backward()
             opt.step()
             if s + bs >= n:
-                with torch.no_grad():
-                    model.eval()
-                    for xe, ye in ((x_sub, y_sub), (ref.data.x_val, ref.data.y_val)):
-                        out = model(xe)
-                        float(loss_fn(out, ye)), float((out.argmax(1) == ye).float().mean())
-                    model.train()
+                validate_epoch(ref, model, loss_fn)
             times.append(clock() - c0)
             c0 = clock()
     return np.array(times)

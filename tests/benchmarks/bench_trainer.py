@@ -61,6 +61,18 @@ def descent_run(cfg: ExperimentConfig) -> tuple[float, int]:
     return time.perf_counter() - t0, t.step
 
 
+@torch.no_grad()
+def validate_epoch(ref: Trainer, model: nn.Module, loss_fn: nn.Module) -> None:
+    """What a user's own loop does at an epoch's end to compare train with validation fairly:
+    eval-mode loss and accuracy on the trainer's fixed training subset and on the validation set."""
+    model.eval()
+    x_sub, y_sub = ref.train_eval_batch  # the same fixed subset of training samples as Descent's
+    for xe, ye in ((x_sub, y_sub), (ref.data.x_val, ref.data.y_val)):
+        out = model(xe)
+        float(loss_fn(out, ye)), float((out.argmax(1) == ye).float().mean())
+    model.train()
+
+
 def bare_run(cfg: ExperimentConfig, validate: bool = False) -> tuple[float, int]:
     # Same data, init and batch order as the trainer, built by the trainer's own pieces.
     ref = Trainer(cfg, hooks=[])
@@ -69,7 +81,6 @@ def bare_run(cfg: ExperimentConfig, validate: bool = False) -> tuple[float, int]
     loss_fn = nn.CrossEntropyLoss()
     g = torch.Generator().manual_seed(cfg.seed + 1)
     n, bs = x.shape[0], cfg.train.batch_size
-    x_sub, y_sub = ref.train_eval_batch  # the same fixed subset of training samples
     steps = 0
     t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(cfg.train.epochs):
@@ -83,12 +94,7 @@ def bare_run(cfg: ExperimentConfig, validate: bool = False) -> tuple[float, int]
             opt.step()
             steps += 1
         if validate:
-            with torch.no_grad():
-                model.eval()
-                for xe, ye in ((x_sub, y_sub), (ref.data.x_val, ref.data.y_val)):
-                    out = model(xe)
-                    float(loss_fn(out, ye)), float((out.argmax(1) == ye).float().mean())
-                model.train()
+            validate_epoch(ref, model, loss_fn)
     CPU["bare_val" if validate else "bare"].append((time.process_time() - c0) / steps)
     return time.perf_counter() - t0, steps
 
