@@ -51,6 +51,9 @@ from engine.experiment import build_trainer
 from engine.probes import activation_layers, probe_batch
 from engine.train import Trainer
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_trainer import validate_epoch  # the validating baseline's epoch evaluation, as bench_trainer's
+
 EVERY = 20
 THREADS = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 
@@ -223,11 +226,7 @@ def _bare(epochs: int, writer=None, validate: bool = False) -> tuple[float, int,
                     writer.add_histogram(f"weight/{name}", m.weight, steps)
                     writer.add_histogram(f"grad/{name}", m.weight.grad, steps)
         if validate:  # what Descent's trainer (and any loop that watches its run) does per epoch
-            with torch.no_grad():
-                model.eval()
-                out = model(ref.data.x_val)
-                float(loss_fn(out, ref.data.y_val)), float((out.argmax(1) == ref.data.y_val).float().mean())
-                model.train()
+            validate_epoch(ref, model, loss_fn)
     if writer is not None:
         writer.flush()
     return time.perf_counter() - t0, steps, _cpu_clock() - c0
