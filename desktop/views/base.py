@@ -75,6 +75,11 @@ class View(QWidget):
             self._painted_s = painted
             self._draw_cpu_s = cost if self._draw_cpu_s == 0 else 0.7 * self._draw_cpu_s + 0.3 * cost
 
+    def draw_at_once(self) -> None:
+        """Mark the view pending and waive the throttle's wait once: the next redraw_if_due
+        draws (a run's or a comparison's end must not stand beside an older picture)."""
+        self._dirty, self._last_draw = True, 0.0
+
     def redraw_interval(self) -> float:
         """The least time between two live redraws: MIN_REDRAW_S, or with a DRAW_BUDGET as
         long as it takes for the redraws' CPU time (with their paints) to stay within that

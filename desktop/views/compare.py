@@ -372,7 +372,7 @@ class CompareView(View):
         if state != RunState.RUNNING:
             # the table and curves as the comparison ended, drawn at once beside its new state
             # (by handle_events once the rest of this batch is in, or the bridge's next idle tick)
-            self._last_draw, self._dirty = 0.0, True
+            self.draw_at_once()
 
     # -- events --------------------------------------------------------------------------
     def handle_events(self, events: list[Event]) -> None:

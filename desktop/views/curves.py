@@ -252,8 +252,8 @@ class CurvesView(View):
             self._epochs_drawn = -1  # the markers change
             self._dirty = True  # drawn now if in view, else when shown (or by the bridge's idle ticks)
         if was_running and state != RunState.RUNNING and len(self.run.step):
-            self._x_fit, self._dirty = True, True  # the step axis fits the run again (no headroom past its end)
-            self._last_draw = 0.0  # the run's last picture now, not after the drawing budget's wait
+            self._x_fit = True  # the step axis fits the run again (no headroom past its end)
+            self.draw_at_once()  # the run's last picture now, not after the drawing budget's wait
         self.redraw_if_due()
         if state == RunState.PAUSED and not len(self.run.step):
             self.empty.show_message("Paused before the first step. Press Space to train.", "Train", self._start)
