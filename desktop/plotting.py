@@ -234,9 +234,9 @@ LEGEND_BRUSH = (255, 255, 255, 215)
 """A legend's card: nearly opaque white, so that its labels stay readable over the curves it sits on."""
 
 
-def _legend_on_a_card(plot: pg.PlotItem, offset=(30, 30), **kwargs) -> pg.LegendItem:
+def _legend_on_a_card(plot: pg.PlotItem, *args, **kwargs) -> pg.LegendItem:
     kwargs.setdefault("brush", pg.mkBrush(*LEGEND_BRUSH))
-    return _ADD_LEGEND(plot, offset=offset, **kwargs)
+    return _ADD_LEGEND(plot, *args, **kwargs)
 
 
 def install_readable_axes() -> None:
