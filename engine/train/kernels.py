@@ -1,9 +1,10 @@
 """Compiled helpers for the trainer's per-step scalars on the CPU (numba; numpy/torch without it).
 
-- `l2_norm`: the global gradient norm of every step, over the flat gradient buffer, summed
-  in float64 (float32 values in float32 blocks of 1024, the blocks in float64): faster
-  than torch's vector_norm for the small models it serves, and a plain float where
-  vector_norm returns a tensor the flush would then have to stack.
+- `sum_squares_at`: the global gradient norm's square, every step, over the gradients where
+  they lie (their addresses), summed in float64 (float32 values in float32 blocks of 1024,
+  the blocks in float64): faster than torch's per-tensor norms for the small models it
+  serves, and a plain float where those return tensors the flush would then have to stack.
+- `l2_norm`: the same sum over one flat buffer, as a norm (the last good state's check).
 - `correct_count`: the running training accuracy needs, once per report window, how many of
   the window's minibatch predictions were right: an argmax over a few classes for every
   sample. numpy does that one row at a time; one compiled pass over the window is cheaper,
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 
 from engine.compiled import AVAILABLE as _NUMBA
-from engine.compiled import jit
+from engine.compiled import jit, numba
 
 AVAILABLE = _NUMBA
 
@@ -56,6 +57,18 @@ if AVAILABLE:
         for j in range(full, n):
             block += x[j] * x[j]
         return total + block
+
+    from engine.compiled import float32_at as _float32_at
+
+    @jit()
+    def _sum_squares_at(addresses, sizes, blocked):  # pragma: no cover - compiled
+        """Σ x² over the float32 arrays at `addresses` (lengths `sizes`): in float32 blocks
+        (`_sum_squares_f32`) when `blocked`, else every square in float64."""
+        total = 0.0
+        for i in range(addresses.shape[0]):
+            x = numba.carray(_float32_at(addresses[i]), (sizes[i],))
+            total += _sum_squares_f32(x) if blocked else _sum_squares(x)
+        return total
 
     @jit()
     def _correct(logits, labels):  # pragma: no cover - compiled
@@ -112,6 +125,22 @@ def _disable(what: str, e: Exception) -> None:
     warnings.warn(
         f"trainer: compiled {what} disabled, using torch/numpy ({type(e).__name__}: {e})", RuntimeWarning, stacklevel=3
     )
+
+
+def sum_squares_at(addresses: np.ndarray, sizes: np.ndarray) -> float | None:
+    """Σ x² over the contiguous float32 CPU tensors whose `data_ptr()`s are `addresses` (int64)
+    and whose lengths are `sizes` (int64), in float64; the caller keeps the tensors alive.
+    None without the compiled kernel (the caller uses torch then)."""
+    if AVAILABLE:
+        try:
+            total = _sum_squares_at(addresses, sizes, True)
+            if total != math.inf:
+                return total
+            # a block's sum passed float32's range (or a value is ±Inf): again in float64
+            return _sum_squares_at(addresses, sizes, False)
+        except Exception as e:  # noqa: BLE001 - a compiler that fails on this machine: torch from now on
+            _disable("gradient norm", e)
+    return None
 
 
 def l2_norm(flat: torch.Tensor, view: np.ndarray | None) -> float:

@@ -51,9 +51,14 @@ BN_MIN_BATCH = 4
 TRAIN_EVAL_SAMPLES = 512
 """Training samples (a fixed, seeded subset) on which the eval-mode training loss is measured."""
 EVAL_CHUNK = 8192
-"""Most samples of one evaluation forward pass."""
-EVAL_JOIN_BYTES = 32 << 20
-"""Largest validation set copied beside the training subset for their joint evaluation."""
+"""Most samples of one evaluation forward pass on a GPU."""
+EVAL_CHUNK_CPU = 512
+"""... and on the CPU. Larger passes slowed the training steps that follow them: with the
+training subset and the 360 validation samples of digits in one pass of 872, every step of
+the next epoch took 10-15 µs longer (2 torch threads; bench_trainer.py's model, about 3% of
+its run). The cause is not known: not the pass's threads (one thread does the same), nor the
+allocator returning memory (malloc_trim, glibc's thresholds). Passes of 512 or 256 samples
+do not do it."""
 
 
 def divergence_cause(config: ExperimentConfig, batch_size: int, lr: float) -> str:
@@ -114,16 +119,7 @@ class Trainer:
         pick = torch.randperm(self.n_train, generator=torch.Generator().manual_seed(config.seed + 4))
         pick = pick[:TRAIN_EVAL_SAMPLES].sort().values.to(self.device)
         self._x_train_eval, self._y_train_eval = self.data.x_train[pick], self.data.y_train[pick]
-        # The epoch's two evaluations (that subset, then the validation set) joined for one
-        # forward pass when they fit one chunk and the copy is small.
-        x_val = self.data.x_val
-        both = pick.numel() + x_val.shape[0]
-        self._eval_xy: tuple[torch.Tensor, torch.Tensor] | None = None
-        if x_val.shape[0] and both <= EVAL_CHUNK and x_val.numel() * x_val.element_size() <= EVAL_JOIN_BYTES:
-            self._eval_xy = (
-                torch.cat([self._x_train_eval, x_val]),
-                torch.cat([self._y_train_eval, self.data.y_val]),
-            )
+        self.eval_chunk = EVAL_CHUNK_CPU if self.device.type == "cpu" else EVAL_CHUNK
 
         self.step = 0
         self.epoch = 0
@@ -442,21 +438,14 @@ class Trainer:
 
     # -- evaluation ----------------------------------------------------------------------
     @torch.no_grad()
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor, chunk: int = EVAL_CHUNK) -> tuple[float, float]:
-        """Mean cross-entropy and accuracy in eval mode."""
-        return self._evaluate(x, y, (x.shape[0],), chunk)[0]
-
-    def _evaluate(
-        self, x: torch.Tensor, y: torch.Tensor, ends: tuple[int, ...], chunk: int = EVAL_CHUNK
-    ) -> list[tuple[float, float]]:
-        """Mean cross-entropy and accuracy in eval mode of consecutive parts of (x, y), the
-        parts ending at the rows `ends` (the last is x's length); with more than one part x
-        must fit one chunk (one forward pass for all parts: in eval mode every sample's
-        output depends on that sample alone).
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, chunk: int | None = None) -> tuple[float, float]:
+        """Mean cross-entropy and accuracy of (x, y) in eval mode, in forward passes of at
+        most `chunk` samples (the device's `eval_chunk` when None).
 
         The eval/train switch is skipped for a model that computes the same in both modes
         (it walks every module twice). On the CPU the sums are read as they come (no device
         to wait for); elsewhere they come back to the host in one copy."""
+        chunk = chunk or self.eval_chunk
         model = self.model
         if self._modes_of is not model:
             self._modes_of, self._mode_dependent = model, mode_dependent(model)
@@ -464,48 +453,37 @@ class Trainer:
         switch = was_training and self._mode_dependent
         if switch:
             model.eval()
-        bounds = list(zip((0, *ends[:-1]), ends))
+        n = max(1, x.shape[0])
         try:
             if self._host_scalars:
-                sums = [[0.0, 0.0] for _ in bounds]
+                loss_sum, hits = 0.0, 0
                 for s in range(0, x.shape[0], chunk):
-                    out, target = model(x[s : s + chunk]), y[s : s + chunk]
-                    for part, (a, b) in zip(sums, bounds):
-                        o, t = (out, target) if len(bounds) == 1 else (out[a:b], target[a:b])
-                        loss, hits = loss_and_correct(o, t)  # compiled: torch's is several times slower
-                        part[0] += loss
-                        part[1] += hits
-            else:
-                parts = []  # per chunk and part: summed loss and correct count, read back in one copy
-                for s in range(0, x.shape[0], chunk):
-                    out, target = model(x[s : s + chunk]), y[s : s + chunk]
-                    for a, b in bounds:
-                        o, t = (out, target) if len(bounds) == 1 else (out[a:b], target[a:b])
-                        parts += [
-                            nn.functional.cross_entropy(o, t, reduction="sum").double(),
-                            (o.argmax(1) == t).sum().double(),
-                        ]
-                if not parts:
-                    return [(0.0, 0.0) for _ in bounds]
-                per = torch.stack(parts).view(-1, len(bounds), 2).sum(0).tolist()
-                sums = [[float(v) for v in p] for p in per]
-            return [(ls / max(1, b - a), c / max(1, b - a)) for (ls, c), (a, b) in zip(sums, bounds)]
+                    loss, correct = loss_and_correct(model(x[s : s + chunk]), y[s : s + chunk])  # compiled
+                    loss_sum += loss
+                    hits += correct
+                return loss_sum / n, hits / n
+            parts = []  # per chunk: summed loss and correct count, read back in one copy
+            for s in range(0, x.shape[0], chunk):
+                out, target = model(x[s : s + chunk]), y[s : s + chunk]
+                parts += [
+                    nn.functional.cross_entropy(out, target, reduction="sum").double(),
+                    (out.argmax(1) == target).sum().double(),
+                ]
+            if not parts:
+                return 0.0, 0.0
+            loss_sum, hits = torch.stack(parts).view(-1, 2).sum(0).tolist()
+            return loss_sum / n, hits / n
         finally:
             if switch:
                 model.train(was_training)
 
     def _evaluate_epoch(self) -> tuple[float, float, float, float]:
         """The eval-mode loss and accuracy on the fixed training subset, then on the
-        validation set: one forward pass over both when they were joined at the start."""
-        if self._eval_xy is None:
-            return (
-                *self.evaluate(self._x_train_eval, self._y_train_eval),
-                *self.evaluate(self.data.x_val, self.data.y_val),
-            )
-        x, y = self._eval_xy
-        with torch.no_grad():
-            (a, b), (c, d) = self._evaluate(x, y, (self._x_train_eval.shape[0], x.shape[0]))
-        return a, b, c, d
+        validation set."""
+        return (
+            *self.evaluate(self._x_train_eval, self._y_train_eval),
+            *self.evaluate(self.data.x_val, self.data.y_val),
+        )
 
     def _end_epoch(self) -> bool:
         if not self.flush():

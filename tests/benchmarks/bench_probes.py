@@ -5,7 +5,7 @@ Model and data: sklearn digits, MLP 64-128-128-10 ReLU, batch 64, SGD lr 0.1 mom
 0.9, 2 threads, same init and batch order for all three.
 - bare: forward, backward, step; nothing else (bare_val: plus one validation pass per epoch,
   as Descent does; reported beside the target, which is judged against bare). Descent's
-  epoch evaluation (the validation set and a 512-sample training subset, one forward pass)
+  epoch evaluation (a 512-sample training subset and the validation set, a forward pass each)
   computes its cross-entropy with a compiled kernel (engine/train/kernels.py
   `loss_and_correct`, torch's loss up to rounding); bare_val uses nn.CrossEntropyLoss.
 - descent: the Trainer with probes every 20 steps (activation, back-propagated gradient,

@@ -41,33 +41,34 @@ def _plain_eval(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[flo
         {"data.name": "digits", "model.hidden": [32]},  # 512 of 1437 training samples, 360 for validation
     ],
 )
-def test_the_joint_eval_pass_records_what_two_separate_passes_give(updates):
+def test_the_epoch_evaluation_records_what_plain_eval_passes_give(updates):
     t = Trainer(_cfg(**updates), hooks=[])
     rows: list[int] = []  # the batch size of every forward pass without autograd (the evaluations)
     t.model.register_forward_hook(lambda m, a, out: None if torch.is_grad_enabled() else rows.append(a[0].shape[0]))
     t.run(max_steps=2 * t.steps_per_epoch)  # two epochs: the model in the state of the second's end
     x, y = t.train_eval_batch
-    assert rows == [x.shape[0] + t.data.x_val.shape[0]] * 2  # one pass per epoch over the subset and validation
+    assert rows == [x.shape[0], t.data.x_val.shape[0]] * 2  # per epoch: the subset, then validation
     expect = [*_plain_eval(t.model, x, y), *_plain_eval(t.model, t.data.x_val, t.data.y_val)]
     got = [t.read_series(f"epoch/{k}")[-1] for k in ("train_loss_eval", "train_acc_eval", "val_loss", "val_acc")]
     assert got == pytest.approx(expect, rel=1e-6, abs=1e-7)
     assert t.model.training  # back in training mode for the next epoch
-    separate = (*t.evaluate(x, y), *t.evaluate(t.data.x_val, t.data.y_val))  # the trainer's own, one set each
-    assert got == pytest.approx(separate, rel=1e-6, abs=1e-9)
 
 
-def test_a_validation_set_too_large_to_join_is_evaluated_on_its_own(monkeypatch):
+def test_on_the_cpu_the_evaluation_runs_in_passes_of_at_most_512_samples(monkeypatch):
     from engine.train import trainer as trainer_module
 
-    monkeypatch.setattr(trainer_module, "EVAL_CHUNK", 600)  # 512 + 200 spiral validation points do not fit
-    t = Trainer(_cfg(), hooks=[])
+    assert trainer_module.EVAL_CHUNK_CPU == 512  # (larger passes slow the next epoch's steps: see its note)
+    monkeypatch.setattr(trainer_module, "EVAL_CHUNK_CPU", 150)
+    t = Trainer(_cfg(), hooks=[])  # spiral: 512 training samples evaluated, 200 for validation
+    assert t.eval_chunk == 150
     rows: list[int] = []
     t.model.register_forward_hook(lambda m, a, out: None if torch.is_grad_enabled() else rows.append(a[0].shape[0]))
     t.run()
     x, y = t.train_eval_batch
-    assert rows == [x.shape[0], t.data.x_val.shape[0]] * 3  # two passes per epoch
+    assert rows == [150, 150, 150, 62, 150, 50] * 3  # three epochs
     assert t.read_series("epoch/val_loss")[-1] == pytest.approx(_plain_eval(t.model, t.data.x_val, t.data.y_val)[0])
     assert t.read_series("epoch/train_loss_eval")[-1] == pytest.approx(_plain_eval(t.model, x, y)[0])
+    assert t.read_series("epoch/val_acc")[-1] == pytest.approx(_plain_eval(t.model, t.data.x_val, t.data.y_val)[1])
 
 
 def test_the_state_copy_keeps_every_tensor_and_finds_any_nan_or_inf():
