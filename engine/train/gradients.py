@@ -31,8 +31,8 @@ def reference_grad_norm(params: Sequence[torch.Tensor], device: torch.device) ->
     return torch.linalg.vector_norm(torch.stack(norms).float())
 
 
-class GradientBuffer:
-    """The gradients of a run's parameters: `zero(params)` before backward, then `norm()`
+class StepGradients:
+    """The gradients of a run's parameters: `clear(params)` before backward, then `norm()`
     (a float, for the CPU) or `norm_tensor()` (stays on the device)."""
 
     def __init__(self, device: torch.device) -> None:
@@ -51,7 +51,7 @@ class GradientBuffer:
             self._addresses = np.zeros(len(params), np.int64)
             self._sizes = np.array([p.numel() for p in params], np.int64)
 
-    def zero(self, params: list[torch.nn.Parameter]) -> None:
+    def clear(self, params: list[torch.nn.Parameter]) -> None:
         """Clear the gradients before a backward pass (set to None)."""
         if self._owner is not params:
             self._attach(params)

@@ -31,7 +31,7 @@ from engine.model.modes import mode_dependent
 from engine.optim import apply_live_edit, build_optimizer, build_schedule
 from engine.states import TERMINAL, RunState
 from engine.train.device import choose_threads, resolve_device
-from engine.train.gradients import GradientBuffer
+from engine.train.gradients import StepGradients
 from engine.train.hooks import TrainerHook
 from engine.train.kernels import correct_count, loss_and_correct
 from engine.train.series import Series
@@ -138,8 +138,8 @@ class Trainer:
         # One row per step: (loss, global gradient norm, lr, batch size, logits, labels); the
         # logits and labels give the running accuracy. One append per step, split at the flush.
         self._buf: list[tuple] = []
-        # Zeroing the gradients and their global norm (engine/train/gradients.py).
-        self._grads = GradientBuffer(self.device)
+        # Clearing the gradients (set to None) and their global norm (engine/train/gradients.py).
+        self._grads = StepGradients(self.device)
         self._epoch_loss_sum = 0.0
         self._epoch_correct = 0
         self._epoch_seen = 0
@@ -284,7 +284,7 @@ class Trainer:
         out = self.model(xb)
         loss = self.loss_fn(out, yb)
         grads = self._grads
-        grads.zero(self.params)
+        grads.clear(self.params)
         loss.backward()
         for h in after_backward:
             h.after_backward(self)

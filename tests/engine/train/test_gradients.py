@@ -10,15 +10,15 @@ import torch
 from torch import nn
 
 from engine.train import kernels
-from engine.train.gradients import GradientBuffer, reference_grad_norm
+from engine.train.gradients import StepGradients, reference_grad_norm
 
 CPU = torch.device("cpu")
 
 
-def backward(model: nn.Module, grads: GradientBuffer, seed: int, params: list | None = None) -> None:
+def backward(model: nn.Module, grads: StepGradients, seed: int, params: list | None = None) -> None:
     """One backward pass; `params`: the run's list of parameters (the same list object from
     step to step, as the Trainer's), else a new list (a new model)."""
-    grads.zero(params if params is not None else list(model.parameters()))
+    grads.clear(params if params is not None else list(model.parameters()))
     x = torch.randn(16, 4, generator=torch.Generator().manual_seed(seed), dtype=next(model.parameters()).dtype)
     model(x).pow(2).mean().backward()
 
@@ -30,7 +30,7 @@ def float64_norm(params) -> float:
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_the_norm_is_the_float64_norm_of_this_steps_gradients(dtype):
     model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3)).to(dtype)
-    grads = GradientBuffer(CPU)
+    grads = StepGradients(CPU)
     params = list(model.parameters())
     previous = []
     for seed in range(3):  # cleared between steps: each norm is its own step's, not a sum
@@ -46,7 +46,7 @@ def test_the_compiled_norm_reads_every_gradient_where_it_lies(monkeypatch):
         pytest.skip("numba is not installed")
     model = nn.Sequential(nn.Linear(4, 300), nn.ReLU(), nn.Linear(300, 5))  # 1500 values: past one 1024-block
     params = list(model.parameters())
-    grads = GradientBuffer(CPU)
+    grads = StepGradients(CPU)
     backward(model, grads, 0, params)
     calls = []
     real = kernels._sum_squares_at  # noqa: SLF001 - the compiled kernel, to see it called
@@ -74,7 +74,7 @@ def test_the_compiled_norm_reads_every_gradient_where_it_lies(monkeypatch):
 def test_gradients_that_are_missing_or_not_one_dense_run_take_torchs_norm():
     model = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2))
     params = list(model.parameters())
-    grads = GradientBuffer(CPU)
+    grads = StepGradients(CPU)
     backward(model, grads, 0, params)
     params[0].grad = params[0].grad.t().contiguous().t()  # same values, transposed strides
     assert not params[0].grad.is_contiguous()
@@ -88,7 +88,7 @@ def test_gradients_that_are_missing_or_not_one_dense_run_take_torchs_norm():
 
 def test_a_new_list_of_parameters_gets_new_tables():
     first = nn.Linear(4, 2)
-    grads = GradientBuffer(CPU)
+    grads = StepGradients(CPU)
     backward(first, grads, 0, list(first.parameters()))
     other = nn.Sequential(nn.Linear(4, 6), nn.Linear(6, 2))
     backward(other, grads, 1)
@@ -99,7 +99,7 @@ def test_mixed_dtypes_take_torchs_norm():
     model = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2))
     model[1].double()
     model.forward = lambda x: model[1](model[0](x).double())  # type: ignore[method-assign]  # a mixed-precision toy
-    grads = GradientBuffer(CPU)
+    grads = StepGradients(CPU)
     backward(model, grads, 0)
     assert grads.norm() == pytest.approx(float64_norm(list(model.parameters())), rel=1e-6)
     backward(model, grads, 1)  # cleared (set to None) in between: not accumulated
@@ -117,7 +117,7 @@ def test_a_failing_compiled_norm_hands_over_to_torch_with_a_warning(monkeypatch)
     monkeypatch.setattr(kernels, "_sum_squares_at", broken)
     model = nn.Linear(4, 2)
     params = list(model.parameters())
-    grads = GradientBuffer(CPU)
+    grads = StepGradients(CPU)
     backward(model, grads, 0, params)
     with pytest.warns(RuntimeWarning, match="LLVM cannot compile here"):
         assert grads.norm() == pytest.approx(float64_norm(params), rel=1e-6)
