@@ -40,6 +40,19 @@ def probe_path(request, monkeypatch):
     return request.param
 
 
+@pytest.fixture(params=["compiled", "plain"])
+def trainer_kernel_path(request, monkeypatch):
+    """Run a test of the trainer's compiled helpers (engine/train/kernels.py) on both paths:
+    the numba kernels and the torch/numpy code used without them."""
+    from engine.train import kernels
+
+    if request.param == "plain":
+        monkeypatch.setattr(kernels, "AVAILABLE", False)
+    elif not kernels.AVAILABLE:
+        pytest.skip("numba is not installed")
+    return request.param
+
+
 @pytest.fixture
 def small_config():
     """A fast experiment: small spiral, tiny MLP, few epochs."""
@@ -48,3 +61,14 @@ def small_config():
     return ExperimentConfig().with_updates(
         {"data.n_samples": 300, "model.hidden": [16, 16], "train.epochs": 3, "train.batch_size": 32, "device": "cpu"}
     )
+
+
+@pytest.fixture
+def failing_kernel():
+    """A stand-in for a compiled kernel that fails on this machine (raises, as a numba
+    function whose compilation fails does): the kernels' fall-back tests swap it in."""
+
+    def broken(*_a, **_k):
+        raise RuntimeError("LLVM cannot compile here")
+
+    return broken

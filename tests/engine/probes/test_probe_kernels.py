@@ -228,12 +228,9 @@ def test_the_kernel_reads_raw_memory_only_in_the_form_it_expects():
             run(ok, prev, np.zeros(1, np.int64))
 
 
-def test_a_kernel_that_fails_falls_back_to_the_torch_path_with_a_warning(monkeypatch):
-    def broken(*_a, **_k):
-        raise RuntimeError("LLVM cannot compile here")
-
+def test_a_kernel_that_fails_falls_back_to_the_torch_path_with_a_warning(monkeypatch, failing_kernel):
     monkeypatch.setattr(kernels, "AVAILABLE", True)  # restored after the test (disable() clears it)
-    monkeypatch.setattr(kernels, "summarize", broken)
+    monkeypatch.setattr(kernels, "summarize", failing_kernel)
     layers = [torch.randn(30, 5), torch.randn(7)]
     with pytest.warns(RuntimeWarning, match="LLVM cannot compile here"):
         (s,), _ = summarize_groups([(layers, [GrowingRange(), GrowingRange()], None)], BINS)

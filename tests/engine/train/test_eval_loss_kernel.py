@@ -18,11 +18,8 @@ def _torch(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, int]:
     return loss, int((logits.argmax(1) == labels).sum())
 
 
-@pytest.mark.parametrize("compiled", [True, False])
-def test_loss_and_count_equal_torchs_cross_entropy_and_argmax(compiled, monkeypatch):
-    if compiled and not kernels.AVAILABLE:
-        pytest.skip("numba is not installed")
-    monkeypatch.setattr(kernels, "AVAILABLE", compiled)
+@pytest.mark.usefixtures("trainer_kernel_path")
+def test_loss_and_count_equal_torchs_cross_entropy_and_argmax():
     g = torch.Generator().manual_seed(0)
     for dtype in (torch.float32, torch.float64):
         for n, c, scale in ((512, 10, 3.0), (7, 1, 1.0), (64, 100, 30.0), (5, 3, 0.0)):  # 0.0: all tied

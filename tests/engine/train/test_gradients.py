@@ -106,15 +106,11 @@ def test_mixed_dtypes_take_torchs_norm():
     assert grads.norm() == pytest.approx(float64_norm(list(model.parameters())), rel=1e-6)
 
 
-def test_a_failing_compiled_norm_hands_over_to_torch_with_a_warning(monkeypatch):
+def test_a_failing_compiled_norm_hands_over_to_torch_with_a_warning(monkeypatch, failing_kernel):
     if not kernels.AVAILABLE:
         pytest.skip("numba is not installed")
-
-    def broken(*_a):
-        raise RuntimeError("LLVM cannot compile here")
-
     monkeypatch.setattr(kernels, "AVAILABLE", True)  # restored after the test
-    monkeypatch.setattr(kernels, "_sum_squares_at", broken)
+    monkeypatch.setattr(kernels, "_sum_squares_at", failing_kernel)
     model = nn.Linear(4, 2)
     params = list(model.parameters())
     grads = StepGradients(CPU)

@@ -249,15 +249,12 @@ def test_auto_threads_one_for_small_models_default_for_large(small_config):
     assert t.threads == 2 and torch.get_num_threads() == 2
 
 
-@pytest.mark.parametrize("compiled", [True, False])
-def test_correct_count_is_numpy_argmax(compiled, monkeypatch):
+@pytest.mark.usefixtures("trainer_kernel_path")
+def test_correct_count_is_numpy_argmax():
     """The per-window accuracy count: ties go to the first maximum and a NaN wins, as in
     numpy's argmax, on the compiled path and on its numpy fallback."""
     from engine.train import kernels
 
-    if compiled and not kernels.AVAILABLE:
-        pytest.skip("numba is not installed")
-    monkeypatch.setattr(kernels, "AVAILABLE", compiled)
     rng = np.random.default_rng(0)
     for trial in range(60):
         n, c = int(rng.integers(1, 40)), int(rng.integers(1, 12))
@@ -268,13 +265,10 @@ def test_correct_count_is_numpy_argmax(compiled, monkeypatch):
         assert kernels.correct_count(x, y) == np.count_nonzero(x.argmax(1) == y)
 
 
-@pytest.mark.parametrize("compiled", [True, False])
-def test_l2_norm_is_the_float64_norm_of_the_gradients(compiled, monkeypatch):
+@pytest.mark.usefixtures("trainer_kernel_path")
+def test_l2_norm_is_the_float64_norm_of_the_gradients():
     from engine.train import kernels
 
-    if compiled and not kernels.AVAILABLE:
-        pytest.skip("numba is not installed")
-    monkeypatch.setattr(kernels, "AVAILABLE", compiled)
     g = torch.Generator().manual_seed(0)
     for dtype in (torch.float32, torch.float64):
         flat = torch.randn(26122, generator=g, dtype=dtype) * 3
@@ -295,18 +289,14 @@ def test_l2_norm_is_the_float64_norm_of_the_gradients(compiled, monkeypatch):
             assert check(kernels.l2_norm(odd, odd.numpy()))
 
 
-def test_a_failing_trainer_kernel_hands_over_with_a_warning(monkeypatch):
+def test_a_failing_trainer_kernel_hands_over_with_a_warning(monkeypatch, failing_kernel):
     from engine.train import kernels
 
     if not kernels.AVAILABLE:
         pytest.skip("numba is not installed")
-
-    def broken(*_a):
-        raise RuntimeError("LLVM cannot compile here")
-
     monkeypatch.setattr(kernels, "AVAILABLE", True)  # restored after the test
-    monkeypatch.setattr(kernels, "_sum_squares", broken)
-    monkeypatch.setattr(kernels, "_sum_squares_f32", broken)
+    monkeypatch.setattr(kernels, "_sum_squares", failing_kernel)
+    monkeypatch.setattr(kernels, "_sum_squares_f32", failing_kernel)
     flat = torch.ones(16)
     with pytest.warns(RuntimeWarning, match="LLVM cannot compile here"):
         assert kernels.l2_norm(flat, flat.numpy()) == 4.0
